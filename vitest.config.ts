@@ -1,0 +1,14 @@
+// Test runner configuration: tests live in tests/ mirroring src/ and native/.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['tests/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // The machine has 2 cores; onnxruntime and the addon already use threads.
+    pool: 'forks',
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    reporters: ['default'],
+  },
+});
