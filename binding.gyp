@@ -2,13 +2,12 @@
   "targets": [
     {
       "target_name": "netshare_native",
-      "sources": [ "native/addon.cc" ],
-      "include_dirs": [ "<!(node -p \"require('node-addon-api').include_dir\")" ],
-      "defines": [ "NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS" ],
-      "cflags_cc": [ "-std=c++17", "-O3" ],
-      "cflags_cc!": [ "-fno-exceptions" ],
-      "libraries": [ "<!@(pkg-config --libs libpcap)" ],
-      "cflags": [ "<!@(pkg-config --cflags libpcap)" ]
+      "sources": [ "<!@(ls -1 native/*.cc)" ],
+      "include_dirs": [ "<!(node -p \"require('node-addon-api').include_dir\")", "native" ],
+      "defines": [ "NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS" ],
+      "cflags_cc": [ "-std=c++17", "-O3", "-fexceptions", "<!@(pkg-config --cflags libpcap)" ],
+      "cflags_cc!": [ "-fno-exceptions", "-fno-rtti", "-std=gnu++17" ],
+      "libraries": [ "<!@(pkg-config --libs libpcap)", "-lz" ]
     }
   ]
 }

@@ -1,13 +1,17 @@
-// N-API glue of the netshare native addon (placeholder until the reader lands: exposes the libpcap version).
+// N-API entry of the netshare native addon: registers the reader and writer glue.
 #include <napi.h>
 #include <pcap/pcap.h>
 
+#include "napi_modules.h"
+
 namespace netshare {
-Napi::Value LibpcapVersion(const Napi::CallbackInfo& info) {
+static Napi::Value LibpcapVersion(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), pcap_lib_version());
 }
-Napi::Object Init(Napi::Env env, Napi::Object exports) {
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("libpcapVersion", Napi::Function::New(env, LibpcapVersion));
+  RegisterReader(env, exports);
+  RegisterWriter(env, exports);
   return exports;
 }
 }  // namespace netshare

@@ -1,0 +1,10 @@
+// Registration hooks of the addon's N-API glue files; addon.cc calls each one on module load.
+#pragma once
+#include <napi.h>
+
+namespace netshare {
+// Adds the reader / flow-table functions (native/reader_napi.cc) to `exports`.
+void RegisterReader(Napi::Env env, Napi::Object exports);
+// Adds the pcap/pcapng writer functions (native/writer_napi.cc) to `exports`.
+void RegisterWriter(Napi::Env env, Napi::Object exports);
+}  // namespace netshare
