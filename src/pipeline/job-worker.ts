@@ -1,0 +1,30 @@
+// Child-process entry of the local pool: receives one job at a time over IPC, runs it, reports the result.
+import { jobHandler } from './jobs.js';
+import type { FromChild, ToChild } from './executor.js';
+
+function send(m: FromChild): void {
+  process.send?.(m);
+}
+
+process.on('message', (m: ToChild) => {
+  if (m.type === 'exit') {
+    process.disconnect?.();
+    return;
+  }
+  void (async () => {
+    const { job, threads } = m;
+    try {
+      const handler = await jobHandler(job.kind);
+      const result = await handler(job.params, {
+        threads,
+        progress: (fraction, info) => send({ type: 'progress', id: job.id, fraction, ...(info !== undefined ? { info } : {}) }),
+      });
+      send({ type: 'done', id: job.id, ok: true, result });
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      send({ type: 'done', id: job.id, ok: false, error: { name: e.name, message: e.message } });
+    }
+  })();
+});
+
+send({ type: 'ready' });
