@@ -1,0 +1,576 @@
+// NetFlow CSV reader/writer: NetShare's schema, UGR16 nfdump-style, CIDDS, or an explicit column mapping; .csv.gz streamed.
+import { createWriteStream } from 'node:fs';
+import { rename, unlink } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createGzip } from 'node:zlib';
+import { ConfigError, InputError, NetShareError, expected } from '../errors.js';
+import type { FlowTable } from './table.js';
+import { ipv4ToString } from './table.js';
+import {
+  Grow,
+  formatDateTimeUs,
+  forEachLine,
+  parseDateTimeUs,
+  parseIpv4Bytes,
+  parseNumber,
+  parseUint,
+  splitFields,
+  trimRange,
+} from './csv-lines.js';
+import { protoName, protoNumber } from './protocols.js';
+
+export type FlowCsvSchema = 'netshare' | 'ugr16' | 'cidds' | 'custom';
+
+/**
+ * Canonical flow fields a column can be mapped to. `ts` is the flow start and `te` the flow end (either may be
+ * numeric or a date-time string; with only `te`, ts = te − td). `label`/`type` are free-text classes; `flags`
+ * is an nfdump flag string (`.AP.SF`) or a number; `tos` an integer.
+ */
+export const FLOW_FIELDS = ['srcip', 'dstip', 'srcport', 'dstport', 'proto', 'ts', 'te', 'td', 'pkt', 'byt', 'label', 'type', 'flags', 'tos'] as const;
+export type FlowField = (typeof FLOW_FIELDS)[number];
+
+export interface ReadFlowCsvOptions {
+  /** Force a schema; detected from the header when absent. */
+  schema?: FlowCsvSchema;
+  /** Canonical field -> header name, applied over the (detected or named) schema. Implies `custom` if nothing is detected. */
+  columns?: Record<string, string>;
+  /** Skip malformed rows (counted in stats.skipped) instead of throwing an InputError. */
+  skipBadRows?: boolean;
+  /** Read at most this many records. */
+  limit?: number;
+  /** Unit of numeric `ts`/`te` columns (NetShare: µs). Date-time strings are always understood. */
+  timeUnit?: 's' | 'ms' | 'us';
+  onProgress?: (bytesRead: number, totalBytes: number, rows: number) => void;
+}
+
+export interface ReadFlowCsvStats {
+  rows: number;
+  skipped: number;
+  seconds: number;
+  /** First few skipped rows (line + reason) when skipBadRows is on. */
+  badRows: { line: number; reason: string }[];
+  warnings: string[];
+}
+
+/** Header names (lower-cased, trimmed) each schema maps to canonical fields. */
+const SCHEMAS: Record<Exclude<FlowCsvSchema, 'custom'>, { fields: Partial<Record<FlowField, string[]>>; required: FlowField[]; positional?: string[] }> = {
+  netshare: {
+    fields: {
+      srcip: ['srcip'],
+      dstip: ['dstip'],
+      srcport: ['srcport'],
+      dstport: ['dstport'],
+      proto: ['proto'],
+      ts: ['ts'],
+      td: ['td'],
+      pkt: ['pkt'],
+      byt: ['byt'],
+      label: ['label'],
+      type: ['type'],
+    },
+    required: ['srcip', 'dstip', 'srcport', 'dstport', 'proto', 'ts', 'td', 'pkt', 'byt'],
+  },
+  ugr16: {
+    fields: {
+      te: ['te'],
+      td: ['td'],
+      srcip: ['sa'],
+      dstip: ['da'],
+      srcport: ['sp'],
+      dstport: ['dp'],
+      proto: ['pr'],
+      flags: ['flg'],
+      tos: ['stos'],
+      pkt: ['pkt', 'ipkt'],
+      byt: ['byt', 'ibyt'],
+      // UGR16's class column ("background"/"blacklist"/attack names) is NetShare's `type`; the shared file spells it "lable".
+      type: ['label', 'lable', 'type'],
+    },
+    required: ['te', 'td', 'srcip', 'dstip', 'srcport', 'dstport', 'proto', 'pkt', 'byt'],
+    // the original UGR16 files have no header line
+    positional: ['te', 'td', 'sa', 'da', 'sp', 'dp', 'pr', 'flg', 'fwd', 'stos', 'pkt', 'byt', 'label'],
+  },
+  cidds: {
+    fields: {
+      ts: ['date first seen'],
+      td: ['duration'],
+      proto: ['proto'],
+      srcip: ['src ip addr'],
+      srcport: ['src pt'],
+      dstip: ['dst ip addr'],
+      dstport: ['dst pt'],
+      pkt: ['packets'],
+      byt: ['bytes'],
+      flags: ['flags'],
+      tos: ['tos'],
+      label: ['class'],
+      type: ['attacktype'],
+    },
+    required: ['ts', 'td', 'proto', 'srcip', 'srcport', 'dstip', 'dstport', 'pkt', 'byt'],
+  },
+};
+
+const NUMERIC_FIELDS = new Set<FlowField>(['td', 'pkt', 'byt']);
+
+interface Plan {
+  schema: FlowCsvSchema;
+  idx: Record<FlowField, number>;
+  nCols: number;
+  headerLine: boolean;
+}
+
+function norm(h: string): string {
+  return h.trim().replace(/^"|"$/g, '').trim().toLowerCase();
+}
+
+/** Work out which column holds which field, from the header (or positions for headerless UGR16). */
+function makePlan(file: string, header: string[], opts: ReadFlowCsvOptions): Plan {
+  const names = header.map(norm);
+  const idx = Object.fromEntries(FLOW_FIELDS.map((f) => [f, -1])) as Record<FlowField, number>;
+  const tryMap = (s: Exclude<FlowCsvSchema, 'custom'>, cols: string[]): boolean => {
+    const def = SCHEMAS[s];
+    const found: Partial<Record<FlowField, number>> = {};
+    for (const [f, aliases] of Object.entries(def.fields) as [FlowField, string[]][]) {
+      const i = cols.findIndex((c) => aliases.includes(c));
+      if (i >= 0) found[f] = i;
+    }
+    if (!def.required.every((f) => found[f] !== undefined)) return false;
+    for (const [f, i] of Object.entries(found)) idx[f as FlowField] = i!;
+    return true;
+  };
+  let schema: FlowCsvSchema | undefined;
+  let headerLine = true;
+  const order: Exclude<FlowCsvSchema, 'custom'>[] = opts.schema && opts.schema !== 'custom' ? [opts.schema] : ['netshare', 'ugr16', 'cidds'];
+  for (const s of order) {
+    if (tryMap(s, names)) {
+      schema = s;
+      break;
+    }
+  }
+  if (!schema && (opts.schema === 'ugr16' || !opts.schema) && SCHEMAS.ugr16.positional) {
+    // headerless UGR16: a date-time in the first column and 12+ columns
+    const looksLikeData = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}/.test(header[0]?.trim() ?? '') && header.length >= 12;
+    if (looksLikeData && tryMap('ugr16', SCHEMAS.ugr16.positional)) {
+      schema = 'ugr16';
+      headerLine = false;
+    }
+  }
+  const columns = opts.columns ?? {};
+  if (Object.keys(columns).length > 0) {
+    for (const [field, col] of Object.entries(columns)) {
+      if (!(FLOW_FIELDS as readonly string[]).includes(field)) {
+        throw new ConfigError(expected(`one of ${FLOW_FIELDS.join(', ')}`, `the field name in columns.${field}`, field), `columns.${field}`);
+      }
+      const i = names.indexOf(norm(col));
+      if (i < 0) {
+        throw new ConfigError(
+          expected(`a column of ${file} (header: ${header.map((h) => h.trim()).join(',')})`, `columns.${field}`, col),
+          `columns.${field}`,
+        );
+      }
+      idx[field as FlowField] = i;
+    }
+    if (!schema || opts.schema === 'custom') schema = 'custom';
+  }
+  if (!schema) {
+    const want = opts.schema ? `the ${opts.schema} header` : 'a NetShare (srcip,dstip,srcport,dstport,proto,ts,td,pkt,byt,type), UGR16 (te,td,sa,da,sp,dp,pr,...) or CIDDS header';
+    throw new InputError(
+      `${file}:1: ${expected(want, 'the CSV header', header.join(','))}; name the columns with --columns / columns: {srcip: "...", ...}`,
+      file,
+      { line: 1 },
+    );
+  }
+  const missing = (['srcip', 'dstip', 'srcport', 'dstport', 'proto'] as FlowField[]).filter((f) => idx[f] < 0);
+  if (idx.ts < 0 && idx.te < 0) missing.push('ts');
+  if (idx.ts < 0 && idx.te >= 0 && idx.td < 0) missing.push('td');
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `${file}: no column for ${missing.join(', ')} (header: ${header.map((h) => h.trim()).join(',')}); map them with columns: {${missing.map((m) => `${m}: "<column>"`).join(', ')}}`,
+      'columns',
+    );
+  }
+  return { schema, idx, nCols: header.length, headerLine };
+}
+
+const FLAG_BITS = [0x20, 0x10, 0x08, 0x04, 0x02, 0x01]; // U A P R S F, nfdump order
+const FLAG_CHARS = 'UAPRSF';
+
+function parseFlags(buf: Buffer, s: number, e: number): number {
+  [s, e] = trimRange(buf, s, e);
+  if (s >= e) return 0;
+  const c0 = buf[s]!;
+  if (c0 >= 48 && c0 <= 57) {
+    const n = parseUint(buf, s, e);
+    return n >= 0 && n <= 255 ? n : -1;
+  }
+  let v = 0;
+  for (let p = s; p < e; p++) {
+    const c = buf[p]!;
+    if (c === 46) continue;
+    const k = FLAG_CHARS.indexOf(String.fromCharCode(c & 0xdf));
+    if (k < 0) {
+      // CIDDS uses 'C'/'E' (CWR/ECE) too; keep the 6 classic bits
+      if (c === 67 || c === 69) continue;
+      return -1;
+    }
+    v |= FLAG_BITS[k]!;
+  }
+  return v;
+}
+
+/** nfdump flag string of a TCP flag byte. */
+export function formatFlags(v: number): string {
+  let out = '';
+  for (let k = 0; k < 6; k++) out += v & FLAG_BITS[k]! ? FLAG_CHARS[k] : '.';
+  return out;
+}
+
+/** Counts with CIDDS-style suffixes ("1.2 M"). */
+function parseCount(buf: Buffer, s: number, e: number): number {
+  [s, e] = trimRange(buf, s, e);
+  const last = buf[e - 1];
+  if (last === 77 || last === 75 || last === 71) {
+    const mult = last === 77 ? 1e6 : last === 75 ? 1e3 : 1e9;
+    const v = parseNumber(buf, s, e - 1);
+    return Math.round(v * mult);
+  }
+  return parseNumber(buf, s, e);
+}
+
+class BadRow extends Error {}
+
+/**
+ * Read a NetFlow CSV (optionally gzip'd) into a FlowTable. IPs may be integers or dotted quads; protocols names
+ * or numbers; times µs numbers (NetShare) or date-time strings (UTC). Malformed rows throw an InputError naming
+ * the file and line, or are skipped and counted with `skipBadRows`.
+ */
+export async function readFlowCsv(
+  file: string,
+  opts: ReadFlowCsvOptions = {},
+): Promise<{ table: FlowTable; schema: FlowCsvSchema; stats: ReadFlowCsvStats }> {
+  const t0 = performance.now();
+  const unitMul = opts.timeUnit === 's' ? 1e6 : opts.timeUnit === 'ms' ? 1e3 : 1;
+  const limit = opts.limit ?? Infinity;
+  let plan: Plan | undefined;
+  const srcIp = new Grow(Uint32Array);
+  const dstIp = new Grow(Uint32Array);
+  const srcPort = new Grow(Uint16Array);
+  const dstPort = new Grow(Uint16Array);
+  const proto = new Grow(Uint8Array);
+  const ts = new Grow(Float64Array);
+  const td = new Grow(Float64Array);
+  const pkt = new Grow(Float64Array);
+  const byt = new Grow(Float64Array);
+  const flags = new Grow(Uint8Array);
+  const tos = new Grow(Uint8Array);
+  const label: string[] = [];
+  const type: string[] = [];
+  const intern = new Map<string, string>();
+  const protoCache = new Map<string, number>();
+  const hostNames = new Map<string, number>();
+  const warnings: string[] = [];
+  const badRows: { line: number; reason: string }[] = [];
+  let rows = 0;
+  let skipped = 0;
+  let starts = new Int32Array(0);
+  let ends = new Int32Array(0);
+  // per-row scratch
+  let rSrc = 0, rDst = 0, rSp = 0, rDp = 0, rPr = 0, rTs = 0, rTd = 0, rPkt = 0, rByt = 0, rFlg = 0, rTos = 0;
+  let rLabel = '', rType = '';
+
+  const fail = (what: string, field: FlowField, s: number, e: number, buf: Buffer): never => {
+    const col = plan!.headerLine ? `column ${plan!.idx[field] + 1} (${field})` : field;
+    throw new BadRow(expected(what, col, buf.toString('utf8', s, e)));
+  };
+  const ip = (buf: Buffer, field: FlowField): number => {
+    const i = plan!.idx[field];
+    const s = starts[i]!, e = ends[i]!;
+    let v = parseIpv4Bytes(buf, s, e);
+    if (v >= 0) return v;
+    v = parseUint(buf, s, e);
+    if (v >= 0 && v <= 0xffffffff) return v;
+    if (plan!.schema === 'cidds') {
+      // CIDDS anonymises hosts outside the lab as names (EXT_SERVER, OPENSTACK_NET, ATTACKERn): give each a stable 240/4 address
+      const name = buf.toString('utf8', s, e).trim();
+      if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+        let a = hostNames.get(name);
+        if (a === undefined) {
+          a = (0xf0000000 + hostNames.size) >>> 0;
+          hostNames.set(name, a);
+          warnings.push(`host name ${name} mapped to ${ipv4ToString(a)}`);
+        }
+        return a;
+      }
+    }
+    return fail('an IPv4 address (dotted quad or integer)', field, s, e, buf);
+  };
+  const port = (buf: Buffer, field: FlowField): number => {
+    const i = plan!.idx[field];
+    const s = starts[i]!, e = ends[i]!;
+    let v = parseUint(buf, s, e);
+    if (v < 0 && plan!.schema === 'cidds') {
+      // CIDDS writes ICMP type.code in the port column (e.g. "3.3"): keep the type
+      const f = parseNumber(buf, s, e);
+      if (f >= 0) v = Math.trunc(f);
+    }
+    if (v < 0 || v > 65535) fail('a port 0..65535', field, s, e, buf);
+    return v;
+  };
+  const num = (buf: Buffer, field: FlowField, count: boolean): number => {
+    const i = plan!.idx[field];
+    const s = starts[i]!, e = ends[i]!;
+    const v = count ? parseCount(buf, s, e) : parseNumber(buf, s, e);
+    if (!(v >= 0) || v === Infinity) fail('a non-negative number', field, s, e, buf);
+    return v;
+  };
+  const time = (buf: Buffer, field: FlowField): number => {
+    const i = plan!.idx[field];
+    const s = starts[i]!, e = ends[i]!;
+    let p = s;
+    while (p < e && buf[p] === 32) p++;
+    let v: number;
+    if (e - p >= 19 && buf[p + 4] === 45) v = parseDateTimeUs(buf, s, e);
+    else v = parseNumber(buf, s, e) * unitMul;
+    if (!Number.isFinite(v)) fail('a time (µs number or YYYY-MM-DD HH:MM:SS)', field, s, e, buf);
+    return v;
+  };
+  const str = (buf: Buffer, field: FlowField): string => {
+    const i = plan!.idx[field];
+    const raw = buf.toString('utf8', starts[i]!, ends[i]!);
+    let v = intern.get(raw);
+    if (v === undefined) {
+      v = raw.trim();
+      intern.set(raw, v);
+    }
+    return v;
+  };
+
+  const onLine = (buf: Buffer, s: number, e: number, line: number): boolean | void => {
+    if (!plan) {
+      const header = buf.toString('utf8', s, e).replace(/^\uFEFF/, '');
+      const cells: string[] = [];
+      const hs = new Int32Array(4096);
+      const he = new Int32Array(4096);
+      const b = Buffer.from(header);
+      const n = Math.min(splitFields(b, 0, b.length, hs, he), 4096);
+      for (let k = 0; k < n; k++) cells.push(b.toString('utf8', hs[k]!, he[k]!));
+      plan = makePlan(file, cells, opts);
+      starts = new Int32Array(Math.max(plan.nCols, 1) + 1);
+      ends = new Int32Array(starts.length);
+      if (plan.headerLine) return;
+    }
+    if (rows >= limit) return false;
+    const P = plan;
+    const n = splitFields(buf, s, e, starts, ends);
+    try {
+      if (n < P.nCols) throw new BadRow(`expected ${P.nCols} fields but found ${n}`);
+      const ix = P.idx;
+      rSrc = ip(buf, 'srcip');
+      rDst = ip(buf, 'dstip');
+      rSp = port(buf, 'srcport');
+      rDp = port(buf, 'dstport');
+      {
+        const i = ix.proto;
+        const ps = starts[i]!, pe = ends[i]!;
+        let v = parseUint(buf, ps, pe);
+        if (v < 0) {
+          const key = buf.toString('latin1', ps, pe);
+          const c = protoCache.get(key);
+          if (c !== undefined) v = c;
+          else {
+            v = protoNumber(key);
+            if (v >= 0) protoCache.set(key, v);
+          }
+        }
+        if (v < 0 || v > 255) fail('a protocol name (TCP, UDP, ICMP, ...) or number 0..255', 'proto', ps, pe, buf);
+        rPr = v;
+      }
+      rTd = ix.td >= 0 ? num(buf, 'td', false) : 0;
+      if (ix.ts >= 0) rTs = time(buf, 'ts');
+      else {
+        const te = time(buf, 'te');
+        // te is whole µs; keep ts whole µs too so ts + td reproduces te exactly
+        rTs = te - Math.round(rTd * 1e6);
+      }
+      rPkt = ix.pkt >= 0 ? num(buf, 'pkt', true) : 0;
+      rByt = ix.byt >= 0 ? num(buf, 'byt', true) : 0;
+      if (ix.flags >= 0) {
+        rFlg = parseFlags(buf, starts[ix.flags]!, ends[ix.flags]!);
+        if (rFlg < 0) fail('TCP flags (.AP.SF or 0..255)', 'flags', starts[ix.flags]!, ends[ix.flags]!, buf);
+      }
+      if (ix.tos >= 0) {
+        rTos = parseUint(buf, starts[ix.tos]!, ends[ix.tos]!);
+        if (rTos < 0 || rTos > 255) fail('a TOS byte 0..255', 'tos', starts[ix.tos]!, ends[ix.tos]!, buf);
+      }
+      if (ix.label >= 0) rLabel = str(buf, 'label');
+      if (ix.type >= 0) rType = str(buf, 'type');
+    } catch (err) {
+      if (!(err instanceof BadRow)) throw err;
+      if (opts.skipBadRows) {
+        skipped++;
+        if (badRows.length < 20) badRows.push({ line, reason: err.message });
+        return;
+      }
+      throw new InputError(`${file}:${line}: ${err.message} (use skipBadRows / --skip-bad-rows to skip such rows)`, file, { line });
+    }
+    srcIp.push(rSrc);
+    dstIp.push(rDst);
+    srcPort.push(rSp);
+    dstPort.push(rDp);
+    proto.push(rPr);
+    ts.push(rTs);
+    td.push(rTd);
+    pkt.push(rPkt);
+    byt.push(rByt);
+    if (P.idx.flags >= 0) flags.push(rFlg);
+    if (P.idx.tos >= 0) tos.push(rTos);
+    if (P.idx.label >= 0) label.push(rLabel);
+    if (P.idx.type >= 0) type.push(rType);
+    rows++;
+  };
+  await forEachLine(file, onLine, opts.onProgress ? (b, t) => opts.onProgress!(b, t, rows) : undefined);
+  if (!plan) throw new InputError(`${file}: empty file (no CSV header)`, file, { line: 1 });
+  const P = plan as Plan;
+  const table: FlowTable = {
+    kind: 'flows',
+    length: rows,
+    srcIp: srcIp.done(),
+    dstIp: dstIp.done(),
+    srcPort: srcPort.done(),
+    dstPort: dstPort.done(),
+    proto: proto.done(),
+    ts: ts.done(),
+    td: td.done(),
+    pkt: pkt.done(),
+    byt: byt.done(),
+    ...(P.idx.flags >= 0 ? { tcpFlags: flags.done() } : {}),
+    ...(P.idx.tos >= 0 ? { tos: tos.done() } : {}),
+    ...(P.idx.label >= 0 ? { label } : {}),
+    ...(P.idx.type >= 0 ? { type } : {}),
+  };
+  if (skipped > 0) warnings.push(`${skipped} malformed rows skipped (first at line ${badRows[0]?.line})`);
+  return {
+    table,
+    schema: P.schema,
+    stats: { rows, skipped, seconds: (performance.now() - t0) / 1000, badRows, warnings },
+  };
+}
+
+export interface WriteFlowCsvOptions {
+  /** Output schema (default netshare). `custom` writes canonical fields under the names in `columns`. */
+  schema?: FlowCsvSchema;
+  columns?: Record<string, string>;
+}
+
+function num2s(x: number): string {
+  return String(x);
+}
+
+/**
+ * Write a FlowTable as CSV in the given schema, atomically (temp file + rename; `.gz` names are gzip'd).
+ * NetShare schema: integer IPs, protocol names, µs `ts`. UGR16: `te` = ts + td as a date-time string.
+ */
+export async function writeFlowCsv(file: string, table: FlowTable, opts: WriteFlowCsvOptions = {}): Promise<{ rows: number }> {
+  const schema = opts.schema ?? 'netshare';
+  const n = table.length;
+  type Col = [string, (i: number) => string];
+  let cols: Col[];
+  const lbl = table.label;
+  const typ = table.type;
+  const fl = table.tcpFlags;
+  const tos = table.tos;
+  if (schema === 'netshare' || schema === 'custom') {
+    cols = [
+      ['srcip', (i) => num2s(table.srcIp[i]!)],
+      ['dstip', (i) => num2s(table.dstIp[i]!)],
+      ['srcport', (i) => num2s(table.srcPort[i]!)],
+      ['dstport', (i) => num2s(table.dstPort[i]!)],
+      ['proto', (i) => protoName(table.proto[i]!)],
+      ['ts', (i) => num2s(table.ts[i]!)],
+      ['td', (i) => num2s(table.td[i]!)],
+      ['pkt', (i) => num2s(table.pkt[i]!)],
+      ['byt', (i) => num2s(table.byt[i]!)],
+    ];
+    if (schema === 'custom' && fl) cols.push(['flags', (i) => num2s(fl[i]!)]);
+    if (schema === 'custom' && tos) cols.push(['tos', (i) => num2s(tos[i]!)]);
+    if (lbl) cols.push(['label', (i) => lbl[i]!]);
+    if (typ) cols.push(['type', (i) => typ[i]!]);
+    if (schema === 'custom') {
+      const m = opts.columns ?? {};
+      cols = cols.map(([name, f]) => [m[name] ?? name, f]);
+    }
+  } else if (schema === 'ugr16') {
+    cols = [
+      ['te', (i) => formatDateTimeUs(table.ts[i]! + Math.round(table.td[i]! * 1e6))],
+      ['td', (i) => num2s(table.td[i]!)],
+      ['sa', (i) => ipv4ToString(table.srcIp[i]!)],
+      ['da', (i) => ipv4ToString(table.dstIp[i]!)],
+      ['sp', (i) => num2s(table.srcPort[i]!)],
+      ['dp', (i) => num2s(table.dstPort[i]!)],
+      ['pr', (i) => protoName(table.proto[i]!)],
+      ['flg', (i) => formatFlags(fl ? fl[i]! : 0)],
+      ['fwd', () => '0'],
+      ['stos', (i) => num2s(tos ? tos[i]! : 0)],
+      ['pkt', (i) => num2s(table.pkt[i]!)],
+      ['byt', (i) => num2s(table.byt[i]!)],
+      ['label', (i) => (typ ? typ[i]! : lbl ? lbl[i]! : 'background')],
+    ];
+  } else {
+    cols = [
+      ['Date first seen', (i) => formatDateTimeUs(table.ts[i]!)],
+      ['Duration', (i) => num2s(table.td[i]!)],
+      ['Proto', (i) => protoName(table.proto[i]!)],
+      ['Src IP Addr', (i) => ipv4ToString(table.srcIp[i]!)],
+      ['Src Pt', (i) => num2s(table.srcPort[i]!)],
+      ['Dst IP Addr', (i) => ipv4ToString(table.dstIp[i]!)],
+      ['Dst Pt', (i) => num2s(table.dstPort[i]!)],
+      ['Packets', (i) => num2s(table.pkt[i]!)],
+      ['Bytes', (i) => num2s(table.byt[i]!)],
+      ['Flows', () => '1'],
+      ['Flags', (i) => formatFlags(fl ? fl[i]! : 0)],
+      ['Tos', (i) => num2s(tos ? tos[i]! : 0)],
+      ['class', (i) => (lbl ? lbl[i]! : 'normal')],
+      ['attackType', (i) => (typ ? typ[i]! : '---')],
+      ['attackID', () => '---'],
+      ['attackDescription', () => '---'],
+    ];
+  }
+  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const out = createWriteStream(tmp);
+  const gz = file.endsWith('.gz') ? createGzip() : null;
+  if (gz) gz.pipe(out);
+  const sink = gz ?? out;
+  const quote = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  try {
+    const write = async (s: string): Promise<void> => {
+      if (!sink.write(s)) await once(sink, 'drain');
+    };
+    await write(`${cols.map((c) => quote(c[0])).join(',')}\n`);
+    const BATCH = 8192;
+    const needsQuote = schema !== 'netshare' || Boolean(lbl || typ);
+    for (let b = 0; b < n; b += BATCH) {
+      const lines: string[] = [];
+      const stop = Math.min(n, b + BATCH);
+      for (let i = b; i < stop; i++) {
+        let line = '';
+        for (let c = 0; c < cols.length; c++) {
+          const v = cols[c]![1](i);
+          line += (c ? ',' : '') + (needsQuote ? quote(v) : v);
+        }
+        lines.push(line);
+      }
+      await write(`${lines.join('\n')}\n`);
+    }
+    sink.end();
+    await once(out, 'close');
+    await rename(tmp, file);
+  } catch (err) {
+    out.destroy();
+    await unlink(tmp).catch(() => undefined);
+    throw new NetShareError(`cannot write ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  return { rows: n };
+}
+
+/** Numeric fields the CSV reader parses (exported for the column-mapping docs). */
+export const NUMERIC_FLOW_FIELDS: readonly FlowField[] = [...NUMERIC_FIELDS];
