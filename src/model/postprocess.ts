@@ -1,0 +1,83 @@
+// Sampling post-processing in TS: gen-flag stopping rule, masks and lengths, discrete attribute copy.
+import type { FieldSlice } from './layout.js';
+import { layoutWidth } from './layout.js';
+
+/** Generated flows after the stopping rule. Features exclude the gen-flag dims. */
+export interface StoppedFeatures {
+  /** [n, T, F], zero after each flow's end. */
+  features: Float32Array;
+  /** [n, T], 1 for emitted records, 0 after the end. */
+  genFlags: Float32Array;
+  /** Records per flow (the first "end" record included). */
+  lengths: Int32Array;
+}
+
+/**
+ * Stopping rule (spec §3.1): a record is emitted while every earlier record's gen flag has argmax 0
+ * ("continue"); the record whose flag first says "end" is the last one emitted (inclusive); everything
+ * after is zeroed. `raw` is [n, T, F + 2] with the 2 flag dims last in each record. Ties go to
+ * "continue", as argmax returns the first maximum.
+ */
+export function applyStoppingRule(raw: Float32Array, n: number, T: number, F: number): StoppedFeatures {
+  const F2 = F + 2;
+  if (raw.length !== n * T * F2) throw new RangeError(`applyStoppingRule: expected ${n * T * F2} values, got ${raw.length}`);
+  const features = new Float32Array(n * T * F);
+  const genFlags = new Float32Array(n * T);
+  const lengths = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let t = 0;
+    for (; t < T; t++) {
+      const src = (i * T + t) * F2;
+      const dst = (i * T + t) * F;
+      for (let k = 0; k < F; k++) features[dst + k] = raw[src + k]!;
+      genFlags[i * T + t] = 1;
+      if (raw[src + F + 1]! > raw[src + F]!) {
+        t++;
+        break;
+      }
+    }
+    lengths[i] = t;
+  }
+  return { features, genFlags, lengths };
+}
+
+/**
+ * In-graph equivalent used while training (spec §3.1, TF `gen_flag` loop): mask[t] = Π_{s<t} [argmax flag_s = 0].
+ * Returns the [n, T] mask of `raw` [n, T, F + 2]; applyStoppingRule's genFlags equal it.
+ */
+export function stopMask(raw: Float32Array, n: number, T: number, F: number): Float32Array {
+  const F2 = F + 2;
+  const mask = new Float32Array(n * T);
+  for (let i = 0; i < n; i++) {
+    let m = 1;
+    for (let t = 0; t < T; t++) {
+      mask[i * T + t] = m;
+      const src = (i * T + t) * F2;
+      if (raw[src + F + 1]! > raw[src + F]!) m = 0;
+    }
+  }
+  return mask;
+}
+
+/**
+ * The discrete copy of attributes that conditions the feature generator: argmax one-hot for softmax
+ * heads (first maximum wins), the value itself for sigmoid/tanh heads. `attrs` is [n, A].
+ */
+export function discreteCopy(attrs: Float32Array, fields: readonly FieldSlice[]): Float32Array {
+  const A = layoutWidth(fields);
+  const n = attrs.length / A;
+  const out = new Float32Array(attrs.length);
+  for (let i = 0; i < n; i++) {
+    for (const f of fields) {
+      const base = i * A + f.offset;
+      if (f.activation === 'softmax') {
+        let best = 0;
+        for (let k = 1; k < f.dim; k++) if (attrs[base + k]! > attrs[base + best]!) best = k;
+        out[base + best] = 1;
+      } else {
+        for (let k = 0; k < f.dim; k++) out[base + k] = attrs[base + k]!;
+      }
+    }
+  }
+  return out;
+}
