@@ -1,0 +1,272 @@
+// The netshare JSON config: zod schema for global/preprocess/train keys (model keys via src/model/config.ts), presets, key-path errors.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError, InputError, expected } from '../errors.js';
+import { parseModelConfig, type ModelConfig } from '../model/config.js';
+import pcapPreset from './presets/pcap.json' with { type: 'json' };
+import netflowPreset from './presets/netflow.json' with { type: 'json' };
+
+const posInt = z.number().int().positive();
+const nonNeg = z.number().nonnegative();
+const range = z.tuple([z.number(), z.number()]);
+
+export const normalizationSchema = z.enum(['zeroOne', 'minusOneOne']);
+export type Normalization = z.infer<typeof normalizationSchema>;
+
+/**
+ * One modelled field. `column` names a NetShare column: srcip, dstip, srcport, dstport, proto (both datasets);
+ * pkt_len, tos, id, flag, off, ttl (pcap); td, pkt, byt, type, label (netflow).
+ */
+export const fieldSpecSchema = z.discriminatedUnion('encoding', [
+  /** IPv4 → 32 bits MSB first (IPv6 → 128), each a 2-way one-hot. */
+  z.strictObject({ column: z.string(), encoding: z.literal('ipBits') }),
+  /** Integer → nBits bits MSB first, each a 2-way one-hot (ports: 16). */
+  z.strictObject({ column: z.string(), encoding: z.literal('bits'), nBits: z.number().int().min(1).max(32) }),
+  /** word2vec embedding (CBOW), L2-normalised, decoded by exact cosine nearest neighbour. */
+  z.strictObject({ column: z.string(), encoding: z.literal('word2vecPort') }),
+  z.strictObject({ column: z.string(), encoding: z.literal('word2vecProto') }),
+  /** One-hot over `choices` (data order, sorted, when absent; persisted in the encoder state). */
+  z.strictObject({
+    column: z.string(),
+    encoding: z.literal('categorical'),
+    choices: z.array(z.union([z.string(), z.number()])).min(1).optional(),
+  }),
+  /** Min-max to [0,1] or [-1,1]; optional log1p first; fixed min/max (required in DP mode). */
+  z.strictObject({
+    column: z.string(),
+    encoding: z.literal('continuous'),
+    normalization: normalizationSchema.default('zeroOne'),
+    log1p: z.boolean().default(false),
+    min: z.number().optional(),
+    max: z.number().optional(),
+  }),
+]);
+export type FieldSpec = z.infer<typeof fieldSpecSchema>;
+
+export const globalSchema = z.strictObject({
+  /** Seed of every random choice (word2vec init and sampling, training, generation). */
+  seed: z.number().int().nonnegative().default(0),
+  /** Work folder; the CLI's --workdir wins. */
+  workdir: z.string().nullable().default(null),
+  /** Packet traces model packets; NetFlow traces model flow records. */
+  dataset: z.enum(['pcap', 'netflow']),
+  /** Differential privacy: data-independent ranges (preprocess.dp) and DP-SGD in training. */
+  dp: z.boolean().default(false),
+});
+
+export const preprocessSchema = z.strictObject({
+  /** Number of time chunks (NetShare `n_chunks`; paper 10). */
+  nChunks: posInt.default(10),
+  /** `fixedTime`: equal time spans (NetShare `df2chunks fixed_time`); `fixedSize`: equal record counts. */
+  chunking: z.enum(['fixedTime', 'fixedSize']).default('fixedTime'),
+  /** Chunks with no records: `skip` (NetShare: warn and skip, chunk ids stay dense over non-empty chunks) or `error`. */
+  emptyChunks: z.enum(['skip', 'error']).default('skip'),
+  /** Longest flow (records per chunk) kept; null = the longest in the data (camera-ready non-DP). */
+  maxFlowLen: posInt.nullable().default(null),
+  /** What happens to longer flows: `truncate` (master: head(maxFlowLen)) or `drop` (camera-ready DP). */
+  longFlows: z.enum(['truncate', 'drop']).default('truncate'),
+  /** Flow tags appended to the attributes (2 + 2·nChunks dims). */
+  flowTags: z.enum(['multichunk_dep_v2', 'none']).default('multichunk_dep_v2'),
+  /** Timestamp as flow start (attribute) + inter-arrival (first feature), normalised per chunk. */
+  timestamp: z
+    .strictObject({ encoding: z.literal('interarrival').default('interarrival'), normalization: normalizationSchema.default('zeroOne') })
+    .prefault({}),
+  /** word2vec for ports/protocols (gensim 3.8 defaults NetShare used: CBOW, dim 10, window 5, negative 5, 5 epochs). */
+  word2vec: z
+    .strictObject({
+      dim: posInt.default(10),
+      window: posInt.default(5),
+      negative: posInt.default(5),
+      epochs: posInt.default(5),
+      alpha: z.number().positive().default(0.025),
+      minAlpha: z.number().positive().default(1e-4),
+      /** Train on a seeded uniform sample of at most this many sentences (records); 0 = all. */
+      maxSentences: z.number().int().nonnegative().default(300_000),
+      /** Down-sampling threshold of frequent words (gensim `sample`). */
+      sample: nonNeg.default(1e-3),
+    })
+    .prefault({}),
+  /** Attribute fields (per flow) and feature fields (per record), in output order. */
+  metadata: z.array(fieldSpecSchema).min(1),
+  timeseries: z.array(fieldSpecSchema),
+  /** Data-independent ranges for DP mode (spec §2.3/§2.4): chunk edges and the inter-arrival range (seconds). */
+  dpRanges: z
+    .strictObject({
+      startTimeUs: z.number().nullable().default(null),
+      endTimeUs: z.number().nullable().default(null),
+      interarrivalS: range.default([0, 1]),
+    })
+    .prefault({}),
+  /** Refuse to build dense feature tensors larger than this (N·T·F·4 bytes over all chunks). */
+  maxTensorMB: posInt.default(4096),
+});
+
+export const trainSchema = z.strictObject({
+  /** Chunks 1..n−1 fine-tune from chunk 0 for this fraction of its iterations (NetShare `1/pretrain_non_dp_reduce_time`). */
+  fineTuneFraction: z.number().gt(0).max(1).default(0.25),
+  /** Fine-tune chunks 1..n−1 from chunk 0 (`pretrain_non_dp`); false trains every chunk from scratch. */
+  fineTuneFromChunk0: z.boolean().default(true),
+});
+
+export type GlobalConfig = z.infer<typeof globalSchema>;
+export type PreprocessConfig = z.infer<typeof preprocessSchema>;
+export type TrainConfig = z.infer<typeof trainSchema>;
+
+export interface NetShareConfig {
+  global: GlobalConfig;
+  preprocess: PreprocessConfig;
+  train: TrainConfig;
+  model: ModelConfig;
+}
+
+const topSchema = z.strictObject({
+  /** A preset this file starts from (`pcap` | `netflow`); its keys are overridden by this file's. */
+  preset: z.enum(['pcap', 'netflow']).optional(),
+  global: globalSchema,
+  preprocess: preprocessSchema,
+  train: trainSchema.prefault({}),
+  model: z.record(z.string(), z.unknown()).prefault({}),
+});
+
+export const PRESETS: Record<'pcap' | 'netflow', Record<string, unknown>> = {
+  pcap: pcapPreset as Record<string, unknown>,
+  netflow: netflowPreset as Record<string, unknown>,
+};
+export type PresetName = keyof typeof PRESETS;
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep-merge `over` onto `base`: objects merge key by key, everything else (arrays included) replaces. */
+export function deepMerge(base: unknown, over: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = deepMerge(base[k], v);
+  return out;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v = input;
+  for (const p of path) v = isPlainObject(v) || Array.isArray(v) ? (v as Record<PropertyKey, unknown>)[p] : undefined;
+  return v;
+}
+
+/** Turn the first zod issue into a ConfigError: key path, bad value, what was expected. */
+function zodToConfigError(err: z.ZodError, input: unknown, source: string): ConfigError {
+  const issue = err.issues[0]!;
+  const key = issue.path.map(String).join('.');
+  const at = source ? ` (in ${source})` : '';
+  if (issue.code === 'unrecognized_keys') {
+    const keys = (issue as { keys: string[] }).keys;
+    const k = keys.map((x) => (key ? `${key}.${x}` : x)).join(', ');
+    return new ConfigError(`${expected('only known keys', key || 'the config', keys)}: unknown key ${k}${at}`, key ? `${key}.${keys[0]}` : keys[0]);
+  }
+  const value = valueAt(input, issue.path);
+  const what = issue.message.replace(/^Invalid input: expected /, '').replace(/^Invalid input/, 'a valid value');
+  return new ConfigError(`${expected(what, key || 'the config', value === undefined ? '(missing)' : value)}${at}`, key);
+}
+
+/**
+ * Validate a raw config object (with an optional `preset` it extends) into a typed config. Throws a ConfigError
+ * naming the key path, the bad value and what was expected; then checks the cross-key invariants.
+ */
+export function parseConfig(raw: unknown, source = ''): NetShareConfig {
+  if (!isPlainObject(raw)) throw new ConfigError(expected('a JSON object', 'the config', raw), '');
+  let merged: unknown = raw;
+  const preset = raw.preset;
+  if (preset !== undefined) {
+    if (preset !== 'pcap' && preset !== 'netflow') throw new ConfigError(expected('"pcap" or "netflow"', 'preset', preset), 'preset');
+    merged = deepMerge(PRESETS[preset], raw);
+  }
+  const res = topSchema.safeParse(merged);
+  if (!res.success) throw zodToConfigError(res.error, merged, source);
+  const model = parseModelConfig(res.data.model, 'model.');
+  const cfg: NetShareConfig = { global: res.data.global, preprocess: res.data.preprocess, train: res.data.train, model };
+  checkInvariants(cfg);
+  return cfg;
+}
+
+/** A preset by name, with optional overrides (deep-merged), validated. */
+export function presetConfig(name: PresetName, overrides: Record<string, unknown> = {}): NetShareConfig {
+  return parseConfig(deepMerge({ preset: name }, overrides), `preset ${name}`);
+}
+
+/** Read and validate a JSON config file. */
+export function loadConfigFile(file: string): NetShareConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InputError(`cannot read config ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, file);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${file} is not valid JSON: ${(err as Error).message}`, '');
+  }
+  return parseConfig(raw, file);
+}
+
+/** Cross-key invariants that need no data (DESIGN decision 6). */
+export function checkInvariants(cfg: NetShareConfig): void {
+  const p = cfg.preprocess;
+  const m = cfg.model;
+  if (p.maxFlowLen !== null && m.sampleLen > p.maxFlowLen) {
+    throw new ConfigError(
+      expected(`model.sampleLen ≤ preprocess.maxFlowLen (${p.maxFlowLen})`, 'model.sampleLen', m.sampleLen),
+      'model.sampleLen',
+    );
+  }
+  const seen = new Set<string>();
+  for (const [sect, list] of [['metadata', p.metadata], ['timeseries', p.timeseries]] as const) {
+    list.forEach((f, i) => {
+      const key = `preprocess.${sect}.${i}.column`;
+      if (seen.has(f.column)) throw new ConfigError(expected('a column modelled once', key, f.column), key);
+      seen.add(f.column);
+      if (f.encoding === 'continuous' && f.min !== undefined && f.max !== undefined && !(f.max > f.min)) {
+        throw new ConfigError(expected(`max > min (${f.min})`, `preprocess.${sect}.${i}.max`, f.max), `preprocess.${sect}.${i}.max`);
+      }
+      if (cfg.global.dp && f.encoding === 'continuous' && (f.min === undefined || f.max === undefined)) {
+        const k = `preprocess.${sect}.${i}.${f.min === undefined ? 'min' : 'max'}`;
+        throw new ConfigError(expected('a data-independent bound (global.dp is on)', k, undefined), k);
+      }
+      if (f.encoding === 'categorical' && cfg.global.dp && !f.choices) {
+        const k = `preprocess.${sect}.${i}.choices`;
+        throw new ConfigError(expected('fixed choices (global.dp is on)', k, undefined), k);
+      }
+    });
+  }
+  for (const need of ['srcip', 'dstip', 'srcport', 'dstport', 'proto']) {
+    if (!p.metadata.some((f) => f.column === need)) {
+      throw new ConfigError(expected(`a field for the 5-tuple column ${need}`, 'preprocess.metadata', p.metadata.map((f) => f.column)), 'preprocess.metadata');
+    }
+  }
+  const [ia0, ia1] = p.dpRanges.interarrivalS;
+  if (!(ia1 > ia0)) throw new ConfigError(expected('[min, max] with max > min', 'preprocess.dpRanges.interarrivalS', p.dpRanges.interarrivalS), 'preprocess.dpRanges.interarrivalS');
+  if (cfg.global.dp) {
+    const { startTimeUs, endTimeUs } = p.dpRanges;
+    if (startTimeUs === null || endTimeUs === null) {
+      const k = `preprocess.dpRanges.${startTimeUs === null ? 'startTimeUs' : 'endTimeUs'}`;
+      throw new ConfigError(expected('data-independent chunk edges (global.dp is on)', k, null), k);
+    }
+    if (!(endTimeUs > startTimeUs)) throw new ConfigError(expected(`a time after startTimeUs (${startTimeUs})`, 'preprocess.dpRanges.endTimeUs', endTimeUs), 'preprocess.dpRanges.endTimeUs');
+    if (p.maxFlowLen === null) throw new ConfigError(expected('a fixed maximum flow length (global.dp is on)', 'preprocess.maxFlowLen', null), 'preprocess.maxFlowLen');
+  }
+}
+
+/** Invariants that need the data: chunk count vs records and time span. */
+export function checkDataInvariants(cfg: NetShareConfig, data: { records: number; firstUs: number; lastUs: number }): void {
+  const p = cfg.preprocess;
+  if (data.records === 0) throw new ConfigError('the input has no records to preprocess', 'preprocess.nChunks');
+  if (p.nChunks > data.records) {
+    throw new ConfigError(expected(`at most one chunk per record (${data.records} records)`, 'preprocess.nChunks', p.nChunks), 'preprocess.nChunks');
+  }
+  if (p.chunking === 'fixedTime' && p.nChunks > 1 && !(data.lastUs > data.firstUs)) {
+    throw new ConfigError(
+      expected('1 chunk (every record has the same timestamp, so fixedTime chunks have zero span)', 'preprocess.nChunks', p.nChunks),
+      'preprocess.nChunks',
+    );
+  }
+}

@@ -1,0 +1,91 @@
+// Config validation: presets parse, bad values and unknown keys name the key path, cross-key invariants hold.
+import { describe, expect, it } from 'vitest';
+import { checkDataInvariants, parseConfig, presetConfig } from '../../src/config/schema.js';
+import { ConfigError } from '../../src/errors.js';
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('presets', () => {
+  it('pcap and netflow presets carry the camera-ready defaults', () => {
+    const p = presetConfig('pcap');
+    expect(p.global.dataset).toBe('pcap');
+    expect(p.preprocess.nChunks).toBe(10);
+    expect(p.preprocess.word2vec).toMatchObject({ dim: 10, window: 5, negative: 5, epochs: 5 });
+    expect(p.preprocess.timeseries.map((f) => f.column)).toEqual(['pkt_len', 'tos', 'id', 'flag', 'off', 'ttl']);
+    expect(p.model.iterations).toBe(80000);
+    expect(p.model.dRounds).toBe(5);
+    const n = presetConfig('netflow');
+    expect(n.preprocess.timeseries.map((f) => f.column)).toEqual(['td', 'pkt', 'byt', 'type']);
+    expect(n.preprocess.timeseries[0]).toMatchObject({ log1p: true, normalization: 'zeroOne' });
+    expect(n.model.iterations).toBe(200000);
+    expect(n.train.fineTuneFraction).toBe(0.25);
+  });
+  it('a file extends a preset and overrides single keys', () => {
+    const c = parseConfig({ preset: 'netflow', preprocess: { nChunks: 3 }, model: { iterations: 100, checkpointEvery: 50 } });
+    expect(c.preprocess.nChunks).toBe(3);
+    expect(c.preprocess.metadata).toHaveLength(5);
+    expect(c.model.iterations).toBe(100);
+  });
+});
+
+describe('errors name the key path, the bad value and what was expected', () => {
+  it('wrong type', () => {
+    const e = configError(() => parseConfig({ preset: 'pcap', preprocess: { nChunks: 'ten' } }));
+    expect(e.key).toBe('preprocess.nChunks');
+    expect(e.message).toContain('preprocess.nChunks');
+    expect(e.message).toContain('"ten"');
+    expect(e.message).toMatch(/Expected .*number/);
+  });
+  it('unknown key', () => {
+    const e = configError(() => parseConfig({ preset: 'pcap', preprocess: { n_chunks: 2 } }));
+    expect(e.key).toBe('preprocess.n_chunks');
+    expect(e.message).toContain('unknown key preprocess.n_chunks');
+  });
+  it('bad enum inside an array element', () => {
+    const e = configError(() =>
+      parseConfig({ preset: 'pcap', preprocess: { timeseries: [{ column: 'ttl', encoding: 'continuous', normalization: 'zero_one' }] } }),
+    );
+    expect(e.key).toBe('preprocess.timeseries.0.normalization');
+    expect(e.message).toContain('"zero_one"');
+  });
+  it('model keys are validated with the model prefix', () => {
+    const e = configError(() => parseConfig({ preset: 'pcap', model: { batchSize: -1 } }));
+    expect(e.key).toBe('model.batchSize');
+  });
+  it('bad preset name', () => {
+    expect(configError(() => parseConfig({ preset: 'caida' })).key).toBe('preset');
+  });
+});
+
+describe('cross-key invariants', () => {
+  it('checkpoint period must not exceed iterations (NetShare issue #18)', () => {
+    const e = configError(() => parseConfig({ preset: 'netflow', model: { iterations: 500, checkpointEvery: 20000 } }));
+    expect(e.key).toBe('model.checkpointEvery');
+  });
+  it('sampleLen must not exceed maxFlowLen', () => {
+    const e = configError(() => parseConfig({ preset: 'pcap', preprocess: { maxFlowLen: 5 }, model: { sampleLen: 10 } }));
+    expect(e.key).toBe('model.sampleLen');
+  });
+  it('DP mode needs data-independent ranges', () => {
+    const e = configError(() => parseConfig({ preset: 'netflow', global: { dp: true } }));
+    expect(e.key).toMatch(/^preprocess\.timeseries\.0\.(min|max)$/);
+  });
+  it('the 5-tuple must be modelled', () => {
+    const e = configError(() => parseConfig({ preset: 'netflow', preprocess: { metadata: [{ column: 'srcip', encoding: 'ipBits' }] } }));
+    expect(e.key).toBe('preprocess.metadata');
+  });
+  it('chunk count vs data span', () => {
+    const c = presetConfig('netflow');
+    expect(configError(() => checkDataInvariants(c, { records: 5, firstUs: 0, lastUs: 10 })).key).toBe('preprocess.nChunks');
+    expect(configError(() => checkDataInvariants(c, { records: 50, firstUs: 7, lastUs: 7 })).message).toContain('zero span');
+    expect(() => checkDataInvariants(c, { records: 50, firstUs: 0, lastUs: 10 })).not.toThrow();
+  });
+});
