@@ -1,6 +1,248 @@
-// N-API glue for the reader (filled in by the ingest work; registers its functions on the exports object).
+// N-API glue for the reader: a NativeReader object whose nextBatch(capacity) fills one batch of typed-array
+// columns on a worker thread (AsyncWorker) and resolves with them, plus the flows closed meanwhile and the stats.
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "napi_modules.h"
+#include "reader.h"
 
 namespace netshare {
-void RegisterReader(Napi::Env /*env*/, Napi::Object /*exports*/) {}
+namespace {
+
+constexpr size_t Align8(size_t v) { return (v + 7) & ~size_t{7}; }
+
+class NativeReader;
+
+class FillWorker : public Napi::AsyncWorker {
+ public:
+  FillWorker(Napi::Env env, NativeReader* owner, Napi::Object self, uint32_t capacity);
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override;
+  void OnOK() override;
+  void OnError(const Napi::Error& e) override;
+
+ private:
+  NativeReader* owner_;
+  Napi::ObjectReference self_;
+  Napi::Reference<Napi::ArrayBuffer> buffer_;
+  Napi::Promise::Deferred deferred_;
+  BatchColumns cols_;
+  std::vector<size_t> offsets_;
+  std::vector<FlowRecord> flows_;
+  uint32_t count_ = 0;
+  bool done_ = false;
+  int64_t bytes_read_ = 0;
+  std::string err_kind_;
+  int64_t err_offset_ = -1;
+};
+
+class NativeReader : public Napi::ObjectWrap<NativeReader> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeReader",
+                       {InstanceMethod("nextBatch", &NativeReader::NextBatch), InstanceMethod("close", &NativeReader::Close)});
+  }
+
+  explicit NativeReader(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeReader>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject())
+      throw Napi::TypeError::New(env, "NativeReader(path: string, options: object)");
+    Napi::Object o = info[1].As<Napi::Object>();
+    ReaderOptions opts;
+    if (o.Has("filter") && o.Get("filter").IsString()) opts.filter = o.Get("filter").As<Napi::String>().Utf8Value();
+    if (o.Has("flows")) opts.flows = o.Get("flows").ToBoolean().Value();
+    if (o.Has("keepValidPrefix")) opts.keep_valid_prefix = o.Get("keepValidPrefix").ToBoolean().Value();
+    if (o.Has("inactiveNs") && o.Get("inactiveNs").IsNumber()) opts.inactive_ns = static_cast<int64_t>(o.Get("inactiveNs").As<Napi::Number>().DoubleValue());
+    if (o.Has("activeNs") && o.Get("activeNs").IsNumber()) opts.active_ns = static_cast<int64_t>(o.Get("activeNs").As<Napi::Number>().DoubleValue());
+    flows_ = opts.flows;
+    reader_ = std::make_unique<Reader>(info[0].As<Napi::String>().Utf8Value(), opts);
+  }
+
+  Reader* reader() { return reader_.get(); }
+  bool flows() const { return flows_; }
+  void set_busy(bool b) { busy_ = b; }
+  void ReleaseIfClosed() {
+    if (closed_) reader_.reset();
+  }
+
+ private:
+  Napi::Value NextBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (busy_) throw Napi::Error::New(env, "nextBatch called while a batch is still being read");
+    if (!reader_) throw Napi::Error::New(env, "the reader is closed");
+    double cap = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 65536;
+    if (!(cap >= 1 && cap <= (1 << 24))) throw Napi::RangeError::New(env, "batch capacity must be within 1..16777216");
+    busy_ = true;
+    auto* w = new FillWorker(env, this, info.This().As<Napi::Object>(), static_cast<uint32_t>(cap));
+    Napi::Promise p = w->Promise();
+    w->Queue();
+    return p;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    closed_ = true;
+    if (!busy_) reader_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<Reader> reader_;
+  bool flows_ = false, busy_ = false, closed_ = false;
+};
+
+FillWorker::FillWorker(Napi::Env env, NativeReader* owner, Napi::Object self, uint32_t capacity)
+    : Napi::AsyncWorker(env, "netshare:read"), owner_(owner), self_(Napi::Persistent(self)), deferred_(Napi::Promise::Deferred::New(env)) {
+  size_t total = 0;
+#define NETSHARE_OFFSET(name, type, width) \
+  offsets_.push_back(total);               \
+  total = Align8(total + (std::string(#name) == "flowId" && !owner->flows() ? 0 : size_t{width} * capacity));
+  NETSHARE_PACKET_COLUMNS(NETSHARE_OFFSET)
+#undef NETSHARE_OFFSET
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, total);
+  buffer_ = Napi::Persistent(ab);
+  uint8_t* base = static_cast<uint8_t*>(ab.Data());
+  size_t k = 0;
+#define NETSHARE_PTR(name, type, width) cols_.name = reinterpret_cast<type*>(base + offsets_[k++]);
+  NETSHARE_PACKET_COLUMNS(NETSHARE_PTR)
+#undef NETSHARE_PTR
+  if (!owner->flows()) cols_.flowId = nullptr;
+  cols_.capacity = capacity;
+}
+
+void FillWorker::Execute() {
+  try {
+    count_ = owner_->reader()->Fill(cols_, flows_, done_);
+    bytes_read_ = owner_->reader()->bytes_read();
+  } catch (const ReaderError& e) {
+    err_kind_ = e.kind;
+    err_offset_ = e.offset;
+    SetError(e.what());
+  } catch (const std::bad_alloc&) {
+    err_kind_ = "internal";
+    SetError("out of memory while reading");
+  } catch (const std::exception& e) {
+    err_kind_ = "internal";
+    SetError(e.what());
+  }
+}
+
+Napi::Value MakeArray(Napi::Env env, napi_typedarray_type t, Napi::ArrayBuffer ab, size_t offset, size_t length) {
+  napi_value v;
+  NAPI_THROW_IF_FAILED(env, napi_create_typedarray(env, t, length, ab, offset, &v), Napi::Value());
+  return Napi::Value(env, v);
+}
+
+template <typename T>
+napi_typedarray_type TypeOf();
+template <> napi_typedarray_type TypeOf<int64_t>() { return napi_bigint64_array; }
+template <> napi_typedarray_type TypeOf<double>() { return napi_float64_array; }
+template <> napi_typedarray_type TypeOf<uint8_t>() { return napi_uint8_array; }
+template <> napi_typedarray_type TypeOf<uint16_t>() { return napi_uint16_array; }
+template <> napi_typedarray_type TypeOf<uint32_t>() { return napi_uint32_array; }
+
+Napi::Object StatsObject(Napi::Env env, Reader* r) {
+  const ReaderStats& s = r->stats();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("format", s.format);
+  Napi::Array lts = Napi::Array::New(env, s.linktypes.size());
+  for (size_t i = 0; i < s.linktypes.size(); i++) lts.Set(static_cast<uint32_t>(i), s.linktypes[i]);
+  o.Set("linktypes", lts);
+#define NS_NUM(field, name) o.Set(name, static_cast<double>(s.field));
+  NS_NUM(records, "records") NS_NUM(packets, "packets") NS_NUM(ipv4, "ipv4") NS_NUM(ipv6, "ipv6") NS_NUM(tcp, "tcp")
+  NS_NUM(udp, "udp") NS_NUM(icmp, "icmp") NS_NUM(other_ip, "otherIp") NS_NUM(not_ip, "notIp")
+  NS_NUM(undecodable, "undecodable") NS_NUM(truncated, "truncated") NS_NUM(fragments, "fragments")
+  NS_NUM(clamped_ts, "clampedTs")
+#undef NS_NUM
+  o.Set("flows", static_cast<double>(r->flows_created()));
+  if (s.has_ts) {
+    o.Set("firstSec", std::to_string(s.first_sec));
+    o.Set("firstNsec", s.first_nsec);
+    o.Set("lastSec", std::to_string(s.last_sec));
+    o.Set("lastNsec", s.last_nsec);
+  }
+  Napi::Array w = Napi::Array::New(env, s.warnings.size());
+  for (size_t i = 0; i < s.warnings.size(); i++) w.Set(static_cast<uint32_t>(i), s.warnings[i]);
+  o.Set("warnings", w);
+  o.Set("totalBytes", static_cast<double>(r->total_bytes()));
+  return o;
+}
+
+Napi::Object FlowsObject(Napi::Env env, const std::vector<FlowRecord>& f) {
+  const size_t n = f.size();
+  Napi::Object o = Napi::Object::New(env);
+  auto src = Napi::Uint32Array::New(env, n), dst = Napi::Uint32Array::New(env, n), id = Napi::Uint32Array::New(env, n);
+  auto src6 = Napi::Uint8Array::New(env, 16 * n), dst6 = Napi::Uint8Array::New(env, 16 * n);
+  auto sport = Napi::Uint16Array::New(env, n), dport = Napi::Uint16Array::New(env, n);
+  auto proto = Napi::Uint8Array::New(env, n), ver = Napi::Uint8Array::New(env, n), fl = Napi::Uint8Array::New(env, n);
+  auto ts = Napi::Float64Array::New(env, n), td = Napi::Float64Array::New(env, n), pk = Napi::Float64Array::New(env, n),
+       by = Napi::Float64Array::New(env, n);
+  for (size_t i = 0; i < n; i++) {
+    const FlowRecord& r = f[i];
+    if (r.key.version == 4) {
+      std::memcpy(&src[i], r.key.src, 4);
+      std::memcpy(&dst[i], r.key.dst, 4);
+    } else {
+      std::memcpy(src6.Data() + 16 * i, r.key.src, 16);
+      std::memcpy(dst6.Data() + 16 * i, r.key.dst, 16);
+    }
+    sport[i] = r.key.sport;
+    dport[i] = r.key.dport;
+    proto[i] = r.key.proto;
+    ver[i] = r.key.version;
+    fl[i] = r.tcp_flags;
+    id[i] = r.id;
+    ts[i] = static_cast<double>(r.first_ns) / 1e3;
+    td[i] = static_cast<double>(r.last_ns - r.first_ns) / 1e9;
+    pk[i] = static_cast<double>(r.packets);
+    by[i] = static_cast<double>(r.bytes);
+  }
+  o.Set("length", static_cast<double>(n));
+  o.Set("srcIp", src); o.Set("dstIp", dst); o.Set("srcIp6", src6); o.Set("dstIp6", dst6);
+  o.Set("srcPort", sport); o.Set("dstPort", dport); o.Set("proto", proto); o.Set("ipVersion", ver);
+  o.Set("tcpFlags", fl); o.Set("id", id); o.Set("ts", ts); o.Set("td", td); o.Set("pkt", pk); o.Set("byt", by);
+  return o;
+}
+
+void FillWorker::OnOK() {
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  owner_->set_busy(false);
+  Napi::ArrayBuffer ab = buffer_.Value();
+  Napi::Object cols = Napi::Object::New(env);
+  size_t k = 0;
+#define NETSHARE_VIEW(name, type, width)                                                                   \
+  {                                                                                                        \
+    const size_t off = offsets_[k++];                                                                      \
+    if (cols_.name) cols.Set(#name, MakeArray(env, TypeOf<type>(), ab, off, size_t{width} * count_ /      \
+                                                                              (TypeOf<type>() == napi_uint8_array ? 1 : width))); \
+  }
+  NETSHARE_PACKET_COLUMNS(NETSHARE_VIEW)
+#undef NETSHARE_VIEW
+  Napi::Object res = Napi::Object::New(env);
+  res.Set("count", count_);
+  res.Set("done", done_);
+  res.Set("columns", cols);
+  res.Set("flows", FlowsObject(env, flows_));
+  res.Set("stats", StatsObject(env, owner_->reader()));
+  res.Set("bytesRead", static_cast<double>(bytes_read_));
+  owner_->ReleaseIfClosed();
+  deferred_.Resolve(res);
+}
+
+void FillWorker::OnError(const Napi::Error& e) {
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  owner_->set_busy(false);
+  Napi::Error err = Napi::Error::New(env, e.Message());
+  err.Set("kind", err_kind_.empty() ? "internal" : err_kind_);
+  err.Set("offset", static_cast<double>(err_offset_));
+  owner_->ReleaseIfClosed();
+  deferred_.Reject(err.Value());
+}
+
+}  // namespace
+
+void RegisterReader(Napi::Env env, Napi::Object exports) { exports.Set("NativeReader", NativeReader::Define(env)); }
+
 }  // namespace netshare

@@ -1,0 +1,536 @@
+// Reader implementation: format sniffing, gzip via fopencookie, libpcap for classic pcap, an own pcapng block
+// parser (libpcap 1.10 allows one link type per handle and hides interface ids), BPF filtering, batch filling.
+#include "reader.h"
+
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+
+namespace netshare {
+namespace {
+
+#ifdef __GLIBC__
+#define NS_FREAD fread_unlocked
+#else
+#define NS_FREAD fread
+#endif
+
+constexpr uint32_t kMaxBlock = 256u << 20;  // largest pcapng block accepted (guards absurd lengths)
+
+std::string Hex4(const uint8_t* b, size_t n) {
+  char buf[32];
+  std::string s;
+  for (size_t i = 0; i < n; i++) {
+    std::snprintf(buf, sizeof buf, i ? " %02x" : "%02x", b[i]);
+    s += buf;
+  }
+  return s;
+}
+
+// ---- gzip as a FILE* (read-only cookie) ----
+ssize_t GzRead(void* cookie, char* buf, size_t size) {
+  const int n = gzread(static_cast<gzFile>(cookie), buf, static_cast<unsigned>(size > (1u << 30) ? (1u << 30) : size));
+  if (n < 0) {
+    errno = EIO;
+    return -1;
+  }
+  return n;
+}
+int GzClose(void* cookie) { return gzclose(static_cast<gzFile>(cookie)) == Z_OK ? 0 : -1; }
+
+// ---- classic pcap through libpcap ----
+class PcapSource : public RecordSource {
+ public:
+  PcapSource(pcap_t* p, const std::string& path) : p_(p), path_(path) {
+    linktype_ = pcap_datalink(p);
+    snaplen_ = static_cast<uint32_t>(pcap_snapshot(p));
+    // libpcap reports LINKTYPE_RAW (101) as DLT_RAW (12); keep the libpcap value, the decoder knows both.
+  }
+  ~PcapSource() override { pcap_close(p_); }
+  bool Next(RawRecord& r) override {
+    pcap_pkthdr* h;
+    const u_char* d;
+    const int rc = pcap_next_ex(p_, &h, &d);
+    if (rc == 1) {
+      r.sec = h->ts.tv_sec;
+      r.nsec = static_cast<uint32_t>(h->ts.tv_usec);  // nanoseconds: opened with PCAP_TSTAMP_PRECISION_NANO
+      r.caplen = h->caplen;
+      r.len = h->len;
+      r.data = d;
+      r.linktype = linktype_;
+      r.iface = 0;
+      r.snaplen = snaplen_;
+      offset_ += 16 + h->caplen;
+      return true;
+    }
+    if (rc == PCAP_ERROR_BREAK || rc == 0) return false;
+    throw ReaderError("input", std::string("bad pcap record at byte offset ") + std::to_string(offset_) + ": " + pcap_geterr(p_), offset_);
+  }
+  int64_t Offset() const override { return offset_; }
+  int linktype() const { return linktype_; }
+  uint32_t snaplen() const { return snaplen_; }
+
+ private:
+  pcap_t* p_;
+  std::string path_;
+  int linktype_;
+  uint32_t snaplen_;
+  int64_t offset_ = 24;
+};
+
+// ---- pcapng block parser ----
+class PcapngSource : public RecordSource {
+ public:
+  PcapngSource(FILE* f, ReaderStats& stats) : f_(f), stats_(stats) { buf_.resize(1 << 16); }
+  ~PcapngSource() override { std::fclose(f_); }
+  int64_t Offset() const override { return offset_; }
+
+  bool Next(RawRecord& r) override {
+    for (;;) {
+      const int64_t start = offset_;
+      uint8_t hdr[12];
+      size_t got = NS_FREAD(hdr, 1, 8, f_);
+      if (got == 0) {
+        if (std::ferror(f_)) throw Err(start, "read error");
+        if (!any_idb_) {
+          ReaderError e = Err(start, "the pcapng file has no Interface Description Block");
+          e.prefix_ok = false;
+          throw e;
+        }
+        return false;
+      }
+      if (got < 8) throw Err(start, "truncated pcapng file: block header cut short (" + std::to_string(got) + " of 8 bytes)");
+      offset_ += 8;
+      uint32_t type = Rd32(hdr);
+      uint32_t total;
+      if (type == 0x0A0D0D0A) {  // SHB: byte order comes from the magic that follows
+        if (NS_FREAD(hdr + 8, 1, 4, f_) != 4) throw Err(start, "truncated pcapng Section Header Block");
+        offset_ += 4;
+        const uint32_t bom = static_cast<uint32_t>(hdr[8]) | (hdr[9] << 8) | (hdr[10] << 16) | (static_cast<uint32_t>(hdr[11]) << 24);
+        if (bom == 0x1A2B3C4D) swap_ = false;
+        else if (bom == 0x4D3C2B1A) swap_ = true;
+        else throw Err(start, "bad pcapng byte-order magic " + Hex4(hdr + 8, 4));
+        total = Rd32(hdr + 4);
+        if (total < 28 || total % 4 != 0 || total > kMaxBlock) throw Err(start, "invalid Section Header Block length " + std::to_string(total));
+        ReadBody(start, total, 12);
+        if (Rd16(buf_.data()) != 1) throw Err(start, "unsupported pcapng major version " + std::to_string(Rd16(buf_.data())));
+        ifaces_.clear();
+        continue;
+      }
+      if (offset_ == 8) throw Err(0, "not a pcapng file (first block is not a Section Header Block)");
+      total = Rd32(hdr + 4);
+      if (total < 12 || total % 4 != 0 || total > kMaxBlock)
+        throw Err(start, "invalid pcapng block length " + std::to_string(total) + " (block type 0x" + HexU(type) + ")");
+      ReadBody(start, total, 8);
+      const uint8_t* b = buf_.data();
+      const uint32_t body = total - 12;
+      switch (type) {
+        case 1: {  // IDB
+          if (body < 8) throw Err(start, "Interface Description Block too short");
+          Iface ifc;
+          ifc.linktype = Rd16(b);
+          ifc.snaplen = Rd32(b + 4);
+          ParseIdbOptions(start, b + 8, body - 8, ifc);
+          ifaces_.push_back(ifc);
+          any_idb_ = true;
+          bool seen = false;
+          for (int lt : stats_.linktypes) seen |= lt == ifc.linktype;
+          if (!seen) stats_.linktypes.push_back(ifc.linktype);
+          continue;
+        }
+        case 6: {  // EPB
+          if (body < 20) throw Err(start, "Enhanced Packet Block too short");
+          const uint32_t ifid = Rd32(b), caplen = Rd32(b + 12), len = Rd32(b + 16);
+          if (caplen > body - 20) throw Err(start, "Enhanced Packet Block captured length " + std::to_string(caplen) + " exceeds its block");
+          const Iface& ifc = IfaceFor(start, ifid);
+          Stamp(ifc, (static_cast<uint64_t>(Rd32(b + 4)) << 32) | Rd32(b + 8), r);
+          Fill(r, ifc, ifid, b + 20, caplen, len);
+          return true;
+        }
+        case 3: {  // SPB: no timestamp, interface 0
+          if (body < 4) throw Err(start, "Simple Packet Block too short");
+          const Iface& ifc = IfaceFor(start, 0);
+          const uint32_t len = Rd32(b);
+          uint32_t caplen = body - 4;
+          if (len < caplen) caplen = len;
+          if (ifc.snaplen != 0 && ifc.snaplen < caplen) caplen = ifc.snaplen;
+          r.sec = 0;
+          r.nsec = 0;
+          Fill(r, ifc, 0, b + 4, caplen, len);
+          return true;
+        }
+        case 2: {  // obsolete Packet Block
+          if (body < 20) throw Err(start, "Packet Block too short");
+          const uint32_t ifid = Rd16(b), caplen = Rd32(b + 12), len = Rd32(b + 16);
+          if (caplen > body - 20) throw Err(start, "Packet Block captured length exceeds its block");
+          const Iface& ifc = IfaceFor(start, ifid);
+          Stamp(ifc, (static_cast<uint64_t>(Rd32(b + 4)) << 32) | Rd32(b + 8), r);
+          Fill(r, ifc, ifid, b + 20, caplen, len);
+          return true;
+        }
+        case 4: case 5: case 9: case 10: case 0x00000BAD: case 0x40000BAD:
+          continue;  // name resolution, statistics, journal, secrets, custom: nothing to decode
+        default:
+          if (unknown_types_.size() < 8) {
+            bool seen = false;
+            for (uint32_t t : unknown_types_) seen |= t == type;
+            if (!seen) {
+              unknown_types_.push_back(type);
+              stats_.warnings.push_back("skipped pcapng block of unknown type 0x" + HexU(type) + " at byte offset " + std::to_string(start));
+            }
+          }
+          continue;
+      }
+    }
+  }
+
+ private:
+  struct Iface {
+    int linktype = 0;
+    uint32_t snaplen = 0;
+    bool pow2 = false;
+    int exp = 6;
+    uint64_t units = 1000000;  // timestamp units per second (decimal resolutions)
+    int64_t offset_s = 0;
+  };
+
+  static std::string HexU(uint32_t v) {
+    char b[16];
+    std::snprintf(b, sizeof b, "%x", v);
+    return b;
+  }
+  ReaderError Err(int64_t off, const std::string& msg) const {
+    return ReaderError("input", msg + " at byte offset " + std::to_string(off), off);
+  }
+  uint16_t Rd16(const uint8_t* p) const {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return swap_ ? __builtin_bswap16(v) : v;
+  }
+  uint32_t Rd32(const uint8_t* p) const {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return swap_ ? __builtin_bswap32(v) : v;
+  }
+
+  // Reads the rest of a block (total - already bytes) into buf_ (body + trailing length) and checks the trailer.
+  void ReadBody(int64_t start, uint32_t total, uint32_t already) {
+    const uint32_t rest = total - already;
+    if (buf_.size() < rest) buf_.resize(rest);
+    const size_t got = NS_FREAD(buf_.data(), 1, rest, f_);
+    offset_ += static_cast<int64_t>(got);
+    if (got != rest) {
+      if (std::ferror(f_)) throw Err(start, "read error in pcapng block");
+      throw Err(start, "truncated pcapng file: block of " + std::to_string(total) + " bytes has only " +
+                           std::to_string(already + got) + " before end of file");
+    }
+    if (Rd32(buf_.data() + rest - 4) != total) throw Err(start, "pcapng block trailing length does not match its header (corrupt block)");
+  }
+
+  void ParseIdbOptions(int64_t start, const uint8_t* p, uint32_t n, Iface& ifc) {
+    uint32_t pos = 0;
+    while (pos + 4 <= n) {
+      const uint16_t code = Rd16(p + pos), len = Rd16(p + pos + 2);
+      pos += 4;
+      if (code == 0) break;
+      if (pos + len > n) throw Err(start, "Interface Description Block option overruns its block");
+      if (code == 9 && len >= 1) {
+        const uint8_t v = p[pos];
+        ifc.pow2 = v & 0x80;
+        ifc.exp = v & 0x7f;
+        if ((!ifc.pow2 && ifc.exp > 19) || (ifc.pow2 && ifc.exp > 63))
+          throw Err(start, "unsupported if_tsresol 0x" + HexU(v));
+        ifc.units = 1;
+        if (!ifc.pow2)
+          for (int i = 0; i < ifc.exp; i++) ifc.units *= 10;
+      } else if (code == 14 && len >= 8) {
+        uint64_t v = (static_cast<uint64_t>(Rd32(p + pos + (swap_ ? 0 : 4))) << 32) | Rd32(p + pos + (swap_ ? 4 : 0));
+        ifc.offset_s = static_cast<int64_t>(v);
+      }
+      pos += (len + 3u) & ~3u;
+    }
+  }
+
+  const Iface& IfaceFor(int64_t start, uint32_t id) const {
+    if (id >= ifaces_.size())
+      throw Err(start, "packet block refers to interface " + std::to_string(id) + " but the section has " +
+                           std::to_string(ifaces_.size()));
+    return ifaces_[id];
+  }
+
+  static void Stamp(const Iface& ifc, uint64_t ts, RawRecord& r) {
+    uint64_t sec, frac_ns;
+    if (ifc.pow2) {
+      sec = ifc.exp == 0 ? ts : ts >> ifc.exp;
+      const uint64_t frac = ifc.exp == 0 ? 0 : ts & ((uint64_t{1} << ifc.exp) - 1);
+      frac_ns = static_cast<uint64_t>((static_cast<unsigned __int128>(frac) * 1000000000u) >> ifc.exp);
+    } else if (ifc.units == 1000000) {
+      sec = ts / 1000000;
+      frac_ns = (ts % 1000000) * 1000;
+    } else if (ifc.units == 1000000000) {
+      sec = ts / 1000000000;
+      frac_ns = ts % 1000000000;
+    } else {
+      sec = ts / ifc.units;
+      frac_ns = static_cast<uint64_t>((static_cast<unsigned __int128>(ts % ifc.units) * 1000000000u) / ifc.units);
+    }
+    r.sec = static_cast<int64_t>(sec) + ifc.offset_s;
+    r.nsec = static_cast<uint32_t>(frac_ns);
+  }
+
+  static void Fill(RawRecord& r, const Iface& ifc, uint32_t ifid, const uint8_t* data, uint32_t caplen, uint32_t len) {
+    r.caplen = caplen;
+    r.len = len;
+    r.data = data;
+    r.linktype = ifc.linktype;
+    r.iface = static_cast<uint16_t>(ifid);
+    r.snaplen = ifc.snaplen;
+  }
+
+  FILE* f_;
+  ReaderStats& stats_;
+  std::vector<uint8_t> buf_;
+  std::vector<Iface> ifaces_;
+  std::vector<uint32_t> unknown_types_;
+  bool swap_ = false, any_idb_ = false;
+  int64_t offset_ = 0;
+};
+
+int DltForLinktype(int lt) { return lt == 101 ? DLT_RAW : lt; }
+
+}  // namespace
+
+Reader::Reader(std::string path, ReaderOptions opts) : path_(std::move(path)), opts_(std::move(opts)) {}
+
+Reader::~Reader() {
+  source_.reset();  // closes the FILE* (and the gzFile behind a cookie)
+  for (auto& f : filters_) pcap_freecode(&f.prog);
+}
+
+void Reader::Open() {
+  struct stat st;
+  if (::stat(path_.c_str(), &st) != 0) throw ReaderError("input", std::string("cannot open: ") + std::strerror(errno), -1);
+  if (S_ISDIR(st.st_mode)) throw ReaderError("input", "is a directory, not a capture file", -1);
+  total_bytes_ = st.st_size;
+  FILE* raw = std::fopen(path_.c_str(), "rb");
+  if (!raw) throw ReaderError("input", std::string("cannot open: ") + std::strerror(errno), -1);
+  uint8_t magic[24] = {0};
+  size_t n = std::fread(magic, 1, 24, raw);
+  bool gz = n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+  FILE* f = raw;
+  if (gz) {
+    std::fclose(raw);
+    gzFile g = gzopen(path_.c_str(), "rb");
+    if (!g) throw ReaderError("input", "cannot open gzip stream", 0);
+    gzbuffer(g, 1 << 18);
+    n = static_cast<size_t>(std::max(0, gzread(g, magic, 24)));
+    gzrewind(g);
+    cookie_io_functions_t io{GzRead, nullptr, nullptr, GzClose};
+    f = fopencookie(g, "rb", io);
+    if (!f) {
+      gzclose(g);
+      throw ReaderError("input", "cannot open gzip stream", 0);
+    }
+    gz_ = g;
+  } else {
+    std::rewind(raw);
+  }
+  std::setvbuf(f, nullptr, _IOFBF, 1 << 20);
+  file_ = f;
+  if (n == 0) {
+    std::fclose(f);
+    throw ReaderError("input", gz ? "empty gzip content (no capture file header)" : "empty file (no capture file header)", 0);
+  }
+  const uint32_t m = static_cast<uint32_t>(magic[0]) << 24 | magic[1] << 16 | magic[2] << 8 | magic[3];
+  const bool is_pcap = m == 0xa1b2c3d4 || m == 0xd4c3b2a1 || m == 0xa1b23c4d || m == 0x4d3cb2a1 || m == 0xa1b2cd34 || m == 0x34cdb2a1;
+  const bool is_ng = m == 0x0a0d0d0a;
+  if (n < 4 || (!is_pcap && !is_ng)) {
+    std::fclose(f);
+    throw ReaderError("input", "unknown file format (first bytes " + Hex4(magic, n < 4 ? n : 4) + "): expected pcap, pcapng or gzip'd pcap" +
+                                   (gz ? " inside the gzip stream" : ""), 0);
+  }
+  if (is_pcap) {
+    char errbuf[PCAP_ERRBUF_SIZE] = {0};
+    pcap_t* p = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+    if (!p) {
+      std::fclose(f);
+      throw ReaderError("input", std::string("bad pcap file header: ") + errbuf, 0);
+    }
+    auto src = std::make_unique<PcapSource>(p, path_);
+    // The header's LINKTYPE (libpcap maps 101 to DLT_RAW 12 in pcap_datalink; report what the file says).
+    int lt = pcap_datalink(p);
+    if (n >= 24) {
+      const bool le = magic[0] == 0xd4 || magic[0] == 0x4d || magic[0] == 0x34;
+      const uint32_t f = le ? (magic[20] | magic[21] << 8 | magic[22] << 16 | static_cast<uint32_t>(magic[23]) << 24)
+                            : (static_cast<uint32_t>(magic[20]) << 24 | magic[21] << 16 | magic[22] << 8 | magic[23]);
+      lt = static_cast<int>(f & 0x03FFFFFF);
+    }
+    stats_.linktypes.push_back(lt);
+    source_ = std::move(src);
+    stats_.format = gz ? "gzip-pcap" : "pcap";
+  } else {
+    source_ = std::make_unique<PcapngSource>(f, stats_);
+    stats_.format = gz ? "gzip-pcapng" : "pcapng";
+  }
+  if (opts_.flows) flow_table_ = std::make_unique<FlowTable>(opts_.inactive_ns, opts_.active_ns);
+  // Compile the filter once up front for the pcap link type so a bad expression fails before any work.
+  if (!opts_.filter.empty() && stats_.format.find("pcapng") == std::string::npos) {
+    FilterFor(stats_.linktypes[0], 262144);
+  }
+}
+
+int64_t Reader::bytes_read() const {
+  if (!source_ || !file_) return 0;
+  if (gz_) return static_cast<int64_t>(gzoffset(static_cast<gzFile>(gz_)));
+  const long p = std::ftell(file_);
+  return p < 0 ? 0 : p;
+}
+
+const bpf_program* Reader::FilterFor(int linktype, uint32_t snaplen) {
+  for (auto& f : filters_)
+    if (f.linktype == linktype) return &f.prog;
+  pcap_t* dead = pcap_open_dead(DltForLinktype(linktype), static_cast<int>(snaplen ? snaplen : 262144));
+  if (!dead) throw ReaderError("config", "cannot prepare the BPF compiler", -1);
+  CompiledFilter cf;
+  cf.linktype = linktype;
+  if (pcap_compile(dead, &cf.prog, opts_.filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+    std::string msg = pcap_geterr(dead);
+    pcap_close(dead);
+    throw ReaderError("config", "invalid BPF filter \"" + opts_.filter + "\" for link type " + std::to_string(linktype) + ": " + msg, -1);
+  }
+  pcap_close(dead);
+  filters_.push_back(cf);
+  return &filters_.back().prog;
+}
+
+uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& done) {
+  done = false;
+  if (!source_) Open();
+  if (done_) {
+    done = true;
+    return 0;
+  }
+  uint32_t n = 0;
+  RawRecord r;
+  DecodedPacket d;
+  FlowKey key;
+  std::memset(&key, 0, sizeof key);
+  const bool filtering = !opts_.filter.empty();
+  ReaderStats& s = stats_;
+  while (n < c.capacity) {
+    bool more;
+    try {
+      more = source_->Next(r);
+    } catch (const ReaderError& e) {
+      if (!opts_.keep_valid_prefix || e.kind != "input" || !e.prefix_ok) throw;
+      s.warnings.push_back(std::string("stopped early, kept the valid prefix of ") + std::to_string(s.records) +
+                           " records: " + e.what());
+      more = false;
+    }
+    if (!more) {
+      done_ = done = true;
+      break;
+    }
+    s.records++;
+    if (filtering) {
+      pcap_pkthdr h;
+      h.ts.tv_sec = r.sec;
+      h.ts.tv_usec = r.nsec / 1000;
+      h.caplen = r.caplen;
+      h.len = r.len;
+      if (pcap_offline_filter(FilterFor(r.linktype, r.snaplen), &h, r.data) == 0) continue;
+    }
+    s.packets++;
+    if (!s.has_ts) {
+      s.has_ts = true;
+      s.first_sec = r.sec;
+      s.first_nsec = r.nsec;
+    }
+    s.last_sec = r.sec;
+    s.last_nsec = r.nsec;
+    int64_t ts;
+    if (__builtin_mul_overflow(r.sec, int64_t{1000000000}, &ts) || __builtin_add_overflow(ts, int64_t{r.nsec}, &ts)) {
+      ts = r.sec < 0 ? INT64_MIN : INT64_MAX;
+      s.clamped_ts++;
+    }
+    if (r.caplen < r.len) s.truncated++;
+    DecodePacket(r.linktype, r.data, r.caplen, r.len, d);
+
+    c.tsNs[n] = ts;
+    c.timeUs[n] = static_cast<double>(r.sec) * 1e6 + r.nsec * 1e-3;
+    c.status[n] = d.status;
+    c.ipVersion[n] = d.ip_version;
+    c.srcIp[n] = d.src4;
+    c.dstIp[n] = d.dst4;
+    std::memcpy(c.srcIp6 + 16 * static_cast<size_t>(n), d.src6, 16);
+    std::memcpy(c.dstIp6 + 16 * static_cast<size_t>(n), d.dst6, 16);
+    c.srcPort[n] = d.src_port;
+    c.dstPort[n] = d.dst_port;
+    c.proto[n] = d.proto;
+    c.pktLen[n] = d.pkt_len;
+    c.caplen[n] = r.caplen;
+    c.wireLen[n] = r.len;
+    c.ihl[n] = d.ihl;
+    c.tos[n] = d.tos;
+    c.ipId[n] = d.ip_id;
+    c.flags[n] = d.flags;
+    c.fragOffset[n] = d.frag_offset;
+    c.ttl[n] = d.ttl;
+    c.ipChecksum[n] = d.ip_checksum;
+    c.tcpFlags[n] = d.tcp_flags;
+    c.tcpWindow[n] = d.tcp_window;
+    c.icmpType[n] = d.icmp_type;
+    c.icmpCode[n] = d.icmp_code;
+    c.iface[n] = r.iface;
+    c.linktype[n] = static_cast<uint16_t>(r.linktype);
+    uint32_t fid = UINT32_MAX;
+    if (d.ip_version != 0) {
+      if (d.ip_version == 4) s.ipv4++;
+      else s.ipv6++;
+      switch (d.proto) {
+        case 6: s.tcp++; break;
+        case 17: s.udp++; break;
+        case 1: case 58: s.icmp++; break;
+        default: s.other_ip++;
+      }
+      s.fragments += d.is_fragment;
+      if (flow_table_) {
+        if (d.ip_version == 4) {
+          std::memcpy(key.src, &d.src4, 4);
+          std::memcpy(key.dst, &d.dst4, 4);
+        } else {
+          std::memcpy(key.src, d.src6, 16);
+          std::memcpy(key.dst, d.dst6, 16);
+        }
+        key.sport = d.src_port;
+        key.dport = d.dst_port;
+        key.proto = d.proto;
+        key.version = d.ip_version;
+        fid = flow_table_->Add(key, ts, d.pkt_len, d.tcp_flags, flows);
+        if (d.ip_version == 6) {  // zero the tail again for the next IPv4 key
+          std::memset(key.src, 0, 16);
+          std::memset(key.dst, 0, 16);
+        }
+        if (ts > max_ts_ns_) max_ts_ns_ = ts;
+      }
+    } else if (d.status == kStatusNotIp) {
+      s.not_ip++;
+    } else {
+      s.undecodable++;
+    }
+    if (c.flowId) c.flowId[n] = fid;
+    n++;
+  }
+  if (flow_table_) {
+    if (done) flow_table_->Flush(flows);
+    else flow_table_->MaybeSweep(max_ts_ns_, flows);
+  }
+  return n;
+}
+
+}  // namespace netshare

@@ -1,0 +1,141 @@
+// Trace reader: opens pcap (via libpcap), pcapng (block parser, per-interface link type and resolution) and gzip'd
+// captures, and fills preallocated column batches with decoded headers and (optionally) flow ids.
+#pragma once
+#include <pcap/pcap.h>
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "decode.h"
+#include "flows.h"
+
+namespace netshare {
+
+// A reader failure. kind: "input" (bad/missing file: `offset` is the byte offset where it went wrong, -1 if
+// unknown; for gzip'd files it counts decompressed bytes) or "config" (bad option, e.g. a BPF filter).
+struct ReaderError : std::runtime_error {
+  ReaderError(std::string k, const std::string& msg, int64_t off = -1) : std::runtime_error(msg), kind(std::move(k)), offset(off) {}
+  std::string kind;
+  int64_t offset;
+  bool prefix_ok = true;  // false: keep_valid_prefix cannot turn this into a warning (the file never opened)
+};
+
+// Column list shared with the N-API glue: name, C type, bytes per packet.
+#define NETSHARE_PACKET_COLUMNS(X) \
+  X(tsNs, int64_t, 8)              \
+  X(timeUs, double, 8)             \
+  X(status, uint8_t, 1)            \
+  X(ipVersion, uint8_t, 1)         \
+  X(srcIp, uint32_t, 4)            \
+  X(dstIp, uint32_t, 4)            \
+  X(srcIp6, uint8_t, 16)           \
+  X(dstIp6, uint8_t, 16)           \
+  X(srcPort, uint16_t, 2)          \
+  X(dstPort, uint16_t, 2)          \
+  X(proto, uint8_t, 1)             \
+  X(pktLen, uint32_t, 4)           \
+  X(caplen, uint32_t, 4)           \
+  X(wireLen, uint32_t, 4)          \
+  X(ihl, uint8_t, 1)               \
+  X(tos, uint8_t, 1)               \
+  X(ipId, uint32_t, 4)             \
+  X(flags, uint8_t, 1)             \
+  X(fragOffset, uint16_t, 2)       \
+  X(ttl, uint8_t, 1)               \
+  X(ipChecksum, uint16_t, 2)       \
+  X(tcpFlags, uint8_t, 1)          \
+  X(tcpWindow, uint16_t, 2)        \
+  X(icmpType, uint8_t, 1)          \
+  X(icmpCode, uint8_t, 1)          \
+  X(iface, uint16_t, 2)            \
+  X(linktype, uint16_t, 2)         \
+  X(flowId, uint32_t, 4)
+
+// Destination buffers of one batch (each sized capacity * bytes-per-packet).
+struct BatchColumns {
+#define NETSHARE_DECL_COL(name, type, width) type* name = nullptr;
+  NETSHARE_PACKET_COLUMNS(NETSHARE_DECL_COL)
+#undef NETSHARE_DECL_COL
+  uint32_t capacity = 0;
+};
+
+struct ReaderOptions {
+  std::string filter;           // BPF expression, empty = none
+  bool flows = false;           // aggregate flows and fill flowId
+  int64_t inactive_ns = 0;      // flow inactive timeout, 0 = off
+  int64_t active_ns = 0;        // flow active timeout, 0 = off
+  bool keep_valid_prefix = false;  // on a corrupt/truncated record: stop with a warning instead of failing
+};
+
+struct ReaderStats {
+  std::string format;           // pcap | pcapng | gzip-pcap | gzip-pcapng
+  std::vector<int> linktypes;   // distinct link types in file order (pcap header / pcapng IDBs)
+  uint64_t records = 0;         // records read from the file (before the filter)
+  uint64_t packets = 0;         // records that passed the filter
+  uint64_t ipv4 = 0, ipv6 = 0, tcp = 0, udp = 0, icmp = 0, other_ip = 0, not_ip = 0, undecodable = 0;
+  uint64_t truncated = 0, fragments = 0, clamped_ts = 0;
+  bool has_ts = false;
+  int64_t first_sec = 0, last_sec = 0;
+  uint32_t first_nsec = 0, last_nsec = 0;
+  std::vector<std::string> warnings;
+};
+
+// One record handed out by a format source; `data` stays valid until the next call.
+struct RawRecord {
+  int64_t sec;
+  uint32_t nsec;
+  uint32_t caplen, len;
+  const uint8_t* data;
+  int linktype;
+  uint16_t iface;
+  uint32_t snaplen;
+};
+
+class RecordSource {
+ public:
+  virtual ~RecordSource() = default;
+  // Returns false at a clean end of input; throws ReaderError("input", ..., offset) on malformed data.
+  virtual bool Next(RawRecord& r) = 0;
+  // Decompressed/raw stream offset of the next unread byte (for error messages).
+  virtual int64_t Offset() const = 0;
+};
+
+class Reader {
+ public:
+  Reader(std::string path, ReaderOptions opts);
+  ~Reader();
+  // Opens the file and reads its header. Throws ReaderError.
+  void Open();
+  // Fills up to cols.capacity packets; sets `done` at end of input (then flushes open flows into `flows`).
+  // Closed flows are appended to `flows`. Throws ReaderError (unless keep_valid_prefix turns it into a warning).
+  uint32_t Fill(BatchColumns& cols, std::vector<FlowRecord>& flows, bool& done);
+  const ReaderStats& stats() const { return stats_; }
+  uint64_t flows_created() const { return flow_table_ ? flow_table_->flows_created() : 0; }
+  int64_t bytes_read() const;  // compressed bytes for gzip
+  int64_t total_bytes() const { return total_bytes_; }
+  bool opened() const { return source_ != nullptr; }
+
+ private:
+  const bpf_program* FilterFor(int linktype, uint32_t snaplen);
+
+  std::string path_;
+  ReaderOptions opts_;
+  ReaderStats stats_;
+  std::unique_ptr<RecordSource> source_;
+  std::unique_ptr<FlowTable> flow_table_;
+  struct CompiledFilter {
+    int linktype;
+    bpf_program prog;
+  };
+  std::vector<CompiledFilter> filters_;
+  FILE* file_ = nullptr;   // underlying FILE* (owned by the source / libpcap once handed over)
+  void* gz_ = nullptr;     // gzFile when gzip'd
+  int64_t total_bytes_ = 0;
+  bool done_ = false;
+  int64_t max_ts_ns_ = INT64_MIN;
+};
+
+}  // namespace netshare

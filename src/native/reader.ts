@@ -1,0 +1,417 @@
+// Typed async API over the native trace reader: batches of typed-array columns, packet tables and flow tables.
+//
+// Time: batches keep exact nanoseconds in `tsNs` (BigInt64Array, ns since the Unix epoch; saturated at ±2^63 ns,
+// i.e. beyond the year 2262, counted in `stats.clampedTs`) and a float64 µs copy in `timeUs` (the table unit).
+// `stats.firstTsNs` / `lastTsNs` are exact BigInts even beyond 2262 (built from seconds + nanoseconds).
+import { ConfigError, InputError, InternalError, NetShareError, expected } from '../errors.js';
+import { allocFlowTable, type FlowTable, type PacketTable } from '../io/table.js';
+import { nativeBinding } from './addon.js';
+
+export interface ReadOptions {
+  /** BPF expression (libpcap syntax) applied while reading. */
+  filter?: string;
+  /** Packets per batch (default 65536). */
+  batchSize?: number;
+  /** Aggregate 5-tuple flows natively and fill `flowId` (default false; readFlowTable turns it on). */
+  flows?: boolean;
+  /** Close a flow after this many seconds without packets (default off, as NetShare). */
+  inactiveTimeoutS?: number;
+  /** Close a flow this many seconds after its first packet (default off). */
+  activeTimeoutS?: number;
+  /** On a truncated or corrupt record, stop there with a warning instead of throwing an InputError. */
+  keepValidPrefix?: boolean;
+  /** Called after every batch; bytes are compressed bytes for gzip'd input. */
+  onProgress?: (bytesRead: number, totalBytes: number, packets: number) => void;
+}
+
+export type TraceFormat = 'pcap' | 'pcapng' | 'gzip-pcap' | 'gzip-pcapng';
+
+export interface ReadStats {
+  file: string;
+  format: TraceFormat;
+  /** LINKTYPE_* values in file order (pcap header; every pcapng IDB). */
+  linktypes: number[];
+  /** Records that passed the filter (all records without a filter). */
+  packets: number;
+  /** Records read from the file before the filter. */
+  records: number;
+  ipv4: number;
+  ipv6: number;
+  tcp: number;
+  udp: number;
+  /** ICMP and ICMPv6. */
+  icmp: number;
+  otherIp: number;
+  notIp: number;
+  undecodable: number;
+  /** Records with caplen < original length (snaplen-cut); still decoded and counted. */
+  truncated: number;
+  /** Non-first fragments (IPv4 offset > 0, IPv6 Fragment header offset > 0). */
+  fragments: number;
+  /** Flow records created (0 unless flows were asked for). */
+  flows: number;
+  /** Timestamps of the first and last record in file order (not min/max), exact ns. */
+  firstTsNs: bigint | null;
+  lastTsNs: bigint | null;
+  /** Timestamps outside ±2^63 ns that were saturated in `tsNs`. */
+  clampedTs: number;
+  seconds: number;
+  warnings: string[];
+}
+
+/** Per-packet status codes in `PacketBatch.status`. */
+export const PacketStatus = { OK: 0, TRUNCATED: 1, NOT_IP: 2, UNDECODABLE: 3 } as const;
+
+/** One batch of per-record columns (every record that passed the filter, IP or not; see `status`). */
+export interface PacketBatch {
+  length: number;
+  tsNs: BigInt64Array;
+  timeUs: Float64Array;
+  /** 0 ok, 1 truncated (snaplen-cut IP), 2 not IP, 3 undecodable (unknown link type / cut IP header). */
+  status: Uint8Array;
+  /** 4, 6, or 0 when not IP. */
+  ipVersion: Uint8Array;
+  /** IPv4 addresses, host order (0 for IPv6). */
+  srcIp: Uint32Array;
+  dstIp: Uint32Array;
+  /** 16 bytes per record, network order (zeros for IPv4). */
+  srcIp6: Uint8Array;
+  dstIp6: Uint8Array;
+  srcPort: Uint16Array;
+  dstPort: Uint16Array;
+  proto: Uint8Array;
+  pktLen: Uint32Array;
+  caplen: Uint32Array;
+  wireLen: Uint32Array;
+  ihl: Uint8Array;
+  tos: Uint8Array;
+  ipId: Uint32Array;
+  flags: Uint8Array;
+  fragOffset: Uint16Array;
+  ttl: Uint8Array;
+  ipChecksum: Uint16Array;
+  tcpFlags: Uint8Array;
+  tcpWindow: Uint16Array;
+  icmpType: Uint8Array;
+  icmpCode: Uint8Array;
+  /** pcapng interface id (0 for pcap). */
+  iface: Uint16Array;
+  linktype: Uint16Array;
+  /** Flow id per record (0xffffffff for non-IP); present when `flows` is on. */
+  flowId?: Uint32Array;
+  /** Flows closed (by a timeout, or at the end of input) while this batch was read; present when `flows` is on. */
+  closedFlows?: FlowBatch;
+  /** Cumulative statistics up to and including this batch. */
+  stats: ReadStats;
+}
+
+/** Flow records as columns (ts in µs, td in seconds, like FlowTable), plus the flow id. */
+export interface FlowBatch {
+  length: number;
+  id: Uint32Array;
+  ipVersion: Uint8Array;
+  srcIp: Uint32Array;
+  dstIp: Uint32Array;
+  srcIp6: Uint8Array;
+  dstIp6: Uint8Array;
+  srcPort: Uint16Array;
+  dstPort: Uint16Array;
+  proto: Uint8Array;
+  ts: Float64Array;
+  td: Float64Array;
+  pkt: Float64Array;
+  byt: Float64Array;
+  tcpFlags: Uint8Array;
+}
+
+interface RawStats {
+  format: TraceFormat;
+  linktypes: number[];
+  records: number;
+  packets: number;
+  ipv4: number;
+  ipv6: number;
+  tcp: number;
+  udp: number;
+  icmp: number;
+  otherIp: number;
+  notIp: number;
+  undecodable: number;
+  truncated: number;
+  fragments: number;
+  clampedTs: number;
+  flows: number;
+  firstSec?: string;
+  firstNsec?: number;
+  lastSec?: string;
+  lastNsec?: number;
+  warnings: string[];
+  totalBytes: number;
+}
+
+interface RawBatch {
+  count: number;
+  done: boolean;
+  columns: Omit<PacketBatch, 'length' | 'stats' | 'closedFlows'>;
+  flows: FlowBatch;
+  stats: RawStats;
+  bytesRead: number;
+}
+
+interface NativeReaderHandle {
+  nextBatch(capacity: number): Promise<RawBatch>;
+  close(): void;
+}
+type NativeReaderCtor = new (
+  path: string,
+  opts: { filter?: string; flows: boolean; keepValidPrefix: boolean; inactiveNs: number; activeNs: number },
+) => NativeReaderHandle;
+
+function validate(opts: ReadOptions): void {
+  if (opts.filter !== undefined && typeof opts.filter !== 'string') throw new ConfigError(expected('a BPF expression string', 'filter', opts.filter), 'filter');
+  if (opts.batchSize !== undefined && !(Number.isInteger(opts.batchSize) && opts.batchSize >= 1 && opts.batchSize <= 1 << 24))
+    throw new ConfigError(expected('an integer in 1..16777216', 'batchSize', opts.batchSize), 'batchSize');
+  for (const k of ['inactiveTimeoutS', 'activeTimeoutS'] as const) {
+    const v = opts[k];
+    if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v > 0 && v < 9e9))
+      throw new ConfigError(expected('a positive number of seconds', k, v), k);
+  }
+}
+
+function toStats(file: string, raw: RawStats, seconds: number): ReadStats {
+  const ts = (sec?: string, nsec?: number): bigint | null => (sec === undefined ? null : BigInt(sec) * 1_000_000_000n + BigInt(nsec ?? 0));
+  return {
+    file,
+    format: raw.format,
+    linktypes: raw.linktypes,
+    packets: raw.packets,
+    records: raw.records,
+    ipv4: raw.ipv4,
+    ipv6: raw.ipv6,
+    tcp: raw.tcp,
+    udp: raw.udp,
+    icmp: raw.icmp,
+    otherIp: raw.otherIp,
+    notIp: raw.notIp,
+    undecodable: raw.undecodable,
+    truncated: raw.truncated,
+    fragments: raw.fragments,
+    flows: raw.flows,
+    firstTsNs: ts(raw.firstSec, raw.firstNsec),
+    lastTsNs: ts(raw.lastSec, raw.lastNsec),
+    clampedTs: raw.clampedTs,
+    seconds,
+    warnings: raw.warnings,
+  };
+}
+
+/** Turn the addon's rejection into the project's error classes (InputError names the file and byte offset). */
+function mapError(file: string, err: unknown, filter?: string): NetShareError {
+  const e = err as { message?: string; kind?: string; offset?: number };
+  const msg = e?.message ?? String(err);
+  if (e?.kind === 'input') {
+    const offset = typeof e.offset === 'number' && e.offset >= 0 ? e.offset : undefined;
+    return new InputError(`${file}: ${msg}`, file, offset === undefined ? undefined : { offset }, { cause: err });
+  }
+  if (e?.kind === 'config') return new ConfigError(`${msg}`, 'filter', { cause: err });
+  void filter;
+  return new InternalError(`reading ${file}: ${msg}`, { cause: err });
+}
+
+/**
+ * Stream a capture as batches of columns. Reading runs on a worker thread; the next batch is read while the caller
+ * works on the current one. Throws InputError (file, byte offset) on unreadable/malformed input and ConfigError on
+ * bad options (e.g. a BPF filter libpcap cannot compile).
+ */
+export async function* readPacketBatches(file: string, opts: ReadOptions = {}): AsyncGenerator<PacketBatch, ReadStats, void> {
+  validate(opts);
+  const Ctor = nativeBinding().NativeReader as NativeReaderCtor;
+  const flows = Boolean(opts.flows);
+  const native = new Ctor(file, {
+    ...(opts.filter ? { filter: opts.filter } : {}),
+    flows,
+    keepValidPrefix: Boolean(opts.keepValidPrefix),
+    inactiveNs: opts.inactiveTimeoutS ? Math.round(opts.inactiveTimeoutS * 1e9) : 0,
+    activeNs: opts.activeTimeoutS ? Math.round(opts.activeTimeoutS * 1e9) : 0,
+  });
+  const cap = opts.batchSize ?? 65536;
+  const t0 = performance.now();
+  let pending: Promise<RawBatch> | undefined = native.nextBatch(cap);
+  let last: ReadStats | undefined;
+  try {
+    while (pending) {
+      let raw: RawBatch;
+      try {
+        raw = await pending;
+      } catch (err) {
+        pending = undefined;
+        throw mapError(file, err, opts.filter);
+      }
+      // Prefetch: the worker reads the next batch while the consumer handles this one.
+      pending = raw.done ? undefined : native.nextBatch(cap);
+      last = toStats(file, raw.stats, (performance.now() - t0) / 1000);
+      opts.onProgress?.(raw.bytesRead, raw.stats.totalBytes, raw.stats.packets);
+      if (raw.count > 0 || (flows && raw.flows.length > 0) || raw.done) {
+        yield { length: raw.count, ...raw.columns, ...(flows ? { closedFlows: raw.flows } : {}), stats: last };
+      }
+    }
+  } finally {
+    if (pending) await pending.catch(() => undefined);
+    native.close();
+  }
+  if (!last) throw new InternalError(`reading ${file}: no batch was returned`);
+  return last;
+}
+
+/** Growable column buffer (doubling), so the packet table never holds more than 2x its rows. */
+class Grow<T extends Uint8Array | Uint16Array | Uint32Array | Float64Array> {
+  arr: T;
+  constructor(private readonly make: (n: number) => T, cap = 1024) {
+    this.arr = make(cap);
+  }
+  ensure(n: number): void {
+    if (n <= this.arr.length) return;
+    let c = this.arr.length * 2;
+    while (c < n) c *= 2;
+    const next = this.make(c);
+    next.set(this.arr);
+    this.arr = next;
+  }
+}
+
+/** Read the IP packets of a capture into a PacketTable (time in µs; non-IP and undecodable records are skipped). */
+export async function readPacketTable(file: string, opts: ReadOptions = {}): Promise<{ table: PacketTable; stats: ReadStats }> {
+  const g8 = () => new Grow((n) => new Uint8Array(n));
+  const g16 = () => new Grow((n) => new Uint16Array(n));
+  const g32 = () => new Grow((n) => new Uint32Array(n));
+  const c = {
+    time: new Grow((n) => new Float64Array(n)),
+    ipVersion: g8(),
+    srcIp: g32(),
+    dstIp: g32(),
+    srcIp6: new Grow((n) => new Uint8Array(n), 16 * 1024),
+    dstIp6: new Grow((n) => new Uint8Array(n), 16 * 1024),
+    srcPort: g16(),
+    dstPort: g16(),
+    proto: g8(),
+    pktLen: g32(),
+    ihl: g8(),
+    tos: g8(),
+    ipId: g32(),
+    flags: g8(),
+    fragOffset: g16(),
+    ttl: g8(),
+    ipChecksum: g16(),
+    tcpFlags: g8(),
+    tcpWindow: g16(),
+  };
+  type Col = Exclude<keyof typeof c, 'time' | 'srcIp6' | 'dstIp6'>;
+  const plain: Col[] = ['ipVersion', 'srcIp', 'dstIp', 'srcPort', 'dstPort', 'proto', 'pktLen', 'ihl', 'tos', 'ipId', 'flags', 'fragOffset', 'ttl', 'ipChecksum', 'tcpFlags', 'tcpWindow'];
+  let n = 0;
+  let anyV6 = false;
+  let stats: ReadStats | undefined;
+  for await (const b of readPacketBatches(file, opts)) {
+    stats = b.stats;
+    const need = n + b.length;
+    c.time.ensure(need);
+    for (const k of plain) c[k].ensure(need);
+    c.srcIp6.ensure(16 * need);
+    c.dstIp6.ensure(16 * need);
+    const st = b.status;
+    for (let i = 0; i < b.length; i++) {
+      if (st[i] > PacketStatus.TRUNCATED) continue;
+      c.time.arr[n] = b.timeUs[i];
+      for (const k of plain) c[k].arr[n] = b[k][i];
+      if (b.ipVersion[i] === 6) {
+        anyV6 = true;
+        c.srcIp6.arr.set(b.srcIp6.subarray(16 * i, 16 * i + 16), 16 * n);
+        c.dstIp6.arr.set(b.dstIp6.subarray(16 * i, 16 * i + 16), 16 * n);
+      }
+      n++;
+    }
+  }
+  if (!stats) throw new InternalError(`reading ${file}: no statistics returned`);
+  const cut = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(g: Grow<T>, w = 1): T => g.arr.slice(0, n * w) as T;
+  const table: PacketTable = {
+    kind: 'packets',
+    length: n,
+    time: cut(c.time),
+    ipVersion: cut(c.ipVersion),
+    srcIp: cut(c.srcIp),
+    dstIp: cut(c.dstIp),
+    ...(anyV6 ? { srcIp6: cut(c.srcIp6, 16), dstIp6: cut(c.dstIp6, 16) } : {}),
+    srcPort: cut(c.srcPort),
+    dstPort: cut(c.dstPort),
+    proto: cut(c.proto),
+    pktLen: cut(c.pktLen),
+    ihl: cut(c.ihl),
+    tos: cut(c.tos),
+    ipId: cut(c.ipId),
+    flags: cut(c.flags),
+    fragOffset: cut(c.fragOffset),
+    ttl: cut(c.ttl),
+    ipChecksum: cut(c.ipChecksum),
+    tcpFlags: cut(c.tcpFlags),
+    tcpWindow: cut(c.tcpWindow),
+  };
+  return { table, stats };
+}
+
+/**
+ * Aggregate a capture into 5-tuple flows natively: ts = first packet (µs), td = last - first (s), pkt, byt = sum of
+ * IP total length, tcpFlags = union. Rows are ordered by first packet (flow id). With timeouts, a 5-tuple may give
+ * several rows.
+ */
+export async function readFlowTable(file: string, opts: ReadOptions = {}): Promise<{ flows: FlowTable; stats: ReadStats }> {
+  const parts: FlowBatch[] = [];
+  let total = 0;
+  let stats: ReadStats | undefined;
+  for await (const b of readPacketBatches(file, { ...opts, flows: true })) {
+    stats = b.stats;
+    if (b.closedFlows && b.closedFlows.length > 0) {
+      parts.push(b.closedFlows);
+      total += b.closedFlows.length;
+    }
+  }
+  if (!stats) throw new InternalError(`reading ${file}: no statistics returned`);
+  // Order rows by flow id (= order of first packets).
+  const ids = new Float64Array(total);
+  const where: Array<[FlowBatch, number]> = new Array(total);
+  let k = 0;
+  for (const p of parts)
+    for (let i = 0; i < p.length; i++) {
+      ids[k] = p.id[i];
+      where[k++] = [p, i];
+    }
+  const order = Array.from({ length: total }, (_, i) => i);
+  let sorted = true;
+  for (let i = 1; i < total && sorted; i++) sorted = ids[i - 1] < ids[i];
+  if (!sorted) order.sort((a, b) => ids[a] - ids[b]);
+  const t = allocFlowTable(total);
+  const ipVersion = new Uint8Array(total);
+  const tcpFlags = new Uint8Array(total);
+  let anyV6 = false;
+  for (const p of parts) if (p.ipVersion.includes(6)) anyV6 = true;
+  const srcIp6 = anyV6 ? new Uint8Array(16 * total) : undefined;
+  const dstIp6 = anyV6 ? new Uint8Array(16 * total) : undefined;
+  for (let r = 0; r < total; r++) {
+    const [p, i] = where[order[r]];
+    t.srcIp[r] = p.srcIp[i];
+    t.dstIp[r] = p.dstIp[i];
+    t.srcPort[r] = p.srcPort[i];
+    t.dstPort[r] = p.dstPort[i];
+    t.proto[r] = p.proto[i];
+    t.ts[r] = p.ts[i];
+    t.td[r] = p.td[i];
+    t.pkt[r] = p.pkt[i];
+    t.byt[r] = p.byt[i];
+    ipVersion[r] = p.ipVersion[i];
+    tcpFlags[r] = p.tcpFlags[i];
+    if (srcIp6 && dstIp6 && p.ipVersion[i] === 6) {
+      srcIp6.set(p.srcIp6.subarray(16 * i, 16 * i + 16), 16 * r);
+      dstIp6.set(p.dstIp6.subarray(16 * i, 16 * i + 16), 16 * r);
+    }
+  }
+  const flows: FlowTable = { ...t, ipVersion, tcpFlags, ...(srcIp6 && dstIp6 ? { srcIp6, dstIp6 } : {}) };
+  return { flows, stats };
+}
