@@ -1,0 +1,192 @@
+// Downstream tasks (spec §5.3): traffic-type classification trained on synthetic and tested on real
+// (vs trained on real), and heavy-hitter estimation with sketches on real vs synthetic; both compared by
+// accuracy/error and by whether the ranking of the candidate methods is preserved (Spearman).
+import type { Table } from '../io/table.js';
+import { CLASSIFIERS, scorePredictions, trainClassifier, type ClassifierName, type Dataset } from './classifiers.js';
+import { indexFlows } from './flows.js';
+import { heavyHitterErrors, type SketchResult } from './sketches.js';
+import { rng, spearman } from './stats.js';
+
+export interface ClassifierScore {
+  classifier: ClassifierName;
+  /** Trained on the real training half, tested on the real test half. */
+  realAccuracy: number;
+  realBalancedAccuracy: number;
+  /** Trained on the synthetic trace, tested on the same real test half. */
+  synAccuracy: number;
+  synBalancedAccuracy: number;
+}
+
+export type ClassificationResult =
+  | {
+      status: 'ok';
+      /** Which column was predicted (`type`, else `label`). */
+      target: string;
+      classes: string[];
+      trainRows: { real: number; synthetic: number };
+      testRows: number;
+      scores: ClassifierScore[];
+      /** Spearman ρ between the classifiers' accuracies trained on real and on synthetic. */
+      rankSpearman: number | null;
+    }
+  | { status: 'skipped'; reason: string };
+
+/** Column with the class of each record: `type` (NetShare's traffic type) if it varies, else `label`. */
+function targetColumn(t: Table): { name: string; values: string[] } | null {
+  for (const name of ['type', 'label'] as const) {
+    const col = (t as { type?: string[]; label?: string[] })[name];
+    if (col && col.length === t.length && new Set(col).size >= 2) return { name, values: col };
+  }
+  return null;
+}
+
+/** Flow-level feature vector of a record: protocol, ports, log sizes/duration, mean packet size, IP octets. */
+export const FEATURE_NAMES = ['proto', 'srcport', 'dstport', 'log_td', 'log_pkt', 'log_byt', 'log_bpp', 'sip0', 'sip1', 'sip2', 'sip3', 'dip0', 'dip1', 'dip2', 'dip3'];
+
+function features(t: Table, rows: Int32Array): Float64Array {
+  const d = FEATURE_NAMES.length;
+  const x = new Float64Array(rows.length * d);
+  for (let r = 0; r < rows.length; r++) {
+    const i = rows[r]!;
+    let td = 0;
+    let pkt = 1;
+    let byt = 0;
+    if (t.kind === 'flows') {
+      td = t.td[i]!;
+      pkt = t.pkt[i]!;
+      byt = t.byt[i]!;
+    } else {
+      byt = t.pktLen[i]!;
+    }
+    const s = t.srcIp[i]!;
+    const dd = t.dstIp[i]!;
+    x.set(
+      [t.proto[i]!, t.srcPort[i]!, t.dstPort[i]!, Math.log1p(Math.max(0, td)), Math.log1p(Math.max(0, pkt)), Math.log1p(Math.max(0, byt)), Math.log1p(Math.max(0, byt) / Math.max(1, pkt)), s >>> 24, (s >>> 16) & 255, (s >>> 8) & 255, s & 255, dd >>> 24, (dd >>> 16) & 255, (dd >>> 8) & 255, dd & 255],
+      r * d,
+    );
+  }
+  return x;
+}
+
+/** Up to `perClass` rows of each class (seeded), so rare classes (UGR16's blacklist) are represented. */
+function stratified(values: string[], rows: ArrayLike<number>, classes: Map<string, number>, perClass: number, seed: number): Int32Array {
+  const r = rng(seed);
+  const by = new Map<number, number[]>();
+  for (let k = 0; k < rows.length; k++) {
+    const c = classes.get(values[rows[k]!]!);
+    if (c === undefined) continue;
+    let a = by.get(c);
+    if (!a) by.set(c, (a = []));
+    a.push(rows[k]!);
+  }
+  const out: number[] = [];
+  for (const a of by.values()) {
+    for (let i = 0; i < Math.min(perClass, a.length); i++) {
+      const j = i + Math.floor(r() * (a.length - i));
+      [a[i], a[j]] = [a[j]!, a[i]!];
+      out.push(a[i]!);
+    }
+  }
+  return Int32Array.from(out);
+}
+
+export interface ClassificationOptions {
+  seed: number;
+  /** Cap per class for the training and test samples (default 1500). */
+  perClass?: number;
+  classifiers?: readonly ClassifierName[];
+}
+
+/**
+ * Train each classifier on synthetic records and on the real training half (random 5-tuple split), test both
+ * on the real test half. Samples are class-stratified (≤ perClass rows per class) so accuracy is measured on a
+ * class-balanced test set; balanced accuracy is reported too.
+ */
+export function classificationTask(real: Table, syn: Table, opts: ClassificationOptions): ClassificationResult {
+  const tr = targetColumn(real);
+  if (!tr) return { status: 'skipped', reason: 'the real trace has no type/label column with at least 2 classes' };
+  const synCol = (syn as { type?: string[]; label?: string[] })[tr.name as 'type' | 'label'];
+  if (!synCol || synCol.length !== syn.length) return { status: 'skipped', reason: `the synthetic trace has no ${tr.name} column` };
+  const classNames = [...new Set(tr.values)].sort();
+  const classes = new Map(classNames.map((c, i) => [c, i]));
+  const perClass = opts.perClass ?? 1500;
+  // Real split by 5-tuple so a flow's records never sit on both sides.
+  const idx = indexFlows(real);
+  const r = rng(opts.seed ^ 0xc1a5);
+  const side = new Uint8Array(idx.count);
+  for (let f = 0; f < idx.count; f++) side[f] = r() < 0.5 ? 0 : 1;
+  const trainRows: number[] = [];
+  const testRows: number[] = [];
+  for (let i = 0; i < real.length; i++) (side[idx.flowOf[i]!] === 0 ? trainRows : testRows).push(i);
+  const realTrain = stratified(tr.values, trainRows, classes, perClass, opts.seed + 1);
+  const realTest = stratified(tr.values, testRows, classes, perClass, opts.seed + 2);
+  const allSyn = new Int32Array(syn.length);
+  for (let i = 0; i < syn.length; i++) allSyn[i] = i;
+  const synTrain = stratified(synCol, allSyn, classes, perClass, opts.seed + 3);
+  if (realTest.length === 0 || realTrain.length === 0) return { status: 'skipped', reason: 'too few real records to split into train and test' };
+  if (synTrain.length === 0) return { status: 'skipped', reason: `no synthetic record carries one of the real classes (${classNames.join(', ')})` };
+  const K = classNames.length;
+  const d = FEATURE_NAMES.length;
+  const ds = (t: Table, vals: string[], rows: Int32Array): Dataset => ({
+    x: features(t, rows),
+    y: Int32Array.from(rows, (i) => classes.get(vals[i]!)!),
+    n: rows.length,
+    d,
+    classes: K,
+  });
+  const dReal = ds(real, tr.values, realTrain);
+  const dSyn = ds(syn, synCol, synTrain);
+  const xTest = features(real, realTest);
+  const yTest = Int32Array.from(realTest, (i) => classes.get(tr.values[i]!)!);
+  const scores: ClassifierScore[] = [];
+  for (const name of opts.classifiers ?? CLASSIFIERS) {
+    const a = scorePredictions(yTest, trainClassifier(name, dReal, opts.seed).predict(xTest, realTest.length), K);
+    const b = scorePredictions(yTest, trainClassifier(name, dSyn, opts.seed).predict(xTest, realTest.length), K);
+    scores.push({ classifier: name, realAccuracy: a.accuracy, realBalancedAccuracy: a.balancedAccuracy, synAccuracy: b.accuracy, synBalancedAccuracy: b.balancedAccuracy });
+  }
+  const rho = spearman(
+    scores.map((s) => s.realAccuracy),
+    scores.map((s) => s.synAccuracy),
+  );
+  return {
+    status: 'ok',
+    target: tr.name,
+    classes: classNames,
+    trainRows: { real: realTrain.length, synthetic: synTrain.length },
+    testRows: realTest.length,
+    scores,
+    rankSpearman: Number.isFinite(rho) ? rho : null,
+  };
+}
+
+export interface SketchComparison {
+  sketch: string;
+  realError: number;
+  synError: number;
+  /** |syn − real| / real (null when real error is 0). */
+  relativeDifference: number | null;
+}
+
+export interface HeavyHitterResult {
+  topK: number;
+  sketches: SketchComparison[];
+  /** Spearman ρ between the sketches' errors on real and on synthetic (is the ranking preserved?). */
+  rankSpearman: number | null;
+}
+
+/** Heavy-hitter error of each sketch on the real and on the synthetic trace (key = 5-tuple, count = records). */
+export function heavyHitterTask(real: Table, syn: Table, topK = 100): HeavyHitterResult {
+  const a: SketchResult[] = heavyHitterErrors(indexFlows(real), topK);
+  const b: SketchResult[] = heavyHitterErrors(indexFlows(syn), topK);
+  const sketches = a.map((x, i) => ({
+    sketch: x.sketch,
+    realError: x.meanRelativeError,
+    synError: b[i]!.meanRelativeError,
+    relativeDifference: x.meanRelativeError > 0 ? Math.abs(b[i]!.meanRelativeError - x.meanRelativeError) / x.meanRelativeError : null,
+  }));
+  const rho = spearman(
+    sketches.map((s) => s.realError),
+    sketches.map((s) => s.synError),
+  );
+  return { topK, sketches, rankSpearman: Number.isFinite(rho) ? rho : null };
+}

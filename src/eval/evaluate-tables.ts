@@ -1,0 +1,221 @@
+// In-memory evaluation of a synthetic trace against a real one: metrics, floors, baselines, downstream tasks and
+// privacy checks, returning the documented JSON result (schema in src/eval/README.md) and the report's chart data.
+import { ConfigError, InputError, expected } from '../errors.js';
+import type { Table } from '../io/table.js';
+import { BASELINES, makeBaseline, type BaselineName } from './baselines.js';
+import { classificationTask, heavyHitterTask, type ClassificationResult, type HeavyHitterResult } from './downstream.js';
+import { compareProfiles, metricsFor, profile, type MetricInfo, type Profile } from './fidelity.js';
+import { splitByFlows, splitByTime, splitTables } from './floor.js';
+import { privacyChecks, type PrivacyResult } from './privacy.js';
+import { validateTable } from './rows.js';
+import { cdfPoints, normaliseAcross, type JsVariant } from './stats.js';
+
+export const EVAL_SCHEMA_VERSION = 1;
+
+export interface MethodResult {
+  /** 'synthetic', or 'baseline:marginals' / 'baseline:bootstrap'. */
+  name: string;
+  records: number;
+  flows: number;
+  metrics: Record<string, number | null>;
+  /** metric / floor (random-flow split); null when the floor is 0 or a side is undefined. */
+  ratios: Record<string, number | null>;
+  /** metric / time-split floor. */
+  ratiosTime: Record<string, number | null>;
+  /** EMD metrics mapped to [0.1, 0.9] across the compared methods (the papers' plot normalisation). */
+  emdNormalised: Record<string, number | null>;
+  downstream?: { classification: ClassificationResult; heavyHitters: HeavyHitterResult };
+  privacy?: PrivacyResult;
+}
+
+export interface EvalResult {
+  schemaVersion: number;
+  kind: Table['kind'];
+  seed: number;
+  jsVariant: JsVariant;
+  inputs: {
+    real: { file?: string; records: number; flows: number };
+    synthetic: { file?: string; records: number; flows: number };
+    holdout?: { file?: string; records: number };
+  };
+  metricInfo: MetricInfo[];
+  floors: { flows: Record<string, number | null>; time: Record<string, number | null> };
+  methods: MethodResult[];
+  timings: Record<string, number>;
+}
+
+export interface ChartSeries {
+  name: string;
+  points: [number, number][];
+}
+export interface ChartData {
+  cdfs: { field: string; unit?: string; logX: boolean; series: ChartSeries[] }[];
+  rankFreq: { field: string; series: ChartSeries[] }[];
+  bars: { field: string; categories: string[]; series: { name: string; values: number[] }[] }[];
+}
+
+export interface EvaluateOptions {
+  seed?: number;
+  baselines?: readonly string[];
+  jsVariant?: JsVariant;
+  /** A real holdout trace never used for training (privacy reference); else a random flow half of `real`. */
+  holdout?: Table;
+  downstream?: boolean;
+  privacy?: boolean;
+  files?: { real?: string; synthetic?: string; holdout?: string };
+  onStage?: (stage: string) => void;
+}
+
+const PROTO_NAMES: Record<number, string> = { 1: 'ICMP', 4: 'IPIP', 6: 'TCP', 17: 'UDP', 41: 'IPv6', 46: 'RSVP', 47: 'GRE', 50: 'ESP', 58: 'ICMPv6', 255: 'Other' };
+
+function ratio(m: number | null | undefined, f: number | null | undefined): number | null {
+  if (m === null || m === undefined || f === null || f === undefined || !(f > 0)) return null;
+  return m / f;
+}
+
+function rankPoints(rank: Float64Array, maxPoints = 120): [number, number][] {
+  let total = 0;
+  for (const c of rank) total += c;
+  const out: [number, number][] = [];
+  let last = -1;
+  for (let t = 0; t < maxPoints; t++) {
+    const r = Math.min(rank.length, Math.max(1, Math.round(Math.exp((Math.log(rank.length) * t) / Math.max(1, maxPoints - 1)))));
+    if (r === last) continue;
+    last = r;
+    out.push([r, rank[r - 1]! / total]);
+  }
+  return out;
+}
+
+function topBars(field: string, profs: { name: string; p: Profile }[], pick: (p: Profile) => Float64Array, k: number, label: (v: number) => string): ChartData['bars'][number] {
+  const real = pick(profs[0]!.p);
+  const idx = Array.from(real.keys()).filter((v) => real[v]! > 0);
+  idx.sort((a, b) => real[b]! - real[a]! || a - b);
+  const top = idx.slice(0, k);
+  return {
+    field,
+    categories: top.map(label),
+    series: profs.map(({ name, p }) => {
+      const h = pick(p);
+      let s = 0;
+      for (const c of h) s += c;
+      return { name, values: top.map((v) => (s > 0 ? h[v]! / s : 0)) };
+    }),
+  };
+}
+
+/** Evaluate `syn` against `real` (and any requested baselines). Pure: no file access. */
+export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = {}): { result: EvalResult; charts: ChartData } {
+  const seed = opts.seed ?? 1;
+  if (!Number.isInteger(seed) || seed < 0) throw new ConfigError(expected('a non-negative integer', 'seed', seed), 'seed');
+  const variant = opts.jsVariant ?? 'divergence';
+  if (variant !== 'divergence' && variant !== 'distance') throw new ConfigError(expected("'divergence' or 'distance'", 'jsVariant', variant), 'jsVariant');
+  for (const b of opts.baselines ?? []) if (!BASELINES.includes(b as BaselineName)) throw new ConfigError(expected(`one of ${BASELINES.join(', ')}`, 'baseline', b), 'baseline');
+  validateTable(real, opts.files?.real ?? 'real');
+  validateTable(syn, opts.files?.synthetic ?? 'synthetic');
+  if (real.kind !== syn.kind) {
+    throw new InputError(
+      `the real trace holds ${real.kind === 'packets' ? 'packets (pcap)' : 'flow records (NetFlow)'} but the synthetic trace holds ${syn.kind === 'packets' ? 'packets (pcap)' : 'flow records (NetFlow)'}; compare like with like`,
+      opts.files?.synthetic,
+    );
+  }
+  if (opts.holdout) {
+    validateTable(opts.holdout, opts.files?.holdout ?? 'holdout');
+    if (opts.holdout.kind !== real.kind) throw new InputError('the holdout trace is not of the same kind as the real trace', opts.files?.holdout);
+  }
+  const timings: Record<string, number> = {};
+  const timed = <T>(stage: string, f: () => T): T => {
+    opts.onStage?.(stage);
+    const t0 = performance.now();
+    const v = f();
+    timings[stage] = (timings[stage] ?? 0) + (performance.now() - t0) / 1000;
+    return v;
+  };
+  const popts = { seed };
+  const pReal = timed('profile', () => profile(real, popts));
+  const floors = timed('floor', () => {
+    const fl = splitTables(real, splitByFlows(real, seed));
+    const tm = splitTables(real, splitByTime(real));
+    const safe = (a: Table, b: Table): Record<string, number | null> =>
+      a.length > 0 && b.length > 0 ? compareProfiles(profile(a, popts), profile(b, popts), variant) : Object.fromEntries(metricsFor(real.kind).map((m) => [m.name, null]));
+    return { flows: safe(fl[0], fl[1]), time: safe(tm[0], tm[1]) };
+  });
+  const sides: { name: string; table: Table }[] = [{ name: 'synthetic', table: syn }];
+  for (const b of opts.baselines ?? []) sides.push({ name: `baseline:${b}`, table: timed(`baseline:${b}`, () => makeBaseline(b, real, seed)) });
+
+  // Privacy reference: a given holdout, else a random flow half of the real trace as "training".
+  const privacySplit = opts.privacy === false ? null : opts.holdout ? { train: real, holdout: opts.holdout, source: 'holdout-file' as const } : (() => {
+    const [a, b] = splitTables(real, splitByFlows(real, seed + 7));
+    return { train: a, holdout: b, source: 'flow-split' as const };
+  })();
+
+  const profs: { name: string; p: Profile }[] = [{ name: 'real', p: pReal }];
+  const methods: MethodResult[] = sides.map(({ name, table }) => {
+    const p = timed('profile', () => profile(table, popts));
+    profs.push({ name, p });
+    const metrics = timed('metrics', () => compareProfiles(pReal, p, variant));
+    const m: MethodResult = {
+      name,
+      records: table.length,
+      flows: p.flows,
+      metrics,
+      ratios: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, ratio(v, floors.flows[k])])),
+      ratiosTime: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, ratio(v, floors.time[k])])),
+      emdNormalised: {},
+    };
+    if (opts.downstream !== false) {
+      m.downstream = {
+        classification: timed('classification', () => classificationTask(real, table, { seed })),
+        heavyHitters: timed('heavy-hitters', () => heavyHitterTask(real, table)),
+      };
+    }
+    if (privacySplit && privacySplit.train.length > 0 && privacySplit.holdout.length > 0) {
+      m.privacy = timed('privacy', () => privacyChecks(privacySplit.train, privacySplit.holdout, table, privacySplit.source, { seed }));
+    }
+    return m;
+  });
+  const info = metricsFor(real.kind);
+  for (const mi of info.filter((x) => x.kind === 'emd')) {
+    const norm = normaliseAcross(methods.map((m) => m.metrics[mi.name] ?? null));
+    methods.forEach((m, i) => (m.emdNormalised[mi.name] = norm[i]!));
+  }
+
+  const charts: ChartData = timed('charts', () => ({
+    cdfs: info
+      .filter((mi) => mi.kind === 'emd')
+      .map((mi) => {
+        const series = profs.map(({ name, p }) => ({ name, points: cdfPoints(p.sorted[mi.name] ?? new Float64Array(0)) }));
+        const all = profs.map(({ p }) => p.sorted[mi.name]).filter((s): s is Float64Array => s !== undefined && s.length > 0);
+        const lo = Math.min(...all.map((s) => s[0]!));
+        const hi = Math.max(...all.map((s) => s[s.length - 1]!));
+        const logX = lo > 0 && hi / lo > 100;
+        return { field: mi.name, ...(mi.unit ? { unit: mi.unit } : {}), logX, series };
+      }),
+    rankFreq: (['srcip', 'dstip'] as const).map((field) => ({
+      field,
+      series: profs.map(({ name, p }) => ({ name, points: rankPoints(field === 'srcip' ? p.srcipRank : p.dstipRank) })),
+    })),
+    bars: [
+      topBars('srcport', profs, (p) => p.srcport, 10, String),
+      topBars('dstport', profs, (p) => p.dstport, 10, String),
+      topBars('proto', profs, (p) => p.proto, 8, (v) => PROTO_NAMES[v] ?? String(v)),
+    ],
+  }));
+
+  const result: EvalResult = {
+    schemaVersion: EVAL_SCHEMA_VERSION,
+    kind: real.kind,
+    seed,
+    jsVariant: variant,
+    inputs: {
+      real: { ...(opts.files?.real ? { file: opts.files.real } : {}), records: real.length, flows: pReal.flows },
+      synthetic: { ...(opts.files?.synthetic ? { file: opts.files.synthetic } : {}), records: syn.length, flows: methods[0]!.flows },
+      ...(opts.holdout ? { holdout: { ...(opts.files?.holdout ? { file: opts.files.holdout } : {}), records: opts.holdout.length } } : {}),
+    },
+    metricInfo: info,
+    floors,
+    methods,
+    timings: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v * 1000) / 1000])),
+  };
+  return { result, charts };
+}

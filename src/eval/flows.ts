@@ -1,0 +1,196 @@
+// Groups the records of a table into NetShare flows (all records sharing the 5-tuple; no timeout) with an
+// exact open-addressing hash table, and derives per-flow aggregates used by the joint metrics.
+import type { FlowTable, PacketTable, Table } from '../io/table.js';
+
+/** Record → flow assignment. Flow ids are numbered in order of first appearance. */
+export interface FlowIndex {
+  /** Flow id of each record. */
+  flowOf: Int32Array;
+  /** Number of distinct 5-tuples. */
+  count: number;
+  /** Record index of each flow's first record (in table order). */
+  first: Int32Array;
+}
+
+/** 32-bit fold of a 16-byte IPv6 address (FNV-1a), used as the address word of IPv6 rows. */
+function fold6(bytes: Uint8Array, row: number): number {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < 16; k++) h = Math.imul(h ^ bytes[16 * row + k]!, 0x01000193);
+  return h >>> 0;
+}
+
+/** The four 32-bit words identifying a record's 5-tuple (IPv6 addresses folded; version kept in word 3). */
+export function keyWords(t: Table, i: number, out: Uint32Array): void {
+  const v6 = t.ipVersion !== undefined && t.ipVersion[i] === 6 && t.srcIp6 !== undefined && t.dstIp6 !== undefined;
+  out[0] = v6 ? fold6(t.srcIp6!, i) : t.srcIp[i]!;
+  out[1] = v6 ? fold6(t.dstIp6!, i) : t.dstIp[i]!;
+  out[2] = ((t.srcPort[i]! << 16) | t.dstPort[i]!) >>> 0;
+  out[3] = t.proto[i]! | (v6 ? 0x600 : 0);
+}
+
+function mix(a: number, b: number, c: number, d: number): number {
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13) ^ b, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 16) ^ c, 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13) ^ d, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** Assign every record of `t` to its 5-tuple flow. O(n), exact (keys compared in full). */
+export function indexFlows(t: Table): FlowIndex {
+  const n = t.length;
+  let cap = 16;
+  while (cap < n * 2) cap <<= 1;
+  const mask = cap - 1;
+  const slots = new Int32Array(cap).fill(-1);
+  const keys = new Uint32Array(4 * Math.max(1, n));
+  const flowOf = new Int32Array(n);
+  const firstAll = new Int32Array(Math.max(1, n));
+  const w = new Uint32Array(4);
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    keyWords(t, i, w);
+    let s = mix(w[0]!, w[1]!, w[2]!, w[3]!) & mask;
+    for (;;) {
+      const f = slots[s]!;
+      if (f < 0) {
+        slots[s] = count;
+        keys.set(w, 4 * count);
+        firstAll[count] = i;
+        flowOf[i] = count++;
+        break;
+      }
+      if (keys[4 * f] === w[0] && keys[4 * f + 1] === w[1] && keys[4 * f + 2] === w[2] && keys[4 * f + 3] === w[3]) {
+        flowOf[i] = f;
+        break;
+      }
+      s = (s + 1) & mask;
+    }
+  }
+  return { flowOf, count, first: firstAll.slice(0, count) };
+}
+
+/** Time of each record in µs, whichever table kind. */
+export function recordTimes(t: Table): Float64Array {
+  return t.kind === 'packets' ? t.time : t.ts;
+}
+
+/** Per-flow aggregates. For packets: packets, IP bytes, duration (µs). For flow records: summed pkt/byt, and duration from first ts to max(ts + td). */
+export interface FlowAggregates {
+  packets: Float64Array;
+  bytes: Float64Array;
+  /** µs */
+  duration: Float64Array;
+  /** Records (packets, or NetFlow records) per flow: NetShare's flow size. */
+  records: Float64Array;
+}
+
+export function flowAggregates(t: Table, idx: FlowIndex): FlowAggregates {
+  const k = idx.count;
+  const packets = new Float64Array(k);
+  const bytes = new Float64Array(k);
+  const records = new Float64Array(k);
+  const start = new Float64Array(k).fill(Infinity);
+  const end = new Float64Array(k).fill(-Infinity);
+  const time = recordTimes(t);
+  const isPk = t.kind === 'packets';
+  for (let i = 0; i < t.length; i++) {
+    const f = idx.flowOf[i]!;
+    records[f]! += 1;
+    const ts = time[i]!;
+    if (ts < start[f]!) start[f] = ts;
+    if (isPk) {
+      packets[f]! += 1;
+      bytes[f]! += (t as PacketTable).pktLen[i]!;
+      if (ts > end[f]!) end[f] = ts;
+    } else {
+      const ft = t as FlowTable;
+      packets[f]! += ft.pkt[i]!;
+      bytes[f]! += ft.byt[i]!;
+      const e = ts + ft.td[i]! * 1e6;
+      if (e > end[f]!) end[f] = e;
+    }
+  }
+  const duration = new Float64Array(k);
+  for (let f = 0; f < k; f++) duration[f] = Math.max(0, end[f]! - start[f]!);
+  return { packets, bytes, duration, records };
+}
+
+/**
+ * Record order grouped by flow, time-sorted within each flow: returns `order` (record indices) and
+ * `offsets` (flow f's records are order[offsets[f] .. offsets[f+1])).
+ */
+export function recordsByFlow(t: Table, idx: FlowIndex): { order: Int32Array; offsets: Int32Array } {
+  const k = idx.count;
+  const offsets = new Int32Array(k + 1);
+  for (let i = 0; i < t.length; i++) offsets[idx.flowOf[i]! + 1]! += 1;
+  for (let f = 0; f < k; f++) offsets[f + 1]! += offsets[f]!;
+  const fill = offsets.slice(0, k);
+  const order = new Int32Array(t.length);
+  // Visit records in time order so each flow's slice comes out time-sorted.
+  const time = recordTimes(t);
+  const byTime = new Int32Array(t.length);
+  let sorted = true;
+  for (let i = 1; i < t.length && sorted; i++) if (time[i]! < time[i - 1]!) sorted = false;
+  for (let i = 0; i < t.length; i++) byTime[i] = i;
+  if (!sorted) byTime.sort((a, b) => time[a]! - time[b]! || a - b);
+  for (let r = 0; r < t.length; r++) {
+    const i = byTime[r]!;
+    const f = idx.flowOf[i]!;
+    order[fill[f]!] = i;
+    fill[f]! += 1;
+  }
+  return { order, offsets };
+}
+
+/** A set of exact 5-tuples (open addressing, grows by doubling). */
+export class TupleSet {
+  private keys: Uint32Array;
+  private used: Uint8Array;
+  private mask: number;
+  size = 0;
+  private readonly w = new Uint32Array(4);
+  constructor(expected = 1024) {
+    let cap = 16;
+    while (cap < expected * 2) cap <<= 1;
+    this.keys = new Uint32Array(4 * cap);
+    this.used = new Uint8Array(cap);
+    this.mask = cap - 1;
+  }
+  private find(w: Uint32Array): number {
+    let s = mix(w[0]!, w[1]!, w[2]!, w[3]!) & this.mask;
+    const k = this.keys;
+    while (this.used[s] && !(k[4 * s] === w[0] && k[4 * s + 1] === w[1] && k[4 * s + 2] === w[2] && k[4 * s + 3] === w[3])) s = (s + 1) & this.mask;
+    return s;
+  }
+  /** Add row `i` of `t`; returns true when it was new. */
+  add(t: Table, i: number): boolean {
+    keyWords(t, i, this.w);
+    const s = this.find(this.w);
+    if (this.used[s]) return false;
+    this.used[s] = 1;
+    this.keys.set(this.w, 4 * s);
+    if (++this.size * 2 > this.used.length) this.grow();
+    return true;
+  }
+  has(t: Table, i: number): boolean {
+    keyWords(t, i, this.w);
+    return this.used[this.find(this.w)] === 1;
+  }
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldUsed = this.used;
+    const cap = oldUsed.length * 2;
+    this.keys = new Uint32Array(4 * cap);
+    this.used = new Uint8Array(cap);
+    this.mask = cap - 1;
+    const w = new Uint32Array(4);
+    for (let s = 0; s < oldUsed.length; s++) {
+      if (!oldUsed[s]) continue;
+      w.set(oldKeys.subarray(4 * s, 4 * s + 4));
+      const d = this.find(w);
+      this.used[d] = 1;
+      this.keys.set(w, 4 * d);
+    }
+  }
+}
