@@ -1,4 +1,5 @@
-// Flow table implementation: linear probing, rehash on growth and on timeout sweeps (memory ~ flows in flight).
+// Flow table implementation: dense record array + linear-probing index; timeouts compact the records (memory ~
+// flows in flight).
 #include "flows.h"
 
 #include <algorithm>
@@ -9,72 +10,73 @@ FlowTable::FlowTable(int64_t inactive_ns, int64_t active_ns) : inactive_ns_(inac
   Rehash(1 << 12);
 }
 
-uint32_t FlowTable::Hash(const FlowKey& k) {
-  uint64_t w[5];
-  std::memcpy(w, &k, sizeof(w));
-  uint64_t h = 0x9E3779B97F4A7C15ull;
-  for (int i = 0; i < 5; i++) {
-    h ^= w[i];
-    h *= 0xBF58476D1CE4E5B9ull;
-    h ^= h >> 31;
-  }
-  h *= 0x94D049BB133111EBull;
-  h ^= h >> 29;
-  return static_cast<uint32_t>(h);
+void FlowTable::Insert(uint32_t hash, uint32_t idx) {
+  size_t i = hash & mask_;
+  while (index_[i] != 0) i = (i + 1) & mask_;
+  index_[i] = (static_cast<uint64_t>(hash) << 32) | (idx + 1u);
 }
 
 void FlowTable::Rehash(size_t new_cap) {
-  std::vector<Slot> old;
-  old.swap(slots_);
-  slots_.assign(new_cap, Slot{});
+  index_.assign(new_cap, 0);
   mask_ = new_cap - 1;
-  count_ = 0;
-  for (const Slot& s : old) {
-    if (!s.used) continue;
-    size_t i = s.hash & mask_;
-    while (slots_[i].used) i = (i + 1) & mask_;
-    slots_[i] = s;
-    count_++;
-  }
+  for (uint32_t i = 0; i < records_.size(); i++) Insert(hashes_[i], i);
+  count_ = records_.size();
 }
 
 uint32_t FlowTable::Add(const FlowKey& key, int64_t ts, uint32_t bytes, uint8_t tcp_flags,
                         std::vector<FlowRecord>& closed) {
-  const uint32_t h = Hash(key);
-  size_t i = h & mask_;
-  while (slots_[i].used) {
-    Slot& s = slots_[i];
-    if (s.hash == h && std::memcmp(&s.rec.key, &key, sizeof(FlowKey)) == 0) {
-      FlowRecord& r = s.rec;
-      if ((inactive_ns_ | active_ns_) != 0 && Expired(r, ts)) {
-        closed.push_back(r);  // timed out: emit, then reuse the slot for the new flow
-        r.first_ns = ts;
-        r.packets = 0;
-        r.bytes = 0;
-        r.tcp_flags = 0;
-        r.id = next_id_++;
-      }
-      r.last_ns = ts;
-      r.packets++;
-      r.bytes += bytes;
-      r.tcp_flags |= tcp_flags;
-      return r.id;
+  return AddHashed(key, Hash(key), ts, bytes, tcp_flags, closed);
+}
+
+void FlowTable::AddBatch(const FlowKey* keys, const uint32_t* hashes, const uint8_t* valid, const int64_t* ts,
+                         const uint32_t* bytes, const uint8_t* tcp_flags, uint32_t n, uint32_t* ids,
+                         std::vector<FlowRecord>& closed) {
+  constexpr uint32_t kFar = 16, kNear = 8;  // prefetch distances: probe slot, then the record it points to
+  for (uint32_t i = 0; i < n; i++) {
+    if (i + kFar < n && valid[i + kFar]) __builtin_prefetch(&index_[hashes[i + kFar] & mask_]);
+    if (i + kNear < n && valid[i + kNear]) {
+      const uint32_t h = hashes[i + kNear];
+      const uint64_t e = index_[h & mask_];
+      if (e != 0 && static_cast<uint32_t>(e >> 32) == h) __builtin_prefetch(&records_[static_cast<uint32_t>(e) - 1]);
     }
-    i = (i + 1) & mask_;
+    ids[i] = valid[i] ? AddHashed(keys[i], hashes[i], ts[i], bytes[i], tcp_flags[i], closed) : UINT32_MAX;
   }
-  Slot& s = slots_[i];
-  s.used = 1;
-  s.hash = h;
-  s.rec.key = key;
-  s.rec.first_ns = ts;
-  s.rec.last_ns = ts;
-  s.rec.packets = 1;
-  s.rec.bytes = bytes;
-  s.rec.tcp_flags = tcp_flags;
-  s.rec.id = next_id_++;
-  const uint32_t id = s.rec.id;
-  if (++count_ * 10 > slots_.size() * 7) Rehash(slots_.size() * 2);
-  return id;
+}
+
+uint32_t FlowTable::AddHashed(const FlowKey& key, uint32_t h, int64_t ts, uint32_t bytes, uint8_t tcp_flags,
+                              std::vector<FlowRecord>& closed) {
+  size_t i = h & mask_;
+  for (uint64_t e; (e = index_[i]) != 0; i = (i + 1) & mask_) {
+    if (static_cast<uint32_t>(e >> 32) != h) continue;
+    FlowRecord& r = records_[static_cast<uint32_t>(e) - 1];
+    if (std::memcmp(&r.key, &key, sizeof(FlowKey)) != 0) continue;
+    if ((inactive_ns_ | active_ns_) != 0 && Expired(r, ts)) {
+      closed.push_back(r);  // timed out: emit, then reuse the record for the new flow
+      r.first_ns = ts;
+      r.packets = 0;
+      r.bytes = 0;
+      r.tcp_flags = 0;
+      r.id = next_id_++;
+    }
+    r.last_ns = ts;
+    r.packets++;
+    r.bytes += bytes;
+    r.tcp_flags |= tcp_flags;
+    return r.id;
+  }
+  const uint32_t idx = static_cast<uint32_t>(records_.size());
+  FlowRecord r;
+  r.key = key;
+  r.first_ns = r.last_ns = ts;
+  r.packets = 1;
+  r.bytes = bytes;
+  r.tcp_flags = tcp_flags;
+  r.id = next_id_++;
+  records_.push_back(r);
+  hashes_.push_back(h);
+  index_[i] = (static_cast<uint64_t>(h) << 32) | (idx + 1u);
+  if (++count_ * 2 > index_.size()) Rehash(index_.size() * 2);
+  return r.id;
 }
 
 void FlowTable::MaybeSweep(int64_t now, std::vector<FlowRecord>& closed) {
@@ -83,31 +85,39 @@ void FlowTable::MaybeSweep(int64_t now, std::vector<FlowRecord>& closed) {
   if (inactive_ns_ > 0) period = std::min(period, inactive_ns_);
   if (active_ns_ > 0) period = std::min(period, active_ns_);
   next_sweep_ns_ = now + std::max<int64_t>(period / 2, 1);
-  size_t expired = 0;
-  for (Slot& s : slots_) {
-    if (s.used && Expired(s.rec, now)) {
-      closed.push_back(s.rec);
-      s.used = 0;
-      expired++;
+  size_t keep = 0;
+  for (size_t i = 0; i < records_.size(); i++) {
+    if (Expired(records_[i], now)) {
+      closed.push_back(records_[i]);
+    } else {
+      records_[keep] = records_[i];
+      hashes_[keep] = hashes_[i];
+      keep++;
     }
   }
-  if (expired == 0) return;
-  // Rebuild (probe chains were broken by the removals); shrink when the table is mostly empty.
-  size_t live = count_ - expired, cap = slots_.size();
-  while (cap > (1u << 12) && live * 10 < cap * 2) cap >>= 1;
-  count_ = live;
+  if (keep == records_.size()) return;
+  records_.resize(keep);
+  hashes_.resize(keep);
+  size_t cap = index_.size();
+  while (cap > (1u << 12) && keep * 8 < cap) cap >>= 1;  // shrink with the flows in flight
+  if (records_.capacity() > 4 * keep + 4096) {
+    records_.shrink_to_fit();
+    hashes_.shrink_to_fit();
+  }
   Rehash(cap);
 }
 
 void FlowTable::Flush(std::vector<FlowRecord>& out) {
   const size_t start = out.size();
-  for (const Slot& s : slots_)
-    if (s.used) out.push_back(s.rec);
-  std::sort(out.begin() + static_cast<std::ptrdiff_t>(start), out.end(),
-            [](const FlowRecord& a, const FlowRecord& b) { return a.id < b.id; });
-  slots_.assign(1 << 12, Slot{});
-  mask_ = slots_.size() - 1;
-  count_ = 0;
+  out.insert(out.end(), records_.begin(), records_.end());
+  auto by_id = [](const FlowRecord& a, const FlowRecord& b) { return a.id < b.id; };
+  if (!std::is_sorted(out.begin() + static_cast<std::ptrdiff_t>(start), out.end(), by_id))
+    std::sort(out.begin() + static_cast<std::ptrdiff_t>(start), out.end(), by_id);
+  records_.clear();
+  records_.shrink_to_fit();
+  hashes_.clear();
+  hashes_.shrink_to_fit();
+  Rehash(1 << 12);
 }
 
 }  // namespace netshare

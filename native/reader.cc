@@ -418,9 +418,12 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
   uint32_t n = 0;
   RawRecord r;
   DecodedPacket d;
-  FlowKey key;
-  std::memset(&key, 0, sizeof key);
   const bool filtering = !opts_.filter.empty();
+  if (flow_table_ && keys_.size() < c.capacity) {
+    keys_.resize(c.capacity);
+    key_hashes_.resize(c.capacity);
+    key_valid_.resize(c.capacity);
+  }
   ReaderStats& s = stats_;
   while (n < c.capacity) {
     bool more;
@@ -488,7 +491,6 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
     c.icmpCode[n] = d.icmp_code;
     c.iface[n] = r.iface;
     c.linktype[n] = static_cast<uint16_t>(r.linktype);
-    uint32_t fid = UINT32_MAX;
     if (d.ip_version != 0) {
       if (d.ip_version == 4) s.ipv4++;
       else s.ipv6++;
@@ -500,33 +502,30 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
       }
       s.fragments += d.is_fragment;
       if (flow_table_) {
+        const uint64_t w4 = d.src_port | static_cast<uint64_t>(d.dst_port) << 16 | static_cast<uint64_t>(d.proto) << 32 |
+                            static_cast<uint64_t>(d.ip_version) << 40;
         if (d.ip_version == 4) {
-          std::memcpy(key.src, &d.src4, 4);
-          std::memcpy(key.dst, &d.dst4, 4);
+          key_hashes_[n] = MakeKey(keys_[n], d.src4, 0, d.dst4, 0, w4);
         } else {
-          std::memcpy(key.src, d.src6, 16);
-          std::memcpy(key.dst, d.dst6, 16);
+          uint64_t a[4];
+          std::memcpy(a, d.src6, 16);
+          std::memcpy(a + 2, d.dst6, 16);
+          key_hashes_[n] = MakeKey(keys_[n], a[0], a[1], a[2], a[3], w4);
         }
-        key.sport = d.src_port;
-        key.dport = d.dst_port;
-        key.proto = d.proto;
-        key.version = d.ip_version;
-        fid = flow_table_->Add(key, ts, d.pkt_len, d.tcp_flags, flows);
-        if (d.ip_version == 6) {  // zero the tail again for the next IPv4 key
-          std::memset(key.src, 0, 16);
-          std::memset(key.dst, 0, 16);
-        }
+        key_valid_[n] = 1;
         if (ts > max_ts_ns_) max_ts_ns_ = ts;
       }
-    } else if (d.status == kStatusNotIp) {
-      s.not_ip++;
     } else {
-      s.undecodable++;
+      if (d.status == kStatusNotIp) s.not_ip++;
+      else s.undecodable++;
+      if (flow_table_) key_valid_[n] = 0;
     }
-    if (c.flowId) c.flowId[n] = fid;
     n++;
   }
   if (flow_table_) {
+    // Second pass over the batch: flow lookups with prefetching (ids written straight into the flowId column).
+    flow_table_->AddBatch(keys_.data(), key_hashes_.data(), key_valid_.data(), c.tsNs, c.pktLen, c.tcpFlags, n,
+                          c.flowId, flows);
     if (done) flow_table_->Flush(flows);
     else flow_table_->MaybeSweep(max_ts_ns_, flows);
   }

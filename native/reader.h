@@ -135,6 +135,10 @@ class Reader {
   void* gz_ = nullptr;     // gzFile when gzip'd
   int64_t total_bytes_ = 0;
   bool done_ = false;
+  // Per-batch scratch for the flow pass (sized to the batch capacity once).
+  std::vector<FlowKey> keys_;
+  std::vector<uint32_t> key_hashes_;
+  std::vector<uint8_t> key_valid_;
   int64_t max_ts_ns_ = INT64_MIN;
 };
 
