@@ -1,0 +1,136 @@
+// Compiles DoppelGANger's step graphs (critic step, generator step) and the standalone generator graph.
+import { add, mul, sub } from '../graph/api.js';
+import { InputError } from '../errors.js';
+import { toOnnx } from '../graph/emit.js';
+import { Graph, type Value } from '../graph/ir.js';
+import { compileTrainStep, type CompiledStep } from '../graph/optim.js';
+import type { ModelConfig } from './config.js';
+import { layoutWidth, type ModelLayout } from './layout.js';
+import { criticLosses, generatorLoss, stepInputs, type StepInputs } from './losses.js';
+import {
+  ParamInit, attributeGenerator, bnStateSpecs, declareParams, discreteOf, featureGenerator, paramSpecs, type NetContext,
+} from './networks.js';
+
+export const D_STEP = 'd_step';
+export const G_STEP = 'g_step';
+
+/**
+ * The critic step: one Adam update of D and attr-D on the same batch (spec §3.2). Their losses touch
+ * disjoint parameters, so one graph minimising L_D + L_attrD equals TF's separate d_op and attr_d_op runs
+ * on one feed. The generator runs in training mode; its BatchNorm running stats advance once per
+ * generator pass TF would make (two: d_op and attr_d_op).
+ */
+export function compileCriticStep(cfg: ModelConfig, layout: ModelLayout, seed: number): CompiledStep {
+  const g = new Graph();
+  const params = declareParams(g, paramSpecs(cfg, layout, ['gen', 'disc', 'attr_disc']), new ParamInit(seed));
+  const ctx: NetContext = { g, params, cfg, layout, mode: 'train', bn: [], bnUpdates: cfg.useAttrDiscriminator ? 2 : 1 };
+  const B = cfg.batchSize;
+  const x = stepInputs(ctx, B, ['real_attr', 'real_feat', 'z_attr', 'z_feat', 'h0', 'c0', 'alpha', 'alpha_attr']) as StepInputs;
+  const L = criticLosses(ctx, x, B);
+  const loss = L.attrDLoss ? add(L.dLoss, L.attrDLoss) : L.dLoss;
+  const trained = g.paramList().filter((p) => p.group === 'disc' || p.group === 'attr_disc');
+  const outputs: Record<string, Value> = { d_loss: L.dLoss, gp: L.gp, w_dist: L.wDist };
+  if (L.attrDLoss && L.attrGp) {
+    outputs['attr_d_loss'] = L.attrDLoss;
+    outputs['attr_gp'] = L.attrGp;
+  }
+  return compileTrainStep({
+    name: D_STEP,
+    loss,
+    params: trained,
+    optimizer: {
+      disc: { kind: 'adam', lr: cfg.dLr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.adamEps },
+      attr_disc: { kind: 'adam', lr: cfg.attrDLr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.adamEps },
+    },
+    outputs,
+    extraState: bnExtraState(ctx),
+  });
+}
+
+/** The generator step: one Adam update of G on L_G (spec §3.2). */
+export function compileGeneratorStep(cfg: ModelConfig, layout: ModelLayout, seed: number): CompiledStep {
+  const g = new Graph();
+  const params = declareParams(g, paramSpecs(cfg, layout, ['gen', 'disc', 'attr_disc']), new ParamInit(seed));
+  const ctx: NetContext = { g, params, cfg, layout, mode: 'train', bn: [] };
+  const B = cfg.batchSize;
+  const x = stepInputs(ctx, B, ['z_attr', 'z_feat', 'h0', 'c0']) as StepInputs;
+  const loss = generatorLoss(ctx, x, B);
+  return compileTrainStep({
+    name: G_STEP,
+    loss,
+    params: g.paramList().filter((p) => p.group === 'gen'),
+    optimizer: { gen: { kind: 'adam', lr: cfg.gLr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.adamEps } },
+    outputs: { g_loss: loss },
+    extraState: bnExtraState(ctx),
+  });
+}
+
+function bnExtraState(ctx: NetContext): { input: Value; output: Value; init: Float32Array }[] {
+  const out: { input: Value; output: Value; init: Float32Array }[] = [];
+  for (const s of ctx.bn) {
+    out.push({ input: s.mean, output: s.newMean!, init: new Float32Array(s.dim) });
+    out.push({ input: s.var, output: s.newVar!, init: new Float32Array(s.dim).fill(1) });
+  }
+  return out;
+}
+
+/** Names of the generator graph's inputs and outputs (a stable contract for exported models). */
+export const GENERATOR_IO = {
+  inputs: ['z_attr', 'z_feat', 'h0', 'c0', 'given_attr', 'use_given'],
+  outputs: ['attributes', 'attributes_discrete', 'features'],
+} as const;
+
+/**
+ * The generator for sampling: BatchNorm on running statistics, symbolic batch N. Inputs z_attr [N,Za],
+ * z_feat [N,S,Zf], h0/c0 [N,U], given_attr [N,A] and use_given [N,1]: rows with use_given = 1 take
+ * given_attr (its discrete copy conditions the LSTM) instead of generated attributes — conditional
+ * sampling for the chunk merge (spec §4.2). Outputs attributes [N,A] (soft), attributes_discrete [N,A]
+ * and features [N,T,F+2] raw (gen flag last, before the stopping rule, which runs in TS).
+ * With `weights`, parameters and BatchNorm statistics are baked in (a standalone model);
+ * without, they are graph inputs named as in checkpoints.
+ */
+export function generatorOnnx(cfg: ModelConfig, layout: ModelLayout, weights?: ReadonlyMap<string, Float32Array>, metadata: Record<string, string> = {}): Uint8Array {
+  const g = new Graph();
+  const params = declareParams(g, paramSpecs(cfg, layout, ['gen']), new ParamInit(0));
+  const ctx: NetContext = { g, params, cfg, layout, mode: 'infer', bn: [] };
+  const N = 'N';
+  const A = layoutWidth(layout.attributes);
+  const S = layout.maxLen / cfg.sampleLen;
+  const zA = g.input('z_attr', [N, cfg.attributeNoiseDim]);
+  const zF = g.input('z_feat', [N, S, cfg.featureNoiseDim]);
+  const h0 = g.input('h0', [N, cfg.lstmUnits]);
+  const c0 = g.input('c0', [N, cfg.lstmUnits]);
+  const given = g.input('given_attr', [N, A]);
+  const use = g.input('use_given', [N, 1]);
+  const a = attributeGenerator(ctx, zA);
+  const blend = (x: Value, y: Value): Value => add(mul(use, x), mul(sub(1, use), y));
+  const attributes = blend(given, a.attributes);
+  const discrete = blend(discreteOf(given, layout.attributes), a.discrete);
+  const f = featureGenerator(ctx, discrete, zF, h0, c0, N);
+  const inputs = [zA, zF, h0, c0, given, use];
+  let bake: Map<string, Float32Array> | undefined;
+  if (weights) {
+    bake = new Map();
+    for (const [name] of params) bake.set(name, mustGet(weights, name));
+    for (const s of bnStateSpecs(cfg)) bake.set(s.name, mustGet(weights, s.name));
+  } else {
+    inputs.push(...params.values(), ...ctx.bn.flatMap((s) => [s.mean, s.var]));
+  }
+  return toOnnx({
+    name: 'doppelganger_generator',
+    outputs: [
+      { name: 'attributes', value: attributes },
+      { name: 'attributes_discrete', value: discrete },
+      { name: 'features', value: f.raw },
+    ],
+    inputs,
+    ...(bake ? { bake } : {}),
+    metadata: { ...metadata, layout: JSON.stringify(layout), sampleLen: String(cfg.sampleLen) },
+  });
+}
+
+function mustGet(m: ReadonlyMap<string, Float32Array>, k: string): Float32Array {
+  const v = m.get(k);
+  if (!v) throw new InputError(`Generator weight ${k} is missing from the checkpoint`);
+  return v;
+}

@@ -1,0 +1,337 @@
+// DoppelGANger networks as graph builders: attribute generator, LSTM feature generator, discriminators.
+import {
+  add, cast, concat, constant, less, linear, matmul, mul, reduceMean, relu, reshape, sigmoid, slice, softmax,
+  sqrt, stopGradient, sub, tanh, div, greater, argMax, oneHot,
+} from '../graph/api.js';
+import type { Graph, Value } from '../graph/ir.js';
+import { InternalError } from '../errors.js';
+import type { ModelConfig } from './config.js';
+import { layoutWidth, type Activation, type FieldSlice, type ModelLayout } from './layout.js';
+import { Rng } from './rng.js';
+
+/** Deterministic per-parameter initial values: a pure function of (seed, parameter name). */
+export class ParamInit {
+  constructor(readonly seed: number) {}
+
+  private rng(name: string): Rng {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+    return new Rng([this.seed >>> 0, h >>> 0, Math.floor(this.seed / 4294967296) >>> 0, 0x9e3779b9]);
+  }
+
+  /** TF `linear` in DoppelGANger's op.py: W ~ N(0, 0.02). */
+  normal(name: string, size: number, std: number): Float32Array {
+    const out = this.rng(name).normal(size);
+    for (let i = 0; i < size; i++) out[i]! *= std;
+    return out;
+  }
+
+  /** Glorot-uniform (TF1's default for LSTMCell kernels). */
+  glorot(name: string, fanIn: number, fanOut: number): Float32Array {
+    const r = this.rng(name);
+    const lim = Math.sqrt(6 / (fanIn + fanOut));
+    const out = new Float32Array(fanIn * fanOut);
+    for (let i = 0; i < out.length; i++) out[i] = (2 * r.uniform() - 1) * lim;
+    return out;
+  }
+}
+
+/** A BatchNorm layer's running statistics, fed as graph inputs and returned updated by training graphs. */
+export interface BnState {
+  /** Input names of the running mean and variance (e.g. `bn:gen/attr/l0/mean`). */
+  meanName: string;
+  varName: string;
+  dim: number;
+  mean: Value;
+  var: Value;
+  /** Updated running stats (training mode only). */
+  newMean?: Value;
+  newVar?: Value;
+}
+
+/** One trainable parameter: its name (shared by every graph), shape and initial values. */
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  init: (pi: ParamInit) => Float32Array;
+}
+
+export type NetName = 'gen' | 'disc' | 'attr_disc';
+
+/** Every parameter of the named networks, in a fixed order (the order of checkpoints and graph inputs). */
+export function paramSpecs(cfg: ModelConfig, layout: ModelLayout, nets: readonly NetName[]): ParamSpec[] {
+  const out: ParamSpec[] = [];
+  const densePs = (name: string, inDim: number, outDim: number): void => {
+    out.push({ name: `${name}/W`, shape: [inDim, outDim], init: (pi) => pi.normal(`${name}/W`, inDim * outDim, 0.02) });
+    out.push({ name: `${name}/b`, shape: [outDim], init: () => new Float32Array(outDim) });
+  };
+  const A = layoutWidth(layout.attributes);
+  const F2 = layoutWidth(layout.features) + 2;
+  if (nets.includes('gen')) {
+    let d = cfg.attributeNoiseDim;
+    for (let i = 0; i < cfg.attrGenLayers; i++) {
+      densePs(`gen/attr/l${i}`, d, cfg.attrGenUnits);
+      const u = cfg.attrGenUnits;
+      out.push({ name: `gen/attr/bn${i}/gamma`, shape: [u], init: () => new Float32Array(u).fill(1) });
+      out.push({ name: `gen/attr/bn${i}/beta`, shape: [u], init: () => new Float32Array(u) });
+      d = u;
+    }
+    densePs('gen/attr/out', d, A);
+    // TF's single [in + U, 4U] glorot kernel, stored as three row blocks (attributes, noise, recurrent).
+    const U = cfg.lstmUnits;
+    const Fz = cfg.featureNoiseDim;
+    const k = (pi: ParamInit): Float32Array => pi.glorot('gen/feat/lstm/W', A + Fz + U, 4 * U);
+    out.push({ name: 'gen/feat/lstm/Wa', shape: [A, 4 * U], init: (pi) => k(pi).slice(0, A * 4 * U) });
+    out.push({ name: 'gen/feat/lstm/Wz', shape: [Fz, 4 * U], init: (pi) => k(pi).slice(A * 4 * U, (A + Fz) * 4 * U) });
+    out.push({ name: 'gen/feat/lstm/Wh', shape: [U, 4 * U], init: (pi) => k(pi).slice((A + Fz) * 4 * U) });
+    out.push({ name: 'gen/feat/lstm/b', shape: [4 * U], init: () => new Float32Array(4 * U) });
+    densePs('gen/feat/out', U, cfg.sampleLen * F2);
+  }
+  const critic = (name: string, inDim: number, layers: number, units: number): void => {
+    let d = inDim;
+    for (let i = 0; i < layers; i++) {
+      densePs(`${name}/l${i}`, d, units);
+      d = units;
+    }
+    densePs(`${name}/out`, d, 1);
+  };
+  if (nets.includes('disc')) critic('disc', layout.maxLen * F2 + A, cfg.discLayers, cfg.discUnits);
+  if (nets.includes('attr_disc') && cfg.useAttrDiscriminator) critic('attr_disc', A, cfg.attrDiscLayers, cfg.attrDiscUnits);
+  return out;
+}
+
+/** BatchNorm running statistics of the attribute generator (non-trainable state, fed and returned). */
+export function bnStateSpecs(cfg: ModelConfig): { name: string; shape: number[]; init: number }[] {
+  const out: { name: string; shape: number[]; init: number }[] = [];
+  for (let i = 0; i < cfg.attrGenLayers; i++) {
+    out.push({ name: `bn:gen/attr/bn${i}/mean`, shape: [cfg.attrGenUnits], init: 0 });
+    out.push({ name: `bn:gen/attr/bn${i}/var`, shape: [cfg.attrGenUnits], init: 1 });
+  }
+  return out;
+}
+
+/** Declares the parameters of `nets` in `g` (at the root scope) and returns them by name. */
+export function declareParams(g: Graph, specs: readonly ParamSpec[], init: ParamInit, group: (name: string) => string = (n) => n.split('/')[0]!): Map<string, Value> {
+  const m = new Map<string, Value>();
+  for (const s of specs) m.set(s.name, g.param(s.name, s.shape, s.init(init), group(s.name)));
+  return m;
+}
+
+export interface NetContext {
+  g: Graph;
+  /** Parameters by name (from declareParams). */
+  params: Map<string, Value>;
+  cfg: ModelConfig;
+  layout: ModelLayout;
+  /** 'train': BatchNorm on batch statistics (and running stats updated); 'infer': running statistics. */
+  mode: 'train' | 'infer';
+  /** BatchNorm running-stat inputs created so far (shared by name across graphs). */
+  bn: BnState[];
+  /** Running-stat updates per BN application: several forward passes in one graph each update once. */
+  bnUpdates?: number;
+}
+
+function p(ctx: NetContext, name: string): Value {
+  const v = ctx.params.get(name);
+  if (!v) throw new InternalError(`parameter ${name} was not declared`);
+  return v;
+}
+
+/** Linear layer `<name>/W`, `<name>/b` (parameter names are absolute, independent of node scopes). */
+function dense(ctx: NetContext, x: Value, name: string): Value {
+  return ctx.g.scope(name.split('/').at(-1)!, () => linear(x, p(ctx, `${name}/W`), p(ctx, `${name}/b`)));
+}
+
+/**
+ * BatchNorm over the batch axis (TF contrib batch_norm: eps 1e-5, decay 0.9, scale and center).
+ * Training mode normalises with the biased batch variance and emits running = decay·running + (1−decay)·batch.
+ */
+function batchNorm(ctx: NetContext, x: Value, name: string): Value {
+  const { g, cfg } = ctx;
+  const dim = x.shape[1] as number;
+  return g.scope(name.split('/').at(-1)!, () => {
+    const gamma = p(ctx, `${name}/gamma`);
+    const beta = p(ctx, `${name}/beta`);
+    const meanName = `bn:${name}/mean`;
+    const varName = `bn:${name}/var`;
+    let st = ctx.bn.find((b) => b.meanName === meanName);
+    if (!st) {
+      st = { meanName, varName, dim, mean: g.input(meanName, [dim]), var: g.input(varName, [dim]) };
+      ctx.bn.push(st);
+    }
+    let m: Value;
+    let v: Value;
+    if (ctx.mode === 'train') {
+      m = reduceMean(x, [0]);
+      const d = sub(x, m);
+      v = reduceMean(mul(d, d), [0]);
+      const decay = cfg.batchNormDecay;
+      let nm = st.newMean ?? st.mean;
+      let nv = st.newVar ?? st.var;
+      const ms = stopGradient(m);
+      const vs = stopGradient(v);
+      for (let k = 0; k < (ctx.bnUpdates ?? 1); k++) {
+        nm = add(mul(nm, decay), mul(ms, 1 - decay));
+        nv = add(mul(nv, decay), mul(vs, 1 - decay));
+      }
+      st.newMean = nm;
+      st.newVar = nv;
+    } else {
+      m = st.mean;
+      v = st.var;
+    }
+    const xhat = div(sub(x, m), sqrt(add(v, cfg.batchNormEps)));
+    return add(mul(xhat, gamma), beta);
+  });
+}
+
+function activate(x: Value, a: Activation): Value {
+  return a === 'softmax' ? softmax(x, -1) : a === 'sigmoid' ? sigmoid(x) : tanh(x);
+}
+
+/** Applies each field's activation to its slice of the last axis of `x`. */
+function heads(x: Value, fields: readonly FieldSlice[]): Value {
+  const r = x.shape.length - 1;
+  const parts = mergeRuns(fields).map((f) => activate(slice(x, [f.offset], [f.offset + f.dim], [r]), f.activation));
+  return concat(parts, r);
+}
+
+/** Neighbouring sigmoid/tanh fields share one slice + activation node (softmax fields stay separate). */
+function mergeRuns(fields: readonly FieldSlice[]): FieldSlice[] {
+  const out: FieldSlice[] = [];
+  for (const f of fields) {
+    const last = out.at(-1);
+    if (last && f.activation !== 'softmax' && last.activation === f.activation && last.offset + last.dim === f.offset) {
+      out[out.length - 1] = { ...last, dim: last.dim + f.dim };
+    } else out.push({ ...f });
+  }
+  return out;
+}
+
+/** One-hot of the argmax for softmax fields, the value itself otherwise; no gradient flows (spec §3.1). */
+export function discreteOf(x: Value, fields: readonly FieldSlice[]): Value {
+  const parts = mergeRuns(fields).map((f) => {
+    const s = slice(x, [f.offset], [f.offset + f.dim], [1]);
+    return f.activation === 'softmax' ? oneHot(argMax(s, -1, false), f.dim) : s;
+  });
+  return stopGradient(concat(parts, 1));
+}
+
+export interface AttrGenOut {
+  /** Soft attributes [B, A] (what D sees). */
+  attributes: Value;
+  /** Discrete copy [B, A] (conditions the feature generator; stop-gradient). */
+  discrete: Value;
+}
+
+/** Attribute generator: z_a → attrGenLayers × [Linear, ReLU, BatchNorm] → one head per field. */
+export function attributeGenerator(ctx: NetContext, zA: Value): AttrGenOut {
+  const { g, cfg, layout } = ctx;
+  return g.scope('gen', () =>
+    g.scope('attr', () => {
+      let h = zA;
+      for (let i = 0; i < cfg.attrGenLayers; i++) {
+        h = dense(ctx, h, `gen/attr/l${i}`);
+        h = relu(h);
+        h = batchNorm(ctx, h, `gen/attr/bn${i}`);
+      }
+      const logits = dense(ctx, h, 'gen/attr/out');
+      const attributes = heads(logits, layout.attributes);
+      return { attributes, discrete: discreteOf(attributes, layout.attributes) };
+    }),
+  );
+}
+
+export interface FeatureGenOut {
+  /** Raw records [B, T, F + 2] (softmax/sigmoid/tanh applied, gen flag last), before the stopping rule. */
+  raw: Value;
+  /** Records after the in-graph stopping rule: zero after each flow's first "end" record. */
+  masked: Value;
+  /** [B, T] validity mask (stop-gradient). */
+  mask: Value;
+}
+
+/** Feature-record fields including the 2-way softmax gen flag, as the generator emits them. */
+export function featureFieldsWithFlag(layout: ModelLayout): FieldSlice[] {
+  const F = layoutWidth(layout.features);
+  return [...layout.features, { name: 'gen_flag', offset: F, dim: 2, activation: 'softmax' }];
+}
+
+/**
+ * Feature generator: a 1-layer LSTM (TF LSTMCell: gates i, j, f, o; forget bias 1; glorot kernel)
+ * over S = T / sampleLen steps; input per step = [discrete attributes, z_f[t]]; initial state (h0, c0)
+ * fed (drawn N(0,1) by the caller). Each step's output emits sampleLen records through one Linear.
+ */
+export function featureGenerator(ctx: NetContext, discreteAttrs: Value, zF: Value, h0: Value, c0: Value, batch: number | string): FeatureGenOut {
+  const { g, cfg, layout } = ctx;
+  const S = layout.maxLen / cfg.sampleLen;
+  const U = cfg.lstmUnits;
+  const A = layoutWidth(layout.attributes);
+  const Fz = cfg.featureNoiseDim;
+  const F2 = layoutWidth(layout.features) + 2;
+  const T = layout.maxLen;
+  return g.scope('gen', () =>
+    g.scope('feat', () => {
+      const inDim = A + Fz;
+      const wa = p(ctx, 'gen/feat/lstm/Wa');
+      const wz = p(ctx, 'gen/feat/lstm/Wz');
+      const wh = p(ctx, 'gen/feat/lstm/Wh');
+      const b = p(ctx, 'gen/feat/lstm/b');
+      // The attribute part of the input is the same at every step: project it once.
+      const attrProj = add(matmul(discreteAttrs, wa), b); // [B, 4U]
+      const zProj = matmul(zF, wz); // [B, S, 4U]
+      let h = h0;
+      let c = c0;
+      const hs: Value[] = [];
+      for (let t = 0; t < S; t++) {
+        [h, c] = g.scope(`step${t}`, () => {
+          const zt = reshape(slice(zProj, [t], [t + 1], [1]), [typeof batch === 'number' ? batch : -1, 4 * U]);
+          const gates = add(add(attrProj, zt), matmul(h, wh));
+          const i = sigmoid(slice(gates, [0], [U], [1]));
+          const j = tanh(slice(gates, [U], [2 * U], [1]));
+          const f = sigmoid(add(slice(gates, [2 * U], [3 * U], [1]), 1));
+          const o = sigmoid(slice(gates, [3 * U], [4 * U], [1]));
+          const cn = add(mul(c, f), mul(i, j));
+          const hn = mul(o, tanh(cn));
+          return [hn, cn];
+        });
+        hs.push(h);
+      }
+      // All steps' outputs through one Linear: [B, S, U] → [B, S, sampleLen·F2] → [B, T, F2].
+      const H = concat(hs.map((x) => reshape(x, [typeof batch === 'number' ? batch : -1, 1, U])), 1);
+      const logits = dense(ctx, H, 'gen/feat/out');
+      const raw = heads(reshape(logits, [typeof batch === 'number' ? batch : -1, T, F2]), featureFieldsWithFlag(layout));
+      // Stopping rule in-graph: record t is valid iff no earlier record's flag says "end" (argmax = 1).
+      const flag = slice(raw, [F2 - 2], [F2], [2]); // [B, T, 2]
+      const ends = cast(greater(slice(flag, [1], [2], [2]), slice(flag, [0], [1], [2])), 'float32'); // [B, T, 1]
+      const iota = Array.from({ length: T }, (_, k) => k);
+      const before = cast(less(constant(g, iota, [T, 1]), constant(g, iota, [1, T])), 'float32'); // [s, t] = s < t
+      const endsBefore = matmul(reshape(ends, [typeof batch === 'number' ? batch : -1, T]), before); // [B, T]
+      const mask = stopGradient(cast(less(endsBefore, 0.5), 'float32'));
+      const masked = mul(raw, reshape(mask, [typeof batch === 'number' ? batch : -1, T, 1]));
+      return { raw, masked, mask };
+    }),
+  );
+}
+
+/** 4 × [Linear 512, ReLU] → Linear 1 (no normalisation). */
+function mlpCritic(ctx: NetContext, x: Value, layers: number, scope: string): Value {
+  return ctx.g.scope(scope, () => {
+    let h = x;
+    for (let i = 0; i < layers; i++) h = relu(dense(ctx, h, `${scope}/l${i}`));
+    return dense(ctx, h, `${scope}/out`);
+  });
+}
+
+/** Discriminator on [flatten(features incl. gen flag), attributes] → [B, 1]. */
+export function discriminator(ctx: NetContext, features: Value, attributes: Value, batch: number | string): Value {
+  const { layout } = ctx;
+  const F2 = layoutWidth(layout.features) + 2;
+  const flat = reshape(features, [typeof batch === 'number' ? batch : -1, layout.maxLen * F2]);
+  return mlpCritic(ctx, concat([flat, attributes], 1), ctx.cfg.discLayers, 'disc');
+}
+
+/** Auxiliary attribute discriminator → [B, 1]. */
+export function attrDiscriminator(ctx: NetContext, attributes: Value): Value {
+  return mlpCritic(ctx, attributes, ctx.cfg.attrDiscLayers, 'attr_disc');
+}

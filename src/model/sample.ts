@@ -1,0 +1,109 @@
+// Sampling flows from a trained checkpoint (optionally conditioned on given attributes) and generator export.
+import { InputError, ConfigError, expected } from '../errors.js';
+import { createSession, ort, type Device } from '../runtime/session.js';
+import { loadCheckpoint, writeFileAtomic } from './checkpoint.js';
+import { generatorOnnx } from './graphs.js';
+import { layoutWidth, type ModelLayout } from './layout.js';
+import { applyStoppingRule } from './postprocess.js';
+import { Rng } from './rng.js';
+import { checkpointMeta } from './train.js';
+import type { ModelConfig } from './config.js';
+
+export interface SampleOptions {
+  /** Checkpoint file written by trainChunk. */
+  checkpoint: string;
+  /** Flows to generate (ignored when givenAttributes is set: one flow per given row). */
+  n?: number;
+  seed?: number;
+  /** Encoded attributes [rows, A] to condition on (spec §4.2: chunk merge; DoppelGANger issue #47). */
+  givenAttributes?: Float32Array;
+  device?: Device;
+  threads?: number;
+  /** Flows per session run (bounds memory; default 1000). */
+  batchSize?: number;
+}
+
+export interface SampleResult {
+  n: number;
+  layout: ModelLayout;
+  /** [n, A]: generated soft attributes, or the given ones. */
+  attributes: Float32Array;
+  /** [n, A]: argmax one-hot for softmax fields (what conditioned the features). */
+  attributesDiscrete: Float32Array;
+  /** [n, T, F] without gen-flag dims, zero after each flow's end. */
+  features: Float32Array;
+  /** [n, T]: 1 for emitted records. */
+  genFlags: Float32Array;
+  /** Records per flow. */
+  lengths: Int32Array;
+}
+
+interface Loaded {
+  cfg: ModelConfig;
+  layout: ModelLayout;
+  weights: Map<string, Float32Array>;
+}
+
+async function load(path: string): Promise<Loaded> {
+  const ck = await loadCheckpoint(path);
+  const meta = checkpointMeta(ck, path);
+  const weights = new Map<string, Float32Array>();
+  for (const [k, t] of ck.tensors) weights.set(k, t.data);
+  return { cfg: meta.config, layout: meta.layout, weights };
+}
+
+/** Draws `n` flows (attributes + features) with the gen-flag stopping rule applied. */
+export async function sample(opts: SampleOptions): Promise<SampleResult> {
+  const { cfg, layout, weights } = await load(opts.checkpoint);
+  const A = layoutWidth(layout.attributes);
+  const F = layoutWidth(layout.features);
+  const T = layout.maxLen;
+  const S = T / cfg.sampleLen;
+  const U = cfg.lstmUnits;
+  const given = opts.givenAttributes;
+  if (given && given.length % A !== 0) throw new InputError(expected(`a multiple of ${A} values (rows × attribute width)`, 'givenAttributes', given.length));
+  const n = given ? given.length / A : opts.n ?? 0;
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(expected('a non-negative integer', 'n', n), 'n');
+  const batch = opts.batchSize ?? 1000;
+  const session = await createSession(generatorOnnx(cfg, layout, weights), {
+    device: opts.device ?? 'cpu',
+    ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}),
+  });
+  const rng = new Rng(opts.seed ?? 0);
+  const attributes = new Float32Array(n * A);
+  const attributesDiscrete = new Float32Array(n * A);
+  const raw = new Float32Array(n * T * (F + 2));
+  try {
+    for (let at = 0; at < n; at += batch) {
+      const m = Math.min(batch, n - at);
+      const t = (data: Float32Array, shape: number[]): ort.Tensor => new ort.Tensor('float32', data, shape);
+      const feeds = {
+        z_attr: t(rng.normal(m * cfg.attributeNoiseDim), [m, cfg.attributeNoiseDim]),
+        z_feat: t(rng.normal(m * S * cfg.featureNoiseDim), [m, S, cfg.featureNoiseDim]),
+        h0: t(rng.normal(m * U), [m, U]),
+        c0: t(rng.normal(m * U), [m, U]),
+        given_attr: t(given ? given.slice(at * A, (at + m) * A) : new Float32Array(m * A), [m, A]),
+        use_given: t(new Float32Array(m).fill(given ? 1 : 0), [m, 1]),
+      };
+      const out = await session.run(feeds);
+      attributes.set(out['attributes']!.data as Float32Array, at * A);
+      attributesDiscrete.set(out['attributes_discrete']!.data as Float32Array, at * A);
+      raw.set(out['features']!.data as Float32Array, at * T * (F + 2));
+    }
+  } finally {
+    await session.release();
+  }
+  const stopped = applyStoppingRule(raw, n, T, F);
+  return { n, layout, attributes, attributesDiscrete, ...stopped };
+}
+
+/**
+ * Writes the trained generator as a standalone ONNX model with weights and BatchNorm running statistics
+ * baked in (inputs/outputs: GENERATOR_IO in graphs.ts; the stopping rule is left to the caller).
+ */
+export async function exportGenerator(checkpoint: string, outPath: string): Promise<{ bytes: number }> {
+  const { cfg, layout, weights } = await load(checkpoint);
+  const bytes = generatorOnnx(cfg, layout, weights, { producer: 'netshare-ts', checkpoint: checkpoint.split(/[\\/]/).at(-1)! });
+  await writeFileAtomic(outPath, bytes);
+  return { bytes: bytes.length };
+}

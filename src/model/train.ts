@@ -1,0 +1,210 @@
+// DoppelGANger training loop on one chunk: batches, noise, D/G steps, progress, checkpoints, resume.
+import { ConfigError, InputError, expected } from '../errors.js';
+import { encodeParams, type ParamEntry } from '../runtime/params-file.js';
+import { Trainer } from '../runtime/trainer.js';
+import type { Device } from '../runtime/session.js';
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.js';
+import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
+import { compileCriticStep, compileGeneratorStep, D_STEP, G_STEP } from './graphs.js';
+import { layoutWidth, validateLayout, validateTensors, withGenFlag, type ChunkTensors, type ModelLayout } from './layout.js';
+import { Rng } from './rng.js';
+
+export interface TrainProgress {
+  /** Iterations completed (of `iterations`). */
+  iteration: number;
+  iterations: number;
+  /** Losses of the last critic step and generator step of this iteration. */
+  dLoss: number;
+  attrDLoss: number | null;
+  gLoss: number;
+  gp: number;
+  /** W-distance estimate mean D(real) − mean D(fake). */
+  wDist: number;
+  /** Iterations per second since this call started. */
+  itPerSec: number;
+  /** Path of the checkpoint written at this iteration, if any. */
+  checkpoint?: string;
+}
+
+export interface TrainChunkOptions {
+  tensors: ChunkTensors;
+  layout: ModelLayout;
+  config?: ModelConfig | ModelConfigInput;
+  /** Directory that receives `ckpt-<iteration>.nsckpt` files. */
+  checkpointDir: string;
+  /** Total iterations of this run (default config.iterations). */
+  iterations?: number;
+  device?: Device;
+  /** Intra-op threads for onnxruntime (default: onnxruntime's choice). */
+  threads?: number;
+  /** Seed of parameter initialisation, batch draws and noise (default 0). */
+  seed?: number;
+  /** Continue a killed run: a checkpoint path, or 'latest' for the newest in checkpointDir (none → start fresh). */
+  resumeFrom?: string;
+  /**
+   * Fine-tune from another chunk's checkpoint (spec §3.3): every network and Adam state is restored,
+   * the iteration count restarts at 0 (TF's saver.restore).
+   */
+  initFrom?: string;
+  onProgress?: (p: TrainProgress) => void;
+  /** Stops after the current iteration (its checkpoint, if due, is written). */
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  iterations: number;
+  lastCheckpoint: string;
+  final: TrainProgress | null;
+}
+
+/** Meta stored in every checkpoint: enough to rebuild the graphs and to sample. */
+export interface CheckpointMeta {
+  config: ModelConfig;
+  layout: ModelLayout;
+  seed: number;
+  /** Iterations the run was asked for (resume uses its own value). */
+  iterations: number;
+}
+
+/**
+ * Trains DoppelGANger on one chunk (spec §3.2, TF camera-ready loop): per iteration one batch of
+ * `batchSize` flows drawn uniformly with replacement and one draw of z_attr/z_feat; then dRounds ×
+ * critic step (fresh h0/c0 and GP α each) and gRounds × generator step (fresh h0/c0), all on that feed.
+ */
+export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> {
+  let cfg = parseModelConfig(opts.config ?? {});
+  const iterations = opts.iterations ?? cfg.iterations;
+  if (!Number.isInteger(iterations) || iterations < 1) throw new ConfigError(expected('a positive integer', 'iterations', iterations), 'iterations');
+  if (cfg.checkpointEvery > iterations) {
+    throw new ConfigError(expected(`a checkpoint period ≤ iterations (${iterations})`, 'model.checkpointEvery', cfg.checkpointEvery), 'model.checkpointEvery');
+  }
+  cfg = { ...cfg, iterations };
+  validateLayout(opts.layout, cfg.sampleLen);
+  validateTensors(opts.tensors, opts.layout);
+  const seed = opts.seed ?? 0;
+
+  let resume: Checkpoint | undefined;
+  if (opts.resumeFrom !== undefined) {
+    const path = opts.resumeFrom === 'latest' ? await latestCheckpoint(opts.checkpointDir) : opts.resumeFrom;
+    if (path) resume = await loadCheckpoint(path);
+  }
+  const init = opts.initFrom !== undefined && !resume ? await loadCheckpoint(opts.initFrom) : undefined;
+  for (const [ck, what] of [[resume, 'resumeFrom'], [init, 'initFrom']] as const) {
+    if (ck) checkCompatible(ck, cfg, opts.layout, what);
+  }
+
+  const d = compileCriticStep(cfg, opts.layout, seed);
+  const g = compileGeneratorStep(cfg, opts.layout, seed);
+  const trainer = await Trainer.create([d, g], { device: opts.device ?? 'cpu', ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}) });
+  try {
+    const shapes = new Map<string, number[]>();
+    for (const st of [d, g]) for (const e of [...st.state, ...st.reads]) shapes.set(e.key, [...e.shape]);
+    const from = resume ?? init;
+    if (from) trainer.load(checkpointParamBytes(from), { ignoreUnknown: false });
+    let iteration = resume?.iteration ?? 0;
+    const rng = resume ? new Rng(resume.rng) : new Rng(seed);
+
+    const { n } = opts.tensors;
+    const A = layoutWidth(opts.layout.attributes);
+    const T = opts.layout.maxLen;
+    const F2 = layoutWidth(opts.layout.features) + 2;
+    const S = T / cfg.sampleLen;
+    const B = cfg.batchSize;
+    const U = cfg.lstmUnits;
+    const realFeatAll = withGenFlag(opts.tensors, opts.layout, cfg.sampleLen);
+    const realAttr = new Float32Array(B * A);
+    const realFeat = new Float32Array(B * T * F2);
+    const meta: CheckpointMeta = { config: cfg, layout: opts.layout, seed, iterations };
+    const started = Date.now();
+    const startIt = iteration;
+    let last: TrainProgress | null = null;
+    let lastCheckpoint = '';
+
+    while (iteration < iterations) {
+      // Batch: one flow drawn uniformly with replacement per slot (camera-ready src/gan/dataset.py).
+      for (let b = 0; b < B; b++) {
+        const i = rng.int(n);
+        realAttr.set(opts.tensors.attributes.subarray(i * A, (i + 1) * A), b * A);
+        realFeat.set(realFeatAll.subarray(i * T * F2, (i + 1) * T * F2), b * T * F2);
+      }
+      const zAttr = { data: rng.normal(B * cfg.attributeNoiseDim), shape: [B, cfg.attributeNoiseDim] };
+      const zFeat = { data: rng.normal(B * S * cfg.featureNoiseDim), shape: [B, S, cfg.featureNoiseDim] };
+      const state = (): { h0: { data: Float32Array; shape: number[] }; c0: { data: Float32Array; shape: number[] } } => ({
+        h0: { data: rng.normal(B * U), shape: [B, U] },
+        c0: { data: rng.normal(B * U), shape: [B, U] },
+      });
+      let dOut: Record<string, unknown> = {};
+      for (let r = 0; r < cfg.dRounds; r++) {
+        dOut = await trainer.run(D_STEP, {
+          real_attr: { data: realAttr, shape: [B, A] },
+          real_feat: { data: realFeat, shape: [B, T, F2] },
+          z_attr: zAttr,
+          z_feat: zFeat,
+          ...state(),
+          alpha: { data: rng.uniformArray(B), shape: [B, 1] },
+          alpha_attr: { data: rng.uniformArray(B), shape: [B, 1] },
+        });
+      }
+      let gOut: Record<string, unknown> = {};
+      for (let r = 0; r < cfg.gRounds; r++) gOut = await trainer.run(G_STEP, { z_attr: zAttr, z_feat: zFeat, ...state() });
+      iteration++;
+
+      let checkpoint: string | undefined;
+      const due = (cfg.checkpointEvery > 0 && iteration % cfg.checkpointEvery === 0) || iteration === iterations;
+      if (due) {
+        checkpoint = await saveCheckpoint(opts.checkpointDir, snapshot(trainer, shapes, iteration, rng, meta), cfg.keepCheckpoints);
+        lastCheckpoint = checkpoint;
+      }
+      const secs = (Date.now() - started) / 1000;
+      last = {
+        iteration,
+        iterations,
+        dLoss: dOut['d_loss'] as number,
+        attrDLoss: (dOut['attr_d_loss'] as number | undefined) ?? null,
+        gLoss: gOut['g_loss'] as number,
+        gp: dOut['gp'] as number,
+        wDist: dOut['w_dist'] as number,
+        itPerSec: secs > 0 ? (iteration - startIt) / secs : 0,
+        ...(checkpoint ? { checkpoint } : {}),
+      };
+      opts.onProgress?.(last);
+      if (opts.signal?.aborted) break;
+    }
+    return { iterations: iteration, lastCheckpoint, final: last };
+  } finally {
+    await trainer.dispose();
+  }
+}
+
+function snapshot(trainer: Trainer, shapes: ReadonlyMap<string, number[]>, iteration: number, rng: Rng, meta: CheckpointMeta): Checkpoint {
+  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [k, data] of trainer.values()) tensors.set(k, { shape: shapes.get(k) ?? [data.length], data });
+  return { iteration, rng: rng.state(), meta: meta as unknown as Record<string, unknown>, tensors };
+}
+
+function checkpointParamBytes(ck: Checkpoint): Uint8Array {
+  const m = new Map<string, ParamEntry>();
+  for (const [k, t] of ck.tensors) m.set(k, { shape: t.shape, data: t.data });
+  return encodeParams(m);
+}
+
+/** The checkpoint was written by a model of the same architecture and layout. */
+function checkCompatible(ck: Checkpoint, cfg: ModelConfig, layout: ModelLayout, what: string): void {
+  const meta = ck.meta as unknown as CheckpointMeta;
+  const arch = (c: ModelConfig): string =>
+    JSON.stringify([c.attributeNoiseDim, c.featureNoiseDim, c.attrGenLayers, c.attrGenUnits, c.lstmUnits, c.sampleLen, c.discLayers, c.discUnits,
+      c.useAttrDiscriminator, c.attrDiscLayers, c.attrDiscUnits, c.batchSize]);
+  if (!meta?.config || arch(meta.config) !== arch(cfg)) {
+    throw new InputError(`The ${what} checkpoint was trained with a different model architecture or batch size`, what);
+  }
+  if (JSON.stringify(meta.layout) !== JSON.stringify(layout)) {
+    throw new InputError(`The ${what} checkpoint was trained on a different field layout`, what);
+  }
+}
+
+/** Reads the meta of a checkpoint written by trainChunk. */
+export function checkpointMeta(ck: Checkpoint, file = '<checkpoint>'): CheckpointMeta {
+  const meta = ck.meta as unknown as CheckpointMeta;
+  if (!meta?.config || !meta.layout) throw new InputError('Checkpoint has no model meta (not written by trainChunk?)', file);
+  return { ...meta, config: parseModelConfig(meta.config) };
+}

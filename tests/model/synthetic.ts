@@ -1,0 +1,47 @@
+// Tiny synthetic layouts and chunk tensors for the model tests.
+import type { ChunkTensors, ModelLayout } from '../../src/model/layout.js';
+import { Rng } from '../../src/model/rng.js';
+
+/** Attributes: a 3-way category and a [0,1] value; features: a [0,1] value and a 2-way category; T = 4. */
+export const tinyLayout: ModelLayout = {
+  attributes: [
+    { name: 'cat', offset: 0, dim: 3, activation: 'softmax' },
+    { name: 'val', offset: 3, dim: 1, activation: 'sigmoid' },
+  ],
+  features: [
+    { name: 'x', offset: 0, dim: 1, activation: 'sigmoid' },
+    { name: 'kind', offset: 1, dim: 2, activation: 'softmax' },
+  ],
+  maxLen: 4,
+};
+
+export const tinyConfig = {
+  attrGenUnits: 16, attrGenLayers: 2, lstmUnits: 8, discUnits: 16, discLayers: 2, attrDiscUnits: 16, attrDiscLayers: 2,
+  sampleLen: 2, batchSize: 16, iterations: 10, checkpointEvery: 5, dRounds: 2,
+};
+
+/**
+ * n flows: category c ∈ {0,1,2} with probabilities .6/.3/.1; val = 0.2 + 0.3·c; length 1 + c (so
+ * category predicts length); x = val ± noise; kind = c mod 2.
+ */
+export function tinyTensors(n: number, seed = 1): ChunkTensors {
+  const r = new Rng(seed);
+  const A = 4;
+  const T = 4;
+  const F = 3;
+  const attributes = new Float32Array(n * A);
+  const features = new Float32Array(n * T * F);
+  const genFlag = new Float32Array(n * T);
+  for (let i = 0; i < n; i++) {
+    const u = r.uniform();
+    const c = u < 0.6 ? 0 : u < 0.9 ? 1 : 2;
+    attributes[i * A + c] = 1;
+    attributes[i * A + 3] = 0.2 + 0.3 * c;
+    for (let t = 0; t < 1 + c; t++) {
+      genFlag[i * T + t] = 1;
+      features[(i * T + t) * F] = Math.min(1, Math.max(0, 0.2 + 0.3 * c + 0.05 * (r.uniform() - 0.5)));
+      features[(i * T + t) * F + 1 + (c % 2)] = 1;
+    }
+  }
+  return { n, attributes, features, genFlag };
+}

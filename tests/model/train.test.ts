@@ -1,0 +1,82 @@
+// End-to-end tests of DoppelGANger training on tiny configs: finite losses, checkpoints, resume, sampling, export.
+import { mkdtempSync, existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/errors.js';
+import { exportGenerator, listCheckpoints, loadCheckpoint, sample, trainChunk, type TrainProgress } from '../../src/model/index.js';
+import { tinyConfig, tinyLayout, tinyTensors } from './synthetic.js';
+
+const tensors = tinyTensors(200);
+
+describe('trainChunk (tiny config)', () => {
+  it('trains with finite losses, writes checkpoints, samples flows that respect the gen flags', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dg-'));
+    const seen: TrainProgress[] = [];
+    const res = await trainChunk({ tensors, layout: tinyLayout, config: tinyConfig, checkpointDir: dir, iterations: 10, seed: 3, threads: 1, onProgress: (p) => seen.push(p) });
+    expect(res.iterations).toBe(10);
+    expect(seen.map((p) => p.iteration)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    for (const p of seen) for (const v of [p.dLoss, p.gLoss, p.gp, p.wDist, p.attrDLoss!]) expect(Number.isFinite(v)).toBe(true);
+    expect((await listCheckpoints(dir)).map((c) => c.iteration)).toEqual([5, 10]);
+    const ck = await loadCheckpoint(res.lastCheckpoint);
+    expect([...ck.tensors.keys()].some((k) => k.startsWith('adam/m/disc/'))).toBe(true);
+    expect([...ck.tensors.keys()].some((k) => k.startsWith('bn:gen/attr/bn0/'))).toBe(true);
+
+    const s = await sample({ checkpoint: res.lastCheckpoint, n: 50, seed: 1 });
+    expect(s.attributes.length).toBe(50 * 4);
+    for (let i = 0; i < 50; i++) {
+      const L = s.lengths[i]!;
+      expect(L).toBeGreaterThanOrEqual(1);
+      expect(L).toBeLessThanOrEqual(4);
+      for (let t = 0; t < 4; t++) {
+        expect(s.genFlags[i * 4 + t]).toBe(t < L ? 1 : 0);
+        if (t >= L) for (let k = 0; k < 3; k++) expect(s.features[(i * 4 + t) * 3 + k]).toBe(0);
+      }
+      // discrete copy is a one-hot of the soft category
+      const soft = Array.from(s.attributes.subarray(i * 4, i * 4 + 3));
+      const hot = Array.from(s.attributesDiscrete.subarray(i * 4, i * 4 + 3));
+      expect(hot[soft.indexOf(Math.max(...soft))]).toBe(1);
+      expect(hot.reduce((a, b) => a + b, 0)).toBe(1);
+    }
+    // same seed, same samples
+    const s2 = await sample({ checkpoint: res.lastCheckpoint, n: 50, seed: 1 });
+    expect(s2.features).toEqual(s.features);
+
+    // conditional sampling keeps the given attributes
+    const given = tensors.attributes.slice(0, 7 * 4);
+    const c = await sample({ checkpoint: res.lastCheckpoint, givenAttributes: given, seed: 2 });
+    expect(c.n).toBe(7);
+    expect(c.attributes).toEqual(given);
+
+    // exported standalone generator exists and is an ONNX file with baked weights
+    const out = join(dir, 'generator.onnx');
+    const { bytes } = await exportGenerator(res.lastCheckpoint, out);
+    expect(existsSync(out)).toBe(true);
+    expect(readFileSync(out).length).toBe(bytes);
+  });
+
+  it('a killed run resumed from its checkpoint equals an uninterrupted run bit for bit', async () => {
+    const cfg = { ...tinyConfig, checkpointEvery: 3 };
+    const a = mkdtempSync(join(tmpdir(), 'dg-a-'));
+    const full = await trainChunk({ tensors, layout: tinyLayout, config: cfg, checkpointDir: a, iterations: 7, seed: 9, threads: 1 });
+    const b = mkdtempSync(join(tmpdir(), 'dg-b-'));
+    const ac = new AbortController();
+    // "kill" after iteration 5: the checkpoint of iteration 3 survives, iterations 4-5 are lost.
+    await trainChunk({ tensors, layout: tinyLayout, config: cfg, checkpointDir: b, iterations: 7, seed: 9, threads: 1, signal: ac.signal, onProgress: (p) => { if (p.iteration === 5) ac.abort(); } });
+    expect((await listCheckpoints(b)).map((c) => c.iteration)).toEqual([3]);
+    const resumed = await trainChunk({ tensors, layout: tinyLayout, config: cfg, checkpointDir: b, iterations: 7, seed: 9, threads: 1, resumeFrom: 'latest' });
+    expect(resumed.iterations).toBe(7);
+    const x = await loadCheckpoint(full.lastCheckpoint);
+    const y = await loadCheckpoint(resumed.lastCheckpoint);
+    expect(y.rng).toEqual(x.rng);
+    expect([...y.tensors.keys()]).toEqual([...x.tensors.keys()]);
+    for (const [k, t] of x.tensors) expect(Buffer.from(y.tensors.get(k)!.data.buffer).equals(Buffer.from(t.data.buffer)), k).toBe(true);
+  });
+
+  it('rejects a checkpoint period above the iterations, naming the key', async () => {
+    await expect(trainChunk({ tensors, layout: tinyLayout, config: { ...tinyConfig, checkpointEvery: 50 }, checkpointDir: tmpdir(), iterations: 10 }))
+      .rejects.toThrow(ConfigError);
+    await expect(trainChunk({ tensors, layout: tinyLayout, config: { ...tinyConfig, checkpointEvery: 50 }, checkpointDir: tmpdir(), iterations: 10 }))
+      .rejects.toThrow(/model\.checkpointEvery/);
+  });
+});
