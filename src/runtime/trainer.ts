@@ -1,0 +1,130 @@
+// The trainer: a shared store of parameter/optimizer-state tensors and one session per compiled step graph.
+import type { CompiledStep } from '../graph/optim.js';
+import { ConfigError, InternalError, NetShareError } from '../errors.js';
+import { encodeParams, decodeParams, type ParamEntry } from './params-file.js';
+import { createSession, ort, type SessionOptions } from './session.js';
+
+/** A fed value: a float32 array with its shape, or an onnxruntime tensor. */
+export type FeedValue = ort.Tensor | { readonly data: Float32Array | BigInt64Array; readonly shape: readonly number[] };
+
+interface Step {
+  readonly spec: CompiledStep;
+  readonly session: ort.InferenceSession;
+}
+
+/**
+ * Keeps every state tensor (params, Adam moments, step counts, BatchNorm statistics) as onnxruntime
+ * tensors between steps: each step feeds them in and keeps the returned tensors for the next step,
+ * so no values are copied through JavaScript arrays. Several steps (D, attr-D, G) share the store by key.
+ */
+export class Trainer {
+  private readonly store = new Map<string, ort.Tensor>();
+  private readonly steps = new Map<string, Step>();
+  private readonly lr = new Map<string, number>();
+
+  private constructor(readonly options: SessionOptions) {}
+
+  /** Creates sessions for every step and initializes the store from the steps' initial values. */
+  static async create(steps: readonly CompiledStep[], options: SessionOptions = {}): Promise<Trainer> {
+    const t = new Trainer(options);
+    for (const s of steps) await t.addStep(s);
+    return t;
+  }
+
+  /** Adds one more compiled step (its state keys join the shared store). */
+  async addStep(spec: CompiledStep): Promise<void> {
+    if (this.steps.has(spec.name)) throw new ConfigError(`Duplicate step name ${spec.name}`, 'steps');
+    for (const s of [...spec.state, ...spec.reads]) {
+      const have = this.store.get(s.key);
+      if (have) {
+        if (have.dims.join(',') !== s.shape.join(',')) throw new InternalError(`State ${s.key} has shape [${have.dims}] in the store but [${s.shape}] in step ${spec.name}`);
+      } else this.store.set(s.key, new ort.Tensor('float32', Float32Array.from(s.init), [...s.shape]));
+    }
+    for (const [group, l] of Object.entries(spec.learningRates)) {
+      const key = `${spec.name}/${group}`;
+      if (!this.lr.has(key)) this.lr.set(key, l.value);
+    }
+    const session = await createSession(spec.onnx, this.options);
+    this.steps.set(spec.name, { spec, session });
+  }
+
+  /** Overrides the learning rate of one group of one step (takes effect at the next step). */
+  setLearningRate(step: string, group: string, lr: number): void {
+    const key = `${step}/${group}`;
+    if (!this.lr.has(key)) throw new ConfigError(`Step ${step} has no parameter group ${group}`, 'lr');
+    this.lr.set(key, lr);
+  }
+
+  /**
+   * Runs one step: feeds the batch plus stored state, keeps the new state, and returns the named
+   * outputs (numbers for scalars, tensors otherwise).
+   */
+  async run(stepName: string, batch: Readonly<Record<string, FeedValue>>): Promise<Record<string, number | ort.Tensor>> {
+    const step = this.steps.get(stepName);
+    if (!step) throw new ConfigError(`Unknown step ${stepName}`, 'step');
+    const { spec, session } = step;
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const f of spec.feeds) {
+      const v = batch[f.name];
+      if (!v) throw new NetShareError(`Step ${stepName} needs input ${f.name}`);
+      feeds[f.name] = 'dims' in v ? v : new ort.Tensor(v.data instanceof BigInt64Array ? 'int64' : 'float32', v.data, [...(v as { shape: readonly number[] }).shape]);
+    }
+    for (const [group, l] of Object.entries(spec.learningRates)) {
+      feeds[l.input] = new ort.Tensor('float32', Float32Array.of(this.lr.get(`${stepName}/${group}`)!), []);
+    }
+    for (const s of [...spec.state, ...spec.reads]) feeds[s.key] = this.store.get(s.key)!;
+    const res = await session.run(feeds);
+    for (const s of spec.state) this.store.set(s.key, res[s.output]!);
+    const out: Record<string, number | ort.Tensor> = {};
+    for (const [k, name] of Object.entries(spec.outputs)) {
+      const t = res[name]!;
+      out[k] = t.dims.length === 0 || t.size === 1 ? Number((t.data as Float32Array)[0]) : t;
+    }
+    return out;
+  }
+
+  /** Current value of one stored tensor (a copy). */
+  value(key: string): Float32Array {
+    const t = this.store.get(key);
+    if (!t) throw new ConfigError(`No stored tensor ${key}`, 'key');
+    return Float32Array.from(t.data as Float32Array);
+  }
+
+  /** Stored tensors whose key starts with `prefix` (copies), e.g. the generator's params for export. */
+  values(prefix = ''): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const k of [...this.store.keys()].sort()) if (k.startsWith(prefix)) out.set(k, this.value(k));
+    return out;
+  }
+
+  /** Serializes the store (params and optimizer state) in the versioned format of params-file.ts. */
+  save(meta: Readonly<Record<string, string>> = {}, prefix = ''): Uint8Array {
+    const m = new Map<string, ParamEntry>();
+    for (const [k, t] of this.store) if (k.startsWith(prefix)) m.set(k, { shape: [...t.dims], data: Float32Array.from(t.data as Float32Array) });
+    return encodeParams(m, meta);
+  }
+
+  /**
+   * Restores stored tensors from bytes written by save(). Keys absent from the file keep their values
+   * (e.g. fine-tuning without optimizer state); keys not in this trainer are an error unless `ignoreUnknown`.
+   */
+  load(bytes: Uint8Array, opts: { file?: string; ignoreUnknown?: boolean } = {}): Record<string, string> {
+    const f = decodeParams(bytes, opts.file);
+    for (const [k, e] of f.tensors) {
+      const have = this.store.get(k);
+      if (!have) {
+        if (opts.ignoreUnknown) continue;
+        throw new ConfigError(`Parameter file has ${k}, which no step of this trainer uses`, 'params');
+      }
+      if (have.dims.join(',') !== e.shape.join(',')) throw new ConfigError(`Parameter ${k} has shape [${e.shape}] in the file but [${have.dims}] here`, 'params');
+      this.store.set(k, new ort.Tensor('float32', Float32Array.from(e.data), [...e.shape]));
+    }
+    return { ...f.meta };
+  }
+
+  /** Releases the sessions. */
+  async dispose(): Promise<void> {
+    for (const s of this.steps.values()) await s.session.release();
+    this.steps.clear();
+  }
+}
