@@ -233,7 +233,11 @@ size_t EncodeRecord(const PacketColumns& c, size_t i, const WriterOptions& opt, 
     cap = orig;
   }
   // Timestamp in the file's units: round to the nearest µs / ns.
-  const uint64_t units = opt.nanosecond ? static_cast<uint64_t>(t * 1000.0 + 0.5) : static_cast<uint64_t>(t + 0.5);
+  // Split off whole µs first: t * 1000 at current epochs (~1.5e18) is beyond float64's integer precision.
+  const double whole = std::floor(t);
+  const uint64_t us = static_cast<uint64_t>(whole);
+  const uint64_t units = opt.nanosecond ? us * 1000 + static_cast<uint64_t>((t - whole) * 1000.0 + 0.5)
+                                        : us + (t - whole >= 0.5 ? 1 : 0);
   if (!ng) {
     const uint64_t per_s = opt.nanosecond ? 1000000000ull : 1000000ull;
     PutHost32(out, static_cast<uint32_t>(units / per_s));
