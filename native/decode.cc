@@ -320,6 +320,7 @@ void DecodePacket(int linktype, const uint8_t* data, uint32_t caplen32, uint32_t
     o.status = kStatusUndecodable;
     return;
   }
+  o.ip_offset = static_cast<uint32_t>(pos);
   o.status = caplen32 < wire_len ? kStatusTruncated : kStatusOk;
 }
 

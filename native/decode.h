@@ -32,6 +32,7 @@ struct DecodedPacket {
   uint16_t tcp_window;
   uint32_t ip_id;        // IPv4 id; IPv6 Fragment header identification
   uint32_t pkt_len;      // IPv4 total length; IPv6 payload length + 40
+  uint32_t ip_offset;    // byte offset of the outermost IP header in the record (valid when ip_version != 0)
   uint32_t src4, dst4;   // IPv4 addresses, host order
   uint8_t src6[16], dst6[16];  // IPv6 addresses, network order (zeros for IPv4)
 };

@@ -391,21 +391,30 @@ int64_t Reader::bytes_read() const {
   return p < 0 ? 0 : p;
 }
 
-const bpf_program* Reader::FilterFor(int linktype, uint32_t snaplen) {
+const Reader::CompiledFilter& Reader::FilterFor(int linktype, uint32_t snaplen) {
   for (auto& f : filters_)
-    if (f.linktype == linktype) return &f.prog;
-  pcap_t* dead = pcap_open_dead(DltForLinktype(linktype), static_cast<int>(snaplen ? snaplen : 262144));
-  if (!dead) throw ReaderError("config", "cannot prepare the BPF compiler", -1);
+    if (f.linktype == linktype) return f;
   CompiledFilter cf;
   cf.linktype = linktype;
-  if (pcap_compile(dead, &cf.prog, opts_.filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
-    std::string msg = pcap_geterr(dead);
+  cf.at_ip = false;
+  std::string first_error;
+  for (int dlt : {DltForLinktype(linktype), static_cast<int>(DLT_RAW)}) {
+    pcap_t* dead = pcap_open_dead(dlt, static_cast<int>(snaplen ? snaplen : 262144));
+    if (!dead) throw ReaderError("config", "cannot prepare the BPF compiler", -1);
+    const int rc = pcap_compile(dead, &cf.prog, opts_.filter.c_str(), 1, PCAP_NETMASK_UNKNOWN);
+    if (rc != 0 && first_error.empty()) first_error = pcap_geterr(dead);
     pcap_close(dead);
-    throw ReaderError("config", "invalid BPF filter \"" + opts_.filter + "\" for link type " + std::to_string(linktype) + ": " + msg, -1);
+    if (rc == 0) {
+      cf.at_ip = dlt != DltForLinktype(linktype);
+      if (cf.at_ip)
+        stats_.warnings.push_back("libpcap cannot filter link type " + std::to_string(linktype) + " (" + first_error +
+                                  "); the BPF filter runs on the IP packet of those records (link-layer terms do not apply)");
+      filters_.push_back(cf);
+      return filters_.back();
+    }
+    if (!LinktypeSupported(linktype) || dlt == DLT_RAW) break;
   }
-  pcap_close(dead);
-  filters_.push_back(cf);
-  return &filters_.back().prog;
+  throw ReaderError("config", "invalid BPF filter \"" + opts_.filter + "\" for link type " + std::to_string(linktype) + ": " + first_error, -1);
 }
 
 uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& done) {
@@ -440,13 +449,26 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
       break;
     }
     s.records++;
+    DecodePacket(r.linktype, r.data, r.caplen, r.len, d);
     if (filtering) {
+      const CompiledFilter& f = FilterFor(r.linktype, r.snaplen);
       pcap_pkthdr h;
       h.ts.tv_sec = r.sec;
       h.ts.tv_usec = r.nsec / 1000;
-      h.caplen = r.caplen;
-      h.len = r.len;
-      if (pcap_offline_filter(FilterFor(r.linktype, r.snaplen), &h, r.data) == 0) continue;
+      bool pass;
+      if (!f.at_ip) {
+        h.caplen = r.caplen;
+        h.len = r.len;
+        pass = pcap_offline_filter(&f.prog, &h, r.data) != 0;
+      } else {
+        pass = d.ip_version != 0;
+        if (pass) {
+          h.caplen = r.caplen - d.ip_offset;
+          h.len = r.len > d.ip_offset ? r.len - d.ip_offset : h.caplen;
+          pass = pcap_offline_filter(&f.prog, &h, r.data + d.ip_offset) != 0;
+        }
+      }
+      if (!pass) continue;
     }
     s.packets++;
     if (!s.has_ts) {
@@ -462,7 +484,6 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
       s.clamped_ts++;
     }
     if (r.caplen < r.len) s.truncated++;
-    DecodePacket(r.linktype, r.data, r.caplen, r.len, d);
 
     c.tsNs[n] = ts;
     c.timeUs[n] = static_cast<double>(r.sec) * 1e6 + r.nsec * 1e-3;

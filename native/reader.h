@@ -119,17 +119,18 @@ class Reader {
   bool opened() const { return source_ != nullptr; }
 
  private:
-  const bpf_program* FilterFor(int linktype, uint32_t snaplen);
+  struct CompiledFilter {
+    int linktype;
+    bool at_ip;  // libpcap cannot filter this link type: the program runs on the decoded IP packet (DLT_RAW)
+    bpf_program prog;
+  };
+  const CompiledFilter& FilterFor(int linktype, uint32_t snaplen);
 
   std::string path_;
   ReaderOptions opts_;
   ReaderStats stats_;
   std::unique_ptr<RecordSource> source_;
   std::unique_ptr<FlowTable> flow_table_;
-  struct CompiledFilter {
-    int linktype;
-    bpf_program prog;
-  };
   std::vector<CompiledFilter> filters_;
   FILE* file_ = nullptr;   // underlying FILE* (owned by the source / libpcap once handed over)
   void* gz_ = nullptr;     // gzFile when gzip'd

@@ -1,6 +1,7 @@
 // The list of `netshare` commands; each lives in its own file exporting a yargs CommandModule.
 import type { CommandModule } from 'yargs';
 import { infoCommand } from './info.js';
+import { convertCommand } from './convert.js';
 
 // Each command file adds itself here (one import + one entry).
-export const commands: CommandModule<object, never>[] = [infoCommand as CommandModule<object, never>];
+export const commands: CommandModule<object, never>[] = [infoCommand as CommandModule<object, never>, convertCommand as CommandModule<object, never>];
