@@ -93,6 +93,8 @@ export function packetRow(opts: RowOptions = {}): fc.Arbitrary<PacketRow> {
       const ext = v6 && r.frag !== 'none' ? 8 : 0;
       const hasPorts = !later && (proto === 6 || proto === 17);
       const isIcmp = !later && (proto === 1 || proto === 58);
+      const icmpType = (v6 ? r.icmp6 : r.icmp4)[0];
+      const isIcmpError = isIcmp && (v6 ? icmpType < 128 : ![0, 8, 13, 14, 15, 16, 17, 18].includes(icmpType));
       let flags: number;
       if (v6) flags = first ? 1 : later ? r.flags & 1 : 0;
       else flags = first ? (r.flags | 1) & ~2 : later ? r.flags & ~2 : r.flags & ~1;
@@ -105,8 +107,9 @@ export function packetRow(opts: RowOptions = {}): fc.Arbitrary<PacketRow> {
         srcPort: hasPorts ? r.sport : isIcmp ? (v6 ? r.icmp6 : r.icmp4)[0] : 0,
         dstPort: hasPorts ? r.dport : isIcmp ? (v6 ? r.icmp6 : r.icmp4)[1] : 0,
         proto,
-        // A non-first fragment always carries data; other protocols get room for their own header.
-        pktLen: ihl + ext + l4 + Math.max(r.extraLen, later ? 8 : l4 === 0 ? (opts.minOtherPayload ?? 0) : 0),
+        // A non-first fragment always carries data; other protocols get room for their own header; ICMP error
+        // messages quote the invoking packet (at least its IP header + 8 bytes).
+        pktLen: ihl + ext + l4 + Math.max(r.extraLen, later ? 8 : l4 === 0 ? (opts.minOtherPayload ?? 0) : isIcmpError ? 48 : 0),
         ihl,
         tos: r.tos,
         ipId: v6 ? (r.frag === 'none' ? 0 : r.id32) : r.id16,
