@@ -34,8 +34,11 @@ std::string Hex4(const uint8_t* b, size_t n) {
 
 // ---- gzip as a FILE* (read-only cookie) ----
 ssize_t GzRead(void* cookie, char* buf, size_t size) {
-  const int n = gzread(static_cast<gzFile>(cookie), buf, static_cast<unsigned>(size > (1u << 30) ? (1u << 30) : size));
-  if (n < 0) {
+  gzFile g = static_cast<gzFile>(cookie);
+  const int n = gzread(g, buf, static_cast<unsigned>(size > (1u << 30) ? (1u << 30) : size));
+  int zerr = Z_OK;
+  if (n == 0) gzerror(g, &zerr);  // a truncated stream reads as a short EOF and sets Z_BUF_ERROR
+  if (n < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
     errno = EIO;
     return -1;
   }
@@ -437,7 +440,16 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
   while (n < c.capacity) {
     bool more;
     try {
-      more = source_->Next(r);
+      try {
+        more = source_->Next(r);
+      } catch (const ReaderError& e) {
+        int zerr = Z_OK;
+        const char* zmsg = gz_ ? gzerror(static_cast<gzFile>(gz_), &zerr) : nullptr;
+        if (zerr == Z_OK || zerr == Z_STREAM_END) throw;
+        ReaderError ge(e.kind, std::string("corrupt or truncated gzip stream (zlib: ") + (zmsg ? zmsg : "?") +
+                                   "), decompressed byte offset " + std::to_string(e.offset) + ": " + e.what(), e.offset);
+        throw ge;
+      }
     } catch (const ReaderError& e) {
       if (!opts_.keep_valid_prefix || e.kind != "input" || !e.prefix_ok) throw;
       s.warnings.push_back(std::string("stopped early, kept the valid prefix of ") + std::to_string(s.records) +
