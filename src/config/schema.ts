@@ -97,7 +97,7 @@ export const preprocessSchema = z.strictObject({
       interarrivalS: range.default([0, 1]),
     })
     .prefault({}),
-  /** Refuse to build dense feature tensors larger than this (N·T·F·4 bytes over all chunks). */
+  /** Refuse a maximum flow length whose dense features [n, T, F] float32 of the largest chunk exceed this. */
   maxTensorMB: posInt.default(4096),
 });
 

@@ -170,7 +170,15 @@ function makePlan(file: string, header: string[], opts: ReadFlowCsvOptions): Pla
       }
       idx[field as FlowField] = i;
     }
-    if (!schema || opts.schema === 'custom') schema = 'custom';
+    if (!schema || opts.schema === 'custom') {
+      schema = 'custom';
+      // unmapped fields fall back to columns named like the canonical field
+      for (const f of FLOW_FIELDS) {
+        if (idx[f] >= 0 || f in columns) continue;
+        const i = names.indexOf(f);
+        if (i >= 0 && !Object.values(idx).includes(i)) idx[f] = i;
+      }
+    }
   }
   if (!schema) {
     const want = opts.schema ? `the ${opts.schema} header` : 'a NetShare (srcip,dstip,srcport,dstport,proto,ts,td,pkt,byt,type), UGR16 (te,td,sa,da,sp,dp,pr,...) or CIDDS header';

@@ -1,0 +1,233 @@
+// Records → flows → chunks (spec §2.3): time sort, fixed-time / fixed-size chunks, 5-tuple flows, max flow length, flow tags.
+import { ConfigError, expected } from '../errors.js';
+import { flowKey, type RecordView } from './records.js';
+
+export interface ChunkingOptions {
+  nChunks: number;
+  chunking: 'fixedTime' | 'fixedSize';
+  /** null: no cap. */
+  maxFlowLen: number | null;
+  longFlows: 'truncate' | 'drop';
+  emptyChunks: 'skip' | 'error';
+  /** Data-independent chunk edges (DP mode); records outside are dropped. */
+  fixedRangeUs?: [number, number];
+}
+
+/** The flows of one chunk as CSR lists of record indices (each flow's records in time order). */
+export interface ChunkFlows {
+  /** Time-chunk index 0..nChunks−1 (empty chunks are skipped, so indices may have gaps). */
+  index: number;
+  startUs: number;
+  endUs: number;
+  /** Global 5-tuple id of each flow, flows ordered by their first record in the chunk. */
+  flowKeyIds: Uint32Array;
+  /** CSR: records of flow f are recIdx[recStart[f] .. recStart[f+1]). */
+  recStart: Uint32Array;
+  recIdx: Uint32Array;
+  /** Records in this chunk before the length cap. */
+  recordsIn: number;
+  /** Flows cut to maxFlowLen / flows dropped for being longer. */
+  truncatedFlows: number;
+  droppedFlows: number;
+  droppedRecords: number;
+}
+
+export interface ChunkPlan {
+  nChunks: number;
+  /** Chunk edges in µs (nChunks + 1). */
+  edges: Float64Array;
+  /** Number of distinct 5-tuples over the whole trace. */
+  nFlowKeys: number;
+  /** presence[key * nChunks + c] = 1 when the 5-tuple has a record in time-chunk c (before length caps, as NetShare). */
+  presence: Uint8Array;
+  /** First time-chunk of each 5-tuple. */
+  firstChunk: Int32Array;
+  chunks: ChunkFlows[];
+  /** Longest flow (records, after the cap) over all chunks. */
+  maxLen: number;
+  /** Records outside a fixed (DP) range. */
+  outOfRange: number;
+  warnings: string[];
+}
+
+/** Indices 0..n−1 sorted by time, ties by index (stable). */
+export function argsortTime(time: Float64Array): Uint32Array {
+  const n = time.length;
+  const order = new Uint32Array(n);
+  let sorted = true;
+  for (let i = 0; i < n; i++) {
+    order[i] = i;
+    if (i > 0 && time[i]! < time[i - 1]!) sorted = false;
+  }
+  if (!sorted) order.sort((a, b) => time[a]! - time[b]! || a - b);
+  return order;
+}
+
+export function planChunks(view: RecordView, opts: ChunkingOptions): ChunkPlan {
+  const n = view.n;
+  const time = view.time;
+  const nc = opts.nChunks;
+  const order = argsortTime(time);
+  const warnings: string[] = [];
+  let t0 = n > 0 ? time[order[0]!]! : 0;
+  let t1 = n > 0 ? time[order[n - 1]!]! : 0;
+  if (opts.fixedRangeUs) [t0, t1] = opts.fixedRangeUs;
+  const span = t1 - t0;
+  const edges = new Float64Array(nc + 1);
+  for (let k = 0; k <= nc; k++) edges[k] = t0 + (span * k) / nc;
+  const chunkOf = new Int32Array(n).fill(-1);
+  let outOfRange = 0;
+  const perChunk = Math.ceil(n / nc);
+  for (let r = 0; r < n; r++) {
+    const i = order[r]!;
+    let k: number;
+    if (opts.chunking === 'fixedSize') k = Math.min(nc - 1, Math.floor(r / perChunk));
+    else {
+      const t = time[i]!;
+      if (opts.fixedRangeUs && (t < t0 || t >= t1)) {
+        outOfRange++;
+        continue;
+      }
+      k = span > 0 ? Math.floor(((t - t0) / span) * nc) : 0;
+      if (k >= nc) k = nc - 1;
+      // guard float rounding against the linspace edges
+      while (k > 0 && t < edges[k]!) k--;
+      while (k < nc - 1 && t >= edges[k + 1]!) k++;
+    }
+    chunkOf[i] = k;
+  }
+  if (outOfRange > 0) warnings.push(`${outOfRange} records outside the fixed time range were dropped`);
+
+  // global 5-tuple ids in order of first appearance
+  const ids = new Map<string, number>();
+  const flowId = new Uint32Array(n);
+  for (let r = 0; r < n; r++) {
+    const i = order[r]!;
+    if (chunkOf[i]! < 0) continue;
+    const key = flowKey(view, i);
+    let id = ids.get(key);
+    if (id === undefined) {
+      id = ids.size;
+      ids.set(key, id);
+    }
+    flowId[i] = id;
+  }
+  const nKeys = ids.size;
+  ids.clear();
+  const presence = new Uint8Array(nKeys * nc);
+  const firstChunk = new Int32Array(nKeys).fill(-1);
+  const chunkCount = new Uint32Array(nc);
+  for (let r = 0; r < n; r++) {
+    const i = order[r]!;
+    const k = chunkOf[i]!;
+    if (k < 0) continue;
+    const f = flowId[i]!;
+    presence[f * nc + k] = 1;
+    if (firstChunk[f]! < 0) firstChunk[f] = k;
+    chunkCount[k]!++;
+  }
+
+  // group per chunk: local flow index by first appearance, then CSR fill
+  const chunks: ChunkFlows[] = [];
+  const local = new Int32Array(nKeys).fill(-1);
+  const byChunk: number[][] = Array.from({ length: nc }, () => []);
+  for (let r = 0; r < n; r++) {
+    const i = order[r]!;
+    const k = chunkOf[i]!;
+    if (k >= 0) byChunk[k]!.push(i);
+  }
+  let maxLen = 0;
+  for (let k = 0; k < nc; k++) {
+    const recs = byChunk[k]!;
+    if (recs.length === 0) {
+      if (opts.emptyChunks === 'error') {
+        throw new ConfigError(
+          expected('chunks that each hold records (or preprocess.emptyChunks "skip")', 'preprocess.nChunks', nc) + `: chunk ${k} is empty`,
+          'preprocess.nChunks',
+        );
+      }
+      warnings.push(`chunk ${k} [${edges[k]}, ${edges[k + 1]}) µs has no records and is skipped`);
+      continue;
+    }
+    const keys: number[] = [];
+    const counts: number[] = [];
+    for (const i of recs) {
+      const f = flowId[i]!;
+      let l = local[f]!;
+      if (l < 0) {
+        l = keys.length;
+        local[f] = l;
+        keys.push(f);
+        counts.push(0);
+      }
+      counts[l]!++;
+    }
+    const cap = opts.maxFlowLen ?? Infinity;
+    let truncatedFlows = 0;
+    let droppedFlows = 0;
+    let droppedRecords = 0;
+    const keep = new Int32Array(keys.length); // new local index or -1
+    let nf = 0;
+    const lens: number[] = [];
+    for (let l = 0; l < keys.length; l++) {
+      const c = counts[l]!;
+      if (c > cap) {
+        if (opts.longFlows === 'drop') {
+          keep[l] = -1;
+          droppedFlows++;
+          droppedRecords += c;
+          continue;
+        }
+        truncatedFlows++;
+        droppedRecords += c - cap;
+      }
+      keep[l] = nf++;
+      lens.push(Math.min(c, cap));
+    }
+    const recStart = new Uint32Array(nf + 1);
+    for (let f = 0; f < nf; f++) {
+      recStart[f + 1] = recStart[f]! + lens[f]!;
+      if (lens[f]! > maxLen) maxLen = lens[f]!;
+    }
+    const recIdx = new Uint32Array(recStart[nf]!);
+    const fill = new Uint32Array(nf);
+    const flowKeyIds = new Uint32Array(nf);
+    for (let l = 0; l < keys.length; l++) if (keep[l]! >= 0) flowKeyIds[keep[l]!] = keys[l]!;
+    for (const i of recs) {
+      const l = local[flowId[i]!]!;
+      const f = keep[l]!;
+      if (f < 0 || fill[f]! >= lens[f]!) continue;
+      recIdx[recStart[f]! + fill[f]!] = i;
+      fill[f]!++;
+    }
+    for (const f of keys) local[f] = -1;
+    chunks.push({
+      index: k,
+      startUs: edges[k]!,
+      endUs: edges[k + 1]!,
+      flowKeyIds,
+      recStart,
+      recIdx,
+      recordsIn: recs.length,
+      truncatedFlows,
+      droppedFlows,
+      droppedRecords,
+    });
+  }
+  return { nChunks: nc, edges, nFlowKeys: nKeys, presence, firstChunk, chunks, maxLen, outOfRange, warnings };
+}
+
+/**
+ * Flow tags `multichunk_dep_v2` of one flow in chunk `c`: [startFromThisChunk one-hot, chunk_0 one-hot, …], 0 → [1,0],
+ * 1 → [0,1]. startFromThisChunk = the 5-tuple's first chunk is c; chunk_i = the 5-tuple has records in chunk i.
+ */
+export function writeFlowTags(plan: ChunkPlan, key: number, c: number, out: Float32Array, off: number): void {
+  const nc = plan.nChunks;
+  const start = plan.firstChunk[key] === c ? 1 : 0;
+  out[off + start] = 1;
+  for (let i = 0; i < nc; i++) out[off + 2 + 2 * i + plan.presence[key * nc + i]!] = 1;
+}
+
+export function flowTagDim(nChunks: number): number {
+  return 2 + 2 * nChunks;
+}

@@ -1,0 +1,106 @@
+// A uniform view of packet or flow-record tables for encoding: time, 5-tuple, and NetShare-named field columns.
+import { ConfigError, expected } from '../errors.js';
+import type { FlowTable, PacketTable, Table } from '../io/table.js';
+
+/** NetShare column names → table columns, per table kind. */
+const PACKET_COLUMNS: Record<string, keyof PacketTable> = {
+  pkt_len: 'pktLen',
+  tos: 'tos',
+  id: 'ipId',
+  flag: 'flags',
+  off: 'fragOffset',
+  ttl: 'ttl',
+  ihl: 'ihl',
+  tcp_flags: 'tcpFlags',
+  tcp_window: 'tcpWindow',
+  label: 'label',
+};
+const FLOW_COLUMNS: Record<string, keyof FlowTable> = {
+  td: 'td',
+  pkt: 'pkt',
+  byt: 'byt',
+  type: 'type',
+  label: 'label',
+  tos: 'tos',
+  flags: 'tcpFlags',
+  tcp_flags: 'tcpFlags',
+};
+
+export const FIVE_TUPLE = ['srcip', 'dstip', 'srcport', 'dstport', 'proto'] as const;
+
+export interface RecordView {
+  kind: 'packets' | 'flows';
+  n: number;
+  /** Record time, µs (packet time or flow start). */
+  time: Float64Array;
+  srcIp: Uint32Array;
+  dstIp: Uint32Array;
+  /** Present when any record is IPv6: 16 bytes per row, network order, with ipVersion. */
+  srcIp6?: Uint8Array;
+  dstIp6?: Uint8Array;
+  ipVersion?: Uint8Array;
+  hasIpv6: boolean;
+  srcPort: Uint16Array;
+  dstPort: Uint16Array;
+  proto: Uint8Array;
+  table: Table;
+}
+
+export function recordView(table: Table): RecordView {
+  const time = table.kind === 'packets' ? table.time : table.ts;
+  let hasIpv6 = false;
+  if (table.ipVersion && table.srcIp6) for (let i = 0; i < table.length; i++) if (table.ipVersion[i] === 6) { hasIpv6 = true; break; }
+  return {
+    kind: table.kind,
+    n: table.length,
+    time,
+    srcIp: table.srcIp,
+    dstIp: table.dstIp,
+    ...(hasIpv6 ? { srcIp6: table.srcIp6!, dstIp6: table.dstIp6!, ipVersion: table.ipVersion! } : {}),
+    hasIpv6,
+    srcPort: table.srcPort,
+    dstPort: table.dstPort,
+    proto: table.proto,
+    table,
+  };
+}
+
+/** A field column of the table by NetShare name: numbers (typed array) or strings. */
+export function fieldColumn(view: RecordView, column: string, key = column): ArrayLike<number> | string[] {
+  switch (column) {
+    case 'srcport':
+      return view.srcPort;
+    case 'dstport':
+      return view.dstPort;
+    case 'proto':
+      return view.proto;
+    case 'srcip':
+      return view.srcIp;
+    case 'dstip':
+      return view.dstIp;
+  }
+  const map = view.kind === 'packets' ? PACKET_COLUMNS : FLOW_COLUMNS;
+  const prop = map[column];
+  const col = prop ? (view.table as unknown as Record<string, unknown>)[prop] : undefined;
+  if (!col) {
+    const known = [...FIVE_TUPLE, ...Object.keys(map)].join(', ');
+    throw new ConfigError(
+      expected(`a column this ${view.kind === 'packets' ? 'packet' : 'flow'} trace has (${known})`, key, column),
+      key,
+    );
+  }
+  return col as ArrayLike<number> | string[];
+}
+
+/** The 5-tuple of record i as a compact string key (IPv4: 7 UTF-16 units). */
+export function flowKey(v: RecordView, i: number): string {
+  if (v.hasIpv6 && v.ipVersion![i] === 6) {
+    let k = '6';
+    for (let b = 0; b < 16; b += 2) k += String.fromCharCode((v.srcIp6![16 * i + b]! << 8) | v.srcIp6![16 * i + b + 1]!);
+    for (let b = 0; b < 16; b += 2) k += String.fromCharCode((v.dstIp6![16 * i + b]! << 8) | v.dstIp6![16 * i + b + 1]!);
+    return k + String.fromCharCode(v.srcPort[i]!, v.dstPort[i]!, v.proto[i]!);
+  }
+  const s = v.srcIp[i]!;
+  const d = v.dstIp[i]!;
+  return String.fromCharCode(s >>> 16, s & 0xffff, d >>> 16, d & 0xffff, v.srcPort[i]!, v.dstPort[i]!, v.proto[i]!);
+}

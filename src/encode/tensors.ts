@@ -1,0 +1,574 @@
+// Fit the field encoders, turn chunks of flows into DoppelGANger tensors (attributes, features, gen flags, layout) and back.
+import { ConfigError, InputError, InternalError, expected } from '../errors.js';
+import type { FieldSpec, NetShareConfig, Normalization } from '../config/schema.js';
+import { allocFlowTable, allocPacketTable, type FlowTable, type PacketTable, type Table } from '../io/table.js';
+import { flowTagDim, writeFlowTags, type ChunkFlows, type ChunkPlan } from './chunks.js';
+import {
+  BitsEncoder,
+  CategoricalEncoder,
+  ContinuousEncoder,
+  EmbeddingEncoder,
+  IpBitsEncoder,
+  type Activation,
+  type FieldEncoder,
+  type LayoutSlice,
+} from './fields.js';
+import { fieldColumn, type RecordView } from './records.js';
+import { Rng } from './rng.js';
+import { normalizeRows, trainCbow } from './word2vec.js';
+
+/** Everything needed to encode and decode: fitted field encoders plus the global options. */
+export interface EncoderSet {
+  dataset: 'pcap' | 'netflow';
+  /** Time chunks the flow tags refer to (0 when tags are off). */
+  tagChunks: number;
+  timestampNormalization: Normalization;
+  metadata: FieldEncoder[];
+  timeseries: FieldEncoder[];
+  /** Embedding vocabularies (shared by the fields that use them). */
+  ports?: EmbeddingEncoder;
+  protos?: EmbeddingEncoder;
+  word2vecInfo?: { sentences: number; sampled: boolean; seconds: number };
+}
+
+export interface Layout {
+  attributes: LayoutSlice[];
+  features: LayoutSlice[];
+  /** Attribute vector width A and per-step feature width F (without the gen flag). */
+  attributeDim: number;
+  featureDim: number;
+  /** The generator's 2-way softmax per step (see genFlagOutputs), appended after the F feature dims. */
+  genFlag: { dim: 2; activation: 'softmax' };
+}
+
+/** Per-chunk facts needed to decode (normalisation ranges of the timestamp encoding). */
+export interface ChunkMeta {
+  index: number;
+  startUs: number;
+  endUs: number;
+  flows: number;
+  records: number;
+  recordsIn: number;
+  truncatedFlows: number;
+  droppedFlows: number;
+  droppedRecords: number;
+  /** Min-max range of flow starts (µs) and of within-flow inter-arrivals (µs) in this chunk. */
+  flowStartRange: [number, number];
+  interarrivalRange: [number, number];
+}
+
+/**
+ * A chunk as stored: only valid records' features, flow by flow (`lengths[f]` records each, in time order).
+ * `densify` turns it into the padded [n, T, F] DoppelGANger tensors.
+ */
+export interface PackedChunkTensors {
+  meta: ChunkMeta;
+  n: number;
+  T: number;
+  A: number;
+  F: number;
+  /** [n, A] */
+  attributes: Float32Array;
+  /** [records, F] */
+  packedFeatures: Float32Array;
+  /** [n] records per flow (≤ T). */
+  lengths: Uint32Array;
+}
+
+export interface ChunkTensors {
+  meta: ChunkMeta;
+  n: number;
+  T: number;
+  A: number;
+  F: number;
+  /** [n, A] */
+  attributes: Float32Array;
+  /** [n, T, F] */
+  features: Float32Array;
+  /** [n, T]: 1 for valid steps (DoppelGANger data_gen_flag). */
+  genFlag: Float32Array;
+}
+
+function makeEncoder(spec: FieldSpec, set: EncoderSet, ipv6: boolean): FieldEncoder {
+  switch (spec.encoding) {
+    case 'ipBits':
+      return new IpBitsEncoder(spec.column, ipv6 ? 128 : 32);
+    case 'bits':
+      return new BitsEncoder(spec.column, spec.nBits);
+    case 'word2vecPort':
+      return new EmbeddingEncoder(spec.column, 'word2vecPort', set.ports!.values, set.ports!.vectors, set.ports!.vecDim);
+    case 'word2vecProto':
+      return new EmbeddingEncoder(spec.column, 'word2vecProto', set.protos!.values, set.protos!.vectors, set.protos!.vecDim);
+    case 'categorical':
+      return new CategoricalEncoder(spec.column, spec.choices, false);
+    case 'continuous':
+      return new ContinuousEncoder(spec.column, spec.normalization, spec.log1p, spec.min, spec.max);
+  }
+}
+
+/**
+ * Train the port/protocol word2vec model: one sentence [srcport, dstport, proto] per record, ports and protocols in
+ * separate vocabularies (distinct tokens), at most `maxSentences` records sampled uniformly with the seed.
+ */
+export function fitEmbeddings(view: RecordView, cfg: NetShareConfig): { ports: EmbeddingEncoder; protos: EmbeddingEncoder; info: EncoderSet['word2vecInfo'] } {
+  const t0 = performance.now();
+  const w = cfg.preprocess.word2vec;
+  const portCount = new Float64Array(65536);
+  const protoCount = new Float64Array(256);
+  for (let i = 0; i < view.n; i++) {
+    portCount[view.srcPort[i]!]!++;
+    portCount[view.dstPort[i]!]!++;
+    protoCount[view.proto[i]!]!++;
+  }
+  const byFreq = (counts: Float64Array): number[] => {
+    const vals: number[] = [];
+    for (let v = 0; v < counts.length; v++) if (counts[v]! > 0) vals.push(v);
+    return vals.sort((a, b) => counts[b]! - counts[a]! || a - b);
+  };
+  const portVals = byFreq(portCount);
+  const protoVals = byFreq(protoCount);
+  const P = portVals.length;
+  const tokPort = new Int32Array(65536).fill(-1);
+  portVals.forEach((v, i) => (tokPort[v] = i));
+  const tokProto = new Int32Array(256).fill(-1);
+  protoVals.forEach((v, i) => (tokProto[v] = P + i));
+  const counts = new Float64Array(P + protoVals.length);
+  portVals.forEach((v, i) => (counts[i] = portCount[v]!));
+  protoVals.forEach((v, i) => (counts[P + i] = protoCount[v]!));
+  const rng = new Rng(cfg.global.seed ^ 0x77a1);
+  const max = w.maxSentences > 0 ? w.maxSentences : view.n;
+  const m = Math.min(view.n, max);
+  const sampled = m < view.n;
+  const sentences = new Int32Array(3 * m);
+  for (let s = 0; s < m; s++) {
+    // uniform sample without replacement via a strided random start when sampling (keeps time spread), else all
+    const i = sampled ? Math.min(view.n - 1, Math.floor(((s + rng.next()) * view.n) / m)) : s;
+    sentences[3 * s] = tokPort[view.srcPort[i]!]!;
+    sentences[3 * s + 1] = tokPort[view.dstPort[i]!]!;
+    sentences[3 * s + 2] = tokProto[view.proto[i]!]!;
+  }
+  const vecs = trainCbow(sentences, 3, counts, {
+    dim: w.dim,
+    window: w.window,
+    negative: w.negative,
+    epochs: w.epochs,
+    alpha: w.alpha,
+    minAlpha: w.minAlpha,
+    sample: w.sample,
+    seed: cfg.global.seed,
+  });
+  normalizeRows(vecs, w.dim);
+  const ports = new EmbeddingEncoder('port', 'word2vecPort', portVals, vecs.slice(0, P * w.dim), w.dim);
+  const protos = new EmbeddingEncoder('proto', 'word2vecProto', protoVals, vecs.slice(P * w.dim), w.dim);
+  return { ports, protos, info: { sentences: m, sampled, seconds: (performance.now() - t0) / 1000 } };
+}
+
+/** Fit every encoder on the whole trace (continuous ranges and categorical choices are global, as NetShare). */
+export function fitEncoders(view: RecordView, cfg: NetShareConfig): EncoderSet {
+  const p = cfg.preprocess;
+  const set: EncoderSet = {
+    dataset: cfg.global.dataset,
+    tagChunks: p.flowTags === 'none' ? 0 : p.nChunks,
+    timestampNormalization: p.timestamp.normalization,
+    metadata: [],
+    timeseries: [],
+  };
+  const all = [...p.metadata, ...p.timeseries];
+  if (all.some((f) => f.encoding === 'word2vecPort' || f.encoding === 'word2vecProto')) {
+    const { ports, protos, info } = fitEmbeddings(view, cfg);
+    set.ports = ports;
+    set.protos = protos;
+    set.word2vecInfo = info;
+  }
+  for (const [sect, list] of [['metadata', p.metadata], ['timeseries', p.timeseries]] as const) {
+    list.forEach((spec, i) => {
+      const key = `preprocess.${sect}.${i}.column`;
+      if (spec.encoding === 'ipBits' && spec.column !== 'srcip' && spec.column !== 'dstip') {
+        throw new ConfigError(expected('srcip or dstip for ipBits', key, spec.column), key);
+      }
+      if ((spec.encoding === 'word2vecPort' && spec.column !== 'srcport' && spec.column !== 'dstport') || (spec.encoding === 'word2vecProto' && spec.column !== 'proto')) {
+        throw new ConfigError(expected(`a ${spec.encoding === 'word2vecPort' ? 'port' : 'proto'} column for ${spec.encoding}`, key, spec.column), key);
+      }
+      const enc = makeEncoder(spec, set, view.hasIpv6);
+      if (enc instanceof ContinuousEncoder) {
+        const col = fieldColumn(view, spec.column, key);
+        if (Array.isArray(col)) throw new ConfigError(expected('a numeric column for a continuous encoding', key, spec.column), key);
+        enc.fit(col as ArrayLike<number>);
+      } else if (enc instanceof CategoricalEncoder) {
+        const col = fieldColumn(view, spec.column, key);
+        try {
+          enc.fit(col as ArrayLike<string | number>);
+        } catch (err) {
+          if (err instanceof InputError) throw new ConfigError(`${err.message} (${key})`, key.replace(/column$/, 'choices'));
+          throw err;
+        }
+      } else if (enc instanceof BitsEncoder) {
+        const col = fieldColumn(view, spec.column, key);
+        const lim = 2 ** enc.nBits;
+        for (let r = 0; r < col.length; r++) {
+          const v = col[r] as number;
+          if (!(v >= 0 && v < lim && Number.isInteger(v))) throw new ConfigError(expected(`integers below 2^${enc.nBits} in ${spec.column}`, key.replace(/column$/, 'nBits'), v), key.replace(/column$/, 'nBits'));
+        }
+      }
+      (sect === 'metadata' ? set.metadata : set.timeseries).push(enc);
+    });
+  }
+  return set;
+}
+
+function act(norm: Normalization): Activation {
+  return norm === 'zeroOne' ? 'sigmoid' : 'tanh';
+}
+
+/** Ordered output slices: metadata fields | flow tags | flow_start; features: interarrival | timeseries fields. */
+export function buildLayout(set: EncoderSet): Layout {
+  const attributes: LayoutSlice[] = [];
+  let off = 0;
+  const slice = (kind: 'attribute' | 'feature', enc: FieldEncoder, o: number): LayoutSlice => {
+    const discrete = enc.activation === 'softmax';
+    const groupSize = enc instanceof CategoricalEncoder ? enc.dim : discrete ? 2 : undefined;
+    return {
+      name: enc.column,
+      kind,
+      offset: o,
+      dim: enc.dim,
+      activation: enc.activation,
+      ...(groupSize !== undefined ? { groupSize } : {}),
+      discrete,
+      encoding: enc.encoding,
+    };
+  };
+  for (const e of set.metadata) {
+    attributes.push(slice('attribute', e, off));
+    off += e.dim;
+  }
+  if (set.tagChunks > 0) {
+    const d = flowTagDim(set.tagChunks);
+    attributes.push({ name: 'flow_tags', kind: 'attribute', offset: off, dim: d, activation: 'softmax', groupSize: 2, discrete: true, encoding: 'multichunk_dep_v2' });
+    off += d;
+  }
+  attributes.push({ name: 'flow_start', kind: 'attribute', offset: off, dim: 1, activation: act(set.timestampNormalization), discrete: false, encoding: 'flowStart' });
+  off += 1;
+  const features: LayoutSlice[] = [
+    { name: 'interarrival', kind: 'feature', offset: 0, dim: 1, activation: act(set.timestampNormalization), discrete: false, encoding: 'interarrival' },
+  ];
+  let foff = 1;
+  for (const e of set.timeseries) {
+    features.push(slice('feature', e, foff));
+    foff += e.dim;
+  }
+  return { attributes, features, attributeDim: off, featureDim: foff, genFlag: { dim: 2, activation: 'softmax' } };
+}
+
+function norm01(x: number, lo: number, hi: number, norm: Normalization): number {
+  let u = hi > lo ? (x - lo) / (hi - lo) : 0;
+  if (u < 0) u = 0;
+  else if (u > 1) u = 1;
+  return norm === 'zeroOne' ? u : 2 * u - 1;
+}
+function denorm01(v: number, lo: number, hi: number, norm: Normalization): number {
+  let u = norm === 'zeroOne' ? v : (v + 1) / 2;
+  if (!(u >= 0)) u = 0;
+  else if (u > 1) u = 1;
+  return lo + u * (hi - lo);
+}
+
+/** T for all chunks: the longest flow rounded up to a multiple of sampleLen. */
+export function paddedLength(maxLen: number, sampleLen: number): number {
+  return Math.max(sampleLen, Math.ceil(maxLen / sampleLen) * sampleLen);
+}
+
+/** Encode one chunk into tensors. `dpRanges` fixes the time normalisation (DP mode). */
+export function encodeChunk(
+  view: RecordView,
+  plan: ChunkPlan,
+  chunk: ChunkFlows,
+  set: EncoderSet,
+  T: number,
+  dp?: { interarrivalUs: [number, number] },
+): PackedChunkTensors {
+  const layout = buildLayout(set);
+  const A = layout.attributeDim;
+  const F = layout.featureDim;
+  const n = chunk.flowKeyIds.length;
+  const time = view.time;
+  const { recStart, recIdx } = chunk;
+  // time ranges of this chunk
+  let fsMin = Infinity, fsMax = -Infinity, iaMin = Infinity, iaMax = -Infinity;
+  for (let f = 0; f < n; f++) {
+    const a = recStart[f]!, b = recStart[f + 1]!;
+    const t0 = time[recIdx[a]!]!;
+    if (t0 < fsMin) fsMin = t0;
+    if (t0 > fsMax) fsMax = t0;
+    for (let r = a; r < b; r++) {
+      const ia = r === a ? 0 : time[recIdx[r]!]! - time[recIdx[r - 1]!]!;
+      if (ia < iaMin) iaMin = ia;
+      if (ia > iaMax) iaMax = ia;
+    }
+  }
+  if (dp) {
+    fsMin = chunk.startUs;
+    fsMax = chunk.endUs;
+    [iaMin, iaMax] = dp.interarrivalUs;
+  }
+  const meta: ChunkMeta = {
+    index: chunk.index,
+    startUs: chunk.startUs,
+    endUs: chunk.endUs,
+    flows: n,
+    records: recIdx.length,
+    recordsIn: chunk.recordsIn,
+    truncatedFlows: chunk.truncatedFlows,
+    droppedFlows: chunk.droppedFlows,
+    droppedRecords: chunk.droppedRecords,
+    flowStartRange: [fsMin, fsMax],
+    interarrivalRange: [iaMin, iaMax],
+  };
+  const attributes = new Float32Array(n * A);
+  const features = new Float32Array(recIdx.length * F);
+  const lengths = new Uint32Array(n);
+  const tsNorm = set.timestampNormalization;
+  const metaCols = set.metadata.map((e) => (e instanceof IpBitsEncoder ? null : fieldColumn(view, e.column)));
+  const tsCols = set.timeseries.map((e) => fieldColumn(view, e.column));
+  for (let f = 0; f < n; f++) {
+    const a = recStart[f]!, b = recStart[f + 1]!;
+    if (b - a > T) throw new InternalError(`flow of ${b - a} records exceeds T ${T}`);
+    lengths[f] = b - a;
+    const first = recIdx[a]!;
+    let off = f * A;
+    set.metadata.forEach((e, k) => {
+      if (e instanceof IpBitsEncoder) {
+        const isSrc = e.column === 'srcip';
+        if (view.hasIpv6 && view.ipVersion![first] === 6) e.encode6(isSrc ? view.srcIp6! : view.dstIp6!, 16 * first, attributes, off);
+        else e.encode4((isSrc ? view.srcIp : view.dstIp)[first]!, attributes, off);
+      } else if (e instanceof CategoricalEncoder) e.encode((metaCols[k] as ArrayLike<string | number>)[first]!, attributes, off);
+      else e.encode((metaCols[k] as ArrayLike<number>)[first]!, attributes, off);
+      off += e.dim;
+    });
+    if (set.tagChunks > 0) {
+      writeFlowTags(plan, chunk.flowKeyIds[f]!, chunk.index, attributes, off);
+      off += flowTagDim(set.tagChunks);
+    }
+    attributes[off] = norm01(time[first]!, fsMin, fsMax, tsNorm);
+    for (let r = a; r < b; r++) {
+      const i = recIdx[r]!;
+      let o = r * F;
+      const ia = r === a ? 0 : time[i]! - time[recIdx[r - 1]!]!;
+      features[o++] = norm01(ia, iaMin, iaMax, tsNorm);
+      for (let k = 0; k < set.timeseries.length; k++) {
+        const e = set.timeseries[k]!;
+        if (e instanceof CategoricalEncoder) e.encode((tsCols[k] as ArrayLike<string | number>)[i]!, features, o);
+        else if (e instanceof IpBitsEncoder) throw new InternalError('ipBits is an attribute encoding');
+        else e.encode((tsCols[k] as ArrayLike<number>)[i]!, features, o);
+        o += e.dim;
+      }
+    }
+  }
+  return { meta, n, T, A, F, attributes, packedFeatures: features, lengths };
+}
+
+/** Dense DoppelGANger tensors from the packed form: features [n, T, F] zero-padded, genFlag [n, T]. */
+export function densify(p: PackedChunkTensors): ChunkTensors {
+  const { n, T, F } = p;
+  const features = new Float32Array(n * T * F);
+  const genFlag = new Float32Array(n * T);
+  let r = 0;
+  for (let f = 0; f < n; f++) {
+    const len = p.lengths[f]!;
+    features.set(p.packedFeatures.subarray(r * F, (r + len) * F), f * T * F);
+    genFlag.fill(1, f * T, f * T + len);
+    r += len;
+  }
+  return { meta: p.meta, n, T, A: p.A, F, attributes: p.attributes, features, genFlag };
+}
+
+/**
+ * The generator's per-step gen-flag targets (spec §2.5 add_gen_flag): [next step valid, (1 − next valid) · (the
+ * sampleLen group holds a valid step)] → [1,0] continue, [0,1] last step (and padding inside the last group), [0,0]
+ * for fully padded groups. Returns [n, T, 2].
+ */
+export function genFlagOutputs(genFlag: Float32Array, n: number, T: number, sampleLen: number): Float32Array {
+  if (T % sampleLen !== 0) throw new InternalError(`T ${T} is not a multiple of sampleLen ${sampleLen}`);
+  const out = new Float32Array(n * T * 2);
+  for (let f = 0; f < n; f++) {
+    for (let g = 0; g < T; g += sampleLen) {
+      let any = 0;
+      for (let t = g; t < g + sampleLen; t++) if (genFlag[f * T + t]! > 0.5) any = 1;
+      for (let t = g; t < g + sampleLen; t++) {
+        const next = t + 1 < T ? (genFlag[f * T + t + 1]! > 0.5 ? 1 : 0) : 0;
+        out[(f * T + t) * 2] = next;
+        out[(f * T + t) * 2 + 1] = (1 - next) * any;
+      }
+    }
+  }
+  return out;
+}
+
+/** Features with the gen-flag outputs appended per step: [n, T, F + 2]. */
+export function withGenFlag(features: Float32Array, genFlag: Float32Array, n: number, T: number, F: number, sampleLen: number): Float32Array {
+  const g = genFlagOutputs(genFlag, n, T, sampleLen);
+  const out = new Float32Array(n * T * (F + 2));
+  for (let s = 0; s < n * T; s++) {
+    out.set(features.subarray(s * F, s * F + F), s * (F + 2));
+    out[s * (F + 2) + F] = g[2 * s]!;
+    out[s * (F + 2) + F + 1] = g[2 * s + 1]!;
+  }
+  return out;
+}
+
+export interface DecodedChunk {
+  table: Table;
+  /** Row → flow (0..n−1) of the tensors it came from. */
+  flowOf: Int32Array;
+  /** Per flow: decoded flow tags (startFromThisChunk, chunk presence bits) when tags are on. */
+  startFromThisChunk?: Uint8Array;
+  chunkPresence?: Uint8Array;
+}
+
+/**
+ * Decode tensors back to records: metadata → 5-tuple (+ attributes), flow_start + cumulated inter-arrivals → times,
+ * fields by their inverse encoders. Step t of flow f is emitted when valid[f·T + t] > 0.5 (the data's gen flags or
+ * the generator's stop mask). Records come out in flow order, each flow's records in time order.
+ */
+export function decodeChunk(
+  t: { attributes: Float32Array; features: Float32Array; valid: Float32Array | Uint8Array; n: number; T: number },
+  set: EncoderSet,
+  meta: Pick<ChunkMeta, 'flowStartRange' | 'interarrivalRange'>,
+): DecodedChunk {
+  const layout = buildLayout(set);
+  const A = layout.attributeDim;
+  const F = layout.featureDim;
+  const { n, T } = t;
+  if (t.attributes.length !== n * A) throw new InternalError(`attributes hold ${t.attributes.length} values, expected ${n}×${A}`);
+  if (t.features.length !== n * T * F) throw new InternalError(`features hold ${t.features.length} values, expected ${n}×${T}×${F}`);
+  let rows = 0;
+  for (let s = 0; s < n * T; s++) if (t.valid[s]! > 0.5) rows++;
+  const ipv6 = set.metadata.some((e) => e instanceof IpBitsEncoder && e.bits === 128);
+  const packets = set.dataset === 'pcap';
+  const table: Table = packets ? allocPacketTable(rows, ipv6) : allocFlowTable(rows);
+  if (!packets && ipv6) {
+    (table as FlowTable).srcIp6 = new Uint8Array(16 * rows);
+    (table as FlowTable).dstIp6 = new Uint8Array(16 * rows);
+  }
+  if (ipv6 || packets) (table as { ipVersion?: Uint8Array }).ipVersion ??= new Uint8Array(rows);
+  const flowOf = new Int32Array(rows);
+  const tagN = set.tagChunks;
+  const startFrom = tagN > 0 ? new Uint8Array(n) : undefined;
+  const presence = tagN > 0 ? new Uint8Array(n * tagN) : undefined;
+  const strCols = new Map<string, string[]>();
+  const setField = (col: string, row: number, v: string | number): void => {
+    if (packets) {
+      const p = table as PacketTable;
+      switch (col) {
+        case 'pkt_len': p.pktLen[row] = v as number; return;
+        case 'tos': p.tos[row] = v as number; return;
+        case 'id': p.ipId[row] = v as number; return;
+        case 'flag': p.flags[row] = v as number; return;
+        case 'off': p.fragOffset[row] = v as number; return;
+        case 'ttl': p.ttl[row] = v as number; return;
+        case 'ihl': p.ihl[row] = v as number; return;
+        case 'tcp_flags': p.tcpFlags[row] = v as number; return;
+        case 'tcp_window': p.tcpWindow[row] = v as number; return;
+      }
+    } else {
+      const fl = table as FlowTable;
+      switch (col) {
+        case 'td': fl.td[row] = v as number; return;
+        case 'pkt': fl.pkt[row] = v as number; return;
+        case 'byt': fl.byt[row] = v as number; return;
+        case 'tos': (fl.tos ??= new Uint8Array(rows))[row] = v as number; return;
+        case 'flags':
+        case 'tcp_flags': (fl.tcpFlags ??= new Uint8Array(rows))[row] = v as number; return;
+      }
+    }
+    if (col === 'label' || col === 'type') {
+      let arr = strCols.get(col);
+      if (!arr) {
+        arr = new Array<string>(rows).fill('');
+        strCols.set(col, arr);
+      }
+      arr[row] = String(v);
+      return;
+    }
+    throw new InternalError(`no table column for field ${col}`);
+  };
+  const tsNorm = set.timestampNormalization;
+  const [fs0, fs1] = meta.flowStartRange;
+  const [ia0, ia1] = meta.interarrivalRange;
+  const metaVals: (string | number)[] = new Array(set.metadata.length);
+  let row = 0;
+  let src4 = 0, dst4 = 0;
+  let src6: Uint8Array | undefined, dst6: Uint8Array | undefined;
+  let ver = 4;
+  for (let f = 0; f < n; f++) {
+    let off = f * A;
+    ver = 4;
+    src6 = dst6 = undefined;
+    set.metadata.forEach((e, k) => {
+      if (e instanceof IpBitsEncoder) {
+        const d = e.decode(t.attributes, off);
+        if (d.version === 6) ver = 6;
+        if (e.column === 'srcip') {
+          src4 = d.v4;
+          src6 = d.v6;
+        } else {
+          dst4 = d.v4;
+          dst6 = d.v6;
+        }
+      } else metaVals[k] = e.decode(t.attributes, off);
+      off += e.dim;
+    });
+    if (tagN > 0) {
+      startFrom![f] = t.attributes[off + 1]! > t.attributes[off]! ? 1 : 0;
+      for (let i = 0; i < tagN; i++) presence![f * tagN + i] = t.attributes[off + 3 + 2 * i]! > t.attributes[off + 2 + 2 * i]! ? 1 : 0;
+      off += flowTagDim(tagN);
+    }
+    const start = denorm01(t.attributes[off]!, fs0, fs1, tsNorm);
+    let clock = start;
+    for (let s = 0; s < T; s++) {
+      if (!(t.valid[f * T + s]! > 0.5)) continue;
+      let o = (f * T + s) * F;
+      if (s > 0) clock += denorm01(t.features[o]!, ia0, ia1, tsNorm);
+      o++;
+      table.srcIp[row] = src4;
+      table.dstIp[row] = dst4;
+      if (ver === 6 || src6 || dst6) {
+        const tb = table as { srcIp6?: Uint8Array; dstIp6?: Uint8Array };
+        const v4to6 = (x: number): Uint8Array => Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, x >>> 24, (x >>> 16) & 255, (x >>> 8) & 255, x & 255]);
+        tb.srcIp6?.set(src6 ?? v4to6(src4), 16 * row);
+        tb.dstIp6?.set(dst6 ?? v4to6(dst4), 16 * row);
+      }
+      const iv = (table as { ipVersion?: Uint8Array }).ipVersion;
+      if (iv) iv[row] = src6 || dst6 ? 6 : 4;
+      set.metadata.forEach((e, k) => {
+        if (e instanceof IpBitsEncoder) return;
+        const v = metaVals[k]!;
+        switch (e.column) {
+          case 'srcport': table.srcPort[row] = v as number; break;
+          case 'dstport': table.dstPort[row] = v as number; break;
+          case 'proto': table.proto[row] = v as number; break;
+          default: setField(e.column, row, v);
+        }
+      });
+      if (packets) (table as PacketTable).time[row] = clock;
+      else (table as FlowTable).ts[row] = clock;
+      for (const e of set.timeseries) {
+        setField(e.column, row, (e as Exclude<FieldEncoder, IpBitsEncoder>).decode(t.features, o));
+        o += e.dim;
+      }
+      if (packets) {
+        const p = table as PacketTable;
+        if (!set.timeseries.some((e) => e.column === 'ihl')) p.ihl[row] = src6 || dst6 ? 40 : 20;
+      }
+      flowOf[row] = f;
+      row++;
+    }
+  }
+  for (const [col, arr] of strCols) (table as unknown as Record<string, unknown>)[col] = arr;
+  return {
+    table,
+    flowOf,
+    ...(startFrom ? { startFromThisChunk: startFrom } : {}),
+    ...(presence ? { chunkPresence: presence } : {}),
+  };
+}

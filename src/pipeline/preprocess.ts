@@ -1,0 +1,178 @@
+// The preprocess stage: read a trace, chunk it into flows, fit encoders, write per-chunk tensors + encoder state + layout.
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ConfigError, expected } from '../errors.js';
+import { checkDataInvariants, type NetShareConfig } from '../config/schema.js';
+import { readTrace, type ReadTraceOptions, type TraceFormat } from '../io/read-trace.js';
+import type { Table } from '../io/table.js';
+import { planChunks } from '../encode/chunks.js';
+import { recordView } from '../encode/records.js';
+import { encoderStateToJson } from '../encode/state.js';
+import { buildLayout, encodeChunk, fitEncoders, paddedLength } from '../encode/tensors.js';
+import {
+  TENSOR_FORMAT_VERSION,
+  modelLayout,
+  preprocessDir,
+  saveChunkTensors,
+  type PreprocessSummaryFile,
+} from './chunk-tensors.js';
+import { fingerprint, writeJsonAtomic } from './fsutil.js';
+import { runStage } from './manifest.js';
+
+export interface PreprocessOptions {
+  input: string;
+  workdir: string;
+  config: NetShareConfig;
+  /** CSV reading options (schema, column mapping, skipBadRows). */
+  read?: ReadTraceOptions;
+  /** Rerun even when the manifest says the stage is done with the same inputs. */
+  force?: boolean;
+  /** Progress: phase name and done/total in that phase's units. */
+  onProgress?: (phase: string, done: number, total: number) => void;
+  /** An already-read table (tests, library use); `input` is then only recorded. */
+  table?: Table;
+}
+
+export interface PreprocessResult extends PreprocessSummaryFile {
+  skipped: boolean;
+  recordsPerSecond: number;
+  readSeconds: number;
+  word2vec?: { sentences: number; sampled: boolean; seconds: number };
+  outputBytes: number;
+}
+
+function tableTimeSpan(t: Table): { first: number; last: number } {
+  const time = t.kind === 'packets' ? t.time : t.ts;
+  let first = Infinity;
+  let last = -Infinity;
+  for (let i = 0; i < time.length; i++) {
+    const x = time[i]!;
+    if (x < first) first = x;
+    if (x > last) last = x;
+  }
+  return { first, last };
+}
+
+/** Run preprocessing into `<workdir>/preprocess/` (layout documented in src/encode/README.md). */
+export async function preprocess(opts: PreprocessOptions): Promise<PreprocessResult> {
+  const workdir = resolve(opts.workdir);
+  await mkdir(workdir, { recursive: true });
+  const cfg = opts.config;
+  const input = resolve(opts.input);
+  let inputStat = { size: 0, mtimeMs: 0 };
+  if (!opts.table) {
+    const s = await stat(input).catch(() => null);
+    if (s) inputStat = { size: s.size, mtimeMs: s.mtimeMs };
+  }
+  const fp = fingerprint({ input, inputStat, preprocess: cfg.preprocess, global: { seed: cfg.global.seed, dataset: cfg.global.dataset, dp: cfg.global.dp }, sampleLen: cfg.model.sampleLen, read: { ...opts.read, onProgress: undefined, onPacketProgress: undefined }, format: TENSOR_FORMAT_VERSION });
+  const run = async (): Promise<PreprocessResult> => {
+    const t0 = performance.now();
+    opts.onProgress?.('read', 0, 0);
+    let table: Table;
+    let inputFormat: TraceFormat | 'table';
+    if (opts.table) {
+      table = opts.table;
+      inputFormat = 'table';
+    } else {
+      const r = await readTrace(input, {
+        ...opts.read,
+        onProgress: (b, tot) => opts.onProgress?.('read', b, tot),
+        onPacketProgress: (b, tot) => opts.onProgress?.('read', b, tot),
+      });
+      table = r.table;
+      inputFormat = r.format;
+    }
+    const readSeconds = (performance.now() - t0) / 1000;
+    const want = cfg.global.dataset === 'pcap' ? 'packets' : 'flows';
+    if (table.kind !== want) {
+      throw new ConfigError(
+        expected(`"${table.kind === 'packets' ? 'pcap' : 'netflow'}" for this ${table.kind === 'packets' ? 'packet' : 'flow-record'} trace (or --preset ${table.kind === 'packets' ? 'pcap' : 'netflow'})`, 'global.dataset', cfg.global.dataset),
+        'global.dataset',
+      );
+    }
+    const span = tableTimeSpan(table);
+    checkDataInvariants(cfg, { records: table.length, firstUs: span.first, lastUs: span.last });
+    const view = recordView(table);
+    const p = cfg.preprocess;
+    opts.onProgress?.('chunk', 0, p.nChunks);
+    const plan = planChunks(view, {
+      nChunks: p.nChunks,
+      chunking: p.chunking,
+      maxFlowLen: p.maxFlowLen,
+      longFlows: p.longFlows,
+      emptyChunks: p.emptyChunks,
+      ...(cfg.global.dp ? { fixedRangeUs: [p.dpRanges.startTimeUs!, p.dpRanges.endTimeUs!] as [number, number] } : {}),
+    });
+    if (plan.chunks.length === 0) throw new ConfigError('no chunk holds any record after chunking', 'preprocess.nChunks');
+    const sampleLen = cfg.model.sampleLen;
+    const T = paddedLength(cfg.preprocess.maxFlowLen ?? plan.maxLen, sampleLen);
+    opts.onProgress?.('fit', 0, 1);
+    const set = fitEncoders(view, cfg);
+    const layout = buildLayout(set);
+    // dense feature tensors: refuse before allocating something the machine cannot hold
+    let totalFlows = 0;
+    for (const c of plan.chunks) totalFlows = Math.max(totalFlows, c.flowKeyIds.length);
+    const mb = (totalFlows * T * layout.featureDim * 4) / 2 ** 20;
+    if (mb > p.maxTensorMB) {
+      throw new ConfigError(
+        expected(
+          `a maximum flow length that keeps the feature tensors under preprocess.maxTensorMB (${p.maxTensorMB} MB; the largest chunk's ${totalFlows} flows × T ${T} × F ${layout.featureDim} would need ${mb.toFixed(0)} MB dense)`,
+          'preprocess.maxFlowLen',
+          p.maxFlowLen,
+        ),
+        'preprocess.maxFlowLen',
+      );
+    }
+    const dir = preprocessDir(workdir);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    await writeJsonAtomic(join(dir, 'encoders.json'), encoderStateToJson(set));
+    await writeJsonAtomic(join(dir, 'layout.json'), { ...layout, maxLen: T, sampleLen, model: modelLayout(layout, T) });
+    let outputBytes = 0;
+    let records = 0;
+    const dp = cfg.global.dp ? { interarrivalUs: [p.dpRanges.interarrivalS[0] * 1e6, p.dpRanges.interarrivalS[1] * 1e6] as [number, number] } : undefined;
+    for (let k = 0; k < plan.chunks.length; k++) {
+      const c = plan.chunks[k]!;
+      const t = encodeChunk(view, plan, c, set, T, dp);
+      outputBytes += await saveChunkTensors(workdir, t);
+      records += t.meta.records;
+      c.recIdx = new Uint32Array(0); // free as we go
+      opts.onProgress?.('encode', k + 1, plan.chunks.length);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const summary: PreprocessSummaryFile = {
+      format: TENSOR_FORMAT_VERSION,
+      dataset: cfg.global.dataset,
+      input,
+      inputFormat,
+      records: table.length,
+      flowKeys: plan.nFlowKeys,
+      nChunks: p.nChunks,
+      chunks: plan.chunks.map((c) => c.index),
+      maxLen: T,
+      sampleLen,
+      attributeDim: layout.attributeDim,
+      featureDim: layout.featureDim,
+      edgesUs: Array.from(plan.edges),
+      warnings: plan.warnings,
+      seconds,
+    };
+    await writeJsonAtomic(join(dir, 'summary.json'), { ...summary, encodedRecords: records });
+    return {
+      ...summary,
+      skipped: false,
+      recordsPerSecond: table.length / seconds,
+      readSeconds,
+      ...(set.word2vecInfo ? { word2vec: set.word2vecInfo } : {}),
+      outputBytes,
+    };
+  };
+  if (opts.force) {
+    const { loadManifest, saveManifest } = await import('./manifest.js');
+    const m = await loadManifest(workdir);
+    delete m.stages.preprocess;
+    await saveManifest(workdir, m);
+  }
+  const r = await runStage(workdir, 'preprocess', fp, run);
+  return { ...r.outcome, skipped: r.skipped };
+}
