@@ -4,17 +4,13 @@ import { ConfigError, expected } from '../errors.js';
 import type { Table } from '../io/table.js';
 import { indexFlows, recordTimes } from './flows.js';
 import { columnWidth, takeColumn, takeRows } from './rows.js';
-import { rng } from './stats.js';
+import { argsort, rng } from './stats.js';
 
 export type BaselineName = 'marginals' | 'bootstrap';
 export const BASELINES: readonly BaselineName[] = ['marginals', 'bootstrap'];
 
 function sortByTime<T extends Table>(t: T): T {
-  const time = recordTimes(t);
-  const order = new Int32Array(t.length);
-  for (let i = 0; i < t.length; i++) order[i] = i;
-  order.sort((x, y) => time[x]! - time[y]! || x - y);
-  return takeRows(t, order);
+  return takeRows(t, argsort(recordTimes(t)));
 }
 
 /**

@@ -105,7 +105,7 @@ function growClassTree(xb: Uint8Array, d: number, y: Int32Array, K: number, rows
   const build = (idx: Int32Array, depth: number): number => {
     const node = tree.feature.length;
     const counts = new Float64Array(K);
-    for (const i of idx) counts[y[i]!]! += 1;
+    for (let q = 0; q < idx.length; q++) counts[y[idx[q]!]!]! += 1;
     tree.feature.push(-1);
     tree.threshold.push(0);
     tree.left.push(-1);
@@ -123,7 +123,10 @@ function growClassTree(xb: Uint8Array, d: number, y: Int32Array, K: number, rows
     let bestT = 0;
     for (const f of pickFeatures(d, p.mtry, p.r)) {
       hist.fill(0);
-      for (const i of idx) hist[xb[i * d + f]! * K + y[i]!]! += 1;
+      for (let q = 0; q < idx.length; q++) {
+        const i = idx[q]!;
+        hist[xb[i * d + f]! * K + y[i]!]! += 1;
+      }
       const left = new Float64Array(K);
       let nl = 0;
       for (let b = 0; b < MAX_BINS - 1; b++) {
@@ -153,13 +156,16 @@ function growClassTree(xb: Uint8Array, d: number, y: Int32Array, K: number, rows
     }
     if (bestF < 0) return node;
     let nl = 0;
-    for (const i of idx) if (xb[i * d + bestF]! <= bestT) nl++;
+    for (let q = 0; q < n; q++) if (xb[idx[q]! * d + bestF]! <= bestT) nl++;
     const li = new Int32Array(nl);
     const ri = new Int32Array(n - nl);
     let a = 0;
     let c = 0;
-    for (const i of idx) if (xb[i * d + bestF]! <= bestT) li[a++] = i;
-    else ri[c++] = i;
+    for (let q = 0; q < n; q++) {
+      const i = idx[q]!;
+      if (xb[i * d + bestF]! <= bestT) li[a++] = i;
+      else ri[c++] = i;
+    }
     tree.feature[node] = bestF;
     tree.threshold[node] = bestT;
     tree.left[node] = build(li, depth + 1);
@@ -180,9 +186,9 @@ function growBoostTree(xb: Uint8Array, d: number, g: Float64Array, h: Float64Arr
     const node = tree.feature.length;
     let G = 0;
     let H = 0;
-    for (const i of idx) {
-      G += g[i]!;
-      H += h[i]!;
+    for (let q = 0; q < idx.length; q++) {
+      G += g[idx[q]!]!;
+      H += h[idx[q]!]!;
     }
     tree.feature.push(-1);
     tree.threshold.push(0);
@@ -197,7 +203,8 @@ function growBoostTree(xb: Uint8Array, d: number, g: Float64Array, h: Float64Arr
       hg.fill(0);
       hh.fill(0);
       hc.fill(0);
-      for (const i of idx) {
+      for (let q = 0; q < idx.length; q++) {
+        const i = idx[q]!;
         const b = xb[i * d + f]!;
         hg[b]! += g[i]!;
         hh[b]! += h[i]!;
@@ -225,7 +232,7 @@ function growBoostTree(xb: Uint8Array, d: number, g: Float64Array, h: Float64Arr
     if (bestF < 0) return node;
     const li: number[] = [];
     const ri: number[] = [];
-    for (const i of idx) (xb[i * d + bestF]! <= bestT ? li : ri).push(i);
+    for (let q = 0; q < idx.length; q++) (xb[idx[q]! * d + bestF]! <= bestT ? li : ri).push(idx[q]!);
     tree.feature[node] = bestF;
     tree.threshold[node] = bestT;
     tree.left[node] = build(Int32Array.from(li), depth + 1);
@@ -262,7 +269,7 @@ export function trainDecisionTree(ds: Dataset, seed: number, maxDepth = 10): Cla
   };
 }
 
-export function trainRandomForest(ds: Dataset, seed: number, trees = 30, maxDepth = 12): Classifier {
+export function trainRandomForest(ds: Dataset, seed: number, trees = 20, maxDepth = 10): Classifier {
   const edges = binEdges(ds);
   const xb = binRows(ds.x, ds.n, ds.d, edges);
   const r = rng(seed);
@@ -291,7 +298,7 @@ export function trainRandomForest(ds: Dataset, seed: number, trees = 30, maxDept
   };
 }
 
-export function trainGradientBoosting(ds: Dataset, seed: number, rounds = 40, lr = 0.2, maxDepth = 3): Classifier {
+export function trainGradientBoosting(ds: Dataset, seed: number, rounds = 25, lr = 0.3, maxDepth = 3): Classifier {
   const edges = binEdges(ds);
   const xb = binRows(ds.x, ds.n, ds.d, edges);
   const K = ds.classes;
@@ -380,8 +387,8 @@ class Adam {
   }
 }
 
-/** Multinomial logistic regression, full-batch Adam, L2 1e-4. */
-export function trainLogisticRegression(ds: Dataset, _seed: number, iters = 300): Classifier {
+/** Multinomial logistic regression, 120 full-batch Adam steps (lr 0.1), L2 1e-4. */
+export function trainLogisticRegression(ds: Dataset, _seed: number, iters = 120): Classifier {
   const std = standardiser(ds);
   const z = std(ds.x, ds.n);
   const { d, n } = ds;
@@ -389,7 +396,7 @@ export function trainLogisticRegression(ds: Dataset, _seed: number, iters = 300)
   const D = d + 1;
   const w = new Float64Array(D * K);
   const grad = new Float64Array(D * K);
-  const opt = new Adam(w, 0.05);
+  const opt = new Adam(w, 0.1);
   const s = new Float64Array(K);
   const scores = (zz: Float64Array, i: number): void => {
     for (let k = 0; k < K; k++) {
@@ -428,8 +435,8 @@ export function trainLogisticRegression(ds: Dataset, _seed: number, iters = 300)
   };
 }
 
-/** One hidden ReLU layer (32 units), softmax output, mini-batch Adam. */
-export function trainMlp(ds: Dataset, seed: number, epochs = 15, hidden = 32): Classifier {
+/** One hidden ReLU layer (16 units), softmax output, mini-batch Adam. */
+export function trainMlp(ds: Dataset, seed: number, epochs = 8, hidden = 16): Classifier {
   const std = standardiser(ds);
   const z = std(ds.x, ds.n);
   const { d, n } = ds;

@@ -92,7 +92,7 @@ function stratified(values: string[], rows: ArrayLike<number>, classes: Map<stri
 
 export interface ClassificationOptions {
   seed: number;
-  /** Cap per class for the training and test samples (default 1500). */
+  /** Cap per class for the training and test samples (default 1000). */
   perClass?: number;
   classifiers?: readonly ClassifierName[];
 }
@@ -102,14 +102,28 @@ export interface ClassificationOptions {
  * on the real test half. Samples are class-stratified (≤ perClass rows per class) so accuracy is measured on a
  * class-balanced test set; balanced accuracy is reported too.
  */
-export function classificationTask(real: Table, syn: Table, opts: ClassificationOptions): ClassificationResult {
+/** The real side of the classification task, prepared once and reused for every synthetic trace / baseline. */
+export interface ClassificationContext {
+  real: Table;
+  target: { name: string; values: string[] };
+  classNames: string[];
+  classes: Map<string, number>;
+  realTrain: Int32Array;
+  realTest: Int32Array;
+  xTest: Float64Array;
+  yTest: Int32Array;
+  /** Scores of each classifier trained on the real training half. */
+  realScores: Map<ClassifierName, { accuracy: number; balancedAccuracy: number }>;
+  opts: ClassificationOptions;
+}
+
+/** Split the real trace, train every classifier on the real half; a skip reason when the task cannot run. */
+export function prepareClassification(real: Table, opts: ClassificationOptions): ClassificationContext | { status: 'skipped'; reason: string } {
   const tr = targetColumn(real);
   if (!tr) return { status: 'skipped', reason: 'the real trace has no type/label column with at least 2 classes' };
-  const synCol = (syn as { type?: string[]; label?: string[] })[tr.name as 'type' | 'label'];
-  if (!synCol || synCol.length !== syn.length) return { status: 'skipped', reason: `the synthetic trace has no ${tr.name} column` };
   const classNames = [...new Set(tr.values)].sort();
   const classes = new Map(classNames.map((c, i) => [c, i]));
-  const perClass = opts.perClass ?? 1500;
+  const perClass = opts.perClass ?? 1000;
   // Real split by 5-tuple so a flow's records never sit on both sides.
   const idx = indexFlows(real);
   const r = rng(opts.seed ^ 0xc1a5);
@@ -120,30 +134,54 @@ export function classificationTask(real: Table, syn: Table, opts: Classification
   for (let i = 0; i < real.length; i++) (side[idx.flowOf[i]!] === 0 ? trainRows : testRows).push(i);
   const realTrain = stratified(tr.values, trainRows, classes, perClass, opts.seed + 1);
   const realTest = stratified(tr.values, testRows, classes, perClass, opts.seed + 2);
-  const allSyn = new Int32Array(syn.length);
-  for (let i = 0; i < syn.length; i++) allSyn[i] = i;
-  const synTrain = stratified(synCol, allSyn, classes, perClass, opts.seed + 3);
   if (realTest.length === 0 || realTrain.length === 0) return { status: 'skipped', reason: 'too few real records to split into train and test' };
-  if (synTrain.length === 0) return { status: 'skipped', reason: `no synthetic record carries one of the real classes (${classNames.join(', ')})` };
-  const K = classNames.length;
-  const d = FEATURE_NAMES.length;
-  const ds = (t: Table, vals: string[], rows: Int32Array): Dataset => ({
+  const xTest = features(real, realTest);
+  const yTest = Int32Array.from(realTest, (i) => classes.get(tr.values[i]!)!);
+  const dReal = dataset(real, tr.values, realTrain, classes);
+  const realScores = new Map<ClassifierName, { accuracy: number; balancedAccuracy: number }>();
+  for (const name of opts.classifiers ?? CLASSIFIERS) {
+    realScores.set(name, scorePredictions(yTest, trainClassifier(name, dReal, opts.seed).predict(xTest, realTest.length), classNames.length));
+  }
+  return { real, target: tr, classNames, classes, realTrain, realTest, xTest, yTest, realScores, opts };
+}
+
+function dataset(t: Table, vals: string[], rows: Int32Array, classes: Map<string, number>): Dataset {
+  return {
     x: features(t, rows),
     y: Int32Array.from(rows, (i) => classes.get(vals[i]!)!),
     n: rows.length,
-    d,
-    classes: K,
-  });
-  const dReal = ds(real, tr.values, realTrain);
-  const dSyn = ds(syn, synCol, synTrain);
-  const xTest = features(real, realTest);
-  const yTest = Int32Array.from(realTest, (i) => classes.get(tr.values[i]!)!);
+    d: FEATURE_NAMES.length,
+    classes: classes.size,
+  };
+}
+
+/**
+ * Train each classifier on synthetic records and on the real training half (random 5-tuple split), test both
+ * on the real test half. Samples are class-stratified (≤ perClass rows per class, default 1000) so accuracy is
+ * measured on a class-balanced test set; balanced accuracy is reported too.
+ */
+export function classificationTask(real: Table, syn: Table, opts: ClassificationOptions): ClassificationResult {
+  const ctx = prepareClassification(real, opts);
+  return 'status' in ctx ? ctx : classifySynthetic(ctx, syn);
+}
+
+/** The synthetic side of the task against a prepared real context. */
+export function classifySynthetic(ctx: ClassificationContext, syn: Table): ClassificationResult {
+  const { opts, classes, classNames, target: tr } = ctx;
+  const synCol = (syn as { type?: string[]; label?: string[] })[tr.name as 'type' | 'label'];
+  if (!synCol || synCol.length !== syn.length) return { status: 'skipped', reason: `the synthetic trace has no ${tr.name} column` };
+  const allSyn = new Int32Array(syn.length);
+  for (let i = 0; i < syn.length; i++) allSyn[i] = i;
+  const synTrain = stratified(synCol, allSyn, classes, opts.perClass ?? 1000, opts.seed + 3);
+  if (synTrain.length === 0) return { status: 'skipped', reason: `no synthetic record carries one of the real classes (${classNames.join(', ')})` };
+  const dSyn = dataset(syn, synCol, synTrain, classes);
   const scores: ClassifierScore[] = [];
-  for (const name of opts.classifiers ?? CLASSIFIERS) {
-    const a = scorePredictions(yTest, trainClassifier(name, dReal, opts.seed).predict(xTest, realTest.length), K);
-    const b = scorePredictions(yTest, trainClassifier(name, dSyn, opts.seed).predict(xTest, realTest.length), K);
+  for (const [name, a] of ctx.realScores) {
+    const b = scorePredictions(ctx.yTest, trainClassifier(name, dSyn, opts.seed).predict(ctx.xTest, ctx.realTest.length), classNames.length);
     scores.push({ classifier: name, realAccuracy: a.accuracy, realBalancedAccuracy: a.balancedAccuracy, synAccuracy: b.accuracy, synBalancedAccuracy: b.balancedAccuracy });
   }
+  const realTrain = ctx.realTrain;
+  const realTest = ctx.realTest;
   const rho = spearman(
     scores.map((s) => s.realAccuracy),
     scores.map((s) => s.synAccuracy),
@@ -174,9 +212,12 @@ export interface HeavyHitterResult {
   rankSpearman: number | null;
 }
 
-/** Heavy-hitter error of each sketch on the real and on the synthetic trace (key = 5-tuple, count = records). */
-export function heavyHitterTask(real: Table, syn: Table, topK = 100): HeavyHitterResult {
-  const a: SketchResult[] = heavyHitterErrors(indexFlows(real), topK);
+/**
+ * Heavy-hitter error of each sketch on the real and on the synthetic trace (key = 5-tuple, count = records).
+ * `real` may be the real trace's precomputed `heavyHitterErrors` (computed once for several synthetic traces).
+ */
+export function heavyHitterTask(real: Table | SketchResult[], syn: Table, topK = 100): HeavyHitterResult {
+  const a: SketchResult[] = Array.isArray(real) ? real : heavyHitterErrors(indexFlows(real), topK);
   const b: SketchResult[] = heavyHitterErrors(indexFlows(syn), topK);
   const sketches = a.map((x, i) => ({
     sketch: x.sketch,

@@ -3,10 +3,12 @@
 import { ConfigError, InputError, expected } from '../errors.js';
 import type { Table } from '../io/table.js';
 import { BASELINES, makeBaseline, type BaselineName } from './baselines.js';
-import { classificationTask, heavyHitterTask, type ClassificationResult, type HeavyHitterResult } from './downstream.js';
+import { classifySynthetic, heavyHitterTask, prepareClassification, type ClassificationResult, type HeavyHitterResult } from './downstream.js';
+import { indexFlows } from './flows.js';
+import { heavyHitterErrors } from './sketches.js';
 import { compareProfiles, metricsFor, profile, type MetricInfo, type Profile } from './fidelity.js';
-import { splitByFlows, splitByTime, splitTables } from './floor.js';
-import { privacyChecks, type PrivacyResult } from './privacy.js';
+import { splitByFlows, splitByRecords, splitByTime, splitTables } from './floor.js';
+import { preparePrivacy, privacyFor, type PrivacyResult } from './privacy.js';
 import { validateTable } from './rows.js';
 import { cdfPoints, normaliseAcross, type JsVariant } from './stats.js';
 
@@ -144,10 +146,17 @@ export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = 
   for (const b of opts.baselines ?? []) sides.push({ name: `baseline:${b}`, table: timed(`baseline:${b}`, () => makeBaseline(b, real, seed)) });
 
   // Privacy reference: a given holdout, else a random flow half of the real trace as "training".
-  const privacySplit = opts.privacy === false ? null : opts.holdout ? { train: real, holdout: opts.holdout, source: 'holdout-file' as const } : (() => {
-    const [a, b] = splitTables(real, splitByFlows(real, seed + 7));
-    return { train: a, holdout: b, source: 'flow-split' as const };
-  })();
+  const privacyCtx =
+    opts.privacy === false
+      ? null
+      : timed('privacy', () => {
+          if (opts.holdout) return preparePrivacy(real, opts.holdout, 'holdout-file', { seed });
+          const [train, holdout] = splitTables(real, splitByRecords(real, seed + 7));
+          return train.length > 0 && holdout.length > 0 ? preparePrivacy(train, holdout, 'record-split', { seed }) : null;
+        });
+
+  const clsCtx = opts.downstream === false ? null : timed('classification', () => prepareClassification(real, { seed }));
+  const hhReal = opts.downstream === false ? null : timed('heavy-hitters', () => heavyHitterErrors(indexFlows(real)));
 
   const profs: { name: string; p: Profile }[] = [{ name: 'real', p: pReal }];
   const methods: MethodResult[] = sides.map(({ name, table }) => {
@@ -163,15 +172,13 @@ export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = 
       ratiosTime: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, ratio(v, floors.time[k])])),
       emdNormalised: {},
     };
-    if (opts.downstream !== false) {
+    if (clsCtx && hhReal) {
       m.downstream = {
-        classification: timed('classification', () => classificationTask(real, table, { seed })),
-        heavyHitters: timed('heavy-hitters', () => heavyHitterTask(real, table)),
+        classification: timed('classification', () => ('status' in clsCtx ? clsCtx : classifySynthetic(clsCtx, table))),
+        heavyHitters: timed('heavy-hitters', () => heavyHitterTask(hhReal, table)),
       };
     }
-    if (privacySplit && privacySplit.train.length > 0 && privacySplit.holdout.length > 0) {
-      m.privacy = timed('privacy', () => privacyChecks(privacySplit.train, privacySplit.holdout, table, privacySplit.source, { seed }));
-    }
+    if (privacyCtx) m.privacy = timed('privacy', () => privacyFor(privacyCtx, table));
     return m;
   });
   const info = metricsFor(real.kind);

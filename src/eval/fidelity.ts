@@ -84,6 +84,9 @@ export interface Profile {
   /** Per-flow (packets) or per-record (NetFlow) joint samples, capped by `jointSample`. */
   pktByt: [Float64Array, Float64Array];
   durSize: [Float64Array, Float64Array];
+  /** Spearman ρ of pktByt / durSize (NaN when a side is constant). */
+  pktBytRho: number;
+  durSizeRho: number;
   ttlConst: number | null;
   tosConst: number | null;
   /** Counts of categorical joint tokens (TCP flag sequences / flag sets); null when not present. */
@@ -229,6 +232,8 @@ export function profile(t: Table, opts: ProfileOptions = {}, flowIndex?: FlowInd
     sorted,
     pktByt,
     durSize,
+    pktBytRho: spearman(pktByt[0], pktByt[1]),
+    durSizeRho: spearman(durSize[0], durSize[1]),
     ttlConst,
     tosConst,
     flagTokens,
@@ -275,8 +280,8 @@ export function compareProfiles(real: Profile, syn: Profile, variant: JsVariant 
     a[0].length > 0 && b[0].length > 0 ? jsd2d(a[0], a[1], b[0], b[1], 20, variant) : null;
   out.pkt_byt_jsd2d = j2(real.pktByt, syn.pktByt);
   out.dur_size_jsd2d = j2(real.durSize, syn.durSize);
-  out.pkt_byt_spearman_diff = absDiff(spearman(real.pktByt[0], real.pktByt[1]), spearman(syn.pktByt[0], syn.pktByt[1]));
-  out.dur_size_spearman_diff = absDiff(spearman(real.durSize[0], real.durSize[1]), spearman(syn.durSize[0], syn.durSize[1]));
+  out.pkt_byt_spearman_diff = absDiff(real.pktBytRho, syn.pktBytRho);
+  out.dur_size_spearman_diff = absDiff(real.durSizeRho, syn.durSizeRho);
   const flagName = real.kind === 'packets' ? 'tcp_flagseq_jsd' : 'tcp_flags_jsd';
   out[flagName] = real.flagTokens && syn.flagTokens ? tokenJsd(real.flagTokens, syn.flagTokens, variant) : null;
   if (real.kind === 'packets') {

@@ -3,7 +3,7 @@
 import type { Table } from '../io/table.js';
 import { indexFlows, recordTimes } from './flows.js';
 import { takeRows } from './rows.js';
-import { rng } from './stats.js';
+import { argsort, rng } from './stats.js';
 
 export type SplitKind = 'time' | 'flows';
 
@@ -16,9 +16,7 @@ export interface Split {
 /** First half of the records in time order vs the second half (ties broken by row order). */
 export function splitByTime(t: Table): Split {
   const time = recordTimes(t);
-  const order = new Int32Array(t.length);
-  for (let i = 0; i < t.length; i++) order[i] = i;
-  order.sort((x, y) => time[x]! - time[y]! || x - y);
+  const order = argsort(time);
   const h = Math.floor(t.length / 2);
   return { a: order.slice(0, h), b: order.slice(h) };
 }
@@ -37,6 +35,23 @@ export function splitByFlows(t: Table, seed: number): Split {
   let ib = 0;
   for (let i = 0; i < t.length; i++) {
     if (side[idx.flowOf[i]!] === 0) a[ia++] = i;
+    else b[ib++] = i;
+  }
+  return { a, b };
+}
+
+/** Each record goes to half A or B with probability 1/2 (seeded); a 5-tuple may land on both sides. */
+export function splitByRecords(t: Table, seed: number): Split {
+  const r = rng(seed ^ 0x4ec0);
+  const side = new Uint8Array(t.length);
+  let na = 0;
+  for (let i = 0; i < t.length; i++) if ((side[i] = r() < 0.5 ? 0 : 1) === 0) na++;
+  const a = new Int32Array(na);
+  const b = new Int32Array(t.length - na);
+  let ia = 0;
+  let ib = 0;
+  for (let i = 0; i < t.length; i++) {
+    if (side[i] === 0) a[ia++] = i;
     else b[ib++] = i;
   }
   return { a, b };

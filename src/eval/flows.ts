@@ -1,6 +1,7 @@
 // Groups the records of a table into NetShare flows (all records sharing the 5-tuple; no timeout) with an
 // exact open-addressing hash table, and derives per-flow aggregates used by the joint metrics.
 import type { FlowTable, PacketTable, Table } from '../io/table.js';
+import { argsort } from './stats.js';
 
 /** Record → flow assignment. Flow ids are numbered in order of first appearance. */
 export interface FlowIndex {
@@ -129,11 +130,13 @@ export function recordsByFlow(t: Table, idx: FlowIndex): { order: Int32Array; of
   const order = new Int32Array(t.length);
   // Visit records in time order so each flow's slice comes out time-sorted.
   const time = recordTimes(t);
-  const byTime = new Int32Array(t.length);
   let sorted = true;
   for (let i = 1; i < t.length && sorted; i++) if (time[i]! < time[i - 1]!) sorted = false;
-  for (let i = 0; i < t.length; i++) byTime[i] = i;
-  if (!sorted) byTime.sort((a, b) => time[a]! - time[b]! || a - b);
+  let byTime: Int32Array;
+  if (sorted) {
+    byTime = new Int32Array(t.length);
+    for (let i = 0; i < t.length; i++) byTime[i] = i;
+  } else byTime = argsort(time);
   for (let r = 0; r < t.length; r++) {
     const i = byTime[r]!;
     const f = idx.flowOf[i]!;

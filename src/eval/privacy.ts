@@ -24,27 +24,44 @@ export interface DcrStats {
 }
 
 export interface PrivacyResult {
-  /** 'holdout-file' when a holdout trace was given, else 'flow-split' (training = random half of the real flows). */
-  holdoutSource: 'holdout-file' | 'flow-split';
+  /** 'holdout-file' when a holdout trace was given, else 'record-split' (training = a random half of the real records). */
+  holdoutSource: 'holdout-file' | 'record-split';
   synthetic: CopyStats;
   /** The same statistics for real holdout records: what an independent real sample shares by chance. */
   holdout: CopyStats;
   dcr: { features: string[]; trainSample: number; synthetic: DcrStats; holdout: DcrStats; medianRatio: number | null };
 }
 
-function copyStats(train: Table, other: Table, trainTuples: TupleSet, trainIps: Set<number>): CopyStats {
+/** Sorted distinct IPv4 addresses (src ∪ dst) of a table. */
+function ipSet(t: Table): Uint32Array {
+  const all = new Uint32Array(2 * t.length);
+  all.set(t.srcIp.subarray(0, t.length));
+  all.set(t.dstIp.subarray(0, t.length), t.length);
+  all.sort();
+  let k = 0;
+  for (let i = 0; i < all.length; i++) if (i === 0 || all[i] !== all[i - 1]) all[k++] = all[i]!;
+  return all.slice(0, k);
+}
+
+function hasSorted(a: Uint32Array, v: number): boolean {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < a.length && a[lo] === v;
+}
+
+function copyStats(other: Table, trainTuples: TupleSet, trainIps: Uint32Array): CopyStats {
   const seen = new TupleSet(Math.min(other.length, 1 << 20));
   let copied = 0;
   for (let i = 0; i < other.length; i++) if (seen.add(other, i) && trainTuples.has(other, i)) copied++;
-  const ips = new Set<number>();
-  for (let i = 0; i < other.length; i++) {
-    ips.add(other.srcIp[i]!);
-    ips.add(other.dstIp[i]!);
-  }
+  const ips = ipSet(other);
   let ipCopied = 0;
-  for (const ip of ips) if (trainIps.has(ip)) ipCopied++;
-  void train;
-  return { tuples: seen.size, tuplesCopied: seen.size ? copied / seen.size : 0, ips: ips.size, ipsCopied: ips.size ? ipCopied / ips.size : 0 };
+  for (let i = 0; i < ips.length; i++) if (hasSorted(trainIps, ips[i]!)) ipCopied++;
+  return { tuples: seen.size, tuplesCopied: seen.size ? copied / seen.size : 0, ips: ips.length, ipsCopied: ips.length ? ipCopied / ips.length : 0 };
 }
 
 /** Feature names of the DCR space; every feature is scaled to [0, 1]. */
@@ -110,15 +127,24 @@ export interface PrivacyOptions {
   querySample?: number;
 }
 
-/** Privacy checks of `syn` against the training trace `train`, with `holdout` as the real reference. */
-export function privacyChecks(train: Table, holdout: Table, syn: Table, holdoutSource: PrivacyResult['holdoutSource'], opts: PrivacyOptions): PrivacyResult {
+/** The training-side structures of the privacy checks, built once for several synthetic traces. */
+export interface PrivacyContext {
+  source: PrivacyResult['holdoutSource'];
+  tuples: TupleSet;
+  ips: Uint32Array;
+  scale: number[];
+  names: string[];
+  trainRows: number;
+  ref: Float64Array;
+  holdout: CopyStats;
+  holdoutDcr: DcrStats;
+  opts: PrivacyOptions;
+}
+
+export function preparePrivacy(train: Table, holdout: Table, source: PrivacyResult['holdoutSource'], opts: PrivacyOptions): PrivacyContext {
   const tuples = new TupleSet(Math.min(train.length, 1 << 20));
-  const ips = new Set<number>();
-  for (let i = 0; i < train.length; i++) {
-    tuples.add(train, i);
-    ips.add(train.srcIp[i]!);
-    ips.add(train.dstIp[i]!);
-  }
+  for (let i = 0; i < train.length; i++) tuples.add(train, i);
+  const ips = ipSet(train);
   const r = rng(opts.seed ^ 0xdc4);
   const scale: number[] = [];
   if (train.kind === 'packets') {
@@ -133,18 +159,28 @@ export function privacyChecks(train: Table, holdout: Table, syn: Table, holdoutS
     }
   }
   const names = dcrFeatureNames(train.kind);
-  const d = names.length;
   const tr = sample(train.length, opts.trainSample ?? 5000, r);
   const ref = dcrFeatures(train, tr, scale);
-  const k = opts.querySample ?? 1000;
-  const qs = sample(syn.length, k, r);
-  const qh = sample(holdout.length, k, r);
-  const ds = dcrStats(nearest(dcrFeatures(syn, qs, scale), qs.length, ref, tr.length, d));
-  const dh = dcrStats(nearest(dcrFeatures(holdout, qh, scale), qh.length, ref, tr.length, d));
+  const qh = sample(holdout.length, opts.querySample ?? 1000, r);
+  const holdoutDcr = dcrStats(nearest(dcrFeatures(holdout, qh, scale), qh.length, ref, tr.length, names.length));
+  return { source, tuples, ips, scale, names, trainRows: tr.length, ref, holdout: copyStats(holdout, tuples, ips), holdoutDcr, opts };
+}
+
+/** Privacy checks of `syn` against a prepared training trace. */
+export function privacyFor(ctx: PrivacyContext, syn: Table): PrivacyResult {
+  const r = rng(ctx.opts.seed ^ 0x5d4);
+  const qs = sample(syn.length, ctx.opts.querySample ?? 1000, r);
+  const ds = dcrStats(nearest(dcrFeatures(syn, qs, ctx.scale), qs.length, ctx.ref, ctx.trainRows, ctx.names.length));
+  const dh = ctx.holdoutDcr;
   return {
-    holdoutSource,
-    synthetic: copyStats(train, syn, tuples, ips),
-    holdout: copyStats(train, holdout, tuples, ips),
-    dcr: { features: names, trainSample: tr.length, synthetic: ds, holdout: dh, medianRatio: dh.median > 0 ? ds.median / dh.median : null },
+    holdoutSource: ctx.source,
+    synthetic: copyStats(syn, ctx.tuples, ctx.ips),
+    holdout: ctx.holdout,
+    dcr: { features: ctx.names, trainSample: ctx.trainRows, synthetic: ds, holdout: dh, medianRatio: dh.median > 0 ? ds.median / dh.median : null },
   };
+}
+
+/** Privacy checks of `syn` against the training trace `train`, with `holdout` as the real reference. */
+export function privacyChecks(train: Table, holdout: Table, syn: Table, holdoutSource: PrivacyResult['holdoutSource'], opts: PrivacyOptions): PrivacyResult {
+  return privacyFor(preparePrivacy(train, holdout, holdoutSource, opts), syn);
 }

@@ -69,36 +69,81 @@ export class CountSketch implements Sketch {
   }
 }
 
-/** Space-Saving (Metwally et al.) with `k` counters; unmonitored keys estimate 0. */
+/**
+ * Space-Saving (Metwally et al.) with `k` counters; unmonitored keys estimate 0. The counters sit in a binary
+ * min-heap with a key → slot map, so an increment or an eviction costs O(log k).
+ */
 export class SpaceSaving implements Sketch {
   readonly name: string;
-  private readonly counts = new Map<number, number>();
-  constructor(private readonly k: number) {
+  private readonly keys: Int32Array;
+  private readonly counts: Float64Array;
+  /** Heap slot of each monitored key, -1 otherwise (keys are dense ids below `keySpace`). */
+  private readonly slot: Int32Array;
+  private size = 0;
+  constructor(
+    private readonly k: number,
+    keySpace: number,
+  ) {
     this.name = `space-saving k=${k}`;
+    this.keys = new Int32Array(k);
+    this.counts = new Float64Array(k);
+    this.slot = new Int32Array(keySpace).fill(-1);
+  }
+  private swap(a: number, b: number): void {
+    const ka = this.keys[a]!;
+    const ca = this.counts[a]!;
+    this.keys[a] = this.keys[b]!;
+    this.counts[a] = this.counts[b]!;
+    this.keys[b] = ka;
+    this.counts[b] = ca;
+    this.slot[this.keys[a]!] = a;
+    this.slot[this.keys[b]!] = b;
+  }
+  private down(i: number): void {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < this.size && this.counts[l]! < this.counts[m]!) m = l;
+      if (r < this.size && this.counts[r]! < this.counts[m]!) m = r;
+      if (m === i) return;
+      this.swap(i, m);
+      i = m;
+    }
+  }
+  private up(i: number): void {
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (this.counts[p]! <= this.counts[i]!) return;
+      this.swap(i, p);
+      i = p;
+    }
   }
   add(key: number): void {
-    const c = this.counts.get(key);
-    if (c !== undefined) {
-      this.counts.set(key, c + 1);
+    const at = this.slot[key]!;
+    if (at >= 0) {
+      this.counts[at]! += 1;
+      this.down(at);
       return;
     }
-    if (this.counts.size < this.k) {
-      this.counts.set(key, 1);
+    if (this.size < this.k) {
+      const i = this.size++;
+      this.keys[i] = key;
+      this.counts[i] = 1;
+      this.slot[key] = i;
+      this.up(i);
       return;
     }
-    // Evict the minimum (linear scan: k is small, and evictions are rarer than hits on skewed traffic).
-    let minKey = -1;
-    let minVal = Infinity;
-    for (const [kk, v] of this.counts)
-      if (v < minVal) {
-        minVal = v;
-        minKey = kk;
-      }
-    this.counts.delete(minKey);
-    this.counts.set(key, minVal + 1);
+    // Evict the minimum (the root); the newcomer inherits its count + 1.
+    this.slot[this.keys[0]!] = -1;
+    this.keys[0] = key;
+    this.counts[0]! += 1;
+    this.slot[key] = 0;
+    this.down(0);
   }
   estimate(key: number): number {
-    return this.counts.get(key) ?? 0;
+    const at = this.slot[key]!;
+    return at < 0 ? 0 : this.counts[at]!;
   }
 }
 
@@ -109,12 +154,12 @@ export interface SketchResult {
 }
 
 /** Memory-matched sketch configurations: every sketch gets the same number of counters. */
-export function sketchSuite(): (() => Sketch)[] {
+export function sketchSuite(keySpace: number): (() => Sketch)[] {
   const suite: (() => Sketch)[] = [];
   for (const counters of [512, 2048, 8192]) {
     suite.push(() => new CountMin(4, counters / 4));
     suite.push(() => new CountSketch(4, counters / 4));
-    suite.push(() => new SpaceSaving(counters / 2)); // a Space-Saving entry holds a key and a count
+    suite.push(() => new SpaceSaving(counters / 2, keySpace)); // a Space-Saving entry holds a key and a count
   }
   return suite;
 }
@@ -138,7 +183,7 @@ export function heavyHitterErrors(idx: FlowIndex, topK = 100, maxRecords = 2_000
     h = Math.imul(h ^ (h >>> 15), 0x1b873593);
     return ((h ^ (h >>> 16)) | 1) >>> 0;
   };
-  return sketchSuite().map((make) => {
+  return sketchSuite(idx.count).map((make) => {
     const s = make();
     for (let i = 0; i < n; i++) {
       const f = idx.flowOf[i]!;

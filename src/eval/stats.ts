@@ -108,9 +108,7 @@ export function emd(u: ArrayLike<number>, v: ArrayLike<number>): number {
 /** Average ranks (1-based, ties share their mean rank), as scipy.stats.rankdata. */
 export function rankData(values: ArrayLike<number>): Float64Array {
   const n = values.length;
-  const idx = new Uint32Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  idx.sort((a, b) => values[a]! - values[b]!);
+  const idx = argsort(values);
   const r = new Float64Array(n);
   let k = 0;
   while (k < n) {
@@ -233,4 +231,56 @@ export function cdfPoints(sorted: Float64Array, points = 200): [number, number][
     out.push([sorted[idx]!, (idx + 1) / n]);
   }
   return out;
+}
+
+/**
+ * Stable argsort of float64 keys (ascending; -0 before +0, NaN last) by LSD radix sort on the IEEE-754 bit
+ * patterns, 16 bits per pass: O(n), no comparator calls, so millions of keys sort in tens of milliseconds.
+ */
+export function argsort(values: ArrayLike<number>): Int32Array {
+  const n = values.length;
+  const hi = new Uint32Array(n);
+  const lo = new Uint32Array(n);
+  const f = new Float64Array(1);
+  const u = new Uint32Array(f.buffer);
+  // Little-endian: u[0] low word, u[1] high word. Map to an unsigned order-preserving key.
+  for (let i = 0; i < n; i++) {
+    f[0] = values[i]!;
+    let h = u[1]!;
+    let l = u[0]!;
+    if (h & 0x80000000) {
+      h = ~h >>> 0;
+      l = ~l >>> 0;
+    } else h = (h | 0x80000000) >>> 0;
+    hi[i] = h;
+    lo[i] = l;
+  }
+  let idx = new Int32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  let tmp = new Int32Array(n);
+  const count = new Int32Array(65536);
+  const pass = (word: Uint32Array, shift: number): void => {
+    count.fill(0);
+    for (let i = 0; i < n; i++) count[(word[idx[i]!]! >>> shift) & 0xffff]!++;
+    // Skip a pass whose digit is constant (common for the high words of timestamps).
+    for (let b = 0; b < 65536; b++) if (count[b] === n) return;
+    let sum = 0;
+    for (let b = 0; b < 65536; b++) {
+      const c = count[b]!;
+      count[b] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const r = idx[i]!;
+      tmp[count[(word[r]! >>> shift) & 0xffff]!++] = r;
+    }
+    const t = idx;
+    idx = tmp;
+    tmp = t;
+  };
+  pass(lo, 0);
+  pass(lo, 16);
+  pass(hi, 0);
+  pass(hi, 16);
+  return idx;
 }

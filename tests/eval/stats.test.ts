@@ -74,3 +74,18 @@ describe('jsd2d, normalisation and CDF points', () => {
     expect(p[p.length - 1]).toEqual([999, 1]);
   });
 });
+
+describe('argsort (radix)', () => {
+  it('matches a stable comparator sort on mixed signs, ties, fractions and big timestamps', async () => {
+    const { argsort, rng } = await import('../../src/eval/stats.js');
+    const r = rng(9);
+    const v = Array.from({ length: 5000 }, (_, i) => (i % 7 === 0 ? 3 : i % 5 === 0 ? -r() * 1e6 : i % 3 === 0 ? 1.46e15 + Math.floor(r() * 1e9) + 0.25 : r()));
+    v.push(0, -Infinity, Infinity);
+    const want = v.map((_, i) => i).sort((a, b) => v[a]! - v[b]! || a - b);
+    const got = Array.from(argsort(v));
+    expect(got.map((i) => v[i])).toEqual(want.map((i) => v[i]));
+    // stability among equal keys
+    const threes = got.filter((i) => v[i] === 3);
+    expect(threes).toEqual([...threes].sort((a, b) => a - b));
+  });
+});

@@ -2,7 +2,8 @@
 import type { CommandModule } from 'yargs';
 import { infoCommand } from './info.js';
 import { convertCommand } from './convert.js';
+import { evalCommand } from './eval.js';
 import { preprocessCommand } from './preprocess.js';
 
 // Each command file adds itself here (one import + one entry).
-export const commands: CommandModule<object, never>[] = [infoCommand as CommandModule<object, never>, convertCommand as CommandModule<object, never>, preprocessCommand as CommandModule<object, never>];
+export const commands: CommandModule<object, never>[] = [infoCommand as CommandModule<object, never>, convertCommand as CommandModule<object, never>, evalCommand as CommandModule<object, never>, preprocessCommand as CommandModule<object, never>];

@@ -1,0 +1,85 @@
+// `netshare eval`: compare a synthetic trace with a real one (NetShare's metrics, floor ratios, baselines,
+// downstream tasks, privacy checks); writes the metrics JSON (--metrics-json) and the HTML report (--report).
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { evaluateFiles } from '../../pipeline/evaluate.js';
+import { BASELINES } from '../../eval/baselines.js';
+import { fmt } from '../../eval/report.js';
+import { printJson, say, type GlobalArgs } from '../output.js';
+
+interface EvalArgs extends GlobalArgs {
+  real: string;
+  synthetic: string;
+  holdout?: string;
+  baseline?: string[];
+  report?: string;
+  metricsJson?: string;
+  seed: number;
+  jsDistance: boolean;
+  downstream: boolean;
+  privacy: boolean;
+}
+
+export const evalCommand: CommandModule<object, EvalArgs> = {
+  command: 'eval',
+  describe: 'Evaluate a synthetic trace against a real one (pcap vs pcap, or NetFlow CSV vs NetFlow CSV)',
+  builder: (y: Argv) =>
+    y
+      .option('real', { type: 'string', demandOption: true, describe: 'Real (training) trace: pcap/pcapng/gzip pcap or NetFlow CSV(.gz)' })
+      .option('synthetic', { type: 'string', demandOption: true, describe: 'Synthetic trace of the same kind' })
+      .option('holdout', { type: 'string', describe: 'Real trace not used for training (privacy reference); default: a random half of the real flows' })
+      .option('baseline', { type: 'string', array: true, choices: [...BASELINES], describe: 'Also evaluate built-in baselines (repeatable)' })
+      .option('report', { type: 'string', describe: 'Write the self-contained HTML report here' })
+      .option('metrics-json', { type: 'string', describe: 'Write the full metrics JSON (schema in src/eval/README.md) here' })
+      .option('seed', { type: 'number', default: 1, describe: 'Seed for splits, baselines, samples and classifiers' })
+      .option('js-distance', { type: 'boolean', default: false, describe: "Report Jensen-Shannon distance (NetShare master) instead of divergence (paper)" })
+      .option('downstream', { type: 'boolean', default: true, describe: 'Run downstream tasks (--no-downstream to skip)' })
+      .option('privacy', { type: 'boolean', default: true, describe: 'Run privacy checks (--no-privacy to skip)' }) as unknown as Argv<EvalArgs>,
+  handler: async (args: ArgumentsCamelCase<EvalArgs>) => {
+    const r = await evaluateFiles({
+      real: args.real,
+      synthetic: args.synthetic,
+      ...(args.holdout ? { holdout: args.holdout } : {}),
+      ...(args.baseline ? { baselines: args.baseline } : {}),
+      ...(args.report ? { report: args.report } : {}),
+      ...(args.metricsJson ? { metricsJson: args.metricsJson } : {}),
+      seed: args.seed,
+      jsVariant: args.jsDistance ? 'distance' : 'divergence',
+      downstream: args.downstream,
+      privacy: args.privacy,
+      onStage: args.verbose ? (s) => process.stderr.write(`eval: ${s}\n`) : undefined,
+    });
+    const res = r.result;
+    if (args.json) {
+      const syn = res.methods[0]!;
+      printJson({
+        kind: res.kind,
+        real: res.inputs.real,
+        synthetic: res.inputs.synthetic,
+        metrics: syn.metrics,
+        ratios: syn.ratios,
+        methods: res.methods.map((m) => ({ name: m.name, metrics: m.metrics, ratios: m.ratios })),
+        report: r.reportPath ?? null,
+        metricsJson: r.metricsPath ?? null,
+        seconds: r.seconds,
+      });
+      return;
+    }
+    const names = res.methods.map((m) => m.name);
+    const w = 24;
+    say(args, `${res.kind === 'packets' ? 'packets' : 'NetFlow'}: real ${res.inputs.real.records} records / ${res.inputs.real.flows} 5-tuples; synthetic ${res.inputs.synthetic.records} / ${res.inputs.synthetic.flows}`);
+    say(args, ['metric'.padEnd(w), 'floor'.padStart(10), ...names.map((n) => `${n} (× floor)`.padStart(30))].join(' '));
+    for (const mi of res.metricInfo) {
+      const cells = res.methods.map((m) => `${fmt(m.metrics[mi.name])} (${m.ratios[mi.name] === null ? 'n/a' : `${fmt(m.ratios[mi.name])}×`})`.padStart(30));
+      say(args, [mi.name.padEnd(w), fmt(res.floors.flows[mi.name]).padStart(10), ...cells].join(' '));
+    }
+    for (const m of res.methods) {
+      const c = m.downstream?.classification;
+      if (c?.status === 'ok') say(args, `${m.name}: classifier rank Spearman ${fmt(c.rankSpearman)}; accuracy ${c.scores.map((s) => `${s.classifier} ${fmt(s.synAccuracy)} (real ${fmt(s.realAccuracy)})`).join(', ')}`);
+      else if (c) say(args, `${m.name}: classification skipped (${c.reason})`);
+      if (m.downstream) say(args, `${m.name}: heavy-hitter sketch rank Spearman ${fmt(m.downstream.heavyHitters.rankSpearman)}`);
+      if (m.privacy) say(args, `${m.name}: 5-tuples copied ${fmt(m.privacy.synthetic.tuplesCopied)} (holdout ${fmt(m.privacy.holdout.tuplesCopied)}), IPs copied ${fmt(m.privacy.synthetic.ipsCopied)} (holdout ${fmt(m.privacy.holdout.ipsCopied)}), DCR median ${fmt(m.privacy.dcr.synthetic.median)} (holdout ${fmt(m.privacy.dcr.holdout.median)})`);
+    }
+    if (r.metricsPath) say(args, `metrics JSON: ${r.metricsPath}`);
+    if (r.reportPath) say(args, `report: ${r.reportPath}`);
+  },
+};

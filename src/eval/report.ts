@@ -1,0 +1,258 @@
+// Renders the evaluation result as ONE self-contained HTML file: metrics table with floor ratios colour-coded,
+// CDFs, rank-frequency plots, top-value bars, downstream and privacy results, drawn by an inlined echarts build.
+import type { ChartData, EvalResult, MethodResult } from './evaluate-tables.js';
+
+/** Ratio bands for the colour code: ≤ GOOD is "as close as real is to itself", > FAIR is far. */
+export const RATIO_BANDS = { good: 1.5, fair: 3 } as const;
+
+interface ChartSpec {
+  id: string;
+  section: string;
+  title: string;
+  option: Record<string, unknown>;
+}
+
+const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+export function fmt(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return 'n/a';
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  return a < 1e-3 || a >= 1e6 ? v.toExponential(2) : Number(v.toPrecision(3)).toString();
+}
+
+function ratioClass(r: number | null | undefined): string {
+  if (r === null || r === undefined || !Number.isFinite(r)) return 'na';
+  return r <= RATIO_BANDS.good ? 'good' : r <= RATIO_BANDS.fair ? 'fair' : 'poor';
+}
+
+const PALETTE = ['#3b3b3b', '#d9480f', '#1c7ed6', '#2f9e44', '#ae3ec9'];
+
+function base(title: string, legend: string[]): Record<string, unknown> {
+  return {
+    animation: false,
+    color: PALETTE,
+    title: { text: title, left: 'center', textStyle: { fontSize: 13 } },
+    legend: { data: legend, bottom: 0, textStyle: { fontSize: 11 } },
+    grid: { left: 64, right: 20, top: 36, bottom: 56 },
+    tooltip: { trigger: 'axis' },
+  };
+}
+
+function chartSpecs(result: EvalResult, charts: ChartData): ChartSpec[] {
+  const specs: ChartSpec[] = [];
+  for (const c of charts.cdfs) {
+    const names = c.series.map((s) => s.name);
+    specs.push({
+      id: `cdf-${c.field}`,
+      section: 'cdf',
+      title: `CDF of ${c.field}${c.unit ? ` (${c.unit})` : ''}`,
+      option: {
+        ...base(`CDF of ${c.field}${c.unit ? ` (${c.unit})` : ''}`, names),
+        xAxis: { type: c.logX ? 'log' : 'value', scale: true, name: c.field, nameLocation: 'middle', nameGap: 24 },
+        yAxis: { type: 'value', min: 0, max: 1, name: 'CDF' },
+        series: c.series.map((s) => ({ name: s.name, type: 'line', step: 'end', showSymbol: false, data: s.points })),
+      },
+    });
+  }
+  for (const c of charts.rankFreq) {
+    specs.push({
+      id: `rank-${c.field}`,
+      section: 'rank',
+      title: `${c.field} popularity rank vs relative frequency`,
+      option: {
+        ...base(`${c.field}: rank vs relative frequency (log-log)`, c.series.map((s) => s.name)),
+        xAxis: { type: 'log', name: 'rank', nameLocation: 'middle', nameGap: 24 },
+        yAxis: { type: 'log', name: 'frequency' },
+        series: c.series.map((s) => ({ name: s.name, type: 'line', showSymbol: false, data: s.points })),
+      },
+    });
+  }
+  for (const b of charts.bars) {
+    specs.push({
+      id: `bar-${b.field}`,
+      section: 'bars',
+      title: `Top ${b.field} values`,
+      option: {
+        ...base(`Top ${b.field} values (share of records)`, b.series.map((s) => s.name)),
+        xAxis: { type: 'category', data: b.categories, axisLabel: { fontSize: 10 } },
+        yAxis: { type: 'value' },
+        series: b.series.map((s) => ({ name: s.name, type: 'bar', data: s.values })),
+      },
+    });
+  }
+  const withCls = result.methods.filter((m) => m.downstream?.classification.status === 'ok');
+  if (withCls.length > 0) {
+    const first = withCls[0]!.downstream!.classification;
+    if (first.status === 'ok') {
+      const names = first.scores.map((s) => s.classifier);
+      const series = [
+        { name: 'trained on real', type: 'bar', data: first.scores.map((s) => s.realAccuracy) },
+        ...withCls.map((m) => {
+          const c = m.downstream!.classification;
+          return { name: `trained on ${m.name}`, type: 'bar', data: c.status === 'ok' ? c.scores.map((s) => s.synAccuracy) : [] };
+        }),
+      ];
+      specs.push({
+        id: 'downstream-classification',
+        section: 'downstream',
+        title: 'Classification accuracy on real test records',
+        option: {
+          ...base(`Accuracy predicting ${first.target} on real test records`, series.map((s) => s.name)),
+          xAxis: { type: 'category', data: names, axisLabel: { fontSize: 10 } },
+          yAxis: { type: 'value', min: 0, max: 1 },
+          series,
+        },
+      });
+    }
+  }
+  const withHh = result.methods.filter((m) => m.downstream);
+  if (withHh.length > 0) {
+    const first = withHh[0]!.downstream!.heavyHitters;
+    const series = [
+      { name: 'real', type: 'bar', data: first.sketches.map((s) => s.realError) },
+      ...withHh.map((m) => ({ name: m.name, type: 'bar', data: m.downstream!.heavyHitters.sketches.map((s) => s.synError) })),
+    ];
+    specs.push({
+      id: 'downstream-sketches',
+      section: 'downstream',
+      title: 'Heavy-hitter relative error',
+      option: {
+        ...base(`Mean relative error on the top-${first.topK} flows`, series.map((s) => s.name)),
+        xAxis: { type: 'category', data: first.sketches.map((s) => s.sketch), axisLabel: { fontSize: 9, rotate: 20 } },
+        yAxis: { type: 'value' },
+        series,
+      },
+    });
+  }
+  const withPriv = result.methods.filter((m) => m.privacy);
+  if (withPriv.length > 0) {
+    const cats = ['5-tuples copied', 'IPs copied', 'exact DCR matches'];
+    const row = (c: { tuplesCopied: number; ipsCopied: number }, exact: number): number[] => [c.tuplesCopied, c.ipsCopied, exact];
+    const p0 = withPriv[0]!.privacy!;
+    const series = [
+      { name: 'real holdout', type: 'bar', data: row(p0.holdout, p0.dcr.holdout.exact) },
+      ...withPriv.map((m) => ({ name: m.name, type: 'bar', data: row(m.privacy!.synthetic, m.privacy!.dcr.synthetic.exact) })),
+    ];
+    specs.push({
+      id: 'privacy-copies',
+      section: 'privacy',
+      title: 'Copied from training',
+      option: {
+        ...base('Share copied verbatim from the training trace', series.map((s) => s.name)),
+        xAxis: { type: 'category', data: cats },
+        yAxis: { type: 'value', min: 0, max: 1 },
+        series,
+      },
+    });
+  }
+  return specs;
+}
+
+function metricsTable(result: EvalResult): string {
+  const head = result.methods.map((m) => `<th colspan="2">${esc(m.name)}</th>`).join('');
+  const sub = result.methods.map(() => '<th>value</th><th>× floor</th>').join('');
+  const rows = result.metricInfo
+    .map((mi) => {
+      const cells = result.methods
+        .map((m) => {
+          const r = m.ratios[mi.name];
+          const norm = mi.kind === 'emd' && result.methods.length > 1 ? ` <span class="norm">(${fmt(m.emdNormalised[mi.name])})</span>` : '';
+          return `<td>${fmt(m.metrics[mi.name])}${norm}</td><td class="r ${ratioClass(r)}">${r === null || r === undefined ? 'n/a' : `${fmt(r)}×`}</td>`;
+        })
+        .join('');
+      return `<tr><td title="${esc(mi.description)}"><b>${esc(mi.name)}</b>${mi.family === 'joint' ? ' <span class="tag">joint</span>' : ''}</td><td>${mi.kind.toUpperCase()}${mi.unit ? ` (${esc(mi.unit)})` : ''}</td><td>${fmt(result.floors.flows[mi.name])}</td><td>${fmt(result.floors.time[mi.name])}</td>${cells}</tr>`;
+    })
+    .join('\n');
+  return `<table class="metrics"><thead><tr><th rowspan="2">metric</th><th rowspan="2">kind</th><th rowspan="2">floor (flow split)</th><th rowspan="2">floor (time split)</th>${head}</tr><tr>${sub}</tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function downstreamTables(methods: MethodResult[]): string {
+  const parts: string[] = [];
+  for (const m of methods) {
+    if (!m.downstream) continue;
+    const c = m.downstream.classification;
+    if (c.status === 'skipped') parts.push(`<p><b>${esc(m.name)}</b> classification skipped: ${esc(c.reason)}</p>`);
+    else {
+      const rows = c.scores
+        .map((s) => `<tr><td>${s.classifier}</td><td>${fmt(s.realAccuracy)}</td><td>${fmt(s.synAccuracy)}</td><td>${fmt(s.realBalancedAccuracy)}</td><td>${fmt(s.synBalancedAccuracy)}</td></tr>`)
+        .join('');
+      parts.push(
+        `<h3>${esc(m.name)}: predicting <code>${esc(c.target)}</code> (${c.classes.map(esc).join(', ')})</h3><p>train rows: real ${c.trainRows.real}, ${esc(m.name)} ${c.trainRows.synthetic}; real test rows ${c.testRows}; rank ordering Spearman ρ = <b>${fmt(c.rankSpearman)}</b></p><table><thead><tr><th>classifier</th><th>acc (train real)</th><th>acc (train ${esc(m.name)})</th><th>bal. acc (real)</th><th>bal. acc (${esc(m.name)})</th></tr></thead><tbody>${rows}</tbody></table>`,
+      );
+    }
+    const h = m.downstream.heavyHitters;
+    const rows = h.sketches.map((s) => `<tr><td>${esc(s.sketch)}</td><td>${fmt(s.realError)}</td><td>${fmt(s.synError)}</td><td>${fmt(s.relativeDifference)}</td></tr>`).join('');
+    parts.push(
+      `<h3>${esc(m.name)}: heavy hitters (top ${h.topK} 5-tuples)</h3><p>sketch ranking Spearman ρ (real vs ${esc(m.name)}) = <b>${fmt(h.rankSpearman)}</b></p><table><thead><tr><th>sketch</th><th>error on real</th><th>error on ${esc(m.name)}</th><th>relative difference</th></tr></thead><tbody>${rows}</tbody></table>`,
+    );
+  }
+  return parts.join('\n');
+}
+
+function privacyTable(methods: MethodResult[]): string {
+  const ps = methods.filter((m) => m.privacy);
+  if (ps.length === 0) return '<p>Privacy checks were not run.</p>';
+  const p0 = ps[0]!.privacy!;
+  const row = (name: string, c: { tuples: number; tuplesCopied: number; ips: number; ipsCopied: number }, d: { median: number; p05: number; exact: number }): string =>
+    `<tr><td>${esc(name)}</td><td>${c.tuples}</td><td>${fmt(c.tuplesCopied)}</td><td>${c.ips}</td><td>${fmt(c.ipsCopied)}</td><td>${fmt(d.median)}</td><td>${fmt(d.p05)}</td><td>${fmt(d.exact)}</td></tr>`;
+  const rows = [row('real holdout (reference)', p0.holdout, p0.dcr.holdout), ...ps.map((m) => row(m.name, m.privacy!.synthetic, m.privacy!.dcr.synthetic))].join('');
+  return `<p>Training trace: ${p0.holdoutSource === 'holdout-file' ? 'the real trace, with the given holdout file as reference' : 'a random half of the real records, the other half being the holdout'}. DCR = Euclidean distance to the closest of ${p0.dcr.trainSample} sampled training records in the normalised space [${p0.dcr.features.join(', ')}].</p><table><thead><tr><th>records</th><th>distinct 5-tuples</th><th>share in training</th><th>distinct IPs</th><th>share in training</th><th>DCR median</th><th>DCR 5th pct</th><th>DCR = 0</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+/**
+ * The report as an HTML string. `echartsSource` is the text of echarts' dist/echarts.min.js (the caller reads
+ * it from disk); it is inlined so the page fetches nothing.
+ */
+export function renderReport(result: EvalResult, charts: ChartData, echartsSource: string): string {
+  const specs = chartSpecs(result, charts);
+  const json = JSON.stringify(specs).replace(/</g, '\\u003c');
+  const div = (section: string): string =>
+    specs
+      .filter((s) => s.section === section)
+      .map((s) => `<div class="chart" id="${s.id}" data-chart="${s.id}" aria-label="${esc(s.title)}"></div>`)
+      .join('\n');
+  const inp = result.inputs;
+  const safeJs = echartsSource.replace(/<\/script/gi, '<\\/script');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>netshare eval: ${esc(inp.synthetic.file ?? 'synthetic')} vs ${esc(inp.real.file ?? 'real')}</title>
+<style>
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1280px;color:#222;padding:0 16px}
+h1{font-size:22px;margin-bottom:4px}h2{margin-top:32px;border-bottom:1px solid #ddd;padding-bottom:4px}h3{font-size:15px;margin-bottom:4px}
+table{border-collapse:collapse;margin:8px 0;font-size:13px}th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f6f6f6}
+td:first-child{text-align:left}.r.good{background:#c3f0c8}.r.fair{background:#ffe8a3}.r.poor{background:#ffc9c9}.r.na{color:#999}
+.norm{color:#888;font-size:11px}.tag{font-size:10px;background:#e7f5ff;border-radius:3px;padding:0 4px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(400px,1fr));gap:12px}.chart{height:300px;border:1px solid #eee}
+.meta{color:#555}code{background:#f3f3f3;padding:0 3px}
+</style></head><body>
+<h1>Synthetic trace evaluation</h1>
+<p class="meta">${result.kind === 'packets' ? 'Packet' : 'NetFlow'} traces. Real: <code>${esc(inp.real.file ?? 'real')}</code> (${inp.real.records} records, ${inp.real.flows} 5-tuples). Synthetic: <code>${esc(inp.synthetic.file ?? 'synthetic')}</code> (${inp.synthetic.records} records, ${inp.synthetic.flows} 5-tuples). Seed ${result.seed}. JS ${result.jsVariant} (natural log). Schema v${result.schemaVersion}.</p>
+<h2>Fidelity metrics</h2>
+<p>Each value compares a method with the whole real trace (NetShare's metrics: JSD of IP popularity ranks, exact-value JSD of ports/protocol, Wasserstein-1 of continuous fields in raw units, plus joint metrics). The floor is the same metric between two halves of the real trace; <b>× floor</b> is value ÷ flow-split floor:
+<span class="r good">&nbsp;≤ ${RATIO_BANDS.good}×&nbsp;</span> <span class="r fair">&nbsp;≤ ${RATIO_BANDS.fair}×&nbsp;</span> <span class="r poor">&nbsp;&gt; ${RATIO_BANDS.fair}×&nbsp;</span>${result.methods.length > 1 ? ' Grey numbers in brackets: EMD normalised to [0.1, 0.9] across the compared methods.' : ''}</p>
+${metricsTable(result)}
+<h2>Distributions (CDFs, real vs synthetic)</h2><div class="grid">${div('cdf')}</div>
+<h2>IP popularity ranks</h2><div class="grid">${div('rank')}</div>
+<h2>Top ports and protocols</h2><div class="grid">${div('bars')}</div>
+<h2>Downstream tasks</h2><div class="grid">${div('downstream')}</div>
+${downstreamTables(result.methods)}
+<h2>Privacy</h2><div class="grid">${div('privacy')}</div>
+${privacyTable(result.methods)}
+<script>${safeJs}</script>
+<script id="chart-data" type="application/json">${json}</script>
+<script>
+(function(){
+  var specs = JSON.parse(document.getElementById('chart-data').textContent);
+  specs.forEach(function(s){
+    var el = document.getElementById(s.id);
+    var chart = echarts.init(el, null, {renderer: 'svg'});
+    chart.setOption(s.option);
+    el.setAttribute('data-rendered', '1');
+  });
+  window.__chartsRendered = specs.length;
+})();
+</script>
+</body></html>
+`;
+}
