@@ -32,7 +32,10 @@ export const Slice: GradRule = (n, [dy]) => {
   ax.forEach((a0, i) => {
     const a = normAxis(a0, r);
     const d = x.shape[a]!;
-    if (typeof d !== 'number') return;
+    if (typeof d !== 'number') {
+      if (st[i] === 0 && en[i]! >= 2 ** 53) return;
+      throw new GraphError(`Slice gradient needs a static dim on sliced axis ${a} (${n.name})`);
+    }
     const [s, e] = sliceRange(st[i]!, en[i]!, d);
     pads[a] = s;
     pads[a + r] = d - e;

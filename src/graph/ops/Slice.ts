@@ -24,6 +24,11 @@ export const Slice: OpDef = {
       const d = shape[a]!;
       if (typeof d !== 'number') {
         if (st[i] === 0 && en[i]! >= 2 ** 53) return;
+        // non-negative bounds on a symbolic dim: assumes the dim is at least `end` at run time
+        if (st[i]! >= 0 && en[i]! >= st[i]! && en[i]! < 2 ** 53) {
+          shape[a] = en[i]! - st[i]!;
+          return;
+        }
         throw new GraphError(`Slice: cannot slice symbolic dim ${d} of ${x!.name}`);
       }
       const [s, e] = sliceRange(st[i]!, en[i]!, d);
