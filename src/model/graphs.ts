@@ -20,8 +20,7 @@ export const G_STEP = 'g_step';
  * on one feed. The generator runs in training mode; its BatchNorm running stats advance once per
  * generator pass TF would make (two: d_op and attr_d_op).
  */
-export function compileCriticStep(cfg: ModelConfig, layout: ModelLayout, seed: number): CompiledStep {
-  const g = new Graph();
+export function compileCriticStep(cfg: ModelConfig, layout: ModelLayout, seed: number, g = new Graph()): CompiledStep {
   const params = declareParams(g, paramSpecs(cfg, layout, ['gen', 'disc', 'attr_disc']), new ParamInit(seed));
   const ctx: NetContext = { g, params, cfg, layout, mode: 'train', bn: [], bnUpdates: cfg.useAttrDiscriminator ? 2 : 1 };
   const B = cfg.batchSize;
@@ -48,8 +47,7 @@ export function compileCriticStep(cfg: ModelConfig, layout: ModelLayout, seed: n
 }
 
 /** The generator step: one Adam update of G on L_G (spec §3.2). */
-export function compileGeneratorStep(cfg: ModelConfig, layout: ModelLayout, seed: number): CompiledStep {
-  const g = new Graph();
+export function compileGeneratorStep(cfg: ModelConfig, layout: ModelLayout, seed: number, g = new Graph()): CompiledStep {
   const params = declareParams(g, paramSpecs(cfg, layout, ['gen', 'disc', 'attr_disc']), new ParamInit(seed));
   const ctx: NetContext = { g, params, cfg, layout, mode: 'train', bn: [] };
   const B = cfg.batchSize;
@@ -63,6 +61,21 @@ export function compileGeneratorStep(cfg: ModelConfig, layout: ModelLayout, seed
     outputs: { g_loss: loss },
     extraState: bnExtraState(ctx),
   });
+}
+
+/** MatMul FLOPs (2·M·K·N per product, batch dims included) of every node in `g`: the work a step graph does. */
+export function matmulFlops(g: Graph): number {
+  let flops = 0;
+  for (const n of g.nodes) {
+    if (n.op !== 'MatMul') continue;
+    const [a, b] = n.inputs;
+    const out = n.outputs[0]!;
+    const dims = out.shape.map((d) => (typeof d === 'number' ? d : NaN));
+    const k = a!.shape[a!.shape.length - 1] as number;
+    void b;
+    flops += 2 * dims.reduce((x, y) => x * y, 1) * k;
+  }
+  return flops;
 }
 
 function bnExtraState(ctx: NetContext): { input: Value; output: Value; init: Float32Array }[] {

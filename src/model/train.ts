@@ -49,6 +49,8 @@ export interface TrainChunkOptions {
   onProgress?: (p: TrainProgress) => void;
   /** Stops after the current iteration (its checkpoint, if due, is written). */
   signal?: AbortSignal;
+  /** Only write the starting point as a checkpoint (iteration 0, or the restored one) and return: the untrained baseline. */
+  initialOnly?: boolean;
 }
 
 export interface TrainResult {
@@ -120,6 +122,10 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
     let last: TrainProgress | null = null;
     let lastCheckpoint = '';
 
+    if (opts.initialOnly) {
+      lastCheckpoint = await saveCheckpoint(opts.checkpointDir, snapshot(trainer, shapes, iteration, rng, meta), cfg.keepCheckpoints);
+      return { iterations: iteration, lastCheckpoint, final: null };
+    }
     while (iteration < iterations) {
       // Batch: one flow drawn uniformly with replacement per slot (camera-ready src/gan/dataset.py).
       for (let b = 0; b < B; b++) {
