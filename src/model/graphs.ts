@@ -90,7 +90,7 @@ function bnExtraState(ctx: NetContext): { input: Value; output: Value; init: Flo
 /** Names of the generator graph's inputs and outputs (a stable contract for exported models). */
 export const GENERATOR_IO = {
   inputs: ['z_attr', 'z_feat', 'h0', 'c0', 'given_attr', 'use_given'],
-  outputs: ['attributes', 'attributes_discrete', 'features'],
+  outputs: ['attributes', 'attributes_discrete', 'features', 'gen_flags'],
 } as const;
 
 /**
@@ -98,7 +98,8 @@ export const GENERATOR_IO = {
  * z_feat [N,S,Zf], h0/c0 [N,U], given_attr [N,A] and use_given [N,1]: rows with use_given = 1 take
  * given_attr (its discrete copy conditions the LSTM) instead of generated attributes — conditional
  * sampling for the chunk merge (spec §4.2). Outputs attributes [N,A] (soft), attributes_discrete [N,A]
- * and features [N,T,F+2] raw (gen flag last, before the stopping rule, which runs in TS).
+ * features [N,T,F+2] raw (gen flag last, before the stopping rule) and gen_flags [N,T], the stopping
+ * rule's validity mask as computed in the training graphs (sample() applies the same rule in TS and checks they agree).
  * With `weights`, parameters and BatchNorm statistics are baked in (a standalone model);
  * without, they are graph inputs named as in checkpoints.
  */
@@ -135,6 +136,7 @@ export function generatorOnnx(cfg: ModelConfig, layout: ModelLayout, weights?: R
       { name: 'attributes', value: attributes },
       { name: 'attributes_discrete', value: discrete },
       { name: 'features', value: f.raw },
+      { name: 'gen_flags', value: f.mask },
     ],
     inputs,
     ...(bake ? { bake } : {}),

@@ -1,5 +1,5 @@
 // Sampling flows from a trained checkpoint (optionally conditioned on given attributes) and generator export.
-import { InputError, ConfigError, expected } from '../errors.js';
+import { ConfigError, InputError, InternalError, expected } from '../errors.js';
 import { createSession, ort, type Device } from '../runtime/session.js';
 import { loadCheckpoint, writeFileAtomic } from './checkpoint.js';
 import { generatorOnnx } from './graphs.js';
@@ -73,6 +73,7 @@ export async function sample(opts: SampleOptions): Promise<SampleResult> {
   const attributes = new Float32Array(n * A);
   const attributesDiscrete = new Float32Array(n * A);
   const raw = new Float32Array(n * T * (F + 2));
+  const graphMask = new Float32Array(n * T);
   try {
     for (let at = 0; at < n; at += batch) {
       const m = Math.min(batch, n - at);
@@ -89,11 +90,16 @@ export async function sample(opts: SampleOptions): Promise<SampleResult> {
       attributes.set(out['attributes']!.data as Float32Array, at * A);
       attributesDiscrete.set(out['attributes_discrete']!.data as Float32Array, at * A);
       raw.set(out['features']!.data as Float32Array, at * T * (F + 2));
+      graphMask.set(out['gen_flags']!.data as Float32Array, at * T);
     }
   } finally {
     await session.release();
   }
   const stopped = applyStoppingRule(raw, n, T, F);
+  // The rule the training graphs apply in-graph and the TS rule must agree record for record.
+  for (let i = 0; i < n * T; i++) {
+    if (graphMask[i] !== stopped.genFlags[i]) throw new InternalError(`stopping rule mismatch at flow ${Math.floor(i / T)}, record ${i % T}`);
+  }
   return { n, layout, attributes, attributesDiscrete, ...stopped };
 }
 
