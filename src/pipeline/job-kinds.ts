@@ -11,3 +11,16 @@ registerJob('selftest', async () => async (params, ctx) => {
   if (typeof params.fail === 'string') throw new Error(params.fail);
   return { value: params.value ?? null, pid: process.pid, threads: ctx.threads };
 });
+
+// `train-chunk`: train (or fine-tune) one chunk into <wd>/train/chunk-<k>/ (params: TrainChunkParams in train.ts).
+registerJob('train-chunk', async () => {
+  const { trainChunkJob } = await import('./train.js');
+  return (params, ctx) => trainChunkJob(params as unknown as import('./train.js').TrainChunkParams, ctx);
+});
+
+// `generate-chunk`: sample attributes, or features conditioned on merged attributes, for one chunk and checkpoint
+// (params: GenerateChunkParams in generate.ts).
+registerJob('generate-chunk', async () => {
+  const { generateChunkJob } = await import('./generate.js');
+  return (params, ctx) => generateChunkJob(params as unknown as import('./generate.js').GenerateChunkParams, ctx);
+});

@@ -1,0 +1,177 @@
+// `netshare run`: the whole pipeline on one trace (preprocess → train → generate → postprocess → evaluate) with a
+// closing fidelity table; `train` and `generate` (in their own files) run its first and second half.
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { RUN_PRESETS, resolveRunConfig, runPipeline, type RunEvents, type RunResult, type StageName } from '../../pipeline/run.js';
+import type { NetShareConfig } from '../../config/schema.js';
+import { fmt } from '../../eval/report.js';
+import { printJson, progress, say, type GlobalArgs, type Progress } from '../output.js';
+
+export interface PipelineArgs extends GlobalArgs {
+  input?: string;
+  workdir: string;
+  out?: string;
+  preset?: string;
+  config?: string;
+  chunks?: number;
+  iterations?: number;
+  checkpointEvery?: number;
+  sampleLen?: number;
+  maxFlowLen?: number;
+  device: string;
+  workers?: number;
+  seed?: number;
+  flows?: number;
+  duration?: number;
+  downstream: boolean;
+  privacy: boolean;
+}
+
+/** Options shared by run / train / generate. */
+export function pipelineOptions(y: Argv, which: 'run' | 'train' | 'generate'): Argv {
+  let a = y
+    .option('workdir', { type: 'string', demandOption: true, describe: 'Work folder (stages, checkpoints, manifest; a rerun resumes here)' })
+    .option('device', { type: 'string', default: 'cpu', choices: ['cpu', 'cuda'], describe: 'onnxruntime execution provider' })
+    .option('workers', { type: 'number', describe: 'Parallel chunk jobs (local process pool); default: the core count' });
+  if (which !== 'generate') {
+    a = a
+      .option('input', { type: 'string', demandOption: true, describe: 'Real trace: pcap/pcapng/gzip pcap or NetFlow CSV(.gz)' })
+      .option('preset', { type: 'string', choices: [...RUN_PRESETS], describe: 'Built-in config (default: pcap for packet traces, netflow for CSV)' })
+      .option('config', { type: 'string', describe: 'JSON config file (may start from "preset": "pcap" | "netflow")' })
+      .conflicts('preset', 'config')
+      .option('chunks', { type: 'number', describe: 'Time chunks (preprocess.nChunks)' })
+      .option('iterations', { type: 'number', describe: 'Training iterations of chunk 0 (model.iterations); fine-tuned chunks get a quarter' })
+      .option('checkpoint-every', { type: 'number', describe: 'Checkpoint period (model.checkpointEvery); default keeps the config\'s number of checkpoints' })
+      .option('sample-len', { type: 'number', describe: 'Records per LSTM step (model.sampleLen)' })
+      .option('max-flow-len', { type: 'number', describe: 'Longest flow kept per chunk (preprocess.maxFlowLen)' })
+      .option('seed', { type: 'number', describe: 'Seed of preprocessing, training and generation (global.seed)' });
+  }
+  if (which !== 'train') {
+    a = a
+      .option('out', { type: 'string', describe: 'Write the synthetic trace here too (pcap for packet inputs, CSV in the input\'s schema for NetFlow)' })
+      .option('flows', { type: 'number', describe: 'Generate about this many flows in total (default: as many as the input)' })
+      .option('duration', { type: 'number', describe: 'Generate this many seconds of trace from the input\'s start (longer than the input: more passes)' })
+      .option('downstream', { type: 'boolean', default: true, describe: 'Run the downstream tasks in the evaluation (--no-downstream to skip)' })
+      .option('privacy', { type: 'boolean', default: true, describe: 'Run the privacy checks in the evaluation (--no-privacy to skip)' });
+  }
+  return a;
+}
+
+async function configFor(args: PipelineArgs): Promise<NetShareConfig> {
+  let preset = args.preset;
+  if (!preset && !args.config && args.input) {
+    const { detectTraceFormat } = await import('../../io/read-trace.js');
+    const f = await detectTraceFormat(args.input);
+    preset = f === 'flow-csv' ? 'netflow' : 'pcap';
+  }
+  return resolveRunConfig(args.config ? { configFile: args.config } : { preset: preset ?? 'pcap' }, {
+    ...(args.chunks !== undefined ? { chunks: args.chunks } : {}),
+    ...(args.iterations !== undefined ? { iterations: args.iterations } : {}),
+    ...(args.checkpointEvery !== undefined ? { checkpointEvery: args.checkpointEvery } : {}),
+    ...(args.sampleLen !== undefined ? { sampleLen: args.sampleLen } : {}),
+    ...(args.maxFlowLen !== undefined ? { maxFlowLen: args.maxFlowLen } : {}),
+    ...(args.seed !== undefined ? { seed: args.seed } : {}),
+  });
+}
+
+/** Progress lines / bars per stage, stage timings, and warnings on stderr. */
+function reporter(args: PipelineArgs): RunEvents & { stop(): void } {
+  const bars = new Map<string, Progress>();
+  const line = (s: string): void => {
+    if (!args.json) process.stderr.write(`${s}\n`);
+  };
+  return {
+    stage(name, skipped) {
+      if (skipped) line(`netshare: ${name}: already done in the workdir (skipped)`);
+      else line(`netshare: ${name} …`);
+    },
+    stageDone(name, seconds, skipped) {
+      for (const b of bars.values()) b.stop();
+      bars.clear();
+      if (!skipped) line(`netshare: ${name} done in ${seconds.toFixed(1)} s`);
+    },
+    progress(stage, label, fraction, info) {
+      const key = `${stage}:${label}`;
+      let b = bars.get(key);
+      if (!b) {
+        b = progress(`${stage} ${label}`, args);
+        bars.set(key, b);
+      }
+      b.update(Math.round(fraction * 1000), 1000, info ?? '');
+    },
+    warn(message) {
+      line(`netshare: warning: ${message}`);
+    },
+    stop() {
+      for (const b of bars.values()) b.stop();
+    },
+  };
+}
+
+/** The closing summary: stage timings, output, fidelity table with floor ratios, report path. */
+export function printSummary(args: GlobalArgs, r: RunResult): void {
+  if (args.json) {
+    printJson({
+      workdir: r.workdir,
+      input: r.input,
+      output: r.output ?? null,
+      out: r.out ?? null,
+      report: r.report ?? null,
+      metrics: r.metrics ?? null,
+      stages: r.stages.map((s) => ({ name: s.name, seconds: s.seconds, skipped: s.skipped })),
+      fidelity: r.fidelity ?? null,
+      executor: r.executor,
+      workers: r.workers,
+    });
+    return;
+  }
+  say(args, '');
+  say(args, `stages: ${r.stages.map((s) => `${s.name} ${s.skipped ? 'skipped' : `${s.seconds.toFixed(1)} s`}`).join(', ')} (executor ${r.executor}, ${r.workers} worker${r.workers === 1 ? '' : 's'})`);
+  if (r.output) say(args, `synthetic trace: ${r.out ?? r.output}`);
+  const f = r.fidelity;
+  if (f) {
+    say(args, `fidelity (${f.kind === 'packets' ? 'packets' : 'NetFlow'}): real ${f.real.records} records / ${f.real.flows} 5-tuples; synthetic ${f.synthetic.records} / ${f.synthetic.flows}`);
+    say(args, `${'metric'.padEnd(24)} ${'synthetic'.padStart(12)} ${'floor'.padStart(12)} ${'× floor'.padStart(9)}`);
+    for (const row of f.rows) {
+      say(args, `${row.metric.padEnd(24)} ${fmt(row.value).padStart(12)} ${fmt(row.floor).padStart(12)} ${(row.ratio === null ? 'n/a' : `${fmt(row.ratio)}×`).padStart(9)}`);
+    }
+    say(args, '(× floor: the metric divided by the same metric between two random halves of the real flows; 1× = as close as real data to itself)');
+  }
+  if (r.report) say(args, `report: ${r.report}`);
+}
+
+export async function runCommandHandler(args: ArgumentsCamelCase<PipelineArgs>, which: 'run' | 'train' | 'generate'): Promise<void> {
+  const config = which === 'generate' ? undefined : await configFor(args);
+  const rep = reporter(args);
+  const stages: Record<typeof which, { from: StageName; to: StageName }> = {
+    run: { from: 'preprocess', to: 'evaluate' },
+    train: { from: 'preprocess', to: 'train' },
+    generate: { from: 'generate', to: 'evaluate' },
+  };
+  try {
+    const r = await runPipeline({
+      workdir: args.workdir,
+      ...(args.input ? { input: args.input } : {}),
+      ...(config ? { config } : {}),
+      ...(args.out ? { out: args.out } : {}),
+      ...(args.workers !== undefined ? { workers: args.workers } : {}),
+      device: args.device as 'cpu' | 'cuda',
+      ...(args.flows !== undefined ? { flows: args.flows } : {}),
+      ...(args.duration !== undefined ? { durationS: args.duration } : {}),
+      downstream: args.downstream ?? true,
+      privacy: args.privacy ?? true,
+      ...stages[which],
+      events: rep,
+    });
+    rep.stop();
+    printSummary(args, r);
+  } finally {
+    rep.stop();
+  }
+}
+
+export const runCommand: CommandModule<object, PipelineArgs> = {
+  command: 'run',
+  describe: 'Learn a trace and synthesise a new one: preprocess → train → generate → postprocess → evaluate (resumable)',
+  builder: (y: Argv) => pipelineOptions(y, 'run') as unknown as Argv<PipelineArgs>,
+  handler: (args) => runCommandHandler(args, 'run'),
+};

@@ -1,0 +1,232 @@
+// The generate stage (spec §4.1–4.2): per-chunk attributes, the flow-tag merge (continuations carried into later
+// chunks), then features conditioned on the merged attributes for every checkpoint, decoded to candidate tables.
+import { mkdir, rm } from 'node:fs/promises';
+import { NetShareError } from '../errors.js';
+import type { NetShareConfig } from '../config/schema.js';
+import type { EncoderSet, Layout } from '../encode/tensors.js';
+import type { Table } from '../io/table.js';
+import type { Device } from '../runtime/session.js';
+import { takeRows } from '../eval/rows.js';
+import { decodeChunkFromWorkdir, loadChunkMeta, loadEncoders, loadLayout, loadPreprocessSummary } from './chunk-tensors.js';
+import type { Executor, JobResult } from './executor.js';
+import type { Job, JobContext } from './jobs.js';
+import { trainedChunk } from './train.js';
+import { attrCleanPath, attrRawPath, candidatePath, generateRoot, readF32, writeF32, writeTableFile } from './workdir.js';
+
+export interface GenerateStageOptions {
+  workdir: string;
+  config: NetShareConfig;
+  executor: Executor;
+  device?: Device;
+  /** Total start flows to generate (default: as many as the real trace has); scales every chunk. */
+  flows?: number;
+  /** Passes over the trace's time span (≥ 1 when --duration asks for more than the input; default 1). */
+  passes?: number;
+  seed?: number;
+  onProgress?: (job: string, fraction: number, info?: string) => void;
+}
+
+export interface GenerateStageResult {
+  chunks: { chunk: number; startFlows: number; mergedFlows: number[]; candidates: number }[];
+  passes: number;
+  candidates: { chunk: number; pass: number; iteration: number; path: string; records: number; flows: number; duplicateFlows: number }[];
+  seconds: { attributes: number; merge: number; features: number };
+}
+
+/** Params of a `generate-chunk` job. Either `attrFile` (conditional) or `n` (joint sampling, no flow tags). */
+export interface GenerateChunkParams {
+  workdir: string;
+  chunk: number;
+  pass: number;
+  checkpoint: string;
+  iteration: number;
+  seed: number;
+  device: Device;
+  attrFile?: string;
+  n?: number;
+  /** Attribute-only mode: sample `n` attributes from `checkpoint` into `out` (its discrete copy). */
+  attributesOnly?: { out: string };
+}
+
+/** Drop every flow whose 5-tuple already appeared in an earlier flow (first occurrence wins; spec §4.3). */
+export function dropDuplicateTuples(table: Table, flowOf: Int32Array): { table: Table; duplicateFlows: number } {
+  const owner = new Map<string, number>();
+  const keep: number[] = [];
+  const dupFlows = new Set<number>();
+  const ip6 = (table as { srcIp6?: Uint8Array }).srcIp6;
+  for (let i = 0; i < table.length; i++) {
+    const f = flowOf[i]!;
+    let key: string;
+    if (ip6 && (table as { ipVersion?: Uint8Array }).ipVersion?.[i] === 6) {
+      const d6 = (table as { dstIp6?: Uint8Array }).dstIp6!;
+      key = `6:${Buffer.from(ip6.subarray(16 * i, 16 * i + 16)).toString('hex')}:${Buffer.from(d6.subarray(16 * i, 16 * i + 16)).toString('hex')}:${table.srcPort[i]}:${table.dstPort[i]}:${table.proto[i]}`;
+    } else key = `${table.srcIp[i]}:${table.dstIp[i]}:${table.srcPort[i]}:${table.dstPort[i]}:${table.proto[i]}`;
+    const o = owner.get(key);
+    if (o === undefined) owner.set(key, f);
+    else if (o !== f) {
+      dupFlows.add(f);
+      continue;
+    }
+    keep.push(i);
+  }
+  if (keep.length === table.length) return { table, duplicateFlows: 0 };
+  return { table: takeRows(table, Uint32Array.from(keep)), duplicateFlows: dupFlows.size };
+}
+
+/** The `generate-chunk` job: sample (conditioned on the merged attributes), decode, drop duplicate 5-tuples. */
+export async function generateChunkJob(p: GenerateChunkParams, ctx: Pick<JobContext, 'threads' | 'progress'>): Promise<unknown> {
+  const { sample } = await import('../model/index.js');
+  if (p.attributesOnly) {
+    const s = await sample({ checkpoint: p.checkpoint, n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
+    await writeF32(p.attributesOnly.out, s.attributesDiscrete);
+    ctx.progress(1, `${s.n} attributes`);
+    return { n: s.n };
+  }
+  const out = candidatePath(p.workdir, p.chunk, p.pass, p.iteration);
+  const given = p.attrFile !== undefined ? await readF32(p.attrFile) : undefined;
+  const s =
+    given !== undefined
+      ? await sample({ checkpoint: p.checkpoint, givenAttributes: given, seed: p.seed, device: p.device, threads: ctx.threads })
+      : await sample({ checkpoint: p.checkpoint, n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
+  const T = s.layout.maxLen;
+  const encoders: EncoderSet = await loadEncoders(p.workdir);
+  const dec = await decodeChunkFromWorkdir(p.workdir, p.chunk, { attributes: s.attributes, features: s.features, valid: s.genFlags, n: s.n, T }, encoders);
+  const { table, duplicateFlows } = dropDuplicateTuples(dec.table, dec.flowOf);
+  await writeTableFile(out, table);
+  ctx.progress(1, `${table.length} records`);
+  return { path: out, records: table.length, flows: s.n - duplicateFlows, duplicateFlows };
+}
+
+/** Offsets of the flow-tag pairs in the attribute vector: [startFromThisChunk, chunk_0, …]. */
+function tagOffsets(layout: Layout): { start: number; chunk: (i: number) => number; nChunks: number } | undefined {
+  const s = layout.attributes.find((a) => a.name === 'flow_tags');
+  if (!s) return undefined;
+  return { start: s.offset, chunk: (i) => s.offset + 2 + 2 * i, nChunks: s.dim / 2 - 1 };
+}
+const isOne = (a: Float32Array, at: number): boolean => a[at + 1]! > a[at]!;
+
+/**
+ * NetShare's `_merge_attr`: a row generated for chunk c is kept iff it starts there (startFromThisChunk = 1 and
+ * chunk_c = 1); a kept row is also copied, with startFromThisChunk = 0, into every later chunk i with chunk_i = 1.
+ * `raw[c]` holds chunk c's sampled attributes [n_c, A]; returns each chunk's merged rows.
+ */
+export function mergeByFlowTags(raw: Map<number, Float32Array>, A: number, tags: { start: number; chunk: (i: number) => number }): Map<number, Float32Array> {
+  const rows = new Map<number, Float32Array[]>();
+  for (const c of raw.keys()) rows.set(c, []);
+  const chunks = [...raw.keys()].sort((a, b) => a - b);
+  for (const c of chunks) {
+    const a = raw.get(c)!;
+    const n = a.length / A;
+    for (let r = 0; r < n; r++) {
+      const row = a.subarray(r * A, (r + 1) * A);
+      if (!isOne(row, tags.start) || !isOne(row, tags.chunk(c))) continue;
+      rows.get(c)!.push(row);
+      for (const i of chunks) {
+        if (i <= c || !isOne(row, tags.chunk(i))) continue;
+        const copy = Float32Array.from(row);
+        copy[tags.start] = 1;
+        copy[tags.start + 1] = 0;
+        rows.get(i)!.push(copy);
+      }
+    }
+  }
+  const out = new Map<number, Float32Array>();
+  for (const [c, list] of rows) {
+    const m = new Float32Array(list.length * A);
+    list.forEach((r, j) => m.set(r, j * A));
+    out.set(c, m);
+  }
+  return out;
+}
+
+function fail(r: JobResult): NetShareError {
+  return new NetShareError(`${r.id} failed: ${r.error?.name ?? 'Error'}: ${r.error?.message ?? 'unknown failure'}`);
+}
+
+/** Run the whole generate stage into <wd>/generate (the caller wraps this in runStage). */
+export async function generateStage(opts: GenerateStageOptions): Promise<GenerateStageResult> {
+  const wd = opts.workdir;
+  const device = opts.device ?? 'cpu';
+  const seed = opts.seed ?? opts.config.global.seed;
+  const passes = Math.max(1, Math.ceil(opts.passes ?? 1));
+  const summary = await loadPreprocessSummary(wd);
+  const layout = await loadLayout(wd);
+  const A = layout.attributeDim;
+  const tags = tagOffsets(layout);
+  await rm(generateRoot(wd), { recursive: true, force: true });
+  await mkdir(generateRoot(wd), { recursive: true });
+  const metas = await Promise.all(summary.chunks.map((k) => loadChunkMeta(wd, k)));
+  const realFlows = metas.reduce((s, m) => s + m.flows, 0);
+  const scale = opts.flows !== undefined ? opts.flows / Math.max(1, realFlows) : 1;
+  const trained = await Promise.all(summary.chunks.map((k) => trainedChunk(wd, k)));
+  const events = { onProgress: (job: Job, f: number, info?: string) => opts.onProgress?.(job.id, f, info) };
+  const t0 = performance.now();
+
+  // 1. attributes per chunk (last checkpoint), one job per chunk and pass
+  const counts = metas.map((m) => Math.max(1, Math.round(m.flows * scale)));
+  const attrJobs: Job[] = [];
+  if (tags) {
+    for (let pass = 0; pass < passes; pass++) {
+      summary.chunks.forEach((k, j) => {
+        const params: GenerateChunkParams = {
+          workdir: wd, chunk: k, pass, checkpoint: trained[j]!.lastCheckpoint, iteration: -1,
+          seed: seed * 7919 + 31 * k + 100_003 * pass + 1, device, n: counts[j]!, attributesOnly: { out: attrRawPath(wd, k, pass) },
+        };
+        attrJobs.push({ id: `generate/attributes/chunk-${k}/p${pass}`, kind: 'generate-chunk', params: params as unknown as Record<string, unknown> });
+      });
+    }
+    for (const r of await opts.executor.runAll(attrJobs, events)) if (!r.ok) throw fail(r);
+  }
+  const t1 = performance.now();
+
+  // 2. merge by flow tags (cheap, in the driver)
+  const merged: number[][] = summary.chunks.map(() => []);
+  if (tags) {
+    for (let pass = 0; pass < passes; pass++) {
+      const raw = new Map<number, Float32Array>();
+      for (const k of summary.chunks) raw.set(k, await readF32(attrRawPath(wd, k, pass)));
+      const m = mergeByFlowTags(raw, A, tags);
+      for (const [j, k] of summary.chunks.entries()) {
+        const rows = m.get(k)!;
+        await writeF32(attrCleanPath(wd, k, pass), rows);
+        merged[j]!.push(rows.length / A);
+      }
+    }
+  }
+  const t2 = performance.now();
+
+  // 3. features for every checkpoint of every chunk, conditioned on the merged attributes
+  const jobs: Job[] = [];
+  for (let pass = 0; pass < passes; pass++) {
+    summary.chunks.forEach((k, j) => {
+      for (const ck of trained[j]!.checkpoints) {
+        if (tags && merged[j]![pass] === 0) continue;
+        const params: GenerateChunkParams = {
+          workdir: wd, chunk: k, pass, checkpoint: ck.path, iteration: ck.iteration,
+          seed: seed * 7919 + 31 * k + 100_003 * pass + 7 * ck.iteration + 2, device,
+          ...(tags ? { attrFile: attrCleanPath(wd, k, pass) } : { n: counts[j]! }),
+        };
+        jobs.push({ id: `generate/chunk-${k}/p${pass}/ckpt-${ck.iteration}`, kind: 'generate-chunk', params: params as unknown as Record<string, unknown> });
+      }
+    });
+  }
+  const results = await opts.executor.runAll(jobs, events);
+  for (const r of results) if (!r.ok) throw fail(r);
+  const t3 = performance.now();
+  const candidates = jobs.map((job, i) => {
+    const p = job.params as unknown as GenerateChunkParams;
+    const r = results[i]!.result as { path: string; records: number; flows: number; duplicateFlows: number };
+    return { chunk: p.chunk, pass: p.pass, iteration: p.iteration, ...r };
+  });
+  return {
+    chunks: summary.chunks.map((k, j) => ({
+      chunk: k,
+      startFlows: counts[j]!,
+      mergedFlows: tags ? merged[j]! : [counts[j]!],
+      candidates: candidates.filter((c) => c.chunk === k && c.pass === 0).length,
+    })),
+    passes,
+    candidates,
+    seconds: { attributes: (t1 - t0) / 1000, merge: (t2 - t1) / 1000, features: (t3 - t2) / 1000 },
+  };
+}

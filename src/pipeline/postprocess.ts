@@ -1,0 +1,323 @@
+// The postprocess stage (spec §4.3): truncate each chunk's candidates to the chunk's real time range, choose the best
+// checkpoint per chunk by the metric rank-sum (last checkpoint in DP mode), concatenate, sort by time, write the
+// trace: pcap through the native writer for packet inputs, NetFlow CSV in the input's schema for flow inputs.
+import { copyFile, mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { NetShareError } from '../errors.js';
+import type { NetShareConfig } from '../config/schema.js';
+import type { FlowTable, PacketTable, Table } from '../io/table.js';
+import { readFlowCsv, writeFlowCsv, type FlowCsvSchema } from '../io/netflow-csv.js';
+import { compareProfiles, profile } from '../eval/fidelity.js';
+import { columnWidth, takeRows, validateTable } from '../eval/rows.js';
+import { rankData } from '../eval/stats.js';
+import { loadPreprocessSummary } from './chunk-tensors.js';
+import { writeJsonAtomic } from './fsutil.js';
+import type { GenerateStageResult } from './generate.js';
+import { readTableFile, selectionPath, syntheticPath } from './workdir.js';
+
+export function tableTimes(t: Table): Float64Array {
+  return t.kind === 'packets' ? t.time : t.ts;
+}
+
+/** Rows of `t` whose time lies in [lo, hi] (hi inclusive when `hiInclusive`). */
+export function rowsInTime(t: Table, lo: number, hi: number, hiInclusive = true): Table {
+  const time = tableTimes(t);
+  const idx: number[] = [];
+  for (let i = 0; i < t.length; i++) {
+    const x = time[i]!;
+    if (x >= lo && (hiInclusive ? x <= hi : x < hi)) idx.push(i);
+  }
+  return idx.length === t.length ? t : takeRows(t, Uint32Array.from(idx));
+}
+
+/** Concatenate tables of one kind; a column missing from some table is zero / '' there. */
+export function concatTables(kind: Table['kind'], parts: Table[]): Table {
+  const n = parts.reduce((s, p) => s + p.length, 0);
+  const out: Record<string, unknown> = { kind, length: n };
+  const keys = new Set<string>();
+  for (const p of parts) for (const [k, v] of Object.entries(p)) if (k !== 'kind' && k !== 'length' && v !== undefined) keys.add(k);
+  for (const key of keys) {
+    const proto = parts.map((p) => (p as unknown as Record<string, unknown>)[key]).find((v) => v !== undefined);
+    if (Array.isArray(proto)) {
+      const a: string[] = [];
+      for (const p of parts) {
+        const c = (p as unknown as Record<string, unknown>)[key] as string[] | undefined;
+        for (let i = 0; i < p.length; i++) a.push(c ? c[i]! : '');
+      }
+      out[key] = a;
+    } else if (ArrayBuffer.isView(proto)) {
+      const first = parts.find((p) => (p as unknown as Record<string, unknown>)[key] !== undefined)!;
+      const width = columnWidth(proto, first.length);
+      type TA = { subarray(a: number, b: number): TA; set(a: TA, o: number): void };
+      const Ctor = (proto as unknown as { constructor: new (k: number) => TA }).constructor;
+      const dst = new Ctor(n * width);
+      let at = 0;
+      for (const p of parts) {
+        const c = (p as unknown as Record<string, unknown>)[key] as TA | undefined;
+        if (c) dst.set(c.subarray(0, p.length * width), at * width);
+        at += p.length;
+      }
+      out[key] = dst;
+    }
+  }
+  return out as unknown as Table;
+}
+
+/** Sort rows by time (stable). */
+export function sortByTime(t: Table): Table {
+  const time = tableTimes(t);
+  const order = new Uint32Array(t.length);
+  let sorted = true;
+  for (let i = 0; i < t.length; i++) {
+    order[i] = i;
+    if (i > 0 && time[i]! < time[i - 1]!) sorted = false;
+  }
+  if (sorted) return t;
+  order.sort((a, b) => time[a]! - time[b]! || a - b);
+  return takeRows(t, order);
+}
+
+function l4HeaderLen(proto: number): number {
+  return proto === 6 ? 20 : proto === 17 || proto === 1 || proto === 58 ? 8 : 0;
+}
+
+/**
+ * Make generated packet rows writable as valid packets: total length at least the headers (and ≤ 65535), IPv4 flag
+ * and offset ranges, ICMP type/code from the port columns in 0..255, and TCP flags/window where the model has none
+ * (ACK, 65535). Returns how many rows needed a fix.
+ */
+export function sanitizePackets(t: PacketTable, modelsTcpFlags: boolean): number {
+  let fixed = 0;
+  for (let i = 0; i < t.length; i++) {
+    let changed = false;
+    if (t.ipVersion[i] !== 6) {
+      t.ipVersion[i] = 4;
+      if (t.ihl[i]! < 20 || t.ihl[i]! > 60 || t.ihl[i]! % 4 !== 0) { t.ihl[i] = 20; changed = true; }
+    }
+    if (t.flags[i]! > 7) { t.flags[i] = 0; changed = true; }
+    if (t.ipVersion[i] === 6 && t.flags[i]! > 1) { t.flags[i] = 0; changed = true; }
+    if (t.fragOffset[i]! > 8191) { t.fragOffset[i] = 8191; changed = true; }
+    if (t.ipId[i]! > 0xffff) { t.ipId[i] = t.ipId[i]! & 0xffff; changed = true; }
+    const p = t.proto[i]!;
+    if (p === 1 || p === 58) {
+      if (t.srcPort[i]! > 255) { t.srcPort[i] = t.srcPort[i]! & 255; changed = true; }
+      if (t.dstPort[i]! > 255) { t.dstPort[i] = t.dstPort[i]! & 255; changed = true; }
+    }
+    const hdr = (t.ipVersion[i] === 6 ? 40 : t.ihl[i]!) + (t.fragOffset[i] === 0 ? l4HeaderLen(p) : 0);
+    if (t.pktLen[i]! < hdr) { t.pktLen[i] = hdr; changed = true; }
+    if (t.pktLen[i]! > 65535) { t.pktLen[i] = 65535; changed = true; }
+    if (!modelsTcpFlags && p === 6) {
+      if (t.tcpFlags[i] === 0) t.tcpFlags[i] = 0x10;
+      if (t.tcpWindow[i] === 0) t.tcpWindow[i] = 65535;
+    }
+    if (!(t.time[i]! >= 0)) { t.time[i] = 0; changed = true; }
+    if (changed) fixed++;
+  }
+  return fixed;
+}
+
+/** NetFlow counters as the input's schema holds them: whole packets ≥ 1 and bytes ≥ 1, durations ≥ 0. */
+export function sanitizeFlows(t: FlowTable): void {
+  for (let i = 0; i < t.length; i++) {
+    t.pkt[i] = Math.max(1, Math.round(t.pkt[i]!));
+    t.byt[i] = Math.max(1, Math.round(t.byt[i]!));
+    if (!(t.td[i]! >= 0)) t.td[i] = 0;
+    if (!(t.ts[i]! >= 0)) t.ts[i] = 0;
+  }
+}
+
+export interface Candidate {
+  chunk: number;
+  pass: number;
+  iteration: number;
+  path: string;
+}
+
+export interface ChunkSelection {
+  chunk: number;
+  realRecords: number;
+  timeRange: [number, number];
+  candidates: { iteration: number; records: number; rankSum: number | null; metrics: Record<string, number | null> }[];
+  best: number;
+}
+
+/**
+ * NetShare's choose_best_model: rank each candidate per metric (scipy rankdata, lower metric = better), sum the ranks,
+ * take the argmin. Metrics undefined (null) for any candidate are left out; empty candidates rank last.
+ */
+export function rankSumSelect(metrics: (Record<string, number | null> | null)[]): { best: number; rankSums: (number | null)[] } {
+  const live = metrics.map((m, i) => (m ? i : -1)).filter((i) => i >= 0);
+  if (live.length === 0) return { best: metrics.length - 1, rankSums: metrics.map(() => null) };
+  const names = Object.keys(metrics[live[0]!]!).filter((k) => live.every((i) => metrics[i]![k] !== null && Number.isFinite(metrics[i]![k] as number)));
+  const sums = new Float64Array(live.length);
+  for (const k of names) {
+    const r = rankData(live.map((i) => metrics[i]![k] as number));
+    for (let j = 0; j < live.length; j++) sums[j] += r[j]!;
+  }
+  let bj = 0;
+  // ties: the later checkpoint (more training) wins
+  for (let j = 1; j < live.length; j++) if (sums[j]! <= sums[bj]!) bj = j;
+  const rankSums: (number | null)[] = metrics.map(() => null);
+  live.forEach((i, j) => (rankSums[i] = sums[j]!));
+  return { best: live[bj]!, rankSums };
+}
+
+export interface PostprocessOptions {
+  workdir: string;
+  config: NetShareConfig;
+  /** The real trace, already read. */
+  real: Table;
+  /** The input file (for its NetFlow schema). */
+  input: string;
+  generated: GenerateStageResult;
+  /** Output file; also written to <wd>/synthetic.{pcap,csv}. */
+  out?: string;
+  /** Keep only records in the first `durationUs` after the trace start. */
+  durationUs?: number;
+  onProgress?: (done: number, total: number, info?: string) => void;
+}
+
+export interface PostprocessResult {
+  output: string;
+  out?: string;
+  records: number;
+  flows: number;
+  selection: { chunk: number; best: number; candidates: number }[];
+  sanitizedRows: number;
+  format: string;
+  seconds: { select: number; write: number };
+}
+
+/** Run the postprocess stage (the caller wraps this in runStage). */
+export async function postprocessStage(opts: PostprocessOptions): Promise<PostprocessResult> {
+  const wd = opts.workdir;
+  const summary = await loadPreprocessSummary(wd);
+  const real = opts.real;
+  const time = tableTimes(real);
+  let first = Infinity;
+  let last = -Infinity;
+  for (let i = 0; i < time.length; i++) {
+    if (time[i]! < first) first = time[i]!;
+    if (time[i]! > last) last = time[i]!;
+  }
+  const span = Math.max(1, last - first);
+  const edges = summary.edgesUs;
+  const t0 = performance.now();
+  const selections: ChunkSelection[] = [];
+  const bestByChunk = new Map<number, number>();
+  const cands = opts.generated.candidates;
+  let done = 0;
+  for (const k of summary.chunks) {
+    const lo = edges[k]!;
+    const hi = edges[k + 1]!;
+    const realK = rowsInTime(real, lo, hi, k === summary.nChunks - 1);
+    const rt = tableTimes(realK);
+    let rmin = Infinity;
+    let rmax = -Infinity;
+    for (let i = 0; i < rt.length; i++) {
+      if (rt[i]! < rmin) rmin = rt[i]!;
+      if (rt[i]! > rmax) rmax = rt[i]!;
+    }
+    const mine = cands.filter((c) => c.chunk === k && c.pass === 0).sort((a, b) => a.iteration - b.iteration);
+    if (mine.length === 0) {
+      selections.push({ chunk: k, realRecords: realK.length, timeRange: [rmin, rmax], candidates: [], best: -1 });
+      continue;
+    }
+    const metrics: (Record<string, number | null> | null)[] = [];
+    const sizes: number[] = [];
+    const selectByMetrics = !opts.config.global.dp && mine.length > 1 && realK.length > 0;
+    const realProfile = selectByMetrics ? profile(realK, { seed: 1 }) : undefined;
+    for (const c of mine) {
+      if (!selectByMetrics) {
+        metrics.push(null);
+        sizes.push(-1);
+        continue;
+      }
+      const syn = rowsInTime(await readTableFile(c.path), rmin, rmax);
+      sizes.push(syn.length);
+      if (syn.length === 0) {
+        metrics.push(null);
+        continue;
+      }
+      validateTable(syn, c.path);
+      metrics.push(compareProfiles(realProfile!, profile(syn, { seed: 1 })));
+      opts.onProgress?.(++done, cands.length, `chunk ${k} ckpt ${c.iteration}`);
+    }
+    const { best, rankSums } = rankSumSelect(metrics);
+    bestByChunk.set(k, mine[best]!.iteration);
+    selections.push({
+      chunk: k,
+      realRecords: realK.length,
+      timeRange: [rmin, rmax],
+      candidates: mine.map((c, i) => ({ iteration: c.iteration, records: sizes[i]!, rankSum: rankSums[i]!, metrics: metrics[i] ?? {} })),
+      best: mine[best]!.iteration,
+    });
+  }
+  const t1 = performance.now();
+
+  // concatenate the chosen candidates of every pass (pass p shifted by p spans), sort, cut to the duration
+  const parts: Table[] = [];
+  for (const sel of selections) {
+    if (sel.best < 0 || !(sel.realRecords > 0)) continue;
+    for (const c of cands.filter((x) => x.chunk === sel.chunk && x.iteration === sel.best)) {
+      const t = rowsInTime(await readTableFile(c.path), sel.timeRange[0], sel.timeRange[1]);
+      if (c.pass > 0) {
+        const tt = tableTimes(t);
+        for (let i = 0; i < tt.length; i++) tt[i] = tt[i]! + c.pass * span;
+      }
+      parts.push(t);
+    }
+  }
+  const kind: Table['kind'] = summary.dataset === 'pcap' ? 'packets' : 'flows';
+  let table = sortByTime(concatTables(kind, parts));
+  if (opts.durationUs !== undefined) table = rowsInTime(table, first, first + opts.durationUs, false);
+  if (table.length === 0) {
+    throw new NetShareError('the generated trace is empty after truncation to the chunks\' time ranges; train longer (model.iterations) or check the input');
+  }
+  let sanitizedRows = 0;
+  const output = syntheticPath(wd, summary.dataset);
+  let format: string;
+  if (table.kind === 'packets') {
+    const modelsFlags = opts.config.preprocess.timeseries.some((f) => f.column === 'tcp_flags');
+    sanitizedRows = sanitizePackets(table, modelsFlags);
+    const { writePcap } = await import('../native/writer.js');
+    await writePcap(output, table, { format: 'pcap', mode: 'header-only', linktype: 'raw' });
+    format = 'pcap';
+  } else {
+    sanitizeFlows(table);
+    let schema: FlowCsvSchema = 'netshare';
+    try {
+      schema = (await readFlowCsv(opts.input, { limit: 1 })).schema;
+    } catch {
+      /* the input was read before; a table passed in by a library caller may have no CSV behind it */
+    }
+    if (schema === 'custom') schema = 'netshare';
+    await writeFlowCsv(output, table, { schema });
+    format = `csv (${schema} schema)`;
+  }
+  let out: string | undefined;
+  if (opts.out) {
+    out = resolve(opts.out);
+    if (out !== output) {
+      await mkdir(dirname(out), { recursive: true });
+      const tmp = `${out}.tmp-${process.pid}`;
+      await copyFile(output, tmp);
+      const { rename } = await import('node:fs/promises');
+      await rename(tmp, out);
+    }
+  }
+  const flows = new Set<string>();
+  for (let i = 0; i < table.length; i++) flows.add(`${table.srcIp[i]}:${table.dstIp[i]}:${table.srcPort[i]}:${table.dstPort[i]}:${table.proto[i]}`);
+  const t2 = performance.now();
+  await writeJsonAtomic(selectionPath(wd), { selections, dp: opts.config.global.dp });
+  return {
+    output,
+    ...(out ? { out } : {}),
+    records: table.length,
+    flows: flows.size,
+    selection: selections.map((s) => ({ chunk: s.chunk, best: s.best, candidates: s.candidates.length })),
+    sanitizedRows,
+    format,
+    seconds: { select: (t1 - t0) / 1000, write: (t2 - t1) / 1000 },
+  };
+}

@@ -1,0 +1,366 @@
+// `netshare run` end to end: preprocess → train → generate → postprocess → evaluate, each a manifest stage in the
+// workdir (a rerun skips finished stages, a killed run resumes; training resumes from each chunk's last checkpoint).
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+import { ConfigError, InputError, expected } from '../errors.js';
+import { deepMerge, parseConfig, type NetShareConfig } from '../config/schema.js';
+import type { Device } from '../runtime/session.js';
+import type { Table } from '../io/table.js';
+import { loadPreprocessSummary } from './chunk-tensors.js';
+import { InProcessExecutor, LocalPoolExecutor, defaultWorkers, type Executor } from './executor.js';
+import { fingerprint, readJsonIfExists, sha256File, writeJsonAtomic } from './fsutil.js';
+import { loadManifest, runStage, saveManifest } from './manifest.js';
+import { configPath, metricsPath, reportPath, syntheticPath } from './workdir.js';
+import type { TrainStageResult } from './train.js';
+import type { GenerateStageResult } from './generate.js';
+import demoPcap from '../config/presets/demo-pcap.json' with { type: 'json' };
+import type { PostprocessResult } from './postprocess.js';
+
+export const STAGES = ['preprocess', 'train', 'generate', 'postprocess', 'evaluate'] as const;
+export type StageName = (typeof STAGES)[number];
+
+/** Presets `netshare run --preset` accepts: the two NetShare ones and a demo-sized pcap one. */
+export const RUN_PRESETS = ['pcap', 'netflow', 'demo'] as const;
+export type RunPreset = (typeof RUN_PRESETS)[number];
+
+function demoPreset(): Record<string, unknown> {
+  return structuredClone(demoPcap) as Record<string, unknown>;
+}
+
+/** Command-line overrides of the common keys (`--chunks`, `--iterations`, …). */
+export interface ConfigOverrides {
+  chunks?: number;
+  iterations?: number;
+  checkpointEvery?: number;
+  sampleLen?: number;
+  seed?: number;
+  maxFlowLen?: number;
+}
+
+/**
+ * Build and validate the config: a preset or a JSON file, then the overrides. With `--iterations` alone the checkpoint
+ * period keeps the preset's number of checkpoints; an explicit period above the iterations is a ConfigError.
+ */
+export function resolveRunConfig(src: { preset?: string; configFile?: string; raw?: Record<string, unknown> }, o: ConfigOverrides = {}): NetShareConfig {
+  let raw: Record<string, unknown>;
+  let source: string;
+  if (src.raw) {
+    raw = src.raw;
+    source = 'config';
+  } else if (src.configFile) {
+    let text: string;
+    try {
+      text = readFileSync(src.configFile, 'utf8');
+    } catch (err) {
+      throw new InputError(`cannot read config ${src.configFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, src.configFile);
+    }
+    try {
+      raw = JSON.parse(text) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError(`${src.configFile} is not valid JSON: ${(err as Error).message}`, '');
+    }
+    source = src.configFile;
+  } else {
+    const p = src.preset ?? 'pcap';
+    if (!(RUN_PRESETS as readonly string[]).includes(p)) throw new ConfigError(expected(RUN_PRESETS.join(' | '), '--preset', p), 'preset');
+    raw = p === 'demo' ? demoPreset() : { preset: p };
+    source = `preset ${p}`;
+  }
+  const over: Record<string, unknown> = {};
+  const pre: Record<string, unknown> = {};
+  const model: Record<string, unknown> = {};
+  if (o.chunks !== undefined) pre.nChunks = o.chunks;
+  if (o.maxFlowLen !== undefined) pre.maxFlowLen = o.maxFlowLen;
+  if (o.iterations !== undefined) model.iterations = o.iterations;
+  if (o.checkpointEvery !== undefined) model.checkpointEvery = o.checkpointEvery;
+  if (o.sampleLen !== undefined) model.sampleLen = o.sampleLen;
+  if (o.seed !== undefined) over.global = { seed: o.seed };
+  if (Object.keys(pre).length) over.preprocess = pre;
+  if (Object.keys(model).length) over.model = model;
+  if (o.iterations !== undefined && o.checkpointEvery === undefined) {
+    // keep the base's number of checkpoints when only the length changes
+    const base = parseConfig(raw, source).model;
+    const per = base.checkpointEvery === 0 ? 0 : Math.max(1, Math.round(base.iterations / base.checkpointEvery));
+    model.checkpointEvery = per === 0 ? 0 : Math.max(1, Math.floor(o.iterations / per));
+  }
+  const merged = deepMerge(raw, over) as Record<string, unknown>;
+  return parseConfig(merged, source);
+}
+
+export interface RunEvents {
+  /** A stage starts (or is skipped because the manifest has it done). */
+  stage?(name: StageName, skipped: boolean): void;
+  stageDone?(name: StageName, seconds: number, skipped: boolean): void;
+  progress?(stage: StageName, label: string, fraction: number, info?: string): void;
+  warn?(message: string): void;
+}
+
+export interface RunOptions {
+  input?: string;
+  workdir: string;
+  /** Required for a fresh workdir; later commands (generate) read <wd>/config.json when absent. */
+  config?: NetShareConfig;
+  out?: string;
+  workers?: number;
+  device?: Device;
+  /** Total start flows to generate (default: the input's). */
+  flows?: number;
+  /** Seconds of trace to generate from the input's start (may exceed the input: more passes). */
+  durationS?: number;
+  /** First and last stage to run (inclusive). */
+  from?: StageName;
+  to?: StageName;
+  /** Evaluation options. */
+  downstream?: boolean;
+  privacy?: boolean;
+  events?: RunEvents;
+  /** An executor to use instead of the default (tests, distributed). */
+  executor?: Executor;
+}
+
+export interface FidelitySummary {
+  kind: 'packets' | 'flows';
+  real: { records: number; flows: number };
+  synthetic: { records: number; flows: number };
+  rows: { metric: string; value: number | null; floor: number | null; ratio: number | null }[];
+}
+
+export interface RunResult {
+  workdir: string;
+  input: string;
+  output?: string;
+  out?: string;
+  report?: string;
+  metrics?: string;
+  stages: { name: StageName; seconds: number; skipped: boolean; outcome: unknown }[];
+  fidelity?: FidelitySummary;
+  executor: string;
+  workers: number;
+}
+
+function versions(): Record<string, string> {
+  const require = createRequire(import.meta.url);
+  const v: Record<string, string> = { node: process.version };
+  for (const [name, spec] of [['netshare', '../../package.json'], ['onnxruntime-node', 'onnxruntime-node/package.json']] as const) {
+    try {
+      const file = name === 'netshare' ? resolve(new URL('.', import.meta.url).pathname, spec) : require.resolve(spec);
+      const alt = name === 'netshare' && !existsSync(file) ? resolve(new URL('.', import.meta.url).pathname, '../../../package.json') : file;
+      v[name] = (JSON.parse(readFileSync(alt, 'utf8')) as { version: string }).version;
+    } catch {
+      v[name] = 'unknown';
+    }
+  }
+  return v;
+}
+
+/** The executor for `workers`: a local process pool when > 1, else in-process with every core for onnxruntime. */
+export function makeExecutor(workers: number): Executor {
+  return workers > 1 ? new LocalPoolExecutor({ workers }) : new InProcessExecutor(defaultWorkers());
+}
+
+function stageIndex(s: StageName): number {
+  return STAGES.indexOf(s);
+}
+
+/**
+ * Run the pipeline stages `from`..`to` in `workdir`. Config errors surface before any stage runs; the chunk-count
+ * check that needs the data (more chunks than non-empty time slices) runs right after reading, before training.
+ */
+export async function runPipeline(opts: RunOptions): Promise<RunResult> {
+  const wd = resolve(opts.workdir);
+  const from = stageIndex(opts.from ?? 'preprocess');
+  const to = stageIndex(opts.to ?? 'evaluate');
+  const ev = opts.events ?? {};
+  if (opts.workers !== undefined && (!Number.isInteger(opts.workers) || opts.workers < 1)) {
+    throw new ConfigError(expected('a positive integer', '--workers', opts.workers), 'workers');
+  }
+  if (opts.flows !== undefined && (!Number.isInteger(opts.flows) || opts.flows < 1)) throw new ConfigError(expected('a positive integer', '--flows', opts.flows), 'flows');
+  if (opts.durationS !== undefined && !(opts.durationS > 0)) throw new ConfigError(expected('a positive number of seconds', '--duration', opts.durationS), 'duration');
+  if (opts.device !== undefined && opts.device !== 'cpu' && opts.device !== 'cuda') throw new ConfigError(expected("'cpu' or 'cuda'", '--device', opts.device), 'device');
+
+  // config: given, or the one this workdir ran with
+  let cfg = opts.config;
+  const saved = await readJsonIfExists<NetShareConfig>(configPath(wd));
+  if (!cfg) {
+    if (!saved) throw new InputError(`${wd} holds no config.json: run \`netshare run\` or \`netshare train\` on it first`, configPath(wd));
+    cfg = parseConfig(saved, configPath(wd));
+  }
+  const m0 = await loadManifest(wd);
+  const input = resolve(opts.input ?? m0.inputs[0]?.path ?? '');
+  if (!opts.input && !m0.inputs[0]) throw new ConfigError('name the input trace with --input', 'input');
+  const st = await stat(input).catch(() => null);
+  if (!st || !st.isFile()) throw new InputError(`input trace ${input} does not exist or is not a file`, input);
+  const device: Device = opts.device ?? 'cpu';
+  const workers = opts.workers ?? defaultWorkers();
+  const executor = opts.executor ?? makeExecutor(workers);
+
+  await mkdir(wd, { recursive: true });
+  const cfgHash = fingerprint(cfg);
+  await writeJsonAtomic(configPath(wd), cfg);
+  const m = await loadManifest(wd);
+  const prevInput = m.inputs[0];
+  const sha = prevInput && prevInput.path === input && prevInput.bytes === st.size && saved && fingerprint(saved) === cfgHash && m.stages.preprocess?.status === 'done'
+    ? prevInput.sha256
+    : await sha256File(input);
+  m.inputs = [{ path: input, sha256: sha, bytes: st.size }];
+  m.configHash = cfgHash;
+  m.versions = versions();
+  await saveManifest(wd, m);
+
+  const stages: RunResult['stages'] = [];
+  const record = async <T>(name: StageName, fp: string, fn: () => Promise<T>): Promise<T> => {
+    const idx = stageIndex(name);
+    if (idx < from || idx > to) {
+      const rec = (await loadManifest(wd)).stages[name];
+      if (!rec || rec.status !== 'done') throw new InputError(`stage ${name} has not finished in ${wd}; run it first`, wd);
+      return rec.outcome as T;
+    }
+    const done = (await loadManifest(wd)).stages[name];
+    const willSkip = done?.status === 'done' && done.fingerprint === fp;
+    ev.stage?.(name, willSkip);
+    const r = await runStage(wd, name, fp, fn);
+    stages.push({ name, seconds: r.seconds, skipped: r.skipped, outcome: r.outcome });
+    ev.stageDone?.(name, r.seconds, r.skipped);
+    return r.outcome;
+  };
+
+  try {
+    // 1. preprocess (its own runStage inside, fingerprinted on the input's size/mtime and the config)
+    if (from <= 0) {
+      const { preprocess } = await import('./preprocess.js');
+      const before = (await loadManifest(wd)).stages.preprocess;
+      ev.stage?.('preprocess', false);
+      const t0 = performance.now();
+      const r = await preprocess({
+        input,
+        workdir: wd,
+        config: cfg,
+        onProgress: (phase, done, total) => ev.progress?.('preprocess', phase, total > 0 ? done / total : 0, `${done}/${total}`),
+      });
+      const seconds = r.skipped ? 0 : (performance.now() - t0) / 1000;
+      stages.push({ name: 'preprocess', seconds, skipped: r.skipped, outcome: { records: r.records, flowKeys: r.flowKeys, chunks: r.chunks, maxLen: r.maxLen } });
+      ev.stageDone?.('preprocess', seconds, r.skipped && before?.status === 'done');
+      for (const w of r.warnings ?? []) ev.warn?.(w);
+    }
+    const pre = (await loadManifest(wd)).stages.preprocess;
+    if (!pre || pre.status !== 'done') throw new InputError(`${wd} is not preprocessed; run \`netshare run\` or \`netshare train\` first`, wd);
+    const summary = await loadPreprocessSummary(wd);
+    if (summary.chunks.length < cfg.preprocess.nChunks) {
+      const empty = Array.from({ length: cfg.preprocess.nChunks }, (_, k) => k).filter((k) => !summary.chunks.includes(k));
+      throw new ConfigError(
+        `${expected(`at most ${summary.chunks.length} chunks: only ${summary.chunks.length} of the ${cfg.preprocess.nChunks} ${cfg.preprocess.chunking} time slices of this trace hold records (empty: ${empty.join(', ')})`, 'preprocess.nChunks', cfg.preprocess.nChunks)}; use --chunks ${summary.chunks.length} or fewer`,
+        'preprocess.nChunks',
+      );
+    }
+
+    // 2. train
+    const trainFp = fingerprint({ pre: pre.fingerprint, model: cfg.model, train: cfg.train, seed: cfg.global.seed, dp: cfg.global.dp });
+    await record<TrainStageResult>('train', trainFp, async () => {
+      const { trainStage } = await import('./train.js');
+      return trainStage({
+        workdir: wd,
+        config: cfg,
+        executor,
+        device,
+        onProgress: (job, f, info) => ev.progress?.('train', job, f, info),
+      });
+    });
+    if (to < stageIndex('generate')) return { workdir: wd, input, stages, executor: executor.name, workers };
+
+    // 3. generate
+    const span = summary.edgesUs.length > 1 ? summary.edgesUs.at(-1)! - summary.edgesUs[0]! : 0;
+    const passes = opts.durationS !== undefined && span > 0 ? Math.max(1, Math.ceil((opts.durationS * 1e6) / span - 1e-9)) : 1;
+    const genFp = fingerprint({ train: trainFp, flows: opts.flows ?? null, passes, seed: cfg.global.seed });
+    const gen = await record<GenerateStageResult>('generate', genFp, async () => {
+      const { generateStage } = await import('./generate.js');
+      return generateStage({
+        workdir: wd,
+        config: cfg,
+        executor,
+        device,
+        ...(opts.flows !== undefined ? { flows: opts.flows } : {}),
+        passes,
+        onProgress: (job, f, info) => ev.progress?.('generate', job, f, info),
+      });
+    });
+
+    // 4. postprocess (the real trace is read only when this or the evaluation runs)
+    const output = syntheticPath(wd, cfg.global.dataset);
+    const out = opts.out ? resolve(opts.out) : undefined;
+    const postFp = fingerprint({ gen: genFp, durationS: opts.durationS ?? null, out: out ?? null });
+    if ((!existsSync(output) || (out && !existsSync(out))) && (await loadManifest(wd)).stages.postprocess) {
+      const mm = await loadManifest(wd);
+      delete mm.stages.postprocess;
+      delete mm.stages.evaluate;
+      await saveManifest(wd, mm);
+    }
+    let real: Table | undefined;
+    const post = await record<PostprocessResult>('postprocess', postFp, async () => {
+      const { readTrace } = await import('../io/read-trace.js');
+      real = (await readTrace(input)).table;
+      const { postprocessStage } = await import('./postprocess.js');
+      return postprocessStage({
+        workdir: wd,
+        config: cfg,
+        real,
+        input,
+        generated: gen,
+        ...(out ? { out } : {}),
+        ...(opts.durationS !== undefined ? { durationUs: opts.durationS * 1e6 } : {}),
+        onProgress: (d, t, info) => ev.progress?.('postprocess', 'select', t > 0 ? d / t : 0, info),
+      });
+    });
+    real = undefined;
+    if (to < stageIndex('evaluate')) return { workdir: wd, input, output: post.output, ...(post.out ? { out: post.out } : {}), stages, executor: executor.name, workers };
+
+    // 5. evaluate
+    const evalFp = fingerprint({ post: postFp, seed: cfg.global.seed, downstream: opts.downstream ?? true, privacy: opts.privacy ?? true });
+    if (!existsSync(reportPath(wd)) && (await loadManifest(wd)).stages.evaluate) {
+      const mm = await loadManifest(wd);
+      delete mm.stages.evaluate;
+      await saveManifest(wd, mm);
+    }
+    const fidelity = await record<FidelitySummary>('evaluate', evalFp, async () => {
+      const { evaluateFiles } = await import('./evaluate.js');
+      const r = await evaluateFiles({
+        real: input,
+        synthetic: post.output,
+        report: reportPath(wd),
+        metricsJson: metricsPath(wd),
+        seed: cfg.global.seed + 1,
+        downstream: opts.downstream ?? true,
+        privacy: opts.privacy ?? true,
+        onStage: (s) => ev.progress?.('evaluate', s, 0),
+      });
+      const res = r.result;
+      const syn = res.methods[0]!;
+      return {
+        kind: res.kind,
+        real: { records: res.inputs.real.records, flows: res.inputs.real.flows },
+        synthetic: { records: res.inputs.synthetic.records, flows: res.inputs.synthetic.flows },
+        rows: res.metricInfo.map((mi) => ({
+          metric: mi.name,
+          value: syn.metrics[mi.name] ?? null,
+          floor: res.floors.flows[mi.name] ?? null,
+          ratio: syn.ratios[mi.name] ?? null,
+        })),
+      };
+    });
+    return {
+      workdir: wd,
+      input,
+      output: post.output,
+      ...(post.out ? { out: post.out } : {}),
+      report: reportPath(wd),
+      metrics: metricsPath(wd),
+      stages,
+      fidelity,
+      executor: executor.name,
+      workers,
+    };
+  } finally {
+    if (!opts.executor) await executor.close();
+  }
+}

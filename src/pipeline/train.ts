@@ -1,0 +1,210 @@
+// The train stage: chunk 0 from scratch, then chunks 1..n−1 fine-tuned from chunk 0's last checkpoint in parallel
+// (spec §3.3), each chunk one idempotent `train-chunk` job that resumes from its own latest checkpoint.
+import { rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { NetShareError } from '../errors.js';
+import type { NetShareConfig } from '../config/schema.js';
+import type { ModelConfig } from '../model/config.js';
+import type { Device } from '../runtime/session.js';
+import { loadChunkTensors, loadLayout, loadPreprocessSummary } from './chunk-tensors.js';
+import type { Executor, JobResult } from './executor.js';
+import { fingerprint, readJsonIfExists, writeJsonAtomic } from './fsutil.js';
+import type { Job, JobContext } from './jobs.js';
+import { checkpointDir, trainChunkDir, trainResultPath } from './workdir.js';
+
+/** Params of a `train-chunk` job (plain JSON). */
+export interface TrainChunkParams {
+  workdir: string;
+  /** Time-chunk index. */
+  chunk: number;
+  model: ModelConfig;
+  iterations: number;
+  seed: number;
+  device: Device;
+  /** Fine-tune from this checkpoint (chunk 0's last); absent for chunk 0 / from-scratch chunks. */
+  initFrom?: string;
+}
+
+export interface TrainChunkResult {
+  /** Fingerprint of the params the result belongs to (a rerun with other params retrains). */
+  fp: string;
+  chunk: number;
+  iterations: number;
+  lastCheckpoint: string;
+  checkpoints: { iteration: number; path: string }[];
+  seconds: number;
+  resumedFrom?: number;
+  final: { dLoss: number; gLoss: number; wDist: number; itPerSec: number } | null;
+}
+
+function paramsFp(p: TrainChunkParams): string {
+  return fingerprint({ ...p, workdir: undefined, device: undefined });
+}
+
+/**
+ * The `train-chunk` job: a pure function of the workdir's preprocess files and its params. Done (result.json with the
+ * same fingerprint) → returns it; killed → resumes from the chunk's latest checkpoint; other params → starts over.
+ */
+export async function trainChunkJob(p: TrainChunkParams, ctx: Pick<JobContext, 'threads' | 'progress'>): Promise<TrainChunkResult> {
+  const fp = paramsFp(p);
+  const resultFile = trainResultPath(p.workdir, p.chunk);
+  const prev = await readJsonIfExists<TrainChunkResult>(resultFile);
+  if (prev && prev.fp === fp && existsSync(prev.lastCheckpoint)) return prev;
+  const dir = trainChunkDir(p.workdir, p.chunk);
+  const jobFile = `${dir}/job.json`;
+  const started = await readJsonIfExists<{ fp: string }>(jobFile);
+  if (!started || started.fp !== fp) {
+    await rm(dir, { recursive: true, force: true });
+    await writeJsonAtomic(jobFile, { fp, params: { ...p } });
+  }
+  if (p.initFrom !== undefined && !existsSync(p.initFrom)) {
+    throw new NetShareError(
+      `chunk ${p.chunk} fine-tunes from chunk 0's last checkpoint ${p.initFrom}, which does not exist (NetShare issue #18): train chunk 0 first`,
+    );
+  }
+  const { listCheckpoints, trainChunk } = await import('../model/index.js');
+  const layoutFile = await loadLayout(p.workdir);
+  const layout = (layoutFile as unknown as { model: import('../model/layout.js').ModelLayout }).model;
+  const t = await loadChunkTensors(p.workdir, p.chunk);
+  const ckDir = checkpointDir(p.workdir, p.chunk);
+  const before = await listCheckpoints(ckDir);
+  const t0 = performance.now();
+  let lastReport = 0;
+  const res = await trainChunk({
+    tensors: { n: t.n, attributes: t.attributes, features: t.features, genFlag: t.genFlag },
+    layout,
+    config: p.model,
+    checkpointDir: ckDir,
+    iterations: p.iterations,
+    device: p.device,
+    threads: ctx.threads,
+    seed: p.seed,
+    resumeFrom: 'latest',
+    ...(p.initFrom !== undefined ? { initFrom: p.initFrom } : {}),
+    onProgress: (pr) => {
+      const now = Date.now();
+      if (now - lastReport < 500 && pr.iteration < pr.iterations) return;
+      lastReport = now;
+      ctx.progress(pr.iteration / pr.iterations, `it ${pr.iteration}/${pr.iterations} d ${pr.dLoss.toFixed(3)} g ${pr.gLoss.toFixed(3)} ${pr.itPerSec.toFixed(1)} it/s`);
+    },
+  });
+  const checkpoints = await listCheckpoints(ckDir);
+  const last = checkpoints.at(-1);
+  if (!last) {
+    throw new NetShareError(`training chunk ${p.chunk} wrote no checkpoint in ${ckDir} (NetShare issue #18); check model.checkpointEvery`);
+  }
+  const result: TrainChunkResult = {
+    fp,
+    chunk: p.chunk,
+    iterations: res.iterations,
+    lastCheckpoint: last.path,
+    checkpoints,
+    seconds: (performance.now() - t0) / 1000,
+    ...(before.length > 0 ? { resumedFrom: before.at(-1)!.iteration } : {}),
+    final: res.final ? { dLoss: res.final.dLoss, gLoss: res.final.gLoss, wDist: res.final.wDist, itPerSec: res.final.itPerSec } : null,
+  };
+  await writeJsonAtomic(resultFile, result);
+  return result;
+}
+
+export interface TrainStageOptions {
+  workdir: string;
+  config: NetShareConfig;
+  executor: Executor;
+  device?: Device;
+  onProgress?: (job: string, fraction: number, info?: string) => void;
+  onJobDone?: (job: string, r: JobResult) => void;
+}
+
+export interface TrainStageResult {
+  chunks: { chunk: number; iterations: number; checkpoints: number; seconds: number; resumedFrom?: number; attempts: number }[];
+  /** Wall seconds of chunk 0 and of the parallel fine-tuning phase. */
+  phases: { chunk0: number; fineTune: number };
+  executor: string;
+}
+
+/** Fine-tuning length and checkpoint period for chunks 1..n−1: the fraction of chunk 0's, at least 1. */
+export function fineTuneSchedule(model: ModelConfig, fraction: number): { iterations: number; checkpointEvery: number } {
+  const iterations = Math.max(1, Math.round(model.iterations * fraction));
+  const every = model.checkpointEvery === 0 ? 0 : Math.min(iterations, Math.max(1, Math.round(model.checkpointEvery * fraction)));
+  return { iterations, checkpointEvery: every };
+}
+
+/** Jobs of the train stage: [chunk 0] and [the rest] (the rest need chunk 0's checkpoint when fine-tuning). */
+export function trainJobs(workdir: string, cfg: NetShareConfig, chunks: number[], device: Device): { first: Job[]; rest: Job[] } {
+  const seed = cfg.global.seed;
+  const base = cfg.model;
+  const mk = (k: number, model: ModelConfig, initFrom?: string): Job => {
+    const params: TrainChunkParams = {
+      workdir,
+      chunk: k,
+      model,
+      iterations: model.iterations,
+      seed: seed * 1009 + k,
+      device,
+      ...(initFrom !== undefined ? { initFrom } : {}),
+    };
+    return { id: `train/chunk-${k}`, kind: 'train-chunk', params: params as unknown as Record<string, unknown> };
+  };
+  const [c0, ...others] = chunks;
+  if (!cfg.train.fineTuneFromChunk0 || cfg.global.dp) {
+    return { first: chunks.map((k) => mk(k, base)), rest: [] };
+  }
+  const ft = fineTuneSchedule(base, cfg.train.fineTuneFraction);
+  const init = '<chunk0-last>';
+  return { first: [mk(c0!, base)], rest: others.map((k) => mk(k, { ...base, ...ft }, init)) };
+}
+
+function failure(r: JobResult): NetShareError {
+  const e = r.error ?? { name: 'Error', message: 'unknown failure' };
+  return new NetShareError(`${r.id} failed: ${e.name}: ${e.message}`);
+}
+
+/** Train every chunk of the preprocessed workdir (the caller wraps this in runStage). */
+export async function trainStage(opts: TrainStageOptions): Promise<TrainStageResult> {
+  const summary = await loadPreprocessSummary(opts.workdir);
+  const device = opts.device ?? 'cpu';
+  const { first, rest } = trainJobs(opts.workdir, opts.config, summary.chunks, device);
+  const events = {
+    onProgress: (job: Job, f: number, info?: string) => opts.onProgress?.(job.id, f, info),
+    onDone: (job: Job, r: JobResult) => opts.onJobDone?.(job.id, r),
+  };
+  const t0 = performance.now();
+  const r0 = await opts.executor.runAll(first, events);
+  for (const r of r0) if (!r.ok) throw failure(r);
+  const t1 = performance.now();
+  let rr: JobResult[] = [];
+  if (rest.length > 0) {
+    const c0 = r0[0]!.result as TrainChunkResult;
+    if (!c0?.lastCheckpoint || !existsSync(c0.lastCheckpoint)) {
+      throw new NetShareError(`chunk 0 left no checkpoint to fine-tune from (NetShare issue #18); looked for ${c0?.lastCheckpoint ?? checkpointDir(opts.workdir, summary.chunks[0]!)}`);
+    }
+    for (const j of rest) (j.params as unknown as TrainChunkParams).initFrom = c0.lastCheckpoint;
+    rr = await opts.executor.runAll(rest, events);
+    for (const r of rr) if (!r.ok) throw failure(r);
+  }
+  const t2 = performance.now();
+  const all = [...r0, ...rr];
+  return {
+    chunks: all.map((r) => {
+      const x = r.result as TrainChunkResult;
+      return {
+        chunk: x.chunk,
+        iterations: x.iterations,
+        checkpoints: x.checkpoints.length,
+        seconds: x.seconds,
+        ...(x.resumedFrom !== undefined ? { resumedFrom: x.resumedFrom } : {}),
+        attempts: r.attempts,
+      };
+    }),
+    phases: { chunk0: (t1 - t0) / 1000, fineTune: (t2 - t1) / 1000 },
+    executor: opts.executor.name,
+  };
+}
+
+/** Checkpoints of chunk k as recorded by its finished job. */
+export async function trainedChunk(workdir: string, k: number): Promise<TrainChunkResult> {
+  const r = await readJsonIfExists<TrainChunkResult>(trainResultPath(workdir, k));
+  if (!r) throw new NetShareError(`chunk ${k} is not trained (no ${trainResultPath(workdir, k)}); run \`netshare train\` first`);
+  return r;
+}

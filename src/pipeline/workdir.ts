@@ -1,0 +1,131 @@
+// Workdir layout of `netshare run` (where every stage and job reads and writes) and a small binary table file format.
+//
+//   <wd>/manifest.json                      stage records (manifest.ts)
+//   <wd>/config.json                        the resolved config the run used
+//   <wd>/preprocess/...                     encoders, layout, per-chunk tensors (src/pipeline/chunk-tensors.ts)
+//   <wd>/train/chunk-<k>/checkpoints/       ckpt-<iteration>.nsckpt (src/model/checkpoint.ts)
+//   <wd>/train/chunk-<k>/result.json        written last by the train-chunk job: its presence means "done"
+//   <wd>/generate/attr-raw/chunk-<k>-p<p>.f32     sampled attributes (discrete copy) [n, A]
+//   <wd>/generate/attr-clean/chunk-<k>-p<p>.f32   attributes after the flow-tag merge [n, A]
+//   <wd>/generate/chunk-<k>/p<p>-ckpt-<it>.nstable  decoded candidate records (one per checkpoint and pass)
+//   <wd>/postprocess/selection.json         best checkpoint per chunk (rank-sum) and counts
+//   <wd>/synthetic.pcap | synthetic.csv     the output (also copied to --out)
+//   <wd>/report.html, <wd>/metrics.json     the evaluation
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InputError } from '../errors.js';
+import type { Table } from '../io/table.js';
+import { writeFileAtomic } from './fsutil.js';
+
+export const trainRoot = (wd: string): string => join(wd, 'train');
+export const trainChunkDir = (wd: string, k: number): string => join(wd, 'train', `chunk-${k}`);
+export const checkpointDir = (wd: string, k: number): string => join(trainChunkDir(wd, k), 'checkpoints');
+export const trainResultPath = (wd: string, k: number): string => join(trainChunkDir(wd, k), 'result.json');
+export const generateRoot = (wd: string): string => join(wd, 'generate');
+export const attrRawPath = (wd: string, k: number, pass: number): string => join(wd, 'generate', 'attr-raw', `chunk-${k}-p${pass}.f32`);
+export const attrCleanPath = (wd: string, k: number, pass: number): string => join(wd, 'generate', 'attr-clean', `chunk-${k}-p${pass}.f32`);
+export const candidateDir = (wd: string, k: number): string => join(wd, 'generate', `chunk-${k}`);
+export const candidatePath = (wd: string, k: number, pass: number, iteration: number): string =>
+  join(candidateDir(wd, k), `p${pass}-ckpt-${String(iteration).padStart(9, '0')}.nstable`);
+export const postprocessRoot = (wd: string): string => join(wd, 'postprocess');
+export const selectionPath = (wd: string): string => join(wd, 'postprocess', 'selection.json');
+export const configPath = (wd: string): string => join(wd, 'config.json');
+export const reportPath = (wd: string): string => join(wd, 'report.html');
+export const metricsPath = (wd: string): string => join(wd, 'metrics.json');
+export const syntheticPath = (wd: string, dataset: 'pcap' | 'netflow'): string => join(wd, dataset === 'pcap' ? 'synthetic.pcap' : 'synthetic.csv');
+
+/** Float32 array file (raw little-endian values). */
+export async function writeF32(path: string, a: Float32Array): Promise<void> {
+  await writeFileAtomic(path, new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+}
+export async function readF32(path: string): Promise<Float32Array> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(path);
+  } catch (err) {
+    throw new InputError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, path);
+  }
+  if (buf.length % 4 !== 0) throw new InputError(`${path} holds ${buf.length} bytes, not a whole number of float32 values`, path, { offset: buf.length });
+  const out = new Float32Array(buf.length / 4);
+  new Uint8Array(out.buffer).set(buf);
+  return out;
+}
+
+// ---- table files: "NSTABLE1" | u32 header length | JSON header | column bytes (each 8-byte aligned) ----
+
+const TABLE_MAGIC = 'NSTABLE1';
+type TypedCtor = Float64ArrayConstructor | Float32ArrayConstructor | Uint32ArrayConstructor | Int32ArrayConstructor | Uint16ArrayConstructor | Uint8ArrayConstructor;
+const CTORS: Record<string, TypedCtor> = {
+  Float64Array,
+  Float32Array,
+  Uint32Array,
+  Int32Array,
+  Uint16Array,
+  Uint8Array,
+};
+
+interface ColumnHeader {
+  name: string;
+  type: string;
+  offset: number;
+  bytes: number;
+}
+
+/** Write a Table (typed-array columns; string[] columns as JSON in the header) atomically. */
+export async function writeTableFile(path: string, table: Table): Promise<void> {
+  const cols: ColumnHeader[] = [];
+  const strings: Record<string, string[]> = {};
+  const parts: Uint8Array[] = [];
+  let offset = 0;
+  for (const [name, v] of Object.entries(table)) {
+    if (ArrayBuffer.isView(v)) {
+      const ta = v as unknown as Uint8Array;
+      const type = v.constructor.name;
+      if (!CTORS[type]) throw new InputError(`table column ${name} has unsupported type ${type}`);
+      const bytes = new Uint8Array(ta.buffer, ta.byteOffset, ta.byteLength);
+      cols.push({ name, type, offset, bytes: bytes.length });
+      parts.push(bytes);
+      const pad = (8 - (bytes.length % 8)) % 8;
+      if (pad) parts.push(new Uint8Array(pad));
+      offset += bytes.length + pad;
+    } else if (Array.isArray(v)) strings[name] = v as string[];
+  }
+  const header = Buffer.from(JSON.stringify({ kind: table.kind, length: table.length, columns: cols, strings }), 'utf8');
+  const hpad = (8 - ((12 + header.length) % 8)) % 8;
+  const head = Buffer.alloc(12 + header.length + hpad);
+  head.write(TABLE_MAGIC, 0, 'latin1');
+  head.writeUInt32LE(header.length + hpad, 8);
+  header.copy(head, 12);
+  head.fill(0x20, 12 + header.length);
+  await writeFileAtomic(path, Buffer.concat([head, ...parts]));
+}
+
+/** Read a file written by writeTableFile. */
+export async function readTableFile(path: string): Promise<Table> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(path);
+  } catch (err) {
+    throw new InputError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, path);
+  }
+  if (buf.length < 12 || buf.toString('latin1', 0, 8) !== TABLE_MAGIC) throw new InputError(`${path} is not a netshare table file`, path, { offset: 0 });
+  const hlen = buf.readUInt32LE(8);
+  if (12 + hlen > buf.length) throw new InputError(`${path}: header runs past the end of the file`, path, { offset: 8 });
+  let header: { kind: Table['kind']; length: number; columns: ColumnHeader[]; strings: Record<string, string[]> };
+  try {
+    header = JSON.parse(buf.toString('utf8', 12, 12 + hlen));
+  } catch (err) {
+    throw new InputError(`${path}: damaged header (${(err as Error).message})`, path, { offset: 12 });
+  }
+  const base = 12 + hlen;
+  const t: Record<string, unknown> = { kind: header.kind, length: header.length };
+  for (const c of header.columns) {
+    const Ctor = CTORS[c.type];
+    if (!Ctor || base + c.offset + c.bytes > buf.length) throw new InputError(`${path}: column ${c.name} is damaged`, path, { offset: base + c.offset });
+    const copy = new Uint8Array(c.bytes);
+    copy.set(buf.subarray(base + c.offset, base + c.offset + c.bytes));
+    t[c.name] = new Ctor(copy.buffer, 0, c.bytes / Ctor.BYTES_PER_ELEMENT);
+  }
+  for (const [k, v] of Object.entries(header.strings)) t[k] = v;
+  return t as unknown as Table;
+}
