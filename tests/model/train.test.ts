@@ -73,6 +73,30 @@ describe('trainChunk (tiny config)', () => {
     for (const [k, t] of x.tensors) expect(Buffer.from(y.tensors.get(k)!.data.buffer).equals(Buffer.from(t.data.buffer)), k).toBe(true);
   });
 
+  it('initFrom restores every tensor of another chunk\'s checkpoint and restarts the iteration count', async () => {
+    const a = mkdtempSync(join(tmpdir(), 'dg-src-'));
+    const src = await trainChunk({ tensors, layout: tinyLayout, config: tinyConfig, checkpointDir: a, iterations: 5, seed: 3, threads: 1 });
+    const b = mkdtempSync(join(tmpdir(), 'dg-ft-'));
+    const other = tinyTensors(50, 7);
+    const start = await trainChunk({ tensors: other, layout: tinyLayout, config: tinyConfig, checkpointDir: b, iterations: 5, seed: 4, threads: 1, initFrom: src.lastCheckpoint, initialOnly: true });
+    const x = await loadCheckpoint(src.lastCheckpoint);
+    const y = await loadCheckpoint(start.lastCheckpoint);
+    expect(y.iteration).toBe(0);
+    for (const [k, t] of x.tensors) expect(y.tensors.get(k)!.data, k).toEqual(t.data);
+    const ft = await trainChunk({ tensors: other, layout: tinyLayout, config: tinyConfig, checkpointDir: b, iterations: 5, seed: 4, threads: 1, initFrom: src.lastCheckpoint });
+    expect(ft.iterations).toBe(5);
+    // a layout mismatch is refused
+    const wide = { ...tinyLayout, maxLen: 6 };
+    const t6 = { n: 1, attributes: new Float32Array(4), features: new Float32Array(18), genFlag: new Float32Array(6) };
+    await expect(trainChunk({ tensors: t6, layout: wide, config: tinyConfig, checkpointDir: b, iterations: 5, initFrom: src.lastCheckpoint })).rejects.toThrow(/different field layout/);
+  });
+
+  it('device cuda without a CUDA provider is a clear error, never a CPU fallback', async () => {
+    const { ort } = await import('../../src/runtime/session.js');
+    if (ort.listSupportedBackends().some((b) => b.name === 'cuda')) return; // a GPU build: nothing to check here
+    await expect(trainChunk({ tensors, layout: tinyLayout, config: tinyConfig, checkpointDir: tmpdir(), iterations: 10, device: 'cuda' })).rejects.toThrow(/CUDA/);
+  });
+
   it('rejects a checkpoint period above the iterations, naming the key', async () => {
     await expect(trainChunk({ tensors, layout: tinyLayout, config: { ...tinyConfig, checkpointEvery: 50 }, checkpointDir: tmpdir(), iterations: 10 }))
       .rejects.toThrow(ConfigError);
