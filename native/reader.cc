@@ -503,8 +503,10 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
     c.ipVersion[n] = d.ip_version;
     c.srcIp[n] = d.src4;
     c.dstIp[n] = d.dst4;
-    std::memcpy(c.srcIp6 + 16 * static_cast<size_t>(n), d.src6, 16);
-    std::memcpy(c.dstIp6 + 16 * static_cast<size_t>(n), d.dst6, 16);
+    if (d.ip_version == 6) {  // IPv4 rows stay as allocated (zero): no stores into 32 mostly-empty bytes per row
+      std::memcpy(c.srcIp6 + 16 * static_cast<size_t>(n), d.src6, 16);
+      std::memcpy(c.dstIp6 + 16 * static_cast<size_t>(n), d.dst6, 16);
+    }
     c.srcPort[n] = d.src_port;
     c.dstPort[n] = d.dst_port;
     c.proto[n] = d.proto;

@@ -54,7 +54,8 @@ struct ReaderError : std::runtime_error {
   X(linktype, uint16_t, 2)         \
   X(flowId, uint32_t, 4)
 
-// Destination buffers of one batch (each sized capacity * bytes-per-packet).
+// Destination buffers of one batch (each sized capacity * bytes-per-packet). They must be zero-filled on entry
+// (fresh ArrayBuffers are): srcIp6/dstIp6 are only written for IPv6 rows.
 struct BatchColumns {
 #define NETSHARE_DECL_COL(name, type, width) type* name = nullptr;
   NETSHARE_PACKET_COLUMNS(NETSHARE_DECL_COL)
