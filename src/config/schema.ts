@@ -81,7 +81,7 @@ export const preprocessSchema = z.strictObject({
       alpha: z.number().positive().default(0.025),
       minAlpha: z.number().positive().default(1e-4),
       /** Train on a seeded uniform sample of at most this many sentences (records); 0 = all. */
-      maxSentences: z.number().int().nonnegative().default(300_000),
+      maxSentences: z.number().int().nonnegative().default(100_000),
       /** Down-sampling threshold of frequent words (gensim `sample`). */
       sample: nonNeg.default(1e-3),
     })

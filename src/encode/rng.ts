@@ -1,38 +1,20 @@
-// Seeded PRNG (SplitMix32-seeded xoshiro128**) so preprocessing is reproducible with --seed.
+// Seeded PRNG (mulberry32 on int32 state, so V8 keeps it in registers) for reproducible preprocessing with --seed.
 
 export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+  private s: number;
   constructor(seed: number) {
-    let s = seed >>> 0;
-    const next = (): number => {
-      // splitmix32
-      s = (s + 0x9e3779b9) >>> 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-      return (z ^ (z >>> 16)) >>> 0;
-    };
-    this.a = next();
-    this.b = next();
-    this.c = next();
-    this.d = next();
+    // splitmix-style scramble so nearby seeds give unrelated streams
+    let z = (seed | 0) + 0x9e3779b9;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    this.s = (z ^ (z >>> 16)) | 0;
   }
   /** Uniform uint32. */
   nextU32(): number {
-    const r = Math.imul(((Math.imul(this.b, 5) << 7) | (Math.imul(this.b, 5) >>> 25)) >>> 0, 9) >>> 0;
-    const t = (this.b << 9) >>> 0;
-    this.c ^= this.a;
-    this.d ^= this.b;
-    this.b ^= this.c;
-    this.a ^= this.d;
-    this.c = (this.c ^ t) >>> 0;
-    this.d = ((this.d << 11) | (this.d >>> 21)) >>> 0;
-    this.a >>>= 0;
-    this.b >>>= 0;
-    return r;
+    const a = (this.s = (this.s + 0x6d2b79f5) | 0);
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return (t ^ (t >>> 14)) >>> 0;
   }
   /** Uniform in [0, 1). */
   next(): number {

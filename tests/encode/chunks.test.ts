@@ -1,0 +1,113 @@
+// Records → flows → chunks: fixed-time/fixed-size chunking, empty chunks, max flow length, multichunk_dep_v2 flow tags, gen flags.
+import { describe, expect, it } from 'vitest';
+import { flowTagDim, planChunks, writeFlowTags, type ChunkingOptions } from '../../src/encode/chunks.js';
+import { recordView } from '../../src/encode/records.js';
+import { genFlagOutputs } from '../../src/encode/tensors.js';
+import { allocFlowTable, type FlowTable } from '../../src/io/table.js';
+import { ConfigError } from '../../src/errors.js';
+
+/** Flows by name: [srcIp, times]. Every flow has its own source address, same other 4-tuple fields. */
+function table(flows: Record<string, [number, number[]]>): FlowTable {
+  const rows: [number, number][] = [];
+  for (const [, [ip, times]] of Object.entries(flows)) for (const t of times) rows.push([ip, t]);
+  const t = allocFlowTable(rows.length);
+  rows.forEach(([ip, time], i) => {
+    t.srcIp[i] = ip;
+    t.dstIp[i] = 0x0a000001;
+    t.srcPort[i] = 1000;
+    t.dstPort[i] = 80;
+    t.proto[i] = 6;
+    t.ts[i] = time;
+  });
+  return t;
+}
+
+const base: ChunkingOptions = { nChunks: 3, chunking: 'fixedTime', maxFlowLen: null, longFlows: 'truncate', emptyChunks: 'skip' };
+const A = 1, B = 2, C = 3;
+// chunks over [0, 300]: [0,100) [100,200) [200,300]
+const example = table({ A: [A, [0, 50, 150, 250]], B: [B, [120, 180]], C: [C, [10, 300]] });
+
+function tags(plan: ReturnType<typeof planChunks>, chunkPos: number, flow: number): number[] {
+  const c = plan.chunks[chunkPos]!;
+  const out = new Float32Array(flowTagDim(plan.nChunks));
+  writeFlowTags(plan, c.flowKeyIds[flow]!, c.index, out, 0);
+  return Array.from(out);
+}
+function srcOfFlows(t: FlowTable, plan: ReturnType<typeof planChunks>, chunkPos: number): number[] {
+  const c = plan.chunks[chunkPos]!;
+  return Array.from({ length: c.flowKeyIds.length }, (_, f) => t.srcIp[c.recIdx[c.recStart[f]!]!]!);
+}
+
+describe('multichunk_dep_v2 flow tags on a hand-built 3-chunk trace', () => {
+  const plan = planChunks(recordView(example), base);
+  it('groups records into 5-tuple flows per chunk, ordered by first record', () => {
+    expect(plan.chunks.map((c) => c.index)).toEqual([0, 1, 2]);
+    expect(Array.from(plan.edges)).toEqual([0, 100, 200, 300]);
+    expect(srcOfFlows(example, plan, 0)).toEqual([A, C]);
+    expect(srcOfFlows(example, plan, 1)).toEqual([B, A]);
+    expect(srcOfFlows(example, plan, 2)).toEqual([A, C]); // the record at max time (300) belongs to the last chunk
+    expect(plan.chunks[0]!.recStart[1]).toBe(2); // A has 2 records in chunk 0
+    expect(plan.nFlowKeys).toBe(3);
+  });
+  it('startFromThisChunk and chunk_i are 2-way one-hots (0 → [1,0], 1 → [0,1])', () => {
+    //                    start  chunk0 chunk1 chunk2
+    expect(tags(plan, 0, 0)).toEqual([0, 1, 0, 1, 0, 1, 0, 1]); // A starts in 0, present in 0,1,2
+    expect(tags(plan, 0, 1)).toEqual([0, 1, 0, 1, 1, 0, 0, 1]); // C starts in 0, present in 0,2
+    expect(tags(plan, 1, 0)).toEqual([0, 1, 1, 0, 0, 1, 1, 0]); // B starts in 1, only in 1
+    expect(tags(plan, 1, 1)).toEqual([1, 0, 0, 1, 0, 1, 0, 1]); // A continues in 1: v2 keeps its presence bits
+    expect(tags(plan, 2, 1)).toEqual([1, 0, 0, 1, 1, 0, 0, 1]); // C continues in 2
+  });
+});
+
+describe('chunking options', () => {
+  it('empty chunks are skipped with a warning, or an error', () => {
+    const t = table({ A: [A, [0, 10]], B: [B, [590, 600]] });
+    const plan = planChunks(recordView(t), { ...base, nChunks: 6 });
+    expect(plan.chunks.map((c) => c.index)).toEqual([0, 5]);
+    expect(plan.warnings.filter((w) => w.includes('no records'))).toHaveLength(4);
+    // tags still span all 6 time chunks
+    expect(flowTagDim(plan.nChunks)).toBe(14);
+    expect(() => planChunks(recordView(t), { ...base, nChunks: 6, emptyChunks: 'error' })).toThrow(ConfigError);
+  });
+  it('fixedSize chunks hold ceil(N/n) records each', () => {
+    const t = table({ A: [A, [0, 1, 2, 3, 4, 5, 6]] });
+    const plan = planChunks(recordView(t), { ...base, chunking: 'fixedSize' });
+    expect(plan.chunks.map((c) => c.recIdx.length)).toEqual([3, 3, 1]);
+  });
+  it('long flows are truncated to their first maxFlowLen records, or dropped', () => {
+    const t = table({ A: [A, [0, 1, 2, 3, 4]], B: [B, [5, 6]], C: [C, [300]] });
+    const tr = planChunks(recordView(t), { ...base, maxFlowLen: 3 });
+    const c0 = tr.chunks[0]!;
+    expect(Array.from(c0.recIdx.subarray(0, 3)).map((i) => t.ts[i])).toEqual([0, 1, 2]);
+    expect(c0.truncatedFlows).toBe(1);
+    expect(c0.droppedRecords).toBe(2);
+    expect(tr.maxLen).toBe(3);
+    const dr = planChunks(recordView(t), { ...base, maxFlowLen: 3, longFlows: 'drop' });
+    expect(srcOfFlows(t, dr, 0)).toEqual([B]);
+    expect(dr.chunks[0]!.droppedFlows).toBe(1);
+    expect(dr.maxLen).toBe(2);
+  });
+  it('unsorted input is sorted by time (stable)', () => {
+    const t = table({ A: [A, [50, 10, 30]] });
+    const plan = planChunks(recordView(t), { ...base, nChunks: 1 });
+    expect(Array.from(plan.chunks[0]!.recIdx).map((i) => t.ts[i])).toEqual([10, 30, 50]);
+  });
+  it('DP mode: data-independent edges; records outside are dropped', () => {
+    const t = table({ A: [A, [0, 150, 999]] });
+    const plan = planChunks(recordView(t), { ...base, nChunks: 2, fixedRangeUs: [100, 300] });
+    expect(Array.from(plan.edges)).toEqual([100, 200, 300]);
+    expect(plan.outOfRange).toBe(2);
+    expect(plan.chunks.map((c) => c.index)).toEqual([0]);
+  });
+});
+
+describe('gen flags (spec §2.5 add_gen_flag)', () => {
+  it('[1,0] continue, [0,1] last step and padding in its sample_len group, [0,0] fully padded groups', () => {
+    const T = 4;
+    const valid = Float32Array.from([1, 1, 1, 0, /* flow 2 */ 1, 0, 0, 0]);
+    const g = genFlagOutputs(valid, 2, T, 2);
+    const pairs = (f: number): number[][] => Array.from({ length: T }, (_, t) => [g[(f * T + t) * 2]!, g[(f * T + t) * 2 + 1]!]);
+    expect(pairs(0)).toEqual([[1, 0], [1, 0], [0, 1], [0, 1]]);
+    expect(pairs(1)).toEqual([[0, 1], [0, 1], [0, 0], [0, 0]]);
+  });
+});

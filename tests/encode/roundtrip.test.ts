@@ -1,0 +1,180 @@
+// Encode → tensors → decode gives back every flow: discrete fields exactly, times and continuous fields within quantisation.
+import { existsSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { presetConfig, type NetShareConfig } from '../../src/config/schema.js';
+import { planChunks } from '../../src/encode/chunks.js';
+import { recordView } from '../../src/encode/records.js';
+import { encoderStateFromJson, encoderStateToJson } from '../../src/encode/state.js';
+import { decodeChunk, densify, encodeChunk, fitEncoders, paddedLength } from '../../src/encode/tensors.js';
+import { readFlowCsv } from '../../src/io/netflow-csv.js';
+import { allocFlowTable, allocPacketTable, type FlowTable, type PacketTable, type Table } from '../../src/io/table.js';
+
+const NS1K = join(__dirname, '../../../shared/data/netflow/ugr16-netshare-1k.csv');
+const PCAP = join(__dirname, '../../../shared/data/pcap/enterprise-lan-2012-1h.pcap');
+
+/** Encode every chunk, decode it with a JSON round-tripped encoder state, compare against the chunk's records. */
+function roundTrip(table: Table, cfg: NetShareConfig): { chunks: number; rows: number } {
+  const view = recordView(table);
+  const p = cfg.preprocess;
+  const plan = planChunks(view, { nChunks: p.nChunks, chunking: p.chunking, maxFlowLen: p.maxFlowLen, longFlows: p.longFlows, emptyChunks: p.emptyChunks });
+  const set = fitEncoders(view, cfg);
+  const restored = encoderStateFromJson(JSON.parse(JSON.stringify(encoderStateToJson(set))));
+  const T = paddedLength(plan.maxLen, cfg.model.sampleLen);
+  let rows = 0;
+  const time = view.time;
+  for (const c of plan.chunks) {
+    const dense = densify(encodeChunk(view, plan, c, set, T));
+    expect(dense.T % cfg.model.sampleLen).toBe(0);
+    const d = decodeChunk({ attributes: dense.attributes, features: dense.features, valid: dense.genFlag, n: dense.n, T }, restored, dense.meta);
+    expect(d.table.length).toBe(c.recIdx.length);
+    // quantisation: float32 of the normalised value (2^-24 relative), flow start once, inter-arrivals accumulate
+    const fsTol = (dense.meta.flowStartRange[1] - dense.meta.flowStartRange[0]) * 2 ** -22 + 1e-6;
+    const iaTol = (dense.meta.interarrivalRange[1] - dense.meta.interarrivalRange[0]) * 2 ** -22 + 1e-6;
+    // plain comparisons (one expect per chunk keeps tens of thousands of rows fast)
+    const bad: string[] = [];
+    const same = (what: string, r: number, got: unknown, want: unknown): void => {
+      if (got !== want && bad.length < 10) bad.push(`row ${r} ${what}: got ${String(got)}, want ${String(want)}`);
+    };
+    const near = (what: string, r: number, got: number, want: number, tol: number): void => {
+      if (!(Math.abs(got - want) <= tol) && bad.length < 10) bad.push(`row ${r} ${what}: got ${got}, want ${want} ± ${tol}`);
+    };
+    const tolOf = (k: 'td' | 'pkt' | 'byt', x: number): number => {
+      const enc = set.timeseries.find((e) => e.column === k) as { min: number; max: number };
+      const tol = (1 + x) * Math.expm1((enc.max - enc.min) * 2 ** -22) + 1e-9;
+      return Number.isInteger(x) && k !== 'td' ? Math.max(tol, 0.5) : tol;
+    };
+    for (let f = 0; f < dense.n; f++) {
+      const a = c.recStart[f]!, b = c.recStart[f + 1]!;
+      same('startFromThisChunk', a, d.startFromThisChunk![f], plan.firstChunk[c.flowKeyIds[f]!] === c.index ? 1 : 0);
+      for (let r = a; r < b; r++) {
+        const i = c.recIdx[r]!;
+        same('flow', r, d.flowOf[r], f);
+        same('srcip', r, d.table.srcIp[r], table.srcIp[i]);
+        same('dstip', r, d.table.dstIp[r], table.dstIp[i]);
+        same('srcport', r, d.table.srcPort[r], table.srcPort[i]);
+        same('dstport', r, d.table.dstPort[r], table.dstPort[i]);
+        same('proto', r, d.table.proto[r], table.proto[i]);
+        const dt = d.table.kind === 'packets' ? d.table.time : d.table.ts;
+        near('time', r, dt[r]!, time[i]!, fsTol + (r - a) * iaTol);
+        if (table.kind === 'packets') {
+          const got = d.table as PacketTable;
+          same('pkt_len', r, got.pktLen[r], table.pktLen[i]);
+          same('tos', r, got.tos[r], table.tos[i]);
+          same('id', r, got.ipId[r], table.ipId[i]);
+          same('flag', r, got.flags[r], table.flags[i]);
+          same('off', r, got.fragOffset[r], table.fragOffset[i]);
+          same('ttl', r, got.ttl[r], table.ttl[i]);
+        } else {
+          const got = d.table as FlowTable;
+          for (const k of ['td', 'pkt', 'byt'] as const) near(k, r, got[k][r]!, table[k][i]!, tolOf(k, table[k][i]!));
+          same('type', r, got.type![r], table.type![i]);
+        }
+      }
+    }
+    expect(bad).toEqual([]);
+    rows += d.table.length;
+  }
+  return { chunks: plan.chunks.length, rows };
+}
+
+const smallW2v = { word2vec: { epochs: 1, maxSentences: 2000 } };
+
+describe('random traces', () => {
+  it('NetFlow records: every chunk decodes back to its flows', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 120 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 0, max: 1e6 }),
+        (n, nChunks, seed) => {
+          let s = seed;
+          const rnd = (m: number): number => {
+            s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+            return s % m;
+          };
+          const t = allocFlowTable(n);
+          t.type = [];
+          for (let i = 0; i < n; i++) {
+            // few distinct 5-tuples so flows span records and chunks
+            const k = rnd(8);
+            t.srcIp[i] = (0xc0a80000 + k) >>> 0;
+            t.dstIp[i] = 0x0a000001 + (k % 3);
+            t.srcPort[i] = [80, 443, 53, 6, 40000][k % 5]!;
+            t.dstPort[i] = [6, 17, 1234][k % 3]!;
+            t.proto[i] = [6, 17, 1][k % 3]!;
+            t.ts[i] = 1.46e15 + rnd(1e9);
+            t.td[i] = rnd(100000) / 1000;
+            t.pkt[i] = 1 + rnd(1000);
+            t.byt[i] = 40 + rnd(1e6);
+            t.type.push(['background', 'blacklist'][rnd(2)]!);
+          }
+          const cfg = presetConfig('netflow', { preprocess: { nChunks, ...smallW2v } });
+          const r = roundTrip(t, cfg);
+          expect(r.rows).toBe(n);
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+  it('packets (pcap preset, truncation on): every kept packet decodes back', () => {
+    const n = 3000;
+    const t = allocPacketTable(n);
+    let s = 42;
+    const rnd = (m: number): number => {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      return s % m;
+    };
+    for (let i = 0; i < n; i++) {
+      const k = rnd(50);
+      t.time[i] = 1.5e15 + rnd(2_000_000);
+      t.ipVersion[i] = 4;
+      t.srcIp[i] = 0x0a000000 + k;
+      t.dstIp[i] = 0x0a0000ff;
+      t.srcPort[i] = 1024 + k;
+      t.dstPort[i] = 443;
+      t.proto[i] = k % 2 ? 6 : 17;
+      t.pktLen[i] = 40 + rnd(1460);
+      t.tos[i] = rnd(256);
+      t.ipId[i] = rnd(65536);
+      t.flags[i] = [0, 1, 2][rnd(3)]!;
+      t.fragOffset[i] = rnd(8192);
+      t.ttl[i] = 1 + rnd(255);
+    }
+    const cfg = presetConfig('pcap', { preprocess: { nChunks: 3, maxFlowLen: 20, ...smallW2v } });
+    const r = roundTrip(t, cfg);
+    // expected rows, counted independently: per (time chunk, flow) at most 20 packets
+    let lo = Infinity, hi = -Infinity;
+    for (const x of t.time) [lo, hi] = [Math.min(lo, x), Math.max(hi, x)];
+    const counts = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      const c = Math.min(2, Math.floor(((t.time[i]! - lo) / (hi - lo)) * 3));
+      const key = `${c}/${t.srcIp[i]}/${t.proto[i]}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    }
+    let want = 0;
+    for (const v of counts.values()) want += Math.min(20, v);
+    expect(want).toBeLessThan(n);
+    expect(r.rows).toBe(want);
+  });
+});
+
+describe.skipIf(!existsSync(NS1K))("NetShare's UGR16 sample (needs ../shared/data/netflow; skipped when absent)", () => {
+  it('decodes back to all 1000 records', async () => {
+    const { table } = await readFlowCsv(NS1K);
+    const r = roundTrip(table, presetConfig('netflow', { preprocess: { nChunks: 2 } }));
+    expect(r.rows).toBe(1000);
+  });
+});
+
+describe.skipIf(!existsSync(PCAP))('enterprise pcap (needs ../shared/data/pcap; skipped when absent)', () => {
+  it('decodes back to every packet of its flows', async () => {
+    const { readPacketTable } = await import('../../src/native/reader.js');
+    const { table } = await readPacketTable(PCAP);
+    // IPv4 flags in the trace are only 0/DF/MF (choices [0,1,2]); a 600-packet cap keeps tensors small
+    const r = roundTrip(table, presetConfig('pcap', { preprocess: { maxFlowLen: 600, word2vec: { epochs: 1 } } }));
+    expect(r.chunks).toBe(10);
+    expect(r.rows).toBeGreaterThan(0.8 * table.length);
+  });
+});
