@@ -84,7 +84,7 @@ void FlowTable::MaybeSweep(int64_t now, std::vector<FlowRecord>& closed) {
   int64_t period = INT64_MAX;
   if (inactive_ns_ > 0) period = std::min(period, inactive_ns_);
   if (active_ns_ > 0) period = std::min(period, active_ns_);
-  next_sweep_ns_ = now + std::max<int64_t>(period / 2, 1);
+  if (__builtin_add_overflow(now, std::max<int64_t>(period / 2, 1), &next_sweep_ns_)) next_sweep_ns_ = INT64_MAX;
   size_t keep = 0;
   for (size_t i = 0; i < records_.size(); i++) {
     if (Expired(records_[i], now)) {

@@ -78,8 +78,13 @@ class FlowTable {
                      std::vector<FlowRecord>& closed);
   void Rehash(size_t new_cap);
   void Insert(uint32_t hash, uint32_t idx);
+  // now - then, saturated (timestamps may be clamped to the int64 range).
+  static int64_t Since(int64_t now, int64_t then) {
+    int64_t d;
+    return __builtin_sub_overflow(now, then, &d) ? (now > then ? INT64_MAX : INT64_MIN) : d;
+  }
   bool Expired(const FlowRecord& r, int64_t now) const {
-    return (inactive_ns_ > 0 && now - r.last_ns > inactive_ns_) || (active_ns_ > 0 && now - r.first_ns > active_ns_);
+    return (inactive_ns_ > 0 && Since(now, r.last_ns) > inactive_ns_) || (active_ns_ > 0 && Since(now, r.first_ns) > active_ns_);
   }
 
   // Open flows, densely stored; the index is a small probe table of (hash << 32 | record index + 1), 0 = empty,
