@@ -7,7 +7,10 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "checksum.h"
 
@@ -289,25 +292,102 @@ void WriteAll(int fd, const uint8_t* p, size_t n, const std::string& path) {
     n -= static_cast<size_t>(w);
   }
 }
+
+// Writes filled buffers on a second thread so encoding the next buffer overlaps the write() of the previous one.
+class AsyncFileWriter {
+ public:
+  AsyncFileWriter(int fd, const std::string& path) : fd_(fd), path_(path), thread_([this] { Run(); }) {}
+  ~AsyncFileWriter() { Finish(); }
+
+  // Queues `n` bytes at `p` (the buffer must stay untouched until Wait() says it is free). Throws the I/O
+  // error of an earlier write, if any.
+  void Submit(const uint8_t* p, size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return pending_ == nullptr; });
+    if (!error_.empty()) throw WriterIoError(error_);
+    pending_ = p;
+    pending_n_ = n;
+    cv_.notify_all();
+  }
+  // Blocks until the queued buffer has been written.
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return pending_ == nullptr; });
+    if (!error_.empty()) throw WriterIoError(error_);
+  }
+  // Stops the thread (after the queued write). Safe to call twice.
+  void Finish() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (done_) return;
+      done_ = true;
+      cv_.notify_all();
+    }
+    thread_.join();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return pending_ != nullptr || done_; });
+      if (pending_ == nullptr) return;
+      const uint8_t* p = pending_;
+      const size_t n = pending_n_;
+      lock.unlock();
+      std::string err;
+      try {
+        WriteAll(fd_, p, n, path_);
+      } catch (const std::exception& e) {
+        err = e.what();
+      }
+      lock.lock();
+      if (!err.empty() && error_.empty()) error_ = err;
+      pending_ = nullptr;
+      cv_.notify_all();
+    }
+  }
+
+  int fd_;
+  std::string path_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  const uint8_t* pending_ = nullptr;
+  size_t pending_n_ = 0;
+  bool done_ = false;
+  std::string error_;
+  std::thread thread_;  // last: starts after the fields above are initialised
+};
 }  // namespace
 
 WriteResult WritePacketsToFile(const std::string& path, const PacketColumns& cols, const WriterOptions& opt) {
   CheckColumns(cols);
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (fd.get() < 0) throw WriterIoError("cannot create " + path + ": " + std::strerror(errno));
-  std::unique_ptr<uint8_t[]> buf(new uint8_t[kBufferBytes]);
-  size_t pos = EncodeFileHeader(opt, buf.get());
+  // Two buffers: one is encoded into while the other is being written.
+  std::unique_ptr<uint8_t[]> bufs[2] = {std::unique_ptr<uint8_t[]>(new uint8_t[kBufferBytes]),
+                                        std::unique_ptr<uint8_t[]>(new uint8_t[kBufferBytes])};
+  int cur = 0;
+  uint8_t* buf = bufs[0].get();
+  size_t pos = EncodeFileHeader(opt, buf);
   WriteResult res;
-  for (size_t i = 0; i < cols.n; i++) {
-    if (pos + kMaxRecordBytes > kBufferBytes) {
-      WriteAll(fd.get(), buf.get(), pos, path);
-      res.bytes += pos;
-      pos = 0;
+  {
+    AsyncFileWriter io(fd.get(), path);
+    for (size_t i = 0; i < cols.n; i++) {
+      if (pos + kMaxRecordBytes > kBufferBytes) {
+        io.Submit(buf, pos);  // waits for the other buffer's write first
+        res.bytes += pos;
+        cur ^= 1;
+        buf = bufs[cur].get();
+        pos = 0;
+      }
+      pos += EncodeRecord(cols, i, opt, buf + pos);
     }
-    pos += EncodeRecord(cols, i, opt, buf.get() + pos);
+    io.Submit(buf, pos);
+    res.bytes += pos;
+    io.Wait();
+    io.Finish();
   }
-  WriteAll(fd.get(), buf.get(), pos, path);
-  res.bytes += pos;
   res.packets = cols.n;
   if (::close(fd.release()) != 0) throw WriterIoError("cannot close " + path + ": " + std::strerror(errno));
   return res;
