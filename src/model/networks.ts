@@ -1,7 +1,7 @@
 // DoppelGANger networks as graph builders: attribute generator, LSTM feature generator, discriminators.
 import {
   add, cast, concat, constant, less, linear, matmul, mul, reduceMean, relu, reshape, sigmoid, slice, softmax,
-  sqrt, stopGradient, sub, tanh, div, greater, argMax, oneHot,
+  sqrt, stopGradient, sub, tanh, div, greater, argMax, oneHot, split,
 } from '../graph/api.js';
 import type { Graph, Value } from '../graph/ir.js';
 import { InternalError } from '../errors.js';
@@ -189,11 +189,15 @@ function activate(x: Value, a: Activation): Value {
   return a === 'softmax' ? softmax(x, -1) : a === 'sigmoid' ? sigmoid(x) : tanh(x);
 }
 
-/** Applies each field's activation to its slice of the last axis of `x`. */
+/**
+ * Applies each field's activation to its slice of the last axis of `x`. One Split (whose gradient is
+ * one Concat) rather than a Slice per field (each Slice's gradient pads back to the full tensor).
+ */
 function heads(x: Value, fields: readonly FieldSlice[]): Value {
   const r = x.shape.length - 1;
-  const parts = mergeRuns(fields).map((f) => activate(slice(x, [f.offset], [f.offset + f.dim], [r]), f.activation));
-  return concat(parts, r);
+  const runs = mergeRuns(fields);
+  const parts = runs.length === 1 ? [x] : split(x, runs.map((f) => f.dim), r);
+  return concat(parts.map((p, i) => activate(p, runs[i]!.activation)), r);
 }
 
 /** Neighbouring sigmoid/tanh fields share one slice + activation node (softmax fields stay separate). */
@@ -280,17 +284,19 @@ export function featureGenerator(ctx: NetContext, discreteAttrs: Value, zF: Valu
       // The attribute part of the input is the same at every step: project it once.
       const attrProj = add(matmul(discreteAttrs, wa), b); // [B, 4U]
       const zProj = matmul(zF, wz); // [B, S, 4U]
+      const zSteps = S === 1 ? [zProj] : split(zProj, new Array<number>(S).fill(1), 1);
       let h = h0;
       let c = c0;
       const hs: Value[] = [];
       for (let t = 0; t < S; t++) {
         [h, c] = g.scope(`step${t}`, () => {
-          const zt = reshape(slice(zProj, [t], [t + 1], [1]), [typeof batch === 'number' ? batch : -1, 4 * U]);
+          const zt = reshape(zSteps[t]!, [typeof batch === 'number' ? batch : -1, 4 * U]);
           const gates = add(add(attrProj, zt), matmul(h, wh));
-          const i = sigmoid(slice(gates, [0], [U], [1]));
-          const j = tanh(slice(gates, [U], [2 * U], [1]));
-          const f = sigmoid(add(slice(gates, [2 * U], [3 * U], [1]), 1));
-          const o = sigmoid(slice(gates, [3 * U], [4 * U], [1]));
+          const [gi, gj, gf, go] = split(gates, [U, U, U, U], 1);
+          const i = sigmoid(gi!);
+          const j = tanh(gj!);
+          const f = sigmoid(add(gf!, 1));
+          const o = sigmoid(go!);
           const cn = add(mul(c, f), mul(i, j));
           const hn = mul(o, tanh(cn));
           return [hn, cn];
