@@ -79,24 +79,29 @@ export function validateTensors(t: ChunkTensors, layout: ModelLayout, file = '<t
  * Returns features with the 2 flag dims appended: [n, T, F + 2].
  */
 export function withGenFlag(t: ChunkTensors, layout: ModelLayout, sampleLen: number): Float32Array {
+  const F2 = layoutWidth(layout.features) + 2;
+  const T = layout.maxLen;
+  const out = new Float32Array(t.n * T * F2);
+  for (let i = 0; i < t.n; i++) writeFlowWithGenFlag(t, layout, sampleLen, i, out, i * T * F2);
+  return out;
+}
+
+/** Writes flow `i` as [T, F + 2] (features + add_gen_flag dims) into `out` at `at`: one batch slot. */
+export function writeFlowWithGenFlag(t: ChunkTensors, layout: ModelLayout, sampleLen: number, i: number, out: Float32Array, at: number): void {
   const F = layoutWidth(layout.features);
   const T = layout.maxLen;
   const F2 = F + 2;
-  const out = new Float32Array(t.n * T * F2);
-  for (let i = 0; i < t.n; i++) {
-    for (let g = 0; g < T / sampleLen; g++) {
-      let groupValid = 0;
-      for (let j = 0; j < sampleLen; j++) if (t.genFlag[i * T + g * sampleLen + j]! > 0.5) groupValid = 1;
-      for (let j = 0; j < sampleLen; j++) {
-        const s = g * sampleLen + j;
-        const src = (i * T + s) * F;
-        const dst = (i * T + s) * F2;
-        for (let k = 0; k < F; k++) out[dst + k] = t.features[src + k]!;
-        const next = s + 1 < T ? (t.genFlag[i * T + s + 1]! > 0.5 ? 1 : 0) : 0;
-        out[dst + F] = next;
-        out[dst + F + 1] = (1 - next) * groupValid;
-      }
+  for (let g = 0; g < T / sampleLen; g++) {
+    let groupValid = 0;
+    for (let j = 0; j < sampleLen; j++) if (t.genFlag[i * T + g * sampleLen + j]! > 0.5) groupValid = 1;
+    for (let j = 0; j < sampleLen; j++) {
+      const s = g * sampleLen + j;
+      const src = (i * T + s) * F;
+      const dst = at + s * F2;
+      for (let k = 0; k < F; k++) out[dst + k] = t.features[src + k]!;
+      const next = s + 1 < T ? (t.genFlag[i * T + s + 1]! > 0.5 ? 1 : 0) : 0;
+      out[dst + F] = next;
+      out[dst + F + 1] = (1 - next) * groupValid;
     }
   }
-  return out;
 }

@@ -6,7 +6,7 @@ import type { Device } from '../runtime/session.js';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.js';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { compileCriticStep, compileGeneratorStep, D_STEP, G_STEP } from './graphs.js';
-import { layoutWidth, validateLayout, validateTensors, withGenFlag, type ChunkTensors, type ModelLayout } from './layout.js';
+import { layoutWidth, validateLayout, validateTensors, writeFlowWithGenFlag, type ChunkTensors, type ModelLayout } from './layout.js';
 import { Rng } from './rng.js';
 
 export interface TrainProgress {
@@ -113,7 +113,6 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
     const S = T / cfg.sampleLen;
     const B = cfg.batchSize;
     const U = cfg.lstmUnits;
-    const realFeatAll = withGenFlag(opts.tensors, opts.layout, cfg.sampleLen);
     const realAttr = new Float32Array(B * A);
     const realFeat = new Float32Array(B * T * F2);
     const meta: CheckpointMeta = { config: cfg, layout: opts.layout, seed, iterations };
@@ -131,7 +130,7 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
       for (let b = 0; b < B; b++) {
         const i = rng.int(n);
         realAttr.set(opts.tensors.attributes.subarray(i * A, (i + 1) * A), b * A);
-        realFeat.set(realFeatAll.subarray(i * T * F2, (i + 1) * T * F2), b * T * F2);
+        writeFlowWithGenFlag(opts.tensors, opts.layout, cfg.sampleLen, i, realFeat, b * T * F2);
       }
       const zAttr = { data: rng.normal(B * cfg.attributeNoiseDim), shape: [B, cfg.attributeNoiseDim] };
       const zFeat = { data: rng.normal(B * S * cfg.featureNoiseDim), shape: [B, S, cfg.featureNoiseDim] };
