@@ -37,31 +37,60 @@ function mix(a: number, b: number, c: number, d: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/** The four key words of every record as columns (one pass; IPv6 rows folded as in keyWords). */
+export function tupleColumns(t: Table): [Uint32Array, Uint32Array, Uint32Array, Uint32Array] {
+  const n = t.length;
+  const a = new Uint32Array(t.srcIp.subarray(0, n));
+  const b = new Uint32Array(t.dstIp.subarray(0, n));
+  const c = new Uint32Array(n);
+  const d = new Uint32Array(n);
+  const sp = t.srcPort;
+  const dp = t.dstPort;
+  const pr = t.proto;
+  for (let i = 0; i < n; i++) {
+    c[i] = ((sp[i]! << 16) | dp[i]!) >>> 0;
+    d[i] = pr[i]!;
+  }
+  const ver = t.ipVersion;
+  if (ver && t.srcIp6 && t.dstIp6) {
+    for (let i = 0; i < n; i++) {
+      if (ver[i] !== 6) continue;
+      a[i] = fold6(t.srcIp6, i);
+      b[i] = fold6(t.dstIp6, i);
+      d[i] = d[i]! | 0x600;
+    }
+  }
+  return [a, b, c, d];
+}
+
 /** Assign every record of `t` to its 5-tuple flow. O(n), exact (keys compared in full). */
 export function indexFlows(t: Table): FlowIndex {
   const n = t.length;
+  const [c0, c1, c2, c3] = tupleColumns(t);
   let cap = 16;
   while (cap < n * 2) cap <<= 1;
   const mask = cap - 1;
   const slots = new Int32Array(cap).fill(-1);
-  const keys = new Uint32Array(4 * Math.max(1, n));
   const flowOf = new Int32Array(n);
   const firstAll = new Int32Array(Math.max(1, n));
-  const w = new Uint32Array(4);
   let count = 0;
   for (let i = 0; i < n; i++) {
-    keyWords(t, i, w);
-    let s = mix(w[0]!, w[1]!, w[2]!, w[3]!) & mask;
+    const w0 = c0[i]!;
+    const w1 = c1[i]!;
+    const w2 = c2[i]!;
+    const w3 = c3[i]!;
+    let s = mix(w0, w1, w2, w3) & mask;
     for (;;) {
       const f = slots[s]!;
       if (f < 0) {
         slots[s] = count;
-        keys.set(w, 4 * count);
         firstAll[count] = i;
         flowOf[i] = count++;
         break;
       }
-      if (keys[4 * f] === w[0] && keys[4 * f + 1] === w[1] && keys[4 * f + 2] === w[2] && keys[4 * f + 3] === w[3]) {
+      // A flow's key is its first record's key.
+      const r = firstAll[f]!;
+      if (c0[r] === w0 && c1[r] === w1 && c2[r] === w2 && c3[r] === w3) {
         flowOf[i] = f;
         break;
       }
@@ -93,22 +122,30 @@ export function flowAggregates(t: Table, idx: FlowIndex): FlowAggregates {
   const records = new Float64Array(k);
   const start = new Float64Array(k).fill(Infinity);
   const end = new Float64Array(k).fill(-Infinity);
-  const time = recordTimes(t);
-  const isPk = t.kind === 'packets';
-  for (let i = 0; i < t.length; i++) {
-    const f = idx.flowOf[i]!;
-    records[f]! += 1;
-    const ts = time[i]!;
-    if (ts < start[f]!) start[f] = ts;
-    if (isPk) {
+  const flowOf = idx.flowOf;
+  if (t.kind === 'packets') {
+    const time = (t as PacketTable).time;
+    const len = (t as PacketTable).pktLen;
+    for (let i = 0; i < t.length; i++) {
+      const f = flowOf[i]!;
+      records[f]! += 1;
       packets[f]! += 1;
-      bytes[f]! += (t as PacketTable).pktLen[i]!;
+      bytes[f]! += len[i]!;
+      const ts = time[i]!;
+      if (ts < start[f]!) start[f] = ts;
       if (ts > end[f]!) end[f] = ts;
-    } else {
-      const ft = t as FlowTable;
-      packets[f]! += ft.pkt[i]!;
-      bytes[f]! += ft.byt[i]!;
-      const e = ts + ft.td[i]! * 1e6;
+    }
+  } else {
+    const ft = t as FlowTable;
+    const { ts: time, pkt, byt, td } = ft;
+    for (let i = 0; i < t.length; i++) {
+      const f = flowOf[i]!;
+      records[f]! += 1;
+      packets[f]! += pkt[i]!;
+      bytes[f]! += byt[i]!;
+      const ts = time[i]!;
+      if (ts < start[f]!) start[f] = ts;
+      const e = ts + td[i]! * 1e6;
       if (e > end[f]!) end[f] = e;
     }
   }

@@ -1,20 +1,24 @@
 // Heavy-hitter sketches for the telemetry downstream task (spec §5.3): Count-Min, Count Sketch and
 // Space-Saving, fed with packets per 5-tuple flow; error on the true top-k, compared real vs synthetic.
 import type { FlowIndex } from './flows.js';
+import { argsort } from './stats.js';
 
 /** A streaming frequency estimator over integer keys (flow ids) with unit increments. */
 export interface Sketch {
   readonly name: string;
   add(key: number, hash1: number, hash2: number): void;
+  /** Add keys[0..n) (hashes looked up by key): one tight loop per sketch class. */
+  addAll(keys: Int32Array, n: number, h1: Uint32Array, h2: Uint32Array): void;
   estimate(key: number, hash1: number, hash2: number): number;
 }
 
 function rowHash(h1: number, h2: number, row: number): number {
   // Kirsch–Mitzenmacher double hashing, then a final avalanche.
-  let h = (h1 + Math.imul(row + 1, h2)) >>> 0;
+  // Stays in int32 (no >>> 0) so V8 keeps small-integer arithmetic; callers mask the low bits, sign = bit 31.
+  let h = (h1 + Math.imul(row + 1, h2)) | 0;
   h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
   h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
-  return (h ^ (h >>> 16)) >>> 0;
+  return h ^ (h >>> 16);
 }
 
 export class CountMin implements Sketch {
@@ -27,12 +31,21 @@ export class CountMin implements Sketch {
     this.t = new Float64Array(depth * width);
     this.name = `count-min ${depth}×${width}`;
   }
+  addAll(keys: Int32Array, n: number, h1: Uint32Array, h2: Uint32Array): void {
+    const { t, depth, width } = this;
+    for (let i = 0; i < n; i++) {
+      const k = keys[i]!;
+      const a = h1[k]!;
+      const b = h2[k]!;
+      for (let r = 0; r < depth; r++) t[r * width + (rowHash(a, b, r) & (width - 1))]! += 1;
+    }
+  }
   add(_k: number, h1: number, h2: number): void {
-    for (let r = 0; r < this.depth; r++) this.t[r * this.width + (rowHash(h1, h2, r) % this.width)]! += 1;
+    for (let r = 0; r < this.depth; r++) this.t[r * this.width + (rowHash(h1, h2, r) & (this.width - 1))]! += 1;
   }
   estimate(_k: number, h1: number, h2: number): number {
     let m = Infinity;
-    for (let r = 0; r < this.depth; r++) m = Math.min(m, this.t[r * this.width + (rowHash(h1, h2, r) % this.width)]!);
+    for (let r = 0; r < this.depth; r++) m = Math.min(m, this.t[r * this.width + (rowHash(h1, h2, r) & (this.width - 1))]!);
     return m;
   }
 }
@@ -47,9 +60,21 @@ export class CountSketch implements Sketch {
     this.t = new Float64Array(depth * width);
     this.name = `count-sketch ${depth}×${width}`;
   }
+  addAll(keys: Int32Array, n: number, h1: Uint32Array, h2: Uint32Array): void {
+    const { t, depth, width } = this;
+    for (let i = 0; i < n; i++) {
+      const k = keys[i]!;
+      const a = h1[k]!;
+      const b = h2[k]!;
+      for (let r = 0; r < depth; r++) {
+        const h = rowHash(a, b, r);
+        t[r * width + (h & (width - 1))]! += h < 0 ? -1 : 1;
+      }
+    }
+  }
   private cell(h1: number, h2: number, r: number): [number, number] {
     const h = rowHash(h1, h2, r);
-    return [r * this.width + (h % this.width), h & 0x80000000 ? -1 : 1];
+    return [r * this.width + (h & (this.width - 1)), h < 0 ? -1 : 1];
   }
   add(_k: number, h1: number, h2: number): void {
     for (let r = 0; r < this.depth; r++) {
@@ -119,6 +144,9 @@ export class SpaceSaving implements Sketch {
       i = p;
     }
   }
+  addAll(keys: Int32Array, n: number): void {
+    for (let i = 0; i < n; i++) this.add(keys[i]!);
+  }
   add(key: number): void {
     const at = this.slot[key]!;
     if (at >= 0) {
@@ -169,9 +197,10 @@ export function heavyHitterErrors(idx: FlowIndex, topK = 100, maxRecords = 2_000
   const n = Math.min(idx.flowOf.length, maxRecords);
   const truth = new Float64Array(idx.count);
   for (let i = 0; i < n; i++) truth[idx.flowOf[i]!]! += 1;
-  const flows = Array.from({ length: idx.count }, (_, f) => f).filter((f) => truth[f]! > 0);
-  flows.sort((a, b) => truth[b]! - truth[a]! || a - b);
-  const top = flows.slice(0, topK);
+  // Top-k flows by true count (ties: lower flow id), without sorting every flow.
+  const neg = new Float64Array(idx.count);
+  for (let f = 0; f < idx.count; f++) neg[f] = -truth[f]!;
+  const top = Array.from(argsort(neg).subarray(0, Math.min(topK, idx.count))).filter((f) => truth[f]! > 0);
   // Two independent 32-bit hashes of the flow id; ids are dense, so mix them.
   const h1 = (f: number): number => {
     let h = Math.imul(f ^ 0x9e3779b9, 0x85ebca6b);
@@ -183,14 +212,17 @@ export function heavyHitterErrors(idx: FlowIndex, topK = 100, maxRecords = 2_000
     h = Math.imul(h ^ (h >>> 15), 0x1b873593);
     return ((h ^ (h >>> 16)) | 1) >>> 0;
   };
+  const H1 = new Uint32Array(idx.count);
+  const H2 = new Uint32Array(idx.count);
+  for (let f = 0; f < idx.count; f++) {
+    H1[f] = h1(f);
+    H2[f] = h2(f);
+  }
   return sketchSuite(idx.count).map((make) => {
     const s = make();
-    for (let i = 0; i < n; i++) {
-      const f = idx.flowOf[i]!;
-      s.add(f, h1(f), h2(f));
-    }
+    s.addAll(idx.flowOf, n, H1, H2);
     let err = 0;
-    for (const f of top) err += Math.abs(s.estimate(f, h1(f), h2(f)) - truth[f]!) / truth[f]!;
+    for (const f of top) err += Math.abs(s.estimate(f, H1[f]!, H2[f]!) - truth[f]!) / truth[f]!;
     return { sketch: s.name, meanRelativeError: top.length ? err / top.length : 0 };
   });
 }

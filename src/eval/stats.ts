@@ -47,18 +47,19 @@ export function histogramInt(values: ArrayLike<number>, bins: number): Float64Ar
 export function rankFrequency(values: ArrayLike<number>): Float64Array {
   const n = values.length;
   if (n === 0) return new Float64Array(0);
-  const sorted = Float64Array.from(values as ArrayLike<number>).sort();
-  const counts: number[] = [];
+  const sorted = toFloat64(values).sort();
+  const counts = new Float64Array(n);
+  let k = 0;
   let run = 1;
   for (let i = 1; i < n; i++) {
     if (sorted[i] === sorted[i - 1]) run++;
     else {
-      counts.push(run);
+      counts[k++] = run;
       run = 1;
     }
   }
-  counts.push(run);
-  return Float64Array.from(counts).sort().reverse();
+  counts[k++] = run;
+  return counts.subarray(0, k).sort().reverse();
 }
 
 /** JSD of two rank-frequency vectors, zero-padded to equal length (identity of the values is ignored). */
@@ -71,9 +72,14 @@ export function rankJsd(a: Float64Array, b: Float64Array, variant: JsVariant = '
   return jsd(p, q, variant);
 }
 
+/** Float64 copy; typed arrays convert natively (Float64Array.from would walk an iterator). */
+function toFloat64(values: ArrayLike<number>): Float64Array {
+  return ArrayBuffer.isView(values) ? new Float64Array(values as unknown as Float64Array) : Float64Array.from(values);
+}
+
 /** Ascending sorted copy as Float64Array (NaN rejected by the caller's validation). */
 export function sortedCopy(values: ArrayLike<number>): Float64Array {
-  return Float64Array.from(values as ArrayLike<number>).sort();
+  return toFloat64(values).sort();
 }
 
 /**

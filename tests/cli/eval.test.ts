@@ -1,0 +1,99 @@
+// `netshare eval` end to end (in-process main()): NetFlow CSV and pcap pairs, --metrics-json / --report / --json,
+// and clear errors for bad input (missing file, mixed kinds, bad baseline) with no half-written outputs.
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { writeFlowCsv } from '../../src/io/netflow-csv.js';
+import { makeFlows, makePackets } from '../eval/helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'netshare-eval-cli-'));
+const ADDON = 'build/Release/netshare_native.node';
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
+  try {
+    return { code: await main(args), out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('netshare eval (NetFlow CSV)', () => {
+  it('writes the metrics JSON and the report, and prints the --json summary', async () => {
+    const real = join(dir, 'real.csv');
+    const syn = join(dir, 'syn.csv');
+    await writeFlowCsv(real, makeFlows(3000, 1));
+    await writeFlowCsv(syn, makeFlows(2000, 2));
+    const mj = join(dir, 'out', 'm.json');
+    const rep = join(dir, 'out', 'r.html');
+    const { code, out, err } = await run(['eval', '--real', real, '--synthetic', syn, '--baseline', 'bootstrap', '--metrics-json', mj, '--report', rep, '--json', '--seed', '4']);
+    expect(err).not.toMatch(/Error/);
+    expect(code).toBe(EXIT.OK);
+    const summary = JSON.parse(out.trim()) as { ok: boolean; kind: string; report: string; metricsJson: string; ratios: Record<string, number | null> };
+    expect(summary.ok).toBe(true);
+    expect(summary.kind).toBe('flows');
+    expect(summary.report).toBe(rep);
+    expect(summary.metricsJson).toBe(mj);
+    const m = JSON.parse(readFileSync(mj, 'utf8')) as { schemaVersion: number; seed: number; methods: { name: string; metrics: Record<string, number | null> }[] };
+    expect(m.schemaVersion).toBe(1);
+    expect(m.seed).toBe(4);
+    expect(m.methods.map((x) => x.name)).toEqual(['synthetic', 'baseline:bootstrap']);
+    expect(m.methods[0]!.metrics.byt).toBeGreaterThan(0);
+    const html = readFileSync(rep, 'utf8');
+    expect(html).toContain('<script id="chart-data"');
+    expect(html).not.toMatch(/<script[^>]+src=/);
+    expect(html).not.toMatch(/<link[^>]+href=/);
+    expect(readdirSync(join(dir, 'out')).sort()).toEqual(['m.json', 'r.html']);
+  });
+
+  it('prints a human metrics table without --json', async () => {
+    const real = join(dir, 'real.csv');
+    const { code, out } = await run(['eval', '--real', real, '--synthetic', real, '--no-downstream', '--no-privacy']);
+    expect(code).toBe(EXIT.OK);
+    expect(out).toMatch(/^srcip\s+\S+\s+0 \(0×\)/m);
+    expect(out).toMatch(/^byt\s/m);
+  });
+
+  it('fails with the input code and writes nothing for a missing file', async () => {
+    const mj = join(dir, 'missing', 'm.json');
+    const { code, err } = await run(['eval', '--real', join(dir, 'nope.csv'), '--synthetic', join(dir, 'real.csv'), '--metrics-json', mj]);
+    expect(code).toBe(EXIT.INPUT);
+    expect(err).toMatch(/nope\.csv/);
+    expect(existsSync(mj)).toBe(false);
+  });
+
+  it('rejects an unknown baseline and a missing --synthetic with the usage code', async () => {
+    const real = join(dir, 'real.csv');
+    expect((await run(['eval', '--real', real, '--synthetic', real, '--baseline', 'gan'])).code).toBe(EXIT.USAGE);
+    expect((await run(['eval', '--real', real])).code).toBe(EXIT.USAGE);
+  });
+});
+
+describe.skipIf(!existsSync(ADDON))(existsSync(ADDON) ? 'netshare eval (pcap)' : `netshare eval (pcap) (skipped: addon ${ADDON} not built)`, () => {
+  it('evaluates a pcap pair and refuses to compare a pcap with a NetFlow CSV', async () => {
+    const { writePcap } = await import('../../src/native/writer.js');
+    const a = join(dir, 'a.pcap');
+    const b = join(dir, 'b.pcap');
+    await writePcap(a, makePackets(400, 1));
+    await writePcap(b, makePackets(300, 2));
+    const mj = join(dir, 'p.json');
+    const ok = await run(['eval', '--real', a, '--synthetic', b, '--metrics-json', mj, '--baseline', 'marginals']);
+    expect(ok.err).not.toMatch(/Error/);
+    expect(ok.code).toBe(EXIT.OK);
+    const m = JSON.parse(readFileSync(mj, 'utf8')) as { kind: string; methods: { metrics: Record<string, number | null> }[] };
+    expect(m.kind).toBe('packets');
+    expect(m.methods[0]!.metrics.pkt_len).toBeGreaterThan(0);
+    const mixed = await run(['eval', '--real', a, '--synthetic', join(dir, 'real.csv')]);
+    expect(mixed.code).toBe(EXIT.INPUT);
+    expect(mixed.err).toMatch(/compare like with like/);
+  });
+});
