@@ -100,6 +100,8 @@ export function parseIpv6Into(s: string, out: Uint8Array, off: number): boolean 
   return true;
 }
 
+const PROTO_NAMES: string[] = Array.from({ length: 256 }, (_, p) => protoName(p));
+
 /** Streaming packets-CSV writer: header on open, rows per batch, atomic rename on close. */
 export class PacketsCsvWriter {
   private readonly tmp: string;
@@ -139,7 +141,7 @@ export class PacketsCsvWriter {
       const p = t.proto[i]!;
       // NetShare keeps integer µs; the extended form keeps the sub-µs digits of nanosecond captures.
       const tm = ext ? time[i]! : Math.floor(time[i]!);
-      chunk += `${t.srcIp[i]},${t.dstIp[i]},${t.srcPort[i]},${t.dstPort[i]},${protoName(p)},${tm},${t.pktLen[i]},${t.ipVersion[i]},${t.ihl[i]! >> 2},${t.tos[i]},${t.ipId[i]},${t.flags[i]},${t.fragOffset[i]},${t.ttl[i]},${t.ipChecksum[i]}`;
+      chunk += `${t.srcIp[i]},${t.dstIp[i]},${t.srcPort[i]},${t.dstPort[i]},${PROTO_NAMES[p]},${tm},${t.pktLen[i]},${t.ipVersion[i]},${t.ihl[i]! >> 2},${t.tos[i]},${t.ipId[i]},${t.flags[i]},${t.fragOffset[i]},${t.ttl[i]},${t.ipChecksum[i]}`;
       if (ext) {
         const s6 = v6 && t.srcIp6 ? ipv6ToString(t.srcIp6, 16 * i) : '';
         const d6 = v6 && t.dstIp6 ? ipv6ToString(t.dstIp6, 16 * i) : '';

@@ -3,6 +3,7 @@
 // Time: batches keep exact nanoseconds in `tsNs` (BigInt64Array, ns since the Unix epoch; saturated at ±2^63 ns,
 // i.e. beyond the year 2262, counted in `stats.clampedTs`) and a float64 µs copy in `timeUs` (the table unit).
 // `stats.firstTsNs` / `lastTsNs` are exact BigInts even beyond 2262 (built from seconds + nanoseconds).
+import { statSync } from 'node:fs';
 import { ConfigError, InputError, InternalError, NetShareError, expected } from '../errors.js';
 import { allocFlowTable, type FlowTable, type PacketTable } from '../io/table.js';
 import { nativeBinding } from './addon.js';
@@ -234,7 +235,15 @@ export async function* readPacketBatches(file: string, opts: ReadOptions = {}): 
     inactiveNs: opts.inactiveTimeoutS ? Math.round(opts.inactiveTimeoutS * 1e9) : 0,
     activeNs: opts.activeTimeoutS ? Math.round(opts.activeTimeoutS * 1e9) : 0,
   });
-  const cap = opts.batchSize ?? 65536;
+  let cap = opts.batchSize ?? 65536;
+  if (opts.batchSize === undefined) {
+    // Small files: no need for a 6 MB batch buffer (a record takes at least 16 bytes; gzip may expand ~10x).
+    try {
+      cap = Math.min(cap, Math.max(256, Math.ceil(statSync(file).size / 16) * 10));
+    } catch {
+      /* the native reader reports a missing/unreadable file with the proper error */
+    }
+  }
   const t0 = performance.now();
   let pending: Promise<RawBatch> | undefined = native.nextBatch(cap);
   let last: ReadStats | undefined;
