@@ -138,6 +138,9 @@ inline size_t EncodeIp(const PacketColumns& c, size_t i, uint8_t* p, uint32_t* t
   if (v == 6) {
     if (c.src_ip6 == nullptr || c.dst_ip6 == nullptr) Bad("srcIp6/dstIp6 columns for an IPv6 row", "ipVersion", i, v);
     if (fl > 1) Bad("IPv6 flags 0 or 1 (only MF exists in IPv6)", "flags", i, fl);
+    // The column holds the upper-layer protocol; these numbers would be read back as extension headers.
+    if (proto == 0 || proto == 43 || proto == kProtoIpv6Frag || proto == 60)
+      Bad("an upper-layer protocol for IPv6 (not extension header 0, 43, 44 or 60)", "proto", i, proto);
     const bool frag = fo != 0 || fl != 0;
     const size_t ext = frag ? 8 : 0;
     if (len < 40 + ext + l4 || len > 65535 + 40) {

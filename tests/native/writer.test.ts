@@ -183,6 +183,12 @@ describe('writePcap errors', () => {
     await expect(writePcap(join(dir, 'bad.pcap'), t)).rejects.toThrow(msg);
   });
 
+  it('rejects an IPv6 row whose proto is an extension header (it would read back as one)', async () => {
+    const t = tableOf(fc.sample(packetRow(), { numRuns: 3, seed: 5 }).map((r) => ({ ...r, ipVersion: 6 as const })));
+    t.proto[1] = 43;
+    await expect(writePcap(join(dir, 'bad6x.pcap'), t)).rejects.toThrow(/proto\[1\] but received 43/);
+  });
+
   it('rejects an IPv6 row without IPv6 address columns', async () => {
     const t = synTable();
     t.ipVersion[0] = 6;
