@@ -342,14 +342,22 @@ export async function readFlowCsv(
     if (!Number.isFinite(v)) fail('a time (µs number or YYYY-MM-DD HH:MM:SS)', field, s, e, buf);
     return v;
   };
+  // labels repeat a handful of values: compare bytes with the last value seen per field before decoding a string
+  const lastBytes: Record<string, Buffer> = {};
+  const lastStr: Record<string, string> = {};
   const str = (buf: Buffer, field: FlowField): string => {
     const i = plan!.idx[field];
-    const raw = buf.toString('utf8', starts[i]!, ends[i]!);
+    const s = starts[i]!, e = ends[i]!;
+    const lb = lastBytes[field];
+    if (lb && lb.length === e - s && buf.compare(lb, 0, lb.length, s, e) === 0) return lastStr[field]!;
+    const raw = buf.toString('utf8', s, e);
     let v = intern.get(raw);
     if (v === undefined) {
       v = raw.trim();
       intern.set(raw, v);
     }
+    lastBytes[field] = Buffer.from(buf.subarray(s, e));
+    lastStr[field] = v;
     return v;
   };
 

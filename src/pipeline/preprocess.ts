@@ -131,6 +131,7 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessRes
     let outputBytes = 0;
     let records = 0;
     const dp = cfg.global.dp ? { interarrivalUs: [p.dpRanges.interarrivalS[0] * 1e6, p.dpRanges.interarrivalS[1] * 1e6] as [number, number] } : undefined;
+    opts.onProgress?.('encode', 0, plan.chunks.length);
     for (let k = 0; k < plan.chunks.length; k++) {
       const c = plan.chunks[k]!;
       const t = encodeChunk(view, plan, c, set, T, dp);
