@@ -298,8 +298,8 @@ export async function readPacketTable(file: string, opts: ReadOptions = {}): Pro
     ipVersion: g8(),
     srcIp: g32(),
     dstIp: g32(),
-    srcIp6: new Grow((n) => new Uint8Array(n), 16 * 1024),
-    dstIp6: new Grow((n) => new Uint8Array(n), 16 * 1024),
+    srcIp6: new Grow((n) => new Uint8Array(n), 16),
+    dstIp6: new Grow((n) => new Uint8Array(n), 16),
     srcPort: g16(),
     dstPort: g16(),
     proto: g8(),
@@ -324,8 +324,11 @@ export async function readPacketTable(file: string, opts: ReadOptions = {}): Pro
     const need = n + b.length;
     c.time.ensure(need);
     for (const k of plain) c[k].ensure(need);
-    c.srcIp6.ensure(16 * need);
-    c.dstIp6.ensure(16 * need);
+    if (anyV6 || b.ipVersion.includes(6)) {
+      // IPv6 address columns only grow once the trace has IPv6 (IPv4-only traces never pay 32 bytes a row).
+      c.srcIp6.ensure(16 * need);
+      c.dstIp6.ensure(16 * need);
+    }
     const st = b.status;
     for (let i = 0; i < b.length; i++) {
       if (st[i] > PacketStatus.TRUNCATED) continue;

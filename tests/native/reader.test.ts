@@ -260,6 +260,19 @@ describe('batches, flows, filter', () => {
     expect(table.srcIp6).toBeUndefined();
   });
 
+  it('readPacketTable keeps IPv6 addresses at the right rows when IPv6 appears late', async () => {
+    const recs: Rec[] = [];
+    for (let i = 0; i < 300; i++) recs.push({ sec: i, frac: 0, data: eth(0x0800, tcp) });
+    recs.push({ sec: 400, frac: 0, data: eth(0x86dd, ipv6({ src: V6A, dst: V6B, proto: 17, sport: 1, dport: 2 })) });
+    const { table } = await readPacketTable(save('late-v6.pcap', pcap(recs)), { batchSize: 64 });
+    expect(table.length).toBe(301);
+    expect(table.srcIp6!.length).toBe(16 * 301);
+    expect(Array.from(table.srcIp6!.subarray(16 * 300))).toEqual(V6A);
+    expect(Array.from(table.dstIp6!.subarray(16 * 300))).toEqual(V6B);
+    expect(table.srcIp6!.subarray(0, 16 * 300).every((x) => x === 0)).toBe(true);
+    expect(table.ipVersion[300]).toBe(6);
+  });
+
   it('BPF filter runs while reading; a bad expression is a ConfigError', async () => {
     const { rows, batches } = await all(file, { filter: 'udp' });
     expect(rows.map((r) => r.proto)).toEqual([17, 17]);
