@@ -14,3 +14,16 @@ export {
 } from './native/reader.js';
 export { readPacketsCsv, writePacketsCsv, PacketsCsvWriter, type PacketsCsvOptions } from './io/packets-csv.js';
 export { convertTrace, type ConvertOptions, type ConvertSummary } from './pipeline/convert.js';
+export { evaluateFiles, type EvaluateFilesOptions, type EvaluateFilesResult } from './pipeline/evaluate.js';
+export {
+  evaluateTables,
+  EVAL_SCHEMA_VERSION,
+  type EvalResult,
+  type MethodResult,
+  type ChartData,
+  type EvaluateOptions,
+} from './eval/evaluate-tables.js';
+export { renderReport } from './eval/report.js';
+export { profile, compareProfiles, metricsFor, type MetricInfo, type Profile } from './eval/fidelity.js';
+export { marginalsBaseline, bootstrapBaseline, makeBaseline, type BaselineName } from './eval/baselines.js';
+export { jsd, emd, rankFrequency, rankJsd, spearman, normaliseAcross, type JsVariant } from './eval/stats.js';
