@@ -62,16 +62,16 @@ function mlp(g: Graph, name: string, x: Value, inDim: number, rng: Rng, group: s
   return h;
 }
 
-function buildDoppelGanger() {
+function buildDoppelGanger(B: number | string) {
   const g = new Graph();
   const rng = new Rng(1);
-  const za = g.input('z_attr', ['N', ZA]);
-  const zf = Array.from({ length: T }, (_, t) => g.input(`z_feat${t}`, ['N', ZF]));
-  const h0 = g.input('h0', ['N', UNITS]);
-  const c0 = g.input('c0', ['N', UNITS]);
-  const realA = g.input('real_attr', ['N', ATTR]);
-  const realF = g.input('real_feat', ['N', T * FEAT]);
-  const alpha = g.input('alpha', ['N', 1]);
+  const za = g.input('z_attr', [B, ZA]);
+  const zf = Array.from({ length: T }, (_, t) => g.input(`z_feat${t}`, [B, ZF]));
+  const h0 = g.input('h0', [B, UNITS]);
+  const c0 = g.input('c0', [B, UNITS]);
+  const realA = g.input('real_attr', [B, ATTR]);
+  const realF = g.input('real_feat', [B, T * FEAT]);
+  const alpha = g.input('alpha', [B, 1]);
   // generator
   const attr = g.scope('gen/attr', () => {
     const h = mlp(g, 'mlp', za, ZA, rng, 'gen', true);
@@ -140,19 +140,20 @@ function feedsFor(step: CompiledStep, rng: Rng): Record<string, FeedValue> {
   return f;
 }
 
-async function median(fn: () => Promise<unknown>, k: number): Promise<number> {
+/** Best of k timed runs after one warm-up: on a shared, loaded machine the minimum is the stable statistic. */
+async function best(fn: () => Promise<unknown>, k: number): Promise<number> {
   await fn();
-  const ts: number[] = [];
+  let m = Infinity;
   for (let i = 0; i < k; i++) {
     const t0 = performance.now();
     await fn();
-    ts.push(performance.now() - t0);
+    m = Math.min(m, performance.now() - t0);
   }
-  ts.sort((p, q) => p - q);
-  return ts[Math.floor(ts.length / 2)]!;
+  return m;
 }
 
-async function bigMatmul(size: number): Promise<{ ms: number; gflops: number }> {
+/** One large [S,S]·[S,S] MatMul session: the GFLOP/s this onnxruntime build reaches, re-measured next to each step. */
+async function bigMatmul(size: number): Promise<() => Promise<{ ms: number; gflops: number }>> {
   const g = new Graph();
   const a = g.input('a', [size, size]);
   const c = g.input('b', [size, size]);
@@ -160,17 +161,18 @@ async function bigMatmul(size: number): Promise<{ ms: number; gflops: number }> 
   const rng = new Rng(3);
   const fa = new ort.Tensor('float32', rng.normals(size * size), [size, size]);
   const fb = new ort.Tensor('float32', rng.normals(size * size), [size, size]);
-  const ms = await median(() => s.run({ a: fa, b: fb }), Math.max(3, Math.floor(reps / 2)));
-  await s.release();
-  return { ms, gflops: (2 * size ** 3) / (ms / 1000) / 1e9 };
+  return async () => {
+    const ms = await best(() => s.run({ a: fa, b: fb }), 5);
+    return { ms, gflops: (2 * size ** 3) / (ms / 1000) / 1e9 };
+  };
 }
 
-async function lstmScaling(steps: number): Promise<Record<string, number>> {
+async function lstmScaling(steps: number, B: number | string): Promise<Record<string, number | string>> {
   const g = new Graph();
   const rng = new Rng(2);
-  const xs = Array.from({ length: steps }, (_, t) => g.input(`x${t}`, ['N', ATTR + ZF]));
-  const h0 = g.input('h0', ['N', UNITS]);
-  const c0 = g.input('c0', ['N', UNITS]);
+  const xs = Array.from({ length: steps }, (_, t) => g.input(`x${t}`, [B, ATTR + ZF]));
+  const h0 = g.input('h0', [B, UNITS]);
+  const c0 = g.input('c0', [B, UNITS]);
   const p = lstmParams(g, 'lstm', ATTR + ZF, UNITS, rng);
   const head = denseParams(g, 'head', UNITS, FEAT, rng);
   const t0 = performance.now();
@@ -182,34 +184,43 @@ async function lstmScaling(steps: number): Promise<Record<string, number>> {
   const tr = await Trainer.create([step], sess);
   const createMs = performance.now() - c;
   const feeds = feedsFor(step, new Rng(4));
-  const stepMs = await median(() => tr.run('train', feeds), Math.max(3, Math.floor(reps / 2)));
+  const stepMs = await best(() => tr.run('train', feeds), Math.max(3, Math.floor(reps / 2)));
   await tr.dispose();
   const nodes = g.nodesFor(g.values.filter((v) => v.name.startsWith('train/adam/'))).length;
-  return { T: steps, nodes, onnxMB: step.onnx.length / 1e6, buildMs, createMs, stepMs };
+  return { T: steps, batch: String(B), nodes, onnxMB: step.onnx.length / 1e6, buildMs, createMs, stepMs };
 }
 
 const result: Record<string, unknown> = { device, threads, batch: N, date: new Date().toISOString() };
-const mm = await bigMatmul(quick ? 1024 : 2048);
-console.log(`baseline MatMul ${quick ? 1024 : 2048}²: ${mm.ms.toFixed(1)} ms, ${mm.gflops.toFixed(1)} GFLOP/s (threads ${threads}, ${device})`);
+const MM = 1024;
+const baseline = await bigMatmul(MM);
+const mm = await baseline();
+console.log(`baseline MatMul ${MM}²: ${mm.ms.toFixed(1)} ms, ${mm.gflops.toFixed(1)} GFLOP/s (threads ${threads}, ${device})`);
 result['matmul'] = mm;
 
-const t0 = performance.now();
-const dg = buildDoppelGanger();
-const buildMs = performance.now() - t0;
 const rows: Record<string, unknown>[] = [];
+let buildMs = 0;
+for (const B of quick ? [N] : [N, 'N'] as const) {
+const t0 = performance.now();
+const dg = buildDoppelGanger(B);
+buildMs = performance.now() - t0;
 const trainer = await Trainer.create([], sess);
 const rng = new Rng(5);
 for (const [name, step] of Object.entries(dg.steps)) {
+  if (B === 'N' && name !== 'G') continue; // symbolic batch: only the session-creation cost of the largest graph
   const c = performance.now();
   await trainer.addStep(step);
   const createMs = performance.now() - c;
   const feeds = feedsFor(step, rng);
-  const ms = await median(() => trainer.run(step.name, feeds), reps);
+  const before = await baseline();
+  const ms = await best(() => trainer.run(step.name, feeds), reps);
+  const after = await baseline();
+  const ref = Math.max(before.gflops, after.gflops);
   const flops = dg.flops[name as keyof typeof dg.flops];
   const gflops = flops / (ms / 1000) / 1e9;
-  rows.push({ step: name, onnxMB: +(step.onnx.length / 1e6).toFixed(2), createMs: Math.round(createMs), stepMs: +ms.toFixed(1), gflop: +(flops / 1e9).toFixed(3), gflops: +gflops.toFixed(1), vsMatmul: +(gflops / mm.gflops).toFixed(2) });
+  rows.push({ step: name, batch: String(B), onnxMB: +(step.onnx.length / 1e6).toFixed(2), createMs: Math.round(createMs), stepMs: +ms.toFixed(1), gflop: +(flops / 1e9).toFixed(3), gflops: +gflops.toFixed(1), matmulGflops: +ref.toFixed(1), vsMatmul: +(gflops / ref).toFixed(2) });
 }
 await trainer.dispose();
+}
 console.log(`DoppelGANger-size graphs (batch ${N}, MLP 4×512, LSTM ${UNITS}×${T}); graph build ${buildMs.toFixed(0)} ms`);
 console.table(rows);
 result['steps'] = rows;
@@ -217,14 +228,15 @@ result['buildMs'] = buildMs;
 
 // Noise: generating every per-step input in JS (fed) vs the step time.
 const nNoise = N * (ZA + T * ZF + 2 * UNITS + 1);
-const noiseMs = await median(async () => new Rng(7).normals(nNoise), 20);
+for (let i = 0; i < 5; i++) new Rng(7).normals(nNoise); // JIT warm-up
+const noiseMs = await best(async () => new Rng(7).normals(nNoise), 20);
 console.log(`fed noise: ${nNoise} normals per step in ${noiseMs.toFixed(2)} ms (JS xoshiro + Box–Muller)`);
 result['noise'] = { values: nNoise, ms: noiseMs };
 
-const lstmRows: Record<string, number>[] = [];
-for (const steps of quick ? [50, 100] : [50, 100, 200, 400]) lstmRows.push(await lstmScaling(steps));
+const lstmRows: Record<string, number | string>[] = [];
+for (const [steps, B] of (quick ? [[50, N]] : [[50, N], [100, N], [200, N], [50, 'N'], [100, 'N']]) as [number, number | string][]) lstmRows.push(await lstmScaling(steps, B));
 console.log(`unrolled LSTM (${UNITS} units, batch ${N}) train step: graph size and timings by T`);
-console.table(lstmRows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, +v.toFixed(k === 'onnxMB' ? 2 : 1)]))));
+console.table(lstmRows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' ? +v.toFixed(k === 'onnxMB' ? 2 : 0) : v]))));
 result['lstm'] = lstmRows;
 
 mkdirSync('bench/out', { recursive: true });
