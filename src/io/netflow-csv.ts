@@ -202,6 +202,12 @@ function makePlan(file: string, header: string[], opts: ReadFlowCsvOptions): Pla
 
 const FLAG_BITS = [0x20, 0x10, 0x08, 0x04, 0x02, 0x01]; // U A P R S F, nfdump order
 const FLAG_CHARS = 'UAPRSF';
+/** byte → position in FLAG_CHARS (either case), −1 otherwise. */
+const FLAG_INDEX = new Int8Array(256).fill(-1);
+for (let k = 0; k < 6; k++) {
+  FLAG_INDEX[FLAG_CHARS.charCodeAt(k)] = k;
+  FLAG_INDEX[FLAG_CHARS.toLowerCase().charCodeAt(k)] = k;
+}
 
 function parseFlags(buf: Buffer, s: number, e: number): number {
   [s, e] = trimRange(buf, s, e);
@@ -215,7 +221,7 @@ function parseFlags(buf: Buffer, s: number, e: number): number {
   for (let p = s; p < e; p++) {
     const c = buf[p]!;
     if (c === 46) continue;
-    const k = FLAG_CHARS.indexOf(String.fromCharCode(c & 0xdf));
+    const k = FLAG_INDEX[c]!;
     if (k < 0) {
       // CIDDS uses 'C'/'E' (CWR/ECE) too; keep the 6 classic bits
       if (c === 67 || c === 69) continue;
@@ -275,6 +281,8 @@ export async function readFlowCsv(
   const type: string[] = [];
   const intern = new Map<string, string>();
   const protoCache = new Map<string, number>();
+  let lastProto = -1;
+  let lastProtoBytes: Buffer | null = null;
   const hostNames = new Map<string, number>();
   const warnings: string[] = [];
   const badRows: { line: number; reason: string }[] = [];
@@ -389,6 +397,7 @@ export async function readFlowCsv(
         const i = ix.proto;
         const ps = starts[i]!, pe = ends[i]!;
         let v = parseUint(buf, ps, pe);
+        if (v < 0 && lastProtoBytes && lastProtoBytes.length === pe - ps && buf.compare(lastProtoBytes, 0, lastProtoBytes.length, ps, pe) === 0) v = lastProto;
         if (v < 0) {
           const key = buf.toString('latin1', ps, pe);
           const c = protoCache.get(key);
@@ -399,6 +408,10 @@ export async function readFlowCsv(
           }
         }
         if (v < 0 || v > 255) fail('a protocol name (TCP, UDP, ICMP, ...) or number 0..255', 'proto', ps, pe, buf);
+        if (v !== lastProto) {
+          lastProto = v;
+          lastProtoBytes = Buffer.from(buf.subarray(ps, pe));
+        }
         rPr = v;
       }
       rTd = ix.td >= 0 ? num(buf, 'td', false) : 0;
