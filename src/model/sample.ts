@@ -72,8 +72,9 @@ export async function sample(opts: SampleOptions): Promise<SampleResult> {
   const rng = new Rng(opts.seed ?? 0);
   const attributes = new Float32Array(n * A);
   const attributesDiscrete = new Float32Array(n * A);
-  const raw = new Float32Array(n * T * (F + 2));
-  const graphMask = new Float32Array(n * T);
+  const features = new Float32Array(n * T * F);
+  const genFlags = new Float32Array(n * T);
+  const lengths = new Int32Array(n);
   try {
     for (let at = 0; at < n; at += batch) {
       const m = Math.min(batch, n - at);
@@ -89,18 +90,21 @@ export async function sample(opts: SampleOptions): Promise<SampleResult> {
       const out = await session.run(feeds);
       attributes.set(out['attributes']!.data as Float32Array, at * A);
       attributesDiscrete.set(out['attributes_discrete']!.data as Float32Array, at * A);
-      raw.set(out['features']!.data as Float32Array, at * T * (F + 2));
-      graphMask.set(out['gen_flags']!.data as Float32Array, at * T);
+      // Stopping rule per batch (no [n, T, F + 2] buffer for the whole sample).
+      const stopped = applyStoppingRule(out['features']!.data as Float32Array, m, T, F);
+      const graphMask = out['gen_flags']!.data as Float32Array;
+      // The rule the training graphs apply in-graph and the TS rule must agree record for record.
+      for (let i = 0; i < m * T; i++) {
+        if (graphMask[i] !== stopped.genFlags[i]) throw new InternalError(`stopping rule mismatch at flow ${at + Math.floor(i / T)}, record ${i % T}`);
+      }
+      features.set(stopped.features, at * T * F);
+      genFlags.set(stopped.genFlags, at * T);
+      lengths.set(stopped.lengths, at);
     }
   } finally {
     await session.release();
   }
-  const stopped = applyStoppingRule(raw, n, T, F);
-  // The rule the training graphs apply in-graph and the TS rule must agree record for record.
-  for (let i = 0; i < n * T; i++) {
-    if (graphMask[i] !== stopped.genFlags[i]) throw new InternalError(`stopping rule mismatch at flow ${Math.floor(i / T)}, record ${i % T}`);
-  }
-  return { n, layout, attributes, attributesDiscrete, ...stopped };
+  return { n, layout, attributes, attributesDiscrete, features, genFlags, lengths };
 }
 
 /**

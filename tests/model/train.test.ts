@@ -24,7 +24,7 @@ describe('trainChunk (tiny config)', () => {
     expect([...ck.tensors.keys()].some((k) => k.startsWith('adam/m/disc/'))).toBe(true);
     expect([...ck.tensors.keys()].some((k) => k.startsWith('bn:gen/attr/bn0/'))).toBe(true);
 
-    const s = await sample({ checkpoint: res.lastCheckpoint, n: 50, seed: 1 });
+    const s = await sample({ checkpoint: res.lastCheckpoint, n: 50, seed: 1, batchSize: 16 });
     expect(s.attributes.length).toBe(50 * 4);
     for (let i = 0; i < 50; i++) {
       const L = s.lengths[i]!;
@@ -41,7 +41,7 @@ describe('trainChunk (tiny config)', () => {
       expect(hot.reduce((a, b) => a + b, 0)).toBe(1);
     }
     // same seed, same samples
-    const s2 = await sample({ checkpoint: res.lastCheckpoint, n: 50, seed: 1 });
+    const s2 = await sample({ checkpoint: res.lastCheckpoint, n: 50, seed: 1, batchSize: 16 });
     expect(s2.features).toEqual(s.features);
 
     // conditional sampling keeps the given attributes
