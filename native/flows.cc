@@ -19,12 +19,12 @@ void FlowTable::Insert(uint32_t hash, uint32_t idx) {
 void FlowTable::Rehash(size_t new_cap) {
   index_.assign(new_cap, 0);
   mask_ = new_cap - 1;
-  const uint32_t n = static_cast<uint32_t>(records_.size());
+  const uint32_t n = size_;
   for (uint32_t i = 0; i < n; i++) {  // random stores into the new index: prefetch a few slots ahead
     if (i + 16 < n) __builtin_prefetch(&index_[hashes_[i + 16] & mask_], 1);
     Insert(hashes_[i], i);
   }
-  count_ = records_.size();
+  count_ = size_;
 }
 
 uint32_t FlowTable::Add(const FlowKey& key, int64_t ts, uint32_t bytes, uint8_t tcp_flags,
@@ -41,7 +41,7 @@ void FlowTable::AddBatch(const FlowKey* keys, const uint32_t* hashes, const uint
     if (i + kNear < n && valid[i + kNear]) {
       const uint32_t h = hashes[i + kNear];
       const uint64_t e = index_[h & mask_];
-      if (e != 0 && static_cast<uint32_t>(e >> 32) == h) __builtin_prefetch(&records_[static_cast<uint32_t>(e) - 1]);
+      if (e != 0 && static_cast<uint32_t>(e >> 32) == h) __builtin_prefetch(&Rec(static_cast<uint32_t>(e) - 1));
     }
     ids[i] = valid[i] ? AddHashed(keys[i], hashes[i], ts[i], bytes[i], tcp_flags[i], closed) : UINT32_MAX;
   }
@@ -52,7 +52,7 @@ uint32_t FlowTable::AddHashed(const FlowKey& key, uint32_t h, int64_t ts, uint32
   size_t i = h & mask_;
   for (uint64_t e; (e = index_[i]) != 0; i = (i + 1) & mask_) {
     if (static_cast<uint32_t>(e >> 32) != h) continue;
-    FlowRecord& r = records_[static_cast<uint32_t>(e) - 1];
+    FlowRecord& r = Rec(static_cast<uint32_t>(e) - 1);
     if (std::memcmp(&r.key, &key, sizeof(FlowKey)) != 0) continue;
     if ((inactive_ns_ | active_ns_) != 0 && Expired(r, ts)) {
       closed.push_back(r);  // timed out: emit, then reuse the record for the new flow
@@ -68,7 +68,7 @@ uint32_t FlowTable::AddHashed(const FlowKey& key, uint32_t h, int64_t ts, uint32
     r.tcp_flags |= tcp_flags;
     return r.id;
   }
-  const uint32_t idx = static_cast<uint32_t>(records_.size());
+  const uint32_t idx = size_;
   FlowRecord r;
   r.key = key;
   r.first_ns = r.last_ns = ts;
@@ -76,7 +76,7 @@ uint32_t FlowTable::AddHashed(const FlowKey& key, uint32_t h, int64_t ts, uint32
   r.bytes = bytes;
   r.tcp_flags = tcp_flags;
   r.id = next_id_++;
-  records_.push_back(r);
+  Push(r);
   hashes_.push_back(h);
   index_[i] = (static_cast<uint64_t>(h) << 32) | (idx + 1u);
   if (++count_ * 4 > index_.size() * 3) Rehash(index_.size() * 2);  // max load 0.75 (8-byte slots probe cheaply)
@@ -89,36 +89,38 @@ void FlowTable::MaybeSweep(int64_t now, std::vector<FlowRecord>& closed) {
   if (inactive_ns_ > 0) period = std::min(period, inactive_ns_);
   if (active_ns_ > 0) period = std::min(period, active_ns_);
   if (__builtin_add_overflow(now, std::max<int64_t>(period / 2, 1), &next_sweep_ns_)) next_sweep_ns_ = INT64_MAX;
-  size_t keep = 0;
-  for (size_t i = 0; i < records_.size(); i++) {
-    if (Expired(records_[i], now)) {
-      closed.push_back(records_[i]);
+  uint32_t keep = 0;
+  for (uint32_t i = 0; i < size_; i++) {
+    FlowRecord& r = Rec(i);
+    if (Expired(r, now)) {
+      closed.push_back(r);
     } else {
-      records_[keep] = records_[i];
-      hashes_[keep] = hashes_[i];
+      if (keep != i) {
+        Rec(keep) = r;
+        hashes_[keep] = hashes_[i];
+      }
       keep++;
     }
   }
-  if (keep == records_.size()) return;
-  records_.resize(keep);
+  if (keep == size_) return;
+  size_ = keep;
   hashes_.resize(keep);
+  chunks_.resize((keep + kChunkMask) >> kChunkBits);  // give back memory of flows no longer in flight
+  if (hashes_.capacity() > 4 * size_t{keep} + 4096) hashes_.shrink_to_fit();
   size_t cap = index_.size();
-  while (cap > (1u << 12) && keep * 8 < cap) cap >>= 1;  // shrink with the flows in flight
-  if (records_.capacity() > 4 * keep + 4096) {
-    records_.shrink_to_fit();
-    hashes_.shrink_to_fit();
-  }
+  while (cap > (1u << 12) && size_t{keep} * 8 < cap) cap >>= 1;  // shrink with the flows in flight
   Rehash(cap);
 }
 
 void FlowTable::Flush(std::vector<FlowRecord>& out) {
   const size_t start = out.size();
-  out.insert(out.end(), records_.begin(), records_.end());
+  out.reserve(start + size_);
+  for (uint32_t i = 0; i < size_; i++) out.push_back(Rec(i));
   auto by_id = [](const FlowRecord& a, const FlowRecord& b) { return a.id < b.id; };
   if (!std::is_sorted(out.begin() + static_cast<std::ptrdiff_t>(start), out.end(), by_id))
     std::sort(out.begin() + static_cast<std::ptrdiff_t>(start), out.end(), by_id);
-  records_.clear();
-  records_.shrink_to_fit();
+  chunks_.clear();
+  size_ = 0;
   hashes_.clear();
   hashes_.shrink_to_fit();
   Rehash(1 << 12);

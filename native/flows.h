@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 namespace netshare {
@@ -89,8 +90,17 @@ class FlowTable {
 
   // Open flows, densely stored; the index is a small probe table of (hash << 32 | record index + 1), 0 = empty,
   // so probing touches 8 bytes per slot and only the matching record is read.
-  std::vector<FlowRecord> records_;
-  std::vector<uint32_t> hashes_;  // hash of records_[i]
+  // Records live in fixed-size chunks (no copy of all flows when the table grows).
+  static constexpr uint32_t kChunkBits = 14;
+  static constexpr uint32_t kChunkMask = (1u << kChunkBits) - 1;
+  FlowRecord& Rec(uint32_t i) { return chunks_[i >> kChunkBits][i & kChunkMask]; }
+  void Push(const FlowRecord& r) {
+    if ((size_ >> kChunkBits) == chunks_.size()) chunks_.emplace_back(new FlowRecord[size_t{1} << kChunkBits]);
+    Rec(size_++) = r;
+  }
+  std::vector<std::unique_ptr<FlowRecord[]>> chunks_;
+  uint32_t size_ = 0;
+  std::vector<uint32_t> hashes_;  // hash of record i
   std::vector<uint64_t> index_;
   size_t mask_ = 0, count_ = 0;
   uint32_t next_id_ = 0;
