@@ -70,7 +70,8 @@ export function indexFlows(t: Table): FlowIndex {
   let cap = 16;
   while (cap < n * 2) cap <<= 1;
   const mask = cap - 1;
-  const slots = new Int32Array(cap).fill(-1);
+  // Slot s holds [key0, key1, key2, key3, flow id + 1] contiguously: one cache line per probe.
+  const table = new Uint32Array(5 * cap);
   const flowOf = new Int32Array(n);
   const firstAll = new Int32Array(Math.max(1, n));
   let count = 0;
@@ -81,17 +82,20 @@ export function indexFlows(t: Table): FlowIndex {
     const w3 = c3[i]!;
     let s = mix(w0, w1, w2, w3) & mask;
     for (;;) {
-      const f = slots[s]!;
-      if (f < 0) {
-        slots[s] = count;
+      const o = 5 * s;
+      const id = table[o + 4]!;
+      if (id === 0) {
+        table[o] = w0;
+        table[o + 1] = w1;
+        table[o + 2] = w2;
+        table[o + 3] = w3;
+        table[o + 4] = count + 1;
         firstAll[count] = i;
         flowOf[i] = count++;
         break;
       }
-      // A flow's key is its first record's key.
-      const r = firstAll[f]!;
-      if (c0[r] === w0 && c1[r] === w1 && c2[r] === w2 && c3[r] === w3) {
-        flowOf[i] = f;
+      if (table[o] === w0 && table[o + 1] === w1 && table[o + 2] === w2 && table[o + 3] === w3) {
+        flowOf[i] = id - 1;
         break;
       }
       s = (s + 1) & mask;

@@ -33,7 +33,7 @@ function base(title: string, legend: string[]): Record<string, unknown> {
     animation: false,
     color: PALETTE,
     title: { text: title, left: 'center', textStyle: { fontSize: 13 } },
-    legend: { data: legend, bottom: 0, textStyle: { fontSize: 11 } },
+    legend: { data: legend, type: 'scroll', bottom: 0, textStyle: { fontSize: 11 } },
     grid: { left: 64, right: 20, top: 36, bottom: 56 },
     tooltip: { trigger: 'axis' },
   };
