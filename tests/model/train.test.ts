@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { exportGenerator, listCheckpoints, loadCheckpoint, sample, trainChunk, type TrainProgress } from '../../src/model/index.js';
+import { GENERATOR_IO, exportGenerator, listCheckpoints, loadCheckpoint, sample, trainChunk, type TrainProgress } from '../../src/model/index.js';
 import { tinyConfig, tinyLayout, tinyTensors } from './synthetic.js';
 
 const tensors = tinyTensors(200);
@@ -55,6 +55,16 @@ describe('trainChunk (tiny config)', () => {
     const { bytes } = await exportGenerator(res.lastCheckpoint, out);
     expect(existsSync(out)).toBe(true);
     expect(readFileSync(out).length).toBe(bytes);
+    const { createSession, ort } = await import('../../src/runtime/session.js');
+    const sess = await createSession(readFileSync(out), { intraOpThreads: 1 });
+    expect(sess.inputNames).toEqual([...GENERATOR_IO.inputs]);
+    expect(sess.outputNames).toEqual([...GENERATOR_IO.outputs]);
+    const m = 3;
+    const z = (shape: number[]): InstanceType<typeof ort.Tensor> => new ort.Tensor('float32', new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.1), shape);
+    const o = await sess.run({ z_attr: z([m, 5]), z_feat: z([m, 2, 5]), h0: z([m, 8]), c0: z([m, 8]), given_attr: z([m, 4]), use_given: new ort.Tensor('float32', new Float32Array(m), [m, 1]) });
+    expect(o['features']!.dims).toEqual([m, 4, 5]);
+    expect(Array.from(o['features']!.data as Float32Array).every(Number.isFinite)).toBe(true);
+    await sess.release();
   });
 
   it('a process SIGKILLed mid-run resumes from its last checkpoint to the uninterrupted result', async () => {
