@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { ConfigError, InputError } from '../../src/errors.js';
 import { parseModelConfig, presetModelConfig } from '../../src/model/config.js';
 import { Rng } from '../../src/model/rng.js';
-import { validateLayout, withGenFlag, type ModelLayout } from '../../src/model/layout.js';
+import { validateLayout, validateTensors, withGenFlag, type ModelLayout } from '../../src/model/layout.js';
 import { applyStoppingRule, discreteCopy, stopMask } from '../../src/model/postprocess.js';
 import { decodeCheckpoint, encodeCheckpoint, latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
 
@@ -84,6 +84,12 @@ describe('layout and gen flags', () => {
     expect(() => validateLayout(layout, 4)).toThrow(/maxLen/);
     const bad = { ...layout, features: [{ name: 'x', offset: 1, dim: 1, activation: 'sigmoid' as const }] };
     expect(() => validateLayout(bad, 3)).toThrow(/features\[0\]\.offset/);
+  });
+  it('tensors that do not match the layout are an InputError', () => {
+    const ok = { n: 2, attributes: new Float32Array(8), features: new Float32Array(12), genFlag: new Float32Array(12) };
+    expect(() => validateTensors(ok, layout)).not.toThrow();
+    expect(() => validateTensors({ ...ok, features: new Float32Array(11) }, layout, 'chunk-0')).toThrow(InputError);
+    expect(() => validateTensors({ ...ok, n: 0 }, layout)).toThrow(/at least one flow/);
   });
   it('add_gen_flag gives [1,0] continue, [0,1] last and padding in the last group, [0,0] after', () => {
     // one flow of length 2 with sampleLen 3 and T 6
