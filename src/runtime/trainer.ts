@@ -67,13 +67,21 @@ export class Trainer {
     for (const f of spec.feeds) {
       const v = batch[f.name];
       if (!v) throw new NetShareError(`Step ${stepName} needs input ${f.name}`);
-      feeds[f.name] = 'dims' in v ? v : new ort.Tensor(v.data instanceof BigInt64Array ? 'int64' : 'float32', v.data, [...(v as { shape: readonly number[] }).shape]);
+      const t = 'dims' in v ? v : new ort.Tensor(v.data instanceof BigInt64Array ? 'int64' : 'float32', v.data, [...(v as { shape: readonly number[] }).shape]);
+      const bad = t.dims.length !== f.shape.length || f.shape.some((d, i) => typeof d === 'number' && d !== t.dims[i]);
+      if (bad) throw new ConfigError(`Expected shape [${f.shape.join(', ')}] for input ${f.name} of step ${stepName} but received [${t.dims.join(', ')}]`, f.name);
+      feeds[f.name] = t;
     }
     for (const [group, l] of Object.entries(spec.learningRates)) {
       feeds[l.input] = new ort.Tensor('float32', Float32Array.of(this.lr.get(`${stepName}/${group}`)!), []);
     }
     for (const s of [...spec.state, ...spec.reads]) feeds[s.key] = this.store.get(s.key)!;
-    const res = await session.run(feeds);
+    let res: ort.InferenceSession.OnnxValueMapType;
+    try {
+      res = await session.run(feeds);
+    } catch (err) {
+      throw new NetShareError(`Step ${stepName} failed in onnxruntime: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`, { cause: err });
+    }
     for (const s of spec.state) this.store.set(s.key, res[s.output]!);
     const out: Record<string, number | ort.Tensor> = {};
     for (const [k, name] of Object.entries(spec.outputs)) {

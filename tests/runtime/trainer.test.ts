@@ -99,6 +99,38 @@ function mlp(seed: number) {
 }
 
 describe('trainer', () => {
+  it('carries extra state (BatchNorm running mean) and reads params of other steps from the shared store', async () => {
+    const g = new Graph();
+    const x = g.input('x', [4, 2]);
+    const w = g.param('a/w', [2], Float32Array.from([1, 1]), 'a');
+    const v = g.param('b/v', [2], Float32Array.from([2, 2]), 'b');
+    const run = g.input('bn/running_mean', [2]);
+    const mean = b.reduceMean(b.mul(x, w), [0]);
+    const nextRun = b.add(b.mul(run, 0.9), b.mul(mean, 0.1));
+    const lossA = b.reduceSum(b.mul(b.mul(x, w), v));
+    const lossB = b.reduceSum(b.square(b.sub(v, w)));
+    const sa = compileTrainStep({ name: 'sa', loss: lossA, params: g.paramList('a/'), optimizer: { kind: 'sgd', lr: 0.1 }, extraState: [{ input: run, output: nextRun, init: new Float32Array(2) }] });
+    const sb = compileTrainStep({ name: 'sb', loss: lossB, params: g.paramList('b/'), optimizer: { kind: 'sgd', lr: 0.25 } });
+    expect(sa.reads.map((r) => r.key)).toEqual(['b/v']);
+    expect(sb.reads.map((r) => r.key)).toEqual(['a/w']);
+    const tr = await Trainer.create([sa, sb], { intraOpThreads: 1 });
+    const xs = { data: Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]), shape: [4, 2] };
+    await tr.run('sa', { x: xs });
+    // mean of x·w per column = [4, 5]; running = 0.1·[4, 5]; w ← w − 0.1·Σx·v = 1 − 0.1·[32, 40]
+    Array.from(tr.value('bn/running_mean')).forEach((r, i) => expect(r).toBeCloseTo([0.4, 0.5][i]!, 6));
+    Array.from(tr.value('a/w')).forEach((r, i) => expect(r).toBeCloseTo([1 - 3.2, 1 - 4][i]!, 5));
+    await tr.run('sa', { x: xs });
+    expect(tr.value('bn/running_mean')[0]).toBeCloseTo(0.9 * 0.4 + 0.1 * 4 * (1 - 3.2), 5);
+    // step b reads the w that step a wrote: v ← v − 0.25·2(v − w)
+    const wNow = tr.value('a/w');
+    await tr.run('sb', {});
+    Array.from(tr.value('b/v')).forEach((r, i) => expect(r).toBeCloseTo(2 - 0.5 * (2 - wNow[i]!), 5));
+    await expect(tr.run('sa', {})).rejects.toThrow(/needs input x/);
+    await expect(tr.run('nope', {})).rejects.toThrow(/Unknown step/);
+    await expect(tr.run('sa', { x: { data: new Float32Array(6), shape: [3, 2] } })).rejects.toThrow(/Expected shape \[4, 2\] for input x of step sa but received \[3, 2\]/);
+    await tr.dispose();
+  });
+
   it('fits an MLP regression (fixed seeds): MSE falls below 0.02 and 5% of its start', async () => {
     const { g, loss } = mlp(3);
     const step = compileTrainStep({ name: 'train', loss, params: g.paramList('mlp/'), optimizer: { kind: 'adam', lr: 1e-2 } });
