@@ -159,7 +159,19 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   const realFlows = metas.reduce((s, m) => s + m.flows, 0);
   const scale = opts.flows !== undefined ? opts.flows / Math.max(1, realFlows) : 1;
   const trained = await Promise.all(summary.chunks.map((k) => trainedChunk(wd, k)));
-  const events = { onProgress: (job: Job, f: number, info?: string) => opts.onProgress?.(job.id, f, info) };
+  // progress = finished jobs of the current phase
+  let phaseDone = 0;
+  let phaseTotal = 0;
+  const events = {
+    onDone: (job: Job, r: JobResult) => {
+      phaseDone++;
+      if (r.ok) opts.onProgress?.(job.id, phaseTotal > 0 ? phaseDone / phaseTotal : 1, `${phaseDone}/${phaseTotal} jobs`);
+    },
+  };
+  const phase = (n: number): void => {
+    phaseDone = 0;
+    phaseTotal = n;
+  };
   const t0 = performance.now();
 
   // 1. attributes per chunk (last checkpoint), one job per chunk and pass
@@ -175,6 +187,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
         attrJobs.push({ id: `generate/attributes/chunk-${k}/p${pass}`, kind: 'generate-chunk', params: params as unknown as Record<string, unknown> });
       });
     }
+    phase(attrJobs.length);
     for (const r of await opts.executor.runAll(attrJobs, events)) if (!r.ok) throw fail(r);
   }
   const t1 = performance.now();
@@ -210,6 +223,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
       }
     });
   }
+  phase(jobs.length);
   const results = await opts.executor.runAll(jobs, events);
   for (const r of results) if (!r.ok) throw fail(r);
   const t3 = performance.now();

@@ -231,7 +231,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     if (from <= 0) {
       const { preprocess } = await import('./preprocess.js');
       const before = (await loadManifest(wd)).stages.preprocess;
-      ev.stage?.('preprocess', false);
+      ev.stage?.('preprocess', before?.status === 'done');
       const t0 = performance.now();
       const r = await preprocess({
         input,
@@ -241,7 +241,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       });
       const seconds = r.skipped ? 0 : (performance.now() - t0) / 1000;
       stages.push({ name: 'preprocess', seconds, skipped: r.skipped, outcome: { records: r.records, flowKeys: r.flowKeys, chunks: r.chunks, maxLen: r.maxLen } });
-      ev.stageDone?.('preprocess', seconds, r.skipped && before?.status === 'done');
+      ev.stageDone?.('preprocess', seconds, r.skipped);
       for (const w of r.warnings ?? []) ev.warn?.(w);
     }
     const pre = (await loadManifest(wd)).stages.preprocess;
@@ -250,7 +250,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     if (summary.chunks.length < cfg.preprocess.nChunks) {
       const empty = Array.from({ length: cfg.preprocess.nChunks }, (_, k) => k).filter((k) => !summary.chunks.includes(k));
       throw new ConfigError(
-        `${expected(`at most ${summary.chunks.length} chunks: only ${summary.chunks.length} of the ${cfg.preprocess.nChunks} ${cfg.preprocess.chunking} time slices of this trace hold records (empty: ${empty.join(', ')})`, 'preprocess.nChunks', cfg.preprocess.nChunks)}; use --chunks ${summary.chunks.length} or fewer`,
+        `${expected(`at most ${summary.chunks.length} chunks (only ${summary.chunks.length} of the ${cfg.preprocess.nChunks} ${cfg.preprocess.chunking} time slices of this trace hold records; empty: ${empty.join(', ')})`, 'preprocess.nChunks', cfg.preprocess.nChunks)}; use --chunks ${summary.chunks.length} or fewer`,
         'preprocess.nChunks',
       );
     }
@@ -332,7 +332,6 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         seed: cfg.global.seed + 1,
         downstream: opts.downstream ?? true,
         privacy: opts.privacy ?? true,
-        onStage: (s) => ev.progress?.('evaluate', s, 0),
       });
       const res = r.result;
       const syn = res.methods[0]!;

@@ -90,13 +90,15 @@ function reporter(args: PipelineArgs): RunEvents & { stop(): void } {
       if (!skipped) line(`netshare: ${name} done in ${seconds.toFixed(1)} s`);
     },
     progress(stage, label, fraction, info) {
-      const key = `${stage}:${label}`;
+      // one bar per training job (long), one per stage otherwise (many short jobs / phases)
+      const key = stage === 'train' ? `${stage}:${label}` : stage;
       let b = bars.get(key);
       if (!b) {
-        b = progress(`${stage} ${label}`, args);
+        b = progress(stage === 'train' ? `train ${label.replace(/^train\//, '')}` : stage, args);
         bars.set(key, b);
       }
-      b.update(Math.round(fraction * 1000), 1000, info ?? '');
+      const text = stage === 'train' ? (info ?? '') : `${label}${info ? ` ${info}` : ''}`;
+      b.update(Math.round(fraction * 1000), 1000, text);
     },
     warn(message) {
       line(`netshare: warning: ${message}`);
