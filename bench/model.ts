@@ -1,6 +1,6 @@
 // Benchmark: DoppelGANger training iterations/s for the pcap and netflow presets at full size, and the
 // step graphs' MatMul GFLOP/s against one large MatMul through the same onnxruntime build in the same run.
-// Run: npx vite-node bench/model.ts [--device cpu|cuda] [--threads N] [--iters K]
+// Run: npx vite-node bench/model.ts [--device cpu|cuda] [--threads N] [--iters K] [--matmul 2048] (same method as bench/graph-step.ts)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { matmul } from '../src/graph/api.js';
@@ -96,10 +96,11 @@ async function benchPreset(preset: 'pcap' | 'netflow', roof: number): Promise<Ro
   };
 }
 
-const roof = await bigMatmul(1024);
+const mmSize = Number(arg('matmul', '2048'));
+const roof = await bigMatmul(mmSize);
 const rows: Row[] = [];
 for (const p of ['netflow', 'pcap'] as const) rows.push(await benchPreset(p, roof));
-console.log(`device ${device}, threads ${threads ?? 'default'}, reference MatMul 1024³: ${roof.toFixed(1)} GFLOP/s`);
+console.log(`device ${device}, threads ${threads ?? 'default'}, reference MatMul ${mmSize}³: ${roof.toFixed(1)} GFLOP/s`);
 console.log('| preset | compile s | sessions s | D step ms | G step ms | it/s (5 D + 1 G) | GFLOP D / G | step GFLOP/s | ratio to MatMul |');
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
