@@ -86,9 +86,13 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
   const seed = opts.seed ?? 0;
 
   let resume: Checkpoint | undefined;
+  let resumePath = '';
   if (opts.resumeFrom !== undefined) {
     const path = opts.resumeFrom === 'latest' ? await latestCheckpoint(opts.checkpointDir) : opts.resumeFrom;
-    if (path) resume = await loadCheckpoint(path);
+    if (path) {
+      resume = await loadCheckpoint(path);
+      resumePath = path;
+    }
   }
   const init = opts.initFrom !== undefined && !resume ? await loadCheckpoint(opts.initFrom) : undefined;
   for (const [ck, what] of [[resume, 'resumeFrom'], [init, 'initFrom']] as const) {
@@ -119,7 +123,7 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
     const started = Date.now();
     const startIt = iteration;
     let last: TrainProgress | null = null;
-    let lastCheckpoint = '';
+    let lastCheckpoint = resumePath; // a finished run resumed again has nothing left to do
 
     if (opts.initialOnly) {
       lastCheckpoint = await saveCheckpoint(opts.checkpointDir, snapshot(trainer, shapes, iteration, rng, meta), cfg.keepCheckpoints);

@@ -90,6 +90,9 @@ describe('trainChunk (tiny config)', () => {
     const resumed = await trainChunk({ tensors, layout: tinyLayout, config: cfg, checkpointDir: b, iterations: 7, seed: 9, threads: 1, resumeFrom: 'latest' });
     const x = await loadCheckpoint(full.lastCheckpoint);
     const y = await loadCheckpoint(resumed.lastCheckpoint);
+    // resuming a finished run does nothing and reports its last checkpoint
+    const again = await trainChunk({ tensors, layout: tinyLayout, config: cfg, checkpointDir: b, iterations: 7, seed: 9, threads: 1, resumeFrom: 'latest' });
+    expect(again).toMatchObject({ iterations: 7, lastCheckpoint: resumed.lastCheckpoint });
     for (const [k, t] of x.tensors) expect(Buffer.from(y.tensors.get(k)!.data.buffer).equals(Buffer.from(t.data.buffer)), k).toBe(true);
   });
 
