@@ -78,6 +78,17 @@ export function toOnnx(opts: EmitOptions): Uint8Array {
       initializer.push(tensorProto(v.name, t));
     } else if (!inputIds.has(v.id)) throw new GraphError(`Input ${v.name} is needed by the outputs but neither listed as an input nor baked`);
   }
+  // Outputs produced by a node are emitted under their output name directly (no Identity copy), unless
+  // the value is a graph output twice or the name is taken.
+  const taken = new Set<string>([...leaves.map((v) => v.name), ...nodes.flatMap((n) => n.outputs.map((v) => v.name))]);
+  const rename = new Map<number, string>();
+  const claimed = new Set<number>();
+  for (const o of outs) {
+    if (o.value.kind !== 'node' || claimed.has(o.value.id)) continue;
+    claimed.add(o.value.id);
+    if (o.name !== o.value.name && !taken.has(o.name)) rename.set(o.value.id, o.name);
+  }
+  const nameOf = (v: Value): string => rename.get(v.id) ?? v.name;
   const nodeProtos: Record<string, unknown>[] = nodes.map((n) => {
     const def = opDef(n.op);
     const attribute = Object.keys(n.attrs)
@@ -95,14 +106,14 @@ export function toOnnx(opts: EmitOptions): Uint8Array {
         else a['t'] = tensorProto('', v as Tensor);
         return a;
       });
-    return { input: n.inputs.map((v) => v.name), output: n.outputs.map((v) => v.name), name: n.name, op_type: n.op, attribute };
+    return { input: n.inputs.map(nameOf), output: n.outputs.map(nameOf), name: n.name, op_type: n.op, attribute };
   });
   const usedOutNames = new Set<string>();
   const outputInfos = outs.map((o) => {
     if (usedOutNames.has(o.name)) throw new GraphError(`Duplicate output name ${o.name}`);
     usedOutNames.add(o.name);
-    if (o.name !== o.value.name || o.value.kind !== 'node') {
-      nodeProtos.push({ input: [o.value.name], output: [o.name], name: `${o.name}/Identity`, op_type: 'Identity', attribute: [] });
+    if (o.name !== nameOf(o.value) || o.value.kind !== 'node') {
+      nodeProtos.push({ input: [nameOf(o.value)], output: [o.name], name: `${o.name}/Identity`, op_type: 'Identity', attribute: [] });
     }
     return valueInfo(o.name, o.value);
   });
