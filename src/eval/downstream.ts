@@ -3,7 +3,7 @@
 // accuracy/error and by whether the ranking of the candidate methods is preserved (Spearman).
 import type { Table } from '../io/table.js';
 import { CLASSIFIERS, scorePredictions, trainClassifier, type ClassifierName, type Dataset } from './classifiers.js';
-import { indexFlows } from './flows.js';
+import { indexFlows, type FlowIndex } from './flows.js';
 import { heavyHitterErrors, type SketchResult } from './sketches.js';
 import { rng, spearman } from './stats.js';
 
@@ -95,6 +95,8 @@ export interface ClassificationOptions {
   /** Cap per class for the training and test samples (default 1000). */
   perClass?: number;
   classifiers?: readonly ClassifierName[];
+  /** The real trace's flow index, when already computed. */
+  flowIndex?: FlowIndex;
 }
 
 /**
@@ -125,7 +127,7 @@ export function prepareClassification(real: Table, opts: ClassificationOptions):
   const classes = new Map(classNames.map((c, i) => [c, i]));
   const perClass = opts.perClass ?? 1000;
   // Real split by 5-tuple so a flow's records never sit on both sides.
-  const idx = indexFlows(real);
+  const idx = opts.flowIndex ?? indexFlows(real);
   const r = rng(opts.seed ^ 0xc1a5);
   const side = new Uint8Array(idx.count);
   for (let f = 0; f < idx.count; f++) side[f] = r() < 0.5 ? 0 : 1;
@@ -216,9 +218,9 @@ export interface HeavyHitterResult {
  * Heavy-hitter error of each sketch on the real and on the synthetic trace (key = 5-tuple, count = records).
  * `real` may be the real trace's precomputed `heavyHitterErrors` (computed once for several synthetic traces).
  */
-export function heavyHitterTask(real: Table | SketchResult[], syn: Table, topK = 100): HeavyHitterResult {
+export function heavyHitterTask(real: Table | SketchResult[], syn: Table, topK = 100, synIndex?: FlowIndex): HeavyHitterResult {
   const a: SketchResult[] = Array.isArray(real) ? real : heavyHitterErrors(indexFlows(real), topK);
-  const b: SketchResult[] = heavyHitterErrors(indexFlows(syn), topK);
+  const b: SketchResult[] = heavyHitterErrors(synIndex ?? indexFlows(syn), topK);
   const sketches = a.map((x, i) => ({
     sketch: x.sketch,
     realError: x.meanRelativeError,

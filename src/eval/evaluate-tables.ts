@@ -134,9 +134,10 @@ export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = 
     return v;
   };
   const popts = { seed };
-  const pReal = timed('profile', () => profile(real, popts));
+  const idxReal = timed('profile', () => indexFlows(real));
+  const pReal = timed('profile', () => profile(real, popts, idxReal));
   const floors = timed('floor', () => {
-    const fl = splitTables(real, splitByFlows(real, seed));
+    const fl = splitTables(real, splitByFlows(real, seed, idxReal));
     const tm = splitTables(real, splitByTime(real));
     const safe = (a: Table, b: Table): Record<string, number | null> =>
       a.length > 0 && b.length > 0 ? compareProfiles(profile(a, popts), profile(b, popts), variant) : Object.fromEntries(metricsFor(real.kind).map((m) => [m.name, null]));
@@ -155,12 +156,13 @@ export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = 
           return train.length > 0 && holdout.length > 0 ? preparePrivacy(train, holdout, 'record-split', { seed }) : null;
         });
 
-  const clsCtx = opts.downstream === false ? null : timed('classification', () => prepareClassification(real, { seed }));
-  const hhReal = opts.downstream === false ? null : timed('heavy-hitters', () => heavyHitterErrors(indexFlows(real)));
+  const clsCtx = opts.downstream === false ? null : timed('classification', () => prepareClassification(real, { seed, flowIndex: idxReal }));
+  const hhReal = opts.downstream === false ? null : timed('heavy-hitters', () => heavyHitterErrors(idxReal));
 
   const profs: { name: string; p: Profile }[] = [{ name: 'real', p: pReal }];
   const methods: MethodResult[] = sides.map(({ name, table }) => {
-    const p = timed('profile', () => profile(table, popts));
+    const idx = timed('profile', () => indexFlows(table));
+    const p = timed('profile', () => profile(table, popts, idx));
     profs.push({ name, p });
     const metrics = timed('metrics', () => compareProfiles(pReal, p, variant));
     const m: MethodResult = {
@@ -175,7 +177,7 @@ export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = 
     if (clsCtx && hhReal) {
       m.downstream = {
         classification: timed('classification', () => ('status' in clsCtx ? clsCtx : classifySynthetic(clsCtx, table))),
-        heavyHitters: timed('heavy-hitters', () => heavyHitterTask(hhReal, table)),
+        heavyHitters: timed('heavy-hitters', () => heavyHitterTask(hhReal, table, 100, idx)),
       };
     }
     if (privacyCtx) m.privacy = timed('privacy', () => privacyFor(privacyCtx, table));

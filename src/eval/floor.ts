@@ -1,7 +1,7 @@
 // The real-vs-real floor: split the real trace in two (by time, and by seeded random 5-tuple flows) and
 // compute every metric between the halves, so synthetic-vs-real metrics can be read as ratios to it.
 import type { Table } from '../io/table.js';
-import { indexFlows, recordTimes } from './flows.js';
+import { indexFlows, recordTimes, type FlowIndex } from './flows.js';
 import { takeRows } from './rows.js';
 import { argsort, rng } from './stats.js';
 
@@ -22,8 +22,8 @@ export function splitByTime(t: Table): Split {
 }
 
 /** Each 5-tuple flow goes to half A or B with probability 1/2 (seeded); flows are never cut. */
-export function splitByFlows(t: Table, seed: number): Split {
-  const idx = indexFlows(t);
+export function splitByFlows(t: Table, seed: number, flowIndex?: FlowIndex): Split {
+  const idx = flowIndex ?? indexFlows(t);
   const r = rng(seed ^ 0x5eed);
   const side = new Uint8Array(idx.count);
   for (let f = 0; f < idx.count; f++) side[f] = r() < 0.5 ? 0 : 1;

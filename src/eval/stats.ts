@@ -262,15 +262,21 @@ export function argsort(values: ArrayLike<number>): Int32Array {
     hi[i] = h;
     lo[i] = l;
   }
+  // Keys travel with the indices so every pass reads sequentially.
   let idx = new Int32Array(n);
   for (let i = 0; i < n; i++) idx[i] = i;
-  let tmp = new Int32Array(n);
+  let tIdx = new Int32Array(n);
+  let kh = hi;
+  let kl = lo;
+  let th = new Uint32Array(n);
+  let tl = new Uint32Array(n);
   const count = new Int32Array(65536);
-  const pass = (word: Uint32Array, shift: number): void => {
+  const pass = (useHi: boolean, shift: number): void => {
+    const word = useHi ? kh : kl;
     count.fill(0);
-    for (let i = 0; i < n; i++) count[(word[idx[i]!]! >>> shift) & 0xffff]!++;
+    for (let i = 0; i < n; i++) count[(word[i]! >>> shift) & 0xffff]!++;
     // Skip a pass whose digit is constant (common for the high words of timestamps).
-    for (let b = 0; b < 65536; b++) if (count[b] === n) return;
+    if (count[(word[0]! >>> shift) & 0xffff] === n) return;
     let sum = 0;
     for (let b = 0; b < 65536; b++) {
       const c = count[b]!;
@@ -278,16 +284,18 @@ export function argsort(values: ArrayLike<number>): Int32Array {
       sum += c;
     }
     for (let i = 0; i < n; i++) {
-      const r = idx[i]!;
-      tmp[count[(word[r]! >>> shift) & 0xffff]!++] = r;
+      const dst = count[(word[i]! >>> shift) & 0xffff]!++;
+      tIdx[dst] = idx[i]!;
+      th[dst] = kh[i]!;
+      tl[dst] = kl[i]!;
     }
-    const t = idx;
-    idx = tmp;
-    tmp = t;
+    [idx, tIdx] = [tIdx, idx];
+    [kh, th] = [th, kh];
+    [kl, tl] = [tl, kl];
   };
-  pass(lo, 0);
-  pass(lo, 16);
-  pass(hi, 0);
-  pass(hi, 16);
+  pass(false, 0);
+  pass(false, 16);
+  pass(true, 0);
+  pass(true, 16);
   return idx;
 }
