@@ -160,6 +160,109 @@ describe('random traces', () => {
   });
 });
 
+describe('encoding variants', () => {
+  function packets(n: number, v6: boolean): PacketTable {
+    const t = allocPacketTable(n, v6);
+    for (let i = 0; i < n; i++) {
+      const k = i % 17;
+      t.time[i] = 1.5e15 + i * 1234;
+      t.ipVersion[i] = v6 && k % 2 ? 6 : 4;
+      t.srcIp[i] = 0x0a000000 + k;
+      t.dstIp[i] = 0x0a0000ff;
+      if (t.ipVersion[i] === 6) {
+        t.srcIp[i] = 0;
+        t.dstIp[i] = 0;
+        t.srcIp6![16 * i] = 0x20;
+        t.srcIp6![16 * i + 1] = 0x01;
+        t.srcIp6![16 * i + 15] = k;
+        t.dstIp6![16 * i] = 0xfe;
+        t.dstIp6![16 * i + 15] = 1;
+      }
+      t.srcPort[i] = 1024 + k;
+      t.dstPort[i] = 443;
+      t.proto[i] = 6;
+      t.pktLen[i] = 40 + (i % 1000);
+      t.ttl[i] = 64;
+    }
+    return t;
+  }
+  it('IPv6 addresses use 128-bit encodings and decode back with their version', () => {
+    const t = packets(400, true);
+    const cfg = presetConfig('pcap', { preprocess: { nChunks: 2, ...smallW2v } });
+    expect(roundTrip(t, cfg).rows).toBe(400);
+    const set = fitEncoders(recordView(t), cfg);
+    expect(set.metadata[0]!.dim).toBe(256);
+    const view = recordView(t);
+    const plan = planChunks(view, { nChunks: 1, chunking: 'fixedTime', maxFlowLen: null, longFlows: 'truncate', emptyChunks: 'skip' });
+    const c = plan.chunks[0]!;
+    const dense = densify(encodeChunk(view, plan, c, set, paddedLength(plan.maxLen, 10)));
+    const d = decodeChunk({ attributes: dense.attributes, features: dense.features, valid: dense.genFlag, n: dense.n, T: dense.T }, set, dense.meta);
+    const tb = d.table as PacketTable;
+    for (let r = 0; r < tb.length; r++) {
+      const i = c.recIdx[r]!;
+      expect(tb.ipVersion[r]).toBe(t.ipVersion[i]);
+      if (t.ipVersion[i] === 6) expect(Array.from(tb.srcIp6!.subarray(16 * r, 16 * r + 16))).toEqual(Array.from(t.srcIp6!.subarray(16 * i, 16 * i + 16)));
+    }
+  });
+  it('ports as 16 bits (the alternative to word2vec) round-trip exactly', () => {
+    const t = packets(300, false);
+    const cfg = presetConfig('pcap', {
+      preprocess: {
+        nChunks: 2,
+        metadata: [
+          { column: 'srcip', encoding: 'ipBits' },
+          { column: 'dstip', encoding: 'ipBits' },
+          { column: 'srcport', encoding: 'bits', nBits: 16 },
+          { column: 'dstport', encoding: 'bits', nBits: 16 },
+          { column: 'proto', encoding: 'categorical' },
+        ],
+      },
+    });
+    expect(roundTrip(t, cfg).rows).toBe(300);
+    expect(fitEncoders(recordView(t), cfg).ports).toBeUndefined();
+  });
+  it('DP mode: time normalisation from data-independent ranges, fixed field ranges', () => {
+    const t = allocFlowTable(100);
+    t.type = [];
+    for (let i = 0; i < 100; i++) {
+      t.srcIp[i] = i % 7;
+      t.dstIp[i] = 1;
+      t.srcPort[i] = 80;
+      t.dstPort[i] = 1000 + (i % 7);
+      t.proto[i] = 6;
+      t.ts[i] = 1e15 + i * 1e6;
+      t.td[i] = 1;
+      t.pkt[i] = 2;
+      t.byt[i] = 100;
+      t.type.push('background');
+    }
+    const cfg = presetConfig('netflow', {
+      global: { dp: true },
+      preprocess: {
+        nChunks: 2,
+        maxFlowLen: 100,
+        dpRanges: { startTimeUs: 1e15, endTimeUs: 1e15 + 200e6, interarrivalS: [0, 300] },
+        timeseries: [
+          { column: 'td', encoding: 'continuous', log1p: true, min: 0, max: 600 },
+          { column: 'pkt', encoding: 'continuous', log1p: true, min: 1, max: 1e6 },
+          { column: 'byt', encoding: 'continuous', log1p: true, min: 20, max: 1.5e9 },
+          { column: 'type', encoding: 'categorical', choices: ['background', 'blacklist'] },
+        ],
+      },
+    });
+    const view = recordView(t);
+    const plan = planChunks(view, { nChunks: 2, chunking: 'fixedTime', maxFlowLen: 100, longFlows: 'drop', emptyChunks: 'skip', fixedRangeUs: [1e15, 1e15 + 200e6] });
+    expect(Array.from(plan.edges)).toEqual([1e15, 1e15 + 100e6, 1e15 + 200e6]);
+    const set = fitEncoders(view, cfg);
+    const c = encodeChunk(view, plan, plan.chunks[0]!, set, 100, { interarrivalUs: [0, 300e6] });
+    expect(plan.chunks.map((k) => k.index)).toEqual([0]); // all records fall in the first half
+    expect(c.meta.flowStartRange).toEqual([1e15, 1e15 + 100e6]);
+    expect(c.meta.interarrivalRange).toEqual([0, 300e6]);
+    const pkt = set.timeseries[1] as unknown as { min: number; max: number };
+    expect([pkt.min, pkt.max]).toEqual([Math.log1p(1), Math.log1p(1e6)]);
+  });
+});
+
 describe.skipIf(!existsSync(NS1K))("NetShare's UGR16 sample (needs ../shared/data/netflow; skipped when absent)", () => {
   it('decodes back to all 1000 records', async () => {
     const { table } = await readFlowCsv(NS1K);
