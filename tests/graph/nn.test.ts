@@ -65,6 +65,29 @@ describe('perExampleGrads', () => {
     got.forEach((t, k) => expect(closeness(t, pe[k + 1]!, 1e-3, 1e-5)).toBeLessThanOrEqual(1));
   });
 
+  it('works through a double-backward WGAN-GP penalty inside the per-example loss', () => {
+    const g = new Graph();
+    const rng = new Rng(6);
+    const n = 3;
+    const x = g.input('x', ['N', 2]);
+    const p0 = denseParams(g, 'd/fc0', 2, 4, rng, { init: { kind: 'normal', std: 0.8 } });
+    const p1 = denseParams(g, 'd/fc1', 4, 1, rng, { init: { kind: 'normal', std: 0.8 } });
+    const params = [p0.w, p0.b, p1.w, p1.b];
+    const perEx = (ps: Value[]): Value => {
+      const d = b.reshape(dense(b.tanh(dense(x, { w: ps[0]!, b: ps[1]! })), { w: ps[2]!, b: ps[3]! }), [-1]);
+      const [dx] = grad(b.reduceSum(d), [x]);
+      return b.add(d, b.square(b.sub(b.sqrt(b.reduceSum(b.square(dx!), [1])), 1)));
+    };
+    const { grads } = perExampleGrads(params, x, perEx);
+    const feeds = { ...paramFeeds(g), x: Tensor.from('float32', [n, 2], rng.normals(n * 2)) };
+    const pe = evaluate(grads, feeds);
+    const whole = grad(b.reduceSum(perEx(params)), params);
+    for (let i = 0; i < n; i++) {
+      const gi = evaluate(whole, { ...feeds, x: Tensor.from('float32', [1, 2], feeds.x.data.subarray(i * 2, i * 2 + 2)) });
+      gi.forEach((t, k) => t.data.forEach((v, j) => expect(pe[k]!.data[i * t.size + j]).toBeCloseTo(v, 10)));
+    }
+  });
+
   it('dpAggregate clips each example to norm C, sums, adds σC noise and averages', () => {
     const g = new Graph();
     const ge = g.input('ge', ['N', 2]); // per-example grads of one param [N, 2]
