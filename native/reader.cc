@@ -2,7 +2,9 @@
 // parser (libpcap 1.10 allows one link type per handle and hides interface ids), BPF filtering, batch filling.
 #include "reader.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -32,30 +34,65 @@ std::string Hex4(const uint8_t* b, size_t n) {
   return s;
 }
 
-// ---- gzip as a FILE* (read-only cookie) ----
-ssize_t GzRead(void* cookie, char* buf, size_t size) {
-  gzFile g = static_cast<gzFile>(cookie);
-  const int n = gzread(g, buf, static_cast<unsigned>(size > (1u << 30) ? (1u << 30) : size));
-  int zerr = Z_OK;
-  if (n == 0) gzerror(g, &zerr);  // a truncated stream reads as a short EOF and sets Z_BUF_ERROR
-  if (n < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
-    errno = EIO;
-    return -1;
+// ---- the input stream: a read-only FILE* over a file descriptor or a gzFile, counting delivered bytes ----
+// libpcap reads through stdio; counting what the cookie hands to stdio (minus what stdio still buffers) gives the
+// exact stream position per record without an lseek syscall (ftell costs one per call).
+struct StreamCookie {
+  int fd = -1;
+  gzFile gz = nullptr;
+  uint64_t delivered = 0;
+};
+
+ssize_t CookieRead(void* cookie, char* buf, size_t size) {
+  auto* c = static_cast<StreamCookie*>(cookie);
+  if (c->gz) {
+    const int n = gzread(c->gz, buf, static_cast<unsigned>(size > (1u << 30) ? (1u << 30) : size));
+    int zerr = Z_OK;
+    if (n == 0) gzerror(c->gz, &zerr);  // a truncated stream reads as a short EOF and sets Z_BUF_ERROR
+    if (n < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
+      errno = EIO;
+      return -1;
+    }
+    c->delivered += static_cast<uint64_t>(n);
+    return n;
   }
-  return n;
+  for (;;) {
+    const ssize_t n = ::read(c->fd, buf, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n > 0) c->delivered += static_cast<uint64_t>(n);
+    return n;
+  }
 }
-int GzClose(void* cookie) { return gzclose(static_cast<gzFile>(cookie)) == Z_OK ? 0 : -1; }
+int CookieClose(void* cookie) {
+  auto* c = static_cast<StreamCookie*>(cookie);
+  const int rc = c->gz ? (gzclose(c->gz) == Z_OK ? 0 : -1) : ::close(c->fd);
+  delete c;
+  return rc;
+}
+
+// Stream position of the next byte stdio will hand out; -1 when unknown (non-glibc).
+int64_t StreamPos(FILE* f, const StreamCookie* c) {
+#ifdef __GLIBC__
+  return static_cast<int64_t>(c->delivered) - static_cast<int64_t>(f->_IO_read_end - f->_IO_read_ptr);
+#else
+  (void)f;
+  (void)c;
+  return -1;
+#endif
+}
 
 // ---- classic pcap through libpcap ----
 class PcapSource : public RecordSource {
  public:
-  PcapSource(pcap_t* p, const std::string& path) : p_(p), path_(path) {
-    linktype_ = pcap_datalink(p);
+  PcapSource(pcap_t* p, FILE* f, const StreamCookie* cookie, int record_header)
+      : p_(p), f_(f), cookie_(cookie), record_header_(record_header) {
+    linktype_ = pcap_datalink(p);  // LINKTYPE_RAW (101) comes back as DLT_RAW (12); the decoder knows both
     snaplen_ = static_cast<uint32_t>(pcap_snapshot(p));
-    // libpcap reports LINKTYPE_RAW (101) as DLT_RAW (12); keep the libpcap value, the decoder knows both.
   }
   ~PcapSource() override { pcap_close(p_); }
   bool Next(RawRecord& r) override {
+    const int64_t pos = StreamPos(f_, cookie_);
+    if (pos >= 0) offset_ = pos;
     pcap_pkthdr* h;
     const u_char* d;
     const int rc = pcap_next_ex(p_, &h, &d);
@@ -68,19 +105,22 @@ class PcapSource : public RecordSource {
       r.linktype = linktype_;
       r.iface = 0;
       r.snaplen = snaplen_;
-      offset_ += 16 + h->caplen;
+      // libpcap cuts a record whose caplen exceeds the header snaplen and skips the rest: the stream says so.
+      const int64_t end = StreamPos(f_, cookie_);
+      r.file_caplen = end >= 0 ? static_cast<uint32_t>(end - offset_ - record_header_) : h->caplen;
+      offset_ = end >= 0 ? end : offset_ + record_header_ + h->caplen;
       return true;
     }
     if (rc == PCAP_ERROR_BREAK || rc == 0) return false;
     throw ReaderError("input", std::string("bad pcap record at byte offset ") + std::to_string(offset_) + ": " + pcap_geterr(p_), offset_);
   }
   int64_t Offset() const override { return offset_; }
-  int linktype() const { return linktype_; }
-  uint32_t snaplen() const { return snaplen_; }
 
  private:
   pcap_t* p_;
-  std::string path_;
+  FILE* f_;
+  const StreamCookie* cookie_;
+  int record_header_;
   int linktype_;
   uint32_t snaplen_;
   int64_t offset_ = 24;
@@ -288,6 +328,7 @@ class PcapngSource : public RecordSource {
 
   static void Fill(RawRecord& r, const Iface& ifc, uint32_t ifid, const uint8_t* data, uint32_t caplen, uint32_t len) {
     r.caplen = caplen;
+    r.file_caplen = caplen;
     r.len = len;
     r.data = data;
     r.linktype = ifc.linktype;
@@ -320,29 +361,38 @@ void Reader::Open() {
   if (::stat(path_.c_str(), &st) != 0) throw ReaderError("input", std::string("cannot open: ") + std::strerror(errno), -1);
   if (S_ISDIR(st.st_mode)) throw ReaderError("input", "is a directory, not a capture file", -1);
   total_bytes_ = st.st_size;
-  FILE* raw = std::fopen(path_.c_str(), "rb");
-  if (!raw) throw ReaderError("input", std::string("cannot open: ") + std::strerror(errno), -1);
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw ReaderError("input", std::string("cannot open: ") + std::strerror(errno), -1);
   uint8_t magic[24] = {0};
-  size_t n = std::fread(magic, 1, 24, raw);
-  bool gz = n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-  FILE* f = raw;
+  ssize_t got = ::pread(fd, magic, 24, 0);
+  size_t n = got > 0 ? static_cast<size_t>(got) : 0;
+  const bool gz = n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+  auto* cookie = new StreamCookie;
   if (gz) {
-    std::fclose(raw);
-    gzFile g = gzopen(path_.c_str(), "rb");
-    if (!g) throw ReaderError("input", "cannot open gzip stream", 0);
+    gzFile g = gzdopen(fd, "rb");
+    if (!g) {
+      ::close(fd);
+      delete cookie;
+      throw ReaderError("input", "cannot open gzip stream", 0);
+    }
     gzbuffer(g, 1 << 18);
     n = static_cast<size_t>(std::max(0, gzread(g, magic, 24)));
     gzrewind(g);
-    cookie_io_functions_t io{GzRead, nullptr, nullptr, GzClose};
-    f = fopencookie(g, "rb", io);
-    if (!f) {
-      gzclose(g);
-      throw ReaderError("input", "cannot open gzip stream", 0);
-    }
+    cookie->gz = g;
     gz_ = g;
   } else {
-    std::rewind(raw);
+    cookie->fd = fd;
+#ifdef POSIX_FADV_SEQUENTIAL
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
   }
+  cookie_io_functions_t io{CookieRead, nullptr, nullptr, CookieClose};
+  FILE* f = fopencookie(cookie, "rb", io);
+  if (!f) {
+    CookieClose(cookie);
+    throw ReaderError("input", "cannot open a stream for the file", 0);
+  }
+  cookie_ = cookie;
   std::setvbuf(f, nullptr, _IOFBF, 1 << 20);
   file_ = f;
   if (n == 0) {
@@ -364,7 +414,8 @@ void Reader::Open() {
       std::fclose(f);
       throw ReaderError("input", std::string("bad pcap file header: ") + errbuf, 0);
     }
-    auto src = std::make_unique<PcapSource>(p, path_);
+    const bool modified = m == 0xa1b2cd34 || m == 0x34cdb2a1;  // Kuznetzov's pcap: 24-byte record headers
+    auto src = std::make_unique<PcapSource>(p, f, cookie, modified ? 24 : 16);
     // The header's LINKTYPE (libpcap maps 101 to DLT_RAW 12 in pcap_datalink; report what the file says).
     int lt = pcap_datalink(p);
     if (n >= 24) {
@@ -390,7 +441,7 @@ void Reader::Open() {
 int64_t Reader::bytes_read() const {
   if (!source_ || !file_) return 0;
   if (gz_) return static_cast<int64_t>(gzoffset(static_cast<gzFile>(gz_)));
-  const long p = std::ftell(file_);
+  const int64_t p = StreamPos(file_, static_cast<const StreamCookie*>(cookie_));
   return p < 0 ? 0 : p;
 }
 
@@ -496,6 +547,7 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
       s.clamped_ts++;
     }
     if (r.caplen < r.len) s.truncated++;
+    if (r.file_caplen > r.caplen || (r.snaplen != 0 && r.caplen > r.snaplen)) s.over_snaplen++;
 
     c.tsNs[n] = ts;
     c.timeUs[n] = static_cast<double>(r.sec) * 1e6 + r.nsec * 1e-3;
@@ -557,6 +609,8 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
     }
     n++;
   }
+  if (done && s.over_snaplen > 0)
+    s.warnings.push_back(std::to_string(s.over_snaplen) + " records have a captured length larger than the snapshot length in the file header (libpcap cuts them to the snapshot length)");
   if (flow_table_) {
     // Second pass over the batch: flow lookups with prefetching (ids written straight into the flowId column).
     flow_table_->AddBatch(keys_.data(), key_hashes_.data(), key_valid_.data(), c.tsNs, c.pktLen, c.tcpFlags, n,

@@ -78,6 +78,7 @@ struct ReaderStats {
   uint64_t packets = 0;         // records that passed the filter
   uint64_t ipv4 = 0, ipv6 = 0, tcp = 0, udp = 0, icmp = 0, other_ip = 0, not_ip = 0, undecodable = 0;
   uint64_t truncated = 0, fragments = 0, clamped_ts = 0;
+  uint64_t over_snaplen = 0;    // records whose caplen exceeds their file/interface snaplen (libpcap cuts them to the snapshot length)
   bool has_ts = false;
   int64_t first_sec = 0, last_sec = 0;
   uint32_t first_nsec = 0, last_nsec = 0;
@@ -89,6 +90,7 @@ struct RawRecord {
   int64_t sec;
   uint32_t nsec;
   uint32_t caplen, len;
+  uint32_t file_caplen;  // captured length stored in the file (> caplen when libpcap cut it to the snaplen)
   const uint8_t* data;
   int linktype;
   uint16_t iface;
@@ -135,6 +137,7 @@ class Reader {
   std::vector<CompiledFilter> filters_;
   FILE* file_ = nullptr;   // underlying FILE* (owned by the source / libpcap once handed over)
   void* gz_ = nullptr;     // gzFile when gzip'd
+  void* cookie_ = nullptr; // the stream cookie behind file_ (owned by file_)
   int64_t total_bytes_ = 0;
   bool done_ = false;
   // Per-batch scratch for the flow pass (sized to the batch capacity once).
