@@ -9,6 +9,7 @@ import { main } from '../../src/cli/main.js';
 import { writePcap } from '../../src/native/writer.js';
 import { loadManifest } from '../../src/pipeline/manifest.js';
 import { concatTables } from '../../src/pipeline/postprocess.js';
+import { readTrace } from '../../src/io/read-trace.js';
 import type { PacketTable } from '../../src/io/table.js';
 import { syntheticPackets, tinyConfig } from './helpers.js';
 
@@ -137,5 +138,15 @@ describe('train, then generate on the same workdir', () => {
     expect(g.code, g.stderr).toBe(0);
     expect(existsSync(out)).toBe(true);
     expect(existsSync(join(wd, 'report.html'))).toBe(true);
+    // --duration longer than the input: a second pass continues after the input's end, cut at start + duration
+    const real = (await readTrace(input)).table as PacketTable;
+    const span = (real.time[real.length - 1]! - real.time[0]!) / 1e6;
+    const longer = join(dir, 'longer.pcap');
+    const d = await cli(['generate', '--workdir', wd, '--out', longer, '--workers', '1', '--no-downstream', '--no-privacy', '--duration', String(span * 1.8)]);
+    expect(d.code, d.stderr).toBe(0);
+    const syn = (await readTrace(longer)).table as PacketTable;
+    expect(syn.time[syn.length - 1]!).toBeGreaterThan(real.time[real.length - 1]!);
+    expect(syn.time[syn.length - 1]!).toBeLessThan(real.time[0]! + span * 1.8e6);
+    expect((await loadManifest(wd)).stages.generate!.outcome).toMatchObject({ passes: 2 });
   }, 120_000);
 });
