@@ -1,7 +1,7 @@
 // Field encoders with fit / transform / inverse and JSON state: IP bits, integer bits, word2vec port/proto, categorical, continuous.
 import { InternalError, InputError } from '../errors.js';
 import type { Normalization } from '../config/schema.js';
-import { CosineIndex } from './knn.js';
+import { cosineIndexFor, type CosineIndex } from './knn.js';
 
 export type Activation = 'softmax' | 'sigmoid' | 'tanh' | 'none';
 
@@ -287,7 +287,7 @@ export class EmbeddingEncoder {
     for (let d = 0; d < this.vecDim; d++) out[off + d] = this.vectors[r + d]!;
   }
   decode(src: Float32Array, off: number): number {
-    this.index ??= new CosineIndex(this.vectors, this.values.length, this.vecDim);
+    this.index ??= cosineIndexFor(this.vectors, this.values.length, this.vecDim);
     return this.values[this.index.nearest(src, off)]!;
   }
 }

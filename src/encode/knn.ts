@@ -1,33 +1,57 @@
 // Exact nearest-neighbour search over small-dimensional unit vectors (cosine = dot product): a k-d tree with a cache.
 
+const shared = new WeakMap<Float32Array, CosineIndex>();
+
+/** One index per vector table (srcport and dstport share the port vocabulary's). */
+export function cosineIndexFor(vecs: Float32Array, n: number, dim: number): CosineIndex {
+  let idx = shared.get(vecs);
+  if (!idx) {
+    idx = new CosineIndex(vecs, n, dim);
+    shared.set(vecs, idx);
+  }
+  return idx;
+}
+
 /** Exact maximum-cosine lookup among `n` L2-normalised vectors of dimension `dim` (row-major). */
 export class CosineIndex {
   private readonly perm: Uint32Array;
   private readonly splitDim: Int8Array;
   private readonly splitVal: Float32Array;
   private readonly leafSize = 8;
-  private readonly exact = new Map<string, number>();
+  /** Exact-match table: hash of the float32 bit patterns → first row with that hash. */
+  private readonly exact = new Map<number, number>();
+  private readonly bits: Uint32Array;
 
   constructor(
     private readonly vecs: Float32Array,
     private readonly n: number,
     private readonly dim: number,
   ) {
+    this.bits = new Uint32Array(vecs.buffer, vecs.byteOffset, n * dim);
     this.perm = new Uint32Array(n);
     for (let i = 0; i < n; i++) this.perm[i] = i;
     this.splitDim = new Int8Array(Math.max(1, 4 * n));
     this.splitVal = new Float32Array(Math.max(1, 4 * n));
     if (n > 0) this.build(0, 0, n);
     for (let i = 0; i < n; i++) {
-      const k = this.key(vecs, i * dim);
+      const k = this.hash(this.bits, i * dim);
       if (!this.exact.has(k)) this.exact.set(k, i);
     }
   }
 
-  private key(v: Float32Array, off: number): string {
-    let s = '';
-    for (let d = 0; d < this.dim; d++) s += `${v[off + d]},`;
-    return s;
+  private hash(b: Uint32Array, off: number): number {
+    let h = 0x811c9dc5;
+    for (let d = 0; d < this.dim; d++) h = Math.imul(h ^ b[off + d]!, 0x01000193) ^ (h >>> 15);
+    return h;
+  }
+
+  /** Row whose vector equals q bit for bit, or −1. */
+  private exactRow(q: Float32Array, qOff: number): number {
+    const qb = new Uint32Array(q.buffer, q.byteOffset, q.length);
+    const i = this.exact.get(this.hash(qb, qOff));
+    if (i === undefined) return -1;
+    for (let d = 0; d < this.dim; d++) if (this.bits[i * this.dim + d] !== qb[qOff + d]) return -1;
+    return i;
   }
 
   private build(node: number, lo: number, hi: number): void {
@@ -72,8 +96,8 @@ export class CosineIndex {
       norm += qq[d]! * qq[d]!;
     }
     if (q instanceof Float32Array) {
-      const hit = this.exact.get(this.key(q, qOff));
-      if (hit !== undefined) return hit;
+      const hit = this.exactRow(q, qOff);
+      if (hit >= 0) return hit;
     }
     norm = Math.sqrt(norm);
     if (norm > 0) for (let d = 0; d < dim; d++) qq[d]! /= norm;

@@ -430,19 +430,55 @@ export interface DecodedChunk {
  * fields by their inverse encoders. Step t of flow f is emitted when valid[f·T + t] > 0.5 (the data's gen flags or
  * the generator's stop mask). Records come out in flow order, each flow's records in time order.
  */
-export function decodeChunk(
-  t: { attributes: Float32Array; features: Float32Array; valid: Float32Array | Uint8Array; n: number; T: number },
-  set: EncoderSet,
-  meta: Pick<ChunkMeta, 'flowStartRange' | 'interarrivalRange'>,
-): DecodedChunk {
+export type DecodeInput =
+  | { attributes: Float32Array; features: Float32Array; valid: Float32Array | Uint8Array; n: number; T: number }
+  | { attributes: Float32Array; packedFeatures: Float32Array; lengths: Uint32Array; n: number };
+
+export function decodeChunk(t: DecodeInput, set: EncoderSet, meta: Pick<ChunkMeta, 'flowStartRange' | 'interarrivalRange'>): DecodedChunk {
   const layout = buildLayout(set);
   const A = layout.attributeDim;
   const F = layout.featureDim;
-  const { n, T } = t;
+  const { n } = t;
   if (t.attributes.length !== n * A) throw new InternalError(`attributes hold ${t.attributes.length} values, expected ${n}×${A}`);
-  if (t.features.length !== n * T * F) throw new InternalError(`features hold ${t.features.length} values, expected ${n}×${T}×${F}`);
+  // the emitted steps as (feature offset, step index) per row, flow by flow
   let rows = 0;
-  for (let s = 0; s < n * T; s++) if (t.valid[s]! > 0.5) rows++;
+  let features: Float32Array;
+  let stepOff: Int32Array;
+  let stepIdx: Int32Array;
+  const flowRow = new Int32Array(n + 1);
+  if ('packedFeatures' in t) {
+    features = t.packedFeatures;
+    for (let f = 0; f < n; f++) rows += t.lengths[f]!;
+    if (features.length !== rows * F) throw new InternalError(`packed features hold ${features.length} values, expected ${rows}×${F}`);
+    stepOff = new Int32Array(rows);
+    stepIdx = new Int32Array(rows);
+    let r = 0;
+    for (let f = 0; f < n; f++) {
+      flowRow[f] = r;
+      for (let s = 0; s < t.lengths[f]!; s++, r++) {
+        stepOff[r] = r * F;
+        stepIdx[r] = s;
+      }
+    }
+    flowRow[n] = r;
+  } else {
+    const T = t.T;
+    features = t.features;
+    if (features.length !== n * T * F) throw new InternalError(`features hold ${features.length} values, expected ${n}×${T}×${F}`);
+    for (let s = 0; s < n * T; s++) if (t.valid[s]! > 0.5) rows++;
+    stepOff = new Int32Array(rows);
+    stepIdx = new Int32Array(rows);
+    let r = 0;
+    for (let f = 0; f < n; f++) {
+      flowRow[f] = r;
+      for (let s = 0; s < T; s++) {
+        if (!(t.valid[f * T + s]! > 0.5)) continue;
+        stepOff[r] = (f * T + s) * F;
+        stepIdx[r++] = s;
+      }
+    }
+    flowRow[n] = r;
+  }
   const ipv6 = set.metadata.some((e) => e instanceof IpBitsEncoder && e.bits === 128);
   const packets = set.dataset === 'pcap';
   const table: Table = packets ? allocPacketTable(rows, ipv6) : allocFlowTable(rows);
@@ -525,10 +561,9 @@ export function decodeChunk(
     }
     const start = denorm01(t.attributes[off]!, fs0, fs1, tsNorm);
     let clock = start;
-    for (let s = 0; s < T; s++) {
-      if (!(t.valid[f * T + s]! > 0.5)) continue;
-      let o = (f * T + s) * F;
-      if (s > 0) clock += denorm01(t.features[o]!, ia0, ia1, tsNorm);
+    for (let q = flowRow[f]!; q < flowRow[f + 1]!; q++) {
+      let o = stepOff[q]!;
+      if (stepIdx[q]! > 0) clock += denorm01(features[o]!, ia0, ia1, tsNorm);
       o++;
       table.srcIp[row] = src4;
       table.dstIp[row] = dst4;
@@ -553,7 +588,7 @@ export function decodeChunk(
       if (packets) (table as PacketTable).time[row] = clock;
       else (table as FlowTable).ts[row] = clock;
       for (const e of set.timeseries) {
-        setField(e.column, row, (e as Exclude<FieldEncoder, IpBitsEncoder>).decode(t.features, o));
+        setField(e.column, row, (e as Exclude<FieldEncoder, IpBitsEncoder>).decode(features, o));
         o += e.dim;
       }
       if (packets) {

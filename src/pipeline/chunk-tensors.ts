@@ -182,6 +182,6 @@ export async function decodeChunkFromWorkdir(
 ): Promise<DecodedChunk & { table: Table }> {
   const set = encoders ?? (await loadEncoders(workdir));
   if (tensors) return decodeChunk(tensors, set, await loadChunkMeta(workdir, index));
-  const saved = await loadChunkTensors(workdir, index);
-  return decodeChunk({ attributes: saved.attributes, features: saved.features, valid: saved.genFlag, n: saved.n, T: saved.T }, set, saved.meta);
+  const saved = await loadPackedChunk(workdir, index);
+  return decodeChunk({ attributes: saved.attributes, packedFeatures: saved.packedFeatures, lengths: saved.lengths, n: saved.n }, set, saved.meta);
 }
