@@ -37,7 +37,8 @@ export interface TrainChunkResult {
   final: { dLoss: number; gLoss: number; wDist: number; itPerSec: number } | null;
 }
 
-function paramsFp(p: TrainChunkParams): string {
+/** Fingerprint of a job's params (the workdir and device do not change the result). */
+export function trainParamsFingerprint(p: TrainChunkParams): string {
   return fingerprint({ ...p, workdir: undefined, device: undefined });
 }
 
@@ -46,7 +47,7 @@ function paramsFp(p: TrainChunkParams): string {
  * same fingerprint) → returns it; killed → resumes from the chunk's latest checkpoint; other params → starts over.
  */
 export async function trainChunkJob(p: TrainChunkParams, ctx: Pick<JobContext, 'threads' | 'progress'>): Promise<TrainChunkResult> {
-  const fp = paramsFp(p);
+  const fp = trainParamsFingerprint(p);
   const resultFile = trainResultPath(p.workdir, p.chunk);
   const prev = await readJsonIfExists<TrainChunkResult>(resultFile);
   if (prev && prev.fp === fp && existsSync(prev.lastCheckpoint)) return prev;
