@@ -240,6 +240,29 @@ describe('trace format detection', () => {
     const r = await readTrace(gz);
     expect(r.table.kind).toBe('flows');
   });
+  it("reads NetShare's packets CSV through readTrace as packets", async () => {
+    const { writePacketsCsv } = await import('../../src/io/packets-csv.js');
+    const { allocPacketTable } = await import('../../src/io/table.js');
+    const t = allocPacketTable(3);
+    for (let i = 0; i < 3; i++) {
+      t.time[i] = 1.5e15 + i;
+      t.ipVersion[i] = 4;
+      t.ihl[i] = 20;
+      t.srcIp[i] = 0x0a000001 + i;
+      t.dstIp[i] = 0x0a0000ff;
+      t.srcPort[i] = 1000 + i;
+      t.dstPort[i] = 80;
+      t.proto[i] = 6;
+      t.pktLen[i] = 60;
+      t.ttl[i] = 64;
+    }
+    const file = join(dir, 'packets.csv');
+    await writePacketsCsv(file, t);
+    const r = await readTrace(file);
+    expect(r.format).toBe('packets-csv');
+    expect(r.table.kind).toBe('packets');
+    expect(Array.from(r.table.srcPort)).toEqual([1000, 1001, 1002]);
+  });
   it.skipIf(!existsSync(PCAP))('sniffs pcap magic and reads packets through the native reader (needs ../shared/data)', async () => {
     expect(await detectTraceFormat(PCAP)).toBe('pcap');
     const gz = join(dir, 'e.pcap.gz');
