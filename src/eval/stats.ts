@@ -47,8 +47,9 @@ export function histogramInt(values: ArrayLike<number>, bins: number): Float64Ar
 export function rankFrequency(values: ArrayLike<number>): Float64Array {
   const n = values.length;
   if (n === 0) return new Float64Array(0);
-  // Integer columns (addresses) sort faster as Uint32 than as float64.
-  const sorted = values instanceof Uint32Array ? new Uint32Array(values).sort() : toFloat64(values).sort();
+  // Addresses: count with a hash table, then sort only the (far fewer) counts.
+  if (values instanceof Uint32Array) return countDistinctU32(values).sort().reverse();
+  const sorted = toFloat64(values).sort();
   const counts = new Float64Array(n);
   let k = 0;
   let run = 1;
@@ -78,9 +79,65 @@ function toFloat64(values: ArrayLike<number>): Float64Array {
   return ArrayBuffer.isView(values) ? new Float64Array(values as unknown as Float64Array) : Float64Array.from(values);
 }
 
-/** Ascending sorted copy as Float64Array (NaN rejected by the caller's validation). */
+/**
+ * Ascending sorted copy as Float64Array (NaN rejected by the caller's validation). Already-sorted input (packet
+ * times) is only copied; small non-negative integers (lengths, counts) are counting-sorted in O(n).
+ */
 export function sortedCopy(values: ArrayLike<number>): Float64Array {
-  return toFloat64(values).sort();
+  const out = toFloat64(values);
+  const n = out.length;
+  let sorted = true;
+  let ints = true;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const v = out[i]!;
+    if (i > 0 && v < out[i - 1]!) sorted = false;
+    if (ints && v !== Math.floor(v)) ints = false;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (sorted) return out;
+  if (ints && lo >= 0 && hi < 1 << 21 && hi < 4 * n) {
+    const count = new Int32Array(hi + 1);
+    for (let i = 0; i < n; i++) count[out[i]!]!++;
+    let k = 0;
+    for (let v = 0; v <= hi; v++) for (let c = count[v]!; c > 0; c--) out[k++] = v;
+    return out;
+  }
+  return out.sort();
+}
+
+/** Occurrences of each distinct uint32 value (open addressing), unordered. */
+function countDistinctU32(values: Uint32Array): Float64Array {
+  const n = values.length;
+  let cap = 16;
+  while (cap < n * 2) cap <<= 1;
+  const mask = cap - 1;
+  const keys = new Uint32Array(cap);
+  const counts = new Float64Array(cap);
+  let zero = 0; // the value 0 is counted apart so that key 0 can mean "empty"
+  let distinct = 0;
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    if (v === 0) {
+      zero++;
+      continue;
+    }
+    let h = Math.imul(v, 0x9e3779b1);
+    h = (h ^ (h >>> 15)) & mask;
+    while (keys[h] !== 0 && keys[h] !== v) h = (h + 1) & mask;
+    if (keys[h] === 0) {
+      keys[h] = v;
+      distinct++;
+    }
+    counts[h]! += 1;
+  }
+  const out = new Float64Array(distinct + (zero > 0 ? 1 : 0));
+  let k = 0;
+  for (let s = 0; s < cap; s++) if (counts[s]! > 0) out[k++] = counts[s]!;
+  if (zero > 0) out[k] = zero;
+  return out;
 }
 
 /**

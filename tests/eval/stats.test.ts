@@ -89,3 +89,17 @@ describe('argsort (radix)', () => {
     expect(threes).toEqual([...threes].sort((a, b) => a - b));
   });
 });
+
+describe('fast paths', () => {
+  it('rankFrequency on uint32 addresses (hash count, 0 included) equals the sort-based count', () => {
+    const v = Uint32Array.of(0, 5, 5, 0xffffffff, 0, 0, 9, 5);
+    expect(Array.from(rankFrequency(v))).toEqual([3, 3, 1, 1]);
+    expect(Array.from(rankFrequency(Array.from(v)))).toEqual([3, 3, 1, 1]);
+  });
+  it('sortedCopy: sorted input, small integers (counting sort) and floats all sort ascending', async () => {
+    const { sortedCopy } = await import('../../src/eval/stats.js');
+    expect(Array.from(sortedCopy(Uint32Array.of(40, 1500, 40, 0, 576)))).toEqual([0, 40, 40, 576, 1500]);
+    expect(Array.from(sortedCopy([1, 2, 2, 3]))).toEqual([1, 2, 2, 3]);
+    expect(Array.from(sortedCopy([2.5, -1, 1e9, 0]))).toEqual([-1, 0, 2.5, 1e9]);
+  });
+});
