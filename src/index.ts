@@ -12,6 +12,7 @@ export {
   type PacketBatch,
   type FlowBatch,
 } from './native/reader.js';
+export { writePcap, type WriteOptions, type WriteResult } from './native/writer.js';
 export { readPacketsCsv, writePacketsCsv, PacketsCsvWriter, type PacketsCsvOptions } from './io/packets-csv.js';
 export { convertTrace, type ConvertOptions, type ConvertSummary } from './pipeline/convert.js';
 export { evaluateFiles, type EvaluateFilesOptions, type EvaluateFilesResult } from './pipeline/evaluate.js';
