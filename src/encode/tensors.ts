@@ -328,7 +328,23 @@ export function encodeChunk(
   const features = new Float32Array(recIdx.length * F);
   const lengths = new Uint32Array(n);
   const tsNorm = set.timestampNormalization;
-  const metaCols = set.metadata.map((e) => (e instanceof IpBitsEncoder ? null : fieldColumn(view, e.column)));
+  // one specialised writer per metadata field keeps each encode call site monomorphic
+  const metaDims = set.metadata.map((e) => e.dim);
+  const metaWriters = set.metadata.map((e): ((row: number, off: number) => void) => {
+    if (e instanceof IpBitsEncoder) {
+      const v4 = e.column === 'srcip' ? view.srcIp : view.dstIp;
+      const v6 = e.column === 'srcip' ? view.srcIp6 : view.dstIp6;
+      const ver = view.hasIpv6 ? view.ipVersion! : null;
+      return (row, off) => {
+        if (ver && ver[row] === 6) e.encode6(v6!, 16 * row, attributes, off);
+        else e.encode4(v4[row]!, attributes, off);
+      };
+    }
+    const col = fieldColumn(view, e.column);
+    if (e instanceof CategoricalEncoder) return (row, off) => e.encode((col as ArrayLike<string | number>)[row]!, attributes, off);
+    const num = col as ArrayLike<number>;
+    return (row, off) => e.encode(num[row]!, attributes, off);
+  });
   const tsCols = set.timeseries.map((e) => fieldColumn(view, e.column));
   for (let f = 0; f < n; f++) {
     const a = recStart[f]!, b = recStart[f + 1]!;
@@ -336,15 +352,10 @@ export function encodeChunk(
     lengths[f] = b - a;
     const first = recIdx[a]!;
     let off = f * A;
-    set.metadata.forEach((e, k) => {
-      if (e instanceof IpBitsEncoder) {
-        const isSrc = e.column === 'srcip';
-        if (view.hasIpv6 && view.ipVersion![first] === 6) e.encode6(isSrc ? view.srcIp6! : view.dstIp6!, 16 * first, attributes, off);
-        else e.encode4((isSrc ? view.srcIp : view.dstIp)[first]!, attributes, off);
-      } else if (e instanceof CategoricalEncoder) e.encode((metaCols[k] as ArrayLike<string | number>)[first]!, attributes, off);
-      else e.encode((metaCols[k] as ArrayLike<number>)[first]!, attributes, off);
-      off += e.dim;
-    });
+    for (let k = 0; k < metaWriters.length; k++) {
+      metaWriters[k]!(first, off);
+      off += metaDims[k]!;
+    }
     if (set.tagChunks > 0) {
       writeFlowTags(plan, chunk.flowKeyIds[f]!, chunk.index, attributes, off);
       off += flowTagDim(set.tagChunks);
