@@ -131,8 +131,8 @@ export class Graph {
 
   /** A constant; identical constants are shared. */
   constant(t: Tensor): Value {
-    const key = `${t.dtype}|${t.shape.join(',')}|${Array.from(t.data).join(',')}`;
     const useCache = t.size <= 64;
+    const key = useCache ? `${t.dtype}|${t.shape.join(',')}|${Array.from(t.data).join(',')}` : '';
     if (useCache) {
       const hit = this.constCache.get(key);
       if (hit) return hit;

@@ -86,11 +86,11 @@ export function lstmCell(x: Value, h: Value, c: Value, p: LstmParams, forgetBias
 /**
  * Unrolled LSTM over inputs xs[t] ([N, I] each), steps scoped 'step<t>'. Returns the hidden state of every step.
  *
- * Why unrolled (bench/graph-step.ts, CPU EP, 1 intra-op thread, 100 units, batch 100, Adam train step,
- * on a shared 2-core box with load ≈ 8, so ±50%):
- *   T=50:  2.8k nodes, 0.32 MB, session creation 2.3 s (static batch) / 3.6–6.8 s ('N'), step 81–148 ms
- *   T=100: 5.6k nodes, 0.64 MB, creation 6.8–8.3 s (static) / 11.6–21.8 s ('N'), step 131–362 ms
- *   T=200: 11k nodes,  1.3 MB,  creation 17.6–19.1 s (static), step 420–525 ms
+ * Why unrolled (bench/graph-step.ts, CPU EP, 1 intra-op thread, 100 units, batch 100, Adam train step;
+ * ranges over 3 runs on a shared 2-core box with load average ≈ 8, so timings swing 2–3×):
+ *   T=50:  2.8k nodes, 0.32 MB, session creation 0.9–2.3 s (static batch) / 1.2–6.8 s ('N'), step 51–148 ms
+ *   T=100: 5.6k nodes, 0.64 MB, creation 5.1–8.3 s (static) / 8.3–21.8 s ('N'), step 131–362 ms
+ *   T=200: 11k nodes,  1.3 MB,  creation 11.7–19.1 s (static), step 313–525 ms
  * Step time is linear in T; creation is superlinear (onnxruntime's allocation planner; ~2 of 3.3 s at
  * T=100 with optimizations off) but stays a one-off cost per training run for the T NetShare uses
  * (tens of LSTM steps). A Scan/Loop body with a differentiated backward Scan was not built.
