@@ -5,7 +5,7 @@
 // `stats.firstTsNs` / `lastTsNs` are exact BigInts even beyond 2262 (built from seconds + nanoseconds).
 import { statSync } from 'node:fs';
 import { ConfigError, InputError, InternalError, NetShareError, expected } from '../errors.js';
-import { allocFlowTable, type FlowTable, type PacketTable } from '../io/table.js';
+import type { FlowTable, PacketTable } from '../io/table.js';
 import { nativeBinding } from './addon.js';
 
 export interface ReadOptions {
@@ -386,44 +386,54 @@ export async function readFlowTable(file: string, opts: ReadOptions = {}): Promi
     }
   }
   if (!stats) throw new InternalError(`reading ${file}: no statistics returned`);
-  // Order rows by flow id (= order of first packets).
-  const ids = new Float64Array(total);
-  const where: Array<[FlowBatch, number]> = new Array(total);
-  let k = 0;
-  for (const p of parts)
-    for (let i = 0; i < p.length; i++) {
-      ids[k] = p.id[i];
-      where[k++] = [p, i];
+  // Concatenate the batches' flow columns, then order rows by flow id (= order of first packets) when timeouts
+  // closed flows out of order.
+  const cat = <A extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(pick: (p: FlowBatch) => A, make: new (n: number) => A, w = 1): A => {
+    if (parts.length === 1) return pick(parts[0]!);
+    const out = new make(total * w);
+    let at = 0;
+    for (const p of parts) {
+      out.set(pick(p) as unknown as ArrayLike<number>, at);
+      at += p.length * w;
     }
-  const order = Array.from({ length: total }, (_, i) => i);
-  let sorted = true;
-  for (let i = 1; i < total && sorted; i++) sorted = ids[i - 1] < ids[i];
-  if (!sorted) order.sort((a, b) => ids[a] - ids[b]);
-  const t = allocFlowTable(total);
-  const ipVersion = new Uint8Array(total);
-  const tcpFlags = new Uint8Array(total);
+    return out;
+  };
+  const id = cat((p) => p.id, Uint32Array);
   let anyV6 = false;
   for (const p of parts) if (p.ipVersion.includes(6)) anyV6 = true;
-  const srcIp6 = anyV6 ? new Uint8Array(16 * total) : undefined;
-  const dstIp6 = anyV6 ? new Uint8Array(16 * total) : undefined;
-  for (let r = 0; r < total; r++) {
-    const [p, i] = where[order[r]];
-    t.srcIp[r] = p.srcIp[i];
-    t.dstIp[r] = p.dstIp[i];
-    t.srcPort[r] = p.srcPort[i];
-    t.dstPort[r] = p.dstPort[i];
-    t.proto[r] = p.proto[i];
-    t.ts[r] = p.ts[i];
-    t.td[r] = p.td[i];
-    t.pkt[r] = p.pkt[i];
-    t.byt[r] = p.byt[i];
-    ipVersion[r] = p.ipVersion[i];
-    tcpFlags[r] = p.tcpFlags[i];
-    if (srcIp6 && dstIp6 && p.ipVersion[i] === 6) {
-      srcIp6.set(p.srcIp6.subarray(16 * i, 16 * i + 16), 16 * r);
-      dstIp6.set(p.dstIp6.subarray(16 * i, 16 * i + 16), 16 * r);
+  let order: Uint32Array | undefined;
+  for (let i = 1; i < total; i++)
+    if (id[i - 1]! > id[i]!) {
+      order = Uint32Array.from({ length: total }, (_, k) => k).sort((x, y) => id[x]! - id[y]!);
+      break;
     }
-  }
+  const perm = <A extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(a: A, w = 1): A => {
+    if (!order) return a;
+    const out = new (a.constructor as new (n: number) => A)(a.length);
+    for (let r = 0; r < total; r++) {
+      const from = order[r]!;
+      if (w === 1) out[r] = a[from]!;
+      else out.set(a.subarray(from * w, from * w + w) as unknown as ArrayLike<number>, r * w);
+    }
+    return out;
+  };
+  const t: FlowTable = {
+    kind: 'flows',
+    length: total,
+    srcIp: perm(cat((p) => p.srcIp, Uint32Array)),
+    dstIp: perm(cat((p) => p.dstIp, Uint32Array)),
+    srcPort: perm(cat((p) => p.srcPort, Uint16Array)),
+    dstPort: perm(cat((p) => p.dstPort, Uint16Array)),
+    proto: perm(cat((p) => p.proto, Uint8Array)),
+    ts: perm(cat((p) => p.ts, Float64Array)),
+    td: perm(cat((p) => p.td, Float64Array)),
+    pkt: perm(cat((p) => p.pkt, Float64Array)),
+    byt: perm(cat((p) => p.byt, Float64Array)),
+  };
+  const ipVersion = perm(cat((p) => p.ipVersion, Uint8Array));
+  const tcpFlags = perm(cat((p) => p.tcpFlags, Uint8Array));
+  const srcIp6 = anyV6 ? perm(cat((p) => p.srcIp6, Uint8Array, 16), 16) : undefined;
+  const dstIp6 = anyV6 ? perm(cat((p) => p.dstIp6, Uint8Array, 16), 16) : undefined;
   const flows: FlowTable = { ...t, ipVersion, tcpFlags, ...(srcIp6 && dstIp6 ? { srcIp6, dstIp6 } : {}) };
   return { flows, stats };
 }
