@@ -267,7 +267,15 @@ export class EmbeddingEncoder {
     readonly vecDim: number,
   ) {
     values.forEach((v, i) => this.pos.set(v, i));
+    let max = -1;
+    for (const v of values) if (v > max) max = v;
+    if (max < 65536) {
+      this.lut = new Int32Array(max + 1).fill(-1);
+      values.forEach((v, i) => (this.lut![v] = i));
+    }
   }
+  /** value → row for small non-negative integer vocabularies (ports, protocols). */
+  private lut?: Int32Array;
   get dim(): number {
     return this.vecDim;
   }
@@ -278,6 +286,8 @@ export class EmbeddingEncoder {
     return this.pos.has(v);
   }
   rowOf(v: number): number {
+    const l = this.lut;
+    if (l && v >= 0 && v < l.length && l[v]! >= 0) return l[v]!;
     const i = this.pos.get(v);
     if (i === undefined) throw new InternalError(`${this.column}: value ${v} is not in the ${this.encoding} vocabulary`);
     return i;
