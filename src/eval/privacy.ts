@@ -1,7 +1,7 @@
 // Privacy checks: how much of the synthetic trace is copied verbatim from the training trace (5-tuples, IP
 // addresses), and distance to the closest training record (DCR) of synthetic records vs real holdout records.
 import type { Table } from '../io/table.js';
-import { TupleSet } from './flows.js';
+import { TupleSet, flowAggregates, indexFlows } from './flows.js';
 import { rng } from './stats.js';
 
 export interface CopyStats {
@@ -64,24 +64,47 @@ function copyStats(other: Table, trainTuples: TupleSet, trainIps: Uint32Array): 
   return { tuples: seen.size, tuplesCopied: seen.size ? copied / seen.size : 0, ips: ips.length, ipsCopied: ips.length ? ipCopied / ips.length : 0 };
 }
 
-/** Feature names of the DCR space; every feature is scaled to [0, 1]. */
+/** Feature names of the DCR space; every feature is scaled to [0, 1]. Packet traces are compared per 5-tuple flow. */
 export function dcrFeatureNames(kind: Table['kind']): string[] {
   const base = ['sip0', 'sip1', 'sip2', 'sip3', 'dip0', 'dip1', 'dip2', 'dip3', 'srcport', 'dstport', 'proto'];
-  return kind === 'packets' ? [...base, 'log_pkt_len', 'ttl', 'tos'] : [...base, 'log_td', 'log_pkt', 'log_byt'];
+  return kind === 'packets' ? [...base, 'log_flow_packets', 'log_flow_bytes', 'log_flow_duration_us', 'ttl', 'tos'] : [...base, 'log_td', 'log_pkt', 'log_byt'];
 }
 
-/** Normalised feature vectors: octets/255, ports/65535, proto/255, log1p sizes over log1p of the training max. */
-function dcrFeatures(t: Table, rows: Int32Array, scale: number[]): Float64Array {
+/**
+ * The records DCR compares: NetFlow records as they are; for packets one record per 5-tuple flow (header of its
+ * first packet + packets, bytes, duration), since packets of one flow are near-identical and would make every
+ * distance 0.
+ */
+interface DcrRecords {
+  t: Table;
+  n: number;
+  header: Int32Array;
+  sizes: [Float64Array, Float64Array, Float64Array];
+}
+
+function dcrRecords(t: Table): DcrRecords {
+  if (t.kind === 'flows') {
+    const header = Int32Array.from({ length: t.length }, (_, i) => i);
+    return { t, n: t.length, header, sizes: [t.td, t.pkt, t.byt] };
+  }
+  const idx = indexFlows(t);
+  const agg = flowAggregates(t, idx);
+  return { t, n: idx.count, header: idx.first, sizes: [agg.packets, agg.bytes, agg.duration] };
+}
+
+function dcrFeatures(recs: DcrRecords, rows: Int32Array, scale: number[]): Float64Array {
+  const t = recs.t;
   const d = dcrFeatureNames(t.kind).length;
   const x = new Float64Array(rows.length * d);
   for (let r = 0; r < rows.length; r++) {
-    const i = rows[r]!;
+    const j = rows[r]!;
+    const i = recs.header[j]!;
     const s = t.srcIp[i]!;
     const dd = t.dstIp[i]!;
     const v = [s >>> 24, (s >>> 16) & 255, (s >>> 8) & 255, s & 255, dd >>> 24, (dd >>> 16) & 255, (dd >>> 8) & 255, dd & 255].map((o) => o / 255);
     v.push(t.srcPort[i]! / 65535, t.dstPort[i]! / 65535, t.proto[i]! / 255);
-    if (t.kind === 'packets') v.push(Math.log1p(t.pktLen[i]!) / scale[0]!, t.ttl[i]! / 255, t.tos[i]! / 255);
-    else v.push(Math.log1p(Math.max(0, t.td[i]!)) / scale[0]!, Math.log1p(Math.max(0, t.pkt[i]!)) / scale[1]!, Math.log1p(Math.max(0, t.byt[i]!)) / scale[2]!);
+    for (let k = 0; k < 3; k++) v.push(Math.log1p(Math.max(0, recs.sizes[k]![j]!)) / scale[k]!);
+    if (t.kind === 'packets') v.push(t.ttl[i]! / 255, t.tos[i]! / 255);
     x.set(v, r * d);
   }
   return x;
@@ -146,31 +169,27 @@ export function preparePrivacy(train: Table, holdout: Table, source: PrivacyResu
   for (let i = 0; i < train.length; i++) tuples.add(train, i);
   const ips = ipSet(train);
   const r = rng(opts.seed ^ 0xdc4);
-  const scale: number[] = [];
-  if (train.kind === 'packets') {
+  const trainRecs = dcrRecords(train);
+  const scale = trainRecs.sizes.map((col) => {
     let mx = 0;
-    for (let i = 0; i < train.length; i++) mx = Math.max(mx, train.pktLen[i]!);
-    scale.push(Math.log1p(mx) || 1);
-  } else {
-    for (const col of [train.td, train.pkt, train.byt]) {
-      let mx = 0;
-      for (let i = 0; i < train.length; i++) mx = Math.max(mx, col[i]!);
-      scale.push(Math.log1p(mx) || 1);
-    }
-  }
+    for (let i = 0; i < trainRecs.n; i++) mx = Math.max(mx, col[i]!);
+    return Math.log1p(mx) || 1;
+  });
   const names = dcrFeatureNames(train.kind);
-  const tr = sample(train.length, opts.trainSample ?? 5000, r);
-  const ref = dcrFeatures(train, tr, scale);
-  const qh = sample(holdout.length, opts.querySample ?? 1000, r);
-  const holdoutDcr = dcrStats(nearest(dcrFeatures(holdout, qh, scale), qh.length, ref, tr.length, names.length));
+  const tr = sample(trainRecs.n, opts.trainSample ?? 5000, r);
+  const ref = dcrFeatures(trainRecs, tr, scale);
+  const holdRecs = dcrRecords(holdout);
+  const qh = sample(holdRecs.n, opts.querySample ?? 1000, r);
+  const holdoutDcr = dcrStats(nearest(dcrFeatures(holdRecs, qh, scale), qh.length, ref, tr.length, names.length));
   return { source, tuples, ips, scale, names, trainRows: tr.length, ref, holdout: copyStats(holdout, tuples, ips), holdoutDcr, opts };
 }
 
 /** Privacy checks of `syn` against a prepared training trace. */
 export function privacyFor(ctx: PrivacyContext, syn: Table): PrivacyResult {
   const r = rng(ctx.opts.seed ^ 0x5d4);
-  const qs = sample(syn.length, ctx.opts.querySample ?? 1000, r);
-  const ds = dcrStats(nearest(dcrFeatures(syn, qs, ctx.scale), qs.length, ctx.ref, ctx.trainRows, ctx.names.length));
+  const synRecs = dcrRecords(syn);
+  const qs = sample(synRecs.n, ctx.opts.querySample ?? 1000, r);
+  const ds = dcrStats(nearest(dcrFeatures(synRecs, qs, ctx.scale), qs.length, ctx.ref, ctx.trainRows, ctx.names.length));
   const dh = ctx.holdoutDcr;
   return {
     holdoutSource: ctx.source,
