@@ -1,6 +1,7 @@
 // N-API glue for the reader: a NativeReader object whose nextBatch(capacity) fills one batch of typed-array
 // columns on a worker thread (AsyncWorker) and resolves with them, plus the flows closed meanwhile and the stats.
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,7 +18,8 @@ class NativeReader;
 
 class FillWorker : public Napi::AsyncWorker {
  public:
-  FillWorker(Napi::Env env, NativeReader* owner, Napi::Object self, uint32_t capacity);
+  // `recycle`: an ArrayBuffer of an earlier batch the caller no longer uses (reused when large enough), or empty.
+  FillWorker(Napi::Env env, NativeReader* owner, Napi::Object self, uint32_t capacity, Napi::Value recycle);
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override;
   void OnOK() override;
@@ -32,6 +34,8 @@ class FillWorker : public Napi::AsyncWorker {
   std::vector<size_t> offsets_;
   std::vector<FlowRecord> flows_;
   uint32_t count_ = 0;
+  size_t total_ = 0;
+  bool recycled_ = false;  // buffer reused: zero it on the worker thread before filling
   bool done_ = false;
   int64_t bytes_read_ = 0;
   std::string err_kind_;
@@ -75,7 +79,8 @@ class NativeReader : public Napi::ObjectWrap<NativeReader> {
     double cap = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 65536;
     if (!(cap >= 1 && cap <= (1 << 24))) throw Napi::RangeError::New(env, "batch capacity must be within 1..16777216");
     busy_ = true;
-    auto* w = new FillWorker(env, this, info.This().As<Napi::Object>(), static_cast<uint32_t>(cap));
+    auto* w = new FillWorker(env, this, info.This().As<Napi::Object>(), static_cast<uint32_t>(cap),
+                             info.Length() > 1 ? info[1] : env.Undefined());
     Napi::Promise p = w->Promise();
     w->Queue();
     return p;
@@ -91,7 +96,7 @@ class NativeReader : public Napi::ObjectWrap<NativeReader> {
   bool flows_ = false, busy_ = false, closed_ = false;
 };
 
-FillWorker::FillWorker(Napi::Env env, NativeReader* owner, Napi::Object self, uint32_t capacity)
+FillWorker::FillWorker(Napi::Env env, NativeReader* owner, Napi::Object self, uint32_t capacity, Napi::Value recycle)
     : Napi::AsyncWorker(env, "netshare:read"), owner_(owner), self_(Napi::Persistent(self)), deferred_(Napi::Promise::Deferred::New(env)) {
   size_t total = 0;
 #define NETSHARE_OFFSET(name, type, width) \
@@ -99,7 +104,15 @@ FillWorker::FillWorker(Napi::Env env, NativeReader* owner, Napi::Object self, ui
   total = Align8(total + (std::string(#name) == "flowId" && !owner->flows() ? 0 : size_t{width} * capacity));
   NETSHARE_PACKET_COLUMNS(NETSHARE_OFFSET)
 #undef NETSHARE_OFFSET
-  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, total);
+  total_ = total;
+  // A fresh ArrayBuffer costs page faults on every batch; a returned one is reused (and zeroed in Execute).
+  Napi::ArrayBuffer ab;
+  if (recycle.IsArrayBuffer() && recycle.As<Napi::ArrayBuffer>().ByteLength() >= total) {
+    ab = recycle.As<Napi::ArrayBuffer>();
+    recycled_ = true;
+  } else {
+    ab = Napi::ArrayBuffer::New(env, total);
+  }
   buffer_ = Napi::Persistent(ab);
   uint8_t* base = static_cast<uint8_t*>(ab.Data());
   size_t k = 0;
@@ -111,6 +124,7 @@ FillWorker::FillWorker(Napi::Env env, NativeReader* owner, Napi::Object self, ui
 }
 
 void FillWorker::Execute() {
+  if (recycled_) std::memset(cols_.tsNs, 0, total_);  // columns start at offset 0 of the buffer
   try {
     count_ = owner_->reader()->Fill(cols_, flows_, done_);
     bytes_read_ = owner_->reader()->bytes_read();

@@ -153,7 +153,7 @@ export async function convertTrace(input: string, opts: ConvertOptions): Promise
     const w = new PacketsCsvWriter(opts.to, { extended: Boolean(opts.extended) });
     let stats: ReadStats | undefined;
     try {
-      for await (const b of readPacketBatches(input, read)) {
+      for await (const b of readPacketBatches(input, { ...read, reuseBatches: true })) {
         stats = b.stats;
         await w.write(b);
       }

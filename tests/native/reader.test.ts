@@ -214,6 +214,16 @@ describe('batches, flows, filter', () => {
     expect(big.rows.map((r) => r.flow)).toEqual([0, 0, 0, 0, 0, 1, 1, 0, 0xffffffff]);
   });
 
+  it('reuseBatches recycles batch memory without changing what each iteration sees', async () => {
+    const fresh = await all(file, { flows: true, batchSize: 2 });
+    const reused = await all(file, { flows: true, batchSize: 2, reuseBatches: true });
+    expect(reused.rows).toEqual(fresh.rows);
+    expect(reused.batches[2]!.tsNs.buffer).toBe(reused.batches[0]!.tsNs.buffer);
+    expect(fresh.batches[2]!.tsNs.buffer).not.toBe(fresh.batches[0]!.tsNs.buffer);
+    // Without reuse, kept batches stay intact.
+    expect(fresh.batches[0]!.tsNs[0]).toBe(100_000_000_000n);
+  });
+
   it('readFlowTable aggregates 5-tuples (no timeout, as NetShare)', async () => {
     const { flows, stats } = await readFlowTable(file);
     expect(flows.length).toBe(2);
