@@ -1,7 +1,7 @@
 // Every pcap/pcapng the writer produces is read by tshark (checksum validation on) with no error-level expert info,
 // and tshark's decode of each frame matches the table row it came from.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -64,6 +64,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 // protocol; a private Wireshark profile disables everything above IP/TCP/UDP/ICMP for those files.
 function l4OnlyConfigDir(): string {
   const cfg = join(dir, 'wireshark-l4-only');
+  if (existsSync(join(cfg, 'disabled_protos'))) return cfg;
   mkdirSync(cfg, { recursive: true });
   const all = spawnSync('tshark', ['-G', 'protocols'], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout;
   const keep = /^(_ws\..*|frame|eth|ethertype|ip|ipv6|ipv6\..*|ip\.options\..*|tcp|tcp\.options\..*|udp|icmp|icmpv6|data|raw)$/;
