@@ -250,7 +250,7 @@ LinkVerdict FromErf(const uint8_t* data, int64_t caplen, int64_t& pos, int& want
 
 bool LinktypeSupported(int lt) {
   switch (lt) {
-    case 0: case 1: case 9: case 12: case 14: case 50: case 101: case 105: case 108: case 113: case 127:
+    case 0: case 1: case 9: case 12: case 14: case 50: case 51: case 101: case 104: case 105: case 108: case 113: case 127:
     case 197: case 228: case 229: case 276:
       return true;
     default:
@@ -296,6 +296,13 @@ void DecodePacket(int linktype, const uint8_t* data, uint32_t caplen32, uint32_t
       }
       break;
     case 9: case 50: v = FromPpp(data, caplen, pos, want); break;
+    case 51: v = FromEthertype(0x8864, data, caplen, pos, want); break;  // PPPoE without the Ethernet header
+    case 104:  // Cisco HDLC: address, control, Ethernet type
+      if (caplen >= 4) {
+        pos = 4;
+        v = FromEthertype(be16(data + 2), data, caplen, pos, want);
+      }
+      break;
     case 197: v = FromErf(data, caplen, pos, want); break;
     case 105: v = From80211(data, caplen, pos, want); break;
     case 127:

@@ -64,7 +64,7 @@ describe('link layers', () => {
     }
   });
 
-  it('raw IP (12, 14, 101), IPV4/IPV6 (228/229), SLL, SLL2, NULL, LOOP, PPP', async () => {
+  it('raw IP (12, 14, 101), IPV4/IPV6 (228/229), SLL, SLL2, NULL, LOOP, PPP (9, 50, 51), Cisco HDLC', async () => {
     const v6 = ipv6({ src: V6A, dst: V6B, proto: 17, sport: 1, dport: 2 });
     const sll = (type: number, p: Uint8Array) => Uint8Array.from([0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, type >> 8, type & 255, ...p]);
     const sll2 = (type: number, p: Uint8Array) => Uint8Array.from([type >> 8, type & 255, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, ...p]);
@@ -79,6 +79,9 @@ describe('link layers', () => {
       [0, [Uint8Array.from([2, 0, 0, 0, ...tcp]), Uint8Array.from([30, 0, 0, 0, ...v6]), Uint8Array.from([0, 0, 0, 2, ...tcp])], [4, 6, 4]],
       [108, [Uint8Array.from([0, 0, 0, 2, ...tcp]), Uint8Array.from([0, 0, 0, 24, ...v6])], [4, 6]],
       [9, [Uint8Array.from([0xff, 0x03, 0, 0x21, ...tcp]), Uint8Array.from([0xff, 0x03, 0, 0x57, ...v6]), Uint8Array.from([0xff, 0x03, 0xc0, 0x21, 1, 2])], [4, 6, 0]],
+      [50, [Uint8Array.from([0xff, 0x03, 0, 0x21, ...tcp])], [4]],
+      [51, [Uint8Array.from([0x11, 0, 0, 1, 0, 42, 0, 0x57, ...v6]), Uint8Array.from([0x11, 0, 0, 1, 0, 42, 0xc0, 0x21, 1, 2])], [6, 0]],
+      [104, [Uint8Array.from([0x0f, 0, 8, 0, ...tcp]), Uint8Array.from([0x8f, 0, 0x86, 0xdd, ...v6])], [4, 6]],
     ];
     for (const [lt, frames, versions] of cases) {
       const { rows, batches } = await all(save(`lt${lt}.pcap`, pcap(recs(frames), { linktype: lt })));
