@@ -28,3 +28,16 @@ export { renderReport } from './eval/report.js';
 export { profile, compareProfiles, metricsFor, type MetricInfo, type Profile } from './eval/fidelity.js';
 export { marginalsBaseline, bootstrapBaseline, makeBaseline, type BaselineName } from './eval/baselines.js';
 export { jsd, emd, rankFrequency, rankJsd, spearman, normaliseAcross, type JsVariant } from './eval/stats.js';
+export { readFlowCsv, writeFlowCsv, FLOW_FIELDS, type FlowCsvSchema, type ReadFlowCsvOptions, type WriteFlowCsvOptions } from './io/netflow-csv.js';
+export { readTrace, detectTraceFormat, type ReadTraceOptions } from './io/read-trace.js';
+export { parseConfig, presetConfig, loadConfigFile, PRESETS, type NetShareConfig, type FieldSpec } from './config/schema.js';
+export { preprocess, type PreprocessOptions, type PreprocessResult } from './pipeline/preprocess.js';
+export {
+  loadChunkTensors,
+  loadPackedChunk,
+  loadEncoders,
+  loadLayout,
+  loadPreprocessSummary,
+  decodeChunkFromWorkdir,
+} from './pipeline/chunk-tensors.js';
+export { decodeChunk, genFlagOutputs, type EncoderSet, type Layout, type ChunkTensors, type PackedChunkTensors } from './encode/tensors.js';
