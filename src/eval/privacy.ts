@@ -55,9 +55,11 @@ function hasSorted(a: Uint32Array, v: number): boolean {
 }
 
 function copyStats(other: Table, trainTuples: TupleSet, trainIps: Uint32Array): CopyStats {
-  const seen = new TupleSet(Math.min(other.length, 1 << 20));
+  // One membership test per distinct 5-tuple (its first record).
+  const idx = indexFlows(other);
   let copied = 0;
-  for (let i = 0; i < other.length; i++) if (seen.add(other, i) && trainTuples.has(other, i)) copied++;
+  for (let f = 0; f < idx.count; f++) if (trainTuples.has(other, idx.first[f]!)) copied++;
+  const seen = { size: idx.count };
   const ips = ipSet(other);
   let ipCopied = 0;
   for (let i = 0; i < ips.length; i++) if (hasSorted(trainIps, ips[i]!)) ipCopied++;
@@ -165,8 +167,9 @@ export interface PrivacyContext {
 }
 
 export function preparePrivacy(train: Table, holdout: Table, source: PrivacyResult['holdoutSource'], opts: PrivacyOptions): PrivacyContext {
-  const tuples = new TupleSet(Math.min(train.length, 1 << 20));
-  for (let i = 0; i < train.length; i++) tuples.add(train, i);
+  const trainIdx = indexFlows(train);
+  const tuples = new TupleSet(trainIdx.count);
+  for (let f = 0; f < trainIdx.count; f++) tuples.add(train, trainIdx.first[f]!);
   const ips = ipSet(train);
   const r = rng(opts.seed ^ 0xdc4);
   const trainRecs = dcrRecords(train);
