@@ -295,6 +295,31 @@ describe('batches, flows, filter', () => {
     await expect(all(file, { inactiveTimeoutS: -1 })).rejects.toBeInstanceOf(ConfigError);
   });
 
+  it('reading runs off the main thread: the event loop keeps turning while a batch is filled', async () => {
+    const one = Buffer.from(pcap([{ sec: 1, frac: 0, data: eth(0x0800, tcp) }]));
+    const rec = one.subarray(24);
+    const n = 100_000;
+    const big = Buffer.alloc(24 + n * rec.length);
+    one.copy(big, 0, 0, 24);
+    for (let i = 0; i < n; i++) rec.copy(big, 24 + i * rec.length);
+    const f = save('offthread.pcap', big);
+    let turns = 0;
+    let spinning = true;
+    const spin = (): void => {
+      turns++;
+      if (spinning) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const it = readPacketBatches(f, { batchSize: n, flows: true })[Symbol.asyncIterator]();
+    const first = await it.next();
+    const turnsWhileReading = turns;
+    spinning = false;
+    await it.return?.(undefined);
+    expect(first.done).toBe(false);
+    expect((first.value as PacketBatch).length).toBe(n);
+    expect(turnsWhileReading).toBeGreaterThan(1);
+  });
+
   it('a consumer that stops early closes the reader cleanly', async () => {
     for await (const b of readPacketBatches(file, { batchSize: 1 })) {
       expect(b.length).toBe(1);
