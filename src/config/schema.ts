@@ -163,7 +163,13 @@ function zodToConfigError(err: z.ZodError, input: unknown, source: string): Conf
     return new ConfigError(`${expected('only known keys', key || 'the config', keys)}: unknown key ${k}${at}`, key ? `${key}.${keys[0]}` : keys[0]);
   }
   const value = valueAt(input, issue.path);
-  const what = issue.message.replace(/^Invalid input: expected /, '').replace(/^Invalid input/, 'a valid value');
+  const what = issue.message
+    .replace(/^Invalid discriminator value\. Expected /, 'one of ')
+    .replace(/^Invalid input: expected /i, '')
+    .replace(/^Expected /, '')
+    .replace(/, received \w+$/, '')
+    .replace(/^Invalid input$/, 'a valid value')
+    .replace(/^Invalid option: expected one of /, 'one of ');
   return new ConfigError(`${expected(what, key || 'the config', value === undefined ? '(missing)' : value)}${at}`, key);
 }
 
