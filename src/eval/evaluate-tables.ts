@@ -106,13 +106,20 @@ function topBars(field: string, profs: { name: string; p: Profile }[], pick: (p:
   };
 }
 
-/** Evaluate `syn` against `real` (and any requested baselines). Pure: no file access. */
-export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = {}): { result: EvalResult; charts: ChartData } {
+/** Check the options that do not depend on the data (call before reading large inputs). Throws ConfigError. */
+export function validateEvaluateOptions(opts: Pick<EvaluateOptions, 'seed' | 'jsVariant' | 'baselines'>): void {
   const seed = opts.seed ?? 1;
-  if (!Number.isInteger(seed) || seed < 0) throw new ConfigError(expected('a non-negative integer', 'seed', seed), 'seed');
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new ConfigError(expected('an integer in [0, 2^32)', 'seed', seed), 'seed');
   const variant = opts.jsVariant ?? 'divergence';
   if (variant !== 'divergence' && variant !== 'distance') throw new ConfigError(expected("'divergence' or 'distance'", 'jsVariant', variant), 'jsVariant');
   for (const b of opts.baselines ?? []) if (!BASELINES.includes(b as BaselineName)) throw new ConfigError(expected(`one of ${BASELINES.join(', ')}`, 'baseline', b), 'baseline');
+}
+
+/** Evaluate `syn` against `real` (and any requested baselines). Pure: no file access. */
+export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = {}): { result: EvalResult; charts: ChartData } {
+  validateEvaluateOptions(opts);
+  const seed = opts.seed ?? 1;
+  const variant = opts.jsVariant ?? 'divergence';
   validateTable(real, opts.files?.real ?? 'real');
   validateTable(syn, opts.files?.synthetic ?? 'synthetic');
   if (real.kind !== syn.kind) {

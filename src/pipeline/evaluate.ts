@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { NetShareError } from '../errors.js';
 import { readTrace } from '../io/read-trace.js';
 import type { Table } from '../io/table.js';
-import { evaluateTables, type EvalResult } from '../eval/evaluate-tables.js';
+import { evaluateTables, validateEvaluateOptions, type EvalResult } from '../eval/evaluate-tables.js';
 import { renderReport } from '../eval/report.js';
 import type { JsVariant } from '../eval/stats.js';
 import { writeFileAtomic } from './fsutil.js';
@@ -55,6 +55,7 @@ async function writeOut(path: string, data: string, what: string): Promise<void>
 
 /** Evaluate a synthetic trace file against a real one; see src/eval/README.md for the JSON schema. */
 export async function evaluateFiles(opts: EvaluateFilesOptions): Promise<EvaluateFilesResult> {
+  validateEvaluateOptions(opts);
   const t0 = performance.now();
   opts.onStage?.('read');
   const read = async (f: string): Promise<Table> => (await readTrace(f)).table;

@@ -75,6 +75,9 @@ describe('netshare eval (NetFlow CSV)', () => {
     const real = join(dir, 'real.csv');
     expect((await run(['eval', '--real', real, '--synthetic', real, '--baseline', 'gan'])).code).toBe(EXIT.USAGE);
     expect((await run(['eval', '--real', real])).code).toBe(EXIT.USAGE);
+    const bad = await run(['eval', '--real', join(dir, 'absent.csv'), '--synthetic', real, '--seed', '-3']);
+    expect(bad.code).toBe(EXIT.USAGE); // options are checked before any file is read
+    expect(bad.err).toMatch(/seed/);
   });
 });
 
