@@ -116,6 +116,61 @@ export function sanitizePackets(t: PacketTable, modelsTcpFlags: boolean): number
   return fixed;
 }
 
+/**
+ * Snap every value of `syn` to the nearest value present in `real` (ties to the lower). Used for the IPv4 fragment
+ * offset: a min-max sigmoid output is never exactly 0, and an offset the training data never had turns every packet
+ * into a non-first fragment without its TCP/UDP header. Like ports and protocols (nearest seen value), generated
+ * offsets are always offsets of the training data.
+ */
+export function snapToSupport(syn: { [i: number]: number; length: number }, n: number, real: ArrayLike<number>): void {
+  const seen = Float64Array.from(new Set(Array.from(real))).sort();
+  if (seen.length === 0) return;
+  for (let i = 0; i < n; i++) {
+    const v = syn[i]!;
+    let lo = 0;
+    let hi = seen.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (seen[mid]! < v) lo = mid + 1;
+      else hi = mid;
+    }
+    const a = seen[Math.max(0, lo - 1)]!;
+    const b = seen[lo]!;
+    syn[i] = v - a <= b - v ? a : b;
+  }
+}
+
+/**
+ * ICMP rows carry type/code in the port columns, but the port embedding is shared with TCP/UDP: snap each ICMP row's
+ * type and code to the nearest ones of the real ICMP (or ICMPv6) packets, echo request (8/0, v6 128/0) when none.
+ */
+export function snapIcmp(syn: PacketTable, real: PacketTable): void {
+  for (const proto of [1, 58]) {
+    const rows: number[] = [];
+    for (let i = 0; i < syn.length; i++) if (syn.proto[i] === proto) rows.push(i);
+    if (rows.length === 0) continue;
+    const types: number[] = [];
+    const codes: number[] = [];
+    for (let i = 0; i < real.length; i++) {
+      if (real.proto[i] !== proto) continue;
+      types.push(real.srcPort[i]!);
+      codes.push(real.dstPort[i]!);
+    }
+    if (types.length === 0) {
+      types.push(proto === 1 ? 8 : 128);
+      codes.push(0);
+    }
+    const t = Float64Array.from(rows, (i) => syn.srcPort[i]!);
+    const c = Float64Array.from(rows, (i) => syn.dstPort[i]!);
+    snapToSupport(t, t.length, types);
+    snapToSupport(c, c.length, codes);
+    rows.forEach((i, j) => {
+      syn.srcPort[i] = t[j]!;
+      syn.dstPort[i] = c[j]!;
+    });
+  }
+}
+
 /** NetFlow counters as the input's schema holds them: whole packets ≥ 1 and bytes ≥ 1, durations ≥ 0. */
 export function sanitizeFlows(t: FlowTable): void {
   for (let i = 0; i < t.length; i++) {
@@ -279,6 +334,10 @@ export async function postprocessStage(opts: PostprocessOptions): Promise<Postpr
   let format: string;
   if (table.kind === 'packets') {
     const modelsFlags = opts.config.preprocess.timeseries.some((f) => f.column === 'tcp_flags');
+    if (real.kind === 'packets') {
+      snapToSupport(table.fragOffset, table.length, real.fragOffset.subarray(0, real.length));
+      snapIcmp(table, real);
+    }
     sanitizedRows = sanitizePackets(table, modelsFlags);
     const { writePcap } = await import('../native/writer.js');
     await writePcap(output, table, { format: 'pcap', mode: 'header-only', linktype: 'raw' });

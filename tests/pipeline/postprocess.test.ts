@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { allocFlowTable, allocPacketTable } from '../../src/io/table.js';
 import { dropDuplicateTuples, mergeByFlowTags } from '../../src/pipeline/generate.js';
-import { concatTables, rankSumSelect, rowsInTime, sanitizePackets, sortByTime } from '../../src/pipeline/postprocess.js';
+import { concatTables, rankSumSelect, rowsInTime, sanitizePackets, snapIcmp, snapToSupport, sortByTime } from '../../src/pipeline/postprocess.js';
 import { readTableFile, writeTableFile } from '../../src/pipeline/workdir.js';
 import { fineTuneSchedule } from '../../src/pipeline/train.js';
 import { presetConfig } from '../../src/config/schema.js';
@@ -131,5 +131,35 @@ describe('fineTuneSchedule', () => {
     const m = presetConfig('pcap').model;
     expect(fineTuneSchedule(m, 0.25)).toEqual({ iterations: 20000, checkpointEvery: 1000 });
     expect(fineTuneSchedule({ ...m, iterations: 6, checkpointEvery: 3 }, 0.25)).toEqual({ iterations: 2, checkpointEvery: 1 });
+  });
+});
+
+describe('snapToSupport', () => {
+  it('moves every value to the nearest value seen in the real data', () => {
+    const syn = Uint16Array.from([0, 3, 700, 5000, 8191]);
+    snapToSupport(syn, syn.length, Uint16Array.from([0, 0, 185, 1000]));
+    expect(Array.from(syn)).toEqual([0, 0, 1000, 1000, 1000]);
+    const only0 = Uint16Array.from([4099, 1]);
+    snapToSupport(only0, 2, Uint16Array.from([0]));
+    expect(Array.from(only0)).toEqual([0, 0]);
+  });
+});
+
+describe('snapIcmp', () => {
+  it('gives ICMP rows the real ICMP type/code nearest to theirs, echo request when the real trace has none', () => {
+    const real = allocPacketTable(3);
+    real.proto.set([1, 1, 6]);
+    real.srcPort.set([0, 3, 80]);
+    real.dstPort.set([0, 1, 443]);
+    const syn = allocPacketTable(3);
+    syn.proto.set([1, 6, 1]);
+    syn.srcPort.set([50194, 50194, 2]);
+    syn.dstPort.set([2209, 2209, 0]);
+    snapIcmp(syn, real);
+    expect(Array.from(syn.srcPort)).toEqual([3, 50194, 3]);
+    expect(Array.from(syn.dstPort)).toEqual([1, 2209, 0]);
+    const none = allocPacketTable(1);
+    snapIcmp(syn, none);
+    expect(syn.srcPort[0]).toBe(8);
   });
 });
