@@ -22,9 +22,9 @@ describe('training improves the generator', () => {
   it('synthetic chunk: 750 iterations at least halve the mean marginal distance', async () => {
     const lr = 1e-3;
     const { before, after } = await untrainedVsTrained(tinyTensors(1000), tinyLayout, {
-      ...tinyConfig, batchSize: 64, dRounds: 5, gLr: lr, dLr: lr, attrDLr: lr, iterations: 750, checkpointEvery: 0,
+      ...tinyConfig, batchSize: 32, dRounds: 3, gLr: lr, dLr: lr, attrDLr: lr, iterations: 750, checkpointEvery: 0,
     });
-    // measured here: before 0.21, after 0.06
+    // measured here: before 0.24, after 0.09
     expect(after).toBeLessThan(0.5 * before);
   });
 
