@@ -95,54 +95,97 @@ export class CountSketch implements Sketch {
 }
 
 /**
- * Space-Saving (Metwally et al.) with `k` counters; unmonitored keys estimate 0. The counters sit in a binary
- * min-heap with a key → slot map, so an increment or an eviction costs O(log k).
+ * Space-Saving (Metwally et al.) with `k` counters; unmonitored keys estimate 0. Counters live in the paper's
+ * Stream-Summary: buckets of equal count in a doubly linked list of increasing counts, each holding a linked
+ * list of its entries, so an increment and an eviction are both O(1).
  */
 export class SpaceSaving implements Sketch {
   readonly name: string;
-  private readonly keys: Int32Array;
-  private readonly counts: Float64Array;
-  /** Heap slot of each monitored key, -1 otherwise (keys are dense ids below `keySpace`). */
-  private readonly slot: Int32Array;
+  // entries 0..k-1
+  private readonly eKey: Int32Array;
+  private readonly eBucket: Int32Array;
+  private readonly ePrev: Int32Array;
+  private readonly eNext: Int32Array;
+  // buckets 0..k-1 (at most k non-empty buckets), with a free list
+  private readonly bCount: Float64Array;
+  private readonly bHead: Int32Array;
+  private readonly bPrev: Int32Array;
+  private readonly bNext: Int32Array;
+  private freeBucket = 0;
+  private minBucket = -1;
   private size = 0;
+  /** Entry of each monitored key, -1 otherwise (keys are dense ids below `keySpace`). */
+  private readonly slot: Int32Array;
   constructor(
     private readonly k: number,
     keySpace: number,
   ) {
     this.name = `space-saving k=${k}`;
-    this.keys = new Int32Array(k);
-    this.counts = new Float64Array(k);
+    this.eKey = new Int32Array(k);
+    this.eBucket = new Int32Array(k);
+    this.ePrev = new Int32Array(k);
+    this.eNext = new Int32Array(k);
+    this.bCount = new Float64Array(k);
+    this.bHead = new Int32Array(k).fill(-1);
+    this.bPrev = new Int32Array(k);
+    this.bNext = new Int32Array(k);
+    for (let b = 0; b < k; b++) this.bNext[b] = b + 1 < k ? b + 1 : -1; // free list threaded through bNext
     this.slot = new Int32Array(keySpace).fill(-1);
   }
-  private swap(a: number, b: number): void {
-    const ka = this.keys[a]!;
-    const ca = this.counts[a]!;
-    this.keys[a] = this.keys[b]!;
-    this.counts[a] = this.counts[b]!;
-    this.keys[b] = ka;
-    this.counts[b] = ca;
-    this.slot[this.keys[a]!] = a;
-    this.slot[this.keys[b]!] = b;
+  private newBucket(count: number, prev: number, next: number): number {
+    const b = this.freeBucket;
+    this.freeBucket = this.bNext[b]!;
+    this.bCount[b] = count;
+    this.bHead[b] = -1;
+    this.bPrev[b] = prev;
+    this.bNext[b] = next;
+    if (prev >= 0) this.bNext[prev] = b;
+    else this.minBucket = b;
+    if (next >= 0) this.bPrev[next] = b;
+    return b;
   }
-  private down(i: number): void {
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < this.size && this.counts[l]! < this.counts[m]!) m = l;
-      if (r < this.size && this.counts[r]! < this.counts[m]!) m = r;
-      if (m === i) return;
-      this.swap(i, m);
-      i = m;
-    }
+  private unlinkEntry(e: number): void {
+    const b = this.eBucket[e]!;
+    const p = this.ePrev[e]!;
+    const n = this.eNext[e]!;
+    if (p >= 0) this.eNext[p] = n;
+    else this.bHead[b] = n;
+    if (n >= 0) this.ePrev[n] = p;
   }
-  private up(i: number): void {
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (this.counts[p]! <= this.counts[i]!) return;
-      this.swap(i, p);
-      i = p;
-    }
+  private linkEntry(e: number, b: number): void {
+    const h = this.bHead[b]!;
+    this.eBucket[e] = b;
+    this.ePrev[e] = -1;
+    this.eNext[e] = h;
+    if (h >= 0) this.ePrev[h] = e;
+    this.bHead[b] = e;
+  }
+  private freeIfEmpty(b: number): void {
+    if (this.bHead[b]! >= 0) return;
+    const p = this.bPrev[b]!;
+    const n = this.bNext[b]!;
+    if (p >= 0) this.bNext[p] = n;
+    else this.minBucket = n;
+    if (n >= 0) this.bPrev[n] = p;
+    this.bNext[b] = this.freeBucket;
+    this.freeBucket = b;
+  }
+  /** Move entry e from its bucket to the bucket of count + 1. */
+  private increment(e: number): void {
+    const b = this.eBucket[e]!;
+    const c = this.bCount[b]! + 1;
+    const n = this.bNext[b]!;
+    this.unlinkEntry(e);
+    let target: number;
+    if (n >= 0 && this.bCount[n] === c) target = n;
+    else if (this.bHead[b]! < 0) {
+      // e was alone: reuse its bucket in place
+      this.bCount[b] = c;
+      this.linkEntry(e, b);
+      return;
+    } else target = this.newBucket(c, b, n);
+    this.linkEntry(e, target);
+    this.freeIfEmpty(b);
   }
   addAll(keys: Int32Array, n: number): void {
     for (let i = 0; i < n; i++) this.add(keys[i]!);
@@ -150,28 +193,28 @@ export class SpaceSaving implements Sketch {
   add(key: number): void {
     const at = this.slot[key]!;
     if (at >= 0) {
-      this.counts[at]! += 1;
-      this.down(at);
+      this.increment(at);
       return;
     }
     if (this.size < this.k) {
-      const i = this.size++;
-      this.keys[i] = key;
-      this.counts[i] = 1;
-      this.slot[key] = i;
-      this.up(i);
+      const e = this.size++;
+      this.eKey[e] = key;
+      this.slot[key] = e;
+      const m = this.minBucket;
+      const b = m >= 0 && this.bCount[m] === 1 ? m : this.newBucket(1, -1, m);
+      this.linkEntry(e, b);
       return;
     }
-    // Evict the minimum (the root); the newcomer inherits its count + 1.
-    this.slot[this.keys[0]!] = -1;
-    this.keys[0] = key;
-    this.counts[0]! += 1;
-    this.slot[key] = 0;
-    this.down(0);
+    // Evict an entry of the minimum bucket; the newcomer inherits its count + 1.
+    const e = this.bHead[this.minBucket]!;
+    this.slot[this.eKey[e]!] = -1;
+    this.eKey[e] = key;
+    this.slot[key] = e;
+    this.increment(e);
   }
   estimate(key: number): number {
     const at = this.slot[key]!;
-    return at < 0 ? 0 : this.counts[at]!;
+    return at < 0 ? 0 : this.bCount[this.eBucket[at]!]!;
   }
 }
 

@@ -33,6 +33,29 @@ describe('sketches', () => {
     small.addAll(stream, stream.length);
     expect(small.estimate(7)).toBeGreaterThanOrEqual(truth.get(7)!);
   });
+  it('Space-Saving keeps its guarantees on random skewed streams: counters sum to N, true ≤ est ≤ true + N/k', () => {
+    for (const seed of [1, 2, 3]) {
+      const r = rng(seed);
+      const n = 20000;
+      const keys = Int32Array.from({ length: n }, () => Math.floor(r() ** 3 * 500));
+      const exact = new Float64Array(500);
+      for (const k of keys) exact[k]! += 1;
+      const k = 32;
+      const ss = new SpaceSaving(k, 500);
+      ss.addAll(keys, n);
+      let sum = 0;
+      for (let key = 0; key < 500; key++) {
+        const est = ss.estimate(key);
+        sum += est;
+        if (est > 0) {
+          expect(est).toBeGreaterThanOrEqual(exact[key]!);
+          expect(est).toBeLessThanOrEqual(exact[key]! + n / k);
+        }
+        if (exact[key]! > n / k) expect(est).toBeGreaterThan(0);
+      }
+      expect(sum).toBe(n);
+    }
+  });
   it('suite errors shrink as memory grows on a real-shaped trace', () => {
     const errs = heavyHitterErrors(indexFlows(makePackets(3000, 4)), 50);
     expect(errs.length).toBe(9);
