@@ -55,6 +55,10 @@ describe('netshare run on a synthesised pcap (needs no shared data)', () => {
     // two chunks: chunk 1 fine-tuned from chunk 0 for a quarter of the iterations, one candidate per checkpoint
     const sel = JSON.parse(readFileSync(join(wd, 'postprocess', 'selection.json'), 'utf8')) as { selections: { chunk: number; candidates: unknown[]; best: number }[] };
     expect(sel.selections.map((s) => s.candidates.length)).toEqual([2, 2]);
+    // duplicate 5-tuples are dropped once per chunk before the features, so no candidate has any left
+    const gen = m.stages.generate!.outcome as { chunks: { duplicateFlows: number[] }[]; candidates: { duplicateFlows: number }[] };
+    expect(gen.chunks.every((c) => c.duplicateFlows.length === 1)).toBe(true);
+    expect(gen.candidates.every((c) => c.duplicateFlows === 0)).toBe(true);
     const again = await runPipeline({ input, workdir: wd, config, out, workers: 1, downstream: false, privacy: false });
     expect(again.stages.map((s) => s.skipped)).toEqual([true, true, true, true, true]);
     expect(again.fidelity).toEqual(r.fidelity);
