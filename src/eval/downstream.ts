@@ -99,11 +99,6 @@ export interface ClassificationOptions {
   flowIndex?: FlowIndex;
 }
 
-/**
- * Train each classifier on synthetic records and on the real training half (random 5-tuple split), test both
- * on the real test half. Samples are class-stratified (≤ perClass rows per class) so accuracy is measured on a
- * class-balanced test set; balanced accuracy is reported too.
- */
 /** The real side of the classification task, prepared once and reused for every synthetic trace / baseline. */
 export interface ClassificationContext {
   real: Table;
