@@ -2,7 +2,7 @@
 // structure metrics this project adds. A trace is summarised once into a Profile; metrics compare two profiles.
 import { InputError } from '../errors.js';
 import type { FlowTable, PacketTable, Table } from '../io/table.js';
-import { flowAggregates, indexFlows, recordsByFlow, recordTimes, type FlowIndex } from './flows.js';
+import { flowAggregates, indexFlows, recordsByFlow, recordTimes, tupleColumns, type FlowIndex } from './flows.js';
 import { emdSorted, histogramInt, jsd, jsd2d, rankFrequency, rankJsd, rng, sortedCopy, spearman, type JsVariant } from './stats.js';
 
 export type MetricKind = 'jsd' | 'emd' | 'absdiff';
@@ -220,12 +220,15 @@ export function profile(t: Table, opts: ProfileOptions = {}, flowIndex?: FlowInd
     }
   }
 
+  // IPv6 rows carry 0 in the uint32 columns: rank their (folded) 16-byte addresses instead.
+  const hasV6 = t.srcIp6 !== undefined && t.ipVersion !== undefined && t.ipVersion.includes(6);
+  const addr = hasV6 ? tupleColumns(t) : [t.srcIp.subarray(0, t.length), t.dstIp.subarray(0, t.length)];
   return {
     kind: t.kind,
     records: t.length,
     flows: idx.count,
-    srcipRank: rankFrequency(t.srcIp),
-    dstipRank: rankFrequency(t.dstIp),
+    srcipRank: rankFrequency(addr[0]),
+    dstipRank: rankFrequency(addr[1]),
     srcport: histogramInt(t.srcPort, 65536),
     dstport: histogramInt(t.dstPort, 65536),
     proto: histogramInt(t.proto, 256),

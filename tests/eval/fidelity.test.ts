@@ -140,3 +140,21 @@ describe('evaluateTables', () => {
     expect(() => evaluateTables(makeFlows(10), makeFlows(10), { baselines: ['nope'] })).toThrow(ConfigError);
   });
 });
+
+describe('IPv6 addresses', () => {
+  it('rank IPv6 sources by their 16-byte address, not by the zero uint32 column', () => {
+    const t = makePackets(50, 3);
+    const v6 = takeRows(t, Int32Array.from({ length: t.length }, (_, i) => i));
+    v6.srcIp6 = new Uint8Array(16 * v6.length);
+    v6.dstIp6 = new Uint8Array(16 * v6.length);
+    for (let i = 0; i < v6.length; i++) {
+      v6.ipVersion[i] = 6;
+      v6.srcIp6[16 * i] = 0x20;
+      v6.srcIp6[16 * i + 15] = t.srcIp[i]! & 255; // same popularity structure as the v4 sources
+      v6.dstIp6[16 * i + 15] = t.dstIp[i]! & 255;
+      v6.srcIp[i] = 0;
+      v6.dstIp[i] = 0;
+    }
+    expect(Array.from(profile(v6).srcipRank)).toEqual(Array.from(profile(t).srcipRank));
+  });
+});
