@@ -41,3 +41,19 @@ export {
   decodeChunkFromWorkdir,
 } from './pipeline/chunk-tensors.js';
 export { decodeChunk, genFlagOutputs, type EncoderSet, type Layout, type ChunkTensors, type PackedChunkTensors } from './encode/tensors.js';
+export {
+  runPipeline,
+  resolveRunConfig,
+  makeExecutor,
+  STAGES,
+  RUN_PRESETS,
+  type RunOptions,
+  type RunResult,
+  type RunEvents,
+  type FidelitySummary,
+  type ConfigOverrides,
+  type StageName,
+} from './pipeline/run.js';
+export { trainStage, trainChunkJob, type TrainChunkParams, type TrainStageResult } from './pipeline/train.js';
+export { generateStage, generateChunkJob, mergeByFlowTags, type GenerateChunkParams, type GenerateStageResult } from './pipeline/generate.js';
+export { postprocessStage, rankSumSelect, type PostprocessResult } from './pipeline/postprocess.js';
