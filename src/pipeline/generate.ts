@@ -11,7 +11,7 @@ import { decodeChunkFromWorkdir, loadChunkMeta, loadEncoders, loadLayout, loadPr
 import type { Executor, JobResult } from './executor.js';
 import type { Job, JobContext } from './jobs.js';
 import { trainedChunk } from './train.js';
-import { attrCleanPath, attrRawPath, candidatePath, generateRoot, readF32, writeF32, writeTableFile } from './workdir.js';
+import { attrCleanPath, attrMergedPath, attrRawPath, candidatePath, generateRoot, readF32, writeF32, writeTableFile } from './workdir.js';
 
 export interface GenerateStageOptions {
   workdir: string;
@@ -47,6 +47,8 @@ export interface GenerateChunkParams {
   n?: number;
   /** Attribute-only mode: sample `n` attributes from `checkpoint` into `out` (its discrete copy). */
   attributesOnly?: { out: string };
+  /** Dedupe mode: keep the first row of each 5-tuple of the merged attributes `from`, write them to `out`. */
+  uniqueTuples?: { from: string; out: string };
 }
 
 function tupleKey(table: Table, i: number): string {
@@ -100,6 +102,17 @@ export async function uniqueTupleRows(workdir: string, chunk: number, rows: Floa
 
 /** The `generate-chunk` job: sample (conditioned on the merged attributes), decode, drop duplicate 5-tuples. */
 export async function generateChunkJob(p: GenerateChunkParams, ctx: Pick<JobContext, 'threads' | 'progress'>): Promise<unknown> {
+  if (p.uniqueTuples) {
+    const layout = await loadLayout(p.workdir);
+    const rows = await readF32(p.uniqueTuples.from);
+    const A = layout.attributeDim;
+    const keep = await uniqueTupleRows(p.workdir, p.chunk, rows, A, layout.featureDim, await loadEncoders(p.workdir));
+    const unique = new Float32Array(keep.length * A);
+    keep.forEach((r, i) => unique.set(rows.subarray(r * A, (r + 1) * A), i * A));
+    await writeF32(p.uniqueTuples.out, unique);
+    ctx.progress(1, `${keep.length} unique of ${rows.length / A}`);
+    return { merged: rows.length / A, unique: keep.length };
+  }
   const { sample } = await import('../model/index.js');
   if (p.attributesOnly) {
     const s = await sample({ checkpoint: p.checkpoint, n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
@@ -217,25 +230,33 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   }
   const t1 = performance.now();
 
-  // 2. merge by flow tags (cheap, in the driver)
+  // 2. merge by flow tags (cheap, in the driver), then drop duplicate 5-tuples per chunk (jobs: decoding is not cheap)
   const merged: number[][] = summary.chunks.map(() => []);
   const duplicates: number[][] = summary.chunks.map(() => []);
   if (tags) {
-    const encoders = await loadEncoders(wd);
+    const uniqueJobs: Job[] = [];
     for (let pass = 0; pass < passes; pass++) {
       const raw = new Map<number, Float32Array>();
       for (const k of summary.chunks) raw.set(k, await readF32(attrRawPath(wd, k, pass)));
       const m = mergeByFlowTags(raw, A, tags);
-      for (const [j, k] of summary.chunks.entries()) {
-        const rows = m.get(k)!;
-        const keep = await uniqueTupleRows(wd, k, rows, A, layout.featureDim, encoders);
-        const unique = new Float32Array(keep.length * A);
-        keep.forEach((r, i) => unique.set(rows.subarray(r * A, (r + 1) * A), i * A));
-        await writeF32(attrCleanPath(wd, k, pass), unique);
-        merged[j]!.push(keep.length);
-        duplicates[j]!.push(rows.length / A - keep.length);
+      for (const k of summary.chunks) {
+        await writeF32(attrMergedPath(wd, k, pass), m.get(k)!);
+        const params: GenerateChunkParams = {
+          workdir: wd, chunk: k, pass, checkpoint: '', iteration: -1, seed: 0, device,
+          uniqueTuples: { from: attrMergedPath(wd, k, pass), out: attrCleanPath(wd, k, pass) },
+        };
+        uniqueJobs.push({ id: `generate/unique/chunk-${k}/p${pass}`, kind: 'generate-chunk', params: params as unknown as Record<string, unknown> });
       }
     }
+    phase(uniqueJobs.length);
+    const ur = await opts.executor.runAll(uniqueJobs, events);
+    ur.forEach((r, i) => {
+      if (!r.ok) throw fail(r);
+      const j = summary.chunks.indexOf((uniqueJobs[i]!.params as unknown as GenerateChunkParams).chunk);
+      const x = r.result as { merged: number; unique: number };
+      merged[j]!.push(x.unique);
+      duplicates[j]!.push(x.merged - x.unique);
+    });
   }
   const t2 = performance.now();
 
