@@ -1,7 +1,7 @@
 // End-to-end benchmark of `netshare run`: wall time, peak RSS, time per stage and the fidelity table (× floor) on
 // the enterprise pcap and a 200k-record slice of the UGR16 day, with configs scaled to minutes (bench/e2e-*.json).
 // Baseline measured in the same run: a bare read of the same input (readTrace), so stage times read as multiples.
-// Run: npm run build && npx vite-node bench/e2e.ts [pcap|netflow|all] [--workers N]
+// Run: npm run build && npx vite-node bench/e2e.ts [pcap|netflow|all] [--workers N] [--iterations N (smoke test)]
 //      → table on stdout, JSON in bench/out/e2e.json; workdirs in a temp folder (removed unless --keep).
 import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,7 +32,7 @@ async function sliceCsv(file: string, n: number, out: string): Promise<void> {
   await new Promise((r) => w.end(r));
 }
 
-async function one(name: Name, tmp: string, workers: number): Promise<Record<string, unknown>> {
+async function one(name: Name, tmp: string, workers: number, iterations?: number): Promise<Record<string, unknown>> {
   const spec = INPUTS[name];
   let input = spec.file;
   if (spec.slice > 0) {
@@ -43,7 +43,7 @@ async function one(name: Name, tmp: string, workers: number): Promise<Record<str
   const { table } = await readTrace(input);
   const readS = (performance.now() - t0) / 1000;
   const wd = join(tmp, `wd-${name}`);
-  const args = [BIN, 'run', '--input', input, '--config', spec.config, '--workdir', wd, '--workers', String(workers), '--json'];
+  const args = [BIN, 'run', '--input', input, '--config', spec.config, '--workdir', wd, '--workers', String(workers), '--json', ...(iterations ? ['--iterations', String(iterations)] : [])];
   const r = spawnSync('/usr/bin/time', ['-v', process.execPath, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr);
   const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)/.exec(r.stderr);
@@ -74,15 +74,18 @@ async function one(name: Name, tmp: string, workers: number): Promise<Record<str
 const which = (process.argv[2] ?? 'all') as Name | 'all';
 const wi = process.argv.indexOf('--workers');
 const workers = wi > 0 ? Number(process.argv[wi + 1]) : 2;
+const ii = process.argv.indexOf('--iterations');
+const iterations = ii > 0 ? Number(process.argv[ii + 1]) : undefined;
 if (!existsSync(BIN)) throw new Error('dist/ is not built: run `npm run build` first');
 const tmp = mkdtempSync(join(tmpdir(), 'ns-bench-e2e-'));
 const rows: Record<string, unknown>[] = [];
-for (const name of (which === 'all' ? ['pcap', 'netflow'] : [which]) as Name[]) {
+const which2 = which.startsWith('--') ? 'all' : which;
+for (const name of (which2 === 'all' ? ['pcap', 'netflow'] : [which2]) as Name[]) {
   if (!existsSync(INPUTS[name].file)) {
     console.log(`${name}: skipped (${INPUTS[name].file} is absent)`);
     continue;
   }
-  const row = await one(name, tmp, workers);
+  const row = await one(name, tmp, workers, iterations);
   rows.push(row);
   const st = row.stages as Record<string, number>;
   const total = Object.values(st).reduce((a, b) => a + b, 0);
