@@ -1,5 +1,5 @@
-// Reader implementation: format sniffing, gzip via fopencookie, libpcap for classic pcap, an own pcapng block
-// parser (libpcap 1.10 allows one link type per handle and hides interface ids), BPF filtering, batch filling.
+// Reader implementation: format sniffing, gzip via fopencookie, classic pcap (header checked by libpcap, records parsed
+// here), an own pcapng block parser (libpcap 1.10 allows one link type per handle and hides interface ids), BPF filtering, batch filling.
 #include "reader.h"
 
 #include <fcntl.h>
@@ -81,49 +81,132 @@ int64_t StreamPos(FILE* f, const StreamCookie* c) {
 #endif
 }
 
-// ---- classic pcap through libpcap ----
+// ---- classic pcap: libpcap checks the file header; records are parsed here from large buffered reads ----
+// libpcap reads every record with two small freads (header, data) through stdio, which costs more than decoding the
+// packet. This source does the same per-record work as libpcap 1.10's pcap_next_packet (byte order, µs/ns scaling,
+// caplen/len swap for versions < 2.4, the sanity limit and snapshot cut, the same error texts) on a 4 MiB buffer
+// filled by pread (plain files) or fread (the gzip stream), and knows each record's exact byte offset.
 class PcapSource : public RecordSource {
  public:
-  PcapSource(pcap_t* p, FILE* f, const StreamCookie* cookie, int record_header)
-      : p_(p), f_(f), cookie_(cookie), record_header_(record_header) {
+  // `fd` >= 0: plain file read with pread from offset 24; -1: read the rest of `f` (gzip) after libpcap's header read.
+  PcapSource(pcap_t* p, FILE* f, int fd, bool nano, int record_header) : p_(p), f_(f), fd_(fd), record_header_(record_header) {
     linktype_ = pcap_datalink(p);  // LINKTYPE_RAW (101) comes back as DLT_RAW (12); the decoder knows both
     snaplen_ = static_cast<uint32_t>(pcap_snapshot(p));
+    swapped_ = pcap_is_swapped(p) == 1;
+    scale_up_ = !nano;
+    const int major = pcap_major_version(p), minor = pcap_minor_version(p);
+    lengths_ = major == 2 ? (minor < 3 ? kSwapped : minor == 3 ? kMaybe : kNotSwapped) : major == 543 ? kSwapped : kNotSwapped;
+    // max_snaplen_for_dlt: DBUS 128 MiB, EBHSCR 8 MiB, USBPCAP 1 MiB, else MAXIMUM_SNAPLEN.
+    max_caplen_ = linktype_ == 231 ? 128u << 20 : linktype_ == 279 ? 8u << 20 : linktype_ == 249 ? 1u << 20 : 262144u;
+    buf_.resize(kChunk);
   }
   ~PcapSource() override { pcap_close(p_); }
+
   bool Next(RawRecord& r) override {
-    const int64_t pos = StreamPos(f_, cookie_);
-    if (pos >= 0) offset_ = pos;
-    pcap_pkthdr* h;
-    const u_char* d;
-    const int rc = pcap_next_ex(p_, &h, &d);
-    if (rc == 1) {
-      r.sec = h->ts.tv_sec;
-      r.nsec = static_cast<uint32_t>(h->ts.tv_usec);  // nanoseconds: opened with PCAP_TSTAMP_PRECISION_NANO
-      r.caplen = h->caplen;
-      r.len = h->len;
-      r.data = d;
-      r.linktype = linktype_;
-      r.iface = 0;
-      r.snaplen = snaplen_;
-      // libpcap cuts a record whose caplen exceeds the header snaplen and skips the rest: the stream says so.
-      const int64_t end = StreamPos(f_, cookie_);
-      r.file_caplen = end >= 0 ? static_cast<uint32_t>(end - offset_ - record_header_) : h->caplen;
-      offset_ = end >= 0 ? end : offset_ + record_header_ + h->caplen;
-      return true;
+    const size_t hs = static_cast<size_t>(record_header_);
+    if (end_ - pos_ < hs && Ensure(hs) < hs) {
+      const size_t got = end_ - pos_;
+      if (got == 0 && !error_) return false;
+      throw Bad(error_ ? ReadErrorText() : "truncated dump file; tried to read " + std::to_string(hs) + " header bytes, only got " + std::to_string(got));
     }
-    if (rc == PCAP_ERROR_BREAK || rc == 0) return false;
-    throw ReaderError("input", std::string("bad pcap record at byte offset ") + std::to_string(offset_) + ": " + pcap_geterr(p_), offset_);
+    const uint8_t* h = buf_.data() + pos_;
+    uint32_t w[4];
+    std::memcpy(w, h, 16);
+    if (swapped_)
+      for (uint32_t& x : w) x = __builtin_bswap32(x);
+    uint32_t caplen = w[2], len = w[3];
+    if (lengths_ != kNotSwapped && (lengths_ == kSwapped || caplen > len)) std::swap(caplen, len);
+    if (caplen > max_caplen_) {
+      throw Bad(caplen > snaplen_ ? "invalid packet capture length " + std::to_string(caplen) + ", bigger than snaplen of " + std::to_string(static_cast<int>(snaplen_))
+                                  : "invalid packet capture length " + std::to_string(caplen) + ", bigger than maximum of " + std::to_string(max_caplen_));
+    }
+    const size_t need = hs + caplen;
+    if (end_ - pos_ < need && Ensure(need) < need) {
+      const size_t got = end_ - pos_ - hs;
+      if (error_) throw Bad(ReadErrorText());
+      if (caplen > snaplen_ && got < snaplen_)
+        throw Bad("truncated dump file; tried to read " + std::to_string(static_cast<int>(snaplen_)) + " captured bytes, only got " + std::to_string(got));
+      throw Bad("truncated dump file; tried to read " + std::to_string(caplen) + " captured bytes, only got " + std::to_string(got));
+    }
+    r.sec = static_cast<int32_t>(w[0]);
+    const int64_t frac = static_cast<int32_t>(w[1]);
+    r.nsec = static_cast<uint32_t>(scale_up_ ? frac * 1000 : frac);  // nanoseconds, as libpcap opened NANO gives
+    r.file_caplen = caplen;
+    r.caplen = caplen > snaplen_ ? snaplen_ : caplen;  // libpcap keeps the snapshot length and skips the rest
+    r.len = len;
+    r.data = buf_.data() + pos_ + hs;  // Ensure may have moved the buffer since `h`
+    r.linktype = linktype_;
+    r.iface = 0;
+    r.snaplen = snaplen_;
+    pos_ += need;
+    return true;
   }
-  int64_t Offset() const override { return offset_; }
+  // Offset of the next record (of the record that failed, after an error).
+  int64_t Offset() const override { return buf_off_ + static_cast<int64_t>(pos_); }
 
  private:
+  static constexpr size_t kChunk = 4u << 20;
+  enum Lengths { kNotSwapped, kSwapped, kMaybe };
+
+  ReaderError Bad(const std::string& msg) const {
+    return ReaderError("input", "bad pcap record at byte offset " + std::to_string(Offset()) + ": " + msg, Offset());
+  }
+  std::string ReadErrorText() const { return std::string("error reading dump file: ") + std::strerror(errno_ ? errno_ : EIO); }
+
+  // Makes at least `need` bytes available from pos_ (fewer only at end of input or on a read error); returns them.
+  size_t Ensure(size_t need) {
+    if (pos_ > 0) {
+      std::memmove(buf_.data(), buf_.data() + pos_, end_ - pos_);
+      buf_off_ += static_cast<int64_t>(pos_);
+      end_ -= pos_;
+      pos_ = 0;
+    }
+    if (buf_.size() < need) buf_.resize(need);
+    while (end_ < need && !eof_ && !error_) {
+      const size_t want = buf_.size() - end_;
+      size_t got;
+      if (fd_ >= 0) {
+        ssize_t n;
+        do n = ::pread(fd_, buf_.data() + end_, want, file_pos_);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) {
+          errno_ = errno;
+          error_ = true;
+          break;
+        }
+        got = static_cast<size_t>(n);
+        file_pos_ += n;
+        if (n == 0) eof_ = true;
+      } else {
+        got = NS_FREAD(buf_.data() + end_, 1, want, f_);
+        if (got < want) {
+          if (std::ferror(f_)) {
+            errno_ = errno;
+            error_ = true;
+          } else {
+            eof_ = true;
+          }
+        }
+      }
+      end_ += got;
+    }
+    return end_;
+  }
+
   pcap_t* p_;
   FILE* f_;
-  const StreamCookie* cookie_;
+  int fd_;
   int record_header_;
   int linktype_;
-  uint32_t snaplen_;
-  int64_t offset_ = 24;
+  uint32_t snaplen_, max_caplen_;
+  bool swapped_, scale_up_;
+  Lengths lengths_;
+  std::vector<uint8_t> buf_;
+  size_t pos_ = 0, end_ = 0;
+  int64_t buf_off_ = 24;   // stream offset of buf_[0]
+  off_t file_pos_ = 24;    // next pread offset
+  bool eof_ = false, error_ = false;
+  int errno_ = 0;
 };
 
 // ---- pcapng block parser ----
@@ -415,7 +498,8 @@ void Reader::Open() {
       throw ReaderError("input", std::string("bad pcap file header: ") + errbuf, 0);
     }
     const bool modified = m == 0xa1b2cd34 || m == 0x34cdb2a1;  // Kuznetzov's pcap: 24-byte record headers
-    auto src = std::make_unique<PcapSource>(p, f, cookie, modified ? 24 : 16);
+    const bool nano = m == 0xa1b23c4d || m == 0x4d3cb2a1;
+    auto src = std::make_unique<PcapSource>(p, f, gz ? -1 : cookie->fd, nano, modified ? 24 : 16);
     // The header's LINKTYPE (libpcap maps 101 to DLT_RAW 12 in pcap_datalink; report what the file says).
     int lt = pcap_datalink(p);
     if (n >= 24) {
@@ -441,6 +525,7 @@ void Reader::Open() {
 int64_t Reader::bytes_read() const {
   if (!source_ || !file_) return 0;
   if (gz_) return static_cast<int64_t>(gzoffset(static_cast<gzFile>(gz_)));
+  if (stats_.format == "pcap") return source_->Offset();
   const int64_t p = StreamPos(file_, static_cast<const StreamCookie*>(cookie_));
   return p < 0 ? 0 : p;
 }

@@ -1,4 +1,4 @@
-// Trace reader: opens pcap (via libpcap), pcapng (block parser, per-interface link type and resolution) and gzip'd
+// Trace reader: opens pcap (header checked by libpcap, records parsed natively), pcapng (block parser, per-interface link type and resolution) and gzip'd
 // captures, and fills preallocated column batches with decoded headers and (optionally) flow ids.
 #pragma once
 #include <pcap/pcap.h>
