@@ -37,9 +37,15 @@ inline uint32_t HashWords(uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3, ui
 }
 
 // Builds `k` from its words with whole-word stores (no byte stores read back as words) and returns its hash.
+// One 8-byte store per word: gathering the words in a local array first made the compiler copy it with 16-byte loads
+// of two 8-byte stores (a store-forwarding stall of ~15 cycles per packet).
 inline uint32_t MakeKey(FlowKey& k, uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3, uint64_t w4) {
-  uint64_t w[5] = {w0, w1, w2, w3, w4};
-  std::memcpy(&k, w, sizeof w);
+  char* p = reinterpret_cast<char*>(&k);
+  std::memcpy(p, &w0, 8);
+  std::memcpy(p + 8, &w1, 8);
+  std::memcpy(p + 16, &w2, 8);
+  std::memcpy(p + 24, &w3, 8);
+  std::memcpy(p + 32, &w4, 8);
   return HashWords(w0, w1, w2, w3, w4);
 }
 

@@ -567,11 +567,14 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
   RawRecord r;
   DecodedPacket d;
   const bool filtering = !opts_.filter.empty();
-  if (flow_table_ && keys_.size() < c.capacity) {
-    keys_.resize(c.capacity);
-    key_hashes_.resize(c.capacity);
-    key_valid_.resize(c.capacity);
+  // The flow pass runs every kFlowChunk rows, while the keys and the rows' columns are still in L1/L2.
+  constexpr uint32_t kFlowChunk = 1024;
+  if (flow_table_ && keys_.size() < kFlowChunk) {
+    keys_.resize(kFlowChunk);
+    key_hashes_.resize(kFlowChunk);
+    key_valid_.resize(kFlowChunk);
   }
+  uint32_t flushed = 0;  // rows [0, flushed) went through the flow table
   ReaderStats& s = stats_;
   while (n < c.capacity) {
     bool more;
@@ -677,29 +680,34 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
         const uint64_t w4 = d.src_port | static_cast<uint64_t>(d.dst_port) << 16 | static_cast<uint64_t>(d.proto) << 32 |
                             static_cast<uint64_t>(d.ip_version) << 40;
         if (d.ip_version == 4) {
-          key_hashes_[n] = MakeKey(keys_[n], d.src4, 0, d.dst4, 0, w4);
+          key_hashes_[n - flushed] = MakeKey(keys_[n - flushed], d.src4, 0, d.dst4, 0, w4);
         } else {
           uint64_t a[4];
           std::memcpy(a, d.src6, 16);
           std::memcpy(a + 2, d.dst6, 16);
-          key_hashes_[n] = MakeKey(keys_[n], a[0], a[1], a[2], a[3], w4);
+          key_hashes_[n - flushed] = MakeKey(keys_[n - flushed], a[0], a[1], a[2], a[3], w4);
         }
-        key_valid_[n] = 1;
+        key_valid_[n - flushed] = 1;
         if (ts > max_ts_ns_) max_ts_ns_ = ts;
       }
     } else {
       if (d.status == kStatusNotIp) s.not_ip++;
       else s.undecodable++;
-      if (flow_table_) key_valid_[n] = 0;
+      if (flow_table_) key_valid_[n - flushed] = 0;
     }
     n++;
+    if (flow_table_ && n - flushed == kFlowChunk) {
+      flow_table_->AddBatch(keys_.data(), key_hashes_.data(), key_valid_.data(), c.tsNs + flushed, c.pktLen + flushed,
+                            c.tcpFlags + flushed, kFlowChunk, c.flowId + flushed, flows);
+      flushed = n;
+    }
   }
   if (done && s.over_snaplen > 0)
     s.warnings.push_back(std::to_string(s.over_snaplen) + " records have a captured length larger than the snapshot length in the file header (libpcap cuts them to the snapshot length)");
   if (flow_table_) {
-    // Second pass over the batch: flow lookups with prefetching (ids written straight into the flowId column).
-    flow_table_->AddBatch(keys_.data(), key_hashes_.data(), key_valid_.data(), c.tsNs, c.pktLen, c.tcpFlags, n,
-                          c.flowId, flows);
+    // The rows since the last chunk: flow lookups with prefetching (ids written straight into the flowId column).
+    flow_table_->AddBatch(keys_.data(), key_hashes_.data(), key_valid_.data(), c.tsNs + flushed, c.pktLen + flushed,
+                          c.tcpFlags + flushed, n - flushed, c.flowId + flushed, flows);
     if (done) flow_table_->Flush(flows);
     else flow_table_->MaybeSweep(max_ts_ns_, flows);
   }
