@@ -2,9 +2,44 @@
 // flows in flight).
 #include "flows.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstdlib>
 
 namespace netshare {
+
+void ZeroedWords::Free() {
+  if (!p_) return;
+  if (mapped_) munmap(p_, bytes_);
+  else std::free(p_);
+  p_ = nullptr;
+  n_ = bytes_ = 0;
+}
+
+void ZeroedWords::Reset(size_t n) {
+  Free();
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t bytes = n * sizeof(uint64_t);
+  void* p = nullptr;
+  if (bytes >= kHuge) {
+    const size_t len = (bytes + kHuge - 1) & ~(kHuge - 1);
+    p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+    madvise(p, len, MADV_HUGEPAGE);  // advisory: without THP it is a plain zeroed mapping
+#endif
+    mapped_ = true;
+    bytes_ = len;
+  } else {
+    p = std::calloc(n ? n : 1, sizeof(uint64_t));
+    if (!p) throw std::bad_alloc();
+    mapped_ = false;
+    bytes_ = bytes;
+  }
+  p_ = static_cast<uint64_t*>(p);
+  n_ = n;
+}
 
 FlowTable::FlowTable(int64_t inactive_ns, int64_t active_ns) : inactive_ns_(inactive_ns), active_ns_(active_ns) {
   Rehash(1 << 12);
@@ -17,7 +52,7 @@ void FlowTable::Insert(uint32_t hash, uint32_t idx) {
 }
 
 void FlowTable::Rehash(size_t new_cap) {
-  index_.assign(new_cap, 0);
+  index_.Reset(new_cap);
   mask_ = new_cap - 1;
   const uint32_t n = size_;
   for (uint32_t i = 0; i < n; i++) {  // random stores into the new index: prefetch a few slots ahead
@@ -41,7 +76,11 @@ void FlowTable::AddBatch(const FlowKey* keys, const uint32_t* hashes, const uint
     if (i + kNear < n && valid[i + kNear]) {
       const uint32_t h = hashes[i + kNear];
       const uint64_t e = index_[h & mask_];
-      if (e != 0 && static_cast<uint32_t>(e >> 32) == h) __builtin_prefetch(&Rec(static_cast<uint32_t>(e) - 1));
+      if (e != 0 && static_cast<uint32_t>(e >> 32) == h) {  // a record spans two cache lines: fetch both
+        const char* rec = reinterpret_cast<const char*>(&Rec(static_cast<uint32_t>(e) - 1));
+        __builtin_prefetch(rec, 1);
+        __builtin_prefetch(rec + sizeof(FlowRecord) - 1, 1);
+      }
     }
     ids[i] = valid[i] ? AddHashed(keys[i], hashes[i], ts[i], bytes[i], tcp_flags[i], closed) : UINT32_MAX;
   }
@@ -53,7 +92,7 @@ uint32_t FlowTable::AddHashed(const FlowKey& key, uint32_t h, int64_t ts, uint32
   for (uint64_t e; (e = index_[i]) != 0; i = (i + 1) & mask_) {
     if (static_cast<uint32_t>(e >> 32) != h) continue;
     FlowRecord& r = Rec(static_cast<uint32_t>(e) - 1);
-    if (std::memcmp(&r.key, &key, sizeof(FlowKey)) != 0) continue;
+    if (!SameKey(r.key, key)) continue;
     if ((inactive_ns_ | active_ns_) != 0 && Expired(r, ts)) {
       closed.push_back(r);  // timed out: emit, then reuse the record for the new flow
       r.first_ns = ts;

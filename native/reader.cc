@@ -575,6 +575,12 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
     key_valid_.resize(kFlowChunk);
   }
   uint32_t flushed = 0;  // rows [0, flushed) went through the flow table
+  // Local copies: the column stores (uint8_t* may alias anything) would otherwise reload every pointer per row.
+  const BatchColumns cc = c;
+  const bool ip6_zeroed = c.ip6_zeroed;
+  FlowKey* const keys = keys_.data();
+  uint32_t* const key_hashes = key_hashes_.data();
+  uint8_t* const key_valid = key_valid_.data();
   ReaderStats& s = stats_;
   while (n < c.capacity) {
     bool more;
@@ -637,35 +643,38 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
     if (r.caplen < r.len) s.truncated++;
     if (r.file_caplen > r.caplen || (r.snaplen != 0 && r.caplen > r.snaplen)) s.over_snaplen++;
 
-    c.tsNs[n] = ts;
-    c.timeUs[n] = static_cast<double>(r.sec) * 1e6 + r.nsec * 1e-3;
-    c.status[n] = d.status;
-    c.ipVersion[n] = d.ip_version;
-    c.srcIp[n] = d.src4;
-    c.dstIp[n] = d.dst4;
-    if (d.ip_version == 6) {  // IPv4 rows stay as allocated (zero): no stores into 32 mostly-empty bytes per row
-      std::memcpy(c.srcIp6 + 16 * static_cast<size_t>(n), d.src6, 16);
-      std::memcpy(c.dstIp6 + 16 * static_cast<size_t>(n), d.dst6, 16);
+    cc.tsNs[n] = ts;
+    cc.timeUs[n] = static_cast<double>(r.sec) * 1e6 + r.nsec * 1e-3;
+    cc.status[n] = d.status;
+    cc.ipVersion[n] = d.ip_version;
+    cc.srcIp[n] = d.src4;
+    cc.dstIp[n] = d.dst4;
+    if (d.ip_version == 6) {
+      std::memcpy(cc.srcIp6 + 16 * static_cast<size_t>(n), d.src6, 16);
+      std::memcpy(cc.dstIp6 + 16 * static_cast<size_t>(n), d.dst6, 16);
+    } else if (!ip6_zeroed) {  // a zero-filled buffer needs no stores into 32 empty bytes per IPv4 row
+      std::memset(cc.srcIp6 + 16 * static_cast<size_t>(n), 0, 16);
+      std::memset(cc.dstIp6 + 16 * static_cast<size_t>(n), 0, 16);
     }
-    c.srcPort[n] = d.src_port;
-    c.dstPort[n] = d.dst_port;
-    c.proto[n] = d.proto;
-    c.pktLen[n] = d.pkt_len;
-    c.caplen[n] = r.caplen;
-    c.wireLen[n] = r.len;
-    c.ihl[n] = d.ihl;
-    c.tos[n] = d.tos;
-    c.ipId[n] = d.ip_id;
-    c.flags[n] = d.flags;
-    c.fragOffset[n] = d.frag_offset;
-    c.ttl[n] = d.ttl;
-    c.ipChecksum[n] = d.ip_checksum;
-    c.tcpFlags[n] = d.tcp_flags;
-    c.tcpWindow[n] = d.tcp_window;
-    c.icmpType[n] = d.icmp_type;
-    c.icmpCode[n] = d.icmp_code;
-    c.iface[n] = r.iface;
-    c.linktype[n] = static_cast<uint16_t>(r.linktype);
+    cc.srcPort[n] = d.src_port;
+    cc.dstPort[n] = d.dst_port;
+    cc.proto[n] = d.proto;
+    cc.pktLen[n] = d.pkt_len;
+    cc.caplen[n] = r.caplen;
+    cc.wireLen[n] = r.len;
+    cc.ihl[n] = d.ihl;
+    cc.tos[n] = d.tos;
+    cc.ipId[n] = d.ip_id;
+    cc.flags[n] = d.flags;
+    cc.fragOffset[n] = d.frag_offset;
+    cc.ttl[n] = d.ttl;
+    cc.ipChecksum[n] = d.ip_checksum;
+    cc.tcpFlags[n] = d.tcp_flags;
+    cc.tcpWindow[n] = d.tcp_window;
+    cc.icmpType[n] = d.icmp_type;
+    cc.icmpCode[n] = d.icmp_code;
+    cc.iface[n] = r.iface;
+    cc.linktype[n] = static_cast<uint16_t>(r.linktype);
     if (d.ip_version != 0) {
       if (d.ip_version == 4) s.ipv4++;
       else s.ipv6++;
@@ -680,20 +689,20 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
         const uint64_t w4 = d.src_port | static_cast<uint64_t>(d.dst_port) << 16 | static_cast<uint64_t>(d.proto) << 32 |
                             static_cast<uint64_t>(d.ip_version) << 40;
         if (d.ip_version == 4) {
-          key_hashes_[n - flushed] = MakeKey(keys_[n - flushed], d.src4, 0, d.dst4, 0, w4);
+          key_hashes[n - flushed] = MakeKey(keys[n - flushed], d.src4, 0, d.dst4, 0, w4);
         } else {
           uint64_t a[4];
           std::memcpy(a, d.src6, 16);
           std::memcpy(a + 2, d.dst6, 16);
-          key_hashes_[n - flushed] = MakeKey(keys_[n - flushed], a[0], a[1], a[2], a[3], w4);
+          key_hashes[n - flushed] = MakeKey(keys[n - flushed], a[0], a[1], a[2], a[3], w4);
         }
-        key_valid_[n - flushed] = 1;
+        key_valid[n - flushed] = 1;
         if (ts > max_ts_ns_) max_ts_ns_ = ts;
       }
     } else {
       if (d.status == kStatusNotIp) s.not_ip++;
       else s.undecodable++;
-      if (flow_table_) key_valid_[n - flushed] = 0;
+      if (flow_table_) key_valid[n - flushed] = 0;
     }
     n++;
     if (flow_table_ && n - flushed == kFlowChunk) {

@@ -54,13 +54,15 @@ struct ReaderError : std::runtime_error {
   X(linktype, uint16_t, 2)         \
   X(flowId, uint32_t, 4)
 
-// Destination buffers of one batch (each sized capacity * bytes-per-packet). They must be zero-filled on entry
-// (fresh ArrayBuffers are): srcIp6/dstIp6 are only written for IPv6 rows.
+// Destination buffers of one batch (each sized capacity * bytes-per-packet). Fill writes every column of every row it
+// returns, except srcIp6/dstIp6 of non-IPv6 rows when `ip6_zeroed` says those columns are zero-filled already (fresh
+// ArrayBuffers are); a reused buffer sets it to false and needs no clearing.
 struct BatchColumns {
 #define NETSHARE_DECL_COL(name, type, width) type* name = nullptr;
   NETSHARE_PACKET_COLUMNS(NETSHARE_DECL_COL)
 #undef NETSHARE_DECL_COL
   uint32_t capacity = 0;
+  bool ip6_zeroed = true;
 };
 
 struct ReaderOptions {

@@ -35,7 +35,7 @@ class FillWorker : public Napi::AsyncWorker {
   std::vector<FlowRecord> flows_;
   uint32_t count_ = 0;
   size_t total_ = 0;
-  bool recycled_ = false;  // buffer reused: zero it on the worker thread before filling
+  bool recycled_ = false;  // buffer reused (Fill overwrites its rows, IPv6 address columns included)
   bool done_ = false;
   int64_t bytes_read_ = 0;
   std::string err_kind_;
@@ -105,7 +105,7 @@ FillWorker::FillWorker(Napi::Env env, NativeReader* owner, Napi::Object self, ui
   NETSHARE_PACKET_COLUMNS(NETSHARE_OFFSET)
 #undef NETSHARE_OFFSET
   total_ = total;
-  // A fresh ArrayBuffer costs page faults on every batch; a returned one is reused (and zeroed in Execute).
+  // A fresh ArrayBuffer costs page faults on every batch; a returned one is reused (Fill overwrites its rows).
   Napi::ArrayBuffer ab;
   if (recycle.IsArrayBuffer() && recycle.As<Napi::ArrayBuffer>().ByteLength() >= total) {
     ab = recycle.As<Napi::ArrayBuffer>();
@@ -121,10 +121,10 @@ FillWorker::FillWorker(Napi::Env env, NativeReader* owner, Napi::Object self, ui
 #undef NETSHARE_PTR
   if (!owner->flows()) cols_.flowId = nullptr;
   cols_.capacity = capacity;
+  cols_.ip6_zeroed = !recycled_;  // a reused buffer is not cleared: Fill writes every column of its rows
 }
 
 void FillWorker::Execute() {
-  if (recycled_) std::memset(cols_.tsNs, 0, total_);  // columns start at offset 0 of the buffer
   try {
     count_ = owner_->reader()->Fill(cols_, flows_, done_);
     bytes_read_ = owner_->reader()->bytes_read();
