@@ -4,6 +4,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 namespace netshare {
@@ -17,6 +18,7 @@ struct FlowKey {
   uint16_t pad;
 };
 static_assert(sizeof(FlowKey) == 40, "FlowKey must be packed into 40 bytes");
+static_assert(sizeof(FlowKey) % 8 == 0, "records are stored in arrays of 8-byte words");
 
 // One finished (or, at end of input, still open) flow.
 struct FlowRecord {
@@ -68,6 +70,7 @@ class ZeroedWords {
   ~ZeroedWords() { Free(); }
   void Reset(size_t n);  // n zero words (old contents dropped)
   uint64_t& operator[](size_t i) { return p_[i]; }
+  uint64_t* data() { return p_; }
   uint64_t operator[](size_t i) const { return p_[i]; }
   size_t size() const { return n_; }
 
@@ -126,14 +129,19 @@ class FlowTable {
   // Open flows, densely stored; the index is a small probe table of (hash << 32 | record index + 1), 0 = empty,
   // so probing touches 8 bytes per slot and only the matching record is read.
   // Records live in fixed-size chunks (no copy of all flows when the table grows).
-  static constexpr uint32_t kChunkBits = 14;
+  // A chunk is 2.5 MiB: its first 2 MiB can be one transparent huge page (ZeroedWords' mmap + advice).
+  static constexpr uint32_t kChunkBits = 15;
   static constexpr uint32_t kChunkMask = (1u << kChunkBits) - 1;
-  FlowRecord& Rec(uint32_t i) { return chunks_[i >> kChunkBits][i & kChunkMask]; }
+  static_assert(std::is_trivially_copyable<FlowRecord>::value, "records live in raw mapped chunks");
+  FlowRecord& Rec(uint32_t i) { return reinterpret_cast<FlowRecord*>(chunks_[i >> kChunkBits]->data())[i & kChunkMask]; }
   void Push(const FlowRecord& r) {
-    if ((size_ >> kChunkBits) == chunks_.size()) chunks_.emplace_back(new FlowRecord[size_t{1} << kChunkBits]);
+    if ((size_ >> kChunkBits) == chunks_.size()) {
+      chunks_.emplace_back(new ZeroedWords);
+      chunks_.back()->Reset((sizeof(FlowRecord) << kChunkBits) / sizeof(uint64_t));
+    }
     Rec(size_++) = r;
   }
-  std::vector<std::unique_ptr<FlowRecord[]>> chunks_;
+  std::vector<std::unique_ptr<ZeroedWords>> chunks_;
   uint32_t size_ = 0;
   std::vector<uint32_t> hashes_;  // hash of record i
   ZeroedWords index_;
