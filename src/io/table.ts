@@ -35,6 +35,13 @@ export interface PacketTable {
   ipChecksum: Uint16Array;
   tcpFlags: Uint8Array;
   tcpWindow: Uint16Array;
+  /**
+   * ICMP/ICMPv6 type and code (0 on other rows). Optional: the native reader fills them (its ICMP rows have
+   * srcPort/dstPort 0, as flows count them); sources without them (e.g. a packets CSV) leave them out, and the pcap
+   * writer then takes an ICMP row's type/code from srcPort/dstPort.
+   */
+  icmpType?: Uint8Array;
+  icmpCode?: Uint8Array;
   /** Optional label column (downstream tasks); -1 / '' when absent. */
   label?: string[];
 }

@@ -297,7 +297,10 @@ class Grow<T extends Uint8Array | Uint16Array | Uint32Array | Float64Array> {
   }
 }
 
-/** Read the IP packets of a capture into a PacketTable (time in µs; non-IP and undecodable records are skipped). */
+/**
+ * Read the IP packets of a capture into a PacketTable (time in µs; ICMP/ICMPv6 type and code in icmpType/icmpCode;
+ * non-IP and undecodable records are skipped).
+ */
 export async function readPacketTable(file: string, opts: ReadOptions = {}): Promise<{ table: PacketTable; stats: ReadStats }> {
   const g8 = () => new Grow((n) => new Uint8Array(n));
   const g16 = () => new Grow((n) => new Uint16Array(n));
@@ -322,9 +325,11 @@ export async function readPacketTable(file: string, opts: ReadOptions = {}): Pro
     ipChecksum: g16(),
     tcpFlags: g8(),
     tcpWindow: g16(),
+    icmpType: g8(),
+    icmpCode: g8(),
   };
   type Col = Exclude<keyof typeof c, 'time' | 'srcIp6' | 'dstIp6'>;
-  const plain: Col[] = ['ipVersion', 'srcIp', 'dstIp', 'srcPort', 'dstPort', 'proto', 'pktLen', 'ihl', 'tos', 'ipId', 'flags', 'fragOffset', 'ttl', 'ipChecksum', 'tcpFlags', 'tcpWindow'];
+  const plain: Col[] = ['ipVersion', 'srcIp', 'dstIp', 'srcPort', 'dstPort', 'proto', 'pktLen', 'ihl', 'tos', 'ipId', 'flags', 'fragOffset', 'ttl', 'ipChecksum', 'tcpFlags', 'tcpWindow', 'icmpType', 'icmpCode'];
   let n = 0;
   let anyV6 = false;
   let stats: ReadStats | undefined;
@@ -374,6 +379,8 @@ export async function readPacketTable(file: string, opts: ReadOptions = {}): Pro
     ipChecksum: cut(c.ipChecksum),
     tcpFlags: cut(c.tcpFlags),
     tcpWindow: cut(c.tcpWindow),
+    icmpType: cut(c.icmpType),
+    icmpCode: cut(c.icmpCode),
   };
   return { table, stats };
 }

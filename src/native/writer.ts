@@ -85,6 +85,31 @@ function checkTable(table: PacketTable): void {
       throw new InputError(expected(`a Uint8Array of at least ${16 * n} bytes`, `table.${name}`, describe(col)));
     }
   }
+  for (const name of ['icmpType', 'icmpCode'] as const) {
+    const col = table[name];
+    if (col !== undefined && (!(col instanceof Uint8Array) || col.length < n)) {
+      throw new InputError(expected(`a Uint8Array of at least ${n} elements`, `table.${name}`, describe(col)));
+    }
+  }
+}
+
+/**
+ * The native writer reads an ICMP row's type/code from srcPort/dstPort: when the table has icmpType/icmpCode, hand
+ * it port columns with those values on ICMP/ICMPv6 rows (copies; the caller's table is not modified).
+ */
+function withIcmpInPorts(table: PacketTable): PacketTable {
+  const { icmpType, icmpCode } = table;
+  if (!icmpType && !icmpCode) return table;
+  const n = table.length;
+  let srcPort: Uint16Array | undefined;
+  let dstPort: Uint16Array | undefined;
+  for (let i = 0; i < n; i++) {
+    const p = table.proto[i];
+    if ((p !== 1 || table.ipVersion[i] !== 4) && (p !== 58 || table.ipVersion[i] !== 6)) continue;
+    if (icmpType) (srcPort ??= table.srcPort.slice(0, n))[i] = icmpType[i]!;
+    if (icmpCode) (dstPort ??= table.dstPort.slice(0, n))[i] = icmpCode[i]!;
+  }
+  return srcPort || dstPort ? { ...table, srcPort: srcPort ?? table.srcPort, dstPort: dstPort ?? table.dstPort } : table;
 }
 
 function describe(v: unknown): string {
@@ -97,7 +122,8 @@ function describe(v: unknown): string {
  * Writes `table` as a pcap or pcapng file: one record per row with IPv4/IPv6 + TCP/UDP/ICMP headers built
  * from the columns (tos, id, flags, fragment offset, ttl, TCP flags and window are taken as given; the IPv4
  * header checksum and TCP/UDP/ICMPv6 checksums over the pseudo-header are computed, the ipChecksum column is
- * ignored). Non-first fragments carry no L4 header; ICMP type/code come from srcPort/dstPort.
+ * ignored). Non-first fragments carry no L4 header; ICMP type/code come from icmpType/icmpCode when the table
+ * has them (as tables from readPacketTable do), else from srcPort/dstPort.
  * The file appears atomically (temp file in the same folder + rename); on any error nothing is left behind.
  * The table's arrays must not be modified until the promise settles.
  * Throws ConfigError (bad option), InputError (a row that cannot form a valid packet: names the column and
@@ -111,7 +137,7 @@ export async function writePcap(file: string, table: PacketTable, opts: WriteOpt
   const tmp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   let result: WriteResult;
   try {
-    result = await native(tmp, table, options);
+    result = await native(tmp, withIcmpInPorts(table), options);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     const e = err as Error & { code?: string; row?: number };
