@@ -62,6 +62,50 @@ void FlowTable::Rehash(size_t new_cap) {
   count_ = size_;
 }
 
+// Hot path (inlined into AddBatch): probe, update an existing flow; new flows and timeouts go to out-of-line code.
+__attribute__((always_inline)) inline uint32_t FlowTable::AddHashed(const FlowKey& key, uint32_t h, int64_t ts, uint32_t bytes,
+                                                                    uint8_t tcp_flags, std::vector<FlowRecord>& closed) {
+  size_t i = h & mask_;
+  for (uint64_t e; (e = index_[i]) != 0; i = (i + 1) & mask_) {
+    if (static_cast<uint32_t>(e >> 32) != h) continue;
+    FlowRecord& r = Rec(static_cast<uint32_t>(e) - 1);
+    if (!SameKey(r.key, key)) continue;
+    if ((inactive_ns_ | active_ns_) != 0 && Expired(r, ts)) Reopen(r, ts, closed);
+    r.last_ns = ts;
+    r.packets++;
+    r.bytes += bytes;
+    r.tcp_flags |= tcp_flags;
+    return r.id;
+  }
+  return Create(key, h, i, ts, bytes, tcp_flags);
+}
+
+__attribute__((noinline)) void FlowTable::Reopen(FlowRecord& r, int64_t ts, std::vector<FlowRecord>& closed) {
+  closed.push_back(r);  // timed out: emit, then reuse the record for the new flow
+  r.first_ns = ts;
+  r.packets = 0;
+  r.bytes = 0;
+  r.tcp_flags = 0;
+  r.id = next_id_++;
+}
+
+__attribute__((noinline)) uint32_t FlowTable::Create(const FlowKey& key, uint32_t h, size_t slot, int64_t ts, uint32_t bytes,
+                                                     uint8_t tcp_flags) {
+  const uint32_t idx = size_;
+  FlowRecord r;
+  r.key = key;
+  r.first_ns = r.last_ns = ts;
+  r.packets = 1;
+  r.bytes = bytes;
+  r.tcp_flags = tcp_flags;
+  r.id = next_id_++;
+  Push(r);
+  hashes_.push_back(h);
+  index_[slot] = (static_cast<uint64_t>(h) << 32) | (idx + 1u);
+  if (++count_ * 4 > index_.size() * 3) Rehash(index_.size() * 2);  // max load 0.75 (8-byte slots probe cheaply)
+  return r.id;
+}
+
 uint32_t FlowTable::Add(const FlowKey& key, int64_t ts, uint32_t bytes, uint8_t tcp_flags,
                         std::vector<FlowRecord>& closed) {
   return AddHashed(key, Hash(key), ts, bytes, tcp_flags, closed);
@@ -84,42 +128,6 @@ void FlowTable::AddBatch(const FlowKey* keys, const uint32_t* hashes, const uint
     }
     ids[i] = valid[i] ? AddHashed(keys[i], hashes[i], ts[i], bytes[i], tcp_flags[i], closed) : UINT32_MAX;
   }
-}
-
-uint32_t FlowTable::AddHashed(const FlowKey& key, uint32_t h, int64_t ts, uint32_t bytes, uint8_t tcp_flags,
-                              std::vector<FlowRecord>& closed) {
-  size_t i = h & mask_;
-  for (uint64_t e; (e = index_[i]) != 0; i = (i + 1) & mask_) {
-    if (static_cast<uint32_t>(e >> 32) != h) continue;
-    FlowRecord& r = Rec(static_cast<uint32_t>(e) - 1);
-    if (!SameKey(r.key, key)) continue;
-    if ((inactive_ns_ | active_ns_) != 0 && Expired(r, ts)) {
-      closed.push_back(r);  // timed out: emit, then reuse the record for the new flow
-      r.first_ns = ts;
-      r.packets = 0;
-      r.bytes = 0;
-      r.tcp_flags = 0;
-      r.id = next_id_++;
-    }
-    r.last_ns = ts;
-    r.packets++;
-    r.bytes += bytes;
-    r.tcp_flags |= tcp_flags;
-    return r.id;
-  }
-  const uint32_t idx = size_;
-  FlowRecord r;
-  r.key = key;
-  r.first_ns = r.last_ns = ts;
-  r.packets = 1;
-  r.bytes = bytes;
-  r.tcp_flags = tcp_flags;
-  r.id = next_id_++;
-  Push(r);
-  hashes_.push_back(h);
-  index_[i] = (static_cast<uint64_t>(h) << 32) | (idx + 1u);
-  if (++count_ * 4 > index_.size() * 3) Rehash(index_.size() * 2);  // max load 0.75 (8-byte slots probe cheaply)
-  return r.id;
 }
 
 void FlowTable::MaybeSweep(int64_t now, std::vector<FlowRecord>& closed) {

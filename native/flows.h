@@ -115,6 +115,8 @@ class FlowTable {
  private:
   uint32_t AddHashed(const FlowKey& key, uint32_t h, int64_t ts, uint32_t bytes, uint8_t tcp_flags,
                      std::vector<FlowRecord>& closed);
+  uint32_t Create(const FlowKey& key, uint32_t h, size_t slot, int64_t ts, uint32_t bytes, uint8_t tcp_flags);
+  void Reopen(FlowRecord& r, int64_t ts, std::vector<FlowRecord>& closed);
   void Rehash(size_t new_cap);
   void Insert(uint32_t hash, uint32_t idx);
   // now - then, saturated (timestamps may be clamped to the int64 range).

@@ -86,7 +86,7 @@ int64_t StreamPos(FILE* f, const StreamCookie* c) {
 // packet. This source does the same per-record work as libpcap 1.10's pcap_next_packet (byte order, µs/ns scaling,
 // caplen/len swap for versions < 2.4, the sanity limit and snapshot cut, the same error texts) on a 4 MiB buffer
 // filled by pread (plain files) or fread (the gzip stream), and knows each record's exact byte offset.
-class PcapSource : public RecordSource {
+class PcapSource final : public RecordSource {
  public:
   // `fd` >= 0: plain file read with pread from offset 24; -1: read the rest of `f` (gzip) after libpcap's header read.
   PcapSource(pcap_t* p, FILE* f, int fd, bool nano, int record_header) : p_(p), f_(f), fd_(fd), record_header_(record_header) {
@@ -98,11 +98,31 @@ class PcapSource : public RecordSource {
     lengths_ = major == 2 ? (minor < 3 ? kSwapped : minor == 3 ? kMaybe : kNotSwapped) : major == 543 ? kSwapped : kNotSwapped;
     // max_snaplen_for_dlt: DBUS 128 MiB, EBHSCR 8 MiB, USBPCAP 1 MiB, else MAXIMUM_SNAPLEN.
     max_caplen_ = linktype_ == 231 ? 128u << 20 : linktype_ == 279 ? 8u << 20 : linktype_ == 249 ? 1u << 20 : 262144u;
+    fast_caplen_ = std::min(snaplen_, max_caplen_);
     buf_.resize(kChunk);
   }
   ~PcapSource() override { pcap_close(p_); }
 
-  bool Next(RawRecord& r) override {
+  // Fast path (inlined into Reader::Fill): a whole record in the buffer, caplen within the snapshot length.
+  __attribute__((always_inline)) bool Next(RawRecord& r) override {
+    const size_t hs = static_cast<size_t>(record_header_);
+    const size_t avail = end_ - pos_;
+    if (__builtin_expect(avail >= hs, 1)) {
+      uint32_t w[4];
+      std::memcpy(w, buf_.data() + pos_, 16);
+      if (swapped_)
+        for (uint32_t& x : w) x = __builtin_bswap32(x);
+      uint32_t caplen = w[2], len = w[3];
+      if (lengths_ != kNotSwapped && (lengths_ == kSwapped || caplen > len)) std::swap(caplen, len);
+      if (__builtin_expect(caplen <= fast_caplen_ && avail - hs >= caplen, 1)) {
+        Emit(r, w, caplen, len, hs);
+        return true;
+      }
+    }
+    return NextSlow(r);
+  }
+
+  __attribute__((noinline)) bool NextSlow(RawRecord& r) {
     const size_t hs = static_cast<size_t>(record_header_);
     if (end_ - pos_ < hs && Ensure(hs) < hs) {
       const size_t got = end_ - pos_;
@@ -128,17 +148,7 @@ class PcapSource : public RecordSource {
         throw Bad("truncated dump file; tried to read " + std::to_string(static_cast<int>(snaplen_)) + " captured bytes, only got " + std::to_string(got));
       throw Bad("truncated dump file; tried to read " + std::to_string(caplen) + " captured bytes, only got " + std::to_string(got));
     }
-    r.sec = static_cast<int32_t>(w[0]);
-    const int64_t frac = static_cast<int32_t>(w[1]);
-    r.nsec = static_cast<uint32_t>(scale_up_ ? frac * 1000 : frac);  // nanoseconds, as libpcap opened NANO gives
-    r.file_caplen = caplen;
-    r.caplen = caplen > snaplen_ ? snaplen_ : caplen;  // libpcap keeps the snapshot length and skips the rest
-    r.len = len;
-    r.data = buf_.data() + pos_ + hs;  // Ensure may have moved the buffer since `h`
-    r.linktype = linktype_;
-    r.iface = 0;
-    r.snaplen = snaplen_;
-    pos_ += need;
+    Emit(r, w, caplen, len, hs);  // Ensure may have moved the buffer since `h`
     return true;
   }
   // Offset of the next record (of the record that failed, after an error).
@@ -146,6 +156,21 @@ class PcapSource : public RecordSource {
 
  private:
   static constexpr size_t kChunk = 4u << 20;
+
+  // Hands out the record at pos_ (its header words already in host order) and steps past it.
+  __attribute__((always_inline)) void Emit(RawRecord& r, const uint32_t* w, uint32_t caplen, uint32_t len, size_t hs) {
+    r.sec = static_cast<int32_t>(w[0]);
+    const int64_t frac = static_cast<int32_t>(w[1]);
+    r.nsec = static_cast<uint32_t>(scale_up_ ? frac * 1000 : frac);  // nanoseconds, as libpcap opened NANO gives
+    r.file_caplen = caplen;
+    r.caplen = caplen > snaplen_ ? snaplen_ : caplen;  // libpcap keeps the snapshot length and skips the rest
+    r.len = len;
+    r.data = buf_.data() + pos_ + hs;
+    r.linktype = linktype_;
+    r.iface = 0;
+    r.snaplen = snaplen_;
+    pos_ += hs + caplen;
+  }
   enum Lengths { kNotSwapped, kSwapped, kMaybe };
 
   ReaderError Bad(const std::string& msg) const {
@@ -198,7 +223,7 @@ class PcapSource : public RecordSource {
   int fd_;
   int record_header_;
   int linktype_;
-  uint32_t snaplen_, max_caplen_;
+  uint32_t snaplen_, max_caplen_, fast_caplen_;
   bool swapped_, scale_up_;
   Lengths lengths_;
   std::vector<uint8_t> buf_;
@@ -582,11 +607,13 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
   uint32_t* const key_hashes = key_hashes_.data();
   uint8_t* const key_valid = key_valid_.data();
   ReaderStats& s = stats_;
+  // Classic pcap (the common case) gets a direct, inlinable call instead of the virtual one.
+  PcapSource* const pcap = dynamic_cast<PcapSource*>(source_.get());
   while (n < c.capacity) {
     bool more;
     try {
       try {
-        more = source_->Next(r);
+        more = pcap ? pcap->PcapSource::Next(r) : source_->Next(r);
       } catch (const ReaderError& e) {
         int zerr = Z_OK;
         const char* zmsg = gz_ ? gzerror(static_cast<gzFile>(gz_), &zerr) : nullptr;
