@@ -41,9 +41,29 @@ void ZeroedWords::Reset(size_t n) {
   n_ = n;
 }
 
-FlowTable::FlowTable(int64_t inactive_ns, int64_t active_ns) : inactive_ns_(inactive_ns), active_ns_(active_ns) {
-  Rehash(1 << 12);
+FlowTable::FlowTable(int64_t inactive_ns, int64_t active_ns, uint64_t expected_flows)
+    : inactive_ns_(inactive_ns), active_ns_(active_ns) {
+  size_t cap = size_t{1} << 12;
+  const uint64_t want = std::min<uint64_t>(expected_flows, uint64_t{1} << 22);  // index of at most 64 MiB up front
+  while (cap * 3 < want * 4 + 4) cap <<= 1;  // room for `want` flows below the 0.75 load limit
+  Rehash(cap);
 }
+
+namespace {
+// Asks for transparent huge pages on the whole 2 MiB pages inside [p, p + n) (a large malloc'd block is its own
+// mapping): fewer page faults when a big flow vector is filled. Advisory only.
+void AdviseHuge(void* p, size_t n) {
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const uintptr_t a = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t b = (reinterpret_cast<uintptr_t>(p) + n) & ~(kHuge - 1);
+#ifdef MADV_HUGEPAGE
+  if (b > a) madvise(reinterpret_cast<void*>(a), b - a, MADV_HUGEPAGE);
+#else
+  (void)a;
+  (void)b;
+#endif
+}
+}  // namespace
 
 void FlowTable::Insert(uint32_t hash, uint32_t idx) {
   size_t i = hash & mask_;
@@ -161,7 +181,10 @@ void FlowTable::MaybeSweep(int64_t now, std::vector<FlowRecord>& closed) {
 
 void FlowTable::Flush(std::vector<FlowRecord>& out) {
   const size_t start = out.size();
-  out.reserve(start + size_);
+  if (out.capacity() < start + size_) {
+    out.reserve(start + size_);
+    AdviseHuge(out.data(), out.capacity() * sizeof(FlowRecord));
+  }
   for (uint32_t i = 0; i < size_; i++) out.push_back(Rec(i));
   auto by_id = [](const FlowRecord& a, const FlowRecord& b) { return a.id < b.id; };
   if (!std::is_sorted(out.begin() + static_cast<std::ptrdiff_t>(start), out.end(), by_id))

@@ -84,7 +84,8 @@ class ZeroedWords {
 class FlowTable {
  public:
   // Timeouts in ns; 0 = off (NetShare has none: one flow per 5-tuple over the whole trace).
-  FlowTable(int64_t inactive_ns, int64_t active_ns);
+  // `expected_flows`: a size hint (0 = none) so the index need not grow by rehashing while the table fills.
+  FlowTable(int64_t inactive_ns, int64_t active_ns, uint64_t expected_flows = 0);
 
   // Adds one packet, returns its flow id. Flows closed by a timeout are appended to `closed`.
   uint32_t Add(const FlowKey& key, int64_t ts_ns, uint32_t bytes, uint8_t tcp_flags, std::vector<FlowRecord>& closed);
