@@ -45,7 +45,8 @@ FlowTable::FlowTable(int64_t inactive_ns, int64_t active_ns, uint64_t expected_f
     : inactive_ns_(inactive_ns), active_ns_(active_ns) {
   size_t cap = size_t{1} << 12;
   const uint64_t want = std::min<uint64_t>(expected_flows, uint64_t{1} << 22);  // index of at most 64 MiB up front
-  while (cap * 3 < want * 4 + 4) cap <<= 1;  // room for `want` flows below the 0.75 load limit
+  while (cap < want * 2 + 2) cap <<= 1;  // `want` flows fill at most half: an underestimate still fits before a rehash
+  hashes_.reserve(want);
   Rehash(cap);
 }
 

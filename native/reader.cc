@@ -595,8 +595,8 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
   RawRecord r;
   DecodedPacket d;
   const bool filtering = !opts_.filter.empty();
-  // The flow pass runs every kFlowChunk rows, while the keys and the rows' columns are still in L1/L2.
-  constexpr uint32_t kFlowChunk = 1024;
+  // The flow pass runs every kFlowChunk rows, while the keys (40 B a row) and the rows' columns are still in L1.
+  constexpr uint32_t kFlowChunk = 256;
   if (flow_table_ && keys_.size() < kFlowChunk) {
     keys_.resize(kFlowChunk);
     key_hashes_.resize(kFlowChunk);

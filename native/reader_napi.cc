@@ -186,7 +186,10 @@ Napi::Object FlowsObject(Napi::Env env, const std::vector<FlowRecord>& f) {
   const size_t n = f.size();
   Napi::Object o = Napi::Object::New(env);
   auto src = Napi::Uint32Array::New(env, n), dst = Napi::Uint32Array::New(env, n), id = Napi::Uint32Array::New(env, n);
-  auto src6 = Napi::Uint8Array::New(env, 16 * n), dst6 = Napi::Uint8Array::New(env, 16 * n);
+  // IPv6 address columns (32 bytes a flow) only when some flow is IPv6; otherwise empty.
+  size_t v6 = 0;
+  for (const FlowRecord& r : f) v6 += r.key.version == 6;
+  auto src6 = Napi::Uint8Array::New(env, v6 ? 16 * n : 0), dst6 = Napi::Uint8Array::New(env, v6 ? 16 * n : 0);
   auto sport = Napi::Uint16Array::New(env, n), dport = Napi::Uint16Array::New(env, n);
   auto proto = Napi::Uint8Array::New(env, n), ver = Napi::Uint8Array::New(env, n), fl = Napi::Uint8Array::New(env, n);
   auto ts = Napi::Float64Array::New(env, n), td = Napi::Float64Array::New(env, n), pk = Napi::Float64Array::New(env, n),
@@ -196,7 +199,7 @@ Napi::Object FlowsObject(Napi::Env env, const std::vector<FlowRecord>& f) {
     if (r.key.version == 4) {
       std::memcpy(&src[i], r.key.src, 4);
       std::memcpy(&dst[i], r.key.dst, 4);
-    } else {
+    } else if (v6) {
       std::memcpy(src6.Data() + 16 * i, r.key.src, 16);
       std::memcpy(dst6.Data() + 16 * i, r.key.dst, 16);
     }

@@ -118,6 +118,7 @@ export interface FlowBatch {
   ipVersion: Uint8Array;
   srcIp: Uint32Array;
   dstIp: Uint32Array;
+  /** 16 bytes per flow (network order, zeros for IPv4 rows); EMPTY (length 0) when no flow of the batch is IPv6. */
   srcIp6: Uint8Array;
   dstIp6: Uint8Array;
   srcPort: Uint16Array;
