@@ -190,6 +190,21 @@ void FlowTable::Flush(std::vector<FlowRecord>& out) {
   auto by_id = [](const FlowRecord& a, const FlowRecord& b) { return a.id < b.id; };
   if (!std::is_sorted(out.begin() + static_cast<std::ptrdiff_t>(start), out.end(), by_id))
     std::sort(out.begin() + static_cast<std::ptrdiff_t>(start), out.end(), by_id);
+  Clear();
+}
+
+std::vector<uint32_t> FlowTable::IdOrder() {
+  std::vector<uint32_t> order;
+  bool sorted = true;
+  for (uint32_t i = 1; i < size_ && sorted; i++) sorted = Rec(i - 1).id < Rec(i).id;
+  if (sorted) return order;
+  order.resize(size_);
+  for (uint32_t i = 0; i < size_; i++) order[i] = i;
+  std::sort(order.begin(), order.end(), [this](uint32_t a, uint32_t b) { return Rec(a).id < Rec(b).id; });
+  return order;
+}
+
+void FlowTable::Clear() {
   chunks_.clear();
   size_ = 0;
   hashes_.clear();

@@ -110,6 +110,14 @@ class FlowTable {
   // Appends every open flow (sorted by id) to `out` and empties the table.
   void Flush(std::vector<FlowRecord>& out);
 
+  // Copy-free alternative to Flush for a caller that converts the flows itself: Open(k) for k < open_flows() is
+  // the k-th open flow in id order (IdOrder() once, then Open(k, order)); Clear() then empties the table.
+  std::vector<uint32_t> IdOrder();  // empty when records are already in id order (always, without timeouts)
+  const FlowRecord& Open(size_t k, const std::vector<uint32_t>& order) {
+    return Rec(order.empty() ? static_cast<uint32_t>(k) : order[k]);
+  }
+  void Clear();
+
   uint64_t flows_created() const { return next_id_; }
   size_t open_flows() const { return count_; }
 

@@ -747,8 +747,11 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
     // The rows since the last chunk: flow lookups with prefetching (ids written straight into the flowId column).
     flow_table_->AddBatch(keys_.data(), key_hashes_.data(), key_valid_.data(), c.tsNs + flushed, c.pktLen + flushed,
                           c.tcpFlags + flushed, n - flushed, c.flowId + flushed, flows);
-    if (done) flow_table_->Flush(flows);
-    else flow_table_->MaybeSweep(max_ts_ns_, flows);
+    if (done) {
+      if (!opts_.leave_final_flows) flow_table_->Flush(flows);
+    } else {
+      flow_table_->MaybeSweep(max_ts_ns_, flows);
+    }
   }
   return n;
 }

@@ -71,6 +71,9 @@ struct ReaderOptions {
   int64_t inactive_ns = 0;      // flow inactive timeout, 0 = off
   int64_t active_ns = 0;        // flow active timeout, 0 = off
   bool keep_valid_prefix = false;  // on a corrupt/truncated record: stop with a warning instead of failing
+  // At end of input leave the open flows in the table (final_flows()) instead of copying them into Fill's `flows`:
+  // for a caller that converts them itself (the N-API glue), which saves a copy of every flow.
+  bool leave_final_flows = false;
 };
 
 struct ReaderStats {
@@ -119,6 +122,9 @@ class Reader {
   uint32_t Fill(BatchColumns& cols, std::vector<FlowRecord>& flows, bool& done);
   const ReaderStats& stats() const { return stats_; }
   uint64_t flows_created() const { return flow_table_ ? flow_table_->flows_created() : 0; }
+  // With leave_final_flows, after the Fill that set `done`: the table holding the flows still open at the end (they
+  // follow that Fill's `flows`, in id order via FlowTable::IdOrder/Open; Clear() it after use). Null otherwise.
+  FlowTable* final_flows() { return opts_.leave_final_flows && done_ ? flow_table_.get() : nullptr; }
   int64_t bytes_read() const;  // compressed bytes for gzip
   int64_t total_bytes() const { return total_bytes_; }
   bool opened() const { return source_ != nullptr; }

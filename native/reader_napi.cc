@@ -58,6 +58,7 @@ class NativeReader : public Napi::ObjectWrap<NativeReader> {
     if (o.Has("filter") && o.Get("filter").IsString()) opts.filter = o.Get("filter").As<Napi::String>().Utf8Value();
     if (o.Has("flows")) opts.flows = o.Get("flows").ToBoolean().Value();
     if (o.Has("keepValidPrefix")) opts.keep_valid_prefix = o.Get("keepValidPrefix").ToBoolean().Value();
+    opts.leave_final_flows = true;  // FlowsObject reads the flows open at the end from the table (no copy)
     if (o.Has("inactiveNs") && o.Get("inactiveNs").IsNumber()) opts.inactive_ns = static_cast<int64_t>(o.Get("inactiveNs").As<Napi::Number>().DoubleValue());
     if (o.Has("activeNs") && o.Get("activeNs").IsNumber()) opts.active_ns = static_cast<int64_t>(o.Get("activeNs").As<Napi::Number>().DoubleValue());
     flows_ = opts.flows;
@@ -182,26 +183,26 @@ Napi::Object StatsObject(Napi::Env env, Reader* r) {
   return o;
 }
 
-Napi::Object FlowsObject(Napi::Env env, const std::vector<FlowRecord>& f) {
-  const size_t n = f.size();
+// Flow columns from the flows closed during a batch (`f`), then, after the last batch, the flows still open in
+// `open` (read in place, in id order, and cleared: no copy of every flow into `f` first).
+Napi::Object FlowsObject(Napi::Env env, const std::vector<FlowRecord>& f, FlowTable* open) {
+  const std::vector<uint32_t> order = open ? open->IdOrder() : std::vector<uint32_t>();
+  const size_t closed = f.size(), n = closed + (open ? open->open_flows() : 0);
+  auto rec = [&](size_t k) -> const FlowRecord& { return k < closed ? f[k] : open->Open(k - closed, order); };
   Napi::Object o = Napi::Object::New(env);
   auto src = Napi::Uint32Array::New(env, n), dst = Napi::Uint32Array::New(env, n), id = Napi::Uint32Array::New(env, n);
-  // IPv6 address columns (32 bytes a flow) only when some flow is IPv6; otherwise empty.
-  size_t v6 = 0;
-  for (const FlowRecord& r : f) v6 += r.key.version == 6;
-  auto src6 = Napi::Uint8Array::New(env, v6 ? 16 * n : 0), dst6 = Napi::Uint8Array::New(env, v6 ? 16 * n : 0);
   auto sport = Napi::Uint16Array::New(env, n), dport = Napi::Uint16Array::New(env, n);
   auto proto = Napi::Uint8Array::New(env, n), ver = Napi::Uint8Array::New(env, n), fl = Napi::Uint8Array::New(env, n);
   auto ts = Napi::Float64Array::New(env, n), td = Napi::Float64Array::New(env, n), pk = Napi::Float64Array::New(env, n),
        by = Napi::Float64Array::New(env, n);
+  bool any6 = false;
   for (size_t i = 0; i < n; i++) {
-    const FlowRecord& r = f[i];
+    const FlowRecord& r = rec(i);
     if (r.key.version == 4) {
       std::memcpy(&src[i], r.key.src, 4);
       std::memcpy(&dst[i], r.key.dst, 4);
-    } else if (v6) {
-      std::memcpy(src6.Data() + 16 * i, r.key.src, 16);
-      std::memcpy(dst6.Data() + 16 * i, r.key.dst, 16);
+    } else {
+      any6 = true;
     }
     sport[i] = r.key.sport;
     dport[i] = r.key.dport;
@@ -214,6 +215,17 @@ Napi::Object FlowsObject(Napi::Env env, const std::vector<FlowRecord>& f) {
     pk[i] = static_cast<double>(r.packets);
     by[i] = static_cast<double>(r.bytes);
   }
+  // IPv6 address columns (32 bytes a flow) only when some flow is IPv6; otherwise empty.
+  auto src6 = Napi::Uint8Array::New(env, any6 ? 16 * n : 0), dst6 = Napi::Uint8Array::New(env, any6 ? 16 * n : 0);
+  if (any6) {
+    for (size_t i = 0; i < n; i++) {
+      const FlowRecord& r = rec(i);
+      if (r.key.version != 6) continue;
+      std::memcpy(src6.Data() + 16 * i, r.key.src, 16);
+      std::memcpy(dst6.Data() + 16 * i, r.key.dst, 16);
+    }
+  }
+  if (open) open->Clear();
   o.Set("length", static_cast<double>(n));
   o.Set("srcIp", src); o.Set("dstIp", dst); o.Set("srcIp6", src6); o.Set("dstIp6", dst6);
   o.Set("srcPort", sport); o.Set("dstPort", dport); o.Set("proto", proto); o.Set("ipVersion", ver);
@@ -240,7 +252,7 @@ void FillWorker::OnOK() {
   res.Set("count", count_);
   res.Set("done", done_);
   res.Set("columns", cols);
-  res.Set("flows", FlowsObject(env, flows_));
+  res.Set("flows", FlowsObject(env, flows_, done_ ? owner_->reader()->final_flows() : nullptr));
   res.Set("stats", StatsObject(env, owner_->reader()));
   res.Set("bytesRead", static_cast<double>(bytes_read_));
   owner_->ReleaseIfClosed();
