@@ -8,6 +8,7 @@ function send(m: FromChild): void {
 
 process.on('message', (m: ToChild) => {
   if (m.type === 'exit') {
+    finishedCleanly = true;
     process.disconnect?.();
     return;
   }
@@ -26,5 +27,10 @@ process.on('message', (m: ToChild) => {
     }
   })();
 });
+
+// The parent went away (it exited, or was killed): stop at once rather than keep training a chunk that a resumed
+// run may be training too. Outputs are written atomically, so an abandoned job leaves nothing half-written.
+let finishedCleanly = false;
+process.on('disconnect', () => process.exit(finishedCleanly ? 0 : 1));
 
 send({ type: 'ready' });

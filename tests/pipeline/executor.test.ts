@@ -43,3 +43,31 @@ describe('LocalPoolExecutor', () => {
     expect(r[0]).toMatchObject({ ok: false, attempts: 2, error: { name: 'WorkerCrashed' } });
   });
 });
+
+describe('pool children', () => {
+  it('exit when the parent process dies mid-job', async () => {
+    const { spawn } = await import('node:child_process');
+    const { workerScript } = await import('../../src/pipeline/executor.js');
+    // A parent that forks a pool child running a long job, prints the child's pid, then is SIGKILLed.
+    const parentCode = `
+      const { fork } = require('node:child_process');
+      const c = fork(${JSON.stringify(workerScript())}, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      c.on('message', (m) => {
+        if (m.type === 'ready') { c.send({ type: 'run', job: { id: 'long', kind: 'selftest', params: { sleepMs: 60000 } }, threads: 1 }); console.log(c.pid); }
+      });`;
+    const parent = spawn(process.execPath, ['-e', parentCode], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const childPid = await new Promise<number>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
+    parent.kill('SIGKILL');
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 10_000;
+    while (alive(childPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(childPid)).toBe(false);
+  });
+});
