@@ -26,11 +26,12 @@ export interface Progress {
  * A progress bar on a TTY (stderr), plain periodic lines otherwise (every `intervalMs`), nothing with --json
  * unless stderr is a TTY.
  */
-export function progress(label: string, args: GlobalArgs, intervalMs = 5000): Progress {
+export function progress(label: string, args: GlobalArgs, intervalMs = 5000, opts: { percentOnly?: boolean } = {}): Progress {
   const tty = Boolean(process.stderr.isTTY);
   if (tty) {
+    const counts = opts.percentOnly ? '' : ' | {value}/{total}';
     const bar = new cliProgress.SingleBar(
-      { format: `${label} [{bar}] {percentage}% | {value}/{total} | {info}`, stream: process.stderr, hideCursor: true },
+      { format: `${label} [{bar}] {percentage}%${counts} | {info}`, stream: process.stderr, hideCursor: true },
       cliProgress.Presets.shades_classic,
     );
     let started = false;
@@ -54,8 +55,9 @@ export function progress(label: string, args: GlobalArgs, intervalMs = 5000): Pr
       const now = Date.now();
       if (now - last < intervalMs) return;
       last = now;
-      const pct = total > 0 ? ` (${((100 * done) / total).toFixed(1)}%)` : '';
-      process.stderr.write(`${label}: ${done}${total > 0 ? `/${total}` : ''}${pct} ${info}\n`);
+      const pct = total > 0 ? `${((100 * done) / total).toFixed(1)}%` : '';
+      if (opts.percentOnly) process.stderr.write(`${label}: ${pct} ${info}\n`);
+      else process.stderr.write(`${label}: ${done}${total > 0 ? `/${total}` : ''}${pct ? ` (${pct})` : ''} ${info}\n`);
     },
     stop() {},
   };

@@ -94,7 +94,7 @@ function reporter(args: PipelineArgs): RunEvents & { stop(): void } {
       const key = stage === 'train' ? `${stage}:${label}` : stage;
       let b = bars.get(key);
       if (!b) {
-        b = progress(stage === 'train' ? `train ${label.replace(/^train\//, '')}` : stage, args);
+        b = progress(stage === 'train' ? `train ${label.replace(/^train\//, '')}` : stage, args, 5000, { percentOnly: true });
         bars.set(key, b);
       }
       const text = stage === 'train' ? (info ?? '') : `${label}${info ? ` ${info}` : ''}`;
