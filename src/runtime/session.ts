@@ -40,14 +40,14 @@ export async function createSession(model: Uint8Array, opts: SessionOptions = {}
   };
   if (opts.intraOpThreads !== undefined) o.intraOpNumThreads = opts.intraOpThreads;
   if (device === 'cuda' && !cudaBackendListed()) {
-    throw new DeviceError('CUDA was requested but this onnxruntime-node build has no CUDA backend; install onnxruntime-node with CUDA support or use --device cpu');
+    throw new DeviceError('CUDA was requested but this onnxruntime-node build has no CUDA backend; run scripts/install-cuda-provider.sh (see README.md, GPU) or use --device cpu');
   }
   try {
     return await ort.InferenceSession.create(model, o);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     if (device === 'cuda') {
-      throw new DeviceError(`CUDA was requested but its execution provider could not be loaded (${msg.split('\n')[0]}); install the CUDA 12 + cuDNN 9 libraries for onnxruntime-node or use --device cpu`, { cause: err });
+      throw new DeviceError(`CUDA was requested but its execution provider could not be loaded (${msg.split('\n')[0]}); run scripts/install-cuda-provider.sh and put the CUDA 13 + cuDNN 9 libraries on LD_LIBRARY_PATH, or use --device cpu`, { cause: err });
     }
     throw new NetShareError(`onnxruntime could not load the model: ${msg.split('\n')[0]}`, { cause: err });
   }
