@@ -31,6 +31,21 @@ export interface PreprocessOptions {
   onProgress?: (phase: string, done: number, total: number) => void;
   /** An already-read table (tests, library use); `input` is then only recorded. */
   table?: Table;
+  /**
+   * Refuse, right after chunking and before any encoder is fitted or file written, a chunk count above the number
+   * of non-empty time slices (`netshare run` needs every chunk to hold records).
+   */
+  requireAllChunks?: boolean;
+}
+
+/** The ConfigError for more chunks than non-empty time slices (shared by preprocess and the run pipeline). */
+export function tooManyChunksError(cfg: NetShareConfig, nonEmpty: number[]): ConfigError {
+  const p = cfg.preprocess;
+  const empty = Array.from({ length: p.nChunks }, (_, k) => k).filter((k) => !nonEmpty.includes(k));
+  return new ConfigError(
+    `${expected(`at most ${nonEmpty.length} chunks (only ${nonEmpty.length} of the ${p.nChunks} ${p.chunking} time slices of this trace hold records; empty: ${empty.join(', ')})`, 'preprocess.nChunks', p.nChunks)}; use --chunks ${nonEmpty.length} or fewer`,
+    'preprocess.nChunks',
+  );
 }
 
 export interface PreprocessResult extends PreprocessSummaryFile {
@@ -104,6 +119,7 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessRes
       ...(cfg.global.dp ? { fixedRangeUs: [p.dpRanges.startTimeUs!, p.dpRanges.endTimeUs!] as [number, number] } : {}),
     });
     if (plan.chunks.length === 0) throw new ConfigError('no chunk holds any record after chunking', 'preprocess.nChunks');
+    if (opts.requireAllChunks && plan.chunks.length < p.nChunks) throw tooManyChunksError(cfg, plan.chunks.map((c) => c.index));
     const sampleLen = cfg.model.sampleLen;
     const T = paddedLength(cfg.preprocess.maxFlowLen ?? plan.maxLen, sampleLen);
     opts.onProgress?.('fit', 0, 1);

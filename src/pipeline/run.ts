@@ -12,6 +12,7 @@ import { loadPreprocessSummary } from './chunk-tensors.js';
 import { InProcessExecutor, LocalPoolExecutor, defaultWorkers, type Executor } from './executor.js';
 import { fingerprint, readJsonIfExists, sha256File, writeJsonAtomic } from './fsutil.js';
 import { loadManifest, runStage, saveManifest } from './manifest.js';
+import { tooManyChunksError } from './preprocess.js';
 import { configPath, metricsPath, reportPath, syntheticPath } from './workdir.js';
 import type { TrainStageResult } from './train.js';
 import type { GenerateStageResult } from './generate.js';
@@ -166,7 +167,8 @@ function stageIndex(s: StageName): number {
 
 /**
  * Run the pipeline stages `from`..`to` in `workdir`. Config errors surface before any stage runs; the chunk-count
- * check that needs the data (more chunks than non-empty time slices) runs right after reading, before training.
+ * check that needs the data (more chunks than non-empty time slices) runs inside preprocess right after chunking,
+ * before encoders are fitted or anything is written.
  */
 export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   const wd = resolve(opts.workdir);
@@ -237,6 +239,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         input,
         workdir: wd,
         config: cfg,
+        requireAllChunks: true,
         onProgress: (phase, done, total) => ev.progress?.('preprocess', phase, total > 0 ? done / total : 0, `${done}/${total}`),
       });
       const seconds = r.skipped ? 0 : (performance.now() - t0) / 1000;
@@ -247,13 +250,8 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     const pre = (await loadManifest(wd)).stages.preprocess;
     if (!pre || pre.status !== 'done') throw new InputError(`${wd} is not preprocessed; run \`netshare run\` or \`netshare train\` first`, wd);
     const summary = await loadPreprocessSummary(wd);
-    if (summary.chunks.length < cfg.preprocess.nChunks) {
-      const empty = Array.from({ length: cfg.preprocess.nChunks }, (_, k) => k).filter((k) => !summary.chunks.includes(k));
-      throw new ConfigError(
-        `${expected(`at most ${summary.chunks.length} chunks (only ${summary.chunks.length} of the ${cfg.preprocess.nChunks} ${cfg.preprocess.chunking} time slices of this trace hold records; empty: ${empty.join(', ')})`, 'preprocess.nChunks', cfg.preprocess.nChunks)}; use --chunks ${summary.chunks.length} or fewer`,
-        'preprocess.nChunks',
-      );
-    }
+    // also checked inside preprocess before any work; here for a workdir preprocessed earlier
+    if (summary.chunks.length < cfg.preprocess.nChunks) throw tooManyChunksError(cfg, summary.chunks);
 
     // 2. train
     const trainFp = fingerprint({ pre: pre.fingerprint, model: cfg.model, train: cfg.train, seed: cfg.global.seed, dp: cfg.global.dp });

@@ -78,6 +78,8 @@ describe('config errors are reported before any work starts', () => {
     const r = await cli(['run', '--input', gappy, '--config', configFile('gappy.json', tinyConfig('pcap')), '--chunks', '4', '--workdir', wd, '--workers', '1']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/only 2 of the 4 fixedTime time slices.*preprocess\.nChunks/);
+    // refused right after chunking: no encoder fitted, no tensor written, nothing trained
+    expect(existsSync(join(wd, 'preprocess', 'encoders.json'))).toBe(false);
     expect(existsSync(join(wd, 'train'))).toBe(false);
   });
 
