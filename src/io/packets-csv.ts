@@ -21,32 +21,13 @@ export interface PacketsCsvOptions {
   extended?: boolean;
 }
 
-/** The subset of columns a row is written from: a PacketTable or a reader PacketBatch both fit. */
-export interface PacketRows {
-  length: number;
+/** Packet columns the CSV writer takes: a PacketTable, or a reader batch (µs time in `timeUs`, rows filtered by `status`). */
+export type PacketRows = Omit<PacketTable, 'kind' | 'time'> & {
   time?: Float64Array;
   timeUs?: Float64Array;
-  ipVersion: Uint8Array;
-  srcIp: Uint32Array;
-  dstIp: Uint32Array;
-  srcIp6?: Uint8Array;
-  dstIp6?: Uint8Array;
-  srcPort: Uint16Array;
-  dstPort: Uint16Array;
-  proto: Uint8Array;
-  pktLen: Uint32Array;
-  ihl: Uint8Array;
-  tos: Uint8Array;
-  ipId: Uint32Array;
-  flags: Uint8Array;
-  fragOffset: Uint16Array;
-  ttl: Uint8Array;
-  ipChecksum: Uint16Array;
-  tcpFlags: Uint8Array;
-  tcpWindow: Uint16Array;
   /** Reader batches: rows with status > 1 (not IP / undecodable) are skipped. */
   status?: Uint8Array;
-}
+};
 
 /** Text form of 16 network-order bytes (RFC 5952 compression). */
 export function ipv6ToString(b: Uint8Array, off: number): string {
