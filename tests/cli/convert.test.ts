@@ -2,13 +2,13 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { readPacketsCsv, writePacketsCsv } from '../../src/io/packets-csv.js';
 import { readPacketTable } from '../../src/native/reader.js';
 import { convertTrace } from '../../src/pipeline/convert.js';
 import { ConfigError, InputError } from '../../src/errors.js';
 import { eth, ipv4, ipv6, pcap, save, tmp } from '../native/reader-fixtures.js';
+import { runCli } from './run-cli.js';
 
 const A = 0x0a000001;
 const B = 0xc0a80102;
@@ -22,19 +22,7 @@ const frames = [
 ];
 const input = save('cli-in.pcap', pcap(frames, { ns: true }));
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    const code = await main(args);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const run = runCli;
 
 afterEach(() => vi.restoreAllMocks());
 

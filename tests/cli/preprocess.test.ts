@@ -4,10 +4,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { writeFlowCsv, readFlowCsv } from '../../src/io/netflow-csv.js';
 import { allocFlowTable, type Table } from '../../src/io/table.js';
 import { decodeChunkFromWorkdir, loadChunkMeta, loadChunkTensors, loadLayout, loadPreprocessSummary } from '../../src/pipeline/chunk-tensors.js';
+import { runCli } from './run-cli.js';
 
 const UGR = join(__dirname, '../../../shared/data/netflow/ugr16-2016-04-11.csv.gz');
 const PCAP = join(__dirname, '../../../shared/data/pcap/enterprise-lan-2012-1h.pcap');
@@ -20,20 +20,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Run the CLI in-process, capturing stdout/stderr. */
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  try {
-    const code = await main(args);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const run = runCli;
 
 function key(t: Table, i: number): string {
   return `${t.srcIp[i]}|${t.dstIp[i]}|${t.srcPort[i]}|${t.dstPort[i]}|${t.proto[i]}`;
