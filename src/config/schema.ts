@@ -50,7 +50,10 @@ export const globalSchema = z.strictObject({
   workdir: z.string().nullable().default(null),
   /** Packet traces model packets; NetFlow traces model flow records. */
   dataset: z.enum(['pcap', 'netflow']),
-  /** Differential privacy: data-independent ranges (preprocess.dp) and DP-SGD in training. */
+  /**
+   * Differential privacy. Not available yet: `true` is refused (ConfigError) because training has no DP-SGD, and a
+   * model that only looks private is worse than none. The data-independent ranges it will need are checked already.
+   */
   dp: z.boolean().default(false),
 });
 
@@ -189,8 +192,22 @@ export function parseConfig(raw: unknown, source = ''): NetShareConfig {
   if (!res.success) throw zodToConfigError(res.error, merged, source);
   const model = parseModelConfig(res.data.model, 'model.');
   const cfg: NetShareConfig = { global: res.data.global, preprocess: res.data.preprocess, train: res.data.train, model };
+  refuseUnavailable(cfg);
   checkInvariants(cfg);
   return cfg;
+}
+
+/**
+ * Settings the schema names but the tool cannot honour yet: refused before any work, never run as something else.
+ * `global.dp` would otherwise train an ordinary, non-private model that the user believes private.
+ */
+export function refuseUnavailable(cfg: NetShareConfig): void {
+  if (cfg.global.dp) {
+    throw new ConfigError(
+      `${expected('false', 'global.dp', true)}: differential privacy is not available yet (training has no DP-SGD, so the model would not be private); set global.dp to false`,
+      'global.dp',
+    );
+  }
 }
 
 /** A preset by name, with optional overrides (deep-merged), validated. */

@@ -1,6 +1,6 @@
 // Config validation: presets parse, bad values and unknown keys name the key path, cross-key invariants hold.
 import { describe, expect, it } from 'vitest';
-import { checkDataInvariants, parseConfig, presetConfig } from '../../src/config/schema.js';
+import { checkDataInvariants, checkInvariants, parseConfig, presetConfig } from '../../src/config/schema.js';
 import { ConfigError } from '../../src/errors.js';
 
 function configError(fn: () => unknown): ConfigError {
@@ -74,8 +74,17 @@ describe('cross-key invariants', () => {
     const e = configError(() => parseConfig({ preset: 'pcap', preprocess: { maxFlowLen: 5 }, model: { sampleLen: 10 } }));
     expect(e.key).toBe('model.sampleLen');
   });
-  it('DP mode needs data-independent ranges', () => {
-    const e = configError(() => parseConfig({ preset: 'netflow', global: { dp: true } }));
+  it('DP is refused until DP-SGD exists: a config, a preset with dp on, before any other DP check', () => {
+    for (const raw of [{ preset: 'netflow', global: { dp: true } }, { preset: 'pcap', global: { dp: true } }]) {
+      const e = configError(() => parseConfig(raw));
+      expect(e.key).toBe('global.dp');
+      expect(e.message).toMatch(/differential privacy is not available yet/);
+    }
+  });
+  it('DP mode needs data-independent ranges (checked for when DP lands)', () => {
+    const cfg = presetConfig('netflow');
+    cfg.global.dp = true;
+    const e = configError(() => checkInvariants(cfg));
     expect(e.key).toMatch(/^preprocess\.timeseries\.0\.(min|max)$/);
   });
   it('the 5-tuple must be modelled', () => {

@@ -236,8 +236,8 @@ describe('encoding variants', () => {
       t.byt[i] = 100;
       t.type.push('background');
     }
+    // the encoders' DP ranges, below the config's refusal of global.dp (DP-SGD does not exist yet)
     const cfg = presetConfig('netflow', {
-      global: { dp: true },
       preprocess: {
         nChunks: 2,
         maxFlowLen: 100,
@@ -250,6 +250,7 @@ describe('encoding variants', () => {
         ],
       },
     });
+    cfg.global.dp = true;
     const view = recordView(t);
     const plan = planChunks(view, { nChunks: 2, chunking: 'fixedTime', maxFlowLen: 100, longFlows: 'drop', emptyChunks: 'skip', fixedRangeUs: [1e15, 1e15 + 200e6] });
     expect(Array.from(plan.edges)).toEqual([1e15, 1e15 + 100e6, 1e15 + 200e6]);
