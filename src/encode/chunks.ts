@@ -17,8 +17,16 @@ export interface ChunkingOptions {
 export interface ChunkFlows {
   /** Time-chunk index 0..nChunks−1 (empty chunks are skipped, so indices may have gaps). */
   index: number;
+  /** The chunk's edges as the chunker made them (plan.edges[index], plan.edges[index + 1]); see ChunkPlan.edges. */
   startUs: number;
   endUs: number;
+  /**
+   * Times of the first and last record the chunker put in this chunk (before length caps). Chunks are disjoint time
+   * intervals (fixedSize keeps equal timestamps together), so the trace's records with time in [firstUs, lastUs] are
+   * exactly this chunk's records: what postprocess selects the real chunk by and truncates generated records to.
+   */
+  firstUs: number;
+  lastUs: number;
   /** Global 5-tuple id of each flow, flows ordered by their first record in the chunk. */
   flowKeyIds: Uint32Array;
   /** CSR: records of flow f are recIdx[recStart[f] .. recStart[f+1]). */
@@ -34,7 +42,13 @@ export interface ChunkFlows {
 
 export interface ChunkPlan {
   nChunks: number;
-  /** Chunk edges in µs (nChunks + 1). */
+  /**
+   * Chunk edges in µs (nChunks + 1), as the records were assigned: chunk k holds records with edges[k] ≤ t < edges[k+1],
+   * except that the last chunk holding records also holds those at edges[nChunks] (the latest record; DP mode drops
+   * records at or after its end edge instead). fixedTime: equal spans of [first, last] record time (DP: of the fixed
+   * range). fixedSize: edges[k] = time of chunk k's first record, edges[nChunks] = the latest record's time; a chunk
+   * left empty starts where the next one does (trailing ones at the latest record's time).
+   */
   edges: Float64Array;
   /** Number of distinct 5-tuples over the whole trace. */
   nFlowKeys: number;
@@ -154,30 +168,49 @@ export function planChunks(view: RecordView, opts: ChunkingOptions): ChunkPlan {
   const warnings: string[] = [];
   let t0 = n > 0 ? time[order[0]!]! : 0;
   let t1 = n > 0 ? time[order[n - 1]!]! : 0;
-  if (opts.fixedRangeUs) [t0, t1] = opts.fixedRangeUs;
+  if (opts.fixedRangeUs) {
+    if (opts.chunking === 'fixedSize') {
+      throw new ConfigError(
+        expected('"fixedTime" (DP mode needs data-independent chunk edges; fixed-size edges follow the data)', 'preprocess.chunking', opts.chunking),
+        'preprocess.chunking',
+      );
+    }
+    [t0, t1] = opts.fixedRangeUs;
+  }
   const span = t1 - t0;
   const edges = new Float64Array(nc + 1);
-  for (let k = 0; k <= nc; k++) edges[k] = t0 + (span * k) / nc;
   const chunkOf = new Int32Array(n).fill(-1);
   let outOfRange = 0;
-  const perChunk = Math.ceil(n / nc);
-  for (let r = 0; r < n; r++) {
-    const i = order[r]!;
-    let k: number;
-    if (opts.chunking === 'fixedSize') k = Math.min(nc - 1, Math.floor(r / perChunk));
-    else {
+  if (opts.chunking === 'fixedSize') {
+    // ceil(N/n) records each in time order (spec §2.3), except that a boundary falling inside a run of equal
+    // timestamps moves forward past the run: every chunk is then a time interval, its edges are real record times
+    // and postprocess can recover each chunk's records by time alone.
+    const perChunk = Math.ceil(n / nc);
+    let b = 0; // first rank of chunk k
+    for (let k = 0; k < nc; k++) {
+      let next = Math.max(b, Math.min(n, (k + 1) * perChunk));
+      while (next > 0 && next < n && time[order[next]!] === time[order[next - 1]!]) next++;
+      edges[k] = b < n ? time[order[b]!]! : t1;
+      for (let r = b; r < next; r++) chunkOf[order[r]!] = k;
+      b = next;
+    }
+    edges[nc] = t1;
+  } else {
+    for (let k = 0; k <= nc; k++) edges[k] = t0 + (span * k) / nc;
+    for (let r = 0; r < n; r++) {
+      const i = order[r]!;
       const t = time[i]!;
       if (opts.fixedRangeUs && (t < t0 || t >= t1)) {
         outOfRange++;
         continue;
       }
-      k = span > 0 ? Math.floor(((t - t0) / span) * nc) : 0;
+      let k = span > 0 ? Math.floor(((t - t0) / span) * nc) : 0;
       if (k >= nc) k = nc - 1;
       // guard float rounding against the linspace edges
       while (k > 0 && t < edges[k]!) k--;
       while (k < nc - 1 && t >= edges[k + 1]!) k++;
+      chunkOf[i] = k;
     }
-    chunkOf[i] = k;
   }
   if (outOfRange > 0) warnings.push(`${outOfRange} records outside the fixed time range were dropped`);
 
@@ -281,6 +314,8 @@ export function planChunks(view: RecordView, opts: ChunkingOptions): ChunkPlan {
       index: k,
       startUs: edges[k]!,
       endUs: edges[k + 1]!,
+      firstUs: time[recs[0]!]!,
+      lastUs: time[recs[recs.length - 1]!]!,
       flowKeyIds,
       recStart,
       recIdx,

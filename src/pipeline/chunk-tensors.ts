@@ -8,7 +8,8 @@ import { decodeChunk, densify, type ChunkMeta, type ChunkTensors, type DecodedCh
 import { writeFileAtomic, writeJsonAtomic } from './fsutil.js';
 
 export const PREPROCESS_DIR = 'preprocess';
-export const TENSOR_FORMAT_VERSION = 1;
+/** 2: fixedSize edges are the chunker's real edges; summary.json has recordRangesUs. Older workdirs are preprocessed again. */
+export const TENSOR_FORMAT_VERSION = 2;
 
 export function preprocessDir(workdir: string): string {
   return join(workdir, PREPROCESS_DIR);
@@ -154,13 +155,24 @@ export interface PreprocessSummaryFile {
   sampleLen: number;
   attributeDim: number;
   featureDim: number;
+  /** Chunk edges in µs as the chunker made them (nChunks + 1; semantics in src/encode/chunks.ts ChunkPlan.edges). */
   edgesUs: number[];
+  /**
+   * Per entry of `chunks`: [first, last] time (µs) of the records the chunker put in that chunk (before length caps).
+   * The real records with time in this closed range are exactly the chunk's records.
+   */
+  recordRangesUs: [number, number][];
   warnings: string[];
   seconds: number;
 }
 
 export async function loadPreprocessSummary(workdir: string): Promise<PreprocessSummaryFile> {
-  return readJson<PreprocessSummaryFile>(join(preprocessDir(workdir), 'summary.json'));
+  const file = join(preprocessDir(workdir), 'summary.json');
+  const summary = await readJson<PreprocessSummaryFile>(file);
+  if (summary.format !== TENSOR_FORMAT_VERSION) {
+    throw new InputError(`${file}: preprocess format ${summary.format} is not ${TENSOR_FORMAT_VERSION}; run netshare preprocess again`, file);
+  }
+  return summary;
 }
 export async function loadEncoders(workdir: string): Promise<EncoderSet> {
   const file = join(preprocessDir(workdir), 'encoders.json');

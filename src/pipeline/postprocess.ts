@@ -10,7 +10,7 @@ import { readFlowCsv, writeFlowCsv, type FlowCsvSchema } from '../io/netflow-csv
 import { compareProfiles, profile } from '../eval/fidelity.js';
 import { columnWidth, takeRows, validateTable } from '../eval/rows.js';
 import { rankData } from '../eval/stats.js';
-import { loadPreprocessSummary } from './chunk-tensors.js';
+import { loadPreprocessSummary, type PreprocessSummaryFile } from './chunk-tensors.js';
 import { writeJsonAtomic } from './fsutil.js';
 import type { GenerateStageResult } from './generate.js';
 import { readTableFile, selectionPath, syntheticPath } from './workdir.js';
@@ -217,6 +217,15 @@ export function rankSumSelect(metrics: (Record<string, number | null> | null)[])
   return { best: live[bj]!, rankSums };
 }
 
+/**
+ * The real records of the `j`-th chunk of `summary.chunks`: exactly those the chunker put there, recovered from the
+ * stored [first, last] record times (chunks are disjoint time intervals; see PreprocessSummaryFile.recordRangesUs).
+ */
+export function chunkRealRows(real: Table, summary: Pick<PreprocessSummaryFile, 'recordRangesUs'>, j: number): Table {
+  const [lo, hi] = summary.recordRangesUs[j]!;
+  return rowsInTime(real, lo, hi);
+}
+
 export interface PostprocessOptions {
   workdir: string;
   config: NetShareConfig;
@@ -256,23 +265,14 @@ export async function postprocessStage(opts: PostprocessOptions): Promise<Postpr
     if (time[i]! > last) last = time[i]!;
   }
   const span = Math.max(1, last - first);
-  const edges = summary.edgesUs;
   const t0 = performance.now();
   const selections: ChunkSelection[] = [];
   const bestByChunk = new Map<number, number>();
   const cands = opts.generated.candidates;
   let done = 0;
-  for (const k of summary.chunks) {
-    const lo = edges[k]!;
-    const hi = edges[k + 1]!;
-    const realK = rowsInTime(real, lo, hi, k === summary.nChunks - 1);
-    const rt = tableTimes(realK);
-    let rmin = Infinity;
-    let rmax = -Infinity;
-    for (let i = 0; i < rt.length; i++) {
-      if (rt[i]! < rmin) rmin = rt[i]!;
-      if (rt[i]! > rmax) rmax = rt[i]!;
-    }
+  for (const [j, k] of summary.chunks.entries()) {
+    const realK = chunkRealRows(real, summary, j);
+    const [rmin, rmax] = summary.recordRangesUs[j]!;
     const mine = cands.filter((c) => c.chunk === k && c.pass === 0).sort((a, b) => a.iteration - b.iteration);
     if (mine.length === 0) {
       selections.push({ chunk: k, realRecords: realK.length, timeRange: [rmin, rmax], candidates: [], best: -1 });

@@ -171,6 +171,7 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessRes
       attributeDim: layout.attributeDim,
       featureDim: layout.featureDim,
       edgesUs: Array.from(plan.edges),
+      recordRangesUs: plan.chunks.map((c) => [c.firstUs, c.lastUs]),
       warnings: plan.warnings,
       seconds,
     };

@@ -1,10 +1,13 @@
 // Records → flows → chunks: fixed-time/fixed-size chunking, empty chunks, max flow length, multichunk_dep_v2 flow tags, gen flags.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { argsortTime, flowTagDim, planChunks, writeFlowTags, type ChunkingOptions } from '../../src/encode/chunks.js';
 import { recordView } from '../../src/encode/records.js';
 import { genFlagOutputs } from '../../src/encode/tensors.js';
 import { allocFlowTable, type FlowTable } from '../../src/io/table.js';
+import { readFlowCsv } from '../../src/io/netflow-csv.js';
 import { ConfigError } from '../../src/errors.js';
 
 /** Flows by name: [srcIp, times]. Every flow has its own source address, same other 4-tuple fields. */
@@ -99,6 +102,127 @@ describe('chunking options', () => {
     expect(Array.from(plan.edges)).toEqual([100, 200, 300]);
     expect(plan.outOfRange).toBe(2);
     expect(plan.chunks.map((c) => c.index)).toEqual([0]);
+  });
+});
+
+/** A one-flow table with these record times (unsorted input is fine). */
+function timesTable(times: number[]): FlowTable {
+  return table({ A: [A, times] });
+}
+
+/**
+ * What fixed-size chunking must produce, written independently of planChunks: ranks in time order, chunk k starts at
+ * the first rank ≥ k·ceil(N/n) that starts a new timestamp (equal times stay in one chunk). Sizes per chunk.
+ */
+function expectedFixedSizes(times: ArrayLike<number>, nc: number): number[] {
+  const s = Float64Array.from(times).sort();
+  const n = s.length;
+  const per = Math.ceil(n / nc);
+  const starts: number[] = [];
+  for (let k = 0; k < nc; k++) {
+    let b = Math.max(starts[k - 1] ?? 0, Math.min(n, k * per));
+    while (b > 0 && b < n && s[b] === s[b - 1]) b++;
+    starts.push(b);
+  }
+  starts.push(n);
+  return Array.from({ length: nc }, (_, k) => starts[k + 1]! - starts[k]!);
+}
+
+/**
+ * Every record of every chunk lies within the chunk's stored edges (half-open, the chunk holding the latest record
+ * closed at the top), firstUs/lastUs are its first and last record times, consecutive chunks do not overlap in time,
+ * and every record is in exactly one chunk.
+ */
+function checkChunksWithinEdges(times: ArrayLike<number>, plan: ReturnType<typeof planChunks>): void {
+  const seen = new Uint8Array(times.length);
+  const last = plan.chunks.at(-1)!;
+  let prevLast = -Infinity;
+  for (const c of plan.chunks) {
+    expect([c.startUs, c.endUs]).toEqual([plan.edges[c.index]!, plan.edges[c.index + 1]!]);
+    expect(c.recIdx.length).toBe(c.recordsIn); // no length cap in these tests
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const i of c.recIdx) {
+      const t = times[i]!;
+      expect(seen[i]).toBe(0);
+      seen[i] = 1;
+      lo = Math.min(lo, t);
+      hi = Math.max(hi, t);
+      const inside = t >= c.startUs && (c === last ? t <= c.endUs : t < c.endUs);
+      if (!inside) expect.fail(`chunk ${c.index}: record time ${t} outside its edges [${c.startUs}, ${c.endUs}${c === last ? ']' : ')'}`);
+    }
+    expect([c.firstUs, c.lastUs]).toEqual([lo, hi]);
+    expect(c.firstUs).toBeGreaterThan(prevLast);
+    prevLast = c.lastUs;
+  }
+  expect(seen.every((x) => x === 1)).toBe(true);
+}
+
+describe('fixedSize chunks: stored edges are the edges the chunker used', () => {
+  // quadratic times: equal time slices would hold very different counts (50/21/15/14 of 100)
+  const quad = Array.from({ length: 100 }, (_, i) => i * i * 1000);
+  it('chunks hold ceil(N/n) records each and lie within their stored edges, unlike the time slices', () => {
+    const plan = planChunks(recordView(timesTable(quad)), { ...base, nChunks: 4, chunking: 'fixedSize' });
+    expect(plan.chunks.map((c) => c.recordsIn)).toEqual([25, 25, 25, 25]);
+    expect(Array.from(plan.edges)).toEqual([0, 25 * 25 * 1000, 50 * 50 * 1000, 75 * 75 * 1000, 99 * 99 * 1000]);
+    checkChunksWithinEdges(quad, plan);
+  });
+  it('a boundary inside a run of equal times moves past the run, so every record has one chunk by time', () => {
+    const tied = quad.slice();
+    tied[25] = tied[24]!; // ranks 24–26 share one timestamp across the 25-record boundary
+    tied[26] = tied[24]!;
+    const shuffled = [...tied.slice(50), ...tied.slice(0, 50).reverse()];
+    const plan = planChunks(recordView(timesTable(shuffled)), { ...base, nChunks: 4, chunking: 'fixedSize' });
+    expect(plan.chunks.map((c) => c.recordsIn)).toEqual([27, 23, 25, 25]);
+    expect(plan.edges[1]).toBe(27 * 27 * 1000);
+    checkChunksWithinEdges(shuffled, plan);
+  });
+  it('all records at one time: one chunk holds them all, the others are empty and skipped', () => {
+    const plan = planChunks(recordView(timesTable([7, 7, 7, 7, 7])), { ...base, nChunks: 3, chunking: 'fixedSize' });
+    expect(plan.chunks.map((c) => [c.index, c.recordsIn])).toEqual([[0, 5]]);
+    expect(Array.from(plan.edges)).toEqual([7, 7, 7, 7]);
+    checkChunksWithinEdges([7, 7, 7, 7, 7], plan);
+  });
+  it('a trailing chunk left empty by ceil(N/n) sits at the latest record time', () => {
+    const times = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+    const plan = planChunks(recordView(timesTable(times)), { ...base, nChunks: 4, chunking: 'fixedSize' });
+    expect(plan.chunks.map((c) => c.recordsIn)).toEqual([3, 3, 3]);
+    expect(Array.from(plan.edges)).toEqual([0, 3, 6, 8, 8]);
+    checkChunksWithinEdges(times, plan);
+  });
+  it('property: sizes follow ceil(N/n) with ties kept together; records lie within the stored edges', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 30 }), { minLength: 1, maxLength: 120 }), fc.integer({ min: 1, max: 8 }), (xs, nc) => {
+        const times = xs.map((x) => x * 10);
+        const plan = planChunks(recordView(timesTable(times)), { ...base, nChunks: nc, chunking: 'fixedSize' });
+        const want = expectedFixedSizes(times, nc);
+        expect(plan.chunks.map((c) => [c.index, c.recordsIn])).toEqual(want.flatMap((n, k) => (n > 0 ? [[k, n]] : [])));
+        checkChunksWithinEdges(times, plan);
+      }),
+    );
+  });
+  it('fixedTime keeps linspace edges and the same within-edges guarantee', () => {
+    const plan = planChunks(recordView(timesTable(quad)), { ...base, nChunks: 4 });
+    expect(plan.chunks.map((c) => c.recordsIn)).toEqual([50, 21, 15, 14]);
+    checkChunksWithinEdges(quad, plan);
+  });
+  it('DP mode refuses fixedSize (its edges would follow the data)', () => {
+    expect(() => planChunks(recordView(timesTable(quad)), { ...base, chunking: 'fixedSize', fixedRangeUs: [0, 1e7] })).toThrow(/preprocess\.chunking/);
+  });
+});
+
+const NS1K = join(__dirname, '../../../shared/data/netflow/ugr16-netshare-1k.csv');
+describe.skipIf(!existsSync(NS1K))("fixedSize on NetShare's UGR16 1k sample (needs ../shared/data/netflow; skipped when absent)", () => {
+  it('4 chunks of 250 records (ties at a boundary kept together), each within its stored edges', async () => {
+    const { table: t } = await readFlowCsv(NS1K);
+    const fixedTime = planChunks(recordView(t), { ...base, nChunks: 4 });
+    expect(fixedTime.chunks.map((c) => c.recordsIn)).toEqual([184, 250, 238, 328]);
+    const plan = planChunks(recordView(t), { ...base, nChunks: 4, chunking: 'fixedSize' });
+    const sizes = plan.chunks.map((c) => c.recordsIn);
+    expect(sizes).toEqual(expectedFixedSizes(t.ts, 4));
+    // 16 records share one time at ranks 240–255, across the 250-record boundary: chunk 0 keeps the run whole
+    expect(sizes).toEqual([256, 244, 250, 250]);
+    checkChunksWithinEdges(t.ts, plan);
   });
 });
 

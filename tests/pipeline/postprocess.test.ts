@@ -1,15 +1,22 @@
 // Units of generation/postprocessing: flow-tag merge, duplicate 5-tuples, rank-sum selection, table helpers,
 // packet sanitising and the workdir table file format.
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { allocFlowTable, allocPacketTable } from '../../src/io/table.js';
-import { dropDuplicateTuples, mergeByFlowTags } from '../../src/pipeline/generate.js';
-import { concatTables, rankSumSelect, rowsInTime, sanitizePackets, snapIcmp, snapToSupport, sortByTime } from '../../src/pipeline/postprocess.js';
-import { readTableFile, writeTableFile } from '../../src/pipeline/workdir.js';
+import { allocFlowTable, allocPacketTable, type FlowTable } from '../../src/io/table.js';
+import { readFlowCsv } from '../../src/io/netflow-csv.js';
+import { compareProfiles, profile } from '../../src/eval/fidelity.js';
+import { takeRows } from '../../src/eval/rows.js';
+import { loadChunkMeta, loadPreprocessSummary } from '../../src/pipeline/chunk-tensors.js';
+import { dropDuplicateTuples, mergeByFlowTags, type GenerateStageResult } from '../../src/pipeline/generate.js';
+import { concatTables, postprocessStage, rankSumSelect, rowsInTime, sanitizePackets, snapIcmp, snapToSupport, sortByTime, type ChunkSelection } from '../../src/pipeline/postprocess.js';
+import { preprocess } from '../../src/pipeline/preprocess.js';
+import { readTableFile, selectionPath, writeTableFile } from '../../src/pipeline/workdir.js';
 import { fineTuneSchedule } from '../../src/pipeline/train.js';
-import { presetConfig } from '../../src/config/schema.js';
+import { parseConfig, presetConfig } from '../../src/config/schema.js';
+import { tinyConfig } from './helpers.js';
 
 /** Attribute row: [x, start(2), chunk_0(2), chunk_1(2), chunk_2(2)] with the one-hot pairs given as 0/1. */
 function row(x: number, start: number, chunks: number[]): number[] {
@@ -161,5 +168,139 @@ describe('snapIcmp', () => {
     const none = allocPacketTable(1);
     snapIcmp(syn, none);
     expect(syn.srcPort[0]).toBe(8);
+  });
+});
+
+/** 100 flow records at quadratic times (equal time slices would hold 50/21/15/14), ranks 24–26 tied, rows shuffled. */
+function skewedFlows(): FlowTable {
+  const n = 100;
+  const t = allocFlowTable(n);
+  const types: string[] = [];
+  for (let r = 0; r < n; r++) {
+    const i = (r * 37) % n; // row order ≠ time order
+    const rank = i === 25 || i === 26 ? 24 : i;
+    t.ts[r] = 1_458_298_072_364_000 + rank * rank * 1000;
+    t.srcIp[r] = (0x0a000001 + (i % 6)) >>> 0;
+    t.dstIp[r] = (0xc0a80001 + (i % 3)) >>> 0;
+    t.srcPort[r] = 40000 + (i % 9);
+    t.dstPort[r] = [80, 443, 53][i % 3]!;
+    t.proto[r] = i % 3 === 2 ? 17 : 6;
+    t.td[r] = (i % 5) * 0.25;
+    t.pkt[r] = 1 + (i % 4);
+    t.byt[r] = 40 * (1 + (i % 4)) + i;
+    types.push(i % 10 === 0 ? 'blacklist' : 'background');
+  }
+  t.type = types;
+  return t;
+}
+
+/**
+ * Rows of each fixed-size chunk, written independently of the chunker: stable time order, chunk k starts at the first
+ * rank ≥ k·ceil(N/n) that starts a new timestamp (equal times stay in one chunk).
+ */
+function fixedSizeRows(times: Float64Array, nc: number): number[][] {
+  const order = Array.from(times.keys()).sort((a, b) => times[a]! - times[b]! || a - b);
+  const n = order.length;
+  const per = Math.ceil(n / nc);
+  const out: number[][] = [];
+  let b = 0;
+  for (let k = 0; k < nc; k++) {
+    let next = Math.max(b, Math.min(n, (k + 1) * per));
+    while (next > 0 && next < n && times[order[next]!] === times[order[next - 1]!]) next++;
+    out.push(order.slice(b, next));
+    b = next;
+  }
+  return out;
+}
+
+/** Ranges of the records of `rows` in `t`. */
+function timeRange(t: FlowTable, rows: number[]): [number, number] {
+  const ts = rows.map((i) => t.ts[i]!);
+  return [Math.min(...ts), Math.max(...ts)];
+}
+
+/**
+ * Preprocess `real` with fixed-size chunks, give every chunk two candidates — its exact real records (iteration 1) and
+ * those plus the records of the equal time slice, with shifted source ports (iteration 2) — run postprocess, and check that each
+ * chunk's selection compared against exactly the records the chunker put in that chunk.
+ */
+async function checkFixedSizeSelection(real: FlowTable, nChunks: number): Promise<{ sizes: number[]; slices: number[] }> {
+  const wd = mkdtempSync(join(tmpdir(), 'ns-pp-fixed-'));
+  const raw = tinyConfig('netflow', { nChunks });
+  (raw.preprocess as Record<string, unknown>).chunking = 'fixedSize';
+  const cfg = parseConfig(raw);
+  await preprocess({ input: join(wd, 'input.csv'), workdir: wd, config: cfg, table: real });
+  const summary = await loadPreprocessSummary(wd);
+  const want = fixedSizeRows(real.ts, nChunks);
+  const present = want.map((r, k) => (r.length > 0 ? k : -1)).filter((k) => k >= 0);
+  expect(summary.chunks).toEqual(present);
+
+  // the stored edges hold every chunk's records: meta [startUs, endUs) (closed for the last chunk), summary ranges
+  for (const [j, k] of summary.chunks.entries()) {
+    const meta = await loadChunkMeta(wd, k);
+    expect([meta.startUs, meta.endUs]).toEqual([summary.edgesUs[k], summary.edgesUs[k + 1]]);
+    expect(meta.recordsIn).toBe(want[k]!.length);
+    const [lo, hi] = timeRange(real, want[k]!);
+    expect(summary.recordRangesUs[j]).toEqual([lo, hi]);
+    expect(lo).toBeGreaterThanOrEqual(meta.startUs);
+    if (j === summary.chunks.length - 1) expect(hi).toBeLessThanOrEqual(meta.endUs);
+    else expect(hi).toBeLessThan(meta.endUs);
+  }
+
+  // candidates
+  const first = summary.edgesUs[0]!;
+  const span = summary.edgesUs[nChunks]! - first;
+  const sliceOf = (x: number): number => Math.min(nChunks - 1, Math.floor(((x - first) / span) * nChunks));
+  const slices = new Array<number>(nChunks).fill(0);
+  for (let i = 0; i < real.length; i++) slices[sliceOf(real.ts[i]!)]!++;
+  const candidates: GenerateStageResult['candidates'] = [];
+  const others = new Map<number, FlowTable>();
+  for (const k of summary.chunks) {
+    const exact = takeRows(real, want[k]!);
+    const otherRows = Array.from(real.ts.keys()).filter((i) => sliceOf(real.ts[i]!) === k || want[k]!.includes(i));
+    const other = takeRows(real, otherRows);
+    for (let i = 0; i < other.length; i++) other.srcPort[i] = other.srcPort[i]! + 1;
+    others.set(k, other);
+    for (const [iteration, t] of [[1, exact], [2, other]] as const) {
+      const path = join(wd, `cand-${k}-${iteration}.nstable`);
+      await writeTableFile(path, t);
+      candidates.push({ chunk: k, pass: 0, iteration, path, records: t.length, flows: 0, duplicateFlows: 0 });
+    }
+  }
+  const generated: GenerateStageResult = { chunks: [], passes: 1, candidates, seconds: { attributes: 0, merge: 0, features: 0 } };
+  await postprocessStage({ workdir: wd, config: cfg, real, input: join(wd, 'input.csv'), generated });
+  const { selections } = JSON.parse(await readFile(selectionPath(wd), 'utf8')) as { selections: ChunkSelection[] };
+  expect(selections.map((s) => s.chunk)).toEqual(summary.chunks);
+  for (const sel of selections) {
+    const rows = want[sel.chunk]!;
+    const [lo, hi] = timeRange(real, rows);
+    expect(sel.realRecords).toBe(rows.length);
+    expect(sel.timeRange).toEqual([lo, hi]);
+    // the exact candidate survives truncation whole; the other one is compared on its records inside the chunk
+    expect(sel.candidates[0]!.records).toBe(rows.length);
+    const realProfile = profile(takeRows(real, rows), { seed: 1 });
+    const otherIn = rowsInTime(others.get(sel.chunk)!, lo, hi);
+    expect(sel.candidates[1]!.records).toBe(otherIn.length);
+    expect(sel.candidates[1]!.metrics).toEqual(JSON.parse(JSON.stringify(compareProfiles(realProfile, profile(otherIn, { seed: 1 })))));
+    expect(sel.best).toBe(1);
+  }
+  return { sizes: summary.chunks.map((k) => want[k]!.length), slices };
+}
+
+describe('postprocess model selection with fixedSize chunks', () => {
+  it('compares each chunk against exactly the records the chunker put there (synthetic, skewed times, a tie at a boundary)', async () => {
+    const r = await checkFixedSizeSelection(skewedFlows(), 4);
+    expect(r.sizes).toEqual([27, 23, 25, 25]);
+    expect(r.slices).toEqual([50, 21, 15, 14]);
+  });
+});
+
+const NS1K = join(__dirname, '../../../shared/data/netflow/ugr16-netshare-1k.csv');
+describe.skipIf(!existsSync(NS1K))("postprocess with fixedSize chunks on NetShare's UGR16 1k sample (needs ../shared/data/netflow; skipped when absent)", () => {
+  it('4 chunks: selection compares against the chunker\'s ~250 records each, not the 184/250/238/328 of the time slices', async () => {
+    const { table } = await readFlowCsv(NS1K);
+    const r = await checkFixedSizeSelection(table as FlowTable, 4);
+    expect(r.sizes).toEqual([256, 244, 250, 250]);
+    expect(r.slices).toEqual([184, 250, 238, 328]);
   });
 });
