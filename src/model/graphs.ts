@@ -99,7 +99,7 @@ export const GENERATOR_IO = {
  * given_attr (its discrete copy conditions the LSTM) instead of generated attributes — conditional
  * sampling for the chunk merge (spec §4.2). Outputs attributes [N,A] (soft), attributes_discrete [N,A]
  * features [N,T,F+2] raw (gen flag last, before the stopping rule) and gen_flags [N,T], the stopping
- * rule's validity mask as computed in the training graphs (sample() applies the same rule in TS and checks they agree).
+ * rule's per-record validity computed in-graph (sample() applies the same rule in TS and checks they agree).
  * With `weights`, parameters and BatchNorm statistics are baked in (a standalone model);
  * without, they are graph inputs named as in checkpoints.
  */

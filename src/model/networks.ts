@@ -1,6 +1,6 @@
 // DoppelGANger networks as graph builders: attribute generator, LSTM feature generator, discriminators.
 import {
-  add, cast, concat, constant, less, linear, matmul, mul, reduceMean, relu, reshape, sigmoid, slice, softmax,
+  add, cast, concat, constant, less, linear, matmul, mul, reduceMean, reduceSum, relu, reshape, sigmoid, slice, softmax,
   sqrt, stopGradient, sub, tanh, div, greater, argMax, oneHot, split,
 } from '../graph/api.js';
 import type { Graph, Value } from '../graph/ir.js';
@@ -249,9 +249,15 @@ export function attributeGenerator(ctx: NetContext, zA: Value): AttrGenOut {
 export interface FeatureGenOut {
   /** Raw records [B, T, F + 2] (softmax/sigmoid/tanh applied, gen flag last), before the stopping rule. */
   raw: Value;
-  /** Records after the in-graph stopping rule: zero after each flow's first "end" record. */
+  /**
+   * Records after the in-graph stopping rule, masked per sampleLen group as TF DoppelGANger does: a group
+   * (one LSTM step) is kept whole, flag dims included, iff no earlier group holds an "end" record; later
+   * groups are zero. Records after the end inside the last kept group keep their values. This is what D sees.
+   */
   masked: Value;
-  /** [B, T] validity mask (stop-gradient). */
+  /** [B, S] group mask behind `masked` (S = T / sampleLen; stop-gradient). */
+  groupMask: Value;
+  /** [B, T] record validity (stop-gradient): 1 up to and including the first "end" record. Gives the length. */
   mask: Value;
 }
 
@@ -307,17 +313,37 @@ export function featureGenerator(ctx: NetContext, discreteAttrs: Value, zF: Valu
       const H = concat(hs.map((x) => reshape(x, [typeof batch === 'number' ? batch : -1, 1, U])), 1);
       const logits = dense(ctx, H, 'gen/feat/out');
       const raw = heads(reshape(logits, [typeof batch === 'number' ? batch : -1, T, F2]), featureFieldsWithFlag(layout));
-      // Stopping rule in-graph: record t is valid iff no earlier record's flag says "end" (argmax = 1).
-      const flag = slice(raw, [F2 - 2], [F2], [2]); // [B, T, 2]
-      const ends = cast(greater(slice(flag, [1], [2], [2]), slice(flag, [0], [1], [2])), 'float32'); // [B, T, 1]
-      const iota = Array.from({ length: T }, (_, k) => k);
-      const before = cast(less(constant(g, iota, [T, 1]), constant(g, iota, [1, T])), 'float32'); // [s, t] = s < t
-      const endsBefore = matmul(reshape(ends, [typeof batch === 'number' ? batch : -1, T]), before); // [B, T]
-      const mask = stopGradient(cast(less(endsBefore, 0.5), 'float32'));
-      const masked = mul(raw, reshape(mask, [typeof batch === 'number' ? batch : -1, T, 1]));
-      return { raw, masked, mask };
+      return { raw, ...stoppingRule(raw, cfg.sampleLen, batch) };
     }),
   );
+}
+
+/**
+ * The stopping rule in-graph, on records `raw` [B, T, F + 2] (2-way gen flag last), as TF DoppelGANger runs it
+ * (gan/network.py, DoppelGANgerGenerator.build). `mask`: record t is valid iff no earlier record's flag says
+ * "end" (argmax = 1; a tie is "continue"), TF's per-record `gen_flag`, which gives the length. `masked`: what D
+ * sees, masked per sampleLen group (TF's `gen_flag_t`: a group is kept whole, flag dims included, iff any of
+ * its records is valid, i.e. iff its first one is). The records after the end inside the last kept group keep
+ * their outputs and gradients, so their flags can learn the [0,1] that real data carries there (spec §2.5).
+ */
+export function stoppingRule(raw: Value, sampleLen: number, batch: number | string): Omit<FeatureGenOut, 'raw'> {
+  const g = raw.graph;
+  const T = raw.shape[1] as number;
+  const F2 = raw.shape[2] as number;
+  const S = T / sampleLen;
+  if (!Number.isInteger(S)) throw new InternalError(`stoppingRule: T ${T} is not a multiple of sampleLen ${sampleLen}`);
+  const Bd = typeof batch === 'number' ? batch : -1;
+  const flag = slice(raw, [F2 - 2], [F2], [2]); // [B, T, 2]
+  const ends = cast(greater(slice(flag, [1], [2], [2]), slice(flag, [0], [1], [2])), 'float32'); // [B, T, 1]
+  const strictlyBefore = (n: number): Value => {
+    const iota = Array.from({ length: n }, (_, k) => k);
+    return cast(less(constant(g, iota, [n, 1]), constant(g, iota, [1, n])), 'float32'); // [r, t] = r < t
+  };
+  const mask = stopGradient(cast(less(matmul(reshape(ends, [Bd, T]), strictlyBefore(T)), 0.5), 'float32')); // [B, T]
+  const groupEnds = reduceSum(reshape(ends, [Bd, S, sampleLen]), [2]); // [B, S]: "end" records per group
+  const groupMask = stopGradient(cast(less(matmul(groupEnds, strictlyBefore(S)), 0.5), 'float32')); // [B, S]
+  const masked = reshape(mul(reshape(raw, [Bd, S, sampleLen * F2]), reshape(groupMask, [Bd, S, 1])), [Bd, T, F2]);
+  return { masked, groupMask, mask };
 }
 
 /** 4 × [Linear 512, ReLU] → Linear 1 (no normalisation). */

@@ -42,8 +42,10 @@ export function applyStoppingRule(raw: Float32Array, n: number, T: number, F: nu
 }
 
 /**
- * In-graph equivalent used while training (spec §3.1, TF `gen_flag` loop): mask[t] = Π_{s<t} [argmax flag_s = 0].
- * Returns the [n, T] mask of `raw` [n, T, F + 2]; applyStoppingRule's genFlags equal it.
+ * Record validity as the generator graph computes it (spec §3.1, TF's per-record `gen_flag`):
+ * mask[t] = Π_{s<t} [argmax flag_s = 0]. Returns the [n, T] mask of `raw` [n, T, F + 2]; applyStoppingRule's
+ * genFlags equal it. (The training graphs mask what D sees per sampleLen group, not per record: see
+ * featureGenerator's `masked`.)
  */
 export function stopMask(raw: Float32Array, n: number, T: number, F: number): Float32Array {
   const F2 = F + 2;

@@ -1,5 +1,8 @@
-// Test helpers: run IR outputs through onnxruntime and compare with the reference interpreter.
+// Test helpers: run IR outputs through onnxruntime, compare with the reference interpreter, check gradients by finite differences.
+import { grad } from '../../src/graph/autodiff.js';
 import { toOnnx, type Value } from '../../src/graph/index.js';
+import { evaluate } from '../../src/graph/interpreter.js';
+import type { Graph } from '../../src/graph/ir.js';
 import { Tensor } from '../../src/graph/tensor.js';
 import { createSession, ort } from '../../src/runtime/session.js';
 
@@ -38,5 +41,35 @@ export function closeness(a: Tensor, b: Tensor, rtol = 1e-4, atol = 1e-5): numbe
     const d = Math.abs(a.data[i]! - b.data[i]!) / (atol + rtol * Math.abs(b.data[i]!));
     if (!(d <= worst)) worst = Number.isNaN(d) ? Infinity : Math.max(worst, d);
   }
+  return worst;
+}
+
+/** Every parameter of `g` at its initial value, as feeds by name. */
+export function paramFeeds(g: Graph): Record<string, Tensor> {
+  const f: Record<string, Tensor> = {};
+  for (const p of g.params.values()) f[p.value.name] = Tensor.from('float32', p.value.shape as number[], p.init);
+  return f;
+}
+
+/**
+ * Checks d(loss)/d(wrt) from the reference interpreter against central differences on `perInput` random
+ * elements of each of `wrt` (each fed by name in `feeds`). Returns the worst |fd − an| / (1e-6 + 1e-5·|fd|); ≤ 1 passes.
+ */
+export function fdCheck(loss: Value, wrt: readonly Value[], feeds: Record<string, Tensor>, rng: { int(n: number): number }, perInput = 8): number {
+  const an = evaluate(grad(loss, wrt), feeds);
+  let worst = 0;
+  wrt.forEach((w, k) => {
+    const base = feeds[w.name]!;
+    for (let n = 0; n < perInput; n++) {
+      const i = rng.int(base.size);
+      const at = (delta: number): number => {
+        const d = Float64Array.from(base.data);
+        d[i]! += delta;
+        return evaluate([loss], { ...feeds, [w.name]: new Tensor('float32', base.shape, d) })[0]!.data[0]!;
+      };
+      const fd = (at(1e-5) - at(-1e-5)) / 2e-5;
+      worst = Math.max(worst, Math.abs(fd - an[k]!.data[i]!) / (1e-6 + 1e-5 * Math.abs(fd)));
+    }
+  });
   return worst;
 }

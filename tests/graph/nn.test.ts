@@ -7,33 +7,7 @@ import { Graph, type Value } from '../../src/graph/ir.js';
 import { batchNormTrain, dense, denseParams, dpAggregate, lstmParams, lstmUnroll, perExampleGrads } from '../../src/graph/nn.js';
 import { Rng } from '../../src/graph/random.js';
 import { Tensor } from '../../src/graph/tensor.js';
-import { closeness, runOrt } from './helpers.js';
-
-function paramFeeds(g: Graph): Record<string, Tensor> {
-  const f: Record<string, Tensor> = {};
-  for (const p of g.params.values()) f[p.value.name] = Tensor.from('float32', p.value.shape as number[], p.init);
-  return f;
-}
-
-/** Checks d(loss)/d(wrt) from the reference interpreter against central differences on a few elements. */
-function fdCheck(loss: Value, wrt: readonly Value[], feeds: Record<string, Tensor>, rng: Rng): number {
-  const an = evaluate(grad(loss, wrt), feeds);
-  let worst = 0;
-  wrt.forEach((w, k) => {
-    const base = feeds[w.name]!;
-    for (let n = 0; n < 8; n++) {
-      const i = rng.int(base.size);
-      const at = (delta: number): number => {
-        const d = Float64Array.from(base.data);
-        d[i]! += delta;
-        return evaluate([loss], { ...feeds, [w.name]: new Tensor('float32', base.shape, d) })[0]!.data[0]!;
-      };
-      const fd = (at(1e-5) - at(-1e-5)) / 2e-5;
-      worst = Math.max(worst, Math.abs(fd - an[k]!.data[i]!) / (1e-6 + 1e-5 * Math.abs(fd)));
-    }
-  });
-  return worst;
-}
+import { closeness, fdCheck, paramFeeds, runOrt } from './helpers.js';
 
 describe('perExampleGrads', () => {
   it('equals the gradient of each example loss taken alone, with the ordinary rules', async () => {

@@ -84,8 +84,17 @@ describe('WGAN-GP critic loss', () => {
     expect(gp!.data[0]).toBeCloseTo(expectedGp, 5);
     expect(dLoss!.data[0]).toBeCloseTo(-wDist!.data[0]! + 10 * expectedGp, 4);
 
-    // The fake features D sees are zero after each flow's end (the in-graph stopping rule).
+    // The fake features D sees are masked per sampleLen group, as TF DoppelGANger's gen_flag_t: a record is zero
+    // (every dim) iff the first record of its group comes after the flow's end; records after the end inside
+    // the last kept group keep their (never exactly zero) sigmoid/softmax outputs. tests/model/networks.test.ts
+    // checks the rule itself.
     const mask = stopMask(Float32Array.from(ff!.data), B, T, F2 - 2);
-    for (let i = 0; i < B * T; i++) if (mask[i] === 0) for (let k = 0; k < F2; k++) expect(ff!.data[i * F2 + k]).toBe(0);
+    const SL = cfg.sampleLen;
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        const kept = mask[b * T + t - (t % SL)] === 1;
+        for (let k = 0; k < F2; k++) expect(ff!.data[(b * T + t) * F2 + k] !== 0, `flow ${b} record ${t} dim ${k}`).toBe(kept);
+      }
+    }
   });
 });
