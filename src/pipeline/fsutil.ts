@@ -59,3 +59,14 @@ export function stableStringify(value: unknown): string {
 export function fingerprint(value: unknown): string {
   return createHash('sha256').update(stableStringify(value)).digest('hex').slice(0, 16);
 }
+
+/** Fingerprint of a table's contents (every column's name and bytes): an in-memory input has no file to hash. */
+export function tableFingerprint(t: object): string {
+  const h = createHash('sha256');
+  for (const [name, v] of Object.entries(t).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    h.update(`${name}\0`);
+    if (ArrayBuffer.isView(v)) h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    else h.update(`${stableStringify(v)}\0`);
+  }
+  return h.digest('hex').slice(0, 16);
+}

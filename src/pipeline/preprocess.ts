@@ -1,5 +1,5 @@
 // The preprocess stage: read a trace, chunk it into flows, fit encoders, write per-chunk tensors + encoder state + layout.
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError, expected } from '../errors.js';
 import { checkDataInvariants, type NetShareConfig } from '../config/schema.js';
@@ -16,8 +16,8 @@ import {
   saveChunkTensors,
   type PreprocessSummaryFile,
 } from './chunk-tensors.js';
-import { fingerprint, writeJsonAtomic } from './fsutil.js';
-import { runStage } from './manifest.js';
+import { fingerprint, tableFingerprint, writeJsonAtomic } from './fsutil.js';
+import { inputRecord, loadManifest, runStage, saveManifest } from './manifest.js';
 
 export interface PreprocessOptions {
   input: string;
@@ -74,13 +74,17 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessRes
   await mkdir(workdir, { recursive: true });
   const cfg = opts.config;
   const input = resolve(opts.input);
-  let inputStat = { size: 0, mtimeMs: 0 };
-  if (!opts.table) {
-    const s = await stat(input).catch(() => null);
-    if (s) inputStat = { size: s.size, mtimeMs: s.mtimeMs };
-  }
-  const fp = fingerprint({ input, inputStat, preprocess: cfg.preprocess, global: { seed: cfg.global.seed, dataset: cfg.global.dataset, dp: cfg.global.dp }, sampleLen: cfg.model.sampleLen, read: { ...opts.read, onProgress: undefined, onPacketProgress: undefined }, format: TENSOR_FORMAT_VERSION });
-  const run = async (): Promise<PreprocessResult> => {
+  // what the output depends on: the input's bytes (never its path or mtime), the config slices, the tensor format
+  const rec = opts.table ? undefined : await inputRecord(workdir, input);
+  const fp = fingerprint({
+    input: rec ? rec.sha256 : tableFingerprint(opts.table!),
+    preprocess: cfg.preprocess,
+    global: { seed: cfg.global.seed, dataset: cfg.global.dataset, dp: cfg.global.dp },
+    sampleLen: cfg.model.sampleLen,
+    read: { ...opts.read, onProgress: undefined, onPacketProgress: undefined },
+    format: TENSOR_FORMAT_VERSION,
+  });
+  const run = async (begin: () => Promise<void>): Promise<PreprocessResult> => {
     const t0 = performance.now();
     opts.onProgress?.('read', 0, 0);
     let table: Table;
@@ -139,6 +143,13 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessRes
         'preprocess.maxFlowLen',
       );
     }
+    // every check passed: from here on the stage replaces this and every later stage's outputs
+    await begin();
+    if (rec) {
+      const m = await loadManifest(workdir);
+      m.inputs = [rec];
+      await saveManifest(workdir, m);
+    }
     const dir = preprocessDir(workdir);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
@@ -186,11 +197,10 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessRes
     };
   };
   if (opts.force) {
-    const { loadManifest, saveManifest } = await import('./manifest.js');
     const m = await loadManifest(workdir);
     delete m.stages.preprocess;
     await saveManifest(workdir, m);
   }
-  const r = await runStage(workdir, 'preprocess', fp, run);
+  const r = await runStage(workdir, 'preprocess', fp, run, { deferBegin: true });
   return { ...r.outcome, skipped: r.skipped };
 }

@@ -10,17 +10,16 @@ import type { Device } from '../runtime/session.js';
 import type { Table } from '../io/table.js';
 import { loadPreprocessSummary } from './chunk-tensors.js';
 import { InProcessExecutor, LocalPoolExecutor, defaultWorkers, type Executor } from './executor.js';
-import { fingerprint, readJsonIfExists, sha256File, writeJsonAtomic } from './fsutil.js';
-import { loadManifest, runStage, saveManifest } from './manifest.js';
+import { fingerprint, readJsonIfExists, writeJsonAtomic } from './fsutil.js';
+import { inputRecord, loadManifest, runStage, saveManifest } from './manifest.js';
 import { tooManyChunksError } from './preprocess.js';
-import { configPath, metricsPath, reportPath, syntheticPath } from './workdir.js';
+import { STAGES, configPath, metricsPath, reportPath, syntheticPath, type StageName } from './workdir.js';
 import type { TrainStageResult } from './train.js';
 import type { GenerateStageResult } from './generate.js';
 import demoPcap from '../config/presets/demo-pcap.json' with { type: 'json' };
 import type { PostprocessResult } from './postprocess.js';
 
-export const STAGES = ['preprocess', 'train', 'generate', 'postprocess', 'evaluate'] as const;
-export type StageName = (typeof STAGES)[number];
+export { STAGES, type StageName } from './workdir.js';
 
 /** Presets `netshare run --preset` accepts: the two NetShare ones and a demo-sized pcap one. */
 export const RUN_PRESETS = ['pcap', 'netflow', 'demo'] as const;
@@ -199,18 +198,6 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   const executor = opts.executor ?? makeExecutor(workers);
 
   await mkdir(wd, { recursive: true });
-  const cfgHash = fingerprint(cfg);
-  await writeJsonAtomic(configPath(wd), cfg);
-  const m = await loadManifest(wd);
-  const prevInput = m.inputs[0];
-  const sha = prevInput && prevInput.path === input && prevInput.bytes === st.size && saved && fingerprint(saved) === cfgHash && m.stages.preprocess?.status === 'done'
-    ? prevInput.sha256
-    : await sha256File(input);
-  m.inputs = [{ path: input, sha256: sha, bytes: st.size }];
-  m.configHash = cfgHash;
-  m.versions = versions();
-  await saveManifest(wd, m);
-
   const stages: RunResult['stages'] = [];
   const record = async <T>(name: StageName, fp: string, fn: () => Promise<T>): Promise<T> => {
     const idx = stageIndex(name);
@@ -247,19 +234,39 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       ev.stageDone?.('preprocess', seconds, r.skipped);
       for (const w of r.warnings ?? []) ev.warn?.(w);
     }
+    if (to < stageIndex('train')) return { workdir: wd, input, stages, executor: executor.name, workers };
     const pre = (await loadManifest(wd)).stages.preprocess;
     if (!pre || pre.status !== 'done') throw new InputError(`${wd} is not preprocessed; run \`netshare run\` or \`netshare train\` first`, wd);
+    if (from > 0) {
+      // later stages read the real trace again (selection, evaluation): it must be the one the model learnt
+      const trained = (await loadManifest(wd)).inputs[0];
+      const now = await inputRecord(wd, input);
+      if (!trained || trained.sha256 !== now.sha256) {
+        throw new InputError(
+          `${input} is not the trace this workdir was trained on (${trained ? `${trained.path}, sha256 ${trained.sha256.slice(0, 12)}…; now ${now.sha256.slice(0, 12)}…` : 'no input recorded'}); rerun \`netshare run\` or \`netshare train\` with it`,
+          input,
+        );
+      }
+    }
     const summary = await loadPreprocessSummary(wd);
     // also checked inside preprocess before any work; here for a workdir preprocessed earlier
     if (summary.chunks.length < cfg.preprocess.nChunks) throw tooManyChunksError(cfg, summary.chunks);
+    // the config and data checks passed: only now does the workdir take this config as its own
+    if (!saved || fingerprint(saved) !== fingerprint(cfg)) await writeJsonAtomic(configPath(wd), cfg);
+    const m = await loadManifest(wd);
+    m.configHash = fingerprint(cfg);
+    m.versions = versions();
+    await saveManifest(wd, m);
 
     // 2. train
-    const trainFp = fingerprint({ pre: pre.fingerprint, model: cfg.model, train: cfg.train, seed: cfg.global.seed, dp: cfg.global.dp });
+    const { trainStageFingerprint } = await import('./train.js');
+    const trainFp = trainStageFingerprint(pre.fingerprint, cfg);
     await record<TrainStageResult>('train', trainFp, async () => {
       const { trainStage } = await import('./train.js');
       return trainStage({
         workdir: wd,
         config: cfg,
+        upstream: trainFp,
         executor,
         device,
         onProgress: (job, f, info) => ev.progress?.('train', job, f, info),

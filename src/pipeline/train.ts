@@ -8,6 +8,7 @@ import type { ModelConfig } from '../model/config.js';
 import type { Device } from '../runtime/session.js';
 import { loadChunkTensors, loadLayout, loadPreprocessSummary } from './chunk-tensors.js';
 import type { Executor, JobResult } from './executor.js';
+import { graphCodeVersion } from './code-version.js';
 import { fingerprint, readJsonIfExists, writeJsonAtomic } from './fsutil.js';
 import type { Job, JobContext } from './jobs.js';
 import { checkpointDir, trainChunkDir, trainResultPath } from './workdir.js';
@@ -15,6 +16,11 @@ import { checkpointDir, trainChunkDir, trainResultPath } from './workdir.js';
 /** Params of a `train-chunk` job (plain JSON). */
 export interface TrainChunkParams {
   workdir: string;
+  /**
+   * Fingerprint of everything upstream of this job (the preprocess stage's, which covers the input's bytes and the
+   * config, and the model code version): a result or checkpoints made from other data or code never count as done.
+   */
+  upstream: string;
   /** Time-chunk index. */
   chunk: number;
   model: ModelConfig;
@@ -37,14 +43,15 @@ export interface TrainChunkResult {
   final: { dLoss: number; gLoss: number; wDist: number; itPerSec: number } | null;
 }
 
-/** Fingerprint of a job's params (the workdir and device do not change the result). */
+/** Fingerprint of a job's params, upstream included (the workdir and device do not change the result). */
 export function trainParamsFingerprint(p: TrainChunkParams): string {
   return fingerprint({ ...p, workdir: undefined, device: undefined });
 }
 
 /**
  * The `train-chunk` job: a pure function of the workdir's preprocess files and its params. Done (result.json with the
- * same fingerprint) → returns it; killed → resumes from the chunk's latest checkpoint; other params → starts over.
+ * same fingerprint) → returns it; killed → resumes from the chunk's latest checkpoint; other params or other
+ * upstream (re-preprocessed data, other model code) → removes the chunk's folder and starts over.
  */
 export async function trainChunkJob(p: TrainChunkParams, ctx: Pick<JobContext, 'threads' | 'progress'>): Promise<TrainChunkResult> {
   const fp = trainParamsFingerprint(p);
@@ -111,6 +118,8 @@ export async function trainChunkJob(p: TrainChunkParams, ctx: Pick<JobContext, '
 export interface TrainStageOptions {
   workdir: string;
   config: NetShareConfig;
+  /** The train stage's fingerprint (trainStageFingerprint): every job's result and checkpoints are tied to it. */
+  upstream: string;
   executor: Executor;
   device?: Device;
   onProgress?: (job: string, fraction: number, info?: string) => void;
@@ -124,6 +133,14 @@ export interface TrainStageResult {
   executor: string;
 }
 
+/**
+ * The train stage's fingerprint: the preprocess stage's (input bytes, preprocessing config), the model and training
+ * config, the seed, DP, and the version of the model code (graphCodeVersion).
+ */
+export function trainStageFingerprint(preprocessFp: string, cfg: NetShareConfig): string {
+  return fingerprint({ pre: preprocessFp, model: cfg.model, train: cfg.train, seed: cfg.global.seed, dp: cfg.global.dp, graphs: graphCodeVersion() });
+}
+
 /** Fine-tuning length and checkpoint period for chunks 1..n−1: the fraction of chunk 0's, at least 1. */
 export function fineTuneSchedule(model: ModelConfig, fraction: number): { iterations: number; checkpointEvery: number } {
   const iterations = Math.max(1, Math.round(model.iterations * fraction));
@@ -131,13 +148,17 @@ export function fineTuneSchedule(model: ModelConfig, fraction: number): { iterat
   return { iterations, checkpointEvery: every };
 }
 
-/** Jobs of the train stage: [chunk 0] and [the rest] (the rest need chunk 0's checkpoint when fine-tuning). */
-export function trainJobs(workdir: string, cfg: NetShareConfig, chunks: number[], device: Device): { first: Job[]; rest: Job[] } {
+/**
+ * Jobs of the train stage: [chunk 0] and [the rest] (the rest need chunk 0's checkpoint when fine-tuning).
+ * `upstream` is the train stage's fingerprint (preprocess fingerprint, config, model code version).
+ */
+export function trainJobs(workdir: string, cfg: NetShareConfig, chunks: number[], device: Device, upstream: string): { first: Job[]; rest: Job[] } {
   const seed = cfg.global.seed;
   const base = cfg.model;
   const mk = (k: number, model: ModelConfig, initFrom?: string): Job => {
     const params: TrainChunkParams = {
       workdir,
+      upstream,
       chunk: k,
       model,
       iterations: model.iterations,
@@ -165,7 +186,7 @@ function failure(r: JobResult): NetShareError {
 export async function trainStage(opts: TrainStageOptions): Promise<TrainStageResult> {
   const summary = await loadPreprocessSummary(opts.workdir);
   const device = opts.device ?? 'cpu';
-  const { first, rest } = trainJobs(opts.workdir, opts.config, summary.chunks, device);
+  const { first, rest } = trainJobs(opts.workdir, opts.config, summary.chunks, device, opts.upstream);
   const events = {
     onProgress: (job: Job, f: number, info?: string) => opts.onProgress?.(job.id, f, info),
     onDone: (job: Job, r: JobResult) => opts.onJobDone?.(job.id, r),

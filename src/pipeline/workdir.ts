@@ -16,7 +16,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { Table } from '../io/table.js';
+import { preprocessDir } from './chunk-tensors.js';
 import { writeFileAtomic } from './fsutil.js';
+
+/** The pipeline's stages in order: each one's outputs depend on every earlier one's. */
+export const STAGES = ['preprocess', 'train', 'generate', 'postprocess', 'evaluate'] as const;
+export type StageName = (typeof STAGES)[number];
 
 export const trainRoot = (wd: string): string => join(wd, 'train');
 export const trainChunkDir = (wd: string, k: number): string => join(wd, 'train', `chunk-${k}`);
@@ -35,6 +40,25 @@ export const configPath = (wd: string): string => join(wd, 'config.json');
 export const reportPath = (wd: string): string => join(wd, 'report.html');
 export const metricsPath = (wd: string): string => join(wd, 'metrics.json');
 export const syntheticPath = (wd: string, dataset: 'pcap' | 'netflow'): string => join(wd, dataset === 'pcap' ? 'synthetic.pcap' : 'synthetic.csv');
+
+/**
+ * The files and folders a stage writes inside the workdir: removed before the stage runs for other inputs (so no
+ * output of an older run survives next to a newer one) and whenever an upstream stage runs again.
+ */
+export function stageOutputs(wd: string, stage: StageName): string[] {
+  switch (stage) {
+    case 'preprocess':
+      return [preprocessDir(wd)];
+    case 'train':
+      return [trainRoot(wd)];
+    case 'generate':
+      return [generateRoot(wd)];
+    case 'postprocess':
+      return [postprocessRoot(wd), syntheticPath(wd, 'pcap'), syntheticPath(wd, 'netflow')];
+    case 'evaluate':
+      return [reportPath(wd), metricsPath(wd)];
+  }
+}
 
 /** Float32 array file (raw little-endian values). */
 export async function writeF32(path: string, a: Float32Array): Promise<void> {
