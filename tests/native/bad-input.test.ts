@@ -164,7 +164,12 @@ describe('mutated captures never crash or hang', () => {
           const f = save(`fuzz-${n++ % 8}.bin`, bytes);
           try {
             const s = await read(f, { flows: true });
-            expect(s.packets).toBeGreaterThanOrEqual(0);
+            // counters stay consistent with each other and with the bytes there were (a record takes ≥ 16 bytes)
+            expect(s.packets).toBeLessThanOrEqual(s.records);
+            expect(s.records).toBeLessThanOrEqual(Math.floor(bytes.length / 16));
+            expect(s.flows).toBeLessThanOrEqual(s.packets);
+            expect(s.tcp + s.udp + s.icmp + s.otherIp).toBeLessThanOrEqual(s.ipv4 + s.ipv6);
+            expect(s.ipv4 + s.ipv6).toBeLessThanOrEqual(s.packets);
           } catch (e) {
             expect(e).toBeInstanceOf(InputError);
           }

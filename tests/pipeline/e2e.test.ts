@@ -46,7 +46,12 @@ describe('netshare run on a synthesised pcap (needs no shared data)', () => {
     for (let i = 0; i < syn.length; i++) expect([6, 17]).toContain(syn.proto[i]);
     if (HAVE_TSHARK) expect(tsharkProblems(out)).toEqual([]);
     // fidelity table from the evaluation
-    expect(r.fidelity!.rows.find((x) => x.metric === 'pkt_len')!.value).toBeGreaterThanOrEqual(0);
+    // a real distance between two different traces, and its ratio to a real floor
+    const pktLen = r.fidelity!.rows.find((x) => x.metric === 'pkt_len')!;
+    expect(pktLen.value!).toBeGreaterThan(0);
+    expect(pktLen.value!).toBeLessThanOrEqual(1);
+    expect(pktLen.floor!).toBeGreaterThan(0);
+    expect(pktLen.ratio!).toBeCloseTo(pktLen.value! / pktLen.floor!, 6);
     // manifest: every stage done with inputs' sha256, versions, timings
     const m = await loadManifest(wd);
     expect(m.inputs[0]!.sha256).toMatch(/^[0-9a-f]{64}$/);
