@@ -128,34 +128,24 @@ export async function runStage<T>(
     m.stages[name] = { status: 'running', fingerprint: fp, startedAt: new Date(started).toISOString() };
     await saveManifest(workdir, m);
   };
-  if (!opts.deferBegin) await begin();
-  try {
-    const outcome = await fn(begin);
-    if (!started) throw new InternalError(`stage ${name} finished without calling begin()`);
+  /** Record how the stage ended (done with its outcome, or failed with its error); returns its seconds. */
+  const finish = async (end: Pick<StageRecord, 'status' | 'outcome' | 'error'>): Promise<number> => {
     const seconds = (Date.now() - started) / 1000;
     const after = await loadManifest(workdir);
-    after.stages[name] = {
-      status: 'done',
-      fingerprint: fp,
-      startedAt: new Date(started).toISOString(),
-      finishedAt: new Date().toISOString(),
-      seconds,
-      outcome,
-    };
+    after.stages[name] = { fingerprint: fp, startedAt: new Date(started).toISOString(), finishedAt: new Date().toISOString(), seconds, ...end };
     await saveManifest(workdir, after);
-    return { outcome, skipped: false, seconds };
+    return seconds;
+  };
+  if (!opts.deferBegin) await begin();
+  let outcome: T;
+  try {
+    outcome = await fn(begin);
+    if (!started) throw new InternalError(`stage ${name} finished without calling begin()`);
   } catch (err) {
     if (!started) throw err; // nothing was touched: the manifest keeps what it had
-    const after = await loadManifest(workdir);
-    after.stages[name] = {
-      status: 'failed',
-      fingerprint: fp,
-      startedAt: new Date(started).toISOString(),
-      finishedAt: new Date().toISOString(),
-      seconds: (Date.now() - started) / 1000,
-      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-    };
-    await saveManifest(workdir, after);
+    await finish({ status: 'failed', error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
     throw err;
   }
+  const seconds = await finish({ status: 'done', outcome });
+  return { outcome, skipped: false, seconds };
 }
