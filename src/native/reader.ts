@@ -5,7 +5,7 @@
 // `stats.firstTsNs` / `lastTsNs` are exact BigInts even beyond 2262 (built from seconds + nanoseconds).
 import { statSync } from 'node:fs';
 import { ConfigError, InputError, InternalError, NetShareError, expected } from '../errors.js';
-import type { FlowTable, PacketTable } from '../io/table.js';
+import type { FlowTable, PacketHeaderColumns, PacketTable } from '../core/columns.js';
 import { nativeBinding } from './addon.js';
 
 export interface ReadOptions {
@@ -68,36 +68,21 @@ export interface ReadStats {
 /** Per-packet status codes in `PacketBatch.status`. */
 export const PacketStatus = { OK: 0, TRUNCATED: 1, NOT_IP: 2, UNDECODABLE: 3 } as const;
 
-/** One batch of per-record columns (every record that passed the filter, IP or not; see `status`). */
-export interface PacketBatch {
+/**
+ * One batch of per-record columns (every record that passed the filter, IP or not; see `status`). The header columns
+ * are a packet table's; on rows that are not IP they are 0 (`ipVersion` 0), and IPv4 addresses are 0 on IPv6 rows.
+ */
+export interface PacketBatch extends PacketHeaderColumns {
   length: number;
   tsNs: BigInt64Array;
   timeUs: Float64Array;
   /** 0 ok, 1 truncated (snaplen-cut IP), 2 not IP, 3 undecodable (unknown link type / cut IP header). */
   status: Uint8Array;
-  /** 4, 6, or 0 when not IP. */
-  ipVersion: Uint8Array;
-  /** IPv4 addresses, host order (0 for IPv6). */
-  srcIp: Uint32Array;
-  dstIp: Uint32Array;
   /** 16 bytes per record, network order (zeros for IPv4). */
   srcIp6: Uint8Array;
   dstIp6: Uint8Array;
-  srcPort: Uint16Array;
-  dstPort: Uint16Array;
-  proto: Uint8Array;
-  pktLen: Uint32Array;
   caplen: Uint32Array;
   wireLen: Uint32Array;
-  ihl: Uint8Array;
-  tos: Uint8Array;
-  ipId: Uint32Array;
-  flags: Uint8Array;
-  fragOffset: Uint16Array;
-  ttl: Uint8Array;
-  ipChecksum: Uint16Array;
-  tcpFlags: Uint8Array;
-  tcpWindow: Uint16Array;
   icmpType: Uint8Array;
   icmpCode: Uint8Array;
   /** pcapng interface id (0 for pcap). */

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ConfigError, InputError, NetShareError, expected } from '../errors.js';
-import type { PacketTable } from '../io/table.js';
+import type { PacketTable } from '../core/columns.js';
 import { nativeBinding } from './addon.js';
 
 export interface WriteOptions {
