@@ -1,7 +1,7 @@
 // Fast streaming CSV plumbing: gzip-transparent line iteration over Buffers, field splitting and hand-rolled number parsing.
 import { createReadStream } from 'node:fs';
-import { open, rename, unlink, writeFile } from 'node:fs/promises';
-import { createGunzip, gzipSync } from 'node:zlib';
+import { open } from 'node:fs/promises';
+import { createGunzip } from 'node:zlib';
 import { InputError } from '../errors.js';
 
 /** Open a file for reading and fail with an InputError (not a raw ENOENT) when it cannot be read. */
@@ -343,19 +343,5 @@ export class Grow<T extends Float64Array | Uint32Array | Uint16Array | Uint8Arra
   /** Trimmed copy (or view when exact). */
   done(): T {
     return (this.length === this.data.length ? this.data : this.data.slice(0, this.length)) as T;
-  }
-}
-
-/** Write `data` to `file` atomically: a temp file beside it, then rename. `.gz` names are gzip-compressed. */
-export async function writeFileAtomic(file: string, data: string | Buffer | Uint8Array): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  let bytes: Buffer | Uint8Array = typeof data === 'string' ? Buffer.from(data) : data;
-  if (file.endsWith('.gz')) bytes = gzipSync(bytes);
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, file);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
   }
 }

@@ -1,9 +1,9 @@
 // NetFlow CSV reader/writer: NetShare's schema, UGR16 nfdump-style, CIDDS, or an explicit column mapping; .csv.gz streamed.
 import { createWriteStream } from 'node:fs';
-import { rename, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
 import { ConfigError, InputError, NetShareError, expected } from '../errors.js';
+import { atomicFile } from './atomic.js';
 import type { FlowTable } from './table.js';
 import { ipv4ToString } from './table.js';
 import {
@@ -564,8 +564,8 @@ export async function writeFlowCsv(file: string, table: FlowTable, opts: WriteFl
       ['attackDescription', () => '---'],
     ];
   }
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const out = createWriteStream(tmp);
+  const target = atomicFile(file);
+  const out = createWriteStream(target.tmp);
   const gz = file.endsWith('.gz') ? createGzip() : null;
   if (gz) gz.pipe(out);
   const sink = gz ?? out;
@@ -592,10 +592,10 @@ export async function writeFlowCsv(file: string, table: FlowTable, opts: WriteFl
     }
     sink.end();
     await once(out, 'close');
-    await rename(tmp, file);
+    await target.commit();
   } catch (err) {
     out.destroy();
-    await unlink(tmp).catch(() => undefined);
+    await target.abort();
     throw new NetShareError(`cannot write ${file}: ${(err as Error).message}`, { cause: err });
   }
   return { rows: n };

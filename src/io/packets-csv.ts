@@ -2,11 +2,11 @@
 // flag,off,ttl,chksum; IPs as integers, time in µs), with an --extended form that adds the other header fields and
 // IPv6. Written atomically (temp file + rename; `.gz` names are gzip'd), streamed batch by batch.
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { rename, unlink } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createGzip, type Gzip } from 'node:zlib';
 import { isIPv6 } from 'node:net';
 import { InputError, NetShareError } from '../errors.js';
+import { atomicFile, type AtomicFile } from './atomic.js';
 import { Grow, forEachLine, parseIpv4Bytes, parseNumber, parseUint, splitFields, trimRange } from './csv-lines.js';
 import { protoName, protoNumber } from './protocols.js';
 import type { PacketTable } from './table.js';
@@ -85,7 +85,7 @@ const PROTO_NAMES: string[] = Array.from({ length: 256 }, (_, p) => protoName(p)
 
 /** Streaming packets-CSV writer: header on open, rows per batch, atomic rename on close. */
 export class PacketsCsvWriter {
-  private readonly tmp: string;
+  private readonly target: AtomicFile;
   private readonly out: WriteStream;
   private readonly sink: WriteStream | Gzip;
   rows = 0;
@@ -96,8 +96,8 @@ export class PacketsCsvWriter {
     readonly file: string,
     private readonly opts: PacketsCsvOptions = {},
   ) {
-    this.tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    this.out = createWriteStream(this.tmp);
+    this.target = atomicFile(file);
+    this.out = createWriteStream(this.target.tmp);
     const gz = file.endsWith('.gz') ? createGzip() : null;
     if (gz) gz.pipe(this.out);
     this.sink = gz ?? this.out;
@@ -147,7 +147,7 @@ export class PacketsCsvWriter {
     try {
       this.sink.end();
       await once(this.out, 'close');
-      await rename(this.tmp, this.file);
+      await this.target.commit();
     } catch (err) {
       await this.abort();
       throw new NetShareError(`cannot write ${this.file}: ${(err as Error).message}`, { cause: err });
@@ -158,7 +158,7 @@ export class PacketsCsvWriter {
   /** Drop the temp file (nothing is left at the destination). */
   async abort(): Promise<void> {
     this.out.destroy();
-    await unlink(this.tmp).catch(() => undefined);
+    await this.target.abort();
   }
 }
 

@@ -5,7 +5,7 @@ import { InputError } from '../errors.js';
 import type { Table } from '../io/table.js';
 import { encoderStateFromJson, type EncoderStateJson } from '../encode/state.js';
 import { decodeChunk, densify, type ChunkMeta, type ChunkTensors, type DecodedChunk, type EncoderSet, type Layout, type PackedChunkTensors } from '../encode/tensors.js';
-import { writeFileAtomic, writeJsonAtomic } from './fsutil.js';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 
 export const PREPROCESS_DIR = 'preprocess';
 /** 2: fixedSize edges are the chunker's real edges; summary.json has recordRangesUs. Older workdirs are preprocessed again. */

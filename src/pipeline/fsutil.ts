@@ -1,25 +1,9 @@
-// Filesystem helpers for the pipeline: atomic writes (temp file + rename), hashing, JSON files.
-import { createHash, randomBytes } from 'node:crypto';
+// Filesystem helpers for the pipeline: hashing, fingerprints, JSON files. Atomic writes are io's (src/io/atomic.ts).
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 
-/** Write `data` to `path` so readers see either the old file or the whole new one, never a prefix. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
-
-export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
-}
+export { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 
 /** Parse a JSON file; `undefined` when it does not exist. */
 export async function readJsonIfExists<T>(path: string): Promise<T | undefined> {

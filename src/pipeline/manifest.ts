@@ -4,7 +4,8 @@
 // outputs. Only the driver process writes the manifest (jobs write their own files).
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readJsonIfExists, sha256File, writeJsonAtomic } from './fsutil.js';
+import { writeJsonAtomic } from '../io/atomic.js';
+import { readJsonIfExists, sha256File } from './fsutil.js';
 import { InputError, InternalError } from '../errors.js';
 import { STAGES, stageOutputs, type StageName } from './workdir.js';
 

@@ -1,17 +1,16 @@
 // The postprocess stage (spec §4.3): truncate each chunk's candidates to the chunk's real time range, choose the best
 // checkpoint per chunk by the metric rank-sum (last checkpoint in DP mode), concatenate, sort by time, write the
 // trace: pcap through the native writer for packet inputs, NetFlow CSV in the input's schema for flow inputs.
-import { copyFile, mkdir } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { NetShareError } from '../errors.js';
 import type { NetShareConfig } from '../config/schema.js';
+import { copyFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import type { FlowTable, PacketTable, Table } from '../io/table.js';
 import { readFlowCsv, writeFlowCsv, type FlowCsvSchema } from '../io/netflow-csv.js';
 import { compareProfiles, profile } from '../eval/fidelity.js';
 import { columnWidth, takeRows, validateTable } from '../eval/rows.js';
 import { rankData } from '../eval/stats.js';
 import { loadPreprocessSummary, type PreprocessSummaryFile } from './chunk-tensors.js';
-import { writeJsonAtomic } from './fsutil.js';
 import type { GenerateStageResult } from './generate.js';
 import { readTableFile, selectionPath, syntheticPath } from './workdir.js';
 
@@ -357,13 +356,7 @@ export async function postprocessStage(opts: PostprocessOptions): Promise<Postpr
   let out: string | undefined;
   if (opts.out) {
     out = resolve(opts.out);
-    if (out !== output) {
-      await mkdir(dirname(out), { recursive: true });
-      const tmp = `${out}.tmp-${process.pid}`;
-      await copyFile(output, tmp);
-      const { rename } = await import('node:fs/promises');
-      await rename(tmp, out);
-    }
+    if (out !== output) await copyFileAtomic(output, out);
   }
   const flows = new Set<string>();
   for (let i = 0; i < table.length; i++) flows.add(`${table.srcIp[i]}:${table.dstIp[i]}:${table.srcPort[i]}:${table.dstPort[i]}:${table.proto[i]}`);

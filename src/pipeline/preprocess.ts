@@ -16,7 +16,8 @@ import {
   saveChunkTensors,
   type PreprocessSummaryFile,
 } from './chunk-tensors.js';
-import { fingerprint, tableFingerprint, writeJsonAtomic } from './fsutil.js';
+import { writeJsonAtomic } from '../io/atomic.js';
+import { fingerprint, tableFingerprint } from './fsutil.js';
 import { inputRecord, loadManifest, runStage, saveManifest } from './manifest.js';
 
 export interface PreprocessOptions {

@@ -9,7 +9,8 @@ import type { Device } from '../runtime/session.js';
 import { loadChunkTensors, loadLayout, loadPreprocessSummary } from './chunk-tensors.js';
 import type { Executor, JobResult } from './executor.js';
 import { graphCodeVersion } from './code-version.js';
-import { fingerprint, readJsonIfExists, writeJsonAtomic } from './fsutil.js';
+import { writeJsonAtomic } from '../io/atomic.js';
+import { fingerprint, readJsonIfExists } from './fsutil.js';
 import type { Job, JobContext } from './jobs.js';
 import { checkpointDir, trainChunkDir, trainResultPath } from './workdir.js';
 

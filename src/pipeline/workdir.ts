@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { Table } from '../io/table.js';
 import { preprocessDir } from './chunk-tensors.js';
-import { writeFileAtomic } from './fsutil.js';
+import { writeFileAtomic } from '../io/atomic.js';
 
 /** The pipeline's stages in order: each one's outputs depend on every earlier one's. */
 export const STAGES = ['preprocess', 'train', 'generate', 'postprocess', 'evaluate'] as const;
