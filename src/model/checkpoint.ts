@@ -1,18 +1,17 @@
-// Training checkpoints: parameters, optimizer state, RNG state and iteration in one atomic, checksummed file.
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, writeFile, open } from 'node:fs/promises';
-import { join } from 'node:path';
+// Training checkpoints: parameters, optimizer state, RNG state and iteration in one checksummed byte string, and the
+// store interface the trainer saves them through (the model touches no files; src/pipeline/checkpoints.ts keeps them).
+import { createHash } from 'node:crypto';
 import { InputError, expected } from '../errors.js';
 import type { RngState } from './rng.js';
 
 /**
- * File format, version 1 (`ckpt-<iteration 9 digits>.nsckpt`):
+ * Format, version 1 (the pipeline's files: `ckpt-<iteration 9 digits>.nsckpt`):
  *   bytes 0..7   magic "NSCKPT01"
  *   bytes 8..11  header length H (uint32 LE)
  *   bytes 12..   header: UTF-8 JSON (CheckpointHeader), padded with spaces to a multiple of 4 bytes
  *   then         every tensor's float32 LE data, in header order, back to back
  * The header's `sha256` covers the tensor data, so a truncated or damaged file is an InputError.
- * Written to a temp file, fsynced, renamed: readers see the whole file or nothing.
+ * A CheckpointStore persists it atomically: readers see the whole checkpoint or nothing.
  */
 export const CHECKPOINT_MAGIC = 'NSCKPT01';
 export const CHECKPOINT_VERSION = 1;
@@ -40,13 +39,28 @@ export interface Checkpoint {
   meta: Record<string, unknown>;
   /** Parameters ("param:<name>") and optimizer state ("state:<name>"), float32. */
   tensors: Map<string, { shape: number[]; data: Float32Array }>;
+  /** Where it was read from (named in error messages); not part of the encoding. */
+  location?: string;
+}
+
+/**
+ * Where a training run keeps its checkpoints, injected by the caller (the pipeline's store keeps files in a folder:
+ * src/pipeline/checkpoints.ts). The model encodes and decodes; the store persists bytes and names each checkpoint by a
+ * location string.
+ */
+export interface CheckpointStore {
+  /**
+   * Persist the encoded checkpoint of `iteration` atomically (readers see all of it or nothing); when `keep` > 0, keep
+   * only the newest `keep`. Returns its location.
+   */
+  save(iteration: number, bytes: Uint8Array, keep: number): Promise<string>;
+  /** Location of the newest checkpoint, or undefined when there is none. */
+  latest(): Promise<string | undefined>;
+  /** The bytes at `location` (one `save` returned, or another run's, e.g. the chunk fine-tuned from); InputError when unreadable. */
+  read(location: string): Promise<Uint8Array>;
 }
 
 const MAGIC_BYTES = Buffer.from(CHECKPOINT_MAGIC, 'latin1');
-
-export function checkpointFileName(iteration: number): string {
-  return `ckpt-${String(iteration).padStart(9, '0')}.nsckpt`;
-}
 
 export function encodeCheckpoint(ck: Checkpoint): Buffer {
   const entries: TensorEntry[] = [];
@@ -111,71 +125,8 @@ export function decodeCheckpoint(buf: Buffer, file = '<checkpoint>'): Checkpoint
   return { iteration: header.iteration, rng: header.rng, meta: header.meta, tensors };
 }
 
-/** Writes `ck` into `dir` atomically; returns the file path. Optionally keeps only the newest `keep`. */
-export async function saveCheckpoint(dir: string, ck: Checkpoint, keep = 0): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  const path = join(dir, checkpointFileName(ck.iteration));
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(encodeCheckpoint(ck));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  if (keep > 0) {
-    const all = await listCheckpoints(dir);
-    for (const old of all.slice(0, Math.max(0, all.length - keep))) await rm(old.path, { force: true });
-  }
-  return path;
-}
-
-/** Checkpoints in `dir`, oldest first (missing dir → []). */
-export async function listCheckpoints(dir: string): Promise<{ iteration: number; path: string }[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  return names
-    .map((n) => /^ckpt-(\d{9})\.nsckpt$/.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ iteration: Number(m[1]), path: join(dir, m[0]) }))
-    .sort((a, b) => a.iteration - b.iteration);
-}
-
-export async function loadCheckpoint(path: string): Promise<Checkpoint> {
-  let buf: Buffer;
-  try {
-    buf = await readFile(path);
-  } catch (err) {
-    throw new InputError(`Cannot read checkpoint: ${(err as Error).message}`, path, undefined, { cause: err });
-  }
-  return decodeCheckpoint(buf, path);
-}
-
-/** The newest checkpoint in `dir`, or undefined. */
-export async function latestCheckpoint(dir: string): Promise<string | undefined> {
-  const all = await listCheckpoints(dir);
-  return all.at(-1)?.path;
-}
-
-/** Writes a small file atomically (used for exported models and sample outputs). */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+/** Read and decode the checkpoint at `location`; InputError naming it when unreadable, truncated or damaged. */
+export async function readCheckpoint(store: Pick<CheckpointStore, 'read'>, location: string): Promise<Checkpoint> {
+  const bytes = await store.read(location);
+  return { ...decodeCheckpoint(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), location), location };
 }

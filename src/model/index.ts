@@ -4,6 +4,6 @@ export { sample, exportGenerator, type SampleOptions, type SampleResult } from '
 export { parseModelConfig, presetModelConfig, modelConfigSchema, MODEL_PRESETS, type ModelConfig, type ModelConfigInput } from './config.js';
 export { type ModelLayout, type FieldSlice, type Activation, type ChunkTensors, validateLayout, validateTensors, withGenFlag, layoutWidth } from './layout.js';
 export { applyStoppingRule, discreteCopy, stopMask } from './postprocess.js';
-export { listCheckpoints, latestCheckpoint, loadCheckpoint, type Checkpoint } from './checkpoint.js';
+export { encodeCheckpoint, decodeCheckpoint, readCheckpoint, type Checkpoint, type CheckpointStore } from './checkpoint.js';
 export { GENERATOR_IO } from './graphs.js';
 export { Rng, type RngState } from './rng.js';

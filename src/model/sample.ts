@@ -1,7 +1,7 @@
 // Sampling flows from a trained checkpoint (optionally conditioned on given attributes) and generator export.
 import { ConfigError, InputError, InternalError, expected } from '../errors.js';
 import { createSession, ort, type Device } from '../runtime/session.js';
-import { loadCheckpoint, writeFileAtomic } from './checkpoint.js';
+import type { Checkpoint } from './checkpoint.js';
 import { generatorOnnx } from './graphs.js';
 import { layoutWidth, type ModelLayout } from './layout.js';
 import { applyStoppingRule } from './postprocess.js';
@@ -10,8 +10,8 @@ import { checkpointMeta } from './train.js';
 import type { ModelConfig } from './config.js';
 
 export interface SampleOptions {
-  /** Checkpoint file written by trainChunk. */
-  checkpoint: string;
+  /** A checkpoint written by trainChunk (read back with readCheckpoint). */
+  checkpoint: Checkpoint;
   /** Flows to generate (ignored when givenAttributes is set: one flow per given row). */
   n?: number;
   seed?: number;
@@ -44,9 +44,8 @@ interface Loaded {
   weights: Map<string, Float32Array>;
 }
 
-async function load(path: string): Promise<Loaded> {
-  const ck = await loadCheckpoint(path);
-  const meta = checkpointMeta(ck, path);
+function load(ck: Checkpoint): Loaded {
+  const meta = checkpointMeta(ck, ck.location);
   const weights = new Map<string, Float32Array>();
   for (const [k, t] of ck.tensors) weights.set(k, t.data);
   return { cfg: meta.config, layout: meta.layout, weights };
@@ -54,7 +53,7 @@ async function load(path: string): Promise<Loaded> {
 
 /** Draws `n` flows (attributes + features) with the gen-flag stopping rule applied. */
 export async function sample(opts: SampleOptions): Promise<SampleResult> {
-  const { cfg, layout, weights } = await load(opts.checkpoint);
+  const { cfg, layout, weights } = load(opts.checkpoint);
   const A = layoutWidth(layout.attributes);
   const F = layoutWidth(layout.features);
   const T = layout.maxLen;
@@ -108,12 +107,11 @@ export async function sample(opts: SampleOptions): Promise<SampleResult> {
 }
 
 /**
- * Writes the trained generator as a standalone ONNX model with weights and BatchNorm running statistics
- * baked in (inputs/outputs: GENERATOR_IO in graphs.ts; the stopping rule is left to the caller).
+ * The trained generator as a standalone ONNX model (bytes) with weights and BatchNorm running statistics baked in
+ * (inputs/outputs: GENERATOR_IO in graphs.ts; the stopping rule is left to the caller). Its metadata names the
+ * checkpoint by the last part of its location.
  */
-export async function exportGenerator(checkpoint: string, outPath: string): Promise<{ bytes: number }> {
-  const { cfg, layout, weights } = await load(checkpoint);
-  const bytes = generatorOnnx(cfg, layout, weights, { producer: 'netshare-ts', checkpoint: checkpoint.split(/[\\/]/).at(-1)! });
-  await writeFileAtomic(outPath, bytes);
-  return { bytes: bytes.length };
+export function exportGenerator(checkpoint: Checkpoint): Uint8Array {
+  const { cfg, layout, weights } = load(checkpoint);
+  return generatorOnnx(cfg, layout, weights, { producer: 'netshare-ts', checkpoint: (checkpoint.location ?? '').split(/[\\/]/).at(-1)! });
 }

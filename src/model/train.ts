@@ -3,7 +3,7 @@ import { ConfigError, InputError, expected } from '../errors.js';
 import { encodeParams, type ParamEntry } from '../runtime/params-file.js';
 import { Trainer } from '../runtime/trainer.js';
 import type { Device } from '../runtime/session.js';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.js';
+import { encodeCheckpoint, readCheckpoint, type Checkpoint, type CheckpointStore } from './checkpoint.js';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { compileCriticStep, compileGeneratorStep, D_STEP, G_STEP } from './graphs.js';
 import { layoutWidth, validateLayout, validateTensors, writeFlowWithGenFlag, type ChunkTensors, type ModelLayout } from './layout.js';
@@ -22,7 +22,7 @@ export interface TrainProgress {
   wDist: number;
   /** Iterations per second since this call started. */
   itPerSec: number;
-  /** Path of the checkpoint written at this iteration, if any. */
+  /** Location of the checkpoint written at this iteration, if any. */
   checkpoint?: string;
 }
 
@@ -30,8 +30,8 @@ export interface TrainChunkOptions {
   tensors: ChunkTensors;
   layout: ModelLayout;
   config?: ModelConfig | ModelConfigInput;
-  /** Directory that receives `ckpt-<iteration>.nsckpt` files. */
-  checkpointDir: string;
+  /** Where checkpoints are saved, and read back by resumeFrom/initFrom (the pipeline's: files in a folder). */
+  checkpoints: CheckpointStore;
   /** Total iterations of this run (default config.iterations). */
   iterations?: number;
   device?: Device;
@@ -39,10 +39,10 @@ export interface TrainChunkOptions {
   threads?: number;
   /** Seed of parameter initialisation, batch draws and noise (default 0). */
   seed?: number;
-  /** Continue a killed run: a checkpoint path, or 'latest' for the newest in checkpointDir (none → start fresh). */
+  /** Continue a killed run: a checkpoint location, or 'latest' for the store's newest (none → start fresh). */
   resumeFrom?: string;
   /**
-   * Fine-tune from another chunk's checkpoint (spec §3.3): every network and Adam state is restored,
+   * Fine-tune from another chunk's checkpoint, a location `checkpoints` can read (spec §3.3): every network and Adam state is restored,
    * the iteration count restarts at 0 (TF's saver.restore).
    */
   initFrom?: string;
@@ -88,13 +88,13 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
   let resume: Checkpoint | undefined;
   let resumePath = '';
   if (opts.resumeFrom !== undefined) {
-    const path = opts.resumeFrom === 'latest' ? await latestCheckpoint(opts.checkpointDir) : opts.resumeFrom;
+    const path = opts.resumeFrom === 'latest' ? await opts.checkpoints.latest() : opts.resumeFrom;
     if (path) {
-      resume = await loadCheckpoint(path);
+      resume = await readCheckpoint(opts.checkpoints, path);
       resumePath = path;
     }
   }
-  const init = opts.initFrom !== undefined && !resume ? await loadCheckpoint(opts.initFrom) : undefined;
+  const init = opts.initFrom !== undefined && !resume ? await readCheckpoint(opts.checkpoints, opts.initFrom) : undefined;
   for (const [ck, what] of [[resume, 'resumeFrom'], [init, 'initFrom']] as const) {
     if (ck) checkCompatible(ck, cfg, opts.layout, what);
   }
@@ -126,7 +126,7 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
     let lastCheckpoint = resumePath; // a finished run resumed again has nothing left to do
 
     if (opts.initialOnly) {
-      lastCheckpoint = await saveCheckpoint(opts.checkpointDir, snapshot(trainer, shapes, iteration, rng, meta), cfg.keepCheckpoints);
+      lastCheckpoint = await opts.checkpoints.save(iteration, encodeCheckpoint(snapshot(trainer, shapes, iteration, rng, meta)), cfg.keepCheckpoints);
       return { iterations: iteration, lastCheckpoint, final: null };
     }
     while (iteration < iterations) {
@@ -161,7 +161,7 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
       let checkpoint: string | undefined;
       const due = (cfg.checkpointEvery > 0 && iteration % cfg.checkpointEvery === 0) || iteration === iterations;
       if (due) {
-        checkpoint = await saveCheckpoint(opts.checkpointDir, snapshot(trainer, shapes, iteration, rng, meta), cfg.keepCheckpoints);
+        checkpoint = await opts.checkpoints.save(iteration, encodeCheckpoint(snapshot(trainer, shapes, iteration, rng, meta)), cfg.keepCheckpoints);
         lastCheckpoint = checkpoint;
       }
       const secs = (Date.now() - started) / 1000;

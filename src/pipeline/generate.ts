@@ -7,6 +7,7 @@ import type { EncoderSet, Layout } from '../encode/tensors.js';
 import type { Table } from '../io/table.js';
 import type { Device } from '../runtime/session.js';
 import { takeRows } from '../eval/rows.js';
+import { loadCheckpoint } from './checkpoints.js';
 import { decodeChunkFromWorkdir, loadChunkMeta, loadEncoders, loadLayout, loadPreprocessSummary } from './chunk-tensors.js';
 import type { Executor, JobResult } from './executor.js';
 import type { Job, JobContext } from './jobs.js';
@@ -115,17 +116,18 @@ export async function generateChunkJob(p: GenerateChunkParams, ctx: Pick<JobCont
   }
   const { sample } = await import('../model/index.js');
   if (p.attributesOnly) {
-    const s = await sample({ checkpoint: p.checkpoint, n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
+    const s = await sample({ checkpoint: await loadCheckpoint(p.checkpoint), n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
     await writeF32(p.attributesOnly.out, s.attributesDiscrete);
     ctx.progress(1, `${s.n} attributes`);
     return { n: s.n };
   }
   const out = candidatePath(p.workdir, p.chunk, p.pass, p.iteration);
   const given = p.attrFile !== undefined ? await readF32(p.attrFile) : undefined;
+  const checkpoint = await loadCheckpoint(p.checkpoint);
   const s =
     given !== undefined
-      ? await sample({ checkpoint: p.checkpoint, givenAttributes: given, seed: p.seed, device: p.device, threads: ctx.threads })
-      : await sample({ checkpoint: p.checkpoint, n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
+      ? await sample({ checkpoint, givenAttributes: given, seed: p.seed, device: p.device, threads: ctx.threads })
+      : await sample({ checkpoint, n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
   const T = s.layout.maxLen;
   const encoders: EncoderSet = await loadEncoders(p.workdir);
   const dec = await decodeChunkFromWorkdir(p.workdir, p.chunk, { attributes: s.attributes, features: s.features, valid: s.genFlags, n: s.n, T }, encoders);

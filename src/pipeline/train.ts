@@ -4,12 +4,13 @@ import { rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { NetShareError } from '../errors.js';
 import type { NetShareConfig } from '../config/schema.js';
+import { writeJsonAtomic } from '../io/atomic.js';
 import type { ModelConfig } from '../model/config.js';
 import type { Device } from '../runtime/session.js';
 import { loadChunkTensors, loadLayout, loadPreprocessSummary } from './chunk-tensors.js';
 import type { Executor, JobResult } from './executor.js';
 import { graphCodeVersion } from './code-version.js';
-import { writeJsonAtomic } from '../io/atomic.js';
+import { checkpointFiles, listCheckpoints } from './checkpoints.js';
 import { fingerprint, readJsonIfExists } from './fsutil.js';
 import type { Job, JobContext } from './jobs.js';
 import { checkpointDir, trainChunkDir, trainResultPath } from './workdir.js';
@@ -71,7 +72,7 @@ export async function trainChunkJob(p: TrainChunkParams, ctx: Pick<JobContext, '
       `chunk ${p.chunk} fine-tunes from chunk 0's last checkpoint ${p.initFrom}, which does not exist (NetShare issue #18): train chunk 0 first`,
     );
   }
-  const { listCheckpoints, trainChunk } = await import('../model/index.js');
+  const { trainChunk } = await import('../model/index.js');
   const layoutFile = await loadLayout(p.workdir);
   const layout = (layoutFile as unknown as { model: import('../model/layout.js').ModelLayout }).model;
   const t = await loadChunkTensors(p.workdir, p.chunk);
@@ -83,7 +84,7 @@ export async function trainChunkJob(p: TrainChunkParams, ctx: Pick<JobContext, '
     tensors: { n: t.n, attributes: t.attributes, features: t.features, genFlag: t.genFlag },
     layout,
     config: p.model,
-    checkpointDir: ckDir,
+    checkpoints: checkpointFiles(ckDir),
     iterations: p.iterations,
     device: p.device,
     threads: ctx.threads,

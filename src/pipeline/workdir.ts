@@ -3,7 +3,7 @@
 //   <wd>/manifest.json                      stage records (manifest.ts)
 //   <wd>/config.json                        the resolved config the run used
 //   <wd>/preprocess/...                     encoders, layout, per-chunk tensors (src/pipeline/chunk-tensors.ts)
-//   <wd>/train/chunk-<k>/checkpoints/       ckpt-<iteration>.nsckpt (src/model/checkpoint.ts)
+//   <wd>/train/chunk-<k>/checkpoints/       ckpt-<iteration>.nsckpt (src/pipeline/checkpoints.ts)
 //   <wd>/train/chunk-<k>/result.json        written last by the train-chunk job: its presence means "done"
 //   <wd>/generate/attr-raw/chunk-<k>-p<p>.f32     sampled attributes (discrete copy) [n, A]
 //   <wd>/generate/attr-merged/chunk-<k>-p<p>.f32  attributes after the flow-tag merge [n, A]

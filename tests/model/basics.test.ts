@@ -9,7 +9,8 @@ import { parseModelConfig, presetModelConfig } from '../../src/model/config.js';
 import { Rng } from '../../src/model/rng.js';
 import { validateLayout, validateTensors, withGenFlag, type ModelLayout } from '../../src/model/layout.js';
 import { applyStoppingRule, discreteCopy, stopMask } from '../../src/model/postprocess.js';
-import { decodeCheckpoint, encodeCheckpoint, latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../../src/model/checkpoint.js';
+import { latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint } from '../../src/pipeline/checkpoints.js';
 
 describe('model config', () => {
   it('fills NetShare camera-ready defaults', () => {

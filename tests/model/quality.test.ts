@@ -4,16 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sample, trainChunk, type ChunkTensors, type ModelConfigInput, type ModelLayout, type SampleResult } from '../../src/model/index.js';
+import { checkpointFiles, loadCheckpoint } from '../../src/pipeline/checkpoints.js';
 import { marginalDistance } from './marginals.js';
 import { tinyConfig, tinyLayout, tinyTensors } from './synthetic.js';
 
 async function untrainedVsTrained(tensors: ChunkTensors, layout: ModelLayout, config: ModelConfigInput): Promise<{ before: number; after: number; samples: [SampleResult, SampleResult] }> {
   const dir = mkdtempSync(join(tmpdir(), 'dg-q-'));
   const base = { tensors, layout, config, seed: 1, threads: 1 };
-  const init = await trainChunk({ ...base, checkpointDir: join(dir, 'init'), initialOnly: true });
-  const trained = await trainChunk({ ...base, checkpointDir: join(dir, 'trained') });
-  const s0 = await sample({ checkpoint: init.lastCheckpoint, n: tensors.n, seed: 5 });
-  const s1 = await sample({ checkpoint: trained.lastCheckpoint, n: tensors.n, seed: 5 });
+  const init = await trainChunk({ ...base, checkpoints: checkpointFiles(join(dir, 'init')), initialOnly: true });
+  const trained = await trainChunk({ ...base, checkpoints: checkpointFiles(join(dir, 'trained')) });
+  const s0 = await sample({ checkpoint: await loadCheckpoint(init.lastCheckpoint), n: tensors.n, seed: 5 });
+  const s1 = await sample({ checkpoint: await loadCheckpoint(trained.lastCheckpoint), n: tensors.n, seed: 5 });
   const dist = (s: SampleResult): number => marginalDistance(tensors, { n: s.n, attributes: s.attributes, features: s.features, genFlag: s.genFlags }, layout).mean;
   return { before: dist(s0), after: dist(s1), samples: [s0, s1] };
 }

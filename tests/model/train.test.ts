@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { GENERATOR_IO, exportGenerator, listCheckpoints, loadCheckpoint, sample, trainChunk, type TrainProgress } from '../../src/model/index.js';
+import { GENERATOR_IO, exportGenerator, sample, trainChunk, type TrainProgress } from '../../src/model/index.js';
+import { writeFileAtomic } from '../../src/io/atomic.js';
+import { checkpointFiles, listCheckpoints, loadCheckpoint } from '../../src/pipeline/checkpoints.js';
 import { tinyConfig, tinyLayout, tinyTensors } from './synthetic.js';
 
 const tensors = tinyTensors(200);
@@ -15,7 +17,7 @@ describe('trainChunk (tiny config)', () => {
   it('trains with finite losses, writes checkpoints, samples flows that respect the gen flags', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dg-'));
     const seen: TrainProgress[] = [];
-    const res = await trainChunk({ tensors, layout: tinyLayout, config: tinyConfig, checkpointDir: dir, iterations: 10, seed: 3, threads: 1, onProgress: (p) => seen.push(p) });
+    const res = await trainChunk({ tensors, layout: tinyLayout, config: tinyConfig, checkpoints: checkpointFiles(dir), iterations: 10, seed: 3, threads: 1, onProgress: (p) => seen.push(p) });
     expect(res.iterations).toBe(10);
     expect(seen.map((p) => p.iteration)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     for (const p of seen) for (const v of [p.dLoss, p.gLoss, p.gp, p.wDist, p.attrDLoss!]) expect(Number.isFinite(v)).toBe(true);
@@ -24,7 +26,7 @@ describe('trainChunk (tiny config)', () => {
     expect([...ck.tensors.keys()].some((k) => k.startsWith('adam/m/disc/'))).toBe(true);
     expect([...ck.tensors.keys()].some((k) => k.startsWith('bn:gen/attr/bn0/'))).toBe(true);
 
-    const s = await sample({ checkpoint: res.lastCheckpoint, n: 50, seed: 1, batchSize: 16 });
+    const s = await sample({ checkpoint: await loadCheckpoint(res.lastCheckpoint), n: 50, seed: 1, batchSize: 16 });
     expect(s.attributes.length).toBe(50 * 4);
     for (let i = 0; i < 50; i++) {
       const L = s.lengths[i]!;
@@ -41,20 +43,21 @@ describe('trainChunk (tiny config)', () => {
       expect(hot.reduce((a, b) => a + b, 0)).toBe(1);
     }
     // same seed, same samples
-    const s2 = await sample({ checkpoint: res.lastCheckpoint, n: 50, seed: 1, batchSize: 16 });
+    const s2 = await sample({ checkpoint: await loadCheckpoint(res.lastCheckpoint), n: 50, seed: 1, batchSize: 16 });
     expect(s2.features).toEqual(s.features);
 
     // conditional sampling keeps the given attributes
     const given = tensors.attributes.slice(0, 7 * 4);
-    const c = await sample({ checkpoint: res.lastCheckpoint, givenAttributes: given, seed: 2 });
+    const c = await sample({ checkpoint: await loadCheckpoint(res.lastCheckpoint), givenAttributes: given, seed: 2 });
     expect(c.n).toBe(7);
     expect(c.attributes).toEqual(given);
 
     // exported standalone generator exists and is an ONNX file with baked weights
     const out = join(dir, 'generator.onnx');
-    const { bytes } = await exportGenerator(res.lastCheckpoint, out);
+    const onnx = exportGenerator(await loadCheckpoint(res.lastCheckpoint));
+    await writeFileAtomic(out, onnx);
     expect(existsSync(out)).toBe(true);
-    expect(readFileSync(out).length).toBe(bytes);
+    expect(readFileSync(out).length).toBe(onnx.length);
     const { createSession, ort } = await import('../../src/runtime/session.js');
     const sess = await createSession(readFileSync(out), { intraOpThreads: 1 });
     expect(sess.inputNames).toEqual([...GENERATOR_IO.inputs]);
@@ -70,7 +73,7 @@ describe('trainChunk (tiny config)', () => {
   it('a process SIGKILLed mid-run resumes from its last checkpoint to the uninterrupted result', async () => {
     const cfg = { ...tinyConfig, checkpointEvery: 3 };
     const a = mkdtempSync(join(tmpdir(), 'dg-a-'));
-    const full = await trainChunk({ tensors, layout: tinyLayout, config: cfg, checkpointDir: a, iterations: 7, seed: 9, threads: 1 });
+    const full = await trainChunk({ tensors, layout: tinyLayout, config: cfg, checkpoints: checkpointFiles(a), iterations: 7, seed: 9, threads: 1 });
     const b = mkdtempSync(join(tmpdir(), 'dg-kill-'));
     const child = spawn(process.execPath, [join(root, 'node_modules', 'vite-node', 'vite-node.mjs'), join(import.meta.dirname, 'train-child.ts'), b, '5'], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -87,43 +90,43 @@ describe('trainChunk (tiny config)', () => {
     await new Promise((r) => child.on('close', r));
     expect(child.signalCode).toBe('SIGKILL');
     expect((await listCheckpoints(b)).map((c) => c.iteration)).toEqual([3]);
-    const resumed = await trainChunk({ tensors, layout: tinyLayout, config: cfg, checkpointDir: b, iterations: 7, seed: 9, threads: 1, resumeFrom: 'latest' });
+    const resumed = await trainChunk({ tensors, layout: tinyLayout, config: cfg, checkpoints: checkpointFiles(b), iterations: 7, seed: 9, threads: 1, resumeFrom: 'latest' });
     const x = await loadCheckpoint(full.lastCheckpoint);
     const y = await loadCheckpoint(resumed.lastCheckpoint);
     // resuming a finished run does nothing and reports its last checkpoint
-    const again = await trainChunk({ tensors, layout: tinyLayout, config: cfg, checkpointDir: b, iterations: 7, seed: 9, threads: 1, resumeFrom: 'latest' });
+    const again = await trainChunk({ tensors, layout: tinyLayout, config: cfg, checkpoints: checkpointFiles(b), iterations: 7, seed: 9, threads: 1, resumeFrom: 'latest' });
     expect(again).toMatchObject({ iterations: 7, lastCheckpoint: resumed.lastCheckpoint });
     for (const [k, t] of x.tensors) expect(Buffer.from(y.tensors.get(k)!.data.buffer).equals(Buffer.from(t.data.buffer)), k).toBe(true);
   });
 
   it('initFrom restores every tensor of another chunk\'s checkpoint and restarts the iteration count', async () => {
     const a = mkdtempSync(join(tmpdir(), 'dg-src-'));
-    const src = await trainChunk({ tensors, layout: tinyLayout, config: tinyConfig, checkpointDir: a, iterations: 5, seed: 3, threads: 1 });
+    const src = await trainChunk({ tensors, layout: tinyLayout, config: tinyConfig, checkpoints: checkpointFiles(a), iterations: 5, seed: 3, threads: 1 });
     const b = mkdtempSync(join(tmpdir(), 'dg-ft-'));
     const other = tinyTensors(50, 7);
-    const start = await trainChunk({ tensors: other, layout: tinyLayout, config: tinyConfig, checkpointDir: b, iterations: 5, seed: 4, threads: 1, initFrom: src.lastCheckpoint, initialOnly: true });
+    const start = await trainChunk({ tensors: other, layout: tinyLayout, config: tinyConfig, checkpoints: checkpointFiles(b), iterations: 5, seed: 4, threads: 1, initFrom: src.lastCheckpoint, initialOnly: true });
     const x = await loadCheckpoint(src.lastCheckpoint);
     const y = await loadCheckpoint(start.lastCheckpoint);
     expect(y.iteration).toBe(0);
     for (const [k, t] of x.tensors) expect(y.tensors.get(k)!.data, k).toEqual(t.data);
-    const ft = await trainChunk({ tensors: other, layout: tinyLayout, config: tinyConfig, checkpointDir: b, iterations: 5, seed: 4, threads: 1, initFrom: src.lastCheckpoint });
+    const ft = await trainChunk({ tensors: other, layout: tinyLayout, config: tinyConfig, checkpoints: checkpointFiles(b), iterations: 5, seed: 4, threads: 1, initFrom: src.lastCheckpoint });
     expect(ft.iterations).toBe(5);
     // a layout mismatch is refused
     const wide = { ...tinyLayout, maxLen: 6 };
     const t6 = { n: 1, attributes: new Float32Array(4), features: new Float32Array(18), genFlag: new Float32Array(6) };
-    await expect(trainChunk({ tensors: t6, layout: wide, config: tinyConfig, checkpointDir: b, iterations: 5, initFrom: src.lastCheckpoint })).rejects.toThrow(/different field layout/);
+    await expect(trainChunk({ tensors: t6, layout: wide, config: tinyConfig, checkpoints: checkpointFiles(b), iterations: 5, initFrom: src.lastCheckpoint })).rejects.toThrow(/different field layout/);
   });
 
   it('device cuda without a CUDA provider is a clear error, never a CPU fallback', async () => {
     const { ort } = await import('../../src/runtime/session.js');
     if (ort.listSupportedBackends().some((b) => b.name === 'cuda')) return; // a GPU build: nothing to check here
-    await expect(trainChunk({ tensors, layout: tinyLayout, config: tinyConfig, checkpointDir: tmpdir(), iterations: 10, device: 'cuda' })).rejects.toThrow(/CUDA/);
+    await expect(trainChunk({ tensors, layout: tinyLayout, config: tinyConfig, checkpoints: checkpointFiles(tmpdir()), iterations: 10, device: 'cuda' })).rejects.toThrow(/CUDA/);
   });
 
   it('rejects a checkpoint period above the iterations, naming the key', async () => {
-    await expect(trainChunk({ tensors, layout: tinyLayout, config: { ...tinyConfig, checkpointEvery: 50 }, checkpointDir: tmpdir(), iterations: 10 }))
+    await expect(trainChunk({ tensors, layout: tinyLayout, config: { ...tinyConfig, checkpointEvery: 50 }, checkpoints: checkpointFiles(tmpdir()), iterations: 10 }))
       .rejects.toThrow(ConfigError);
-    await expect(trainChunk({ tensors, layout: tinyLayout, config: { ...tinyConfig, checkpointEvery: 50 }, checkpointDir: tmpdir(), iterations: 10 }))
+    await expect(trainChunk({ tensors, layout: tinyLayout, config: { ...tinyConfig, checkpointEvery: 50 }, checkpoints: checkpointFiles(tmpdir()), iterations: 10 }))
       .rejects.toThrow(/model\.checkpointEvery/);
   });
 });
