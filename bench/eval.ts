@@ -2,13 +2,13 @@
 // evaluation (downstream + privacy), against a reference op measured in the same run (sorting 1M float64s).
 // Run: npx vite-node bench/eval.ts [records]   → table on stdout, JSON in bench/out/eval.json
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { allocFlowTable, allocPacketTable, type FlowTable, type PacketTable, type Table } from '../src/io/table.js';
+import { allocFlowTable, allocPacketTable, recordTimes, type FlowTable, type PacketTable, type Table } from '../src/io/table.js';
 import { readTrace } from '../src/io/read-trace.js';
 import { compareProfiles, profile } from '../src/eval/fidelity.js';
 import { splitByFlows, splitByTime, splitTables } from '../src/eval/floor.js';
 import { evaluateTables } from '../src/eval/evaluate-tables.js';
 import { rng } from '../src/eval/stats.js';
-import { takeRows } from '../src/eval/rows.js';
+import { takeRows } from '../src/io/rows.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const CAIDA = '../shared/data/pcap/caida-2018-10k.pcapng';
@@ -18,8 +18,8 @@ const UGR = '../shared/data/netflow/ugr16-netshare-1k.csv';
 function tile<T extends Table>(t: T, n: number): T {
   const idx = Int32Array.from({ length: n }, (_, i) => i % t.length);
   const out = takeRows(t, idx);
-  const time = out.kind === 'packets' ? out.time : out.ts;
-  const src = t.kind === 'packets' ? t.time : t.ts;
+  const time = recordTimes(out);
+  const src = recordTimes(t);
   let lo = Infinity;
   let hi = -Infinity;
   for (const v of src) {

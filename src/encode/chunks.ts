@@ -1,5 +1,6 @@
 // Records → flows → chunks (spec §2.3): time sort, fixed-time / fixed-size chunks, 5-tuple flows, max flow length, flow tags.
 import { ConfigError, expected } from '../errors.js';
+import { argsortTime } from '../io/rows.js';
 import { flowKey, type RecordView } from './records.js';
 
 export interface ChunkingOptions {
@@ -62,35 +63,6 @@ export interface ChunkPlan {
   /** Records outside a fixed (DP) range. */
   outOfRange: number;
   warnings: string[];
-}
-
-/**
- * Indices 0..n−1 sorted by time, ties by index (stable). A native Float64Array sort of the times plus a
- * lower-bound placement pass is several times faster than a comparator sort of indices.
- */
-export function argsortTime(time: Float64Array): Uint32Array {
-  const n = time.length;
-  const order = new Uint32Array(n);
-  let sorted = true;
-  for (let i = 1; i < n; i++) if (time[i]! < time[i - 1]!) { sorted = false; break; }
-  if (sorted) {
-    for (let i = 0; i < n; i++) order[i] = i;
-    return order;
-  }
-  const st = Float64Array.from(time).sort();
-  const used = new Uint32Array(n); // records already placed at each lower bound
-  for (let i = 0; i < n; i++) {
-    const t = time[i]!;
-    let lo = 0;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (st[mid]! < t) lo = mid + 1;
-      else hi = mid;
-    }
-    order[lo + used[lo]!++] = i;
-  }
-  return order;
 }
 
 /** Open-addressing hash of IPv4 5-tuples → dense ids in order of first insertion (strings only for IPv6). */

@@ -1,6 +1,6 @@
 // A uniform view of packet or flow-record tables for encoding: time, 5-tuple, and NetShare-named field columns.
 import { ConfigError, expected } from '../errors.js';
-import type { FlowTable, PacketTable, Table } from '../io/table.js';
+import { recordTimes, type FlowTable, type PacketTable, type Table } from '../io/table.js';
 
 /** NetShare column names → table columns, per table kind. */
 const PACKET_COLUMNS: Record<string, keyof PacketTable> = {
@@ -47,7 +47,7 @@ export interface RecordView {
 }
 
 export function recordView(table: Table): RecordView {
-  const time = table.kind === 'packets' ? table.time : table.ts;
+  const time = recordTimes(table);
   let hasIpv6 = false;
   if (table.ipVersion && table.srcIp6) for (let i = 0; i < table.length; i++) if (table.ipVersion[i] === 6) { hasIpv6 = true; break; }
   return {

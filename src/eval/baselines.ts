@@ -1,17 +1,13 @@
 // Built-in baselines that any metric can run on: an independent-marginals sampler and a flow bootstrap.
 // Both return a table of the real trace's kind, time-sorted, reproducible from the seed.
 import { ConfigError, expected } from '../errors.js';
-import type { Table } from '../io/table.js';
-import { indexFlows, recordTimes } from './flows.js';
-import { columnWidth, takeColumn, takeRows } from './rows.js';
-import { argsort, rng } from './stats.js';
+import { columnWidth, sortByTime, takeColumn, takeRows } from '../io/rows.js';
+import { recordTimes, type Table } from '../io/table.js';
+import { indexFlows } from './flows.js';
+import { rng } from './stats.js';
 
 export type BaselineName = 'marginals' | 'bootstrap';
 export const BASELINES: readonly BaselineName[] = ['marginals', 'bootstrap'];
-
-function sortByTime<T extends Table>(t: T): T {
-  return takeRows(t, argsort(recordTimes(t)));
-}
 
 /**
  * Every column drawn independently from its empirical marginal (rows sampled with replacement, a fresh

@@ -1,8 +1,8 @@
 // NetShare's distributional metrics (spec §5.1, camera-ready eval/dist_metrics.py) plus the joint and temporal
 // structure metrics this project adds. A trace is summarised once into a Profile; metrics compare two profiles.
 import { InputError } from '../errors.js';
-import type { FlowTable, PacketTable, Table } from '../io/table.js';
-import { flowAggregates, indexFlows, recordsByFlow, recordTimes, tupleColumns, type FlowIndex } from './flows.js';
+import { recordTimes, type FlowTable, type PacketTable, type Table } from '../io/table.js';
+import { flowAggregates, indexFlows, recordsByFlow, tupleColumns, type FlowIndex } from './flows.js';
 import { emdSorted, histogramInt, jsd, jsd2d, rankFrequency, rankJsd, rng, sortedCopy, spearman, type JsVariant } from './stats.js';
 
 export type MetricKind = 'jsd' | 'emd' | 'absdiff';

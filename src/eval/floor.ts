@@ -1,8 +1,8 @@
 // The real-vs-real floor: split the real trace in two (by time, and by seeded random 5-tuple flows) and
 // compute every metric between the halves, so synthetic-vs-real metrics can be read as ratios to it.
-import type { Table } from '../io/table.js';
-import { indexFlows, recordTimes, type FlowIndex } from './flows.js';
-import { takeRows } from './rows.js';
+import { takeRows } from '../io/rows.js';
+import { recordTimes, type Table } from '../io/table.js';
+import { indexFlows, type FlowIndex } from './flows.js';
 import { argsort, rng } from './stats.js';
 
 export type SplitKind = 'time' | 'flows';

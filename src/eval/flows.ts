@@ -1,6 +1,6 @@
 // Groups the records of a table into NetShare flows (all records sharing the 5-tuple; no timeout) with an
 // exact open-addressing hash table, and derives per-flow aggregates used by the joint metrics.
-import type { FlowTable, PacketTable, Table } from '../io/table.js';
+import { recordTimes, type FlowTable, type PacketTable, type Table } from '../io/table.js';
 import { argsort } from './stats.js';
 
 /** Record → flow assignment. Flow ids are numbered in order of first appearance. */
@@ -102,11 +102,6 @@ export function indexFlows(t: Table): FlowIndex {
     }
   }
   return { flowOf, count, first: firstAll.slice(0, count) };
-}
-
-/** Time of each record in µs, whichever table kind. */
-export function recordTimes(t: Table): Float64Array {
-  return t.kind === 'packets' ? t.time : t.ts;
 }
 
 /** Per-flow aggregates. For packets: packets, IP bytes, duration (µs). For flow records: summed pkt/byt, and duration from first ts to max(ts + td). */

@@ -5,76 +5,15 @@ import { resolve } from 'node:path';
 import { NetShareError } from '../errors.js';
 import type { NetShareConfig } from '../config/schema.js';
 import { copyFileAtomic, writeJsonAtomic } from '../io/atomic.js';
-import type { FlowTable, PacketTable, Table } from '../io/table.js';
+import { concatTables, rowsInTime, sortByTime } from '../io/rows.js';
+import { recordTimes, type FlowTable, type PacketTable, type Table } from '../io/table.js';
 import { readFlowCsv, writeFlowCsv, type FlowCsvSchema } from '../io/netflow-csv.js';
 import { compareProfiles, profile } from '../eval/fidelity.js';
-import { columnWidth, takeRows, validateTable } from '../eval/rows.js';
+import { validateTable } from '../eval/rows.js';
 import { rankData } from '../eval/stats.js';
 import { loadPreprocessSummary, type PreprocessSummaryFile } from './chunk-tensors.js';
 import type { GenerateStageResult } from './generate.js';
 import { readTableFile, selectionPath, syntheticPath } from './workdir.js';
-
-export function tableTimes(t: Table): Float64Array {
-  return t.kind === 'packets' ? t.time : t.ts;
-}
-
-/** Rows of `t` whose time lies in [lo, hi] (hi inclusive when `hiInclusive`). */
-export function rowsInTime(t: Table, lo: number, hi: number, hiInclusive = true): Table {
-  const time = tableTimes(t);
-  const idx: number[] = [];
-  for (let i = 0; i < t.length; i++) {
-    const x = time[i]!;
-    if (x >= lo && (hiInclusive ? x <= hi : x < hi)) idx.push(i);
-  }
-  return idx.length === t.length ? t : takeRows(t, Uint32Array.from(idx));
-}
-
-/** Concatenate tables of one kind; a column missing from some table is zero / '' there. */
-export function concatTables(kind: Table['kind'], parts: Table[]): Table {
-  const n = parts.reduce((s, p) => s + p.length, 0);
-  const out: Record<string, unknown> = { kind, length: n };
-  const keys = new Set<string>();
-  for (const p of parts) for (const [k, v] of Object.entries(p)) if (k !== 'kind' && k !== 'length' && v !== undefined) keys.add(k);
-  for (const key of keys) {
-    const proto = parts.map((p) => (p as unknown as Record<string, unknown>)[key]).find((v) => v !== undefined);
-    if (Array.isArray(proto)) {
-      const a: string[] = [];
-      for (const p of parts) {
-        const c = (p as unknown as Record<string, unknown>)[key] as string[] | undefined;
-        for (let i = 0; i < p.length; i++) a.push(c ? c[i]! : '');
-      }
-      out[key] = a;
-    } else if (ArrayBuffer.isView(proto)) {
-      const first = parts.find((p) => (p as unknown as Record<string, unknown>)[key] !== undefined)!;
-      const width = columnWidth(proto, first.length);
-      type TA = { subarray(a: number, b: number): TA; set(a: TA, o: number): void };
-      const Ctor = (proto as unknown as { constructor: new (k: number) => TA }).constructor;
-      const dst = new Ctor(n * width);
-      let at = 0;
-      for (const p of parts) {
-        const c = (p as unknown as Record<string, unknown>)[key] as TA | undefined;
-        if (c) dst.set(c.subarray(0, p.length * width), at * width);
-        at += p.length;
-      }
-      out[key] = dst;
-    }
-  }
-  return out as unknown as Table;
-}
-
-/** Sort rows by time (stable). */
-export function sortByTime(t: Table): Table {
-  const time = tableTimes(t);
-  const order = new Uint32Array(t.length);
-  let sorted = true;
-  for (let i = 0; i < t.length; i++) {
-    order[i] = i;
-    if (i > 0 && time[i]! < time[i - 1]!) sorted = false;
-  }
-  if (sorted) return t;
-  order.sort((a, b) => time[a]! - time[b]! || a - b);
-  return takeRows(t, order);
-}
 
 function l4HeaderLen(proto: number): number {
   return proto === 6 ? 20 : proto === 17 || proto === 1 || proto === 58 ? 8 : 0;
@@ -256,7 +195,7 @@ export async function postprocessStage(opts: PostprocessOptions): Promise<Postpr
   const wd = opts.workdir;
   const summary = await loadPreprocessSummary(wd);
   const real = opts.real;
-  const time = tableTimes(real);
+  const time = recordTimes(real);
   let first = Infinity;
   let last = -Infinity;
   for (let i = 0; i < time.length; i++) {
@@ -316,7 +255,7 @@ export async function postprocessStage(opts: PostprocessOptions): Promise<Postpr
     for (const c of cands.filter((x) => x.chunk === sel.chunk && x.iteration === sel.best)) {
       const t = rowsInTime(await readTableFile(c.path), sel.timeRange[0], sel.timeRange[1]);
       if (c.pass > 0) {
-        const tt = tableTimes(t);
+        const tt = recordTimes(t);
         for (let i = 0; i < tt.length; i++) tt[i] = tt[i]! + c.pass * span;
       }
       parts.push(t);

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { ConfigError, expected } from '../errors.js';
 import { checkDataInvariants, type NetShareConfig } from '../config/schema.js';
 import { readTrace, type ReadTraceOptions, type TraceFormat } from '../io/read-trace.js';
-import type { Table } from '../io/table.js';
+import { recordTimes, type Table } from '../io/table.js';
 import { planChunks } from '../encode/chunks.js';
 import { recordView } from '../encode/records.js';
 import { encoderStateToJson } from '../encode/state.js';
@@ -58,7 +58,7 @@ export interface PreprocessResult extends PreprocessSummaryFile {
 }
 
 function tableTimeSpan(t: Table): { first: number; last: number } {
-  const time = t.kind === 'packets' ? t.time : t.ts;
+  const time = recordTimes(t);
   let first = Infinity;
   let last = -Infinity;
   for (let i = 0; i < time.length; i++) {

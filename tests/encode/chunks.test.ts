@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { argsortTime, flowTagDim, planChunks, writeFlowTags, type ChunkingOptions } from '../../src/encode/chunks.js';
+import { flowTagDim, planChunks, writeFlowTags, type ChunkingOptions } from '../../src/encode/chunks.js';
 import { recordView } from '../../src/encode/records.js';
 import { genFlagOutputs } from '../../src/encode/tensors.js';
 import { allocFlowTable, type FlowTable } from '../../src/io/table.js';
@@ -234,17 +234,5 @@ describe('gen flags (spec §2.5 add_gen_flag)', () => {
     const pairs = (f: number): number[][] => Array.from({ length: T }, (_, t) => [g[(f * T + t) * 2]!, g[(f * T + t) * 2 + 1]!]);
     expect(pairs(0)).toEqual([[1, 0], [1, 0], [0, 1], [0, 1]]);
     expect(pairs(1)).toEqual([[0, 1], [0, 1], [0, 0], [0, 0]]);
-  });
-});
-
-describe('argsortTime', () => {
-  it('equals a stable comparator sort (ties keep index order)', () => {
-    fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 200 }), (xs) => {
-        const t = Float64Array.from(xs);
-        const want = Array.from(xs.keys()).sort((a, b) => t[a]! - t[b]! || a - b);
-        expect(Array.from(argsortTime(t))).toEqual(want);
-      }),
-    );
   });
 });

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { readFlowCsv } from '../../src/io/netflow-csv.js';
 import type { FlowTable } from '../../src/io/table.js';
 import { evaluateTables } from '../../src/eval/evaluate-tables.js';
-import { takeRows } from '../../src/eval/rows.js';
+import { takeRows } from '../../src/io/rows.js';
 import { rng } from '../../src/eval/stats.js';
 
 const UGR = '../shared/data/netflow/ugr16-2016-04-11.csv.gz';

@@ -4,7 +4,7 @@ import { compareProfiles, FLOW_METRICS, PACKET_METRICS, profile } from '../../sr
 import { splitByFlows, splitByTime, splitTables } from '../../src/eval/floor.js';
 import { bootstrapBaseline, makeBaseline, marginalsBaseline } from '../../src/eval/baselines.js';
 import { indexFlows } from '../../src/eval/flows.js';
-import { takeRows } from '../../src/eval/rows.js';
+import { takeRows } from '../../src/io/rows.js';
 import { rng } from '../../src/eval/stats.js';
 import { ConfigError, InputError } from '../../src/errors.js';
 import { evaluateTables } from '../../src/eval/evaluate-tables.js';

@@ -1,5 +1,5 @@
-// Units of generation/postprocessing: flow-tag merge, duplicate 5-tuples, rank-sum selection, table helpers,
-// packet sanitising and the workdir table file format.
+// Units of generation/postprocessing: flow-tag merge, duplicate 5-tuples, rank-sum selection, packet sanitising and
+// the workdir table file format (the generic table helpers are tested in tests/io/rows.test.ts).
 import { existsSync, mkdtempSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,10 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { allocFlowTable, allocPacketTable, type FlowTable } from '../../src/io/table.js';
 import { readFlowCsv } from '../../src/io/netflow-csv.js';
 import { compareProfiles, profile } from '../../src/eval/fidelity.js';
-import { takeRows } from '../../src/eval/rows.js';
+import { rowsInTime, takeRows } from '../../src/io/rows.js';
 import { loadChunkMeta, loadPreprocessSummary } from '../../src/pipeline/chunk-tensors.js';
 import { dropDuplicateTuples, mergeByFlowTags, type GenerateStageResult } from '../../src/pipeline/generate.js';
-import { concatTables, postprocessStage, rankSumSelect, rowsInTime, sanitizePackets, snapIcmp, snapToSupport, sortByTime, type ChunkSelection } from '../../src/pipeline/postprocess.js';
+import { postprocessStage, rankSumSelect, sanitizePackets, snapIcmp, snapToSupport, type ChunkSelection } from '../../src/pipeline/postprocess.js';
 import { preprocess } from '../../src/pipeline/preprocess.js';
 import { readTableFile, selectionPath, writeTableFile } from '../../src/pipeline/workdir.js';
 import { fineTuneSchedule } from '../../src/pipeline/train.js';
@@ -82,22 +82,7 @@ describe('rankSumSelect (choose_best_model)', () => {
   });
 });
 
-describe('table helpers', () => {
-  it('concatenates with missing columns filled, sorts by time, cuts by time', () => {
-    const a = allocFlowTable(2);
-    a.ts.set([5, 1]);
-    a.type = ['x', 'y'];
-    const b = allocFlowTable(1);
-    b.ts.set([3]);
-    const c = concatTables('flows', [a, b]);
-    expect(c.length).toBe(3);
-    expect((c as typeof a).type).toEqual(['x', 'y', '']);
-    const s = sortByTime(c) as typeof a;
-    expect(Array.from(s.ts)).toEqual([1, 3, 5]);
-    expect(s.type).toEqual(['y', '', 'x']);
-    expect(Array.from((rowsInTime(s, 1, 3) as typeof a).ts)).toEqual([1, 3]);
-    expect(Array.from((rowsInTime(s, 1, 3, false) as typeof a).ts)).toEqual([1]);
-  });
+describe('workdir table file', () => {
   it('round-trips a table through the workdir table file', async () => {
     const p = allocPacketTable(3, true);
     p.time.set([1.5, 2.5, 3.25]);

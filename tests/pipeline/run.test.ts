@@ -8,7 +8,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { writePcap } from '../../src/native/writer.js';
 import { loadManifest } from '../../src/pipeline/manifest.js';
-import { concatTables } from '../../src/pipeline/postprocess.js';
+import { concatTables } from '../../src/io/rows.js';
 import { readTrace } from '../../src/io/read-trace.js';
 import type { PacketTable } from '../../src/io/table.js';
 import { syntheticPackets, tinyConfig } from './helpers.js';
