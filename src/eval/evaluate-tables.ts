@@ -7,7 +7,7 @@ import { classifySynthetic, heavyHitterTask, prepareClassification, type Classif
 import { indexFlows } from './flows.js';
 import { heavyHitterErrors } from './sketches.js';
 import { compareProfiles, metricsFor, profile, type MetricInfo, type Profile } from './fidelity.js';
-import { splitByFlows, splitByRecords, splitByTime, splitTables } from './floor.js';
+import { splitByFlows, splitByTime, splitTables } from './floor.js';
 import { preparePrivacy, privacyFor, type PrivacyResult } from './privacy.js';
 import { validateTable } from './rows.js';
 import { cdfPoints, normaliseAcross, type JsVariant } from './stats.js';
@@ -60,7 +60,11 @@ export interface EvaluateOptions {
   seed?: number;
   baselines?: readonly string[];
   jsVariant?: JsVariant;
-  /** A real holdout trace never used for training (privacy reference); else a random flow half of `real`. */
+  /**
+   * A real trace never used for training: the privacy reference, compared with `real`. Absent: the reference is
+   * a seeded random half of the real records compared with the other half. Synthetic copying is always measured
+   * against all of `real`.
+   */
   holdout?: Table;
   downstream?: boolean;
   privacy?: boolean;
@@ -153,15 +157,9 @@ export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = 
   const sides: { name: string; table: Table }[] = [{ name: 'synthetic', table: syn }];
   for (const b of opts.baselines ?? []) sides.push({ name: `baseline:${b}`, table: timed(`baseline:${b}`, () => makeBaseline(b, real, seed)) });
 
-  // Privacy reference: a given holdout, else a random flow half of the real trace as "training".
-  const privacyCtx =
-    opts.privacy === false
-      ? null
-      : timed('privacy', () => {
-          if (opts.holdout) return preparePrivacy(real, opts.holdout, 'holdout-file', { seed });
-          const [train, holdout] = splitTables(real, splitByRecords(real, seed + 7));
-          return train.length > 0 && holdout.length > 0 ? preparePrivacy(train, holdout, 'record-split', { seed }) : null;
-        });
+  // Copying is measured against every real record (the model trained on all of them); the reference rows come
+  // from the holdout, else from a record split of the real trace (privacy.ts, HoldoutSource).
+  const privacyCtx = opts.privacy === false ? null : timed('privacy', () => preparePrivacy(real, { seed, flowIndex: idxReal, ...(opts.holdout ? { holdout: opts.holdout } : {}) }));
 
   const clsCtx = opts.downstream === false ? null : timed('classification', () => prepareClassification(real, { seed, flowIndex: idxReal }));
   const hhReal = opts.downstream === false ? null : timed('heavy-hitters', () => heavyHitterErrors(idxReal));
@@ -187,7 +185,7 @@ export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = 
         heavyHitters: timed('heavy-hitters', () => heavyHitterTask(hhReal, table, 100, idx)),
       };
     }
-    if (privacyCtx) m.privacy = timed('privacy', () => privacyFor(privacyCtx, table));
+    if (privacyCtx) m.privacy = timed('privacy', () => privacyFor(privacyCtx, table, idx));
     return m;
   });
   const info = metricsFor(real.kind);

@@ -197,7 +197,11 @@ function privacyTable(methods: MethodResult[]): string {
   const row = (name: string, c: { tuples: number; tuplesCopied: number; ips: number; ipsCopied: number }, d: { median: number; p05: number; exact: number }): string =>
     `<tr><td>${esc(name)}</td><td>${c.tuples}</td><td>${fmt(c.tuplesCopied)}</td><td>${c.ips}</td><td>${fmt(c.ipsCopied)}</td><td>${fmt(d.median)}</td><td>${fmt(d.p05)}</td><td>${fmt(d.exact)}</td></tr>`;
   const rows = [row('real holdout (reference)', p0.holdout, p0.dcr.holdout), ...ps.map((m) => row(m.name, m.privacy!.synthetic, m.privacy!.dcr.synthetic))].join('');
-  return `<p>Training trace: ${p0.holdoutSource === 'holdout-file' ? 'the real trace, with the given holdout file as reference' : 'a random half of the real records, the other half being the holdout'}. DCR = Euclidean distance to the closest of ${p0.dcr.trainSample} sampled training records in the normalised space [${p0.dcr.features.join(', ')}].</p><table><thead><tr><th>records</th><th>distinct 5-tuples</th><th>share in training</th><th>distinct IPs</th><th>share in training</th><th>DCR median</th><th>DCR 5th pct</th><th>DCR = 0</th></tr></thead><tbody>${rows}</tbody></table>`;
+  const ref =
+    p0.holdoutSource === 'holdout-file'
+      ? `The reference is the given holdout file, compared with the same ${p0.holdout.trainRecords} real records.`
+      : `No holdout file was given, so the reference is a seeded random half of the real records (split by record: a 5-tuple may fall in both halves), compared with the other half (${p0.holdout.trainRecords} records, ${p0.dcr.holdout.searched} DCR records); against half the training data it shares somewhat less by chance than a full-size comparison would.`;
+  return `<p>Synthetic traces are compared with all ${p0.synthetic.trainRecords} real (training) records. ${ref} DCR = Euclidean distance to the closest training record (exact search over all ${p0.dcr.synthetic.searched} of them, ${p0.dcr.features.includes('log_flow_packets') ? 'one per 5-tuple flow' : 'one per record'}) in the normalised space [${p0.dcr.features.join(', ')}], measured for a seeded sample of each row's records (reference: ${p0.dcr.holdout.sampled}; ${esc(ps[0]!.name)}: ${p0.dcr.synthetic.sampled}).</p><table><thead><tr><th>records</th><th>distinct 5-tuples</th><th>share in training</th><th>distinct IPs</th><th>share in training</th><th>DCR median</th><th>DCR 5th pct</th><th>DCR = 0</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 /**

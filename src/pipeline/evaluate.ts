@@ -13,7 +13,10 @@ import { writeFileAtomic } from './fsutil.js';
 export interface EvaluateFilesOptions {
   real: string;
   synthetic: string;
-  /** Real records never used for training (privacy reference); default: a random flow half of `real`. */
+  /**
+   * Real records never used for training (privacy reference, compared with `real`); default: a seeded random half
+   * of the real records, compared with the other half. Synthetic copying is always measured against all of `real`.
+   */
   holdout?: string;
   baselines?: readonly string[];
   /** Where to write the HTML report / the metrics JSON (nothing written when absent). */

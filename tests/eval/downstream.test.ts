@@ -101,7 +101,7 @@ describe('privacy checks', () => {
   it('a verbatim copy shares every 5-tuple and IP and sits at distance 0; fresh addresses share none', () => {
     const train = makeFlows(2000, 1);
     const holdout = makeFlows(2000, 2);
-    const copy = privacyChecks(train, holdout, train, 'holdout-file', { seed: 1 });
+    const copy = privacyChecks(train, train, { seed: 1, holdout })!;
     expect(copy.synthetic.tuplesCopied).toBe(1);
     expect(copy.synthetic.ipsCopied).toBe(1);
     expect(copy.dcr.synthetic.exact).toBeGreaterThan(0.99);
@@ -110,7 +110,7 @@ describe('privacy checks', () => {
       fresh.srcIp[i] = (0x64000000 + i) >>> 0;
       fresh.dstIp[i] = (0x65000000 + i) >>> 0;
     }
-    const f = privacyChecks(train, holdout, fresh, 'holdout-file', { seed: 1 });
+    const f = privacyChecks(train, fresh, { seed: 1, holdout })!;
     expect(f.synthetic.tuplesCopied).toBe(0);
     expect(f.synthetic.ipsCopied).toBe(0);
     expect(f.dcr.synthetic.median).toBeGreaterThan(copy.dcr.synthetic.median);

@@ -26,7 +26,11 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     y
       .option('real', { type: 'string', demandOption: true, describe: 'Real (training) trace: pcap/pcapng/gzip pcap or NetFlow CSV(.gz)' })
       .option('synthetic', { type: 'string', demandOption: true, describe: 'Synthetic trace of the same kind' })
-      .option('holdout', { type: 'string', describe: 'Real trace not used for training (privacy reference); default: a random half of the real flows' })
+      .option('holdout', {
+        type: 'string',
+        describe:
+          'Real trace never used for training: the privacy reference, compared with --real. Without it, a seeded random half of the real records is the reference, compared with the other half. Synthetic copying is always measured against all --real records',
+      })
       .option('baseline', { type: 'string', array: true, choices: [...BASELINES], describe: 'Also evaluate built-in baselines (repeatable)' })
       .option('report', { type: 'string', describe: 'Write the self-contained HTML report here' })
       .option('metrics-json', { type: 'string', describe: 'Write the full metrics JSON (schema in src/eval/README.md) here' })
@@ -77,7 +81,15 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       if (c?.status === 'ok') say(args, `${m.name}: classifier rank Spearman ${fmt(c.rankSpearman)}; accuracy ${c.scores.map((s) => `${s.classifier} ${fmt(s.synAccuracy)} (real ${fmt(s.realAccuracy)})`).join(', ')}`);
       else if (c) say(args, `${m.name}: classification skipped (${c.reason})`);
       if (m.downstream) say(args, `${m.name}: heavy-hitter sketch rank Spearman ${fmt(m.downstream.heavyHitters.rankSpearman)}`);
-      if (m.privacy) say(args, `${m.name}: 5-tuples copied ${fmt(m.privacy.synthetic.tuplesCopied)} (holdout ${fmt(m.privacy.holdout.tuplesCopied)}), IPs copied ${fmt(m.privacy.synthetic.ipsCopied)} (holdout ${fmt(m.privacy.holdout.ipsCopied)}), DCR median ${fmt(m.privacy.dcr.synthetic.median)} (holdout ${fmt(m.privacy.dcr.holdout.median)})`);
+      if (m.privacy) {
+        const p = m.privacy;
+        say(args, `${m.name}: copied from all ${p.synthetic.trainRecords} real records: 5-tuples ${fmt(p.synthetic.tuplesCopied)}, IPs ${fmt(p.synthetic.ipsCopied)}; DCR median ${fmt(p.dcr.synthetic.median)}, share at 0 ${fmt(p.dcr.synthetic.exact)}`);
+      }
+    }
+    const p0 = res.methods.find((m) => m.privacy)?.privacy;
+    if (p0) {
+      const ref = p0.holdoutSource === 'holdout-file' ? 'holdout file vs the real records' : `one random half of the real records vs the other (${p0.holdout.trainRecords} records)`;
+      say(args, `privacy reference, ${ref}: 5-tuples ${fmt(p0.holdout.tuplesCopied)}, IPs ${fmt(p0.holdout.ipsCopied)}; DCR median ${fmt(p0.dcr.holdout.median)}, share at 0 ${fmt(p0.dcr.holdout.exact)}`);
     }
     if (r.metricsPath) say(args, `metrics JSON: ${r.metricsPath}`);
     if (r.reportPath) say(args, `report: ${r.reportPath}`);
