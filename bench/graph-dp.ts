@@ -6,7 +6,7 @@ import { grad } from '../src/graph/autodiff.js';
 import { Graph, type Value } from '../src/graph/ir.js';
 import { dense, denseParams, dpAggregate, perExampleGrads, type DenseParams } from '../src/graph/nn.js';
 import { compileTrainStep, type CompiledStep } from '../src/graph/optim.js';
-import { Rng } from '../src/graph/random.js';
+import { Rng } from '../src/core/rng.js';
 import { Trainer, type FeedValue } from '../src/runtime/trainer.js';
 
 const args = process.argv.slice(2);
@@ -16,7 +16,7 @@ const IN = 520;
 
 function build(dp: boolean): CompiledStep {
   const g = new Graph();
-  const rng = new Rng(1);
+  const rng = new Rng(1, 'bench');
   const real = g.input('real', [N, IN]);
   const fake = g.input('fake', [N, IN]);
   const alpha = g.input('alpha', [N, 1]);
@@ -57,7 +57,7 @@ for (const dp of [false, true]) {
   const c = performance.now();
   const tr = await Trainer.create([step], { intraOpThreads: 1 });
   const createMs = performance.now() - c;
-  const rng = new Rng(2);
+  const rng = new Rng(2, 'bench');
   const feeds: Record<string, FeedValue> = {};
   for (const f of step.feeds) {
     const shape = f.shape as number[];

@@ -8,7 +8,7 @@ import { toOnnx } from '../src/graph/emit.js';
 import { Graph } from '../src/graph/ir.js';
 import { lstmParams, lstmUnroll } from '../src/graph/nn.js';
 import { ONNX_PROTO } from '../src/graph/onnx-proto.js';
-import { Rng } from '../src/graph/random.js';
+import { Rng } from '../src/core/rng.js';
 import { createSession, ort } from '../src/runtime/session.js';
 
 const args = process.argv.slice(2);
@@ -73,7 +73,7 @@ function unrolledModel(T: number): Uint8Array {
   const xs = Array.from({ length: T }, (_, t) => g.input(`x${t}`, [N, I]));
   const h0 = g.input('h0', [N, H]);
   const c0 = g.input('c0', [N, H]);
-  const p = lstmParams(g, 'lstm', I, H, new Rng(1));
+  const p = lstmParams(g, 'lstm', I, H, new Rng(1, 'bench'));
   const hs = lstmUnroll(g, xs, h0, c0, p);
   return toOnnx({ outputs: [{ name: 'H', value: b.concat(hs.map((h) => b.unsqueeze(h, [0])), 0) }] });
 }
@@ -89,7 +89,7 @@ async function best(fn: () => Promise<unknown>, k: number): Promise<number> {
   return m;
 }
 
-const rng = new Rng(2);
+const rng = new Rng(2, 'bench');
 const rows: Record<string, number | string>[] = [];
 let scanOut: Float32Array | null = null;
 let maxDiff = 0;

@@ -9,7 +9,7 @@ import { toOnnx } from '../src/graph/emit.js';
 import { Graph, type Value } from '../src/graph/ir.js';
 import { batchNormTrain, dense, denseParams, lstmParams, lstmUnroll, type DenseParams } from '../src/graph/nn.js';
 import { compileTrainStep, type CompiledStep } from '../src/graph/optim.js';
-import { Rng } from '../src/graph/random.js';
+import { Rng } from '../src/core/rng.js';
 import { createSession, ort, type Device } from '../src/runtime/session.js';
 import { Trainer, type FeedValue } from '../src/runtime/trainer.js';
 
@@ -64,7 +64,7 @@ function mlp(g: Graph, name: string, x: Value, inDim: number, rng: Rng, group: s
 
 function buildDoppelGanger(B: number | string) {
   const g = new Graph();
-  const rng = new Rng(1);
+  const rng = new Rng(1, 'bench');
   const za = g.input('z_attr', [B, ZA]);
   const zf = Array.from({ length: T }, (_, t) => g.input(`z_feat${t}`, [B, ZF]));
   const h0 = g.input('h0', [B, UNITS]);
@@ -158,7 +158,7 @@ async function bigMatmul(size: number): Promise<() => Promise<{ ms: number; gflo
   const a = g.input('a', [size, size]);
   const c = g.input('b', [size, size]);
   const s = await createSession(toOnnx({ outputs: [b.matmul(a, c)] }), sess);
-  const rng = new Rng(3);
+  const rng = new Rng(3, 'bench');
   const fa = new ort.Tensor('float32', rng.normals(size * size), [size, size]);
   const fb = new ort.Tensor('float32', rng.normals(size * size), [size, size]);
   return async () => {
@@ -169,7 +169,7 @@ async function bigMatmul(size: number): Promise<() => Promise<{ ms: number; gflo
 
 async function lstmScaling(steps: number, B: number | string): Promise<Record<string, number | string>> {
   const g = new Graph();
-  const rng = new Rng(2);
+  const rng = new Rng(2, 'bench');
   const xs = Array.from({ length: steps }, (_, t) => g.input(`x${t}`, [B, ATTR + ZF]));
   const h0 = g.input('h0', [B, UNITS]);
   const c0 = g.input('c0', [B, UNITS]);
@@ -183,7 +183,7 @@ async function lstmScaling(steps: number, B: number | string): Promise<Record<st
   const c = performance.now();
   const tr = await Trainer.create([step], sess);
   const createMs = performance.now() - c;
-  const feeds = feedsFor(step, new Rng(4));
+  const feeds = feedsFor(step, new Rng(4, 'bench'));
   const stepMs = await best(() => tr.run('train', feeds), Math.max(3, Math.floor(reps / 2)));
   await tr.dispose();
   const nodes = g.nodesFor(g.values.filter((v) => v.name.startsWith('train/adam/'))).length;
@@ -204,7 +204,7 @@ const t0 = performance.now();
 const dg = buildDoppelGanger(B);
 buildMs = performance.now() - t0;
 const trainer = await Trainer.create([], sess);
-const rng = new Rng(5);
+const rng = new Rng(5, 'bench');
 for (const [name, step] of Object.entries(dg.steps)) {
   if (B === 'N' && name !== 'G') continue; // symbolic batch: only the session-creation cost of the largest graph
   const c = performance.now();
@@ -228,8 +228,8 @@ result['buildMs'] = buildMs;
 
 // Noise: generating every per-step input in JS (fed) vs the step time.
 const nNoise = N * (ZA + T * ZF + 2 * UNITS + 1);
-for (let i = 0; i < 5; i++) new Rng(7).normals(nNoise); // JIT warm-up
-const noiseMs = await best(async () => new Rng(7).normals(nNoise), 20);
+for (let i = 0; i < 5; i++) new Rng(7, 'bench').normals(nNoise); // JIT warm-up
+const noiseMs = await best(async () => new Rng(7, 'bench').normals(nNoise), 20);
 console.log(`fed noise: ${nNoise} normals per step in ${noiseMs.toFixed(2)} ms (JS xoshiro + Box–Muller)`);
 result['noise'] = { values: nNoise, ms: noiseMs };
 

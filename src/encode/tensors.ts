@@ -14,7 +14,7 @@ import {
   type LayoutSlice,
 } from './fields.js';
 import { fieldColumn, type RecordView } from './records.js';
-import { Rng } from './rng.js';
+import { Rng } from '../core/rng.js';
 import { normalizeRows, trainCbow } from './word2vec.js';
 
 /** Everything needed to encode and decode: fitted field encoders plus the global options. */
@@ -135,7 +135,7 @@ export function fitEmbeddings(view: RecordView, cfg: NetShareConfig): { ports: E
   const counts = new Float64Array(P + protoVals.length);
   portVals.forEach((v, i) => (counts[i] = portCount[v]!));
   protoVals.forEach((v, i) => (counts[P + i] = protoCount[v]!));
-  const rng = new Rng(cfg.global.seed ^ 0x77a1);
+  const rng = Rng.forPurpose(cfg.global.seed, 'word2vec/sentences');
   const max = w.maxSentences > 0 ? w.maxSentences : view.n;
   const m = Math.min(view.n, max);
   const sampled = m < view.n;

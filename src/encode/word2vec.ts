@@ -1,5 +1,5 @@
 // word2vec CBOW with negative sampling in plain TypeScript on Float32Arrays (gensim 3.8 semantics NetShare relied on).
-import { Rng } from './rng.js';
+import { Rng } from '../core/rng.js';
 
 export interface Word2VecOptions {
   dim: number;
@@ -24,9 +24,12 @@ export interface Word2VecOptions {
 export function trainCbow(sentences: Int32Array, sentenceLen: number, counts: Float64Array, opts: Word2VecOptions): Float32Array {
   const V = counts.length;
   const D = opts.dim;
-  const rng = new Rng(opts.seed ^ 0x5eed);
+  const root = Rng.forPurpose(opts.seed, 'word2vec');
+  const init = root.substream('init');
   const syn0 = new Float32Array(V * D);
-  for (let i = 0; i < syn0.length; i++) syn0[i] = (rng.next() - 0.5) / D;
+  for (let i = 0; i < syn0.length; i++) syn0[i] = (init.next() - 0.5) / D;
+  // down-sampling, window shrink and negative draws, in corpus order
+  const rng = root.substream('train');
   const syn1 = new Float32Array(V * D);
   // unigram^0.75 table
   let pw = 0;

@@ -5,7 +5,6 @@ export { grad, type GradOptions } from './autodiff.js';
 export { toOnnx, decodeOnnx, OPSET, IR_VERSION, type EmitOptions, type OutputSpec } from './emit.js';
 export { evaluate, type Feeds } from './interpreter.js';
 export { Tensor, type DType } from './tensor.js';
-export { Rng } from './random.js';
 export * from './nn.js';
 export { compileTrainStep, compileForward, type AdamConfig, type SgdConfig, type OptimizerConfig, type CompiledStep, type TrainStepOptions } from './optim.js';
 export { OPS, opDef, type OpDef } from './ops/index.js';

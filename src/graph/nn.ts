@@ -2,7 +2,7 @@
 import { add, concat, div, expand, ints, linear, matmul, max, mul, reduceMean, reduceSum, reshape, shapeOf, sigmoid, slice, split, sqrt, square, sub, tanh, unsqueeze } from './api.js';
 import { grad } from './autodiff.js';
 import { GraphError, type Graph, type Value } from './ir.js';
-import type { Rng } from './random.js';
+import type { Rng } from '../core/rng.js';
 
 /** Weight initializers. 'normal' is TF DoppelGANger's N(0, std); 'xavier' is Glorot uniform. */
 export type Init = { kind: 'normal'; std: number } | { kind: 'xavier' } | { kind: 'zeros' } | { kind: 'const'; value: number };

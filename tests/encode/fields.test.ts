@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BitsEncoder, CategoricalEncoder, ContinuousEncoder, EmbeddingEncoder, IpBitsEncoder } from '../../src/encode/fields.js';
 import { CosineIndex } from '../../src/encode/knn.js';
-import { Rng } from '../../src/encode/rng.js';
+import { Rng } from '../../src/core/rng.js';
 import { normalizeRows } from '../../src/encode/word2vec.js';
 
 describe('IP bits', () => {
@@ -134,7 +134,7 @@ describe('continuous', () => {
 
 describe('embeddings decode by exact cosine nearest neighbour', () => {
   it('the k-d tree agrees with brute force', () => {
-    const rng = new Rng(7);
+    const rng = new Rng(7, 'test');
     const n = 3000;
     const dim = 10;
     const v = new Float32Array(n * dim);
@@ -162,7 +162,7 @@ describe('embeddings decode by exact cosine nearest neighbour', () => {
     }
   });
   it('every vocabulary value encodes and decodes to itself', () => {
-    const rng = new Rng(3);
+    const rng = new Rng(3, 'test');
     const values = Array.from({ length: 500 }, (_, i) => i * 7);
     const v = new Float32Array(500 * 10);
     for (let i = 0; i < v.length; i++) v[i] = rng.next() - 0.5;

@@ -6,14 +6,14 @@ import { toOnnx } from '../../src/graph/emit.js';
 import { evaluate } from '../../src/graph/interpreter.js';
 import { Graph, GraphError, type Value } from '../../src/graph/ir.js';
 import { dense, denseParams } from '../../src/graph/nn.js';
-import { Rng } from '../../src/graph/random.js';
+import { Rng } from '../../src/core/rng.js';
 import { Tensor } from '../../src/graph/tensor.js';
 import { closeness, runOrt } from './helpers.js';
 
 /** A small critic D(x) = fc2(tanh(fc1(leakyRelu(fc0(x))))) and the WGAN-GP penalty mean((‖∂D/∂x‖₂ − 1)²). */
 function penaltyGraph(seed: number) {
   const g = new Graph();
-  const rng = new Rng(seed);
+  const rng = new Rng(seed, 'test');
   const x = g.input('x', ['N', 3]);
   const p0 = denseParams(g, 'd/fc0', 3, 5, rng, { init: { kind: 'normal', std: 0.7 } });
   const p1 = denseParams(g, 'd/fc1', 5, 4, rng, { init: { kind: 'normal', std: 0.7 } });

@@ -5,14 +5,14 @@ import { grad } from '../../src/graph/autodiff.js';
 import { evaluate } from '../../src/graph/interpreter.js';
 import { Graph, type Value } from '../../src/graph/ir.js';
 import { batchNormTrain, dense, denseParams, dpAggregate, lstmParams, lstmUnroll, perExampleGrads } from '../../src/graph/nn.js';
-import { Rng } from '../../src/graph/random.js';
+import { Rng } from '../../src/core/rng.js';
 import { Tensor } from '../../src/graph/tensor.js';
 import { closeness, fdCheck, paramFeeds, runOrt } from './helpers.js';
 
 describe('perExampleGrads', () => {
   it('equals the gradient of each example loss taken alone, with the ordinary rules', async () => {
     const g = new Graph();
-    const rng = new Rng(2);
+    const rng = new Rng(2, 'test');
     const n = 4;
     const x = g.input('x', ['N', 3]);
     const p0 = denseParams(g, 'd/fc0', 3, 5, rng, { init: { kind: 'normal', std: 0.5 } });
@@ -41,7 +41,7 @@ describe('perExampleGrads', () => {
 
   it('works through a double-backward WGAN-GP penalty inside the per-example loss', () => {
     const g = new Graph();
-    const rng = new Rng(6);
+    const rng = new Rng(6, 'test');
     const n = 3;
     const x = g.input('x', ['N', 2]);
     const p0 = denseParams(g, 'd/fc0', 2, 4, rng, { init: { kind: 'normal', std: 0.8 } });
@@ -78,7 +78,7 @@ describe('perExampleGrads', () => {
 describe('layers', () => {
   it('LSTM unroll: gradient w.r.t. weights, inputs and initial state matches finite differences', () => {
     const g = new Graph();
-    const rng = new Rng(3);
+    const rng = new Rng(3, 'test');
     const p = lstmParams(g, 'lstm', 2, 3, rng);
     const xs = [0, 1, 2].map((t) => g.input(`x${t}`, [2, 2]));
     const h0 = g.input('h0', [2, 3]);
@@ -95,7 +95,7 @@ describe('layers', () => {
 
   it('BatchNorm (batch statistics) normalizes over the batch and its gradient matches finite differences', () => {
     const g = new Graph();
-    const rng = new Rng(4);
+    const rng = new Rng(4, 'test');
     const x = g.input('x', ['N', 3]);
     const gamma = g.param('gamma', [3], Float32Array.from([1, 2, 0.5]));
     const beta = g.param('beta', [3], Float32Array.from([0, 1, -1]));

@@ -6,7 +6,7 @@ import { evaluate } from '../../src/graph/interpreter.js';
 import { Graph, type Dim, type Value } from '../../src/graph/ir.js';
 import { GRADS } from '../../src/graph/grad/index.js';
 import { OPS } from '../../src/graph/ops/index.js';
-import { Rng } from '../../src/graph/random.js';
+import { Rng } from '../../src/core/rng.js';
 import { Tensor } from '../../src/graph/tensor.js';
 import { closeness, runOrt } from './helpers.js';
 
@@ -31,7 +31,7 @@ interface Case {
 
 function ctx(seed: number): Ctx {
   const g = new Graph();
-  const rng = new Rng(seed);
+  const rng = new Rng(seed, 'test');
   const feeds: Record<string, Tensor> = {};
   let k = 0;
   return {
@@ -45,7 +45,7 @@ function ctx(seed: number): Ctx {
       const n = shape.reduce((p, q) => p * q, 1);
       const data = new Float64Array(n);
       for (let i = 0; i < n; i++) {
-        let v = lo + (hi - lo) * rng.uniform();
+        let v = lo + (hi - lo) * rng.next();
         if (gap > 0 && Math.abs(v) < gap) v = v < 0 ? v - gap : v + gap;
         data[i] = Math.fround(v);
       }
@@ -89,10 +89,10 @@ const cases: Case[] = [
     diff: true,
     build: (c) => {
       const s = c.dims(3);
-      const t = s.map((d) => (c.rng.uniform() < 0.4 ? 1 : d)).slice(c.rng.int(2));
+      const t = s.map((d) => (c.rng.next() < 0.4 ? 1 : d)).slice(c.rng.int(2));
       const x = c.x(s, oa);
       const y = c.x(t, ob);
-      return { out: op !== 'Pow' && c.rng.uniform() < 0.5 ? f(y, x) : f(x, y), wrt: [x, y] };
+      return { out: op !== 'Pow' && c.rng.next() < 0.5 ? f(y, x) : f(x, y), wrt: [x, y] };
     },
   })),
   {
@@ -111,8 +111,8 @@ const cases: Case[] = [
   { name: 'MatMul per-example weights', ops: ['MatMul'], diff: true, build: (c) => { const [bt, k, n] = c.dims(3); const x = c.x([bt!, 1, k!]); const w = c.x([bt!, k!, n!]); return { out: b.matmul(x, w), wrt: [x, w] }; } },
   { name: 'Softmax', ops: ['Softmax'], diff: true, build: (c) => { const s = c.dims(3); const x = c.x(s); return { out: b.softmax(x, c.rng.int(3) - 1), wrt: [x] }; } },
   { name: 'LogSoftmax', ops: ['LogSoftmax'], diff: true, build: (c) => { const s = c.dims(2, 6); const x = c.x(s); return { out: b.logSoftmax(x, c.rng.int(2)), wrt: [x] }; } },
-  { name: 'ReduceSum', ops: ['ReduceSum'], diff: true, build: (c) => { const s = c.dims(3); const x = c.x(s); return { out: b.reduceSum(x, c.rng.uniform() < 0.5 ? [0, 2] : [1], c.rng.uniform() < 0.5), wrt: [x] }; } },
-  { name: 'ReduceMean', ops: ['ReduceMean'], diff: true, build: (c) => { const s = c.dims(3); const x = c.x(s); return { out: b.reduceMean(x, c.rng.uniform() < 0.5 ? [-1] : [0, 1], c.rng.uniform() < 0.5), wrt: [x] }; } },
+  { name: 'ReduceSum', ops: ['ReduceSum'], diff: true, build: (c) => { const s = c.dims(3); const x = c.x(s); return { out: b.reduceSum(x, c.rng.next() < 0.5 ? [0, 2] : [1], c.rng.next() < 0.5), wrt: [x] }; } },
+  { name: 'ReduceMean', ops: ['ReduceMean'], diff: true, build: (c) => { const s = c.dims(3); const x = c.x(s); return { out: b.reduceMean(x, c.rng.next() < 0.5 ? [-1] : [0, 1], c.rng.next() < 0.5), wrt: [x] }; } },
   { name: 'ReduceMean over a symbolic batch', ops: ['ReduceMean', 'Shape', 'Size', 'Expand'], diff: true, build: (c) => { const x = c.x([3 + c.rng.int(3), 2], { sym: true }); return { out: b.reduceMean(b.mul(x, x), [0]), wrt: [x] }; } },
   { name: 'Concat', ops: ['Concat'], diff: true, build: (c) => { const s = c.dims(2); const x = c.x(s); const y = c.x([s[0]!, 1 + c.rng.int(3)]); return { out: b.concat([x, y, x], 1), wrt: [x, y] }; } },
   { name: 'Slice', ops: ['Slice'], diff: true, build: (c) => { const x = c.x([4, 5, 2]); return { out: b.slice(x, [1, -3], [3, 100], [0, 1]), wrt: [x] }; } },

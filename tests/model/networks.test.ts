@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { Graph, type Value } from '../../src/graph/ir.js';
 import { evaluate } from '../../src/graph/interpreter.js';
-import { Rng as GraphRng } from '../../src/graph/random.js';
+import { Rng as GraphRng } from '../../src/core/rng.js';
 import { Tensor } from '../../src/graph/tensor.js';
 import { parseModelConfig } from '../../src/model/config.js';
 import { withGenFlag, type ModelLayout } from '../../src/model/layout.js';
@@ -195,6 +195,6 @@ describe('stopping rule: group-level masking as TF DoppelGANger', () => {
     }
     expect(afterEndKept).toBeGreaterThan(0);
     const wrt = ['gen/feat/out/W', 'gen/feat/out/b', 'gen/feat/lstm/Wh', 'gen/feat/lstm/Wz'].map((name) => params.get(name)!) as Value[];
-    expect(fdCheck(loss, wrt, feeds, new GraphRng(4), 12)).toBeLessThanOrEqual(1);
+    expect(fdCheck(loss, wrt, feeds, new GraphRng(4, 'test'), 12)).toBeLessThanOrEqual(1);
   });
 });

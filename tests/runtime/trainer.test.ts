@@ -9,7 +9,7 @@ import { toOnnx } from '../../src/graph/emit.js';
 import { Graph } from '../../src/graph/ir.js';
 import { dense, denseParams } from '../../src/graph/nn.js';
 import { compileForward, compileTrainStep } from '../../src/graph/optim.js';
-import { Rng } from '../../src/graph/random.js';
+import { Rng } from '../../src/core/rng.js';
 import { decodeParams, encodeParams } from '../../src/runtime/params-file.js';
 import { createSession, DeviceError, ort } from '../../src/runtime/session.js';
 import { Trainer } from '../../src/runtime/trainer.js';
@@ -75,8 +75,8 @@ function regressionData(n: number, rng: Rng) {
   const xs = new Float32Array(n * 2);
   const ys = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    const a = rng.uniform() * 4 - 2;
-    const c = rng.uniform() * 4 - 2;
+    const a = rng.next() * 4 - 2;
+    const c = rng.next() * 4 - 2;
     xs[2 * i] = a;
     xs[2 * i + 1] = c;
     ys[i] = Math.sin(a) + 0.25 * c * c;
@@ -86,7 +86,7 @@ function regressionData(n: number, rng: Rng) {
 
 function mlp(seed: number) {
   const g = new Graph();
-  const rng = new Rng(seed);
+  const rng = new Rng(seed, 'test');
   const x = g.input('x', ['N', 2]);
   const y = g.input('y', ['N', 1]);
   const pred = g.scope('mlp', () => {
@@ -135,7 +135,7 @@ describe('trainer', () => {
     const { g, loss } = mlp(3);
     const step = compileTrainStep({ name: 'train', loss, params: g.paramList('mlp/'), optimizer: { kind: 'adam', lr: 1e-2 } });
     const tr = await Trainer.create([step], { intraOpThreads: 1 });
-    const rng = new Rng(4);
+    const rng = new Rng(4, 'test');
     const { xs, ys } = regressionData(512, rng);
     const batch = 64;
     let first = NaN;
@@ -147,7 +147,7 @@ describe('trainer', () => {
       last = out['loss'] as number;
     }
     // held-out MSE via the same params
-    const test = regressionData(256, new Rng(99));
+    const test = regressionData(256, new Rng(99, 'test'));
     const fwd = compileForward('eval', { loss });
     await tr.addStep(fwd);
     const ev = (await tr.run('eval', { x: { data: test.xs, shape: [256, 2] }, y: { data: test.ys, shape: [256, 1] } }))['loss'] as number;
@@ -162,7 +162,7 @@ describe('trainer', () => {
     const { g, x, pred, loss } = mlp(8);
     const step = compileTrainStep({ name: 'train', loss, params: g.paramList('mlp/'), optimizer: { kind: 'adam', lr: 1e-2 } });
     const tr = await Trainer.create([step], { intraOpThreads: 1 });
-    const { xs, ys } = regressionData(32, new Rng(1));
+    const { xs, ys } = regressionData(32, new Rng(1, 'test'));
     const feed = { x: { data: xs, shape: [32, 2] }, y: { data: ys, shape: [32, 1] } };
     for (let i = 0; i < 3; i++) await tr.run('train', feed);
     const saved = tr.save({ iteration: '3' });
