@@ -1,7 +1,8 @@
 // Records → flows → chunks (spec §2.3): time sort, fixed-time / fixed-size chunks, 5-tuple flows, max flow length, flow tags.
 import { ConfigError, expected } from '../errors.js';
+import { indexFlows } from '../io/flow-key.js';
 import { argsortTime } from '../io/rows.js';
-import { flowKey, type RecordView } from './records.js';
+import type { RecordView } from './records.js';
 
 export interface ChunkingOptions {
   nChunks: number;
@@ -65,73 +66,6 @@ export interface ChunkPlan {
   warnings: string[];
 }
 
-/** Open-addressing hash of IPv4 5-tuples → dense ids in order of first insertion (strings only for IPv6). */
-class FlowIds {
-  private keys: Uint32Array;
-  private ids: Int32Array;
-  private mask: number;
-  size = 0;
-  private readonly v6 = new Map<string, number>();
-  constructor(expected: number) {
-    let cap = 1024;
-    while (cap < expected * 2) cap *= 2;
-    this.mask = cap - 1;
-    this.keys = new Uint32Array(cap * 4);
-    this.ids = new Int32Array(cap).fill(-1);
-  }
-  id(view: RecordView, i: number): number {
-    if (view.hasIpv6 && view.ipVersion![i] === 6) {
-      const k = flowKey(view, i);
-      let id = this.v6.get(k);
-      if (id === undefined) {
-        id = this.size++;
-        this.v6.set(k, id);
-      }
-      return id;
-    }
-    const a = view.srcIp[i]!, b = view.dstIp[i]!, c = (view.srcPort[i]! << 16) | view.dstPort[i]!, d = view.proto[i]!;
-    let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x7f4a7c15, 0xc2b2ae35) ^ Math.imul(c ^ 0x165667b1, 0x27d4eb2f) ^ d;
-    h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
-    let slot = (h ^ (h >>> 13)) & this.mask;
-    for (;;) {
-      const id = this.ids[slot]!;
-      if (id < 0) break;
-      const o = slot * 4;
-      if (this.keys[o] === a && this.keys[o + 1] === b && this.keys[o + 2] === c >>> 0 && this.keys[o + 3] === d) return id;
-      slot = (slot + 1) & this.mask;
-    }
-    const id = this.size++;
-    this.ids[slot] = id;
-    const o = slot * 4;
-    this.keys[o] = a;
-    this.keys[o + 1] = b;
-    this.keys[o + 2] = c >>> 0;
-    this.keys[o + 3] = d;
-    if (this.size * 2 > this.mask) this.grow();
-    return id;
-  }
-  private grow(): void {
-    const oldKeys = this.keys;
-    const oldIds = this.ids;
-    const cap = (this.mask + 1) * 2;
-    this.mask = cap - 1;
-    this.keys = new Uint32Array(cap * 4);
-    this.ids = new Int32Array(cap).fill(-1);
-    for (let s = 0; s < oldIds.length; s++) {
-      const id = oldIds[s]!;
-      if (id < 0) continue;
-      const o = s * 4;
-      const a = oldKeys[o]!, b = oldKeys[o + 1]!, c = oldKeys[o + 2]!, d = oldKeys[o + 3]!;
-      let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x7f4a7c15, 0xc2b2ae35) ^ Math.imul(c ^ 0x165667b1, 0x27d4eb2f) ^ d;
-      h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
-      let slot = (h ^ (h >>> 13)) & this.mask;
-      while (this.ids[slot]! >= 0) slot = (slot + 1) & this.mask;
-      this.ids[slot] = id;
-      this.keys.set(oldKeys.subarray(o, o + 4), slot * 4);
-    }
-  }
-}
-
 export function planChunks(view: RecordView, opts: ChunkingOptions): ChunkPlan {
   const n = view.n;
   const time = view.time;
@@ -186,15 +120,9 @@ export function planChunks(view: RecordView, opts: ChunkingOptions): ChunkPlan {
   }
   if (outOfRange > 0) warnings.push(`${outOfRange} records outside the fixed time range were dropped`);
 
-  // global 5-tuple ids in order of first appearance
-  const ids = new FlowIds(Math.min(n, 1 << 20));
-  const flowId = new Uint32Array(n);
-  for (let r = 0; r < n; r++) {
-    const i = order[r]!;
-    if (chunkOf[i]! < 0) continue;
-    flowId[i] = ids.id(view, i);
-  }
-  const nKeys = ids.size;
+  // global 5-tuple ids in order of first appearance (in time order, records outside a fixed range left out)
+  const inRange = outOfRange > 0 ? order.filter((i) => chunkOf[i]! >= 0) : order;
+  const { flowOf: flowId, count: nKeys } = indexFlows(view.table, inRange);
   const presence = new Uint8Array(nKeys * nc);
   const firstChunk = new Int32Array(nKeys).fill(-1);
   const chunkCount = new Uint32Array(nc);

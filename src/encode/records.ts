@@ -91,16 +91,3 @@ export function fieldColumn(view: RecordView, column: string, key = column): Arr
   }
   return col as ArrayLike<number> | string[];
 }
-
-/** The 5-tuple of record i as a compact string key (IPv4: 7 UTF-16 units). */
-export function flowKey(v: RecordView, i: number): string {
-  if (v.hasIpv6 && v.ipVersion![i] === 6) {
-    let k = '6';
-    for (let b = 0; b < 16; b += 2) k += String.fromCharCode((v.srcIp6![16 * i + b]! << 8) | v.srcIp6![16 * i + b + 1]!);
-    for (let b = 0; b < 16; b += 2) k += String.fromCharCode((v.dstIp6![16 * i + b]! << 8) | v.dstIp6![16 * i + b + 1]!);
-    return k + String.fromCharCode(v.srcPort[i]!, v.dstPort[i]!, v.proto[i]!);
-  }
-  const s = v.srcIp[i]!;
-  const d = v.dstIp[i]!;
-  return String.fromCharCode(s >>> 16, s & 0xffff, d >>> 16, d & 0xffff, v.srcPort[i]!, v.dstPort[i]!, v.proto[i]!);
-}

@@ -4,6 +4,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { NetShareError } from '../errors.js';
 import type { NetShareConfig } from '../config/schema.js';
 import type { EncoderSet, Layout } from '../encode/tensors.js';
+import { indexFlows } from '../io/flow-key.js';
 import { takeRows } from '../io/rows.js';
 import type { Table } from '../io/table.js';
 import type { Device } from '../runtime/session.js';
@@ -52,25 +53,17 @@ export interface GenerateChunkParams {
   uniqueTuples?: { from: string; out: string };
 }
 
-function tupleKey(table: Table, i: number): string {
-  const ip6 = (table as { srcIp6?: Uint8Array }).srcIp6;
-  if (ip6 && (table as { ipVersion?: Uint8Array }).ipVersion?.[i] === 6) {
-    const d6 = (table as { dstIp6?: Uint8Array }).dstIp6!;
-    return `6:${Buffer.from(ip6.subarray(16 * i, 16 * i + 16)).toString('hex')}:${Buffer.from(d6.subarray(16 * i, 16 * i + 16)).toString('hex')}:${table.srcPort[i]}:${table.dstPort[i]}:${table.proto[i]}`;
-  }
-  return `${table.srcIp[i]}:${table.dstIp[i]}:${table.srcPort[i]}:${table.dstPort[i]}:${table.proto[i]}`;
-}
-
 /** Drop every flow whose 5-tuple already appeared in an earlier flow (first occurrence wins; spec §4.3). */
 export function dropDuplicateTuples(table: Table, flowOf: Int32Array): { table: Table; duplicateFlows: number } {
-  const owner = new Map<string, number>();
+  const tuples = indexFlows(table);
+  const owner = new Int32Array(tuples.count).fill(-1);
   const keep: number[] = [];
   const dupFlows = new Set<number>();
   for (let i = 0; i < table.length; i++) {
     const f = flowOf[i]!;
-    const key = tupleKey(table, i);
-    const o = owner.get(key);
-    if (o === undefined) owner.set(key, f);
+    const key = tuples.flowOf[i]!;
+    const o = owner[key]!;
+    if (o < 0) owner[key] = f;
     else if (o !== f) {
       dupFlows.add(f);
       continue;
@@ -90,15 +83,8 @@ export async function uniqueTupleRows(workdir: string, chunk: number, rows: Floa
   const n = rows.length / A;
   if (n === 0) return new Uint32Array(0);
   const dec = await decodeChunkFromWorkdir(workdir, chunk, { attributes: rows, features: new Float32Array(n * F), valid: new Uint8Array(n).fill(1), n, T: 1 }, encoders);
-  const seen = new Set<string>();
-  const keep: number[] = [];
-  for (let i = 0; i < dec.table.length; i++) {
-    const key = tupleKey(dec.table, i);
-    if (seen.has(key)) continue;
-    seen.add(key);
-    keep.push(dec.flowOf[i]!);
-  }
-  return Uint32Array.from(keep);
+  // each 5-tuple's first row, in row order
+  return Uint32Array.from(indexFlows(dec.table).first, (i) => dec.flowOf[i]!);
 }
 
 /** The `generate-chunk` job: sample (conditioned on the merged attributes), decode, drop duplicate 5-tuples. */

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { NetShareError } from '../errors.js';
 import type { NetShareConfig } from '../config/schema.js';
 import { copyFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import { indexFlows } from '../io/flow-key.js';
 import { concatTables, rowsInTime, sortByTime } from '../io/rows.js';
 import { recordTimes, type FlowTable, type PacketTable, type Table } from '../io/table.js';
 import { readFlowCsv, writeFlowCsv, type FlowCsvSchema } from '../io/netflow-csv.js';
@@ -297,15 +298,14 @@ export async function postprocessStage(opts: PostprocessOptions): Promise<Postpr
     out = resolve(opts.out);
     if (out !== output) await copyFileAtomic(output, out);
   }
-  const flows = new Set<string>();
-  for (let i = 0; i < table.length; i++) flows.add(`${table.srcIp[i]}:${table.dstIp[i]}:${table.srcPort[i]}:${table.dstPort[i]}:${table.proto[i]}`);
+  const flows = indexFlows(table).count;
   const t2 = performance.now();
   await writeJsonAtomic(selectionPath(wd), { selections, dp: opts.config.global.dp });
   return {
     output,
     ...(out ? { out } : {}),
     records: table.length,
-    flows: flows.size,
+    flows,
     selection: selections.map((s) => ({ chunk: s.chunk, best: s.best, candidates: s.candidates.length })),
     sanitizedRows,
     format,
