@@ -34,13 +34,11 @@ export class ContinuousEncoder {
     fixedMin?: number,
     fixedMax?: number,
   ) {
-    this.fixed = fixedMin !== undefined && fixedMax !== undefined;
     if (fixedMin !== undefined) this.min = log1p ? Math.log1p(fixedMin) : fixedMin;
     if (fixedMax !== undefined) this.max = log1p ? Math.log1p(fixedMax) : fixedMax;
     this.fixedMin = fixedMin !== undefined;
     this.fixedMax = fixedMax !== undefined;
   }
-  private readonly fixed: boolean;
   private readonly fixedMin: boolean;
   private readonly fixedMax: boolean;
   get dim(): number {
@@ -63,7 +61,6 @@ export class ContinuousEncoder {
     this.integral = integral;
     if (!this.fixedMin) this.min = Math.min(this.min, mn);
     if (!this.fixedMax) this.max = Math.max(this.max, mx);
-    void this.fixed;
   }
   /** Normalised value (clamped to the range; a fixed DP range may not cover the data). */
   transform(x: number): number {

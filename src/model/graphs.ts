@@ -68,11 +68,10 @@ export function matmulFlops(g: Graph): number {
   let flops = 0;
   for (const n of g.nodes) {
     if (n.op !== 'MatMul') continue;
-    const [a, b] = n.inputs;
+    const a = n.inputs[0]!;
     const out = n.outputs[0]!;
     const dims = out.shape.map((d) => (typeof d === 'number' ? d : NaN));
-    const k = a!.shape[a!.shape.length - 1] as number;
-    void b;
+    const k = a.shape[a.shape.length - 1] as number;
     flops += 2 * dims.reduce((x, y) => x * y, 1) * k;
   }
   return flops;

@@ -24,7 +24,7 @@ export const STAGES = ['preprocess', 'train', 'generate', 'postprocess', 'evalua
 export type StageName = (typeof STAGES)[number];
 
 export const trainRoot = (wd: string): string => join(wd, 'train');
-export const trainChunkDir = (wd: string, k: number): string => join(wd, 'train', `chunk-${k}`);
+export const trainChunkDir = (wd: string, k: number): string => join(trainRoot(wd), `chunk-${k}`);
 export const checkpointDir = (wd: string, k: number): string => join(trainChunkDir(wd, k), 'checkpoints');
 export const trainResultPath = (wd: string, k: number): string => join(trainChunkDir(wd, k), 'result.json');
 export const generateRoot = (wd: string): string => join(wd, 'generate');

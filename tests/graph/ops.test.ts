@@ -5,6 +5,8 @@ import { grad } from '../../src/graph/autodiff.js';
 import { evaluate } from '../../src/graph/interpreter.js';
 import { Graph, type Dim, type Value } from '../../src/graph/ir.js';
 import { GRADS } from '../../src/graph/grad/index.js';
+import * as elementwiseGrads from '../../src/graph/grad/elementwise.js';
+import * as shapeGrads from '../../src/graph/grad/shape.js';
 import { OPS } from '../../src/graph/ops/index.js';
 import { Rng } from '../../src/core/rng.js';
 import { Tensor } from '../../src/graph/tensor.js';
@@ -142,8 +144,17 @@ describe('op coverage', () => {
     const missing = [...OPS.keys()].filter((o) => !covered.has(o));
     expect(missing).toEqual([]);
     const diffCovered = new Set(cases.filter((c) => c.diff).flatMap((c) => c.ops));
-    const missingGrad = [...GRADS.keys()].filter((o) => !diffCovered.has(o) && o !== 'Cast' && o !== 'Identity');
+    const missingGrad = [...GRADS.keys()].filter((o) => !diffCovered.has(o) && o !== 'Identity');
     expect(missingGrad).toEqual([]);
+  });
+  it('registers every rule the multi-rule files export, each under its own op name (the registry lists them)', () => {
+    for (const [name, rule] of [...Object.entries(elementwiseGrads), ...Object.entries(shapeGrads)]) expect(GRADS.get(name), name).toBe(rule);
+  });
+  it('has no Cast rule: cast() to the same dtype emits no node, and a Cast between dtypes carries no gradient', () => {
+    const g = new Graph();
+    const x = g.input('x', [3]);
+    expect(b.cast(x, 'float32')).toBe(x);
+    expect(GRADS.has('Cast')).toBe(false);
   });
 });
 

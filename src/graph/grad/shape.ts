@@ -1,4 +1,5 @@
-// Gradients of the data-movement ops: Concat↔Split, Slice↔Pad, Reshape/Squeeze/Unsqueeze, Transpose, Expand, Gather, Where, Cast.
+// Gradients of the data-movement ops: Concat↔Split, Slice↔Pad, Reshape/Squeeze/Unsqueeze, Transpose, Expand, Gather, Where.
+// (No Cast rule: cast() never emits a float32 → float32 Cast, and a Cast to or from int64/bool carries no gradient.)
 import { concat, matmul, oneHot, pad, reshape, shapeOf, slice, split, transpose, where, zerosLike } from '../api.js';
 import { GraphError } from '../ir.js';
 import { attrInt, attrInts, concreteShape, constInts } from '../ops/op.js';
@@ -96,6 +97,3 @@ export const Where: GradRule = ({ inputs: [c, a, b] }, [dy], need) => [
   need[1] ? unbroadcast(where(c!, dy!, 0), a!) : null,
   need[2] ? unbroadcast(where(c!, 0, dy!), b!) : null,
 ];
-
-// float → float casts pass the gradient through
-export const Cast: GradRule = (n, [dy]) => [n.inputs[0]!.dtype === 'float32' && n.outputs[0]!.dtype === 'float32' ? dy! : null];
