@@ -3,8 +3,6 @@
 import { InputError } from '../errors.js';
 import type { Table } from '../io/table.js';
 
-export { takeRows } from '../io/rows.js';
-
 /** Check the columns the metrics read: same kind, finite times and sizes; throws InputError naming the side and row. */
 export function validateTable(t: Table, side: string): void {
   if (t.length === 0) throw new InputError(`${side} trace has no records`, side);

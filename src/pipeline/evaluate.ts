@@ -8,7 +8,7 @@ import type { Table } from '../io/table.js';
 import { evaluateTables, validateEvaluateOptions, type EvalResult } from '../eval/evaluate-tables.js';
 import { renderReport } from '../eval/report.js';
 import type { JsVariant } from '../eval/stats.js';
-import { writeFileAtomic } from './fsutil.js';
+import { writeFileAtomic } from '../io/atomic.js';
 
 export interface EvaluateFilesOptions {
   real: string;

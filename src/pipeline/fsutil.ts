@@ -3,8 +3,6 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
-export { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
-
 /** Parse a JSON file; `undefined` when it does not exist. */
 export async function readJsonIfExists<T>(path: string): Promise<T | undefined> {
   let text: string;

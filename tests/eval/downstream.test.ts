@@ -5,7 +5,7 @@ import { CLASSIFIERS, scorePredictions, trainClassifier } from '../../src/eval/c
 import { privacyChecks } from '../../src/eval/privacy.js';
 import { classificationTask } from '../../src/eval/downstream.js';
 import { indexFlows } from '../../src/eval/flows.js';
-import { takeRows } from '../../src/eval/rows.js';
+import { takeRows } from '../../src/io/rows.js';
 import { rng } from '../../src/eval/stats.js';
 import { makeFlows, makePackets } from './helpers.js';
 
