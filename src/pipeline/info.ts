@@ -17,7 +17,7 @@ export async function environmentInfo(): Promise<EnvironmentInfo> {
   const ortPkg = JSON.parse(readFileSync(join(root, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')) as {
     version: string;
   };
-  const ort = await import('onnxruntime-node');
+  const { ort } = await import('../runtime/session.js');
   const backends = ort.listSupportedBackends().map((b) => `${b.name}${b.bundled ? '' : ' (needs provider libraries)'}`);
   return {
     netshare: pkg.version,
