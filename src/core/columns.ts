@@ -50,15 +50,10 @@ export interface PacketTable extends PacketHeaderColumns {
   label?: string[];
 }
 
-/** One row per flow record (NetFlow-like): NetShare's `srcip,dstip,srcport,dstport,proto,ts,td,pkt,byt[,label],type`. */
-export interface FlowTable {
-  readonly kind: 'flows';
-  length: number;
+/** The columns of one row per flow record: what flow tables and the native reader's flow batches share. */
+export interface FlowRecordColumns {
   srcIp: Uint32Array;
   dstIp: Uint32Array;
-  ipVersion?: Uint8Array;
-  srcIp6?: Uint8Array;
-  dstIp6?: Uint8Array;
   srcPort: Uint16Array;
   dstPort: Uint16Array;
   proto: Uint8Array;
@@ -68,6 +63,15 @@ export interface FlowTable {
   td: Float64Array;
   pkt: Float64Array;
   byt: Float64Array;
+}
+
+/** One row per flow record (NetFlow-like): NetShare's `srcip,dstip,srcport,dstport,proto,ts,td,pkt,byt[,label],type`. */
+export interface FlowTable extends FlowRecordColumns {
+  readonly kind: 'flows';
+  length: number;
+  ipVersion?: Uint8Array;
+  srcIp6?: Uint8Array;
+  dstIp6?: Uint8Array;
   /** Optional extras carried through for downstream tasks and schema round trips. */
   tcpFlags?: Uint8Array;
   tos?: Uint8Array;

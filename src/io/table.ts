@@ -3,7 +3,7 @@
 // units: µs time, host-order IPv4, 16-byte IPv6) are defined in src/core/columns.ts, below the native reader.
 import type { FlowTable, PacketTable, Table } from '../core/columns.js';
 
-export type { FlowTable, PacketHeaderColumns, PacketTable, Table } from '../core/columns.js';
+export type { FlowRecordColumns, FlowTable, PacketHeaderColumns, PacketTable, Table } from '../core/columns.js';
 
 /** Each record's time, µs since the epoch: packet time, or flow start (`ts`) for flow records. */
 export function recordTimes(t: Table): Float64Array {
