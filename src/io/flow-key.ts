@@ -1,9 +1,8 @@
 // The 5-tuple flow key, one implementation for every stage (chunking, encoding, evaluation, generation, postprocess):
 // four 32-bit words per record (IPv4 addresses as is, IPv6 addresses folded, the version marked in word 3) hashed in
 // an open-addressing table that compares IPv6 rows on their full 16-byte addresses, so keys are exact.
-import type { Table } from './table.js';
 
-/** The columns a 5-tuple is read from: any table (packets or flow records). */
+/** The columns a 5-tuple is read from: any Table (packets or flow records). */
 export interface TupleColumns {
   length: number;
   srcIp: Uint32Array;
@@ -253,14 +252,14 @@ export class TupleSet {
     return this.ids.size;
   }
   /** Add row `i` of `t`; returns true when its tuple was new. */
-  add(t: Table | TupleColumns, i: number): boolean {
+  add(t: TupleColumns, i: number): boolean {
     const w = this.w;
     keyWords(t, i, w);
     const before = this.ids.size;
     this.ids.id(w[0]!, w[1]!, w[2]!, w[3]!, t.srcIp6, t.dstIp6, i);
     return this.ids.size > before;
   }
-  has(t: Table | TupleColumns, i: number): boolean {
+  has(t: TupleColumns, i: number): boolean {
     const w = this.w;
     keyWords(t, i, w);
     return this.ids.find(w[0]!, w[1]!, w[2]!, w[3]!, t.srcIp6, t.dstIp6, i) >= 0;
