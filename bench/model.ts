@@ -10,7 +10,7 @@ import { presetModelConfig } from '../src/model/config.js';
 import { compileCriticStep, compileGeneratorStep, D_STEP, G_STEP, matmulFlops } from '../src/model/graphs.js';
 import { layoutWidth } from '../src/model/layout.js';
 import { PRESET_LAYOUTS } from '../src/model/presets.js';
-import { Rng } from '../src/model/rng.js';
+import { Rng } from '../src/core/rng.js';
 import { createSession, ort, type Device } from '../src/runtime/session.js';
 import { Trainer } from '../src/runtime/trainer.js';
 
@@ -37,8 +37,8 @@ async function bigMatmul(size: number): Promise<number> {
   const a = g.input('a', [size, size]);
   const b = g.input('b', [size, size]);
   const s = await createSession(toOnnx({ outputs: [matmul(a, b)], inputs: [a, b] }), sessOpts);
-  const r = new Rng(1);
-  const feeds = { a: new ort.Tensor('float32', r.normal(size * size), [size, size]), b: new ort.Tensor('float32', r.normal(size * size), [size, size]) };
+  const r = new Rng(1, 'bench');
+  const feeds = { a: new ort.Tensor('float32', r.normals(size * size), [size, size]), b: new ort.Tensor('float32', r.normals(size * size), [size, size]) };
   const sec = await timeIt(() => s.run(feeds), 5);
   await s.release();
   return (2 * size ** 3) / sec / 1e9;
@@ -77,10 +77,10 @@ async function benchPreset(preset: 'pcap' | 'netflow', roof: number): Promise<Ro
   const F2 = layoutWidth(layout.features) + 2;
   const S = T / cfg.sampleLen;
   const U = cfg.lstmUnits;
-  const r = new Rng(2);
+  const r = new Rng(2, 'bench');
   const f = (n: number[], u = false): { data: Float32Array; shape: number[] } => {
     const size = n.reduce((x, y) => x * y, 1);
-    return { data: u ? r.uniformArray(size) : r.normal(size), shape: n };
+    return { data: u ? r.uniforms(size) : r.normals(size), shape: n };
   };
   const noise = { z_attr: f([B, cfg.attributeNoiseDim]), z_feat: f([B, S, cfg.featureNoiseDim]), h0: f([B, U]), c0: f([B, U]) };
   const dFeed = { ...noise, real_attr: f([B, A], true), real_feat: f([B, T, F2], true), alpha: f([B, 1], true), alpha_attr: f([B, 1], true) };

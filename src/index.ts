@@ -1,6 +1,7 @@
 // Library entry point: the typed API behind every `netshare` command.
 export * from './errors.js';
 export * as graph from './graph/index.js';
+export { Rng, type RngState } from './core/rng.js';
 export * as runtime from './runtime/index.js';
 export {
   readPacketBatches,

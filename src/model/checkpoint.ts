@@ -2,19 +2,22 @@
 // store interface the trainer saves them through (the model touches no files; src/pipeline/checkpoints.ts keeps them).
 import { createHash } from 'node:crypto';
 import { InputError, expected } from '../errors.js';
-import type { RngState } from './rng.js';
+import type { RngState } from '../core/rng.js';
 
 /**
- * Format, version 1 (the pipeline's files: `ckpt-<iteration 9 digits>.nsckpt`):
+ * Format, version 2 (the pipeline's files: `ckpt-<iteration 9 digits>.nsckpt`):
  *   bytes 0..7   magic "NSCKPT01"
  *   bytes 8..11  header length H (uint32 LE)
  *   bytes 12..   header: UTF-8 JSON (CheckpointHeader), padded with spaces to a multiple of 4 bytes
  *   then         every tensor's float32 LE data, in header order, back to back
  * The header's `sha256` covers the tensor data, so a truncated or damaged file is an InputError.
  * A CheckpointStore persists it atomically: readers see the whole checkpoint or nothing.
+ * Version 2 holds the state of every named random stream of the run (src/core/rng.ts); version 1 held one state of
+ * the generator used before them. Version 1 files are still read, with no stream states: their weights can
+ * initialise a run or generate, but a run cannot resume from them (its streams would not continue).
  */
 export const CHECKPOINT_MAGIC = 'NSCKPT01';
-export const CHECKPOINT_VERSION = 1;
+export const CHECKPOINT_VERSION = 2;
 
 export interface TensorEntry {
   name: string;
@@ -25,8 +28,8 @@ export interface CheckpointHeader {
   version: number;
   /** Iterations completed when written. */
   iteration: number;
-  /** RNG state to continue from. */
-  rng: RngState;
+  /** State of each random stream to continue from (version 1: four uint32 words of the old generator). */
+  rng: RngState[] | [number, number, number, number];
   /** Free-form JSON the trainer needs to rebuild the graphs (model config, layout, seed…). */
   meta: Record<string, unknown>;
   tensors: TensorEntry[];
@@ -35,7 +38,8 @@ export interface CheckpointHeader {
 
 export interface Checkpoint {
   iteration: number;
-  rng: RngState;
+  /** States of the run's random streams, by purpose (empty when read from a version 1 file). */
+  rng: RngState[];
   meta: Record<string, unknown>;
   /** Parameters ("param:<name>") and optimizer state ("state:<name>"), float32. */
   tensors: Map<string, { shape: number[]; data: Float32Array }>;
@@ -103,8 +107,12 @@ export function decodeCheckpoint(buf: Buffer, file = '<checkpoint>'): Checkpoint
   } catch (err) {
     throw new InputError(`Checkpoint header is not valid JSON`, file, { offset: 12 }, { cause: err });
   }
-  if (header.version !== CHECKPOINT_VERSION) {
-    throw new InputError(expected(`checkpoint version ${CHECKPOINT_VERSION}`, 'version', header.version), file, { offset: 12 });
+  if (header.version !== CHECKPOINT_VERSION && header.version !== 1) {
+    throw new InputError(expected(`checkpoint version 1 or ${CHECKPOINT_VERSION}`, 'version', header.version), file, { offset: 12 });
+  }
+  const rng: unknown = header.version === 1 ? [] : header.rng;
+  if (!Array.isArray(rng) || !rng.every((r: unknown) => typeof r === 'object' && r !== null && typeof (r as RngState).purpose === 'string')) {
+    throw new InputError(expected('a list of random-stream states', 'rng', JSON.stringify(rng)), file, { offset: 12 });
   }
   let at = 12 + hlen;
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
@@ -122,7 +130,7 @@ export function decodeCheckpoint(buf: Buffer, file = '<checkpoint>'): Checkpoint
   }
   if (at !== buf.length) throw new InputError(`Checkpoint has ${buf.length - at} trailing bytes`, file, { offset: at });
   if (hash.digest('hex') !== header.sha256) throw new InputError(`Checkpoint data does not match its checksum (damaged file)`, file, { offset: 12 + hlen });
-  return { iteration: header.iteration, rng: header.rng, meta: header.meta, tensors };
+  return { iteration: header.iteration, rng: rng as RngState[], meta: header.meta, tensors };
 }
 
 /** Read and decode the checkpoint at `location`; InputError naming it when unreadable, truncated or damaged. */

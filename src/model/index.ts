@@ -6,4 +6,3 @@ export { type ModelLayout, type FieldSlice, type Activation, type ChunkTensors, 
 export { applyStoppingRule, discreteCopy, stopMask } from './postprocess.js';
 export { encodeCheckpoint, decodeCheckpoint, readCheckpoint, type Checkpoint, type CheckpointStore } from './checkpoint.js';
 export { GENERATOR_IO } from './graphs.js';
-export { Rng, type RngState } from './rng.js';

@@ -7,23 +7,24 @@ import type { Graph, Value } from '../graph/ir.js';
 import { InternalError } from '../errors.js';
 import type { ModelConfig } from './config.js';
 import { layoutWidth, type Activation, type FieldSlice, type ModelLayout } from './layout.js';
-import { Rng } from './rng.js';
+import { Rng } from '../core/rng.js';
 
 /** Deterministic per-parameter initial values: a pure function of (seed, parameter name). */
 export class ParamInit {
-  constructor(readonly seed: number) {}
+  private readonly root: Rng;
 
+  constructor(readonly seed: number) {
+    this.root = Rng.forPurpose(seed, 'init/params');
+  }
+
+  /** Stream `init/params/<name>`: adding or reordering parameters never changes another's values. */
   private rng(name: string): Rng {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
-    return new Rng([this.seed >>> 0, h >>> 0, Math.floor(this.seed / 4294967296) >>> 0, 0x9e3779b9]);
+    return this.root.substream(name);
   }
 
   /** TF `linear` in DoppelGANger's op.py: W ~ N(0, 0.02). */
   normal(name: string, size: number, std: number): Float32Array {
-    const out = this.rng(name).normal(size);
-    for (let i = 0; i < size; i++) out[i]! *= std;
-    return out;
+    return this.rng(name).normals(size, std);
   }
 
   /** Glorot-uniform (TF1's default for LSTMCell kernels). */
@@ -31,7 +32,7 @@ export class ParamInit {
     const r = this.rng(name);
     const lim = Math.sqrt(6 / (fanIn + fanOut));
     const out = new Float32Array(fanIn * fanOut);
-    for (let i = 0; i < out.length; i++) out[i] = (2 * r.uniform() - 1) * lim;
+    for (let i = 0; i < out.length; i++) out[i] = (2 * r.next() - 1) * lim;
     return out;
   }
 }

@@ -5,7 +5,7 @@ import type { Checkpoint } from './checkpoint.js';
 import { generatorOnnx } from './graphs.js';
 import { layoutWidth, type ModelLayout } from './layout.js';
 import { applyStoppingRule } from './postprocess.js';
-import { Rng } from './rng.js';
+import { Rng } from '../core/rng.js';
 import { checkpointMeta } from './train.js';
 import type { ModelConfig } from './config.js';
 
@@ -68,7 +68,9 @@ export async function sample(opts: SampleOptions): Promise<SampleResult> {
     device: opts.device ?? 'cpu',
     ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}),
   });
-  const rng = new Rng(opts.seed ?? 0);
+  const seed = opts.seed ?? 0;
+  const zRng = Rng.forPurpose(seed, 'sample/noise/z');
+  const stateRng = Rng.forPurpose(seed, 'sample/noise/lstm-state');
   const attributes = new Float32Array(n * A);
   const attributesDiscrete = new Float32Array(n * A);
   const features = new Float32Array(n * T * F);
@@ -79,10 +81,10 @@ export async function sample(opts: SampleOptions): Promise<SampleResult> {
       const m = Math.min(batch, n - at);
       const t = (data: Float32Array, shape: number[]): ort.Tensor => new ort.Tensor('float32', data, shape);
       const feeds = {
-        z_attr: t(rng.normal(m * cfg.attributeNoiseDim), [m, cfg.attributeNoiseDim]),
-        z_feat: t(rng.normal(m * S * cfg.featureNoiseDim), [m, S, cfg.featureNoiseDim]),
-        h0: t(rng.normal(m * U), [m, U]),
-        c0: t(rng.normal(m * U), [m, U]),
+        z_attr: t(zRng.normals(m * cfg.attributeNoiseDim), [m, cfg.attributeNoiseDim]),
+        z_feat: t(zRng.normals(m * S * cfg.featureNoiseDim), [m, S, cfg.featureNoiseDim]),
+        h0: t(stateRng.normals(m * U), [m, U]),
+        c0: t(stateRng.normals(m * U), [m, U]),
         given_attr: t(given ? given.slice(at * A, (at + m) * A) : new Float32Array(m * A), [m, A]),
         use_given: t(new Float32Array(m).fill(given ? 1 : 0), [m, 1]),
       };

@@ -7,7 +7,7 @@ import { encodeCheckpoint, readCheckpoint, type Checkpoint, type CheckpointStore
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { compileCriticStep, compileGeneratorStep, D_STEP, G_STEP } from './graphs.js';
 import { layoutWidth, validateLayout, validateTensors, writeFlowWithGenFlag, type ChunkTensors, type ModelLayout } from './layout.js';
-import { Rng } from './rng.js';
+import { Rng } from '../core/rng.js';
 
 export interface TrainProgress {
   /** Iterations completed (of `iterations`). */
@@ -99,6 +99,8 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
     if (ck) checkCompatible(ck, cfg, opts.layout, what);
   }
 
+  // a finished run resumed again draws nothing, so an old checkpoint without stream states is fine there
+  const rng = trainStreams(seed, resume && (opts.initialOnly || resume.iteration < iterations) ? resume : undefined);
   const d = compileCriticStep(cfg, opts.layout, seed);
   const g = compileGeneratorStep(cfg, opts.layout, seed);
   const trainer = await Trainer.create([d, g], { device: opts.device ?? 'cpu', ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}) });
@@ -108,7 +110,6 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
     const from = resume ?? init;
     if (from) trainer.load(checkpointParamBytes(from), { ignoreUnknown: false });
     let iteration = resume?.iteration ?? 0;
-    const rng = resume ? new Rng(resume.rng) : new Rng(seed);
 
     const { n } = opts.tensors;
     const A = layoutWidth(opts.layout.attributes);
@@ -132,15 +133,15 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
     while (iteration < iterations) {
       // Batch: one flow drawn uniformly with replacement per slot (camera-ready src/gan/dataset.py).
       for (let b = 0; b < B; b++) {
-        const i = rng.int(n);
+        const i = rng.batches.int(n);
         realAttr.set(opts.tensors.attributes.subarray(i * A, (i + 1) * A), b * A);
         writeFlowWithGenFlag(opts.tensors, opts.layout, cfg.sampleLen, i, realFeat, b * T * F2);
       }
-      const zAttr = { data: rng.normal(B * cfg.attributeNoiseDim), shape: [B, cfg.attributeNoiseDim] };
-      const zFeat = { data: rng.normal(B * S * cfg.featureNoiseDim), shape: [B, S, cfg.featureNoiseDim] };
+      const zAttr = { data: rng.z.normals(B * cfg.attributeNoiseDim), shape: [B, cfg.attributeNoiseDim] };
+      const zFeat = { data: rng.z.normals(B * S * cfg.featureNoiseDim), shape: [B, S, cfg.featureNoiseDim] };
       const state = (): { h0: { data: Float32Array; shape: number[] }; c0: { data: Float32Array; shape: number[] } } => ({
-        h0: { data: rng.normal(B * U), shape: [B, U] },
-        c0: { data: rng.normal(B * U), shape: [B, U] },
+        h0: { data: rng.lstmState.normals(B * U), shape: [B, U] },
+        c0: { data: rng.lstmState.normals(B * U), shape: [B, U] },
       });
       let dOut: Record<string, unknown> = {};
       for (let r = 0; r < cfg.dRounds; r++) {
@@ -150,8 +151,8 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
           z_attr: zAttr,
           z_feat: zFeat,
           ...state(),
-          alpha: { data: rng.uniformArray(B), shape: [B, 1] },
-          alpha_attr: { data: rng.uniformArray(B), shape: [B, 1] },
+          alpha: { data: rng.gpAlpha.uniforms(B), shape: [B, 1] },
+          alpha_attr: { data: rng.gpAlpha.uniforms(B), shape: [B, 1] },
         });
       }
       let gOut: Record<string, unknown> = {};
@@ -185,10 +186,54 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
   }
 }
 
-function snapshot(trainer: Trainer, shapes: ReadonlyMap<string, number[]>, iteration: number, rng: Rng, meta: CheckpointMeta): Checkpoint {
+/** The training loop's random streams, one per purpose, so that a new consumer never shifts the others. */
+interface TrainStreams {
+  /** Which flows fill each batch slot. */
+  batches: Rng;
+  /** z_attr and z_feat of each iteration. */
+  z: Rng;
+  /** h0/c0 of every critic and generator step. */
+  lstmState: Rng;
+  /** The gradient penalty's interpolation weights α. */
+  gpAlpha: Rng;
+}
+
+const TRAIN_STREAMS: Record<keyof TrainStreams, string> = {
+  batches: 'train/batches',
+  z: 'train/noise/z',
+  lstmState: 'train/noise/lstm-state',
+  gpAlpha: 'train/gp-alpha',
+};
+
+/** Fresh streams of `seed`, or the ones `resume` saved, continued exactly (whatever seed the resumed run had). */
+function trainStreams(seed: number, resume: Checkpoint | undefined): TrainStreams {
+  const out = {} as TrainStreams;
+  for (const [key, purpose] of Object.entries(TRAIN_STREAMS) as [keyof TrainStreams, string][]) {
+    if (!resume) {
+      out[key] = Rng.forPurpose(seed, purpose);
+      continue;
+    }
+    const st = resume.rng.find((r) => r.purpose === purpose);
+    if (!st) {
+      throw new InputError(
+        `The resumeFrom checkpoint holds no state of random stream ${purpose} (written by an older version, checkpoint format 1): ` +
+          'its weights can initialise a run (initFrom) or generate, but training cannot resume from it; train again in a fresh workdir',
+        resume.location ?? 'resumeFrom',
+      );
+    }
+    try {
+      out[key] = Rng.fromState(st);
+    } catch (err) {
+      throw new InputError(`The resumeFrom checkpoint's state of random stream ${purpose} is damaged: ${(err as Error).message}`, resume.location ?? 'resumeFrom', undefined, { cause: err });
+    }
+  }
+  return out;
+}
+
+function snapshot(trainer: Trainer, shapes: ReadonlyMap<string, number[]>, iteration: number, rng: TrainStreams, meta: CheckpointMeta): Checkpoint {
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [k, data] of trainer.values()) tensors.set(k, { shape: shapes.get(k) ?? [data.length], data });
-  return { iteration, rng: rng.state(), meta: meta as unknown as Record<string, unknown>, tensors };
+  return { iteration, rng: Object.values(rng).map((r: Rng) => r.state()), meta: meta as unknown as Record<string, unknown>, tensors };
 }
 
 function checkpointParamBytes(ck: Checkpoint): Uint8Array {

@@ -1,4 +1,5 @@
 // The one seeded generator: xoshiro128** output, streams keyed by (seed, purpose), ranges, state round trips, uniformity.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/core/rng.js';
 
@@ -118,6 +119,10 @@ describe('Rng', () => {
     const big = Array.from({ length: 1000 }, () => r.int(3_000_000_000));
     expect(big.every((x) => Number.isInteger(x) && x >= 0 && x < 3_000_000_000)).toBe(true);
     expect(Math.max(...big)).toBeGreaterThan(2_500_000_000);
+    fc.assert(fc.property(fc.integer({ min: 1, max: 2 ** 32 }), fc.integer(), (n, s) => {
+      const v = new Rng(s, 'int').int(n);
+      return Number.isInteger(v) && v >= 0 && v < n;
+    }));
   });
 
   it('shuffles in place into a permutation, reproducibly', () => {

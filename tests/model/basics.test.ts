@@ -1,4 +1,4 @@
-// Tests of the model's non-graph pieces: config validation, RNG, gen flags, stopping rule, checkpoints.
+// Tests of the model's non-graph pieces: config validation, gen flags, stopping rule, checkpoints.
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,11 +6,11 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ConfigError, InputError } from '../../src/errors.js';
 import { parseModelConfig, presetModelConfig } from '../../src/model/config.js';
-import { Rng } from '../../src/model/rng.js';
 import { validateLayout, validateTensors, withGenFlag, type ModelLayout } from '../../src/model/layout.js';
 import { applyStoppingRule, discreteCopy, stopMask } from '../../src/model/postprocess.js';
-import { decodeCheckpoint, encodeCheckpoint } from '../../src/model/checkpoint.js';
+import { CHECKPOINT_VERSION, decodeCheckpoint, encodeCheckpoint } from '../../src/model/checkpoint.js';
 import { latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint } from '../../src/pipeline/checkpoints.js';
+import { asCheckpointVersion1 } from './synthetic.js';
 
 describe('model config', () => {
   it('fills NetShare camera-ready defaults', () => {
@@ -37,36 +37,6 @@ describe('model config', () => {
     expect(() => parseModelConfig({ batchSize: 0 })).toThrow(/model\.batchSize/);
     expect(() => parseModelConfig({ batchSise: 3 })).toThrow(/model\.batchSise/);
     expect(() => parseModelConfig({ gLr: 'fast' })).toThrow(/model\.gLr.*"fast"/);
-  });
-});
-
-describe('Rng (xoshiro128**)', () => {
-  it('matches the reference output for state [1,2,3,4]', () => {
-    const r = new Rng([1, 2, 3, 4]);
-    expect(Array.from({ length: 6 }, () => r.nextU32())).toEqual([11520, 0, 5927040, 70819200, 2031721883, 1637235492]);
-  });
-  it('continues the same stream from a saved state', () => {
-    const a = new Rng(42);
-    a.normal(17);
-    const saved = a.state();
-    const x = a.normal(33);
-    const b = new Rng(saved);
-    expect(b.normal(33)).toEqual(x);
-  });
-  it('normal draws have mean ~0, sd ~1; int() stays in range and is uniform-ish', () => {
-    const r = new Rng(7);
-    const z = r.normal(20000);
-    const mean = z.reduce((s, v) => s + v, 0) / z.length;
-    const sd = Math.sqrt(z.reduce((s, v) => s + (v - mean) ** 2, 0) / z.length);
-    expect(Math.abs(mean)).toBeLessThan(0.03);
-    expect(Math.abs(sd - 1)).toBeLessThan(0.03);
-    const counts = new Array(7).fill(0);
-    for (let i = 0; i < 7000; i++) counts[r.int(7)]++;
-    for (const c of counts) expect(Math.abs(c - 1000)).toBeLessThan(150);
-    fc.assert(fc.property(fc.integer({ min: 1, max: 2 ** 32 }), fc.integer(), (n, s) => {
-      const v = new Rng(s).int(n);
-      return Number.isInteger(v) && v >= 0 && v < n;
-    }));
   });
 });
 
@@ -132,7 +102,10 @@ describe('stopping rule', () => {
 describe('checkpoints', () => {
   const ck = {
     iteration: 12,
-    rng: [1, 2, 3, 4] as [number, number, number, number],
+    rng: [
+      { seed: 5, purpose: 'train/batches', words: [1, 2, 3, 4] as [number, number, number, number] },
+      { seed: 5, purpose: 'train/noise/z', words: [5, 6, 7, 8] as [number, number, number, number] },
+    ],
     meta: { seed: 5 },
     tensors: new Map([
       ['param:w', { shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) }],
@@ -146,7 +119,7 @@ describe('checkpoints', () => {
     expect(readdirSync(dir).some((n) => n.includes('.tmp'))).toBe(false);
     const back = await loadCheckpoint((await latestCheckpoint(dir))!);
     expect(back.iteration).toBe(12);
-    expect(back.rng).toEqual([1, 2, 3, 4]);
+    expect(back.rng).toEqual(ck.rng);
     expect(back.tensors.get('param:w')!.data).toEqual(ck.tensors.get('param:w')!.data);
   });
   it('a damaged or truncated file is an InputError naming the file', () => {
@@ -159,6 +132,17 @@ describe('checkpoints', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ckpt-'));
     writeFileSync(join(dir, 'ckpt-000000001.nsckpt'), buf.subarray(0, 20));
     return expect(loadCheckpoint(join(dir, 'ckpt-000000001.nsckpt'))).rejects.toMatchObject({ name: 'InputError', file: join(dir, 'ckpt-000000001.nsckpt') });
+  });
+  it('reads a version 1 file (one state of the old generator) with its weights and no stream states', () => {
+    const buf = encodeCheckpoint(ck);
+    expect(JSON.parse(buf.subarray(12, 12 + buf.readUInt32LE(8)).toString('utf8')).version).toBe(CHECKPOINT_VERSION);
+    const v1 = asCheckpointVersion1(buf);
+    const back = decodeCheckpoint(v1, 'old.nsckpt');
+    expect(back.rng).toEqual([]);
+    expect(back.iteration).toBe(12);
+    expect(back.tensors.get('state:adam/m/w')!.data).toEqual(Float32Array.from([0.25]));
+    const v3 = Buffer.from(v1.toString('latin1').replace('"version":1', '"version":3'), 'latin1');
+    expect(() => decodeCheckpoint(v3, 'new.nsckpt')).toThrow(/version 1 or 2/);
   });
   it('encoding is deterministic', () => {
     expect(encodeCheckpoint(ck).equals(encodeCheckpoint(ck))).toBe(true);

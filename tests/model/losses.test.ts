@@ -7,7 +7,7 @@ import { Tensor } from '../../src/graph/tensor.js';
 import { parseModelConfig } from '../../src/model/config.js';
 import { criticLosses, generate, stepInputs, type StepInputs } from '../../src/model/losses.js';
 import { ParamInit, declareParams, discriminator, paramSpecs, type NetContext } from '../../src/model/networks.js';
-import { Rng } from '../../src/model/rng.js';
+import { Rng } from '../../src/core/rng.js';
 import { stopMask } from '../../src/model/postprocess.js';
 import { tinyConfig, tinyLayout } from './synthetic.js';
 
@@ -19,24 +19,24 @@ const A = 4;
 
 describe('WGAN-GP critic loss', () => {
   it('matches finite differences of the critic at x̂ = real + α·(fake − real), α per example', () => {
-    const r = new Rng(11);
+    const r = new Rng(11, 'test');
     const feeds: Record<string, Tensor> = {};
     const put = (name: string, shape: number[], data: Float32Array): void => {
       feeds[name] = Tensor.from('float32', shape, data);
     };
     // Critic weights large enough that slopes are far from 0 (the 0.02 init would give GP ≈ 1 whatever the wiring).
-    for (const s of paramSpecs(cfg, tinyLayout, ['disc'])) put(s.name, s.shape, r.normal(s.shape.reduce((a, b) => a * b, 1)).map((v) => v * 0.4));
-    const realA = r.uniformArray(B * A);
-    const realF = r.uniformArray(B * T * F2);
+    for (const s of paramSpecs(cfg, tinyLayout, ['disc'])) put(s.name, s.shape, r.normals(s.shape.reduce((a, b) => a * b, 1)).map((v) => v * 0.4));
+    const realA = r.uniforms(B * A);
+    const realF = r.uniforms(B * T * F2);
     const alpha = Float32Array.from([0.1, 0.5, 0.9]);
     put('real_attr', [B, A], realA);
     put('real_feat', [B, T, F2], realF);
-    put('z_attr', [B, 5], r.normal(B * 5));
-    put('z_feat', [B, 2, 5], r.normal(B * 2 * 5));
-    put('h0', [B, 8], r.normal(B * 8));
-    put('c0', [B, 8], r.normal(B * 8));
+    put('z_attr', [B, 5], r.normals(B * 5));
+    put('z_feat', [B, 2, 5], r.normals(B * 2 * 5));
+    put('h0', [B, 8], r.normals(B * 8));
+    put('c0', [B, 8], r.normals(B * 8));
     put('alpha', [B, 1], alpha);
-    put('alpha_attr', [B, 1], r.uniformArray(B));
+    put('alpha_attr', [B, 1], r.uniforms(B));
     for (let i = 0; i < cfg.attrGenLayers; i++) {
       put(`bn:gen/attr/bn${i}/mean`, [16], new Float32Array(16));
       put(`bn:gen/attr/bn${i}/var`, [16], new Float32Array(16).fill(1));

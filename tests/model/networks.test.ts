@@ -3,13 +3,12 @@
 import { describe, expect, it } from 'vitest';
 import { Graph, type Value } from '../../src/graph/ir.js';
 import { evaluate } from '../../src/graph/interpreter.js';
-import { Rng as GraphRng } from '../../src/core/rng.js';
 import { Tensor } from '../../src/graph/tensor.js';
 import { parseModelConfig } from '../../src/model/config.js';
 import { withGenFlag, type ModelLayout } from '../../src/model/layout.js';
 import { generate, generatorLoss, stepInputs, type StepInputs } from '../../src/model/losses.js';
 import { ParamInit, declareParams, featureGenerator, paramSpecs, stoppingRule, type NetContext } from '../../src/model/networks.js';
-import { Rng } from '../../src/model/rng.js';
+import { Rng } from '../../src/core/rng.js';
 import { fdCheck, paramFeeds } from '../graph/helpers.js';
 import { tinyConfig, tinyLayout } from './synthetic.js';
 
@@ -63,19 +62,19 @@ function featureFeeds(n: number, r: Rng): Record<string, Tensor> {
   const attr = new Float32Array(n * A);
   for (let b = 0; b < n; b++) {
     attr[b * A + r.int(3)] = 1;
-    attr[b * A + 3] = r.uniform();
+    attr[b * A + 3] = r.next();
   }
   return {
     attr: Tensor.from('float32', [n, A], attr),
-    z_feat: Tensor.from('float32', [n, S, 5], r.normal(n * S * 5)),
-    h0: Tensor.from('float32', [n, 8], r.normal(n * 8)),
-    c0: Tensor.from('float32', [n, 8], r.normal(n * 8)),
+    z_feat: Tensor.from('float32', [n, S, 5], r.normals(n * S * 5)),
+    h0: Tensor.from('float32', [n, 8], r.normals(n * 8)),
+    c0: Tensor.from('float32', [n, 8], r.normals(n * 8)),
   };
 }
 
 /** gen/feat/out weights large enough that the flags of different flows and steps disagree. */
 function loudOutput(r: Rng): Record<string, Tensor> {
-  const W = r.normal(8 * SL * F2).map((v) => 1.5 * v);
+  const W = r.normals(8 * SL * F2).map((v) => 1.5 * v);
   const b = new Float32Array(SL * F2);
   for (let j = 0; j < SL; j++) b[j * F2 + F] = 0.8; // lean to "continue" so flows last a few records
   return { 'gen/feat/out/W': Tensor.from('float32', [8, SL * F2], W), 'gen/feat/out/b': Tensor.from('float32', [SL * F2], b) };
@@ -88,13 +87,13 @@ describe('stopping rule: group-level masking as TF DoppelGANger', () => {
     // Flag logits set by the output bias alone: record 1 of every step says "end", records 0 and 2 "continue".
     const n = 2;
     const { out } = featureGraph(n);
-    const W = new Rng(1).normal(8 * SL * F2).map((v) => 0.5 * v);
+    const W = new Rng(1, 'test').normals(8 * SL * F2).map((v) => 0.5 * v);
     const bias = new Float32Array(SL * F2);
     for (let j = 0; j < SL; j++) {
       for (let u = 0; u < 8; u++) W[u * SL * F2 + j * F2 + F] = W[u * SL * F2 + j * F2 + F + 1] = 0;
       bias[j * F2 + F + (j === 1 ? 1 : 0)] = 2;
     }
-    const feeds = { ...featureFeeds(n, new Rng(2)), 'gen/feat/out/W': Tensor.from('float32', [8, SL * F2], W), 'gen/feat/out/b': Tensor.from('float32', [SL * F2], bias) };
+    const feeds = { ...featureFeeds(n, new Rng(2, 'test')), 'gen/feat/out/W': Tensor.from('float32', [8, SL * F2], W), 'gen/feat/out/b': Tensor.from('float32', [SL * F2], bias) };
     const [raw, masked, mask, groupMask] = evaluate([out.raw, out.masked, out.mask, out.groupMask], feeds);
     for (let b = 0; b < n; b++) {
       // Length 2: records 0 and 1 are valid (the "end" record included) …
@@ -113,7 +112,7 @@ describe('stopping rule: group-level masking as TF DoppelGANger', () => {
   it('equals TF\'s while_loop rule record for record on random flows (mid-group ends, fully masked steps, no end)', () => {
     const n = 32;
     const { out } = featureGraph(n);
-    const r = new Rng(7);
+    const r = new Rng(7, 'test');
     const feeds = { ...featureFeeds(n, r), ...loudOutput(r) };
     const [raw, masked, mask] = evaluate([out.raw, out.masked, out.mask], feeds);
     const ref = tfReference(raw!.data, n);
@@ -137,13 +136,13 @@ describe('stopping rule: group-level masking as TF DoppelGANger', () => {
   it('leaves real data encoded by add_gen_flag unchanged and recovers its length: real and fake have one structure', () => {
     // One real flow per length 1..T; padded records are zero with flag [0,1] inside the last group, [0,0] after.
     const n = T;
-    const r = new Rng(3);
+    const r = new Rng(3, 'test');
     const features = new Float32Array(n * T * F);
     const genFlag = new Float32Array(n * T);
     for (let b = 0; b < n; b++) {
       for (let t = 0; t <= b; t++) {
         genFlag[b * T + t] = 1;
-        features[(b * T + t) * F] = r.uniform();
+        features[(b * T + t) * F] = r.next();
         features[(b * T + t) * F + 1 + r.int(2)] = 1;
       }
     }
@@ -166,16 +165,16 @@ describe('stopping rule: group-level masking as TF DoppelGANger', () => {
     const x = stepInputs(ctx, B, ['z_attr', 'z_feat', 'h0', 'c0']) as StepInputs;
     const loss = generatorLoss(ctx, x, B);
     const fake = generate(ctx, x, B); // the same forward pass, to see which records D got
-    const r = new Rng(9);
+    const r = new Rng(9, 'test');
     const feeds: Record<string, Tensor> = { ...paramFeeds(g), ...loudOutput(r) };
     // Critic weights large enough that D's slopes are far from 0.
     for (const s of paramSpecs(cfg, layout, ['disc', 'attr_disc'])) {
-      feeds[s.name] = Tensor.from('float32', s.shape, r.normal(s.shape.reduce((a, b) => a * b, 1)).map((v) => v * 0.4));
+      feeds[s.name] = Tensor.from('float32', s.shape, r.normals(s.shape.reduce((a, b) => a * b, 1)).map((v) => v * 0.4));
     }
-    feeds['z_attr'] = Tensor.from('float32', [B, 5], r.normal(B * 5));
-    feeds['z_feat'] = Tensor.from('float32', [B, S, 5], r.normal(B * S * 5));
-    feeds['h0'] = Tensor.from('float32', [B, 8], r.normal(B * 8));
-    feeds['c0'] = Tensor.from('float32', [B, 8], r.normal(B * 8));
+    feeds['z_attr'] = Tensor.from('float32', [B, 5], r.normals(B * 5));
+    feeds['z_feat'] = Tensor.from('float32', [B, S, 5], r.normals(B * S * 5));
+    feeds['h0'] = Tensor.from('float32', [B, 8], r.normals(B * 8));
+    feeds['c0'] = Tensor.from('float32', [B, 8], r.normals(B * 8));
     for (let i = 0; i < cfg.attrGenLayers; i++) {
       feeds[`bn:gen/attr/bn${i}/mean`] = Tensor.from('float32', [16], new Float32Array(16));
       feeds[`bn:gen/attr/bn${i}/var`] = Tensor.from('float32', [16], new Float32Array(16).fill(1));
@@ -195,6 +194,6 @@ describe('stopping rule: group-level masking as TF DoppelGANger', () => {
     }
     expect(afterEndKept).toBeGreaterThan(0);
     const wrt = ['gen/feat/out/W', 'gen/feat/out/b', 'gen/feat/lstm/Wh', 'gen/feat/lstm/Wz'].map((name) => params.get(name)!) as Value[];
-    expect(fdCheck(loss, wrt, feeds, new GraphRng(4, 'test'), 12)).toBeLessThanOrEqual(1);
+    expect(fdCheck(loss, wrt, feeds, new Rng(4, 'test'), 12)).toBeLessThanOrEqual(1);
   });
 });

@@ -1,6 +1,6 @@
 // Tiny synthetic layouts and chunk tensors for the model tests.
 import type { ChunkTensors, ModelLayout } from '../../src/model/layout.js';
-import { Rng } from '../../src/model/rng.js';
+import { Rng } from '../../src/core/rng.js';
 
 /** Attributes: a 3-way category and a [0,1] value; features: a [0,1] value and a 2-way category; T = 4. */
 export const tinyLayout: ModelLayout = {
@@ -25,7 +25,7 @@ export const tinyConfig = {
  * category predicts length); x = val ± noise; kind = c mod 2.
  */
 export function tinyTensors(n: number, seed = 1): ChunkTensors {
-  const r = new Rng(seed);
+  const r = new Rng(seed, 'test');
   const A = 4;
   const T = 4;
   const F = 3;
@@ -33,15 +33,26 @@ export function tinyTensors(n: number, seed = 1): ChunkTensors {
   const features = new Float32Array(n * T * F);
   const genFlag = new Float32Array(n * T);
   for (let i = 0; i < n; i++) {
-    const u = r.uniform();
+    const u = r.next();
     const c = u < 0.6 ? 0 : u < 0.9 ? 1 : 2;
     attributes[i * A + c] = 1;
     attributes[i * A + 3] = 0.2 + 0.3 * c;
     for (let t = 0; t < 1 + c; t++) {
       genFlag[i * T + t] = 1;
-      features[(i * T + t) * F] = Math.min(1, Math.max(0, 0.2 + 0.3 * c + 0.05 * (r.uniform() - 0.5)));
+      features[(i * T + t) * F] = Math.min(1, Math.max(0, 0.2 + 0.3 * c + 0.05 * (r.next() - 0.5)));
       features[(i * T + t) * F + 1 + (c % 2)] = 1;
     }
   }
   return { n, attributes, features, genFlag };
+}
+
+/** The same checkpoint as the previous format (version 1) wrote it: one state of the old generator, no named streams. */
+export function asCheckpointVersion1(buf: Buffer): Buffer {
+  const hlen = buf.readUInt32LE(8);
+  const header = JSON.parse(buf.subarray(12, 12 + hlen).toString('utf8')) as Record<string, unknown>;
+  let json = JSON.stringify({ ...header, version: 1, rng: [1, 2, 3, 4] });
+  while (Buffer.byteLength(json) % 4 !== 0) json += ' ';
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(Buffer.byteLength(json), 0);
+  return Buffer.concat([buf.subarray(0, 8), len, Buffer.from(json, 'utf8'), buf.subarray(12 + hlen)]);
 }

@@ -1,14 +1,14 @@
 // End-to-end tests of DoppelGANger training on tiny configs: finite losses, checkpoints, resume, sampling, export.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError, InputError } from '../../src/errors.js';
 import { GENERATOR_IO, exportGenerator, sample, trainChunk, type TrainProgress } from '../../src/model/index.js';
 import { writeFileAtomic } from '../../src/io/atomic.js';
 import { checkpointFiles, listCheckpoints, loadCheckpoint } from '../../src/pipeline/checkpoints.js';
-import { tinyConfig, tinyLayout, tinyTensors } from './synthetic.js';
+import { asCheckpointVersion1, tinyConfig, tinyLayout, tinyTensors } from './synthetic.js';
 
 const tensors = tinyTensors(200);
 const root = join(import.meta.dirname, '..', '..');
@@ -115,6 +115,25 @@ describe('trainChunk (tiny config)', () => {
     const wide = { ...tinyLayout, maxLen: 6 };
     const t6 = { n: 1, attributes: new Float32Array(4), features: new Float32Array(18), genFlag: new Float32Array(6) };
     await expect(trainChunk({ tensors: t6, layout: wide, config: tinyConfig, checkpoints: checkpointFiles(b), iterations: 5, initFrom: src.lastCheckpoint })).rejects.toThrow(/different field layout/);
+  });
+
+  it('a version 1 checkpoint (before the named random streams) initialises a run or ends a finished one, but cannot resume', async () => {
+    const a = mkdtempSync(join(tmpdir(), 'dg-v1-'));
+    const src = await trainChunk({ tensors, layout: tinyLayout, config: tinyConfig, checkpoints: checkpointFiles(a), iterations: 5, seed: 3, threads: 1 });
+    const b = mkdtempSync(join(tmpdir(), 'dg-v1-'));
+    const old = join(b, 'ckpt-000000005.nsckpt');
+    writeFileSync(old, asCheckpointVersion1(readFileSync(src.lastCheckpoint)));
+    const resume = trainChunk({ tensors, layout: tinyLayout, config: tinyConfig, checkpoints: checkpointFiles(b), iterations: 10, seed: 3, threads: 1, resumeFrom: 'latest' });
+    await expect(resume).rejects.toThrow(InputError);
+    await expect(resume).rejects.toThrow(/format 1.*cannot resume/);
+    const done = await trainChunk({ tensors, layout: tinyLayout, config: tinyConfig, checkpoints: checkpointFiles(b), iterations: 5, seed: 3, threads: 1, resumeFrom: 'latest' });
+    expect(done.lastCheckpoint).toBe(old);
+    const c = mkdtempSync(join(tmpdir(), 'dg-v1-'));
+    const start = await trainChunk({ tensors, layout: tinyLayout, config: tinyConfig, checkpoints: checkpointFiles(c), iterations: 5, seed: 4, threads: 1, initFrom: old, initialOnly: true });
+    const x = await loadCheckpoint(src.lastCheckpoint);
+    const y = await loadCheckpoint(start.lastCheckpoint);
+    for (const [k, t] of x.tensors) expect(y.tensors.get(k)!.data, k).toEqual(t.data);
+    expect(y.rng.map((r) => r.purpose).sort()).toEqual(['train/batches', 'train/gp-alpha', 'train/noise/lstm-state', 'train/noise/z']);
   });
 
   it('device cuda without a CUDA provider is a clear error, never a CPU fallback', async () => {
