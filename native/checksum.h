@@ -3,6 +3,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "byte_order.h"
+
 namespace netshare {
 
 // Adds `len` bytes at `p` (read as big-endian 16-bit words; an odd last byte is padded with zero) to the
@@ -10,7 +12,7 @@ namespace netshare {
 // 128 KiB per call so the 32-bit accumulator cannot overflow before folding (headers are at most 60 bytes).
 inline uint32_t ChecksumAdd(uint32_t sum, const uint8_t* p, size_t len) {
   size_t i = 0;
-  for (; i + 1 < len; i += 2) sum += (static_cast<uint32_t>(p[i]) << 8) | p[i + 1];
+  for (; i + 1 < len; i += 2) sum += LoadBe16(p + i);
   if (i < len) sum += static_cast<uint32_t>(p[i]) << 8;
   return sum;
 }

@@ -2,17 +2,10 @@
 // down to IPv4/IPv6 (extension headers, fragments) and TCP/UDP/SCTP ports, TCP flags, ICMP type/code.
 #include "decode.h"
 
+#include "byte_order.h"
+
 namespace netshare {
 namespace {
-
-inline uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-inline uint32_t be32(const uint8_t* p) {
-  return (static_cast<uint32_t>(p[0]) << 24) | (static_cast<uint32_t>(p[1]) << 16) | (static_cast<uint32_t>(p[2]) << 8) | p[3];
-}
-inline uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
-inline uint32_t le32(const uint8_t* p) {
-  return p[0] | (static_cast<uint32_t>(p[1]) << 8) | (static_cast<uint32_t>(p[2]) << 16) | (static_cast<uint32_t>(p[3]) << 24);
-}
 
 constexpr int kMaxTags = 16;  // VLAN tags / MPLS labels walked before giving up (loops on garbage stay bounded)
 
@@ -21,12 +14,12 @@ inline void DecodeL4(const uint8_t* l4, int64_t n, DecodedPacket& o) {
   const uint8_t p = o.proto;
   if (p == 6 || p == 17 || p == 132) {
     if (n >= 4) {
-      o.src_port = be16(l4);
-      o.dst_port = be16(l4 + 2);
+      o.src_port = LoadBe16(l4);
+      o.dst_port = LoadBe16(l4 + 2);
     }
     if (p == 6) {
       if (n >= 14) o.tcp_flags = l4[13];
-      if (n >= 16) o.tcp_window = be16(l4 + 14);
+      if (n >= 16) o.tcp_window = LoadBe16(l4 + 14);
     }
   } else if (p == 1 || p == 58) {
     if (n >= 1) o.icmp_type = l4[0];
@@ -47,16 +40,16 @@ bool DecodeIp(const uint8_t* p, int64_t n, int want, DecodedPacket& o) {
     o.ip_version = 4;
     o.ihl = static_cast<uint8_t>(ihl);
     o.tos = p[1];
-    o.pkt_len = be16(p + 2);
-    o.ip_id = be16(p + 4);
-    const uint16_t off = be16(p + 6);
+    o.pkt_len = LoadBe16(p + 2);
+    o.ip_id = LoadBe16(p + 4);
+    const uint16_t off = LoadBe16(p + 6);
     o.flags = static_cast<uint8_t>(off >> 13);
     o.frag_offset = off & 0x1fff;
     o.ttl = p[8];
     o.proto = p[9];
-    o.ip_checksum = be16(p + 10);
-    o.src4 = be32(p + 12);
-    o.dst4 = be32(p + 16);
+    o.ip_checksum = LoadBe16(p + 10);
+    o.src4 = LoadBe32(p + 12);
+    o.dst4 = LoadBe32(p + 16);
     if (o.frag_offset != 0) {
       o.is_fragment = 1;
       return true;
@@ -69,7 +62,7 @@ bool DecodeIp(const uint8_t* p, int64_t n, int want, DecodedPacket& o) {
     o.ip_version = 6;
     o.ihl = 40;
     o.tos = static_cast<uint8_t>(((p[0] & 15) << 4) | (p[1] >> 4));
-    o.pkt_len = static_cast<uint32_t>(be16(p + 4)) + 40;
+    o.pkt_len = static_cast<uint32_t>(LoadBe16(p + 4)) + 40;
     o.ttl = p[7];
     std::memcpy(o.src6, p + 8, 16);
     std::memcpy(o.dst6, p + 24, 16);
@@ -85,10 +78,10 @@ bool DecodeIp(const uint8_t* p, int64_t n, int want, DecodedPacket& o) {
         pos += len;
       } else if (nh == 44) {
         if (n - pos < 8) break;
-        const uint16_t fo = be16(p + pos + 2);
+        const uint16_t fo = LoadBe16(p + pos + 2);
         o.frag_offset = fo >> 3;
         o.flags = fo & 1;
-        o.ip_id = be32(p + pos + 4);
+        o.ip_id = LoadBe32(p + pos + 4);
         nh = p[pos];
         pos += 8;
         if (o.frag_offset != 0) {
@@ -118,7 +111,7 @@ LinkVerdict FromEthertype(uint16_t type, const uint8_t* data, int64_t caplen, in
       case 0x86DD: want = 6; return kIp;
       case 0x8100: case 0x88A8: case 0x9100: case 0x9200:
         if (caplen - pos < 4) return kBad;
-        type = be16(data + pos + 2);
+        type = LoadBe16(data + pos + 2);
         pos += 4;
         continue;
       case 0x8847: case 0x8848: {
@@ -137,7 +130,7 @@ LinkVerdict FromEthertype(uint16_t type, const uint8_t* data, int64_t caplen, in
       }
       case 0x8864: {  // PPPoE session: 6-byte header, then a PPP protocol number
         if (caplen - pos < 8) return kBad;
-        const uint16_t ppp = be16(data + pos + 6);
+        const uint16_t ppp = LoadBe16(data + pos + 6);
         pos += 8;
         if (ppp == 0x0021) { want = 4; return kIp; }
         if (ppp == 0x0057) { want = 6; return kIp; }
@@ -155,14 +148,14 @@ LinkVerdict FromLlc(const uint8_t* data, int64_t caplen, int64_t& pos, int& want
   if (caplen - pos < 3) return kBad;
   if (data[pos] != 0xAA || data[pos + 1] != 0xAA || data[pos + 2] != 0x03) return kNotIp;
   if (caplen - pos < 8) return kBad;
-  const uint16_t type = be16(data + pos + 6);
+  const uint16_t type = LoadBe16(data + pos + 6);
   pos += 8;
   return FromEthertype(type, data, caplen, pos, want);
 }
 
 LinkVerdict FromEthernet(const uint8_t* data, int64_t caplen, int64_t& pos, int& want) {
   if (caplen - pos < 14) return kBad;
-  const uint16_t type = be16(data + pos + 12);
+  const uint16_t type = LoadBe16(data + pos + 12);
   pos += 14;
   if (type <= 1500) return FromLlc(data, caplen, pos, want);  // 802.3 length field
   return FromEthertype(type, data, caplen, pos, want);
@@ -177,7 +170,7 @@ LinkVerdict FromPpp(const uint8_t* data, int64_t caplen, int64_t& pos, int& want
     pos += 1;
   } else {
     if (caplen - pos < 2) return kBad;
-    proto = be16(data + pos);
+    proto = LoadBe16(data + pos);
     pos += 2;
   }
   if (proto == 0x0021) { want = 4; return kIp; }
@@ -232,8 +225,8 @@ LinkVerdict FromErf(const uint8_t* data, int64_t caplen, int64_t& pos, int& want
       return FromLlc(data, caplen, pos, want);
     case 1: case 5: case 6:  // HDLC/POS (PPP or Cisco HDLC)
       if (caplen - pos < 4) return kBad;
-      if (be16(data + pos) == 0xFF03 || (data[pos] & 0xFD) == 0x0F) {
-        const uint16_t proto = be16(data + pos + 2);
+      if (LoadBe16(data + pos) == 0xFF03 || (data[pos] & 0xFD) == 0x0F) {
+        const uint16_t proto = LoadBe16(data + pos + 2);
         pos += 4;
         if (proto == 0x0021 || proto == 0x0800) { want = 4; return kIp; }
         if (proto == 0x0057 || proto == 0x86DD) { want = 6; return kIp; }
@@ -272,19 +265,19 @@ void DecodePacket(int linktype, const uint8_t* data, uint32_t caplen32, uint32_t
     case 113:  // Linux cooked v1: protocol at bytes 14-15
       if (caplen >= 16) {
         pos = 16;
-        v = FromEthertype(be16(data + 14), data, caplen, pos, want);
+        v = FromEthertype(LoadBe16(data + 14), data, caplen, pos, want);
       }
       break;
     case 276:  // Linux cooked v2: protocol at bytes 0-1, 20-byte header
       if (caplen >= 20) {
         pos = 20;
-        v = FromEthertype(be16(data), data, caplen, pos, want);
+        v = FromEthertype(LoadBe16(data), data, caplen, pos, want);
       }
       break;
     case 0:  // NULL: address family in the capturing host's byte order
       if (caplen >= 4) {
-        uint32_t af = le32(data);
-        if (af > 0xFFFF) af = be32(data);
+        uint32_t af = LoadLe32(data);
+        if (af > 0xFFFF) af = LoadBe32(data);
         pos = 4;
         v = FromNullAf(af, want);
       }
@@ -292,7 +285,7 @@ void DecodePacket(int linktype, const uint8_t* data, uint32_t caplen32, uint32_t
     case 108:  // LOOP: address family big-endian
       if (caplen >= 4) {
         pos = 4;
-        v = FromNullAf(be32(data), want);
+        v = FromNullAf(LoadBe32(data), want);
       }
       break;
     case 9: case 50: v = FromPpp(data, caplen, pos, want); break;
@@ -300,14 +293,14 @@ void DecodePacket(int linktype, const uint8_t* data, uint32_t caplen32, uint32_t
     case 104:  // Cisco HDLC: address, control, Ethernet type
       if (caplen >= 4) {
         pos = 4;
-        v = FromEthertype(be16(data + 2), data, caplen, pos, want);
+        v = FromEthertype(LoadBe16(data + 2), data, caplen, pos, want);
       }
       break;
     case 197: v = FromErf(data, caplen, pos, want); break;
     case 105: v = From80211(data, caplen, pos, want); break;
     case 127:
       if (caplen >= 4 && data[0] == 0) {
-        const uint16_t rlen = le16(data + 2);
+        const uint16_t rlen = LoadLe16(data + 2);
         if (rlen >= 8 && rlen <= caplen) {
           pos = rlen;
           v = From80211(data, caplen, pos, want);

@@ -1,27 +1,19 @@
-// Trace reader: opens pcap (header checked by libpcap, records parsed natively), pcapng (block parser, per-interface link type and resolution) and gzip'd
-// captures, and fills preallocated column batches with decoded headers and (optionally) flow ids.
+// Trace reader: opens a capture (pcap, pcapng, either gzip'd; one RecordSource per format), applies the BPF filter and
+// fills preallocated column batches with decoded headers and (optionally) flow ids.
 #pragma once
 #include <pcap/pcap.h>
 
 #include <cstdint>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "decode.h"
 #include "flows.h"
+#include "input_stream.h"
+#include "record_source.h"
 
 namespace netshare {
-
-// A reader failure. kind: "input" (bad/missing file: `offset` is the byte offset where it went wrong, -1 if
-// unknown; for gzip'd files it counts decompressed bytes) or "config" (bad option, e.g. a BPF filter).
-struct ReaderError : std::runtime_error {
-  ReaderError(std::string k, const std::string& msg, int64_t off = -1) : std::runtime_error(msg), kind(std::move(k)), offset(off) {}
-  std::string kind;
-  int64_t offset;
-  bool prefix_ok = true;  // false: keep_valid_prefix cannot turn this into a warning (the file never opened)
-};
 
 // Column list shared with the N-API glue: name, C type, bytes per packet.
 #define NETSHARE_PACKET_COLUMNS(X) \
@@ -76,41 +68,6 @@ struct ReaderOptions {
   bool leave_final_flows = false;
 };
 
-struct ReaderStats {
-  std::string format;           // pcap | pcapng | gzip-pcap | gzip-pcapng
-  std::vector<int> linktypes;   // distinct link types in file order (pcap header / pcapng IDBs)
-  uint64_t records = 0;         // records read from the file (before the filter)
-  uint64_t packets = 0;         // records that passed the filter
-  uint64_t ipv4 = 0, ipv6 = 0, tcp = 0, udp = 0, icmp = 0, other_ip = 0, not_ip = 0, undecodable = 0;
-  uint64_t truncated = 0, fragments = 0, clamped_ts = 0;
-  uint64_t over_snaplen = 0;    // records whose caplen exceeds their file/interface snaplen (libpcap cuts them to the snapshot length)
-  bool has_ts = false;
-  int64_t first_sec = 0, last_sec = 0;
-  uint32_t first_nsec = 0, last_nsec = 0;
-  std::vector<std::string> warnings;
-};
-
-// One record handed out by a format source; `data` stays valid until the next call.
-struct RawRecord {
-  int64_t sec;
-  uint32_t nsec;
-  uint32_t caplen, len;
-  uint32_t file_caplen;  // captured length stored in the file (> caplen when libpcap cut it to the snaplen)
-  const uint8_t* data;
-  int linktype;
-  uint16_t iface;
-  uint32_t snaplen;
-};
-
-class RecordSource {
- public:
-  virtual ~RecordSource() = default;
-  // Returns false at a clean end of input; throws ReaderError("input", ..., offset) on malformed data.
-  virtual bool Next(RawRecord& r) = 0;
-  // Decompressed/raw stream offset of the next unread byte (for error messages).
-  virtual int64_t Offset() const = 0;
-};
-
 class Reader {
  public:
   Reader(std::string path, ReaderOptions opts);
@@ -126,7 +83,7 @@ class Reader {
   // follow that Fill's `flows`, in id order via FlowTable::IdOrder/Open; Clear() it after use). Null otherwise.
   FlowTable* final_flows() { return opts_.leave_final_flows && done_ ? flow_table_.get() : nullptr; }
   int64_t bytes_read() const;  // compressed bytes for gzip
-  int64_t total_bytes() const { return total_bytes_; }
+  int64_t total_bytes() const { return in_.size; }
   bool opened() const { return source_ != nullptr; }
 
  private:
@@ -143,10 +100,7 @@ class Reader {
   std::unique_ptr<RecordSource> source_;
   std::unique_ptr<FlowTable> flow_table_;
   std::vector<CompiledFilter> filters_;
-  FILE* file_ = nullptr;   // underlying FILE* (owned by the source / libpcap once handed over)
-  void* gz_ = nullptr;     // gzFile when gzip'd
-  void* cookie_ = nullptr; // the stream cookie behind file_ (owned by file_)
-  int64_t total_bytes_ = 0;
+  InputStream in_;  // the stream under source_ (its FILE* is owned by source_ once handed over)
   bool done_ = false;
   // Per-batch scratch for the flow pass (sized to the batch capacity once).
   std::vector<FlowKey> keys_;

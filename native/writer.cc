@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "byte_order.h"
 #include "checksum.h"
 
 namespace netshare {
@@ -24,20 +25,6 @@ constexpr uint8_t kProtoUdp = 17;
 constexpr uint8_t kProtoIpv6Frag = 44;
 constexpr uint8_t kProtoIcmpv6 = 58;
 constexpr size_t kBufferBytes = 8u << 20;
-
-inline void Put16(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-inline void Put32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
-}
-// pcap and pcapng are written in the host's byte order (readers detect it from the magic).
-inline void PutHost32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
-inline void PutHost16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
 
 [[noreturn]] void Bad(const char* what, const char* column, size_t row, double value) {
   char buf[256];
@@ -60,34 +47,34 @@ inline size_t L4HeaderLen(uint8_t proto, uint8_t v) {
 // (0 for ICMPv4, which has none). The payload is all zero, so it adds nothing to any checksum.
 inline void EncodeL4(const PacketColumns& c, size_t i, uint8_t proto, uint32_t l4_total, uint32_t pseudo, uint8_t* l4) {
   if (proto == kProtoTcp) {
-    Put16(l4, c.src_port[i]);
-    Put16(l4 + 2, c.dst_port[i]);
+    StoreBe16(l4, c.src_port[i]);
+    StoreBe16(l4 + 2, c.dst_port[i]);
     std::memset(l4 + 4, 0, 8);  // seq, ack
     l4[12] = 5 << 4;             // data offset: 20 bytes, no options
     l4[13] = c.tcp_flags[i];
-    Put16(l4 + 14, c.tcp_window[i]);
-    Put16(l4 + 16, 0);
-    Put16(l4 + 18, 0);  // urgent pointer
+    StoreBe16(l4 + 14, c.tcp_window[i]);
+    StoreBe16(l4 + 16, 0);
+    StoreBe16(l4 + 18, 0);  // urgent pointer
     uint32_t s = pseudo;
     s += c.src_port[i];
     s += c.dst_port[i];
-    s += static_cast<uint32_t>(l4[12]) << 8 | l4[13];
+    s += LoadBe16(l4 + 12);
     s += c.tcp_window[i];
-    Put16(l4 + 16, ChecksumFinish(s));
+    StoreBe16(l4 + 16, ChecksumFinish(s));
   } else if (proto == kProtoUdp) {
-    Put16(l4, c.src_port[i]);
-    Put16(l4 + 2, c.dst_port[i]);
-    Put16(l4 + 4, l4_total);
+    StoreBe16(l4, c.src_port[i]);
+    StoreBe16(l4 + 2, c.dst_port[i]);
+    StoreBe16(l4 + 4, l4_total);
     uint32_t s = pseudo + c.src_port[i] + c.dst_port[i] + l4_total;
     uint16_t sum = ChecksumFinish(s);
-    Put16(l4 + 6, sum == 0 ? 0xffff : sum);  // 0 means "no checksum" in UDP
+    StoreBe16(l4 + 6, sum == 0 ? 0xffff : sum);  // 0 means "no checksum" in UDP
   } else {  // ICMP / ICMPv6: type, code, checksum, 4 zero bytes
     if (c.src_port[i] > 255) Bad("an ICMP type 0..255 (srcPort)", "srcPort", i, c.src_port[i]);
     if (c.dst_port[i] > 255) Bad("an ICMP code 0..255 (dstPort)", "dstPort", i, c.dst_port[i]);
     l4[0] = static_cast<uint8_t>(c.src_port[i]);
     l4[1] = static_cast<uint8_t>(c.dst_port[i]);
     std::memset(l4 + 2, 0, 6);
-    Put16(l4 + 2, ChecksumFinish(pseudo + (static_cast<uint32_t>(l4[0]) << 8 | l4[1])));
+    StoreBe16(l4 + 2, ChecksumFinish(pseudo + LoadBe16(l4)));
   }
 }
 
@@ -114,20 +101,20 @@ inline size_t EncodeIp(const PacketColumns& c, size_t i, uint8_t* p, uint32_t* t
     }
     p[0] = static_cast<uint8_t>(0x40 | (ihl >> 2));
     p[1] = c.tos[i];
-    Put16(p + 2, len);
-    Put16(p + 4, c.ip_id[i]);
-    Put16(p + 6, fl << 13 | fo);
+    StoreBe16(p + 2, len);
+    StoreBe16(p + 4, c.ip_id[i]);
+    StoreBe16(p + 6, fl << 13 | fo);
     p[8] = c.ttl[i];
     p[9] = proto;
-    Put16(p + 10, 0);
-    Put32(p + 12, c.src_ip[i]);
-    Put32(p + 16, c.dst_ip[i]);
+    StoreBe16(p + 10, 0);
+    StoreBe32(p + 12, c.src_ip[i]);
+    StoreBe32(p + 16, c.dst_ip[i]);
     if (ihl > 20) std::memset(p + 20, 0, ihl - 20);  // option bytes: End of Option List
     // Header checksum: the words are known, so sum them without re-reading the bytes (options are zero).
     uint32_t s = (static_cast<uint32_t>(p[0]) << 8 | p[1]) + len + (c.ip_id[i] & 0xffff) + (fl << 13 | fo) +
                  (static_cast<uint32_t>(p[8]) << 8 | proto);
     const uint32_t addr = ChecksumAdd32(0, c.src_ip[i]) + ChecksumAdd32(0, c.dst_ip[i]);
-    Put16(p + 10, ChecksumFinish(s + addr));
+    StoreBe16(p + 10, ChecksumFinish(s + addr));
     if (l4 != 0) {
       const uint32_t l4_total = len - ihl;
       const uint32_t pseudo = proto == kProtoIcmp ? 0 : addr + proto + l4_total;
@@ -149,8 +136,8 @@ inline size_t EncodeIp(const PacketColumns& c, size_t i, uint8_t* p, uint32_t* t
       Bad(what, "pktLen", i, len);
     }
     const uint32_t tc = c.tos[i];
-    Put32(p, 6u << 28 | tc << 20);  // flow label 0
-    Put16(p + 4, len - 40);
+    StoreBe32(p, 6u << 28 | tc << 20);  // flow label 0
+    StoreBe16(p + 4, len - 40);
     p[6] = frag ? kProtoIpv6Frag : proto;
     p[7] = c.ttl[i];
     std::memcpy(p + 8, c.src_ip6 + 16 * i, 16);
@@ -159,8 +146,8 @@ inline size_t EncodeIp(const PacketColumns& c, size_t i, uint8_t* p, uint32_t* t
       uint8_t* f = p + 40;
       f[0] = proto;
       f[1] = 0;
-      Put16(f + 2, fo << 3 | fl);
-      Put32(f + 4, c.ip_id[i]);
+      StoreBe16(f + 2, fo << 3 | fl);
+      StoreBe32(f + 4, c.ip_id[i]);
     }
     if (l4 != 0) {
       const uint32_t l4_total = len - 40 - static_cast<uint32_t>(ext);
@@ -185,36 +172,36 @@ void CheckColumns(const PacketColumns& c) {
 
 size_t EncodeFileHeader(const WriterOptions& opt, uint8_t* out) {
   if (opt.format == FileFormat::kPcap) {
-    PutHost32(out, opt.nanosecond ? 0xa1b23c4du : 0xa1b2c3d4u);
-    PutHost16(out + 4, 2);
-    PutHost16(out + 6, 4);
-    PutHost32(out + 8, 0);   // thiszone
-    PutHost32(out + 12, 0);  // sigfigs
-    PutHost32(out + 16, kSnaplen);
-    PutHost32(out + 20, opt.linktype);
+    StoreHost32(out, opt.nanosecond ? 0xa1b23c4du : 0xa1b2c3d4u);
+    StoreHost16(out + 4, 2);
+    StoreHost16(out + 6, 4);
+    StoreHost32(out + 8, 0);   // thiszone
+    StoreHost32(out + 12, 0);  // sigfigs
+    StoreHost32(out + 16, kSnaplen);
+    StoreHost32(out + 20, opt.linktype);
     return 24;
   }
   // Section Header Block (28 bytes, no options).
-  PutHost32(out, 0x0a0d0d0au);
-  PutHost32(out + 4, 28);
-  PutHost32(out + 8, 0x1a2b3c4du);
-  PutHost16(out + 12, 1);
-  PutHost16(out + 14, 0);
+  StoreHost32(out, 0x0a0d0d0au);
+  StoreHost32(out + 4, 28);
+  StoreHost32(out + 8, 0x1a2b3c4du);
+  StoreHost16(out + 12, 1);
+  StoreHost16(out + 14, 0);
   std::memset(out + 16, 0xff, 8);  // section length: unknown
-  PutHost32(out + 24, 28);
+  StoreHost32(out + 24, 28);
   // Interface Description Block with if_tsresol (32 bytes).
   uint8_t* b = out + 28;
-  PutHost32(b, 1);
-  PutHost32(b + 4, 32);
-  PutHost16(b + 8, static_cast<uint16_t>(opt.linktype));
-  PutHost16(b + 10, 0);
-  PutHost32(b + 12, kSnaplen);
-  PutHost16(b + 16, 9);  // if_tsresol
-  PutHost16(b + 18, 1);
+  StoreHost32(b, 1);
+  StoreHost32(b + 4, 32);
+  StoreHost16(b + 8, static_cast<uint16_t>(opt.linktype));
+  StoreHost16(b + 10, 0);
+  StoreHost32(b + 12, kSnaplen);
+  StoreHost16(b + 16, 9);  // if_tsresol
+  StoreHost16(b + 18, 1);
   b[20] = opt.nanosecond ? 9 : 6;
   b[21] = b[22] = b[23] = 0;
-  PutHost32(b + 24, 0);  // opt_endofopt
-  PutHost32(b + 28, 32);
+  StoreHost32(b + 24, 0);  // opt_endofopt
+  StoreHost32(b + 28, 32);
   return 60;
 }
 
@@ -227,7 +214,7 @@ size_t EncodeRecord(const PacketColumns& c, size_t i, const WriterOptions& opt, 
   if (opt.linktype == kLinktypeEthernet) {
     static const uint8_t kMacs[12] = {0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01};  // locally administered
     std::memcpy(pkt, kMacs, 12);
-    Put16(pkt + 12, c.ip_version[i] == 6 ? 0x86dd : 0x0800);
+    StoreBe16(pkt + 12, c.ip_version[i] == 6 ? 0x86dd : 0x0800);
     link = 14;
   }
   uint32_t total = 0;
@@ -246,23 +233,23 @@ size_t EncodeRecord(const PacketColumns& c, size_t i, const WriterOptions& opt, 
                                         : us + (t - whole >= 0.5 ? 1 : 0);
   if (!ng) {
     const uint64_t per_s = opt.nanosecond ? 1000000000ull : 1000000ull;
-    PutHost32(out, static_cast<uint32_t>(units / per_s));
-    PutHost32(out + 4, static_cast<uint32_t>(units % per_s));
-    PutHost32(out + 8, cap);
-    PutHost32(out + 12, orig);
+    StoreHost32(out, static_cast<uint32_t>(units / per_s));
+    StoreHost32(out + 4, static_cast<uint32_t>(units % per_s));
+    StoreHost32(out + 8, cap);
+    StoreHost32(out + 12, orig);
     return 16 + cap;
   }
   const uint32_t padded = (cap + 3) & ~3u;
   std::memset(pkt + cap, 0, padded - cap);
   const uint32_t block = 32 + padded;
-  PutHost32(out, 6);
-  PutHost32(out + 4, block);
-  PutHost32(out + 8, 0);  // interface 0
-  PutHost32(out + 12, static_cast<uint32_t>(units >> 32));
-  PutHost32(out + 16, static_cast<uint32_t>(units));
-  PutHost32(out + 20, cap);
-  PutHost32(out + 24, orig);
-  PutHost32(pkt + padded, block);
+  StoreHost32(out, 6);
+  StoreHost32(out + 4, block);
+  StoreHost32(out + 8, 0);  // interface 0
+  StoreHost32(out + 12, static_cast<uint32_t>(units >> 32));
+  StoreHost32(out + 16, static_cast<uint32_t>(units));
+  StoreHost32(out + 20, cap);
+  StoreHost32(out + 24, orig);
+  StoreHost32(pkt + padded, block);
   return block;
 }
 

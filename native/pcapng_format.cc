@@ -1,0 +1,229 @@
+// pcapng block parser: Section Header, Interface Description, Enhanced/Simple/obsolete Packet Blocks; other blocks skipped.
+#include "pcapng_format.h"
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "byte_order.h"
+
+namespace netshare {
+namespace {
+
+constexpr uint32_t kMaxBlock = 256u << 20;  // largest pcapng block accepted (guards absurd lengths)
+
+class PcapngSource : public RecordSource {
+ public:
+  PcapngSource(FILE* f, ReaderStats& stats) : f_(f), stats_(stats) { buf_.resize(1 << 16); }
+  ~PcapngSource() override { std::fclose(f_); }
+  int64_t Offset() const override { return offset_; }
+
+  bool Next(RawRecord& r) override {
+    for (;;) {
+      const int64_t start = offset_;
+      uint8_t hdr[12];
+      size_t got = ReadStream(hdr, 8, f_);
+      if (got == 0) {
+        if (std::ferror(f_)) throw Err(start, "read error");
+        if (!any_idb_) {
+          ReaderError e = Err(start, "the pcapng file has no Interface Description Block");
+          e.prefix_ok = false;
+          throw e;
+        }
+        return false;
+      }
+      if (got < 8) throw Err(start, "truncated pcapng file: block header cut short (" + std::to_string(got) + " of 8 bytes)");
+      offset_ += 8;
+      uint32_t type = Rd32(hdr);
+      uint32_t total;
+      if (type == 0x0A0D0D0A) {  // SHB: byte order comes from the magic that follows
+        if (ReadStream(hdr + 8, 4, f_) != 4) throw Err(start, "truncated pcapng Section Header Block");
+        offset_ += 4;
+        const uint32_t bom = LoadLe32(hdr + 8);
+        if (bom == 0x1A2B3C4D) swap_ = false;
+        else if (bom == 0x4D3C2B1A) swap_ = true;
+        else throw Err(start, "bad pcapng byte-order magic " + HexBytes(hdr + 8, 4));
+        total = Rd32(hdr + 4);
+        if (total < 28 || total % 4 != 0 || total > kMaxBlock) throw Err(start, "invalid Section Header Block length " + std::to_string(total));
+        ReadBody(start, total, 12);
+        if (Rd16(buf_.data()) != 1) throw Err(start, "unsupported pcapng major version " + std::to_string(Rd16(buf_.data())));
+        ifaces_.clear();
+        continue;
+      }
+      if (offset_ == 8) throw Err(0, "not a pcapng file (first block is not a Section Header Block)");
+      total = Rd32(hdr + 4);
+      if (total < 12 || total % 4 != 0 || total > kMaxBlock)
+        throw Err(start, "invalid pcapng block length " + std::to_string(total) + " (block type 0x" + HexU(type) + ")");
+      ReadBody(start, total, 8);
+      const uint8_t* b = buf_.data();
+      const uint32_t body = total - 12;
+      switch (type) {
+        case 1: {  // IDB
+          if (body < 8) throw Err(start, "Interface Description Block too short");
+          Iface ifc;
+          ifc.linktype = Rd16(b);
+          ifc.snaplen = Rd32(b + 4);
+          ParseIdbOptions(start, b + 8, body - 8, ifc);
+          ifaces_.push_back(ifc);
+          any_idb_ = true;
+          bool seen = false;
+          for (int lt : stats_.linktypes) seen |= lt == ifc.linktype;
+          if (!seen) stats_.linktypes.push_back(ifc.linktype);
+          continue;
+        }
+        case 6: {  // EPB
+          if (body < 20) throw Err(start, "Enhanced Packet Block too short");
+          const uint32_t ifid = Rd32(b), caplen = Rd32(b + 12), len = Rd32(b + 16);
+          if (caplen > body - 20) throw Err(start, "Enhanced Packet Block captured length " + std::to_string(caplen) + " exceeds its block");
+          const Iface& ifc = IfaceFor(start, ifid);
+          Stamp(ifc, LoadFile64Split(b + 4, swap_), r);
+          Fill(r, ifc, ifid, b + 20, caplen, len);
+          return true;
+        }
+        case 3: {  // SPB: no timestamp, interface 0
+          if (body < 4) throw Err(start, "Simple Packet Block too short");
+          const Iface& ifc = IfaceFor(start, 0);
+          const uint32_t len = Rd32(b);
+          uint32_t caplen = body - 4;
+          if (len < caplen) caplen = len;
+          if (ifc.snaplen != 0 && ifc.snaplen < caplen) caplen = ifc.snaplen;
+          r.sec = 0;
+          r.nsec = 0;
+          Fill(r, ifc, 0, b + 4, caplen, len);
+          return true;
+        }
+        case 2: {  // obsolete Packet Block
+          if (body < 20) throw Err(start, "Packet Block too short");
+          const uint32_t ifid = Rd16(b), caplen = Rd32(b + 12), len = Rd32(b + 16);
+          if (caplen > body - 20) throw Err(start, "Packet Block captured length exceeds its block");
+          const Iface& ifc = IfaceFor(start, ifid);
+          Stamp(ifc, LoadFile64Split(b + 4, swap_), r);
+          Fill(r, ifc, ifid, b + 20, caplen, len);
+          return true;
+        }
+        case 4: case 5: case 9: case 10: case 0x00000BAD: case 0x40000BAD:
+          continue;  // name resolution, statistics, journal, secrets, custom: nothing to decode
+        default:
+          if (unknown_types_.size() < 8) {
+            bool seen = false;
+            for (uint32_t t : unknown_types_) seen |= t == type;
+            if (!seen) {
+              unknown_types_.push_back(type);
+              stats_.warnings.push_back("skipped pcapng block of unknown type 0x" + HexU(type) + " at byte offset " + std::to_string(start));
+            }
+          }
+          continue;
+      }
+    }
+  }
+
+ private:
+  struct Iface {
+    int linktype = 0;
+    uint32_t snaplen = 0;
+    bool pow2 = false;
+    int exp = 6;
+    uint64_t units = 1000000;  // timestamp units per second (decimal resolutions)
+    int64_t offset_s = 0;
+  };
+
+  static std::string HexU(uint32_t v) {
+    char b[16];
+    std::snprintf(b, sizeof b, "%x", v);
+    return b;
+  }
+  ReaderError Err(int64_t off, const std::string& msg) const {
+    return ReaderError("input", msg + " at byte offset " + std::to_string(off), off);
+  }
+  // Fields in the current section's byte order.
+  uint16_t Rd16(const uint8_t* p) const { return LoadFile16(p, swap_); }
+  uint32_t Rd32(const uint8_t* p) const { return LoadFile32(p, swap_); }
+
+  // Reads the rest of a block (total - already bytes) into buf_ (body + trailing length) and checks the trailer.
+  void ReadBody(int64_t start, uint32_t total, uint32_t already) {
+    const uint32_t rest = total - already;
+    if (buf_.size() < rest) buf_.resize(rest);
+    const size_t got = ReadStream(buf_.data(), rest, f_);
+    offset_ += static_cast<int64_t>(got);
+    if (got != rest) {
+      if (std::ferror(f_)) throw Err(start, "read error in pcapng block");
+      throw Err(start, "truncated pcapng file: block of " + std::to_string(total) + " bytes has only " +
+                           std::to_string(already + got) + " before end of file");
+    }
+    if (Rd32(buf_.data() + rest - 4) != total) throw Err(start, "pcapng block trailing length does not match its header (corrupt block)");
+  }
+
+  void ParseIdbOptions(int64_t start, const uint8_t* p, uint32_t n, Iface& ifc) {
+    uint32_t pos = 0;
+    while (pos + 4 <= n) {
+      const uint16_t code = Rd16(p + pos), len = Rd16(p + pos + 2);
+      pos += 4;
+      if (code == 0) break;
+      if (pos + len > n) throw Err(start, "Interface Description Block option overruns its block");
+      if (code == 9 && len >= 1) {
+        const uint8_t v = p[pos];
+        ifc.pow2 = v & 0x80;
+        ifc.exp = v & 0x7f;
+        if ((!ifc.pow2 && ifc.exp > 19) || (ifc.pow2 && ifc.exp > 63))
+          throw Err(start, "unsupported if_tsresol 0x" + HexU(v));
+        ifc.units = 1;
+        if (!ifc.pow2)
+          for (int i = 0; i < ifc.exp; i++) ifc.units *= 10;
+      } else if (code == 14 && len >= 8) {
+        ifc.offset_s = static_cast<int64_t>(LoadFile64(p + pos, swap_));
+      }
+      pos += (len + 3u) & ~3u;
+    }
+  }
+
+  const Iface& IfaceFor(int64_t start, uint32_t id) const {
+    if (id >= ifaces_.size())
+      throw Err(start, "packet block refers to interface " + std::to_string(id) + " but the section has " +
+                           std::to_string(ifaces_.size()));
+    return ifaces_[id];
+  }
+
+  static void Stamp(const Iface& ifc, uint64_t ts, RawRecord& r) {
+    uint64_t sec, frac_ns;
+    if (ifc.pow2) {
+      sec = ifc.exp == 0 ? ts : ts >> ifc.exp;
+      const uint64_t frac = ifc.exp == 0 ? 0 : ts & ((uint64_t{1} << ifc.exp) - 1);
+      frac_ns = static_cast<uint64_t>((static_cast<unsigned __int128>(frac) * 1000000000u) >> ifc.exp);
+    } else if (ifc.units == 1000000) {
+      sec = ts / 1000000;
+      frac_ns = (ts % 1000000) * 1000;
+    } else if (ifc.units == 1000000000) {
+      sec = ts / 1000000000;
+      frac_ns = ts % 1000000000;
+    } else {
+      sec = ts / ifc.units;
+      frac_ns = static_cast<uint64_t>((static_cast<unsigned __int128>(ts % ifc.units) * 1000000000u) / ifc.units);
+    }
+    r.sec = static_cast<int64_t>(sec) + ifc.offset_s;
+    r.nsec = static_cast<uint32_t>(frac_ns);
+  }
+
+  static void Fill(RawRecord& r, const Iface& ifc, uint32_t ifid, const uint8_t* data, uint32_t caplen, uint32_t len) {
+    r.caplen = caplen;
+    r.file_caplen = caplen;
+    r.len = len;
+    r.data = data;
+    r.linktype = ifc.linktype;
+    r.iface = static_cast<uint16_t>(ifid);
+    r.snaplen = ifc.snaplen;
+  }
+
+  FILE* f_;
+  ReaderStats& stats_;
+  std::vector<uint8_t> buf_;
+  std::vector<Iface> ifaces_;
+  std::vector<uint32_t> unknown_types_;
+  bool swap_ = false, any_idb_ = false;
+  int64_t offset_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<RecordSource> OpenPcapng(const InputStream& in, ReaderStats& stats) { return std::make_unique<PcapngSource>(in.file, stats); }
+
+}  // namespace netshare
