@@ -198,7 +198,7 @@ function toStats(file: string, raw: RawStats, seconds: number): ReadStats {
 }
 
 /** Turn the addon's rejection into the project's error classes (InputError names the file and byte offset). */
-function mapError(file: string, err: unknown, filter?: string): NetShareError {
+function mapError(file: string, err: unknown): NetShareError {
   const e = err as { message?: string; kind?: string; offset?: number };
   const msg = e?.message ?? String(err);
   if (e?.kind === 'input') {
@@ -206,7 +206,6 @@ function mapError(file: string, err: unknown, filter?: string): NetShareError {
     return new InputError(`${file}: ${msg}`, file, offset === undefined ? undefined : { offset }, { cause: err });
   }
   if (e?.kind === 'config') return new ConfigError(`${msg}`, 'filter', { cause: err });
-  void filter;
   return new InternalError(`reading ${file}: ${msg}`, { cause: err });
 }
 
@@ -247,7 +246,7 @@ export async function* readPacketBatches(file: string, opts: ReadOptions = {}): 
         raw = await pending;
       } catch (err) {
         pending = undefined;
-        throw mapError(file, err, opts.filter);
+        throw mapError(file, err);
       }
       // Prefetch: the worker reads the next batch while the consumer handles this one. With reuseBatches, it
       // fills the buffer of the batch before this one (the consumer has asked for the next item since).
