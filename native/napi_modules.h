@@ -3,7 +3,7 @@
 #include <napi.h>
 
 namespace netshare {
-// Adds the reader / flow-table functions (native/reader_napi.cc) to `exports`.
+// Adds the reader (NativeReader) and its column list (packetColumns) from native/reader_napi.cc to `exports`.
 void RegisterReader(Napi::Env env, Napi::Object exports);
 // Adds the pcap/pcapng writer functions (native/writer_napi.cc) to `exports`.
 void RegisterWriter(Napi::Env env, Napi::Object exports);

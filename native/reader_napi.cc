@@ -148,13 +148,32 @@ Napi::Value MakeArray(Napi::Env env, napi_typedarray_type t, Napi::ArrayBuffer a
   return Napi::Value(env, v);
 }
 
+// The JavaScript typed array of each C column type: its N-API kind and its constructor's name.
 template <typename T>
-napi_typedarray_type TypeOf();
-template <> napi_typedarray_type TypeOf<int64_t>() { return napi_bigint64_array; }
-template <> napi_typedarray_type TypeOf<double>() { return napi_float64_array; }
-template <> napi_typedarray_type TypeOf<uint8_t>() { return napi_uint8_array; }
-template <> napi_typedarray_type TypeOf<uint16_t>() { return napi_uint16_array; }
-template <> napi_typedarray_type TypeOf<uint32_t>() { return napi_uint32_array; }
+struct ColumnArray;
+template <> struct ColumnArray<int64_t> { static constexpr napi_typedarray_type kType = napi_bigint64_array; static constexpr const char* kName = "BigInt64Array"; };
+template <> struct ColumnArray<double> { static constexpr napi_typedarray_type kType = napi_float64_array; static constexpr const char* kName = "Float64Array"; };
+template <> struct ColumnArray<uint8_t> { static constexpr napi_typedarray_type kType = napi_uint8_array; static constexpr const char* kName = "Uint8Array"; };
+template <> struct ColumnArray<uint16_t> { static constexpr napi_typedarray_type kType = napi_uint16_array; static constexpr const char* kName = "Uint16Array"; };
+template <> struct ColumnArray<uint32_t> { static constexpr napi_typedarray_type kType = napi_uint32_array; static constexpr const char* kName = "Uint32Array"; };
+
+// NETSHARE_PACKET_COLUMNS as [{name, array, bytes}] (bytes per packet), so a test can check the TypeScript batch type
+// (PACKET_BATCH_COLUMNS in src/native/reader.ts) against the columns the addon really hands out.
+Napi::Array PacketColumnList(Napi::Env env) {
+  Napi::Array list = Napi::Array::New(env);
+  uint32_t k = 0;
+#define NETSHARE_DESCRIBE(name, type, width)          \
+  {                                                   \
+    Napi::Object col = Napi::Object::New(env);        \
+    col.Set("name", #name);                           \
+    col.Set("array", ColumnArray<type>::kName);       \
+    col.Set("bytes", static_cast<double>(width));     \
+    list.Set(k++, col);                               \
+  }
+  NETSHARE_PACKET_COLUMNS(NETSHARE_DESCRIBE)
+#undef NETSHARE_DESCRIBE
+  return list;
+}
 
 Napi::Object StatsObject(Napi::Env env, Reader* r) {
   const ReaderStats& s = r->stats();
@@ -240,11 +259,11 @@ void FillWorker::OnOK() {
   Napi::ArrayBuffer ab = buffer_.Value();
   Napi::Object cols = Napi::Object::New(env);
   size_t k = 0;
-#define NETSHARE_VIEW(name, type, width)                                                                   \
-  {                                                                                                        \
-    const size_t off = offsets_[k++];                                                                      \
-    if (cols_.name) cols.Set(#name, MakeArray(env, TypeOf<type>(), ab, off, size_t{width} * count_ /      \
-                                                                              (TypeOf<type>() == napi_uint8_array ? 1 : width))); \
+#define NETSHARE_VIEW(name, type, width)                                                                          \
+  {                                                                                                               \
+    const size_t off = offsets_[k++];                                                                             \
+    constexpr napi_typedarray_type t = ColumnArray<type>::kType;                                                  \
+    if (cols_.name) cols.Set(#name, MakeArray(env, t, ab, off, size_t{width} * count_ / (t == napi_uint8_array ? 1 : width))); \
   }
   NETSHARE_PACKET_COLUMNS(NETSHARE_VIEW)
 #undef NETSHARE_VIEW
@@ -272,6 +291,9 @@ void FillWorker::OnError(const Napi::Error& e) {
 
 }  // namespace
 
-void RegisterReader(Napi::Env env, Napi::Object exports) { exports.Set("NativeReader", NativeReader::Define(env)); }
+void RegisterReader(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeReader", NativeReader::Define(env));
+  exports.Set("packetColumns", PacketColumnList(env));
+}
 
 }  // namespace netshare

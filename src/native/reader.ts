@@ -96,6 +96,48 @@ export interface PacketBatch extends PacketHeaderColumns {
   stats: ReadStats;
 }
 
+/** The typed-array columns of a batch (what the addon hands out; the rest of PacketBatch is added here). */
+export type PacketBatchColumn = Exclude<keyof PacketBatch, 'length' | 'closedFlows' | 'stats'>;
+
+type ArrayName<A> = A extends BigInt64Array ? 'BigInt64Array' : A extends Float64Array ? 'Float64Array'
+  : A extends Uint32Array ? 'Uint32Array' : A extends Uint16Array ? 'Uint16Array' : A extends Uint8Array ? 'Uint8Array' : never;
+
+/**
+ * Each batch column's typed array, in the order of the C column list (NETSHARE_PACKET_COLUMNS, native/reader.h).
+ * Its type makes it name exactly PacketBatch's columns and arrays; tests/native/columns.test.ts checks it against the
+ * list the addon exports from the C macro. So a column added on one side only fails the build or the test.
+ */
+export const PACKET_BATCH_COLUMNS = {
+  tsNs: 'BigInt64Array',
+  timeUs: 'Float64Array',
+  status: 'Uint8Array',
+  ipVersion: 'Uint8Array',
+  srcIp: 'Uint32Array',
+  dstIp: 'Uint32Array',
+  srcIp6: 'Uint8Array',
+  dstIp6: 'Uint8Array',
+  srcPort: 'Uint16Array',
+  dstPort: 'Uint16Array',
+  proto: 'Uint8Array',
+  pktLen: 'Uint32Array',
+  caplen: 'Uint32Array',
+  wireLen: 'Uint32Array',
+  ihl: 'Uint8Array',
+  tos: 'Uint8Array',
+  ipId: 'Uint32Array',
+  flags: 'Uint8Array',
+  fragOffset: 'Uint16Array',
+  ttl: 'Uint8Array',
+  ipChecksum: 'Uint16Array',
+  tcpFlags: 'Uint8Array',
+  tcpWindow: 'Uint16Array',
+  icmpType: 'Uint8Array',
+  icmpCode: 'Uint8Array',
+  iface: 'Uint16Array',
+  linktype: 'Uint16Array',
+  flowId: 'Uint32Array',
+} as const satisfies { readonly [K in PacketBatchColumn]-?: ArrayName<NonNullable<PacketBatch[K]>> };
+
 /** Flow records as columns (ts in µs, td in seconds, like FlowTable), plus the flow id. */
 export interface FlowBatch {
   length: number;
