@@ -7,7 +7,7 @@ import { readTrace } from '../src/io/read-trace.js';
 import { compareProfiles, profile } from '../src/eval/fidelity.js';
 import { splitByFlows, splitByTime, splitTables } from '../src/eval/floor.js';
 import { evaluateTables } from '../src/eval/evaluate-tables.js';
-import { rng } from '../src/eval/stats.js';
+import { Rng } from '../src/core/rng.js';
 import { takeRows } from '../src/io/rows.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
@@ -37,7 +37,8 @@ function tile<T extends Table>(t: T, n: number): T {
 }
 
 function genPackets(n: number, seed: number): PacketTable {
-  const r = rng(seed);
+  const g = new Rng(seed, 'bench');
+  const r = (): number => g.next();
   const t = allocPacketTable(n);
   let i = 0;
   let time = 1.5e15;
@@ -63,7 +64,8 @@ function genPackets(n: number, seed: number): PacketTable {
 }
 
 function genFlows(n: number, seed: number): FlowTable {
-  const r = rng(seed);
+  const g = new Rng(seed, 'bench');
+  const r = (): number => g.next();
   const t = allocFlowTable(n);
   t.type = new Array<string>(n);
   for (let i = 0; i < n; i++) {

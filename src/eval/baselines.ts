@@ -4,7 +4,7 @@ import { ConfigError, expected } from '../errors.js';
 import { columnWidth, sortByTime, takeColumn, takeRows } from '../io/rows.js';
 import { recordTimes, type Table } from '../io/table.js';
 import { indexFlows } from './flows.js';
-import { rng } from './stats.js';
+import { Rng } from '../core/rng.js';
 
 export type BaselineName = 'marginals' | 'bootstrap';
 export const BASELINES: readonly BaselineName[] = ['marginals', 'bootstrap'];
@@ -15,13 +15,13 @@ export const BASELINES: readonly BaselineName[] = ['marginals', 'bootstrap'];
  * joint: 5-tuples, flows and header consistency are destroyed.
  */
 export function marginalsBaseline<T extends Table>(real: T, seed: number, n = real.length): T {
-  const r = rng(seed ^ 0x3a11);
+  const r = Rng.forPurpose(seed, 'baseline/marginals');
   const out: Record<string, unknown> = { kind: real.kind, length: n };
   for (const [key, col] of Object.entries(real as unknown as Record<string, unknown>)) {
     if (key === 'kind' || key === 'length' || col === undefined || col === null) continue;
     if (!(Array.isArray(col) || ArrayBuffer.isView(col))) continue;
     const idx = new Int32Array(n);
-    for (let i = 0; i < n; i++) idx[i] = Math.floor(r() * real.length);
+    for (let i = 0; i < n; i++) idx[i] = r.int(real.length);
     out[key] = takeColumn(col, columnWidth(col, real.length), idx);
   }
   return sortByTime(out as unknown as T);
@@ -33,7 +33,7 @@ export function marginalsBaseline<T extends Table>(real: T, seed: number, n = re
  * the trace span, so copies do not stack on the same instants (they still share the 5-tuple).
  */
 export function bootstrapBaseline<T extends Table>(real: T, seed: number, n = real.length): T {
-  const r = rng(seed ^ 0xb007);
+  const r = Rng.forPurpose(seed, 'baseline/bootstrap');
   const idx = indexFlows(real);
   const time = recordTimes(real);
   const offsets = new Int32Array(idx.count + 1);
@@ -53,8 +53,8 @@ export function bootstrapBaseline<T extends Table>(real: T, seed: number, n = re
   const shift: number[] = [];
   const drawn = new Uint8Array(idx.count);
   while (rows.length < n) {
-    const f = Math.floor(r() * idx.count);
-    const off = drawn[f] ? r() * span : 0;
+    const f = r.int(idx.count);
+    const off = drawn[f] ? r.next() * span : 0;
     drawn[f] = 1;
     for (let k = offsets[f]!; k < offsets[f + 1]!; k++) {
       rows.push(members[k]!);

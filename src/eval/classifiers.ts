@@ -1,7 +1,7 @@
 // Small, dependency-free classifiers for the downstream task (train on synthetic, test on real): decision
 // tree and random forest (histogram CART, gini), gradient boosting (softmax, Newton leaves), logistic
 // regression and a one-hidden-layer MLP (Adam). Row-major Float64Array features, Int32Array labels 0..K-1.
-import { rng } from './stats.js';
+import { Rng } from '../core/rng.js';
 
 export interface Dataset {
   x: Float64Array;
@@ -76,7 +76,7 @@ interface TreeParams {
   minLeaf: number;
   /** features tried per split (≤ d) */
   mtry: number;
-  r: () => number;
+  r: Rng;
 }
 
 function newTree(): Tree {
@@ -89,10 +89,10 @@ function treeLeaf(tree: Tree, xb: Uint8Array, d: number, row: number): Float64Ar
   return tree.value[node]!;
 }
 
-function pickFeatures(d: number, mtry: number, r: () => number): number[] {
+function pickFeatures(d: number, mtry: number, r: Rng): number[] {
   const f = Array.from({ length: d }, (_, i) => i);
   for (let i = 0; i < mtry; i++) {
-    const j = i + Math.floor(r() * (d - i));
+    const j = i + r.int(d - i);
     [f[i], f[j]] = [f[j]!, f[i]!];
   }
   return f.slice(0, mtry);
@@ -258,7 +258,7 @@ function allRows(n: number): Int32Array {
 export function trainDecisionTree(ds: Dataset, seed: number, maxDepth = 10): Classifier {
   const edges = binEdges(ds);
   const xb = binRows(ds.x, ds.n, ds.d, edges);
-  const tree = growClassTree(xb, ds.d, ds.y, ds.classes, allRows(ds.n), { maxDepth, minLeaf: 3, mtry: ds.d, r: rng(seed) });
+  const tree = growClassTree(xb, ds.d, ds.y, ds.classes, allRows(ds.n), { maxDepth, minLeaf: 3, mtry: ds.d, r: Rng.forPurpose(seed, 'classifier/decision-tree') });
   return {
     predict(x, n) {
       const tb = binRows(x, n, ds.d, edges);
@@ -272,12 +272,13 @@ export function trainDecisionTree(ds: Dataset, seed: number, maxDepth = 10): Cla
 export function trainRandomForest(ds: Dataset, seed: number, trees = 20, maxDepth = 10): Classifier {
   const edges = binEdges(ds);
   const xb = binRows(ds.x, ds.n, ds.d, edges);
-  const r = rng(seed);
+  const bootstrap = Rng.forPurpose(seed, 'classifier/random-forest/bootstrap');
+  const r = Rng.forPurpose(seed, 'classifier/random-forest/features');
   const mtry = Math.max(1, Math.ceil(Math.sqrt(ds.d)));
   const forest: Tree[] = [];
   for (let t = 0; t < trees; t++) {
     const rows = new Int32Array(ds.n);
-    for (let i = 0; i < ds.n; i++) rows[i] = Math.floor(r() * ds.n);
+    for (let i = 0; i < ds.n; i++) rows[i] = bootstrap.int(ds.n);
     forest.push(growClassTree(xb, ds.d, ds.y, ds.classes, rows, { maxDepth, minLeaf: 1, mtry, r }));
   }
   return {
@@ -308,7 +309,7 @@ export function trainGradientBoosting(ds: Dataset, seed: number, rounds = 25, lr
   const prob = new Float64Array(ds.n * K);
   const model: Tree[][] = [];
   const rows = allRows(ds.n);
-  const params: TreeParams = { maxDepth, minLeaf: 5, mtry: ds.d, r: rng(seed) };
+  const params: TreeParams = { maxDepth, minLeaf: 5, mtry: ds.d, r: Rng.forPurpose(seed, 'classifier/gradient-boosting') };
   const softmax = (src: Float64Array, dst: Float64Array, i: number): void => {
     let mx = -Infinity;
     for (let k = 0; k < K; k++) mx = Math.max(mx, src[i * K + k]!);
@@ -442,7 +443,8 @@ export function trainMlp(ds: Dataset, seed: number, epochs = 8, hidden = 16): Cl
   const { d, n } = ds;
   const K = ds.classes;
   const H = hidden;
-  const r = rng(seed);
+  const r = Rng.forPurpose(seed, 'classifier/mlp/init');
+  const batches = Rng.forPurpose(seed, 'classifier/mlp/batches');
   // Parameters packed in one vector: W1[d×H] b1[H] W2[H×K] b2[K].
   const oW1 = 0;
   const ob1 = d * H;
@@ -451,8 +453,8 @@ export function trainMlp(ds: Dataset, seed: number, epochs = 8, hidden = 16): Cl
   const w = new Float64Array(ob2 + K);
   const s1 = Math.sqrt(2 / d);
   const s2 = Math.sqrt(2 / H);
-  for (let i = 0; i < d * H; i++) w[oW1 + i] = (r() * 2 - 1) * s1;
-  for (let i = 0; i < H * K; i++) w[oW2 + i] = (r() * 2 - 1) * s2;
+  for (let i = 0; i < d * H; i++) w[oW1 + i] = (r.next() * 2 - 1) * s1;
+  for (let i = 0; i < H * K; i++) w[oW2 + i] = (r.next() * 2 - 1) * s2;
   const grad = new Float64Array(w.length);
   const opt = new Adam(w, 0.01);
   const hAct = new Float64Array(H);
@@ -473,12 +475,7 @@ export function trainMlp(ds: Dataset, seed: number, epochs = 8, hidden = 16): Cl
   const order = allRows(n);
   const batch = 64;
   for (let ep = 0; ep < epochs; ep++) {
-    for (let i = n - 1; i > 0; i--) {
-      const j = Math.floor(r() * (i + 1));
-      const t = order[i]!;
-      order[i] = order[j]!;
-      order[j] = t;
-    }
+    batches.shuffle(order);
     for (let b0 = 0; b0 < n; b0 += batch) {
       const b1 = Math.min(n, b0 + batch);
       grad.fill(0);

@@ -5,7 +5,8 @@ import type { Table } from '../io/table.js';
 import { CLASSIFIERS, scorePredictions, trainClassifier, type ClassifierName, type Dataset } from './classifiers.js';
 import { indexFlows, type FlowIndex } from './flows.js';
 import { heavyHitterErrors, type SketchResult } from './sketches.js';
-import { rng, spearman } from './stats.js';
+import { spearman } from './stats.js';
+import { Rng } from '../core/rng.js';
 
 export interface ClassifierScore {
   classifier: ClassifierName;
@@ -69,8 +70,7 @@ function features(t: Table, rows: Int32Array): Float64Array {
 }
 
 /** Up to `perClass` rows of each class (seeded), so rare classes (UGR16's blacklist) are represented. */
-function stratified(values: string[], rows: ArrayLike<number>, classes: Map<string, number>, perClass: number, seed: number): Int32Array {
-  const r = rng(seed);
+function stratified(values: string[], rows: ArrayLike<number>, classes: Map<string, number>, perClass: number, r: Rng): Int32Array {
   const by = new Map<number, number[]>();
   for (let k = 0; k < rows.length; k++) {
     const c = classes.get(values[rows[k]!]!);
@@ -82,7 +82,7 @@ function stratified(values: string[], rows: ArrayLike<number>, classes: Map<stri
   const out: number[] = [];
   for (const a of by.values()) {
     for (let i = 0; i < Math.min(perClass, a.length); i++) {
-      const j = i + Math.floor(r() * (a.length - i));
+      const j = i + r.int(a.length - i);
       [a[i], a[j]] = [a[j]!, a[i]!];
       out.push(a[i]!);
     }
@@ -123,14 +123,14 @@ export function prepareClassification(real: Table, opts: ClassificationOptions):
   const perClass = opts.perClass ?? 1000;
   // Real split by 5-tuple so a flow's records never sit on both sides.
   const idx = opts.flowIndex ?? indexFlows(real);
-  const r = rng(opts.seed ^ 0xc1a5);
+  const r = Rng.forPurpose(opts.seed, 'downstream/split');
   const side = new Uint8Array(idx.count);
-  for (let f = 0; f < idx.count; f++) side[f] = r() < 0.5 ? 0 : 1;
+  for (let f = 0; f < idx.count; f++) side[f] = r.next() < 0.5 ? 0 : 1;
   const trainRows: number[] = [];
   const testRows: number[] = [];
   for (let i = 0; i < real.length; i++) (side[idx.flowOf[i]!] === 0 ? trainRows : testRows).push(i);
-  const realTrain = stratified(tr.values, trainRows, classes, perClass, opts.seed + 1);
-  const realTest = stratified(tr.values, testRows, classes, perClass, opts.seed + 2);
+  const realTrain = stratified(tr.values, trainRows, classes, perClass, Rng.forPurpose(opts.seed, 'downstream/sample/real-train'));
+  const realTest = stratified(tr.values, testRows, classes, perClass, Rng.forPurpose(opts.seed, 'downstream/sample/real-test'));
   if (realTest.length === 0 || realTrain.length === 0) return { status: 'skipped', reason: 'too few real records to split into train and test' };
   const xTest = features(real, realTest);
   const yTest = Int32Array.from(realTest, (i) => classes.get(tr.values[i]!)!);
@@ -169,7 +169,7 @@ export function classifySynthetic(ctx: ClassificationContext, syn: Table): Class
   if (!synCol || synCol.length !== syn.length) return { status: 'skipped', reason: `the synthetic trace has no ${tr.name} column` };
   const allSyn = new Int32Array(syn.length);
   for (let i = 0; i < syn.length; i++) allSyn[i] = i;
-  const synTrain = stratified(synCol, allSyn, classes, opts.perClass ?? 1000, opts.seed + 3);
+  const synTrain = stratified(synCol, allSyn, classes, opts.perClass ?? 1000, Rng.forPurpose(opts.seed, 'downstream/sample/synthetic'));
   if (synTrain.length === 0) return { status: 'skipped', reason: `no synthetic record carries one of the real classes (${classNames.join(', ')})` };
   const dSyn = dataset(syn, synCol, synTrain, classes);
   const scores: ClassifierScore[] = [];

@@ -1,9 +1,10 @@
 // NetShare's distributional metrics (spec §5.1, camera-ready eval/dist_metrics.py) plus the joint and temporal
 // structure metrics this project adds. A trace is summarised once into a Profile; metrics compare two profiles.
+import { Rng } from '../core/rng.js';
 import { InputError } from '../errors.js';
 import { recordTimes, type FlowTable, type PacketTable, type Table } from '../io/table.js';
 import { flowAggregates, indexFlows, recordsByFlow, tupleColumns, type FlowIndex } from './flows.js';
-import { emdSorted, histogramInt, jsd, jsd2d, rankFrequency, rankJsd, rng, sortedCopy, spearman, type JsVariant } from './stats.js';
+import { emdSorted, histogramInt, jsd, jsd2d, rankFrequency, rankJsd, sortedCopy, spearman, type JsVariant } from './stats.js';
 
 export type MetricKind = 'jsd' | 'emd' | 'absdiff';
 export type MetricFamily = 'marginal' | 'joint';
@@ -110,9 +111,9 @@ function sampleIdx(n: number, cap: number, seed: number): Int32Array {
   const all = new Int32Array(n);
   for (let i = 0; i < n; i++) all[i] = i;
   if (n <= cap) return all;
-  const r = rng(seed);
+  const r = Rng.forPurpose(seed, 'fidelity/pairs-sample');
   for (let i = 0; i < cap; i++) {
-    const j = i + Math.floor(r() * (n - i));
+    const j = i + r.int(n - i);
     const tmp = all[i]!;
     all[i] = all[j]!;
     all[j] = tmp;

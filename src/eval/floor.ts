@@ -3,7 +3,8 @@
 import { takeRows } from '../io/rows.js';
 import { recordTimes, type Table } from '../io/table.js';
 import { indexFlows, type FlowIndex } from './flows.js';
-import { argsort, rng } from './stats.js';
+import { argsort } from './stats.js';
+import { Rng } from '../core/rng.js';
 
 export type SplitKind = 'time' | 'flows';
 
@@ -24,9 +25,9 @@ export function splitByTime(t: Table): Split {
 /** Each 5-tuple flow goes to half A or B with probability 1/2 (seeded); flows are never cut. */
 export function splitByFlows(t: Table, seed: number, flowIndex?: FlowIndex): Split {
   const idx = flowIndex ?? indexFlows(t);
-  const r = rng(seed ^ 0x5eed);
+  const r = Rng.forPurpose(seed, 'split/flows');
   const side = new Uint8Array(idx.count);
-  for (let f = 0; f < idx.count; f++) side[f] = r() < 0.5 ? 0 : 1;
+  for (let f = 0; f < idx.count; f++) side[f] = r.next() < 0.5 ? 0 : 1;
   let na = 0;
   for (let i = 0; i < t.length; i++) if (side[idx.flowOf[i]!] === 0) na++;
   const a = new Int32Array(na);
@@ -42,10 +43,10 @@ export function splitByFlows(t: Table, seed: number, flowIndex?: FlowIndex): Spl
 
 /** Each record goes to half A or B with probability 1/2 (seeded); a 5-tuple may land on both sides. */
 export function splitByRecords(t: Table, seed: number): Split {
-  const r = rng(seed ^ 0x4ec0);
+  const r = Rng.forPurpose(seed, 'split/records');
   const side = new Uint8Array(t.length);
   let na = 0;
-  for (let i = 0; i < t.length; i++) if ((side[i] = r() < 0.5 ? 0 : 1) === 0) na++;
+  for (let i = 0; i < t.length; i++) if ((side[i] = r.next() < 0.5 ? 0 : 1) === 0) na++;
   const a = new Int32Array(na);
   const b = new Int32Array(t.length - na);
   let ia = 0;

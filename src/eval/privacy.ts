@@ -5,7 +5,7 @@ import type { Table } from '../io/table.js';
 import { splitByRecords, splitTables } from './floor.js';
 import { TupleSet, flowAggregates, indexFlows, type FlowIndex } from './flows.js';
 import { NearestIndex } from './nearest.js';
-import { rng } from './stats.js';
+import { Rng } from '../core/rng.js';
 
 export interface CopyStats {
   /** Distinct 5-tuples of the compared side. */
@@ -144,11 +144,11 @@ function dcrIndex(recs: DcrRecords, scale: number[], d: number): NearestIndex {
 }
 
 /** k distinct indices of [0, n) (all of them when n ≤ k), seeded partial Fisher–Yates, ascending. */
-function sampleWithoutReplacement(n: number, k: number, r: () => number): Int32Array {
+function sampleWithoutReplacement(n: number, k: number, r: Rng): Int32Array {
   const all = Int32Array.from({ length: n }, (_, i) => i);
   if (n <= k) return all;
   for (let i = 0; i < k; i++) {
-    const j = i + Math.floor(r() * (n - i));
+    const j = i + r.int(n - i);
     const t = all[i]!;
     all[i] = all[j]!;
     all[j] = t;
@@ -248,7 +248,7 @@ export function preparePrivacy(real: Table, opts: PrivacyOptions): PrivacyContex
     refSample = b;
   }
   const refRecs = dcrRecords(refSample);
-  const rows = sampleWithoutReplacement(refRecs.n, opts.querySample ?? 2000, rng(opts.seed ^ 0xdc4));
+  const rows = sampleWithoutReplacement(refRecs.n, opts.querySample ?? 2000, Rng.forPurpose(opts.seed, 'privacy/dcr-sample/reference'));
   const holdoutDcr = dcrStats(refTrain.index.distances(queryMatrix(refRecs, rows, scale, d)), refTrain.index.size);
   return { source, train, scale, names, holdout: copyStats(refSample, refTrain), holdoutDcr, opts };
 }
@@ -267,7 +267,7 @@ function queryMatrix(recs: DcrRecords, rows: Int32Array, scale: number[], d: num
 export function privacyFor(ctx: PrivacyContext, syn: Table, flowIndex?: FlowIndex): PrivacyResult {
   const d = ctx.names.length;
   const synRecs = dcrRecords(syn, flowIndex);
-  const rows = sampleWithoutReplacement(synRecs.n, ctx.opts.querySample ?? 2000, rng(ctx.opts.seed ^ 0x5d4));
+  const rows = sampleWithoutReplacement(synRecs.n, ctx.opts.querySample ?? 2000, Rng.forPurpose(ctx.opts.seed, 'privacy/dcr-sample/synthetic'));
   const ds = dcrStats(ctx.train.index.distances(queryMatrix(synRecs, rows, ctx.scale, d)), ctx.train.index.size);
   const dh = ctx.holdoutDcr;
   return {

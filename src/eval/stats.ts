@@ -1,5 +1,5 @@
 // Statistical primitives of the evaluation: JS divergence/distance, 1-D Wasserstein (EMD), rank-frequency,
-// Spearman correlation, 2-D binned JSD and a seeded PRNG. Pure functions on typed arrays; no I/O.
+// Spearman correlation, 2-D binned JSD. Pure functions on typed arrays; no I/O.
 import { InputError } from '../errors.js';
 
 /** Which Jensen-Shannon quantity to report: NetShare's paper code squares scipy's distance (divergence). */
@@ -253,23 +253,6 @@ export function jsd2d(
     return h;
   };
   return jsd(fill(realX, realY), fill(synX, synY), variant);
-}
-
-/** Mulberry32: small, fast, seeded PRNG returning floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Uniform integer in [0, n). */
-export function randInt(r: () => number, n: number): number {
-  return Math.floor(r() * n);
 }
 
 /**

@@ -6,7 +6,7 @@ import { readFlowCsv } from '../../src/io/netflow-csv.js';
 import type { FlowTable } from '../../src/io/table.js';
 import { evaluateTables } from '../../src/eval/evaluate-tables.js';
 import { takeRows } from '../../src/io/rows.js';
-import { rng } from '../../src/eval/stats.js';
+import { testRng as rng } from './helpers.js';
 
 const UGR = '../shared/data/netflow/ugr16-2016-04-11.csv.gz';
 const CAIDA = '../shared/data/pcap/caida-2018-10k.pcapng';

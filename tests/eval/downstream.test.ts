@@ -6,8 +6,7 @@ import { privacyChecks } from '../../src/eval/privacy.js';
 import { classificationTask } from '../../src/eval/downstream.js';
 import { indexFlows } from '../../src/eval/flows.js';
 import { takeRows } from '../../src/io/rows.js';
-import { rng } from '../../src/eval/stats.js';
-import { makeFlows, makePackets } from './helpers.js';
+import { makeFlows, makePackets, testRng as rng } from './helpers.js';
 
 describe('sketches', () => {
   const stream = Int32Array.from({ length: 5000 }, (_, i) => (i % 4 === 0 ? 7 : i % 50)); // key 7 is heavy: > N/8, so Space-Saving with 8 counters must keep it

@@ -5,10 +5,9 @@ import { splitByFlows, splitByTime, splitTables } from '../../src/eval/floor.js'
 import { bootstrapBaseline, makeBaseline, marginalsBaseline } from '../../src/eval/baselines.js';
 import { indexFlows } from '../../src/eval/flows.js';
 import { takeRows } from '../../src/io/rows.js';
-import { rng } from '../../src/eval/stats.js';
 import { ConfigError, InputError } from '../../src/errors.js';
 import { evaluateTables } from '../../src/eval/evaluate-tables.js';
-import { makeFlows, makePackets } from './helpers.js';
+import { makeFlows, makePackets, testRng as rng } from './helpers.js';
 
 const clone = <T>(t: T): T => takeRows(t as never, Int32Array.from({ length: (t as { length: number }).length }, (_, i) => i)) as T;
 

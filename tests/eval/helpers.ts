@@ -1,10 +1,16 @@
 // Synthetic test tables for the evaluation tests: seeded packet and flow traces with real flow structure.
 import { allocFlowTable, allocPacketTable, type FlowTable, type PacketTable } from '../../src/io/table.js';
-import { rng } from '../../src/eval/stats.js';
+import { Rng } from '../../src/core/rng.js';
+
+/** Uniform draws in [0, 1) from the test stream of `seed` (src/core/rng.ts), as a closure. */
+export function testRng(seed: number): () => number {
+  const g = new Rng(seed, 'test');
+  return () => g.next();
+}
 
 /** `flows` 5-tuple flows with geometric sizes, per-flow constant TTL/ToS, TCP/UDP mix. */
 export function makePackets(flows: number, seed = 1): PacketTable {
-  const r = rng(seed);
+  const r = testRng(seed);
   const sizes: number[] = [];
   for (let f = 0; f < flows; f++) sizes.push(1 + Math.floor(-Math.log(1 - r()) * 4));
   const n = sizes.reduce((a, b) => a + b, 0);
@@ -40,7 +46,7 @@ export function makePackets(flows: number, seed = 1): PacketTable {
 
 /** `n` NetFlow records over `n/2` 5-tuples with a `type` column (every 10th record 'blacklist', distinguishable by dstport). */
 export function makeFlows(n: number, seed = 1): FlowTable {
-  const r = rng(seed);
+  const r = testRng(seed);
   const t = allocFlowTable(n);
   t.type = [];
   for (let i = 0; i < n; i++) {

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InternalError } from '../../src/errors.js';
 import { NearestIndex } from '../../src/eval/nearest.js';
-import { rng } from '../../src/eval/stats.js';
+import { testRng as rng } from './helpers.js';
 
 function brute(points: Float64Array, queries: Float64Array, d: number): Float64Array {
   const n = points.length / d;

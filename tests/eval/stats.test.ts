@@ -77,8 +77,9 @@ describe('jsd2d, normalisation and CDF points', () => {
 
 describe('argsort (radix)', () => {
   it('matches a stable comparator sort on mixed signs, ties, fractions and big timestamps', async () => {
-    const { argsort, rng } = await import('../../src/eval/stats.js');
-    const r = rng(9);
+    const { argsort } = await import('../../src/eval/stats.js');
+    const { testRng } = await import('./helpers.js');
+    const r = testRng(9);
     const v = Array.from({ length: 5000 }, (_, i) => (i % 7 === 0 ? 3 : i % 5 === 0 ? -r() * 1e6 : i % 3 === 0 ? 1.46e15 + Math.floor(r() * 1e9) + 0.25 : r()));
     v.push(0, -Infinity, Infinity);
     const want = v.map((_, i) => i).sort((a, b) => v[a]! - v[b]! || a - b);
