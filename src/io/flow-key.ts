@@ -123,6 +123,7 @@ export class TupleIds {
     const m = order ? order.length : c0.length;
     let slots = this.slots;
     let mask = this.mask;
+    let size = this.size;
     for (let r = 0; r < m; r++) {
       const i = order ? order[r]! : r;
       const w0 = c0[i]!;
@@ -134,11 +135,22 @@ export class TupleIds {
         const o = 5 * s;
         const id1 = slots[o + 4]!;
         if (id1 === 0) {
-          const id = this.insert(o, w0, w1, w2, w3, src6, dst6, i);
+          // insert() inlined: most records of a NetFlow trace start a new flow
+          const id = size++;
+          slots[o] = w0;
+          slots[o + 1] = w1;
+          slots[o + 2] = w2;
+          slots[o + 3] = w3;
+          slots[o + 4] = id + 1;
+          if (w3 & V6) this.keep6(id, src6!, dst6!, i);
           first[id] = i;
           ids[i] = id;
-          slots = this.slots;
-          mask = this.mask;
+          if (size * 2 > mask + 1) {
+            this.size = size;
+            this.grow();
+            slots = this.slots;
+            mask = this.mask;
+          }
           break;
         }
         if (slots[o] === w0 && slots[o + 1] === w1 && slots[o + 2] === w2 && slots[o + 3] === w3 && ((w3 & V6) === 0 || this.same6(id1 - 1, src6!, dst6!, i))) {
@@ -148,6 +160,7 @@ export class TupleIds {
         s = (s + 1) & mask;
       }
     }
+    this.size = size;
   }
 
   private lookup(w0: number, w1: number, w2: number, w3: number, src6: Uint8Array | undefined, dst6: Uint8Array | undefined, row: number, add: boolean): number {
@@ -233,7 +246,7 @@ export interface FlowIndex {
 export function indexFlows(t: TupleColumns, order?: ArrayLike<number>): FlowIndex {
   const n = t.length;
   const m = order ? order.length : n;
-  const ids = new TupleIds(Math.min(m, 1 << 20));
+  const ids = new TupleIds(Math.min(m, 1 << 22)); // no rehash up to 4M records; beyond, memory follows the flows
   const flowOf = new Int32Array(n);
   if (order) flowOf.fill(-1);
   const first = new Int32Array(Math.max(1, m));
