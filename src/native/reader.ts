@@ -5,7 +5,7 @@
 // `stats.firstTsNs` / `lastTsNs` are exact BigInts even beyond 2262 (built from seconds + nanoseconds).
 import { statSync } from 'node:fs';
 import { ConfigError, InputError, InternalError, NetShareError, expected } from '../errors.js';
-import type { FlowTable, PacketHeaderColumns, PacketTable } from '../core/columns.js';
+import type { FlowRecordColumns, FlowTable, PacketHeaderColumns, PacketTable } from '../core/columns.js';
 import { nativeBinding } from './addon.js';
 
 export interface ReadOptions {
@@ -138,23 +138,14 @@ export const PACKET_BATCH_COLUMNS = {
   flowId: 'Uint32Array',
 } as const satisfies { readonly [K in PacketBatchColumn]-?: ArrayName<NonNullable<PacketBatch[K]>> };
 
-/** Flow records as columns (ts in µs, td in seconds, like FlowTable), plus the flow id. */
-export interface FlowBatch {
+/** Flow records as columns (a flow table's: ts in µs, td in seconds), plus the flow id, IP version and TCP flags. */
+export interface FlowBatch extends FlowRecordColumns {
   length: number;
   id: Uint32Array;
   ipVersion: Uint8Array;
-  srcIp: Uint32Array;
-  dstIp: Uint32Array;
   /** 16 bytes per flow (network order, zeros for IPv4 rows); EMPTY (length 0) when no flow of the batch is IPv6. */
   srcIp6: Uint8Array;
   dstIp6: Uint8Array;
-  srcPort: Uint16Array;
-  dstPort: Uint16Array;
-  proto: Uint8Array;
-  ts: Float64Array;
-  td: Float64Array;
-  pkt: Float64Array;
-  byt: Float64Array;
   tcpFlags: Uint8Array;
 }
 
