@@ -123,7 +123,6 @@ export class TupleIds {
     const m = order ? order.length : c0.length;
     let slots = this.slots;
     let mask = this.mask;
-    let size = this.size;
     for (let r = 0; r < m; r++) {
       const i = order ? order[r]! : r;
       const w0 = c0[i]!;
@@ -135,22 +134,11 @@ export class TupleIds {
         const o = 5 * s;
         const id1 = slots[o + 4]!;
         if (id1 === 0) {
-          // insert() inlined: most records of a NetFlow trace start a new flow
-          const id = size++;
-          slots[o] = w0;
-          slots[o + 1] = w1;
-          slots[o + 2] = w2;
-          slots[o + 3] = w3;
-          slots[o + 4] = id + 1;
-          if (w3 & V6) this.keep6(id, src6!, dst6!, i);
+          const id = this.insert(o, w0, w1, w2, w3, src6, dst6, i);
           first[id] = i;
           ids[i] = id;
-          if (size * 2 > mask + 1) {
-            this.size = size;
-            this.grow();
-            slots = this.slots;
-            mask = this.mask;
-          }
+          slots = this.slots;
+          mask = this.mask;
           break;
         }
         if (slots[o] === w0 && slots[o + 1] === w1 && slots[o + 2] === w2 && slots[o + 3] === w3 && ((w3 & V6) === 0 || this.same6(id1 - 1, src6!, dst6!, i))) {
@@ -160,7 +148,6 @@ export class TupleIds {
         s = (s + 1) & mask;
       }
     }
-    this.size = size;
   }
 
   private lookup(w0: number, w1: number, w2: number, w3: number, src6: Uint8Array | undefined, dst6: Uint8Array | undefined, row: number, add: boolean): number {
