@@ -70,6 +70,16 @@ export function metricsFor(kind: Table['kind']): MetricInfo[] {
   return kind === 'packets' ? PACKET_METRICS : FLOW_METRICS;
 }
 
+/**
+ * NetShare's own metrics, the ones camera-ready `eval/dist_metrics.py` (`compute_metrics_*_v3`) computes and
+ * `choose_best_model` ranks (spec §4.3, §5.1): the marginals, nine for NetFlow and eight for packets. The joint and
+ * temporal metrics above are this project's.
+ */
+export const NETSHARE_METRICS: Readonly<Record<Table['kind'], readonly string[]>> = {
+  flows: ['srcip', 'dstip', 'srcport', 'dstport', 'proto', 'ts', 'td', 'pkt', 'byt'],
+  packets: ['srcip', 'dstip', 'srcport', 'dstport', 'proto', 'pkt_len', 'time', 'flow_size'],
+};
+
 /** Everything the metrics need from one trace, computed once. */
 export interface Profile {
   kind: Table['kind'];
