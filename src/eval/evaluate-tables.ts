@@ -5,14 +5,15 @@ import type { Table } from '../io/table.js';
 import { BASELINES, makeBaseline, type BaselineName } from './baselines.js';
 import { classifySynthetic, heavyHitterTask, prepareClassification, type ClassificationResult, type HeavyHitterResult } from './downstream.js';
 import { indexFlows } from './flows.js';
-import { heavyHitterErrors } from './sketches.js';
+import { heavyHitterErrors, sketchWeights } from './sketches.js';
 import { compareProfiles, metricsFor, profile, type MetricInfo, type Profile } from './fidelity.js';
 import { splitByFlows, splitByTime, splitTables } from './floor.js';
 import { preparePrivacy, privacyFor, type PrivacyResult } from './privacy.js';
 import { validateTable } from './rows.js';
 import { cdfPoints, normaliseAcross, type JsVariant } from './stats.js';
 
-export const EVAL_SCHEMA_VERSION = 1;
+/** 2: heavy-hitter rank ρ per memory size (rankSpearman = their mean), NetFlow sketches count packets. */
+export const EVAL_SCHEMA_VERSION = 2;
 
 export interface MethodResult {
   /** 'synthetic', or 'baseline:marginals' / 'baseline:bootstrap'. */
@@ -28,6 +29,11 @@ export interface MethodResult {
   emdNormalised: Record<string, number | null>;
   downstream?: { classification: ClassificationResult; heavyHitters: HeavyHitterResult };
   privacy?: PrivacyResult;
+  /**
+   * Only with a holdout: every metric against the held-out real records instead of `real` (`metrics`), and its
+   * ratio to `EvalResult.generalisation.floor` (how far the training records themselves are from the holdout).
+   */
+  generalisation?: { metrics: Record<string, number | null>; ratios: Record<string, number | null> };
 }
 
 export interface EvalResult {
@@ -42,6 +48,11 @@ export interface EvalResult {
   };
   metricInfo: MetricInfo[];
   floors: { flows: Record<string, number | null>; time: Record<string, number | null> };
+  /**
+   * Only with a holdout: every metric between `real` (the training records) and the held-out records. It is the
+   * floor of each method's `generalisation` column: ratio 1 = as close to unseen real traffic as the training data is.
+   */
+  generalisation?: { floor: Record<string, number | null> };
   methods: MethodResult[];
   timings: Record<string, number>;
 }
@@ -61,9 +72,11 @@ export interface EvaluateOptions {
   baselines?: readonly string[];
   jsVariant?: JsVariant;
   /**
-   * A real trace never used for training: the privacy reference, compared with `real`. Absent: the reference is
-   * a seeded random half of the real records compared with the other half. Synthetic copying is always measured
-   * against all of `real`.
+   * A real trace never used for training (`real` is then the training data). It is the privacy reference, compared
+   * with `real`; the real test set of the classification task (trained on all of `real` or on the synthetic trace);
+   * and the reference of the `generalisation` column. Absent: the privacy reference is a seeded random half of the
+   * real records compared with the other half, the classification tests on a random half of the real 5-tuples, and
+   * there is no generalisation column. Synthetic copying is always measured against all of `real`.
    */
   holdout?: Table;
   downstream?: boolean;
@@ -161,8 +174,11 @@ export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = 
   // from the holdout, else from a record split of the real trace (privacy.ts, HoldoutSource).
   const privacyCtx = opts.privacy === false ? null : timed('privacy', () => preparePrivacy(real, { seed, flowIndex: idxReal, ...(opts.holdout ? { holdout: opts.holdout } : {}) }));
 
-  const clsCtx = opts.downstream === false ? null : timed('classification', () => prepareClassification(real, { seed, flowIndex: idxReal }));
-  const hhReal = opts.downstream === false ? null : timed('heavy-hitters', () => heavyHitterErrors(idxReal));
+  const clsCtx = opts.downstream === false ? null : timed('classification', () => prepareClassification(real, { seed, flowIndex: idxReal, ...(opts.holdout ? { test: opts.holdout } : {}) }));
+  const hhReal = opts.downstream === false ? null : timed('heavy-hitters', () => heavyHitterErrors(idxReal, 100, undefined, sketchWeights(real)));
+  // generalisation: the same metrics against records the model never saw, floored by the training records' distance
+  const pHoldout = opts.holdout ? timed('generalisation', () => profile(opts.holdout!, popts)) : null;
+  const genFloor = pHoldout ? timed('generalisation', () => compareProfiles(pHoldout, pReal, variant)) : null;
 
   const profs: { name: string; p: Profile }[] = [{ name: 'real', p: pReal }];
   const methods: MethodResult[] = sides.map(({ name, table }) => {
@@ -186,6 +202,10 @@ export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = 
       };
     }
     if (privacyCtx) m.privacy = timed('privacy', () => privacyFor(privacyCtx, table, idx));
+    if (pHoldout && genFloor) {
+      const g = timed('generalisation', () => compareProfiles(pHoldout, p, variant));
+      m.generalisation = { metrics: g, ratios: Object.fromEntries(Object.entries(g).map(([k, v]) => [k, ratio(v, genFloor[k])])) };
+    }
     return m;
   });
   const info = metricsFor(real.kind);
@@ -228,6 +248,7 @@ export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = 
     },
     metricInfo: info,
     floors,
+    ...(genFloor ? { generalisation: { floor: genFloor } } : {}),
     methods,
     timings: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v * 1000) / 1000])),
   };

@@ -178,13 +178,13 @@ function downstreamTables(methods: MethodResult[]): string {
         .map((s) => `<tr><td>${s.classifier}</td><td>${fmt(s.realAccuracy)}</td><td>${fmt(s.synAccuracy)}</td><td>${fmt(s.realBalancedAccuracy)}</td><td>${fmt(s.synBalancedAccuracy)}</td></tr>`)
         .join('');
       parts.push(
-        `<h3>${esc(m.name)}: predicting <code>${esc(c.target)}</code> (${c.classes.map(esc).join(', ')})</h3><p>train rows: real ${c.trainRows.real}, ${esc(m.name)} ${c.trainRows.synthetic}; real test rows ${c.testRows}; rank ordering Spearman ρ = <b>${fmt(c.rankSpearman)}</b></p><table><thead><tr><th>classifier</th><th>acc (train real)</th><th>acc (train ${esc(m.name)})</th><th>bal. acc (real)</th><th>bal. acc (${esc(m.name)})</th></tr></thead><tbody>${rows}</tbody></table>`,
+        `<h3>${esc(m.name)}: predicting <code>${esc(c.target)}</code> (${c.classes.map(esc).join(', ')})</h3><p>train rows: real ${c.trainRows.real}, ${esc(m.name)} ${c.trainRows.synthetic}; real test rows ${c.testRows} (${c.testSource === 'holdout' ? 'held-out records' : 'a random half of the real 5-tuples'}); rank ordering Spearman ρ = <b>${fmt(c.rankSpearman)}</b></p><table><thead><tr><th>classifier</th><th>acc (train real)</th><th>acc (train ${esc(m.name)})</th><th>bal. acc (real)</th><th>bal. acc (${esc(m.name)})</th></tr></thead><tbody>${rows}</tbody></table>`,
       );
     }
     const h = m.downstream.heavyHitters;
     const rows = h.sketches.map((s) => `<tr><td>${esc(s.sketch)}</td><td>${fmt(s.realError)}</td><td>${fmt(s.synError)}</td><td>${fmt(s.relativeDifference)}</td></tr>`).join('');
     parts.push(
-      `<h3>${esc(m.name)}: heavy hitters (top ${h.topK} 5-tuples)</h3><p>sketch ranking Spearman ρ (real vs ${esc(m.name)}) = <b>${fmt(h.rankSpearman)}</b></p><table><thead><tr><th>sketch</th><th>error on real</th><th>error on ${esc(m.name)}</th><th>relative difference</th></tr></thead><tbody>${rows}</tbody></table>`,
+      `<h3>${esc(m.name)}: heavy hitters (top ${h.topK} 5-tuples by packets)</h3><p>sketch ranking Spearman ρ (real vs ${esc(m.name)}) per memory size: ${h.bySize.map((b) => `${b.counters} counters <b>${fmt(b.rankSpearman)}</b>`).join(', ')}; mean <b>${fmt(h.rankSpearman)}</b></p><table><thead><tr><th>sketch</th><th>error on real</th><th>error on ${esc(m.name)}</th><th>relative difference</th></tr></thead><tbody>${rows}</tbody></table>`,
     );
   }
   return parts.join('\n');

@@ -33,7 +33,7 @@ describe('netshare eval (NetFlow CSV)', () => {
     expect(summary.report).toBe(rep);
     expect(summary.metricsJson).toBe(mj);
     const m = JSON.parse(readFileSync(mj, 'utf8')) as { schemaVersion: number; seed: number; methods: { name: string; metrics: Record<string, number | null> }[] };
-    expect(m.schemaVersion).toBe(1);
+    expect(m.schemaVersion).toBe(2);
     expect(m.seed).toBe(4);
     expect(m.methods.map((x) => x.name)).toEqual(['synthetic', 'baseline:bootstrap']);
     expect(m.methods[0]!.metrics.byt).toBeGreaterThan(0);

@@ -1,12 +1,19 @@
 // Sketches, classifiers and privacy checks on small inputs whose answers are known by construction.
 import { describe, expect, it } from 'vitest';
-import { CountMin, CountSketch, SpaceSaving, heavyHitterErrors } from '../../src/eval/sketches.js';
+import { CountMin, CountSketch, SpaceSaving, heavyHitterErrors, sketchWeights } from '../../src/eval/sketches.js';
 import { CLASSIFIERS, scorePredictions, trainClassifier } from '../../src/eval/classifiers.js';
 import { privacyChecks } from '../../src/eval/privacy.js';
-import { classificationTask } from '../../src/eval/downstream.js';
+import { MIN_TEST_PER_CLASS, classificationTask, heavyHitterTask } from '../../src/eval/downstream.js';
+import { makeBaseline } from '../../src/eval/baselines.js';
 import { indexFlows } from '../../src/eval/flows.js';
 import { takeRows } from '../../src/io/rows.js';
+import { spearman } from '../../src/eval/stats.js';
 import { makeFlows, makePackets, testRng as rng } from './helpers.js';
+
+function spearmanOrNull(a: number[], b: number[]): number | null {
+  const r = spearman(a, b);
+  return Number.isFinite(r) ? r : null;
+}
 
 describe('sketches', () => {
   const stream = Int32Array.from({ length: 5000 }, (_, i) => (i % 4 === 0 ? 7 : i % 50)); // key 7 is heavy: > N/8, so Space-Saving with 8 counters must keep it
@@ -63,6 +70,89 @@ describe('sketches', () => {
   });
 });
 
+describe('weighted sketches (NetFlow records count their packets)', () => {
+  it('Space-Saving with weights: counters sum to the total weight, true ≤ est ≤ true + W/k, exact with room for every key', () => {
+    for (const seed of [1, 2, 3]) {
+      const r = rng(seed);
+      const n = 20000;
+      const keys = Int32Array.from({ length: n }, () => Math.floor(r() ** 3 * 500));
+      const w = Float64Array.from({ length: n }, () => 1 + Math.floor(-Math.log(1 - r()) * 30));
+      const exact = new Float64Array(500);
+      let total = 0;
+      keys.forEach((k, i) => {
+        exact[k]! += w[i]!;
+        total += w[i]!;
+      });
+      const k = 32;
+      const ss = new SpaceSaving(k, 500);
+      ss.addAll(keys, n, undefined, undefined, w);
+      let sum = 0;
+      for (let key = 0; key < 500; key++) {
+        const est = ss.estimate(key);
+        sum += est;
+        if (est > 0) {
+          expect(est).toBeGreaterThanOrEqual(exact[key]!);
+          expect(est).toBeLessThanOrEqual(exact[key]! + total / k);
+        }
+        if (exact[key]! > total / k) expect(est).toBeGreaterThan(0);
+      }
+      expect(sum).toBe(total);
+      const big = new SpaceSaving(500, 500);
+      big.addAll(keys, n, undefined, undefined, w);
+      for (let key = 0; key < 500; key++) expect(big.estimate(key)).toBe(exact[key]);
+    }
+  });
+  it('Count-Min and Count Sketch add the weight', () => {
+    const keys = Int32Array.of(3, 3, 5);
+    const w = Float64Array.of(10, 20, 7);
+    const h1 = Uint32Array.from({ length: 8 }, (_, k) => Math.imul(k + 1, 0x9e3779b1) >>> 0);
+    const h2 = Uint32Array.from({ length: 8 }, (_, k) => (Math.imul(k + 7, 0x85ebca6b) | 1) >>> 0);
+    const cm = new CountMin(4, 1024);
+    cm.addAll(keys, 3, h1, h2, w);
+    const cs = new CountSketch(3, 4096);
+    cs.addAll(keys, 3, h1, h2, w);
+    for (const s of [cm, cs]) {
+      expect(s.estimate(3, h1[3]!, h2[3]!)).toBe(30);
+      expect(s.estimate(5, h1[5]!, h2[5]!)).toBe(7);
+    }
+  });
+  it('NetFlow records weigh their pkt, packet records 1; the heavy hitters are the flows with the most packets', () => {
+    const flows = makeFlows(4000, 1);
+    expect(Array.from(sketchWeights(flows)!)).toEqual(Array.from(flows.pkt.subarray(0, flows.length)));
+    expect(sketchWeights(makePackets(50, 1))).toBeUndefined();
+    // one record of 10^6 packets is the heaviest flow: counted by records it would be one of thousands of 1-record flows
+    const t = takeRows(flows, Int32Array.from({ length: flows.length }, (_, i) => i));
+    t.pkt[0] = 1e6;
+    const idx = indexFlows(t);
+    const byRecords = heavyHitterErrors(idx, 1);
+    const byPackets = heavyHitterErrors(idx, 1, undefined, sketchWeights(t));
+    // Space-Saving at 8192 counters: the 10^6-packet flow is always monitored, so its relative error is ≈ 0
+    expect(byPackets.at(-1)!.meanRelativeError).toBeLessThan(1e-3);
+    expect(byPackets.map((e) => e.meanRelativeError)).not.toEqual(byRecords.map((e) => e.meanRelativeError));
+  });
+});
+
+describe('heavy-hitter rank ordering per memory size', () => {
+  it('one Spearman ρ per memory size over that size\'s three sketches, and their mean', () => {
+    const real = makePackets(3000, 1);
+    const r = heavyHitterTask(real, makeBaseline('marginals', real, 1));
+    expect(r.weight).toBe('packets');
+    expect(r.bySize.map((s) => s.counters)).toEqual([512, 2048, 8192]);
+    for (const { counters, rankSpearman } of r.bySize) {
+      const at = r.sketches.filter((s) => s.counters === counters);
+      expect(at.map((s) => s.sketch.split(' ')[0])).toEqual(['count-min', 'count-sketch', 'space-saving']);
+      expect(rankSpearman).toBe(spearmanOrNull(at.map((s) => s.realError), at.map((s) => s.synError)));
+    }
+    const defined = r.bySize.map((s) => s.rankSpearman).filter((x): x is number => x !== null);
+    expect(r.rankSpearman).toBeCloseTo(defined.reduce((a, b) => a + b, 0) / defined.length, 12);
+  });
+  it('a trace compared with itself keeps every size\'s ranking (ρ = 1)', () => {
+    const real = makeFlows(3000, 1);
+    const r = heavyHitterTask(real, real);
+    for (const s of r.bySize) expect(s.rankSpearman === null || s.rankSpearman === 1).toBe(true);
+  });
+});
+
 describe('classifiers', () => {
   it('scores accuracy and balanced accuracy as worked out by hand', () => {
     expect(scorePredictions(Int32Array.of(0, 0, 1, 1), Int32Array.of(0, 1, 1, 1), 2)).toEqual({ accuracy: 0.75, balancedAccuracy: 0.75 });
@@ -93,6 +183,35 @@ describe('classifiers', () => {
     const noType = takeRows(real, Int32Array.from({ length: 100 }, (_, i) => i));
     delete (noType as { type?: string[] }).type;
     expect(classificationTask(noType, noType, { seed: 1 })).toEqual({ status: 'skipped', reason: 'the real trace has no type/label column with at least 2 classes' });
+  });
+  it(`is skipped, with the reason, when the real test set holds fewer than ${MIN_TEST_PER_CLASS} records of a class`, () => {
+    // a trace with 4 blacklist records: whatever the random 5-tuple split, its test half holds fewer than 5
+    const real = makeFlows(3000, 1);
+    let kept = 0;
+    for (let i = 0; i < real.length; i++) if (real.type![i] === 'blacklist' && ++kept > 4) real.type![i] = 'background';
+    const res = classificationTask(real, makeFlows(3000, 2), { seed: 1, perClass: 300 });
+    expect(res.status).toBe('skipped');
+    if (res.status === 'skipped') expect(res.reason).toMatch(/real test half hold fewer than 5 records of class blacklist \(\d\)/);
+    // held-out test records: 3 blacklist ones are too few, whatever the training side holds
+    const train = makeFlows(3000, 1);
+    const test = makeFlows(300, 3);
+    let b = 0;
+    for (let i = 0; i < test.length; i++) if (test.type![i] === 'blacklist' && ++b > 3) test.type![i] = 'background';
+    const held = classificationTask(train, makeFlows(3000, 2), { seed: 1, perClass: 300, test });
+    expect(held).toEqual({ status: 'skipped', reason: 'the held-out real records hold fewer than 5 records of class blacklist (3); accuracy on so few would mean nothing' });
+  });
+  it('with held-out records: trains on every real record, tests on the held-out ones', () => {
+    const train = makeFlows(3000, 1);
+    const test = makeFlows(600, 3);
+    const res = classificationTask(train, makeFlows(3000, 2), { seed: 1, perClass: 300, test });
+    expect(res.status).toBe('ok');
+    if (res.status === 'ok') {
+      expect(res.testSource).toBe('holdout');
+      expect(res.testRows).toBe(300 + 60); // 540 background (capped at 300) + 60 blacklist
+      expect(res.trainRows.real).toBe(600); // 2700 background and 300 blacklist, each capped at 300
+    }
+    const split = classificationTask(train, makeFlows(3000, 2), { seed: 1, perClass: 300 });
+    expect(split.status === 'ok' && split.testSource).toBe('flow-split');
   });
 });
 

@@ -80,7 +80,10 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       const c = m.downstream?.classification;
       if (c?.status === 'ok') say(args, `${m.name}: classifier rank Spearman ${fmt(c.rankSpearman)}; accuracy ${c.scores.map((s) => `${s.classifier} ${fmt(s.synAccuracy)} (real ${fmt(s.realAccuracy)})`).join(', ')}`);
       else if (c) say(args, `${m.name}: classification skipped (${c.reason})`);
-      if (m.downstream) say(args, `${m.name}: heavy-hitter sketch rank Spearman ${fmt(m.downstream.heavyHitters.rankSpearman)}`);
+      if (m.downstream) {
+        const h = m.downstream.heavyHitters;
+        say(args, `${m.name}: heavy-hitter sketch rank Spearman per memory size ${h.bySize.map((b) => `${b.counters}: ${fmt(b.rankSpearman)}`).join(', ')}; mean ${fmt(h.rankSpearman)}`);
+      }
       if (m.privacy) {
         const p = m.privacy;
         say(args, `${m.name}: copied from all ${p.synthetic.trainRecords} real records: 5-tuples ${fmt(p.synthetic.tuplesCopied)}, IPs ${fmt(p.synthetic.ipsCopied)}; DCR median ${fmt(p.dcr.synthetic.median)}, share at 0 ${fmt(p.dcr.synthetic.exact)}`);
