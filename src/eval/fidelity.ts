@@ -3,8 +3,8 @@
 import { Rng } from '../core/rng.js';
 import { InputError } from '../errors.js';
 import { recordTimes, type FlowTable, type PacketTable, type Table } from '../io/table.js';
-import { flowAggregates, indexFlows, recordsByFlow, tupleColumns, type FlowIndex } from './flows.js';
-import { emdSorted, histogramInt, jsd, jsd2d, rankFrequency, rankJsd, sortedCopy, spearman, type JsVariant } from './stats.js';
+import { flowAggregates, indexFlows, recordsByFlow, tupleColumns, type FlowAggregates, type FlowIndex } from './flows.js';
+import { argsort, emdSorted, histogramInt, jsd, jsd2d, rankFrequency, rankJsd, sortedCopy, spearman, type JsVariant } from './stats.js';
 
 export type MetricKind = 'jsd' | 'emd' | 'absdiff';
 export type MetricFamily = 'marginal' | 'joint';
@@ -110,13 +110,6 @@ export interface ProfileOptions {
   seed?: number;
 }
 
-function relativeSorted(t: Float64Array): Float64Array {
-  const s = sortedCopy(t);
-  const t0 = s[0]!;
-  for (let i = 0; i < s.length; i++) s[i]! -= t0;
-  return s;
-}
-
 function sampleIdx(n: number, cap: number, seed: number): Int32Array {
   const all = new Int32Array(n);
   for (let i = 0; i < n; i++) all[i] = i;
@@ -131,127 +124,365 @@ function sampleIdx(n: number, cap: number, seed: number): Int32Array {
   return all.slice(0, cap);
 }
 
-function pairs(a: Float64Array, b: Float64Array, idx: Int32Array, fa: (v: number) => number, fb: (v: number) => number): [Float64Array, Float64Array] {
+/** Pairs (a[at(k)], b[at(k)]) for the sampled positions k of `idx`, `at` mapping a position to a row or flow. */
+function pairs(a: Float64Array, b: Float64Array, idx: Int32Array, at: Int32Array | null): [Float64Array, Float64Array] {
   const x = new Float64Array(idx.length);
   const y = new Float64Array(idx.length);
   for (let k = 0; k < idx.length; k++) {
-    x[k] = fa(a[idx[k]!]!);
-    y[k] = fb(b[idx[k]!]!);
+    const i = at ? at[idx[k]!]! : idx[k]!;
+    x[k] = a[i]!;
+    y[k] = b[i]!;
   }
   return [x, y];
 }
 
+const mapped = (a: ArrayLike<number>, n: number, f: (v: number) => number): Float64Array => {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = f(a[i]!);
+  return out;
+};
+
+/**
+ * A continuous field of the trace, profiled as a sorted sample. `owner` says which flow each value belongs to
+ * ('record': flowOf of the row; 'flow': the value is the flow's own; 'iat': iatFlow), so that a selection of whole
+ * flows selects its values.
+ */
+interface Field {
+  values: Float64Array;
+  owner: 'record' | 'flow' | 'iat';
+  relative: boolean;
+  /** `values` sorted, and the flow each sorted value belongs to: built on the first large subset. */
+  sorted?: { values: Float64Array; flow: Int32Array };
+}
+
+/**
+ * One trace prepared for profiling, whole or any selection of its 5-tuple flows. The flow index, per-flow aggregates,
+ * records grouped by flow and the continuous fields are computed once; `profile(flows)` then summarises the records of
+ * those flows exactly as `profile(takeRows(table, theirRows))` would (same numbers, bit for bit), without re-hashing
+ * 5-tuples or re-sorting fields from scratch: the floor draws many equal-size flow samples from one real trace.
+ */
+export class ProfileSource {
+  readonly kind: Table['kind'];
+  readonly records: number;
+  readonly flowIndex: FlowIndex;
+  private readonly agg: FlowAggregates;
+  private readonly order: Int32Array;
+  private readonly offsets: Int32Array;
+  private readonly fields: Record<string, Field> = {};
+  /** Inter-arrivals within flows (µs); flow f's are iat[offsets[f] − f .. offsets[f+1] − f − 1). */
+  private readonly iatFlow: Int32Array;
+  private readonly addr: [Uint32Array, Uint32Array];
+  /** Dense ids of the source and destination addresses, for subset rank-frequencies (built on first use). */
+  private addrIds?: { ids: [Int32Array, Int32Array]; distinct: [number, number] };
+  /** The joint metrics' transformed columns, per flow (packets) or per record (NetFlow): [x, y] of pktByt, durSize. */
+  private readonly joint: { pktByt: [Float64Array, Float64Array]; durSize: [Float64Array, Float64Array] };
+  private readonly cap: number;
+  private readonly seed: number;
+
+  constructor(
+    readonly table: Table,
+    opts: ProfileOptions = {},
+    flowIndex?: FlowIndex,
+  ) {
+    const t = table;
+    const n = t.length;
+    this.kind = t.kind;
+    this.records = n;
+    this.cap = opts.jointSample ?? 200_000;
+    this.seed = opts.seed ?? 1;
+    const idx = flowIndex ?? indexFlows(t);
+    this.flowIndex = idx;
+    this.agg = flowAggregates(t, idx);
+    const { order, offsets } = recordsByFlow(t, idx);
+    this.order = order;
+    this.offsets = offsets;
+    const time = recordTimes(t);
+
+    // Inter-arrivals within flows (µs), NetShare's interarrival_within_flow without the leading 0.
+    const iat = new Float64Array(Math.max(0, n - idx.count));
+    const iatFlow = new Int32Array(iat.length);
+    let ni = 0;
+    for (let f = 0; f < idx.count; f++) {
+      for (let k = offsets[f]! + 1; k < offsets[f + 1]!; k++) {
+        iatFlow[ni] = f;
+        iat[ni++] = time[order[k]!]! - time[order[k - 1]!]!;
+      }
+    }
+    this.iatFlow = iatFlow;
+    const field = (values: Float64Array, owner: Field['owner'], relative = false): Field => ({ values, owner, relative });
+    this.fields.flow_iat_emd = field(iat.subarray(0, ni), 'iat');
+    if (t.kind === 'packets') {
+      const p = t as PacketTable;
+      this.fields.pkt_len = field(Float64Array.from(p.pktLen.subarray(0, n)), 'record');
+      this.fields.time = field(p.time.subarray(0, n), 'record', true);
+      this.fields.flow_size = field(this.agg.records, 'flow');
+      const k = idx.count;
+      const lp = mapped(this.agg.packets, k, Math.log1p);
+      this.joint = {
+        pktByt: [lp, mapped(this.agg.bytes, k, Math.log1p)],
+        durSize: [mapped(this.agg.duration, k, (us) => Math.log1p(us / 1000)), lp],
+      };
+    } else {
+      const fl = t as FlowTable;
+      const pkt = new Float64Array(n);
+      const byt = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        pkt[i] = Math.round(fl.pkt[i]!);
+        byt[i] = Math.round(fl.byt[i]!);
+      }
+      const lp = mapped(pkt, n, Math.log1p);
+      this.joint = {
+        pktByt: [lp, mapped(byt, n, Math.log1p)],
+        durSize: [mapped(fl.td, n, (sec) => Math.log1p(sec * 1000)), lp],
+      };
+      this.fields.ts = field(fl.ts.subarray(0, n), 'record', true);
+      this.fields.td = field(fl.td.subarray(0, n), 'record');
+      this.fields.pkt = field(pkt, 'record');
+      this.fields.byt = field(byt, 'record');
+      this.fields.records_per_5tuple_emd = field(this.agg.records, 'flow');
+    }
+    // IPv6 rows carry 0 in the uint32 columns: rank their (folded) 16-byte addresses instead.
+    const hasV6 = t.srcIp6 !== undefined && t.ipVersion !== undefined && t.ipVersion.subarray(0, n).includes(6);
+    const words = hasV6 ? tupleColumns(t) : null;
+    this.addr = words ? [words[0], words[1]] : [t.srcIp.subarray(0, n), t.dstIp.subarray(0, n)];
+  }
+
+  /** Number of 5-tuple flows. */
+  get flows(): number {
+    return this.flowIndex.count;
+  }
+
+  /** Time of each flow's first record (packet time or flow start, µs). */
+  flowStarts(): Float64Array {
+    const time = recordTimes(this.table);
+    const out = new Float64Array(this.flowIndex.count);
+    for (let f = 0; f < out.length; f++) out[f] = time[this.order[this.offsets[f]!]!]!;
+    return out;
+  }
+
+  /**
+   * Summarise the whole trace, or only the records of `flows` (flow ids of `flowIndex`; whole flows, so no flow is
+   * cut). The result equals `profile(takeRows(table, rows of those flows in table order))`.
+   */
+  profile(flows?: ArrayLike<number>): Profile {
+    const t = this.table;
+    const idx = this.flowIndex;
+    const n = t.length;
+    let sel: Int32Array | null = null; // selected flow ids, ascending
+    let mask: Uint8Array | null = null;
+    let rows: Int32Array | null = null; // selected rows, ascending
+    if (flows !== undefined) {
+      mask = new Uint8Array(idx.count);
+      for (let k = 0; k < flows.length; k++) mask[flows[k]!] = 1;
+      let nf = 0;
+      for (let f = 0; f < idx.count; f++) nf += mask[f]!;
+      sel = new Int32Array(nf);
+      nf = 0;
+      let nr = 0;
+      for (let f = 0; f < idx.count; f++) {
+        if (mask[f]) {
+          sel[nf++] = f;
+          nr += this.offsets[f + 1]! - this.offsets[f]!;
+        }
+      }
+      rows = new Int32Array(nr);
+      nr = 0;
+      const flowOf = idx.flowOf;
+      for (let i = 0; i < n; i++) if (mask[flowOf[i]!]) rows[nr++] = i;
+    }
+    const nFlows = sel ? sel.length : idx.count;
+    const nRows = rows ? rows.length : n;
+    const flowAt = (k: number): number => (sel ? sel[k]! : k);
+
+    const sorted: Record<string, Float64Array> = {};
+    for (const [name, f] of Object.entries(this.fields)) {
+      const count = f.owner === 'record' ? nRows : f.owner === 'flow' ? nFlows : nRows - nFlows;
+      const s = mask && sel && rows ? this.sortedSubset(f, mask, sel, rows, count) : sortedCopy(f.values);
+      if (f.relative && s.length > 0) {
+        const t0 = s[0]!;
+        for (let i = 0; i < s.length; i++) s[i]! -= t0;
+      }
+      sorted[name] = s;
+    }
+
+    let pktByt: [Float64Array, Float64Array];
+    let durSize: [Float64Array, Float64Array];
+    let ttlConst: number | null = null;
+    let tosConst: number | null = null;
+    let flagTokens: Map<string, number> | null = null;
+    const { order, offsets } = this;
+
+    if (t.kind === 'packets') {
+      const p = t as PacketTable;
+      const fi = sampleIdx(nFlows, this.cap, this.seed);
+      pktByt = pairs(this.joint.pktByt[0], this.joint.pktByt[1], fi, sel);
+      durSize = pairs(this.joint.durSize[0], this.joint.durSize[1], fi, sel);
+      // Header consistency within multi-packet flows.
+      let multi = 0;
+      let ttlSame = 0;
+      let tosSame = 0;
+      const tokens = new Map<string, number>();
+      for (let k = 0; k < nFlows; k++) {
+        const f = flowAt(k);
+        const a = offsets[f]!;
+        const b = offsets[f + 1]!;
+        const r0 = order[a]!;
+        if (b - a >= 2) {
+          multi++;
+          let ttlOk = true;
+          let tosOk = true;
+          for (let j = a + 1; j < b; j++) {
+            const r = order[j]!;
+            if (p.ttl[r] !== p.ttl[r0]) ttlOk = false;
+            if (p.tos[r] !== p.tos[r0]) tosOk = false;
+          }
+          if (ttlOk) ttlSame++;
+          if (tosOk) tosSame++;
+        }
+        if (p.proto[r0] === 6) {
+          let tok = '';
+          for (let j = a; j < Math.min(b, a + 3); j++) tok += `${j > a ? '-' : ''}${p.tcpFlags[order[j]!]!}`;
+          tokens.set(tok, (tokens.get(tok) ?? 0) + 1);
+        }
+      }
+      ttlConst = multi > 0 ? ttlSame / multi : null;
+      tosConst = multi > 0 ? tosSame / multi : null;
+      flagTokens = tokens.size > 0 ? tokens : null;
+    } else {
+      const fl = t as FlowTable;
+      const ri = sampleIdx(nRows, this.cap, this.seed);
+      pktByt = pairs(this.joint.pktByt[0], this.joint.pktByt[1], ri, rows);
+      durSize = pairs(this.joint.durSize[0], this.joint.durSize[1], ri, rows);
+      if (fl.tcpFlags) {
+        // Count flag values (a byte) and keep their first-appearance order, the order a Map keyed on them would have.
+        const flags = fl.tcpFlags;
+        const counts = new Float64Array(256);
+        const seen: number[] = [];
+        for (let k = 0; k < nRows; k++) {
+          const i = rows ? rows[k]! : k;
+          if (fl.proto[i] !== 6) continue;
+          const v = flags[i]!;
+          if (counts[v]!++ === 0) seen.push(v);
+        }
+        const tokens = new Map<string, number>();
+        for (const v of seen) tokens.set(String(v), counts[v]!);
+        flagTokens = tokens.size > 0 ? tokens : null;
+      }
+    }
+
+    const hist = (col: Uint8Array | Uint16Array, bins: number): Float64Array => {
+      if (!rows) return histogramInt(col.subarray(0, n), bins);
+      const h = new Float64Array(bins);
+      for (let k = 0; k < rows.length; k++) {
+        let v = Math.round(col[rows[k]!]!);
+        if (v < 0) v = 0;
+        else if (v >= bins) v = bins - 1;
+        h[v]! += 1;
+      }
+      return h;
+    };
+    return {
+      kind: t.kind,
+      records: nRows,
+      flows: nFlows,
+      srcipRank: rows ? this.subsetRank(0, rows) : rankFrequency(this.addr[0]),
+      dstipRank: rows ? this.subsetRank(1, rows) : rankFrequency(this.addr[1]),
+      srcport: hist(t.srcPort, 65536),
+      dstport: hist(t.dstPort, 65536),
+      proto: hist(t.proto, 256),
+      sorted,
+      pktByt,
+      durSize,
+      pktBytRho: spearman(pktByt[0], pktByt[1]),
+      durSizeRho: spearman(durSize[0], durSize[1]),
+      ttlConst,
+      tosConst,
+      flagTokens,
+    };
+  }
+
+  /**
+   * The sorted values of a field over the selected flows. Small selections gather and sort; large ones walk the
+   * field's (cached) argsort and keep the selected values, which is linear and needs no sort per selection.
+   */
+  private sortedSubset(f: Field, mask: Uint8Array, sel: Int32Array, rows: Int32Array, count: number): Float64Array {
+    const v = f.values;
+    const out = new Float64Array(count);
+    let k = 0;
+    if (count * 6 < v.length) {
+      if (f.owner === 'record') for (let j = 0; j < rows.length; j++) out[k++] = v[rows[j]!]!;
+      else if (f.owner === 'flow') for (let j = 0; j < sel.length; j++) out[k++] = v[sel[j]!]!;
+      else {
+        for (let j = 0; j < sel.length; j++) {
+          const fl = sel[j]!;
+          for (let i = this.offsets[fl]! - fl; i < this.offsets[fl + 1]! - fl - 1; i++) out[k++] = v[i]!;
+        }
+      }
+      return sortedCopy(out);
+    }
+    if (!f.sorted) {
+      const ord = argsort(v);
+      const owner = f.owner === 'record' ? this.flowIndex.flowOf : f.owner === 'iat' ? this.iatFlow : null;
+      const values = new Float64Array(ord.length);
+      const flow = new Int32Array(ord.length);
+      for (let j = 0; j < ord.length; j++) {
+        const i = ord[j]!;
+        values[j] = v[i]!;
+        flow[j] = owner ? owner[i]! : i;
+      }
+      f.sorted = { values, flow };
+    }
+    // Sequential reads; only the selection mask (a byte per flow) is read at random.
+    const { values, flow } = f.sorted;
+    for (let j = 0; j < values.length; j++) if (mask[flow[j]!]) out[k++] = values[j]!;
+    return out;
+  }
+
+  /** Popularity-rank distribution of source (0) or destination (1) addresses over `rows`. */
+  private subsetRank(side: 0 | 1, rows: Int32Array): Float64Array {
+    if (!this.addrIds) {
+      const a = denseIds(this.addr[0]);
+      const b = denseIds(this.addr[1]);
+      this.addrIds = { ids: [a.ids, b.ids], distinct: [a.distinct, b.distinct] };
+    }
+    const ids = this.addrIds.ids[side];
+    const counts = new Int32Array(this.addrIds.distinct[side]);
+    let d = 0;
+    for (let k = 0; k < rows.length; k++) if (counts[ids[rows[k]!]!]!++ === 0) d++;
+    const out = new Float64Array(d);
+    let j = 0;
+    for (let i = 0; i < counts.length; i++) if (counts[i]! > 0) out[j++] = counts[i]!;
+    return out.sort().reverse();
+  }
+}
+
+/** Dense ids 0..distinct−1 of uint32 values (open addressing). */
+function denseIds(values: Uint32Array): { ids: Int32Array; distinct: number } {
+  const n = values.length;
+  let cap = 16;
+  while (cap < n * 2) cap <<= 1;
+  const mask = cap - 1;
+  const keys = new Uint32Array(cap);
+  const slotId = new Int32Array(cap).fill(-1);
+  const ids = new Int32Array(n);
+  let distinct = 0;
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    let h = Math.imul(v, 0x9e3779b1);
+    h = (h ^ (h >>> 15)) & mask;
+    while (slotId[h] !== -1 && keys[h] !== v) h = (h + 1) & mask;
+    if (slotId[h] === -1) {
+      keys[h] = v;
+      slotId[h] = distinct++;
+    }
+    ids[i] = slotId[h]!;
+  }
+  return { ids, distinct };
+}
+
 /** Summarise one trace. The table must be validated (see validateTable). */
 export function profile(t: Table, opts: ProfileOptions = {}, flowIndex?: FlowIndex): Profile {
-  const cap = opts.jointSample ?? 200_000;
-  const seed = opts.seed ?? 1;
-  const idx = flowIndex ?? indexFlows(t);
-  const agg = flowAggregates(t, idx);
-  const { order, offsets } = recordsByFlow(t, idx);
-  const time = recordTimes(t);
-
-  // Inter-arrivals within flows (µs), NetShare's interarrival_within_flow without the leading 0.
-  const iat = new Float64Array(Math.max(0, t.length - idx.count));
-  let ni = 0;
-  for (let f = 0; f < idx.count; f++) {
-    for (let k = offsets[f]! + 1; k < offsets[f + 1]!; k++) iat[ni++] = time[order[k]!]! - time[order[k - 1]!]!;
-  }
-  const sorted: Record<string, Float64Array> = { flow_iat_emd: sortedCopy(iat.subarray(0, ni)) };
-
-  const log1p = Math.log1p;
-  const ms = (us: number): number => Math.log1p(us / 1000);
-  let pktByt: [Float64Array, Float64Array];
-  let durSize: [Float64Array, Float64Array];
-  let ttlConst: number | null = null;
-  let tosConst: number | null = null;
-  let flagTokens: Map<string, number> | null = null;
-
-  if (t.kind === 'packets') {
-    const p = t as PacketTable;
-    sorted.pkt_len = sortedCopy(p.pktLen);
-    sorted.time = relativeSorted(p.time);
-    sorted.flow_size = sortedCopy(agg.records);
-    const fi = sampleIdx(idx.count, cap, seed);
-    pktByt = pairs(agg.packets, agg.bytes, fi, log1p, log1p);
-    durSize = pairs(agg.duration, agg.packets, fi, ms, log1p);
-    // Header consistency within multi-packet flows.
-    let multi = 0;
-    let ttlSame = 0;
-    let tosSame = 0;
-    const tokens = new Map<string, number>();
-    for (let f = 0; f < idx.count; f++) {
-      const a = offsets[f]!;
-      const b = offsets[f + 1]!;
-      const r0 = order[a]!;
-      if (b - a >= 2) {
-        multi++;
-        let ttlOk = true;
-        let tosOk = true;
-        for (let k = a + 1; k < b; k++) {
-          const r = order[k]!;
-          if (p.ttl[r] !== p.ttl[r0]) ttlOk = false;
-          if (p.tos[r] !== p.tos[r0]) tosOk = false;
-        }
-        if (ttlOk) ttlSame++;
-        if (tosOk) tosSame++;
-      }
-      if (p.proto[r0] === 6) {
-        let tok = '';
-        for (let k = a; k < Math.min(b, a + 3); k++) tok += `${k > a ? '-' : ''}${p.tcpFlags[order[k]!]!}`;
-        tokens.set(tok, (tokens.get(tok) ?? 0) + 1);
-      }
-    }
-    ttlConst = multi > 0 ? ttlSame / multi : null;
-    tosConst = multi > 0 ? tosSame / multi : null;
-    flagTokens = tokens.size > 0 ? tokens : null;
-  } else {
-    const fl = t as FlowTable;
-    sorted.ts = relativeSorted(fl.ts);
-    sorted.td = sortedCopy(fl.td);
-    const pkt = new Float64Array(fl.length);
-    const byt = new Float64Array(fl.length);
-    for (let i = 0; i < fl.length; i++) {
-      pkt[i] = Math.round(fl.pkt[i]!);
-      byt[i] = Math.round(fl.byt[i]!);
-    }
-    sorted.pkt = sortedCopy(pkt);
-    sorted.byt = sortedCopy(byt);
-    sorted.records_per_5tuple_emd = sortedCopy(agg.records);
-    const ri = sampleIdx(fl.length, cap, seed);
-    pktByt = pairs(pkt, byt, ri, log1p, log1p);
-    durSize = pairs(fl.td, pkt, ri, (s) => Math.log1p(s * 1000), log1p);
-    if (fl.tcpFlags) {
-      const tokens = new Map<string, number>();
-      for (let i = 0; i < fl.length; i++) {
-        if (fl.proto[i] !== 6) continue;
-        const k = String(fl.tcpFlags[i]);
-        tokens.set(k, (tokens.get(k) ?? 0) + 1);
-      }
-      flagTokens = tokens.size > 0 ? tokens : null;
-    }
-  }
-
-  // IPv6 rows carry 0 in the uint32 columns: rank their (folded) 16-byte addresses instead.
-  const hasV6 = t.srcIp6 !== undefined && t.ipVersion !== undefined && t.ipVersion.includes(6);
-  const addr = hasV6 ? tupleColumns(t) : [t.srcIp.subarray(0, t.length), t.dstIp.subarray(0, t.length)];
-  return {
-    kind: t.kind,
-    records: t.length,
-    flows: idx.count,
-    srcipRank: rankFrequency(addr[0]),
-    dstipRank: rankFrequency(addr[1]),
-    srcport: histogramInt(t.srcPort, 65536),
-    dstport: histogramInt(t.dstPort, 65536),
-    proto: histogramInt(t.proto, 256),
-    sorted,
-    pktByt,
-    durSize,
-    pktBytRho: spearman(pktByt[0], pktByt[1]),
-    durSizeRho: spearman(durSize[0], durSize[1]),
-    ttlConst,
-    tosConst,
-    flagTokens,
-  };
+  return new ProfileSource(t, opts, flowIndex).profile();
 }
 
 function tokenJsd(a: Map<string, number>, b: Map<string, number>, variant: JsVariant): number {
