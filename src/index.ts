@@ -57,4 +57,5 @@ export {
 } from './pipeline/run.js';
 export { trainStage, trainChunkJob, type TrainChunkParams, type TrainStageResult } from './pipeline/train.js';
 export { generateStage, generateChunkJob, mergeByFlowTags, type GenerateChunkParams, type GenerateStageResult } from './pipeline/generate.js';
-export { postprocessStage, rankSumSelect, type PostprocessResult } from './pipeline/postprocess.js';
+export { postprocessStage, rankSumSelect, selectionMetrics, type PostprocessResult, type SelectionMetrics } from './pipeline/postprocess.js';
+export { splitHoldout, loadRealSides, MIN_HOLDOUT_FLOWS, type HoldoutInfo, type HoldoutSplit } from './pipeline/holdout.js';

@@ -102,6 +102,14 @@ export const preprocessSchema = z.strictObject({
     .prefault({}),
   /** Refuse a maximum flow length whose dense features [n, T, F] float32 of the largest chunk exceed this. */
   maxTensorMB: posInt.default(4096),
+  /**
+   * Share of the input's 5-tuple flows held out before anything is fitted (chunking, encoders, word2vec, training
+   * never see them): a seeded random choice of round(share × flows) flows, every record of a chosen flow held out.
+   * `run` evaluates against them (downstream test set, privacy reference, the "held-out" column). 0 disables; a
+   * trace with fewer than 20 flows holds none out (too few to train on and to test with). `--holdout-file` replaces
+   * it with a file of real records (the input is then all training).
+   */
+  holdoutShare: z.number().min(0).max(0.5).default(0.1),
 });
 
 export const trainSchema = z.strictObject({
@@ -111,15 +119,30 @@ export const trainSchema = z.strictObject({
   fineTuneFromChunk0: z.boolean().default(true),
 });
 
+export const postprocessSchema = z.strictObject({
+  /**
+   * Metrics whose rank-sum chooses each chunk's checkpoint (NetShare's choose_best_model, spec §4.3): `"netshare"`
+   * (default) = NetShare's own metrics, the marginals (src/eval/fidelity.ts NETSHARE_METRICS: nine for NetFlow,
+   * eight for packets); `"all"` = every metric the evaluation reports (marginals, joint and temporal); or a list of
+   * metric names of the dataset's kind (src/eval/README.md). Names are checked before any work starts (ConfigError
+   * naming this key); selection.json and the manifest record the set each chunk was chosen by.
+   */
+  selectionMetrics: z
+    .union([z.enum(['netshare', 'all']), z.array(z.string()).min(1)], { error: '"netshare", "all" or a non-empty list of metric names' })
+    .default('netshare'),
+});
+
 export type GlobalConfig = z.infer<typeof globalSchema>;
 export type PreprocessConfig = z.infer<typeof preprocessSchema>;
 export type TrainConfig = z.infer<typeof trainSchema>;
+export type PostprocessConfig = z.infer<typeof postprocessSchema>;
 
 export interface NetShareConfig {
   global: GlobalConfig;
   preprocess: PreprocessConfig;
   train: TrainConfig;
   model: ModelConfig;
+  postprocess: PostprocessConfig;
 }
 
 const topSchema = z.strictObject({
@@ -129,6 +152,7 @@ const topSchema = z.strictObject({
   preprocess: preprocessSchema,
   train: trainSchema.prefault({}),
   model: z.record(z.string(), z.unknown()).prefault({}),
+  postprocess: postprocessSchema.prefault({}),
 });
 
 export const PRESETS: Record<'pcap' | 'netflow', Record<string, unknown>> = {
@@ -191,7 +215,7 @@ export function parseConfig(raw: unknown, source = ''): NetShareConfig {
   const res = topSchema.safeParse(merged);
   if (!res.success) throw zodToConfigError(res.error, merged, source);
   const model = parseModelConfig(res.data.model, 'model.');
-  const cfg: NetShareConfig = { global: res.data.global, preprocess: res.data.preprocess, train: res.data.train, model };
+  const cfg: NetShareConfig = { global: res.data.global, preprocess: res.data.preprocess, train: res.data.train, model, postprocess: res.data.postprocess };
   refuseUnavailable(cfg);
   checkInvariants(cfg);
   return cfg;

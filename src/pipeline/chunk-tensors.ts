@@ -6,6 +6,7 @@ import type { Table } from '../io/table.js';
 import { encoderStateFromJson, type EncoderStateJson } from '../encode/state.js';
 import { decodeChunk, densify, type ChunkMeta, type ChunkTensors, type DecodedChunk, type EncoderSet, type Layout, type PackedChunkTensors } from '../encode/tensors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import type { HoldoutInfo } from './holdout.js';
 
 export const PREPROCESS_DIR = 'preprocess';
 /** 2: fixedSize edges are the chunker's real edges; summary.json has recordRangesUs. Older workdirs are preprocessed again. */
@@ -164,6 +165,11 @@ export interface PreprocessSummaryFile {
   recordRangesUs: [number, number][];
   warnings: string[];
   seconds: number;
+  /**
+   * How the input was split into the records everything above was made from (`trainRecords`) and held-out records
+   * (src/pipeline/holdout.ts); absent in workdirs preprocessed before held-out evaluation (nothing held out).
+   */
+  holdout?: HoldoutInfo;
 }
 
 export async function loadPreprocessSummary(workdir: string): Promise<PreprocessSummaryFile> {

@@ -18,6 +18,11 @@ export interface EvaluateFilesOptions {
    * of the real records, compared with the other half. Synthetic copying is always measured against all of `real`.
    */
   holdout?: string;
+  /**
+   * Already-read tables to use instead of reading `real` / `holdout` (whose names are then only recorded): `run`
+   * passes the records it trained on and its held-out records, both taken out of its input.
+   */
+  tables?: { real?: Table; holdout?: Table };
   baselines?: readonly string[];
   /** Where to write the HTML report / the metrics JSON (nothing written when absent). */
   report?: string;
@@ -62,7 +67,11 @@ export async function evaluateFiles(opts: EvaluateFilesOptions): Promise<Evaluat
   const t0 = performance.now();
   opts.onStage?.('read');
   const read = async (f: string): Promise<Table> => (await readTrace(f)).table;
-  const [real, syn, holdout] = await Promise.all([read(opts.real), read(opts.synthetic), opts.holdout ? read(opts.holdout) : Promise.resolve(undefined)]);
+  const [real, syn, holdout] = await Promise.all([
+    opts.tables?.real ?? read(opts.real),
+    read(opts.synthetic),
+    opts.tables?.holdout ?? (opts.holdout ? read(opts.holdout) : Promise.resolve(undefined)),
+  ]);
   const t1 = performance.now();
   const { result, charts } = evaluateTables(real, syn, {
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),

@@ -2,14 +2,14 @@
 // checkpoint per chunk by the metric rank-sum (last checkpoint in DP mode), concatenate, sort by time, write the
 // trace: pcap through the native writer for packet inputs, NetFlow CSV in the input's schema for flow inputs.
 import { resolve } from 'node:path';
-import { NetShareError } from '../errors.js';
+import { ConfigError, NetShareError, expected } from '../errors.js';
 import type { NetShareConfig } from '../config/schema.js';
 import { copyFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { indexFlows } from '../io/flow-key.js';
 import { concatTables, rowsInTime, sortByTime } from '../io/rows.js';
 import { recordTimes, type FlowTable, type PacketTable, type Table } from '../io/table.js';
 import { readFlowCsv, writeFlowCsv, type FlowCsvSchema } from '../io/netflow-csv.js';
-import { compareProfiles, profile } from '../eval/fidelity.js';
+import { NETSHARE_METRICS, compareProfiles, metricsFor, profile } from '../eval/fidelity.js';
 import { validateTable } from '../eval/rows.js';
 import { rankData } from '../eval/stats.js';
 import { loadPreprocessSummary, type PreprocessSummaryFile } from './chunk-tensors.js';
@@ -127,24 +127,55 @@ export interface Candidate {
   path: string;
 }
 
+/** The metric set that chooses checkpoints (config `postprocess.selectionMetrics`), resolved to names. */
+export interface SelectionMetrics {
+  /** `netshare`: NetShare's own metrics (the default); `all`: every reported metric; `custom`: the config's list. */
+  set: 'netshare' | 'all' | 'custom';
+  metrics: string[];
+}
+
+/**
+ * Resolve `postprocess.selectionMetrics` for the config's dataset; a name that is not a metric of that kind (or a
+ * name given twice) is a ConfigError naming the key. Checked before any stage runs and again by postprocess.
+ */
+export function selectionMetrics(cfg: Pick<NetShareConfig, 'global' | 'postprocess'>): SelectionMetrics {
+  const kind = cfg.global.dataset === 'pcap' ? 'packets' : 'flows';
+  const sel = cfg.postprocess.selectionMetrics;
+  const known = metricsFor(kind).map((m) => m.name);
+  if (sel === 'netshare') return { set: 'netshare', metrics: [...NETSHARE_METRICS[kind]] };
+  if (sel === 'all') return { set: 'all', metrics: known };
+  sel.forEach((name, i) => {
+    const key = `postprocess.selectionMetrics.${i}`;
+    if (!known.includes(name)) throw new ConfigError(expected(`"netshare", "all" or names of ${kind === 'packets' ? 'packet' : 'NetFlow'} metrics (${known.join(', ')})`, key, name), key);
+    if (sel.indexOf(name) !== i) throw new ConfigError(expected('each metric named once', key, name), key);
+  });
+  return { set: 'custom', metrics: [...sel] };
+}
+
 export interface ChunkSelection {
   chunk: number;
   realRecords: number;
   timeRange: [number, number];
   candidates: { iteration: number; records: number; rankSum: number | null; metrics: Record<string, number | null> }[];
   best: number;
+  /**
+   * How `best` was chosen: `rank-sum` over `metrics` (the configured set less any metric undefined for some
+   * candidate), or `last-checkpoint` (DP mode, a single candidate, or nothing to compare with).
+   */
+  selectedBy: { rule: 'rank-sum' | 'last-checkpoint'; set: SelectionMetrics['set']; metrics: string[] };
 }
 
 /**
  * NetShare's choose_best_model: rank each candidate per metric (scipy rankdata, lower metric = better), sum the ranks,
- * take the argmin. Metrics undefined (null) for any candidate are left out; empty candidates rank last.
+ * take the argmin. Only the metrics named in `names` count (default: every metric of the candidates); metrics undefined
+ * (null) for any candidate are left out (`used` lists the ones ranked); empty candidates rank last.
  */
-export function rankSumSelect(metrics: (Record<string, number | null> | null)[]): { best: number; rankSums: (number | null)[] } {
+export function rankSumSelect(metrics: (Record<string, number | null> | null)[], names?: readonly string[]): { best: number; rankSums: (number | null)[]; used: string[] } {
   const live = metrics.map((m, i) => (m ? i : -1)).filter((i) => i >= 0);
-  if (live.length === 0) return { best: metrics.length - 1, rankSums: metrics.map(() => null) };
-  const names = Object.keys(metrics[live[0]!]!).filter((k) => live.every((i) => metrics[i]![k] !== null && Number.isFinite(metrics[i]![k] as number)));
+  if (live.length === 0) return { best: metrics.length - 1, rankSums: metrics.map(() => null), used: [] };
+  const used = (names ?? Object.keys(metrics[live[0]!]!)).filter((k) => live.every((i) => metrics[i]![k] !== null && metrics[i]![k] !== undefined && Number.isFinite(metrics[i]![k] as number)));
   const sums = new Float64Array(live.length);
-  for (const k of names) {
+  for (const k of used) {
     const r = rankData(live.map((i) => metrics[i]![k] as number));
     for (let j = 0; j < live.length; j++) sums[j] += r[j]!;
   }
@@ -153,7 +184,7 @@ export function rankSumSelect(metrics: (Record<string, number | null> | null)[])
   for (let j = 1; j < live.length; j++) if (sums[j]! <= sums[bj]!) bj = j;
   const rankSums: (number | null)[] = metrics.map(() => null);
   live.forEach((i, j) => (rankSums[i] = sums[j]!));
-  return { best: live[bj]!, rankSums };
+  return { best: live[bj]!, rankSums, used };
 }
 
 /**
@@ -168,7 +199,7 @@ export function chunkRealRows(real: Table, summary: Pick<PreprocessSummaryFile, 
 export interface PostprocessOptions {
   workdir: string;
   config: NetShareConfig;
-  /** The real trace, already read. */
+  /** The real records the model was trained on (the input less any held-out flows), already read. */
   real: Table;
   /** The input file (for its NetFlow schema). */
   input: string;
@@ -185,7 +216,9 @@ export interface PostprocessResult {
   out?: string;
   records: number;
   flows: number;
-  selection: { chunk: number; best: number; candidates: number }[];
+  selection: { chunk: number; best: number; candidates: number; rule: ChunkSelection['selectedBy']['rule']; metrics: string[] }[];
+  /** The configured selection metric set (each chunk's `metrics` may leave out ones undefined for its candidates). */
+  selectionMetrics: SelectionMetrics;
   sanitizedRows: number;
   format: string;
   seconds: { select: number; write: number };
@@ -194,6 +227,7 @@ export interface PostprocessResult {
 /** Run the postprocess stage (the caller wraps this in runStage). */
 export async function postprocessStage(opts: PostprocessOptions): Promise<PostprocessResult> {
   const wd = opts.workdir;
+  const selSet = selectionMetrics(opts.config);
   const summary = await loadPreprocessSummary(wd);
   const real = opts.real;
   const time = recordTimes(real);
@@ -214,7 +248,7 @@ export async function postprocessStage(opts: PostprocessOptions): Promise<Postpr
     const [rmin, rmax] = summary.recordRangesUs[j]!;
     const mine = cands.filter((c) => c.chunk === k && c.pass === 0).sort((a, b) => a.iteration - b.iteration);
     if (mine.length === 0) {
-      selections.push({ chunk: k, realRecords: realK.length, timeRange: [rmin, rmax], candidates: [], best: -1 });
+      selections.push({ chunk: k, realRecords: realK.length, timeRange: [rmin, rmax], candidates: [], best: -1, selectedBy: { rule: 'last-checkpoint', set: selSet.set, metrics: [] } });
       continue;
     }
     const metrics: (Record<string, number | null> | null)[] = [];
@@ -237,7 +271,7 @@ export async function postprocessStage(opts: PostprocessOptions): Promise<Postpr
       metrics.push(compareProfiles(realProfile!, profile(syn, { seed: 1 })));
       opts.onProgress?.(++done, cands.length, `chunk ${k} ckpt ${c.iteration}`);
     }
-    const { best, rankSums } = rankSumSelect(metrics);
+    const { best, rankSums, used } = rankSumSelect(metrics, selSet.metrics);
     bestByChunk.set(k, mine[best]!.iteration);
     selections.push({
       chunk: k,
@@ -245,6 +279,7 @@ export async function postprocessStage(opts: PostprocessOptions): Promise<Postpr
       timeRange: [rmin, rmax],
       candidates: mine.map((c, i) => ({ iteration: c.iteration, records: sizes[i]!, rankSum: rankSums[i]!, metrics: metrics[i] ?? {} })),
       best: mine[best]!.iteration,
+      selectedBy: { rule: selectByMetrics && used.length > 0 ? 'rank-sum' : 'last-checkpoint', set: selSet.set, metrics: used },
     });
   }
   const t1 = performance.now();
@@ -300,13 +335,14 @@ export async function postprocessStage(opts: PostprocessOptions): Promise<Postpr
   }
   const flows = indexFlows(table).count;
   const t2 = performance.now();
-  await writeJsonAtomic(selectionPath(wd), { selections, dp: opts.config.global.dp });
+  await writeJsonAtomic(selectionPath(wd), { selectionMetrics: selSet, selections, dp: opts.config.global.dp });
   return {
     output,
     ...(out ? { out } : {}),
     records: table.length,
     flows,
-    selection: selections.map((s) => ({ chunk: s.chunk, best: s.best, candidates: s.candidates.length })),
+    selection: selections.map((s) => ({ chunk: s.chunk, best: s.best, candidates: s.candidates.length, rule: s.selectedBy.rule, metrics: s.selectedBy.metrics })),
+    selectionMetrics: selSet,
     sanitizedRows,
     format,
     seconds: { select: (t1 - t0) / 1000, write: (t2 - t1) / 1000 },

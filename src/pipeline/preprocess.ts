@@ -1,7 +1,7 @@
 // The preprocess stage: read a trace, chunk it into flows, fit encoders, write per-chunk tensors + encoder state + layout.
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ConfigError, expected } from '../errors.js';
+import { ConfigError, InputError, expected } from '../errors.js';
 import { checkDataInvariants, type NetShareConfig } from '../config/schema.js';
 import { readTrace, type ReadTraceOptions, type TraceFormat } from '../io/read-trace.js';
 import { recordTimes, type Table } from '../io/table.js';
@@ -17,8 +17,10 @@ import {
   type PreprocessSummaryFile,
 } from './chunk-tensors.js';
 import { writeJsonAtomic } from '../io/atomic.js';
-import { fingerprint, tableFingerprint } from './fsutil.js';
+import { fingerprint, sha256File, tableFingerprint } from './fsutil.js';
 import { inputRecord, loadManifest, runStage, saveManifest } from './manifest.js';
+import { HOLDOUT_SPLIT_VERSION, saveHoldout, splitHoldout, type HoldoutInfo } from './holdout.js';
+import { takeRows } from '../io/rows.js';
 
 export interface PreprocessOptions {
   input: string;
@@ -33,18 +35,26 @@ export interface PreprocessOptions {
   /** An already-read table (tests, library use); `input` is then only recorded. */
   table?: Table;
   /**
+   * Real records never to train on, instead of holding out preprocess.holdoutShare of the input's flows: the whole
+   * input is then training data. Read like the input (same CSV options); fingerprinted by its bytes.
+   */
+  holdoutFile?: string;
+  /**
    * Refuse, right after chunking and before any encoder is fitted or file written, a chunk count above the number
    * of non-empty time slices (`netshare run` needs every chunk to hold records).
    */
   requireAllChunks?: boolean;
 }
 
-/** The ConfigError for more chunks than non-empty time slices (shared by preprocess and the run pipeline). */
-export function tooManyChunksError(cfg: NetShareConfig, nonEmpty: number[]): ConfigError {
+/**
+ * The ConfigError for more chunks than non-empty time slices (shared by preprocess and the run pipeline);
+ * `heldOut`: some flows were held out, so the slices are those of the training records.
+ */
+export function tooManyChunksError(cfg: NetShareConfig, nonEmpty: number[], heldOut = false): ConfigError {
   const p = cfg.preprocess;
   const empty = Array.from({ length: p.nChunks }, (_, k) => k).filter((k) => !nonEmpty.includes(k));
   return new ConfigError(
-    `${expected(`at most ${nonEmpty.length} chunks (only ${nonEmpty.length} of the ${p.nChunks} ${p.chunking} time slices of this trace hold records; empty: ${empty.join(', ')})`, 'preprocess.nChunks', p.nChunks)}; use --chunks ${nonEmpty.length} or fewer`,
+    `${expected(`at most ${nonEmpty.length} chunks (only ${nonEmpty.length} of the ${p.nChunks} ${p.chunking} time slices of this trace${heldOut ? "'s training records (after holding out flows)" : ''} hold records; empty: ${empty.join(', ')})`, 'preprocess.nChunks', p.nChunks)}; use --chunks ${nonEmpty.length} or fewer${heldOut ? ' (or --holdout-share 0)' : ''}`,
     'preprocess.nChunks',
   );
 }
@@ -77,8 +87,17 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessRes
   const input = resolve(opts.input);
   // what the output depends on: the input's bytes (never its path or mtime), the config slices, the tensor format
   const rec = opts.table ? undefined : await inputRecord(workdir, input);
+  const holdoutFile = opts.holdoutFile ? resolve(opts.holdoutFile) : undefined;
+  let holdoutSha: string | undefined;
+  if (holdoutFile) {
+    const st = await stat(holdoutFile).catch(() => null);
+    if (!st || !st.isFile()) throw new InputError(`holdout trace ${holdoutFile} does not exist or is not a file`, holdoutFile);
+    holdoutSha = await sha256File(holdoutFile);
+  }
   const fp = fingerprint({
     input: rec ? rec.sha256 : tableFingerprint(opts.table!),
+    // preprocess.holdoutShare is in `preprocess`; a holdout file replaces it
+    holdout: holdoutSha ? { file: holdoutSha } : { split: HOLDOUT_SPLIT_VERSION },
     preprocess: cfg.preprocess,
     global: { seed: cfg.global.seed, dataset: cfg.global.dataset, dp: cfg.global.dp },
     sampleLen: cfg.model.sampleLen,
@@ -110,6 +129,27 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessRes
         'global.dataset',
       );
     }
+    // held-out records first: chunking, encoders and word2vec see only the training records
+    const inputRecords = table.length;
+    let holdout: { table: Table; rows?: Uint32Array; info: HoldoutInfo } | undefined;
+    let noHoldout = '';
+    if (holdoutFile) {
+      const h = (await readTrace(holdoutFile, { ...opts.read, limit: undefined, onProgress: undefined, onPacketProgress: undefined })).table;
+      if (h.kind !== table.kind) throw new InputError(`the holdout trace holds ${h.kind === 'packets' ? 'packets' : 'flow records'} but the input holds ${table.kind === 'packets' ? 'packets' : 'flow records'}`, holdoutFile);
+      if (h.length === 0) throw new InputError('the holdout trace has no records', holdoutFile);
+      holdout = { table: h, info: { source: 'file', path: holdoutFile, sha256: holdoutSha!, records: h.length, trainRecords: table.length, file: 'holdout.nstable' } };
+    } else {
+      const split = splitHoldout(table, cfg.preprocess.holdoutShare, cfg.global.seed);
+      if (split.holdoutRows.length > 0) {
+        holdout = {
+          table: takeRows(table, split.holdoutRows),
+          rows: split.holdoutRows,
+          info: { source: 'flows', share: cfg.preprocess.holdoutShare, flows: split.flows, heldOutFlows: split.heldOutFlows, records: split.holdoutRows.length, trainRecords: split.trainRows.length, file: 'holdout.nstable', rowsFile: 'holdout-rows.u32' },
+        };
+        table = takeRows(table, split.trainRows);
+      } else noHoldout = split.reason ?? '';
+    }
+    const heldOut = holdout?.info.source === 'flows';
     const span = tableTimeSpan(table);
     checkDataInvariants(cfg, { records: table.length, firstUs: span.first, lastUs: span.last });
     const view = recordView(table);
@@ -124,7 +164,7 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessRes
       ...(cfg.global.dp ? { fixedRangeUs: [p.dpRanges.startTimeUs!, p.dpRanges.endTimeUs!] as [number, number] } : {}),
     });
     if (plan.chunks.length === 0) throw new ConfigError('no chunk holds any record after chunking', 'preprocess.nChunks');
-    if (opts.requireAllChunks && plan.chunks.length < p.nChunks) throw tooManyChunksError(cfg, plan.chunks.map((c) => c.index));
+    if (opts.requireAllChunks && plan.chunks.length < p.nChunks) throw tooManyChunksError(cfg, plan.chunks.map((c) => c.index), heldOut);
     const sampleLen = cfg.model.sampleLen;
     const T = paddedLength(cfg.preprocess.maxFlowLen ?? plan.maxLen, sampleLen);
     opts.onProgress?.('fit', 0, 1);
@@ -155,6 +195,7 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessRes
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     await writeJsonAtomic(join(dir, 'encoders.json'), encoderStateToJson(set));
+    if (holdout) await saveHoldout(workdir, holdout.table, holdout.rows);
     await writeJsonAtomic(join(dir, 'layout.json'), { ...layout, maxLen: T, sampleLen, model: modelLayout(layout, T) });
     let outputBytes = 0;
     let records = 0;
@@ -174,7 +215,7 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessRes
       dataset: cfg.global.dataset,
       input,
       inputFormat,
-      records: table.length,
+      records: inputRecords,
       flowKeys: plan.nFlowKeys,
       nChunks: p.nChunks,
       chunks: plan.chunks.map((c) => c.index),
@@ -186,12 +227,13 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessRes
       recordRangesUs: plan.chunks.map((c) => [c.firstUs, c.lastUs]),
       warnings: plan.warnings,
       seconds,
+      holdout: holdout ? holdout.info : { source: 'none', reason: noHoldout, trainRecords: table.length },
     };
     await writeJsonAtomic(join(dir, 'summary.json'), { ...summary, encodedRecords: records });
     return {
       ...summary,
       skipped: false,
-      recordsPerSecond: table.length / seconds,
+      recordsPerSecond: inputRecords / seconds,
       readSeconds,
       ...(set.word2vecInfo ? { word2vec: set.word2vecInfo } : {}),
       outputBytes,

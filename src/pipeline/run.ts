@@ -18,7 +18,8 @@ import { STAGES, configPath, metricsPath, reportPath, syntheticPath, type StageN
 import type { TrainStageResult } from './train.js';
 import type { GenerateStageResult } from './generate.js';
 import demoPcap from '../config/presets/demo-pcap.json' with { type: 'json' };
-import type { PostprocessResult } from './postprocess.js';
+import { selectionMetrics, type PostprocessResult } from './postprocess.js';
+import type { HoldoutInfo } from './holdout.js';
 
 export { STAGES, type StageName } from './workdir.js';
 
@@ -38,6 +39,8 @@ export interface ConfigOverrides {
   sampleLen?: number;
   seed?: number;
   maxFlowLen?: number;
+  /** preprocess.holdoutShare (`--holdout-share`). */
+  holdoutShare?: number;
 }
 
 /**
@@ -74,6 +77,7 @@ export function resolveRunConfig(src: { preset?: string; configFile?: string; ra
   const model: Record<string, unknown> = {};
   if (o.chunks !== undefined) pre.nChunks = o.chunks;
   if (o.maxFlowLen !== undefined) pre.maxFlowLen = o.maxFlowLen;
+  if (o.holdoutShare !== undefined) pre.holdoutShare = o.holdoutShare;
   if (o.iterations !== undefined) model.iterations = o.iterations;
   if (o.checkpointEvery !== undefined) model.checkpointEvery = o.checkpointEvery;
   if (o.sampleLen !== undefined) model.sampleLen = o.sampleLen;
@@ -87,7 +91,9 @@ export function resolveRunConfig(src: { preset?: string; configFile?: string; ra
     model.checkpointEvery = per === 0 ? 0 : Math.max(1, Math.floor(o.iterations / per));
   }
   const merged = deepMerge(raw, over) as Record<string, unknown>;
-  return parseConfig(merged, source);
+  const cfg = parseConfig(merged, source);
+  selectionMetrics(cfg); // metric names need src/eval, which the config layer may not import
+  return cfg;
 }
 
 export interface RunEvents {
@@ -113,6 +119,11 @@ export interface RunOptions {
   /** First and last stage to run (inclusive). */
   from?: StageName;
   to?: StageName;
+  /**
+   * Real records never to train on (`--holdout-file`), instead of holding out preprocess.holdoutShare of the
+   * input's flows; the input is then all training data.
+   */
+  holdoutFile?: string;
   /** Evaluation options. */
   downstream?: boolean;
   privacy?: boolean;
@@ -123,9 +134,25 @@ export interface RunOptions {
 
 export interface FidelitySummary {
   kind: 'packets' | 'flows';
+  /** The records the model was trained on (the input less any held-out flows): NetShare's comparison. */
   real: { records: number; flows: number };
   synthetic: { records: number; flows: number };
-  rows: { metric: string; value: number | null; floor: number | null; ratio: number | null }[];
+  /** The held-out real records, when the run held some out (the `heldOut*` columns of `rows`). */
+  holdout?: { records: number; flows: number };
+  /**
+   * `value`: the metric against the training records, `floor` its real-vs-real floor, `ratio` = value ÷ floor.
+   * `heldOut`: the metric against the held-out records, `heldOutFloor` the same between training and held-out
+   * records, `heldOutRatio` = heldOut ÷ heldOutFloor (null without a holdout).
+   */
+  rows: {
+    metric: string;
+    value: number | null;
+    floor: number | null;
+    ratio: number | null;
+    heldOut: number | null;
+    heldOutFloor: number | null;
+    heldOutRatio: number | null;
+  }[];
 }
 
 export interface RunResult {
@@ -181,6 +208,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   if (opts.flows !== undefined && (!Number.isInteger(opts.flows) || opts.flows < 1)) throw new ConfigError(expected('a positive integer', '--flows', opts.flows), 'flows');
   if (opts.durationS !== undefined && !(opts.durationS > 0)) throw new ConfigError(expected('a positive number of seconds', '--duration', opts.durationS), 'duration');
   if (opts.device !== undefined && opts.device !== 'cpu' && opts.device !== 'cuda') throw new ConfigError(expected("'cpu' or 'cuda'", '--device', opts.device), 'device');
+  if (opts.holdoutFile !== undefined && from > 0) throw new ConfigError('--holdout-file is read by preprocessing; give it to `netshare run` or `netshare train`', 'holdout-file');
 
   // config: given, or the one this workdir ran with
   let cfg = opts.config;
@@ -189,6 +217,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     if (!saved) throw new InputError(`${wd} holds no config.json: run \`netshare run\` or \`netshare train\` on it first`, configPath(wd));
     cfg = parseConfig(saved, configPath(wd));
   }
+  const selection = selectionMetrics(cfg);
   const m0 = await loadManifest(wd);
   const input = resolve(opts.input ?? m0.inputs[0]?.path ?? '');
   if (!opts.input && !m0.inputs[0]) throw new ConfigError('name the input trace with --input', 'input');
@@ -228,10 +257,11 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         workdir: wd,
         config: cfg,
         requireAllChunks: true,
+        ...(opts.holdoutFile !== undefined ? { holdoutFile: opts.holdoutFile } : {}),
         onProgress: (phase, done, total) => ev.progress?.('preprocess', phase, total > 0 ? done / total : 0, `${done}/${total}`),
       });
       const seconds = r.skipped ? 0 : (performance.now() - t0) / 1000;
-      stages.push({ name: 'preprocess', seconds, skipped: r.skipped, outcome: { records: r.records, flowKeys: r.flowKeys, chunks: r.chunks, maxLen: r.maxLen } });
+      stages.push({ name: 'preprocess', seconds, skipped: r.skipped, outcome: { records: r.records, flowKeys: r.flowKeys, chunks: r.chunks, maxLen: r.maxLen, ...(r.holdout ? { holdout: r.holdout } : {}) } });
       ev.stageDone?.('preprocess', seconds, r.skipped);
       for (const w of r.warnings ?? []) ev.warn?.(w);
     }
@@ -251,7 +281,8 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     }
     const summary = await loadPreprocessSummary(wd);
     // also checked inside preprocess before any work; here for a workdir preprocessed earlier
-    if (summary.chunks.length < cfg.preprocess.nChunks) throw tooManyChunksError(cfg, summary.chunks);
+    if (summary.chunks.length < cfg.preprocess.nChunks) throw tooManyChunksError(cfg, summary.chunks, summary.holdout?.source === 'flows');
+    const holdoutInfo: HoldoutInfo | undefined = summary.holdout;
     // the config and data checks passed: only now does the workdir take this config as its own
     if (!saved || fingerprint(saved) !== fingerprint(cfg)) await writeJsonAtomic(configPath(wd), cfg);
     const m = await loadManifest(wd);
@@ -295,22 +326,29 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     // 4. postprocess (the real trace is read only when this or the evaluation runs)
     const output = syntheticPath(wd, cfg.global.dataset);
     const out = opts.out ? resolve(opts.out) : undefined;
-    const postFp = fingerprint({ gen: genFp, durationS: opts.durationS ?? null, out: out ?? null });
+    const postFp = fingerprint({ gen: genFp, durationS: opts.durationS ?? null, out: out ?? null, selection });
     if ((!existsSync(output) || (out && !existsSync(out))) && (await loadManifest(wd)).stages.postprocess) {
       const mm = await loadManifest(wd);
       delete mm.stages.postprocess;
       delete mm.stages.evaluate;
       await saveManifest(wd, mm);
     }
-    let real: Table | undefined;
+    // the real records again: the input less the held-out flows (what the model trained on), and the held-out ones
+    let sides: { train: Table; holdout?: Table } | undefined;
+    const realSides = async (): Promise<{ train: Table; holdout?: Table }> => {
+      if (!sides) {
+        const { readTrace } = await import('../io/read-trace.js');
+        const { loadRealSides } = await import('./holdout.js');
+        sides = await loadRealSides(wd, (await readTrace(input)).table, summary);
+      }
+      return sides;
+    };
     const post = await record<PostprocessResult>('postprocess', postFp, async () => {
-      const { readTrace } = await import('../io/read-trace.js');
-      real = (await readTrace(input)).table;
       const { postprocessStage } = await import('./postprocess.js');
       return postprocessStage({
         workdir: wd,
         config: cfg,
-        real,
+        real: (await realSides()).train,
         input,
         generated: gen,
         ...(out ? { out } : {}),
@@ -318,7 +356,6 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         onProgress: (d, t, info) => ev.progress?.('postprocess', 'select', t > 0 ? d / t : 0, info),
       });
     });
-    real = undefined;
     if (to < stageIndex('evaluate')) return { workdir: wd, input, output: post.output, ...(post.out ? { out: post.out } : {}), stages, executor: executor.name, workers };
 
     // 5. evaluate
@@ -330,8 +367,12 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     }
     const fidelity = await record<FidelitySummary>('evaluate', evalFp, async () => {
       const { evaluateFiles } = await import('./evaluate.js');
+      const { holdoutTablePath } = await import('./holdout.js');
+      const { train, holdout } = await realSides();
       const r = await evaluateFiles({
         real: input,
+        tables: { real: train, ...(holdout ? { holdout } : {}) },
+        ...(holdout ? { holdout: holdoutInfo?.source === 'file' ? holdoutInfo.path : holdoutTablePath(wd) } : {}),
         synthetic: post.output,
         report: reportPath(wd),
         metricsJson: metricsPath(wd),
@@ -341,15 +382,20 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       });
       const res = r.result;
       const syn = res.methods[0]!;
+      const gen = syn.generalisation;
       return {
         kind: res.kind,
         real: { records: res.inputs.real.records, flows: res.inputs.real.flows },
         synthetic: { records: res.inputs.synthetic.records, flows: res.inputs.synthetic.flows },
+        ...(holdout ? { holdout: { records: holdout.length, flows: holdoutInfo?.source === 'flows' ? holdoutInfo.heldOutFlows : (await import('../io/flow-key.js')).indexFlows(holdout).count } } : {}),
         rows: res.metricInfo.map((mi) => ({
           metric: mi.name,
           value: syn.metrics[mi.name] ?? null,
           floor: res.floors.flows[mi.name] ?? null,
           ratio: syn.ratios[mi.name] ?? null,
+          heldOut: gen?.metrics[mi.name] ?? null,
+          heldOutFloor: res.generalisation?.floor[mi.name] ?? null,
+          heldOutRatio: gen?.ratios[mi.name] ?? null,
         })),
       };
     });

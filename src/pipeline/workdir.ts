@@ -3,6 +3,7 @@
 //   <wd>/manifest.json                      stage records (manifest.ts)
 //   <wd>/config.json                        the resolved config the run used
 //   <wd>/preprocess/...                     encoders, layout, per-chunk tensors (src/pipeline/chunk-tensors.ts)
+//   <wd>/preprocess/holdout.nstable         held-out real records; holdout-rows.u32 their input rows (holdout.ts)
 //   <wd>/train/chunk-<k>/checkpoints/       ckpt-<iteration>.nsckpt (src/pipeline/checkpoints.ts)
 //   <wd>/train/chunk-<k>/result.json        written last by the train-chunk job: its presence means "done"
 //   <wd>/generate/attr-raw/chunk-<k>-p<p>.f32     sampled attributes (discrete copy) [n, A]

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { writeFlowCsv, readFlowCsv } from '../../src/io/netflow-csv.js';
 import { allocFlowTable, type Table } from '../../src/io/table.js';
 import { decodeChunkFromWorkdir, loadChunkMeta, loadChunkTensors, loadLayout, loadPreprocessSummary } from '../../src/pipeline/chunk-tensors.js';
+import { loadRealSides } from '../../src/pipeline/holdout.js';
 import { runCli } from './run-cli.js';
 
 const UGR = join(__dirname, '../../../shared/data/netflow/ugr16-2016-04-11.csv.gz');
@@ -27,11 +28,16 @@ function key(t: Table, i: number): string {
 }
 
 /**
- * Decode every saved chunk and compare with the input: the same records per 5-tuple, and per 5-tuple the same
- * sorted times within the float32 quantisation of the chunk's time ranges. Returns rows decoded.
+ * Decode every saved chunk and compare with the input's training records (the input less the held-out flows, which
+ * share no 5-tuple with them): the same records per 5-tuple, and per 5-tuple the same sorted times within the
+ * float32 quantisation of the chunk's time ranges. Returns rows decoded.
  */
-async function expectDecodedMatchesInput(workdir: string, input: Table): Promise<number> {
+async function expectDecodedMatchesInput(workdir: string, all: Table): Promise<number> {
   const s = await loadPreprocessSummary(workdir);
+  const { train: input, holdout } = await loadRealSides(workdir, all, s);
+  expect(input.length + (holdout?.length ?? 0)).toBe(all.length);
+  const trainKeys = new Set(Array.from({ length: input.length }, (_, i) => key(input, i)));
+  for (let i = 0; i < (holdout?.length ?? 0); i++) expect(trainKeys.has(key(holdout!, i))).toBe(false);
   const want = new Map<string, number[]>();
   const tIn = input.kind === 'packets' ? input.time : input.ts;
   for (let i = 0; i < input.length; i++) {
@@ -99,7 +105,12 @@ describe('netshare preprocess', () => {
     expect(r.err).not.toMatch(/Error/);
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.out.trim()) as Record<string, unknown>;
-    expect(summary).toMatchObject({ ok: true, dataset: 'netflow', records: 2000, flowKeys: 37, chunks: [0, 1, 2], skipped: false });
+    // 4 of the 37 5-tuples (round(0.1 × 37)) are held out before anything is fitted
+    expect(summary).toMatchObject({ ok: true, dataset: 'netflow', records: 2000, flowKeys: 33, chunks: [0, 1, 2], skipped: false });
+    expect(summary.holdout).toMatchObject({ source: 'flows', share: 0.1, flows: 37, heldOutFlows: 4 });
+    const held = summary.holdout as { records: number; trainRecords: number };
+    expect(held.records + held.trainRecords).toBe(2000);
+    expect(existsSync(join(wd, 'preprocess', 'holdout.nstable'))).toBe(true);
     for (const f of ['encoders.json', 'layout.json', 'summary.json', 'chunk-0/meta.json', 'chunk-0/attributes.f32', 'chunk-0/features.f32', 'chunk-0/lengths.u32']) {
       expect(existsSync(join(wd, 'preprocess', f)), f).toBe(true);
     }
@@ -113,7 +124,7 @@ describe('netshare preprocess', () => {
     expect(dense.T % 10).toBe(0);
     expect(dense.A).toBe(64 + 64 + 30 + 8 + 1);
     const input = (await readFlowCsv(csv)).table;
-    expect(await expectDecodedMatchesInput(wd, input)).toBe(2000);
+    expect(await expectDecodedMatchesInput(wd, input)).toBe(held.trainRecords);
     // same input + config: the manifest says done
     const again = await run(['preprocess', '--input', csv, '--preset', 'netflow', '--workdir', wd, '--chunks', '3', '--json']);
     expect(JSON.parse(again.out.trim())).toMatchObject({ skipped: true });
@@ -156,7 +167,7 @@ describe.skipIf(!existsSync(UGR))('UGR16 day (needs ../shared/data/netflow; skip
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out.trim())).toMatchObject({ dataset: 'netflow', inputFormat: 'flow-csv', records: 50000 });
     const input = (await readFlowCsv(UGR, { limit: 50000 })).table;
-    expect(await expectDecodedMatchesInput(wd, input)).toBe(50000);
+    expect(await expectDecodedMatchesInput(wd, input)).toBe((await loadPreprocessSummary(wd)).holdout!.trainRecords);
   });
 });
 
@@ -170,6 +181,6 @@ describe.skipIf(!existsSync(PCAP))('enterprise pcap (needs ../shared/data/pcap; 
     const { readPacketTable } = await import('../../src/native/reader.js');
     const { table } = await readPacketTable(PCAP);
     expect(s.records).toBe(table.length);
-    expect(await expectDecodedMatchesInput(wd, table)).toBe(table.length);
+    expect(await expectDecodedMatchesInput(wd, table)).toBe((await loadPreprocessSummary(wd)).holdout!.trainRecords);
   });
 });

@@ -27,6 +27,19 @@ describe('presets', () => {
     expect(n.preprocess.timeseries[0]).toMatchObject({ log1p: true, normalization: 'zeroOne' });
     expect(n.model.iterations).toBe(200000);
     expect(n.train.fineTuneFraction).toBe(0.25);
+    // issue 12: a tenth of the flows held out for evaluation; checkpoints chosen by NetShare's own metrics
+    expect(p.preprocess.holdoutShare).toBe(0.1);
+    expect(n.postprocess.selectionMetrics).toBe('netshare');
+  });
+  it('holdoutShare is a share in [0, 0.5]; selectionMetrics is "netshare", "all" or a non-empty list', () => {
+    expect(parseConfig({ preset: 'pcap', preprocess: { holdoutShare: 0 } }).preprocess.holdoutShare).toBe(0);
+    expect(configError(() => parseConfig({ preset: 'pcap', preprocess: { holdoutShare: 0.6 } })).key).toBe('preprocess.holdoutShare');
+    expect(configError(() => parseConfig({ preset: 'pcap', preprocess: { holdoutShare: -0.1 } })).key).toBe('preprocess.holdoutShare');
+    expect(parseConfig({ preset: 'pcap', postprocess: { selectionMetrics: ['srcip'] } }).postprocess.selectionMetrics).toEqual(['srcip']);
+    const e = configError(() => parseConfig({ preset: 'pcap', postprocess: { selectionMetrics: 'best' } }));
+    expect(e.key).toBe('postprocess.selectionMetrics');
+    expect(e.message).toContain('"netshare", "all" or a non-empty list of metric names');
+    expect(configError(() => parseConfig({ preset: 'pcap', postprocess: { selectionMetric: 'all' } })).key).toBe('postprocess.selectionMetric');
   });
   it('a file extends a preset and overrides single keys', () => {
     const c = parseConfig({ preset: 'netflow', preprocess: { nChunks: 3 }, model: { iterations: 100, checkpointEvery: 50 } });

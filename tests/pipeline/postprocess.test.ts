@@ -7,11 +7,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { allocFlowTable, allocPacketTable, type FlowTable } from '../../src/io/table.js';
 import { readFlowCsv } from '../../src/io/netflow-csv.js';
-import { compareProfiles, profile } from '../../src/eval/fidelity.js';
+import { NETSHARE_METRICS, compareProfiles, metricsFor, profile } from '../../src/eval/fidelity.js';
 import { rowsInTime, takeRows } from '../../src/io/rows.js';
 import { loadChunkMeta, loadPreprocessSummary } from '../../src/pipeline/chunk-tensors.js';
 import { dropDuplicateTuples, mergeByFlowTags, type GenerateStageResult } from '../../src/pipeline/generate.js';
-import { postprocessStage, rankSumSelect, sanitizePackets, snapIcmp, snapToSupport, type ChunkSelection } from '../../src/pipeline/postprocess.js';
+import { postprocessStage, rankSumSelect, sanitizePackets, selectionMetrics, snapIcmp, snapToSupport, type ChunkSelection, type PostprocessResult } from '../../src/pipeline/postprocess.js';
+import { resolveRunConfig } from '../../src/pipeline/run.js';
+import { ConfigError } from '../../src/errors.js';
 import { preprocess } from '../../src/pipeline/preprocess.js';
 import { readTableFile, selectionPath, writeTableFile } from '../../src/pipeline/workdir.js';
 import { fineTuneSchedule } from '../../src/pipeline/train.js';
@@ -79,6 +81,54 @@ describe('rankSumSelect (choose_best_model)', () => {
   });
   it('breaks ties towards the later checkpoint', () => {
     expect(rankSumSelect([{ a: 1 }, { a: 1 }]).best).toBe(1);
+  });
+  it('ranks only the named metrics and says which it used', () => {
+    // candidate 0 is better on the two marginals, candidate 1 on the three joint metrics
+    const m = [
+      { srcip: 0.1, pkt: 1, pkt_byt_jsd2d: 0.5, flow_iat_emd: 9, dur_size_jsd2d: 0.4 },
+      { srcip: 0.2, pkt: 2, pkt_byt_jsd2d: 0.1, flow_iat_emd: 1, dur_size_jsd2d: 0.1 },
+    ];
+    expect(rankSumSelect(m).best).toBe(1);
+    const r = rankSumSelect(m, ['srcip', 'pkt', 'td']);
+    expect(r.best).toBe(0);
+    expect(r.used).toEqual(['srcip', 'pkt']); // td is undefined for these candidates
+  });
+});
+
+describe('selection metric set (postprocess.selectionMetrics)', () => {
+  const cfg = (dataset: 'pcap' | 'netflow', selection?: unknown) =>
+    resolveRunConfig({ raw: { ...tinyConfig(dataset), ...(selection !== undefined ? { postprocess: { selectionMetrics: selection } } : {}) } });
+  it("defaults to NetShare's own metrics: the nine NetFlow marginals, the eight packet ones", () => {
+    expect(cfg('netflow').postprocess.selectionMetrics).toBe('netshare');
+    expect(selectionMetrics(cfg('netflow'))).toEqual({ set: 'netshare', metrics: ['srcip', 'dstip', 'srcport', 'dstport', 'proto', 'ts', 'td', 'pkt', 'byt'] });
+    expect(selectionMetrics(cfg('pcap'))).toEqual({ set: 'netshare', metrics: ['srcip', 'dstip', 'srcport', 'dstport', 'proto', 'pkt_len', 'time', 'flow_size'] });
+    for (const kind of ['flows', 'packets'] as const) {
+      const info = metricsFor(kind);
+      for (const name of NETSHARE_METRICS[kind]) expect(info.find((m) => m.name === name)?.family, name).toBe('marginal');
+    }
+  });
+  it('"all" ranks every reported metric; a list ranks exactly those', () => {
+    expect(selectionMetrics(cfg('netflow', 'all'))).toEqual({ set: 'all', metrics: metricsFor('flows').map((m) => m.name) });
+    expect(selectionMetrics(cfg('pcap', ['pkt_len', 'flow_iat_emd']))).toEqual({ set: 'custom', metrics: ['pkt_len', 'flow_iat_emd'] });
+  });
+  it('a name that is not a metric of the dataset is a ConfigError naming the key, before any work', () => {
+    const bad = (sel: unknown): ConfigError => {
+      try {
+        cfg('netflow', sel);
+      } catch (err) {
+        return err as ConfigError;
+      }
+      throw new Error('expected a ConfigError');
+    };
+    let e = bad(['srcip', 'pkt_len']); // a packet metric in a NetFlow config
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e.message).toMatch(/postprocess\.selectionMetrics\.1.*pkt_len/);
+    e = bad(['srcip', 'srcip']);
+    expect(e.message).toMatch(/once for postprocess\.selectionMetrics\.1/);
+    e = bad('best');
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e.message).toMatch(/postprocess\.selectionMetrics/);
+    expect(bad([])).toBeInstanceOf(ConfigError);
   });
 });
 
@@ -213,6 +263,7 @@ async function checkFixedSizeSelection(real: FlowTable, nChunks: number): Promis
   const wd = mkdtempSync(join(tmpdir(), 'ns-pp-fixed-'));
   const raw = tinyConfig('netflow', { nChunks });
   (raw.preprocess as Record<string, unknown>).chunking = 'fixedSize';
+  (raw.preprocess as Record<string, unknown>).holdoutShare = 0; // chunk edges of the whole input, as fixedSizeRows computes them
   const cfg = parseConfig(raw);
   await preprocess({ input: join(wd, 'input.csv'), workdir: wd, config: cfg, table: real });
   const summary = await loadPreprocessSummary(wd);
@@ -253,9 +304,16 @@ async function checkFixedSizeSelection(real: FlowTable, nChunks: number): Promis
     }
   }
   const generated: GenerateStageResult = { chunks: [], passes: 1, candidates, seconds: { attributes: 0, merge: 0, features: 0 } };
-  await postprocessStage({ workdir: wd, config: cfg, real, input: join(wd, 'input.csv'), generated });
-  const { selections } = JSON.parse(await readFile(selectionPath(wd), 'utf8')) as { selections: ChunkSelection[] };
+  const outcome: PostprocessResult = await postprocessStage({ workdir: wd, config: cfg, real, input: join(wd, 'input.csv'), generated });
+  const file = JSON.parse(await readFile(selectionPath(wd), 'utf8')) as { selections: ChunkSelection[]; selectionMetrics: unknown };
+  const selections = file.selections;
   expect(selections.map((s) => s.chunk)).toEqual(summary.chunks);
+  // selection.json and the manifest outcome say which metric set chose each chunk's checkpoint
+  const nine = { set: 'netshare', metrics: [...NETSHARE_METRICS.flows] };
+  expect(file.selectionMetrics).toEqual(nine);
+  expect(outcome.selectionMetrics).toEqual(nine);
+  for (const sel of selections) expect(sel.selectedBy).toEqual({ rule: 'rank-sum', ...nine });
+  for (const sel of outcome.selection) expect(sel).toMatchObject({ rule: 'rank-sum', metrics: nine.metrics });
   for (const sel of selections) {
     const rows = want[sel.chunk]!;
     const [lo, hi] = timeRange(real, rows);

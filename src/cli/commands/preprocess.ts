@@ -21,6 +21,8 @@ interface PreprocessArgs extends GlobalArgs {
   skipBadRows: boolean;
   limit?: number;
   force: boolean;
+  holdoutShare?: number;
+  holdoutFile?: string;
 }
 
 /** `--columns srcip=Source,dstip=Dest` or repeated `--columns srcip=Source`. */
@@ -52,15 +54,19 @@ export const preprocessCommand: CommandModule<object, PreprocessArgs> = {
       .option('skip-bad-rows', { type: 'boolean', default: false, describe: 'Skip and count malformed CSV rows instead of failing' })
       .option('limit', { type: 'number', describe: 'Read only the first N CSV records' })
       .option('force', { type: 'boolean', default: false, describe: 'Rerun even if the workdir manifest says this is already done' })
+      .option('holdout-share', { type: 'number', describe: 'Share of the 5-tuple flows held out before anything is fitted (preprocess.holdoutShare, default 0.1; 0 disables)' })
+      .option('holdout-file', { type: 'string', describe: 'Real trace to hold out instead (the whole input is then training data)' })
+      .conflicts('holdout-share', 'holdout-file')
       .conflicts('preset', 'config') as unknown as Argv<PreprocessArgs>,
   handler: async (args: ArgumentsCamelCase<PreprocessArgs>) => {
     let cfg: NetShareConfig;
     const overrides: Record<string, unknown> = {};
     if (args.seed !== undefined) overrides.global = { seed: args.seed };
-    if (args.chunks !== undefined || args.maxFlowLen !== undefined) {
+    if (args.chunks !== undefined || args.maxFlowLen !== undefined || args.holdoutShare !== undefined) {
       overrides.preprocess = {
         ...(args.chunks !== undefined ? { nChunks: args.chunks } : {}),
         ...(args.maxFlowLen !== undefined ? { maxFlowLen: args.maxFlowLen } : {}),
+        ...(args.holdoutShare !== undefined ? { holdoutShare: args.holdoutShare } : {}),
       };
     }
     if (args.config) {
@@ -82,6 +88,7 @@ export const preprocessCommand: CommandModule<object, PreprocessArgs> = {
       workdir: args.workdir,
       config: cfg,
       force: args.force,
+      ...(args.holdoutFile !== undefined ? { holdoutFile: args.holdoutFile } : {}),
       read: {
         ...(args.schema ? { schema: args.schema } : {}),
         ...(columns ? { columns } : {}),
@@ -109,10 +116,15 @@ export const preprocessCommand: CommandModule<object, PreprocessArgs> = {
       recordsPerSecond: r.recordsPerSecond,
       skipped: r.skipped,
       warnings: r.warnings,
+      holdout: r.holdout ?? null,
     };
     if (args.json) printJson(summary);
     else {
       say(args, `${r.skipped ? 'already done (same input and config): ' : ''}${r.records} ${r.dataset === 'pcap' ? 'packets' : 'flow records'}, ${r.flowKeys} 5-tuples`);
+      const h = r.holdout;
+      if (h?.source === 'flows') say(args, `held out ${h.heldOutFlows} of ${h.flows} 5-tuples (${h.records} records; share ${h.share}) before fitting → ${h.file}`);
+      else if (h?.source === 'file') say(args, `held out ${h.records} records of ${h.path}; all ${h.trainRecords} input records are training data`);
+      else if (h) say(args, `nothing held out: ${h.reason}`);
       say(args, `chunks ${r.chunks.join(',')} of ${r.nChunks}; T ${r.maxLen} (sampleLen ${r.sampleLen}); attributes ${r.attributeDim}, features ${r.featureDim} per step`);
       if (!r.skipped) say(args, `${r.seconds.toFixed(1)} s, ${Math.round(r.recordsPerSecond)} records/s → ${preprocessDir(args.workdir)}`);
       for (const w of r.warnings) say(args, `warning: ${w}`);

@@ -24,6 +24,8 @@ export interface PipelineArgs extends GlobalArgs {
   duration?: number;
   downstream: boolean;
   privacy: boolean;
+  holdoutShare?: number;
+  holdoutFile?: string;
 }
 
 /** Options shared by run / train / generate. */
@@ -43,7 +45,13 @@ export function pipelineOptions(y: Argv, which: 'run' | 'train' | 'generate'): A
       .option('checkpoint-every', { type: 'number', describe: 'Checkpoint period (model.checkpointEvery); default keeps the config\'s number of checkpoints' })
       .option('sample-len', { type: 'number', describe: 'Records per LSTM step (model.sampleLen)' })
       .option('max-flow-len', { type: 'number', describe: 'Longest flow kept per chunk (preprocess.maxFlowLen)' })
-      .option('seed', { type: 'number', describe: 'Seed of preprocessing, training and generation (global.seed)' });
+      .option('seed', { type: 'number', describe: 'Seed of preprocessing, training and generation (global.seed)' })
+      .option('holdout-share', {
+        type: 'number',
+        describe: 'Share of the input\'s 5-tuple flows held out from training and evaluated against (preprocess.holdoutShare, default 0.1; 0 disables)',
+      })
+      .option('holdout-file', { type: 'string', describe: 'Real trace of the same kind to hold out instead (the whole input is then training data)' })
+      .conflicts('holdout-share', 'holdout-file');
   }
   if (which !== 'train') {
     a = a
@@ -70,6 +78,7 @@ async function configFor(args: PipelineArgs): Promise<NetShareConfig> {
     ...(args.sampleLen !== undefined ? { sampleLen: args.sampleLen } : {}),
     ...(args.maxFlowLen !== undefined ? { maxFlowLen: args.maxFlowLen } : {}),
     ...(args.seed !== undefined ? { seed: args.seed } : {}),
+    ...(args.holdoutShare !== undefined ? { holdoutShare: args.holdoutShare } : {}),
   });
 }
 
@@ -131,12 +140,21 @@ export function printSummary(args: GlobalArgs, r: RunResult): void {
   if (r.output) say(args, `synthetic trace: ${r.out ?? r.output}`);
   const f = r.fidelity;
   if (f) {
-    say(args, `fidelity (${f.kind === 'packets' ? 'packets' : 'NetFlow'}): real ${f.real.records} records / ${f.real.flows} 5-tuples; synthetic ${f.synthetic.records} / ${f.synthetic.flows}`);
-    say(args, `${'metric'.padEnd(24)} ${'synthetic'.padStart(12)} ${'floor'.padStart(12)} ${'× floor'.padStart(9)}`);
+    const h = f.holdout;
+    say(
+      args,
+      `fidelity (${f.kind === 'packets' ? 'packets' : 'NetFlow'}): real ${f.real.records} records / ${f.real.flows} 5-tuples${h ? ' trained on' : ''}; synthetic ${f.synthetic.records} / ${f.synthetic.flows}${h ? `; held out ${h.records} / ${h.flows}` : ''}`,
+    );
+    const times = (x: number | null | undefined): string => (x === null || x === undefined ? 'n/a' : `${fmt(x)}×`);
+    const heldCols = (row: (typeof f.rows)[number]): string => (h ? ` ${fmt(row.heldOut ?? null).padStart(12)} ${times(row.heldOutRatio).padStart(9)}` : '');
+    say(args, `${'metric'.padEnd(24)} ${'synthetic'.padStart(12)} ${'floor'.padStart(12)} ${'× floor'.padStart(9)}${h ? ` ${'held-out'.padStart(12)} ${'× train'.padStart(9)}` : ''}`);
     for (const row of f.rows) {
-      say(args, `${row.metric.padEnd(24)} ${fmt(row.value).padStart(12)} ${fmt(row.floor).padStart(12)} ${(row.ratio === null ? 'n/a' : `${fmt(row.ratio)}×`).padStart(9)}`);
+      say(args, `${row.metric.padEnd(24)} ${fmt(row.value).padStart(12)} ${fmt(row.floor).padStart(12)} ${times(row.ratio).padStart(9)}${heldCols(row)}`);
     }
     say(args, '(× floor: the metric divided by the same metric between two random halves of the real flows; 1× = as close as real data to itself)');
+    if (h) {
+      say(args, '(held-out: the metric between the synthetic trace and the real flows held out from training; × train: divided by the same metric between the training and held-out records, 1× = as close to unseen real traffic as the training data is)');
+    }
   }
   if (r.report) say(args, `report: ${r.report}`);
 }
@@ -159,6 +177,7 @@ export async function runCommandHandler(args: ArgumentsCamelCase<PipelineArgs>, 
       device: args.device as 'cpu' | 'cuda',
       ...(args.flows !== undefined ? { flows: args.flows } : {}),
       ...(args.duration !== undefined ? { durationS: args.duration } : {}),
+      ...(args.holdoutFile !== undefined ? { holdoutFile: args.holdoutFile } : {}),
       downstream: args.downstream ?? true,
       privacy: args.privacy ?? true,
       ...stages[which],
