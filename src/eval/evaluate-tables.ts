@@ -6,21 +6,49 @@ import { BASELINES, makeBaseline, type BaselineName } from './baselines.js';
 import { classifySynthetic, heavyHitterTask, prepareClassification, type ClassificationResult, type HeavyHitterResult } from './downstream.js';
 import { indexFlows } from './flows.js';
 import { heavyHitterErrors, sketchWeights } from './sketches.js';
-import { compareProfiles, metricsFor, profile, type MetricInfo, type Profile } from './fidelity.js';
-import { splitByFlows, splitByTime, splitTables } from './floor.js';
+import { compareProfiles, metricsFor, NETSHARE_METRICS, profile, ProfileSource, type MetricInfo, type Profile } from './fidelity.js';
+import { DEFAULT_FLOOR_SPLITS, median } from './floor.js';
+import { compareAtEqualSize, type ComparisonPlan } from './comparison.js';
+import { fcUnits, flowChronicleComparison, type FcMethodScore, type FcResult } from './flowchronicle.js';
 import { preparePrivacy, privacyFor, type PrivacyResult } from './privacy.js';
 import { validateTable } from './rows.js';
 import { cdfPoints, normaliseAcross, type JsVariant } from './stats.js';
 
-/** 2: heavy-hitter rank ρ per memory size (rankSpearman = their mean), NetFlow sketches count packets. */
-export const EVAL_SCHEMA_VERSION = 2;
+/**
+ * 2: heavy-hitter rank ρ per memory size (rankSpearman = their mean), NetFlow sketches count packets.
+ * 3: `metrics` and `floors` are means over K equal-size draws (see `comparison`), not one whole-trace comparison
+ * and one half split; `metricsWhole` keeps the whole-trace comparison.
+ */
+export const EVAL_SCHEMA_VERSION = 3;
+
+/** Min and max over the draws of a mean reported elsewhere. */
+export interface Range {
+  min: number;
+  max: number;
+}
+
+/** The headline: the median floor ratio over NetShare's own marginal metrics (NETSHARE_METRICS). */
+export interface Headline {
+  statistic: 'median';
+  metrics: readonly string[];
+  split: 'flows';
+}
 
 export interface MethodResult {
   /** 'synthetic', or 'baseline:marginals' / 'baseline:bootstrap'. */
   name: string;
   records: number;
   flows: number;
+  /** Each metric against a real sample of the comparison size, mean over the K flow-split draws. */
   metrics: Record<string, number | null>;
+  /** Min and max of `metrics` over the draws. */
+  metricsSpread: Record<string, Range | null>;
+  /** Each metric against the whole real trace, at the inputs' own sizes (NetShare's paper code compares so). */
+  metricsWhole: Record<string, number | null>;
+  /** Flows of this method in each draw (the comparison size, or all its flows when it has fewer). */
+  comparedFlows: number;
+  /** Median of `ratios` over the headline metrics (EvalResult.headline); null when none is defined. */
+  headline: number | null;
   /** metric / floor (random-flow split); null when the floor is 0 or a side is undefined. */
   ratios: Record<string, number | null>;
   /** metric / time-split floor. */
@@ -29,6 +57,8 @@ export interface MethodResult {
   emdNormalised: Record<string, number | null>;
   downstream?: { classification: ClassificationResult; heavyHitters: HeavyHitterResult };
   privacy?: PrivacyResult;
+  /** FlowChronicle's scale-free numbers against the test side of EvalResult.flowChronicle, and their ratio to it. */
+  flowChronicle?: FcMethodScore;
   /**
    * Only with a holdout: every metric against the held-out real records instead of `real` (`metrics`), and its
    * ratio to `EvalResult.generalisation.floor` (how far the training records themselves are from the holdout).
@@ -47,7 +77,16 @@ export interface EvalResult {
     holdout?: { file?: string; records: number };
   };
   metricInfo: MetricInfo[];
+  /** What the headline number (methods[i].headline) is. */
+  headline: Headline;
+  /** How the metrics and floors were drawn: sample size (flows), K splits, which floor the ratios use. */
+  comparison: ComparisonPlan;
+  /** Mean over the draws of each metric between two disjoint real samples of the comparison size. */
   floors: { flows: Record<string, number | null>; time: Record<string, number | null> };
+  /** Min and max of the floors over the draws. */
+  floorSpread: { flows: Record<string, Range | null>; time: Record<string, Range | null> };
+  /** FlowChronicle's comparison (absent when a side has no unit). */
+  flowChronicle?: FcResult;
   /**
    * Only with a holdout: every metric between `real` (the training records) and the held-out records. It is the
    * floor of each method's `generalisation` column: ratio 1 = as close to unseen real traffic as the training data is.
@@ -71,6 +110,8 @@ export interface EvaluateOptions {
   seed?: number;
   baselines?: readonly string[];
   jsVariant?: JsVariant;
+  /** Random flow splits the floor and the metrics average over (K); default DEFAULT_FLOOR_SPLITS. */
+  floorSplits?: number;
   /**
    * A real trace never used for training (`real` is then the training data). It is the privacy reference, compared
    * with `real`; the real test set of the classification task (trained on all of `real` or on the synthetic trace);
@@ -124,12 +165,14 @@ function topBars(field: string, profs: { name: string; p: Profile }[], pick: (p:
 }
 
 /** Check the options that do not depend on the data (call before reading large inputs). Throws ConfigError. */
-export function validateEvaluateOptions(opts: Pick<EvaluateOptions, 'seed' | 'jsVariant' | 'baselines'>): void {
+export function validateEvaluateOptions(opts: Pick<EvaluateOptions, 'seed' | 'jsVariant' | 'baselines' | 'floorSplits'>): void {
   const seed = opts.seed ?? 1;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new ConfigError(expected('an integer in [0, 2^32)', 'seed', seed), 'seed');
   const variant = opts.jsVariant ?? 'divergence';
   if (variant !== 'divergence' && variant !== 'distance') throw new ConfigError(expected("'divergence' or 'distance'", 'jsVariant', variant), 'jsVariant');
   for (const b of opts.baselines ?? []) if (!BASELINES.includes(b as BaselineName)) throw new ConfigError(expected(`one of ${BASELINES.join(', ')}`, 'baseline', b), 'baseline');
+  const k = opts.floorSplits ?? DEFAULT_FLOOR_SPLITS;
+  if (!Number.isInteger(k) || k < 1 || k > 100) throw new ConfigError(expected('an integer in [1, 100]', 'floorSplits', k), 'floorSplits');
 }
 
 /** Evaluate `syn` against `real` (and any requested baselines). Pure: no file access. */
@@ -158,17 +201,31 @@ export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = 
     return v;
   };
   const popts = { seed };
+  const floorSplits = opts.floorSplits ?? DEFAULT_FLOOR_SPLITS;
   const idxReal = timed('profile', () => indexFlows(real));
-  const pReal = timed('profile', () => profile(real, popts, idxReal));
-  const floors = timed('floor', () => {
-    const fl = splitTables(real, splitByFlows(real, seed, idxReal));
-    const tm = splitTables(real, splitByTime(real));
-    const safe = (a: Table, b: Table): Record<string, number | null> =>
-      a.length > 0 && b.length > 0 ? compareProfiles(profile(a, popts), profile(b, popts), variant) : Object.fromEntries(metricsFor(real.kind).map((m) => [m.name, null]));
-    return { flows: safe(fl[0], fl[1]), time: safe(tm[0], tm[1]) };
-  });
+  const realSource = timed('profile', () => new ProfileSource(real, popts, idxReal));
+  const pReal = timed('profile', () => realSource.profile());
   const sides: { name: string; table: Table }[] = [{ name: 'synthetic', table: syn }];
   for (const b of opts.baselines ?? []) sides.push({ name: `baseline:${b}`, table: timed(`baseline:${b}`, () => makeBaseline(b, real, seed)) });
+  const sided = sides.map(({ name, table }) => {
+    const idx = timed('profile', () => indexFlows(table));
+    const source = timed('profile', () => new ProfileSource(table, popts, idx));
+    return { name, table, idx, source, whole: timed('profile', () => source.profile()) };
+  });
+  // Every method against real samples of one size, and the floor at that size (comparison.ts).
+  const eq = timed('floor', () => compareAtEqualSize(realSource, sided, { seed, splits: floorSplits, variant }));
+  const mean = (r: Record<string, { mean: number } | null>): Record<string, number | null> => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v ? v.mean : null]));
+  const range = (r: Record<string, { min: number; max: number } | null>): Record<string, Range | null> =>
+    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v ? { min: v.min, max: v.max } : null]));
+  const floors = { flows: mean(eq.floors.flows), time: mean(eq.floors.time) };
+  const fc = timed('flowchronicle', () =>
+    flowChronicleComparison(
+      fcUnits(real, idxReal),
+      real.kind === 'flows' ? real.ts.subarray(0, real.length) : realSource.flowStarts(),
+      sided.map((x) => ({ name: x.name, units: fcUnits(x.table, x.idx) })),
+      { seed, draws: floorSplits, ...(opts.holdout ? { holdout: fcUnits(opts.holdout, indexFlows(opts.holdout)) } : {}) },
+    ),
+  );
 
   // Copying is measured against every real record (the model trained on all of them); the reference rows come
   // from the holdout, else from a record split of the real trace (privacy.ts, HoldoutSource).
@@ -181,19 +238,25 @@ export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = 
   const genFloor = pHoldout ? timed('generalisation', () => compareProfiles(pHoldout, pReal, variant)) : null;
 
   const profs: { name: string; p: Profile }[] = [{ name: 'real', p: pReal }];
-  const methods: MethodResult[] = sides.map(({ name, table }) => {
-    const idx = timed('profile', () => indexFlows(table));
-    const p = timed('profile', () => profile(table, popts, idx));
+  const methods: MethodResult[] = sided.map(({ name, table, idx, whole: p }, i) => {
     profs.push({ name, p });
-    const metrics = timed('metrics', () => compareProfiles(pReal, p, variant));
+    const metricsWhole = timed('metrics', () => compareProfiles(pReal, p, variant));
+    // No floor (a one-flow real trace): the whole-trace comparison stands in, with no ratio.
+    const metrics = eq.plan.size > 0 ? mean(eq.sides[i]!.metrics) : metricsWhole;
+    const ratios = Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, ratio(v, floors.flows[k])]));
     const m: MethodResult = {
       name,
       records: table.length,
       flows: p.flows,
+      headline: median(NETSHARE_METRICS[real.kind].map((k) => ratios[k])),
       metrics,
-      ratios: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, ratio(v, floors.flows[k])])),
+      metricsSpread: range(eq.sides[i]!.metrics),
+      metricsWhole,
+      comparedFlows: eq.sides[i]!.flows,
+      ratios,
       ratiosTime: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, ratio(v, floors.time[k])])),
       emdNormalised: {},
+      ...(fc ? { flowChronicle: fc.methods[i]! } : {}),
     };
     if (clsCtx && hhReal) {
       m.downstream = {
@@ -247,7 +310,11 @@ export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = 
       ...(opts.holdout ? { holdout: { ...(opts.files?.holdout ? { file: opts.files.holdout } : {}), records: opts.holdout.length } } : {}),
     },
     metricInfo: info,
+    headline: { statistic: 'median', metrics: NETSHARE_METRICS[real.kind], split: 'flows' },
+    comparison: eq.plan,
     floors,
+    floorSpread: { flows: range(eq.floors.flows), time: range(eq.floors.time) },
+    ...(fc ? { flowChronicle: fc.result } : {}),
     ...(genFloor ? { generalisation: { floor: genFloor } } : {}),
     methods,
     timings: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v * 1000) / 1000])),

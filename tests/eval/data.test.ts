@@ -50,7 +50,7 @@ describe.skipIf(!existsSync(CAIDA) || !existsSync(ADDON))(
       const { table } = await readPacketTable(CAIDA);
       const { result } = evaluateTables(table, table, { seed: 1, baselines: ['marginals', 'bootstrap'] });
       const [syn, marg, boot] = result.methods;
-      expect(syn!.metrics.pkt_len).toBe(0);
+      expect(syn!.metricsWhole.pkt_len).toBe(0);
       expect(marg!.metrics.ttl_const_diff!).toBeGreaterThan(10 * boot!.metrics.ttl_const_diff!);
       expect(marg!.ratios.flow_size!).toBeGreaterThan(2);
       expect(boot!.downstream!.classification.status).toBe('skipped');

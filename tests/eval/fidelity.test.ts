@@ -119,7 +119,7 @@ describe('evaluateTables', () => {
     const real = makeFlows(3000, 1);
     const syn = makeFlows(3000, 2);
     const { result, charts } = evaluateTables(real, syn, { seed: 1, baselines: ['marginals', 'bootstrap'], downstream: false, privacy: false });
-    expect(result.schemaVersion).toBe(2);
+    expect(result.schemaVersion).toBe(3);
     expect(result.methods.map((m) => m.name)).toEqual(['synthetic', 'baseline:marginals', 'baseline:bootstrap']);
     const s = result.methods[0]!;
     expect(s.ratios.td).toBeCloseTo(s.metrics.td! / result.floors.flows.td!, 12);
