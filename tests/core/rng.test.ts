@@ -75,6 +75,32 @@ describe('Rng', () => {
     expect(() => r2.setState({ ...saved, words: [1, 2, 3] as unknown as [number, number, number, number] })).toThrow(RangeError);
   });
 
+  it('int(n) is the high word of x·n (exact 64-bit product) and rejects exactly the low words below 2^32 mod n', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.integer({ min: 1, max: 2 ** 32 - 1 }), (x, n) => {
+      const r = new Rng(1, 'int');
+      let calls = 0;
+      r.nextU32 = () => {
+        if (calls++ > 0) throw new Error('redraw');
+        return x;
+      };
+      const prod = BigInt(x) * BigInt(n);
+      const rejected = (prod & 0xffffffffn) < (2n ** 32n - BigInt(n)) % BigInt(n);
+      let got: number | 'redraw';
+      try {
+        got = r.int(n);
+      } catch {
+        got = 'redraw';
+      }
+      return rejected ? got === 'redraw' : got === Number(prod >> 32n);
+    }), { numRuns: 2000 });
+    // the boundary words of the widest bounds
+    const r = new Rng(1, 'int');
+    for (const [x, n] of [[0xffffffff, 0xffffffff], [0xffffffff, 2 ** 31 + 1], [0x80000000, 3_000_000_001], [1, 2 ** 32 - 1]] as const) {
+      r.nextU32 = () => x;
+      expect(r.int(n)).toBe(Number((BigInt(x) * BigInt(n)) >> 32n));
+    }
+  });
+
   it('refuses non-integer seeds, empty purposes and bad bounds', () => {
     expect(() => new Rng(1.5, 'x')).toThrow(RangeError);
     expect(() => new Rng(Number.NaN, 'x')).toThrow(RangeError);
