@@ -28,6 +28,8 @@ export interface EvaluateFilesOptions {
   report?: string;
   metricsJson?: string;
   seed?: number;
+  /** Random flow splits the floor and the metrics average over (default 5). */
+  floorSplits?: number;
   jsVariant?: JsVariant;
   downstream?: boolean;
   privacy?: boolean;
@@ -77,6 +79,7 @@ export async function evaluateFiles(opts: EvaluateFilesOptions): Promise<Evaluat
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
     ...(opts.baselines ? { baselines: opts.baselines } : {}),
     ...(opts.jsVariant ? { jsVariant: opts.jsVariant } : {}),
+    ...(opts.floorSplits !== undefined ? { floorSplits: opts.floorSplits } : {}),
     ...(holdout ? { holdout } : {}),
     ...(opts.downstream !== undefined ? { downstream: opts.downstream } : {}),
     ...(opts.privacy !== undefined ? { privacy: opts.privacy } : {}),

@@ -139,6 +139,8 @@ export interface FidelitySummary {
   synthetic: { records: number; flows: number };
   /** The held-out real records, when the run held some out (the `heldOut*` columns of `rows`). */
   holdout?: { records: number; flows: number };
+  /** The headline: median ratio over NetShare's marginal metrics (eval's EvalResult.headline); absent in older runs. */
+  headline?: { value: number | null; metrics: readonly string[]; split: 'flows' };
   /**
    * `value`: the metric against the training records, `floor` its real-vs-real floor, `ratio` = value ÷ floor.
    * `heldOut`: the metric against the held-out records, `heldOutFloor` the same between training and held-out
@@ -388,6 +390,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         real: { records: res.inputs.real.records, flows: res.inputs.real.flows },
         synthetic: { records: res.inputs.synthetic.records, flows: res.inputs.synthetic.flows },
         ...(holdout ? { holdout: { records: holdout.length, flows: holdoutInfo?.source === 'flows' ? holdoutInfo.heldOutFlows : (await import('../io/flow-key.js')).indexFlows(holdout).count } } : {}),
+        headline: { value: syn.headline, metrics: res.headline.metrics, split: res.headline.split },
         rows: res.metricInfo.map((mi) => ({
           metric: mi.name,
           value: syn.metrics[mi.name] ?? null,

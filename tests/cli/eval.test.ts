@@ -27,13 +27,27 @@ describe('netshare eval (NetFlow CSV)', () => {
     const { code, out, err } = await run(['eval', '--real', real, '--synthetic', syn, '--baseline', 'bootstrap', '--metrics-json', mj, '--report', rep, '--json', '--seed', '4']);
     expect(err).not.toMatch(/Error/);
     expect(code).toBe(EXIT.OK);
-    const summary = JSON.parse(out.trim()) as { ok: boolean; kind: string; report: string; metricsJson: string; ratios: Record<string, number | null> };
+    const summary = JSON.parse(out.trim()) as {
+      ok: boolean;
+      kind: string;
+      report: string;
+      metricsJson: string;
+      ratios: Record<string, number | null>;
+      headline: { value: number; metrics: string[]; split: string };
+      floorSpread: { flows: Record<string, { min: number; max: number } | null> };
+      flowChronicle: { reference: { jsd: number }; synthetic: { jsd: number; ratio: { jsd: number } } };
+    };
     expect(summary.ok).toBe(true);
     expect(summary.kind).toBe('flows');
+    expect(Object.keys(summary).slice(0, 3)).toEqual(['ok', 'kind', 'headline']);
+    expect(summary.headline.metrics).toHaveLength(9);
+    expect(summary.headline.value).toBeGreaterThan(0);
+    expect(summary.floorSpread.flows.byt!.max).toBeGreaterThanOrEqual(summary.floorSpread.flows.byt!.min);
+    expect(summary.flowChronicle.synthetic.ratio.jsd).toBeCloseTo(summary.flowChronicle.synthetic.jsd / summary.flowChronicle.reference.jsd, 9);
     expect(summary.report).toBe(rep);
     expect(summary.metricsJson).toBe(mj);
     const m = JSON.parse(readFileSync(mj, 'utf8')) as { schemaVersion: number; seed: number; methods: { name: string; metrics: Record<string, number | null> }[] };
-    expect(m.schemaVersion).toBe(2);
+    expect(m.schemaVersion).toBe(3);
     expect(m.seed).toBe(4);
     expect(m.methods.map((x) => x.name)).toEqual(['synthetic', 'baseline:bootstrap']);
     expect(m.methods[0]!.metrics.byt).toBeGreaterThan(0);
@@ -48,8 +62,13 @@ describe('netshare eval (NetFlow CSV)', () => {
     const real = join(dir, 'real.csv');
     const { code, out } = await run(['eval', '--real', real, '--synthetic', real, '--no-downstream', '--no-privacy']);
     expect(code).toBe(EXIT.OK);
-    expect(out).toMatch(/^srcip\s+\S+\s+0 \(0×\)/m);
+    // The headline comes first; the synthetic side (the real trace itself) is compared at half its size.
+    const lines = out.split('\n');
+    expect(lines[1]).toMatch(/^headline \(median × floor over NetShare's 9 marginal metrics\): synthetic \S+×$/);
+    expect(out).toMatch(/^srcip\s+\S+\s+\S+ \(\S+×\)/m);
     expect(out).toMatch(/^byt\s/m);
+    expect(out).toMatch(/^ {2}td\s+flow \S+ \[\S+–\S+\]\s+time \S+ \[\S+–\S+\]$/m);
+    expect(out).toMatch(/^FlowChronicle \(scale-free, \d+ records a sample, 5 draws\): reference \(early vs late half of the real trace\)/m);
   });
 
   it('fails with the input code and writes nothing for a missing file', async () => {

@@ -14,6 +14,7 @@ interface EvalArgs extends GlobalArgs {
   report?: string;
   metricsJson?: string;
   seed: number;
+  floorSplits: number;
   jsDistance: boolean;
   downstream: boolean;
   privacy: boolean;
@@ -35,6 +36,11 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('report', { type: 'string', describe: 'Write the self-contained HTML report here' })
       .option('metrics-json', { type: 'string', describe: 'Write the full metrics JSON (schema in src/eval/README.md) here' })
       .option('seed', { type: 'number', default: 1, describe: 'Seed for splits, baselines, samples and classifiers' })
+      .option('floor-splits', {
+        type: 'number',
+        default: 5,
+        describe: 'Random flow splits the floor and the metrics average over (each: two disjoint real samples of the compared size)',
+      })
       .option('js-distance', { type: 'boolean', default: false, describe: "Report Jensen-Shannon distance (NetShare master) instead of divergence (paper)" })
       .option('downstream', { type: 'boolean', default: true, describe: 'Run downstream tasks (--no-downstream to skip)' })
       .option('privacy', { type: 'boolean', default: true, describe: 'Run privacy checks (--no-privacy to skip)' }) as unknown as Argv<EvalArgs>,
@@ -47,6 +53,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       ...(args.report ? { report: args.report } : {}),
       ...(args.metricsJson ? { metricsJson: args.metricsJson } : {}),
       seed: args.seed,
+      floorSplits: args.floorSplits,
       jsVariant: args.jsDistance ? 'distance' : 'divergence',
       downstream: args.downstream,
       privacy: args.privacy,
@@ -57,11 +64,16 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       const syn = res.methods[0]!;
       printJson({
         kind: res.kind,
+        headline: { value: syn.headline, ...res.headline },
         real: res.inputs.real,
         synthetic: res.inputs.synthetic,
+        comparison: res.comparison,
         metrics: syn.metrics,
         ratios: syn.ratios,
-        methods: res.methods.map((m) => ({ name: m.name, metrics: m.metrics, ratios: m.ratios })),
+        floors: res.floors,
+        floorSpread: res.floorSpread,
+        flowChronicle: res.flowChronicle ? { ...res.flowChronicle, synthetic: syn.flowChronicle ?? null } : null,
+        methods: res.methods.map((m) => ({ name: m.name, headline: m.headline, metrics: m.metrics, ratios: m.ratios, ...(m.flowChronicle ? { flowChronicle: m.flowChronicle } : {}) })),
         report: r.reportPath ?? null,
         metricsJson: r.metricsPath ?? null,
         seconds: r.seconds,
@@ -71,6 +83,10 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     const names = res.methods.map((m) => m.name);
     const w = 24;
     say(args, `${res.kind === 'packets' ? 'packets' : 'NetFlow'}: real ${res.inputs.real.records} records / ${res.inputs.real.flows} 5-tuples; synthetic ${res.inputs.synthetic.records} / ${res.inputs.synthetic.flows}`);
+    const hx = (x: number | null | undefined): string => (x === null || x === undefined ? 'n/a' : `${fmt(x)}×`);
+    say(args, `headline (median × floor over NetShare's ${res.headline.metrics.length} marginal metrics): ${res.methods.map((m) => `${m.name} ${hx(m.headline)}`).join(', ')}`);
+    const cmp = res.comparison;
+    say(args, cmp.size > 0 ? `compared at ${cmp.size} 5-tuple flows a side, mean over ${cmp.floorSplits} random flow splits; × floor uses the flow-split floor (mean [min–max] at the end)` : 'no floor: the real trace has a single flow');
     say(args, ['metric'.padEnd(w), 'floor'.padStart(10), ...names.map((n) => `${n} (× floor)`.padStart(30))].join(' '));
     for (const mi of res.metricInfo) {
       const cells = res.methods.map((m) => `${fmt(m.metrics[mi.name])} (${m.ratios[mi.name] === null ? 'n/a' : `${fmt(m.ratios[mi.name])}×`})`.padStart(30));
@@ -93,6 +109,19 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     if (p0) {
       const ref = p0.holdoutSource === 'holdout-file' ? 'holdout file vs the real records' : `one random half of the real records vs the other (${p0.holdout.trainRecords} records)`;
       say(args, `privacy reference, ${ref}: 5-tuples ${fmt(p0.holdout.tuplesCopied)}, IPs ${fmt(p0.holdout.ipsCopied)}; DCR median ${fmt(p0.dcr.holdout.median)}, share at 0 ${fmt(p0.dcr.holdout.exact)}`);
+    }
+    if (cmp.size > 0) {
+      const sp = (v: number | null | undefined, x: { min: number; max: number } | null | undefined): string => `${fmt(v)}${x ? ` [${fmt(x.min)}–${fmt(x.max)}]` : ''}`;
+      say(args, `floors, mean [min–max]: flow split over ${cmp.floorSplits} draws; time split (early vs late flows) over ${cmp.timeDraws}`);
+      for (const mi of res.metricInfo) say(args, `  ${mi.name.padEnd(w)} flow ${sp(res.floors.flows[mi.name], res.floorSpread.flows[mi.name]).padEnd(34)} time ${sp(res.floors.time[mi.name], res.floorSpread.time[mi.name])}`);
+    }
+    const fc = res.flowChronicle;
+    if (fc) {
+      const ref = fc.referenceSource === 'holdout-file' ? 'real vs holdout' : 'early vs late half of the real trace';
+      const row = (name: string, s: { jsd: number; emd: number }, q?: { jsd: number | null; emd: number | null }): string =>
+        `${name}: JS distance ${fmt(s.jsd)}${q ? ` (${hx(q.jsd)} reference)` : ''}, histogram EMD ${fmt(s.emd)}${q ? ` (${hx(q.emd)} reference)` : ''}`;
+      say(args, `FlowChronicle (scale-free, ${fc.size} ${fc.unit} a sample, ${fc.draws} draws): ${row(`reference (${ref})`, fc.reference)}`);
+      for (const m of res.methods) if (m.flowChronicle) say(args, `  ${row(m.name, m.flowChronicle, m.flowChronicle.ratio)}`);
     }
     if (r.metricsPath) say(args, `metrics JSON: ${r.metricsPath}`);
     if (r.reportPath) say(args, `report: ${r.reportPath}`);

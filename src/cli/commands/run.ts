@@ -146,12 +146,13 @@ export function printSummary(args: GlobalArgs, r: RunResult): void {
       `fidelity (${f.kind === 'packets' ? 'packets' : 'NetFlow'}): real ${f.real.records} records / ${f.real.flows} 5-tuples${h ? ' trained on' : ''}; synthetic ${f.synthetic.records} / ${f.synthetic.flows}${h ? `; held out ${h.records} / ${h.flows}` : ''}`,
     );
     const times = (x: number | null | undefined): string => (x === null || x === undefined ? 'n/a' : `${fmt(x)}×`);
+    if (f.headline) say(args, `headline: ${times(f.headline.value)} floor (median over NetShare's ${f.headline.metrics.length} marginal metrics, flow split)`);
     const heldCols = (row: (typeof f.rows)[number]): string => (h ? ` ${fmt(row.heldOut ?? null).padStart(12)} ${times(row.heldOutRatio).padStart(9)}` : '');
     say(args, `${'metric'.padEnd(24)} ${'synthetic'.padStart(12)} ${'floor'.padStart(12)} ${'× floor'.padStart(9)}${h ? ` ${'held-out'.padStart(12)} ${'× train'.padStart(9)}` : ''}`);
     for (const row of f.rows) {
       say(args, `${row.metric.padEnd(24)} ${fmt(row.value).padStart(12)} ${fmt(row.floor).padStart(12)} ${times(row.ratio).padStart(9)}${heldCols(row)}`);
     }
-    say(args, '(× floor: the metric divided by the same metric between two random halves of the real flows; 1× = as close as real data to itself)');
+    say(args, '(× floor: the metric divided by the same metric between two disjoint random real samples of the compared size, mean over the floor splits; 1× = as close as real data to itself)');
     if (h) {
       say(args, '(held-out: the metric between the synthetic trace and the real flows held out from training; × train: divided by the same metric between the training and held-out records, 1× = as close to unseen real traffic as the training data is)');
     }
