@@ -10,6 +10,12 @@ export interface RngState {
   words: [number, number, number, number];
 }
 
+/**
+ * Version of the seeded streams: bump it when the algorithm, the seeding or a consumer's stream names change. Workdir
+ * fingerprints include it, so a workdir reruns what the old streams made instead of mixing them with the new.
+ */
+export const RNG_STREAMS_VERSION = 1;
+
 const TWO32 = 4294967296;
 const INV32 = 1 / TWO32;
 const MASK64 = (1n << 64n) - 1n;

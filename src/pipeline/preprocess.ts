@@ -17,6 +17,7 @@ import {
   type PreprocessSummaryFile,
 } from './chunk-tensors.js';
 import { writeJsonAtomic } from '../io/atomic.js';
+import { RNG_STREAMS_VERSION } from '../core/rng.js';
 import { fingerprint, sha256File, tableFingerprint } from './fsutil.js';
 import { inputRecord, loadManifest, runStage, saveManifest } from './manifest.js';
 import { HOLDOUT_SPLIT_VERSION, saveHoldout, splitHoldout, type HoldoutInfo } from './holdout.js';
@@ -103,6 +104,7 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessRes
     sampleLen: cfg.model.sampleLen,
     read: { ...opts.read, onProgress: undefined, onPacketProgress: undefined },
     format: TENSOR_FORMAT_VERSION,
+    streams: RNG_STREAMS_VERSION,
   });
   const run = async (begin: () => Promise<void>): Promise<PreprocessResult> => {
     const t0 = performance.now();

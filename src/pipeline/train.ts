@@ -9,6 +9,7 @@ import type { ModelConfig } from '../model/config.js';
 import type { Device } from '../runtime/session.js';
 import { loadChunkTensors, loadLayout, loadPreprocessSummary } from './chunk-tensors.js';
 import type { Executor, JobResult } from './executor.js';
+import { RNG_STREAMS_VERSION } from '../core/rng.js';
 import { graphCodeVersion } from './code-version.js';
 import { checkpointFiles, listCheckpoints } from './checkpoints.js';
 import { fingerprint, readJsonIfExists } from './fsutil.js';
@@ -137,10 +138,10 @@ export interface TrainStageResult {
 
 /**
  * The train stage's fingerprint: the preprocess stage's (input bytes, preprocessing config), the model and training
- * config, the seed, DP, and the version of the model code (graphCodeVersion).
+ * config, the seed, DP, the version of the model code (graphCodeVersion) and of the seeded streams.
  */
 export function trainStageFingerprint(preprocessFp: string, cfg: NetShareConfig): string {
-  return fingerprint({ pre: preprocessFp, model: cfg.model, train: cfg.train, seed: cfg.global.seed, dp: cfg.global.dp, graphs: graphCodeVersion() });
+  return fingerprint({ pre: preprocessFp, model: cfg.model, train: cfg.train, seed: cfg.global.seed, dp: cfg.global.dp, graphs: graphCodeVersion(), streams: RNG_STREAMS_VERSION });
 }
 
 /** Fine-tuning length and checkpoint period for chunks 1..n−1: the fraction of chunk 0's, at least 1. */
