@@ -7,7 +7,7 @@ import { classifySynthetic, heavyHitterTask, prepareClassification, type Classif
 import { indexFlows } from './flows.js';
 import { heavyHitterErrors, sketchWeights } from './sketches.js';
 import { compareProfiles, metricsFor, NETSHARE_METRICS, profile, ProfileSource, type MetricInfo, type Profile } from './fidelity.js';
-import { DEFAULT_FLOOR_SPLITS, median } from './floor.js';
+import { DEFAULT_FLOOR_SPLITS, median, type Spread } from './floor.js';
 import { compareAtEqualSize, type ComparisonPlan } from './comparison.js';
 import { fcUnits, flowChronicleComparison, type FcMethodScore, type FcResult } from './flowchronicle.js';
 import { preparePrivacy, privacyFor, type PrivacyResult } from './privacy.js';
@@ -21,10 +21,11 @@ import { cdfPoints, normaliseAcross, type JsVariant } from './stats.js';
  */
 export const EVAL_SCHEMA_VERSION = 3;
 
-/** Min and max over the draws of a mean reported elsewhere. */
+/** Min, max and sample standard deviation over the draws of a mean reported elsewhere. */
 export interface Range {
   min: number;
   max: number;
+  sd: number;
 }
 
 /** The headline: the median floor ratio over NetShare's own marginal metrics (NETSHARE_METRICS). */
@@ -215,8 +216,8 @@ export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = 
   // Every method against real samples of one size, and the floor at that size (comparison.ts).
   const eq = timed('floor', () => compareAtEqualSize(realSource, sided, { seed, splits: floorSplits, variant }));
   const mean = (r: Record<string, { mean: number } | null>): Record<string, number | null> => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v ? v.mean : null]));
-  const range = (r: Record<string, { min: number; max: number } | null>): Record<string, Range | null> =>
-    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v ? { min: v.min, max: v.max } : null]));
+  const range = (r: Record<string, Spread | null>): Record<string, Range | null> =>
+    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v ? { min: v.min, max: v.max, sd: v.sd } : null]));
   const floors = { flows: mean(eq.floors.flows), time: mean(eq.floors.time) };
   const fc = timed('flowchronicle', () =>
     flowChronicleComparison(

@@ -135,11 +135,14 @@ export function timeSplitDraw(halves: [Int32Array, Int32Array], n: number, seed:
   return [pick(halves[0]), pick(halves[1])];
 }
 
-/** Mean, min and max of a metric over the draws where it is defined. */
+/** Mean, min, max and sample standard deviation (0 for one draw) of a metric over the draws where it is defined. */
 export interface Spread {
   mean: number;
   min: number;
   max: number;
+  sd: number;
+  /** Draws that defined it. */
+  n: number;
 }
 
 /** Per-metric mean and spread over the draws (null where no draw defines the metric). */
@@ -150,15 +153,19 @@ export function summariseDraws(draws: Record<string, number | null>[], names: re
     let n = 0;
     let min = Infinity;
     let max = -Infinity;
+    const vs: number[] = [];
     for (const d of draws) {
       const v = d[m];
       if (v === null || v === undefined || !Number.isFinite(v)) continue;
       sum += v;
       n++;
+      vs.push(v);
       if (v < min) min = v;
       if (v > max) max = v;
     }
-    out[m] = n > 0 ? { mean: sum / n, min, max } : null;
+    const mean = sum / n;
+    const sd = n > 1 ? Math.sqrt(vs.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1)) : 0;
+    out[m] = n > 0 ? { mean, min, max, sd, n } : null;
   }
   return out;
 }

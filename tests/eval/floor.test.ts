@@ -130,7 +130,10 @@ describe('evaluateTables: floors over K equal-size splits', () => {
     }
     const mean = (v: number[]): number => v.reduce((x, y) => x + y, 0) / v.length;
     expect(result.floors.flows.td).toBeCloseTo(mean(floors), 12);
-    expect(result.floorSpread.flows.td).toEqual({ min: Math.min(...floors), max: Math.max(...floors) });
+    const sd = Math.sqrt(floors.reduce((a, v) => a + (v - mean(floors)) ** 2, 0) / 3);
+    expect(result.floorSpread.flows.td!.min).toBe(Math.min(...floors));
+    expect(result.floorSpread.flows.td!.max).toBe(Math.max(...floors));
+    expect(result.floorSpread.flows.td!.sd).toBeCloseTo(sd, 12);
     const s = result.methods[0]!;
     expect(s.metrics.td).toBeCloseTo(mean(values), 12);
     expect(s.ratios.td).toBeCloseTo(mean(values) / mean(floors), 12);
