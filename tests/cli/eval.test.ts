@@ -69,6 +69,18 @@ describe('netshare eval (NetFlow CSV)', () => {
     expect(out).toMatch(/^byt\s/m);
     expect(out).toMatch(/^ {2}td\s+flow \S+ \[\S+–\S+\]\s+time \S+ \[\S+–\S+\]$/m);
     expect(out).toMatch(/^FlowChronicle \(scale-free, \d+ records a sample, 5 draws\): reference \(early vs late half of the real trace\)/m);
+    expect(out).not.toContain('vs holdout');
+  });
+
+  it('with --holdout: a column of the synthetic trace against the holdout, as a ratio to real vs holdout', async () => {
+    const real = join(dir, 'real.csv');
+    const held = join(dir, 'held.csv');
+    await writeFlowCsv(held, makeFlows(600, 3));
+    const { code, out } = await run(['eval', '--real', real, '--synthetic', real, '--holdout', held, '--no-downstream', '--no-privacy']);
+    expect(code).toBe(EXIT.OK);
+    expect(out).toMatch(/synthetic vs holdout \(× train\)/);
+    // the synthetic side is the real trace itself: as far from the holdout as the training records are (1×)
+    expect(out).toMatch(/^srcport\s+\S+\s+\S+ \(\S+×\)\s+\S+ \(1×\)$/m);
   });
 
   it('fails with the input code and writes nothing for a missing file', async () => {

@@ -87,11 +87,15 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     say(args, `headline (median × floor over NetShare's ${res.headline.metrics.length} marginal metrics): ${res.methods.map((m) => `${m.name} ${hx(m.headline)}`).join(', ')}`);
     const cmp = res.comparison;
     say(args, cmp.size > 0 ? `compared at ${cmp.size} 5-tuple flows a side, mean over ${cmp.floorSplits} random flow splits; × floor uses the flow-split floor (mean [min–max] at the end)` : 'no floor: the real trace has a single flow');
-    say(args, ['metric'.padEnd(w), 'floor'.padStart(10), ...names.map((n) => `${n} (× floor)`.padStart(30))].join(' '));
+    const g = res.methods[0]!.generalisation;
+    const ratioText = (x: number | null | undefined): string => (x === null || x === undefined ? 'n/a' : `${fmt(x)}×`);
+    say(args, ['metric'.padEnd(w), 'floor'.padStart(10), ...names.map((n) => `${n} (× floor)`.padStart(30)), ...(g ? ['synthetic vs holdout (× train)'.padStart(32)] : [])].join(' '));
     for (const mi of res.metricInfo) {
-      const cells = res.methods.map((m) => `${fmt(m.metrics[mi.name])} (${m.ratios[mi.name] === null ? 'n/a' : `${fmt(m.ratios[mi.name])}×`})`.padStart(30));
-      say(args, [mi.name.padEnd(w), fmt(res.floors.flows[mi.name]).padStart(10), ...cells].join(' '));
+      const cells = res.methods.map((m) => `${fmt(m.metrics[mi.name])} (${ratioText(m.ratios[mi.name])})`.padStart(30));
+      const held = g ? [`${fmt(g.metrics[mi.name] ?? null)} (${ratioText(g.ratios[mi.name])})`.padStart(32)] : [];
+      say(args, [mi.name.padEnd(w), fmt(res.floors.flows[mi.name]).padStart(10), ...cells, ...held].join(' '));
     }
+    if (g) say(args, '(vs holdout: the metric against the --holdout records; × train: divided by the same metric between --real and the holdout)');
     for (const m of res.methods) {
       const c = m.downstream?.classification;
       if (c?.status === 'ok') say(args, `${m.name}: classifier rank Spearman ${fmt(c.rankSpearman)}; accuracy ${c.scores.map((s) => `${s.classifier} ${fmt(s.synAccuracy)} (real ${fmt(s.realAccuracy)})`).join(', ')}`);
