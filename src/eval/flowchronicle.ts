@@ -32,7 +32,12 @@ export function fcUnits(t: Table, idx: FlowIndex): FcUnits {
   const words = tupleColumns(t); // IPv6 addresses folded to 32 bits, as everywhere else in eval
   if (t.kind === 'flows') {
     const fl = t as FlowTable;
-    const f64 = (a: ArrayLike<number>): Float64Array => Float64Array.from({ length: n }, (_, i) => a[i]!);
+    const f64 = (a: Uint8Array | Uint16Array | Uint32Array | Float64Array): Float64Array => new Float64Array(a.subarray(0, n));
+    const rounded = (a: Float64Array): Float64Array => {
+      const out = new Float64Array(n);
+      for (let i = 0; i < n; i++) out[i] = Math.round(a[i]!);
+      return out;
+    };
     return {
       unit: 'records',
       length: n,
@@ -43,7 +48,7 @@ export function fcUnits(t: Table, idx: FlowIndex): FcUnits {
         dstport: f64(fl.dstPort),
         ...(fl.tcpFlags ? { tcp_flags: f64(fl.tcpFlags) } : {}),
       },
-      num: { pkt: Float64Array.from({ length: n }, (_, i) => Math.round(fl.pkt[i]!)), byt: Float64Array.from({ length: n }, (_, i) => Math.round(fl.byt[i]!)), td: f64(fl.td) },
+      num: { pkt: rounded(fl.pkt), byt: rounded(fl.byt), td: f64(fl.td) },
     };
   }
   const p = t as PacketTable;
@@ -69,8 +74,11 @@ export function fcUnits(t: Table, idx: FlowIndex): FcUnits {
  * of two samples (FlowChronicle's compute_JSD for one variable).
  */
 export function exactJsDistance(a: Float64Array, b: Float64Array): number {
-  const sa = sortedCopy(a);
-  const sb = sortedCopy(b);
+  return exactJsDistanceSorted(sortedCopy(a), sortedCopy(b));
+}
+
+/** exactJsDistance of two ascending sorted samples. */
+function exactJsDistanceSorted(sa: Float64Array, sb: Float64Array): number {
   const na = sa.length;
   const nb = sb.length;
   let i = 0;
@@ -112,8 +120,13 @@ function percentile(sorted: Float64Array, q: number): number {
  * distance between those two vectors taken as samples. Scale-free: the result is in [0, 1].
  */
 export function histogramEmd(real: Float64Array, syn: Float64Array, integer: boolean): number {
-  const s = sortedCopy(real);
+  return histogramEmdSorted(sortedCopy(real), sortedCopy(syn), integer);
+}
+
+/** histogramEmd of two ascending sorted samples. */
+function histogramEmdSorted(s: Float64Array, synSorted: Float64Array, integer: boolean): number {
   const n = s.length;
+  const syn = synSorted;
   let first = s[0]!;
   let last = s[n - 1]!;
   if (first === last) {
@@ -123,29 +136,42 @@ export function histogramEmd(real: Float64Array, syn: Float64Array, integer: boo
   let width = 2 * (percentile(s, 75) - percentile(s, 25)) * n ** (-1 / 3);
   if (integer && width > 0 && width < 1) width = 1;
   const bins = width > 0 ? Math.min(FC_MAX_BINS, Math.ceil((last - first) / width)) : 1;
-  const fill = (x: Float64Array): Float64Array => {
-    const h = new Float64Array(bins);
-    const norm = bins / (last - first);
+  // Bins of the values inside the real range (ascending, as the samples are sorted); values outside are dropped, as
+  // numpy drops them.
+  const norm = bins / (last - first);
+  const binsOf = (x: Float64Array): Int32Array => {
+    const out = new Int32Array(x.length);
+    let k = 0;
     for (let i = 0; i < x.length; i++) {
       const v = x[i]!;
-      if (!(v >= first && v <= last)) continue;
-      let b = Math.floor((v - first) * norm);
-      if (b >= bins) b = bins - 1;
-      h[b]! += 1;
+      if (v >= first && v <= last) out[k++] = Math.min(bins - 1, Math.floor((v - first) * norm));
     }
-    return h;
+    return out.subarray(0, k);
   };
-  const hr = fill(real);
-  const hs = fill(syn);
-  // Both cumulative vectors are ascending, so W1 between them as equal-size samples is the mean absolute gap.
+  const br = binsOf(s);
+  const bs = binsOf(syn);
+  // Σ over bins of |cumulative real share − cumulative synthetic share|: constant between bins holding a value, so
+  // walk those bins only (the sum per bin would cost 2^22 steps on heavy tails).
+  let i = 0;
+  let j = 0;
   let cr = 0;
   let cs = 0;
+  let prev = 0;
   let total = 0;
-  for (let b = 0; b < bins; b++) {
-    cr += hr[b]!;
-    cs += hs[b]!;
-    total += Math.abs(cr / real.length - cs / syn.length);
+  while (i < br.length || j < bs.length) {
+    const b = j >= bs.length || (i < br.length && br[i]! <= bs[j]!) ? br[i]! : bs[j]!;
+    total += (b - prev) * Math.abs(cr / n - cs / syn.length);
+    while (i < br.length && br[i] === b) {
+      cr++;
+      i++;
+    }
+    while (j < bs.length && bs[j] === b) {
+      cs++;
+      j++;
+    }
+    prev = b;
   }
+  total += (bins - prev) * Math.abs(cr / n - cs / syn.length);
   return total / bins;
 }
 
@@ -157,34 +183,37 @@ export interface FcScore {
   perField: Record<string, number>;
 }
 
-function take(col: Float64Array, idx: Int32Array): Float64Array {
+/** The sorted values of `col` at `idx`. */
+function sortedAt(col: Float64Array, idx: Int32Array): Float64Array {
   const out = new Float64Array(idx.length);
   for (let i = 0; i < idx.length; i++) out[i] = col[idx[i]!]!;
+  return sortedCopy(out);
+}
+
+/** One side's sample, every field sorted (a test sample is scored against several sides). */
+export type FcSample = Record<string, Float64Array>;
+
+export function fcSample(u: FcUnits, idx: Int32Array, jsdFields: readonly string[]): FcSample {
+  const out: FcSample = {};
+  for (const f of jsdFields) out[f] = sortedAt(u.cat[f as (typeof FC_JSD_FIELDS)[number]]!, idx);
+  for (const f of FC_EMD_FIELDS) out[f] = sortedAt(u.num[f], idx);
   return out;
 }
 
-/**
- * FlowChronicle's numbers of `other` against `real` (the bins come from `real`) on the given unit indices, over the
- * categorical `fields` (default: those both sides carry).
- */
-export function fcScore(real: FcUnits, ri: Int32Array, other: FcUnits, oi: Int32Array, fields?: readonly string[]): FcScore {
+/** FlowChronicle's numbers of `other` against `real` (the bins come from `real`), over the categorical `jsdFields`. */
+export function fcScore(real: FcSample, other: FcSample, jsdFields: readonly string[]): FcScore {
   const perField: Record<string, number> = {};
   let js = 0;
-  let nj = 0;
-  for (const f of FC_JSD_FIELDS) {
-    const a = real.cat[f];
-    const b = other.cat[f];
-    if (!a || !b || (fields && !fields.includes(f))) continue;
-    perField[f] = exactJsDistance(take(a, ri), take(b, oi));
+  for (const f of jsdFields) {
+    perField[f] = exactJsDistanceSorted(real[f]!, other[f]!);
     js += perField[f];
-    nj++;
   }
   let em = 0;
   for (const f of FC_EMD_FIELDS) {
-    perField[f] = histogramEmd(take(real.num[f], ri), take(other.num[f], oi), f !== 'td');
+    perField[f] = histogramEmdSorted(real[f]!, other[f]!, f !== 'td');
     em += perField[f];
   }
-  return { jsd: js / nj, emd: em / FC_EMD_FIELDS.length, perField };
+  return { jsd: js / jsdFields.length, emd: em / FC_EMD_FIELDS.length, perField };
 }
 
 /** Mean of several scores, field by field. */
@@ -237,7 +266,11 @@ export function flowChronicleComparison(
   methods: readonly { name: string; units: FcUnits }[],
   opts: { seed: number; draws: number; holdout?: FcUnits },
 ): { result: FcResult; methods: FcMethodScore[] } | null {
-  const all = (n: number): Int32Array => Int32Array.from({ length: n }, (_, i) => i);
+  const all = (n: number): Int32Array => {
+    const a = new Int32Array(n);
+    for (let i = 0; i < n; i++) a[i] = i;
+    return a;
+  };
   let test: FcUnits;
   let testPool: Int32Array;
   let refPool: Int32Array;
@@ -257,11 +290,12 @@ export function flowChronicleComparison(
   if (m < 1 || opts.draws < 1) return null;
   const refScores: FcScore[] = [];
   const methodScores: FcScore[][] = methods.map(() => []);
+  const pools = methods.map((x) => all(x.units.length));
   for (let k = 0; k < opts.draws; k++) {
-    const ti = sampleUnits(testPool, m, Rng.forPurpose(opts.seed, `flowchronicle/test/${k}`));
-    refScores.push(fcScore(test, ti, real, sampleUnits(refPool, m, Rng.forPurpose(opts.seed, `flowchronicle/reference/${k}`)), jsdFields));
+    const t = fcSample(test, sampleUnits(testPool, m, Rng.forPurpose(opts.seed, `flowchronicle/test/${k}`)), jsdFields);
+    refScores.push(fcScore(t, fcSample(real, sampleUnits(refPool, m, Rng.forPurpose(opts.seed, `flowchronicle/reference/${k}`)), jsdFields), jsdFields));
     methods.forEach((x, i) =>
-      methodScores[i]!.push(fcScore(test, ti, x.units, sampleUnits(all(x.units.length), m, Rng.forPurpose(opts.seed, `flowchronicle/${x.name}/${k}`)), jsdFields)),
+      methodScores[i]!.push(fcScore(t, fcSample(x.units, sampleUnits(pools[i]!, m, Rng.forPurpose(opts.seed, `flowchronicle/${x.name}/${k}`)), jsdFields), jsdFields)),
     );
   }
   const reference = meanScore(refScores);
