@@ -569,9 +569,17 @@ export async function writeFlowCsv(file: string, table: FlowTable, opts: WriteFl
   const gz = file.endsWith('.gz') ? createGzip() : null;
   if (gz) gz.pipe(out);
   const sink = gz ?? out;
+  // a stream error is kept and thrown by the next write or the close, never left as an unhandled 'error' event
+  let streamError: Error | undefined;
+  const keep = (err: Error): void => {
+    streamError ??= err;
+  };
+  out.on('error', keep);
+  gz?.on('error', keep);
   const quote = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
   try {
     const write = async (s: string): Promise<void> => {
+      if (streamError) throw streamError;
       if (!sink.write(s)) await once(sink, 'drain');
     };
     await write(`${cols.map((c) => quote(c[0])).join(',')}\n`);
@@ -592,8 +600,10 @@ export async function writeFlowCsv(file: string, table: FlowTable, opts: WriteFl
     }
     sink.end();
     await once(out, 'close');
+    if (streamError) throw streamError;
     await target.commit();
   } catch (err) {
+    gz?.destroy();
     out.destroy();
     await target.abort();
     throw new NetShareError(`cannot write ${file}: ${(err as Error).message}`, { cause: err });

@@ -88,6 +88,8 @@ export class PacketsCsvWriter {
   private readonly target: AtomicFile;
   private readonly out: WriteStream;
   private readonly sink: WriteStream | Gzip;
+  private error: Error | undefined;
+  private aborted = false;
   rows = 0;
   /** IPv6 rows left out (NetShare form only). */
   skippedIpv6 = 0;
@@ -101,6 +103,13 @@ export class PacketsCsvWriter {
     const gz = file.endsWith('.gz') ? createGzip() : null;
     if (gz) gz.pipe(this.out);
     this.sink = gz ?? this.out;
+    // a stream error (disk full, or a pending write when abort() destroys the stream) is kept and reported by the
+    // next write or close, never left as an unhandled 'error' event that kills the process
+    const keep = (err: Error): void => {
+      this.error ??= err;
+    };
+    this.out.on('error', keep);
+    gz?.on('error', keep);
     const header = opts.extended ? [...PACKET_CSV_COLUMNS, ...PACKET_CSV_EXTENDED] : [...PACKET_CSV_COLUMNS];
     this.sink.write(`${header.join(',')}\n`);
   }
@@ -139,14 +148,17 @@ export class PacketsCsvWriter {
   }
 
   private async put(s: string): Promise<void> {
+    if (this.error) throw new NetShareError(`cannot write ${this.file}: ${this.error.message}`, { cause: this.error });
     if (!this.sink.write(s)) await once(this.sink, 'drain');
   }
 
   /** Flush and rename into place. */
   async close(): Promise<{ rows: number; skippedIpv6: number }> {
     try {
+      if (this.error) throw this.error;
       this.sink.end();
       await once(this.out, 'close');
+      if (this.error) throw this.error;
       await this.target.commit();
     } catch (err) {
       await this.abort();
@@ -157,7 +169,11 @@ export class PacketsCsvWriter {
 
   /** Drop the temp file (nothing is left at the destination). */
   async abort(): Promise<void> {
+    if (this.aborted) return;
+    this.aborted = true;
+    if (this.sink !== this.out) this.sink.destroy();
     this.out.destroy();
+    if (!this.out.closed) await once(this.out, 'close').catch(() => undefined);
     await this.target.abort();
   }
 }
