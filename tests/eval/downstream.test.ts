@@ -15,6 +15,35 @@ function spearmanOrNull(a: number[], b: number[]): number | null {
   return Number.isFinite(r) ? r : null;
 }
 
+/**
+ * Space-Saving's guarantees on keys 0..499 with 32 counters: counters sum to the total weight W, and every kept
+ * key's estimate lies in [true, true + W/k], every key above W/k is kept. Returns the exact counts.
+ */
+function expectSpaceSavingGuarantee(keys: Int32Array, w?: Float64Array): Float64Array {
+  const exact = new Float64Array(500);
+  let total = 0;
+  keys.forEach((key, i) => {
+    exact[key]! += w ? w[i]! : 1;
+    total += w ? w[i]! : 1;
+  });
+  const k = 32;
+  const ss = new SpaceSaving(k, 500);
+  if (w) ss.addAll(keys, keys.length, undefined, undefined, w);
+  else ss.addAll(keys, keys.length);
+  let sum = 0;
+  for (let key = 0; key < 500; key++) {
+    const est = ss.estimate(key);
+    sum += est;
+    if (est > 0) {
+      expect(est).toBeGreaterThanOrEqual(exact[key]!);
+      expect(est).toBeLessThanOrEqual(exact[key]! + total / k);
+    }
+    if (exact[key]! > total / k) expect(est).toBeGreaterThan(0);
+  }
+  expect(sum).toBe(total);
+  return exact;
+}
+
 describe('sketches', () => {
   const stream = Int32Array.from({ length: 5000 }, (_, i) => (i % 4 === 0 ? 7 : i % 50)); // key 7 is heavy: > N/8, so Space-Saving with 8 counters must keep it
   const h1 = Uint32Array.from({ length: 64 }, (_, k) => Math.imul(k + 1, 0x9e3779b1) >>> 0);
@@ -44,22 +73,7 @@ describe('sketches', () => {
       const r = rng(seed);
       const n = 20000;
       const keys = Int32Array.from({ length: n }, () => Math.floor(r() ** 3 * 500));
-      const exact = new Float64Array(500);
-      for (const k of keys) exact[k]! += 1;
-      const k = 32;
-      const ss = new SpaceSaving(k, 500);
-      ss.addAll(keys, n);
-      let sum = 0;
-      for (let key = 0; key < 500; key++) {
-        const est = ss.estimate(key);
-        sum += est;
-        if (est > 0) {
-          expect(est).toBeGreaterThanOrEqual(exact[key]!);
-          expect(est).toBeLessThanOrEqual(exact[key]! + n / k);
-        }
-        if (exact[key]! > n / k) expect(est).toBeGreaterThan(0);
-      }
-      expect(sum).toBe(n);
+      expectSpaceSavingGuarantee(keys);
     }
   });
   it('suite errors shrink as memory grows on a real-shaped trace', () => {
@@ -77,26 +91,7 @@ describe('weighted sketches (NetFlow records count their packets)', () => {
       const n = 20000;
       const keys = Int32Array.from({ length: n }, () => Math.floor(r() ** 3 * 500));
       const w = Float64Array.from({ length: n }, () => 1 + Math.floor(-Math.log(1 - r()) * 30));
-      const exact = new Float64Array(500);
-      let total = 0;
-      keys.forEach((k, i) => {
-        exact[k]! += w[i]!;
-        total += w[i]!;
-      });
-      const k = 32;
-      const ss = new SpaceSaving(k, 500);
-      ss.addAll(keys, n, undefined, undefined, w);
-      let sum = 0;
-      for (let key = 0; key < 500; key++) {
-        const est = ss.estimate(key);
-        sum += est;
-        if (est > 0) {
-          expect(est).toBeGreaterThanOrEqual(exact[key]!);
-          expect(est).toBeLessThanOrEqual(exact[key]! + total / k);
-        }
-        if (exact[key]! > total / k) expect(est).toBeGreaterThan(0);
-      }
-      expect(sum).toBe(total);
+      const exact = expectSpaceSavingGuarantee(keys, w);
       const big = new SpaceSaving(500, 500);
       big.addAll(keys, n, undefined, undefined, w);
       for (let key = 0; key < 500; key++) expect(big.estimate(key)).toBe(exact[key]);
