@@ -56,10 +56,8 @@ export function sanitizePackets(t: PacketTable, modelsTcpFlags: boolean): number
 }
 
 /**
- * Snap every value of `syn` to the nearest value present in `real` (ties to the lower). Used for the IPv4 fragment
- * offset: a min-max sigmoid output is never exactly 0, and an offset the training data never had turns every packet
- * into a non-first fragment without its TCP/UDP header. Like ports and protocols (nearest seen value), generated
- * offsets are always offsets of the training data.
+ * Snap every value of `syn` to the nearest value present in `real` (ties to the lower): ICMP type and code (snapIcmp).
+ * Not the fragment offset any more (matchQuantiles): nearest-value snapping keeps a collapsed output collapsed.
  */
 export function snapToSupport(syn: { [i: number]: number; length: number }, n: number, real: ArrayLike<number>): void {
   const seen = Float64Array.from(new Set(Array.from(real))).sort();
@@ -77,6 +75,22 @@ export function snapToSupport(syn: { [i: number]: number; length: number }, n: n
     const b = seen[lo]!;
     syn[i] = v - a <= b - v ? a : b;
   }
+}
+
+/**
+ * Give `syn` the real marginal of `real` while keeping the generated order (quantile matching): the row of generated
+ * rank r (ties by row) gets the real value at quantile (r + ½) / n. Used for the IPv4 fragment offset, a continuous
+ * model output of a field that is almost always 0: nearest-value snapping turned every generated packet of CAIDA-10k
+ * (99.9% offset 0, a few at 172–185; the model's outputs near 0.02 × 8191) into a non-first fragment, which the pcap
+ * writer then writes without its TCP/UDP header — every port and TCP flag of the synthetic trace lost. With quantile
+ * matching the share of fragments is the real share, and the offsets are offsets of the training data.
+ */
+export function matchQuantiles(syn: { [i: number]: number; length: number }, n: number, real: ArrayLike<number>): void {
+  if (n === 0 || real.length === 0) return;
+  const sorted = Float64Array.from(real).sort();
+  const order = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => syn[a]! - syn[b]! || a - b);
+  const m = sorted.length;
+  for (let r = 0; r < n; r++) syn[order[r]!] = sorted[Math.min(m - 1, Math.floor(((r + 0.5) / n) * m))]!;
 }
 
 /**
@@ -196,6 +210,49 @@ export function chunkRealRows(real: Table, summary: Pick<PreprocessSummaryFile, 
   return rowsInTime(real, lo, hi);
 }
 
+/**
+ * The synthetic trace made of one checkpoint's candidates per chunk: each candidate cut to its chunk's real time range,
+ * pass p shifted by p trace spans, all concatenated and sorted by time, then cut to `durationUs` after `first` when
+ * given. Not yet sanitised (finishTrace). Postprocess calls it with the chosen checkpoints; bench/fidelity.ts with the
+ * k-th checkpoint of every chunk (the learning curve).
+ */
+export async function assembleTrace(
+  kind: Table['kind'],
+  picks: readonly { timeRange: readonly [number, number]; candidates: readonly Pick<Candidate, 'pass' | 'path'>[] }[],
+  opts: { first: number; span: number; durationUs?: number },
+): Promise<Table> {
+  const parts: Table[] = [];
+  for (const pick of picks) {
+    for (const c of pick.candidates) {
+      const t = rowsInTime(await readTableFile(c.path), pick.timeRange[0], pick.timeRange[1]);
+      if (c.pass > 0) {
+        const tt = recordTimes(t);
+        for (let i = 0; i < tt.length; i++) tt[i] = tt[i]! + c.pass * opts.span;
+      }
+      parts.push(t);
+    }
+  }
+  const table = sortByTime(concatTables(kind, parts));
+  return opts.durationUs !== undefined ? rowsInTime(table, opts.first, opts.first + opts.durationUs, false) : table;
+}
+
+/**
+ * Make an assembled trace writable, in place: packets get the real trace's fragment-offset marginal (matchQuantiles),
+ * ICMP type/code snapped to the real trace's and header fields in range (sanitizePackets); flows get whole counters (sanitizeFlows). Returns how many
+ * packet rows needed a fix (0 for flows).
+ */
+export function finishTrace(table: Table, real: Table, cfg: Pick<NetShareConfig, 'preprocess'>): number {
+  if (table.kind === 'flows') {
+    sanitizeFlows(table);
+    return 0;
+  }
+  if (real.kind === 'packets') {
+    matchQuantiles(table.fragOffset, table.length, real.fragOffset.subarray(0, real.length));
+    snapIcmp(table, real);
+  }
+  return sanitizePackets(table, cfg.preprocess.timeseries.some((f) => f.column === 'tcp_flags'));
+}
+
 export interface PostprocessOptions {
   workdir: string;
   config: NetShareConfig;
@@ -284,40 +341,20 @@ export async function postprocessStage(opts: PostprocessOptions): Promise<Postpr
   }
   const t1 = performance.now();
 
-  // concatenate the chosen candidates of every pass (pass p shifted by p spans), sort, cut to the duration
-  const parts: Table[] = [];
-  for (const sel of selections) {
-    if (sel.best < 0 || !(sel.realRecords > 0)) continue;
-    for (const c of cands.filter((x) => x.chunk === sel.chunk && x.iteration === sel.best)) {
-      const t = rowsInTime(await readTableFile(c.path), sel.timeRange[0], sel.timeRange[1]);
-      if (c.pass > 0) {
-        const tt = recordTimes(t);
-        for (let i = 0; i < tt.length; i++) tt[i] = tt[i]! + c.pass * span;
-      }
-      parts.push(t);
-    }
-  }
   const kind: Table['kind'] = summary.dataset === 'pcap' ? 'packets' : 'flows';
-  let table = sortByTime(concatTables(kind, parts));
-  if (opts.durationUs !== undefined) table = rowsInTime(table, first, first + opts.durationUs, false);
+  const picks = selections.filter((sel) => sel.best >= 0 && sel.realRecords > 0).map((sel) => ({ timeRange: sel.timeRange, candidates: cands.filter((x) => x.chunk === sel.chunk && x.iteration === sel.best) }));
+  const table = await assembleTrace(kind, picks, { first, span, ...(opts.durationUs !== undefined ? { durationUs: opts.durationUs } : {}) });
   if (table.length === 0) {
     throw new NetShareError('the generated trace is empty after truncation to the chunks\' time ranges; train longer (model.iterations) or check the input');
   }
-  let sanitizedRows = 0;
+  const sanitizedRows = finishTrace(table, real, opts.config);
   const output = syntheticPath(wd, summary.dataset);
   let format: string;
   if (table.kind === 'packets') {
-    const modelsFlags = opts.config.preprocess.timeseries.some((f) => f.column === 'tcp_flags');
-    if (real.kind === 'packets') {
-      snapToSupport(table.fragOffset, table.length, real.fragOffset.subarray(0, real.length));
-      snapIcmp(table, real);
-    }
-    sanitizedRows = sanitizePackets(table, modelsFlags);
     const { writePcap } = await import('../native/writer.js');
     await writePcap(output, table, { format: 'pcap', mode: 'header-only', linktype: 'raw' });
     format = 'pcap';
   } else {
-    sanitizeFlows(table);
     let schema: FlowCsvSchema = 'netshare';
     try {
       schema = (await readFlowCsv(opts.input, { limit: 1 })).schema;

@@ -40,7 +40,12 @@ export interface TrainChunkResult {
   chunk: number;
   iterations: number;
   lastCheckpoint: string;
-  checkpoints: { iteration: number; path: string }[];
+  /**
+   * Every checkpoint of the chunk, oldest first. `seconds` / `cpuSeconds`: wall and process CPU time (user + system,
+   * every thread of the job's process) from the job's start to the checkpoint's save; absent for checkpoints an
+   * earlier, killed attempt wrote. The learning curve of bench/fidelity.ts plots fidelity against them.
+   */
+  checkpoints: { iteration: number; path: string; seconds?: number; cpuSeconds?: number }[];
   seconds: number;
   resumedFrom?: number;
   final: { dLoss: number; gLoss: number; wDist: number; itPerSec: number } | null;
@@ -80,12 +85,23 @@ export async function trainChunkJob(p: TrainChunkParams, ctx: Pick<JobContext, '
   const ckDir = checkpointDir(p.workdir, p.chunk);
   const before = await listCheckpoints(ckDir);
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const store = checkpointFiles(ckDir);
+  const saved = new Map<number, { seconds: number; cpuSeconds: number }>();
   let lastReport = 0;
   const res = await trainChunk({
     tensors: { n: t.n, attributes: t.attributes, features: t.features, genFlag: t.genFlag },
     layout,
     config: p.model,
-    checkpoints: checkpointFiles(ckDir),
+    checkpoints: {
+      ...store,
+      async save(iteration, bytes, keep) {
+        const path = await store.save(iteration, bytes, keep);
+        const c = process.cpuUsage(cpu0);
+        saved.set(iteration, { seconds: (performance.now() - t0) / 1000, cpuSeconds: (c.user + c.system) / 1e6 });
+        return path;
+      },
+    },
     iterations: p.iterations,
     device: p.device,
     threads: ctx.threads,
@@ -99,7 +115,7 @@ export async function trainChunkJob(p: TrainChunkParams, ctx: Pick<JobContext, '
       ctx.progress(pr.iteration / pr.iterations, `it ${pr.iteration}/${pr.iterations} d ${pr.dLoss.toFixed(3)} g ${pr.gLoss.toFixed(3)} ${pr.itPerSec.toFixed(1)} it/s`);
     },
   });
-  const checkpoints = await listCheckpoints(ckDir);
+  const checkpoints = (await listCheckpoints(ckDir)).map((c) => ({ ...c, ...saved.get(c.iteration) }));
   const last = checkpoints.at(-1);
   if (!last) {
     throw new NetShareError(`training chunk ${p.chunk} wrote no checkpoint in ${ckDir} (NetShare issue #18); check model.checkpointEvery`);

@@ -11,7 +11,7 @@ import { NETSHARE_METRICS, compareProfiles, metricsFor, profile } from '../../sr
 import { rowsInTime, takeRows } from '../../src/io/rows.js';
 import { loadChunkMeta, loadPreprocessSummary } from '../../src/pipeline/chunk-tensors.js';
 import { dropDuplicateTuples, mergeByFlowTags, type GenerateStageResult } from '../../src/pipeline/generate.js';
-import { postprocessStage, rankSumSelect, sanitizePackets, selectionMetrics, snapIcmp, snapToSupport, type ChunkSelection, type PostprocessResult } from '../../src/pipeline/postprocess.js';
+import { matchQuantiles, postprocessStage, rankSumSelect, sanitizePackets, selectionMetrics, snapIcmp, snapToSupport, type ChunkSelection, type PostprocessResult } from '../../src/pipeline/postprocess.js';
 import { resolveRunConfig } from '../../src/pipeline/run.js';
 import { ConfigError } from '../../src/errors.js';
 import { preprocess } from '../../src/pipeline/preprocess.js';
@@ -345,5 +345,21 @@ describe.skipIf(!existsSync(NS1K))("postprocess with fixedSize chunks on NetShar
     const r = await checkFixedSizeSelection(table as FlowTable, 4);
     expect(r.sizes).toEqual([256, 244, 250, 250]);
     expect(r.slices).toEqual([184, 250, 238, 328]);
+  });
+});
+
+describe('matchQuantiles', () => {
+  it('gives the generated values the real marginal in their own order', () => {
+    // CAIDA-10k's case: 99.9% offset 0, a few fragments; the model outputs ~160 everywhere (nearest: 172/185)
+    const real = new Uint16Array(1000);
+    real.set([185, 185, 172], 0);
+    const syn = Uint16Array.from({ length: 500 }, (_, i) => 150 + (i % 40));
+    syn[7] = 300;
+    matchQuantiles(syn, syn.length, real);
+    expect(syn.filter((v) => v !== 0).length).toBeLessThanOrEqual(2);
+    expect(syn[7]).toBe(185);
+    const a = Float64Array.from([3, 1, 2, 2]);
+    matchQuantiles(a, 4, [10, 20, 30, 40]);
+    expect(Array.from(a)).toEqual([40, 10, 20, 30]);
   });
 });
