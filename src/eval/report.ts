@@ -207,6 +207,32 @@ function metricsTable(result: EvalResult): string {
   return `<table class="metrics"><thead><tr><th rowspan="2">metric</th><th rowspan="2">kind</th><th rowspan="2">floor, flow split: mean [min–max]</th><th rowspan="2">floor, time split: mean [min–max]</th><th rowspan="2">drift (time ÷ flow floor)</th>${head}</tr><tr>${sub}</tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+/**
+ * The generalisation column (only with a holdout): each method against the held-out real records, and the same metric
+ * between the training records and the held-out ones (its floor). Whole traces, not equal-size draws.
+ */
+function generalisationTable(result: EvalResult): string {
+  const g = result.generalisation;
+  if (!g) return '';
+  const methods = result.methods.filter((m) => m.generalisation);
+  const head = methods.map((m) => `<th colspan="2">${esc(m.name)}</th>`).join('');
+  const sub = methods.map(() => '<th>value</th><th>× floor</th>').join('');
+  const rows = result.metricInfo
+    .map((mi) => {
+      const cells = methods
+        .map((m) => {
+          const r = m.generalisation!.ratios[mi.name];
+          return `<td>${fmt(m.generalisation!.metrics[mi.name])}</td><td class="r ${ratioClass(r, result.kind, mi.name)}">${r === null || r === undefined ? 'n/a' : `${fmt(r)}×`}</td>`;
+        })
+        .join('');
+      const headline = result.headline.metrics.includes(mi.name);
+      return `<tr${headline ? ' class="hl"' : ''}><td><b>${esc(mi.name)}</b>${mi.family === 'joint' ? ' <span class="tag">joint</span>' : ''}</td><td>${fmt(g.floor[mi.name])}</td>${cells}</tr>`;
+    })
+    .join('\n');
+  const h = result.inputs.holdout;
+  return `<h2>Generalisation: against held-out real records</h2><p>The same metrics against real records the model never saw (<code>${esc(h?.file ?? 'holdout')}</code>, ${h?.records ?? '?'} records), whole traces against each other. The floor is the metric between the training records and the held-out ones: 1× = as close to unseen real traffic as the training data itself is. A method far better here than in the table above memorises its training records; one far worse does not generalise.</p><table class="metrics"><thead><tr><th rowspan="2">metric</th><th rowspan="2">floor (training vs held-out)</th>${head}</tr><tr>${sub}</tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 function headlineBlock(result: EvalResult): string {
   const h = result.headline;
   const c = result.comparison;
@@ -303,6 +329,7 @@ ${headlineBlock(result)}
 <p>NetShare's metrics (JSD of IP popularity ranks, exact-value JSD of ports/protocol, Wasserstein-1 of continuous fields in raw units; highlighted rows, the headline's), then this project's joint metrics. Each value compares a method with a real sample of the same size (${result.comparison.size} flows), mean [min–max] over ${result.comparison.floorSplits} random flow splits. The floor is the same metric between two disjoint real samples of that size: by random 5-tuple flows (the <b>flow split</b>, over the same draws) and by time (the early vs the late half of the flows, ${result.comparison.timeDraws === 1 ? 'both whole' : `subsampled, ${result.comparison.timeDraws} draws`}; a time floor well above the flow floor shows drift). <b>× floor</b> is value ÷ <b>flow-split</b> floor:
 <span class="r good">&nbsp;green&nbsp;</span> up to each metric's limit (hover a ratio), calibrated so that a perfect generator (a disjoint real sample) is green in ≥ 95% of seeds: ${result.metricInfo.map((mi) => `${esc(mi.name)} ${greenLimit(result.kind, mi.name)}×`).join(', ')}; <span class="r fair">&nbsp;amber&nbsp;</span> up to twice that (at least ${RATIO_BANDS.fair}×), <span class="r poor">&nbsp;red&nbsp;</span> above. A single synthetic trace is one sample: its ratio scatters around 1× even when it is perfect, which is why the bands are wide.${result.methods.length > 1 ? ' Grey numbers in brackets: EMD normalised to [0.1, 0.9] across the compared methods.' : ''}</p>
 ${metricsTable(result)}
+${generalisationTable(result)}
 <h2>FlowChronicle's scale-free comparison</h2>
 ${flowChronicleTable(result)}
 <h2>Distributions (CDFs, real vs synthetic)</h2><div class="grid">${div('cdf')}</div>

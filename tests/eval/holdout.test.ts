@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateTables } from '../../src/eval/evaluate-tables.js';
 import { compareProfiles, profile } from '../../src/eval/fidelity.js';
+import { fmt, renderReport } from '../../src/eval/report.js';
 import { makeFlows } from './helpers.js';
 
 describe('evaluateTables with a holdout', () => {
@@ -44,5 +45,19 @@ describe('evaluateTables with a holdout', () => {
     expect(r.methods[0]!.generalisation).toBeUndefined();
     const c = r.methods[0]!.downstream!.classification;
     expect(c.status === 'ok' && c.testSource).toBe('flow-split');
+  });
+
+  it('the report shows the generalisation column (floor and every method against the held-out records) only with a holdout', () => {
+    const charts = { cdfs: [], rankFreq: [], bars: [] };
+    const html = renderReport(result, charts, '');
+    const at = html.indexOf('Generalisation: against held-out real records');
+    expect(at).toBeGreaterThan(0);
+    const section = html.slice(at, html.indexOf('</table>', at));
+    expect(section).toContain('<th colspan="2">synthetic</th>');
+    expect(section).toContain('<th colspan="2">baseline:marginals</th>');
+    expect(section).toContain(`<td>${fmt(result.generalisation!.floor.srcport)}</td>`);
+    expect(section).toContain(`${fmt(result.methods[0]!.generalisation!.ratios.srcport)}×`);
+    const plain = evaluateTables(train, syn, { seed: 1, downstream: false, privacy: false }).result;
+    expect(renderReport(plain, charts, '')).not.toContain('Generalisation: against held-out');
   });
 });
