@@ -1,18 +1,21 @@
-// Benchmark: DoppelGANger training iterations/s for the pcap and netflow presets at full size, and the
-// step graphs' MatMul GFLOP/s against one large MatMul through the same onnxruntime build in the same run.
-// Run: npx vite-node bench/model.ts [--device cpu|cuda] [--threads N] [--iters K] [--matmul 2048] (same method as bench/graph-step.ts)
+// Benchmark: DoppelGANger training iterations/s (paper-size presets, demo-size networks, a T sweep) and the
+// iteration's MatMul GFLOP/s against one large MatMul through the same onnxruntime build at the same thread count, in the same run.
+// Run: npx vite-node bench/model.ts [--cases pcap,netflow,demo,t50,t2690] [--threads 1,2] [--mode fused,steps]
+//        [--iters K] [--matmul 2048] [--device cpu|cuda] [--out FILE]
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
 import { matmul } from '../src/graph/api.js';
 import { toOnnx } from '../src/graph/emit.js';
 import { Graph } from '../src/graph/ir.js';
-import { presetModelConfig } from '../src/model/config.js';
-import { compileCriticStep, compileGeneratorStep, D_STEP, G_STEP, matmulFlops } from '../src/model/graphs.js';
-import { layoutWidth } from '../src/model/layout.js';
+import type { CompiledStep } from '../src/graph/optim.js';
+import { parseModelConfig, presetModelConfig, type ModelConfig } from '../src/model/config.js';
+import * as graphs from '../src/model/graphs.js';
+import type { ModelLayout } from '../src/model/layout.js';
 import { PRESET_LAYOUTS } from '../src/model/presets.js';
 import { Rng } from '../src/core/rng.js';
 import { createSession, ort, type Device } from '../src/runtime/session.js';
-import { Trainer } from '../src/runtime/trainer.js';
+import { Trainer, type FeedValue } from '../src/runtime/trainer.js';
 
 const args = process.argv.slice(2);
 const arg = (k: string, d: string): string => {
@@ -20,101 +23,135 @@ const arg = (k: string, d: string): string => {
   return i >= 0 && args[i + 1] ? args[i + 1]! : d;
 };
 const device = arg('device', 'cpu') as Device;
-const threads = arg('threads', '') === '' ? undefined : Number(arg('threads', '0'));
+const threadList = arg('threads', '1,2').split(',').map(Number);
 const iters = Number(arg('iters', '3'));
-const sessOpts = { device, ...(threads !== undefined ? { intraOpThreads: threads } : {}) };
+const modes = arg('mode', 'fused,steps').split(',') as ('fused' | 'steps')[];
+const cases = arg('cases', 'pcap,netflow,demo').split(',');
+const mmSize = Number(arg('matmul', '2048'));
 
-async function timeIt(fn: () => Promise<unknown>, reps: number): Promise<number> {
-  await fn(); // warm-up
-  const t0 = performance.now();
-  for (let i = 0; i < reps; i++) await fn();
-  return (performance.now() - t0) / 1000 / reps;
+/** The demo preset's networks (src/config/presets/demo-pcap.json) on the pcap layout at its maxFlowLen 50. */
+const DEMO = { sampleLen: 10, batchSize: 64, attrGenUnits: 64, attrGenLayers: 2, lstmUnits: 32, discUnits: 64, discLayers: 2, attrDiscUnits: 64, attrDiscLayers: 2, dRounds: 2 };
+
+function caseSpec(name: string): { cfg: ModelConfig; layout: ModelLayout } {
+  if (name === 'pcap' || name === 'netflow') return { cfg: presetModelConfig(name), layout: PRESET_LAYOUTS[name] };
+  if (name === 'demo') return { cfg: parseModelConfig(DEMO), layout: { ...PRESET_LAYOUTS.pcap, maxLen: 50 } };
+  const t = /^t(\d+)$/.exec(name);
+  if (t) return { cfg: presetModelConfig('pcap'), layout: { ...PRESET_LAYOUTS.pcap, maxLen: Number(t[1]) } };
+  throw new Error(`unknown case ${name} (pcap, netflow, demo, t<T>)`);
 }
 
-/** GFLOP/s of one [M,K]×[K,N] MatMul session (the roofline this build reaches). */
-async function bigMatmul(size: number): Promise<number> {
+/**
+ * Median seconds per call of `fn` over at least `reps` calls and at least `minSec` seconds, after one warm-up,
+ * and CPU seconds (all threads of this process) per call.
+ */
+async function timeIt(fn: () => Promise<unknown>, reps: number, minSec = 0): Promise<{ sec: number; cpu: number }> {
+  await fn();
+  const times: number[] = [];
+  const c0 = process.cpuUsage();
+  const start = performance.now();
+  while (times.length < reps || performance.now() - start < minSec * 1000) {
+    const t0 = performance.now();
+    await fn();
+    times.push((performance.now() - t0) / 1000);
+  }
+  const c = process.cpuUsage(c0);
+  const n = times.length;
+  times.sort((a, b) => a - b);
+  return { sec: times[Math.floor(n / 2)]!, cpu: (c.user + c.system) / 1e6 / n };
+}
+
+/** GFLOP/s of one [n,n]×[n,n] MatMul session at `threads` (the roofline this build reaches). */
+async function bigMatmul(size: number, threads: number): Promise<number> {
   const g = new Graph();
   const a = g.input('a', [size, size]);
   const b = g.input('b', [size, size]);
-  const s = await createSession(toOnnx({ outputs: [matmul(a, b)], inputs: [a, b] }), sessOpts);
+  const s = await createSession(toOnnx({ outputs: [matmul(a, b)], inputs: [a, b] }), { device, intraOpThreads: threads });
   const r = new Rng(1, 'bench');
   const feeds = { a: new ort.Tensor('float32', r.normals(size * size), [size, size]), b: new ort.Tensor('float32', r.normals(size * size), [size, size]) };
-  const sec = await timeIt(() => s.run(feeds), 5);
+  const { sec } = await timeIt(() => s.run(feeds), 5);
   await s.release();
   return (2 * size ** 3) / sec / 1e9;
 }
 
+/** Random feeds for every input a step declares (uniforms: valid data, α, and noise alike for timing). */
+function feedsFor(steps: readonly CompiledStep[]): Map<string, Record<string, FeedValue>> {
+  const r = new Rng(2, 'bench');
+  const out = new Map<string, Record<string, FeedValue>>();
+  for (const s of steps) {
+    const f: Record<string, FeedValue> = {};
+    for (const x of s.feeds) {
+      const shape = x.shape as number[];
+      f[x.name] = { data: r.uniforms(shape.reduce((a, b) => a * b, 1)), shape };
+    }
+    out.set(s.name, f);
+  }
+  return out;
+}
+
 interface Row {
-  preset: string;
-  device: string;
+  case: string;
+  mode: string;
+  threads: number;
+  T: number;
   compileS: number;
   sessionS: number;
-  dStepMs: number;
-  gStepMs: number;
   itPerS: number;
-  dGflops: number;
-  gGflops: number;
-  stepGflopsPerS: number;
-  ratioToMatmul: number;
-  referenceGflops?: number;
+  cpuSPerIt: number;
+  gflopPerIt: number;
+  gflopsPerS: number;
+  refGflops: number;
+  ratio: number;
+  loadavg: number;
 }
 
-async function benchPreset(preset: 'pcap' | 'netflow', roof: number): Promise<Row> {
-  const cfg = presetModelConfig(preset);
-  const layout = PRESET_LAYOUTS[preset];
+async function benchCase(name: string, mode: 'fused' | 'steps', threads: number): Promise<Omit<Row, 'refGflops' | 'ratio' | 'loadavg'>> {
+  const { cfg, layout } = caseSpec(name);
   let t0 = performance.now();
-  const gd = new Graph();
-  const gg = new Graph();
-  const d = compileCriticStep(cfg, layout, 0, gd);
-  const gs = compileGeneratorStep(cfg, layout, 0, gg);
+  const built: { step: CompiledStep; g: Graph; runs: number }[] = [];
+  if (mode === 'fused') {
+    const g = new Graph();
+    built.push({ step: graphs.compileTrainIteration(cfg, layout, 0, g), g, runs: 1 });
+  } else {
+    const gd = new Graph();
+    const gg = new Graph();
+    built.push({ step: graphs.compileCriticStep(cfg, layout, 0, gd), g: gd, runs: cfg.dRounds });
+    built.push({ step: graphs.compileGeneratorStep(cfg, layout, 0, gg), g: gg, runs: cfg.gRounds });
+  }
   const compileS = (performance.now() - t0) / 1000;
   t0 = performance.now();
-  const trainer = await Trainer.create([d, gs], sessOpts);
+  const trainer = await Trainer.create(built.map((b) => b.step), { device, intraOpThreads: threads });
   const sessionS = (performance.now() - t0) / 1000;
-  const B = cfg.batchSize;
-  const A = layoutWidth(layout.attributes);
-  const T = layout.maxLen;
-  const F2 = layoutWidth(layout.features) + 2;
-  const S = T / cfg.sampleLen;
-  const U = cfg.lstmUnits;
-  const r = new Rng(2, 'bench');
-  const f = (n: number[], u = false): { data: Float32Array; shape: number[] } => {
-    const size = n.reduce((x, y) => x * y, 1);
-    return { data: u ? r.uniforms(size) : r.normals(size), shape: n };
+  const feeds = feedsFor(built.map((b) => b.step));
+  const iteration = async (): Promise<void> => {
+    for (const b of built) for (let k = 0; k < b.runs; k++) await trainer.run(b.step.name, feeds.get(b.step.name)!);
   };
-  const noise = { z_attr: f([B, cfg.attributeNoiseDim]), z_feat: f([B, S, cfg.featureNoiseDim]), h0: f([B, U]), c0: f([B, U]) };
-  const dFeed = { ...noise, real_attr: f([B, A], true), real_feat: f([B, T, F2], true), alpha: f([B, 1], true), alpha_attr: f([B, 1], true) };
-  const dSec = await timeIt(() => trainer.run(D_STEP, dFeed), iters * cfg.dRounds);
-  const gSec = await timeIt(() => trainer.run(G_STEP, noise), iters);
+  const { sec, cpu } = await timeIt(iteration, iters, 3);
   await trainer.dispose();
-  const itSec = cfg.dRounds * dSec + cfg.gRounds * gSec;
-  const dFl = matmulFlops(gd);
-  const gFl = matmulFlops(gg);
-  const stepGflopsPerS = (cfg.dRounds * dFl + cfg.gRounds * gFl) / itSec / 1e9;
-  return {
-    preset, device, compileS, sessionS, dStepMs: dSec * 1000, gStepMs: gSec * 1000, itPerS: 1 / itSec,
-    dGflops: dFl / 1e9, gGflops: gFl / 1e9, stepGflopsPerS, ratioToMatmul: stepGflopsPerS / roof,
-  };
+  const flops = built.reduce((a, b) => a + b.runs * graphs.matmulFlops(b.g), 0);
+  return { case: name, mode, threads, T: layout.maxLen, compileS, sessionS, itPerS: 1 / sec, cpuSPerIt: cpu, gflopPerIt: flops / 1e9, gflopsPerS: flops / sec / 1e9 };
 }
 
-const mmSize = Number(arg('matmul', '2048'));
-// The machine may be shared: measure the reference right before and after each preset and divide by the
-// larger of the two (the conservative ratio).
+// The machine may be shared: the reference is measured right before and after each case at the same thread
+// count, and the ratio divides by the larger of the two (the conservative ratio).
 const rows: Row[] = [];
-const roofs: number[] = [];
-for (const p of ['netflow', 'pcap'] as const) {
-  const before = await bigMatmul(mmSize);
-  const row = await benchPreset(p, 1);
-  const after = await bigMatmul(mmSize);
-  const roof = Math.max(before, after);
-  roofs.push(before, after);
-  rows.push({ ...row, ratioToMatmul: row.stepGflopsPerS / roof, referenceGflops: roof });
+for (const threads of threadList) {
+  for (const c of cases) {
+    for (const mode of modes) {
+      const before = await bigMatmul(mmSize, threads);
+      const r = await benchCase(c, mode, threads);
+      const after = await bigMatmul(mmSize, threads);
+      const ref = Math.max(before, after);
+      rows.push({ ...r, refGflops: ref, ratio: r.gflopsPerS / ref, loadavg: loadavg()[0]! });
+      console.error(`done ${c} ${mode} ${threads}t: ${r.itPerS.toFixed(2)} it/s`);
+    }
+  }
 }
-console.log(`device ${device}, threads ${threads ?? 'default'}, reference MatMul ${mmSize}³: ${roofs.map((r) => r.toFixed(1)).join(' / ')} GFLOP/s (before/after each preset)`);
-console.log('| preset | compile s | sessions s | D step ms | G step ms | it/s (5 D + 1 G) | GFLOP D / G | step GFLOP/s | ref MatMul GFLOP/s | ratio |');
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log(`device ${device}, reference MatMul ${mmSize}³ at the same thread count, ${iters} timed iterations (median) after one warm-up`);
+console.log('| case | T | mode | threads | compile s | session s | it/s | CPU s/it | GFLOP/it | GFLOP/s | ref MatMul GFLOP/s | ratio | load |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
-  console.log(`| ${r.preset} | ${r.compileS.toFixed(2)} | ${r.sessionS.toFixed(2)} | ${r.dStepMs.toFixed(1)} | ${r.gStepMs.toFixed(1)} | ${r.itPerS.toFixed(2)} | ${r.dGflops.toFixed(2)} / ${r.gGflops.toFixed(2)} | ${r.stepGflopsPerS.toFixed(1)} | ${r.referenceGflops!.toFixed(1)} | ${r.ratioToMatmul.toFixed(2)} |`);
+  console.log(`| ${r.case} | ${r.T} | ${r.mode} | ${r.threads} | ${r.compileS.toFixed(2)} | ${r.sessionS.toFixed(2)} | ${r.itPerS.toFixed(2)} | ${r.cpuSPerIt.toFixed(3)} | ${r.gflopPerIt.toFixed(2)} | ${r.gflopsPerS.toFixed(1)} | ${r.refGflops.toFixed(1)} | ${r.ratio.toFixed(2)} | ${r.loadavg.toFixed(1)} |`);
 }
-mkdirSync(join('bench', 'out'), { recursive: true });
-writeFileSync(join('bench', 'out', `model-${device}.json`), `${JSON.stringify({ device, threads: threads ?? null, referenceMatmulGflops: roofs, rows }, null, 2)}\n`);
+const out = arg('out', join('bench', 'out', `model-${device}.json`));
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, `${JSON.stringify({ device, iters, matmul: mmSize, rows }, null, 2)}\n`);

@@ -6,6 +6,6 @@ export { toOnnx, decodeOnnx, OPSET, IR_VERSION, type EmitOptions, type OutputSpe
 export { evaluate, type Feeds } from './interpreter.js';
 export { Tensor, type DType } from './tensor.js';
 export * from './nn.js';
-export { compileTrainStep, compileForward, type AdamConfig, type SgdConfig, type OptimizerConfig, type CompiledStep, type TrainStepOptions } from './optim.js';
+export { compileTrainStep, compileForward, TrainState, type AdamConfig, type SgdConfig, type OptimizerConfig, type CompiledStep, type TrainStepOptions } from './optim.js';
 export { OPS, opDef, type OpDef } from './ops/index.js';
 export { GRADS, unbroadcast, type GradRule } from './grad/index.js';

@@ -49,6 +49,11 @@ export interface CompiledStep {
   readonly outputs: Readonly<Record<string, string>>;
   /** Learning rate inputs: group → { input name, configured value }. */
   readonly learningRates: Readonly<Record<string, { readonly input: string; readonly value: number }>>;
+  /**
+   * The IR value behind each graph output name (`out/…`, `next/…`), so the reference interpreter can run the
+   * same step (`evaluate`; inputs are fed by the names above). Not part of the emitted bytes.
+   */
+  readonly ir?: Readonly<Record<string, Value>>;
 }
 
 export interface TrainStepOptions {
@@ -75,94 +80,161 @@ function staticShape(v: Value): number[] {
   return v.shape as number[];
 }
 
-/** Appends gradients and optimizer updates for `params` and emits the step graph. */
-export function compileTrainStep(opts: TrainStepOptions): CompiledStep {
-  const g: Graph = opts.loss.graph;
-  const cfgFor = (group: string): OptimizerConfig => {
-    const o = opts.optimizer as Record<string, OptimizerConfig>;
-    if ('kind' in opts.optimizer) return opts.optimizer as OptimizerConfig;
-    const c = o[group];
-    if (!c) throw new GraphError(`No optimizer configured for parameter group "${group}"`);
-    return c;
-  };
-  const slots: StateSlot[] = [];
-  const lrInputs = new Map<string, { value: Value; cfg: OptimizerConfig }>();
-  const stepState = new Map<string, { t: Value; tNext: Value; c1: Value; c2: Value }>();
-  const grads = opts.grads ?? g.scope(`${opts.name}/grad`, () => grad(opts.loss, opts.params.map((p) => p.value)));
-  if (grads.length !== opts.params.length) throw new GraphError('grads must match params one to one');
+/**
+ * The state a training graph carries (params, optimizer state, BatchNorm statistics): each key's graph input
+ * and its current value as updates are appended. One step graph updates each key once; a fused graph
+ * (several steps in one graph, e.g. a whole GAN iteration) chains them: a later step reads the value an
+ * earlier step produced, so the state crosses the runtime boundary once per run however many steps it holds.
+ */
+export class TrainState {
+  private readonly slots = new Map<string, { input: Value; current: Value; init: Float32Array }>();
+  private readonly lrInputs = new Map<string, { value: Value; cfg: OptimizerConfig }>();
 
-  g.scope(opts.name, () => {
-    opts.params.forEach((p, i) => {
-      const cfg = cfgFor(p.group);
-      let lr = lrInputs.get(p.group);
-      if (!lr) {
-        lr = { value: g.input(`${opts.name}/lr/${p.group}`, []), cfg };
-        lrInputs.set(p.group, lr);
-      }
-      const gi = grads[i]!;
-      const name = p.value.name;
-      let next: Value;
-      if (cfg.kind === 'sgd') {
-        next = g.scope(`sgd/${name}`, () => sub(p.value, mul(lr!.value, gi)));
-      } else {
+  /** `name` prefixes the learning-rate inputs (`<name>/lr/<group>`). */
+  constructor(
+    readonly g: Graph,
+    readonly name: string,
+  ) {}
+
+  /** Declares a carried tensor: `input` is fed each run, `init` its starting value. */
+  add(key: string, input: Value, init: Float32Array): void {
+    if (this.slots.has(key)) throw new GraphError(`State ${key} declared twice`);
+    this.slots.set(key, { input, current: input, init });
+  }
+
+  has(key: string): boolean {
+    return this.slots.has(key);
+  }
+
+  /** The current value of `key` (its input until an update is appended). */
+  get(key: string): Value {
+    const s = this.slots.get(key);
+    if (!s) throw new GraphError(`No state ${key}`);
+    return s.current;
+  }
+
+  /** Sets the value `key` has from now on (and, finally, its `next/<key>` output). */
+  set(key: string, value: Value): void {
+    const s = this.slots.get(key);
+    if (!s) throw new GraphError(`No state ${key}`);
+    s.current = value;
+  }
+
+  /** The learning-rate input of a parameter group (one per group and graph, however many steps use it). */
+  lr(group: string, cfg: OptimizerConfig): Value {
+    let l = this.lrInputs.get(group);
+    if (!l) {
+      l = { value: this.g.input(`${this.name}/lr/${group}`, []), cfg };
+      this.lrInputs.set(group, l);
+    }
+    return l.value;
+  }
+
+  /**
+   * Appends one optimizer update of the params `keys` (state keys of params) with gradients `grads`, under
+   * scope `scope`: Adam moments and step counts are declared on first use and chained after.
+   */
+  applyUpdate(scope: string, params: readonly { readonly key: string; readonly group: string }[], grads: readonly Value[], optimizer: TrainStepOptions['optimizer']): void {
+    if (grads.length !== params.length) throw new GraphError('grads must match params one to one');
+    const g = this.g;
+    const cfgFor = (group: string): OptimizerConfig => {
+      if ('kind' in optimizer) return optimizer as OptimizerConfig;
+      const c = (optimizer as Record<string, OptimizerConfig>)[group];
+      if (!c) throw new GraphError(`No optimizer configured for parameter group "${group}"`);
+      return c;
+    };
+    const corrections = new Map<string, { c1: Value; c2: Value }>();
+    g.scope(scope, () => {
+      params.forEach((p, i) => {
+        const cfg = cfgFor(p.group);
+        const lr = this.lr(p.group, cfg);
+        const gi = grads[i]!;
+        const cur = this.get(p.key);
+        const name = p.key;
+        if (cfg.kind === 'sgd') {
+          this.set(p.key, g.scope(`sgd/${name}`, () => sub(cur, mul(lr, gi))));
+          return;
+        }
         const b1 = cfg.beta1 ?? 0.9;
         const b2 = cfg.beta2 ?? 0.999;
         const eps = cfg.eps ?? 1e-8;
-        let st = stepState.get(p.group);
-        if (!st) {
+        let c = corrections.get(p.group);
+        if (!c) {
           const key = `adam/step/${p.group}`;
-          const t = g.input(key, []);
+          if (!this.has(key)) this.add(key, g.input(key, []), new Float32Array(1));
+          const t = this.get(key);
           const s = g.scope(`adam/${p.group}`, () => {
             const tNext = add(t, 1);
-            return { t, tNext, c1: sub(1, pow(constant(g, [b1], []), tNext)), c2: sub(1, pow(constant(g, [b2], []), tNext)) };
+            return { tNext, c1: sub(1, pow(constant(g, [b1], []), tNext)), c2: sub(1, pow(constant(g, [b2], []), tNext)) };
           });
-          st = s;
-          stepState.set(p.group, s);
-          slots.push({ key, input: t, output: s.tNext, init: new Float32Array(1) });
+          this.set(key, s.tNext);
+          c = s;
+          corrections.set(p.group, s);
         }
-        const shape = staticShape(p.value);
-        const m = g.input(`adam/m/${name}`, shape);
-        const v = g.input(`adam/v/${name}`, shape);
+        const shape = staticShape(cur);
         const size = shape.reduce((a, b) => a * b, 1);
-        const s = st;
+        for (const k of [`adam/m/${name}`, `adam/v/${name}`]) if (!this.has(k)) this.add(k, g.input(k, shape), new Float32Array(size));
+        const m = this.get(`adam/m/${name}`);
+        const v = this.get(`adam/v/${name}`);
+        const cc = c;
         const [mN, vN, pN] = g.scope(`adam/${name}`, () => {
           const mNext = add(mul(m, b1), mul(gi, 1 - b1));
           const vNext = add(mul(v, b2), mul(square(gi), 1 - b2));
-          const upd = div(div(mNext, s.c1), add(sqrt(div(vNext, s.c2)), eps));
-          return [mNext, vNext, sub(p.value, mul(lr!.value, upd))];
+          const upd = div(div(mNext, cc.c1), add(sqrt(div(vNext, cc.c2)), eps));
+          return [mNext, vNext, sub(cur, mul(lr, upd))];
         });
-        slots.push({ key: m.name, input: m, output: mN!, init: new Float32Array(size) });
-        slots.push({ key: v.name, input: v, output: vN!, init: new Float32Array(size) });
-        next = pN!;
-      }
-      slots.push({ key: name, input: p.value, output: next, init: p.init });
+        this.set(`adam/m/${name}`, mN!);
+        this.set(`adam/v/${name}`, vN!);
+        this.set(p.key, pN!);
+      });
     });
-  });
-  for (const e of opts.extraState ?? []) slots.push({ key: e.input.name, input: e.input, output: e.output, init: e.init });
+  }
 
-  const named: Record<string, Value> = { loss: opts.loss, ...(opts.outputs ?? {}) };
-  const outSpecs = [
-    ...Object.keys(named).map((k) => ({ name: `out/${k}`, value: named[k]! })),
-    ...slots.map((s) => ({ name: `next/${s.key}`, value: s.output })),
-  ];
-  const outValues = outSpecs.map((o) => o.value);
-  const leaves = g.leavesFor(outValues).filter((v) => v.kind !== 'const');
-  const stateIds = new Set(slots.map((s) => s.input.id));
-  const lrIds = new Set([...lrInputs.values()].map((l) => l.value.id));
-  const reads = leaves.filter((v) => v.kind === 'param' && !stateIds.has(v.id));
-  const feeds = leaves.filter((v) => v.kind === 'input' && !stateIds.has(v.id));
-  for (const l of lrInputs.values()) if (!feeds.includes(l.value)) feeds.push(l.value);
-  const inputs = [...feeds, ...reads, ...slots.map((s) => s.input)];
-  const onnx = toOnnx({ outputs: outSpecs, inputs, name: opts.name });
-  return {
-    name: opts.name,
-    onnx,
-    feeds: feeds.filter((v) => !lrIds.has(v.id)).map((v) => ({ name: v.name, dtype: v.dtype, shape: [...v.shape] })),
-    state: slots.map((s) => ({ key: s.key, output: `next/${s.key}`, shape: staticShape(s.input), init: s.init })),
-    reads: reads.map((v) => ({ key: v.name, shape: staticShape(v), init: g.params.get(v.name)!.init })),
-    outputs: Object.fromEntries(Object.keys(named).map((k) => [k, `out/${k}`])),
-    learningRates: Object.fromEntries([...lrInputs.entries()].map(([grp, l]) => [grp, { input: l.value.name, value: l.cfg.lr }])),
-  };
+  /**
+   * Emits the graph: inputs = per-run feeds, then params read but not carried, then the carried state; outputs
+   * `out/<name>` for `outputs` and `next/<key>` for every carried key (in declaration order).
+   */
+  compile(outputs: Readonly<Record<string, Value>>): CompiledStep {
+    const slots = [...this.slots.entries()];
+    const outSpecs = [
+      ...Object.keys(outputs).map((k) => ({ name: `out/${k}`, value: outputs[k]! })),
+      ...slots.map(([key, s]) => ({ name: `next/${key}`, value: s.current })),
+    ];
+    const outValues = outSpecs.map((o) => o.value);
+    const leaves = this.g.leavesFor(outValues).filter((v) => v.kind !== 'const');
+    const stateIds = new Set(slots.map(([, s]) => s.input.id));
+    const lrIds = new Set([...this.lrInputs.values()].map((l) => l.value.id));
+    const reads = leaves.filter((v) => v.kind === 'param' && !stateIds.has(v.id));
+    const feeds = leaves.filter((v) => v.kind === 'input' && !stateIds.has(v.id));
+    for (const l of this.lrInputs.values()) if (!feeds.includes(l.value)) feeds.push(l.value);
+    const inputs = [...feeds, ...reads, ...slots.map(([, s]) => s.input)];
+    const onnx = toOnnx({ outputs: outSpecs, inputs, name: this.name });
+    return {
+      name: this.name,
+      onnx,
+      feeds: feeds.filter((v) => !lrIds.has(v.id)).map((v) => ({ name: v.name, dtype: v.dtype, shape: [...v.shape] })),
+      state: slots.map(([key, s]) => ({ key, output: `next/${key}`, shape: staticShape(s.input), init: s.init })),
+      reads: reads.map((v) => ({ key: v.name, shape: staticShape(v), init: this.g.params.get(v.name)!.init })),
+      outputs: Object.fromEntries(Object.keys(outputs).map((k) => [k, `out/${k}`])),
+      learningRates: Object.fromEntries([...this.lrInputs.entries()].map(([grp, l]) => [grp, { input: l.value.name, value: l.cfg.lr }])),
+      ir: Object.fromEntries(outSpecs.map((o) => [o.name, o.value])),
+    };
+  }
+}
+
+/** Appends gradients and optimizer updates for `params` and emits the step graph. */
+export function compileTrainStep(opts: TrainStepOptions): CompiledStep {
+  const g: Graph = opts.loss.graph;
+  const grads = opts.grads ?? g.scope(`${opts.name}/grad`, () => grad(opts.loss, opts.params.map((p) => p.value)));
+  if (grads.length !== opts.params.length) throw new GraphError('grads must match params one to one');
+  const state = new TrainState(g, opts.name);
+  for (const p of opts.params) state.add(p.value.name, p.value, p.init);
+  state.applyUpdate(opts.name, opts.params.map((p) => ({ key: p.value.name, group: p.group })), grads, opts.optimizer);
+  for (const e of opts.extraState ?? []) {
+    state.add(e.input.name, e.input, e.init);
+    state.set(e.input.name, e.output);
+  }
+  return state.compile({ loss: opts.loss, ...(opts.outputs ?? {}) });
 }
 
 /** Compiles a forward-only graph (no state updates) that reads params from the store, e.g. for sampling. */

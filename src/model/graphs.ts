@@ -3,16 +3,23 @@ import { add, mul, sub } from '../graph/api.js';
 import { InputError } from '../errors.js';
 import { toOnnx } from '../graph/emit.js';
 import { Graph, type Value } from '../graph/ir.js';
-import { compileTrainStep, type CompiledStep } from '../graph/optim.js';
+import { grad } from '../graph/autodiff.js';
+import { TrainState, compileTrainStep, type CompiledStep, type OptimizerConfig } from '../graph/optim.js';
 import type { ModelConfig } from './config.js';
 import { layoutWidth, type ModelLayout } from './layout.js';
 import { criticLosses, generatorLoss, stepInputs, type StepInputs } from './losses.js';
 import {
-  ParamInit, attributeGenerator, bnStateSpecs, declareParams, discreteOf, featureGenerator, paramSpecs, type NetContext,
+  type BnState, ParamInit, attributeGenerator, bnStateSpecs, declareParams, discreteOf, featureGenerator, paramSpecs, type NetContext,
 } from './networks.js';
 
 export const D_STEP = 'd_step';
 export const G_STEP = 'g_step';
+export const ITERATION = 'iteration';
+
+function optimizers(cfg: ModelConfig): Record<'gen' | 'disc' | 'attr_disc', OptimizerConfig> {
+  const adam = (lr: number): OptimizerConfig => ({ kind: 'adam', lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.adamEps });
+  return { gen: adam(cfg.gLr), disc: adam(cfg.dLr), attr_disc: adam(cfg.attrDLr) };
+}
 
 /**
  * The critic step: one Adam update of D and attr-D on the same batch (spec §3.2). Their losses touch
@@ -37,10 +44,7 @@ export function compileCriticStep(cfg: ModelConfig, layout: ModelLayout, seed: n
     name: D_STEP,
     loss,
     params: trained,
-    optimizer: {
-      disc: { kind: 'adam', lr: cfg.dLr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.adamEps },
-      attr_disc: { kind: 'adam', lr: cfg.attrDLr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.adamEps },
-    },
+    optimizer: { disc: optimizers(cfg).disc, attr_disc: optimizers(cfg).attr_disc },
     outputs,
     extraState: bnExtraState(ctx),
   });
@@ -57,10 +61,63 @@ export function compileGeneratorStep(cfg: ModelConfig, layout: ModelLayout, seed
     name: G_STEP,
     loss,
     params: g.paramList().filter((p) => p.group === 'gen'),
-    optimizer: { gen: { kind: 'adam', lr: cfg.gLr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.adamEps } },
+    optimizer: { gen: optimizers(cfg).gen },
     outputs: { g_loss: loss },
     extraState: bnExtraState(ctx),
   });
+}
+
+/**
+ * A whole training iteration as one graph (spec §3.2's loop body): dRounds critic steps, then gRounds generator
+ * steps, each with its Adam update, every step reading the params, Adam state and BatchNorm statistics the step
+ * before produced. Built from the same builders as compileCriticStep/compileGeneratorStep, so on the float64
+ * interpreter it equals running those graphs one after the other exactly. State keys are the same as theirs (one
+ * store, one checkpoint format); state crosses the runtime boundary once per iteration instead of once per step.
+ * Feeds: real_attr, real_feat, z_attr, z_feat (one draw per iteration), `d<r>/h0|c0|alpha|alpha_attr` per critic
+ * step, `g<r>/h0|c0` per generator step. Outputs: the last critic step's losses and the last generator step's g_loss.
+ */
+export function compileTrainIteration(cfg: ModelConfig, layout: ModelLayout, seed: number, g = new Graph()): CompiledStep {
+  const params = declareParams(g, paramSpecs(cfg, layout, ['gen', 'disc', 'attr_disc']), new ParamInit(seed));
+  const state = new TrainState(g, ITERATION);
+  const infos = g.paramList();
+  for (const p of infos) state.add(p.value.name, p.value, p.init);
+  const bn: BnState[] = []; // shared by every step: the running statistics chain from step to step
+  const B = cfg.batchSize;
+  const current = (): Map<string, Value> => new Map([...params.keys()].map((k) => [k, state.get(k)]));
+  const base = stepInputs({ g, params, cfg, layout, mode: 'train', bn }, B, ['real_attr', 'real_feat', 'z_attr', 'z_feat']);
+  const opt = optimizers(cfg);
+  const outputs: Record<string, Value> = {};
+  for (let r = 0; r < cfg.dRounds; r++) {
+    g.scope(`d${r}`, () => {
+      const ctx: NetContext = { g, params: current(), cfg, layout, mode: 'train', bn, bnUpdates: cfg.useAttrDiscriminator ? 2 : 1 };
+      const x = { ...base, ...stepInputs(ctx, B, ['h0', 'c0', 'alpha', 'alpha_attr'], `d${r}/`) } as StepInputs;
+      const L = criticLosses(ctx, x, B);
+      const loss = L.attrDLoss ? add(L.dLoss, L.attrDLoss) : L.dLoss;
+      const trained = infos.filter((p) => p.group === 'disc' || p.group === 'attr_disc');
+      const grads = g.scope(`${D_STEP}/grad`, () => grad(loss, trained.map((p) => ctx.params.get(p.value.name)!)));
+      state.applyUpdate(D_STEP, trained.map((p) => ({ key: p.value.name, group: p.group })), grads, { disc: opt.disc, attr_disc: opt.attr_disc });
+      Object.assign(outputs, { d_loss: L.dLoss, gp: L.gp, w_dist: L.wDist });
+      if (L.attrDLoss && L.attrGp) Object.assign(outputs, { attr_d_loss: L.attrDLoss, attr_gp: L.attrGp });
+    });
+  }
+  for (let r = 0; r < cfg.gRounds; r++) {
+    g.scope(`g${r}`, () => {
+      const ctx: NetContext = { g, params: current(), cfg, layout, mode: 'train', bn };
+      const x = { ...base, ...stepInputs(ctx, B, ['h0', 'c0'], `g${r}/`) } as StepInputs;
+      const loss = generatorLoss(ctx, x, B);
+      const trained = infos.filter((p) => p.group === 'gen');
+      const grads = g.scope(`${G_STEP}/grad`, () => grad(loss, trained.map((p) => ctx.params.get(p.value.name)!)));
+      state.applyUpdate(G_STEP, trained.map((p) => ({ key: p.value.name, group: p.group })), grads, { gen: opt.gen });
+      outputs['g_loss'] = loss;
+    });
+  }
+  for (const s of bn) {
+    state.add(s.meanName, s.mean, new Float32Array(s.dim));
+    state.set(s.meanName, s.newMean!);
+    state.add(s.varName, s.var, new Float32Array(s.dim).fill(1));
+    state.set(s.varName, s.newVar!);
+  }
+  return state.compile(outputs);
 }
 
 /** MatMul FLOPs (2·M·K·N per product, batch dims included) of every node in `g`: the work a step graph does. */

@@ -21,7 +21,8 @@ export interface StepInputs {
 
 export const INPUT_NAMES = ['real_attr', 'real_feat', 'z_attr', 'z_feat', 'h0', 'c0', 'alpha', 'alpha_attr'] as const;
 
-export function stepInputs(ctx: NetContext, batch: number, which: readonly (typeof INPUT_NAMES)[number][]): Partial<StepInputs> {
+/** Declares the named inputs; `prefix` goes before each feed name (a fused iteration has one h0 per step: `d0/h0`, …). */
+export function stepInputs(ctx: NetContext, batch: number, which: readonly (typeof INPUT_NAMES)[number][], prefix = ''): Partial<StepInputs> {
   const { g, cfg, layout } = ctx;
   const A = layoutWidth(layout.attributes);
   const F2 = layoutWidth(layout.features) + 2;
@@ -40,7 +41,7 @@ export function stepInputs(ctx: NetContext, batch: number, which: readonly (type
     real_attr: 'realAttr', real_feat: 'realFeat', z_attr: 'zAttr', z_feat: 'zFeat', h0: 'h0', c0: 'c0', alpha: 'alpha', alpha_attr: 'alphaAttr',
   };
   const out: Partial<StepInputs> = {};
-  for (const name of which) out[key[name]] = g.input(name, shapes[name]);
+  for (const name of which) out[key[name]] = g.input(`${prefix}${name}`, shapes[name]);
   return out;
 }
 

@@ -5,7 +5,7 @@ import { Trainer } from '../runtime/trainer.js';
 import type { Device } from '../runtime/session.js';
 import { encodeCheckpoint, readCheckpoint, type Checkpoint, type CheckpointStore } from './checkpoint.js';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
-import { compileCriticStep, compileGeneratorStep, D_STEP, G_STEP } from './graphs.js';
+import { compileCriticStep, compileGeneratorStep, compileTrainIteration, D_STEP, G_STEP, ITERATION } from './graphs.js';
 import { layoutWidth, validateLayout, validateTensors, writeFlowWithGenFlag, type ChunkTensors, type ModelLayout } from './layout.js';
 import { Rng } from '../core/rng.js';
 
@@ -51,6 +51,11 @@ export interface TrainChunkOptions {
   signal?: AbortSignal;
   /** Only write the starting point as a checkpoint (iteration 0, or the restored one) and return: the untrained baseline. */
   initialOnly?: boolean;
+  /**
+   * Run each iteration as one fused graph (compileTrainIteration; default) or as dRounds critic-step runs and
+   * gRounds generator-step runs (the per-step graphs; same state keys, same random draws, same checkpoints).
+   */
+  fused?: boolean;
 }
 
 export interface TrainResult {
@@ -101,12 +106,12 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
 
   // a finished run resumed again draws nothing, so an old checkpoint without stream states is fine there
   const rng = trainStreams(seed, resume && (opts.initialOnly || resume.iteration < iterations) ? resume : undefined);
-  const d = compileCriticStep(cfg, opts.layout, seed);
-  const g = compileGeneratorStep(cfg, opts.layout, seed);
-  const trainer = await Trainer.create([d, g], { device: opts.device ?? 'cpu', ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}) });
+  const fused = opts.fused ?? true;
+  const steps = fused ? [compileTrainIteration(cfg, opts.layout, seed)] : [compileCriticStep(cfg, opts.layout, seed), compileGeneratorStep(cfg, opts.layout, seed)];
+  const trainer = await Trainer.create(steps, { device: opts.device ?? 'cpu', ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}) });
   try {
     const shapes = new Map<string, number[]>();
-    for (const st of [d, g]) for (const e of [...st.state, ...st.reads]) shapes.set(e.key, [...e.shape]);
+    for (const st of steps) for (const e of [...st.state, ...st.reads]) shapes.set(e.key, [...e.shape]);
     const from = resume ?? init;
     if (from) trainer.load(checkpointParamBytes(from), { ignoreUnknown: false });
     let iteration = resume?.iteration ?? 0;
@@ -143,20 +148,30 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
         h0: { data: rng.lstmState.normals(B * U), shape: [B, U] },
         c0: { data: rng.lstmState.normals(B * U), shape: [B, U] },
       });
+      // The draws are made in the same order on both paths (each stream's consumption per iteration is fixed).
+      const realA = { data: realAttr, shape: [B, A] };
+      const realF = { data: realFeat, shape: [B, T, F2] };
+      const alpha = (): { data: Float32Array; shape: number[] } => ({ data: rng.gpAlpha.uniforms(B), shape: [B, 1] });
       let dOut: Record<string, unknown> = {};
-      for (let r = 0; r < cfg.dRounds; r++) {
-        dOut = await trainer.run(D_STEP, {
-          real_attr: { data: realAttr, shape: [B, A] },
-          real_feat: { data: realFeat, shape: [B, T, F2] },
-          z_attr: zAttr,
-          z_feat: zFeat,
-          ...state(),
-          alpha: { data: rng.gpAlpha.uniforms(B), shape: [B, 1] },
-          alpha_attr: { data: rng.gpAlpha.uniforms(B), shape: [B, 1] },
-        });
-      }
       let gOut: Record<string, unknown> = {};
-      for (let r = 0; r < cfg.gRounds; r++) gOut = await trainer.run(G_STEP, { z_attr: zAttr, z_feat: zFeat, ...state() });
+      if (fused) {
+        const feeds: Record<string, { data: Float32Array; shape: number[] }> = { real_attr: realA, real_feat: realF, z_attr: zAttr, z_feat: zFeat };
+        for (let r = 0; r < cfg.dRounds; r++) {
+          const { h0, c0 } = state();
+          Object.assign(feeds, { [`d${r}/h0`]: h0, [`d${r}/c0`]: c0, [`d${r}/alpha`]: alpha(), [`d${r}/alpha_attr`]: alpha() });
+        }
+        for (let r = 0; r < cfg.gRounds; r++) {
+          const { h0, c0 } = state();
+          Object.assign(feeds, { [`g${r}/h0`]: h0, [`g${r}/c0`]: c0 });
+        }
+        dOut = await trainer.run(ITERATION, feeds);
+        gOut = dOut;
+      } else {
+        for (let r = 0; r < cfg.dRounds; r++) {
+          dOut = await trainer.run(D_STEP, { real_attr: realA, real_feat: realF, z_attr: zAttr, z_feat: zFeat, ...state(), alpha: alpha(), alpha_attr: alpha() });
+        }
+        for (let r = 0; r < cfg.gRounds; r++) gOut = await trainer.run(G_STEP, { z_attr: zAttr, z_feat: zFeat, ...state() });
+      }
       iteration++;
 
       let checkpoint: string | undefined;

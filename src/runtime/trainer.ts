@@ -14,11 +14,15 @@ interface Step {
 
 /**
  * Keeps every state tensor (params, Adam moments, step counts, BatchNorm statistics) as onnxruntime
- * tensors between steps: each step feeds them in and keeps the returned tensors for the next step,
- * so no values are copied through JavaScript arrays. Several steps (D, attr-D, G) share the store by key.
+ * tensors between steps. Each carried tensor has two buffers of its shape: a run reads the current one and
+ * onnxruntime writes the new values straight into the other (preallocated `fetches`), then the two swap, so
+ * a step allocates nothing for its state and no values are copied through JavaScript arrays. Several steps
+ * (D, attr-D, G, or one fused iteration) share the store by key.
  */
 export class Trainer {
   private readonly store = new Map<string, ort.Tensor>();
+  /** The second buffer of each carried key: the next run's output, swapped with the store's tensor after it. */
+  private readonly spare = new Map<string, ort.Tensor>();
   private readonly steps = new Map<string, Step>();
   private readonly lr = new Map<string, number>();
 
@@ -45,7 +49,9 @@ export class Trainer {
       if (!this.lr.has(key)) this.lr.set(key, l.value);
     }
     const session = await createSession(spec.onnx, this.options);
-    this.steps.set(spec.name, { spec, session });
+    // the IR values (for the reference interpreter) would keep the whole graph alive for the run
+    const { ir: _ir, ...kept } = spec;
+    this.steps.set(spec.name, { spec: kept, session });
   }
 
   /** Overrides the learning rate of one group of one step (takes effect at the next step). */
@@ -76,19 +82,37 @@ export class Trainer {
       feeds[l.input] = new ort.Tensor('float32', Float32Array.of(this.lr.get(`${stepName}/${group}`)!), []);
     }
     for (const s of [...spec.state, ...spec.reads]) feeds[s.key] = this.store.get(s.key)!;
+    const fetches: Record<string, ort.Tensor | null> = {};
+    for (const name of Object.values(spec.outputs)) fetches[name] = null;
+    for (const s of spec.state) fetches[s.output] = this.spareOf(s.key);
     let res: ort.InferenceSession.OnnxValueMapType;
     try {
-      res = await session.run(feeds);
+      res = await session.run(feeds, fetches);
     } catch (err) {
       throw new NetShareError(`Step ${stepName} failed in onnxruntime: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}`, { cause: err });
     }
-    for (const s of spec.state) this.store.set(s.key, res[s.output]!);
+    for (const s of spec.state) {
+      const written = fetches[s.output]!;
+      this.spare.set(s.key, this.store.get(s.key)!);
+      this.store.set(s.key, written);
+    }
     const out: Record<string, number | ort.Tensor> = {};
     for (const [k, name] of Object.entries(spec.outputs)) {
       const t = res[name]!;
       out[k] = t.dims.length === 0 || t.size === 1 ? Number((t.data as Float32Array)[0]) : t;
     }
     return out;
+  }
+
+  /** The output buffer of carried key `key`: same shape as its stored tensor, never the same memory. */
+  private spareOf(key: string): ort.Tensor {
+    const cur = this.store.get(key)!;
+    let t = this.spare.get(key);
+    if (!t || t.dims.join(',') !== cur.dims.join(',')) {
+      t = new ort.Tensor('float32', new Float32Array(cur.size), [...cur.dims]);
+      this.spare.set(key, t);
+    }
+    return t;
   }
 
   /** Current value of one stored tensor (a copy). */
