@@ -37,6 +37,11 @@ export class InternalError extends NetShareError {
   override readonly name = 'InternalError';
 }
 
+/** The run was cancelled (Ctrl-C, SIGTERM): the CLI exits 130. */
+export class InterruptedError extends NetShareError {
+  override readonly name = 'InterruptedError';
+}
+
 /** `Expected <what> for <name> but received <value>` — the wording used for every validation error. */
 export function expected(what: string, name: string, value: unknown): string {
   let shown: string;

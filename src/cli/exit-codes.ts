@@ -1,5 +1,5 @@
 // Documented exit codes of every `netshare` command (also listed in README.md).
-import { ConfigError, InputError, InternalError, NetShareError } from '../errors.js';
+import { ConfigError, InputError, InternalError, InterruptedError, NetShareError } from '../errors.js';
 
 export const EXIT = {
   OK: 0,
@@ -16,6 +16,7 @@ export const EXIT = {
 } as const;
 
 export function exitCodeFor(err: unknown): number {
+  if (err instanceof InterruptedError) return EXIT.INTERRUPTED;
   if (err instanceof ConfigError) return EXIT.USAGE;
   if (err instanceof InputError) return EXIT.INPUT;
   if (err instanceof InternalError) return EXIT.INTERNAL;

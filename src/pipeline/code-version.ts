@@ -29,3 +29,8 @@ export function graphCodeVersion(): string {
   cached = h.digest('hex').slice(0, 16);
   return cached;
 }
+
+/** The netshare package version (package.json), which workers compare with their driver's. */
+export function netshareVersion(): string {
+  return (JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}

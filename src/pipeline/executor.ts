@@ -1,27 +1,35 @@
 // Executors run independent jobs: in this process, or on a local pool of child processes (one job per child at
-// a time, onnxruntime's intra-op threads divided so the machine is not oversubscribed). A distributed executor
-// (BullMQ on Redis) implements the same interface.
+// a time, onnxruntime's intra-op threads divided so the machine is not oversubscribed); executor-bullmq.ts runs them
+// on workers on any machine through Redis. All keep one contract (jobs.ts): keys scoped to the run, params checked
+// where the job runs, thrown errors never retried and revived with their class on the driver, lost workers and busy
+// leases retried a bounded number of times with backoff, per-job timeouts, cancellation by an AbortSignal.
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NetShareError } from '../errors.js';
-import { jobHandler, type Job } from './jobs.js';
+import { InterruptedError, NetShareError } from '../errors.js';
+import { jobHandler, jobKey, serializeError, type Job, type JobError } from './jobs.js';
 
 export interface JobResult {
   id: string;
+  /** The job's run-scoped key (jobKey). */
+  key: string;
   ok: boolean;
   result?: unknown;
-  error?: { name: string; message: string };
+  error?: JobError;
   seconds: number;
   attempts: number;
+  /** Epoch ms: handed to the executor, started on a worker, finished there, seen finished by the driver. */
+  timing?: { enqueuedAt: number; startedAt?: number; finishedAt?: number; seenAt: number };
 }
 
 export interface ExecutorEvents {
   onStart?(job: Job): void;
   onProgress?(job: Job, fraction: number, info?: string): void;
   onDone?(job: Job, result: JobResult): void;
+  /** Aborting it cancels the call's jobs (queued ones never start, running ones are stopped); runAll rejects with InterruptedError. */
+  signal?: AbortSignal;
 }
 
 export interface Executor {
@@ -36,26 +44,64 @@ export function defaultWorkers(): number {
   return Math.max(1, availableParallelism());
 }
 
+/** Backoff before retry `attempt` (2, 3, …) of a job whose worker died or whose lease was busy. */
+export function retryDelayMs(attempt: number, baseMs = 500): number {
+  return Math.min(30_000, baseMs * 2 ** Math.max(0, attempt - 2));
+}
+
+function interrupted(): InterruptedError {
+  return new InterruptedError('cancelled: the run was interrupted');
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+export interface ExecutorOptions {
+  /** Attempts per job when its worker dies or its lease is busy (thrown errors are never retried: jobs are pure). */
+  maxAttempts?: number;
+  /** A job running longer than this fails with JobTimeoutError (not retried); 0 = no limit. */
+  jobTimeoutS?: number;
+  /** Backoff base of retries (ms). */
+  retryBaseMs?: number;
+}
+
 /** Runs jobs one after another in the calling process (workers = 1; also what tests use). */
 export class InProcessExecutor implements Executor {
   readonly name = 'in-process';
-  constructor(private readonly threads = defaultWorkers()) {}
+  private readonly maxAttempts: number;
+  constructor(private readonly threads = defaultWorkers(), private readonly opts: ExecutorOptions = {}) {
+    this.maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
+  }
   async runAll(jobs: Job[], events: ExecutorEvents = {}): Promise<JobResult[]> {
     const out: JobResult[] = [];
     for (const job of jobs) {
-      events.onStart?.(job);
-      const t0 = Date.now();
-      let r: JobResult;
-      try {
-        const handler = await jobHandler(job.kind);
-        const result = await handler(job.params, {
-          threads: this.threads,
-          progress: (f, info) => events.onProgress?.(job, f, info),
-        });
-        r = { id: job.id, ok: true, result, seconds: (Date.now() - t0) / 1000, attempts: 1 };
-      } catch (err) {
-        const e = err instanceof Error ? err : new Error(String(err));
-        r = { id: job.id, ok: false, error: { name: e.name, message: e.message }, seconds: (Date.now() - t0) / 1000, attempts: 1 };
+      const key = jobKey(job);
+      const enqueuedAt = Date.now();
+      let r: JobResult | undefined;
+      for (let attempt = 1; !r; attempt++) {
+        if (events.signal?.aborted) throw interrupted();
+        if (attempt > 1) await sleep(retryDelayMs(attempt, this.opts.retryBaseMs), events.signal);
+        events.onStart?.(job);
+        const t0 = Date.now();
+        try {
+          const handler = await jobHandler(job.kind);
+          const result = await handler(job.params, { workdir: job.workdir, key, threads: this.threads, progress: (f, info) => events.onProgress?.(job, f, info) });
+          r = { id: job.id, key, ok: true, result, seconds: (Date.now() - t0) / 1000, attempts: attempt };
+        } catch (err) {
+          const e = serializeError(err);
+          if (e.retryable && attempt < this.maxAttempts) continue;
+          r = { id: job.id, key, ok: false, error: e, seconds: (Date.now() - t0) / 1000, attempts: attempt };
+        }
+        r.timing = { enqueuedAt, startedAt: t0, finishedAt: Date.now(), seenAt: Date.now() };
       }
       events.onDone?.(job, r);
       out.push(r);
@@ -65,13 +111,21 @@ export class InProcessExecutor implements Executor {
   async close(): Promise<void> {}
 }
 
-/** Messages between the pool and its children. */
-export type ToChild = { type: 'run'; job: Job; threads: number } | { type: 'exit' };
+/** What a child runs: the job without its driver-side fields. `workdir` is absolute on the child's machine. */
+export interface ChildJob {
+  key: string;
+  kind: string;
+  params: Record<string, unknown>;
+  workdir: string;
+}
+
+/** Messages between a parent (the pool, a BullMQ worker) and a job child. */
+export type ToChild = { type: 'run'; job: ChildJob; threads: number } | { type: 'exit' };
 export type FromChild =
   | { type: 'ready' }
-  | { type: 'progress'; id: string; fraction: number; info?: string }
-  | { type: 'done'; id: string; ok: true; result: unknown }
-  | { type: 'done'; id: string; ok: false; error: { name: string; message: string } };
+  | { type: 'progress'; key: string; fraction: number; info?: string }
+  | { type: 'done'; key: string; ok: true; result: unknown }
+  | { type: 'done'; key: string; ok: false; error: JobError };
 
 /** The compiled child entry point (children always run the built JS, also when the caller runs from TS sources). */
 export function workerScript(): string {
@@ -84,10 +138,80 @@ export function workerScript(): string {
   throw new NetShareError(`the job worker is not built (looked for ${js} and ${dist}); run \`npm run build\``);
 }
 
-export interface LocalPoolOptions {
+export type ChildOutcome =
+  | { kind: 'done'; ok: true; result: unknown }
+  | { kind: 'done'; ok: false; error: JobError }
+  | { kind: 'crashed'; reason: string }
+  | { kind: 'timeout'; seconds: number }
+  | { kind: 'cancelled' };
+
+/**
+ * Run one job in a fresh child process: resolves with its result, its error, or why the child went away (a crash,
+ * the timeout, the signal). The child is killed on timeout and on abort; it exits by itself when its parent dies.
+ */
+export function runJobInChild(
+  job: ChildJob,
+  opts: { threads: number; onProgress?: (fraction: number, info?: string) => void; signal?: AbortSignal; timeoutMs?: number; onChild?: (c: ChildProcess) => void },
+): Promise<ChildOutcome> {
+  const script = workerScript();
+  return new Promise((resolve) => {
+    const child = fork(script, [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, NETSHARE_ORT_THREADS: String(opts.threads) },
+    });
+    opts.onChild?.(child);
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      finish({ kind: 'cancelled' });
+      child.kill('SIGKILL');
+    };
+    const finish = (v: ChildOutcome): void => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      resolve(v);
+    };
+    if (opts.signal?.aborted) onAbort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.timeoutMs && opts.timeoutMs > 0) {
+      timer = setTimeout(() => {
+        finish({ kind: 'timeout', seconds: opts.timeoutMs! / 1000 });
+        child.kill('SIGKILL');
+      }, opts.timeoutMs);
+    }
+    child.on('message', (m: FromChild) => {
+      if (m.type === 'ready') child.send({ type: 'run', job, threads: opts.threads } satisfies ToChild);
+      else if (m.type === 'progress') opts.onProgress?.(m.fraction, m.info);
+      else if (m.type === 'done') {
+        finish(m.ok ? { kind: 'done', ok: true, result: m.result } : { kind: 'done', ok: false, error: m.error });
+        child.send({ type: 'exit' } satisfies ToChild);
+      }
+    });
+    child.on('exit', (code, signal) => finish({ kind: 'crashed', reason: signal ? `signal ${signal}` : `code ${code}` }));
+    child.on('error', (err) => finish({ kind: 'crashed', reason: err.message }));
+  });
+}
+
+/** A child's outcome as a job error (undefined when it succeeded); crashes are retryable, timeouts are not. */
+export function outcomeError(o: ChildOutcome, key: string): JobError | undefined {
+  switch (o.kind) {
+    case 'done':
+      return o.ok ? undefined : o.error;
+    case 'crashed':
+      return { name: 'WorkerCrashed', message: `worker process exited (${o.reason}) while running ${key}`, retryable: true };
+    case 'timeout':
+      return { name: 'JobTimeoutError', message: `${key} ran longer than its ${o.seconds} s timeout and was stopped`, retryable: false };
+    case 'cancelled':
+      return { name: 'InterruptedError', message: `${key} was cancelled`, retryable: false };
+  }
+}
+
+export interface LocalPoolOptions extends ExecutorOptions {
   workers?: number;
-  /** Attempts per job when its child process dies (a thrown error is not retried: jobs are deterministic). */
-  maxAttempts?: number;
+  /** onnxruntime threads per child (default: the cores divided by the workers). */
+  threads?: number;
 }
 
 /** A pool of child processes, each running one job at a time. */
@@ -98,81 +222,65 @@ export class LocalPoolExecutor implements Executor {
   private readonly maxAttempts: number;
   private readonly children = new Set<ChildProcess>();
 
-  constructor(opts: LocalPoolOptions = {}) {
+  constructor(private readonly opts: LocalPoolOptions = {}) {
     this.workers = Math.max(1, Math.floor(opts.workers ?? defaultWorkers()));
-    this.threadsPerWorker = Math.max(1, Math.floor(defaultWorkers() / this.workers));
-    this.maxAttempts = Math.max(1, opts.maxAttempts ?? 2);
+    this.threadsPerWorker = Math.max(1, Math.floor(opts.threads ?? defaultWorkers() / this.workers));
+    this.maxAttempts = Math.max(1, opts.maxAttempts ?? 3);
   }
 
   async runAll(jobs: Job[], events: ExecutorEvents = {}): Promise<JobResult[]> {
-    const script = workerScript();
+    workerScript(); // a missing build fails the call, not each job
     const results = new Map<string, JobResult>();
-    const queue = jobs.map((job) => ({ job, attempts: 0 }));
+    const enqueuedAt = Date.now();
+    const queue = jobs.map((job) => ({ job, key: jobKey(job), attempts: 0 }));
     const slots = Math.min(this.workers, Math.max(1, jobs.length));
+    const signal = events.signal;
 
     const runSlot = async (): Promise<void> => {
-      while (queue.length > 0) {
+      while (queue.length > 0 && !signal?.aborted) {
         const item = queue.shift()!;
         item.attempts += 1;
+        if (item.attempts > 1) await sleep(retryDelayMs(item.attempts, this.opts.retryBaseMs), signal);
+        if (signal?.aborted) return;
         events.onStart?.(item.job);
         const t0 = Date.now();
-        const outcome = await this.runInChild(script, item.job, events);
+        const outcome = await runJobInChild(
+          { key: item.key, kind: item.job.kind, params: item.job.params, workdir: item.job.workdir },
+          {
+            threads: this.threadsPerWorker,
+            onProgress: (f, info) => events.onProgress?.(item.job, f, info),
+            ...(signal ? { signal } : {}),
+            ...(this.opts.jobTimeoutS ? { timeoutMs: this.opts.jobTimeoutS * 1000 } : {}),
+            onChild: (c) => {
+              this.children.add(c);
+              c.on('exit', () => this.children.delete(c));
+            },
+          },
+        );
+        if (outcome.kind === 'cancelled') return;
         const seconds = (Date.now() - t0) / 1000;
-        if (outcome.kind === 'crashed' && item.attempts < this.maxAttempts) {
+        const error = outcomeError(outcome, item.key);
+        if (error?.retryable && item.attempts < this.maxAttempts) {
           queue.push(item);
           continue;
         }
-        const r: JobResult =
-          outcome.kind === 'done'
-            ? outcome.msg.ok
-              ? { id: item.job.id, ok: true, result: outcome.msg.result, seconds, attempts: item.attempts }
-              : { id: item.job.id, ok: false, error: outcome.msg.error, seconds, attempts: item.attempts }
-            : {
-                id: item.job.id,
-                ok: false,
-                error: { name: 'WorkerCrashed', message: `worker process exited (${outcome.reason}) while running ${item.job.id}` },
-                seconds,
-                attempts: item.attempts,
-              };
+        const now = Date.now();
+        const r: JobResult = {
+          id: item.job.id,
+          key: item.key,
+          ok: !error,
+          ...(error ? { error } : { result: (outcome as { result: unknown }).result }),
+          seconds,
+          attempts: item.attempts,
+          timing: { enqueuedAt, startedAt: t0, finishedAt: now, seenAt: now },
+        };
         results.set(item.job.id, r);
         events.onDone?.(item.job, r);
       }
     };
     await Promise.all(Array.from({ length: slots }, runSlot));
+    if (signal?.aborted) throw interrupted();
     return jobs.map((j) => results.get(j.id)!);
-  }
-
-  private runInChild(
-    script: string,
-    job: Job,
-    events: ExecutorEvents,
-  ): Promise<{ kind: 'done'; msg: Extract<FromChild, { type: 'done' }> } | { kind: 'crashed'; reason: string }> {
-    return new Promise((resolve) => {
-      const child = fork(script, [], {
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        env: { ...process.env, NETSHARE_ORT_THREADS: String(this.threadsPerWorker) },
-      });
-      this.children.add(child);
-      let settled = false;
-      const finish = (v: { kind: 'done'; msg: Extract<FromChild, { type: 'done' }> } | { kind: 'crashed'; reason: string }) => {
-        if (settled) return;
-        settled = true;
-        resolve(v);
-      };
-      child.on('message', (m: FromChild) => {
-        if (m.type === 'ready') child.send({ type: 'run', job, threads: this.threadsPerWorker } satisfies ToChild);
-        else if (m.type === 'progress') events.onProgress?.(job, m.fraction, m.info);
-        else if (m.type === 'done') {
-          finish({ kind: 'done', msg: m });
-          child.send({ type: 'exit' } satisfies ToChild);
-        }
-      });
-      child.on('exit', (code, signal) => {
-        this.children.delete(child);
-        finish({ kind: 'crashed', reason: signal ? `signal ${signal}` : `code ${code}` });
-      });
-      child.on('error', (err) => finish({ kind: 'crashed', reason: err.message }));
-    });
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 // The generate stage (spec §4.1–4.2): per-chunk attributes, the flow-tag merge (continuations carried into later
 // chunks), then features conditioned on the merged attributes for every checkpoint, decoded to candidate tables.
 import { mkdir, rm } from 'node:fs/promises';
-import { NetShareError } from '../errors.js';
+import { z } from 'zod';
 import type { NetShareConfig } from '../config/schema.js';
 import type { EncoderSet, Layout } from '../encode/tensors.js';
 import { indexFlows } from '../io/flow-key.js';
@@ -11,14 +11,16 @@ import type { Device } from '../runtime/session.js';
 import { loadCheckpoint } from './checkpoints.js';
 import { decodeChunkFromWorkdir, loadChunkMeta, loadEncoders, loadLayout, loadPreprocessSummary } from './chunk-tensors.js';
 import type { Executor, JobResult } from './executor.js';
-import type { Job, JobContext } from './jobs.js';
-import { trainedChunk } from './train.js';
-import { attrCleanPath, attrMergedPath, attrRawPath, candidatePath, generateRoot, readF32, writeF32, writeTableFile } from './workdir.js';
+import { reviveError, type Job, type JobContext } from './jobs.js';
+import { relPath, trainedChunk } from './train.js';
+import { attrCleanPath, attrMergedPath, attrRawPath, candidatePath, generateRoot, inWorkdir, readF32, relativeToWorkdir, writeF32, writeTableFile } from './workdir.js';
 
 export interface GenerateStageOptions {
   workdir: string;
   config: NetShareConfig;
   executor: Executor;
+  /** The workdir's identity (lease.ts workdirIdentity): scopes the job keys. */
+  scope: string;
   device?: Device;
   /** Total start flows to generate (default: as many as the real trace has); scales every chunk. */
   flows?: number;
@@ -26,6 +28,8 @@ export interface GenerateStageOptions {
   passes?: number;
   seed?: number;
   onProgress?: (job: string, fraction: number, info?: string) => void;
+  /** Cancels the stage's jobs (runAll rejects with InterruptedError). */
+  signal?: AbortSignal;
 }
 
 export interface GenerateStageResult {
@@ -36,9 +40,11 @@ export interface GenerateStageResult {
   seconds: { attributes: number; merge: number; features: number };
 }
 
-/** Params of a `generate-chunk` job. Either `attrFile` (conditional) or `n` (joint sampling, no flow tags). */
+/**
+ * Params of a `generate-chunk` job. Either `attrFile` (conditional) or `n` (joint sampling, no flow tags). Paths are
+ * relative to the job's workdir.
+ */
 export interface GenerateChunkParams {
-  workdir: string;
   chunk: number;
   pass: number;
   checkpoint: string;
@@ -52,6 +58,20 @@ export interface GenerateChunkParams {
   /** Dedupe mode: keep the first row of each 5-tuple of the merged attributes `from`, write them to `out`. */
   uniqueTuples?: { from: string; out: string };
 }
+
+/** The schema `generate-chunk` params are validated with where the job runs. */
+export const generateChunkParamsSchema = z.strictObject({
+  chunk: z.number().int().nonnegative(),
+  pass: z.number().int().nonnegative(),
+  checkpoint: z.union([relPath, z.literal('')]),
+  iteration: z.number().int(),
+  seed: z.number().int(),
+  device: z.enum(['cpu', 'cuda']),
+  attrFile: relPath.optional(),
+  n: z.number().int().nonnegative().optional(),
+  attributesOnly: z.strictObject({ out: relPath }).optional(),
+  uniqueTuples: z.strictObject({ from: relPath, out: relPath }).optional(),
+});
 
 /** Drop every flow whose 5-tuple already appeared in an earlier flow (first occurrence wins; spec §4.3). */
 export function dropDuplicateTuples(table: Table, flowOf: Int32Array): { table: Table; duplicateFlows: number } {
@@ -88,39 +108,40 @@ export async function uniqueTupleRows(workdir: string, chunk: number, rows: Floa
 }
 
 /** The `generate-chunk` job: sample (conditioned on the merged attributes), decode, drop duplicate 5-tuples. */
-export async function generateChunkJob(p: GenerateChunkParams, ctx: Pick<JobContext, 'threads' | 'progress'>): Promise<unknown> {
+export async function generateChunkJob(p: GenerateChunkParams, ctx: Pick<JobContext, 'workdir' | 'threads' | 'progress'>): Promise<unknown> {
+  const wd = ctx.workdir;
   if (p.uniqueTuples) {
-    const layout = await loadLayout(p.workdir);
-    const rows = await readF32(p.uniqueTuples.from);
+    const layout = await loadLayout(wd);
+    const rows = await readF32(inWorkdir(wd, p.uniqueTuples.from));
     const A = layout.attributeDim;
-    const keep = await uniqueTupleRows(p.workdir, p.chunk, rows, A, layout.featureDim, await loadEncoders(p.workdir));
+    const keep = await uniqueTupleRows(wd, p.chunk, rows, A, layout.featureDim, await loadEncoders(wd));
     const unique = new Float32Array(keep.length * A);
     keep.forEach((r, i) => unique.set(rows.subarray(r * A, (r + 1) * A), i * A));
-    await writeF32(p.uniqueTuples.out, unique);
+    await writeF32(inWorkdir(wd, p.uniqueTuples.out), unique);
     ctx.progress(1, `${keep.length} unique of ${rows.length / A}`);
     return { merged: rows.length / A, unique: keep.length };
   }
   const { sample } = await import('../model/index.js');
   if (p.attributesOnly) {
-    const s = await sample({ checkpoint: await loadCheckpoint(p.checkpoint), n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
-    await writeF32(p.attributesOnly.out, s.attributesDiscrete);
+    const s = await sample({ checkpoint: await loadCheckpoint(inWorkdir(wd, p.checkpoint)), n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
+    await writeF32(inWorkdir(wd, p.attributesOnly.out), s.attributesDiscrete);
     ctx.progress(1, `${s.n} attributes`);
     return { n: s.n };
   }
-  const out = candidatePath(p.workdir, p.chunk, p.pass, p.iteration);
-  const given = p.attrFile !== undefined ? await readF32(p.attrFile) : undefined;
-  const checkpoint = await loadCheckpoint(p.checkpoint);
+  const out = candidatePath(wd, p.chunk, p.pass, p.iteration);
+  const given = p.attrFile !== undefined ? await readF32(inWorkdir(wd, p.attrFile)) : undefined;
+  const checkpoint = await loadCheckpoint(inWorkdir(wd, p.checkpoint));
   const s =
     given !== undefined
       ? await sample({ checkpoint, givenAttributes: given, seed: p.seed, device: p.device, threads: ctx.threads })
       : await sample({ checkpoint, n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
   const T = s.layout.maxLen;
-  const encoders: EncoderSet = await loadEncoders(p.workdir);
-  const dec = await decodeChunkFromWorkdir(p.workdir, p.chunk, { attributes: s.attributes, features: s.features, valid: s.genFlags, n: s.n, T }, encoders);
+  const encoders: EncoderSet = await loadEncoders(wd);
+  const dec = await decodeChunkFromWorkdir(wd, p.chunk, { attributes: s.attributes, features: s.features, valid: s.genFlags, n: s.n, T }, encoders);
   const { table, duplicateFlows } = dropDuplicateTuples(dec.table, dec.flowOf);
   await writeTableFile(out, table);
   ctx.progress(1, `${table.length} records`);
-  return { path: out, records: table.length, flows: s.n - duplicateFlows, duplicateFlows };
+  return { path: relativeToWorkdir(wd, out), records: table.length, flows: s.n - duplicateFlows, duplicateFlows };
 }
 
 /** Offsets of the flow-tag pairs in the attribute vector: [startFromThisChunk, chunk_0, …]. */
@@ -165,13 +186,15 @@ export function mergeByFlowTags(raw: Map<number, Float32Array>, A: number, tags:
   return out;
 }
 
-function fail(r: JobResult): NetShareError {
-  return new NetShareError(`${r.id} failed: ${r.error?.name ?? 'Error'}: ${r.error?.message ?? 'unknown failure'}`);
+function fail(r: JobResult): Error {
+  return reviveError(r.id, r.error ?? { name: 'Error', message: 'unknown failure' });
 }
 
 /** Run the whole generate stage into <wd>/generate (the caller wraps this in runStage). */
 export async function generateStage(opts: GenerateStageOptions): Promise<GenerateStageResult> {
   const wd = opts.workdir;
+  const scope = opts.scope;
+  const rel = (p: string): string => relativeToWorkdir(wd, p);
   const device = opts.device ?? 'cpu';
   const seed = opts.seed ?? opts.config.global.seed;
   const passes = Math.max(1, Math.ceil(opts.passes ?? 1));
@@ -193,6 +216,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
       phaseDone++;
       if (r.ok) opts.onProgress?.(job.id, phaseTotal > 0 ? phaseDone / phaseTotal : 1, `${phaseDone}/${phaseTotal} jobs`);
     },
+    ...(opts.signal ? { signal: opts.signal } : {}),
   };
   const phase = (n: number): void => {
     phaseDone = 0;
@@ -207,10 +231,10 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     for (let pass = 0; pass < passes; pass++) {
       summary.chunks.forEach((k, j) => {
         const params: GenerateChunkParams = {
-          workdir: wd, chunk: k, pass, checkpoint: trained[j]!.lastCheckpoint, iteration: -1,
-          seed: seed * 7919 + 31 * k + 100_003 * pass + 1, device, n: counts[j]!, attributesOnly: { out: attrRawPath(wd, k, pass) },
+          chunk: k, pass, checkpoint: rel(trained[j]!.lastCheckpoint), iteration: -1,
+          seed: seed * 7919 + 31 * k + 100_003 * pass + 1, device, n: counts[j]!, attributesOnly: { out: rel(attrRawPath(wd, k, pass)) },
         };
-        attrJobs.push({ id: `generate/attributes/chunk-${k}/p${pass}`, kind: 'generate-chunk', params: params as unknown as Record<string, unknown> });
+        attrJobs.push({ id: `generate/attributes/chunk-${k}/p${pass}`, kind: 'generate-chunk', params: params as unknown as Record<string, unknown>, workdir: wd, scope });
       });
     }
     phase(attrJobs.length);
@@ -230,10 +254,10 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
       for (const k of summary.chunks) {
         await writeF32(attrMergedPath(wd, k, pass), m.get(k)!);
         const params: GenerateChunkParams = {
-          workdir: wd, chunk: k, pass, checkpoint: '', iteration: -1, seed: 0, device,
-          uniqueTuples: { from: attrMergedPath(wd, k, pass), out: attrCleanPath(wd, k, pass) },
+          chunk: k, pass, checkpoint: '', iteration: -1, seed: 0, device,
+          uniqueTuples: { from: rel(attrMergedPath(wd, k, pass)), out: rel(attrCleanPath(wd, k, pass)) },
         };
-        uniqueJobs.push({ id: `generate/unique/chunk-${k}/p${pass}`, kind: 'generate-chunk', params: params as unknown as Record<string, unknown> });
+        uniqueJobs.push({ id: `generate/unique/chunk-${k}/p${pass}`, kind: 'generate-chunk', params: params as unknown as Record<string, unknown>, workdir: wd, scope });
       }
     }
     phase(uniqueJobs.length);
@@ -255,11 +279,11 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
       for (const ck of trained[j]!.checkpoints) {
         if (tags && merged[j]![pass] === 0) continue;
         const params: GenerateChunkParams = {
-          workdir: wd, chunk: k, pass, checkpoint: ck.path, iteration: ck.iteration,
+          chunk: k, pass, checkpoint: rel(ck.path), iteration: ck.iteration,
           seed: seed * 7919 + 31 * k + 100_003 * pass + 7 * ck.iteration + 2, device,
-          ...(tags ? { attrFile: attrCleanPath(wd, k, pass) } : { n: counts[j]! }),
+          ...(tags ? { attrFile: rel(attrCleanPath(wd, k, pass)) } : { n: counts[j]! }),
         };
-        jobs.push({ id: `generate/chunk-${k}/p${pass}/ckpt-${ck.iteration}`, kind: 'generate-chunk', params: params as unknown as Record<string, unknown> });
+        jobs.push({ id: `generate/chunk-${k}/p${pass}/ckpt-${ck.iteration}`, kind: 'generate-chunk', params: params as unknown as Record<string, unknown>, workdir: wd, scope });
       }
     });
   }
@@ -270,7 +294,8 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   const candidates = jobs.map((job, i) => {
     const p = job.params as unknown as GenerateChunkParams;
     const r = results[i]!.result as { path: string; records: number; flows: number; duplicateFlows: number };
-    return { chunk: p.chunk, pass: p.pass, iteration: p.iteration, ...r };
+    // the stage's outcome (the driver's manifest) holds this machine's absolute paths, as postprocess reads them
+    return { chunk: p.chunk, pass: p.pass, iteration: p.iteration, ...r, path: inWorkdir(wd, r.path) };
   });
   return {
     chunks: summary.chunks.map((k, j) => ({

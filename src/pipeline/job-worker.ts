@@ -1,5 +1,6 @@
-// Child-process entry of the local pool: receives one job at a time over IPC, runs it, reports the result.
-import { jobHandler } from './jobs.js';
+// Child-process entry of a job: receives one job over IPC, runs it, reports the result (the local pool and the BullMQ
+// worker both run each job in such a child, so a crash, a timeout or a cancellation kills only the child).
+import { jobHandler, serializeError } from './jobs.js';
 import type { FromChild, ToChild } from './executor.js';
 
 function send(m: FromChild): void {
@@ -17,13 +18,14 @@ process.on('message', (m: ToChild) => {
     try {
       const handler = await jobHandler(job.kind);
       const result = await handler(job.params, {
+        workdir: job.workdir,
+        key: job.key,
         threads,
-        progress: (fraction, info) => send({ type: 'progress', id: job.id, fraction, ...(info !== undefined ? { info } : {}) }),
+        progress: (fraction, info) => send({ type: 'progress', key: job.key, fraction, ...(info !== undefined ? { info } : {}) }),
       });
-      send({ type: 'done', id: job.id, ok: true, result });
+      send({ type: 'done', key: job.key, ok: true, result });
     } catch (err) {
-      const e = err instanceof Error ? err : new Error(String(err));
-      send({ type: 'done', id: job.id, ok: false, error: { name: e.name, message: e.message } });
+      send({ type: 'done', key: job.key, ok: false, error: serializeError(err) });
     }
   })();
 });

@@ -3,13 +3,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
-import { ConfigError, InputError, expected } from '../errors.js';
+import { dirname, resolve } from 'node:path';
+import { ConfigError, InputError, InterruptedError, expected } from '../errors.js';
 import { deepMerge, parseConfig, type NetShareConfig } from '../config/schema.js';
 import type { Device } from '../runtime/session.js';
 import type { Table } from '../io/table.js';
 import { loadPreprocessSummary } from './chunk-tensors.js';
 import { InProcessExecutor, LocalPoolExecutor, defaultWorkers, type Executor } from './executor.js';
+import { lockWorkdir, workdirIdentity } from './lease.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { fingerprint, readJsonIfExists } from './fsutil.js';
 import { inputRecord, loadManifest, runStage, saveManifest } from './manifest.js';
@@ -128,8 +129,22 @@ export interface RunOptions {
   downstream?: boolean;
   privacy?: boolean;
   events?: RunEvents;
-  /** An executor to use instead of the default (tests, distributed). */
+  /** An executor to use instead of the default (tests). */
   executor?: Executor;
+  /**
+   * `redis://host:port[/db]`: run the train and generate jobs on `netshare worker`s through BullMQ (executor-bullmq.ts)
+   * instead of the local pool.
+   */
+  executorUrl?: string;
+  /**
+   * The folder job params are relative to (the workers' `--workdir-root` is the same folder on their machine); default:
+   * the workdir's parent. Only the BullMQ executor uses it.
+   */
+  workdirRoot?: string;
+  /** A job running longer than this fails (JobTimeoutError, not retried); default none. */
+  jobTimeoutS?: number;
+  /** Aborting it cancels the run's jobs; the run rejects with InterruptedError (the CLI exits 130). */
+  signal?: AbortSignal;
 }
 
 export interface FidelitySummary {
@@ -185,9 +200,19 @@ function versions(): Record<string, string> {
   return v;
 }
 
-/** The executor for `workers`: a local process pool when > 1, else in-process with every core for onnxruntime. */
-export function makeExecutor(workers: number): Executor {
-  return workers > 1 ? new LocalPoolExecutor({ workers }) : new InProcessExecutor(defaultWorkers());
+/**
+ * The executor: BullMQ workers through Redis for a `redis://` URL, else a local process pool for `workers` > 1, else
+ * in-process with every core for onnxruntime.
+ */
+export async function makeExecutor(workers: number, opts: { url?: string; workdir?: string; workdirRoot?: string; jobTimeoutS?: number } = {}): Promise<Executor> {
+  const timeout = opts.jobTimeoutS !== undefined ? { jobTimeoutS: opts.jobTimeoutS } : {};
+  if (opts.url !== undefined) {
+    const { BullMQExecutor, parseRedisUrl } = await import('./executor-bullmq.js');
+    parseRedisUrl(opts.url);
+    const root = resolve(opts.workdirRoot ?? (opts.workdir ? dirname(resolve(opts.workdir)) : '.'));
+    return new BullMQExecutor({ url: opts.url, workdirRoot: root, ...timeout });
+  }
+  return workers > 1 ? new LocalPoolExecutor({ workers, ...timeout }) : new InProcessExecutor(defaultWorkers(), timeout);
 }
 
 function stageIndex(s: StageName): number {
@@ -227,9 +252,29 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   if (!st || !st.isFile()) throw new InputError(`input trace ${input} does not exist or is not a file`, input);
   const device: Device = opts.device ?? 'cpu';
   const workers = opts.workers ?? defaultWorkers();
-  const executor = opts.executor ?? makeExecutor(workers);
+  if (opts.jobTimeoutS !== undefined && !(opts.jobTimeoutS > 0)) throw new ConfigError(expected('a positive number of seconds', '--job-timeout', opts.jobTimeoutS), 'job-timeout');
+  const signal = opts.signal;
+  const checkSignal = (): void => {
+    if (signal?.aborted) throw new InterruptedError('interrupted');
+  };
 
+  // one driver per workdir: a second `netshare run` on it stops here (WorkdirLockedError)
   await mkdir(wd, { recursive: true });
+  const lock = await lockWorkdir(wd, `netshare ${opts.from === 'generate' ? 'generate' : opts.to === 'train' ? 'train' : 'run'}`);
+  let executor: Executor;
+  try {
+    executor =
+      opts.executor ??
+      (await makeExecutor(workers, {
+        workdir: wd,
+        ...(opts.executorUrl !== undefined ? { url: opts.executorUrl } : {}),
+        ...(opts.workdirRoot !== undefined ? { workdirRoot: opts.workdirRoot } : {}),
+        ...(opts.jobTimeoutS !== undefined ? { jobTimeoutS: opts.jobTimeoutS } : {}),
+      }));
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
   const stages: RunResult['stages'] = [];
   const record = async <T>(name: StageName, fp: string, fn: () => Promise<T>): Promise<T> => {
     const idx = stageIndex(name);
@@ -295,20 +340,25 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     // 2. train
     const { trainStageFingerprint } = await import('./train.js');
     const trainFp = trainStageFingerprint(pre.fingerprint, cfg);
+    const scope = await workdirIdentity(wd);
+    checkSignal();
     await record<TrainStageResult>('train', trainFp, async () => {
       const { trainStage } = await import('./train.js');
       return trainStage({
         workdir: wd,
         config: cfg,
         upstream: trainFp,
+        scope,
         executor,
         device,
+        ...(signal ? { signal } : {}),
         onProgress: (job, f, info) => ev.progress?.('train', job, f, info),
       });
     });
     if (to < stageIndex('generate')) return { workdir: wd, input, stages, executor: executor.name, workers };
 
     // 3. generate
+    checkSignal();
     const span = summary.edgesUs.length > 1 ? summary.edgesUs.at(-1)! - summary.edgesUs[0]! : 0;
     const passes = opts.durationS !== undefined && span > 0 ? Math.max(1, Math.ceil((opts.durationS * 1e6) / span - 1e-9)) : 1;
     const genFp = fingerprint({ train: trainFp, flows: opts.flows ?? null, passes, seed: cfg.global.seed });
@@ -318,7 +368,9 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         workdir: wd,
         config: cfg,
         executor,
+        scope,
         device,
+        ...(signal ? { signal } : {}),
         ...(opts.flows !== undefined ? { flows: opts.flows } : {}),
         passes,
         onProgress: (job, f, info) => ev.progress?.('generate', job, f, info),
@@ -326,6 +378,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     });
 
     // 4. postprocess (the real trace is read only when this or the evaluation runs)
+    checkSignal();
     const output = syntheticPath(wd, cfg.global.dataset);
     const out = opts.out ? resolve(opts.out) : undefined;
     const postFp = fingerprint({ gen: genFp, durationS: opts.durationS ?? null, out: out ?? null, selection });
@@ -415,6 +468,10 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       workers,
     };
   } finally {
-    if (!opts.executor) await executor.close();
+    try {
+      if (!opts.executor) await executor.close();
+    } finally {
+      await lock.release();
+    }
   }
 }

@@ -2,10 +2,11 @@
 // (spec §3.3), each chunk one idempotent `train-chunk` job that resumes from its own latest checkpoint.
 import { rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { z } from 'zod';
 import { NetShareError } from '../errors.js';
 import type { NetShareConfig } from '../config/schema.js';
 import { writeJsonAtomic } from '../io/atomic.js';
-import type { ModelConfig } from '../model/config.js';
+import { modelConfigSchema, type ModelConfig } from '../model/config.js';
 import type { Device } from '../runtime/session.js';
 import { loadChunkTensors, loadLayout, loadPreprocessSummary } from './chunk-tensors.js';
 import type { Executor, JobResult } from './executor.js';
@@ -13,12 +14,12 @@ import { RNG_STREAMS_VERSION } from '../core/rng.js';
 import { graphCodeVersion } from './code-version.js';
 import { checkpointFiles, listCheckpoints } from './checkpoints.js';
 import { fingerprint, readJsonIfExists } from './fsutil.js';
-import type { Job, JobContext } from './jobs.js';
-import { checkpointDir, trainChunkDir, trainResultPath } from './workdir.js';
+import { reviveError, type Job, type JobContext } from './jobs.js';
+import { acquireLease, LeaseBusyError } from './lease.js';
+import { checkpointDir, inWorkdir, leaseLogPath, leasePath, relativeToWorkdir, trainChunkDir, trainResultPath } from './workdir.js';
 
-/** Params of a `train-chunk` job (plain JSON). */
+/** Params of a `train-chunk` job (plain JSON; the workdir is the job's, paths are relative to it). */
 export interface TrainChunkParams {
-  workdir: string;
   /**
    * Fingerprint of everything upstream of this job (the preprocess stage's, which covers the input's bytes and the
    * config, and the model code version): a result or checkpoints made from other data or code never count as done.
@@ -30,15 +31,33 @@ export interface TrainChunkParams {
   iterations: number;
   seed: number;
   device: Device;
-  /** Fine-tune from this checkpoint (chunk 0's last); absent for chunk 0 / from-scratch chunks. */
+  /** Fine-tune from this checkpoint (chunk 0's last, relative to the workdir); absent for chunk 0 / from-scratch chunks. */
   initFrom?: string;
 }
+
+/** A workdir-relative path: no absolute path, no `..` (a job never reaches outside its workdir). */
+export const relPath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'), { message: 'expected a path relative to the workdir (no leading /, no ..)' });
+
+/** The schema `train-chunk` params are validated with where the job runs. */
+export const trainChunkParamsSchema = z.strictObject({
+  upstream: z.string().min(1),
+  chunk: z.number().int().nonnegative(),
+  model: modelConfigSchema,
+  iterations: z.number().int().positive(),
+  seed: z.number().int(),
+  device: z.enum(['cpu', 'cuda']),
+  initFrom: relPath.optional(),
+});
 
 export interface TrainChunkResult {
   /** Fingerprint of the params the result belongs to (a rerun with other params retrains). */
   fp: string;
   chunk: number;
   iterations: number;
+  /** Relative to the workdir (older workdirs hold absolute paths; inWorkdir reads both). */
   lastCheckpoint: string;
   /**
    * Every checkpoint of the chunk, oldest first. `seconds` / `cpuSeconds`: wall and process CPU time (user + system,
@@ -51,9 +70,9 @@ export interface TrainChunkResult {
   final: { dLoss: number; gLoss: number; wDist: number; itPerSec: number } | null;
 }
 
-/** Fingerprint of a job's params, upstream included (the workdir and device do not change the result). */
+/** Fingerprint of a job's params, upstream included (the device does not change the result; paths are relative). */
 export function trainParamsFingerprint(p: TrainChunkParams): string {
-  return fingerprint({ ...p, workdir: undefined, device: undefined });
+  return fingerprint({ ...p, device: undefined });
 }
 
 /**
@@ -61,28 +80,46 @@ export function trainParamsFingerprint(p: TrainChunkParams): string {
  * same fingerprint) → returns it; killed → resumes from the chunk's latest checkpoint; other params or other
  * upstream (re-preprocessed data, other model code) → removes the chunk's folder and starts over.
  */
-export async function trainChunkJob(p: TrainChunkParams, ctx: Pick<JobContext, 'threads' | 'progress'>): Promise<TrainChunkResult> {
+export async function trainChunkJob(p: TrainChunkParams, ctx: Pick<JobContext, 'workdir' | 'threads' | 'progress'> & { key?: string }): Promise<TrainChunkResult> {
+  const wd = ctx.workdir;
   const fp = trainParamsFingerprint(p);
-  const resultFile = trainResultPath(p.workdir, p.chunk);
-  const prev = await readJsonIfExists<TrainChunkResult>(resultFile);
-  if (prev && prev.fp === fp && existsSync(prev.lastCheckpoint)) return prev;
-  const dir = trainChunkDir(p.workdir, p.chunk);
+  const resultFile = trainResultPath(wd, p.chunk);
+  const done = async (): Promise<TrainChunkResult | undefined> => {
+    const prev = await readJsonIfExists<TrainChunkResult>(resultFile);
+    return prev && prev.fp === fp && existsSync(inWorkdir(wd, prev.lastCheckpoint)) ? prev : undefined;
+  };
+  const prev = await done();
+  if (prev) return prev;
+  // one runner per chunk folder: a stalled job delivered twice must not have two runners writing (or rm-ing) it
+  const lease = await acquireLease(leasePath(wd, `train-chunk-${p.chunk}`), { owner: ctx.key ?? `train/chunk-${p.chunk}`, log: leaseLogPath(wd) });
+  try {
+    return (await done()) ?? (await trainLeased(p, fp, ctx, lease.held));
+  } finally {
+    await lease.release();
+  }
+}
+
+async function trainLeased(p: TrainChunkParams, fp: string, ctx: Pick<JobContext, 'workdir' | 'threads' | 'progress'>, held: () => boolean): Promise<TrainChunkResult> {
+  const wd = ctx.workdir;
+  const resultFile = trainResultPath(wd, p.chunk);
+  const dir = trainChunkDir(wd, p.chunk);
   const jobFile = `${dir}/job.json`;
   const started = await readJsonIfExists<{ fp: string }>(jobFile);
   if (!started || started.fp !== fp) {
     await rm(dir, { recursive: true, force: true });
     await writeJsonAtomic(jobFile, { fp, params: { ...p } });
   }
-  if (p.initFrom !== undefined && !existsSync(p.initFrom)) {
+  const initFrom = p.initFrom !== undefined ? inWorkdir(wd, p.initFrom) : undefined;
+  if (initFrom !== undefined && !existsSync(initFrom)) {
     throw new NetShareError(
       `chunk ${p.chunk} fine-tunes from chunk 0's last checkpoint ${p.initFrom}, which does not exist (NetShare issue #18): train chunk 0 first`,
     );
   }
   const { trainChunk } = await import('../model/index.js');
-  const layoutFile = await loadLayout(p.workdir);
+  const layoutFile = await loadLayout(wd);
   const layout = (layoutFile as unknown as { model: import('../model/layout.js').ModelLayout }).model;
-  const t = await loadChunkTensors(p.workdir, p.chunk);
-  const ckDir = checkpointDir(p.workdir, p.chunk);
+  const t = await loadChunkTensors(wd, p.chunk);
+  const ckDir = checkpointDir(wd, p.chunk);
   const before = await listCheckpoints(ckDir);
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
@@ -96,6 +133,7 @@ export async function trainChunkJob(p: TrainChunkParams, ctx: Pick<JobContext, '
     checkpoints: {
       ...store,
       async save(iteration, bytes, keep) {
+        if (!held()) throw new LeaseBusyError(`lost the lease of ${dir} (its heartbeat went stale and another runner took it): stopping`);
         const path = await store.save(iteration, bytes, keep);
         const c = process.cpuUsage(cpu0);
         saved.set(iteration, { seconds: (performance.now() - t0) / 1000, cpuSeconds: (c.user + c.system) / 1e6 });
@@ -107,7 +145,7 @@ export async function trainChunkJob(p: TrainChunkParams, ctx: Pick<JobContext, '
     threads: ctx.threads,
     seed: p.seed,
     resumeFrom: 'latest',
-    ...(p.initFrom !== undefined ? { initFrom: p.initFrom } : {}),
+    ...(initFrom !== undefined ? { initFrom } : {}),
     onProgress: (pr) => {
       const now = Date.now();
       if (now - lastReport < 500 && pr.iteration < pr.iterations) return;
@@ -115,7 +153,7 @@ export async function trainChunkJob(p: TrainChunkParams, ctx: Pick<JobContext, '
       ctx.progress(pr.iteration / pr.iterations, `it ${pr.iteration}/${pr.iterations} d ${pr.dLoss.toFixed(3)} g ${pr.gLoss.toFixed(3)} ${pr.itPerSec.toFixed(1)} it/s`);
     },
   });
-  const checkpoints = (await listCheckpoints(ckDir)).map((c) => ({ ...c, ...saved.get(c.iteration) }));
+  const checkpoints = (await listCheckpoints(ckDir)).map((c) => ({ ...c, path: relativeToWorkdir(wd, c.path), ...saved.get(c.iteration) }));
   const last = checkpoints.at(-1);
   if (!last) {
     throw new NetShareError(`training chunk ${p.chunk} wrote no checkpoint in ${ckDir} (NetShare issue #18); check model.checkpointEvery`);
@@ -139,10 +177,14 @@ export interface TrainStageOptions {
   config: NetShareConfig;
   /** The train stage's fingerprint (trainStageFingerprint): every job's result and checkpoints are tied to it. */
   upstream: string;
+  /** The workdir's identity (lease.ts workdirIdentity): scopes the job keys. */
+  scope: string;
   executor: Executor;
   device?: Device;
   onProgress?: (job: string, fraction: number, info?: string) => void;
   onJobDone?: (job: string, r: JobResult) => void;
+  /** Cancels the stage's jobs (runAll rejects with InterruptedError). */
+  signal?: AbortSignal;
 }
 
 export interface TrainStageResult {
@@ -171,12 +213,11 @@ export function fineTuneSchedule(model: ModelConfig, fraction: number): { iterat
  * Jobs of the train stage: [chunk 0] and [the rest] (the rest need chunk 0's checkpoint when fine-tuning).
  * `upstream` is the train stage's fingerprint (preprocess fingerprint, config, model code version).
  */
-export function trainJobs(workdir: string, cfg: NetShareConfig, chunks: number[], device: Device, upstream: string): { first: Job[]; rest: Job[] } {
+export function trainJobs(workdir: string, scope: string, cfg: NetShareConfig, chunks: number[], device: Device, upstream: string): { first: Job[]; rest: Job[] } {
   const seed = cfg.global.seed;
   const base = cfg.model;
   const mk = (k: number, model: ModelConfig, initFrom?: string): Job => {
     const params: TrainChunkParams = {
-      workdir,
       upstream,
       chunk: k,
       model,
@@ -185,7 +226,7 @@ export function trainJobs(workdir: string, cfg: NetShareConfig, chunks: number[]
       device,
       ...(initFrom !== undefined ? { initFrom } : {}),
     };
-    return { id: `train/chunk-${k}`, kind: 'train-chunk', params: params as unknown as Record<string, unknown> };
+    return { id: `train/chunk-${k}`, kind: 'train-chunk', params: params as unknown as Record<string, unknown>, workdir, scope };
   };
   const [c0, ...others] = chunks;
   if (!cfg.train.fineTuneFromChunk0 || cfg.global.dp) {
@@ -196,19 +237,19 @@ export function trainJobs(workdir: string, cfg: NetShareConfig, chunks: number[]
   return { first: [mk(c0!, base)], rest: others.map((k) => mk(k, { ...base, ...ft }, init)) };
 }
 
-function failure(r: JobResult): NetShareError {
-  const e = r.error ?? { name: 'Error', message: 'unknown failure' };
-  return new NetShareError(`${r.id} failed: ${e.name}: ${e.message}`);
+function failure(r: JobResult): Error {
+  return reviveError(r.id, r.error ?? { name: 'Error', message: 'unknown failure' });
 }
 
 /** Train every chunk of the preprocessed workdir (the caller wraps this in runStage). */
 export async function trainStage(opts: TrainStageOptions): Promise<TrainStageResult> {
   const summary = await loadPreprocessSummary(opts.workdir);
   const device = opts.device ?? 'cpu';
-  const { first, rest } = trainJobs(opts.workdir, opts.config, summary.chunks, device, opts.upstream);
+  const { first, rest } = trainJobs(opts.workdir, opts.scope, opts.config, summary.chunks, device, opts.upstream);
   const events = {
     onProgress: (job: Job, f: number, info?: string) => opts.onProgress?.(job.id, f, info),
     onDone: (job: Job, r: JobResult) => opts.onJobDone?.(job.id, r),
+    ...(opts.signal ? { signal: opts.signal } : {}),
   };
   const t0 = performance.now();
   const r0 = await opts.executor.runAll(first, events);
@@ -217,10 +258,10 @@ export async function trainStage(opts: TrainStageOptions): Promise<TrainStageRes
   let rr: JobResult[] = [];
   if (rest.length > 0) {
     const c0 = r0[0]!.result as TrainChunkResult;
-    if (!c0?.lastCheckpoint || !existsSync(c0.lastCheckpoint)) {
+    if (!c0?.lastCheckpoint || !existsSync(inWorkdir(opts.workdir, c0.lastCheckpoint))) {
       throw new NetShareError(`chunk 0 left no checkpoint to fine-tune from (NetShare issue #18); looked for ${c0?.lastCheckpoint ?? checkpointDir(opts.workdir, summary.chunks[0]!)}`);
     }
-    for (const j of rest) (j.params as unknown as TrainChunkParams).initFrom = c0.lastCheckpoint;
+    for (const j of rest) (j.params as unknown as TrainChunkParams).initFrom = relativeToWorkdir(opts.workdir, inWorkdir(opts.workdir, c0.lastCheckpoint));
     rr = await opts.executor.runAll(rest, events);
     for (const r of rr) if (!r.ok) throw failure(r);
   }

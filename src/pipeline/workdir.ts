@@ -13,8 +13,13 @@
 //   <wd>/postprocess/selection.json         best checkpoint per chunk (rank-sum) and counts
 //   <wd>/synthetic.pcap | synthetic.csv     the output (also copied to --out)
 //   <wd>/report.html, <wd>/metrics.json     the evaluation
+//   <wd>/.netshare-id, <wd>/.netshare-lock  the workdir's identity and its driver's lock (lease.ts)
+//   <wd>/leases/                            per-chunk job leases and their log (lease.ts)
+//
+// Job params, job results and candidate lists hold paths relative to the workdir, so that machines that mount the
+// shared workdir at different places can all run its jobs.
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { InputError } from '../errors.js';
 import type { Table } from '../io/table.js';
 import { preprocessDir } from './chunk-tensors.js';
@@ -24,6 +29,13 @@ import { writeFileAtomic } from '../io/atomic.js';
 export const STAGES = ['preprocess', 'train', 'generate', 'postprocess', 'evaluate'] as const;
 export type StageName = (typeof STAGES)[number];
 
+/** A path of a job param or result: relative ones are inside `wd` (absolute ones come from older workdirs). */
+export const inWorkdir = (wd: string, p: string): string => (isAbsolute(p) ? p : join(wd, p));
+/** `p` (inside `wd`) relative to `wd`. */
+export const relativeToWorkdir = (wd: string, p: string): string => (isAbsolute(p) ? relative(wd, p) : p);
+export const leaseRoot = (wd: string): string => join(wd, 'leases');
+export const leasePath = (wd: string, name: string): string => join(leaseRoot(wd), `${name}.lease`);
+export const leaseLogPath = (wd: string): string => join(leaseRoot(wd), 'log.jsonl');
 export const trainRoot = (wd: string): string => join(wd, 'train');
 export const trainChunkDir = (wd: string, k: number): string => join(trainRoot(wd), `chunk-${k}`);
 export const checkpointDir = (wd: string, k: number): string => join(trainChunkDir(wd, k), 'checkpoints');

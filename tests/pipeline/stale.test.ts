@@ -35,7 +35,7 @@ beforeAll(() => {
 
 function lastCheckpointBytes(wd: string): { result: TrainChunkResult; bytes: Buffer } {
   const result = JSON.parse(readFileSync(trainResultPath(wd, 0), 'utf8')) as TrainChunkResult;
-  return { result, bytes: readFileSync(result.lastCheckpoint) };
+  return { result, bytes: readFileSync(join(wd, result.lastCheckpoint)) };
 }
 
 describe('a workdir whose input changes between runs', () => {

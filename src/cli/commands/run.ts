@@ -5,6 +5,7 @@ import { RUN_PRESETS, resolveRunConfig, runPipeline, type RunEvents, type RunRes
 import type { NetShareConfig } from '../../config/schema.js';
 import { fmt } from '../../eval/report.js';
 import { printJson, progress, say, type GlobalArgs, type Progress } from '../output.js';
+import { interruptible } from '../interrupt.js';
 
 export interface PipelineArgs extends GlobalArgs {
   input?: string;
@@ -19,6 +20,9 @@ export interface PipelineArgs extends GlobalArgs {
   maxFlowLen?: number;
   device: string;
   workers?: number;
+  executor?: string;
+  workdirRoot?: string;
+  jobTimeout?: number;
   seed?: number;
   flows?: number;
   duration?: number;
@@ -33,7 +37,13 @@ export function pipelineOptions(y: Argv, which: 'run' | 'train' | 'generate'): A
   let a = y
     .option('workdir', { type: 'string', demandOption: true, describe: 'Work folder (stages, checkpoints, manifest; a rerun resumes here)' })
     .option('device', { type: 'string', default: 'cpu', choices: ['cpu', 'cuda'], describe: 'onnxruntime execution provider' })
-    .option('workers', { type: 'number', describe: 'Parallel chunk jobs (local process pool); default: the core count' });
+    .option('workers', { type: 'number', describe: 'Parallel chunk jobs (local process pool); default: the core count' })
+    .option('executor', {
+      type: 'string',
+      describe: 'redis://host:port[/db]: run the train and generate jobs on `netshare worker`s through BullMQ (the workdir must be on storage the workers mount)',
+    })
+    .option('workdir-root', { type: 'string', describe: 'With --executor: the shared folder job paths are relative to (the workers\' --workdir-root); default: the workdir\'s parent' })
+    .option('job-timeout', { type: 'number', describe: 'Fail a train/generate job that runs longer than this many seconds (not retried)' });
   if (which !== 'generate') {
     a = a
       .option('input', { type: 'string', demandOption: true, describe: 'Real trace: pcap/pcapng/gzip pcap or NetFlow CSV(.gz)' })
@@ -169,8 +179,12 @@ export async function runCommandHandler(args: ArgumentsCamelCase<PipelineArgs>, 
     generate: { from: 'generate', to: 'evaluate' },
   };
   try {
-    const r = await runPipeline({
+    const r = await interruptible((signal) => runPipeline({
+      signal,
       workdir: args.workdir,
+      ...(args.executor !== undefined ? { executorUrl: args.executor } : {}),
+      ...(args.workdirRoot !== undefined ? { workdirRoot: args.workdirRoot } : {}),
+      ...(args.jobTimeout !== undefined ? { jobTimeoutS: args.jobTimeout } : {}),
       ...(args.input ? { input: args.input } : {}),
       ...(config ? { config } : {}),
       ...(args.out ? { out: args.out } : {}),
@@ -183,7 +197,7 @@ export async function runCommandHandler(args: ArgumentsCamelCase<PipelineArgs>, 
       privacy: args.privacy ?? true,
       ...stages[which],
       events: rep,
-    });
+    }));
     rep.stop();
     printSummary(args, r);
   } finally {

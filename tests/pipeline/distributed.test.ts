@@ -1,0 +1,202 @@
+// The BullMQ executor against a real redis-server and two `netshare worker` processes on this machine: bit-identical
+// outputs to the local pool and to in-process (1 thread per worker, fixed seed); a worker SIGKILLed mid-job (the job
+// moves to the other worker, the chunk lease keeps them apart); Redis SIGKILLed and restarted mid-run (AOF); the
+// driver SIGKILLed and restarted (resumes without retraining finished chunks); bad params and a version mismatch.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writePcap } from '../../src/native/writer.js';
+import { resolveRunConfig, runPipeline, type RunEvents } from '../../src/pipeline/run.js';
+import { InProcessExecutor, LocalPoolExecutor, type Executor } from '../../src/pipeline/executor.js';
+import { BullMQExecutor } from '../../src/pipeline/executor-bullmq.js';
+import { reviveError, type Job } from '../../src/pipeline/jobs.js';
+import { exitCodeFor } from '../../src/cli/exit-codes.js';
+import { ConfigError, InterruptedError } from '../../src/errors.js';
+import { syntheticPackets, tinyConfig } from './helpers.js';
+import { BIN, HAVE_REDIS, startRedis, startWorker, waitFor, type TestRedis, type TestWorker } from './redis-helpers.js';
+
+const CI = process.env.CI === 'true';
+// 2 chunks, 40 iterations for chunk 0 (checkpoint every 10) so that a job lives long enough to be killed mid-way
+const raw = tinyConfig('pcap', { nChunks: 2, iterations: 40, checkpointEvery: 10 });
+const config = resolveRunConfig({ raw });
+
+let root: string; // the driver's workdir root
+let workerRoot: string; // the same folder under another path (a symlink), as another machine would mount it
+let input: string;
+let redis: TestRedis;
+let workers: TestWorker[] = [];
+let reference: Buffer;
+const extra: { executor?: Executor }[] = [];
+
+async function tinyRun(name: string, executor: Executor, events?: RunEvents, signal?: AbortSignal): Promise<{ wd: string; out: Buffer }> {
+  const wd = join(root, name);
+  await runPipeline({ input, workdir: wd, config, executor, to: 'postprocess', downstream: false, privacy: false, ...(events ? { events } : {}), ...(signal ? { signal } : {}) });
+  return { wd, out: readFileSync(join(wd, 'synthetic.pcap')) };
+}
+
+const bull = (opts: Partial<ConstructorParameters<typeof BullMQExecutor>[0]> = {}): BullMQExecutor => {
+  const ex = new BullMQExecutor({ url: redis.url, workdirRoot: root, pollMs: 500, retryBaseMs: 300, ...opts });
+  extra.push({ executor: ex });
+  return ex;
+};
+
+/** The worker whose log shows it started `id` (train/chunk-0 → key part train.chunk-0). */
+function runnerOf(id: string): TestWorker | undefined {
+  const part = id.replace(/\//g, '.');
+  return workers.find((w) => w.log().includes(`start ns-`) && new RegExp(`start ns-[0-9a-f]+\\.${part.replace(/\./g, '\\.')}\\.`).test(w.log()));
+}
+
+describe.skipIf(!HAVE_REDIS && !CI)('BullMQ executor on a real Redis with 2 workers (skipped without redis-server)', () => {
+  beforeAll(async () => {
+    const base = mkdtempSync(join(tmpdir(), 'ns-dist-'));
+    root = join(base, 'shared');
+    mkdirSync(root);
+    workerRoot = join(base, 'mnt-shared');
+    symlinkSync(root, workerRoot);
+    input = join(base, 'in.pcap');
+    await writePcap(input, syntheticPackets(40, 2));
+    redis = await startRedis();
+    workers = [await startWorker(redis.url, workerRoot), await startWorker(redis.url, workerRoot)];
+    reference = (await tinyRun('ref-inprocess', new InProcessExecutor(1))).out;
+  }, 120_000);
+  afterAll(async () => {
+    for (const e of extra) await e.executor?.close();
+    for (const w of workers) await w.stop();
+    await redis?.stop();
+  });
+
+  it('gives bit-identical outputs to the local pool and to in-process, with the jobs\' progress at the driver', async () => {
+    const pool = new LocalPoolExecutor({ workers: 2, threads: 1 });
+    const viaPool = await tinyRun('pool', pool);
+    await pool.close();
+    expect(viaPool.out.equals(reference)).toBe(true);
+    const progress: string[] = [];
+    const viaRedis = await tinyRun('redis', bull(), { progress: (stage, label, f) => progress.push(`${stage} ${label} ${f.toFixed(2)}`) });
+    expect(viaRedis.out.length).toBeGreaterThan(0);
+    expect(viaRedis.out.equals(reference)).toBe(true);
+    expect(progress.some((p) => /^train train\/chunk-0 0\.\d\d$/.test(p))).toBe(true);
+    // both workers took jobs
+    expect(workers.every((w) => /done ns-/.test(w.log()))).toBe(true);
+  });
+
+  it('retries a job of a SIGKILLed worker on the other one; the output is unchanged and the chunk lease was never shared', async () => {
+    let killed: TestWorker | undefined;
+    const events: RunEvents = {
+      progress: (stage, label, f) => {
+        if (killed || stage !== 'train' || label !== 'train/chunk-0' || f < 0.3) return;
+        killed = runnerOf('train/chunk-0');
+        killed?.proc.kill('SIGKILL');
+      },
+    };
+    const { wd, out } = await tinyRun('redis-kill', bull(), events);
+    expect(killed).toBeDefined();
+    expect(out.equals(reference)).toBe(true);
+    // the survivor resumed chunk 0 from its checkpoints
+    const res = JSON.parse(readFileSync(join(wd, 'train', 'chunk-0', 'result.json'), 'utf8')) as { resumedFrom?: number };
+    expect(res.resumedFrom).toBeGreaterThan(0);
+    // lease log: chunk 0's lease went to the second runner only by taking it over from the dead one (never two live)
+    const log = readFileSync(join(wd, 'leases', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { lease: string; event: string; pid: number; token: string });
+    const c0 = log.filter((e) => e.lease === 'train-chunk-0.lease');
+    expect(c0.map((e) => e.event)).toEqual(['acquire', 'takeover', 'release']);
+    expect(c0[1]!.pid).not.toBe(c0[0]!.pid);
+    expect(c0[2]!.token).toBe(c0[1]!.token);
+    for (const lease of new Set(log.map((e) => e.lease))) {
+      let holder: string | undefined;
+      for (const e of log.filter((x) => x.lease === lease)) {
+        if (e.event === 'acquire') expect(holder).toBeUndefined();
+        if (e.event === 'release') {
+          expect(holder).toBe(e.token);
+          holder = undefined;
+        } else holder = e.token;
+      }
+    }
+    // a replacement worker for the next tests
+    workers = [...workers.filter((w) => w !== killed), await startWorker(redis.url, workerRoot)];
+  });
+
+  it('rides out a Redis SIGKILL + restart mid-run (AOF): nothing is lost', async () => {
+    let restarted: Promise<void> | undefined;
+    const events: RunEvents = {
+      progress: (stage, label, f) => {
+        if (!restarted && stage === 'train' && label === 'train/chunk-0' && f >= 0.3) restarted = redis.restart();
+      },
+    };
+    const { out } = await tinyRun('redis-restart', bull(), events);
+    expect(restarted).toBeDefined();
+    await restarted;
+    expect(out.equals(reference)).toBe(true);
+  });
+
+  it('resumes a SIGKILLed driver from the manifest and the queue without retraining finished chunks', async () => {
+    const wd = join(root, 'driver-kill');
+    const cfgFile = join(root, 'cfg.json');
+    writeFileSync(cfgFile, JSON.stringify(raw));
+    const args = [BIN, 'train', '--input', input, '--config', cfgFile, '--workdir', wd, '--executor', redis.url];
+    const first = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const result0 = join(wd, 'train', 'chunk-0', 'result.json');
+    const exited = new Promise((r) => first.once('exit', r));
+    while (!existsSync(result0) && first.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    first.kill('SIGKILL');
+    await exited;
+    expect(existsSync(result0)).toBe(true);
+    const before = { text: readFileSync(result0, 'utf8'), mtime: statSync(result0).mtimeMs };
+    const second = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    second.stderr!.on('data', (d: Buffer) => (err += String(d)));
+    const code = await new Promise<number | null>((r) => second.once('exit', r));
+    expect(code, err).toBe(0);
+    expect(readFileSync(result0, 'utf8')).toBe(before.text);
+    expect(statSync(result0).mtimeMs).toBe(before.mtime);
+    expect(existsSync(join(wd, 'train', 'chunk-1', 'result.json'))).toBe(true);
+    // and the rest of the run gives the reference output
+    await runPipeline({ input, workdir: wd, executor: bull(), from: 'generate', to: 'postprocess', downstream: false, privacy: false });
+    expect(readFileSync(join(wd, 'synthetic.pcap')).equals(reference)).toBe(true);
+  });
+
+  it('fails a job with bad params once, not retried, with its class (exit code) and message', async () => {
+    const wd = join(root, 'bad');
+    mkdirSync(wd, { recursive: true });
+    const job: Job = { id: 'train/chunk-0', kind: 'train-chunk', params: { chunk: 'zero', upstream: 'u' }, workdir: wd, scope: 'badparams' };
+    const [r] = await bull().runAll([job]);
+    expect(r).toMatchObject({ ok: false, attempts: 1, error: { name: 'ConfigError' } });
+    const e = reviveError(r!.id, r!.error!);
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(exitCodeFor(e)).toBe(2);
+    expect(e.message).toMatch(/^train\/chunk-0 failed: ConfigError: bad params for a train-chunk job: .* at params\.chunk/);
+  });
+
+  it('refuses to run a job of a driver with another netshare version or model graphs', async () => {
+    const wd = join(root, 'versions');
+    mkdirSync(wd, { recursive: true });
+    const ex = bull({ versions: { netshare: '0.0.0-other', graphs: 'feedfacefeedface' } });
+    const [r] = await ex.runAll([{ id: 'v', kind: 'selftest', params: {}, workdir: wd, scope: 'versions' }]);
+    expect(r).toMatchObject({ ok: false, attempts: 1, error: { name: 'VersionMismatchError' } });
+    expect(r!.error!.message).toMatch(/runs netshare \d+\.\d+\.\d+ with model graphs [0-9a-f]{16}, the driver netshare 0\.0\.0-other with model graphs feedfacefeedface/);
+  });
+
+  it('cancels the run\'s jobs on its workers when the signal aborts', async () => {
+    const wd = join(root, 'cancel');
+    mkdirSync(wd, { recursive: true });
+    const ac = new AbortController();
+    const p = bull().runAll([{ id: 'long', kind: 'selftest', params: { sleepMs: 60_000 }, workdir: wd, scope: 'cancelled' }], { signal: ac.signal, onStart: () => ac.abort() });
+    await expect(p).rejects.toBeInstanceOf(InterruptedError);
+    await Promise.any(workers.map((w) => waitFor(w.proc, /fail ns-cancelled\.long\.[0-9a-f]+: InterruptedError/, 10_000)));
+  });
+});
+
+describe('netshare run on a workdir another netshare is running', () => {
+  it('stops with a clear error', async () => {
+    const { lockWorkdir } = await import('../../src/pipeline/lease.js');
+    const wd = mkdtempSync(join(tmpdir(), 'ns-lock-'));
+    const inp = join(wd, '..', `${wd.split('/').at(-1)}-in.pcap`);
+    await writePcap(inp, syntheticPackets(40, 2));
+    const lock = await lockWorkdir(wd, 'netshare run');
+    try {
+      await expect(runPipeline({ input: inp, workdir: wd, config, executor: new InProcessExecutor(1) })).rejects.toThrow(/in use by another netshare/);
+    } finally {
+      await lock.release();
+    }
+  });
+});
