@@ -87,6 +87,12 @@ export function reduceMean(x: Value, axes?: readonly number[], keepdims = false)
   return node('ReduceMean', [x], { axes: ax, keepdims: keepdims ? 1 : 0 });
 }
 
+/** Running sum along `axis`; `exclusive` leaves out the element itself (ONNX CumSum). */
+export function cumSum(x: Value, axis: number, opts: { exclusive?: boolean; reverse?: boolean } = {}): Value {
+  const ax = x.graph.constant(Tensor.from('int64', [], [axis]));
+  return node('CumSum', [x, ax], { exclusive: opts.exclusive ? 1 : 0, reverse: opts.reverse ? 1 : 0 });
+}
+
 export function concat(xs: readonly Value[], axis: number): Value {
   if (xs.length === 1) return xs[0]!;
   return node('Concat', xs, { axis });
@@ -166,13 +172,20 @@ export const sum = (x: Value): Value => reduceSum(x);
 
 /**
  * x·W + b. W may be [I, O] (shared) or [N, I, O] (one copy per example, see perExampleGrads), in which
- * case x [N, I] is multiplied row by row.
+ * case x [N, I] is multiplied row by row. A shared W on x of rank > 2 ([N, S, I]) multiplies x reshaped to
+ * 2-D ([N·S, I]) when its shape is static (training graphs): one product whose weight gradient is one product too,
+ * where the broadcast 3-D MatMul's is a batch of small products and a ReduceSum.
  */
 export function linear(x: Value, w: Value, b?: Value): Value {
   let y: Value;
   if (w.shape.length === 3 && x.shape.length === 2) {
     y = squeeze(matmul(unsqueeze(x, [1]), w), [1]);
     if (b) y = add(y, b);
+  } else if (w.shape.length === 2 && x.shape.length > 2 && x.shape.every((d) => typeof d === 'number')) {
+    const inner = x.shape.slice(1, -1) as number[];
+    y = matmul(reshape(x, [-1, w.shape[0] as number]), w);
+    if (b) y = add(y, b);
+    y = reshape(y, [x.shape[0] as number, ...inner, w.shape[1] as number]);
   } else {
     y = matmul(x, w);
     if (b) y = add(y, b);

@@ -1,6 +1,6 @@
 // DoppelGANger networks as graph builders: attribute generator, LSTM feature generator, discriminators.
 import {
-  add, cast, concat, constant, less, linear, matmul, mul, reduceMean, reduceSum, relu, reshape, sigmoid, slice, softmax,
+  add, cast, concat, cumSum, less, linear, matmul, mul, reduceMean, reduceSum, relu, reshape, sigmoid, slice, softmax,
   sqrt, stopGradient, sub, tanh, div, greater, argMax, oneHot, split,
 } from '../graph/api.js';
 import type { Graph, Value } from '../graph/ir.js';
@@ -190,25 +190,42 @@ function activate(x: Value, a: Activation): Value {
   return a === 'softmax' ? softmax(x, -1) : a === 'sigmoid' ? sigmoid(x) : tanh(x);
 }
 
+/** A run of neighbouring fields that share one activation node: `width` is each softmax's size (softmax runs). */
+interface Run extends FieldSlice {
+  width: number;
+}
+
 /**
  * Applies each field's activation to its slice of the last axis of `x`. One Split (whose gradient is
- * one Concat) rather than a Slice per field (each Slice's gradient pads back to the full tensor).
+ * one Concat) rather than a Slice per field (each Slice's gradient pads back to the full tensor), and one
+ * node per run of same-size softmax fields (the 64 two-way IP-bit heads are one Softmax over [.., 64, 2]).
  */
 function heads(x: Value, fields: readonly FieldSlice[]): Value {
   const r = x.shape.length - 1;
   const runs = mergeRuns(fields);
   const parts = runs.length === 1 ? [x] : split(x, runs.map((f) => f.dim), r);
-  return concat(parts.map((p, i) => activate(p, runs[i]!.activation)), r);
+  return concat(parts.map((p, i) => activateRun(p, runs[i]!)), r);
 }
 
-/** Neighbouring sigmoid/tanh fields share one slice + activation node (softmax fields stay separate). */
-function mergeRuns(fields: readonly FieldSlice[]): FieldSlice[] {
-  const out: FieldSlice[] = [];
+function activateRun(x: Value, run: Run): Value {
+  if (run.activation !== 'softmax' || run.width === run.dim) return activate(x, run.activation);
+  return byGroup(x, run, (v) => softmax(v, -1));
+}
+
+/** `fn` on `x` [.., k·w] seen as [.., k, w] (k softmax fields of width w), then back to [.., k·w]. */
+function byGroup(x: Value, run: Run, fn: (v: Value) => Value): Value {
+  const lead = [typeof x.shape[0] === 'number' ? x.shape[0] : -1, ...(x.shape.slice(1, -1) as number[])];
+  return reshape(fn(reshape(x, [...lead, run.dim / run.width, run.width])), [...lead, run.dim]);
+}
+
+/** Neighbouring sigmoid/tanh fields, and neighbouring softmax fields of one size, share one slice + activation node. */
+function mergeRuns(fields: readonly FieldSlice[]): Run[] {
+  const out: Run[] = [];
   for (const f of fields) {
     const last = out.at(-1);
-    if (last && f.activation !== 'softmax' && last.activation === f.activation && last.offset + last.dim === f.offset) {
-      out[out.length - 1] = { ...last, dim: last.dim + f.dim };
-    } else out.push({ ...f });
+    const joins = last && last.activation === f.activation && last.offset + last.dim === f.offset && (f.activation !== 'softmax' || last.width === f.dim);
+    if (joins) out[out.length - 1] = { ...last, dim: last.dim + f.dim };
+    else out.push({ ...f, width: f.dim });
   }
   return out;
 }
@@ -217,7 +234,9 @@ function mergeRuns(fields: readonly FieldSlice[]): FieldSlice[] {
 export function discreteOf(x: Value, fields: readonly FieldSlice[]): Value {
   const parts = mergeRuns(fields).map((f) => {
     const s = slice(x, [f.offset], [f.offset + f.dim], [1]);
-    return f.activation === 'softmax' ? oneHot(argMax(s, -1, false), f.dim) : s;
+    if (f.activation !== 'softmax') return s;
+    if (f.width === f.dim) return oneHot(argMax(s, -1, false), f.dim);
+    return byGroup(s, f, (v) => oneHot(argMax(v, -1, false), f.width));
   });
   return stopGradient(concat(parts, 1));
 }
@@ -290,7 +309,7 @@ export function featureGenerator(ctx: NetContext, discreteAttrs: Value, zF: Valu
       const b = p(ctx, 'gen/feat/lstm/b');
       // The attribute part of the input is the same at every step: project it once.
       const attrProj = add(matmul(discreteAttrs, wa), b); // [B, 4U]
-      const zProj = matmul(zF, wz); // [B, S, 4U]
+      const zProj = linear(zF, wz); // [B, S, 4U], one [B·S, Fz] product
       const zSteps = S === 1 ? [zProj] : split(zProj, new Array<number>(S).fill(1), 1);
       let h = h0;
       let c = c0;
@@ -336,13 +355,10 @@ export function stoppingRule(raw: Value, sampleLen: number, batch: number | stri
   const Bd = typeof batch === 'number' ? batch : -1;
   const flag = slice(raw, [F2 - 2], [F2], [2]); // [B, T, 2]
   const ends = cast(greater(slice(flag, [1], [2], [2]), slice(flag, [0], [1], [2])), 'float32'); // [B, T, 1]
-  const strictlyBefore = (n: number): Value => {
-    const iota = Array.from({ length: n }, (_, k) => k);
-    return cast(less(constant(g, iota, [n, 1]), constant(g, iota, [1, n])), 'float32'); // [r, t] = r < t
-  };
-  const mask = stopGradient(cast(less(matmul(reshape(ends, [Bd, T]), strictlyBefore(T)), 0.5), 'float32')); // [B, T]
+  // "an end record strictly before t" = an exclusive running sum over time (O(B·T), not a [T,T] product)
+  const mask = stopGradient(cast(less(cumSum(reshape(ends, [Bd, T]), 1, { exclusive: true }), 0.5), 'float32')); // [B, T]
   const groupEnds = reduceSum(reshape(ends, [Bd, S, sampleLen]), [2]); // [B, S]: "end" records per group
-  const groupMask = stopGradient(cast(less(matmul(groupEnds, strictlyBefore(S)), 0.5), 'float32')); // [B, S]
+  const groupMask = stopGradient(cast(less(cumSum(groupEnds, 1, { exclusive: true }), 0.5), 'float32')); // [B, S]
   const masked = reshape(mul(reshape(raw, [Bd, S, sampleLen * F2]), reshape(groupMask, [Bd, S, 1])), [Bd, T, F2]);
   return { masked, groupMask, mask };
 }

@@ -111,6 +111,7 @@ const cases: Case[] = [
   { name: 'MatMul 2-D', ops: ['MatMul'], diff: true, build: (c) => { const [m, k, n] = c.dims(3, 5); const x = c.x([m!, k!]); const w = c.x([k!, n!]); return { out: b.matmul(x, w), wrt: [x, w] }; } },
   { name: 'MatMul batched + broadcast', ops: ['MatMul'], diff: true, build: (c) => { const [bt, m, k, n] = c.dims(4); const x = c.x([bt!, m!, k!]); const w = c.x([k!, n!]); return { out: b.matmul(x, w), wrt: [x, w] }; } },
   { name: 'MatMul per-example weights', ops: ['MatMul'], diff: true, build: (c) => { const [bt, k, n] = c.dims(3); const x = c.x([bt!, 1, k!]); const w = c.x([bt!, k!, n!]); return { out: b.matmul(x, w), wrt: [x, w] }; } },
+  { name: 'CumSum', ops: ['CumSum'], diff: true, build: (c) => { const s = c.dims(3); const x = c.x(s); return { out: b.cumSum(x, c.rng.int(3) - 1, { exclusive: c.rng.int(2) === 1, reverse: c.rng.int(2) === 1 }), wrt: [x] }; } },
   { name: 'Softmax', ops: ['Softmax'], diff: true, build: (c) => { const s = c.dims(3); const x = c.x(s); return { out: b.softmax(x, c.rng.int(3) - 1), wrt: [x] }; } },
   { name: 'LogSoftmax', ops: ['LogSoftmax'], diff: true, build: (c) => { const s = c.dims(2, 6); const x = c.x(s); return { out: b.logSoftmax(x, c.rng.int(2)), wrt: [x] }; } },
   { name: 'ReduceSum', ops: ['ReduceSum'], diff: true, build: (c) => { const s = c.dims(3); const x = c.x(s); return { out: b.reduceSum(x, c.rng.next() < 0.5 ? [0, 2] : [1], c.rng.next() < 0.5), wrt: [x] }; } },

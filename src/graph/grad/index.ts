@@ -1,7 +1,7 @@
 // Registry of gradient rules by ONNX op type: every rule is listed here by name (a new rule is registered explicitly).
 import { Abs, Add, Div, Exp, Identity, LeakyRelu, Log, Max, Min, Mul, Neg, Pow, Relu, Sigmoid, Sqrt, Sub, Tanh } from './elementwise.js';
 import { MatMul } from './MatMul.js';
-import { ReduceMean, ReduceSum } from './reduce.js';
+import { CumSum, ReduceMean, ReduceSum } from './reduce.js';
 import type { GradRule } from './rule.js';
 import { Concat, Expand, Gather, Pad, Reshape, Slice, Split, Squeeze, Transpose, Unsqueeze, Where } from './shape.js';
 import { LogSoftmax, Softmax } from './Softmax.js';
@@ -29,6 +29,7 @@ export const GRADS: ReadonlyMap<string, GradRule> = new Map<string, GradRule>([
   ['Sigmoid', Sigmoid],
   ['Tanh', Tanh],
   // shape.ts
+  ['CumSum', CumSum],
   ['Concat', Concat],
   ['Split', Split],
   ['Slice', Slice],

@@ -1,5 +1,5 @@
 // Gradients of ReduceSum (dX = dY broadcast back) and ReduceMean (dX = dY broadcast back · |Y|/|X|).
-import { cast, constant, div, expand, mul, shapeOf, size, unsqueeze } from '../api.js';
+import { cast, constant, cumSum, div, expand, mul, shapeOf, size, unsqueeze } from '../api.js';
 import type { Node, Value } from '../ir.js';
 import { attrInt, attrInts, constInts } from '../ops/op.js';
 import { normAxis } from '../tensor.js';
@@ -25,4 +25,10 @@ export const ReduceMean: GradRule = (n, [dy]) => {
     return [mul(g, constant(x.graph, [1 / count], []))];
   }
   return [div(g, cast(div(size(x), size(n.outputs[0]!)), 'float32'))];
+};
+
+/** CumSum: dX = CumSum(dY) in the opposite direction, as exclusive as the forward one. */
+export const CumSum: GradRule = (n, [dy]) => {
+  const axis = constInts(n.inputs[1], 'CumSum axis')[0]!;
+  return [cumSum(dy!, axis, { exclusive: attrInt(n.attrs, 'exclusive', 0) === 1, reverse: attrInt(n.attrs, 'reverse', 0) !== 1 })];
 };

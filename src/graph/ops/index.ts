@@ -3,6 +3,7 @@ import { GraphError } from '../ir.js';
 import { ArgMax, OneHot } from './ArgMax.js';
 import { Cast } from './Cast.js';
 import { Concat } from './Concat.js';
+import { CumSum } from './CumSum.js';
 import * as ew from './elementwise.js';
 import { Expand } from './Expand.js';
 import { Gather } from './Gather.js';
@@ -24,7 +25,7 @@ export type { OpDef, AttrType } from './op.js';
 
 const all: OpDef[] = [
   ...Object.values(ew),
-  ArgMax, OneHot, Cast, Concat, Expand, Gather, MatMul, Pad, ReduceMean, ReduceSum, Reshape,
+  ArgMax, OneHot, Cast, Concat, CumSum, Expand, Gather, MatMul, Pad, ReduceMean, ReduceSum, Reshape,
   ConstantOfShape, Shape, Size, Slice, LogSoftmax, Softmax, Split, Transpose, Squeeze, Unsqueeze, Where,
 ];
 
