@@ -7,7 +7,7 @@ import { grad } from '../graph/autodiff.js';
 import { TrainState, compileTrainStep, type CompiledStep, type OptimizerConfig } from '../graph/optim.js';
 import type { ModelConfig } from './config.js';
 import { layoutWidth, type ModelLayout } from './layout.js';
-import { criticLosses, generatorLoss, stepInputs, type StepInputs } from './losses.js';
+import { criticLosses, generateRounds, generatorLoss, stepInputs, type StepInputs } from './losses.js';
 import {
   type BnState, ParamInit, attributeGenerator, bnStateSpecs, declareParams, discreteOf, featureGenerator, paramSpecs, type NetContext,
 } from './networks.js';
@@ -87,11 +87,17 @@ export function compileTrainIteration(cfg: ModelConfig, layout: ModelLayout, see
   const base = stepInputs({ g, params, cfg, layout, mode: 'train', bn }, B, ['real_attr', 'real_feat', 'z_attr', 'z_feat']);
   const opt = optimizers(cfg);
   const outputs: Record<string, Value> = {};
+  const bnUpdates = cfg.useAttrDiscriminator ? 2 : 1;
+  const dIn = Array.from({ length: cfg.dRounds }, (_, r) =>
+    stepInputs({ g, params, cfg, layout, mode: 'train', bn }, B, ['h0', 'c0', 'alpha', 'alpha_attr'], `d${r}/`));
+  // G's params do not change during the critic steps: their fake batches are generated together.
+  const fakes = g.scope('fake', () =>
+    generateRounds({ g, params: current(), cfg, layout, mode: 'train', bn, bnUpdates }, base as StepInputs, dIn.map((d) => d.h0!), dIn.map((d) => d.c0!), B));
   for (let r = 0; r < cfg.dRounds; r++) {
     g.scope(`d${r}`, () => {
-      const ctx: NetContext = { g, params: current(), cfg, layout, mode: 'train', bn, bnUpdates: cfg.useAttrDiscriminator ? 2 : 1 };
-      const x = { ...base, ...stepInputs(ctx, B, ['h0', 'c0', 'alpha', 'alpha_attr'], `d${r}/`) } as StepInputs;
-      const L = criticLosses(ctx, x, B);
+      const ctx: NetContext = { g, params: current(), cfg, layout, mode: 'train', bn, bnUpdates };
+      const x = { ...base, ...dIn[r] } as StepInputs;
+      const L = criticLosses(ctx, x, B, fakes[r]);
       const loss = L.attrDLoss ? add(L.dLoss, L.attrDLoss) : L.dLoss;
       const trained = infos.filter((p) => p.group === 'disc' || p.group === 'attr_disc');
       const grads = g.scope(`${D_STEP}/grad`, () => grad(loss, trained.map((p) => ctx.params.get(p.value.name)!)));

@@ -1,5 +1,5 @@
 // WGAN-GP losses of DoppelGANger (spec §3.2): D and attr-D critics with gradient penalty, generator loss.
-import { add, mul, neg, reduceMean, reduceSum, sqrt, square, stopGradient, sub, unsqueeze } from '../graph/api.js';
+import { add, concat, mul, neg, reduceMean, split, reduceSum, sqrt, square, stopGradient, sub, unsqueeze } from '../graph/api.js';
 import { grad } from '../graph/autodiff.js';
 import type { Graph, Value } from '../graph/ir.js';
 import {
@@ -53,6 +53,22 @@ export function generate(ctx: NetContext, x: Pick<StepInputs, 'zAttr' | 'zFeat' 
 }
 
 /**
+ * The fake batches of several critic steps that share G's params and z but not the LSTM's initial state
+ * (a fused iteration's dRounds steps): the attribute generator runs once (its BatchNorm running stats advance
+ * once per step's update count, as if run per step), the feature generator once on the R·B rows stacked
+ * [h0 of step 0; h0 of step 1; …], so each LSTM step is one [R·B, U] product instead of R [B, U] ones. Row by
+ * row this is the same computation as R calls of generate(), so the values are the same.
+ */
+export function generateRounds(ctx: NetContext, x: Pick<StepInputs, 'zAttr' | 'zFeat'>, h0s: readonly Value[], c0s: readonly Value[], batch: number): { attr: Value; feat: Value }[] {
+  const R = h0s.length;
+  const a = attributeGenerator({ ...ctx, bnUpdates: (ctx.bnUpdates ?? 1) * R }, x.zAttr);
+  const rep = (v: Value): Value => concat(new Array<Value>(R).fill(v), 0);
+  const f = featureGenerator(ctx, rep(a.discrete), rep(x.zFeat), concat(h0s, 0), concat(c0s, 0), R * batch);
+  const feats = R === 1 ? [f.masked] : split(f.masked, new Array<number>(R).fill(batch), 0);
+  return feats.map((feat) => ({ attr: a.attributes, feat }));
+}
+
+/**
  * WGAN-GP penalty: x̂ = real + α·(fake − real) per example (α ~ U(0,1), fed), slopes = sqrt(Σ(∂D/∂x̂)² + 1e-8),
  * GP = mean((slopes − 1)²). The gradient is built with grad(), so differentiating the penalty w.r.t. the
  * critic's parameters is a double backward.
@@ -85,10 +101,10 @@ export interface DLosses {
   wDist: Value;
 }
 
-/** Critic losses on a batch: the generator's output is a constant here (stop-gradient). */
-export function criticLosses(ctx: NetContext, x: StepInputs, batch: number): DLosses {
+/** Critic losses on a batch: the generator's output (`fake`, or generated here from x) is a constant (stop-gradient). */
+export function criticLosses(ctx: NetContext, x: StepInputs, batch: number, fakeIn?: { attr: Value; feat: Value }): DLosses {
   const { g, cfg } = ctx;
-  const fake = g.scope('fake', () => generate(ctx, x, batch));
+  const fake = fakeIn ?? g.scope('fake', () => generate(ctx, x, batch));
   const fAttr = stopGradient(fake.attr);
   const fFeat = stopGradient(fake.feat);
   const D = (xs: Value[]): Value => discriminator(ctx, xs[0]!, xs[1]!, batch);
