@@ -210,7 +210,7 @@ export function outcomeError(o: ChildOutcome, key: string): JobError | undefined
 
 export interface LocalPoolOptions extends ExecutorOptions {
   workers?: number;
-  /** onnxruntime threads per child (default: the cores divided by the workers). */
+  /** onnxruntime threads per child (default: the cores divided by the jobs running at once, so a lone job gets every core). */
   threads?: number;
 }
 
@@ -234,6 +234,8 @@ export class LocalPoolExecutor implements Executor {
     const enqueuedAt = Date.now();
     const queue = jobs.map((job) => ({ job, key: jobKey(job), attempts: 0 }));
     const slots = Math.min(this.workers, Math.max(1, jobs.length));
+    // fewer jobs than workers (chunk 0 trains alone before the fine-tunes) share the cores the idle workers leave
+    const threads = Math.max(1, Math.floor(this.opts.threads ?? defaultWorkers() / slots));
     const signal = events.signal;
 
     const runSlot = async (): Promise<void> => {
@@ -247,7 +249,7 @@ export class LocalPoolExecutor implements Executor {
         const outcome = await runJobInChild(
           { key: item.key, kind: item.job.kind, params: item.job.params, workdir: item.job.workdir },
           {
-            threads: this.threadsPerWorker,
+            threads,
             onProgress: (f, info) => events.onProgress?.(item.job, f, info),
             ...(signal ? { signal } : {}),
             ...(this.opts.jobTimeoutS ? { timeoutMs: this.opts.jobTimeoutS * 1000 } : {}),

@@ -2,7 +2,7 @@
 // once, a crashed child retried with backoff, timeouts, cancellation, threads divided, scoped keys, leases and the
 // workdir lock.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InProcessExecutor, LocalPoolExecutor, retryDelayMs } from '../../src/pipeline/executor.js';
@@ -79,6 +79,16 @@ describe('LocalPoolExecutor', () => {
     expect(pids.every((p) => p !== process.pid)).toBe(true);
     expect((r[0]!.result as { threads: number }).threads).toBe(ex.threadsPerWorker);
     expect(progress).toContain('a');
+  });
+  it('gives a lone job every core (chunk 0 trains alone), unless threads are set', async () => {
+    const ex = new LocalPoolExecutor({ workers: 2 });
+    const [r] = await ex.runAll([job('lone', { value: 1 })]);
+    await ex.close();
+    expect((r!.result as { threads: number }).threads).toBe(Math.max(1, availableParallelism()));
+    const fixed = new LocalPoolExecutor({ workers: 2, threads: 1 });
+    const [f] = await fixed.runAll([job('lone', { value: 1 })]);
+    await fixed.close();
+    expect((f!.result as { threads: number }).threads).toBe(1);
   });
   it('retries a job whose process dies (with backoff), then reports the crash', async () => {
     const ex = new LocalPoolExecutor({ workers: 1, maxAttempts: 3, retryBaseMs: 200 });
