@@ -132,6 +132,20 @@ export const postprocessSchema = z.strictObject({
     .default('netshare'),
 });
 
+/**
+ * Where the train and generate jobs run (the `--executor`, `--workdir-root` and `--job-timeout` flags override these).
+ * Not part of any stage's fingerprint: the outputs do not depend on where the jobs ran.
+ */
+export const executorSchema = z.strictObject({
+  /** `redis://host:port[/db]`: run the jobs on `netshare worker`s through BullMQ; absent: the local pool. */
+  url: z.string().regex(/^redis:\/\/[^/:?#\s]+:\d{1,5}(\/\d{1,2})?\/?$/, { error: 'redis://host:port[/db]' }).optional(),
+  /** The shared folder job paths are relative to (each worker's --workdir-root); default: the workdir's parent. */
+  workdirRoot: z.string().min(1).optional(),
+  /** Fail a job that runs longer than this many seconds (not retried). */
+  jobTimeoutS: z.number().positive().optional(),
+});
+
+export type ExecutorConfig = z.infer<typeof executorSchema>;
 export type GlobalConfig = z.infer<typeof globalSchema>;
 export type PreprocessConfig = z.infer<typeof preprocessSchema>;
 export type TrainConfig = z.infer<typeof trainSchema>;
@@ -143,6 +157,8 @@ export interface NetShareConfig {
   train: TrainConfig;
   model: ModelConfig;
   postprocess: PostprocessConfig;
+  /** Where the jobs run (absent: the local pool). */
+  executor?: ExecutorConfig;
 }
 
 const topSchema = z.strictObject({
@@ -153,6 +169,7 @@ const topSchema = z.strictObject({
   train: trainSchema.prefault({}),
   model: z.record(z.string(), z.unknown()).prefault({}),
   postprocess: postprocessSchema.prefault({}),
+  executor: executorSchema.optional(),
 });
 
 export const PRESETS: Record<'pcap' | 'netflow', Record<string, unknown>> = {
@@ -215,7 +232,14 @@ export function parseConfig(raw: unknown, source = ''): NetShareConfig {
   const res = topSchema.safeParse(merged);
   if (!res.success) throw zodToConfigError(res.error, merged, source);
   const model = parseModelConfig(res.data.model, 'model.');
-  const cfg: NetShareConfig = { global: res.data.global, preprocess: res.data.preprocess, train: res.data.train, model, postprocess: res.data.postprocess };
+  const cfg: NetShareConfig = {
+    global: res.data.global,
+    preprocess: res.data.preprocess,
+    train: res.data.train,
+    model,
+    postprocess: res.data.postprocess,
+    ...(res.data.executor ? { executor: res.data.executor } : {}),
+  };
   refuseUnavailable(cfg);
   checkInvariants(cfg);
   return cfg;

@@ -253,6 +253,9 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   const device: Device = opts.device ?? 'cpu';
   const workers = opts.workers ?? defaultWorkers();
   if (opts.jobTimeoutS !== undefined && !(opts.jobTimeoutS > 0)) throw new ConfigError(expected('a positive number of seconds', '--job-timeout', opts.jobTimeoutS), 'job-timeout');
+  const url = opts.executorUrl ?? cfg.executor?.url;
+  const workdirRoot = opts.workdirRoot ?? cfg.executor?.workdirRoot;
+  const jobTimeoutS = opts.jobTimeoutS ?? cfg.executor?.jobTimeoutS;
   const signal = opts.signal;
   const checkSignal = (): void => {
     if (signal?.aborted) throw new InterruptedError('interrupted');
@@ -267,9 +270,10 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       opts.executor ??
       (await makeExecutor(workers, {
         workdir: wd,
-        ...(opts.executorUrl !== undefined ? { url: opts.executorUrl } : {}),
-        ...(opts.workdirRoot !== undefined ? { workdirRoot: opts.workdirRoot } : {}),
-        ...(opts.jobTimeoutS !== undefined ? { jobTimeoutS: opts.jobTimeoutS } : {}),
+        // the flags, else the config's `executor` keys
+        ...(url !== undefined ? { url } : {}),
+        ...(workdirRoot !== undefined ? { workdirRoot } : {}),
+        ...(jobTimeoutS !== undefined ? { jobTimeoutS } : {}),
       }));
   } catch (err) {
     await lock.release();

@@ -18,8 +18,9 @@ import { syntheticPackets, tinyConfig } from './helpers.js';
 import { BIN, HAVE_REDIS, startRedis, startWorker, waitFor, type TestRedis, type TestWorker } from './redis-helpers.js';
 
 const CI = process.env.CI === 'true';
-// 2 chunks, 40 iterations for chunk 0 (checkpoint every 10) so that a job lives long enough to be killed mid-way
-const raw = tinyConfig('pcap', { nChunks: 2, iterations: 40, checkpointEvery: 10 });
+// 2 chunks; 200 iterations for chunk 0 (about 2 s here) with a checkpoint half-way, so that a job can be killed after
+// it; two checkpoints per chunk keep the generate jobs few
+const raw = tinyConfig('pcap', { nChunks: 2, iterations: 200, checkpointEvery: 100 });
 const config = resolveRunConfig({ raw });
 
 let root: string; // the driver's workdir root
@@ -82,15 +83,19 @@ describe.skipIf(!HAVE_REDIS && !CI)('BullMQ executor on a real Redis with 2 work
   });
 
   it('retries a job of a SIGKILLed worker on the other one; the output is unchanged and the chunk lease was never shared', async () => {
+    const run = tinyRun('redis-kill', bull());
+    // as soon as chunk 0 has its half-way checkpoint, SIGKILL the worker running it
+    const half = join(root, 'redis-kill', 'train', 'chunk-0', 'checkpoints', 'ckpt-000000100.nsckpt');
     let killed: TestWorker | undefined;
-    const events: RunEvents = {
-      progress: (stage, label, f) => {
-        if (killed || stage !== 'train' || label !== 'train/chunk-0' || f < 0.3) return;
+    const deadline = Date.now() + 60_000;
+    while (!killed && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      if (existsSync(half)) {
         killed = runnerOf('train/chunk-0');
         killed?.proc.kill('SIGKILL');
-      },
-    };
-    const { wd, out } = await tinyRun('redis-kill', bull(), events);
+      }
+    }
+    const { wd, out } = await run;
     expect(killed).toBeDefined();
     expect(out.equals(reference)).toBe(true);
     // the survivor resumed chunk 0 from its checkpoints
