@@ -15,21 +15,25 @@ export type Normalization = z.infer<typeof normalizationSchema>;
 
 /**
  * One modelled field. `column` names a NetShare column: srcip, dstip, srcport, dstport, proto (both datasets);
- * pkt_len, tos, id, flag, off, ttl (pcap); td, pkt, byt, type, label (netflow).
+ * pkt_len, tos, id, flag, off, ttl (pcap); td, pkt, byt, type, label (netflow); and what bidirectional inputs
+ * carry: rpkt, rbyt, state, service (Zeek conn.log), sbyt, dtos, dir, state (Argus). `optional`: a trace without the
+ * column is preprocessed without the field (with a notice) instead of refused; default true for label and type.
  */
+const optional = { optional: z.boolean().optional() };
 export const fieldSpecSchema = z.discriminatedUnion('encoding', [
   /** IPv4 → 32 bits MSB first (IPv6 → 128), each a 2-way one-hot. */
-  z.strictObject({ column: z.string(), encoding: z.literal('ipBits') }),
+  z.strictObject({ column: z.string(), encoding: z.literal('ipBits'), ...optional }),
   /** Integer → nBits bits MSB first, each a 2-way one-hot (ports: 16). */
-  z.strictObject({ column: z.string(), encoding: z.literal('bits'), nBits: z.number().int().min(1).max(32) }),
+  z.strictObject({ column: z.string(), encoding: z.literal('bits'), nBits: z.number().int().min(1).max(32), ...optional }),
   /** word2vec embedding (CBOW), L2-normalised, decoded by exact cosine nearest neighbour. */
-  z.strictObject({ column: z.string(), encoding: z.literal('word2vecPort') }),
-  z.strictObject({ column: z.string(), encoding: z.literal('word2vecProto') }),
+  z.strictObject({ column: z.string(), encoding: z.literal('word2vecPort'), ...optional }),
+  z.strictObject({ column: z.string(), encoding: z.literal('word2vecProto'), ...optional }),
   /** One-hot over `choices` (data order, sorted, when absent; persisted in the encoder state). */
   z.strictObject({
     column: z.string(),
     encoding: z.literal('categorical'),
     choices: z.array(z.union([z.string(), z.number()])).min(1).optional(),
+    ...optional,
   }),
   /** Min-max to [0,1] or [-1,1]; optional log1p first; fixed min/max (required in DP mode). */
   z.strictObject({
@@ -39,6 +43,7 @@ export const fieldSpecSchema = z.discriminatedUnion('encoding', [
     log1p: z.boolean().default(false),
     min: z.number().optional(),
     max: z.number().optional(),
+    ...optional,
   }),
 ]);
 export type FieldSpec = z.infer<typeof fieldSpecSchema>;

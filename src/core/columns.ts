@@ -77,6 +77,25 @@ export interface FlowTable extends FlowRecordColumns {
   tos?: Uint8Array;
   label?: string[];
   type?: string[];
+  /**
+   * Bidirectional records (Zeek conn.log, Argus): the record stays one flow keyed by its originator (src) 5-tuple;
+   * `pkt`/`byt` are what the file counts for it (Zeek: originator → responder; Argus: both directions' totals) and
+   * these carry the rest: `rpkt`/`rbyt` responder → originator packets / IP bytes (Zeek), `sbyt` the source's bytes
+   * (Argus SrcBytes), `dtos` the destination's TOS (Argus dTos).
+   */
+  rpkt?: Float64Array;
+  rbyt?: Float64Array;
+  sbyt?: Float64Array;
+  dtos?: Uint8Array;
+  /** Connection state (Zeek conn_state, Argus State), application service (Zeek), direction (Argus Dir: `->`, `<->`). */
+  state?: string[];
+  service?: string[];
+  dir?: string[];
+  /**
+   * Address tokens of the file (src/io/address-tokens.ts): pseudo-address in 240.0.0.0/4 → the name the file had
+   * there (CIDDS' `EXT_SERVER`). Writers print the name for these addresses. Not a per-row column.
+   */
+  addressTokens?: ReadonlyMap<number, string>;
 }
 
 export type Table = PacketTable | FlowTable;

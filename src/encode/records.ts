@@ -24,6 +24,14 @@ const FLOW_COLUMNS: Record<string, keyof FlowTable> = {
   tos: 'tos',
   flags: 'tcpFlags',
   tcp_flags: 'tcpFlags',
+  // what bidirectional inputs (Zeek conn.log, Argus) carry besides NetShare's columns
+  rpkt: 'rpkt',
+  rbyt: 'rbyt',
+  sbyt: 'sbyt',
+  dtos: 'dtos',
+  state: 'state',
+  service: 'service',
+  dir: 'dir',
 };
 
 export const FIVE_TUPLE = ['srcip', 'dstip', 'srcport', 'dstport', 'proto'] as const;
@@ -63,6 +71,13 @@ export function recordView(table: Table): RecordView {
     proto: table.proto,
     table,
   };
+}
+
+/** Whether the table has the column a field names. */
+export function hasFieldColumn(view: RecordView, column: string): boolean {
+  if ((FIVE_TUPLE as readonly string[]).includes(column)) return true;
+  const prop = (view.kind === 'packets' ? PACKET_COLUMNS : FLOW_COLUMNS)[column];
+  return Boolean(prop && (view.table as unknown as Record<string, unknown>)[prop]);
 }
 
 /** A field column of the table by NetShare name: numbers (typed array) or strings. */

@@ -3,6 +3,7 @@ import { InputError } from '../errors.js';
 import type { Normalization } from '../config/schema.js';
 import { BitsEncoder, CategoricalEncoder, ContinuousEncoder, EmbeddingEncoder, IpBitsEncoder, type FieldEncoder } from './fields.js';
 import type { EncoderSet } from './tensors.js';
+import { tokensFromJson, tokensToJson } from '../io/address-tokens.js';
 
 export const ENCODER_STATE_VERSION = 1;
 
@@ -23,6 +24,10 @@ export interface EncoderStateJson {
   ports?: VocabJson;
   protos?: VocabJson;
   word2vecInfo?: EncoderSet['word2vecInfo'];
+  /** Address tokens: integer pseudo-address (as a string key) → the token the input had there. */
+  addressTokens?: Record<string, string>;
+  skippedFields?: string[];
+  constants?: Record<string, string | number>;
 }
 
 function f32ToB64(a: Float32Array): string {
@@ -53,6 +58,9 @@ export function encoderStateToJson(set: EncoderSet): EncoderStateJson {
     ...(set.ports ? { ports: vocabJson(set.ports) } : {}),
     ...(set.protos ? { protos: vocabJson(set.protos) } : {}),
     ...(set.word2vecInfo ? { word2vecInfo: set.word2vecInfo } : {}),
+    ...(set.addressTokens?.size ? { addressTokens: tokensToJson(set.addressTokens) } : {}),
+    ...(set.skippedFields?.length ? { skippedFields: set.skippedFields } : {}),
+    ...(set.constants ? { constants: set.constants } : {}),
   };
 }
 
@@ -61,6 +69,7 @@ export function encoderStateFromJson(j: EncoderStateJson, file = 'encoders.json'
   const vocab = (v: VocabJson | undefined, enc: 'word2vecPort' | 'word2vecProto'): EmbeddingEncoder | undefined =>
     v ? new EmbeddingEncoder(enc === 'word2vecPort' ? 'port' : 'proto', enc, v.values, b64ToF32(v.vectors), v.dim) : undefined;
   const ports = vocab(j.ports, 'word2vecPort');
+  const tokens = tokensFromJson(j.addressTokens);
   const protos = vocab(j.protos, 'word2vecProto');
   const field = (s: Record<string, unknown>): FieldEncoder => {
     const column = String(s.column);
@@ -92,5 +101,8 @@ export function encoderStateFromJson(j: EncoderStateJson, file = 'encoders.json'
     ...(ports ? { ports } : {}),
     ...(protos ? { protos } : {}),
     ...(j.word2vecInfo ? { word2vecInfo: j.word2vecInfo } : {}),
+    ...(tokens ? { addressTokens: tokens } : {}),
+    ...(j.skippedFields ? { skippedFields: j.skippedFields } : {}),
+    ...(j.constants ? { constants: j.constants } : {}),
   };
 }

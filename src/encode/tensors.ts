@@ -13,7 +13,7 @@ import {
   type FieldEncoder,
   type LayoutSlice,
 } from './fields.js';
-import { fieldColumn, type RecordView } from './records.js';
+import { fieldColumn, hasFieldColumn, type RecordView } from './records.js';
 import { Rng } from '../core/rng.js';
 import { normalizeRows, trainCbow } from './word2vec.js';
 
@@ -29,6 +29,20 @@ export interface EncoderSet {
   ports?: EmbeddingEncoder;
   protos?: EmbeddingEncoder;
   word2vecInfo?: { sentences: number; sampled: boolean; seconds: number };
+  /** Address tokens of the training trace (pseudo-address → name; src/io/address-tokens.ts), written back on output. */
+  addressTokens?: ReadonlyMap<number, string>;
+  /** Columns of optional fields in the config that were not modelled because the trace lacks them. */
+  skippedFields?: string[];
+  /**
+   * Optional categorical fields with a single value in the whole trace: nothing to learn (a one-way softmax), so they
+   * are not modelled and every decoded record gets the value back.
+   */
+  constants?: Record<string, string | number>;
+}
+
+/** A field spec's column may be missing from the trace (then it is skipped with a notice): label/type unless said otherwise. */
+export function isOptionalField(spec: FieldSpec): boolean {
+  return spec.optional ?? (spec.column === 'label' || spec.column === 'type');
 }
 
 export interface Layout {
@@ -180,9 +194,23 @@ export function fitEncoders(view: RecordView, cfg: NetShareConfig): EncoderSet {
     set.protos = protos;
     set.word2vecInfo = info;
   }
+  if (view.kind === 'flows' && view.table.kind === 'flows' && view.table.addressTokens?.size) set.addressTokens = view.table.addressTokens;
   for (const [sect, list] of [['metadata', p.metadata], ['timeseries', p.timeseries]] as const) {
     list.forEach((spec, i) => {
       const key = `preprocess.${sect}.${i}.column`;
+      if (isOptionalField(spec) && !hasFieldColumn(view, spec.column)) {
+        (set.skippedFields ??= []).push(spec.column);
+        return;
+      }
+      if (isOptionalField(spec) && spec.encoding === 'categorical' && !spec.choices) {
+        const col = fieldColumn(view, spec.column, key) as ArrayLike<string | number>;
+        let one = col.length > 0;
+        for (let r = 1; r < col.length && one; r++) one = col[r] === col[0];
+        if (one) {
+          (set.constants ??= {})[spec.column] = col[0]!;
+          return;
+        }
+      }
       if (spec.encoding === 'ipBits' && spec.column !== 'srcip' && spec.column !== 'dstip') {
         throw new ConfigError(expected('srcip or dstip for ipBits', key, spec.column), key);
       }
@@ -526,9 +554,13 @@ export function decodeChunk(t: DecodeInput, set: EncoderSet, meta: Pick<ChunkMet
         case 'tos': (fl.tos ??= new Uint8Array(rows))[row] = v as number; return;
         case 'flags':
         case 'tcp_flags': (fl.tcpFlags ??= new Uint8Array(rows))[row] = v as number; return;
+        case 'rpkt': (fl.rpkt ??= new Float64Array(rows))[row] = v as number; return;
+        case 'rbyt': (fl.rbyt ??= new Float64Array(rows))[row] = v as number; return;
+        case 'sbyt': (fl.sbyt ??= new Float64Array(rows))[row] = v as number; return;
+        case 'dtos': (fl.dtos ??= new Uint8Array(rows))[row] = v as number; return;
       }
     }
-    if (col === 'label' || col === 'type') {
+    if (col === 'label' || col === 'type' || (!packets && (col === 'state' || col === 'service' || col === 'dir'))) {
       let arr = strCols.get(col);
       if (!arr) {
         arr = new Array<string>(rows).fill('');
@@ -610,6 +642,7 @@ export function decodeChunk(t: DecodeInput, set: EncoderSet, meta: Pick<ChunkMet
       row++;
     }
   }
+  for (const [col, v] of Object.entries(set.constants ?? {})) for (let r = 0; r < rows; r++) setField(col, r, v);
   for (const [col, arr] of strCols) (table as unknown as Record<string, unknown>)[col] = arr;
   return {
     table,

@@ -104,6 +104,34 @@ export async function forEachLine(
   return line;
 }
 
+/** Lines of any byte stream (a child process's stdout), as forEachLine. Resolves with the number of lines seen. */
+export async function forEachStreamLine(stream: AsyncIterable<Buffer>, onLine: LineHandler): Promise<number> {
+  let carry: Buffer | null = null;
+  let line = 0;
+  for await (const chunk0 of stream) {
+    const chunk: Buffer = carry ? Buffer.concat([carry, chunk0]) : chunk0;
+    carry = null;
+    let pos = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, pos);
+      if (nl < 0) break;
+      line++;
+      let end = nl;
+      if (end > pos && chunk[end - 1] === 13) end--;
+      if (end > pos && onLine(chunk, pos, end, line) === false) return line;
+      pos = nl + 1;
+    }
+    if (pos < chunk.length) carry = Buffer.from(chunk.subarray(pos));
+  }
+  if (carry && carry.length > 0) {
+    line++;
+    let end = carry.length;
+    if (carry[end - 1] === 13) end--;
+    if (end > 0) onLine(carry, 0, end, line);
+  }
+  return line;
+}
+
 /**
  * Split `buf[start, end)` at commas into `starts`/`ends` (field byte ranges). Double-quoted fields are honoured
  * (the quotes are stripped; doubled quotes inside are left as-is, which is enough for headers and labels).
@@ -278,7 +306,7 @@ function digitsAt(buf: Buffer, p: number, n: number): number {
 }
 
 /**
- * `YYYY-MM-DD[ T]HH:MM:SS[.frac]` (UTC; a trailing `Z` is accepted) to µs since the epoch; NaN when malformed.
+ * `YYYY-MM-DD[ T]HH:MM:SS[.frac]` or `YYYY/MM/DD HH:MM:SS[.frac]` (UTC; a trailing `Z` is accepted) to µs since the epoch; NaN when malformed.
  * Fractions are kept to the microsecond.
  */
 export function parseDateTimeUs(buf: Buffer, s: number, e: number): number {
@@ -286,7 +314,9 @@ export function parseDateTimeUs(buf: Buffer, s: number, e: number): number {
   while (e > s && buf[e - 1] === 32) e--;
   if (e > s && buf[e - 1] === 90) e--; // 'Z'
   if (e - s < 19) return NaN;
-  if (buf[s + 4] !== 45 || buf[s + 7] !== 45 || buf[s + 13] !== 58 || buf[s + 16] !== 58) return NaN;
+  // date separator '-' (ISO) or '/' (Argus), the same in both places
+  const ds = buf[s + 4];
+  if ((ds !== 45 && ds !== 47) || buf[s + 7] !== ds || buf[s + 13] !== 58 || buf[s + 16] !== 58) return NaN;
   const sep = buf[s + 10];
   if (sep !== 32 && sep !== 84) return NaN;
   const y = digitsAt(buf, s, 4);

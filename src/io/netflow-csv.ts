@@ -1,4 +1,4 @@
-// NetFlow CSV reader/writer: NetShare's schema, UGR16 nfdump-style, CIDDS, or an explicit column mapping; .csv.gz streamed.
+// NetFlow CSV reader/writer: NetShare's schema, UGR16 nfdump-style, CIDDS, Argus/CTU binetflow, or an explicit column mapping; .csv.gz streamed.
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
@@ -18,15 +18,19 @@ import {
   trimRange,
 } from './csv-lines.js';
 import { protoName, protoNumber } from './protocols.js';
+import { AddressTokenMap, isAddressToken } from './address-tokens.js';
 
-export type FlowCsvSchema = 'netshare' | 'ugr16' | 'cidds' | 'custom';
+export type FlowCsvSchema = 'netshare' | 'ugr16' | 'cidds' | 'argus' | 'custom';
 
 /**
  * Canonical flow fields a column can be mapped to. `ts` is the flow start and `te` the flow end (either may be
  * numeric or a date-time string; with only `te`, ts = te − td). `label`/`type` are free-text classes; `flags`
  * is an nfdump flag string (`.AP.SF`) or a number; `tos` an integer.
  */
-export const FLOW_FIELDS = ['srcip', 'dstip', 'srcport', 'dstport', 'proto', 'ts', 'te', 'td', 'pkt', 'byt', 'label', 'type', 'flags', 'tos'] as const;
+export const FLOW_FIELDS = [
+  'srcip', 'dstip', 'srcport', 'dstport', 'proto', 'ts', 'te', 'td', 'pkt', 'byt', 'label', 'type', 'flags', 'tos',
+  'rpkt', 'rbyt', 'sbyt', 'dtos', 'state', 'service', 'dir',
+] as const;
 export type FlowField = (typeof FLOW_FIELDS)[number];
 
 export interface ReadFlowCsvOptions {
@@ -67,6 +71,14 @@ const SCHEMAS: Record<Exclude<FlowCsvSchema, 'custom'>, { fields: Partial<Record
       byt: ['byt'],
       label: ['label'],
       type: ['type'],
+      // what bidirectional inputs (Zeek, Argus) carry besides NetShare's columns, under their canonical names
+      rpkt: ['rpkt'],
+      rbyt: ['rbyt'],
+      sbyt: ['sbyt'],
+      dtos: ['dtos'],
+      state: ['state'],
+      service: ['service'],
+      dir: ['dir'],
     },
     required: ['srcip', 'dstip', 'srcport', 'dstport', 'proto', 'ts', 'td', 'pkt', 'byt'],
   },
@@ -108,6 +120,27 @@ const SCHEMAS: Record<Exclude<FlowCsvSchema, 'custom'>, { fields: Partial<Record
     },
     required: ['ts', 'td', 'proto', 'srcip', 'srcport', 'dstip', 'dstport', 'pkt', 'byt'],
   },
+  // Argus ra/CTU-13 binetflow: one bidirectional record per row; TotPkts/TotBytes count both directions
+  argus: {
+    fields: {
+      ts: ['starttime'],
+      td: ['dur'],
+      proto: ['proto'],
+      srcip: ['srcaddr'],
+      srcport: ['sport'],
+      dir: ['dir'],
+      dstip: ['dstaddr'],
+      dstport: ['dport'],
+      state: ['state'],
+      tos: ['stos'],
+      dtos: ['dtos'],
+      pkt: ['totpkts'],
+      byt: ['totbytes'],
+      sbyt: ['srcbytes'],
+      label: ['label'],
+    },
+    required: ['ts', 'td', 'proto', 'srcip', 'srcport', 'dstip', 'dstport', 'pkt', 'byt'],
+  },
 };
 
 const NUMERIC_FIELDS = new Set<FlowField>(['td', 'pkt', 'byt']);
@@ -140,7 +173,7 @@ function makePlan(file: string, header: string[], opts: ReadFlowCsvOptions): Pla
   };
   let schema: FlowCsvSchema | undefined;
   let headerLine = true;
-  const order: Exclude<FlowCsvSchema, 'custom'>[] = opts.schema && opts.schema !== 'custom' ? [opts.schema] : ['netshare', 'ugr16', 'cidds'];
+  const order: Exclude<FlowCsvSchema, 'custom'>[] = opts.schema && opts.schema !== 'custom' ? [opts.schema] : ['netshare', 'ugr16', 'cidds', 'argus'];
   for (const s of order) {
     if (tryMap(s, names)) {
       schema = s;
@@ -181,7 +214,9 @@ function makePlan(file: string, header: string[], opts: ReadFlowCsvOptions): Pla
     }
   }
   if (!schema) {
-    const want = opts.schema ? `the ${opts.schema} header` : 'a NetShare (srcip,dstip,srcport,dstport,proto,ts,td,pkt,byt,type), UGR16 (te,td,sa,da,sp,dp,pr,...) or CIDDS header';
+    const want = opts.schema
+      ? `the ${opts.schema} header`
+      : 'a NetShare (srcip,dstip,srcport,dstport,proto,ts,td,pkt,byt,type), UGR16 (te,td,sa,da,sp,dp,pr,...), CIDDS (Date first seen,Duration,Proto,...) or Argus binetflow (StartTime,Dur,Proto,SrcAddr,...) header';
     throw new InputError(
       `${file}:1: ${expected(want, 'the CSV header', header.join(','))}; name the columns with --columns / columns: {srcip: "...", ...}`,
       file,
@@ -277,13 +312,21 @@ export async function readFlowCsv(
   const byt = new Grow(Float64Array);
   const flags = new Grow(Uint8Array);
   const tos = new Grow(Uint8Array);
+  const dtos = new Grow(Uint8Array);
+  const rpkt = new Grow(Float64Array);
+  const rbyt = new Grow(Float64Array);
+  const sbyt = new Grow(Float64Array);
   const label: string[] = [];
   const type: string[] = [];
+  const state: string[] = [];
+  const service: string[] = [];
+  const dir: string[] = [];
+  const tokens = new AddressTokenMap();
+  const tokenBits = new Grow(Uint8Array);
   const intern = new Map<string, string>();
   const protoCache = new Map<string, number>();
   let lastProto = -1;
   let lastProtoBytes: Buffer | null = null;
-  const hostNames = new Map<string, number>();
   const warnings: string[] = [];
   const badRows: { line: number; reason: string }[] = [];
   let rows = 0;
@@ -291,45 +334,60 @@ export async function readFlowCsv(
   let starts = new Int32Array(0);
   let ends = new Int32Array(0);
   // per-row scratch
-  let rSrc = 0, rDst = 0, rSp = 0, rDp = 0, rPr = 0, rTs = 0, rTd = 0, rPkt = 0, rByt = 0, rFlg = 0, rTos = 0;
-  let rLabel = '', rType = '';
+  let rSrc = 0, rDst = 0, rSp = 0, rDp = 0, rPr = 0, rTs = 0, rTd = 0, rPkt = 0, rByt = 0, rFlg = 0, rTos = 0, rDtos = 0;
+  let rRpkt = 0, rRbyt = 0, rSbyt = 0, rTok = 0;
+  let rLabel = '', rType = '', rState = '', rService = '', rDir = '';
 
+  let lenient = false;
   const fail = (what: string, field: FlowField, s: number, e: number, buf: Buffer): never => {
     const col = plan!.headerLine ? `column ${plan!.idx[field] + 1} (${field})` : field;
     throw new BadRow(expected(what, col, buf.toString('utf8', s, e)));
   };
-  const ip = (buf: Buffer, field: FlowField): number => {
+  const ip = (buf: Buffer, field: FlowField, bit: number): number => {
     const i = plan!.idx[field];
     const s = starts[i]!, e = ends[i]!;
     let v = parseIpv4Bytes(buf, s, e);
-    if (v >= 0) return v;
-    v = parseUint(buf, s, e);
-    if (v >= 0 && v <= 0xffffffff) return v;
-    if (plan!.schema === 'cidds') {
-      // CIDDS anonymises hosts outside the lab as names (EXT_SERVER, OPENSTACK_NET, ATTACKERn): give each a stable 240/4 address
-      const name = buf.toString('utf8', s, e).trim();
-      if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
-        let a = hostNames.get(name);
-        if (a === undefined) {
-          a = (0xf0000000 + hostNames.size) >>> 0;
-          hostNames.set(name, a);
-          warnings.push(`host name ${name} mapped to ${ipv4ToString(a)}`);
-        }
-        return a;
-      }
+    if (v < 0) {
+      v = parseUint(buf, s, e);
+      if (v > 0xffffffff) v = -1;
     }
-    return fail('an IPv4 address (dotted quad or integer)', field, s, e, buf);
+    if (v >= 0) {
+      tokens.noteReal(v);
+      return v;
+    }
+    // a name where an address belongs (CIDDS: 10162_65, EXT_SERVER, ATTACKER1): a stable pseudo-address in 240/4
+    const name = buf.toString('utf8', s, e).trim();
+    if (isAddressToken(name)) {
+      rTok |= bit;
+      return tokens.address(name);
+    }
+    if (name.includes(':')) return fail('an IPv4 address (IPv6 flow records are not supported in flow CSVs)', field, s, e, buf);
+    return fail('an IPv4 address (dotted quad or integer) or an address token (letters, digits, _ and -)', field, s, e, buf);
   };
   const port = (buf: Buffer, field: FlowField): number => {
     const i = plan!.idx[field];
-    const s = starts[i]!, e = ends[i]!;
-    let v = parseUint(buf, s, e);
+    let [s, e] = trimRange(buf, starts[i]!, ends[i]!);
+    // Argus leaves ports of portless protocols blank and writes ICMP type/code in hex (0x0303)
+    if (s === e && lenient) return 0;
+    let v: number;
+    if (e - s > 2 && buf[s] === 48 && (buf[s + 1] === 120 || buf[s + 1] === 88)) {
+      const t = buf.toString('latin1', s + 2, e);
+      v = /^[0-9a-fA-F]{1,4}$/.test(t) ? parseInt(t, 16) : -1;
+    } else v = parseUint(buf, s, e);
     if (v < 0 && plan!.schema === 'cidds') {
       // CIDDS writes ICMP type.code in the port column (e.g. "3.3"): keep the type
       const f = parseNumber(buf, s, e);
       if (f >= 0) v = Math.trunc(f);
     }
     if (v < 0 || v > 65535) fail('a port 0..65535', field, s, e, buf);
+    return v;
+  };
+  const byte = (buf: Buffer, field: FlowField, what: string): number => {
+    const i = plan!.idx[field];
+    const [s, e] = trimRange(buf, starts[i]!, ends[i]!);
+    if (s === e && lenient) return 0;
+    const v = parseUint(buf, s, e);
+    if (v < 0 || v > 255) fail(what, field, s, e, buf);
     return v;
   };
   const num = (buf: Buffer, field: FlowField, count: boolean): number => {
@@ -345,9 +403,9 @@ export async function readFlowCsv(
     let p = s;
     while (p < e && buf[p] === 32) p++;
     let v: number;
-    if (e - p >= 19 && buf[p + 4] === 45) v = parseDateTimeUs(buf, s, e);
+    if (e - p >= 19 && (buf[p + 4] === 45 || buf[p + 4] === 47)) v = parseDateTimeUs(buf, s, e);
     else v = parseNumber(buf, s, e) * unitMul;
-    if (!Number.isFinite(v)) fail('a time (µs number or YYYY-MM-DD HH:MM:SS)', field, s, e, buf);
+    if (!Number.isFinite(v)) fail('a time (µs number or YYYY-MM-DD HH:MM:SS, YYYY/MM/DD HH:MM:SS)', field, s, e, buf);
     return v;
   };
   // labels repeat a handful of values: compare bytes with the last value seen per field before decoding a string
@@ -379,6 +437,7 @@ export async function readFlowCsv(
       const n = Math.min(splitFields(b, 0, b.length, hs, he), 4096);
       for (let k = 0; k < n; k++) cells.push(b.toString('utf8', hs[k]!, he[k]!));
       plan = makePlan(file, cells, opts);
+      lenient = plan.schema === 'argus';
       starts = new Int32Array(Math.max(plan.nCols, 1) + 1);
       ends = new Int32Array(starts.length);
       if (plan.headerLine) return;
@@ -387,10 +446,11 @@ export async function readFlowCsv(
     const P = plan;
     const n = splitFields(buf, s, e, starts, ends);
     try {
-      if (n < P.nCols) throw new BadRow(`expected ${P.nCols} fields but found ${n}`);
+      if (n !== P.nCols) throw new BadRow(`expected ${P.nCols} fields${P.headerLine ? ' (as the header)' : ''} but found ${n}`);
       const ix = P.idx;
-      rSrc = ip(buf, 'srcip');
-      rDst = ip(buf, 'dstip');
+      rTok = 0;
+      rSrc = ip(buf, 'srcip', 1);
+      rDst = ip(buf, 'dstip', 2);
       rSp = port(buf, 'srcport');
       rDp = port(buf, 'dstport');
       {
@@ -427,12 +487,16 @@ export async function readFlowCsv(
         rFlg = parseFlags(buf, starts[ix.flags]!, ends[ix.flags]!);
         if (rFlg < 0) fail('TCP flags (.AP.SF or 0..255)', 'flags', starts[ix.flags]!, ends[ix.flags]!, buf);
       }
-      if (ix.tos >= 0) {
-        rTos = parseUint(buf, starts[ix.tos]!, ends[ix.tos]!);
-        if (rTos < 0 || rTos > 255) fail('a TOS byte 0..255', 'tos', starts[ix.tos]!, ends[ix.tos]!, buf);
-      }
+      if (ix.tos >= 0) rTos = byte(buf, 'tos', 'a TOS byte 0..255');
+      if (ix.dtos >= 0) rDtos = byte(buf, 'dtos', 'a TOS byte 0..255');
+      if (ix.rpkt >= 0) rRpkt = num(buf, 'rpkt', true);
+      if (ix.rbyt >= 0) rRbyt = num(buf, 'rbyt', true);
+      if (ix.sbyt >= 0) rSbyt = num(buf, 'sbyt', true);
       if (ix.label >= 0) rLabel = str(buf, 'label');
       if (ix.type >= 0) rType = str(buf, 'type');
+      if (ix.state >= 0) rState = str(buf, 'state');
+      if (ix.service >= 0) rService = str(buf, 'service');
+      if (ix.dir >= 0) rDir = str(buf, 'dir');
     } catch (err) {
       if (!(err instanceof BadRow)) throw err;
       if (opts.skipBadRows) {
@@ -455,16 +519,33 @@ export async function readFlowCsv(
     if (P.idx.tos >= 0) tos.push(rTos);
     if (P.idx.label >= 0) label.push(rLabel);
     if (P.idx.type >= 0) type.push(rType);
+    if (P.idx.dtos >= 0) dtos.push(rDtos);
+    if (P.idx.rpkt >= 0) rpkt.push(rRpkt);
+    if (P.idx.rbyt >= 0) rbyt.push(rRbyt);
+    if (P.idx.sbyt >= 0) sbyt.push(rSbyt);
+    if (P.idx.state >= 0) state.push(rState);
+    if (P.idx.service >= 0) service.push(rService);
+    if (P.idx.dir >= 0) dir.push(rDir);
+    tokenBits.push(rTok);
+    if (rTok) tokens.rows++;
     rows++;
   };
   await forEachLine(file, onLine, opts.onProgress ? (b, t) => opts.onProgress!(b, t, rows) : undefined);
   if (!plan) throw new InputError(`${file}: empty file (no CSV header)`, file, { line: 1 });
   const P = plan as Plan;
+  const srcCol = srcIp.done();
+  const dstCol = dstIp.done();
+  if (tokens.size > 0) {
+    const moved = tokens.finish(srcCol, dstCol, tokenBits.done());
+    warnings.push(
+      `${tokens.rows} of ${rows} records name a host by a token instead of an address (${tokens.size} tokens, e.g. ${tokens.examples().join(', ')}): modelled as pseudo-addresses in 240.0.0.0/4 and written back as the tokens${moved ? ` (${moved} moved off real addresses of the file)` : ''}`,
+    );
+  }
   const table: FlowTable = {
     kind: 'flows',
     length: rows,
-    srcIp: srcIp.done(),
-    dstIp: dstIp.done(),
+    srcIp: srcCol,
+    dstIp: dstCol,
     srcPort: srcPort.done(),
     dstPort: dstPort.done(),
     proto: proto.done(),
@@ -476,6 +557,14 @@ export async function readFlowCsv(
     ...(P.idx.tos >= 0 ? { tos: tos.done() } : {}),
     ...(P.idx.label >= 0 ? { label } : {}),
     ...(P.idx.type >= 0 ? { type } : {}),
+    ...(P.idx.dtos >= 0 ? { dtos: dtos.done() } : {}),
+    ...(P.idx.rpkt >= 0 ? { rpkt: rpkt.done() } : {}),
+    ...(P.idx.rbyt >= 0 ? { rbyt: rbyt.done() } : {}),
+    ...(P.idx.sbyt >= 0 ? { sbyt: sbyt.done() } : {}),
+    ...(P.idx.state >= 0 ? { state } : {}),
+    ...(P.idx.service >= 0 ? { service } : {}),
+    ...(P.idx.dir >= 0 ? { dir } : {}),
+    ...(tokens.size > 0 ? { addressTokens: tokens.map() } : {}),
   };
   if (skipped > 0) warnings.push(`${skipped} malformed rows skipped (first at line ${badRows[0]?.line})`);
   return {
@@ -508,10 +597,23 @@ export async function writeFlowCsv(file: string, table: FlowTable, opts: WriteFl
   const typ = table.type;
   const fl = table.tcpFlags;
   const tos = table.tos;
+  const tokens = table.addressTokens;
+  // an address token of the input is written back as its name, whatever the schema's address notation
+  const intIp = (a: number): string => (tokens?.get(a) ?? num2s(a));
+  const quadIp = (a: number): string => (tokens?.get(a) ?? ipv4ToString(a));
+  const extras: Col[] = [];
+  for (const k of ['rpkt', 'rbyt', 'sbyt', 'dtos'] as const) {
+    const c = table[k];
+    if (c) extras.push([k, (i) => num2s(c[i]!)]);
+  }
+  for (const k of ['state', 'service', 'dir'] as const) {
+    const c = table[k];
+    if (c) extras.push([k, (i) => c[i]!]);
+  }
   if (schema === 'netshare' || schema === 'custom') {
     cols = [
-      ['srcip', (i) => num2s(table.srcIp[i]!)],
-      ['dstip', (i) => num2s(table.dstIp[i]!)],
+      ['srcip', (i) => intIp(table.srcIp[i]!)],
+      ['dstip', (i) => intIp(table.dstIp[i]!)],
       ['srcport', (i) => num2s(table.srcPort[i]!)],
       ['dstport', (i) => num2s(table.dstPort[i]!)],
       ['proto', (i) => protoName(table.proto[i]!)],
@@ -522,6 +624,7 @@ export async function writeFlowCsv(file: string, table: FlowTable, opts: WriteFl
     ];
     if (schema === 'custom' && fl) cols.push(['flags', (i) => num2s(fl[i]!)]);
     if (schema === 'custom' && tos) cols.push(['tos', (i) => num2s(tos[i]!)]);
+    cols.push(...extras);
     if (lbl) cols.push(['label', (i) => lbl[i]!]);
     if (typ) cols.push(['type', (i) => typ[i]!]);
     if (schema === 'custom') {
@@ -532,8 +635,8 @@ export async function writeFlowCsv(file: string, table: FlowTable, opts: WriteFl
     cols = [
       ['te', (i) => formatDateTimeUs(table.ts[i]! + Math.round(table.td[i]! * 1e6))],
       ['td', (i) => num2s(table.td[i]!)],
-      ['sa', (i) => ipv4ToString(table.srcIp[i]!)],
-      ['da', (i) => ipv4ToString(table.dstIp[i]!)],
+      ['sa', (i) => quadIp(table.srcIp[i]!)],
+      ['da', (i) => quadIp(table.dstIp[i]!)],
       ['sp', (i) => num2s(table.srcPort[i]!)],
       ['dp', (i) => num2s(table.dstPort[i]!)],
       ['pr', (i) => protoName(table.proto[i]!)],
@@ -544,14 +647,36 @@ export async function writeFlowCsv(file: string, table: FlowTable, opts: WriteFl
       ['byt', (i) => num2s(table.byt[i]!)],
       ['label', (i) => (typ ? typ[i]! : lbl ? lbl[i]! : 'background')],
     ];
+  } else if (schema === 'argus') {
+    const st = table.state;
+    const dr = table.dir;
+    const dt = table.dtos;
+    const sb = table.sbyt;
+    cols = [
+      ['StartTime', (i) => formatDateTimeUs(table.ts[i]!).replace(/^(\d{4})-(\d\d)-/, '$1/$2/')],
+      ['Dur', (i) => num2s(table.td[i]!)],
+      ['Proto', (i) => protoName(table.proto[i]!).toLowerCase()],
+      ['SrcAddr', (i) => quadIp(table.srcIp[i]!)],
+      ['Sport', (i) => num2s(table.srcPort[i]!)],
+      ['Dir', (i) => (dr ? dr[i]! : '->')],
+      ['DstAddr', (i) => quadIp(table.dstIp[i]!)],
+      ['Dport', (i) => num2s(table.dstPort[i]!)],
+      ['State', (i) => (st ? st[i]! : '')],
+      ['sTos', (i) => num2s(tos ? tos[i]! : 0)],
+      ['dTos', (i) => num2s(dt ? dt[i]! : 0)],
+      ['TotPkts', (i) => num2s(table.pkt[i]!)],
+      ['TotBytes', (i) => num2s(table.byt[i]!)],
+      ['SrcBytes', (i) => num2s(sb ? sb[i]! : table.byt[i]!)],
+      ['Label', (i) => (lbl ? lbl[i]! : typ ? typ[i]! : '')],
+    ];
   } else {
     cols = [
       ['Date first seen', (i) => formatDateTimeUs(table.ts[i]!)],
       ['Duration', (i) => num2s(table.td[i]!)],
       ['Proto', (i) => protoName(table.proto[i]!)],
-      ['Src IP Addr', (i) => ipv4ToString(table.srcIp[i]!)],
+      ['Src IP Addr', (i) => quadIp(table.srcIp[i]!)],
       ['Src Pt', (i) => num2s(table.srcPort[i]!)],
-      ['Dst IP Addr', (i) => ipv4ToString(table.dstIp[i]!)],
+      ['Dst IP Addr', (i) => quadIp(table.dstIp[i]!)],
       ['Dst Pt', (i) => num2s(table.dstPort[i]!)],
       ['Packets', (i) => num2s(table.pkt[i]!)],
       ['Bytes', (i) => num2s(table.byt[i]!)],

@@ -16,6 +16,8 @@ const NAMES: Record<number, string> = {
   89: 'OSPF',
   103: 'PIM',
   132: 'SCTP',
+  // NetShare's preprocessing maps a protocol its table has no number for ("Other" in CIDDS/UGR16 exports) to 255
+  255: 'Other',
 };
 
 const BY_NAME = new Map<string, number>();

@@ -1,14 +1,28 @@
-// Format detection for any input trace: pcap / pcapng / gzip'd pcap go to the native reader, CSV(.gz) to the CSV readers.
+// Format detection for any input trace: pcap / pcapng / gzip'd pcap go to the native reader; NetFlow CSV(.gz), Zeek
+// conn.log (TSV or JSON lines) and nfdump's binary nfcapd files to the flow readers; `schema` overrides the sniffing.
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import { InputError } from '../errors.js';
+import { ConfigError, InputError, expected } from '../errors.js';
 import type { Table } from './table.js';
 import { isGzip, sniffBytes } from './csv-lines.js';
-import { readFlowCsv, type ReadFlowCsvOptions } from './netflow-csv.js';
+import { readFlowCsv, type FlowCsvSchema, type ReadFlowCsvOptions } from './netflow-csv.js';
+import { readZeekConn, zeekKind, type ZeekVariant } from './zeek-conn.js';
+import { NFCAPD_MAGIC, readNfcapd } from './nfdump.js';
 
-export type TraceFormat = 'pcap' | 'pcapng' | 'gzip-pcap' | 'gzip-pcapng' | 'flow-csv' | 'packets-csv';
+export type TraceFormat = 'pcap' | 'pcapng' | 'gzip-pcap' | 'gzip-pcapng' | 'flow-csv' | 'packets-csv' | 'zeek-conn' | 'zeek-json' | 'nfcapd';
 
-export interface ReadTraceOptions extends ReadFlowCsvOptions {
+/** Every flow-record schema a file can be read in (and written back in): the CSV schemas, Zeek conn.log, nfcapd. */
+export type FlowSchema = FlowCsvSchema | 'zeek' | 'nfcapd';
+export const FLOW_SCHEMAS: readonly FlowSchema[] = ['netshare', 'ugr16', 'cidds', 'argus', 'custom', 'zeek', 'nfcapd'];
+
+/** Formats holding flow records (the netflow preset), as opposed to packets. */
+export function isFlowFormat(f: TraceFormat): boolean {
+  return f === 'flow-csv' || f === 'zeek-conn' || f === 'zeek-json' || f === 'nfcapd';
+}
+
+export interface ReadTraceOptions extends Omit<ReadFlowCsvOptions, 'schema'> {
+  /** Force a flow schema (CSV schema, `zeek` or `nfcapd`) instead of sniffing the content. */
+  schema?: FlowSchema;
   /** BPF filter for packet traces. */
   filter?: string;
   /** Progress for packet traces: bytes read of total. */
@@ -61,6 +75,7 @@ export async function detectTraceFormat(file: string): Promise<TraceFormat> {
   const k = magicKind(head);
   if (k) return gz ? (k === 'pcap' ? 'gzip-pcap' : 'gzip-pcapng') : k;
   if (head.length === 0) throw new InputError(`${file}: empty file`, file, { offset: 0 });
+  if (!gz && head.length >= 4 && head.readUInt16LE(0) === NFCAPD_MAGIC) return 'nfcapd';
   // text? (CSV header: printable ASCII/UTF-8 up to the first newline)
   const nl = head.indexOf(10);
   const first = head.subarray(0, nl < 0 ? head.length : nl).toString('utf8');
@@ -68,21 +83,39 @@ export async function detectTraceFormat(file: string): Promise<TraceFormat> {
     const c = head[i]!;
     if (c < 9 || (c > 13 && c < 32)) {
       throw new InputError(
-        `${file}: not a pcap, pcapng, gzip'd pcap or CSV file (magic bytes ${head.subarray(0, 4).toString('hex')})`,
+        `${file}: not a pcap, pcapng, gzip'd pcap, nfcapd, CSV or Zeek log file (magic bytes ${head.subarray(0, 4).toString('hex')})`,
         file,
         { offset: 0 },
       );
     }
   }
+  const z = zeekKind(first.replace(/^\uFEFF/, ''));
+  if (z) return z;
   return looksLikePacketsCsv(first) ? 'packets-csv' : 'flow-csv';
+}
+
+/** What a flow file was read as: enough to write records back in the same schema. */
+export interface FlowSchemaInfo {
+  schema: FlowSchema;
+  zeek?: ZeekVariant;
 }
 
 /**
  * Read any supported trace into a column table: packets (pcap, pcapng, gzip'd pcap, NetShare packets CSV) as a
  * PacketTable, NetFlow CSVs as a FlowTable.
  */
-export async function readTrace(file: string, opts: ReadTraceOptions = {}): Promise<{ table: Table; format: TraceFormat }> {
-  const format = await detectTraceFormat(file);
+export async function readTrace(
+  file: string,
+  opts: ReadTraceOptions = {},
+): Promise<{ table: Table; format: TraceFormat; flowSchema?: FlowSchemaInfo; warnings: string[] }> {
+  let format = await detectTraceFormat(file);
+  if (opts.schema) {
+    if (!isFlowFormat(format) && format !== 'packets-csv') {
+      throw new ConfigError(expected(`no --schema for this ${format} capture (--schema names a flow file's schema)`, 'schema', opts.schema), 'schema');
+    }
+    format = opts.schema === 'zeek' ? (format === 'zeek-json' ? 'zeek-json' : 'zeek-conn') : opts.schema === 'nfcapd' ? 'nfcapd' : 'flow-csv';
+  }
+  const { schema: _s, ...rest } = opts;
   switch (format) {
     case 'pcap':
     case 'pcapng':
@@ -93,17 +126,27 @@ export async function readTrace(file: string, opts: ReadTraceOptions = {}): Prom
         ...(opts.filter ? { filter: opts.filter } : {}),
         ...(opts.onPacketProgress ? { onProgress: opts.onPacketProgress } : {}),
       });
-      return { table, format };
+      return { table, format, warnings: [] };
     }
     case 'packets-csv': {
       const { readPacketsCsv } = await import('./packets-csv.js');
       // contract: readPacketsCsv(file) -> PacketTable (accept a { table } wrapper too)
       const r = (await readPacketsCsv(file)) as unknown as Table | { table: Table };
-      return { table: 'kind' in r ? r : r.table, format };
+      return { table: 'kind' in r ? r : r.table, format, warnings: [] };
+    }
+    case 'zeek-conn':
+    case 'zeek-json': {
+      const r = await readZeekConn(file, rest);
+      return { table: r.table, format, flowSchema: { schema: 'zeek', zeek: r.variant }, warnings: r.stats.warnings };
+    }
+    case 'nfcapd': {
+      const r = await readNfcapd(file, rest);
+      return { table: r.table, format, flowSchema: { schema: 'nfcapd' }, warnings: r.stats.warnings };
     }
     case 'flow-csv': {
-      const { table } = await readFlowCsv(file, opts);
-      return { table, format };
+      const csvSchema = opts.schema === 'zeek' || opts.schema === 'nfcapd' ? undefined : opts.schema;
+      const r = await readFlowCsv(file, { ...rest, ...(csvSchema ? { schema: csvSchema } : {}) });
+      return { table: r.table, format, flowSchema: { schema: r.schema }, warnings: r.stats.warnings };
     }
   }
 }

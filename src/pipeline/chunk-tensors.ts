@@ -1,4 +1,5 @@
 // On-disk chunk tensors in the workdir (format in src/encode/README.md): atomic writes, loader, decode back to tables.
+import type { ReadTraceOptions } from '../io/read-trace.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
@@ -170,6 +171,11 @@ export interface PreprocessSummaryFile {
    * (src/pipeline/holdout.ts); absent in workdirs preprocessed before held-out evaluation (nothing held out).
    */
   holdout?: HoldoutInfo;
+  /**
+   * How the input was read (flow schema, column mapping, skipBadRows): later stages read the real trace again with
+   * the same options. Absent in older workdirs (read with the defaults).
+   */
+  read?: Omit<ReadTraceOptions, 'onProgress' | 'onPacketProgress'>;
 }
 
 export async function loadPreprocessSummary(workdir: string): Promise<PreprocessSummaryFile> {

@@ -1,9 +1,11 @@
-// `netshare convert` as a library function: capture (or packets CSV) -> packets CSV, flow CSV, pcap or pcapng.
+// `netshare convert` as a library function: capture (or packets CSV) -> packets CSV, flow CSV, pcap or pcapng; any flow
+// file (NetFlow CSV, Zeek conn.log, Argus binetflow, nfcapd) -> any writable flow schema.
 import { extname } from 'node:path';
 import { ConfigError, expected } from '../errors.js';
-import { writeFlowCsv } from '../io/netflow-csv.js';
+import { nfcapdOutputError, writeFlowFile } from '../io/flow-files.js';
+import { checkOutputPaths } from '../io/output-paths.js';
 import { PacketsCsvWriter, readPacketsCsv } from '../io/packets-csv.js';
-import { detectTraceFormat } from '../io/read-trace.js';
+import { detectTraceFormat, isFlowFormat, readTrace, type FlowSchemaInfo, type ReadTraceOptions } from '../io/read-trace.js';
 import type { FlowTable, PacketTable } from '../io/table.js';
 import { readFlowTable, readPacketBatches, readPacketTable, type ReadOptions, type ReadStats } from '../native/reader.js';
 import { writePcap } from '../native/writer.js';
@@ -22,9 +24,16 @@ export interface ConvertOptions {
   /** Keep the records before a truncated/corrupt one (with a warning) instead of failing. */
   keepValidPrefix?: boolean;
   onProgress?: (bytesRead: number, totalBytes: number, packets: number) => void;
+  /**
+   * Flow output schema: a NetFlow CSV schema (netshare default, ugr16 = nfdump-style, cidds, argus) or zeek
+   * (conn.log; JSON lines when `to` ends in .json/.jsonl). A `.log` / `.json(l)` path implies zeek.
+   */
+  outSchema?: 'netshare' | 'ugr16' | 'cidds' | 'argus' | 'zeek';
+  /** How to read a flow input (schema, column mapping, skipBadRows). */
+  read?: ReadTraceOptions;
 }
 
-export type ConvertOutput = 'packets-csv' | 'flow-csv' | 'pcap' | 'pcapng';
+export type ConvertOutput = 'packets-csv' | 'flow-csv' | 'zeek-conn' | 'pcap' | 'pcapng';
 
 export interface ConvertSummary {
   input: string;
@@ -51,13 +60,15 @@ export interface ConvertSummary {
 function outputKind(to: string, flows: boolean): ConvertOutput {
   const lower = to.toLowerCase();
   const ext = extname(lower.endsWith('.gz') ? lower.slice(0, -3) : lower);
+  if (ext === '.nfcapd' || /(^|\/)nfcapd\.\d+$/.test(lower)) throw nfcapdOutputError();
+  if (ext === '.log' || ext === '.json' || ext === '.jsonl') return 'zeek-conn';
   if (ext === '.csv') return flows ? 'flow-csv' : 'packets-csv';
   if (lower.endsWith('.gz')) throw new ConfigError(expected('a .csv.gz, .csv, .pcap or .pcapng output', 'to', to), 'to');
   if (ext === '.pcap' || ext === '.pcapng') {
     if (flows) throw new ConfigError('--flows writes a flow CSV: give --to a .csv path (pcap output holds packets)', 'flows');
     return ext === '.pcap' ? 'pcap' : 'pcapng';
   }
-  throw new ConfigError(expected('an output path ending in .csv, .csv.gz, .pcap or .pcapng', 'to', to), 'to');
+  throw new ConfigError(expected('an output path ending in .csv, .csv.gz, .log, .json(l) (Zeek conn.log), .pcap or .pcapng', 'to', to), 'to');
 }
 
 function jsonStats(s: ReadStats): NonNullable<ConvertSummary['stats']> {
@@ -100,7 +111,16 @@ function ipv4Flows(t: FlowTable): { table: FlowTable; dropped: number } {
  */
 export async function convertTrace(input: string, opts: ConvertOptions): Promise<ConvertSummary> {
   if (typeof opts.to !== 'string' || opts.to.length === 0) throw new ConfigError(expected('an output path', 'to', opts.to), 'to');
-  const kind = outputKind(opts.to, Boolean(opts.flows));
+  let kind = outputKind(opts.to, Boolean(opts.flows) || opts.outSchema !== undefined);
+  if (opts.outSchema === 'zeek' && kind === 'flow-csv') kind = 'zeek-conn';
+  if (kind === 'zeek-conn' && opts.outSchema && opts.outSchema !== 'zeek') {
+    throw new ConfigError(expected(`a .csv path for the ${opts.outSchema} schema (.log/.json name a Zeek conn.log)`, 'to', opts.to), 'to');
+  }
+  const lowerTo = opts.to.toLowerCase();
+  const flowOut: FlowSchemaInfo = kind === 'zeek-conn'
+    ? { schema: 'zeek', zeek: { json: /\.jsonl?(\.gz)?$/.test(lowerTo), bytes: 'ip' } }
+    : { schema: opts.outSchema && opts.outSchema !== 'zeek' ? opts.outSchema : 'netshare' };
+  checkOutputPaths([{ key: 'to', path: opts.to }], [input]);
   if (opts.timeoutS !== undefined && !(Number.isFinite(opts.timeoutS) && opts.timeoutS > 0))
     throw new ConfigError(expected('a positive number of seconds', 'timeout', opts.timeoutS), 'timeout');
   const inputFormat = await detectTraceFormat(input);
@@ -125,8 +145,19 @@ export async function convertTrace(input: string, opts: ConvertOptions): Promise
     };
   };
 
-  if (inputFormat === 'packets-csv' || inputFormat === 'flow-csv') {
-    if (inputFormat === 'flow-csv' || (kind !== 'pcap' && kind !== 'pcapng'))
+  if (isFlowFormat(inputFormat) || (opts.read?.schema && inputFormat !== 'packets-csv')) {
+    if (kind !== 'flow-csv' && kind !== 'zeek-conn') {
+      throw new ConfigError(`${input} holds flow records (${inputFormat}); convert them to a flow file (.csv with --out-schema, .log/.json for Zeek), not ${opts.to}`, 'to');
+    }
+    if (opts.filter) throw new ConfigError('--filter needs a capture as input (BPF runs on captured packets)', 'filter');
+    const r = await readTrace(input, opts.read ?? {});
+    warnings.push(...r.warnings);
+    const table = r.table as FlowTable;
+    const { rows } = await writeFlowFile(opts.to, table, flowOut);
+    return done(table.length, table.length, table.length, rows);
+  }
+  if (inputFormat === 'packets-csv') {
+    if (kind !== 'pcap' && kind !== 'pcapng')
       throw new ConfigError(`convert reads captures (pcap, pcapng, gzip'd pcap); a packets CSV can only be converted to .pcap/.pcapng, got ${input} (${inputFormat}) -> ${opts.to}`, 'to');
     if (opts.filter) throw new ConfigError('--filter needs a capture as input (BPF runs on captured packets)', 'filter');
     const { table } = await readPacketsCsv(input);
@@ -141,11 +172,12 @@ export async function convertTrace(input: string, opts: ConvertOptions): Promise
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   };
 
-  if (kind === 'flow-csv') {
+  if (kind === 'flow-csv' || kind === 'zeek-conn') {
     const { flows, stats } = await readFlowTable(input, read);
     const { table, dropped } = ipv4Flows(flows);
-    if (dropped > 0) warnings.push(`${dropped} IPv6 flows left out: NetShare's flow CSV schema has IPv4 integer addresses only`);
-    const { rows } = await writeFlowCsv(opts.to, table, { schema: 'netshare' });
+    if (dropped > 0) warnings.push(`${dropped} IPv6 flows left out: the flow schemas here hold IPv4 addresses only`);
+    // packets make unidirectional 5-tuple flows: as a Zeek conn.log the originator's counts, resp_* 0, conn_state and service unset
+    const { rows } = await writeFlowFile(opts.to, table, flowOut);
     return done(stats.packets, stats.ipv4 + stats.ipv6, flows.length, rows, stats);
   }
 

@@ -3,7 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { NetShareError } from '../errors.js';
-import { readTrace } from '../io/read-trace.js';
+import { readTrace, type ReadTraceOptions } from '../io/read-trace.js';
+import { checkOutputPaths } from '../io/output-paths.js';
 import type { Table } from '../io/table.js';
 import { evaluateTables, validateEvaluateOptions, type EvalResult } from '../eval/evaluate-tables.js';
 import { renderReport } from '../eval/report.js';
@@ -34,6 +35,8 @@ export interface EvaluateFilesOptions {
   downstream?: boolean;
   privacy?: boolean;
   onStage?: (stage: string) => void;
+  /** How to read the files (flow schema, column mapping, skipBadRows); the mapping applies to the real ones only. */
+  read?: ReadTraceOptions;
 }
 
 export interface EvaluateFilesResult {
@@ -66,13 +69,21 @@ async function writeOut(path: string, data: string, what: string): Promise<void>
 /** Evaluate a synthetic trace file against a real one; see src/eval/README.md for the JSON schema. */
 export async function evaluateFiles(opts: EvaluateFilesOptions): Promise<EvaluateFilesResult> {
   validateEvaluateOptions(opts);
+  // outputs are checked before anything is read: a folder, an unwritable place or an input named as output is refused
+  checkOutputPaths(
+    [...(opts.report ? [{ key: 'report', path: opts.report }] : []), ...(opts.metricsJson ? [{ key: 'metrics-json', path: opts.metricsJson }] : [])],
+    [opts.real, opts.synthetic, ...(opts.holdout ? [opts.holdout] : [])],
+  );
   const t0 = performance.now();
   opts.onStage?.('read');
-  const read = async (f: string): Promise<Table> => (await readTrace(f)).table;
+  const ro = opts.read ?? {};
+  // the synthetic file is in the input's schema, but a custom column mapping is the real file's (synthetic CSVs use NetShare's names)
+  const synRead: ReadTraceOptions = { ...(ro.skipBadRows ? { skipBadRows: true } : {}), ...(ro.schema && ro.schema !== 'custom' && !ro.columns ? { schema: ro.schema } : {}) };
+  const read = async (f: string, o: ReadTraceOptions): Promise<Table> => (await readTrace(f, o)).table;
   const [real, syn, holdout] = await Promise.all([
-    opts.tables?.real ?? read(opts.real),
-    read(opts.synthetic),
-    opts.tables?.holdout ?? (opts.holdout ? read(opts.holdout) : Promise.resolve(undefined)),
+    opts.tables?.real ?? read(opts.real, ro),
+    read(opts.synthetic, synRead),
+    opts.tables?.holdout ?? (opts.holdout ? read(opts.holdout, ro) : Promise.resolve(undefined)),
   ]);
   const t1 = performance.now();
   const { result, charts } = evaluateTables(real, syn, {

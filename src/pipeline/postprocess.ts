@@ -8,7 +8,9 @@ import { copyFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { indexFlows } from '../io/flow-key.js';
 import { concatTables, rowsInTime, sortByTime } from '../io/rows.js';
 import { recordTimes, type FlowTable, type PacketTable, type Table } from '../io/table.js';
-import { readFlowCsv, writeFlowCsv, type FlowCsvSchema } from '../io/netflow-csv.js';
+import { flowSchemaOf, writeFlowFile } from '../io/flow-files.js';
+import { snapToTokens } from '../io/address-tokens.js';
+import type { FlowSchemaInfo } from '../io/read-trace.js';
 import { NETSHARE_METRICS, compareProfiles, metricsFor, profile } from '../eval/fidelity.js';
 import { validateTable } from '../eval/rows.js';
 import { rankData } from '../eval/stats.js';
@@ -355,15 +357,25 @@ export async function postprocessStage(opts: PostprocessOptions): Promise<Postpr
     await writePcap(output, table, { format: 'pcap', mode: 'header-only', linktype: 'raw' });
     format = 'pcap';
   } else {
-    let schema: FlowCsvSchema = 'netshare';
+    // the input's schema (read as preprocessing read it); address tokens of the input go back as the tokens
+    let info: FlowSchemaInfo = { schema: 'netshare' };
     try {
-      schema = (await readFlowCsv(opts.input, { limit: 1 })).schema;
+      info = (await flowSchemaOf(opts.input, summary.read ?? {})) ?? info;
     } catch {
-      /* the input was read before; a table passed in by a library caller may have no CSV behind it */
+      /* the input was read before; a table passed in by a library caller may have no file behind it */
     }
-    if (schema === 'custom') schema = 'netshare';
-    await writeFlowCsv(output, table, { schema });
-    format = `csv (${schema} schema)`;
+    if (info.schema === 'custom') info = { schema: 'netshare' };
+    // nfdump cannot build an nfcapd file from records: the synthetic trace is nfdump-style CSV (nfdump's own names)
+    if (info.schema === 'nfcapd') info = { schema: 'ugr16' };
+    const { loadEncoders } = await import('./chunk-tensors.js');
+    const tokens = (await loadEncoders(wd)).addressTokens;
+    if (tokens?.size) {
+      // generated 240/4 addresses are token hosts: the nearest token's, so the output names them as the input did
+      snapToTokens([table.srcIp, table.dstIp], table.length, tokens);
+      (table as FlowTable).addressTokens = tokens;
+    }
+    const w = await writeFlowFile(output, table as FlowTable, info);
+    format = w.schema.startsWith('zeek') ? `Zeek conn.log (${w.schema})` : `csv (${w.schema} schema)`;
   }
   let out: string | undefined;
   if (opts.out) {

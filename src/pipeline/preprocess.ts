@@ -80,6 +80,12 @@ function tableTimeSpan(t: Table): { first: number; last: number } {
   return { first, last };
 }
 
+/** The reading options later stages need again (JSON: no callbacks). */
+function readOptionsRecord(r: ReadTraceOptions | undefined): NonNullable<PreprocessSummaryFile['read']> {
+  const { onProgress: _p, onPacketProgress: _q, ...rest } = r ?? {};
+  return rest;
+}
+
 /** Run preprocessing into `<workdir>/preprocess/` (layout documented in src/encode/README.md). */
 export async function preprocess(opts: PreprocessOptions): Promise<PreprocessResult> {
   const workdir = resolve(opts.workdir);
@@ -111,6 +117,7 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessRes
     opts.onProgress?.('read', 0, 0);
     let table: Table;
     let inputFormat: TraceFormat | 'table';
+    let readWarnings: string[] = [];
     if (opts.table) {
       table = opts.table;
       inputFormat = 'table';
@@ -122,6 +129,7 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessRes
       });
       table = r.table;
       inputFormat = r.format;
+      readWarnings = r.warnings;
     }
     const readSeconds = (performance.now() - t0) / 1000;
     const want = cfg.global.dataset === 'pcap' ? 'packets' : 'flows';
@@ -171,6 +179,10 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessRes
     const T = paddedLength(cfg.preprocess.maxFlowLen ?? plan.maxLen, sampleLen);
     opts.onProgress?.('fit', 0, 1);
     const set = fitEncoders(view, cfg);
+    const notices = [...readWarnings];
+    if (set.skippedFields?.length) notices.push(`optional fields not modelled (the trace has no such column): ${set.skippedFields.join(', ')}`);
+    const constants = Object.entries(set.constants ?? {});
+    if (constants.length) notices.push(`optional fields with one value in every record, not modelled and written back as that value: ${constants.map(([c, v]) => `${c} = ${JSON.stringify(v)}`).join(', ')}`);
     const layout = buildLayout(set);
     // dense feature tensors: refuse before allocating something the machine cannot hold
     let totalFlows = 0;
@@ -227,7 +239,8 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessRes
       featureDim: layout.featureDim,
       edgesUs: Array.from(plan.edges),
       recordRangesUs: plan.chunks.map((c) => [c.firstUs, c.lastUs]),
-      warnings: plan.warnings,
+      warnings: [...notices, ...plan.warnings],
+      read: readOptionsRecord(opts.read),
       seconds,
       holdout: holdout ? holdout.info : { source: 'none', reason: noHoldout, trainRecords: table.length },
     };

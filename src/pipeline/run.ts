@@ -6,6 +6,9 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { ConfigError, InputError, InterruptedError, expected } from '../errors.js';
 import { deepMerge, parseConfig, type NetShareConfig } from '../config/schema.js';
+import type { ReadTraceOptions } from '../io/read-trace.js';
+import { nfcapdOutputError } from '../io/flow-files.js';
+import { checkOutputPaths } from '../io/output-paths.js';
 import type { Device } from '../runtime/session.js';
 import type { Table } from '../io/table.js';
 import { loadPreprocessSummary } from './chunk-tensors.js';
@@ -125,6 +128,8 @@ export interface RunOptions {
    * input's flows; the input is then all training data.
    */
   holdoutFile?: string;
+  /** How to read the input (flow schema, column mapping, skipBadRows); later stages reuse what preprocess recorded. */
+  read?: ReadTraceOptions;
   /** Evaluation options. */
   downstream?: boolean;
   privacy?: boolean;
@@ -250,6 +255,11 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   if (!opts.input && !m0.inputs[0]) throw new ConfigError('name the input trace with --input', 'input');
   const st = await stat(input).catch(() => null);
   if (!st || !st.isFile()) throw new InputError(`input trace ${input} does not exist or is not a file`, input);
+  if (opts.out !== undefined) {
+    // the synthetic trace's --out is checked before any stage runs: a folder, an unwritable place or the input itself is refused
+    if (/\.nfcapd$|(^|\/)nfcapd\.\d+$/.test(opts.out.toLowerCase())) throw nfcapdOutputError('out');
+    checkOutputPaths([{ key: 'out', path: opts.out }], [input]);
+  }
   const device: Device = opts.device ?? 'cpu';
   const workers = opts.workers ?? defaultWorkers();
   if (opts.jobTimeoutS !== undefined && !(opts.jobTimeoutS > 0)) throw new ConfigError(expected('a positive number of seconds', '--job-timeout', opts.jobTimeoutS), 'job-timeout');
@@ -308,6 +318,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         workdir: wd,
         config: cfg,
         requireAllChunks: true,
+        ...(opts.read ? { read: opts.read } : {}),
         ...(opts.holdoutFile !== undefined ? { holdoutFile: opts.holdoutFile } : {}),
         onProgress: (phase, done, total) => ev.progress?.('preprocess', phase, total > 0 ? done / total : 0, `${done}/${total}`),
       });
@@ -398,7 +409,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       if (!sides) {
         const { readTrace } = await import('../io/read-trace.js');
         const { loadRealSides } = await import('./holdout.js');
-        sides = await loadRealSides(wd, (await readTrace(input)).table, summary);
+        sides = await loadRealSides(wd, (await readTrace(input, summary.read ?? {})).table, summary);
       }
       return sides;
     };

@@ -23,7 +23,9 @@ describe('presets', () => {
     expect(p.model.iterations).toBe(80000);
     expect(p.model.dRounds).toBe(5);
     const n = presetConfig('netflow');
-    expect(n.preprocess.timeseries.map((f) => f.column)).toEqual(['td', 'pkt', 'byt', 'type']);
+    // NetShare's fields, then the optional ones (label; what Zeek conn.log and Argus carry), modelled only when present
+    expect(n.preprocess.timeseries.map((f) => f.column)).toEqual(['td', 'pkt', 'byt', 'type', 'label', 'rpkt', 'rbyt', 'sbyt', 'state', 'service', 'dir']);
+    expect(n.preprocess.timeseries.slice(3).every((f) => f.optional === true)).toBe(true);
     expect(n.preprocess.timeseries[0]).toMatchObject({ log1p: true, normalization: 'zeroOne' });
     expect(n.model.iterations).toBe(200000);
     expect(n.train.fineTuneFraction).toBe(0.25);

@@ -1,9 +1,11 @@
-// `netshare convert`: a capture to a packets CSV, a flow CSV (--flows), or pcap/pcapng; prints a one-line summary.
+// `netshare convert`: a capture to a packets CSV, a flow file (--flows), or pcap/pcapng; a flow file to another flow schema.
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { convertTrace } from '../../pipeline/convert.js';
 import { printJson, progress, say, type GlobalArgs } from '../output.js';
+import { readOptions, readOptionsFrom, type ReadArgs } from '../read-options.js';
 
-interface ConvertArgs extends GlobalArgs {
+interface ConvertArgs extends GlobalArgs, ReadArgs {
+  outSchema?: 'netshare' | 'ugr16' | 'cidds' | 'argus' | 'zeek';
   input: string;
   to: string;
   flows: boolean;
@@ -21,11 +23,13 @@ function human(n: number): string {
 
 export const convertCommand: CommandModule<object, ConvertArgs> = {
   command: 'convert <input>',
-  describe: 'Convert a capture (pcap, pcapng, gzip\'d pcap, ERF-in-pcap) to a packets CSV, a flow CSV (--flows) or pcap/pcapng',
+  describe:
+    "Convert a capture (pcap, pcapng, gzip'd pcap, ERF-in-pcap) to a packets CSV, flows (--flows: NetFlow CSV or Zeek conn.log) or pcap/pcapng; or a flow file (NetFlow CSV, Zeek conn.log, Argus binetflow, nfcapd) to another flow schema",
   builder: (y: Argv) =>
-    y
-      .positional('input', { type: 'string', demandOption: true, describe: 'Capture file (or a NetShare packets CSV when writing pcap)' })
-      .option('to', { type: 'string', demandOption: true, describe: 'Output: .csv / .csv.gz (packets, or flows with --flows), .pcap or .pcapng' })
+    readOptions(y)
+      .positional('input', { type: 'string', demandOption: true, describe: 'Capture or flow file (or a NetShare packets CSV when writing pcap)' })
+      .option('to', { type: 'string', demandOption: true, describe: 'Output: .csv / .csv.gz (packets, or flows with --flows / --out-schema), .log / .json (Zeek conn.log), .pcap or .pcapng; .nfcapd is refused (nfdump cannot build one from records)' })
+      .option('out-schema', { type: 'string', choices: ['netshare', 'ugr16', 'cidds', 'argus', 'zeek'], describe: 'Flow output schema (default netshare; zeek for .log/.json)' })
       .option('flows', { type: 'boolean', default: false, describe: 'Write 5-tuple flows (NetShare NetFlow CSV columns) instead of packets' })
       .option('filter', { type: 'string', describe: 'BPF filter (libpcap syntax) applied while reading, e.g. "tcp or udp"' })
       .option('timeout', { type: 'number', describe: 'Flow inactive timeout in seconds (default: none, as NetShare)' })
@@ -42,6 +46,8 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
         ...(args.timeout !== undefined ? { timeoutS: args.timeout } : {}),
         extended: args.extended,
         keepValidPrefix: args.keepValidPrefix,
+        ...(args.outSchema ? { outSchema: args.outSchema } : {}),
+        read: readOptionsFrom(args),
         onProgress: (bytes, total, packets) => bar.update(bytes, total, `${packets} packets`),
       });
     } finally {
@@ -53,7 +59,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       return;
     }
     const share = (100 * summary.decodedShare).toFixed(1);
-    const flows = summary.outputFormat === 'flow-csv' ? `, ${summary.flows} flows` : '';
+    const flows = summary.outputFormat === 'flow-csv' || summary.outputFormat === 'zeek-conn' ? `, ${summary.flows} flows` : '';
     say(
       args,
       `${summary.input} -> ${summary.output}: ${summary.packets} packets (${share}% decoded as IP)${flows}, ${summary.written} ${summary.outputFormat === 'pcap' || summary.outputFormat === 'pcapng' ? 'records' : 'rows'} written in ${summary.seconds.toFixed(2)} s (${human(summary.packetsPerSecond)}packets/s)`,

@@ -5,8 +5,9 @@ import { evaluateFiles } from '../../pipeline/evaluate.js';
 import { BASELINES } from '../../eval/baselines.js';
 import { fmt } from '../../eval/report.js';
 import { printJson, say, type GlobalArgs } from '../output.js';
+import { readOptions, readOptionsFrom, type ReadArgs } from '../read-options.js';
 
-interface EvalArgs extends GlobalArgs {
+interface EvalArgs extends GlobalArgs, ReadArgs {
   real: string;
   synthetic: string;
   holdout?: string;
@@ -24,7 +25,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
   command: 'eval',
   describe: 'Evaluate a synthetic trace against a real one (pcap vs pcap, or NetFlow CSV vs NetFlow CSV)',
   builder: (y: Argv) =>
-    y
+    readOptions(y)
       .option('real', { type: 'string', demandOption: true, describe: 'Real (training) trace: pcap/pcapng/gzip pcap or NetFlow CSV(.gz)' })
       .option('synthetic', { type: 'string', demandOption: true, describe: 'Synthetic trace of the same kind' })
       .option('holdout', {
@@ -57,6 +58,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       jsVariant: args.jsDistance ? 'distance' : 'divergence',
       downstream: args.downstream,
       privacy: args.privacy,
+      read: readOptionsFrom(args),
       onStage: args.verbose ? (s) => process.stderr.write(`eval: ${s}\n`) : undefined,
     });
     const res = r.result;

@@ -1,14 +1,13 @@
 // `netshare preprocess`: turn a packet or NetFlow trace into per-chunk DoppelGANger tensors + encoder state in a workdir.
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { ConfigError, expected } from '../../errors.js';
 import { deepMerge, loadConfigFile, parseConfig, presetConfig, type NetShareConfig } from '../../config/schema.js';
-import { detectTraceFormat } from '../../io/read-trace.js';
-import type { FlowCsvSchema } from '../../io/netflow-csv.js';
+import { detectTraceFormat, isFlowFormat } from '../../io/read-trace.js';
+import { readOptions, readOptionsFrom, type ReadArgs } from '../read-options.js';
 import { preprocess } from '../../pipeline/preprocess.js';
 import { preprocessDir } from '../../pipeline/chunk-tensors.js';
 import { printJson, progress, say, type GlobalArgs } from '../output.js';
 
-interface PreprocessArgs extends GlobalArgs {
+interface PreprocessArgs extends GlobalArgs, ReadArgs {
   input: string;
   workdir: string;
   preset?: 'pcap' | 'netflow';
@@ -16,32 +15,17 @@ interface PreprocessArgs extends GlobalArgs {
   seed?: number;
   chunks?: number;
   maxFlowLen?: number;
-  schema?: FlowCsvSchema;
-  columns?: string[];
-  skipBadRows: boolean;
   limit?: number;
   force: boolean;
   holdoutShare?: number;
   holdoutFile?: string;
 }
 
-/** `--columns srcip=Source,dstip=Dest` or repeated `--columns srcip=Source`. */
-function parseColumns(list: string[] | undefined): Record<string, string> | undefined {
-  if (!list || list.length === 0) return undefined;
-  const out: Record<string, string> = {};
-  for (const item of list.flatMap((s) => s.split(','))) {
-    const eq = item.indexOf('=');
-    if (eq <= 0) throw new ConfigError(expected('field=column pairs (e.g. srcip=Source)', '--columns', item), 'columns');
-    out[item.slice(0, eq).trim()] = item.slice(eq + 1).trim();
-  }
-  return out;
-}
-
 export const preprocessCommand: CommandModule<object, PreprocessArgs> = {
   command: 'preprocess',
   describe: 'Chunk a trace into flows and encode it into DoppelGANger tensors (NetShare preprocessing)',
   builder: (y: Argv) =>
-    y
+    readOptions(y)
       .option('input', { type: 'string', demandOption: true, describe: 'pcap / pcapng / gzip pcap, or NetFlow CSV(.gz)' })
       .option('workdir', { type: 'string', demandOption: true, describe: 'Work folder (tensors go to <workdir>/preprocess/)' })
       .option('preset', { type: 'string', choices: ['pcap', 'netflow'], describe: 'Built-in config (default: by input kind)' })
@@ -49,9 +33,6 @@ export const preprocessCommand: CommandModule<object, PreprocessArgs> = {
       .option('seed', { type: 'number', describe: 'Overrides global.seed' })
       .option('chunks', { type: 'number', describe: 'Overrides preprocess.nChunks' })
       .option('max-flow-len', { type: 'number', describe: 'Overrides preprocess.maxFlowLen' })
-      .option('schema', { type: 'string', choices: ['netshare', 'ugr16', 'cidds', 'custom'], describe: 'NetFlow CSV schema (default: from the header)' })
-      .option('columns', { type: 'string', array: true, describe: 'CSV column mapping field=column (srcip, dstip, srcport, dstport, proto, ts|te, td, pkt, byt, label, type, flags, tos)' })
-      .option('skip-bad-rows', { type: 'boolean', default: false, describe: 'Skip and count malformed CSV rows instead of failing' })
       .option('limit', { type: 'number', describe: 'Read only the first N CSV records' })
       .option('force', { type: 'boolean', default: false, describe: 'Rerun even if the workdir manifest says this is already done' })
       .option('holdout-share', { type: 'number', describe: 'Share of the 5-tuple flows held out before anything is fitted (preprocess.holdoutShare, default 0.1; 0 disables)' })
@@ -76,11 +57,10 @@ export const preprocessCommand: CommandModule<object, PreprocessArgs> = {
       let preset = args.preset;
       if (!preset) {
         const fmt = await detectTraceFormat(args.input);
-        preset = fmt === 'flow-csv' ? 'netflow' : 'pcap';
+        preset = isFlowFormat(fmt) || args.schema ? 'netflow' : 'pcap';
       }
       cfg = presetConfig(preset, overrides);
     }
-    const columns = parseColumns(args.columns);
     const bar = progress('preprocess', args);
     let phase = '';
     const r = await preprocess({
@@ -90,9 +70,7 @@ export const preprocessCommand: CommandModule<object, PreprocessArgs> = {
       force: args.force,
       ...(args.holdoutFile !== undefined ? { holdoutFile: args.holdoutFile } : {}),
       read: {
-        ...(args.schema ? { schema: args.schema } : {}),
-        ...(columns ? { columns } : {}),
-        skipBadRows: args.skipBadRows,
+        ...readOptionsFrom(args),
         ...(args.limit !== undefined ? { limit: args.limit } : {}),
       },
       onProgress: (p, done, total) => {

@@ -5,9 +5,10 @@ import { RUN_PRESETS, resolveRunConfig, runPipeline, type RunEvents, type RunRes
 import type { NetShareConfig } from '../../config/schema.js';
 import { fmt } from '../../eval/report.js';
 import { printJson, progress, say, type GlobalArgs, type Progress } from '../output.js';
+import { readOptions, readOptionsFrom, type ReadArgs } from '../read-options.js';
 import { interruptible } from '../interrupt.js';
 
-export interface PipelineArgs extends GlobalArgs {
+export interface PipelineArgs extends GlobalArgs, ReadArgs {
   input?: string;
   workdir: string;
   out?: string;
@@ -45,8 +46,8 @@ export function pipelineOptions(y: Argv, which: 'run' | 'train' | 'generate'): A
     .option('workdir-root', { type: 'string', describe: 'With --executor: the shared folder job paths are relative to (the workers\' --workdir-root); default: the workdir\'s parent' })
     .option('job-timeout', { type: 'number', describe: 'Fail a train/generate job that runs longer than this many seconds (not retried)' });
   if (which !== 'generate') {
-    a = a
-      .option('input', { type: 'string', demandOption: true, describe: 'Real trace: pcap/pcapng/gzip pcap or NetFlow CSV(.gz)' })
+    a = readOptions(a)
+      .option('input', { type: 'string', demandOption: true, describe: 'Real trace: pcap/pcapng/gzip pcap, NetFlow CSV(.gz), Zeek conn.log, Argus binetflow or nfcapd' })
       .option('preset', { type: 'string', choices: [...RUN_PRESETS], describe: 'Built-in config (default: pcap for packet traces, netflow for CSV)' })
       .option('config', { type: 'string', describe: 'JSON config file (may start from "preset": "pcap" | "netflow")' })
       .conflicts('preset', 'config')
@@ -77,9 +78,9 @@ export function pipelineOptions(y: Argv, which: 'run' | 'train' | 'generate'): A
 async function configFor(args: PipelineArgs): Promise<NetShareConfig> {
   let preset = args.preset;
   if (!preset && !args.config && args.input) {
-    const { detectTraceFormat } = await import('../../io/read-trace.js');
+    const { detectTraceFormat, isFlowFormat } = await import('../../io/read-trace.js');
     const f = await detectTraceFormat(args.input);
-    preset = f === 'flow-csv' ? 'netflow' : 'pcap';
+    preset = isFlowFormat(f) || args.schema ? 'netflow' : 'pcap';
   }
   return resolveRunConfig(args.config ? { configFile: args.config } : { preset: preset ?? 'pcap' }, {
     ...(args.chunks !== undefined ? { chunks: args.chunks } : {}),
@@ -193,6 +194,7 @@ export async function runCommandHandler(args: ArgumentsCamelCase<PipelineArgs>, 
       ...(args.flows !== undefined ? { flows: args.flows } : {}),
       ...(args.duration !== undefined ? { durationS: args.duration } : {}),
       ...(args.holdoutFile !== undefined ? { holdoutFile: args.holdoutFile } : {}),
+      ...(which !== 'generate' ? { read: readOptionsFrom(args) } : {}),
       downstream: args.downstream ?? true,
       privacy: args.privacy ?? true,
       ...stages[which],

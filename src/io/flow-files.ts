@@ -1,0 +1,34 @@
+// Writing flow records in any schema a flow file can be read in (CSV schemas, Zeek conn.log), and finding a file's schema.
+import { ConfigError } from '../errors.js';
+import { writeFlowCsv } from './netflow-csv.js';
+import { readTrace, type FlowSchemaInfo, type ReadTraceOptions } from './read-trace.js';
+import type { FlowTable } from './table.js';
+import { writeZeekConn } from './zeek-conn.js';
+
+/** The refusal for nfcapd output: nfdump ships no tool that turns flow records back into an nfcapd file. */
+export function nfcapdOutputError(key = 'to'): ConfigError {
+  return new ConfigError(
+    'writing nfcapd is not supported: nfdump has no tool that builds an nfcapd file from flow records; write .csv (nfdump-style columns with --schema ugr16, or NetShare\'s)',
+    key,
+  );
+}
+
+/**
+ * Write `table` as `info.schema` (the input's schema when writing synthetic records back): NetFlow CSV in a CSV
+ * schema, a Zeek conn.log (TSV or JSON lines as the input was). nfcapd is refused (nfcapdOutputError).
+ */
+export async function writeFlowFile(file: string, table: FlowTable, info: FlowSchemaInfo, columns?: Record<string, string>): Promise<{ rows: number; schema: string }> {
+  if (info.schema === 'nfcapd') throw nfcapdOutputError();
+  if (info.schema === 'zeek') {
+    const r = await writeZeekConn(file, table, info.zeek ?? {});
+    return { rows: r.rows, schema: info.zeek?.json ? 'zeek (JSON lines)' : 'zeek' };
+  }
+  const r = await writeFlowCsv(file, table, { schema: info.schema, ...(columns ? { columns } : {}) });
+  return { rows: r.rows, schema: info.schema };
+}
+
+/** The schema `file` is read in with `read` (its first record only); undefined when it is not a flow file. */
+export async function flowSchemaOf(file: string, read: ReadTraceOptions = {}): Promise<FlowSchemaInfo | undefined> {
+  const r = await readTrace(file, { ...read, limit: 1, skipBadRows: true });
+  return r.flowSchema;
+}
