@@ -189,6 +189,59 @@ describe.skipIf(!HAVE_REDIS && !CI)('BullMQ executor on a real Redis with 2 work
     await expect(p).rejects.toBeInstanceOf(InterruptedError);
     await Promise.any(workers.map((w) => waitFor(w.proc, /fail ns-cancelled\.long\.[0-9a-f]+: InterruptedError/, 10_000)));
   });
+
+  it('stops the run\'s jobs on the workers when the driver gets SIGINT, and exits 130', async () => {
+    const wd = join(root, 'sigint');
+    const cfgFile = join(root, 'cfg-sigint.json');
+    writeFileSync(cfgFile, JSON.stringify(raw));
+    const { code, stderr } = await interruptDuringChunk0(['train', '--input', input, '--config', cfgFile, '--workdir', wd, '--executor', redis.url], wd);
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/SIGINT: cancelling the run's jobs/);
+    await Promise.any(workers.map((w) => (/fail ns-[0-9a-f]+\.train\.chunk-0\.[0-9a-f]+: InterruptedError/.test(w.log()) ? Promise.resolve() : waitFor(w.proc, /fail ns-[0-9a-f]+\.train\.chunk-0\.[0-9a-f]+: InterruptedError/, 10_000))));
+  });
+
+  it('serves the queues on localhost with `netshare dashboard` (bull-board)', async () => {
+    const { startDashboard } = await import('../../src/pipeline/dashboard.js');
+    const d = await startDashboard({ redis: redis.url, port: 0 });
+    try {
+      expect(d.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+      const api = (await (await fetch(`${d.url}api/queues`)).json()) as { queues: { name: string; counts: Record<string, number> }[] };
+      const cpu = api.queues.find((q) => q.name === 'netshare-cpu');
+      expect(cpu).toBeDefined();
+      expect(cpu!.counts.completed).toBeGreaterThan(0);
+      expect(await (await fetch(d.url)).text()).toMatch(/<html/i);
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+/** Start `netshare <args>`, SIGINT it once chunk 0 has a checkpoint; its exit code and stderr. */
+async function interruptDuringChunk0(args: string[], wd: string): Promise<{ code: number | null; stderr: string }> {
+  const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  p.stderr!.on('data', (d: Buffer) => (stderr += String(d)));
+  const exited = new Promise<number | null>((r) => p.once('exit', r));
+  const half = join(wd, 'train', 'chunk-0', 'checkpoints', 'ckpt-000000100.nsckpt');
+  while (!existsSync(half) && p.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+  p.kill('SIGINT');
+  return { code: await exited, stderr };
+}
+
+describe('Ctrl-C on a local-pool run', () => {
+  it('cancels the jobs and exits 130', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'ns-sigint-'));
+    const inp = join(base, 'in.pcap');
+    await writePcap(inp, syntheticPackets(40, 2));
+    const cfgFile = join(base, 'cfg.json');
+    writeFileSync(cfgFile, JSON.stringify(raw));
+    const wd = join(base, 'wd');
+    const { code, stderr } = await interruptDuringChunk0(['train', '--input', inp, '--config', cfgFile, '--workdir', wd, '--workers', '2'], wd);
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/netshare: InterruptedError: /);
+    // the workdir lock went with it: the next run may start (and resumes)
+    expect(existsSync(join(wd, '.netshare-lock'))).toBe(false);
+  });
 });
 
 describe('netshare run on a workdir another netshare is running', () => {
