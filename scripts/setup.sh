@@ -2,7 +2,7 @@
 # Installs what netshare needs on a fresh Debian machine (system packages when missing, npm ci, the build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pkgs=(libpcap-dev pkg-config g++ make python3 tshark tcpdump redis-server chromium fonts-liberation)
+pkgs=(libpcap-dev pkg-config g++ make python3 tshark tcpdump redis-server nfdump chromium fonts-liberation)
 need=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
 if [ ${#need[@]} -gt 0 ]; then

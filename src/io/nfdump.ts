@@ -1,7 +1,7 @@
 // nfdump's binary nfcapd files, read through the `nfdump` program (Debian package nfdump) with its output streamed.
 //
 // `nfdump -o csv` (1.7.1) prints first/last seen in whole seconds, so the reader asks for a fmt line instead: %tsr
-// (start, fractional seconds), %td (duration, [d ]HH:MM:SS.mmm), addresses, ports, protocol, flags, tos, packets,
+// (start, fractional seconds), %td (duration; seconds with -N), addresses, ports, protocol, flags, tos, packets,
 // bytes — the NetFlow fields NetShare models, to the millisecond nfcapd stores. TZ=UTC keeps nfdump's clock out.
 // Writing nfcapd is not supported: nfdump has no tool that turns records back into an nfcapd file, so synthetic
 // NetFlow is written as CSV (the CLI refuses `--to x.nfcapd` and says so).
@@ -28,8 +28,9 @@ export function nfdumpAvailable(): boolean {
   return spawnSync('nfdump', ['-V'], { stdio: 'ignore' }).status === 0;
 }
 
-/** "[d ]HH:MM:SS.mmm" (nfdump's %td) → seconds; NaN when malformed. */
+/** nfdump's %td → seconds: plain seconds ("12.345", with -N) or "[d ]HH:MM:SS.mmm"; NaN when malformed. */
 export function parseNfdumpDuration(s: string): number {
+  if (/^\d+(\.\d+)?$/.test(s.trim())) return Number(s);
   const m = /^(?:(\d+)\s+)?(\d+):(\d\d):(\d\d)(?:\.(\d+))?$/.exec(s.trim());
   if (!m) return NaN;
   const ms = m[5] ? Math.round(Number(`0.${m[5]}`) * 1000) : 0;
