@@ -1,24 +1,21 @@
 // Writing flow records in any schema a flow file can be read in (CSV schemas, Zeek conn.log), and finding a file's schema.
-import { ConfigError } from '../errors.js';
 import { writeFlowCsv } from './netflow-csv.js';
+import { writeNfcapd } from './nfdump.js';
 import { readTrace, type FlowSchemaInfo, type ReadTraceOptions } from './read-trace.js';
 import type { FlowTable } from './table.js';
 import { writeZeekConn } from './zeek-conn.js';
 
-/** The refusal for nfcapd output: nfdump ships no tool that turns flow records back into an nfcapd file. */
-export function nfcapdOutputError(key = 'to'): ConfigError {
-  return new ConfigError(
-    'writing nfcapd is not supported: nfdump has no tool that builds an nfcapd file from flow records; write .csv (nfdump-style columns with --schema ugr16, or NetShare\'s)',
-    key,
-  );
+/** Whether a path names an nfcapd file (`x.nfcapd`, or nfcapd's own `nfcapd.YYYYMMDDhhmm`). */
+export function isNfcapdPath(path: string): boolean {
+  return /\.nfcapd$|(^|\/)nfcapd\.\d{12}$/.test(path.toLowerCase());
 }
 
 /**
  * Write `table` as `info.schema` (the input's schema when writing synthetic records back): NetFlow CSV in a CSV
- * schema, a Zeek conn.log (TSV or JSON lines as the input was). nfcapd is refused (nfcapdOutputError).
+ * schema, a Zeek conn.log (TSV or JSON lines as the input was), or an nfcapd file (through nfdump's collector).
  */
 export async function writeFlowFile(file: string, table: FlowTable, info: FlowSchemaInfo, columns?: Record<string, string>): Promise<{ rows: number; schema: string }> {
-  if (info.schema === 'nfcapd') throw nfcapdOutputError();
+  if (info.schema === 'nfcapd') return { ...(await writeNfcapd(file, table)), schema: 'nfcapd' };
   if (info.schema === 'zeek') {
     const r = await writeZeekConn(file, table, info.zeek ?? {});
     return { rows: r.rows, schema: info.zeek?.json ? 'zeek (JSON lines)' : 'zeek' };

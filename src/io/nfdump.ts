@@ -3,10 +3,14 @@
 // `nfdump -o csv` (1.7.1) prints first/last seen in whole seconds, so the reader asks for a fmt line instead: %tsr
 // (start, fractional seconds), %td (duration; seconds with -N), addresses, ports, protocol, flags, tos, packets,
 // bytes — the NetFlow fields NetShare models, to the millisecond nfcapd stores. TZ=UTC keeps nfdump's clock out.
-// Writing nfcapd is not supported: nfdump has no tool that turns records back into an nfcapd file, so synthetic
-// NetFlow is written as CSV (the CLI refuses `--to x.nfcapd` and says so).
+// Writing: nfdump has no tool that builds an nfcapd file from records, but its collector nfcapd does from NetFlow
+// export datagrams, so writeNfcapd runs a private nfcapd on a loopback port and sends it the records as NetFlow v5.
 import { spawn, spawnSync } from 'node:child_process';
-import { InputError } from '../errors.js';
+import { createSocket } from 'node:dgram';
+import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { ConfigError, InputError, NetShareError, expected } from '../errors.js';
+import { atomicFile } from './atomic.js';
 import { AddressTokenMap } from './address-tokens.js';
 import { Grow, forEachStreamLine } from './csv-lines.js';
 import { protoNumber } from './protocols.js';
@@ -144,4 +148,150 @@ export async function readNfcapd(
     },
     stats: { rows, skipped, seconds: (performance.now() - t0) / 1000, badRows, warnings },
   };
+}
+
+/** Whether nfcapd (the collector, same Debian package) can be run: what writing nfcapd files needs. */
+export function nfcapdAvailable(): boolean {
+  return spawnSync('nfcapd', ['-V'], { stdio: 'ignore' }).status === 0;
+}
+
+const V5_HEADER = 24;
+const V5_RECORD = 48;
+const V5_MAX = 30;
+
+/** NetFlow v5 export datagrams for `table` (all with one header time; times in ms after a made-up boot). */
+function v5Datagrams(table: FlowTable): Buffer[] {
+  const n = table.length;
+  let first = Infinity;
+  let last = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const s = Math.round(table.ts[i]! / 1000);
+    first = Math.min(first, s);
+    last = Math.max(last, s + Math.round(table.td[i]! * 1000));
+  }
+  const boot = first - 1000;
+  const uptime = last - boot + 1000;
+  if (uptime >= 2 ** 31) throw new ConfigError(expected('a trace spanning under 24 days (NetFlow v5 times are 32-bit milliseconds since the exporter booted)', 'to', `${(uptime / 864e5).toFixed(1)} days`), 'to');
+  const exportMs = boot + uptime;
+  const out: Buffer[] = [];
+  for (let b = 0, seq = 0; b < n; b += V5_MAX) {
+    const count = Math.min(V5_MAX, n - b);
+    const d = Buffer.alloc(V5_HEADER + count * V5_RECORD);
+    d.writeUInt16BE(5, 0);
+    d.writeUInt16BE(count, 2);
+    d.writeUInt32BE(uptime, 4);
+    d.writeUInt32BE(Math.floor(exportMs / 1000), 8);
+    d.writeUInt32BE((exportMs % 1000) * 1e6, 12);
+    d.writeUInt32BE(seq >>> 0, 16);
+    seq += count;
+    for (let k = 0; k < count; k++) {
+      const i = b + k;
+      const o = V5_HEADER + k * V5_RECORD;
+      const pk = table.pkt[i]!;
+      const by = table.byt[i]!;
+      if (!(pk >= 0 && pk < 2 ** 32 && by >= 0 && by < 2 ** 32)) {
+        throw new ConfigError(expected('packet and byte counts below 2^32 (NetFlow v5 counters)', `record ${i + 1}`, `${pk} packets, ${by} bytes`), 'to');
+      }
+      const s = Math.round(table.ts[i]! / 1000) - boot;
+      d.writeUInt32BE(table.srcIp[i]!, o);
+      d.writeUInt32BE(table.dstIp[i]!, o + 4);
+      d.writeUInt32BE(Math.round(pk), o + 16);
+      d.writeUInt32BE(Math.round(by), o + 20);
+      d.writeUInt32BE(s, o + 24);
+      d.writeUInt32BE(s + Math.round(table.td[i]! * 1000), o + 28);
+      d.writeUInt16BE(table.srcPort[i]!, o + 32);
+      d.writeUInt16BE(table.dstPort[i]!, o + 34);
+      d.writeUInt8(table.tcpFlags?.[i] ?? 0, o + 37);
+      d.writeUInt8(table.proto[i]!, o + 38);
+      d.writeUInt8(table.tos?.[i] ?? 0, o + 39);
+    }
+    out.push(d);
+  }
+  return out;
+}
+
+/**
+ * Write `table` as an nfcapd file with nfdump's own collector: a private `nfcapd` on a loopback port receives the
+ * records as NetFlow v5 datagrams and writes them; the file is accepted only when nfcapd reports every record
+ * (loopback UDP can still drop), then renamed into place. v5 keeps IPv4 addresses, ports, protocol, TOS, TCP flags,
+ * packets, bytes and millisecond times (sub-ms time is rounded). Throws NetShareError when nfcapd is missing or loses
+ * records; nothing is left at `file` then.
+ */
+export async function writeNfcapd(file: string, table: FlowTable): Promise<{ rows: number }> {
+  if (!nfcapdAvailable() || !nfdumpAvailable()) throw new NetShareError(`writing ${file} needs nfcapd and nfdump (apt-get install nfdump), which are not installed`);
+  if (table.ipVersion?.includes(6)) throw new ConfigError(expected('IPv4 flow records (NetFlow v5 has no IPv6)', 'to', file), 'to');
+  if (table.addressTokens?.size) {
+    // nfcapd holds addresses only: the tokens would come out as reserved 240/4 addresses nobody could map back
+    throw new ConfigError(
+      `${file}: the records name ${table.addressTokens.size} hosts by tokens (e.g. ${[...table.addressTokens.values()].slice(0, 3).join(', ')}), which nfcapd cannot hold; write a CSV or Zeek log instead`,
+      'to',
+    );
+  }
+  const datagrams = v5Datagrams(table);
+  const work = await mkdtemp(join(dirname(resolve(file)), '.nfcapd-'));
+  const target = atomicFile(file);
+  let collector: ReturnType<typeof spawn> | undefined;
+  const sock = createSocket('udp4');
+  try {
+    const port = await new Promise<number>((res, rej) => {
+      const probe = createSocket('udp4');
+      probe.once('error', rej);
+      probe.bind(0, '127.0.0.1', () => {
+        const p = probe.address().port;
+        probe.close(() => res(p));
+      });
+    });
+    const cap = join(work, 'cap');
+    await mkdir(cap);
+    const proc = spawn('nfcapd', ['-w', cap, '-b', '127.0.0.1', '-p', String(port), '-t', '86400', '-B', String(1 << 23), '-v'], {
+      env: { ...process.env, TZ: 'UTC' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    collector = proc;
+    let log = '';
+    const exited = new Promise<number>((res) => proc.on('close', (c) => res(c ?? -1)));
+    await new Promise<void>((res, rej) => {
+      const timer = setTimeout(() => rej(new NetShareError(`nfcapd did not start: ${log.trim()}`)), 10_000);
+      const onData = (c: Buffer): void => {
+        log += c.toString();
+        if (log.includes('Startup')) {
+          clearTimeout(timer);
+          res();
+        }
+      };
+      proc.stdout!.on('data', onData);
+      proc.stderr!.on('data', onData);
+      proc.once('error', (e) => rej(new NetShareError(`cannot run nfcapd: ${e.message}`)));
+      void exited.then(() => rej(new NetShareError(`nfcapd exited: ${log.trim()}`)));
+    });
+    for (let k = 0; k < datagrams.length; k++) {
+      await new Promise<void>((res, rej) => sock.send(datagrams[k]!, port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+      // pace the sender so the collector's socket buffer never overflows
+      if (k % 32 === 31) await new Promise((r) => setTimeout(r, 1));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    proc.kill('SIGTERM');
+    await exited;
+    collector = undefined;
+    const got = /Flows: (\d+)/.exec(log.slice(log.lastIndexOf('Ident:')));
+    if (!got || Number(got[1]) !== table.length) {
+      throw new NetShareError(`nfcapd stored ${got ? got[1] : 'no'} of ${table.length} records (datagrams lost on the loopback); nothing written to ${file}`);
+    }
+    const files = (await readdir(cap)).filter((f) => f.startsWith('nfcapd.') && !f.includes('current'));
+    if (files.length === 1) await rename(join(cap, files[0]!), target.tmp);
+    else {
+      // the collector rotated: nfdump merges its files into one
+      const r = spawnSync('nfdump', ['-R', cap, '-w', target.tmp], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } });
+      if (r.status !== 0) throw new NetShareError(`nfdump could not merge nfcapd's files: ${r.stderr}`);
+    }
+    await target.commit();
+    return { rows: table.length };
+  } catch (err) {
+    await target.abort();
+    throw err;
+  } finally {
+    sock.close();
+    collector?.kill('SIGKILL');
+    await rm(work, { recursive: true, force: true });
+  }
 }

@@ -2,7 +2,7 @@
 // file (NetFlow CSV, Zeek conn.log, Argus binetflow, nfcapd) -> any writable flow schema.
 import { extname } from 'node:path';
 import { ConfigError, expected } from '../errors.js';
-import { nfcapdOutputError, writeFlowFile } from '../io/flow-files.js';
+import { isNfcapdPath, writeFlowFile } from '../io/flow-files.js';
 import { checkOutputPaths } from '../io/output-paths.js';
 import { PacketsCsvWriter, readPacketsCsv } from '../io/packets-csv.js';
 import { detectTraceFormat, isFlowFormat, readTrace, type FlowSchemaInfo, type ReadTraceOptions } from '../io/read-trace.js';
@@ -33,7 +33,7 @@ export interface ConvertOptions {
   read?: ReadTraceOptions;
 }
 
-export type ConvertOutput = 'packets-csv' | 'flow-csv' | 'zeek-conn' | 'pcap' | 'pcapng';
+export type ConvertOutput = 'packets-csv' | 'flow-csv' | 'zeek-conn' | 'nfcapd' | 'pcap' | 'pcapng';
 
 export interface ConvertSummary {
   input: string;
@@ -60,7 +60,7 @@ export interface ConvertSummary {
 function outputKind(to: string, flows: boolean): ConvertOutput {
   const lower = to.toLowerCase();
   const ext = extname(lower.endsWith('.gz') ? lower.slice(0, -3) : lower);
-  if (ext === '.nfcapd' || /(^|\/)nfcapd\.\d+$/.test(lower)) throw nfcapdOutputError();
+  if (isNfcapdPath(lower)) return 'nfcapd';
   if (ext === '.log' || ext === '.json' || ext === '.jsonl') return 'zeek-conn';
   if (ext === '.csv') return flows ? 'flow-csv' : 'packets-csv';
   if (lower.endsWith('.gz')) throw new ConfigError(expected('a .csv.gz, .csv, .pcap or .pcapng output', 'to', to), 'to');
@@ -68,7 +68,7 @@ function outputKind(to: string, flows: boolean): ConvertOutput {
     if (flows) throw new ConfigError('--flows writes a flow CSV: give --to a .csv path (pcap output holds packets)', 'flows');
     return ext === '.pcap' ? 'pcap' : 'pcapng';
   }
-  throw new ConfigError(expected('an output path ending in .csv, .csv.gz, .log, .json(l) (Zeek conn.log), .pcap or .pcapng', 'to', to), 'to');
+  throw new ConfigError(expected('an output path ending in .csv, .csv.gz, .log, .json(l) (Zeek conn.log), .nfcapd, .pcap or .pcapng', 'to', to), 'to');
 }
 
 function jsonStats(s: ReadStats): NonNullable<ConvertSummary['stats']> {
@@ -117,9 +117,12 @@ export async function convertTrace(input: string, opts: ConvertOptions): Promise
     throw new ConfigError(expected(`a .csv path for the ${opts.outSchema} schema (.log/.json name a Zeek conn.log)`, 'to', opts.to), 'to');
   }
   const lowerTo = opts.to.toLowerCase();
+  if (kind === 'nfcapd' && opts.outSchema) throw new ConfigError(expected('no --out-schema for an nfcapd output (nfcapd is its own format)', 'out-schema', opts.outSchema), 'out-schema');
   const flowOut: FlowSchemaInfo = kind === 'zeek-conn'
     ? { schema: 'zeek', zeek: { json: /\.jsonl?(\.gz)?$/.test(lowerTo), bytes: 'ip' } }
-    : { schema: opts.outSchema && opts.outSchema !== 'zeek' ? opts.outSchema : 'netshare' };
+    : kind === 'nfcapd'
+      ? { schema: 'nfcapd' }
+      : { schema: opts.outSchema && opts.outSchema !== 'zeek' ? opts.outSchema : 'netshare' };
   checkOutputPaths([{ key: 'to', path: opts.to }], [input]);
   if (opts.timeoutS !== undefined && !(Number.isFinite(opts.timeoutS) && opts.timeoutS > 0))
     throw new ConfigError(expected('a positive number of seconds', 'timeout', opts.timeoutS), 'timeout');
@@ -146,7 +149,7 @@ export async function convertTrace(input: string, opts: ConvertOptions): Promise
   };
 
   if (isFlowFormat(inputFormat) || (opts.read?.schema && inputFormat !== 'packets-csv')) {
-    if (kind !== 'flow-csv' && kind !== 'zeek-conn') {
+    if (kind !== 'flow-csv' && kind !== 'zeek-conn' && kind !== 'nfcapd') {
       throw new ConfigError(`${input} holds flow records (${inputFormat}); convert them to a flow file (.csv with --out-schema, .log/.json for Zeek), not ${opts.to}`, 'to');
     }
     if (opts.filter) throw new ConfigError('--filter needs a capture as input (BPF runs on captured packets)', 'filter');
@@ -172,7 +175,7 @@ export async function convertTrace(input: string, opts: ConvertOptions): Promise
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   };
 
-  if (kind === 'flow-csv' || kind === 'zeek-conn') {
+  if (kind === 'flow-csv' || kind === 'zeek-conn' || kind === 'nfcapd') {
     const { flows, stats } = await readFlowTable(input, read);
     const { table, dropped } = ipv4Flows(flows);
     if (dropped > 0) warnings.push(`${dropped} IPv6 flows left out: the flow schemas here hold IPv4 addresses only`);

@@ -8,7 +8,7 @@ import { copyFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { indexFlows } from '../io/flow-key.js';
 import { concatTables, rowsInTime, sortByTime } from '../io/rows.js';
 import { recordTimes, type FlowTable, type PacketTable, type Table } from '../io/table.js';
-import { flowSchemaOf, writeFlowFile } from '../io/flow-files.js';
+import { flowSchemaOf, isNfcapdPath, writeFlowFile } from '../io/flow-files.js';
 import { snapToTokens } from '../io/address-tokens.js';
 import type { FlowSchemaInfo } from '../io/read-trace.js';
 import { NETSHARE_METRICS, compareProfiles, metricsFor, profile } from '../eval/fidelity.js';
@@ -365,7 +365,7 @@ export async function postprocessStage(opts: PostprocessOptions): Promise<Postpr
       /* the input was read before; a table passed in by a library caller may have no file behind it */
     }
     if (info.schema === 'custom') info = { schema: 'netshare' };
-    // nfdump cannot build an nfcapd file from records: the synthetic trace is nfdump-style CSV (nfdump's own names)
+    // an nfcapd input: the workdir's synthetic trace is nfdump-style CSV (nfdump's own names); --out x.nfcapd writes nfcapd
     if (info.schema === 'nfcapd') info = { schema: 'ugr16' };
     const { loadEncoders } = await import('./chunk-tensors.js');
     const tokens = (await loadEncoders(wd)).addressTokens;
@@ -380,7 +380,9 @@ export async function postprocessStage(opts: PostprocessOptions): Promise<Postpr
   let out: string | undefined;
   if (opts.out) {
     out = resolve(opts.out);
-    if (out !== output) await copyFileAtomic(output, out);
+    // --out x.nfcapd: the records themselves through nfdump's collector (the workdir keeps the CSV)
+    if (table.kind === 'flows' && isNfcapdPath(out)) await writeFlowFile(out, table, { schema: 'nfcapd' });
+    else if (out !== output) await copyFileAtomic(output, out);
   }
   const flows = indexFlows(table).count;
   const t2 = performance.now();

@@ -7,7 +7,6 @@ import { dirname, resolve } from 'node:path';
 import { ConfigError, InputError, InterruptedError, expected } from '../errors.js';
 import { deepMerge, parseConfig, type NetShareConfig } from '../config/schema.js';
 import type { ReadTraceOptions } from '../io/read-trace.js';
-import { nfcapdOutputError } from '../io/flow-files.js';
 import { checkOutputPaths } from '../io/output-paths.js';
 import type { Device } from '../runtime/session.js';
 import type { Table } from '../io/table.js';
@@ -257,7 +256,6 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   if (!st || !st.isFile()) throw new InputError(`input trace ${input} does not exist or is not a file`, input);
   if (opts.out !== undefined) {
     // the synthetic trace's --out is checked before any stage runs: a folder, an unwritable place or the input itself is refused
-    if (/\.nfcapd$|(^|\/)nfcapd\.\d+$/.test(opts.out.toLowerCase())) throw nfcapdOutputError('out');
     checkOutputPaths([{ key: 'out', path: opts.out }], [input]);
   }
   const device: Device = opts.device ?? 'cpu';

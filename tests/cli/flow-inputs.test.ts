@@ -60,12 +60,12 @@ describe('netshare preprocess / eval / convert on flow inputs', () => {
     expect(clobber.err).toMatch(/other than the input/);
   }, 60_000);
 
-  it('convert refuses --to the input, a folder, or .nfcapd (exit 2) and leaves nothing behind', async () => {
+  it('convert refuses --to the input, a folder, or an unknown extension (exit 2) and leaves nothing behind', async () => {
     const sub = join(dir, 'conv');
     mkdirSync(sub);
     const input = join(sub, 'in.csv');
     writeFileSync(input, cidds(20));
-    for (const to of [input, sub, join(sub, 'out.nfcapd')]) {
+    for (const to of [input, sub, join(sub, 'out.txt')]) {
       const r = await runCli(['convert', input, '--to', to, '--out-schema', 'netshare']);
       expect([to, r.code]).toEqual([to, EXIT.USAGE]);
     }

@@ -309,14 +309,14 @@ describe('convert between flow formats, outputs checked first and written atomic
     expect(await readFile(z, 'utf8')).toMatch(/\tEXT_SERVER\t0\t192\.168\.220\.16\t3\ticmp\t/);
   });
 
-  it('refuses a folder, the input itself, an unwritable place and nfcapd output before any work', async () => {
+  it('refuses a folder, the input itself, a path under a file and an unknown extension before any work', async () => {
     const csv = join(dir, 'ck.csv');
     await writeFile(csv, `${CIDDS_HEADER}\n${CIDDS_ROWS[0]}\n`);
     await mkdir(join(dir, 'a-folder.csv'), { recursive: true });
     expect((await rejects(convertTrace(csv, { to: join(dir, 'a-folder.csv'), outSchema: 'netshare' }), ConfigError)).message).toMatch(/not a folder/);
     expect((await rejects(convertTrace(csv, { to: csv, outSchema: 'netshare' }), ConfigError)).message).toMatch(/other than the input/);
     expect((await rejects(convertTrace(csv, { to: join(csv, 'x.csv'), outSchema: 'netshare' }), ConfigError)).message).toMatch(/is a file/);
-    expect((await rejects(convertTrace(csv, { to: join(dir, 'x.nfcapd') }), ConfigError)).message).toMatch(/nfcapd is not supported/);
+    expect((await rejects(convertTrace(csv, { to: join(dir, 'x.txt') }), ConfigError)).message).toMatch(/ending in \.csv/);
     expect(() => checkOutputPaths([{ key: 'report', path: join(dir, 'r.html') }, { key: 'metrics-json', path: join(dir, 'r.html') }])).toThrow(ConfigError);
   });
 

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeFlowFile } from '../../src/io/flow-files.js';
+import { nfcapdAvailable, nfdumpAvailable, writeNfcapd } from '../../src/io/nfdump.js';
 import { readTrace, type FlowSchemaInfo } from '../../src/io/read-trace.js';
 import { allocFlowTable, type FlowTable } from '../../src/io/table.js';
 import { loadEncoders, loadPreprocessSummary } from '../../src/pipeline/chunk-tensors.js';
@@ -105,3 +106,23 @@ describe('netshare run on each flow input, written back in its schema (tiny mode
     }, 120_000);
   }
 });
+
+describe.skipIf(!nfdumpAvailable() || !nfcapdAvailable())('netshare run on an nfcapd file (needs nfdump)', () => {
+  it('reads it through nfdump, keeps nfdump-style CSV in the workdir and writes --out x.nfcapd with nfcapd', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ns-nfcapd-'));
+    const input = join(dir, 'in.nfcapd');
+    const t = fixture(false);
+    t.tcpFlags = new Uint8Array(t.length).fill(0x18);
+    t.tos = new Uint8Array(t.length);
+    await writeNfcapd(input, t);
+    const wd = mkdtempSync(join(tmpdir(), 'ns-flowin-'));
+    const config = resolveRunConfig({ raw: { ...tinyConfig('netflow'), preprocess: { ...(tinyConfig('netflow').preprocess as object), holdoutShare: 0 } } });
+    const out = join(dir, 'synthetic.nfcapd');
+    const r = await runPipeline({ input, workdir: wd, config, out, workers: 1, downstream: false, privacy: false });
+    expect((await readTrace(r.output!)).flowSchema).toEqual({ schema: 'ugr16' });
+    const syn = await readTrace(out);
+    expect(syn.format).toBe('nfcapd');
+    expect(syn.table.length).toBe((await readTrace(r.output!)).table.length);
+  }, 120_000);
+});
+

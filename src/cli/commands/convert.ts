@@ -28,7 +28,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
   builder: (y: Argv) =>
     readOptions(y)
       .positional('input', { type: 'string', demandOption: true, describe: 'Capture or flow file (or a NetShare packets CSV when writing pcap)' })
-      .option('to', { type: 'string', demandOption: true, describe: 'Output: .csv / .csv.gz (packets, or flows with --flows / --out-schema), .log / .json (Zeek conn.log), .pcap or .pcapng; .nfcapd is refused (nfdump cannot build one from records)' })
+      .option('to', { type: 'string', demandOption: true, describe: 'Output: .csv / .csv.gz (packets, or flows with --flows / --out-schema), .log / .json (Zeek conn.log), .nfcapd (written by nfdump\'s nfcapd from NetFlow v5), .pcap or .pcapng' })
       .option('out-schema', { type: 'string', choices: ['netshare', 'ugr16', 'cidds', 'argus', 'zeek'], describe: 'Flow output schema (default netshare; zeek for .log/.json)' })
       .option('flows', { type: 'boolean', default: false, describe: 'Write 5-tuple flows (NetShare NetFlow CSV columns) instead of packets' })
       .option('filter', { type: 'string', describe: 'BPF filter (libpcap syntax) applied while reading, e.g. "tcp or udp"' })
@@ -59,7 +59,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       return;
     }
     const share = (100 * summary.decodedShare).toFixed(1);
-    const flows = summary.outputFormat === 'flow-csv' || summary.outputFormat === 'zeek-conn' ? `, ${summary.flows} flows` : '';
+    const flows = summary.outputFormat === 'flow-csv' || summary.outputFormat === 'zeek-conn' || summary.outputFormat === 'nfcapd' ? `, ${summary.flows} flows` : '';
     say(
       args,
       `${summary.input} -> ${summary.output}: ${summary.packets} packets (${share}% decoded as IP)${flows}, ${summary.written} ${summary.outputFormat === 'pcap' || summary.outputFormat === 'pcapng' ? 'records' : 'rows'} written in ${summary.seconds.toFixed(2)} s (${human(summary.packetsPerSecond)}packets/s)`,
