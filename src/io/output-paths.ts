@@ -64,3 +64,26 @@ export function checkOutputPaths(outputs: OutputPath[], inputs: string[] = []): 
     }
   }
 }
+
+/** Refuse, before any work, a work folder that is a file, lies under a file, or cannot be created or written. */
+export function checkWorkdir(path: string, key = 'workdir'): void {
+  if (typeof path !== 'string' || path.length === 0) throw new ConfigError(expected('a folder path', key, path), key);
+  let dir = resolve(path);
+  const st = stat(dir);
+  if (st && !st.isDirectory()) throw new ConfigError(expected('a folder (this is a file)', key, path), key);
+  for (;;) {
+    const d = stat(dir);
+    if (d) {
+      if (!d.isDirectory()) throw new ConfigError(expected(`a path under a folder (${dir} is a file)`, key, path), key);
+      break;
+    }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch {
+    throw new NetShareError(`cannot write the work folder ${path} (--${key}): ${dir} is not writable`);
+  }
+}

@@ -17,6 +17,7 @@ import {
   type PreprocessSummaryFile,
 } from './chunk-tensors.js';
 import { writeJsonAtomic } from '../io/atomic.js';
+import { checkWorkdir } from '../io/output-paths.js';
 import { RNG_STREAMS_VERSION } from '../core/rng.js';
 import { fingerprint, sha256File, tableFingerprint } from './fsutil.js';
 import { inputRecord, loadManifest, runStage, saveManifest } from './manifest.js';
@@ -88,6 +89,7 @@ function readOptionsRecord(r: ReadTraceOptions | undefined): NonNullable<Preproc
 
 /** Run preprocessing into `<workdir>/preprocess/` (layout documented in src/encode/README.md). */
 export async function preprocess(opts: PreprocessOptions): Promise<PreprocessResult> {
+  checkWorkdir(opts.workdir);
   const workdir = resolve(opts.workdir);
   await mkdir(workdir, { recursive: true });
   const cfg = opts.config;

@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { ConfigError, InputError, InterruptedError, expected } from '../errors.js';
 import { deepMerge, parseConfig, type NetShareConfig } from '../config/schema.js';
 import type { ReadTraceOptions } from '../io/read-trace.js';
-import { checkOutputPaths } from '../io/output-paths.js';
+import { checkOutputPaths, checkWorkdir } from '../io/output-paths.js';
 import type { Device } from '../runtime/session.js';
 import type { Table } from '../io/table.js';
 import { loadPreprocessSummary } from './chunk-tensors.js';
@@ -229,6 +229,7 @@ function stageIndex(s: StageName): number {
  * before encoders are fitted or anything is written.
  */
 export async function runPipeline(opts: RunOptions): Promise<RunResult> {
+  checkWorkdir(opts.workdir);
   const wd = resolve(opts.workdir);
   const from = stageIndex(opts.from ?? 'preprocess');
   const to = stageIndex(opts.to ?? 'evaluate');

@@ -74,4 +74,20 @@ describe('netshare preprocess / eval / convert on flow inputs', () => {
     expect(ok.code).toBe(EXIT.OK);
     expect(existsSync(join(sub, 'conn.log'))).toBe(true);
   });
+
+  it('preprocess and run refuse a work folder that is a file before reading anything (exit 2)', async () => {
+    const input = join(dir, 'wd-in.csv');
+    writeFileSync(input, cidds(20));
+    const file = join(dir, 'not-a-folder');
+    writeFileSync(file, 'x');
+    for (const cmd of ['preprocess', 'run']) {
+      const r = await runCli([cmd, '--input', input, '--workdir', file]);
+      expect([cmd, r.code]).toEqual([cmd, EXIT.USAGE]);
+      expect(r.err).toMatch(/workdir/);
+      const under = await runCli([cmd, '--input', input, '--workdir', join(file, 'wd')]);
+      expect([cmd, under.code]).toEqual([cmd, EXIT.USAGE]);
+    }
+    expect(readFileSync(file, 'utf8')).toBe('x');
+  });
 });
+
