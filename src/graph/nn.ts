@@ -76,8 +76,16 @@ export function lstmParams(g: Graph, name: string, inDim: number, units: number,
 
 /** One LSTM step (TF LSTMCell, forget bias added to f): returns [h', c']. */
 export function lstmCell(x: Value, h: Value, c: Value, p: LstmParams, forgetBias = 1.0): [Value, Value] {
-  const z = linear(concat([x, h], -1), p.w, p.b);
-  const [i, j, f, o] = split(z, [p.units, p.units, p.units, p.units], -1) as [Value, Value, Value, Value];
+  return lstmGates(linear(concat([x, h], -1), p.w, p.b), c, p.units, forgetBias);
+}
+
+/**
+ * The cell's update from its gate pre-activations z = [x, h]·W + b ([N, 4H], gates i, j, f, o as TF LSTMCell):
+ * c' = σ(f + forgetBias)·c + σ(i)·tanh(j), h' = σ(o)·tanh(c'). Callers that compute z their own way (e.g. an
+ * input projection shared by every step) use this directly.
+ */
+export function lstmGates(z: Value, c: Value, units: number, forgetBias = 1.0): [Value, Value] {
+  const [i, j, f, o] = split(z, [units, units, units, units], -1) as [Value, Value, Value, Value];
   const c2 = add(mul(sigmoid(add(f, forgetBias)), c), mul(sigmoid(i), tanh(j)));
   const h2 = mul(sigmoid(o), tanh(c2));
   return [h2, c2];

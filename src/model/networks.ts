@@ -1,9 +1,10 @@
 // DoppelGANger networks as graph builders: attribute generator, LSTM feature generator, discriminators.
 import {
-  add, cast, concat, cumSum, less, linear, matmul, mul, reduceMean, reduceSum, relu, reshape, sigmoid, slice, softmax,
-  sqrt, stopGradient, sub, tanh, div, greater, argMax, oneHot, split,
+  add, cast, concat, cumSum, less, linear, matmul, mul, reduceSum, relu, reshape, sigmoid, slice, softmax,
+  stopGradient, tanh, greater, argMax, oneHot, split,
 } from '../graph/api.js';
 import type { Graph, Value } from '../graph/ir.js';
+import { batchNormInfer, batchNormTrain, lstmGates } from '../graph/nn.js';
 import { InternalError } from '../errors.js';
 import type { ModelConfig } from './config.js';
 import { layoutWidth, type Activation, type FieldSlice, type ModelLayout } from './layout.js';
@@ -160,29 +161,20 @@ function batchNorm(ctx: NetContext, x: Value, name: string): Value {
       st = { meanName, varName, dim, mean: g.input(meanName, [dim]), var: g.input(varName, [dim]) };
       ctx.bn.push(st);
     }
-    let m: Value;
-    let v: Value;
-    if (ctx.mode === 'train') {
-      m = reduceMean(x, [0]);
-      const d = sub(x, m);
-      v = reduceMean(mul(d, d), [0]);
-      const decay = cfg.batchNormDecay;
-      let nm = st.newMean ?? st.mean;
-      let nv = st.newVar ?? st.var;
-      const ms = stopGradient(m);
-      const vs = stopGradient(v);
-      for (let k = 0; k < (ctx.bnUpdates ?? 1); k++) {
-        nm = add(mul(nm, decay), mul(ms, 1 - decay));
-        nv = add(mul(nv, decay), mul(vs, 1 - decay));
-      }
-      st.newMean = nm;
-      st.newVar = nv;
-    } else {
-      m = st.mean;
-      v = st.var;
+    if (ctx.mode === 'infer') return batchNormInfer(x, gamma, beta, st.mean, st.var, cfg.batchNormEps);
+    const { y, mean, variance } = batchNormTrain(x, gamma, beta, cfg.batchNormEps);
+    const decay = cfg.batchNormDecay;
+    let nm = st.newMean ?? st.mean;
+    let nv = st.newVar ?? st.var;
+    const ms = stopGradient(mean);
+    const vs = stopGradient(variance);
+    for (let k = 0; k < (ctx.bnUpdates ?? 1); k++) {
+      nm = add(mul(nm, decay), mul(ms, 1 - decay));
+      nv = add(mul(nv, decay), mul(vs, 1 - decay));
     }
-    const xhat = div(sub(x, m), sqrt(add(v, cfg.batchNormEps)));
-    return add(mul(xhat, gamma), beta);
+    st.newMean = nm;
+    st.newVar = nv;
+    return y;
   });
 }
 
@@ -317,15 +309,7 @@ export function featureGenerator(ctx: NetContext, discreteAttrs: Value, zF: Valu
       for (let t = 0; t < S; t++) {
         [h, c] = g.scope(`step${t}`, () => {
           const zt = reshape(zSteps[t]!, [typeof batch === 'number' ? batch : -1, 4 * U]);
-          const gates = add(add(attrProj, zt), matmul(h, wh));
-          const [gi, gj, gf, go] = split(gates, [U, U, U, U], 1);
-          const i = sigmoid(gi!);
-          const j = tanh(gj!);
-          const f = sigmoid(add(gf!, 1));
-          const o = sigmoid(go!);
-          const cn = add(mul(c, f), mul(i, j));
-          const hn = mul(o, tanh(cn));
-          return [hn, cn];
+          return lstmGates(add(add(attrProj, zt), matmul(h, wh)), c, U, 1);
         });
         hs.push(h);
       }

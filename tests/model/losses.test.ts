@@ -5,8 +5,9 @@ import { Graph } from '../../src/graph/ir.js';
 import { evaluate } from '../../src/graph/interpreter.js';
 import { Tensor } from '../../src/graph/tensor.js';
 import { parseModelConfig } from '../../src/model/config.js';
-import { criticLosses, generate, stepInputs, type StepInputs } from '../../src/model/losses.js';
-import { ParamInit, declareParams, discriminator, paramSpecs, type NetContext } from '../../src/model/networks.js';
+import { criticLosses, generate, generatorLoss, stepInputs, type StepInputs } from '../../src/model/losses.js';
+import { ParamInit, bnStateSpecs, declareParams, discriminator, paramSpecs, type NetContext } from '../../src/model/networks.js';
+import { fdCheck } from '../graph/helpers.js';
 import { Rng } from '../../src/core/rng.js';
 import { stopMask } from '../../src/model/postprocess.js';
 import { tinyConfig, tinyLayout } from './synthetic.js';
@@ -96,5 +97,37 @@ describe('WGAN-GP critic loss', () => {
         for (let k = 0; k < F2; k++) expect(ff!.data[(b * T + t) * F2 + k] !== 0, `flow ${b} record ${t} dim ${k}`).toBe(kept);
       }
     }
+  });
+});
+
+describe('generator step', () => {
+  it('d L_G / d(every generator parameter) matches central finite differences (float64)', () => {
+    const c = parseModelConfig({ ...tinyConfig, batchSize: 3 }); // with the attribute critic: both terms of L_G
+    const g = new Graph();
+    const params = declareParams(g, paramSpecs(c, tinyLayout, ['gen', 'disc', 'attr_disc']), new ParamInit(6));
+    const ctx: NetContext = { g, params, cfg: c, layout: tinyLayout, mode: 'train', bn: [] };
+    const x = stepInputs(ctx, B, ['z_attr', 'z_feat', 'h0', 'c0']) as StepInputs;
+    const loss = generatorLoss(ctx, x, B);
+    const r = new Rng(12, 'test');
+    const feeds: Record<string, Tensor> = {};
+    // Critic weights far from the 0.02 init so that L_G depends visibly on every generator output.
+    for (const [name, v] of params) {
+      const n = (v.shape as number[]).reduce((a, b) => a * b, 1);
+      const init = g.params.get(name)!.init;
+      feeds[name] = Tensor.from('float32', v.shape as number[], name.startsWith('gen/') ? init.map((w, i) => w + 0.1 * Math.sin(i)) : r.normals(n).map((w) => w * 0.4));
+    }
+    // The LSTM reads the attributes' discrete copy without gradient (spec §3.1): a one-hot, constant under small
+    // changes, but the continuous 'val' passes its value. Zeroing its LSTM rows makes L_G's true derivative
+    // equal the gradient the graph defines, so finite differences can check every generator parameter.
+    const wa = feeds['gen/feat/lstm/Wa']!;
+    for (let k = 3 * 32; k < 4 * 32; k++) wa.data[k] = 0;
+    feeds['z_attr'] = Tensor.from('float32', [B, 5], r.normals(B * 5));
+    feeds['z_feat'] = Tensor.from('float32', [B, 2, 5], r.normals(B * 2 * 5));
+    feeds['h0'] = Tensor.from('float32', [B, 8], r.normals(B * 8));
+    feeds['c0'] = Tensor.from('float32', [B, 8], r.normals(B * 8));
+    for (const s of bnStateSpecs(c)) feeds[s.name] = Tensor.from('float32', s.shape, new Float32Array(s.shape[0]!).fill(s.init));
+    const wrt = [...params.entries()].filter(([k]) => k.startsWith('gen/')).map(([, v]) => v);
+    expect(wrt.length).toBe(16);
+    expect(fdCheck(loss, wrt, feeds, r, 4)).toBeLessThanOrEqual(1);
   });
 });
