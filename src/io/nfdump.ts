@@ -228,6 +228,7 @@ export async function writeNfcapd(file: string, table: FlowTable): Promise<{ row
     );
   }
   const datagrams = v5Datagrams(table);
+  await mkdir(dirname(resolve(file)), { recursive: true });
   const work = await mkdtemp(join(dirname(resolve(file)), '.nfcapd-'));
   const target = atomicFile(file);
   let collector: ReturnType<typeof spawn> | undefined;
@@ -271,7 +272,10 @@ export async function writeNfcapd(file: string, table: FlowTable): Promise<{ row
     }
     await new Promise((r) => setTimeout(r, 200));
     proc.kill('SIGTERM');
+    // nfcapd flushes its file on SIGTERM; one that does not exit is killed rather than waited for forever
+    const killer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
     await exited;
+    clearTimeout(killer);
     collector = undefined;
     const got = /Flows: (\d+)/.exec(log.slice(log.lastIndexOf('Ident:')));
     if (!got || Number(got[1]) !== table.length) {

@@ -1,6 +1,7 @@
 // `netshare convert` as a library function: capture (or packets CSV) -> packets CSV, flow CSV, pcap or pcapng; any flow
 // file (NetFlow CSV, Zeek conn.log, Argus binetflow, nfcapd) -> any writable flow schema.
-import { extname } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { dirname, extname, resolve } from 'node:path';
 import { ConfigError, expected } from '../errors.js';
 import { isNfcapdPath, writeFlowFile } from '../io/flow-files.js';
 import { checkOutputPaths } from '../io/output-paths.js';
@@ -124,6 +125,8 @@ export async function convertTrace(input: string, opts: ConvertOptions): Promise
       ? { schema: 'nfcapd' }
       : { schema: opts.outSchema && opts.outSchema !== 'zeek' ? opts.outSchema : 'netshare' };
   checkOutputPaths([{ key: 'to', path: opts.to }], [input]);
+  // the writers need the output's folder; it is made now, before the work (the check above found it can be)
+  await mkdir(dirname(resolve(opts.to)), { recursive: true });
   if (opts.timeoutS !== undefined && !(Number.isFinite(opts.timeoutS) && opts.timeoutS > 0))
     throw new ConfigError(expected('a positive number of seconds', 'timeout', opts.timeoutS), 'timeout');
   const inputFormat = await detectTraceFormat(input);

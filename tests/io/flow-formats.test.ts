@@ -296,7 +296,7 @@ describe('convert between flow formats, outputs checked first and written atomic
     const log = join(dir, 'cv.log');
     await writeFile(log, `${ZEEK_TSV}\n`);
     const a = (await readTrace(log)).table as FlowTable;
-    const csv = join(dir, 'cv.csv');
+    const csv = join(dir, 'new-folder', 'cv.csv'); // the output's folder is made before the work
     const s1 = await convertTrace(log, { to: csv, outSchema: 'netshare' });
     expect([s1.inputFormat, s1.outputFormat, s1.written]).toEqual(['zeek-conn', 'flow-csv', 3]);
     const back = join(dir, 'cv-back.log');
