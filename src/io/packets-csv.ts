@@ -190,11 +190,22 @@ export async function writePacketsCsv(file: string, table: PacketTable, opts: Pa
   return w.close();
 }
 
+class BadPacketRow extends Error {}
+
+export interface ReadPacketsCsvOptions {
+  /** Skip and count malformed rows (bad values, missing or extra fields) instead of throwing an InputError. */
+  skipBadRows?: boolean;
+}
+
 /**
  * Read a packets CSV (NetShare pcap2csv columns, any order; extended columns when present). IPs may be integers or
- * dotted quads, proto a name or number, ihl in 32-bit words. Bad rows raise an InputError naming the line.
+ * dotted quads, proto a name or number, ihl in 32-bit words. A bad row (a bad value, or not exactly the header's
+ * number of fields) raises an InputError naming file and line, or is skipped and counted with `skipBadRows`.
  */
-export async function readPacketsCsv(file: string): Promise<{ table: PacketTable; rows: number }> {
+export async function readPacketsCsv(
+  file: string,
+  opts: ReadPacketsCsvOptions = {},
+): Promise<{ table: PacketTable; rows: number; skipped: number; warnings: string[] }> {
   const F = (n = 1 << 14) => ({
     time: new Grow(Float64Array, n),
     ipVersion: new Grow(Uint8Array, n),
@@ -222,23 +233,45 @@ export async function readPacketsCsv(file: string): Promise<{ table: PacketTable
   let col: Record<string, number> | undefined;
   let anyV6 = false;
   let rows = 0;
-  const tmp6 = new Uint8Array(16);
-  const bad = (line: number, what: string): never => {
-    throw new InputError(`${file}: line ${line}: ${what}`, file, { line });
+  let skipped = 0;
+  let firstSkipped = 0;
+  let nCols = 0;
+  const src6 = new Uint8Array(16);
+  const dst6 = new Uint8Array(16);
+  const bad = (_line: number, what: string): never => {
+    throw new BadPacketRow(what);
   };
   await forEachLine(file, (buf, s, e, line) => {
     const n = splitFields(buf, s, e, starts, ends);
     if (!col) {
       col = {};
+      nCols = n;
       for (let k = 0; k < Math.min(n, 64); k++) {
         const [a, b] = trimRange(buf, starts[k]!, ends[k]!);
         col[buf.toString('latin1', a, b).toLowerCase()] = k;
       }
       for (const need of ['srcip', 'dstip', 'srcport', 'dstport', 'proto', 'time', 'pkt_len'])
-        if (col[need] === undefined) bad(line, `missing column "${need}" (expected NetShare's ${PACKET_CSV_COLUMNS.join(',')})`);
+        if (col[need] === undefined) throw new InputError(`${file}:${line}: missing column "${need}" (expected NetShare's ${PACKET_CSV_COLUMNS.join(',')})`, file, { line });
       return;
     }
-    const cols = col;
+    try {
+      if (n !== nCols) bad(line, `expected ${nCols} fields (as the header) but found ${n}`);
+      parseRow(buf, n, line);
+    } catch (err) {
+      if (!(err instanceof BadPacketRow)) throw err;
+      if (opts.skipBadRows) {
+        if (skipped++ === 0) firstSkipped = line;
+        return true;
+      }
+      throw new InputError(`${file}:${line}: ${err.message} (use --skip-bad-rows to skip such rows)`, file, { line });
+    }
+    return true;
+  });
+  if (!col) throw new InputError(`${file}: empty file (no header line)`, file, { line: 1 });
+
+  /** One data row: every value parsed (throwing BadPacketRow) before anything is pushed, so a skipped row leaves no trace. */
+  function parseRow(buf: Buffer, n: number, line: number): void {
+    const cols = col!;
     const field = (name: string): [number, number] | undefined => {
       const k = cols[name];
       return k === undefined || k >= n ? undefined : [starts[k]!, ends[k]!];
@@ -260,19 +293,18 @@ export async function readPacketsCsv(file: string): Promise<{ table: PacketTable
       if (v < 0 || v > 0xffffffff) bad(line, `expected an IPv4 address (integer or dotted quad) for ${name} but received "${buf.toString('latin1', a, b)}"`);
       return v;
     };
-    const ip6 = (name: string, g: Grow<Uint8Array>): boolean => {
+    const ip6 = (name: string, into: Uint8Array): boolean => {
       const f = field(name);
-      tmp6.fill(0);
+      into.fill(0);
       let ok = false;
       if (f) {
         const [a, b] = trimRange(buf, f[0], f[1]);
         if (a < b) {
           const txt = buf.toString('latin1', a, b);
-          if (!parseIpv6Into(txt, tmp6, 0)) bad(line, `expected an IPv6 address for ${name} but received "${txt}"`);
+          if (!parseIpv6Into(txt, into, 0)) bad(line, `expected an IPv6 address for ${name} but received "${txt}"`);
           ok = true;
         }
       }
-      for (let k = 0; k < 16; k++) g.push(tmp6[k]!);
       return ok;
     };
     const pf = field('proto')!;
@@ -283,32 +315,50 @@ export async function readPacketsCsv(file: string): Promise<{ table: PacketTable
     const tf = field('time')!;
     const time = parseNumber(buf, tf[0], tf[1]);
     if (!Number.isFinite(time)) bad(line, `expected a time in µs but received "${buf.toString('latin1', tf[0], tf[1])}"`);
-    const has6 = ip6('srcip6', c.srcIp6);
-    ip6('dstip6', c.dstIp6);
+    const has6 = ip6('srcip6', src6);
+    ip6('dstip6', dst6);
     const version = uint('version', 15, has6 ? 6 : 4);
     if (version !== 4 && version !== 6) bad(line, `expected 4 or 6 for version but received ${version}`);
+    const vals = [
+      version === 4 ? ip('srcip') : 0,
+      version === 4 ? ip('dstip') : 0,
+      uint('srcport', 65535),
+      uint('dstport', 65535),
+      uint('pkt_len', 0xffffffff),
+      uint('ihl', 15, version === 6 ? 10 : 5) * 4,
+      uint('tos', 255),
+      uint('id', 0xffffffff),
+      uint('flag', 7),
+      uint('off', 0x1fff),
+      uint('ttl', 255),
+      uint('chksum', 65535),
+      uint('tcp_flags', 255),
+      uint('tcp_window', 65535),
+    ] as const;
     if (version === 6) anyV6 = true;
     c.time.push(time);
     c.ipVersion.push(version);
-    c.srcIp.push(version === 4 ? ip('srcip') : 0);
-    c.dstIp.push(version === 4 ? ip('dstip') : 0);
-    c.srcPort.push(uint('srcport', 65535));
-    c.dstPort.push(uint('dstport', 65535));
+    for (let k = 0; k < 16; k++) {
+      c.srcIp6.push(src6[k]!);
+      c.dstIp6.push(dst6[k]!);
+    }
+    c.srcIp.push(vals[0]);
+    c.dstIp.push(vals[1]);
+    c.srcPort.push(vals[2]);
+    c.dstPort.push(vals[3]);
     c.proto.push(proto);
-    c.pktLen.push(uint('pkt_len', 0xffffffff));
-    c.ihl.push(uint('ihl', 15, version === 6 ? 10 : 5) * 4);
-    c.tos.push(uint('tos', 255));
-    c.ipId.push(uint('id', 0xffffffff));
-    c.flags.push(uint('flag', 7));
-    c.fragOffset.push(uint('off', 0x1fff));
-    c.ttl.push(uint('ttl', 255));
-    c.ipChecksum.push(uint('chksum', 65535));
-    c.tcpFlags.push(uint('tcp_flags', 255));
-    c.tcpWindow.push(uint('tcp_window', 65535));
+    c.pktLen.push(vals[4]);
+    c.ihl.push(vals[5]);
+    c.tos.push(vals[6]);
+    c.ipId.push(vals[7]);
+    c.flags.push(vals[8]);
+    c.fragOffset.push(vals[9]);
+    c.ttl.push(vals[10]);
+    c.ipChecksum.push(vals[11]);
+    c.tcpFlags.push(vals[12]);
+    c.tcpWindow.push(vals[13]);
     rows++;
-    return true;
-  });
-  if (!col) throw new InputError(`${file}: empty file (no header line)`, file, { line: 1 });
+  }
   const table: PacketTable = {
     kind: 'packets',
     length: rows,
@@ -331,5 +381,6 @@ export async function readPacketsCsv(file: string): Promise<{ table: PacketTable
     tcpFlags: c.tcpFlags.done(),
     tcpWindow: c.tcpWindow.done(),
   };
-  return { table, rows };
+  const warnings = skipped > 0 ? [`${skipped} malformed rows skipped (first at line ${firstSkipped})`] : [];
+  return { table, rows, skipped, warnings };
 }

@@ -130,9 +130,8 @@ export async function readTrace(
     }
     case 'packets-csv': {
       const { readPacketsCsv } = await import('./packets-csv.js');
-      // contract: readPacketsCsv(file) -> PacketTable (accept a { table } wrapper too)
-      const r = (await readPacketsCsv(file)) as unknown as Table | { table: Table };
-      return { table: 'kind' in r ? r : r.table, format, warnings: [] };
+      const r = await readPacketsCsv(file, { ...(opts.skipBadRows ? { skipBadRows: true } : {}) });
+      return { table: r.table, format, warnings: r.warnings };
     }
     case 'zeek-conn':
     case 'zeek-json': {

@@ -166,7 +166,7 @@ export async function convertTrace(input: string, opts: ConvertOptions): Promise
     if (kind !== 'pcap' && kind !== 'pcapng')
       throw new ConfigError(`convert reads captures (pcap, pcapng, gzip'd pcap); a packets CSV can only be converted to .pcap/.pcapng, got ${input} (${inputFormat}) -> ${opts.to}`, 'to');
     if (opts.filter) throw new ConfigError('--filter needs a capture as input (BPF runs on captured packets)', 'filter');
-    const { table } = await readPacketsCsv(input);
+    const { table } = await readPacketsCsv(input, { ...(opts.read?.skipBadRows ? { skipBadRows: true } : {}) });
     const w = await writePcap(opts.to, table, { format: kind });
     return done(table.length, table.length, 0, w.packets);
   }

@@ -330,3 +330,21 @@ describe('convert between flow formats, outputs checked first and written atomic
     expect(existsSync(join(sub, 'out.log'))).toBe(false);
   });
 });
+
+describe('packets CSV rows', () => {
+  it('a row with more or fewer fields than the header is an InputError with file:line, or skipped with skipBadRows', async () => {
+    const file = join(dir, 'packets.csv');
+    await writeFile(
+      file,
+      'srcip,dstip,srcport,dstport,proto,time,pkt_len\n1,2,3,4,TCP,1000,60\n1,2,3,4,TCP,2000,60,extra\n1,2,3,4,TCP,3000\n5,6,7,8,UDP,4000,80\n',
+    );
+    expect(await detectTraceFormat(file)).toBe('packets-csv');
+    const e = await rejects(readTrace(file), InputError);
+    expect(e.message).toMatch(/packets\.csv:3: expected 7 fields \(as the header\) but found 8/);
+    const r = await readTrace(file, { skipBadRows: true });
+    expect(r.table.length).toBe(2);
+    expect(r.warnings).toEqual(['2 malformed rows skipped (first at line 3)']);
+    const t = r.table as import('../../src/io/table.js').PacketTable;
+    expect([t.time[1], t.pktLen[1], t.srcIp[1]]).toEqual([4000, 80, 5]);
+  });
+});
