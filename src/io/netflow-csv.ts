@@ -438,6 +438,10 @@ export async function readFlowCsv(
       for (let k = 0; k < n; k++) cells.push(b.toString('utf8', hs[k]!, he[k]!));
       plan = makePlan(file, cells, opts);
       lenient = plan.schema === 'argus';
+      // columns no field reads are named once, so a misspelt or unexpected column is visible rather than silently dropped
+      const used = new Set(Object.values(plan.idx).filter((i) => i >= 0));
+      const unread = plan.headerLine ? cells.map((c, i) => (used.has(i) ? '' : c.trim())).filter((c) => c !== '') : [];
+      if (unread.length > 0) warnings.push(`${file}: columns not read (no field of the ${plan.schema} schema): ${unread.join(', ')}`);
       starts = new Int32Array(Math.max(plan.nCols, 1) + 1);
       ends = new Int32Array(starts.length);
       if (plan.headerLine) return;
