@@ -93,8 +93,9 @@ export async function readNfcapd(
     const pr = protoNumber(f[2]!);
     const sa = parseIpv4(f[3]!);
     const da = parseIpv4(f[5]!);
-    const sp = Number(f[4]);
-    const dp = Number(f[6]);
+    // ICMP: nfdump prints type.code in the destination port; keep the type (as the CIDDS reader does)
+    const sp = Math.trunc(Number(f[4]));
+    const dp = Math.trunc(Number(f[6]));
     const p = Number(f[9]);
     const b = Number(f[10]);
     const tosv = Number(f[8]);
