@@ -5,7 +5,7 @@
 // every checkpoint against training CPU-seconds. The tool the model issues are measured with (issue 12).
 //
 // Run: npm run build && npx vite-node bench/fidelity.ts [--budget MIN] [--quick] [--trace NAME,...] [--iterations N]
-//        [--workers N] [--seed S] [--keep]
+//        [--workers N] [--seed S] [--set key.path=value]... [--keep]
 //      → tables on stdout, JSON in bench/out/fidelity-<stamp>.json (one file per run; `--out FILE` to choose).
 // How the budget is spent (per trace, wall-clock on this machine): preprocess runs first (timed); a short probe of
 // chunk 0's training speed (same threads per job as the run's pool) then sizes model.iterations so that training
@@ -65,6 +65,8 @@ interface Args {
   keep: boolean;
   out?: string;
   checkpoints: number;
+  /** `--set key.path=value` config overrides (value parsed as JSON when it parses, else a string), applied in order. */
+  set: [string, unknown][];
 }
 
 function parseArgs(argv: string[]): Args {
@@ -82,7 +84,22 @@ function parseArgs(argv: string[]): Args {
     if (!ok(x)) throw new Error(`${name}: expected ${what}, got ${JSON.stringify(v)}`);
     return x;
   };
-  const known = new Set(['--budget', '--quick', '--trace', '--iterations', '--workers', '--seed', '--keep', '--out']);
+  const known = new Set(['--budget', '--quick', '--trace', '--iterations', '--workers', '--seed', '--keep', '--out', '--set']);
+  const set: [string, unknown][] = [];
+  argv.forEach((a, i) => {
+    if (a !== '--set') return;
+    const kv = argv[i + 1] ?? '';
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new Error(`--set: expected key.path=value, got ${JSON.stringify(kv)}`);
+    const raw = kv.slice(eq + 1);
+    let v: unknown = raw;
+    try {
+      v = JSON.parse(raw);
+    } catch {
+      /* a plain string */
+    }
+    set.push([kv.slice(0, eq), v]);
+  });
   for (const a of argv) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a} (known: ${[...known].join(' ')})`);
   const quick = argv.includes('--quick');
   const traces = (val('--trace') ?? Object.keys(SUITE).join(',')).split(',').filter(Boolean);
@@ -99,6 +116,7 @@ function parseArgs(argv: string[]): Args {
     keep: argv.includes('--keep'),
     ...(out !== undefined ? { out } : {}),
     checkpoints: quick ? 3 : 6,
+    set,
   };
 }
 
@@ -291,6 +309,12 @@ async function runTrace(name: string, spec: TraceSpec, a: Args, tmp: string): Pr
     spec.config === 'demo'
       ? (JSON.parse(readFileSync(join(ROOT, 'src/config/presets/demo-pcap.json'), 'utf8')) as Record<string, unknown>)
       : (JSON.parse(readFileSync(join(ROOT, 'bench/fidelity-netflow.json'), 'utf8')) as Record<string, unknown>);
+  for (const [path, v] of a.set) {
+    const keys = path.split('.');
+    let o = raw as Record<string, unknown>;
+    for (const k of keys.slice(0, -1)) o = (o[k] ??= {}) as Record<string, unknown>;
+    o[keys.at(-1)!] = v;
+  }
   const cfg0 = resolveRunConfig({ raw }, { seed: a.seed, ...(spec.chunks !== undefined ? { chunks: spec.chunks } : {}) });
   const cfgFile = join(tmp, `${name}-config.json`);
   writeFileSync(cfgFile, JSON.stringify(cfg0));

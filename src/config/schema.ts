@@ -135,6 +135,13 @@ export const postprocessSchema = z.strictObject({
   selectionMetrics: z
     .union([z.enum(['netshare', 'all']), z.array(z.string()).min(1)], { error: '"netshare", "all" or a non-empty list of metric names' })
     .default('netshare'),
+  /**
+   * Generated ephemeral ports (≥ 1024 and used by at most 2 training flows of the chunk): `"model"` (default, NetShare)
+   * keeps the port the word2vec embedding decodes to; `"resample"` draws each one uniformly from the chunk's real
+   * ephemeral ports, as an OS allocates client ports (src/pipeline/generate.ts resampleEphemeralPorts). Part of the
+   * generate stage's fingerprint.
+   */
+  ephemeralPorts: z.enum(['model', 'resample']).default('model'),
 });
 
 /**

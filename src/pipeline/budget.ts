@@ -36,10 +36,12 @@ export function parseBudget(text: string | number, key = '--budget'): number {
   return seconds;
 }
 
-/** Threads of one training job: a lone job (chunk 0) and each of `workers` parallel jobs (the local pool's rule). */
+/**
+ * Threads of one training job as the executors give them: a lone job (chunk 0) every core, each of `workers` parallel
+ * jobs (the fine-tuned chunks) the cores divided by the jobs running at once.
+ */
 export function jobThreads(workers: number, cores = availableParallelism()): { lone: number; parallel: number } {
-  const parallel = Math.max(1, Math.floor(cores / Math.max(1, workers)));
-  return { lone: workers > 1 ? parallel : cores, parallel };
+  return { lone: cores, parallel: Math.max(1, Math.floor(cores / Math.max(1, workers))) };
 }
 
 export interface BudgetInputs {

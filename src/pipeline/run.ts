@@ -23,6 +23,7 @@ import type { GenerateStageResult } from './generate.js';
 import demoPcap from '../config/presets/demo-pcap.json' with { type: 'json' };
 import { selectionMetrics, type PostprocessResult } from './postprocess.js';
 import type { HoldoutInfo } from './holdout.js';
+import type { BudgetPlan } from './budget.js';
 
 export { STAGES, type StageName } from './workdir.js';
 
@@ -105,6 +106,8 @@ export interface RunEvents {
   stageDone?(name: StageName, seconds: number, skipped: boolean): void;
   progress?(stage: StageName, label: string, fraction: number, info?: string): void;
   warn?(message: string): void;
+  /** The training plan of a `--budget` run, before training starts (`reused`: the workdir's stored plan). */
+  plan?(plan: BudgetPlan, reused: boolean, probeS: number): void;
 }
 
 export interface RunOptions {
@@ -129,6 +132,11 @@ export interface RunOptions {
   holdoutFile?: string;
   /** How to read the input (flow schema, column mapping, skipBadRows); later stages reuse what preprocess recorded. */
   read?: ReadTraceOptions;
+  /**
+   * Wall-clock budget of the whole run in seconds (`--budget`): after preprocessing, a probe of the training speed sizes
+   * model.iterations (and checkpointEvery) to fit it (src/pipeline/budget.ts); the plan is stored in the workdir.
+   */
+  budgetS?: number;
   /** Evaluation options. */
   downstream?: boolean;
   privacy?: boolean;
@@ -177,6 +185,8 @@ export interface FidelitySummary {
 }
 
 export interface RunResult {
+  /** The plan of a `--budget` run. */
+  budget?: { plan: BudgetPlan; reused: boolean };
   workdir: string;
   input: string;
   output?: string;
@@ -240,12 +250,16 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   if (opts.flows !== undefined && (!Number.isInteger(opts.flows) || opts.flows < 1)) throw new ConfigError(expected('a positive integer', '--flows', opts.flows), 'flows');
   if (opts.durationS !== undefined && !(opts.durationS > 0)) throw new ConfigError(expected('a positive number of seconds', '--duration', opts.durationS), 'duration');
   if (opts.device !== undefined && opts.device !== 'cpu' && opts.device !== 'cuda') throw new ConfigError(expected("'cpu' or 'cuda'", '--device', opts.device), 'device');
+  if (opts.budgetS !== undefined && (from > 0 || opts.config?.global.dp)) {
+    throw new ConfigError(from > 0 ? '--budget sizes training: give it to `netshare run` or `netshare train`' : '--budget is not available with DP training', 'budget');
+  }
   if (opts.holdoutFile !== undefined && from > 0) throw new ConfigError('--holdout-file is read by preprocessing; give it to `netshare run` or `netshare train`', 'holdout-file');
 
   // config: given, or the one this workdir ran with
-  let cfg = opts.config;
   const saved = await readJsonIfExists<NetShareConfig>(configPath(wd));
-  if (!cfg) {
+  let cfg: NetShareConfig;
+  if (opts.config) cfg = opts.config;
+  else {
     if (!saved) throw new InputError(`${wd} holds no config.json: run \`netshare run\` or \`netshare train\` on it first`, configPath(wd));
     cfg = parseConfig(saved, configPath(wd));
   }
@@ -344,6 +358,14 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     // also checked inside preprocess before any work; here for a workdir preprocessed earlier
     if (summary.chunks.length < cfg.preprocess.nChunks) throw tooManyChunksError(cfg, summary.chunks, summary.holdout?.source === 'flows');
     const holdoutInfo: HoldoutInfo | undefined = summary.holdout;
+    let budget: RunResult['budget'];
+    if (opts.budgetS !== undefined) {
+      const { budgetPlan } = await import('./budget.js');
+      const r = await budgetPlan(wd, cfg, { budgetS: opts.budgetS, preprocessFp: pre.fingerprint, spentS: pre.seconds ?? 0, workers, device });
+      budget = { plan: r.plan, reused: r.reused };
+      cfg = { ...cfg, model: { ...cfg.model, iterations: r.plan.iterations, checkpointEvery: r.plan.checkpointEvery } };
+      ev.plan?.(r.plan, r.reused, r.probeS);
+    }
     // the config and data checks passed: only now does the workdir take this config as its own
     if (!saved || fingerprint(saved) !== fingerprint(cfg)) await writeJsonAtomic(configPath(wd), cfg);
     const m = await loadManifest(wd);
@@ -369,13 +391,13 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         onProgress: (job, f, info) => ev.progress?.('train', job, f, info),
       });
     });
-    if (to < stageIndex('generate')) return { workdir: wd, input, stages, executor: executor.name, workers };
+    if (to < stageIndex('generate')) return { workdir: wd, input, stages, executor: executor.name, workers, ...(budget ? { budget } : {}) };
 
     // 3. generate
     checkSignal();
     const span = summary.edgesUs.length > 1 ? summary.edgesUs.at(-1)! - summary.edgesUs[0]! : 0;
     const passes = opts.durationS !== undefined && span > 0 ? Math.max(1, Math.ceil((opts.durationS * 1e6) / span - 1e-9)) : 1;
-    const genFp = fingerprint({ train: trainFp, flows: opts.flows ?? null, passes, seed: cfg.global.seed });
+    const genFp = fingerprint({ train: trainFp, flows: opts.flows ?? null, passes, seed: cfg.global.seed, ...(cfg.postprocess.ephemeralPorts !== 'model' ? { ephemeralPorts: cfg.postprocess.ephemeralPorts } : {}) });
     const gen = await record<GenerateStageResult>('generate', genFp, async () => {
       const { generateStage } = await import('./generate.js');
       return generateStage({
@@ -425,7 +447,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         onProgress: (d, t, info) => ev.progress?.('postprocess', 'select', t > 0 ? d / t : 0, info),
       });
     });
-    if (to < stageIndex('evaluate')) return { workdir: wd, input, output: post.output, ...(post.out ? { out: post.out } : {}), stages, executor: executor.name, workers };
+    if (to < stageIndex('evaluate')) return { workdir: wd, input, output: post.output, ...(post.out ? { out: post.out } : {}), stages, executor: executor.name, workers, ...(budget ? { budget } : {}) };
 
     // 5. evaluate
     const evalFp = fingerprint({ post: postFp, seed: cfg.global.seed, downstream: opts.downstream ?? true, privacy: opts.privacy ?? true });
@@ -480,6 +502,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       fidelity,
       executor: executor.name,
       workers,
+      ...(budget ? { budget } : {}),
     };
   } finally {
     try {

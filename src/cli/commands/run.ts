@@ -7,6 +7,7 @@ import { fmt } from '../../eval/report.js';
 import { printJson, progress, say, type GlobalArgs, type Progress } from '../output.js';
 import { readOptions, readOptionsFrom, type ReadArgs } from '../read-options.js';
 import { interruptible } from '../interrupt.js';
+import { parseBudget } from '../../pipeline/budget.js';
 
 export interface PipelineArgs extends GlobalArgs, ReadArgs {
   input?: string;
@@ -16,6 +17,7 @@ export interface PipelineArgs extends GlobalArgs, ReadArgs {
   config?: string;
   chunks?: number;
   iterations?: number;
+  budget?: string;
   checkpointEvery?: number;
   sampleLen?: number;
   maxFlowLen?: number;
@@ -53,6 +55,11 @@ export function pipelineOptions(y: Argv, which: 'run' | 'train' | 'generate'): A
       .conflicts('preset', 'config')
       .option('chunks', { type: 'number', describe: 'Time chunks (preprocess.nChunks)' })
       .option('iterations', { type: 'number', describe: 'Training iterations of chunk 0 (model.iterations); fine-tuned chunks get a quarter' })
+      .option('budget', {
+        type: 'string',
+        describe: 'Wall-clock budget of the whole run (30m, 2h, 1h30m, 90s; a plain number is minutes): a probe of this machine\'s training speed sizes the iterations to fit; the plan is printed before training and kept in the workdir',
+      })
+      .conflicts('budget', ['iterations', 'checkpoint-every'])
       .option('checkpoint-every', { type: 'number', describe: 'Checkpoint period (model.checkpointEvery); default keeps the config\'s number of checkpoints' })
       .option('sample-len', { type: 'number', describe: 'Records per LSTM step (model.sampleLen)' })
       .option('max-flow-len', { type: 'number', describe: 'Longest flow kept per chunk (preprocess.maxFlowLen)' })
@@ -123,6 +130,15 @@ function reporter(args: PipelineArgs): RunEvents & { stop(): void } {
     warn(message) {
       line(`netshare: warning: ${message}`);
     },
+    plan(p, reused, probeS) {
+      const min = (s: number): string => `${(s / 60).toFixed(1)} min`;
+      line(
+        `netshare: budget ${min(p.budgetS)}${reused ? ' (the plan stored in the workdir)' : ''}: ${p.spentS.toFixed(0)} s spent before training${reused ? '' : ` (probe ${probeS.toFixed(0)} s)`}; ` +
+          `chunk 0 at ${p.chunk0ItPerSec.toFixed(1)} it/s, fine-tuning at ${p.fineTuneItPerSec.toFixed(1)} it/s (${p.workers} at a time) → ` +
+          `${p.iterations} iterations for chunk 0 (~${min(p.estimate.chunk0S)})${p.chunks > 1 ? `, ${Math.max(1, Math.round(p.iterations * p.fineTuneFraction))} per fine-tuned chunk (~${min(p.estimate.fineTuneS)})` : ''}, checkpoint every ${p.checkpointEvery}; ` +
+          `training gets ${Math.round(100 * p.trainShare)}% of what is left, generation and evaluation the rest`,
+      );
+    },
     stop() {
       for (const b of bars.values()) b.stop();
     },
@@ -143,6 +159,7 @@ export function printSummary(args: GlobalArgs, r: RunResult): void {
       fidelity: r.fidelity ?? null,
       executor: r.executor,
       workers: r.workers,
+      budget: r.budget ?? null,
     });
     return;
   }
@@ -195,6 +212,7 @@ export async function runCommandHandler(args: ArgumentsCamelCase<PipelineArgs>, 
       ...(args.duration !== undefined ? { durationS: args.duration } : {}),
       ...(args.holdoutFile !== undefined ? { holdoutFile: args.holdoutFile } : {}),
       ...(which !== 'generate' ? { read: readOptionsFrom(args) } : {}),
+      ...(args.budget !== undefined ? { budgetS: parseBudget(args.budget) } : {}),
       downstream: args.downstream ?? true,
       privacy: args.privacy ?? true,
       ...stages[which],
