@@ -11,8 +11,8 @@ describe('models/', () => {
   const fresh = emitPresetModels();
   it('the committed preset graphs equal a fresh emission byte for byte', () => {
     expect([...fresh.keys()].sort()).toEqual([
-      'models/netflow/d_step.onnx', 'models/netflow/g_step.onnx', 'models/netflow/generator.onnx',
-      'models/pcap/d_step.onnx', 'models/pcap/g_step.onnx', 'models/pcap/generator.onnx',
+      'models/netflow/d_step.onnx', 'models/netflow/g_step.onnx', 'models/netflow/generator.onnx', 'models/netflow/iteration.onnx',
+      'models/pcap/d_step.onnx', 'models/pcap/g_step.onnx', 'models/pcap/generator.onnx', 'models/pcap/iteration.onnx',
     ]);
     for (const [rel, bytes] of fresh) {
       const path = join(root, rel);
