@@ -7,10 +7,10 @@
 // Run: npm run build && npx vite-node bench/fidelity.ts [--budget MIN] [--quick] [--trace NAME,...] [--iterations N]
 //        [--workers N] [--seed S] [--set key.path=value]... [--keep]
 //      → tables on stdout, JSON in bench/out/fidelity-<stamp>.json (one file per run; `--out FILE` to choose).
-// How the budget is spent (per trace, wall-clock on this machine): preprocess runs first (timed); a short probe of
-// chunk 0's training speed (same threads per job as the run's pool) then sizes model.iterations so that training
-// fills TRAIN_SHARE of what is left, the rest being generation, postprocessing and run's own evaluation. The probe
-// and the bench's own evaluation are not counted. `--iterations` skips the probe (reproducible reruns).
+// How the budget is spent (per trace, wall-clock on this machine): preprocess runs first (timed), then
+// `netshare run --budget` (src/pipeline/budget.ts: a probe of the training speed sizes model.iterations so that training
+// fills 70% of what preprocessing left). The bench's own evaluation is not counted. `--iterations N` runs that many
+// instead of a budget (reproducible reruns: take `plan.iterations` from an earlier JSON).
 import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -22,21 +22,19 @@ import { indexFlows } from '../src/io/flow-key.js';
 import { recordTimes, type Table } from '../src/io/table.js';
 import { evaluateTables, type EvalResult, type MethodResult } from '../src/eval/evaluate-tables.js';
 import { fmt } from '../src/eval/report.js';
-import { loadChunkTensors, loadLayout, loadPreprocessSummary } from '../src/pipeline/chunk-tensors.js';
+import { loadPreprocessSummary } from '../src/pipeline/chunk-tensors.js';
 import { loadRealSides } from '../src/pipeline/holdout.js';
 import { assembleTrace, finishTrace, chunkRealRows } from '../src/pipeline/postprocess.js';
-import { checkpointFiles } from '../src/pipeline/checkpoints.js';
 import { fineTuneSchedule, type TrainChunkResult } from '../src/pipeline/train.js';
 import { trainResultPath } from '../src/pipeline/workdir.js';
 import { resolveRunConfig } from '../src/pipeline/run.js';
 import type { GenerateStageResult } from '../src/pipeline/generate.js';
 import type { NetShareConfig } from '../src/config/schema.js';
+import type { BudgetPlan } from '../src/pipeline/budget.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'dist', 'src', 'cli', 'bin.js');
 const DATA = resolve(ROOT, '../shared/data');
-/** Share of the budget left after preprocessing that training may take (generation, selection, evaluation: the rest). */
-const TRAIN_SHARE = 0.7;
 
 interface TraceSpec {
   file: string;
@@ -150,37 +148,6 @@ function netshare(args: string[], tmp: string): Timed {
   return { wallS: e!, cpuS: u! + s!, peakRssMB: m! / 1024, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Chunk 0's training speed: iterations/s after session creation, with the run's threads per job. */
-async function probeSpeed(wd: string, cfg: NetShareConfig, threads: number, seconds: number, tmp: string): Promise<{ itPerSec: number; wallS: number; iterations: number }> {
-  const { trainChunk } = await import('../src/model/index.js');
-  const summary = await loadPreprocessSummary(wd);
-  const layout = ((await loadLayout(wd)) as unknown as { model: import('../src/model/layout.js').ModelLayout }).model;
-  const t = await loadChunkTensors(wd, summary.chunks[0]!);
-  const t0 = performance.now();
-  let first: { at: number; it: number } | undefined;
-  let last: { at: number; it: number } | undefined;
-  const ac = new AbortController();
-  await trainChunk({
-    tensors: { n: t.n, attributes: t.attributes, features: t.features, genFlag: t.genFlag },
-    layout,
-    config: { ...cfg.model, checkpointEvery: 0 },
-    checkpoints: checkpointFiles(join(tmp, 'probe-ckpt')),
-    iterations: 1_000_000,
-    threads,
-    seed: 1,
-    signal: ac.signal,
-    onProgress: (p) => {
-      const now = performance.now();
-      if (!first) first = { at: now, it: p.iteration };
-      last = { at: now, it: p.iteration };
-      if (now - first.at > seconds * 1000) ac.abort();
-    },
-  });
-  rmSync(join(tmp, 'probe-ckpt'), { recursive: true, force: true });
-  const dt = (last!.at - first!.at) / 1000;
-  return { itPerSec: dt > 0 ? (last!.it - first!.it) / dt : NaN, wallS: (performance.now() - t0) / 1000, iterations: last!.it };
-}
-
 interface MethodRow {
   name: string;
   headline: number | null;
@@ -275,8 +242,8 @@ interface TraceResult {
   loadavgAfter: number[];
   baselineReadS: number;
   preprocess: { wallS: number; cpuS: number };
-  probe: { itPerSec: number; wallS: number; threads: number } | null;
-  plan: { iterations: number; checkpointEvery: number; fineTune: { iterations: number; checkpointEvery: number } | null; chunks: number; trainBudgetS: number };
+  /** run's budget plan (absent with --iterations) and the iterations and checkpoint period trained. */
+  plan: { iterations: number; checkpointEvery: number; fineTune: { iterations: number; checkpointEvery: number } | null; chunks: number; budget: BudgetPlan | null };
   run: { wallS: number; cpuS: number; peakRssMB: number; stages: Record<string, number>; overBudget: number };
   evaluation: {
     kind: EvalResult['kind'];
@@ -325,35 +292,21 @@ async function runTrace(name: string, spec: TraceSpec, a: Args, tmp: string): Pr
   const pre = netshare(['preprocess', '--input', input, '--config', cfgFile, '--workdir', wd, '--json'], tmp);
   const summary = await loadPreprocessSummary(wd);
   const chunks = summary.chunks.length;
-  const threads = Math.max(1, Math.floor(availableParallelism() / a.workers));
-
-  // size the training to the budget
-  let probe: TraceResult['probe'] = null;
-  let iterations = a.iterations;
-  const trainBudgetS = Math.max(1, (budgetS - pre.wallS) * TRAIN_SHARE);
-  const ftPhases = chunks > 1 && cfg0.train.fineTuneFromChunk0 ? Math.ceil((chunks - 1) / Math.min(a.workers, chunks - 1)) : chunks - 1;
-  const ftFraction = cfg0.train.fineTuneFromChunk0 ? cfg0.train.fineTuneFraction : 1;
-  if (iterations === undefined) {
-    process.stderr.write(`fidelity: ${name}: probing training speed …\n`);
-    const p = await probeSpeed(wd, cfg0, threads, a.quick ? 4 : 15, tmp);
-    probe = { itPerSec: p.itPerSec, wallS: p.wallS, threads };
-    // chunk 0 alone, then the fine-tuned chunks `workers` at a time, each ftFraction as long
-    iterations = Math.max(a.checkpoints, Math.floor((p.itPerSec * trainBudgetS) / (1 + ftPhases * ftFraction)));
-  }
-  const checkpointEvery = Math.max(1, Math.ceil(iterations / a.checkpoints));
-  const ft = chunks > 1 && cfg0.train.fineTuneFromChunk0 ? fineTuneSchedule({ ...cfg0.model, iterations, checkpointEvery }, cfg0.train.fineTuneFraction) : null;
-
-  process.stderr.write(`fidelity: ${name}: run, ${iterations} iterations (checkpoint every ${checkpointEvery}) …\n`);
-  const run = netshare(
-    ['run', '--input', input, '--config', cfgFile, '--workdir', wd, '--iterations', String(iterations), '--checkpoint-every', String(checkpointEvery), '--workers', String(a.workers), '--json'],
-    tmp,
-  );
-  const summaryJson = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as { stages?: { name: string; seconds: number; skipped: boolean }[] };
+  const training =
+    a.iterations !== undefined
+      ? ['--iterations', String(a.iterations), '--checkpoint-every', String(Math.max(1, Math.ceil(a.iterations / a.checkpoints)))]
+      : ['--budget', `${Math.round(budgetS)}s`];
+  process.stderr.write(`fidelity: ${name}: run ${training.join(' ')} …\n`);
+  const run = netshare(['run', '--input', input, '--config', cfgFile, '--workdir', wd, ...training, '--workers', String(a.workers), '--json'], tmp);
+  const summaryJson = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as { stages?: { name: string; seconds: number; skipped: boolean }[]; budget?: { plan: BudgetPlan } | null };
   const stages = Object.fromEntries((summaryJson.stages ?? []).map((s) => [s.name, s.seconds]));
   if (summaryJson.stages?.find((s) => s.name === 'preprocess')?.skipped === false) {
     process.stderr.write(`fidelity: ${name}: warning: run preprocessed again (the budget counts it twice)\n`);
   }
   const cfg = JSON.parse(readFileSync(join(wd, 'config.json'), 'utf8')) as NetShareConfig;
+  const iterations = cfg.model.iterations;
+  const checkpointEvery = cfg.model.checkpointEvery;
+  const ft = chunks > 1 && cfg.train.fineTuneFromChunk0 ? fineTuneSchedule(cfg.model, cfg.train.fineTuneFraction) : null;
   const loadavgAfter = loadavg();
 
   // the bench's evaluation (not in the budget): synthetic and both baselines against the training records
@@ -379,8 +332,7 @@ async function runTrace(name: string, spec: TraceSpec, a: Args, tmp: string): Pr
     loadavgAfter,
     baselineReadS,
     preprocess: { wallS: pre.wallS, cpuS: pre.cpuS },
-    probe,
-    plan: { iterations, checkpointEvery, fineTune: ft, chunks, trainBudgetS },
+    plan: { iterations, checkpointEvery, fineTune: ft, chunks, budget: summaryJson.budget?.plan ?? null },
     run: { wallS: run.wallS, cpuS: run.cpuS, peakRssMB: run.peakRssMB, stages, overBudget: (pre.wallS + run.wallS) / budgetS },
     evaluation: {
       kind: result.kind,
@@ -407,7 +359,7 @@ function printTrace(r: TraceResult): void {
   console.log(
     `preprocess ${r.preprocess.wallS.toFixed(1)} s wall / ${r.preprocess.cpuS.toFixed(1)} s CPU; run ${r.run.wallS.toFixed(1)} s wall / ${r.run.cpuS.toFixed(1)} s CPU ` +
       `(${(100 * r.run.overBudget).toFixed(0)}% of budget), peak RSS ${r.run.peakRssMB.toFixed(0)} MB; ${r.plan.chunks} chunks, ${r.plan.iterations} iterations` +
-      `${r.probe ? ` (probe ${r.probe.itPerSec.toFixed(1)} it/s at ${r.probe.threads} thread${r.probe.threads > 1 ? 's' : ''})` : ''}; load ${r.loadavgBefore[0]!.toFixed(2)} → ${r.loadavgAfter[0]!.toFixed(2)}`,
+      `${r.plan.budget ? ` (probe: chunk 0 ${r.plan.budget.chunk0ItPerSec.toFixed(1)} it/s, fine-tuning ${r.plan.budget.fineTuneItPerSec.toFixed(1)} it/s)` : ''}; load ${r.loadavgBefore[0]!.toFixed(2)} → ${r.loadavgAfter[0]!.toFixed(2)}`,
   );
   console.log(`floor: ${e.floorSplits} flow splits of ${e.comparedFlows} flows; ratio = metric ÷ floor mean (× floor)`);
   const head = ['metric', 'floor mean [min–max]', 'synthetic', ...(syn!.heldOutRatios ? ['held-out'] : []), ...base.map(names)];
