@@ -126,16 +126,18 @@ export class BullMQExecutor implements Executor {
 
   /** Resolve `p` if its job has finished for good (completed, or failed with no attempt left). */
   private async settle(p: Pending): Promise<void> {
-    const j = (await p.queue.getJob(p.key)) as BullJob<QueuedJob> | undefined;
+    // the state first, then the job: read the other way round, a job that completes in between would be seen
+    // completed with the data (no return value) of its active self
+    const state = await p.queue.getJobState(p.key);
     if (!this.pending.has(p.key)) return;
-    if (!j) {
+    if (state === 'unknown') {
       this.pending.delete(p.key);
       p.resolve(this.result(p, false, undefined, { name: 'NetShareError', message: `job ${p.key} vanished from the queue (removed by hand?)` }, 0));
       return;
     }
-    const state = await j.getState();
-    if (!this.pending.has(p.key)) return;
     if (state !== 'completed' && state !== 'failed') return;
+    const j = (await p.queue.getJob(p.key)) as BullJob<QueuedJob> | undefined;
+    if (!j || !this.pending.has(p.key)) return;
     this.pending.delete(p.key);
     const timing = { enqueuedAt: j.timestamp, ...(j.processedOn ? { startedAt: j.processedOn } : {}), ...(j.finishedOn ? { finishedAt: j.finishedOn } : {}), seenAt: Date.now() };
     const attempts = Math.max(1, j.attemptsMade + (j.stalledCounter ?? 0));
@@ -156,6 +158,13 @@ export class BullMQExecutor implements Executor {
     this.polling = true;
     try {
       for (const p of [...this.pending.values()]) await this.settle(p).catch(() => undefined);
+      // a job nobody can take: say so on its progress line rather than wait in silence
+      const idle = new Map<Queue, Pending[]>();
+      for (const p of this.pending.values()) if (!p.started) idle.set(p.queue, [...(idle.get(p.queue) ?? []), p]);
+      for (const [queue, ps] of idle) {
+        if ((await queue.getWorkersCount().catch(() => 1)) > 0) continue;
+        for (const p of ps) this.events?.onProgress?.(p.job, 0, `waiting: no \`netshare worker\` takes ${queue.name} jobs at ${this.opts.url}`);
+      }
     } finally {
       this.polling = false;
     }

@@ -5,6 +5,7 @@
 // leases retried a bounded number of times with backoff, per-job timeouts, cancellation by an AbortSignal.
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -289,4 +290,23 @@ export class LocalPoolExecutor implements Executor {
     for (const c of this.children) c.kill('SIGTERM');
     this.children.clear();
   }
+}
+
+/**
+ * `inner`, appending one JSON line per finished job to `file` (stage/job id, key, executor, ok, attempts, seconds, and
+ * the timing: enqueued → started on a worker → finished there → seen by the driver, epoch ms).
+ */
+export function withJobLog(inner: Executor, file: string): Executor {
+  return {
+    name: inner.name,
+    close: () => inner.close(),
+    async runAll(jobs, events) {
+      const results = await inner.runAll(jobs, events);
+      const lines = results.map((r) =>
+        JSON.stringify({ id: r.id, key: r.key, executor: inner.name, ok: r.ok, attempts: r.attempts, seconds: r.seconds, ...(r.timing ? { timing: r.timing } : {}), ...(r.error ? { error: r.error } : {}) }),
+      );
+      if (lines.length > 0) await appendFile(file, `${lines.join('\n')}\n`);
+      return results;
+    },
+  };
 }

@@ -41,7 +41,10 @@ export interface LeaseOptions {
   owner: string;
   /** Heartbeat period (default 2 s). */
   heartbeatMs?: number;
-  /** A lease whose heartbeat is older than this is free (default 30 s; 15× the heartbeat). */
+  /**
+   * A lease whose heartbeat is older than this is free (default 10 s, 5× the heartbeat): shorter than a BullMQ lock
+   * (`netshare worker --lock-duration`, 30 s), so a job redelivered after its worker died finds the lease free.
+   */
   staleMs?: number;
   /** Appends one JSON line per acquire / takeover / release here (the tests check no two holders overlapped). */
   log?: string;
@@ -85,7 +88,7 @@ async function logLine(file: string | undefined, rec: Record<string, unknown> & 
  */
 export async function acquireLease(path: string, opts: LeaseOptions): Promise<Lease> {
   const heartbeatMs = opts.heartbeatMs ?? 2000;
-  const staleMs = opts.staleMs ?? Math.max(30_000, heartbeatMs * 15);
+  const staleMs = opts.staleMs ?? Math.max(10_000, heartbeatMs * 5);
   await mkdir(dirname(path), { recursive: true });
   const now = Date.now();
   const me: LeaseHolder = { token: randomUUID(), host: hostname(), pid: process.pid, owner: opts.owner, acquiredAt: now, heartbeatAt: now };

@@ -11,13 +11,13 @@ import { checkOutputPaths, checkWorkdir } from '../io/output-paths.js';
 import type { Device } from '../runtime/session.js';
 import type { Table } from '../io/table.js';
 import { loadPreprocessSummary } from './chunk-tensors.js';
-import { InProcessExecutor, LocalPoolExecutor, defaultWorkers, type Executor } from './executor.js';
+import { InProcessExecutor, LocalPoolExecutor, defaultWorkers, withJobLog, type Executor } from './executor.js';
 import { lockWorkdir, workdirIdentity } from './lease.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { fingerprint, readJsonIfExists } from './fsutil.js';
 import { inputRecord, loadManifest, runStage, saveManifest } from './manifest.js';
 import { tooManyChunksError } from './preprocess.js';
-import { STAGES, configPath, metricsPath, reportPath, syntheticPath, type StageName } from './workdir.js';
+import { STAGES, configPath, jobLogPath, metricsPath, reportPath, syntheticPath, type StageName } from './workdir.js';
 import type { TrainStageResult } from './train.js';
 import type { GenerateStageResult } from './generate.js';
 import demoPcap from '../config/presets/demo-pcap.json' with { type: 'json' };
@@ -287,9 +287,9 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   // one driver per workdir: a second `netshare run` on it stops here (WorkdirLockedError)
   await mkdir(wd, { recursive: true });
   const lock = await lockWorkdir(wd, `netshare ${opts.from === 'generate' ? 'generate' : opts.to === 'train' ? 'train' : 'run'}`);
-  let executor: Executor;
+  let inner: Executor;
   try {
-    executor =
+    inner =
       opts.executor ??
       (await makeExecutor(workers, {
         workdir: wd,
@@ -302,6 +302,8 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     await lock.release();
     throw err;
   }
+  // every job's attempts and timings go to <wd>/jobs.jsonl (bench/e2e.ts reads the per-job overhead there)
+  const executor = withJobLog(inner, jobLogPath(wd));
   const stages: RunResult['stages'] = [];
   const record = async <T>(name: StageName, fp: string, fn: () => Promise<T>): Promise<T> => {
     const idx = stageIndex(name);

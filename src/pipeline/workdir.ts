@@ -15,6 +15,7 @@
 //   <wd>/report.html, <wd>/metrics.json     the evaluation
 //   <wd>/.netshare-id, <wd>/.netshare-lock  the workdir's identity and its driver's lock (lease.ts)
 //   <wd>/leases/                            per-chunk job leases and their log (lease.ts)
+//   <wd>/jobs.jsonl                         one line per finished job: attempts, timings (executor.ts withJobLog)
 //
 // Job params, job results and candidate lists hold paths relative to the workdir, so that machines that mount the
 // shared workdir at different places can all run its jobs.
@@ -50,6 +51,7 @@ export const candidatePath = (wd: string, k: number, pass: number, iteration: nu
 export const postprocessRoot = (wd: string): string => join(wd, 'postprocess');
 export const selectionPath = (wd: string): string => join(wd, 'postprocess', 'selection.json');
 export const configPath = (wd: string): string => join(wd, 'config.json');
+export const jobLogPath = (wd: string): string => join(wd, 'jobs.jsonl');
 export const reportPath = (wd: string): string => join(wd, 'report.html');
 export const metricsPath = (wd: string): string => join(wd, 'metrics.json');
 export const syntheticPath = (wd: string, dataset: 'pcap' | 'netflow'): string => join(wd, dataset === 'pcap' ? 'synthetic.pcap' : 'synthetic.csv');

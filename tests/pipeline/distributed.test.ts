@@ -22,6 +22,8 @@ const CI = process.env.CI === 'true';
 // it; two checkpoints per chunk keep the generate jobs few
 const raw = tinyConfig('pcap', { nChunks: 2, iterations: 200, checkpointEvery: 100 });
 const config = resolveRunConfig({ raw });
+// for the Ctrl-C tests: chunk 0 trains for many seconds after its first checkpoint, so the interrupt lands mid-job
+const rawLong = tinyConfig('pcap', { nChunks: 2, iterations: 5000, checkpointEvery: 100 });
 
 let root: string; // the driver's workdir root
 let workerRoot: string; // the same folder under another path (a symlink), as another machine would mount it
@@ -33,7 +35,12 @@ const extra: { executor?: Executor }[] = [];
 
 async function tinyRun(name: string, executor: Executor, events?: RunEvents, signal?: AbortSignal): Promise<{ wd: string; out: Buffer }> {
   const wd = join(root, name);
-  await runPipeline({ input, workdir: wd, config, executor, to: 'postprocess', downstream: false, privacy: false, ...(events ? { events } : {}), ...(signal ? { signal } : {}) });
+  try {
+    await runPipeline({ input, workdir: wd, config, executor, to: 'postprocess', downstream: false, privacy: false, ...(events ? { events } : {}), ...(signal ? { signal } : {}) });
+  } catch (err) {
+    // the workers' job logs say what happened on their side
+    throw new Error(`${(err as Error).message}\n${workers.map((w, i) => `worker ${i}:\n${w.log()}`).join('\n')}`, { cause: err });
+  }
   return { wd, out: readFileSync(join(wd, 'synthetic.pcap')) };
 }
 
@@ -193,7 +200,7 @@ describe.skipIf(!HAVE_REDIS && !CI)('BullMQ executor on a real Redis with 2 work
   it('stops the run\'s jobs on the workers when the driver gets SIGINT, and exits 130', async () => {
     const wd = join(root, 'sigint');
     const cfgFile = join(root, 'cfg-sigint.json');
-    writeFileSync(cfgFile, JSON.stringify(raw));
+    writeFileSync(cfgFile, JSON.stringify(rawLong));
     const { code, stderr } = await interruptDuringChunk0(['train', '--input', input, '--config', cfgFile, '--workdir', wd, '--executor', redis.url], wd);
     expect(code, stderr).toBe(130);
     expect(stderr).toMatch(/SIGINT: cancelling the run's jobs/);
@@ -234,7 +241,7 @@ describe('Ctrl-C on a local-pool run', () => {
     const inp = join(base, 'in.pcap');
     await writePcap(inp, syntheticPackets(40, 2));
     const cfgFile = join(base, 'cfg.json');
-    writeFileSync(cfgFile, JSON.stringify(raw));
+    writeFileSync(cfgFile, JSON.stringify(rawLong));
     const wd = join(base, 'wd');
     const { code, stderr } = await interruptDuringChunk0(['train', '--input', inp, '--config', cfgFile, '--workdir', wd, '--workers', '2'], wd);
     expect(code, stderr).toBe(130);

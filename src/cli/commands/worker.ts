@@ -25,7 +25,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
       .option('lock-duration', {
         type: 'number',
         default: 30,
-        describe: 'Seconds a job\'s BullMQ lock lasts without renewal: a job of a worker that died goes to another worker about this long later',
+        describe: 'Seconds a job\'s BullMQ lock lasts without renewal: a job of a worker that died goes to another worker about this long later (keep it above the 10 s after which a chunk lease of a dead worker on another machine frees up)',
       }) as unknown as Argv<WorkerArgs>,
   handler: async (args) => {
     const { startWorker } = await import('../../pipeline/executor-bullmq.js');
