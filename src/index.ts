@@ -55,6 +55,18 @@ export {
   type ConfigOverrides,
   type StageName,
 } from './pipeline/run.js';
+export {
+  InProcessExecutor,
+  LocalPoolExecutor,
+  withJobLog,
+  type Executor,
+  type ExecutorEvents,
+  type JobResult,
+} from './pipeline/executor.js';
+export { BullMQExecutor, startWorker, parseRedisUrl, queueName, type WorkerOptions, type RunningWorker } from './pipeline/executor-bullmq.js';
+export { startDashboard, type Dashboard } from './pipeline/dashboard.js';
+export { jobKey, reviveError, registerJob, type Job, type JobContext, type JobError } from './pipeline/jobs.js';
+export { acquireLease, lockWorkdir, workdirIdentity, LeaseBusyError, WorkdirLockedError, type Lease } from './pipeline/lease.js';
 export { trainStage, trainChunkJob, type TrainChunkParams, type TrainStageResult } from './pipeline/train.js';
 export { generateStage, generateChunkJob, mergeByFlowTags, type GenerateChunkParams, type GenerateStageResult } from './pipeline/generate.js';
 export { postprocessStage, rankSumSelect, selectionMetrics, type PostprocessResult, type SelectionMetrics } from './pipeline/postprocess.js';
