@@ -265,3 +265,21 @@ describe('netshare run on a workdir another netshare is running', () => {
     }
   });
 });
+
+describe('command line of the distributed executor', () => {
+  it('refuses a malformed Redis URL or workdir root with exit 2, naming the flag', async () => {
+    const { runCli } = await import('../cli/run-cli.js');
+    const dir = mkdtempSync(join(tmpdir(), 'ns-cli-'));
+    const w = await runCli(['worker', '--redis', 'http://localhost:6379', '--workdir-root', dir]);
+    expect(w.code).toBe(2);
+    expect(w.err).toMatch(/Expected redis:\/\/host:port\[\/db\] for --redis but received "http:\/\/localhost:6379"/);
+    const root = await runCli(['worker', '--redis', 'redis://127.0.0.1:1', '--workdir-root', join(dir, 'absent')]);
+    expect(root.code).toBe(2);
+    expect(root.err).toMatch(/--workdir-root .*absent does not exist/);
+    const inp = join(dir, 'in.pcap');
+    await writePcap(inp, syntheticPackets(40, 2));
+    const r = await runCli(['train', '--input', inp, '--preset', 'demo', '--workdir', join(dir, 'wd'), '--executor', 'redis://nohost']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/Expected redis:\/\/host:port\[\/db\] for --executor but received "redis:\/\/nohost"/);
+  });
+});
