@@ -92,7 +92,10 @@ __attribute__((always_inline)) inline uint32_t FlowTable::AddHashed(const FlowKe
     FlowRecord& r = Rec(static_cast<uint32_t>(e) - 1);
     if (!SameKey(r.key, key)) continue;
     if ((inactive_ns_ | active_ns_) != 0 && Expired(r, ts)) Reopen(r, ts, closed);
-    r.last_ns = ts;
+    // First/last are the min/max of the packets' times, not file order (captures merged from several interfaces
+    // are not always in time order).
+    if (ts > r.last_ns) r.last_ns = ts;
+    if (ts < r.first_ns) r.first_ns = ts;
     r.packets++;
     r.bytes += bytes;
     r.tcp_flags |= tcp_flags;
@@ -103,7 +106,7 @@ __attribute__((always_inline)) inline uint32_t FlowTable::AddHashed(const FlowKe
 
 __attribute__((noinline)) void FlowTable::Reopen(FlowRecord& r, int64_t ts, std::vector<FlowRecord>& closed) {
   closed.push_back(r);  // timed out: emit, then reuse the record for the new flow
-  r.first_ns = ts;
+  r.first_ns = r.last_ns = ts;
   r.packets = 0;
   r.bytes = 0;
   r.tcp_flags = 0;

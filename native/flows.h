@@ -23,7 +23,7 @@ static_assert(sizeof(FlowKey) % 8 == 0, "records are stored in arrays of 8-byte 
 // One finished (or, at end of input, still open) flow.
 struct FlowRecord {
   FlowKey key;
-  int64_t first_ns, last_ns;
+  int64_t first_ns, last_ns;  // min and max of its packets' times
   uint64_t packets, bytes;
   uint32_t id;       // creation order, starting at 0; a flow re-opened after a timeout gets a new id
   uint8_t tcp_flags; // union over its packets

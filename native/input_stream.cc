@@ -20,6 +20,9 @@ struct StreamCookie {
   int fd = -1;
   gzFile gz = nullptr;
   uint64_t delivered = 0;
+  // A stream that cannot be re-read (pipe, stdin): the sniffed head bytes, handed out before the rest.
+  uint8_t replay[24] = {0};
+  size_t replay_len = 0, replay_pos = 0;
 };
 
 namespace {
@@ -36,6 +39,13 @@ ssize_t CookieRead(void* cookie, char* buf, size_t size) {
     }
     c->delivered += static_cast<uint64_t>(n);
     return n;
+  }
+  if (c->replay_pos < c->replay_len) {
+    const size_t n = std::min(size, c->replay_len - c->replay_pos);
+    std::memcpy(buf, c->replay + c->replay_pos, n);
+    c->replay_pos += n;
+    c->delivered += n;
+    return static_cast<ssize_t>(n);
   }
   for (;;) {
     const ssize_t n = ::read(c->fd, buf, size);
@@ -54,18 +64,66 @@ int CookieClose(void* cookie) {
 
 }  // namespace
 
+namespace {
+
+// Reads up to `n` bytes from a stream, retrying short reads (a pipe hands out what its writer has written so far).
+size_t ReadFully(int fd, uint8_t* buf, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    const ssize_t k = ::read(fd, buf + got, n - got);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) break;
+    got += static_cast<size_t>(k);
+  }
+  return got;
+}
+
+}  // namespace
+
 InputStream OpenInputStream(const std::string& path) {
   InputStream in;
+  const bool stdin_input = path == "-";
+  int fd;
+  if (stdin_input) {
+    fd = ::fcntl(0, F_DUPFD_CLOEXEC, 3);  // our own descriptor: closing the stream leaves the process's stdin open
+    if (fd < 0) throw ReaderError("input", std::string("cannot read standard input: ") + std::strerror(errno), -1);
+  } else {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      const int err = errno;
+      struct stat st;
+      if (err == EISDIR || (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)))
+        throw ReaderError("input", "is a directory, not a capture file", -1);
+      throw ReaderError("input", std::string("cannot open: ") + std::strerror(err), -1);
+    }
+  }
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) throw ReaderError("input", std::string("cannot open: ") + std::strerror(errno), -1);
-  if (S_ISDIR(st.st_mode)) throw ReaderError("input", "is a directory, not a capture file", -1);
-  in.size = st.st_size;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw ReaderError("input", std::string("cannot open: ") + std::strerror(errno), -1);
-  const ssize_t got = ::pread(fd, in.head, sizeof in.head, 0);
-  in.head_len = got > 0 ? static_cast<size_t>(got) : 0;
-  const bool gz = in.head_len >= 2 && in.head[0] == 0x1f && in.head[1] == 0x8b;
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw ReaderError("input", std::string("cannot open: ") + std::strerror(err), -1);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    throw ReaderError("input", "is a directory, not a capture file", -1);
+  }
+  in.regular = S_ISREG(st.st_mode);
+  in.size = in.regular ? st.st_size : 0;
   auto* cookie = new StreamCookie;
+  if (in.regular) {
+    const ssize_t got = ::pread(fd, in.head, sizeof in.head, 0);
+    in.head_len = got > 0 ? static_cast<size_t>(got) : 0;
+  } else {
+    in.head_len = ReadFully(fd, in.head, sizeof in.head);
+    std::memcpy(cookie->replay, in.head, in.head_len);
+    cookie->replay_len = in.head_len;
+  }
+  const bool gz = in.head_len >= 2 && in.head[0] == 0x1f && in.head[1] == 0x8b;
+  if (gz && !in.regular) {
+    ::close(fd);
+    delete cookie;
+    throw ReaderError("input", "gzip'd input from a pipe or standard input is not supported (pipe it through gunzip)", 0);
+  }
   if (gz) {
     gzFile g = gzdopen(fd, "rb");
     if (!g) {
@@ -80,9 +138,9 @@ InputStream OpenInputStream(const std::string& path) {
     in.gz = g;
   } else {
     cookie->fd = fd;
-    in.fd = fd;
+    in.fd = in.regular ? fd : -1;  // formats pread only regular files; a stream is read through `file`
 #ifdef POSIX_FADV_SEQUENTIAL
-    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (in.regular) posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
   }
   cookie_io_functions_t io{CookieRead, nullptr, nullptr, CookieClose};
@@ -114,6 +172,11 @@ bool GzipFailed(const InputStream& in, std::string& message) {
   const char* zmsg = gzerror(static_cast<gzFile>(in.gz), &zerr);
   if (zerr == Z_OK || zerr == Z_STREAM_END) return false;
   message = zmsg ? zmsg : "?";
+  // zlib prefixes the "path" given to gzdopen ("<fd:3>: "), which means nothing to a user: the caller names the file.
+  if (message.compare(0, 4, "<fd:") == 0) {
+    const size_t colon = message.find(": ");
+    if (colon != std::string::npos) message.erase(0, colon + 2);
+  }
   return true;
 }
 

@@ -15,13 +15,16 @@ struct InputStream {
   int fd = -1;                    // plain files: the descriptor behind `file` (a format may pread it); -1 for gzip
   void* gz = nullptr;             // the gzFile behind `file` when the file is gzip'd, else null
   const StreamCookie* cookie = nullptr;
-  int64_t size = 0;               // file size in bytes (compressed size for gzip)
+  int64_t size = 0;               // file size in bytes (compressed size for gzip); 0 for a pipe
+  bool regular = true;            // a regular file (false: a pipe, stdin, a character device: no size, no pread)
   uint8_t head[24] = {0};         // the first bytes of the (decompressed) content, for sniffing the format
   size_t head_len = 0;            // how many of `head` the content has (< 24 for a short file)
 };
 
 // Opens `path` (gzip'd or not, told by its first two bytes) and reads its first bytes into `head` without consuming
-// them from `file`. Throws ReaderError("input") when the file cannot be opened; the caller owns `file` on return.
+// them from `file`. `-` is standard input; it, pipes and other non-regular files are read as a stream (no pread: the
+// head bytes are handed out again by the stream); gzip'd content from a pipe is refused (pipe it through gunzip).
+// Throws ReaderError("input") when the file cannot be opened; the caller owns `file` on return.
 InputStream OpenInputStream(const std::string& path);
 
 // Offset of the next byte `in.file` hands out (decompressed bytes for gzip); -1 when unknown (non-glibc stdio).

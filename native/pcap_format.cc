@@ -9,8 +9,9 @@
 
 namespace netshare {
 
-PcapSource::PcapSource(pcap_t* p, FILE* f, int fd, bool nano, int record_header) : p_(p), f_(f), fd_(fd), record_header_(record_header) {
-  linktype_ = pcap_datalink(p);  // LINKTYPE_RAW (101) comes back as DLT_RAW (12); the decoder knows both
+PcapSource::PcapSource(pcap_t* p, FILE* f, int fd, bool nano, int record_header, int linktype)
+    : p_(p), f_(f), fd_(fd), record_header_(record_header) {
+  linktype_ = linktype;
   snaplen_ = static_cast<uint32_t>(pcap_snapshot(p));
   swapped_ = pcap_is_swapped(p) == 1;
   scale_up_ = !nano;
@@ -102,13 +103,13 @@ std::unique_ptr<PcapSource> OpenPcap(const InputStream& in, uint32_t magic, Read
   }
   const bool modified = magic == 0xa1b2cd34 || magic == 0x34cdb2a1;  // Kuznetzov's pcap: 24-byte record headers
   const bool nano = magic == 0xa1b23c4d || magic == 0x4d3cb2a1;
-  auto src = std::make_unique<PcapSource>(p, in.file, in.fd, nano, modified ? 24 : 16);
-  // The header's LINKTYPE (libpcap maps 101 to DLT_RAW 12 in pcap_datalink; report what the file says).
+  // The header's LINKTYPE (libpcap maps 101 to DLT_RAW 12 in pcap_datalink; report what the file says, as pcapng does).
   int lt = pcap_datalink(p);
   if (in.head_len >= 24) {
     const bool le = in.head[0] == 0xd4 || in.head[0] == 0x4d || in.head[0] == 0x34;
     lt = static_cast<int>((le ? LoadLe32(in.head + 20) : LoadBe32(in.head + 20)) & 0x03FFFFFF);
   }
+  auto src = std::make_unique<PcapSource>(p, in.file, in.fd, nano, modified ? 24 : 16, lt);
   stats.linktypes.push_back(lt);
   return src;
 }

@@ -28,8 +28,10 @@ inline bool IsPcapMagic(uint32_t m) {
 class PcapSource final : public RecordSource {
  public:
   // Takes over `p` (which owns `f`). `fd` >= 0: plain file read with pread from offset 24; -1: read the rest of `f`
-  // (gzip) after libpcap's header read. `record_header`: 16, or 24 for Kuznetzov's modified pcap.
-  PcapSource(pcap_t* p, FILE* f, int fd, bool nano, int record_header);
+  // (gzip, pipes) after libpcap's header read. `record_header`: 16, or 24 for Kuznetzov's modified pcap. `linktype`:
+  // the file header's LINKTYPE_ value, reported per record as pcapng reports its IDBs' (101 for raw IP, where
+  // libpcap's pcap_datalink says DLT_RAW 12).
+  PcapSource(pcap_t* p, FILE* f, int fd, bool nano, int record_header, int linktype);
   ~PcapSource() override;
 
   // Fast path (inlined into Reader::Fill): a whole record in the buffer, caplen within the snapshot length.
@@ -53,7 +55,7 @@ class PcapSource final : public RecordSource {
   enum Lengths { kNotSwapped, kSwapped, kMaybe };
 
   struct RecordHeader {
-    uint32_t sec, frac;    // as stored (signed 32-bit values)
+    uint32_t sec, frac;    // as stored (read as unsigned)
     uint32_t caplen, len;  // after the version's caplen/len swap
   };
   // The record header at `h` in host order: the one decoder of both paths.
@@ -65,8 +67,8 @@ class PcapSource final : public RecordSource {
 
   // Hands out the record at pos_ and steps past it.
   __attribute__((always_inline)) void Emit(RawRecord& r, const RecordHeader& h, size_t hs) {
-    r.sec = static_cast<int32_t>(h.sec);
-    const int64_t frac = static_cast<int32_t>(h.frac);
+    r.sec = h.sec;  // unsigned, as Wireshark reads it: 1970..2106 (libpcap's signed read wraps after 2038)
+    const int64_t frac = h.frac;
     r.nsec = static_cast<uint32_t>(scale_up_ ? frac * 1000 : frac);  // nanoseconds, as libpcap opened NANO gives
     r.file_caplen = h.caplen;
     r.caplen = h.caplen > snaplen_ ? snaplen_ : h.caplen;  // libpcap keeps the snapshot length and skips the rest

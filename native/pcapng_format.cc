@@ -1,6 +1,8 @@
 // pcapng block parser: Section Header, Interface Description, Enhanced/Simple/obsolete Packet Blocks; other blocks skipped.
 #include "pcapng_format.h"
 
+#include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -14,7 +16,8 @@ constexpr uint32_t kMaxBlock = 256u << 20;  // largest pcapng block accepted (gu
 
 class PcapngSource : public RecordSource {
  public:
-  PcapngSource(FILE* f, ReaderStats& stats) : f_(f), stats_(stats) { buf_.resize(1 << 16); }
+  // `size`: the file's size in bytes, or -1 when unknown (gzip'd content, a pipe).
+  PcapngSource(FILE* f, int64_t size, ReaderStats& stats) : f_(f), stats_(stats), size_(size) { buf_.resize(1 << 16); }
   ~PcapngSource() override { std::fclose(f_); }
   int64_t Offset() const override { return offset_; }
 
@@ -75,6 +78,8 @@ class PcapngSource : public RecordSource {
           if (body < 20) throw Err(start, "Enhanced Packet Block too short");
           const uint32_t ifid = Rd32(b), caplen = Rd32(b + 12), len = Rd32(b + 16);
           if (caplen > body - 20) throw Err(start, "Enhanced Packet Block captured length " + std::to_string(caplen) + " exceeds its block");
+          if (ifid > 0xFFFF)  // the iface column is 16-bit: refuse rather than report another interface's id
+            throw Err(start, "packet block refers to interface " + std::to_string(ifid) + "; interface ids above 65535 are not supported");
           const Iface& ifc = IfaceFor(start, ifid);
           Stamp(ifc, LoadFile64Split(b + 4, swap_), r);
           Fill(r, ifc, ifid, b + 20, caplen, len);
@@ -140,10 +145,21 @@ class PcapngSource : public RecordSource {
   uint32_t Rd32(const uint8_t* p) const { return LoadFile32(p, swap_); }
 
   // Reads the rest of a block (total - already bytes) into buf_ (body + trailing length) and checks the trailer.
+  // A block length is checked against the bytes left in the file before anything is allocated; where the size is
+  // unknown (gzip, pipes) the buffer grows only as the bytes arrive, so a corrupt length cannot allocate 256 MiB.
   void ReadBody(int64_t start, uint32_t total, uint32_t already) {
     const uint32_t rest = total - already;
-    if (buf_.size() < rest) buf_.resize(rest);
-    const size_t got = ReadStream(buf_.data(), rest, f_);
+    if (size_ >= 0 && start + int64_t{total} > size_)
+      throw Err(start, "truncated pcapng file: block of " + std::to_string(total) + " bytes has only " +
+                           std::to_string(size_ - start) + " before end of file");
+    size_t got = 0;
+    for (;;) {
+      const size_t want = size_ >= 0 ? rest : std::min<size_t>(rest, std::max<size_t>(2 * got, size_t{1} << 20));
+      if (buf_.size() < want) buf_.resize(want);
+      const size_t n = ReadStream(buf_.data() + got, want - got, f_);
+      got += n;
+      if (got == rest || n < want - (got - n)) break;
+    }
     offset_ += static_cast<int64_t>(got);
     if (got != rest) {
       if (std::ferror(f_)) throw Err(start, "read error in pcapng block");
@@ -199,7 +215,11 @@ class PcapngSource : public RecordSource {
       sec = ts / ifc.units;
       frac_ns = static_cast<uint64_t>((static_cast<unsigned __int128>(ts % ifc.units) * 1000000000u) / ifc.units);
     }
-    r.sec = static_cast<int64_t>(sec) + ifc.offset_s;
+    // Saturate instead of overflowing (UB): the reader clamps the ns timestamp and counts it in clamped_ts.
+    int64_t s;
+    if (sec > static_cast<uint64_t>(INT64_MAX) || __builtin_add_overflow(static_cast<int64_t>(sec), ifc.offset_s, &s))
+      s = sec <= static_cast<uint64_t>(INT64_MAX) && ifc.offset_s < 0 ? INT64_MIN : INT64_MAX;
+    r.sec = s;
     r.nsec = static_cast<uint32_t>(frac_ns);
   }
 
@@ -215,6 +235,7 @@ class PcapngSource : public RecordSource {
 
   FILE* f_;
   ReaderStats& stats_;
+  int64_t size_;
   std::vector<uint8_t> buf_;
   std::vector<Iface> ifaces_;
   std::vector<uint32_t> unknown_types_;
@@ -224,6 +245,8 @@ class PcapngSource : public RecordSource {
 
 }  // namespace
 
-std::unique_ptr<RecordSource> OpenPcapng(const InputStream& in, ReaderStats& stats) { return std::make_unique<PcapngSource>(in.file, stats); }
+std::unique_ptr<RecordSource> OpenPcapng(const InputStream& in, ReaderStats& stats) {
+  return std::make_unique<PcapngSource>(in.file, in.gz || !in.regular ? -1 : in.size, stats);
+}
 
 }  // namespace netshare

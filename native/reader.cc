@@ -95,6 +95,52 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
     done = true;
     return 0;
   }
+  return opts_.packet_columns ? FillRows<true>(c, flows, done) : FillRows<false>(c, flows, done);
+}
+
+namespace {
+
+// The stats counters a batch updates per packet, kept in locals (registers) for the batch: as fields of ReaderStats
+// every update was a read-modify-write to memory that the uint8_t column stores (which may alias anything) forced.
+struct LocalCounters {
+  explicit LocalCounters(ReaderStats& s)
+      : s_(s), records(s.records), packets(s.packets), ipv4(s.ipv4), ipv6(s.ipv6), tcp(s.tcp), udp(s.udp), icmp(s.icmp),
+        other_ip(s.other_ip), not_ip(s.not_ip), undecodable(s.undecodable), truncated(s.truncated), fragments(s.fragments),
+        clamped_ts(s.clamped_ts), over_snaplen(s.over_snaplen) {}
+  ~LocalCounters() { Store(); }  // also when a ReaderError leaves the batch
+  void Store() {
+    s_.records = records, s_.packets = packets, s_.ipv4 = ipv4, s_.ipv6 = ipv6, s_.tcp = tcp, s_.udp = udp, s_.icmp = icmp;
+    s_.other_ip = other_ip, s_.not_ip = not_ip, s_.undecodable = undecodable, s_.truncated = truncated;
+    s_.fragments = fragments, s_.clamped_ts = clamped_ts, s_.over_snaplen = over_snaplen;
+  }
+  ReaderStats& s_;
+  uint64_t records, packets, ipv4, ipv6, tcp, udp, icmp, other_ip, not_ip, undecodable, truncated, fragments, clamped_ts,
+      over_snaplen;
+};
+
+// ERF (LINKTYPE 197) records carry their own 64-bit little-endian timestamp (32.32 fixed point seconds), finer than
+// the µs of a classic pcap record header: use it when the record has one.
+inline void ErfTimestamp(RawRecord& r) {
+  if (r.caplen < 8) return;
+  uint64_t t;
+  std::memcpy(&t, r.data, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  t = __builtin_bswap64(t);
+#endif
+  uint64_t sec = t >> 32;
+  uint64_t ns = ((t & 0xffffffffull) * 1000000000ull + (1ull << 31)) >> 32;  // rounded to the nearest ns
+  if (ns >= 1000000000ull) {
+    ns -= 1000000000ull;
+    sec++;
+  }
+  r.sec = static_cast<int64_t>(sec);
+  r.nsec = static_cast<uint32_t>(ns);
+}
+
+}  // namespace
+
+template <bool kColumns>
+uint32_t Reader::FillRows(BatchColumns& c, std::vector<FlowRecord>& flows, bool& done) {
   uint32_t n = 0;
   RawRecord r;
   DecodedPacket d;
@@ -105,15 +151,33 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
     keys_.resize(kFlowChunk);
     key_hashes_.resize(kFlowChunk);
     key_valid_.resize(kFlowChunk);
+    key_ts_.resize(kFlowChunk);
+    key_bytes_.resize(kFlowChunk);
+    key_flags_.resize(kFlowChunk);
+    key_ids_.resize(kFlowChunk);
   }
   uint32_t flushed = 0;  // rows [0, flushed) went through the flow table
   // Local copies: the column stores (uint8_t* may alias anything) would otherwise reload every pointer per row.
   const BatchColumns cc = c;
   const bool ip6_zeroed = c.ip6_zeroed;
+  FlowTable* const table = flow_table_.get();
   FlowKey* const keys = keys_.data();
   uint32_t* const key_hashes = key_hashes_.data();
   uint8_t* const key_valid = key_valid_.data();
+  int64_t* const key_ts = key_ts_.data();
+  uint32_t* const key_bytes = key_bytes_.data();
+  uint8_t* const key_flags = key_flags_.data();
+  uint32_t* const key_ids = key_ids_.data();
+  int64_t max_ts = max_ts_ns_;
+  int64_t last_sec = 0;
+  uint32_t last_nsec = 0;
   ReaderStats& s = stats_;
+  LocalCounters k(s);
+  auto flush_flows = [&](uint32_t upto) {
+    table->AddBatch(keys, key_hashes, key_valid, key_ts, key_bytes, key_flags, upto - flushed,
+                    kColumns && cc.flowId ? cc.flowId + flushed : key_ids, flows);
+    flushed = upto;
+  };
   // Classic pcap (the common case) gets a direct, inlinable call instead of the virtual one.
   PcapSource* const pcap = dynamic_cast<PcapSource*>(source_.get());
   while (n < c.capacity) {
@@ -130,7 +194,7 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
       }
     } catch (const ReaderError& e) {
       if (!opts_.keep_valid_prefix || e.kind != "input" || !e.prefix_ok) throw;
-      s.warnings.push_back(std::string("stopped early, kept the valid prefix of ") + std::to_string(s.records) +
+      s.warnings.push_back(std::string("stopped early, kept the valid prefix of ") + std::to_string(k.records) +
                            " records: " + e.what());
       more = false;
     }
@@ -138,7 +202,8 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
       done_ = done = true;
       break;
     }
-    s.records++;
+    k.records++;
+    if (__builtin_expect(r.linktype == 197, 0)) ErfTimestamp(r);
     DecodePacket(r.linktype, r.data, r.caplen, r.len, d);
     if (filtering) {
       const CompiledFilter& f = FilterFor(r.linktype, r.snaplen);
@@ -160,100 +225,107 @@ uint32_t Reader::Fill(BatchColumns& c, std::vector<FlowRecord>& flows, bool& don
       }
       if (!pass) continue;
     }
-    s.packets++;
-    if (!s.has_ts) {
+    k.packets++;
+    if (__builtin_expect(!s.has_ts, 0)) {
       s.has_ts = true;
       s.first_sec = r.sec;
       s.first_nsec = r.nsec;
     }
-    s.last_sec = r.sec;
-    s.last_nsec = r.nsec;
+    last_sec = r.sec;
+    last_nsec = r.nsec;
     int64_t ts;
     if (__builtin_mul_overflow(r.sec, int64_t{1000000000}, &ts) || __builtin_add_overflow(ts, int64_t{r.nsec}, &ts)) {
       ts = r.sec < 0 ? INT64_MIN : INT64_MAX;
-      s.clamped_ts++;
+      k.clamped_ts++;
     }
-    if (r.caplen < r.len) s.truncated++;
-    if (r.file_caplen > r.caplen || (r.snaplen != 0 && r.caplen > r.snaplen)) s.over_snaplen++;
+    k.truncated += r.caplen < r.len;
+    k.over_snaplen += r.file_caplen > r.caplen || (r.snaplen != 0 && r.caplen > r.snaplen);
 
-    cc.tsNs[n] = ts;
-    cc.timeUs[n] = static_cast<double>(r.sec) * 1e6 + r.nsec * 1e-3;
-    cc.status[n] = d.status;
-    cc.ipVersion[n] = d.ip_version;
-    cc.srcIp[n] = d.src4;
-    cc.dstIp[n] = d.dst4;
-    if (d.ip_version == 6) {
-      std::memcpy(cc.srcIp6 + 16 * static_cast<size_t>(n), d.src6, 16);
-      std::memcpy(cc.dstIp6 + 16 * static_cast<size_t>(n), d.dst6, 16);
-    } else if (!ip6_zeroed) {  // a zero-filled buffer needs no stores into 32 empty bytes per IPv4 row
-      std::memset(cc.srcIp6 + 16 * static_cast<size_t>(n), 0, 16);
-      std::memset(cc.dstIp6 + 16 * static_cast<size_t>(n), 0, 16);
-    }
-    cc.srcPort[n] = d.src_port;
-    cc.dstPort[n] = d.dst_port;
-    cc.proto[n] = d.proto;
-    cc.pktLen[n] = d.pkt_len;
-    cc.caplen[n] = r.caplen;
-    cc.wireLen[n] = r.len;
-    cc.ihl[n] = d.ihl;
-    cc.tos[n] = d.tos;
-    cc.ipId[n] = d.ip_id;
-    cc.flags[n] = d.flags;
-    cc.fragOffset[n] = d.frag_offset;
-    cc.ttl[n] = d.ttl;
-    cc.ipChecksum[n] = d.ip_checksum;
-    cc.tcpFlags[n] = d.tcp_flags;
-    cc.tcpWindow[n] = d.tcp_window;
-    cc.icmpType[n] = d.icmp_type;
-    cc.icmpCode[n] = d.icmp_code;
-    cc.iface[n] = r.iface;
-    cc.linktype[n] = static_cast<uint16_t>(r.linktype);
-    if (d.ip_version != 0) {
-      if (d.ip_version == 4) s.ipv4++;
-      else s.ipv6++;
-      switch (d.proto) {
-        case 6: s.tcp++; break;
-        case 17: s.udp++; break;
-        case 1: case 58: s.icmp++; break;
-        default: s.other_ip++;
+    if (kColumns) {
+      const bool was6 = cc.ipVersion[n] == 6;  // read before the row is overwritten (see BatchColumns::ip6_zeroed)
+      cc.tsNs[n] = ts;
+      cc.timeUs[n] = static_cast<double>(r.sec) * 1e6 + r.nsec * 1e-3;
+      cc.status[n] = d.status;
+      cc.ipVersion[n] = d.ip_version;
+      cc.srcIp[n] = d.src4;
+      cc.dstIp[n] = d.dst4;
+      if (d.ip_version == 6) {
+        std::memcpy(cc.srcIp6 + 16 * static_cast<size_t>(n), d.src6, 16);
+        std::memcpy(cc.dstIp6 + 16 * static_cast<size_t>(n), d.dst6, 16);
+      } else if (!ip6_zeroed || was6) {  // IPv4 rows store nothing into 32 zero bytes unless the old row was IPv6
+        std::memset(cc.srcIp6 + 16 * static_cast<size_t>(n), 0, 16);
+        std::memset(cc.dstIp6 + 16 * static_cast<size_t>(n), 0, 16);
       }
-      s.fragments += d.is_fragment;
-      if (flow_table_) {
+      cc.srcPort[n] = d.src_port;
+      cc.dstPort[n] = d.dst_port;
+      cc.proto[n] = d.proto;
+      cc.pktLen[n] = d.pkt_len;
+      cc.caplen[n] = r.caplen;
+      cc.wireLen[n] = r.len;
+      cc.ihl[n] = d.ihl;
+      cc.tos[n] = d.tos;
+      cc.ipId[n] = d.ip_id;
+      cc.flags[n] = d.flags;
+      cc.fragOffset[n] = d.frag_offset;
+      cc.ttl[n] = d.ttl;
+      cc.ipChecksum[n] = d.ip_checksum;
+      cc.tcpFlags[n] = d.tcp_flags;
+      cc.tcpWindow[n] = d.tcp_window;
+      cc.icmpType[n] = d.icmp_type;
+      cc.icmpCode[n] = d.icmp_code;
+      cc.iface[n] = r.iface;
+      cc.linktype[n] = static_cast<uint16_t>(r.linktype);
+    }
+    const uint32_t j = n - flushed;
+    if (d.ip_version != 0) {
+      k.ipv4 += d.ip_version == 4;
+      k.ipv6 += d.ip_version == 6;
+      switch (d.proto) {
+        case 6: k.tcp++; break;
+        case 17: k.udp++; break;
+        case 1: case 58: k.icmp++; break;
+        default: k.other_ip++;
+      }
+      k.fragments += d.is_fragment;
+      if (table) {
         const uint64_t w4 = d.src_port | static_cast<uint64_t>(d.dst_port) << 16 | static_cast<uint64_t>(d.proto) << 32 |
                             static_cast<uint64_t>(d.ip_version) << 40;
         if (d.ip_version == 4) {
-          key_hashes[n - flushed] = MakeKey(keys[n - flushed], d.src4, 0, d.dst4, 0, w4);
+          key_hashes[j] = MakeKey(keys[j], d.src4, 0, d.dst4, 0, w4);
         } else {
           uint64_t a[4];
           std::memcpy(a, d.src6, 16);
           std::memcpy(a + 2, d.dst6, 16);
-          key_hashes[n - flushed] = MakeKey(keys[n - flushed], a[0], a[1], a[2], a[3], w4);
+          key_hashes[j] = MakeKey(keys[j], a[0], a[1], a[2], a[3], w4);
         }
-        key_valid[n - flushed] = 1;
-        if (ts > max_ts_ns_) max_ts_ns_ = ts;
+        key_valid[j] = 1;
+        key_ts[j] = ts;
+        key_bytes[j] = d.pkt_len;
+        key_flags[j] = d.tcp_flags;
+        if (ts > max_ts) max_ts = ts;
       }
     } else {
-      if (d.status == kStatusNotIp) s.not_ip++;
-      else s.undecodable++;
-      if (flow_table_) key_valid[n - flushed] = 0;
+      k.not_ip += d.status == kStatusNotIp;
+      k.undecodable += d.status != kStatusNotIp;
+      if (table) key_valid[j] = 0;
     }
     n++;
-    if (flow_table_ && n - flushed == kFlowChunk) {
-      flow_table_->AddBatch(keys_.data(), key_hashes_.data(), key_valid_.data(), c.tsNs + flushed, c.pktLen + flushed,
-                            c.tcpFlags + flushed, kFlowChunk, c.flowId + flushed, flows);
-      flushed = n;
-    }
+    if (table && n - flushed == kFlowChunk) flush_flows(n);
   }
+  if (n > 0) {
+    s.last_sec = last_sec;
+    s.last_nsec = last_nsec;
+  }
+  max_ts_ns_ = max_ts;
+  k.Store();
   if (done && s.over_snaplen > 0)
     s.warnings.push_back(std::to_string(s.over_snaplen) + " records have a captured length larger than the snapshot length in the file header (libpcap cuts them to the snapshot length)");
-  if (flow_table_) {
-    // The rows since the last chunk: flow lookups with prefetching (ids written straight into the flowId column).
-    flow_table_->AddBatch(keys_.data(), key_hashes_.data(), key_valid_.data(), c.tsNs + flushed, c.pktLen + flushed,
-                          c.tcpFlags + flushed, n - flushed, c.flowId + flushed, flows);
+  if (table) {
+    flush_flows(n);  // the rows since the last chunk (ids written straight into the flowId column)
     if (done) {
-      if (!opts_.leave_final_flows) flow_table_->Flush(flows);
+      if (!opts_.leave_final_flows) table->Flush(flows);
     } else {
-      flow_table_->MaybeSweep(max_ts_ns_, flows);
+      table->MaybeSweep(max_ts_ns_, flows);
     }
   }
   return n;

@@ -47,8 +47,10 @@ namespace netshare {
   X(flowId, uint32_t, 4)
 
 // Destination buffers of one batch (each sized capacity * bytes-per-packet). Fill writes every column of every row it
-// returns, except srcIp6/dstIp6 of non-IPv6 rows when `ip6_zeroed` says those columns are zero-filled already (fresh
-// ArrayBuffers are); a reused buffer sets it to false and needs no clearing.
+// returns, except srcIp6/dstIp6 of non-IPv6 rows: those 32 bytes are cleared only where the row held IPv6 before
+// (ipVersion 6). `ip6_zeroed` true promises that the buffer keeps that invariant (a row whose ipVersion is not 6 has
+// zero address bytes: true of a zero-filled buffer, and of one only ever filled by Fill with the same layout); false
+// clears them on every IPv4 row.
 struct BatchColumns {
 #define NETSHARE_DECL_COL(name, type, width) type* name = nullptr;
   NETSHARE_PACKET_COLUMNS(NETSHARE_DECL_COL)
@@ -63,6 +65,9 @@ struct ReaderOptions {
   int64_t inactive_ns = 0;      // flow inactive timeout, 0 = off
   int64_t active_ns = 0;        // flow active timeout, 0 = off
   bool keep_valid_prefix = false;  // on a corrupt/truncated record: stop with a warning instead of failing
+  // false: flows only (requires `flows`): no packet column is written, Fill's `cols` pointers may be null and
+  // `capacity` only bounds the records read per call (readFlowTable and `convert --flows` use only the flows).
+  bool packet_columns = true;
   // At end of input leave the open flows in the table (final_flows()) instead of copying them into Fill's `flows`:
   // for a caller that converts them itself (the N-API glue), which saves a copy of every flow.
   bool leave_final_flows = false;
@@ -93,6 +98,8 @@ class Reader {
     bpf_program prog;
   };
   const CompiledFilter& FilterFor(int linktype, uint32_t snaplen);
+  template <bool kColumns>
+  uint32_t FillRows(BatchColumns& cols, std::vector<FlowRecord>& flows, bool& done);
 
   std::string path_;
   ReaderOptions opts_;
@@ -106,6 +113,10 @@ class Reader {
   std::vector<FlowKey> keys_;
   std::vector<uint32_t> key_hashes_;
   std::vector<uint8_t> key_valid_;
+  std::vector<int64_t> key_ts_;
+  std::vector<uint32_t> key_bytes_;
+  std::vector<uint8_t> key_flags_;
+  std::vector<uint32_t> key_ids_;  // flow ids of a chunk when there is no flowId column
   int64_t max_ts_ns_ = INT64_MIN;
 };
 

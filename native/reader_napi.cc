@@ -1,6 +1,7 @@
 // N-API glue for the reader: a NativeReader object whose nextBatch(capacity) fills one batch of typed-array
 // columns on a worker thread (AsyncWorker) and resolves with them, plus the flows closed meanwhile and the stats.
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -14,11 +15,53 @@ namespace {
 
 constexpr size_t Align8(size_t v) { return (v + 7) & ~size_t{7}; }
 
+// Memory of one batch's columns, owned natively and shared: the worker thread holds it while it fills it, and each
+// JavaScript ArrayBuffer over it holds it until garbage collection. So nothing JavaScript does to a buffer (detach it,
+// transfer it, drop it) can free memory a worker is still writing.
+struct Block {
+  explicit Block(size_t n) : bytes(n) {
+    data = static_cast<uint8_t*>(std::calloc(n ? n : 1, 1));  // zero-filled: fresh IPv6 address columns need no clearing
+    if (!data) throw std::bad_alloc();
+  }
+  ~Block() { std::free(data); }
+  Block(const Block&) = delete;
+  Block& operator=(const Block&) = delete;
+  uint8_t* data;
+  size_t bytes;
+  uint32_t capacity = 0;  // packet-column layout it was last filled with (0: not a packet block)
+  bool flow_ids = false;
+};
+
+// An ArrayBuffer over `b` that keeps it alive until collected; a copy where the runtime refuses external buffers.
+Napi::ArrayBuffer WrapBlock(Napi::Env env, const std::shared_ptr<Block>& b) {
+  auto* hold = new std::shared_ptr<Block>(b);
+  napi_value ab;
+  const napi_status st = napi_create_external_arraybuffer(
+      env, b->data, b->bytes, [](napi_env, void*, void* h) { delete static_cast<std::shared_ptr<Block>*>(h); }, hold, &ab);
+  if (st == napi_ok) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(b->bytes));  // (never undone: a hint for the GC)
+    return Napi::ArrayBuffer(env, ab);
+  }
+  delete hold;
+  Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, b->bytes);
+  std::memcpy(copy.Data(), b->data, b->bytes);
+  return copy;
+}
+
+// Flow columns built on the worker thread: one block, the offsets of each column in it.
+struct FlowColumns {
+  std::shared_ptr<Block> block;
+  size_t n = 0;
+  bool any6 = false;
+  size_t src, dst, id, sport, dport, proto, ver, fl, ts, td, pk, by, src6, dst6;
+};
+
 class NativeReader;
 
 class FillWorker : public Napi::AsyncWorker {
  public:
-  // `recycle`: an ArrayBuffer of an earlier batch the caller no longer uses (reused when large enough), or empty.
+  // `recycle`: an ArrayBuffer of an earlier batch the caller no longer uses (reused when it is one of this reader's
+  // own blocks of the same layout), or empty.
   FillWorker(Napi::Env env, NativeReader* owner, Napi::Object self, uint32_t capacity, Napi::Value recycle);
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override;
@@ -26,21 +69,33 @@ class FillWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error& e) override;
 
  private:
+  void Resolve();
+  void BuildFlowColumns();
   NativeReader* owner_;
   Napi::ObjectReference self_;
-  Napi::Reference<Napi::ArrayBuffer> buffer_;
+  Napi::Reference<Napi::ArrayBuffer> recycle_;  // the caller's buffer over block_ when it was reused
   Napi::Promise::Deferred deferred_;
+  std::shared_ptr<Block> block_;
   BatchColumns cols_;
   std::vector<size_t> offsets_;
   std::vector<FlowRecord> flows_;
+  FlowColumns flow_cols_;
   uint32_t count_ = 0;
-  size_t total_ = 0;
-  bool recycled_ = false;  // buffer reused (Fill overwrites its rows, IPv6 address columns included)
+  bool columns_ = true;
   bool done_ = false;
   int64_t bytes_read_ = 0;
   std::string err_kind_;
   int64_t err_offset_ = -1;
 };
+
+// A string option without embedded NUL bytes (C APIs would read only up to the first one).
+std::string CleanString(Napi::Env env, Napi::Value v, const char* what) {
+  std::string s = v.As<Napi::String>().Utf8Value();
+  if (s.find('\0') != std::string::npos)
+    throw Napi::TypeError::New(env, std::string("Expected a ") + what + " without NUL bytes but received one with a NUL at index " +
+                                        std::to_string(s.find('\0')));
+  return s;
+}
 
 class NativeReader : public Napi::ObjectWrap<NativeReader> {
  public:
@@ -55,22 +110,40 @@ class NativeReader : public Napi::ObjectWrap<NativeReader> {
       throw Napi::TypeError::New(env, "NativeReader(path: string, options: object)");
     Napi::Object o = info[1].As<Napi::Object>();
     ReaderOptions opts;
-    if (o.Has("filter") && o.Get("filter").IsString()) opts.filter = o.Get("filter").As<Napi::String>().Utf8Value();
+    if (o.Has("filter") && o.Get("filter").IsString()) opts.filter = CleanString(env, o.Get("filter"), "BPF filter");
     if (o.Has("flows")) opts.flows = o.Get("flows").ToBoolean().Value();
+    if (o.Has("packetColumns")) opts.packet_columns = o.Get("packetColumns").ToBoolean().Value();
+    if (!opts.packet_columns && !opts.flows) throw Napi::TypeError::New(env, "Expected flows: true with packetColumns: false");
     if (o.Has("keepValidPrefix")) opts.keep_valid_prefix = o.Get("keepValidPrefix").ToBoolean().Value();
-    opts.leave_final_flows = true;  // FlowsObject reads the flows open at the end from the table (no copy)
+    opts.leave_final_flows = true;  // the flow columns read the flows open at the end from the table (no copy)
     if (o.Has("inactiveNs") && o.Get("inactiveNs").IsNumber()) opts.inactive_ns = static_cast<int64_t>(o.Get("inactiveNs").As<Napi::Number>().DoubleValue());
     if (o.Has("activeNs") && o.Get("activeNs").IsNumber()) opts.active_ns = static_cast<int64_t>(o.Get("activeNs").As<Napi::Number>().DoubleValue());
     flows_ = opts.flows;
-    reader_ = std::make_unique<Reader>(info[0].As<Napi::String>().Utf8Value(), opts);
+    columns_ = opts.packet_columns;
+    reader_ = std::make_unique<Reader>(CleanString(env, info[0], "path"), opts);
   }
 
   Reader* reader() { return reader_.get(); }
   bool flows() const { return flows_; }
+  bool columns() const { return columns_; }
   void set_busy(bool b) { busy_ = b; }
   void ReleaseIfClosed() {
     if (closed_) reader_.reset();
   }
+  // The live block of this reader whose memory starts at `data`, or null.
+  std::shared_ptr<Block> FindBlock(const void* data) {
+    std::shared_ptr<Block> found;
+    size_t keep = 0;
+    for (auto& w : blocks_) {
+      std::shared_ptr<Block> b = w.lock();
+      if (!b) continue;
+      if (data && b->data == data) found = b;
+      blocks_[keep++] = w;
+    }
+    blocks_.resize(keep);
+    return found;
+  }
+  void AddBlock(const std::shared_ptr<Block>& b) { blocks_.push_back(b); }
 
  private:
   Napi::Value NextBatch(const Napi::CallbackInfo& info) {
@@ -79,9 +152,14 @@ class NativeReader : public Napi::ObjectWrap<NativeReader> {
     if (!reader_) throw Napi::Error::New(env, "the reader is closed");
     double cap = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 65536;
     if (!(cap >= 1 && cap <= (1 << 24))) throw Napi::RangeError::New(env, "batch capacity must be within 1..16777216");
-    busy_ = true;
-    auto* w = new FillWorker(env, this, info.This().As<Napi::Object>(), static_cast<uint32_t>(cap),
-                             info.Length() > 1 ? info[1] : env.Undefined());
+    FillWorker* w;
+    try {
+      w = new FillWorker(env, this, info.This().As<Napi::Object>(), static_cast<uint32_t>(cap),
+                         info.Length() > 1 ? info[1] : env.Undefined());
+    } catch (const std::bad_alloc&) {
+      throw Napi::Error::New(env, "out of memory allocating a batch of " + std::to_string(static_cast<uint32_t>(cap)) + " packets");
+    }
+    busy_ = true;  // only once a worker exists: a failed allocation must not leave the reader refusing every call
     Napi::Promise p = w->Promise();
     w->Queue();
     return p;
@@ -94,41 +172,52 @@ class NativeReader : public Napi::ObjectWrap<NativeReader> {
   }
 
   std::unique_ptr<Reader> reader_;
-  bool flows_ = false, busy_ = false, closed_ = false;
+  std::vector<std::weak_ptr<Block>> blocks_;
+  bool flows_ = false, columns_ = true, busy_ = false, closed_ = false;
 };
 
 FillWorker::FillWorker(Napi::Env env, NativeReader* owner, Napi::Object self, uint32_t capacity, Napi::Value recycle)
     : Napi::AsyncWorker(env, "netshare:read"), owner_(owner), self_(Napi::Persistent(self)), deferred_(Napi::Promise::Deferred::New(env)) {
+  cols_.capacity = capacity;
+  columns_ = owner->columns();
+  if (!columns_) return;  // flows only: no packet columns at all
   size_t total = 0;
 #define NETSHARE_OFFSET(name, type, width) \
   offsets_.push_back(total);               \
   total = Align8(total + (std::string(#name) == "flowId" && !owner->flows() ? 0 : size_t{width} * capacity));
   NETSHARE_PACKET_COLUMNS(NETSHARE_OFFSET)
 #undef NETSHARE_OFFSET
-  total_ = total;
-  // A fresh ArrayBuffer costs page faults on every batch; a returned one is reused (Fill overwrites its rows).
-  Napi::ArrayBuffer ab;
-  if (recycle.IsArrayBuffer() && recycle.As<Napi::ArrayBuffer>().ByteLength() >= total) {
-    ab = recycle.As<Napi::ArrayBuffer>();
-    recycled_ = true;
-  } else {
-    ab = Napi::ArrayBuffer::New(env, total);
+  // A fresh buffer costs page faults on every batch; a returned one of this reader is reused (Fill overwrites its
+  // rows). Only this reader's own blocks: their memory cannot go away while the worker writes (see Block).
+  if (recycle.IsArrayBuffer()) {
+    Napi::ArrayBuffer ab = recycle.As<Napi::ArrayBuffer>();
+    std::shared_ptr<Block> b = owner->FindBlock(ab.Data());
+    if (b && b->bytes >= total) {
+      block_ = b;
+      recycle_ = Napi::Persistent(ab);
+    }
   }
-  buffer_ = Napi::Persistent(ab);
-  uint8_t* base = static_cast<uint8_t*>(ab.Data());
+  // The IPv6 clearing invariant (BatchColumns::ip6_zeroed) holds in a block last filled with the same layout.
+  cols_.ip6_zeroed = !block_ || (block_->capacity == capacity && block_->flow_ids == owner->flows());
+  if (!block_) {
+    block_ = std::make_shared<Block>(total);
+    owner->AddBlock(block_);
+  }
+  block_->capacity = cols_.ip6_zeroed ? capacity : 0;
+  block_->flow_ids = owner->flows();
+  uint8_t* base = block_->data;
   size_t k = 0;
 #define NETSHARE_PTR(name, type, width) cols_.name = reinterpret_cast<type*>(base + offsets_[k++]);
   NETSHARE_PACKET_COLUMNS(NETSHARE_PTR)
 #undef NETSHARE_PTR
   if (!owner->flows()) cols_.flowId = nullptr;
-  cols_.capacity = capacity;
-  cols_.ip6_zeroed = !recycled_;  // a reused buffer is not cleared: Fill writes every column of its rows
 }
 
 void FillWorker::Execute() {
   try {
     count_ = owner_->reader()->Fill(cols_, flows_, done_);
     bytes_read_ = owner_->reader()->bytes_read();
+    if (owner_->flows()) BuildFlowColumns();
   } catch (const ReaderError& e) {
     err_kind_ = e.kind;
     err_offset_ = e.offset;
@@ -202,26 +291,51 @@ Napi::Object StatsObject(Napi::Env env, Reader* r) {
   return o;
 }
 
-// Flow columns from the flows closed during a batch (`f`), then, after the last batch, the flows still open in
-// `open` (read in place, in id order, and cleared: no copy of every flow into `f` first).
-Napi::Object FlowsObject(Napi::Env env, const std::vector<FlowRecord>& f, FlowTable* open) {
+// Flow columns (on the worker thread) from the flows closed during the batch, then, after the last batch, the flows
+// still open in the table (read in place, in id order, and cleared: no copy of every flow into flows_ first).
+void FillWorker::BuildFlowColumns() {
+  FlowTable* open = done_ ? owner_->reader()->final_flows() : nullptr;
   const std::vector<uint32_t> order = open ? open->IdOrder() : std::vector<uint32_t>();
-  const size_t closed = f.size(), n = closed + (open ? open->open_flows() : 0);
-  auto rec = [&](size_t k) -> const FlowRecord& { return k < closed ? f[k] : open->Open(k - closed, order); };
-  Napi::Object o = Napi::Object::New(env);
-  auto src = Napi::Uint32Array::New(env, n), dst = Napi::Uint32Array::New(env, n), id = Napi::Uint32Array::New(env, n);
-  auto sport = Napi::Uint16Array::New(env, n), dport = Napi::Uint16Array::New(env, n);
-  auto proto = Napi::Uint8Array::New(env, n), ver = Napi::Uint8Array::New(env, n), fl = Napi::Uint8Array::New(env, n);
-  auto ts = Napi::Float64Array::New(env, n), td = Napi::Float64Array::New(env, n), pk = Napi::Float64Array::New(env, n),
-       by = Napi::Float64Array::New(env, n);
+  const size_t closed = flows_.size(), n = closed + (open ? open->open_flows() : 0);
+  auto rec = [&](size_t k) -> const FlowRecord& { return k < closed ? flows_[k] : open->Open(k - closed, order); };
   bool any6 = false;
+  for (size_t i = 0; i < closed && !any6; i++) any6 = flows_[i].key.version == 6;
+  for (size_t i = closed; i < n && !any6; i++) any6 = rec(i).key.version == 6;
+  FlowColumns& f = flow_cols_;
+  size_t t = 0;
+  auto col = [&](size_t width) {
+    const size_t at = t;
+    t = Align8(t + width * n);
+    return at;
+  };
+  f.ts = col(8), f.td = col(8), f.pk = col(8), f.by = col(8), f.src = col(4), f.dst = col(4), f.id = col(4);
+  f.sport = col(2), f.dport = col(2), f.proto = col(1), f.ver = col(1), f.fl = col(1);
+  // IPv6 address columns (32 bytes a flow) only when some flow is IPv6; otherwise empty.
+  f.src6 = col(any6 ? 16 : 0), f.dst6 = col(any6 ? 16 : 0);
+  f.n = n;
+  f.any6 = any6;
+  f.block = std::make_shared<Block>(t);
+  uint8_t* b = f.block->data;
+  auto* src = reinterpret_cast<uint32_t*>(b + f.src);
+  auto* dst = reinterpret_cast<uint32_t*>(b + f.dst);
+  auto* id = reinterpret_cast<uint32_t*>(b + f.id);
+  auto* sport = reinterpret_cast<uint16_t*>(b + f.sport);
+  auto* dport = reinterpret_cast<uint16_t*>(b + f.dport);
+  uint8_t* proto = b + f.proto;
+  uint8_t* ver = b + f.ver;
+  uint8_t* fl = b + f.fl;
+  auto* ts = reinterpret_cast<double*>(b + f.ts);
+  auto* td = reinterpret_cast<double*>(b + f.td);
+  auto* pk = reinterpret_cast<double*>(b + f.pk);
+  auto* by = reinterpret_cast<double*>(b + f.by);
   for (size_t i = 0; i < n; i++) {
     const FlowRecord& r = rec(i);
     if (r.key.version == 4) {
       std::memcpy(&src[i], r.key.src, 4);
       std::memcpy(&dst[i], r.key.dst, 4);
     } else {
-      any6 = true;
+      std::memcpy(b + f.src6 + 16 * i, r.key.src, 16);
+      std::memcpy(b + f.dst6 + 16 * i, r.key.dst, 16);
     }
     sport[i] = r.key.sport;
     dport[i] = r.key.dport;
@@ -234,21 +348,31 @@ Napi::Object FlowsObject(Napi::Env env, const std::vector<FlowRecord>& f, FlowTa
     pk[i] = static_cast<double>(r.packets);
     by[i] = static_cast<double>(r.bytes);
   }
-  // IPv6 address columns (32 bytes a flow) only when some flow is IPv6; otherwise empty.
-  auto src6 = Napi::Uint8Array::New(env, any6 ? 16 * n : 0), dst6 = Napi::Uint8Array::New(env, any6 ? 16 * n : 0);
-  if (any6) {
-    for (size_t i = 0; i < n; i++) {
-      const FlowRecord& r = rec(i);
-      if (r.key.version != 6) continue;
-      std::memcpy(src6.Data() + 16 * i, r.key.src, 16);
-      std::memcpy(dst6.Data() + 16 * i, r.key.dst, 16);
-    }
-  }
   if (open) open->Clear();
+  std::vector<FlowRecord>().swap(flows_);
+}
+
+// The flow columns of FlowColumns as typed arrays over one ArrayBuffer.
+Napi::Object FlowsObject(Napi::Env env, const FlowColumns& f) {
+  Napi::Object o = Napi::Object::New(env);
+  const size_t n = f.n;
+  Napi::ArrayBuffer ab = WrapBlock(env, f.block ? f.block : std::make_shared<Block>(0));
+  auto arr = [&](napi_typedarray_type t, size_t off, size_t len) { return MakeArray(env, t, ab, off, len); };
   o.Set("length", static_cast<double>(n));
-  o.Set("srcIp", src); o.Set("dstIp", dst); o.Set("srcIp6", src6); o.Set("dstIp6", dst6);
-  o.Set("srcPort", sport); o.Set("dstPort", dport); o.Set("proto", proto); o.Set("ipVersion", ver);
-  o.Set("tcpFlags", fl); o.Set("id", id); o.Set("ts", ts); o.Set("td", td); o.Set("pkt", pk); o.Set("byt", by);
+  o.Set("srcIp", arr(napi_uint32_array, f.src, n));
+  o.Set("dstIp", arr(napi_uint32_array, f.dst, n));
+  o.Set("srcIp6", arr(napi_uint8_array, f.src6, f.any6 ? 16 * n : 0));
+  o.Set("dstIp6", arr(napi_uint8_array, f.dst6, f.any6 ? 16 * n : 0));
+  o.Set("srcPort", arr(napi_uint16_array, f.sport, n));
+  o.Set("dstPort", arr(napi_uint16_array, f.dport, n));
+  o.Set("proto", arr(napi_uint8_array, f.proto, n));
+  o.Set("ipVersion", arr(napi_uint8_array, f.ver, n));
+  o.Set("tcpFlags", arr(napi_uint8_array, f.fl, n));
+  o.Set("id", arr(napi_uint32_array, f.id, n));
+  o.Set("ts", arr(napi_float64_array, f.ts, n));
+  o.Set("td", arr(napi_float64_array, f.td, n));
+  o.Set("pkt", arr(napi_float64_array, f.pk, n));
+  o.Set("byt", arr(napi_float64_array, f.by, n));
   return o;
 }
 
@@ -256,22 +380,55 @@ void FillWorker::OnOK() {
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
   owner_->set_busy(false);
-  Napi::ArrayBuffer ab = buffer_.Value();
+  try {
+    Resolve();
+  } catch (const Napi::Error& e) {  // a failure building the result rejects the promise instead of vanishing
+    owner_->ReleaseIfClosed();
+    deferred_.Reject(e.Value());
+  } catch (const std::exception& e) {
+    owner_->ReleaseIfClosed();
+    Napi::Error err = Napi::Error::New(env, std::string("building the batch failed: ") + e.what());
+    err.Set("kind", "internal");
+    deferred_.Reject(err.Value());
+  }
+}
+
+void FillWorker::Resolve() {
+  Napi::Env env = Env();
   Napi::Object cols = Napi::Object::New(env);
-  size_t k = 0;
+  if (columns_) {
+    // The caller's own buffer again when it is still the block (not detached meanwhile); a new one over the block
+    // otherwise. A buffer the caller detached while the worker wrote is replaced by a copy (its memory stayed valid).
+    Napi::ArrayBuffer ab;
+    if (!recycle_.IsEmpty()) {
+      Napi::ArrayBuffer old = recycle_.Value();
+      if (old.Data() == block_->data && old.ByteLength() == block_->bytes) {
+        ab = old;
+      } else {
+        auto copy = std::make_shared<Block>(block_->bytes);
+        std::memcpy(copy->data, block_->data, block_->bytes);
+        copy->capacity = block_->capacity;
+        copy->flow_ids = block_->flow_ids;
+        owner_->AddBlock(copy);
+        block_ = copy;
+      }
+    }
+    if (ab.IsEmpty()) ab = WrapBlock(env, block_);
+    size_t k = 0;
 #define NETSHARE_VIEW(name, type, width)                                                                          \
   {                                                                                                               \
     const size_t off = offsets_[k++];                                                                             \
     constexpr napi_typedarray_type t = ColumnArray<type>::kType;                                                  \
     if (cols_.name) cols.Set(#name, MakeArray(env, t, ab, off, size_t{width} * count_ / (t == napi_uint8_array ? 1 : width))); \
   }
-  NETSHARE_PACKET_COLUMNS(NETSHARE_VIEW)
+    NETSHARE_PACKET_COLUMNS(NETSHARE_VIEW)
 #undef NETSHARE_VIEW
+  }
   Napi::Object res = Napi::Object::New(env);
   res.Set("count", count_);
   res.Set("done", done_);
   res.Set("columns", cols);
-  res.Set("flows", FlowsObject(env, flows_, done_ ? owner_->reader()->final_flows() : nullptr));
+  if (owner_->flows()) res.Set("flows", FlowsObject(env, flow_cols_));
   res.Set("stats", StatsObject(env, owner_->reader()));
   res.Set("bytesRead", static_cast<double>(bytes_read_));
   owner_->ReleaseIfClosed();

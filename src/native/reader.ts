@@ -189,11 +189,15 @@ interface NativeReaderHandle {
 }
 type NativeReaderCtor = new (
   path: string,
-  opts: { filter?: string; flows: boolean; keepValidPrefix: boolean; inactiveNs: number; activeNs: number },
+  opts: { filter?: string; flows: boolean; packetColumns: boolean; keepValidPrefix: boolean; inactiveNs: number; activeNs: number },
 ) => NativeReaderHandle;
 
-function validate(opts: ReadOptions): void {
+function validate(file: string, opts: ReadOptions): void {
+  if (typeof file !== 'string' || file.length === 0) throw new InputError(expected('a file path (or "-" for standard input)', 'file', file));
+  // C sees a string only up to its first NUL byte: another file than the one named would be read.
+  if (file.includes('\0')) throw new InputError(expected('a file path without NUL bytes', 'file', JSON.stringify(file)), file);
   if (opts.filter !== undefined && typeof opts.filter !== 'string') throw new ConfigError(expected('a BPF expression string', 'filter', opts.filter), 'filter');
+  if (opts.filter?.includes('\0')) throw new ConfigError(expected('a BPF expression without NUL bytes', 'filter', JSON.stringify(opts.filter)), 'filter');
   if (opts.batchSize !== undefined && !(Number.isInteger(opts.batchSize) && opts.batchSize >= 1 && opts.batchSize <= 1 << 24))
     throw new ConfigError(expected('an integer in 1..16777216', 'batchSize', opts.batchSize), 'batchSize');
   for (const k of ['inactiveTimeoutS', 'activeTimeoutS'] as const) {
@@ -243,23 +247,65 @@ function mapError(file: string, err: unknown): NetShareError {
 }
 
 /**
- * Stream a capture as batches of columns. Reading runs on a worker thread; the next batch is read while the caller
+ * Stream a capture (a file path, or `-` for standard input: pipes are read as a stream) as batches of columns. Reading runs on a worker thread; the next batch is read while the caller
  * works on the current one. Throws InputError (file, byte offset) on unreadable/malformed input and ConfigError on
  * bad options (e.g. a BPF filter libpcap cannot compile).
  */
 export async function* readPacketBatches(file: string, opts: ReadOptions = {}): AsyncGenerator<PacketBatch, ReadStats, void> {
-  validate(opts);
-  const Ctor = nativeBinding().NativeReader as NativeReaderCtor;
   const flows = Boolean(opts.flows);
+  const raws = rawBatches(file, opts, flows, true);
+  try {
+    for (;;) {
+      const it = await raws.next();
+      if (it.done) return it.value;
+      const raw = it.value.raw;
+      yield { length: raw.count, ...raw.columns, ...(flows ? { closedFlows: raw.flows } : {}), stats: it.value.stats };
+    }
+  } finally {
+    await raws.return(undefined as never); // a consumer that stops early closes the native reader
+  }
+}
+
+/** One batch of a flows-only read: the records read, the flows closed meanwhile, the statistics so far. */
+export interface FlowOnlyBatch {
+  /** Records read in this batch (that passed the filter). */
+  records: number;
+  /** Flows closed (by a timeout, or at the end of input) while this batch was read. */
+  closedFlows: FlowBatch;
+  stats: ReadStats;
+}
+
+/**
+ * Aggregate flows without packet columns (the addon writes no per-packet column at all): for consumers of the closed
+ * flows only (readFlowTable). Same flows, ids and statistics as readPacketBatches with `flows: true`.
+ */
+export async function* readFlowBatches(file: string, opts: ReadOptions = {}): AsyncGenerator<FlowOnlyBatch, ReadStats, void> {
+  const raws = rawBatches(file, opts, true, false);
+  try {
+    for (;;) {
+      const it = await raws.next();
+      if (it.done) return it.value;
+      yield { records: it.value.raw.count, closedFlows: it.value.raw.flows, stats: it.value.stats };
+    }
+  } finally {
+    await raws.return(undefined as never);
+  }
+}
+
+async function* rawBatches(file: string, opts: ReadOptions, flows: boolean, packetColumns: boolean): AsyncGenerator<{ raw: RawBatch; stats: ReadStats }, ReadStats, void> {
+  validate(file, opts);
+  const Ctor = nativeBinding().NativeReader as NativeReaderCtor;
   const native = new Ctor(file, {
     ...(opts.filter ? { filter: opts.filter } : {}),
     flows,
+    packetColumns,
     keepValidPrefix: Boolean(opts.keepValidPrefix),
     inactiveNs: opts.inactiveTimeoutS ? Math.round(opts.inactiveTimeoutS * 1e9) : 0,
     activeNs: opts.activeTimeoutS ? Math.round(opts.activeTimeoutS * 1e9) : 0,
   });
-  let cap = opts.batchSize ?? 65536;
-  if (opts.batchSize === undefined) {
+  // Flows only: a batch costs no memory per record, so fewer, larger batches (fewer worker round trips).
+  let cap = opts.batchSize ?? (packetColumns ? 65536 : 1 << 20);
+  if (opts.batchSize === undefined && packetColumns && file !== '-') {
     // Small files: no need for a 6 MB batch buffer (a record takes at least 16 bytes; gzip may expand ~10x).
     try {
       cap = Math.min(cap, Math.max(256, Math.ceil(statSync(file).size / 16) * 10));
@@ -284,12 +330,10 @@ export async function* readPacketBatches(file: string, opts: ReadOptions = {}): 
       // Prefetch: the worker reads the next batch while the consumer handles this one. With reuseBatches, it
       // fills the buffer of the batch before this one (the consumer has asked for the next item since).
       pending = raw.done ? undefined : native.nextBatch(cap, reuse ? previous : undefined);
-      previous = reuse ? raw.columns.tsNs.buffer : undefined;
+      previous = reuse && packetColumns ? raw.columns.tsNs.buffer : undefined;
       last = toStats(file, raw.stats, (performance.now() - t0) / 1000);
       opts.onProgress?.(raw.bytesRead, raw.stats.totalBytes, raw.stats.packets);
-      if (raw.count > 0 || (flows && raw.flows.length > 0) || raw.done) {
-        yield { length: raw.count, ...raw.columns, ...(flows ? { closedFlows: raw.flows } : {}), stats: last };
-      }
+      if (raw.count > 0 || (flows && raw.flows.length > 0) || raw.done) yield { raw, stats: last };
     }
   } finally {
     if (pending) await pending.catch(() => undefined);
@@ -412,9 +456,9 @@ export async function readFlowTable(file: string, opts: ReadOptions = {}): Promi
   const parts: FlowBatch[] = [];
   let total = 0;
   let stats: ReadStats | undefined;
-  for await (const b of readPacketBatches(file, { reuseBatches: true, ...opts, flows: true })) {
+  for await (const b of readFlowBatches(file, opts)) {
     stats = b.stats;
-    if (b.closedFlows && b.closedFlows.length > 0) {
+    if (b.closedFlows.length > 0) {
       parts.push(b.closedFlows);
       total += b.closedFlows.length;
     }
