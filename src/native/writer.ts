@@ -124,6 +124,10 @@ function describe(v: unknown): string {
  * header checksum and TCP/UDP/ICMPv6 checksums over the pseudo-header are computed, the ipChecksum column is
  * ignored). Non-first fragments carry no L4 header; ICMP type/code come from icmpType/icmpCode when the table
  * has them (as tables from readPacketTable do), else from srcPort/dstPort.
+ * Times: `time` is µs since 1970, 0 <= time < 2^32 s (up to 2106-02-07 06:28:16 UTC: pcap's 32-bit ts_sec, which the
+ * reader reads back unsigned, as Wireshark does); anything else is an InputError naming the row. µs are rounded to the
+ * file's unit; with `nanosecond` the sub-µs part of the float64 is kept as far as float64 holds it (~0.25 µs at
+ * today's epochs), so exact ns do not survive a PacketTable.
  * The file appears atomically (temp file in the same folder + rename); on any error nothing is left behind.
  * The table's arrays must not be modified until the promise settles.
  * Throws ConfigError (bad option), InputError (a row that cannot form a valid packet: names the column and
