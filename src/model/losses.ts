@@ -56,14 +56,14 @@ export function generate(ctx: NetContext, x: Pick<StepInputs, 'zAttr' | 'zFeat' 
  * The fake batches of several critic steps that share G's params and z but not the LSTM's initial state
  * (a fused iteration's dRounds steps): the attribute generator runs once (its BatchNorm running stats advance
  * once per step's update count, as if run per step), the feature generator once on the R·B rows stacked
- * [h0 of step 0; h0 of step 1; …], so each LSTM step is one [R·B, U] product instead of R [B, U] ones. Row by
- * row this is the same computation as R calls of generate(), so the values are the same.
+ * [h0 of step 0; h0 of step 1; …] (the attribute and noise projections once, broadcast over the R copies), so each
+ * LSTM step is one [R·B, U] product instead of R [B, U] ones. Row by row this is the same computation as R calls
+ * of generate(), so the values are the same.
  */
 export function generateRounds(ctx: NetContext, x: Pick<StepInputs, 'zAttr' | 'zFeat'>, h0s: readonly Value[], c0s: readonly Value[], batch: number): { attr: Value; feat: Value }[] {
   const R = h0s.length;
   const a = attributeGenerator({ ...ctx, bnUpdates: (ctx.bnUpdates ?? 1) * R }, x.zAttr);
-  const rep = (v: Value): Value => concat(new Array<Value>(R).fill(v), 0);
-  const f = featureGenerator(ctx, rep(a.discrete), rep(x.zFeat), concat(h0s, 0), concat(c0s, 0), R * batch);
+  const f = featureGenerator(ctx, a.discrete, x.zFeat, concat(h0s, 0), concat(c0s, 0), batch, R);
   const feats = R === 1 ? [f.masked] : split(f.masked, new Array<number>(R).fill(batch), 0);
   return feats.map((feat) => ({ attr: a.attributes, feat }));
 }

@@ -1,7 +1,7 @@
 // DoppelGANger networks as graph builders: attribute generator, LSTM feature generator, discriminators.
 import {
   add, cast, concat, cumSum, less, linear, matmul, mul, reduceSum, relu, reshape, sigmoid, slice, softmax,
-  stopGradient, tanh, greater, argMax, oneHot, split,
+  stopGradient, tanh, transpose, greater, argMax, oneHot, split,
 } from '../graph/api.js';
 import type { Graph, Value } from '../graph/ir.js';
 import { batchNormInfer, batchNormTrain, lstmGates } from '../graph/nn.js';
@@ -283,41 +283,56 @@ export function featureFieldsWithFlag(layout: ModelLayout): FieldSlice[] {
  * Feature generator: a 1-layer LSTM (TF LSTMCell: gates i, j, f, o; forget bias 1; glorot kernel)
  * over S = T / sampleLen steps; input per step = [discrete attributes, z_f[t]]; initial state (h0, c0)
  * fed (drawn N(0,1) by the caller). Each step's output emits sampleLen records through one Linear.
+ * `rounds` > 1 runs R independent copies at once (a fused iteration's critic steps): discreteAttrs and zF hold
+ * one batch [B, …], h0/c0 hold R stacked batches [R·B, U], and the outputs are [R·B, …], round-major.
  */
-export function featureGenerator(ctx: NetContext, discreteAttrs: Value, zF: Value, h0: Value, c0: Value, batch: number | string): FeatureGenOut {
+export function featureGenerator(ctx: NetContext, discreteAttrs: Value, zF: Value, h0: Value, c0: Value, batch: number | string, rounds = 1): FeatureGenOut {
   const { g, cfg, layout } = ctx;
   const S = layout.maxLen / cfg.sampleLen;
   const U = cfg.lstmUnits;
-  const A = layoutWidth(layout.attributes);
   const Fz = cfg.featureNoiseDim;
   const F2 = layoutWidth(layout.features) + 2;
   const T = layout.maxLen;
+  const R = rounds;
+  if (R > 1 && typeof batch !== 'number') throw new InternalError('featureGenerator: rounds > 1 needs a static batch');
+  const rows = typeof batch === 'number' ? R * batch : -1;
   return g.scope('gen', () =>
     g.scope('feat', () => {
-      const inDim = A + Fz;
       const wa = p(ctx, 'gen/feat/lstm/Wa');
       const wz = p(ctx, 'gen/feat/lstm/Wz');
       const wh = p(ctx, 'gen/feat/lstm/Wh');
       const b = p(ctx, 'gen/feat/lstm/b');
       // The attribute part of the input is the same at every step: project it once.
       const attrProj = add(matmul(discreteAttrs, wa), b); // [B, 4U]
-      const zProj = linear(zF, wz); // [B, S, 4U], one [B·S, Fz] product
-      const zSteps = S === 1 ? [zProj] : split(zProj, new Array<number>(S).fill(1), 1);
+      // The noise part: one product for all steps. With a static batch, time-major ([S·B, Fz], a transpose of the
+      // small z) so that step t's rows are one contiguous block; a Split along the time axis of [B, S, 4U] copies
+      // strided rows (it was a tenth of a pcap iteration).
+      let zSteps: Value[];
+      if (typeof batch === 'number') {
+        const zProj = matmul(reshape(transpose(zF, [1, 0, 2]), [S * batch, Fz]), wz); // [S·B, 4U]
+        zSteps = S === 1 ? [zProj] : split(zProj, new Array<number>(S).fill(batch), 0);
+      } else {
+        const zProj = linear(zF, wz); // [N, S, 4U]
+        zSteps = (S === 1 ? [zProj] : split(zProj, new Array<number>(S).fill(1), 1)).map((z) => reshape(z, [-1, 4 * U]));
+      }
       let h = h0;
       let c = c0;
       const hs: Value[] = [];
       for (let t = 0; t < S; t++) {
         [h, c] = g.scope(`step${t}`, () => {
-          const zt = reshape(zSteps[t]!, [typeof batch === 'number' ? batch : -1, 4 * U]);
-          return lstmGates(add(add(attrProj, zt), matmul(h, wh)), c, U, 1);
+          const x = add(attrProj, zSteps[t]!); // [B, 4U]
+          const hw = matmul(h, wh); // [R·B, 4U]
+          // R rounds: the per-batch input part broadcast over [R, B, 4U] (reshapes only, no copies of it)
+          const gates = R === 1 ? add(x, hw) : reshape(add(x, reshape(hw, [R, batch as number, 4 * U])), [rows, 4 * U]);
+          return lstmGates(gates, c, U, 1);
         });
         hs.push(h);
       }
-      // All steps' outputs through one Linear: [B, S, U] → [B, S, sampleLen·F2] → [B, T, F2].
-      const H = concat(hs.map((x) => reshape(x, [typeof batch === 'number' ? batch : -1, 1, U])), 1);
+      // All steps' outputs through one Linear: [R·B, S, U] → [R·B, S, sampleLen·F2] → [R·B, T, F2].
+      const H = concat(hs.map((x) => reshape(x, [rows, 1, U])), 1);
       const logits = dense(ctx, H, 'gen/feat/out');
-      const raw = heads(reshape(logits, [typeof batch === 'number' ? batch : -1, T, F2]), featureFieldsWithFlag(layout));
-      return { raw, ...stoppingRule(raw, cfg.sampleLen, batch) };
+      const raw = heads(reshape(logits, [rows, T, F2]), featureFieldsWithFlag(layout));
+      return { raw, ...stoppingRule(raw, cfg.sampleLen, typeof batch === 'number' ? R * batch : batch) };
     }),
   );
 }
