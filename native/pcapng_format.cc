@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -17,17 +18,17 @@ constexpr uint32_t kMaxBlock = 256u << 20;  // largest pcapng block accepted (gu
 class PcapngSource : public RecordSource {
  public:
   // `size`: the file's size in bytes, or -1 when unknown (gzip'd content, a pipe).
-  PcapngSource(FILE* f, int64_t size, ReaderStats& stats) : f_(f), stats_(stats), size_(size) { buf_.resize(1 << 16); }
+  PcapngSource(FILE* f, int64_t size, ReaderStats& stats) : f_(f), stats_(stats), size_(size) { buf_.resize(kChunk); }
   ~PcapngSource() override { std::fclose(f_); }
-  int64_t Offset() const override { return offset_; }
+  int64_t Offset() const override { return buf_off_ + static_cast<int64_t>(pos_); }
 
+  // Blocks are parsed in place in a large buffer (one read per 4 MiB, not two freads per block).
   bool Next(RawRecord& r) override {
     for (;;) {
-      const int64_t start = offset_;
-      uint8_t hdr[12];
-      size_t got = ReadStream(hdr, 8, f_);
+      const int64_t start = Offset();
+      size_t got = Have(8);
       if (got == 0) {
-        if (std::ferror(f_)) throw Err(start, "read error");
+        if (error_) throw Err(start, "read error");
         if (!any_idb_) {
           ReaderError e = Err(start, "the pcapng file has no Interface Description Block");
           e.prefix_ok = false;
@@ -36,29 +37,32 @@ class PcapngSource : public RecordSource {
         return false;
       }
       if (got < 8) throw Err(start, "truncated pcapng file: block header cut short (" + std::to_string(got) + " of 8 bytes)");
-      offset_ += 8;
-      uint32_t type = Rd32(hdr);
+      const uint8_t* p = buf_.data() + pos_;
+      uint32_t type = Rd32(p);
       uint32_t total;
       if (type == 0x0A0D0D0A) {  // SHB: byte order comes from the magic that follows
-        if (ReadStream(hdr + 8, 4, f_) != 4) throw Err(start, "truncated pcapng Section Header Block");
-        offset_ += 4;
-        const uint32_t bom = LoadLe32(hdr + 8);
+        if (Have(12) < 12) throw Err(start, "truncated pcapng Section Header Block");
+        p = buf_.data() + pos_;
+        const uint32_t bom = LoadLe32(p + 8);
         if (bom == 0x1A2B3C4D) swap_ = false;
         else if (bom == 0x4D3C2B1A) swap_ = true;
-        else throw Err(start, "bad pcapng byte-order magic " + HexBytes(hdr + 8, 4));
-        total = Rd32(hdr + 4);
+        else throw Err(start, "bad pcapng byte-order magic " + HexBytes(p + 8, 4));
+        total = Rd32(p + 4);
         if (total < 28 || total % 4 != 0 || total > kMaxBlock) throw Err(start, "invalid Section Header Block length " + std::to_string(total));
-        ReadBody(start, total, 12);
-        if (Rd16(buf_.data()) != 1) throw Err(start, "unsupported pcapng major version " + std::to_string(Rd16(buf_.data())));
+        p = Block(start, total);
+        if (Rd16(p + 12) != 1) throw Err(start, "unsupported pcapng major version " + std::to_string(Rd16(p + 12)));
         ifaces_.clear();
+        seen_shb_ = true;
+        pos_ += total;
         continue;
       }
-      if (offset_ == 8) throw Err(0, "not a pcapng file (first block is not a Section Header Block)");
-      total = Rd32(hdr + 4);
+      if (!seen_shb_) throw Err(0, "not a pcapng file (first block is not a Section Header Block)");
+      total = Rd32(p + 4);
       if (total < 12 || total % 4 != 0 || total > kMaxBlock)
         throw Err(start, "invalid pcapng block length " + std::to_string(total) + " (block type 0x" + HexU(type) + ")");
-      ReadBody(start, total, 8);
-      const uint8_t* b = buf_.data();
+      p = Block(start, total);
+      pos_ += total;  // the block's bytes stay in place until the next call
+      const uint8_t* b = p + 8;
       const uint32_t body = total - 12;
       switch (type) {
         case 1: {  // IDB
@@ -144,29 +148,45 @@ class PcapngSource : public RecordSource {
   uint16_t Rd16(const uint8_t* p) const { return LoadFile16(p, swap_); }
   uint32_t Rd32(const uint8_t* p) const { return LoadFile32(p, swap_); }
 
-  // Reads the rest of a block (total - already bytes) into buf_ (body + trailing length) and checks the trailer.
-  // A block length is checked against the bytes left in the file before anything is allocated; where the size is
-  // unknown (gzip, pipes) the buffer grows only as the bytes arrive, so a corrupt length cannot allocate 256 MiB.
-  void ReadBody(int64_t start, uint32_t total, uint32_t already) {
-    const uint32_t rest = total - already;
+  // Makes at least `need` bytes available from pos_ (fewer only at the end of input or on a read error) and returns
+  // how many are. Where the file's size is unknown (gzip, pipes) the buffer grows only as bytes arrive, so a corrupt
+  // block length cannot make it allocate 256 MiB; Block checks lengths against a known size before calling this.
+  size_t Have(size_t need) {
+    if (end_ - pos_ >= need) return end_ - pos_;
+    if (pos_ > 0) {
+      std::memmove(buf_.data(), buf_.data() + pos_, end_ - pos_);
+      buf_off_ += static_cast<int64_t>(pos_);
+      end_ -= pos_;
+      pos_ = 0;
+    }
+    while (end_ < need && !eof_ && !error_) {
+      if (end_ == buf_.size()) buf_.resize(std::min(need, std::max(2 * buf_.size(), end_ + kChunk)));
+      const size_t want = buf_.size() - end_;
+      const size_t got = ReadStream(buf_.data() + end_, want, f_);
+      end_ += got;
+      if (got < want) {
+        if (std::ferror(f_)) error_ = true;
+        else eof_ = true;
+      }
+    }
+    return end_ - pos_;
+  }
+
+  // The whole block of `total` bytes at pos_ (header, body, trailing length), with its trailer checked. A block
+  // length is checked against the bytes left in the file before anything is allocated.
+  const uint8_t* Block(int64_t start, uint32_t total) {
     if (size_ >= 0 && start + int64_t{total} > size_)
       throw Err(start, "truncated pcapng file: block of " + std::to_string(total) + " bytes has only " +
                            std::to_string(size_ - start) + " before end of file");
-    size_t got = 0;
-    for (;;) {
-      const size_t want = size_ >= 0 ? rest : std::min<size_t>(rest, std::max<size_t>(2 * got, size_t{1} << 20));
-      if (buf_.size() < want) buf_.resize(want);
-      const size_t n = ReadStream(buf_.data() + got, want - got, f_);
-      got += n;
-      if (got == rest || n < want - (got - n)) break;
+    const size_t got = Have(total);
+    if (got < total) {
+      if (error_) throw Err(start, "read error in pcapng block");
+      throw Err(start, "truncated pcapng file: block of " + std::to_string(total) + " bytes has only " + std::to_string(got) +
+                           " before end of file");
     }
-    offset_ += static_cast<int64_t>(got);
-    if (got != rest) {
-      if (std::ferror(f_)) throw Err(start, "read error in pcapng block");
-      throw Err(start, "truncated pcapng file: block of " + std::to_string(total) + " bytes has only " +
-                           std::to_string(already + got) + " before end of file");
-    }
-    if (Rd32(buf_.data() + rest - 4) != total) throw Err(start, "pcapng block trailing length does not match its header (corrupt block)");
+    const uint8_t* p = buf_.data() + pos_;
+    if (Rd32(p + total - 4) != total) throw Err(start, "pcapng block trailing length does not match its header (corrupt block)");
+    return p;
   }
 
   void ParseIdbOptions(int64_t start, const uint8_t* p, uint32_t n, Iface& ifc) {
@@ -233,14 +253,17 @@ class PcapngSource : public RecordSource {
     r.snaplen = ifc.snaplen;
   }
 
+  static constexpr size_t kChunk = 4u << 20;
   FILE* f_;
   ReaderStats& stats_;
   int64_t size_;
   std::vector<uint8_t> buf_;
+  size_t pos_ = 0, end_ = 0;  // unread bytes are buf_[pos_, end_)
+  int64_t buf_off_ = 0;       // stream offset of buf_[0]
+  bool eof_ = false, error_ = false, seen_shb_ = false;
   std::vector<Iface> ifaces_;
   std::vector<uint32_t> unknown_types_;
   bool swap_ = false, any_idb_ = false;
-  int64_t offset_ = 0;
 };
 
 }  // namespace

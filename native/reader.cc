@@ -57,9 +57,7 @@ void Reader::Open() {
 int64_t Reader::bytes_read() const {
   if (!source_) return 0;
   if (in_.gz) return CompressedBytesRead(in_);
-  if (stats_.format == "pcap") return source_->Offset();
-  const int64_t p = StreamPosition(in_);
-  return p < 0 ? 0 : p;
+  return source_->Offset();  // both formats know the offset of their next record
 }
 
 const Reader::CompiledFilter& Reader::FilterFor(int linktype, uint32_t snaplen) {
