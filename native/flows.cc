@@ -1,11 +1,12 @@
-// Flow table implementation: dense record array + linear-probing index; timeouts compact the records (memory ~
-// flows in flight).
+// Flow table implementation: 64-byte flows probed in place (linear probing); timeouts rebuild the table with the flows
+// still in flight (memory ~ flows in flight).
 #include "flows.h"
 
 #include <sys/mman.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 namespace netshare {
 
@@ -32,8 +33,8 @@ void ZeroedWords::Reset(size_t n) {
     mapped_ = true;
     bytes_ = len;
   } else {
-    p = std::calloc(n ? n : 1, sizeof(uint64_t));
-    if (!p) throw std::bad_alloc();
+    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) throw std::bad_alloc();  // 64: whole cache lines
+    std::memset(p, 0, bytes ? bytes : 64);
     mapped_ = false;
     bytes_ = bytes;
   }
@@ -44,9 +45,8 @@ void ZeroedWords::Reset(size_t n) {
 FlowTable::FlowTable(int64_t inactive_ns, int64_t active_ns, uint64_t expected_flows)
     : inactive_ns_(inactive_ns), active_ns_(active_ns) {
   size_t cap = size_t{1} << 12;
-  const uint64_t want = std::min<uint64_t>(expected_flows, uint64_t{1} << 22);  // index of at most 64 MiB up front
-  while (cap < want * 2 + 2) cap <<= 1;  // `want` flows fill at most half: an underestimate still fits before a rehash
-  hashes_.reserve(want);
+  const uint64_t want = std::min<uint64_t>(expected_flows, uint64_t{1} << 22);  // at most 256 MiB of slots up front
+  while (cap * 3 < want * 4 + 4) cap <<= 1;  // `want` flows fill at most 3/4
   Rehash(cap);
 }
 
@@ -64,93 +64,130 @@ void AdviseHuge(void* p, size_t n) {
   (void)b;
 #endif
 }
+
+constexpr uint32_t Version(uint64_t k1) { return static_cast<uint32_t>(k1 >> 40) & 0xff; }
 }  // namespace
 
-void FlowTable::Insert(uint32_t hash, uint32_t idx) {
-  size_t i = hash & mask_;
-  while (index_[i] != 0) i = (i + 1) & mask_;
-  index_[i] = (static_cast<uint64_t>(hash) << 32) | (idx + 1u);
-}
-
 void FlowTable::Rehash(size_t new_cap) {
-  index_.Reset(new_cap);
-  mask_ = new_cap - 1;
-  const uint32_t n = size_;
-  for (uint32_t i = 0; i < n; i++) {  // random stores into the new index: prefetch a few slots ahead
-    if (i + 16 < n) __builtin_prefetch(&index_[hashes_[i + 16] & mask_], 1);
-    Insert(hashes_[i], i);
+  ZeroedWords mem;
+  mem.Reset(new_cap * (sizeof(FlowSlot) / sizeof(uint64_t)));
+  auto* slots = reinterpret_cast<FlowSlot*>(mem.data());
+  const size_t mask = new_cap - 1;
+  const size_t old_cap = slots_ ? mask_ + 1 : 0;
+  for (size_t i = 0; i < old_cap; i++) {
+    const FlowSlot& s = slots_[i];
+    if (s.k1 == 0) continue;
+    size_t j = s.hash & mask;
+    while (slots[j].k1 != 0) j = (j + 1) & mask;
+    slots[j] = s;
   }
-  count_ = size_;
+  mem_.Swap(mem);
+  slots_ = slots;
+  mask_ = mask;
 }
 
-// Hot path (inlined into AddBatch): probe, update an existing flow; new flows and timeouts go to out-of-line code.
-__attribute__((always_inline)) inline uint32_t FlowTable::AddHashed(const FlowKey& key, uint32_t h, int64_t ts, uint32_t bytes,
+FlowRecord FlowTable::ToRecord(const FlowSlot& s) const {
+  FlowRecord r;
+  std::memset(&r, 0, sizeof r);
+  const uint32_t v = Version(s.k1);
+  if (v == 4) {
+    const uint32_t src = static_cast<uint32_t>(s.k0), dst = static_cast<uint32_t>(s.k0 >> 32);
+    std::memcpy(r.key.src, &src, 4);
+    std::memcpy(r.key.dst, &dst, 4);
+  } else {
+    std::memcpy(r.key.src, &v6_[s.k0], 16);
+    std::memcpy(r.key.dst, &v6_[s.k0 + 2], 16);
+  }
+  r.key.sport = static_cast<uint16_t>(s.k1);
+  r.key.dport = static_cast<uint16_t>(s.k1 >> 16);
+  r.key.proto = static_cast<uint8_t>(s.k1 >> 32);
+  r.key.version = static_cast<uint8_t>(v);
+  r.first_ns = s.first_ns;
+  r.last_ns = s.last_ns;
+  r.packets = s.packets;
+  r.bytes = s.bytes;
+  r.id = s.id;
+  r.tcp_flags = s.tcp_flags;
+  return r;
+}
+
+// Hot path (inlined into AddBatch): probe in place, update an existing flow; new flows and timeouts go out of line.
+// `w`: the key's five words (FlowKey layout: IPv4 src in w[0], dst in w[2]; IPv6 src w[0..1], dst w[2..3]).
+__attribute__((always_inline)) inline uint32_t FlowTable::AddHashed(const uint64_t* w, uint32_t h, int64_t ts, uint32_t bytes,
                                                                     uint8_t tcp_flags, std::vector<FlowRecord>& closed) {
+  const uint64_t k1 = w[4];
+  const bool v4 = Version(k1) == 4;
+  const uint64_t k0 = (w[0] & 0xffffffffull) | (w[2] << 32);
   size_t i = h & mask_;
-  for (uint64_t e; (e = index_[i]) != 0; i = (i + 1) & mask_) {
-    if (static_cast<uint32_t>(e >> 32) != h) continue;
-    FlowRecord& r = Rec(static_cast<uint32_t>(e) - 1);
-    if (!SameKey(r.key, key)) continue;
-    if ((inactive_ns_ | active_ns_) != 0 && Expired(r, ts)) Reopen(r, ts, closed);
+  for (;; i = (i + 1) & mask_) {
+    FlowSlot& s = slots_[i];
+    if (s.k1 == 0) break;
+    if (s.k1 != k1) continue;
+    if (v4 ? s.k0 != k0 : (s.hash != h || std::memcmp(&v6_[s.k0], w, 32) != 0)) continue;
+    if ((inactive_ns_ | active_ns_) != 0 && Expired(s, ts)) Reopen(s, ts, closed);
     // First/last are the min/max of the packets' times, not file order (captures merged from several interfaces
     // are not always in time order).
-    if (ts > r.last_ns) r.last_ns = ts;
-    if (ts < r.first_ns) r.first_ns = ts;
-    r.packets++;
-    r.bytes += bytes;
-    r.tcp_flags |= tcp_flags;
-    return r.id;
+    if (ts > s.last_ns) s.last_ns = ts;
+    if (ts < s.first_ns) s.first_ns = ts;
+    s.packets++;
+    s.bytes += bytes;
+    s.tcp_flags |= tcp_flags;
+    return s.id;
   }
-  return Create(key, h, i, ts, bytes, tcp_flags);
+  return Create(w, h, i, ts, bytes, tcp_flags);
 }
 
-__attribute__((noinline)) void FlowTable::Reopen(FlowRecord& r, int64_t ts, std::vector<FlowRecord>& closed) {
-  closed.push_back(r);  // timed out: emit, then reuse the record for the new flow
-  r.first_ns = r.last_ns = ts;
-  r.packets = 0;
-  r.bytes = 0;
-  r.tcp_flags = 0;
-  r.id = next_id_++;
+__attribute__((noinline)) void FlowTable::Reopen(FlowSlot& s, int64_t ts, std::vector<FlowRecord>& closed) {
+  closed.push_back(ToRecord(s));  // timed out: emit, then reuse the slot for the new flow
+  s.first_ns = s.last_ns = ts;
+  s.packets = 0;
+  s.bytes = 0;
+  s.tcp_flags = 0;
+  s.id = next_id_++;
 }
 
-__attribute__((noinline)) uint32_t FlowTable::Create(const FlowKey& key, uint32_t h, size_t slot, int64_t ts, uint32_t bytes,
+__attribute__((noinline)) uint32_t FlowTable::Create(const uint64_t* w, uint32_t h, size_t slot, int64_t ts, uint32_t bytes,
                                                      uint8_t tcp_flags) {
-  const uint32_t idx = size_;
-  FlowRecord r;
-  r.key = key;
-  r.first_ns = r.last_ns = ts;
-  r.packets = 1;
-  r.bytes = bytes;
-  r.tcp_flags = tcp_flags;
-  r.id = next_id_++;
-  Push(r);
-  hashes_.push_back(h);
-  index_[slot] = (static_cast<uint64_t>(h) << 32) | (idx + 1u);
-  if (++count_ * 4 > index_.size() * 3) Rehash(index_.size() * 2);  // max load 0.75 (8-byte slots probe cheaply)
-  return r.id;
+  FlowSlot& s = slots_[slot];
+  s.k1 = w[4];
+  if (Version(w[4]) == 4) {
+    s.k0 = (w[0] & 0xffffffffull) | (w[2] << 32);
+  } else {
+    s.k0 = v6_.size();
+    v6_.insert(v6_.end(), w, w + 4);
+  }
+  s.first_ns = s.last_ns = ts;
+  s.packets = 1;
+  s.bytes = bytes;
+  s.id = next_id_++;
+  s.hash = h;
+  s.tcp_flags = tcp_flags;
+  const uint32_t id = s.id;
+  if (++count_ * 4 > (mask_ + 1) * 3) Rehash((mask_ + 1) * 2);  // max load 0.75
+  return id;
 }
 
-uint32_t FlowTable::Add(const FlowKey& key, int64_t ts, uint32_t bytes, uint8_t tcp_flags,
-                        std::vector<FlowRecord>& closed) {
-  return AddHashed(key, Hash(key), ts, bytes, tcp_flags, closed);
+uint32_t FlowTable::Add(const FlowKey& key, int64_t ts, uint32_t bytes, uint8_t tcp_flags, std::vector<FlowRecord>& closed) {
+  uint64_t w[5];
+  std::memcpy(w, &key, sizeof w);
+  return AddHashed(w, Hash(key), ts, bytes, tcp_flags, closed);
 }
 
 void FlowTable::AddBatch(const FlowKey* keys, const uint32_t* hashes, const uint8_t* valid, const int64_t* ts,
                          const uint32_t* bytes, const uint8_t* tcp_flags, uint32_t n, uint32_t* ids,
                          std::vector<FlowRecord>& closed) {
-  constexpr uint32_t kFar = 16, kNear = 8;  // prefetch distances: probe slot, then the record it points to
+  constexpr uint32_t kAhead = 12;  // prefetch distance: the slot line a packet will probe
+  for (uint32_t i = 0; i < n && i < kAhead; i++)
+    if (valid[i]) __builtin_prefetch(&slots_[hashes[i] & mask_], 1);
   for (uint32_t i = 0; i < n; i++) {
-    if (i + kFar < n && valid[i + kFar]) __builtin_prefetch(&index_[hashes[i + kFar] & mask_]);
-    if (i + kNear < n && valid[i + kNear]) {
-      const uint32_t h = hashes[i + kNear];
-      const uint64_t e = index_[h & mask_];
-      if (e != 0 && static_cast<uint32_t>(e >> 32) == h) {  // a record spans two cache lines: fetch both
-        const char* rec = reinterpret_cast<const char*>(&Rec(static_cast<uint32_t>(e) - 1));
-        __builtin_prefetch(rec, 1);
-        __builtin_prefetch(rec + sizeof(FlowRecord) - 1, 1);
-      }
+    if (i + kAhead < n && valid[i + kAhead]) __builtin_prefetch(&slots_[hashes[i + kAhead] & mask_], 1);
+    if (!valid[i]) {
+      ids[i] = UINT32_MAX;
+      continue;
     }
-    ids[i] = valid[i] ? AddHashed(keys[i], hashes[i], ts[i], bytes[i], tcp_flags[i], closed) : UINT32_MAX;
+    uint64_t w[5];
+    std::memcpy(w, &keys[i], sizeof w);
+    ids[i] = AddHashed(w, hashes[i], ts[i], bytes[i], tcp_flags[i], closed);
   }
 }
 
@@ -160,58 +197,78 @@ void FlowTable::MaybeSweep(int64_t now, std::vector<FlowRecord>& closed) {
   if (inactive_ns_ > 0) period = std::min(period, inactive_ns_);
   if (active_ns_ > 0) period = std::min(period, active_ns_);
   if (__builtin_add_overflow(now, std::max<int64_t>(period / 2, 1), &next_sweep_ns_)) next_sweep_ns_ = INT64_MAX;
-  uint32_t keep = 0;
-  for (uint32_t i = 0; i < size_; i++) {
-    FlowRecord& r = Rec(i);
-    if (Expired(r, now)) {
-      closed.push_back(r);
-    } else {
-      if (keep != i) {
-        Rec(keep) = r;
-        hashes_[keep] = hashes_[i];
-      }
-      keep++;
-    }
+  const size_t start = closed.size(), cap = mask_ + 1;
+  size_t keep = 0;
+  for (size_t i = 0; i < cap; i++) {
+    const FlowSlot& s = slots_[i];
+    if (s.k1 == 0) continue;
+    if (Expired(s, now)) closed.push_back(ToRecord(s));
+    else keep++;
   }
-  if (keep == size_) return;
-  size_ = keep;
-  hashes_.resize(keep);
-  chunks_.resize((keep + kChunkMask) >> kChunkBits);  // give back memory of flows no longer in flight
-  if (hashes_.capacity() > 4 * size_t{keep} + 4096) hashes_.shrink_to_fit();
-  size_t cap = index_.size();
-  while (cap > (1u << 12) && size_t{keep} * 8 < cap) cap >>= 1;  // shrink with the flows in flight
-  Rehash(cap);
+  if (closed.size() == start) return;
+  std::sort(closed.begin() + static_cast<std::ptrdiff_t>(start), closed.end(),
+            [](const FlowRecord& a, const FlowRecord& b) { return a.id < b.id; });
+  // Rebuild with the flows still in flight (memory follows them): expired slots leave no tombstones behind.
+  size_t new_cap = cap;
+  while (new_cap > (1u << 12) && keep * 8 < new_cap) new_cap >>= 1;
+  ZeroedWords mem;
+  mem.Reset(new_cap * (sizeof(FlowSlot) / sizeof(uint64_t)));
+  auto* slots = reinterpret_cast<FlowSlot*>(mem.data());
+  std::vector<uint64_t> v6;
+  const size_t mask = new_cap - 1;
+  for (size_t i = 0; i < cap; i++) {
+    FlowSlot s = slots_[i];
+    if (s.k1 == 0 || Expired(s, now)) continue;
+    if (Version(s.k1) != 4) {
+      const size_t at = v6.size();
+      v6.insert(v6.end(), v6_.begin() + static_cast<std::ptrdiff_t>(s.k0), v6_.begin() + static_cast<std::ptrdiff_t>(s.k0 + 4));
+      s.k0 = at;
+    }
+    size_t j = s.hash & mask;
+    while (slots[j].k1 != 0) j = (j + 1) & mask;
+    slots[j] = s;
+  }
+  mem_.Swap(mem);
+  slots_ = slots;
+  mask_ = mask;
+  count_ = keep;
+  v6_.swap(v6);
 }
 
 void FlowTable::Flush(std::vector<FlowRecord>& out) {
-  const size_t start = out.size();
-  if (out.capacity() < start + size_) {
-    out.reserve(start + size_);
+  const std::vector<uint32_t> order = IdOrder();
+  if (out.capacity() < out.size() + count_) {
+    out.reserve(out.size() + count_);
     AdviseHuge(out.data(), out.capacity() * sizeof(FlowRecord));
   }
-  for (uint32_t i = 0; i < size_; i++) out.push_back(Rec(i));
-  auto by_id = [](const FlowRecord& a, const FlowRecord& b) { return a.id < b.id; };
-  if (!std::is_sorted(out.begin() + static_cast<std::ptrdiff_t>(start), out.end(), by_id))
-    std::sort(out.begin() + static_cast<std::ptrdiff_t>(start), out.end(), by_id);
+  for (size_t k = 0; k < order.size(); k++) out.push_back(Open(k, order));
   Clear();
 }
 
-std::vector<uint32_t> FlowTable::IdOrder() {
-  std::vector<uint32_t> order;
-  bool sorted = true;
-  for (uint32_t i = 1; i < size_ && sorted; i++) sorted = Rec(i - 1).id < Rec(i).id;
-  if (sorted) return order;
-  order.resize(size_);
-  for (uint32_t i = 0; i < size_; i++) order[i] = i;
-  std::sort(order.begin(), order.end(), [this](uint32_t a, uint32_t b) { return Rec(a).id < Rec(b).id; });
+std::vector<uint32_t> FlowTable::IdOrder() const {
+  std::vector<uint32_t> order(count_);
+  const size_t cap = mask_ + 1;
+  if (next_id_ == count_) {  // every flow ever created is open (no timeouts): ids are 0..count-1, scatter them
+    for (size_t i = 0; i < cap; i++)
+      if (slots_[i].k1 != 0) order[slots_[i].id] = static_cast<uint32_t>(i);
+    return order;
+  }
+  std::vector<uint64_t> pairs;
+  pairs.reserve(count_);
+  for (size_t i = 0; i < cap; i++)
+    if (slots_[i].k1 != 0) pairs.push_back(static_cast<uint64_t>(slots_[i].id) << 32 | i);
+  std::sort(pairs.begin(), pairs.end());
+  for (size_t k = 0; k < pairs.size(); k++) order[k] = static_cast<uint32_t>(pairs[k]);
   return order;
 }
 
 void FlowTable::Clear() {
-  chunks_.clear();
-  size_ = 0;
-  hashes_.clear();
-  hashes_.shrink_to_fit();
+  slots_ = nullptr;
+  mask_ = 0;
+  count_ = 0;
+  std::vector<uint64_t>().swap(v6_);
+  ZeroedWords empty;
+  mem_.Swap(empty);
   Rehash(1 << 12);
 }
 

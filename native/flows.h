@@ -1,10 +1,11 @@
-// Native 5-tuple flow table: open addressing with linear probing, optional inactive/active timeouts.
+// Native 5-tuple flow table: open addressing with linear probing over 64-byte flows, optional inactive/active timeouts.
 #pragma once
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <new>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace netshare {
@@ -60,7 +61,7 @@ inline bool SameKey(const FlowKey& a, const FlowKey& b) {
   return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) == 0;
 }
 
-// A zero-filled array of 8-byte words; 2 MiB or more come from mmap with transparent huge pages requested, so random
+// A zero-filled, 64-byte aligned array of 8-byte words; 2 MiB or more come from mmap with transparent huge pages requested, so random
 // probes into a large flow index miss the TLB far less (and fault in 2 MiB at a time).
 class ZeroedWords {
  public:
@@ -73,6 +74,12 @@ class ZeroedWords {
   uint64_t* data() { return p_; }
   uint64_t operator[](size_t i) const { return p_[i]; }
   size_t size() const { return n_; }
+  void Swap(ZeroedWords& o) {
+    std::swap(p_, o.p_);
+    std::swap(n_, o.n_);
+    std::swap(bytes_, o.bytes_);
+    std::swap(mapped_, o.mapped_);
+  }
 
  private:
   void Free();
@@ -81,18 +88,32 @@ class ZeroedWords {
   bool mapped_ = false;
 };
 
+// One open flow, stored in the hash table itself: a probe reads the key in place, so a hit costs one cache line
+// (an index slot plus an 80-byte record straddling two lines cost two or three misses). IPv6 addresses do not fit:
+// their 32 bytes live in a side array that `k0` indexes.
+struct alignas(64) FlowSlot {
+  uint64_t k0;  // IPv4: src | dst << 32 (host order); IPv6: index into the table's IPv6 addresses
+  uint64_t k1;  // sport | dport << 16 | proto << 32 | version << 40; 0 = empty slot (version is 4 or 6)
+  int64_t first_ns, last_ns;
+  uint64_t packets, bytes;
+  uint32_t id, hash;
+  uint8_t tcp_flags;
+  uint8_t pad[7];
+};
+static_assert(sizeof(FlowSlot) == 64, "a flow is one cache line");
+
 class FlowTable {
  public:
   // Timeouts in ns; 0 = off (NetShare has none: one flow per 5-tuple over the whole trace).
-  // `expected_flows`: a size hint (0 = none) so the index need not grow by rehashing while the table fills.
+  // `expected_flows`: a size hint (0 = none) so the table need not grow by rehashing while it fills.
   FlowTable(int64_t inactive_ns, int64_t active_ns, uint64_t expected_flows = 0);
 
   // Adds one packet, returns its flow id. Flows closed by a timeout are appended to `closed`.
   uint32_t Add(const FlowKey& key, int64_t ts_ns, uint32_t bytes, uint8_t tcp_flags, std::vector<FlowRecord>& closed);
 
-  // Adds n packets in order (same result as n calls of Add) with software prefetching of the probe table and the
-  // flow records, which hides most cache misses on traces with many flows. `hashes[i]` = Hash(keys[i]); packets
-  // with valid[i] == 0 are skipped and get id UINT32_MAX.
+  // Adds n packets in order (same result as n calls of Add) with software prefetching of the slots, which hides
+  // most cache misses on traces with many flows. `hashes[i]` = Hash(keys[i]); packets with valid[i] == 0 are skipped
+  // and get id UINT32_MAX.
   void AddBatch(const FlowKey* keys, const uint32_t* hashes, const uint8_t* valid, const int64_t* ts,
                 const uint32_t* bytes, const uint8_t* tcp_flags, uint32_t n, uint32_t* ids,
                 std::vector<FlowRecord>& closed);
@@ -104,59 +125,46 @@ class FlowTable {
   }
 
   // Expires flows idle (or too long) at time `now_ns` when a timeout is set and enough time has passed since the
-  // last sweep; cheap to call per batch. Expired flows are appended to `closed`.
+  // last sweep; cheap to call per batch. Expired flows are appended to `closed` in id order.
   void MaybeSweep(int64_t now_ns, std::vector<FlowRecord>& closed);
 
   // Appends every open flow (sorted by id) to `out` and empties the table.
   void Flush(std::vector<FlowRecord>& out);
 
-  // Copy-free alternative to Flush for a caller that converts the flows itself: Open(k) for k < open_flows() is
-  // the k-th open flow in id order (IdOrder() once, then Open(k, order)); Clear() then empties the table.
-  std::vector<uint32_t> IdOrder();  // empty when records are already in id order (always, without timeouts)
-  const FlowRecord& Open(size_t k, const std::vector<uint32_t>& order) {
-    return Rec(order.empty() ? static_cast<uint32_t>(k) : order[k]);
+  // Copy-free alternative to Flush for a caller that converts the flows itself: Open(k, order) for k < open_flows()
+  // is the k-th open flow in id order (order = IdOrder(), once); Clear() then empties the table.
+  std::vector<uint32_t> IdOrder() const;
+  FlowRecord Open(size_t k, const std::vector<uint32_t>& order) const { return ToRecord(slots_[order[k]]); }
+  // Hints that Open(k, order) follows soon (the slots are in hash order: reading them in id order misses per flow).
+  void Prefetch(size_t k, const std::vector<uint32_t>& order) const {
+    if (k < order.size()) __builtin_prefetch(&slots_[order[k]]);
   }
+  bool has_ipv6() const { return !v6_.empty(); }  // some open flow is IPv6
   void Clear();
 
   uint64_t flows_created() const { return next_id_; }
   size_t open_flows() const { return count_; }
 
  private:
-  uint32_t AddHashed(const FlowKey& key, uint32_t h, int64_t ts, uint32_t bytes, uint8_t tcp_flags,
+  uint32_t AddHashed(const uint64_t* w, uint32_t h, int64_t ts, uint32_t bytes, uint8_t tcp_flags,
                      std::vector<FlowRecord>& closed);
-  uint32_t Create(const FlowKey& key, uint32_t h, size_t slot, int64_t ts, uint32_t bytes, uint8_t tcp_flags);
-  void Reopen(FlowRecord& r, int64_t ts, std::vector<FlowRecord>& closed);
+  uint32_t Create(const uint64_t* w, uint32_t h, size_t slot, int64_t ts, uint32_t bytes, uint8_t tcp_flags);
+  void Reopen(FlowSlot& s, int64_t ts, std::vector<FlowRecord>& closed);
   void Rehash(size_t new_cap);
-  void Insert(uint32_t hash, uint32_t idx);
+  FlowRecord ToRecord(const FlowSlot& s) const;
   // now - then, saturated (timestamps may be clamped to the int64 range).
   static int64_t Since(int64_t now, int64_t then) {
     int64_t d;
     return __builtin_sub_overflow(now, then, &d) ? (now > then ? INT64_MAX : INT64_MIN) : d;
   }
-  bool Expired(const FlowRecord& r, int64_t now) const {
-    return (inactive_ns_ > 0 && Since(now, r.last_ns) > inactive_ns_) || (active_ns_ > 0 && Since(now, r.first_ns) > active_ns_);
+  bool Expired(const FlowSlot& s, int64_t now) const {
+    return (inactive_ns_ > 0 && Since(now, s.last_ns) > inactive_ns_) || (active_ns_ > 0 && Since(now, s.first_ns) > active_ns_);
   }
 
-  // Open flows, densely stored; the index is a small probe table of (hash << 32 | record index + 1), 0 = empty,
-  // so probing touches 8 bytes per slot and only the matching record is read.
-  // Records live in fixed-size chunks (no copy of all flows when the table grows).
-  // A chunk is 2.5 MiB: its first 2 MiB can be one transparent huge page (ZeroedWords' mmap + advice).
-  static constexpr uint32_t kChunkBits = 15;
-  static constexpr uint32_t kChunkMask = (1u << kChunkBits) - 1;
-  static_assert(std::is_trivially_copyable<FlowRecord>::value, "records live in raw mapped chunks");
-  FlowRecord& Rec(uint32_t i) { return reinterpret_cast<FlowRecord*>(chunks_[i >> kChunkBits]->data())[i & kChunkMask]; }
-  void Push(const FlowRecord& r) {
-    if ((size_ >> kChunkBits) == chunks_.size()) {
-      chunks_.emplace_back(new ZeroedWords);
-      chunks_.back()->Reset((sizeof(FlowRecord) << kChunkBits) / sizeof(uint64_t));
-    }
-    Rec(size_++) = r;
-  }
-  std::vector<std::unique_ptr<ZeroedWords>> chunks_;
-  uint32_t size_ = 0;
-  std::vector<uint32_t> hashes_;  // hash of record i
-  ZeroedWords index_;
+  ZeroedWords mem_;       // the slots (64-byte aligned, zero = empty)
+  FlowSlot* slots_ = nullptr;
   size_t mask_ = 0, count_ = 0;
+  std::vector<uint64_t> v6_;  // IPv6 src (2 words) + dst (2 words) per IPv6 flow, indexed by FlowSlot::k0 / 4
   uint32_t next_id_ = 0;
   int64_t inactive_ns_, active_ns_;
   int64_t next_sweep_ns_ = INT64_MIN;

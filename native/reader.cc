@@ -44,10 +44,11 @@ void Reader::Open() {
     source_ = OpenPcapng(in_, stats_);
     stats_.format = gz ? "gzip-pcapng" : "pcapng";
   }
-  // Size hint for the flow index: one flow per 4 header-only records of ~60 bytes (a CAIDA backbone trace has ~1 in
-  // 3); compressed input counts its compressed size. Only an index of 8-byte slots is sized up front.
+  // Size hint for the flow table: one flow per ~160 bytes of file (a tiled CAIDA backbone trace has one per 3
+  // header-only records of ~60 bytes); compressed input counts its compressed size, a pipe none. The slots are mapped
+  // lazily, so a trace of few long flows touches only the pages its flows hash to.
   if (opts_.flows)
-    flow_table_ = std::make_unique<FlowTable>(opts_.inactive_ns, opts_.active_ns, static_cast<uint64_t>(in_.size) / 240);
+    flow_table_ = std::make_unique<FlowTable>(opts_.inactive_ns, opts_.active_ns, static_cast<uint64_t>(in_.size) / 160);
   // Compile the filter once up front for the pcap link type so a bad expression fails before any work.
   if (!opts_.filter.empty() && stats_.format.find("pcapng") == std::string::npos) {
     FilterFor(stats_.linktypes[0], 262144);

@@ -297,10 +297,10 @@ void FillWorker::BuildFlowColumns() {
   FlowTable* open = done_ ? owner_->reader()->final_flows() : nullptr;
   const std::vector<uint32_t> order = open ? open->IdOrder() : std::vector<uint32_t>();
   const size_t closed = flows_.size(), n = closed + (open ? open->open_flows() : 0);
-  auto rec = [&](size_t k) -> const FlowRecord& { return k < closed ? flows_[k] : open->Open(k - closed, order); };
+  auto rec = [&](size_t k) -> FlowRecord { return k < closed ? flows_[k] : open->Open(k - closed, order); };
   bool any6 = false;
   for (size_t i = 0; i < closed && !any6; i++) any6 = flows_[i].key.version == 6;
-  for (size_t i = closed; i < n && !any6; i++) any6 = rec(i).key.version == 6;
+  if (open && open->has_ipv6()) any6 = true;
   FlowColumns& f = flow_cols_;
   size_t t = 0;
   auto col = [&](size_t width) {
@@ -329,7 +329,8 @@ void FillWorker::BuildFlowColumns() {
   auto* pk = reinterpret_cast<double*>(b + f.pk);
   auto* by = reinterpret_cast<double*>(b + f.by);
   for (size_t i = 0; i < n; i++) {
-    const FlowRecord& r = rec(i);
+    if (open && i + 16 >= closed) open->Prefetch(i + 16 - closed, order);
+    const FlowRecord r = rec(i);
     if (r.key.version == 4) {
       std::memcpy(&src[i], r.key.src, 4);
       std::memcpy(&dst[i], r.key.dst, 4);
