@@ -14,7 +14,8 @@ import { decodeChunkFromWorkdir, loadChunkMeta, loadEncoders, loadLayout, loadPr
 import type { Executor, JobResult } from './executor.js';
 import { reviveError, type Job, type JobContext } from './jobs.js';
 import { relPath, trainedChunk } from './train.js';
-import { attrCleanPath, attrMergedPath, attrRawPath, candidatePath, generateRoot, inWorkdir, readF32, relativeToWorkdir, writeF32, writeTableFile } from './workdir.js';
+import { acquireLease } from './lease.js';
+import { attrCleanPath, attrMergedPath, attrRawPath, candidatePath, generateRoot, inWorkdir, leaseLogPath, leasePath, readF32, relativeToWorkdir, writeF32, writeTableFile } from './workdir.js';
 
 export interface GenerateStageOptions {
   workdir: string;
@@ -158,7 +159,22 @@ export async function resampleEphemeralPorts(wd: string, chunk: number, rows: Fl
 }
 
 /** The `generate-chunk` job: sample (conditioned on the merged attributes), decode, drop duplicate 5-tuples. */
-export async function generateChunkJob(p: GenerateChunkParams, ctx: Pick<JobContext, 'workdir' | 'threads' | 'progress'>): Promise<unknown> {
+export async function generateChunkJob(p: GenerateChunkParams, ctx: Pick<JobContext, 'workdir' | 'threads' | 'progress'> & { key?: string }): Promise<unknown> {
+  // one runner per output file (a stalled job delivered twice): the outputs are written atomically anyway, the lease
+  // keeps a second runner from spending the work twice and from racing the first one's rename
+  const what = p.uniqueTuples ? 'unique' : p.attributesOnly ? 'attributes' : `ckpt-${p.iteration}`;
+  const lease = await acquireLease(leasePath(ctx.workdir, `generate-chunk-${p.chunk}-p${p.pass}-${what}`), {
+    owner: ctx.key ?? `generate/chunk-${p.chunk}/p${p.pass}/${what}`,
+    log: leaseLogPath(ctx.workdir),
+  });
+  try {
+    return await generateLeased(p, ctx);
+  } finally {
+    await lease.release();
+  }
+}
+
+async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'workdir' | 'threads' | 'progress'>): Promise<unknown> {
   const wd = ctx.workdir;
   if (p.uniqueTuples) {
     const layout = await loadLayout(wd);
