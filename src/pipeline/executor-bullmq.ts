@@ -143,7 +143,11 @@ export class BullMQExecutor implements Executor {
     const attempts = Math.max(1, j.attemptsMade + (j.stalledCounter ?? 0));
     if (state === 'completed') p.resolve({ ...this.result(p, true, j.returnvalue, undefined, attempts), timing });
     else {
-      const error: JobError = j.data.error ?? { name: 'WorkerCrashed', message: j.failedReason || 'the job failed on its worker', retryable: true };
+      // retryable errors that ran out of attempts come as "<name>: <message>"; a job that stalled too often (its
+      // workers died) as BullMQ's own text
+      const m = /^([A-Z]\w+): ([\s\S]*)$/.exec(j.failedReason ?? '');
+      const error: JobError =
+        j.data.error ?? (m ? { name: m[1]!, message: m[2]!, retryable: true } : { name: 'WorkerCrashed', message: j.failedReason || 'the job failed on its worker', retryable: true });
       p.resolve({ ...this.result(p, false, undefined, error, attempts), timing });
     }
   }

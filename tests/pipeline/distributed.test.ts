@@ -179,6 +179,14 @@ describe.skipIf(!HAVE_REDIS && !CI)('BullMQ executor on a real Redis with 2 work
     expect(e.message).toMatch(/^train\/chunk-0 failed: ConfigError: bad params for a train-chunk job: .* at params\.chunk/);
   });
 
+  it('retries a job whose process crashes, a bounded number of times, then reports the crash', async () => {
+    const wd = join(root, 'crash');
+    mkdirSync(wd, { recursive: true });
+    const [r] = await bull({ maxAttempts: 3, retryBaseMs: 200 }).runAll([{ id: 'crash', kind: 'selftest', params: { crash: true }, workdir: wd, scope: 'crash' }]);
+    expect(r).toMatchObject({ ok: false, attempts: 3, error: { name: 'WorkerCrashed' } });
+    expect(r!.error!.message).toMatch(/worker process exited \(code 70\)/);
+  });
+
   it('refuses to run a job of a driver with another netshare version or model graphs', async () => {
     const wd = join(root, 'versions');
     mkdirSync(wd, { recursive: true });
