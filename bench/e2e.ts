@@ -9,17 +9,16 @@
 // Per job (from <wd>/jobs.jsonl): enqueue → start, run, finish → the driver sees it. Then the per-job overhead alone:
 // 20 empty `selftest` jobs one at a time through each executor (fork + queue round trip), against in-process.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { createGunzip } from 'node:zlib';
 import { availableParallelism } from 'node:os';
 import { createServer } from 'node:net';
 import { readTrace } from '../src/io/read-trace.js';
 import { InProcessExecutor, LocalPoolExecutor, type Executor } from '../src/pipeline/executor.js';
 import { BullMQExecutor } from '../src/pipeline/executor-bullmq.js';
 import type { Job } from '../src/pipeline/jobs.js';
+import { sliceCsv } from './slice-csv.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'dist', 'src', 'cli', 'bin.js');
@@ -28,19 +27,6 @@ const INPUTS = {
   netflow: { file: resolve(ROOT, '../shared/data/netflow/ugr16-2016-04-11.csv.gz'), config: join(ROOT, 'bench', 'e2e-netflow.json'), slice: 200_000 },
 };
 type Name = keyof typeof INPUTS;
-
-/** The header and the first `n` records of a (gzip'd) CSV. */
-async function sliceCsv(file: string, n: number, out: string): Promise<void> {
-  const rl = createInterface({ input: file.endsWith('.gz') ? createReadStream(file).pipe(createGunzip()) : createReadStream(file) });
-  const w = createWriteStream(out);
-  let lines = 0;
-  for await (const line of rl) {
-    w.write(`${line}\n`);
-    if (++lines > n) break;
-  }
-  rl.close();
-  await new Promise((r) => w.end(r));
-}
 
 interface Redis {
   url: string;

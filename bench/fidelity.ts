@@ -12,11 +12,9 @@
 // fills 70% of what preprocessing left). The bench's own evaluation is not counted. `--iterations N` runs that many
 // instead of a budget (reproducible reruns: take `plan.iterations` from an earlier JSON).
 import { spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { createGunzip } from 'node:zlib';
 import { readTrace } from '../src/io/read-trace.js';
 import { indexFlows } from '../src/io/flow-key.js';
 import { recordTimes, type Table } from '../src/io/table.js';
@@ -31,6 +29,7 @@ import { resolveRunConfig } from '../src/pipeline/run.js';
 import type { GenerateStageResult } from '../src/pipeline/generate.js';
 import type { NetShareConfig } from '../src/config/schema.js';
 import type { BudgetPlan } from '../src/pipeline/budget.js';
+import { sliceCsv } from './slice-csv.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BIN = join(ROOT, 'dist', 'src', 'cli', 'bin.js');
@@ -116,19 +115,6 @@ function parseArgs(argv: string[]): Args {
     checkpoints: quick ? 3 : 6,
     set,
   };
-}
-
-/** The header and the first `n` records of a (gzip'd) CSV. */
-async function sliceCsv(file: string, n: number, out: string): Promise<void> {
-  const rl = createInterface({ input: file.endsWith('.gz') ? createReadStream(file).pipe(createGunzip()) : createReadStream(file) });
-  const w = createWriteStream(out);
-  let lines = 0;
-  for await (const line of rl) {
-    w.write(`${line}\n`);
-    if (++lines > n) break;
-  }
-  rl.close();
-  await new Promise((r) => w.end(r));
 }
 
 interface Timed {
