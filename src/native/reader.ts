@@ -56,7 +56,7 @@ export interface ReadStats {
   fragments: number;
   /** Flow records created (0 unless flows were asked for). */
   flows: number;
-  /** Timestamps of the first and last record in file order (not min/max), exact ns. */
+  /** Timestamps of the first and last record that passed the filter, in file order (not min/max), exact ns. */
   firstTsNs: bigint | null;
   lastTsNs: bigint | null;
   /** Timestamps outside ±2^63 ns that were saturated in `tsNs`. */
@@ -247,7 +247,9 @@ function mapError(file: string, err: unknown): NetShareError {
 }
 
 /**
- * Stream a capture (a file path, or `-` for standard input: pipes are read as a stream) as batches of columns. Reading runs on a worker thread; the next batch is read while the caller
+ * Stream a capture as batches of columns. `file` is a path, or `-` for standard input; pipes, FIFOs and character
+ * devices are read as a stream (gzip'd content through a pipe is refused: pipe it through gunzip). pcap timestamps
+ * are read as unsigned 32-bit seconds (1970..2106); ERF records (link type 197) take their own 32.32 timestamp. Reading runs on a worker thread; the next batch is read while the caller
  * works on the current one. Throws InputError (file, byte offset) on unreadable/malformed input and ConfigError on
  * bad options (e.g. a BPF filter libpcap cannot compile).
  */
