@@ -256,7 +256,7 @@ inline LinkVerdict FromErf(const uint8_t* data, int64_t caplen, int64_t& pos, in
 }  // namespace decode_detail
 
 
-inline void DecodePacket(int linktype, const uint8_t* data, uint32_t caplen32, uint32_t wire_len, DecodedPacket& o) {
+__attribute__((always_inline)) inline void DecodePacket(int linktype, const uint8_t* data, uint32_t caplen32, uint32_t wire_len, DecodedPacket& o) {
   using namespace decode_detail;  // NOLINT(build/namespaces): the link-layer steps above
   std::memset(&o, 0, sizeof(o));
   const int64_t caplen = caplen32;

@@ -80,6 +80,7 @@ void FlowTable::Rehash(size_t new_cap) {
     size_t j = s.hash & mask;
     while (slots[j].k1 != 0) j = (j + 1) & mask;
     slots[j] = s;
+    if (!slot_of_id_.empty()) slot_of_id_[s.id] = static_cast<uint32_t>(j);
   }
   mem_.Swap(mem);
   slots_ = slots;
@@ -163,6 +164,7 @@ __attribute__((noinline)) uint32_t FlowTable::Create(const uint64_t* w, uint32_t
   s.hash = h;
   s.tcp_flags = tcp_flags;
   const uint32_t id = s.id;
+  if ((inactive_ns_ | active_ns_) == 0) slot_of_id_.push_back(static_cast<uint32_t>(slot));
   if (++count_ * 4 > (mask_ + 1) * 3) Rehash((mask_ + 1) * 2);  // max load 0.75
   return id;
 }
@@ -248,7 +250,8 @@ void FlowTable::Flush(std::vector<FlowRecord>& out) {
 std::vector<uint32_t> FlowTable::IdOrder() const {
   std::vector<uint32_t> order(count_);
   const size_t cap = mask_ + 1;
-  if (next_id_ == count_) {  // every flow ever created is open (no timeouts): ids are 0..count-1, scatter them
+  if (slot_of_id_.size() == count_) return slot_of_id_;  // no timeouts: kept up to date by Create and Rehash
+  if (next_id_ == count_) {  // every flow ever created is open: ids are 0..count-1, scatter them
     for (size_t i = 0; i < cap; i++)
       if (slots_[i].k1 != 0) order[slots_[i].id] = static_cast<uint32_t>(i);
     return order;
@@ -267,6 +270,7 @@ void FlowTable::Clear() {
   mask_ = 0;
   count_ = 0;
   std::vector<uint64_t>().swap(v6_);
+  std::vector<uint32_t>().swap(slot_of_id_);
   ZeroedWords empty;
   mem_.Swap(empty);
   Rehash(1 << 12);

@@ -165,6 +165,9 @@ class FlowTable {
   FlowSlot* slots_ = nullptr;
   size_t mask_ = 0, count_ = 0;
   std::vector<uint64_t> v6_;  // IPv6 src (2 words) + dst (2 words) per IPv6 flow, indexed by FlowSlot::k0 / 4
+  // Without timeouts: the slot of each flow id (ids are dense), so the final flows are listed in id order without a
+  // scan of every slot. Empty with timeouts.
+  std::vector<uint32_t> slot_of_id_;
   uint32_t next_id_ = 0;
   int64_t inactive_ns_, active_ns_;
   int64_t next_sweep_ns_ = INT64_MIN;
