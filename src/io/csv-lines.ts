@@ -55,39 +55,13 @@ export async function forEachLine(
     bytesRead += c.length;
   });
   const stream = isGzip(head) ? raw.pipe(createGunzip()) : raw;
-  let carry: Buffer | null = null;
-  let line = 0;
-  let stopped = false;
+  const at = { line: 0 };
   try {
-    for await (const chunk0 of stream as AsyncIterable<Buffer>) {
-      const chunk: Buffer = carry ? Buffer.concat([carry, chunk0]) : chunk0;
-      carry = null;
-      let pos = 0;
-      for (;;) {
-        const nl = chunk.indexOf(10, pos);
-        if (nl < 0) break;
-        line++;
-        let end = nl;
-        if (end > pos && chunk[end - 1] === 13) end--;
-        if (end > pos && onLine(chunk, pos, end, line) === false) {
-          stopped = true;
-          break;
-        }
-        pos = nl + 1;
-      }
-      if (stopped) break;
-      if (pos < chunk.length) carry = Buffer.from(chunk.subarray(pos));
-      onProgress?.(bytesRead, totalBytes);
-    }
-    if (!stopped && carry && carry.length > 0) {
-      line++;
-      let end = carry.length;
-      if (carry[end - 1] === 13) end--;
-      if (end > 0) onLine(carry, 0, end, line);
-    }
+    return await splitLines(stream as AsyncIterable<Buffer>, onLine, at, onProgress ? () => onProgress(bytesRead, totalBytes) : undefined);
   } catch (err) {
     if (err instanceof InputError) throw err;
     const e = err as NodeJS.ErrnoException;
+    const line = at.line;
     if (e && (e.code === 'Z_DATA_ERROR' || e.code === 'Z_BUF_ERROR' || e.code === 'Z_NEED_DICT')) {
       throw new InputError(`${file}: corrupt gzip stream after ${line} lines (${e.message})`, file, { line: line + 1 }, {
         cause: err,
@@ -101,13 +75,19 @@ export async function forEachLine(
     raw.destroy();
     if (stream !== raw) (stream as NodeJS.ReadableStream & { destroy(): void }).destroy();
   }
-  return line;
 }
 
 /** Lines of any byte stream (a child process's stdout), as forEachLine. Resolves with the number of lines seen. */
 export async function forEachStreamLine(stream: AsyncIterable<Buffer>, onLine: LineHandler): Promise<number> {
+  return splitLines(stream, onLine, { line: 0 });
+}
+
+/**
+ * The line splitting of forEachLine and forEachStreamLine: `at.line` counts the lines seen (empty ones too) as it
+ * goes, so a caller can name where a stream failed; `afterChunk` runs after each chunk's lines unless one stopped.
+ */
+async function splitLines(stream: AsyncIterable<Buffer>, onLine: LineHandler, at: { line: number }, afterChunk?: () => void): Promise<number> {
   let carry: Buffer | null = null;
-  let line = 0;
   for await (const chunk0 of stream) {
     const chunk: Buffer = carry ? Buffer.concat([carry, chunk0]) : chunk0;
     carry = null;
@@ -115,21 +95,22 @@ export async function forEachStreamLine(stream: AsyncIterable<Buffer>, onLine: L
     for (;;) {
       const nl = chunk.indexOf(10, pos);
       if (nl < 0) break;
-      line++;
+      at.line++;
       let end = nl;
       if (end > pos && chunk[end - 1] === 13) end--;
-      if (end > pos && onLine(chunk, pos, end, line) === false) return line;
+      if (end > pos && onLine(chunk, pos, end, at.line) === false) return at.line;
       pos = nl + 1;
     }
     if (pos < chunk.length) carry = Buffer.from(chunk.subarray(pos));
+    afterChunk?.();
   }
   if (carry && carry.length > 0) {
-    line++;
+    at.line++;
     let end = carry.length;
     if (carry[end - 1] === 13) end--;
-    if (end > 0) onLine(carry, 0, end, line);
+    if (end > 0) onLine(carry, 0, end, at.line);
   }
-  return line;
+  return at.line;
 }
 
 /**

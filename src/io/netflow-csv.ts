@@ -1,13 +1,9 @@
 // NetFlow CSV reader/writer: NetShare's schema, UGR16 nfdump-style, CIDDS, Argus/CTU binetflow, or an explicit column mapping; .csv.gz streamed.
-import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
-import { createGzip } from 'node:zlib';
-import { ConfigError, InputError, NetShareError, expected } from '../errors.js';
-import { atomicFile } from './atomic.js';
+import { ConfigError, InputError, expected } from '../errors.js';
+import { writeTextAtomic } from './atomic.js';
 import type { FlowTable } from './table.js';
 import { ipv4ToString } from './table.js';
 import {
-  Grow,
   formatDateTimeUs,
   forEachLine,
   parseDateTimeUs,
@@ -18,7 +14,8 @@ import {
   trimRange,
 } from './csv-lines.js';
 import { protoName, protoNumber } from './protocols.js';
-import { AddressTokenMap, isAddressToken } from './address-tokens.js';
+import { isAddressToken } from './address-tokens.js';
+import { BadRow, FlowTableBuilder, type FlowReadOptions, type FlowReadStats, type OptionalFlowColumn } from './flow-table-builder.js';
 
 export type FlowCsvSchema = 'netshare' | 'ugr16' | 'cidds' | 'argus' | 'custom';
 
@@ -33,28 +30,16 @@ export const FLOW_FIELDS = [
 ] as const;
 export type FlowField = (typeof FLOW_FIELDS)[number];
 
-export interface ReadFlowCsvOptions {
+export interface ReadFlowCsvOptions extends FlowReadOptions {
   /** Force a schema; detected from the header when absent. */
   schema?: FlowCsvSchema;
   /** Canonical field -> header name, applied over the (detected or named) schema. Implies `custom` if nothing is detected. */
   columns?: Record<string, string>;
-  /** Skip malformed rows (counted in stats.skipped) instead of throwing an InputError. */
-  skipBadRows?: boolean;
-  /** Read at most this many records. */
-  limit?: number;
   /** Unit of numeric `ts`/`te` columns (NetShare: µs). Date-time strings are always understood. */
   timeUnit?: 's' | 'ms' | 'us';
-  onProgress?: (bytesRead: number, totalBytes: number, rows: number) => void;
 }
 
-export interface ReadFlowCsvStats {
-  rows: number;
-  skipped: number;
-  seconds: number;
-  /** First few skipped rows (line + reason) when skipBadRows is on. */
-  badRows: { line: number; reason: string }[];
-  warnings: string[];
-}
+export type ReadFlowCsvStats = FlowReadStats;
 
 /** Header names (lower-cased, trimmed) each schema maps to canonical fields. */
 const SCHEMAS: Record<Exclude<FlowCsvSchema, 'custom'>, { fields: Partial<Record<FlowField, string[]>>; required: FlowField[]; positional?: string[] }> = {
@@ -286,7 +271,11 @@ function parseCount(buf: Buffer, s: number, e: number): number {
   return parseNumber(buf, s, e);
 }
 
-class BadRow extends Error {}
+/** The FlowTable column each optional field fills. */
+const OPTIONAL_COLUMNS: [FlowField, OptionalFlowColumn][] = [
+  ['flags', 'tcpFlags'], ['tos', 'tos'], ['label', 'label'], ['type', 'type'], ['dtos', 'dtos'], ['rpkt', 'rpkt'],
+  ['rbyt', 'rbyt'], ['sbyt', 'sbyt'], ['state', 'state'], ['service', 'service'], ['dir', 'dir'],
+];
 
 /**
  * Read a NetFlow CSV (optionally gzip'd) into a FlowTable. IPs may be integers or dotted quads; protocols names
@@ -297,53 +286,22 @@ export async function readFlowCsv(
   file: string,
   opts: ReadFlowCsvOptions = {},
 ): Promise<{ table: FlowTable; schema: FlowCsvSchema; stats: ReadFlowCsvStats }> {
-  const t0 = performance.now();
+  const out = new FlowTableBuilder(file, opts);
   const unitMul = opts.timeUnit === 's' ? 1e6 : opts.timeUnit === 'ms' ? 1e3 : 1;
-  const limit = opts.limit ?? Infinity;
   let plan: Plan | undefined;
-  const srcIp = new Grow(Uint32Array);
-  const dstIp = new Grow(Uint32Array);
-  const srcPort = new Grow(Uint16Array);
-  const dstPort = new Grow(Uint16Array);
-  const proto = new Grow(Uint8Array);
-  const ts = new Grow(Float64Array);
-  const td = new Grow(Float64Array);
-  const pkt = new Grow(Float64Array);
-  const byt = new Grow(Float64Array);
-  const flags = new Grow(Uint8Array);
-  const tos = new Grow(Uint8Array);
-  const dtos = new Grow(Uint8Array);
-  const rpkt = new Grow(Float64Array);
-  const rbyt = new Grow(Float64Array);
-  const sbyt = new Grow(Float64Array);
-  const label: string[] = [];
-  const type: string[] = [];
-  const state: string[] = [];
-  const service: string[] = [];
-  const dir: string[] = [];
-  const tokens = new AddressTokenMap();
-  const tokenBits = new Grow(Uint8Array);
   const intern = new Map<string, string>();
   const protoCache = new Map<string, number>();
   let lastProto = -1;
   let lastProtoBytes: Buffer | null = null;
-  const warnings: string[] = [];
-  const badRows: { line: number; reason: string }[] = [];
-  let rows = 0;
-  let skipped = 0;
   let starts = new Int32Array(0);
   let ends = new Int32Array(0);
-  // per-row scratch
-  let rSrc = 0, rDst = 0, rSp = 0, rDp = 0, rPr = 0, rTs = 0, rTd = 0, rPkt = 0, rByt = 0, rFlg = 0, rTos = 0, rDtos = 0;
-  let rRpkt = 0, rRbyt = 0, rSbyt = 0, rTok = 0;
-  let rLabel = '', rType = '', rState = '', rService = '', rDir = '';
 
   let lenient = false;
   const fail = (what: string, field: FlowField, s: number, e: number, buf: Buffer): never => {
     const col = plan!.headerLine ? `column ${plan!.idx[field] + 1} (${field})` : field;
     throw new BadRow(expected(what, col, buf.toString('utf8', s, e)));
   };
-  const ip = (buf: Buffer, field: FlowField, bit: number): number => {
+  const ip = (buf: Buffer, field: FlowField, bit: 1 | 2): number => {
     const i = plan!.idx[field];
     const s = starts[i]!, e = ends[i]!;
     let v = parseIpv4Bytes(buf, s, e);
@@ -351,16 +309,10 @@ export async function readFlowCsv(
       v = parseUint(buf, s, e);
       if (v > 0xffffffff) v = -1;
     }
-    if (v >= 0) {
-      tokens.noteReal(v);
-      return v;
-    }
+    if (v >= 0) return out.real(v);
     // a name where an address belongs (CIDDS: 10162_65, EXT_SERVER, ATTACKER1): a stable pseudo-address in 240/4
     const name = buf.toString('utf8', s, e).trim();
-    if (isAddressToken(name)) {
-      rTok |= bit;
-      return tokens.address(name);
-    }
+    if (isAddressToken(name)) return out.token(name, bit);
     if (name.includes(':')) return fail('an IPv4 address (IPv6 flow records are not supported in flow CSVs)', field, s, e, buf);
     return fail('an IPv4 address (dotted quad or integer) or an address token (letters, digits, _ and -)', field, s, e, buf);
   };
@@ -441,22 +393,23 @@ export async function readFlowCsv(
       // columns no field reads are named once, so a misspelt or unexpected column is visible rather than silently dropped
       const used = new Set(Object.values(plan.idx).filter((i) => i >= 0));
       const unread = plan.headerLine ? cells.map((c, i) => (used.has(i) ? '' : c.trim())).filter((c) => c !== '') : [];
-      if (unread.length > 0) warnings.push(`${file}: columns not read (no field of the ${plan.schema} schema): ${unread.join(', ')}`);
+      if (unread.length > 0) out.warnings.push(`${file}: columns not read (no field of the ${plan.schema} schema): ${unread.join(', ')}`);
+      out.keep(OPTIONAL_COLUMNS.filter(([f]) => plan!.idx[f] >= 0).map(([, c]) => c));
       starts = new Int32Array(Math.max(plan.nCols, 1) + 1);
       ends = new Int32Array(starts.length);
       if (plan.headerLine) return;
     }
-    if (rows >= limit) return false;
+    if (out.full) return false;
     const P = plan;
     const n = splitFields(buf, s, e, starts, ends);
+    const r = out.row;
     try {
       if (n !== P.nCols) throw new BadRow(`expected ${P.nCols} fields${P.headerLine ? ' (as the header)' : ''} but found ${n}`);
       const ix = P.idx;
-      rTok = 0;
-      rSrc = ip(buf, 'srcip', 1);
-      rDst = ip(buf, 'dstip', 2);
-      rSp = port(buf, 'srcport');
-      rDp = port(buf, 'dstport');
+      r.srcIp = ip(buf, 'srcip', 1);
+      r.dstIp = ip(buf, 'dstip', 2);
+      r.srcPort = port(buf, 'srcport');
+      r.dstPort = port(buf, 'dstport');
       {
         const i = ix.proto;
         const ps = starts[i]!, pe = ends[i]!;
@@ -476,106 +429,41 @@ export async function readFlowCsv(
           lastProto = v;
           lastProtoBytes = Buffer.from(buf.subarray(ps, pe));
         }
-        rPr = v;
+        r.proto = v;
       }
-      rTd = ix.td >= 0 ? num(buf, 'td', false) : 0;
-      if (ix.ts >= 0) rTs = time(buf, 'ts');
+      r.td = ix.td >= 0 ? num(buf, 'td', false) : 0;
+      if (ix.ts >= 0) r.ts = time(buf, 'ts');
       else {
         const te = time(buf, 'te');
         // te is whole µs; keep ts whole µs too so ts + td reproduces te exactly
-        rTs = te - Math.round(rTd * 1e6);
+        r.ts = te - Math.round(r.td * 1e6);
       }
-      rPkt = ix.pkt >= 0 ? num(buf, 'pkt', true) : 0;
-      rByt = ix.byt >= 0 ? num(buf, 'byt', true) : 0;
+      r.pkt = ix.pkt >= 0 ? num(buf, 'pkt', true) : 0;
+      r.byt = ix.byt >= 0 ? num(buf, 'byt', true) : 0;
       if (ix.flags >= 0) {
-        rFlg = parseFlags(buf, starts[ix.flags]!, ends[ix.flags]!);
-        if (rFlg < 0) fail('TCP flags (.AP.SF or 0..255)', 'flags', starts[ix.flags]!, ends[ix.flags]!, buf);
+        r.tcpFlags = parseFlags(buf, starts[ix.flags]!, ends[ix.flags]!);
+        if (r.tcpFlags < 0) fail('TCP flags (.AP.SF or 0..255)', 'flags', starts[ix.flags]!, ends[ix.flags]!, buf);
       }
-      if (ix.tos >= 0) rTos = byte(buf, 'tos', 'a TOS byte 0..255');
-      if (ix.dtos >= 0) rDtos = byte(buf, 'dtos', 'a TOS byte 0..255');
-      if (ix.rpkt >= 0) rRpkt = num(buf, 'rpkt', true);
-      if (ix.rbyt >= 0) rRbyt = num(buf, 'rbyt', true);
-      if (ix.sbyt >= 0) rSbyt = num(buf, 'sbyt', true);
-      if (ix.label >= 0) rLabel = str(buf, 'label');
-      if (ix.type >= 0) rType = str(buf, 'type');
-      if (ix.state >= 0) rState = str(buf, 'state');
-      if (ix.service >= 0) rService = str(buf, 'service');
-      if (ix.dir >= 0) rDir = str(buf, 'dir');
+      if (ix.tos >= 0) r.tos = byte(buf, 'tos', 'a TOS byte 0..255');
+      if (ix.dtos >= 0) r.dtos = byte(buf, 'dtos', 'a TOS byte 0..255');
+      if (ix.rpkt >= 0) r.rpkt = num(buf, 'rpkt', true);
+      if (ix.rbyt >= 0) r.rbyt = num(buf, 'rbyt', true);
+      if (ix.sbyt >= 0) r.sbyt = num(buf, 'sbyt', true);
+      if (ix.label >= 0) r.label = str(buf, 'label');
+      if (ix.type >= 0) r.type = str(buf, 'type');
+      if (ix.state >= 0) r.state = str(buf, 'state');
+      if (ix.service >= 0) r.service = str(buf, 'service');
+      if (ix.dir >= 0) r.dir = str(buf, 'dir');
     } catch (err) {
       if (!(err instanceof BadRow)) throw err;
-      if (opts.skipBadRows) {
-        skipped++;
-        if (badRows.length < 20) badRows.push({ line, reason: err.message });
-        return;
-      }
-      throw new InputError(`${file}:${line}: ${err.message} (use skipBadRows / --skip-bad-rows to skip such rows)`, file, { line });
+      return out.badRow(line, err.message, () => `${file}:${line}: ${err.message} (use skipBadRows / --skip-bad-rows to skip such rows)`);
     }
-    srcIp.push(rSrc);
-    dstIp.push(rDst);
-    srcPort.push(rSp);
-    dstPort.push(rDp);
-    proto.push(rPr);
-    ts.push(rTs);
-    td.push(rTd);
-    pkt.push(rPkt);
-    byt.push(rByt);
-    if (P.idx.flags >= 0) flags.push(rFlg);
-    if (P.idx.tos >= 0) tos.push(rTos);
-    if (P.idx.label >= 0) label.push(rLabel);
-    if (P.idx.type >= 0) type.push(rType);
-    if (P.idx.dtos >= 0) dtos.push(rDtos);
-    if (P.idx.rpkt >= 0) rpkt.push(rRpkt);
-    if (P.idx.rbyt >= 0) rbyt.push(rRbyt);
-    if (P.idx.sbyt >= 0) sbyt.push(rSbyt);
-    if (P.idx.state >= 0) state.push(rState);
-    if (P.idx.service >= 0) service.push(rService);
-    if (P.idx.dir >= 0) dir.push(rDir);
-    tokenBits.push(rTok);
-    if (rTok) tokens.rows++;
-    rows++;
+    out.push();
   };
-  await forEachLine(file, onLine, opts.onProgress ? (b, t) => opts.onProgress!(b, t, rows) : undefined);
+  await forEachLine(file, onLine, out.progress);
   if (!plan) throw new InputError(`${file}: empty file (no CSV header)`, file, { line: 1 });
-  const P = plan as Plan;
-  const srcCol = srcIp.done();
-  const dstCol = dstIp.done();
-  if (tokens.size > 0) {
-    const moved = tokens.finish(srcCol, dstCol, tokenBits.done());
-    warnings.push(
-      `${tokens.rows} of ${rows} records name a host by a token instead of an address (${tokens.size} tokens, e.g. ${tokens.examples().join(', ')}): modelled as pseudo-addresses in 240.0.0.0/4 and written back as the tokens${moved ? ` (${moved} moved off real addresses of the file)` : ''}`,
-    );
-  }
-  const table: FlowTable = {
-    kind: 'flows',
-    length: rows,
-    srcIp: srcCol,
-    dstIp: dstCol,
-    srcPort: srcPort.done(),
-    dstPort: dstPort.done(),
-    proto: proto.done(),
-    ts: ts.done(),
-    td: td.done(),
-    pkt: pkt.done(),
-    byt: byt.done(),
-    ...(P.idx.flags >= 0 ? { tcpFlags: flags.done() } : {}),
-    ...(P.idx.tos >= 0 ? { tos: tos.done() } : {}),
-    ...(P.idx.label >= 0 ? { label } : {}),
-    ...(P.idx.type >= 0 ? { type } : {}),
-    ...(P.idx.dtos >= 0 ? { dtos: dtos.done() } : {}),
-    ...(P.idx.rpkt >= 0 ? { rpkt: rpkt.done() } : {}),
-    ...(P.idx.rbyt >= 0 ? { rbyt: rbyt.done() } : {}),
-    ...(P.idx.sbyt >= 0 ? { sbyt: sbyt.done() } : {}),
-    ...(P.idx.state >= 0 ? { state } : {}),
-    ...(P.idx.service >= 0 ? { service } : {}),
-    ...(P.idx.dir >= 0 ? { dir } : {}),
-    ...(tokens.size > 0 ? { addressTokens: tokens.map() } : {}),
-  };
-  if (skipped > 0) warnings.push(`${skipped} malformed rows skipped (first at line ${badRows[0]?.line})`);
-  return {
-    table,
-    schema: P.schema,
-    stats: { rows, skipped, seconds: (performance.now() - t0) / 1000, badRows, warnings },
-  };
+  const { table, stats } = out.finish();
+  return { table, schema: (plan as Plan).schema, stats };
 }
 
 export interface WriteFlowCsvOptions {
@@ -693,24 +581,8 @@ export async function writeFlowCsv(file: string, table: FlowTable, opts: WriteFl
       ['attackDescription', () => '---'],
     ];
   }
-  const target = atomicFile(file);
-  const out = createWriteStream(target.tmp);
-  const gz = file.endsWith('.gz') ? createGzip() : null;
-  if (gz) gz.pipe(out);
-  const sink = gz ?? out;
-  // a stream error is kept and thrown by the next write or the close, never left as an unhandled 'error' event
-  let streamError: Error | undefined;
-  const keep = (err: Error): void => {
-    streamError ??= err;
-  };
-  out.on('error', keep);
-  gz?.on('error', keep);
   const quote = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  try {
-    const write = async (s: string): Promise<void> => {
-      if (streamError) throw streamError;
-      if (!sink.write(s)) await once(sink, 'drain');
-    };
+  await writeTextAtomic(file, async (write) => {
     await write(`${cols.map((c) => quote(c[0])).join(',')}\n`);
     const BATCH = 8192;
     const needsQuote = schema !== 'netshare' || Boolean(lbl || typ);
@@ -727,16 +599,7 @@ export async function writeFlowCsv(file: string, table: FlowTable, opts: WriteFl
       }
       await write(`${lines.join('\n')}\n`);
     }
-    sink.end();
-    await once(out, 'close');
-    if (streamError) throw streamError;
-    await target.commit();
-  } catch (err) {
-    gz?.destroy();
-    out.destroy();
-    await target.abort();
-    throw new NetShareError(`cannot write ${file}: ${(err as Error).message}`, { cause: err });
-  }
+  });
   return { rows: n };
 }
 

@@ -11,19 +11,15 @@ import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, InputError, NetShareError, expected } from '../errors.js';
 import { atomicFile } from './atomic.js';
-import { AddressTokenMap } from './address-tokens.js';
-import { Grow, forEachStreamLine } from './csv-lines.js';
+import { forEachStreamLine } from './csv-lines.js';
+import { FlowTableBuilder, type FlowReadOptions, type FlowReadStats } from './flow-table-builder.js';
 import { protoNumber } from './protocols.js';
 import { parseIpv4, type FlowTable } from './table.js';
 
 /** nfcapd files start with this little-endian uint16 (LAYOUT_VERSION 1 and 2). */
 export const NFCAPD_MAGIC = 0xa50c;
 
-export interface ReadNfcapdOptions {
-  skipBadRows?: boolean;
-  limit?: number;
-  onProgress?: (bytesRead: number, totalBytes: number, rows: number) => void;
-}
+export type ReadNfcapdOptions = FlowReadOptions;
 
 const FMT = 'fmt:%tsr|%td|%pr|%sa|%sp|%da|%dp|%flg|%stos|%ipkt|%ibyt';
 
@@ -47,27 +43,11 @@ const FLAG_BITS: Record<string, number> = { C: 0, E: 0, U: 0x20, A: 0x10, P: 0x0
 export async function readNfcapd(
   file: string,
   opts: ReadNfcapdOptions = {},
-): Promise<{ table: FlowTable; stats: { rows: number; skipped: number; seconds: number; badRows: { line: number; reason: string }[]; warnings: string[] } }> {
-  const t0 = performance.now();
+): Promise<{ table: FlowTable; stats: FlowReadStats }> {
+  const out = new FlowTableBuilder(file, opts, ['tcpFlags', 'tos']);
   if (!nfdumpAvailable()) {
     throw new InputError(`${file} is an nfcapd file; reading it needs the nfdump program (apt-get install nfdump), which is not installed`, file);
   }
-  const limit = opts.limit ?? Infinity;
-  const srcIp = new Grow(Uint32Array);
-  const dstIp = new Grow(Uint32Array);
-  const srcPort = new Grow(Uint16Array);
-  const dstPort = new Grow(Uint16Array);
-  const proto = new Grow(Uint8Array);
-  const ts = new Grow(Float64Array);
-  const td = new Grow(Float64Array);
-  const pkt = new Grow(Float64Array);
-  const byt = new Grow(Float64Array);
-  const flags = new Grow(Uint8Array);
-  const tos = new Grow(Uint8Array);
-  const tokens = new AddressTokenMap();
-  const badRows: { line: number; reason: string }[] = [];
-  let rows = 0;
-  let skipped = 0;
   const child = spawn('nfdump', ['-q', '-N', '-r', file, '-o', FMT], { env: { ...process.env, TZ: 'UTC' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => {
@@ -75,14 +55,11 @@ export async function readNfcapd(
   });
   const exited = new Promise<number>((res) => child.on('close', (code) => res(code ?? -1)));
   const spawnError = new Promise<never>((_r, rej) => child.on('error', (e) => rej(new InputError(`cannot run nfdump on ${file}: ${e.message}`, file))));
-  const bad = (line: number, reason: string): void => {
-    if (!opts.skipBadRows) throw new InputError(`${file}: nfdump record ${line}: ${reason} (use --skip-bad-rows to skip such records)`, file, { line });
-    skipped++;
-    if (badRows.length < 20) badRows.push({ line, reason });
-  };
+  const bad = (line: number, reason: string): void =>
+    out.badRow(line, reason, () => `${file}: nfdump record ${line}: ${reason} (use --skip-bad-rows to skip such records)`);
   let stopped = false;
   const onLine = (buf: Buffer, s: number, e: number, line: number): boolean | void => {
-    if (rows >= limit) {
+    if (out.full) {
       stopped = true;
       return false;
     }
@@ -105,20 +82,19 @@ export async function readNfcapd(
     }
     let fl = 0;
     for (const c of f[7]!) if (c !== '.') fl |= FLAG_BITS[c] ?? 0;
-    tokens.noteReal(sa);
-    tokens.noteReal(da);
-    srcIp.push(sa);
-    dstIp.push(da);
-    srcPort.push(sp);
-    dstPort.push(dp);
-    proto.push(pr);
-    ts.push(Math.round(t * 1000) * 1000);
-    td.push(d);
-    pkt.push(p);
-    byt.push(b);
-    flags.push(fl);
-    tos.push(tosv >= 0 && tosv <= 255 ? tosv : 0);
-    rows++;
+    const r = out.row;
+    r.srcIp = out.real(sa);
+    r.dstIp = out.real(da);
+    r.srcPort = sp;
+    r.dstPort = dp;
+    r.proto = pr;
+    r.ts = Math.round(t * 1000) * 1000;
+    r.td = d;
+    r.pkt = p;
+    r.byt = b;
+    r.tcpFlags = fl;
+    r.tos = tosv >= 0 && tosv <= 255 ? tosv : 0;
+    out.push();
   };
   try {
     await Promise.race([forEachStreamLine(child.stdout, onLine), spawnError]);
@@ -129,26 +105,8 @@ export async function readNfcapd(
   if (stopped) child.kill();
   const code = await exited;
   if (!stopped && code !== 0) throw new InputError(`nfdump could not read ${file} (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' ')}`, file);
-  opts.onProgress?.(1, 1, rows);
-  const warnings = skipped > 0 ? [`${skipped} nfdump records skipped (first: record ${badRows[0]?.line}: ${badRows[0]?.reason})`] : [];
-  return {
-    table: {
-      kind: 'flows',
-      length: rows,
-      srcIp: srcIp.done(),
-      dstIp: dstIp.done(),
-      srcPort: srcPort.done(),
-      dstPort: dstPort.done(),
-      proto: proto.done(),
-      ts: ts.done(),
-      td: td.done(),
-      pkt: pkt.done(),
-      byt: byt.done(),
-      tcpFlags: flags.done(),
-      tos: tos.done(),
-    },
-    stats: { rows, skipped, seconds: (performance.now() - t0) / 1000, badRows, warnings },
-  };
+  opts.onProgress?.(1, 1, out.rows);
+  return out.finish({ skipped: (skipped, first) => `${skipped} nfdump records skipped (first: record ${first?.line}: ${first?.reason})` });
 }
 
 /** Whether nfcapd (the collector, same Debian package) can be run: what writing nfcapd files needs. */

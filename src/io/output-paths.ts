@@ -27,6 +27,23 @@ function real(p: string): string {
 }
 
 /**
+ * The nearest existing folder at or above `dir` (where a write would create what is missing); a file on the way is
+ * a ConfigError for option `key` naming `path`. The root when nothing exists.
+ */
+function existingFolder(dir: string, key: string, path: string): string {
+  for (;;) {
+    const d = stat(dir);
+    if (d) {
+      if (!d.isDirectory()) throw new ConfigError(expected(`a path under a folder (${dir} is a file)`, key, path), key);
+      return dir;
+    }
+    const up = dirname(dir);
+    if (up === dir) return dir;
+    dir = up;
+  }
+}
+
+/**
  * Refuse, before a command does any work, an output that could not be written or would destroy something: a path
  * that is a folder, one whose nearest existing parent is not a writable folder, one that is an input of the same
  * command, or two outputs that are the same file. Writers then write atomically (src/io/atomic.ts).
@@ -45,17 +62,7 @@ export function checkOutputPaths(outputs: OutputPath[], inputs: string[] = []): 
     const other = seen.get(r);
     if (other !== undefined) throw new ConfigError(expected(`a path other than --${other}'s (both would write the same file)`, key, path), key);
     seen.set(r, key);
-    let dir = dirname(abs);
-    for (;;) {
-      const d = stat(dir);
-      if (d) {
-        if (!d.isDirectory()) throw new ConfigError(expected(`a path under a folder (${dir} is a file)`, key, path), key);
-        break;
-      }
-      const up = dirname(dir);
-      if (up === dir) break;
-      dir = up;
-    }
+    const dir = existingFolder(dirname(abs), key, path);
     try {
       accessSync(dir, constants.W_OK | constants.X_OK);
       if (st) accessSync(abs, constants.W_OK);
@@ -68,19 +75,10 @@ export function checkOutputPaths(outputs: OutputPath[], inputs: string[] = []): 
 /** Refuse, before any work, a work folder that is a file, lies under a file, or cannot be created or written. */
 export function checkWorkdir(path: string, key = 'workdir'): void {
   if (typeof path !== 'string' || path.length === 0) throw new ConfigError(expected('a folder path', key, path), key);
-  let dir = resolve(path);
-  const st = stat(dir);
+  const abs = resolve(path);
+  const st = stat(abs);
   if (st && !st.isDirectory()) throw new ConfigError(expected('a folder (this is a file)', key, path), key);
-  for (;;) {
-    const d = stat(dir);
-    if (d) {
-      if (!d.isDirectory()) throw new ConfigError(expected(`a path under a folder (${dir} is a file)`, key, path), key);
-      break;
-    }
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
+  const dir = existingFolder(abs, key, path);
   try {
     accessSync(dir, constants.W_OK | constants.X_OK);
   } catch {

@@ -6,13 +6,11 @@
 // them — or orig_bytes, the payload, when the log has no *_ip_bytes) and the responder's direction rides along as
 // rpkt/rbyt (resp_pkts, resp_ip_bytes or resp_bytes), with conn_state and service as string columns. The writer
 // writes the same fields back under the same names (a uid per record is made up: the model has no connection ids).
-import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
-import { createGzip } from 'node:zlib';
-import { InputError, NetShareError, expected } from '../errors.js';
-import { atomicFile } from './atomic.js';
-import { AddressTokenMap, isAddressToken } from './address-tokens.js';
-import { Grow, forEachLine, parseDateTimeUs } from './csv-lines.js';
+import { InputError, expected } from '../errors.js';
+import { writeTextAtomic } from './atomic.js';
+import { isAddressToken } from './address-tokens.js';
+import { forEachLine, parseDateTimeUs } from './csv-lines.js';
+import { BadRow, FlowTableBuilder, type FlowReadOptions, type FlowReadStats } from './flow-table-builder.js';
 import { protoName, protoNumber } from './protocols.js';
 import { ipv4ToString, parseIpv4, type FlowTable } from './table.js';
 
@@ -22,19 +20,13 @@ export interface ZeekVariant {
   bytes: 'ip' | 'payload';
 }
 
-export interface ReadZeekOptions {
-  skipBadRows?: boolean;
-  limit?: number;
-  onProgress?: (bytesRead: number, totalBytes: number, rows: number) => void;
-}
+export type ReadZeekOptions = FlowReadOptions;
 
 export interface ReadZeekResult {
   table: FlowTable;
   variant: ZeekVariant;
-  stats: { rows: number; skipped: number; seconds: number; badRows: { line: number; reason: string }[]; warnings: string[] };
+  stats: FlowReadStats;
 }
-
-class BadRow extends Error {}
 
 /** Seconds since the epoch as text ("1300000000.123456") → µs, exact to the µs (no float rounding of the fraction). */
 function secondsToUs(s: string, what: string): number {
@@ -81,27 +73,7 @@ export function zeekKind(firstLine: string): 'zeek-conn' | 'zeek-json' | null {
 
 /** Read a Zeek conn.log (TSV or JSON lines, optionally gzip'd) into a FlowTable; see the file comment for the mapping. */
 export async function readZeekConn(file: string, opts: ReadZeekOptions = {}): Promise<ReadZeekResult> {
-  const t0 = performance.now();
-  const limit = opts.limit ?? Infinity;
-  const srcIp = new Grow(Uint32Array);
-  const dstIp = new Grow(Uint32Array);
-  const srcPort = new Grow(Uint16Array);
-  const dstPort = new Grow(Uint16Array);
-  const proto = new Grow(Uint8Array);
-  const ts = new Grow(Float64Array);
-  const td = new Grow(Float64Array);
-  const pkt = new Grow(Float64Array);
-  const byt = new Grow(Float64Array);
-  const rpkt = new Grow(Float64Array);
-  const rbyt = new Grow(Float64Array);
-  const tokenBits = new Grow(Uint8Array);
-  const state: string[] = [];
-  const service: string[] = [];
-  const tokens = new AddressTokenMap();
-  const warnings: string[] = [];
-  const badRows: { line: number; reason: string }[] = [];
-  let rows = 0;
-  let skipped = 0;
+  const out = new FlowTableBuilder(file, opts, ['rpkt', 'rbyt', 'state', 'service']);
   let json: boolean | undefined;
   let fields: string[] | undefined;
   let sep = '\t';
@@ -132,17 +104,11 @@ export async function readZeekConn(file: string, opts: ReadZeekOptions = {}): Pr
     headerLine = line;
   };
 
-  const ip = (v: string | undefined, what: string, bit: number): number => {
+  const ip = (v: string | undefined, what: string, bit: 1 | 2): number => {
     const t = (v ?? '').trim();
     const a = parseIpv4(t);
-    if (a >= 0) {
-      tokens.noteReal(a);
-      return a;
-    }
-    if (isAddressToken(t)) {
-      rTok |= bit;
-      return tokens.address(t);
-    }
+    if (a >= 0) return out.real(a);
+    if (isAddressToken(t)) return out.token(t, bit);
     throw new BadRow(expected(t.includes(':') ? 'an IPv4 address (IPv6 connections are not supported yet)' : 'an IPv4 address', what, v ?? '(missing)'));
   };
   const count = (v: string | undefined, what: string, required: boolean): number => {
@@ -160,11 +126,8 @@ export async function readZeekConn(file: string, opts: ReadZeekOptions = {}): Pr
     if (!Number.isInteger(n) || n > 65535) throw new BadRow(expected('a port 0..65535', what, v));
     return n;
   };
-  let rTok = 0;
-
   /** One record from its field values (by name); throws BadRow. */
   const record = (get: (name: string) => string | undefined): void => {
-    rTok = 0;
     const t = get('ts');
     if (t === undefined || t === unset) throw new BadRow(expected('a time', 'ts', t ?? '(missing)'));
     const tsUs = secondsToUs(t, 'ts');
@@ -179,22 +142,21 @@ export async function readZeekConn(file: string, opts: ReadZeekOptions = {}): Pr
     const rp = count(get('resp_pkts'), 'resp_pkts', true);
     const ob = count(get(bytes === 'ip' ? 'orig_ip_bytes' : 'orig_bytes'), bytes === 'ip' ? 'orig_ip_bytes' : 'orig_bytes', false);
     const rb = count(get(bytes === 'ip' ? 'resp_ip_bytes' : 'resp_bytes'), bytes === 'ip' ? 'resp_ip_bytes' : 'resp_bytes', false);
-    srcIp.push(s);
-    dstIp.push(d);
-    srcPort.push(sp);
-    dstPort.push(dp);
-    proto.push(pr);
-    ts.push(tsUs);
-    td.push(dur);
-    pkt.push(op);
-    byt.push(ob);
-    rpkt.push(rp);
-    rbyt.push(rb);
-    state.push(keep((get('conn_state') ?? unset).trim()));
-    service.push(keep((get('service') ?? unset).trim()));
-    tokenBits.push(rTok);
-    if (rTok) tokens.rows++;
-    rows++;
+    const r = out.row;
+    r.srcIp = s;
+    r.dstIp = d;
+    r.srcPort = sp;
+    r.dstPort = dp;
+    r.proto = pr;
+    r.ts = tsUs;
+    r.td = dur;
+    r.pkt = op;
+    r.byt = ob;
+    r.rpkt = rp;
+    r.rbyt = rb;
+    r.state = keep((get('conn_state') ?? unset).trim());
+    r.service = keep((get('service') ?? unset).trim());
+    out.push();
   };
 
   const onLine = (buf: Buffer, s: number, e: number, line: number): boolean | void => {
@@ -212,7 +174,7 @@ export async function readZeekConn(file: string, opts: ReadZeekOptions = {}): Pr
       else if (key === '#fields') setFields(rest, line);
       return;
     }
-    if (rows >= limit) return false;
+    if (out.full) return false;
     try {
       if (json) {
         let o: Record<string, unknown>;
@@ -241,44 +203,16 @@ export async function readZeekConn(file: string, opts: ReadZeekOptions = {}): Pr
       }
     } catch (err) {
       if (!(err instanceof BadRow)) throw err;
-      // a half-pushed record: BadRow is thrown before the first push, so the columns stay aligned
-      if (opts.skipBadRows) {
-        skipped++;
-        if (badRows.length < 20) badRows.push({ line, reason: err.message });
-        return;
-      }
-      throw new InputError(`${file}:${line}: ${err.message} (use --skip-bad-rows to skip such rows)`, file, { line });
+      return out.badRow(line, err.message, () => `${file}:${line}: ${err.message} (use --skip-bad-rows to skip such rows)`);
     }
   };
-  await forEachLine(file, onLine, opts.onProgress ? (b, t) => opts.onProgress!(b, t, rows) : undefined);
+  await forEachLine(file, onLine, out.progress);
   if (json === undefined) throw new InputError(`${file}: empty file`, file, { line: 1 });
   if (!json && !fields) throw new InputError(`${file}: no #fields header line`, file, { line: 1 });
-  const srcCol = srcIp.done();
-  const dstCol = dstIp.done();
-  if (tokens.size > 0) {
-    tokens.finish(srcCol, dstCol, tokenBits.done());
-    warnings.push(`${tokens.rows} of ${rows} records name a host by a token (${tokens.examples().join(', ')}): pseudo-addresses in 240.0.0.0/4`);
-  }
-  if (skipped > 0) warnings.push(`${skipped} malformed rows skipped (first at line ${badRows[0]?.line})`);
-  const table: FlowTable = {
-    kind: 'flows',
-    length: rows,
-    srcIp: srcCol,
-    dstIp: dstCol,
-    srcPort: srcPort.done(),
-    dstPort: dstPort.done(),
-    proto: proto.done(),
-    ts: ts.done(),
-    td: td.done(),
-    pkt: pkt.done(),
-    byt: byt.done(),
-    rpkt: rpkt.done(),
-    rbyt: rbyt.done(),
-    state,
-    service,
-    ...(tokens.size > 0 ? { addressTokens: tokens.map() } : {}),
-  };
-  return { table, variant: { json: Boolean(json), bytes }, stats: { rows, skipped, seconds: (performance.now() - t0) / 1000, badRows, warnings } };
+  const { table, stats } = out.finish({
+    tokens: (t) => `${t.rows} of ${t.total} records name a host by a token (${t.examples.join(', ')}): pseudo-addresses in 240.0.0.0/4`,
+  });
+  return { table, variant: { json: Boolean(json), bytes }, stats };
 }
 
 /** Write a FlowTable as a Zeek conn.log (TSV by default, JSON lines with `json`), atomically; `.gz` names are gzip'd. */
@@ -305,23 +239,8 @@ export async function writeZeekConn(file: string, table: FlowTable, variant: Par
     int(table.rpkt?.[i] ?? 0),
     int(table.rbyt?.[i] ?? 0),
   ];
-  const target = atomicFile(file);
-  const out = createWriteStream(target.tmp);
-  const gz = file.endsWith('.gz') ? createGzip() : null;
-  if (gz) gz.pipe(out);
-  const sink = gz ?? out;
-  let streamError: Error | undefined;
-  const keepErr = (err: Error): void => {
-    streamError ??= err;
-  };
-  out.on('error', keepErr);
-  gz?.on('error', keepErr);
-  const write = async (s: string): Promise<void> => {
-    if (streamError) throw streamError;
-    if (!sink.write(s)) await once(sink, 'drain');
-  };
   const stamp = (): string => new Date().toISOString().replace('T', '-').replace(/:/g, '-').slice(0, 19);
-  try {
+  await writeTextAtomic(file, async (write) => {
     if (!variant.json) {
       await write(`#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n#open\t${stamp()}\n#fields\t${names.join('\t')}\n#types\t${types.join('\t')}\n`);
     }
@@ -344,15 +263,6 @@ export async function writeZeekConn(file: string, table: FlowTable, variant: Par
       await write(`${lines.join('\n')}\n`);
     }
     if (!variant.json) await write(`#close\t${stamp()}\n`);
-    sink.end();
-    await once(out, 'close');
-    if (streamError) throw streamError;
-    await target.commit();
-  } catch (err) {
-    gz?.destroy();
-    out.destroy();
-    await target.abort();
-    throw new NetShareError(`cannot write ${file}: ${(err as Error).message}`, { cause: err });
-  }
+  });
   return { rows: table.length };
 }
