@@ -147,44 +147,42 @@ export function rdpSampledGaussian(q: number, sigma: number, orders: readonly nu
   });
 }
 
-/** (ε, δ) from RDP: the smallest ε over the orders for this δ, and the order that gives it. */
-export function epsilonFromRdp(orders: readonly number[], rdp: readonly number[], delta: number): { epsilon: number; order: number } {
-  if (!(delta > 0 && delta < 1)) throw new RangeError(`δ must be in (0, 1), got ${delta}`);
+/** The smallest of `bound(order, rdp)` over the orders (checked: one RDP value ≥ 0 per order), and its order. */
+function bestOverOrders(orders: readonly number[], rdp: readonly number[], bound: (a: number, r: number) => number): { value: number; order: number } {
   if (orders.length !== rdp.length || orders.length === 0) throw new RangeError('one RDP value per order is needed');
-  let best = Infinity;
+  let value = Infinity;
   let order = orders[0]!;
   orders.forEach((a, k) => {
     const r = rdp[k]!;
     if (r < 0) throw new RangeError(`RDP must be ≥ 0, got ${r} at order ${a}`);
-    let eps: number;
-    if (delta * delta + Math.expm1(-r) >= 0) eps = 0; // bounded through the KL divergence: δ ≤ √(1 − e^{−KL})
-    else if (a > 1.01) eps = r + Math.log1p(-1 / a) - Math.log(delta * a) / (a - 1);
-    else eps = Infinity; // the bound does not hold below 1.01
-    if (eps < best) {
-      best = eps;
+    const v = bound(a, r);
+    if (v < value) {
+      value = v;
       order = a;
     }
   });
-  return { epsilon: Math.max(0, best), order };
+  return { value, order };
+}
+
+/** (ε, δ) from RDP: the smallest ε over the orders for this δ, and the order that gives it. */
+export function epsilonFromRdp(orders: readonly number[], rdp: readonly number[], delta: number): { epsilon: number; order: number } {
+  if (!(delta > 0 && delta < 1)) throw new RangeError(`δ must be in (0, 1), got ${delta}`);
+  const { value, order } = bestOverOrders(orders, rdp, (a, r) => {
+    if (delta * delta + Math.expm1(-r) >= 0) return 0; // bounded through the KL divergence: δ ≤ √(1 − e^{−KL})
+    if (a > 1.01) return r + Math.log1p(-1 / a) - Math.log(delta * a) / (a - 1);
+    return Infinity; // the bound does not hold below 1.01
+  });
+  return { epsilon: Math.max(0, value), order };
 }
 
 /** δ from RDP for a target ε: the smallest over the orders, and the order that gives it. */
 export function deltaFromRdp(orders: readonly number[], rdp: readonly number[], epsilon: number): { delta: number; order: number } {
   if (!(epsilon >= 0)) throw new RangeError(`ε must be ≥ 0, got ${epsilon}`);
-  if (orders.length !== rdp.length || orders.length === 0) throw new RangeError('one RDP value per order is needed');
-  let best = Infinity;
-  let order = orders[0]!;
-  orders.forEach((a, k) => {
-    const r = rdp[k]!;
-    if (r < 0) throw new RangeError(`RDP must be ≥ 0, got ${r} at order ${a}`);
-    let logDelta = 0.5 * Math.log1p(-Math.exp(-r));
-    if (a > 1.01) logDelta = Math.min(logDelta, (a - 1) * (r - epsilon + Math.log1p(-1 / a)) - Math.log(a));
-    if (logDelta < best) {
-      best = logDelta;
-      order = a;
-    }
+  const { value, order } = bestOverOrders(orders, rdp, (a, r) => {
+    const kl = 0.5 * Math.log1p(-Math.exp(-r));
+    return a > 1.01 ? Math.min(kl, (a - 1) * (r - epsilon + Math.log1p(-1 / a)) - Math.log(a)) : kl;
   });
-  return { delta: Math.min(Math.exp(best), 1), order };
+  return { delta: Math.min(Math.exp(value), 1), order };
 }
 
 /** One composed mechanism: `steps` runs of the sampled Gaussian with rate q and multiplier σ. */
