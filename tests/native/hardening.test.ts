@@ -310,6 +310,27 @@ describe('the addon boundary', () => {
     expect(() => new NativeReader(good, { filter: 'udp\0' })).toThrow(/BPF filter without NUL bytes/);
   });
 
+  // ASan reserves terabytes of shadow memory, so an address-space limit cannot be set under bench/asan.sh.
+  it.skipIf(Boolean(process.env.LD_PRELOAD?.includes('libasan')))('a batch that cannot be allocated is an error, and the reader stays usable (busy flag not stuck)', () => {
+    const addon = process.env.NETSHARE_NATIVE_ADDON ?? join(process.cwd(), 'build', 'Release', 'netshare_native.node');
+    const file = save('busy.pcap', pcap([{ sec: 1, frac: 0, data: eth(0x0800, udp4()) }]));
+    const script = `
+      const vm = Number(/VmSize:\\s+(\\d+)/.exec(require('fs').readFileSync('/proc/self/status', 'utf8'))[1]);
+      if (process.argv[1] === 'size') { console.log(vm); process.exit(0); }
+      const { NativeReader } = require(${JSON.stringify(addon)});
+      const r = new NativeReader(${JSON.stringify(file)}, { flows: false });
+      let first;
+      try { r.nextBatch(1 << 24).then(() => console.log('allocated'), (e) => console.log('rejected ' + e.message)); first = 'queued'; }
+      catch (e) { first = 'threw ' + e.message; }
+      console.log(first);
+      r.nextBatch(16).then((b) => console.log('then read ' + b.count), (e) => console.log('then rejected ' + e.message));`;
+    // The address space node needs now plus 400 MB: a 16M-packet batch (about 1.7 GB of columns) cannot fit.
+    const size = Number(spawnSync(process.execPath, ['-e', script, 'size'], { encoding: 'utf8' }).stdout.trim());
+    expect(size).toBeGreaterThan(0);
+    const res = spawnSync('bash', ['-c', `ulimit -v ${size + 400_000}; exec "$0" -e "$1" run`, process.execPath, script], { encoding: 'utf8' });
+    expect(res.stdout, res.stderr).toMatch(/^threw out of memory allocating a batch of 16777216 packets\nthen read 1\n/);
+  });
+
   it('a recycled batch buffer detached by JavaScript mid-read does not corrupt or crash the next batches', async () => {
     const recs = Array.from({ length: 4000 }, (_, i) => ({ sec: 1 + i, frac: 0, data: eth(0x0800, udp4({ sport: i % 60000 })) }));
     const file = save('detach.pcap', pcap(recs));
