@@ -1,6 +1,10 @@
 // pcapng block parser: Section Header, Interface Description, Enhanced/Simple/obsolete Packet Blocks; other blocks skipped.
 #include "pcapng_format.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+
 #include <algorithm>
 #include <climits>
 #include <cstdio>
@@ -18,7 +22,8 @@ constexpr uint32_t kMaxBlock = 256u << 20;  // largest pcapng block accepted (gu
 class PcapngSource : public RecordSource {
  public:
   // `size`: the file's size in bytes, or -1 when unknown (gzip'd content, a pipe).
-  PcapngSource(FILE* f, int64_t size, ReaderStats& stats) : f_(f), stats_(stats), size_(size) { buf_.resize(kChunk); }
+  // `fd` >= 0: a regular file, read with pread (no copy through stdio); -1: read `f` (gzip, pipes).
+  PcapngSource(FILE* f, int fd, int64_t size, ReaderStats& stats) : f_(f), stats_(stats), size_(size), fd_(fd) { buf_.resize(kChunk); }
   ~PcapngSource() override { std::fclose(f_); }
   int64_t Offset() const override { return buf_off_ + static_cast<int64_t>(pos_); }
 
@@ -151,8 +156,11 @@ class PcapngSource : public RecordSource {
   // Makes at least `need` bytes available from pos_ (fewer only at the end of input or on a read error) and returns
   // how many are. Where the file's size is unknown (gzip, pipes) the buffer grows only as bytes arrive, so a corrupt
   // block length cannot make it allocate 256 MiB; Block checks lengths against a known size before calling this.
-  size_t Have(size_t need) {
-    if (end_ - pos_ >= need) return end_ - pos_;
+  __attribute__((always_inline)) size_t Have(size_t need) {
+    if (__builtin_expect(end_ - pos_ >= need, 1)) return end_ - pos_;
+    return Refill(need);
+  }
+  __attribute__((noinline)) size_t Refill(size_t need) {
     if (pos_ > 0) {
       std::memmove(buf_.data(), buf_.data() + pos_, end_ - pos_);
       buf_off_ += static_cast<int64_t>(pos_);
@@ -162,6 +170,19 @@ class PcapngSource : public RecordSource {
     while (end_ < need && !eof_ && !error_) {
       if (end_ == buf_.size()) buf_.resize(std::min(need, std::max(2 * buf_.size(), end_ + kChunk)));
       const size_t want = buf_.size() - end_;
+      if (fd_ >= 0) {
+        ssize_t n;
+        do n = ::pread(fd_, buf_.data() + end_, want, file_pos_);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) {
+          error_ = true;
+          break;
+        }
+        if (n == 0) eof_ = true;
+        end_ += static_cast<size_t>(n);
+        file_pos_ += n;
+        continue;
+      }
       const size_t got = ReadStream(buf_.data() + end_, want, f_);
       end_ += got;
       if (got < want) {
@@ -174,7 +195,7 @@ class PcapngSource : public RecordSource {
 
   // The whole block of `total` bytes at pos_ (header, body, trailing length), with its trailer checked. A block
   // length is checked against the bytes left in the file before anything is allocated.
-  const uint8_t* Block(int64_t start, uint32_t total) {
+  __attribute__((always_inline)) const uint8_t* Block(int64_t start, uint32_t total) {
     if (size_ >= 0 && start + int64_t{total} > size_)
       throw Err(start, "truncated pcapng file: block of " + std::to_string(total) + " bytes has only " +
                            std::to_string(size_ - start) + " before end of file");
@@ -257,6 +278,8 @@ class PcapngSource : public RecordSource {
   FILE* f_;
   ReaderStats& stats_;
   int64_t size_;
+  int fd_;
+  off_t file_pos_ = 0;  // next pread offset (the format was sniffed with pread: nothing of the file is consumed yet)
   std::vector<uint8_t> buf_;
   size_t pos_ = 0, end_ = 0;  // unread bytes are buf_[pos_, end_)
   int64_t buf_off_ = 0;       // stream offset of buf_[0]
@@ -269,7 +292,7 @@ class PcapngSource : public RecordSource {
 }  // namespace
 
 std::unique_ptr<RecordSource> OpenPcapng(const InputStream& in, ReaderStats& stats) {
-  return std::make_unique<PcapngSource>(in.file, in.gz || !in.regular ? -1 : in.size, stats);
+  return std::make_unique<PcapngSource>(in.file, in.fd, in.gz || !in.regular ? -1 : in.size, stats);
 }
 
 }  // namespace netshare
