@@ -10,6 +10,7 @@ import { detectTraceFormat, isFlowFormat, readTrace, type FlowSchemaInfo, type R
 import type { FlowTable, PacketTable } from '../io/table.js';
 import { readFlowTable, readPacketBatches, readPacketTable, type ReadOptions, type ReadStats } from '../native/reader.js';
 import { writePcap } from '../native/writer.js';
+import { isatty } from 'node:tty';
 
 export interface ConvertOptions {
   /** Output path: `.csv` / `.csv.gz` (packets CSV, or flow CSV with `flows`), `.pcap` or `.pcapng`. */
@@ -129,7 +130,16 @@ export async function convertTrace(input: string, opts: ConvertOptions): Promise
   await mkdir(dirname(resolve(opts.to)), { recursive: true });
   if (opts.timeoutS !== undefined && !(Number.isFinite(opts.timeoutS) && opts.timeoutS > 0))
     throw new ConfigError(expected('a positive number of seconds', 'timeout', opts.timeoutS), 'timeout');
-  const inputFormat = await detectTraceFormat(input);
+  // `-`: a capture on standard input (`tcpdump -w - | netshare convert - --to x.csv`). A pipe cannot be sniffed and
+  // read again, so it is taken as a capture: the native reader checks the pcap/pcapng magic itself and names `-` in
+  // its error when the bytes are something else (flow files and CSVs are read from files only).
+  const stdin = input === '-';
+  // isatty(0), not process.stdin.isTTY: touching process.stdin makes node switch a piped fd 0 to non-blocking, and the
+  // native reader's read() then fails with EAGAIN mid-capture
+  if (stdin && isatty(0)) throw new ConfigError('standard input (-) is a terminal: pipe a capture into it, e.g. tcpdump -w - | netshare convert - --to flows.csv --flows', 'input');
+  if (stdin && opts.read?.schema) throw new ConfigError('--schema names the schema of a flow file; standard input (-) is read as a capture only', 'schema');
+  const detected = stdin ? undefined : await detectTraceFormat(input);
+  const inputFormat: string = detected ?? 'capture on standard input';
   const t0 = performance.now();
   const warnings: string[] = [];
   const done = (packets: number, ipPackets: number, flows: number, written: number, stats?: ReadStats): ConvertSummary => {
@@ -151,7 +161,7 @@ export async function convertTrace(input: string, opts: ConvertOptions): Promise
     };
   };
 
-  if (isFlowFormat(inputFormat) || (opts.read?.schema && inputFormat !== 'packets-csv')) {
+  if (detected !== undefined && (isFlowFormat(detected) || (opts.read?.schema && detected !== 'packets-csv'))) {
     if (kind !== 'flow-csv' && kind !== 'zeek-conn' && kind !== 'nfcapd') {
       throw new ConfigError(`${input} holds flow records (${inputFormat}); convert them to a flow file (.csv with --out-schema, .log/.json for Zeek), not ${opts.to}`, 'to');
     }
@@ -162,7 +172,7 @@ export async function convertTrace(input: string, opts: ConvertOptions): Promise
     const { rows } = await writeFlowFile(opts.to, table, flowOut);
     return done(table.length, table.length, table.length, rows);
   }
-  if (inputFormat === 'packets-csv') {
+  if (detected === 'packets-csv') {
     if (kind !== 'pcap' && kind !== 'pcapng')
       throw new ConfigError(`convert reads captures (pcap, pcapng, gzip'd pcap); a packets CSV can only be converted to .pcap/.pcapng, got ${input} (${inputFormat}) -> ${opts.to}`, 'to');
     if (opts.filter) throw new ConfigError('--filter needs a capture as input (BPF runs on captured packets)', 'filter');

@@ -1,5 +1,7 @@
 // `netshare convert` end to end (in-process main()): packets CSV, flow CSV, pcap round trip, --json, errors, atomicity.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EXIT } from '../../src/cli/exit-codes.js';
@@ -104,5 +106,27 @@ describe('netshare convert', () => {
     expect(kept.code).toBe(EXIT.OK);
     expect(kept.err).toContain('kept the valid prefix of 0 records');
     await expect(convertTrace(bad, { to })).rejects.toBeInstanceOf(InputError);
+  });
+});
+
+describe('netshare convert - (standard input)', () => {
+  const BIN = join(__dirname, '../../dist/src/cli/bin.js');
+  const CAIDA = join(__dirname, '../../../shared/data/pcap/caida-2018-10k.pcapng');
+  const have = existsSync(BIN) && existsSync(CAIDA);
+  const name = 'reads a piped capture like the file itself and refuses a non-capture on stdin';
+  it.skipIf(!have)(have ? name : `${name} (skipped: needs dist/ built and ../shared/data/pcap/caida-2018-10k.pcapng)`, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ns-convert-stdin-'));
+    const piped = spawnSync(process.execPath, [BIN, 'convert', '-', '--to', join(dir, 'stdin.csv'), '--flows'], { input: readFileSync(CAIDA), encoding: 'utf8' });
+    expect(piped.status, piped.stderr).toBe(0);
+    const file = spawnSync(process.execPath, [BIN, 'convert', CAIDA, '--to', join(dir, 'file.csv'), '--flows'], { encoding: 'utf8' });
+    expect(file.status, file.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'stdin.csv'), 'utf8')).toBe(readFileSync(join(dir, 'file.csv'), 'utf8'));
+    const csv = spawnSync(process.execPath, [BIN, 'convert', '-', '--to', join(dir, 'x.csv')], { input: 'a,b,c\n1,2,3\n', encoding: 'utf8' });
+    expect(csv.status).toBe(3);
+    expect(csv.stderr).toMatch(/-: unknown file format/);
+    expect(existsSync(join(dir, 'x.csv'))).toBe(false);
+    const schema = spawnSync(process.execPath, [BIN, 'convert', '-', '--to', join(dir, 'y.csv'), '--schema', 'ugr16'], { input: 'x\n', encoding: 'utf8' });
+    expect(schema.status).toBe(2);
+    expect(schema.stderr).toMatch(/standard input \(-\) is read as a capture only/);
   });
 });

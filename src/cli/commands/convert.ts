@@ -27,7 +27,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     "Convert a capture (pcap, pcapng, gzip'd pcap, ERF-in-pcap) to a packets CSV, flows (--flows: NetFlow CSV or Zeek conn.log) or pcap/pcapng; or a flow file (NetFlow CSV, Zeek conn.log, Argus binetflow, nfcapd) to another flow schema",
   builder: (y: Argv) =>
     readOptions(y)
-      .positional('input', { type: 'string', demandOption: true, describe: 'Capture or flow file (or a NetShare packets CSV when writing pcap)' })
+      .positional('input', { type: 'string', demandOption: true, describe: 'Capture or flow file (or a NetShare packets CSV when writing pcap); - reads a capture from standard input' })
       .option('to', { type: 'string', demandOption: true, describe: 'Output: .csv / .csv.gz (packets, or flows with --flows / --out-schema), .log / .json (Zeek conn.log), .nfcapd (written by nfdump\'s nfcapd from NetFlow v5), .pcap or .pcapng' })
       .option('out-schema', { type: 'string', choices: ['netshare', 'ugr16', 'cidds', 'argus', 'zeek'], describe: 'Flow output schema (default netshare; zeek for .log/.json)' })
       .option('flows', { type: 'boolean', default: false, describe: 'Write 5-tuple flows (NetShare NetFlow CSV columns) instead of packets' })
@@ -39,7 +39,9 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     const bar = progress('convert', args, 2000);
     let summary;
     try {
-      summary = await convertTrace(args.input, {
+      // yargs hands a lone `-` positional over as '' (an empty path names nothing else): standard input, as `tcpdump -r -`
+      const input = args.input === '' ? '-' : args.input;
+      summary = await convertTrace(input, {
         to: args.to,
         flows: args.flows,
         ...(args.filter ? { filter: args.filter } : {}),
