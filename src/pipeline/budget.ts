@@ -11,7 +11,7 @@ import type { NetShareConfig } from '../config/schema.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import type { ModelConfig } from '../model/config.js';
 import type { Device } from '../runtime/session.js';
-import { loadChunkTensors, loadLayout, loadPreprocessSummary } from './chunk-tensors.js';
+import { loadChunkTensors, loadModelLayout, loadPreprocessSummary } from './chunk-tensors.js';
 import { fingerprint, readJsonIfExists } from './fsutil.js';
 
 /** Share of the budget left after preprocessing that training may take. */
@@ -99,7 +99,7 @@ export function planIterations(x: BudgetInputs): BudgetPlan {
 export async function probeTrainingSpeed(wd: string, model: ModelConfig, threads: number, seconds: number, device: Device = 'cpu'): Promise<number> {
   const { trainChunk } = await import('../model/index.js');
   const summary = await loadPreprocessSummary(wd);
-  const layout = ((await loadLayout(wd)) as unknown as { model: import('../model/layout.js').ModelLayout }).model;
+  const layout = await loadModelLayout(wd);
   const t = await loadChunkTensors(wd, summary.chunks[0]!);
   let first: { at: number; it: number } | undefined;
   let last: { at: number; it: number } | undefined;

@@ -8,6 +8,7 @@ import { encoderStateFromJson, type EncoderStateJson } from '../encode/state.js'
 import { decodeChunk, densify, type ChunkMeta, type ChunkTensors, type DecodedChunk, type EncoderSet, type Layout, type PackedChunkTensors } from '../encode/tensors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import type { HoldoutInfo } from './holdout.js';
+import type { ModelLayout } from '../model/layout.js';
 
 export const PREPROCESS_DIR = 'preprocess';
 /** 2: fixedSize edges are the chunker's real edges; summary.json has recordRangesUs. Older workdirs are preprocessed again. */
@@ -192,6 +193,10 @@ export async function loadEncoders(workdir: string): Promise<EncoderSet> {
 }
 export async function loadLayout(workdir: string): Promise<Layout> {
   return readJson<Layout>(join(preprocessDir(workdir), 'layout.json'));
+}
+/** The model-facing layout preprocessing stored beside the field layout (layout.json's `model`), as training reads it. */
+export async function loadModelLayout(workdir: string): Promise<ModelLayout> {
+  return ((await loadLayout(workdir)) as unknown as { model: ModelLayout }).model;
 }
 
 /**

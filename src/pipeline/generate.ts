@@ -10,7 +10,7 @@ import { Rng } from '../core/rng.js';
 import type { Table } from '../io/table.js';
 import type { Device } from '../runtime/session.js';
 import { loadCheckpoint } from './checkpoints.js';
-import { decodeChunkFromWorkdir, loadChunkMeta, loadEncoders, loadLayout, loadPreprocessSummary } from './chunk-tensors.js';
+import { decodeChunkFromWorkdir, loadChunkMeta, loadEncoders, loadLayout, loadPackedChunk, loadPreprocessSummary } from './chunk-tensors.js';
 import type { Executor, JobResult } from './executor.js';
 import { reviveError, type Job, type JobContext } from './jobs.js';
 import { relPath, trainedChunk } from './train.js';
@@ -100,15 +100,20 @@ export function dropDuplicateTuples(table: Table, flowOf: Int32Array): { table: 
   return { table: takeRows(table, Uint32Array.from(keep)), duplicateFlows: dupFlows.size };
 }
 
+/** Attribute rows [n, A] decoded as one record each (no features): their 5-tuples, row `flowOf[i]` for record i. */
+function decodeAttributeRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet): ReturnType<typeof decodeChunkFromWorkdir> {
+  const n = rows.length / A;
+  return decodeChunkFromWorkdir(workdir, chunk, { attributes: rows, features: new Float32Array(n * F), valid: new Uint8Array(n).fill(1), n, T: 1 }, encoders);
+}
+
 /**
  * Rows of merged attributes [n, A] whose 5-tuple is the first of its kind. The 5-tuple depends on the attributes
  * only, so dropping duplicates here — once per chunk, before the features are generated for every checkpoint — keeps
  * exactly the flows the per-candidate rule would keep, at a fraction of the sampling and decoding work.
  */
 export async function uniqueTupleRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet): Promise<Uint32Array> {
-  const n = rows.length / A;
-  if (n === 0) return new Uint32Array(0);
-  const dec = await decodeChunkFromWorkdir(workdir, chunk, { attributes: rows, features: new Float32Array(n * F), valid: new Uint8Array(n).fill(1), n, T: 1 }, encoders);
+  if (rows.length === 0) return new Uint32Array(0);
+  const dec = await decodeAttributeRows(workdir, chunk, rows, A, F, encoders);
   // each 5-tuple's first row, in row order
   return Uint32Array.from(indexFlows(dec.table).first, (i) => dec.flowOf[i]!);
 }
@@ -134,8 +139,8 @@ export async function resampleEphemeralPorts(wd: string, chunk: number, rows: Fl
   const n = rows.length / A;
   if (!ports || slices.length === 0 || n === 0) return 0;
   // flows per port among the chunk's training flows (source and destination ports alike)
-  const real = await decodeChunkFromWorkdir(wd, chunk, undefined, encoders);
-  const t = real.table;
+  // the chunk's training flows: their attribute rows alone (the records' features are not needed for their ports)
+  const t = (await decodeAttributeRows(wd, chunk, (await loadPackedChunk(wd, chunk)).attributes, A, layout.featureDim, encoders)).table;
   const idx = indexFlows(t);
   const flowsOf = new Map<number, number>();
   for (let f = 0; f < idx.count; f++) {

@@ -8,7 +8,7 @@ import type { NetShareConfig } from '../config/schema.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { modelConfigSchema, type ModelConfig } from '../model/config.js';
 import type { Device } from '../runtime/session.js';
-import { loadChunkTensors, loadLayout, loadPreprocessSummary } from './chunk-tensors.js';
+import { loadChunkTensors, loadModelLayout, loadPreprocessSummary } from './chunk-tensors.js';
 import type { Executor, JobResult } from './executor.js';
 import { RNG_STREAMS_VERSION } from '../core/rng.js';
 import { graphCodeVersion } from './code-version.js';
@@ -116,8 +116,7 @@ async function trainLeased(p: TrainChunkParams, fp: string, ctx: Pick<JobContext
     );
   }
   const { trainChunk } = await import('../model/index.js');
-  const layoutFile = await loadLayout(wd);
-  const layout = (layoutFile as unknown as { model: import('../model/layout.js').ModelLayout }).model;
+  const layout = await loadModelLayout(wd);
   const t = await loadChunkTensors(wd, p.chunk);
   const ckDir = checkpointDir(wd, p.chunk);
   const before = await listCheckpoints(ckDir);

@@ -75,7 +75,14 @@ describe('runPipeline with a budget', () => {
     expect(r.budget?.plan.iterations).toBe(3);
     const saved = JSON.parse(readFileSync(configPath(wd), 'utf8')) as { model: { iterations: number; checkpointEvery: number } };
     expect(saved.model).toMatchObject({ iterations: 3, checkpointEvery: 3 });
-    expect((JSON.parse(readFileSync(trainResultPath(wd, 0), 'utf8')) as { iterations: number }).iterations).toBe(3);
+    const result = JSON.parse(readFileSync(trainResultPath(wd, 0), 'utf8')) as { iterations: number; checkpoints: { iteration: number; seconds?: number; cpuSeconds?: number }[] };
+    expect(result.iterations).toBe(3);
+    // every checkpoint this job saved carries the wall and CPU seconds from the job's start (bench/fidelity.ts's curve)
+    expect(result.checkpoints.length).toBeGreaterThan(0);
+    for (const c of result.checkpoints) {
+      expect(c.seconds).toBeGreaterThan(0);
+      expect(c.cpuSeconds).toBeGreaterThan(0);
+    }
     // another budget is another plan; without --budget the config's own iterations stand
     await expect(runPipeline({ input, workdir: wd, config: cfg, from: 'train', to: 'train', executor, workers: 1, budgetS: 60 })).rejects.toThrow(/--budget sizes training/);
   }, 60_000);
