@@ -50,10 +50,20 @@ const bull = (opts: Partial<ConstructorParameters<typeof BullMQExecutor>[0]> = {
   return ex;
 };
 
-/** The worker whose log shows it started `id` (train/chunk-0 → key part train.chunk-0). */
+/**
+ * The worker running `id` now (train/chunk-0 → key part train.chunk-0): its log's last `start` line names the job and
+ * no line after it ends that job. (Earlier tests ran jobs with the same id under other workdirs' scopes: a worker that
+ * once ran one is not the one running it now.)
+ */
 function runnerOf(id: string): TestWorker | undefined {
-  const part = id.replace(/\//g, '.');
-  return workers.find((w) => w.log().includes(`start ns-`) && new RegExp(`start ns-[0-9a-f]+\\.${part.replace(/\./g, '\\.')}\\.`).test(w.log()));
+  const part = new RegExp(`^ns-[0-9a-f]+\\.${id.replace(/\//g, '.').replace(/\./g, '\\.')}\\.`);
+  return workers.find((w) => {
+    const lines = w.log().split('\n');
+    const at = lines.findLastIndex((l) => / start ns-/.test(l));
+    if (at < 0) return false;
+    const key = / start (ns-\S+)/.exec(lines[at]!)![1]!;
+    return part.test(key) && !lines.slice(at + 1).some((l) => l.includes(key));
+  });
 }
 
 describe.skipIf(!HAVE_REDIS && !CI)('BullMQ executor on a real Redis with 2 workers (skipped without redis-server)', () => {
