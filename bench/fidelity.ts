@@ -66,7 +66,22 @@ interface Args {
   set: [string, unknown][];
 }
 
+const USAGE = `usage: npx vite-node bench/fidelity.ts [options]   (build first: npm run build)
+  --budget MIN        wall-clock budget per trace in minutes (default 30; 0.6 with --quick)
+  --quick             3 checkpoints instead of 6 and a short default budget: for comparing ideas
+  --trace A,B         traces of the suite (default all): ${Object.keys(SUITE).join(', ')}
+  --iterations N      train chunk 0 for N iterations instead of sizing them from a budget (reproducible reruns)
+  --workers N         parallel training jobs (default: the cores)
+  --seed S            global.seed (default 0)
+  --set key.path=V    config override, V parsed as JSON when it parses (repeatable, applied in order)
+  --out FILE          where the JSON goes (default bench/out/fidelity[-quick]-<stamp>.json)
+  --keep              keep the workdirs (printed at the end)`;
+
 function parseArgs(argv: string[]): Args {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE);
+    process.exit(0);
+  }
   const val = (name: string): string | undefined => {
     const i = argv.indexOf(name);
     if (i < 0) return undefined;
