@@ -19,7 +19,7 @@ import { readTrace } from '../src/io/read-trace.js';
 import { indexFlows } from '../src/io/flow-key.js';
 import { recordTimes, type Table } from '../src/io/table.js';
 import { evaluateTables, type EvalResult, type MethodResult } from '../src/eval/evaluate-tables.js';
-import { fmt } from '../src/eval/report.js';
+import { fmt, fmtRatio } from '../src/eval/report.js';
 import { loadPreprocessSummary } from '../src/pipeline/chunk-tensors.js';
 import { loadRealSides } from '../src/pipeline/holdout.js';
 import { assembleTrace, finishTrace, chunkRealRows } from '../src/pipeline/postprocess.js';
@@ -349,7 +349,7 @@ async function runTrace(name: string, spec: TraceSpec, a: Args, tmp: string): Pr
   };
 }
 
-const x = (v: number | null | undefined): string => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : `${fmt(v)}×`);
+const x = fmtRatio;
 const pct = (v: number | null | undefined): string => (v === null || v === undefined ? 'n/a' : `${(100 * v).toFixed(1)}%`);
 
 function printTrace(r: TraceResult): void {

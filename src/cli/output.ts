@@ -1,5 +1,6 @@
 // Shared output helpers for command handlers: the --json summary, human lines, and a progress reporter.
 import cliProgress from 'cli-progress';
+import { keepInfinity } from '../eval/report.js';
 
 export interface GlobalArgs {
   json?: boolean;
@@ -8,7 +9,7 @@ export interface GlobalArgs {
 
 /** Print the single machine-readable summary for --json (always one line, always `ok` first). */
 export function printJson(summary: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify({ ok: true, ...summary })}\n`);
+  process.stdout.write(`${JSON.stringify({ ok: true, ...summary }, keepInfinity)}\n`);
 }
 
 /** Human-readable line on stderr when --json is on (stdout stays clean for the JSON), else on stdout. */

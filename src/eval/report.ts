@@ -52,8 +52,20 @@ export function fmt(v: number | null | undefined): string {
   return a < 1e-3 || a >= 1e6 ? v.toExponential(2) : Number(v.toPrecision(3)).toString();
 }
 
+/** A ratio as printed everywhere: `2.5×`, `∞×` (a real-vs-real floor of 0 that the synthetic trace misses), `n/a`. */
+export function fmtRatio(r: number | null | undefined): string {
+  if (r === Infinity) return '∞×';
+  return r === null || r === undefined || !Number.isFinite(r) ? 'n/a' : `${fmt(r)}×`;
+}
+
+/** JSON.stringify replacer that keeps ±Infinity (ratios over a floor of 0) as the strings "Infinity"/"-Infinity" instead of null. */
+export function keepInfinity(_key: string, v: unknown): unknown {
+  return v === Infinity ? 'Infinity' : v === -Infinity ? '-Infinity' : v;
+}
+
 /** The colour of ratio `r` of `metric` ('headline' for the headline) in a `kind` trace. */
 export function ratioClass(r: number | null | undefined, kind: Table['kind'], metric: string): 'good' | 'fair' | 'poor' | 'na' {
+  if (r === Infinity) return 'poor';
   if (r === null || r === undefined || !Number.isFinite(r)) return 'na';
   const good = greenLimit(kind, metric);
   return r <= good ? 'good' : r <= Math.max(RATIO_BANDS.fair, 2 * good) ? 'fair' : 'poor';
@@ -194,7 +206,7 @@ function metricsTable(result: EvalResult): string {
         .map((m) => {
           const r = m.ratios[mi.name];
           const norm = mi.kind === 'emd' && result.methods.length > 1 ? ` <span class="norm">(${fmt(m.emdNormalised[mi.name])})</span>` : '';
-          return `<td>${spreadOf(m.metrics[mi.name], m.metricsSpread[mi.name])}${norm}</td><td class="r ${ratioClass(r, result.kind, mi.name)}" title="green ≤ ${greenLimit(result.kind, mi.name)}×">${r === null || r === undefined ? 'n/a' : `${fmt(r)}×`}</td>`;
+          return `<td>${spreadOf(m.metrics[mi.name], m.metricsSpread[mi.name])}${norm}</td><td class="r ${ratioClass(r, result.kind, mi.name)}" title="green ≤ ${greenLimit(result.kind, mi.name)}×">${fmtRatio(r)}</td>`;
         })
         .join('');
       const fl = result.floors.flows[mi.name];
@@ -222,7 +234,7 @@ function generalisationTable(result: EvalResult): string {
       const cells = methods
         .map((m) => {
           const r = m.generalisation!.ratios[mi.name];
-          return `<td>${fmt(m.generalisation!.metrics[mi.name])}</td><td class="r ${ratioClass(r, result.kind, mi.name)}">${r === null || r === undefined ? 'n/a' : `${fmt(r)}×`}</td>`;
+          return `<td>${fmt(m.generalisation!.metrics[mi.name])}</td><td class="r ${ratioClass(r, result.kind, mi.name)}">${fmtRatio(r)}</td>`;
         })
         .join('');
       const headline = result.headline.metrics.includes(mi.name);
@@ -237,7 +249,7 @@ function headlineBlock(result: EvalResult): string {
   const h = result.headline;
   const c = result.comparison;
   const items = result.methods
-    .map((m) => `<li><b>${esc(m.name)}</b>: <span class="hv r ${ratioClass(m.headline, result.kind, 'headline')}">${m.headline === null ? 'n/a' : `${fmt(m.headline)}×`}</span></li>`)
+    .map((m) => `<li><b>${esc(m.name)}</b>: <span class="hv r ${ratioClass(m.headline, result.kind, 'headline')}">${fmtRatio(m.headline)}</span></li>`)
     .join('');
   const size =
     c.size > 0

@@ -7,7 +7,7 @@ import { readTrace, type ReadTraceOptions } from '../io/read-trace.js';
 import { checkOutputPaths } from '../io/output-paths.js';
 import type { Table } from '../io/table.js';
 import { evaluateTables, validateEvaluateOptions, type EvalResult } from '../eval/evaluate-tables.js';
-import { renderReport } from '../eval/report.js';
+import { keepInfinity, renderReport } from '../eval/report.js';
 import type { JsVariant } from '../eval/stats.js';
 import { writeFileAtomic } from '../io/atomic.js';
 
@@ -98,7 +98,7 @@ export async function evaluateFiles(opts: EvaluateFilesOptions): Promise<Evaluat
     files: { real: opts.real, synthetic: opts.synthetic, ...(opts.holdout ? { holdout: opts.holdout } : {}) },
   });
   const t2 = performance.now();
-  if (opts.metricsJson) await writeOut(opts.metricsJson, `${JSON.stringify(result, null, 2)}\n`, 'metrics JSON');
+  if (opts.metricsJson) await writeOut(opts.metricsJson, `${JSON.stringify(result, keepInfinity, 2)}\n`, 'metrics JSON');
   if (opts.report) await writeOut(opts.report, renderReport(result, charts, await echartsSource()), 'report');
   const t3 = performance.now();
   return {

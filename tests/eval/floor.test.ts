@@ -2,7 +2,8 @@
 // the documented size, and evaluateTables reports K-split floors with their spread and the headline median ratio.
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { evaluateTables } from '../../src/eval/evaluate-tables.js';
+import { evaluateTables, ratio } from '../../src/eval/evaluate-tables.js';
+import { fmtRatio, keepInfinity, ratioClass, renderReport } from '../../src/eval/report.js';
 import { compareProfiles, NETSHARE_METRICS, ProfileSource, profile, type Profile } from '../../src/eval/fidelity.js';
 import { comparisonSize, flowSplitDraw, idealGeneratorSplit, median, timeHalves, timeSplitDraw } from '../../src/eval/floor.js';
 import { indexFlows } from '../../src/eval/flows.js';
@@ -155,5 +156,35 @@ describe('evaluateTables: floors over K equal-size splits', () => {
   it('rejects a floor-splits count outside [1, 100]', () => {
     expect(() => evaluateTables(makeFlows(100), makeFlows(100), { floorSplits: 0 })).toThrow(ConfigError);
     expect(() => evaluateTables(makeFlows(100), makeFlows(100), { floorSplits: 1.5 })).toThrow(/floorSplits/);
+  });
+});
+
+describe('a real-vs-real floor of 0', () => {
+  it('ratio: 1 when the synthetic metric is 0 too, Infinity when it is not, null only without a floor', () => {
+    expect(ratio(0, 0)).toBe(1);
+    expect(ratio(0.25, 0)).toBe(Infinity);
+    expect(ratio(0.5, 0.25)).toBe(2);
+    expect(ratio(0.5, null)).toBeNull();
+    expect(ratio(null, 0.1)).toBeNull();
+    expect(fmtRatio(Infinity)).toBe('∞×');
+    expect(fmtRatio(null)).toBe('n/a');
+    expect(ratioClass(Infinity, 'packets', 'ttl_const_diff')).toBe('poor');
+    expect(JSON.parse(JSON.stringify({ r: Infinity, s: 2 }, keepInfinity))).toEqual({ r: 'Infinity', s: 2 });
+  });
+
+  it('a synthetic trace whose TTL varies inside flows fails ttl_const_diff (∞×) where every real flow keeps its TTL', () => {
+    const real = makePackets(1500, 1);
+    const syn = makePackets(1500, 2);
+    // every packet of a multi-packet synthetic flow gets its own TTL
+    for (let i = 0; i < syn.length; i++) syn.ttl[i] = 32 + (i % 7);
+    const { result, charts } = evaluateTables(real, syn, { seed: 1, downstream: false, privacy: false });
+    const s = result.methods[0]!;
+    expect(result.floors.flows.ttl_const_diff).toBe(0);
+    expect(s.metrics.ttl_const_diff).toBeGreaterThan(0.5);
+    expect(s.ratios.ttl_const_diff).toBe(Infinity);
+    // and the real trace scored against itself: 1×, not n/a
+    const same = evaluateTables(real, makePackets(1500, 3), { seed: 1, downstream: false, privacy: false }).result;
+    expect(same.methods[0]!.ratios.ttl_const_diff).toBe(1);
+    expect(renderReport(result, charts, '')).toContain('∞×');
   });
 });

@@ -3,7 +3,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { evaluateFiles } from '../../pipeline/evaluate.js';
 import { BASELINES } from '../../eval/baselines.js';
-import { fmt } from '../../eval/report.js';
+import { fmt, fmtRatio } from '../../eval/report.js';
 import { printJson, say, type GlobalArgs } from '../output.js';
 import { readOptions, readOptionsFrom, type ReadArgs } from '../read-options.js';
 
@@ -90,7 +90,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     const cmp = res.comparison;
     say(args, cmp.size > 0 ? `compared at ${cmp.size} 5-tuple flows a side, mean over ${cmp.floorSplits} random flow splits; × floor uses the flow-split floor (mean [min–max] at the end)` : 'no floor: the real trace has a single flow');
     const g = res.methods[0]!.generalisation;
-    const ratioText = (x: number | null | undefined): string => (x === null || x === undefined ? 'n/a' : `${fmt(x)}×`);
+    const ratioText = fmtRatio;
     say(args, ['metric'.padEnd(w), 'floor'.padStart(10), ...names.map((n) => `${n} (× floor)`.padStart(30)), ...(g ? ['synthetic vs holdout (× train)'.padStart(32)] : [])].join(' '));
     for (const mi of res.metricInfo) {
       const cells = res.methods.map((m) => `${fmt(m.metrics[mi.name])} (${ratioText(m.ratios[mi.name])})`.padStart(30));

@@ -3,7 +3,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { RUN_PRESETS, resolveRunConfig, runPipeline, type RunEvents, type RunResult, type StageName } from '../../pipeline/run.js';
 import type { NetShareConfig } from '../../config/schema.js';
-import { fmt } from '../../eval/report.js';
+import { fmt, fmtRatio } from '../../eval/report.js';
 import { printJson, progress, say, type GlobalArgs, type Progress } from '../output.js';
 import { readOptions, readOptionsFrom, type ReadArgs } from '../read-options.js';
 import { interruptible } from '../interrupt.js';
@@ -173,7 +173,7 @@ export function printSummary(args: GlobalArgs, r: RunResult): void {
       args,
       `fidelity (${f.kind === 'packets' ? 'packets' : 'NetFlow'}): real ${f.real.records} records / ${f.real.flows} 5-tuples${h ? ' trained on' : ''}; synthetic ${f.synthetic.records} / ${f.synthetic.flows}${h ? `; held out ${h.records} / ${h.flows}` : ''}`,
     );
-    const times = (x: number | null | undefined): string => (x === null || x === undefined ? 'n/a' : `${fmt(x)}×`);
+    const times = fmtRatio;
     if (f.headline) say(args, `headline: ${times(f.headline.value)} floor (median over NetShare's ${f.headline.metrics.length} marginal metrics, flow split)`);
     const heldCols = (row: (typeof f.rows)[number]): string => (h ? ` ${fmt(row.heldOut ?? null).padStart(12)} ${times(row.heldOutRatio).padStart(9)}` : '');
     say(args, `${'metric'.padEnd(24)} ${'synthetic'.padStart(12)} ${'floor'.padStart(12)} ${'× floor'.padStart(9)}${h ? ` ${'held-out'.padStart(12)} ${'× train'.padStart(9)}` : ''}`);
