@@ -77,7 +77,12 @@ export const preprocessSchema = z.strictObject({
   flowTags: z.enum(['multichunk_dep_v2', 'none']).default('multichunk_dep_v2'),
   /** Timestamp as flow start (attribute) + inter-arrival (first feature), normalised per chunk. */
   timestamp: z
-    .strictObject({ encoding: z.literal('interarrival').default('interarrival'), normalization: normalizationSchema.default('zeroOne') })
+    .strictObject({
+      encoding: z.literal('interarrival').default('interarrival'),
+      normalization: normalizationSchema.default('zeroOne'),
+      /** Flow start as a one-hot over this many equal slices of the chunk + the position inside it; 0 = NetShare's one value. */
+      flowStartBins: z.number().int().min(0).max(1000).default(0),
+    })
     .prefault({}),
   /** word2vec for ports/protocols (gensim 3.8 defaults NetShare used: CBOW, dim 10, window 5, negative 5, 5 epochs). */
   word2vec: z

@@ -19,6 +19,7 @@ export interface EncoderStateJson {
   dataset: 'pcap' | 'netflow';
   tagChunks: number;
   timestampNormalization: Normalization;
+  flowStartBins?: number;
   metadata: Record<string, unknown>[];
   timeseries: Record<string, unknown>[];
   ports?: VocabJson;
@@ -53,6 +54,7 @@ export function encoderStateToJson(set: EncoderSet): EncoderStateJson {
     dataset: set.dataset,
     tagChunks: set.tagChunks,
     timestampNormalization: set.timestampNormalization,
+    ...(set.flowStartBins ? { flowStartBins: set.flowStartBins } : {}),
     metadata: set.metadata.map(enc),
     timeseries: set.timeseries.map(enc),
     ...(set.ports ? { ports: vocabJson(set.ports) } : {}),
@@ -96,6 +98,7 @@ export function encoderStateFromJson(j: EncoderStateJson, file = 'encoders.json'
     dataset: j.dataset,
     tagChunks: j.tagChunks,
     timestampNormalization: j.timestampNormalization,
+    ...(j.flowStartBins ? { flowStartBins: j.flowStartBins } : {}),
     metadata: j.metadata.map(field),
     timeseries: j.timeseries.map(field),
     ...(ports ? { ports } : {}),

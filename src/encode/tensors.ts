@@ -23,6 +23,11 @@ export interface EncoderSet {
   /** Time chunks the flow tags refer to (0 when tags are off). */
   tagChunks: number;
   timestampNormalization: Normalization;
+  /**
+   * Flow start as a bin (a K-way one-hot over equal slices of the chunk) plus the position inside the bin, instead of
+   * NetShare's one scaled value; 0 = NetShare's encoding. (preprocess.timestamp.flowStartBins)
+   */
+  flowStartBins?: number;
   metadata: FieldEncoder[];
   timeseries: FieldEncoder[];
   /** Embedding vocabularies (shared by the fields that use them). */
@@ -184,6 +189,7 @@ export function fitEncoders(view: RecordView, cfg: NetShareConfig): EncoderSet {
     dataset: cfg.global.dataset,
     tagChunks: p.flowTags === 'none' ? 0 : p.nChunks,
     timestampNormalization: p.timestamp.normalization,
+    ...(p.timestamp.flowStartBins > 0 ? { flowStartBins: p.timestamp.flowStartBins } : {}),
     metadata: [],
     timeseries: [],
   };
@@ -275,6 +281,11 @@ export function buildLayout(set: EncoderSet): Layout {
     attributes.push({ name: 'flow_tags', kind: 'attribute', offset: off, dim: d, activation: 'softmax', groupSize: 2, discrete: true, encoding: 'multichunk_dep_v2' });
     off += d;
   }
+  const bins = set.flowStartBins ?? 0;
+  if (bins > 0) {
+    attributes.push({ name: 'flow_start_bin', kind: 'attribute', offset: off, dim: bins, activation: 'softmax', groupSize: bins, discrete: true, encoding: 'flowStartBin' });
+    off += bins;
+  }
   attributes.push({ name: 'flow_start', kind: 'attribute', offset: off, dim: 1, activation: act(set.timestampNormalization), discrete: false, encoding: 'flowStart' });
   off += 1;
   const features: LayoutSlice[] = [
@@ -294,6 +305,32 @@ function norm01(x: number, lo: number, hi: number, norm: Normalization): number 
   else if (u > 1) u = 1;
   return norm === 'zeroOne' ? u : 2 * u - 1;
 }
+/**
+ * The flow start attribute at `off`: NetShare's one scaled value (bins 0), or a one-hot over `bins` equal slices of
+ * [lo, hi] followed by the scaled position inside the slice. (A single sigmoid collapsed to the middle of the chunk:
+ * 10–90% of generated starts within 0.46–0.51 of the chunk where the real ones spread over 0.10–0.89.)
+ */
+export function writeFlowStart(t: number, lo: number, hi: number, norm: Normalization, bins: number, out: Float32Array, off: number): void {
+  if (bins === 0) {
+    out[off] = norm01(t, lo, hi, norm);
+    return;
+  }
+  const u = norm01(t, lo, hi, 'zeroOne') * bins;
+  const b = Math.min(bins - 1, Math.floor(u));
+  out[off + b] = 1;
+  const pos = Math.min(1, u - b);
+  out[off + bins] = norm === 'zeroOne' ? pos : 2 * pos - 1;
+}
+
+/** Inverse of writeFlowStart (the bin is the arg-max of the one-hot). */
+export function readFlowStart(src: Float32Array, off: number, lo: number, hi: number, norm: Normalization, bins: number): number {
+  if (bins === 0) return denorm01(src[off]!, lo, hi, norm);
+  let b = 0;
+  for (let i = 1; i < bins; i++) if (src[off + i]! > src[off + b]!) b = i;
+  const pos = denorm01(src[off + bins]!, 0, 1, norm);
+  return lo + ((b + pos) / bins) * (hi - lo);
+}
+
 function denorm01(v: number, lo: number, hi: number, norm: Normalization): number {
   let u = norm === 'zeroOne' ? v : (v + 1) / 2;
   if (!(u >= 0)) u = 0;
@@ -374,6 +411,7 @@ export function encodeChunk(
     return (row, off) => e.encode(num[row]!, attributes, off);
   });
   const tsCols = set.timeseries.map((e) => fieldColumn(view, e.column));
+  const fsBins = set.flowStartBins ?? 0;
   for (let f = 0; f < n; f++) {
     const a = recStart[f]!, b = recStart[f + 1]!;
     if (b - a > T) throw new InternalError(`flow of ${b - a} records exceeds T ${T}`);
@@ -388,7 +426,7 @@ export function encodeChunk(
       writeFlowTags(plan, chunk.flowKeyIds[f]!, chunk.index, attributes, off);
       off += flowTagDim(set.tagChunks);
     }
-    attributes[off] = norm01(time[first]!, fsMin, fsMax, tsNorm);
+    writeFlowStart(time[first]!, fsMin, fsMax, tsNorm, fsBins, attributes, off);
     for (let r = a; r < b; r++) {
       const i = recIdx[r]!;
       let o = r * F;
@@ -573,6 +611,7 @@ export function decodeChunk(t: DecodeInput, set: EncoderSet, meta: Pick<ChunkMet
   };
   const tsNorm = set.timestampNormalization;
   const [fs0, fs1] = meta.flowStartRange;
+  const fsBins = set.flowStartBins ?? 0;
   const [ia0, ia1] = meta.interarrivalRange;
   const metaVals: (string | number)[] = new Array(set.metadata.length);
   let row = 0;
@@ -602,7 +641,7 @@ export function decodeChunk(t: DecodeInput, set: EncoderSet, meta: Pick<ChunkMet
       for (let i = 0; i < tagN; i++) presence![f * tagN + i] = t.attributes[off + 3 + 2 * i]! > t.attributes[off + 2 + 2 * i]! ? 1 : 0;
       off += flowTagDim(tagN);
     }
-    const start = denorm01(t.attributes[off]!, fs0, fs1, tsNorm);
+    const start = readFlowStart(t.attributes, off, fs0, fs1, tsNorm, fsBins);
     let clock = start;
     for (let q = flowRow[f]!; q < flowRow[f + 1]!; q++) {
       let o = stepOff[q]!;

@@ -7,7 +7,7 @@ import { presetConfig, type NetShareConfig } from '../../src/config/schema.js';
 import { planChunks } from '../../src/encode/chunks.js';
 import { recordView } from '../../src/encode/records.js';
 import { encoderStateFromJson, encoderStateToJson } from '../../src/encode/state.js';
-import { decodeChunk, densify, encodeChunk, fitEncoders, paddedLength } from '../../src/encode/tensors.js';
+import { buildLayout, decodeChunk, densify, encodeChunk, fitEncoders, paddedLength, readFlowStart, writeFlowStart } from '../../src/encode/tensors.js';
 import { readFlowCsv } from '../../src/io/netflow-csv.js';
 import { allocFlowTable, allocPacketTable, type FlowTable, type PacketTable, type Table } from '../../src/io/table.js';
 
@@ -202,6 +202,38 @@ describe('encoding variants', () => {
       const i = c.recIdx[r]!;
       expect(tb.ipVersion[r]).toBe(t.ipVersion[i]);
       if (t.ipVersion[i] === 6) expect(Array.from(tb.srcIp6!.subarray(16 * r, 16 * r + 16))).toEqual(Array.from(t.srcIp6!.subarray(16 * i, 16 * i + 16)));
+    }
+  });
+  it('flow start as bins + position (preprocess.timestamp.flowStartBins) round-trips, and is persisted with the encoders', () => {
+    const t = packets(500, false);
+    const cfg = presetConfig('pcap', { preprocess: { nChunks: 3, timestamp: { flowStartBins: 8 }, ...smallW2v } });
+    expect(roundTrip(t, cfg).rows).toBe(500);
+    const set = fitEncoders(recordView(t), cfg);
+    expect(set.flowStartBins).toBe(8);
+    expect(encoderStateFromJson(JSON.parse(JSON.stringify(encoderStateToJson(set)))).flowStartBins).toBe(8);
+    const l = buildLayout(set);
+    const bin = l.attributes.find((a) => a.name === 'flow_start_bin')!;
+    const pos = l.attributes.find((a) => a.name === 'flow_start')!;
+    expect(bin).toMatchObject({ dim: 8, groupSize: 8, activation: 'softmax', discrete: true });
+    expect(pos.offset).toBe(bin.offset + 8);
+    expect(l.attributeDim).toBe(pos.offset + 1);
+    // NetShare's encoding is unchanged without the key
+    const plain = buildLayout(fitEncoders(recordView(t), presetConfig('pcap', { preprocess: { nChunks: 3, ...smallW2v } })));
+    expect(plain.attributes.some((a) => a.name === 'flow_start_bin')).toBe(false);
+    expect(plain.attributeDim).toBe(l.attributeDim - 8);
+  });
+  it('writeFlowStart/readFlowStart: the bin one-hot, the position inside it, both ends of the range', () => {
+    for (const norm of ['zeroOne', 'minusOneOne'] as const) {
+      for (const [x, b] of [[100, 0], [112.5, 1], [199.99, 7], [200, 7], [150, 4]] as const) {
+        const out = new Float32Array(12);
+        writeFlowStart(x, 100, 200, norm, 8, out, 2);
+        expect(out.subarray(2, 10).indexOf(1)).toBe(b);
+        expect(out.subarray(2, 10).reduce((p, q) => p + q, 0)).toBe(1);
+        expect(readFlowStart(out, 2, 100, 200, norm, 8)).toBeCloseTo(x, 4);
+      }
+      const one = new Float32Array(1);
+      writeFlowStart(150, 100, 200, norm, 0, one, 0);
+      expect(readFlowStart(one, 0, 100, 200, norm, 0)).toBeCloseTo(150, 4);
     }
   });
   it('ports as 16 bits (the alternative to word2vec) round-trip exactly', () => {
