@@ -1,5 +1,5 @@
 // Compiles DoppelGANger's step graphs (critic step, generator step) and the standalone generator graph.
-import { add, mul, sub } from '../graph/api.js';
+import { add, mul, reduceSum, sqrt, square, sub } from '../graph/api.js';
 import { InputError } from '../errors.js';
 import { toOnnx } from '../graph/emit.js';
 import { Graph, type Value } from '../graph/ir.js';
@@ -7,7 +7,8 @@ import { grad } from '../graph/autodiff.js';
 import { TrainState, compileTrainStep, type CompiledStep, type OptimizerConfig } from '../graph/optim.js';
 import type { ModelConfig } from './config.js';
 import { layoutWidth, type ModelLayout } from './layout.js';
-import { criticLosses, generateRounds, generatorLoss, stepInputs, type StepInputs } from './losses.js';
+import { criticLosses, criticLossesPerExample, generate, generateRounds, generatorLoss, stepInputs, type StepInputs } from './losses.js';
+import { dpAggregate, perExampleGrads } from '../graph/nn.js';
 import {
   type BnState, ParamInit, attributeGenerator, bnStateSpecs, declareParams, discreteOf, featureGenerator, paramSpecs, type NetContext,
 } from './networks.js';
@@ -15,6 +16,15 @@ import {
 export const D_STEP = 'd_step';
 export const G_STEP = 'g_step';
 export const ITERATION = 'iteration';
+export const DP_D_STEP = 'dp_d_step';
+
+/** DP-SGD settings baked into the DP critic step (spec §3.5). */
+export interface DpStepConfig {
+  /** Per-example L2 clip C over all critic params together (NetShare: 1.0). */
+  clip: number;
+  /** σ: the noise added to the clipped sum is N(0, (σ·C)²) per coordinate. */
+  noiseMultiplier: number;
+}
 
 function optimizers(cfg: ModelConfig): Record<'gen' | 'disc' | 'attr_disc', OptimizerConfig> {
   const adam = (lr: number): OptimizerConfig => ({ kind: 'adam', lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.adamEps });
@@ -48,6 +58,48 @@ export function compileCriticStep(cfg: ModelConfig, layout: ModelLayout, seed: n
     outputs,
     extraState: bnExtraState(ctx),
   });
+}
+
+/**
+ * The DP-SGD critic step (spec §3.5, TF's DPAdamGaussianOptimizer on d_loss_unflattened): one Adam update of D and
+ * attr-D from the noisy mean of per-example gradients. The batch dimension is symbolic ('N'): under Poisson sampling
+ * every step's batch has its own size. Example i's loss (criticLossesPerExample: both critics, both gradient penalties)
+ * is differentiated w.r.t. per-example copies of the critic params (perExampleGrads), clipped to C jointly over all
+ * critic params, summed, noised with σ·C·`dp/noise/<param>` (standard normals fed from a cryptographic source) and
+ * divided by the fed `dp/denominator` (the expected batch size q·n). `dp/weight` [N] (1 per sampled example) lets an
+ * empty sample run as one zero-weight padding row. The fake rows are generated here, N of them, from the fed z/h0/c0:
+ * fake i is paired with real i in ℓᵢ, and since the fakes depend on no record, adding or removing one record changes
+ * the clipped sum by at most one row of norm ≤ C. Outputs no loss (the critic losses are un-noised functions of the
+ * private batch, and releasing them would not be DP), only `grad_norm`, the L2 norm of the noisy mean gradient
+ * (post-processing of the DP release).
+ */
+export function compileDpCriticStep(cfg: ModelConfig, layout: ModelLayout, seed: number, dp: DpStepConfig, g = new Graph()): CompiledStep {
+  const params = declareParams(g, paramSpecs(cfg, layout, ['gen', 'disc', 'attr_disc']), new ParamInit(seed));
+  const N = 'N';
+  const ctx: NetContext = { g, params, cfg, layout, mode: 'train', bn: [], bnUpdates: cfg.useAttrDiscriminator ? 2 : 1 };
+  const x = stepInputs(ctx, N, ['real_attr', 'real_feat', 'z_attr', 'z_feat', 'h0', 'c0', 'alpha', 'alpha_attr']) as StepInputs;
+  const weight = g.input('dp/weight', [N]);
+  const denominator = g.input('dp/denominator', []);
+  const fake = g.scope('fake', () => generate(ctx, x, N));
+  const trained = g.paramList().filter((p) => p.group === 'disc' || p.group === 'attr_disc');
+  const noise = trained.map((p) => g.input(`dp/noise/${p.value.name}`, p.value.shape));
+  const pe = g.scope('dp', () =>
+    perExampleGrads(trained.map((p) => p.value), x.realAttr, (tiled) => {
+      const tiledParams = new Map(params);
+      trained.forEach((p, i) => tiledParams.set(p.value.name, tiled[i]!));
+      return criticLossesPerExample({ ...ctx, params: tiledParams }, x, N, fake);
+    }));
+  const grads = g.scope('dp/aggregate', () => dpAggregate(pe.grads, noise, dp.clip, dp.noiseMultiplier, { weights: weight, denominator }));
+  const state = new TrainState(g, DP_D_STEP);
+  for (const p of trained) state.add(p.value.name, p.value, p.init);
+  const opt = optimizers(cfg);
+  state.applyUpdate(DP_D_STEP, trained.map((p) => ({ key: p.value.name, group: p.group })), grads, { disc: opt.disc, attr_disc: opt.attr_disc });
+  for (const e of bnExtraState(ctx)) {
+    state.add(e.input.name, e.input, e.init);
+    state.set(e.input.name, e.output);
+  }
+  const gradNorm = sqrt(grads.map((v) => reduceSum(square(v), v.shape.map((_, i) => i), false)).reduce((a, b) => add(a, b)));
+  return state.compile({ grad_norm: gradNorm });
 }
 
 /** The generator step: one Adam update of G on L_G (spec §3.2). */
