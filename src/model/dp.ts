@@ -139,9 +139,11 @@ export const DP_COMPOSITION =
   'every critic step of every chunk (iterations × dRounds per chunk, each on its own Poisson sample; the feature critic and the ' +
   'attribute critic are clipped jointly to C as one vector, so one step of both is one sampled Gaussian mechanism with sensitivity C and noise σ·C), ' +
   'and one Gaussian mechanism (q = 1, sensitivity 1 flow, noise countNoise) per chunk for the released flow count; ' +
-  'summing over chunks is the sequential composition (valid whatever the chunks share; records are in exactly one chunk, ' +
-  'but a flow spanning chunks is one example in each of them, so the guarantee is per record, not per flow); converted to (ε, δ) ' +
-  'with the RDP→DP conversion of tensorflow/privacy (ε = min over orders of rdp − log δ/(α − 1)). Record-level adjacency (add/remove one record).';
+  'summing over chunks is the sequential composition (valid whatever the chunks share); ' +
+  'converted to (ε, δ) with the RDP→DP conversion of tensorflow/privacy (ε = min over orders of rdp − log δ/(α − 1)). ' +
+  'Unit of privacy: adding or removing one 5-tuple flow with all its records. Such a flow is one example in each chunk it appears in ' +
+  '(its flow tags are its own attributes) and changes each of those chunks\' flow count by 1, and the sum covers every chunk. ' +
+  'Changing only some records of a flow (e.g. one packet) replaces an example instead: by group privacy, at most (2ε, (1 + e^ε)·δ).';
 
 function mechanisms(chunks: readonly DpChunkPlan[], sigma: number, countNoise: number): RdpEntry[] {
   const out: RdpEntry[] = [];
