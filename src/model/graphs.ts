@@ -4,7 +4,7 @@ import { InputError } from '../errors.js';
 import { toOnnx } from '../graph/emit.js';
 import { Graph, type Value } from '../graph/ir.js';
 import { grad } from '../graph/autodiff.js';
-import { TrainState, compileTrainStep, type CompiledStep, type OptimizerConfig } from '../graph/optim.js';
+import { TrainState, compileForward, compileTrainStep, type CompiledStep, type OptimizerConfig } from '../graph/optim.js';
 import type { ModelConfig } from './config.js';
 import { layoutWidth, type ModelLayout } from './layout.js';
 import { criticLosses, criticLossesPerExample, generate, generateRounds, generatorLoss, stepInputs, type StepInputs } from './losses.js';
@@ -17,6 +17,7 @@ export const D_STEP = 'd_step';
 export const G_STEP = 'g_step';
 export const ITERATION = 'iteration';
 export const DP_D_STEP = 'dp_d_step';
+export const DP_FAKE = 'dp_fake';
 
 /** DP-SGD settings baked into the DP critic step (spec §3.5). */
 export interface DpStepConfig {
@@ -67,20 +68,23 @@ export function compileCriticStep(cfg: ModelConfig, layout: ModelLayout, seed: n
  * is differentiated w.r.t. per-example copies of the critic params (perExampleGrads), clipped to C jointly over all
  * critic params, summed, noised with σ·C·`dp/noise/<param>` (standard normals fed from a cryptographic source) and
  * divided by the fed `dp/denominator` (the expected batch size q·n). `dp/weight` [N] (1 per sampled example) lets an
- * empty sample run as one zero-weight padding row. The fake rows are generated here, N of them, from the fed z/h0/c0:
- * fake i is paired with real i in ℓᵢ, and since the fakes depend on no record, adding or removing one record changes
+ * empty sample run as one zero-weight padding row.
+ * The fake rows are fed (`fake_attr`, `fake_feat`, from compileDpFakeBatch in blocks of batchSize): fake i is paired
+ * with real i in ℓᵢ, and it must not depend on the sample. Generated here, N at a time, the generator's BatchNorm
+ * batch statistics would make every fake depend on N = |sample| (so adding one record would move every term, not
+ * one), and its running statistics would carry N into the released model. Fed, adding or removing one record changes
  * the clipped sum by at most one row of norm ≤ C. Outputs no loss (the critic losses are un-noised functions of the
  * private batch, and releasing them would not be DP), only `grad_norm`, the L2 norm of the noisy mean gradient
  * (post-processing of the DP release).
  */
 export function compileDpCriticStep(cfg: ModelConfig, layout: ModelLayout, seed: number, dp: DpStepConfig, g = new Graph()): CompiledStep {
-  const params = declareParams(g, paramSpecs(cfg, layout, ['gen', 'disc', 'attr_disc']), new ParamInit(seed));
+  const params = declareParams(g, paramSpecs(cfg, layout, ['disc', 'attr_disc']), new ParamInit(seed));
   const N = 'N';
-  const ctx: NetContext = { g, params, cfg, layout, mode: 'train', bn: [], bnUpdates: cfg.useAttrDiscriminator ? 2 : 1 };
-  const x = stepInputs(ctx, N, ['real_attr', 'real_feat', 'z_attr', 'z_feat', 'h0', 'c0', 'alpha', 'alpha_attr']) as StepInputs;
+  const ctx: NetContext = { g, params, cfg, layout, mode: 'train', bn: [] };
+  const x = stepInputs(ctx, N, ['real_attr', 'real_feat', 'alpha', 'alpha_attr']) as StepInputs;
+  const fake = { attr: g.input('fake_attr', [N, layoutWidth(layout.attributes)]), feat: g.input('fake_feat', [N, layout.maxLen, layoutWidth(layout.features) + 2]) };
   const weight = g.input('dp/weight', [N]);
   const denominator = g.input('dp/denominator', []);
-  const fake = g.scope('fake', () => generate(ctx, x, N));
   const trained = g.paramList().filter((p) => p.group === 'disc' || p.group === 'attr_disc');
   const noise = trained.map((p) => g.input(`dp/noise/${p.value.name}`, p.value.shape));
   const pe = g.scope('dp', () =>
@@ -94,12 +98,23 @@ export function compileDpCriticStep(cfg: ModelConfig, layout: ModelLayout, seed:
   for (const p of trained) state.add(p.value.name, p.value, p.init);
   const opt = optimizers(cfg);
   state.applyUpdate(DP_D_STEP, trained.map((p) => ({ key: p.value.name, group: p.group })), grads, { disc: opt.disc, attr_disc: opt.attr_disc });
-  for (const e of bnExtraState(ctx)) {
-    state.add(e.input.name, e.input, e.init);
-    state.set(e.input.name, e.output);
-  }
   const gradNorm = sqrt(grads.map((v) => reduceSum(square(v), v.shape.map((_, i) => i), false)).reduce((a, b) => add(a, b)));
   return state.compile({ grad_norm: gradNorm });
+}
+
+/**
+ * The fake rows of DP critic steps: the generator in training mode (BatchNorm on the batch's statistics, as the plain
+ * critic step runs it) on one block of batchSize z/h0/c0 rows, without updating the running statistics (they move
+ * only in generator steps). A DP step's N fakes are the first N rows of ⌈N/batchSize⌉ such blocks, so each fake is a
+ * function of its block's noise alone, whatever N is. Outputs `fake_attr` [B, A] and `fake_feat` [B, T, F + 2].
+ */
+export function compileDpFakeBatch(cfg: ModelConfig, layout: ModelLayout, seed: number, g = new Graph()): CompiledStep {
+  const params = declareParams(g, paramSpecs(cfg, layout, ['gen']), new ParamInit(seed));
+  const ctx: NetContext = { g, params, cfg, layout, mode: 'train', bn: [], bnUpdates: cfg.useAttrDiscriminator ? 2 : 1 };
+  const B = cfg.batchSize;
+  const x = stepInputs(ctx, B, ['z_attr', 'z_feat', 'h0', 'c0']) as StepInputs;
+  const fake = g.scope('fake', () => generate(ctx, x, B));
+  return compileForward(DP_FAKE, { fake_attr: fake.attr, fake_feat: fake.feat });
 }
 
 /** The generator step: one Adam update of G on L_G (spec §3.2). */

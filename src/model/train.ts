@@ -5,7 +5,7 @@ import { Trainer } from '../runtime/trainer.js';
 import type { Device } from '../runtime/session.js';
 import { encodeCheckpoint, readCheckpoint, type Checkpoint, type CheckpointStore } from './checkpoint.js';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
-import { compileCriticStep, compileDpCriticStep, compileGeneratorStep, compileTrainIteration, D_STEP, DP_D_STEP, G_STEP, ITERATION } from './graphs.js';
+import { compileCriticStep, compileDpCriticStep, compileDpFakeBatch, compileGeneratorStep, compileTrainIteration, D_STEP, DP_D_STEP, DP_FAKE, G_STEP, ITERATION } from './graphs.js';
 import { cryptoDpRandom, poissonSample, type DpRandom } from './dp.js';
 import { layoutWidth, validateLayout, validateTensors, writeFlowWithGenFlag, type ChunkTensors, type ModelLayout } from './layout.js';
 import { Rng } from '../core/rng.js';
@@ -120,7 +120,7 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
   if (dp && !(dp.clip > 0 && dp.noiseMultiplier >= 0)) throw new ConfigError(expected('clip > 0 and noiseMultiplier ≥ 0', 'dp', dp), 'dp');
   const fused = dp ? false : (opts.fused ?? true);
   const steps = dp
-    ? [compileDpCriticStep(cfg, opts.layout, seed, dp), compileGeneratorStep(cfg, opts.layout, seed)]
+    ? [compileDpCriticStep(cfg, opts.layout, seed, dp), compileDpFakeBatch(cfg, opts.layout, seed), compileGeneratorStep(cfg, opts.layout, seed)]
     : fused ? [compileTrainIteration(cfg, opts.layout, seed)] : [compileCriticStep(cfg, opts.layout, seed), compileGeneratorStep(cfg, opts.layout, seed)];
   const dpRandom = dp ? (dp.random ?? cryptoDpRandom()) : undefined;
   const dpNoise = dp ? steps[0]!.feeds.filter((f) => f.name.startsWith('dp/noise/')).map((f) => ({ name: f.name, shape: f.shape as number[], size: (f.shape as number[]).reduce((a, b) => a * b, 1) })) : [];
@@ -172,7 +172,7 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
       let dOut: Record<string, unknown> = {};
       let gOut: Record<string, unknown> = {};
       if (dp) {
-        for (let r = 0; r < cfg.dRounds; r++) await trainer.run(DP_D_STEP, dpCriticFeeds(opts.tensors, opts.layout, cfg, q, dpRandom!, dpNoise, rng));
+        for (let r = 0; r < cfg.dRounds; r++) await trainer.run(DP_D_STEP, await dpCriticFeeds(trainer, opts.tensors, opts.layout, cfg, q, dpRandom!, dpNoise, rng));
         for (let r = 0; r < cfg.gRounds; r++) gOut = await trainer.run(G_STEP, { z_attr: zAttr, z_feat: zFeat, ...state() });
         dOut = { d_loss: NaN, gp: NaN, w_dist: NaN };
       } else if (fused) {
@@ -225,11 +225,13 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
 type Feed = { data: Float32Array; shape: number[] };
 
 /**
- * The feeds of one DP critic step: a fresh Poisson sample of the chunk's flows (rate q, from `rnd`), as many fake
- * rows' z/h0/c0 and GP weights from the seeded streams (they depend on no record), and standard-normal noise per
- * critic param from `rnd`. An empty sample runs as one zero-weight row (the step then applies noise only).
+ * The feeds of one DP critic step: a fresh Poisson sample of the chunk's flows (rate q, from `rnd`); as many fake rows,
+ * the first N of ⌈N/B⌉ blocks of B from the DP_FAKE graph (z/h0/c0 from the seeded streams: the fakes depend on no
+ * record, and a block's fakes not on N); GP weights from the seeded stream; standard-normal noise per critic param
+ * from `rnd`. An empty sample runs as one zero-weight row (the step then applies noise only).
  */
-function dpCriticFeeds(
+async function dpCriticFeeds(
+  trainer: Trainer,
   tensors: ChunkTensors,
   layout: ModelLayout,
   cfg: ModelConfig,
@@ -237,7 +239,7 @@ function dpCriticFeeds(
   rnd: DpRandom,
   noise: readonly { name: string; shape: number[]; size: number }[],
   rng: TrainStreams,
-): Record<string, Feed> {
+): Promise<Record<string, Feed>> {
   const idx = poissonSample(tensors.n, q, rnd);
   const N = Math.max(1, idx.length);
   const A = layoutWidth(layout.attributes);
@@ -245,6 +247,7 @@ function dpCriticFeeds(
   const F2 = layoutWidth(layout.features) + 2;
   const S = T / cfg.sampleLen;
   const U = cfg.lstmUnits;
+  const B = cfg.batchSize;
   const attr = new Float32Array(N * A);
   const feat = new Float32Array(N * T * F2);
   const weight = new Float32Array(N);
@@ -253,13 +256,24 @@ function dpCriticFeeds(
     writeFlowWithGenFlag(tensors, layout, cfg.sampleLen, i, feat, b * T * F2);
     weight[b] = 1;
   });
+  const fakeAttr = new Float32Array(N * A);
+  const fakeFeat = new Float32Array(N * T * F2);
+  for (let start = 0; start < N; start += B) {
+    const out = await trainer.run(DP_FAKE, {
+      z_attr: { data: rng.z.normals(B * cfg.attributeNoiseDim), shape: [B, cfg.attributeNoiseDim] },
+      z_feat: { data: rng.z.normals(B * S * cfg.featureNoiseDim), shape: [B, S, cfg.featureNoiseDim] },
+      h0: { data: rng.lstmState.normals(B * U), shape: [B, U] },
+      c0: { data: rng.lstmState.normals(B * U), shape: [B, U] },
+    });
+    const rows = Math.min(B, N - start);
+    fakeAttr.set(((out['fake_attr'] as { data: Float32Array }).data).subarray(0, rows * A), start * A);
+    fakeFeat.set(((out['fake_feat'] as { data: Float32Array }).data).subarray(0, rows * T * F2), start * T * F2);
+  }
   const feeds: Record<string, Feed> = {
     real_attr: { data: attr, shape: [N, A] },
     real_feat: { data: feat, shape: [N, T, F2] },
-    z_attr: { data: rng.z.normals(N * cfg.attributeNoiseDim), shape: [N, cfg.attributeNoiseDim] },
-    z_feat: { data: rng.z.normals(N * S * cfg.featureNoiseDim), shape: [N, S, cfg.featureNoiseDim] },
-    h0: { data: rng.lstmState.normals(N * U), shape: [N, U] },
-    c0: { data: rng.lstmState.normals(N * U), shape: [N, U] },
+    fake_attr: { data: fakeAttr, shape: [N, A] },
+    fake_feat: { data: fakeFeat, shape: [N, T, F2] },
     alpha: { data: rng.gpAlpha.uniforms(N), shape: [N, 1] },
     alpha_attr: { data: rng.gpAlpha.uniforms(N), shape: [N, 1] },
     'dp/weight': { data: weight, shape: [N] },

@@ -14,7 +14,7 @@ import { Tensor } from '../../src/graph/tensor.js';
 import { Rng } from '../../src/core/rng.js';
 import { ConfigError } from '../../src/errors.js';
 import { parseModelConfig } from '../../src/model/config.js';
-import { compileCriticStep, compileDpCriticStep } from '../../src/model/graphs.js';
+import { compileCriticStep, compileDpCriticStep, compileDpFakeBatch } from '../../src/model/graphs.js';
 import { criticLossesPerExample, stepInputs, type StepInputs } from '../../src/model/losses.js';
 import { ParamInit, declareParams, paramSpecs, type NetContext } from '../../src/model/networks.js';
 import { cryptoDpRandom, dpChunkPlan, dpLedger, poissonSample, seededDpRandomForTests } from '../../src/model/dp.js';
@@ -49,6 +49,13 @@ function stepFeeds(r: Rng, n: number): Record<string, Tensor> {
   };
 }
 
+/** Real and fake rows (fakes as random as the reals: the DP step takes them as given) for a DP step on n examples. */
+function dpRows(r: Rng, n: number): Record<string, Tensor> {
+  const f = stepFeeds(r, n);
+  const g = stepFeeds(r, n);
+  return { real_attr: f.real_attr!, real_feat: f.real_feat!, alpha: f.alpha!, alpha_attr: f.alpha_attr!, fake_attr: g.real_attr!, fake_feat: g.real_feat! };
+}
+
 function dpFeeds(step: CompiledStep, n: number, denominator: number, noise: (size: number) => Float32Array, weights?: number[]): Record<string, Tensor> {
   const out: Record<string, Tensor> = {
     'dp/weight': Tensor.from('float32', [n], weights ?? new Array<number>(n).fill(1)),
@@ -64,31 +71,38 @@ function dpFeeds(step: CompiledStep, n: number, denominator: number, noise: (siz
 describe('DP-SGD critic step', () => {
   const dStep = compileCriticStep(cfg, tinyLayout, 3, new Graph());
 
-  it('has a symbolic batch, one noise input per critic param, and reports no un-noised loss', () => {
+  it('has a symbolic batch, fed fakes (no generator inside), one noise input per critic param, and reports no un-noised loss', () => {
     const step = compileDpCriticStep(cfg, tinyLayout, 3, { clip: 1, noiseMultiplier: 1 }, new Graph());
     expect(step.feeds.find((f) => f.name === 'real_feat')!.shape).toEqual(['N', 4, 5]);
+    expect(step.feeds.find((f) => f.name === 'fake_feat')!.shape).toEqual(['N', 4, 5]);
+    expect(step.reads).toEqual([]); // no generator param: a fake cannot depend on the sample's size through BatchNorm
     const critic = dStep.state.filter((s) => /^(disc|attr_disc)\//.test(s.key)).map((s) => `dp/noise/${s.key}`);
     expect(step.feeds.filter((f) => f.name.startsWith('dp/noise/')).map((f) => f.name)).toEqual(critic);
     expect(Object.keys(step.outputs)).toEqual(['grad_norm']);
-    expect(new Set(step.state.map((s) => s.key))).toEqual(new Set(dStep.state.map((s) => s.key)));
+    expect(new Set(step.state.map((s) => s.key))).toEqual(new Set(dStep.state.filter((s) => !s.key.startsWith('bn:')).map((s) => s.key)));
   });
 
   it('with σ = 0, a huge clip and the actual batch size as denominator, equals the plain critic step (float64 interpreter)', () => {
     const step = compileDpCriticStep(cfg, tinyLayout, 3, { clip: 1e9, noiseMultiplier: 0 }, new Graph());
+    const fakes = compileDpFakeBatch(cfg, tinyLayout, 3, new Graph());
     const r = new Rng(5, 'test');
     const a = new Map<string, Tensor>();
     const b = new Map<string, Tensor>();
     for (let i = 0; i < 2; i++) {
       const f = stepFeeds(r, B);
       interpret(dStep, a, f);
-      interpret(step, b, { ...f, ...dpFeeds(step, B, B, (n) => new Float32Array(n)) });
+      // the DP step's fakes: the fake graph on the same noise, with the generator's params as the plain step has them
+      const fk = interpret(fakes, new Map([...a].filter(([k]) => k.startsWith('gen/'))), f);
+      const dpIn = { real_attr: f.real_attr!, real_feat: f.real_feat!, alpha: f.alpha!, alpha_attr: f.alpha_attr!, fake_attr: fk['out/fake_attr']!, fake_feat: fk['out/fake_feat']! };
+      interpret(step, b, { ...dpIn, ...dpFeeds(step, B, B, (n) => new Float32Array(n)) });
     }
     let changed = 0;
-    for (const [k, v] of a) {
-      const w = b.get(k)!;
+    for (const [k, w] of b) {
+      const v = a.get(k)!;
       v.data.forEach((x, j) => expect(w.data[j]!, k).toBeCloseTo(x, 9));
       if (k.startsWith('disc/l0/W')) changed += v.data.filter((x, j) => x !== dStep.state.find((s) => s.key === k)!.init[j]).length;
     }
+    expect(b.size).toBe(dStep.state.filter((s) => !s.key.startsWith('bn:')).length);
     expect(changed).toBeGreaterThan(0);
   });
 
@@ -135,7 +149,7 @@ describe('DP-SGD critic step', () => {
 
   it('clipping bounds the mean gradient by C·N/denominator and changes it; noise adds σ·C per coordinate', () => {
     const r = new Rng(9, 'test');
-    const f = stepFeeds(r, B);
+    const f = dpRows(r, B);
     const norm = (clip: number, sigma: number, noise: (n: number) => Float32Array): number => {
       const step = compileDpCriticStep(cfg, tinyLayout, 3, { clip, noiseMultiplier: sigma }, new Graph());
       return interpret(step, new Map(), { ...f, ...dpFeeds(step, B, 10, noise) })['out/grad_norm']!.data[0]!;
@@ -156,7 +170,7 @@ describe('DP-SGD critic step', () => {
   it('an empty sample (one zero-weight row) with σ = 0 leaves the critics unchanged', () => {
     const step = compileDpCriticStep(cfg, tinyLayout, 3, { clip: 1, noiseMultiplier: 0 }, new Graph());
     const state = new Map<string, Tensor>();
-    const out = interpret(step, state, { ...stepFeeds(new Rng(10, 'test'), 1), ...dpFeeds(step, 1, 5, (n) => new Float32Array(n), [0]) });
+    const out = interpret(step, state, { ...dpRows(new Rng(10, 'test'), 1), ...dpFeeds(step, 1, 5, (n) => new Float32Array(n), [0]) });
     expect(out['out/grad_norm']!.data[0]).toBe(0);
     for (const s of step.state.filter((x) => /^(disc|attr_disc)\//.test(x.key))) {
       expect(Array.from(state.get(s.key)!.data), s.key).toEqual(Array.from(s.init, (v) => Math.fround(v)));
