@@ -149,6 +149,8 @@ export interface RunOptions {
    * model.iterations (and checkpointEvery) to fit it (src/pipeline/budget.ts); the plan is stored in the workdir.
    */
   budgetS?: number;
+  /** `--public`: a public trace to pretrain on without DP before the private chunks' DP-SGD (needs global.dp). */
+  publicTrace?: string;
   /** Evaluation options. */
   downstream?: boolean;
   privacy?: boolean;
@@ -391,7 +393,13 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
 
     // 2. train
     const { trainStageFingerprint } = await import('./train.js');
-    const trainFp = trainStageFingerprint(pre.fingerprint, cfg);
+    let publicTrace: { path: string; sha256: string } | undefined;
+    if (opts.publicTrace !== undefined) {
+      if (!cfg.global.dp) throw new ConfigError('--public pretrains the model that DP-SGD fine-tunes: it needs --dp', 'public');
+      const path = resolve(opts.publicTrace);
+      publicTrace = { path, sha256: (await inputRecord(wd, path)).sha256 };
+    }
+    const trainFp = trainStageFingerprint(pre.fingerprint, cfg, publicTrace?.sha256);
     const scope = await workdirIdentity(wd);
     checkSignal();
     const trainedStage = await record<TrainStageResult>('train', trainFp, async () => {
@@ -404,6 +412,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         executor,
         device,
         ...(signal ? { signal } : {}),
+        ...(publicTrace ? { publicTrace } : {}),
         onProgress: (job, f, info) => ev.progress?.('train', job, f, info),
       });
     });

@@ -3,7 +3,7 @@
 import { rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { NetShareError } from '../errors.js';
+import { ConfigError, NetShareError } from '../errors.js';
 import type { NetShareConfig } from '../config/schema.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { modelConfigSchema, type ModelConfig } from '../model/config.js';
@@ -17,7 +17,9 @@ import { checkpointFiles, listCheckpoints } from './checkpoints.js';
 import { fingerprint, readJsonIfExists } from './fsutil.js';
 import { reviveError, type Job, type JobContext } from './jobs.js';
 import { acquireLease, LeaseBusyError } from './lease.js';
-import { checkpointDir, inWorkdir, leaseLogPath, leasePath, relativeToWorkdir, trainChunkDir, trainResultPath } from './workdir.js';
+import { checkpointDir, inWorkdir, leaseLogPath, leasePath, relativeToWorkdir, trainChunkDir, trainResultPath, trainRoot } from './workdir.js';
+import { loadManifest } from './manifest.js';
+import { join } from 'node:path';
 
 /** Params of a `train-chunk` job (plain JSON; the workdir is the job's, paths are relative to it). */
 export interface TrainChunkParams {
@@ -196,6 +198,12 @@ export interface TrainStageOptions {
   onJobDone?: (job: string, r: JobResult) => void;
   /** Cancels the stage's jobs (runAll rejects with InterruptedError). */
   signal?: AbortSignal;
+  /**
+   * DP runs (`--public`): a public trace to pretrain on without DP (spec §3.5): preprocessed with this config (its fixed
+   * ranges, choices and tag dims; its own chunk edges) under <wd>/train/public, its first chunk trained, and every
+   * private chunk fine-tuned from that model with DP-SGD.
+   */
+  publicTrace?: { path: string; sha256: string };
 }
 
 export interface TrainStageResult {
@@ -211,13 +219,63 @@ export interface TrainStageResult {
  * The train stage's fingerprint: the preprocess stage's (input bytes, preprocessing config), the model and training
  * config, the seed, DP, the version of the model code (graphCodeVersion) and of the seeded streams.
  */
-export function trainStageFingerprint(preprocessFp: string, cfg: NetShareConfig): string {
-  return fingerprint({ pre: preprocessFp, model: cfg.model, train: cfg.train, seed: cfg.global.seed, dp: cfg.global.dp, graphs: graphCodeVersion(), streams: RNG_STREAMS_VERSION });
+export function trainStageFingerprint(preprocessFp: string, cfg: NetShareConfig, publicSha256?: string): string {
+  return fingerprint({
+    pre: preprocessFp, model: cfg.model, train: cfg.train, seed: cfg.global.seed, dp: cfg.global.dp, graphs: graphCodeVersion(), streams: RNG_STREAMS_VERSION,
+    ...(publicSha256 !== undefined ? { public: publicSha256 } : {}),
+  });
+}
+
+/**
+ * `--public`: preprocess the public trace under <wd>/train/public with the run's config made non-DP (its chunk edges
+ * are its own; ranges, choices, max flow length and tag dims are the config's, so the layout is the private one's),
+ * train its first chunk as one `train-chunk` job, and return the model's last checkpoint (workdir-relative).
+ */
+async function pretrainPublic(opts: TrainStageOptions, pub: NonNullable<TrainStageOptions['publicTrace']>, device: Device, events: Parameters<Executor['runAll']>[1]): Promise<PublicPretraining> {
+  const pwd = join(trainRoot(opts.workdir), 'public');
+  const cfg: NetShareConfig = {
+    ...opts.config,
+    global: { ...opts.config.global, dp: false },
+    preprocess: { ...opts.config.preprocess, holdoutShare: 0 },
+    train: { ...opts.config.train, fineTuneFromChunk0: false },
+  };
+  const { preprocess } = await import('./preprocess.js');
+  const r = await preprocess({ input: pub.path, workdir: pwd, config: cfg, onProgress: (phase, d, t) => opts.onProgress?.('train/public', t > 0 ? d / t : 0, `preprocess ${phase}`) });
+  const chunk = r.chunks[0];
+  if (chunk === undefined) throw new NetShareError(`the public trace ${pub.path} has no records to pretrain on`);
+  const upstream = fingerprint({ private: opts.upstream, publicPre: (await loadManifest(pwd)).stages['preprocess']?.fingerprint ?? pub.sha256 });
+  const { first } = trainJobs(pwd, `${opts.scope}/public`, cfg, [chunk], device, upstream);
+  const job = { ...first[0]!, id: `train/public-chunk-${chunk}` };
+  const [res] = await opts.executor.runAll([job], events);
+  if (!res!.ok) throw failure(res!);
+  const out = res!.result as TrainChunkResult;
+  return {
+    trace: pub.path,
+    sha256: pub.sha256,
+    chunk,
+    flows: (await loadChunkMeta(pwd, chunk)).n,
+    iterations: out.iterations,
+    checkpoint: relativeToWorkdir(opts.workdir, inWorkdir(pwd, out.lastCheckpoint)),
+  };
 }
 
 /** A DP run's ledger plus what of the run used the real data outside DP-SGD (and is therefore not covered by ε). */
 export interface DpRunLedger extends DpLedger {
   notPrivate: string[];
+  /** `--public`: the non-DP model every private chunk started from (spec §3.5 pretrain_dp). */
+  publicPretraining?: PublicPretraining;
+}
+
+/** The public model of `--public`: trained without DP on the first chunk of the public trace, same config and layout. */
+export interface PublicPretraining {
+  trace: string;
+  sha256: string;
+  /** The public trace's chunk it trained on (its first non-empty one) and how long. */
+  chunk: number;
+  flows: number;
+  iterations: number;
+  /** Its last checkpoint, relative to the workdir: every private chunk's initFrom. */
+  checkpoint: string;
 }
 
 /**
@@ -302,6 +360,11 @@ export async function trainStage(opts: TrainStageOptions): Promise<TrainStageRes
     onDone: (job: Job, r: JobResult) => opts.onJobDone?.(job.id, r),
     ...(opts.signal ? { signal: opts.signal } : {}),
   };
+  if (opts.publicTrace) {
+    if (!ledger) throw new ConfigError('--public pretrains the model that DP-SGD fine-tunes: it needs --dp', 'public');
+    ledger.publicPretraining = await pretrainPublic(opts, opts.publicTrace, device, events);
+    for (const j of first) (j.params as unknown as TrainChunkParams).initFrom = ledger.publicPretraining.checkpoint;
+  }
   const t0 = performance.now();
   const r0 = await opts.executor.runAll(first, events);
   for (const r of r0) if (!r.ok) throw failure(r);

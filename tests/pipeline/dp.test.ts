@@ -143,4 +143,26 @@ describe('netshare run --dp (tiny pcap)', () => {
     expect(r.out).toMatch(/noise multiplier σ = [\d.]+ \(derived by the accountant\), clip C = 1/);
     expect(r.out).toMatch(/not covered by ε/);
   }, 240_000);
+
+  it('--public: pretrains without DP on the public trace, and every private chunk starts from that model', async () => {
+    const pub = join(dir, 'public.pcap');
+    await writePcap(pub, syntheticPackets(30, 1.5) as PacketTable);
+    const no = await runCli(['train', '--input', input, '--config', config(false), '--workdir', join(dir, 'z'), '--public', pub]);
+    expect(no.code).not.toBe(0);
+    expect(no.err).toMatch(/--public .* needs --dp/);
+    const wd = join(dir, 'wd-public');
+    const r = await runCli(['train', '--input', input, '--config', config(false), '--workdir', wd, '--workers', '1', '--dp', '--noise-multiplier', '1', '--public', pub, '--json']);
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out) as { dp: { publicPretraining: { trace: string; chunk: number; iterations: number; checkpoint: string }; chunks: { chunk: number }[] } };
+    const p = j.dp.publicPretraining;
+    expect(p.trace).toBe(pub);
+    expect(p.iterations).toBe(6);
+    expect(p.checkpoint.startsWith('train/public/')).toBe(true);
+    expect(existsSync(join(wd, p.checkpoint))).toBe(true);
+    for (const c of j.dp.chunks) {
+      const job = JSON.parse(readFileSync(join(wd, 'train', `chunk-${c.chunk}`, 'job.json'), 'utf8')) as { params: { initFrom?: string; dp?: unknown } };
+      expect(job.params.initFrom).toBe(p.checkpoint);
+      expect(job.params.dp).toBeDefined();
+    }
+  }, 240_000);
 });

@@ -38,6 +38,7 @@ export interface PipelineArgs extends GlobalArgs, ReadArgs {
   dp?: boolean;
   epsilon?: number;
   noiseMultiplier?: number;
+  public?: string;
 }
 
 /** Options shared by run / train / generate. */
@@ -81,7 +82,11 @@ export function pipelineOptions(y: Argv, which: 'run' | 'train' | 'generate'): A
       })
       .option('epsilon', { type: 'number', describe: 'With --dp: the target ε of the whole run (global.dp.epsilon; δ = global.dp.delta, default 1e-5)' })
       .option('noise-multiplier', { type: 'number', describe: 'With --dp: the noise multiplier σ (global.dp.noiseMultiplier); ε is derived' })
-      .conflicts('epsilon', 'noise-multiplier');
+      .conflicts('epsilon', 'noise-multiplier')
+      .option('public', {
+        type: 'string',
+        describe: 'With --dp: a public trace of the same kind to pretrain on without DP (same config, fixed ranges and tag dims); every private chunk starts from that model',
+      });
   }
   if (which !== 'train') {
     a = a
@@ -223,6 +228,7 @@ function dpJson(d: DpRunLedger): Record<string, unknown> {
     epsilon: d.epsilon, delta: d.delta, order: d.order, noiseMultiplier: d.noiseMultiplier, clip: d.clip, countNoise: d.countNoise, given: d.given,
     ...(d.targetEpsilon !== undefined ? { targetEpsilon: d.targetEpsilon } : {}),
     chunks: d.chunks, mechanisms: d.mechanisms, composition: d.composition, notPrivate: d.notPrivate,
+    ...(d.publicPretraining ? { publicPretraining: d.publicPretraining } : {}),
   };
 }
 
@@ -235,6 +241,8 @@ function printDp(args: GlobalArgs, d: DpRunLedger): void {
   say(args, `  noise multiplier σ = ${d.noiseMultiplier.toFixed(4)} (${derived('noiseMultiplier')}), clip C = ${d.clip}, flow-count noise std ${d.countNoise}`);
   say(args, `  ${'chunk'.padEnd(6)} ${'flows'.padStart(8)} ${'q'.padStart(8)} ${'E[batch]'.padStart(9)} ${'critic steps'.padStart(13)}`);
   for (const c of d.chunks) say(args, `  ${String(c.chunk).padEnd(6)} ${String(c.flows).padStart(8)} ${c.q.toFixed(4).padStart(8)} ${c.expectedBatch.toFixed(1).padStart(9)} ${String(c.steps).padStart(13)}`);
+  const pub = d.publicPretraining;
+  if (pub) say(args, `  public pretraining (not DP, public data): ${pub.trace} chunk ${pub.chunk} (${pub.flows} flows), ${pub.iterations} iterations; every private chunk started from ${pub.checkpoint}`);
   say(args, `  composition: ${d.composition}`);
   say(args, '  not covered by ε (uses the real data outside DP-SGD):');
   for (const n of d.notPrivate) say(args, `    - ${n}`);
@@ -263,6 +271,7 @@ export async function runCommandHandler(args: ArgumentsCamelCase<PipelineArgs>, 
       ...(args.flows !== undefined ? { flows: args.flows } : {}),
       ...(args.duration !== undefined ? { durationS: args.duration } : {}),
       ...(args.holdoutFile !== undefined ? { holdoutFile: args.holdoutFile } : {}),
+      ...(args.public !== undefined ? { publicTrace: args.public } : {}),
       ...(which !== 'generate' ? { read: readOptionsFrom(args) } : {}),
       ...(args.budget !== undefined ? { budgetS: parseBudget(args.budget) } : {}),
       downstream: args.downstream ?? true,
