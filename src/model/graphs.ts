@@ -1,5 +1,6 @@
 // Compiles DoppelGANger's step graphs (critic step, generator step) and the standalone generator graph.
-import { add, mul, reduceSum, sqrt, square, sub } from '../graph/api.js';
+import { add, div, mul, reduceSum, sqrt, square, sub } from '../graph/api.js';
+import { ghostClippedSums } from './ghost.js';
 import { InputError } from '../errors.js';
 import { toOnnx } from '../graph/emit.js';
 import { Graph, type Value } from '../graph/ir.js';
@@ -25,6 +26,12 @@ export interface DpStepConfig {
   clip: number;
   /** σ: the noise added to the clipped sum is N(0, (σ·C)²) per coordinate. */
   noiseMultiplier: number;
+  /**
+   * How per-example gradients are clipped: 'ghost' (default; ghostClippedSums: norms from activations and adjoints,
+   * no per-example gradient tensors) or 'tiling' (perExampleGrads + dpAggregate: per-example gradients materialised,
+   * N× the critics' parameter memory). Equal results (tests/model/dp.test.ts).
+   */
+  method?: 'ghost' | 'tiling';
 }
 
 function optimizers(cfg: ModelConfig): Record<'gen' | 'disc' | 'attr_disc', OptimizerConfig> {
@@ -87,13 +94,19 @@ export function compileDpCriticStep(cfg: ModelConfig, layout: ModelLayout, seed:
   const denominator = g.input('dp/denominator', []);
   const trained = g.paramList().filter((p) => p.group === 'disc' || p.group === 'attr_disc');
   const noise = trained.map((p) => g.input(`dp/noise/${p.value.name}`, p.value.shape));
-  const pe = g.scope('dp', () =>
-    perExampleGrads(trained.map((p) => p.value), x.realAttr, (tiled) => {
-      const tiledParams = new Map(params);
-      trained.forEach((p, i) => tiledParams.set(p.value.name, tiled[i]!));
-      return criticLossesPerExample({ ...ctx, params: tiledParams }, x, N, fake);
-    }));
-  const grads = g.scope('dp/aggregate', () => dpAggregate(pe.grads, noise, dp.clip, dp.noiseMultiplier, { weights: weight, denominator }));
+  let grads: Value[];
+  if ((dp.method ?? 'ghost') === 'ghost') {
+    const sums = g.scope('dp/ghost', () => ghostClippedSums(ctx, x, fake, dp.clip, weight, trained.map((p) => p.value.name)));
+    grads = g.scope('dp/aggregate', () => sums.map((sm, k) => div(add(sm, mul(noise[k]!, dp.noiseMultiplier * dp.clip)), denominator)));
+  } else {
+    const pe = g.scope('dp', () =>
+      perExampleGrads(trained.map((p) => p.value), x.realAttr, (tiled) => {
+        const tiledParams = new Map(params);
+        trained.forEach((p, i) => tiledParams.set(p.value.name, tiled[i]!));
+        return criticLossesPerExample({ ...ctx, params: tiledParams }, x, N, fake);
+      }));
+    grads = g.scope('dp/aggregate', () => dpAggregate(pe.grads, noise, dp.clip, dp.noiseMultiplier, { weights: weight, denominator }));
+  }
   const state = new TrainState(g, DP_D_STEP);
   for (const p of trained) state.add(p.value.name, p.value, p.init);
   const opt = optimizers(cfg);

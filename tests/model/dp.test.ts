@@ -167,6 +167,32 @@ describe('DP-SGD critic step', () => {
     expect(noisy / ((1e3 * Math.sqrt(count)) / 10)).toBeCloseTo(1, 2);
   });
 
+  it('ghost clipping equals clipping the materialised per-example gradients (tiling), clipped or not, with noise', () => {
+    const r = new Rng(12, 'test');
+    const rows = dpRows(r, 7);
+    const noiseRng = new Rng(13, 'test');
+    const noiseDraws = new Map<number, Float32Array>();
+    const noise = (n: number): Float32Array => {
+      if (!noiseDraws.has(n)) noiseDraws.set(n, noiseRng.normals(n));
+      return noiseDraws.get(n)!;
+    };
+    let clippedSome = false;
+    for (const [clip, sigma] of [[1e9, 0], [0.05, 0], [0.5, 0], [0.5, 0.7]] as const) {
+      const out: Record<string, Tensor>[] = [];
+      const states: Map<string, Tensor>[] = [];
+      for (const method of ['ghost', 'tiling'] as const) {
+        const step = compileDpCriticStep(cfg, tinyLayout, 3, { clip, noiseMultiplier: sigma, method }, new Graph());
+        const st = new Map<string, Tensor>();
+        out.push(interpret(step, st, { ...rows, ...dpFeeds(step, 7, 5, noise, [1, 1, 1, 1, 1, 1, 0]) }));
+        states.push(st);
+      }
+      expect(out[0]!['out/grad_norm']!.data[0], `clip ${clip}`).toBeCloseTo(out[1]!['out/grad_norm']!.data[0]!, 9);
+      for (const [k, v] of states[1]!) v.data.forEach((x, j) => expect(states[0]!.get(k)!.data[j]!, `${k} clip ${clip}`).toBeCloseTo(x, 9));
+      if (clip === 0.05) clippedSome = out[0]!['out/grad_norm']!.data[0]! <= (0.05 * 6) / 5 + 1e-12;
+    }
+    expect(clippedSome).toBe(true);
+  });
+
   it('an empty sample (one zero-weight row) with σ = 0 leaves the critics unchanged', () => {
     const step = compileDpCriticStep(cfg, tinyLayout, 3, { clip: 1, noiseMultiplier: 0 }, new Graph());
     const state = new Map<string, Tensor>();
