@@ -2,7 +2,8 @@
 // critic step. Default: a bare 4×512 critic (input 520, batch 100). `--model demo|netflow`: the model's own step graphs
 // (compileDpCriticStep vs compileCriticStep: generator forward, both critics, both gradient penalties, Adam) at the demo
 // preset's sizes or the netflow preset's with DP's fixed max flow length 100.
-// Run: npx vite-node bench/graph-dp.ts [--batch N] [--model demo|netflow]
+// `pcap500`: paper-size networks on packet flows of T = 500 (the issue's memory case; use --no-tiling).
+// Run: npx vite-node bench/graph-dp.ts [--batch N] [--model demo|netflow|pcap500 [--no-tiling]]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { MODEL_PRESETS, parseModelConfig, type ModelConfig } from '../src/model/config.js';
@@ -42,16 +43,21 @@ function modelCase(name: string): { cfg: ModelConfig; layout: ModelLayout } {
     };
   }
   if (name === 'netflow') return { cfg: parseModelConfig({ ...MODEL_PRESETS.netflow, batchSize: N, iterations: 10, checkpointEvery: 0 }), layout: lay(181, 6, 100) };
-  throw new Error(`--model demo | netflow, got ${name}`);
+  // the issue's memory case: paper-size critics and LSTM on packet flows of T = 500 (9 feature dims + gen flag)
+  if (name === 'pcap500') return { cfg: parseModelConfig({ ...MODEL_PRESETS.pcap, batchSize: N, iterations: 10, checkpointEvery: 0 }), layout: lay(181, 9, 500) };
+  throw new Error(`--model demo | netflow | pcap500, got ${name}`);
 }
 
 /** The model's critic step; DP: its fake-batch graph first (it generates the fakes the plain step generates in-graph). */
-function buildModel(dp: boolean): CompiledStep[] {
+function buildModel(variant: Variant): CompiledStep[] {
   const { cfg, layout } = modelCase(MODEL!);
-  return dp
-    ? [compileDpFakeBatch(cfg, layout, 1, new Graph()), compileDpCriticStep(cfg, layout, 1, { clip: 1, noiseMultiplier: 1 }, new Graph())]
-    : [compileCriticStep(cfg, layout, 1, new Graph())];
+  return variant === 'plain'
+    ? [compileCriticStep(cfg, layout, 1, new Graph())]
+    : [compileDpFakeBatch(cfg, layout, 1, new Graph()), compileDpCriticStep(cfg, layout, 1, { clip: 1, noiseMultiplier: 1, method: variant }, new Graph())];
 }
+
+type Variant = 'plain' | 'ghost' | 'tiling';
+const LABEL: Record<Variant, string> = { plain: 'D (plain)', ghost: 'D (DP-SGD, ghost clipping)', tiling: 'D (DP-SGD, per-example by tiling)' };
 
 function build(dp: boolean): CompiledStep {
   const g = new Graph();
@@ -89,9 +95,10 @@ function build(dp: boolean): CompiledStep {
 }
 
 const rows: Record<string, unknown>[] = [];
-for (const dp of [false, true]) {
+const variants: Variant[] = MODEL ? (args.includes('--no-tiling') ? ['plain', 'ghost'] : ['plain', 'ghost', 'tiling']) : ['plain', 'tiling'];
+for (const variant of variants) {
   const t0 = performance.now();
-  const steps = MODEL ? buildModel(dp) : [build(dp)];
+  const steps = MODEL ? buildModel(variant) : [build(variant !== 'plain')];
   const buildMs = performance.now() - t0;
   const c = performance.now();
   const tr = await Trainer.create(steps, { intraOpThreads: 1 });
@@ -117,12 +124,13 @@ for (const dp of [false, true]) {
     best = Math.min(best, performance.now() - t);
   }
   rows.push({
-    model: MODEL ?? 'bare critic', step: dp ? 'D (DP-SGD, per-example)' : 'D (plain)', batch: N, buildMs: Math.round(buildMs), createMs: Math.round(createMs),
+    model: MODEL ?? 'bare critic', step: LABEL[variant], batch: N, buildMs: Math.round(buildMs), createMs: Math.round(createMs),
     stepMs: Math.round(best), rssMB: Math.round(process.memoryUsage().rss / 1e6),
   });
   await tr.dispose();
 }
-rows.push({ model: MODEL ?? 'bare critic', step: 'DP ÷ plain', stepMs: Number(((rows[1]!['stepMs'] as number) / (rows[0]!['stepMs'] as number)).toFixed(2)) });
+const plainMs = rows[0]!['stepMs'] as number;
+for (const r of rows.slice(1, variants.length)) r['× plain'] = Number(((r['stepMs'] as number) / plainMs).toFixed(2));
 console.table(rows);
 mkdirSync('bench/out', { recursive: true });
 writeFileSync(`bench/out/graph-dp-cpu${MODEL ? `-${MODEL}` : ''}.json`, JSON.stringify({ date: new Date().toISOString(), load: loadavg(), rows }, null, 2));
