@@ -22,6 +22,8 @@ import { RdpAccountant } from '../../src/model/dp-accountant.js';
 import { trainChunk, type TrainProgress } from '../../src/model/index.js';
 import { checkpointFiles, loadCheckpoint } from '../../src/pipeline/checkpoints.js';
 import { tinyConfig, tinyLayout, tinyTensors } from './synthetic.js';
+import { Trainer } from '../../src/runtime/trainer.js';
+import { closeness } from '../graph/helpers.js';
 
 const cfg = parseModelConfig({ ...tinyConfig, batchSize: 5 });
 const B = cfg.batchSize;
@@ -191,6 +193,26 @@ describe('DP-SGD critic step', () => {
       if (clip === 0.05) clippedSome = out[0]!['out/grad_norm']!.data[0]! <= (0.05 * 6) / 5 + 1e-12;
     }
     expect(clippedSome).toBe(true);
+  });
+
+  it('one ghost-clipped DP step on onnxruntime matches the float64 interpreter (float32 tolerance)', async () => {
+    const step = compileDpCriticStep(cfg, tinyLayout, 3, { clip: 0.5, noiseMultiplier: 0.3 }, new Graph());
+    const rows = dpRows(new Rng(14, 'test'), 6);
+    const nr = new Rng(15, 'test');
+    const feeds = { ...rows, ...dpFeeds(step, 6, 5, (n) => nr.normals(n), [1, 1, 1, 1, 1, 0]) };
+    const ref = new Map<string, Tensor>();
+    const want = interpret(step, ref, feeds);
+    const trainer = await Trainer.create([step], { intraOpThreads: 1 });
+    try {
+      const got = await trainer.run(step.name, Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, { data: Float32Array.from(t.data), shape: [...t.shape] }])));
+      expect(got['grad_norm'] as number).toBeCloseTo(want['out/grad_norm']!.data[0]!, 3);
+      for (const s of step.state) {
+        const have = new Tensor('float32', [...s.shape], Float64Array.from(trainer.value(s.key)));
+        expect(closeness(have, ref.get(s.key)!, 1e-3, 1e-5), s.key).toBeLessThanOrEqual(1);
+      }
+    } finally {
+      await trainer.dispose();
+    }
   });
 
   it('an empty sample (one zero-weight row) with σ = 0 leaves the critics unchanged', () => {
