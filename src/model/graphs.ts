@@ -1,6 +1,9 @@
 // Compiles DoppelGANger's step graphs (critic step, generator step) and the standalone generator graph.
 import { add, div, mul, reduceSum, sqrt, square, sub } from '../graph/api.js';
 import { ghostClippedSums } from './ghost.js';
+import { createHash } from 'node:crypto';
+import { presetModelConfig } from './config.js';
+import { PRESET_LAYOUTS } from './presets.js';
 import { InputError } from '../errors.js';
 import { toOnnx } from '../graph/emit.js';
 import { Graph, type Value } from '../graph/ir.js';
@@ -290,4 +293,21 @@ function mustGet(m: ReadonlyMap<string, Float32Array>, k: string): Float32Array 
   const v = m.get(k);
   if (!v) throw new InputError(`Generator weight ${k} is missing from the checkpoint`);
   return v;
+}
+
+let dpVersion: string | undefined;
+
+/**
+ * Hash of the DP graphs (compileDpCriticStep, ghost and tiling, and compileDpFakeBatch) emitted for the netflow
+ * preset's reference layout: part of a DP run's train fingerprint, since models/ (graphCodeVersion) holds no DP graph.
+ */
+export function dpGraphVersion(): string {
+  if (dpVersion) return dpVersion;
+  const cfg = presetModelConfig('netflow', { iterations: 10, checkpointEvery: 0 });
+  const layout = PRESET_LAYOUTS.netflow;
+  const h = createHash('sha256');
+  for (const method of ['ghost', 'tiling'] as const) h.update(compileDpCriticStep(cfg, layout, 0, { clip: 1, noiseMultiplier: 1, method }).onnx);
+  h.update(compileDpFakeBatch(cfg, layout, 0).onnx);
+  dpVersion = h.digest('hex').slice(0, 16);
+  return dpVersion;
 }

@@ -10,6 +10,7 @@ import { modelConfigSchema, type ModelConfig } from '../model/config.js';
 import type { Device } from '../runtime/session.js';
 import { loadChunkMeta, loadChunkTensors, loadModelLayout, loadPreprocessSummary } from './chunk-tensors.js';
 import { cryptoDpRandom, dpChunkPlan, dpLedger, type DpLedger } from '../model/dp.js';
+import { dpGraphVersion } from '../model/graphs.js';
 import type { Executor, JobResult } from './executor.js';
 import { RNG_STREAMS_VERSION } from '../core/rng.js';
 import { graphCodeVersion } from './code-version.js';
@@ -223,6 +224,7 @@ export function trainStageFingerprint(preprocessFp: string, cfg: NetShareConfig,
   return fingerprint({
     pre: preprocessFp, model: cfg.model, train: cfg.train, seed: cfg.global.seed, dp: cfg.global.dp, graphs: graphCodeVersion(), streams: RNG_STREAMS_VERSION,
     ...(publicSha256 !== undefined ? { public: publicSha256 } : {}),
+    ...(cfg.global.dp ? { dpGraphs: dpGraphVersion() } : {}),
   });
 }
 
