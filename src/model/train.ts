@@ -172,7 +172,12 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
       let dOut: Record<string, unknown> = {};
       let gOut: Record<string, unknown> = {};
       if (dp) {
-        for (let r = 0; r < cfg.dRounds; r++) await trainer.run(DP_D_STEP, await dpCriticFeeds(trainer, opts.tensors, opts.layout, cfg, q, dpRandom!, dpNoise, rng));
+        for (let r = 0; r < cfg.dRounds; r++) {
+          // this step's seeded draws (fakes' z/h0/c0, α) from their own substream: their number depends on the sample's
+          // size, and from the shared streams it would shift the generator steps' noise by a data-dependent amount
+          const own = Rng.forPurpose(seed, `train/dp-step/${iteration}/${r}`);
+          await trainer.run(DP_D_STEP, await dpCriticFeeds(trainer, opts.tensors, opts.layout, cfg, q, dpRandom!, dpNoise, own));
+        }
         for (let r = 0; r < cfg.gRounds; r++) gOut = await trainer.run(G_STEP, { z_attr: zAttr, z_feat: zFeat, ...state() });
         dOut = { d_loss: NaN, gp: NaN, w_dist: NaN };
       } else if (fused) {
@@ -226,9 +231,9 @@ type Feed = { data: Float32Array; shape: number[] };
 
 /**
  * The feeds of one DP critic step: a fresh Poisson sample of the chunk's flows (rate q, from `rnd`); as many fake rows,
- * the first N of ⌈N/B⌉ blocks of B from the DP_FAKE graph (z/h0/c0 from the seeded streams: the fakes depend on no
- * record, and a block's fakes not on N); GP weights from the seeded stream; standard-normal noise per critic param
- * from `rnd`. An empty sample runs as one zero-weight row (the step then applies noise only).
+ * the first N of ⌈N/B⌉ blocks of B from the DP_FAKE graph (z/h0/c0 seeded, one substream of `own` per block: the
+ * fakes depend on no record, and a block's fakes not on N); GP weights from `own` (row i's weight is the i-th draw,
+ * whatever N); standard-normal noise per critic param from `rnd`. An empty sample runs as one zero-weight row (the step then applies noise only).
  */
 async function dpCriticFeeds(
   trainer: Trainer,
@@ -238,7 +243,7 @@ async function dpCriticFeeds(
   q: number,
   rnd: DpRandom,
   noise: readonly { name: string; shape: number[]; size: number }[],
-  rng: TrainStreams,
+  own: Rng,
 ): Promise<Record<string, Feed>> {
   const idx = poissonSample(tensors.n, q, rnd);
   const N = Math.max(1, idx.length);
@@ -258,7 +263,11 @@ async function dpCriticFeeds(
   });
   const fakeAttr = new Float32Array(N * A);
   const fakeFeat = new Float32Array(N * T * F2);
+  const gpAlpha = own.substream('gp-alpha');
   for (let start = 0; start < N; start += B) {
+    // block k's noise from its own substream: fake i is a function of (i, this step's key), whatever N is
+    const block = own.substream(`fake-block-${start / B}`);
+    const rng = { z: block, lstmState: block };
     const out = await trainer.run(DP_FAKE, {
       z_attr: { data: rng.z.normals(B * cfg.attributeNoiseDim), shape: [B, cfg.attributeNoiseDim] },
       z_feat: { data: rng.z.normals(B * S * cfg.featureNoiseDim), shape: [B, S, cfg.featureNoiseDim] },
@@ -274,8 +283,8 @@ async function dpCriticFeeds(
     real_feat: { data: feat, shape: [N, T, F2] },
     fake_attr: { data: fakeAttr, shape: [N, A] },
     fake_feat: { data: fakeFeat, shape: [N, T, F2] },
-    alpha: { data: rng.gpAlpha.uniforms(N), shape: [N, 1] },
-    alpha_attr: { data: rng.gpAlpha.uniforms(N), shape: [N, 1] },
+    alpha: { data: gpAlpha.substream('d').uniforms(N), shape: [N, 1] },
+    alpha_attr: { data: gpAlpha.substream('attr-d').uniforms(N), shape: [N, 1] },
     'dp/weight': { data: weight, shape: [N] },
     'dp/denominator': { data: Float32Array.of(q * tensors.n), shape: [] },
   };
