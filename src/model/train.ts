@@ -80,7 +80,7 @@ export interface CheckpointMeta {
   /** Iterations the run was asked for (resume uses its own value). */
   iterations: number;
   /** DP-SGD settings when the model was trained with them. */
-  dp?: { clip: number; noiseMultiplier: number; q: number; expectedBatch: number };
+  dp?: { clip: number; noiseMultiplier: number };
 }
 
 /**
@@ -142,7 +142,8 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
     const realAttr = new Float32Array(B * A);
     const realFeat = new Float32Array(B * T * F2);
     const q = Math.min(1, B / n);
-    const meta: CheckpointMeta = { config: cfg, layout: opts.layout, seed, iterations, ...(dp ? { dp: { clip: dp.clip, noiseMultiplier: dp.noiseMultiplier, q, expectedBatch: q * n } } : {}) };
+    // no q in the checkpoint: q = batch/n would carry the chunk's exact flow count with the model
+    const meta: CheckpointMeta = { config: cfg, layout: opts.layout, seed, iterations, ...(dp ? { dp: { clip: dp.clip, noiseMultiplier: dp.noiseMultiplier } } : {}) };
     const started = Date.now();
     const startIt = iteration;
     let last: TrainProgress | null = null;

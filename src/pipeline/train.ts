@@ -285,7 +285,9 @@ export interface PublicPretraining {
  * models and the counts; these are not DP (they are listed in the manifest and printed with the run's ε).
  */
 export const DP_NOT_PRIVATE: readonly string[] = [
-  'the number of flows per chunk sets the sampling rate q = batch / flows (treated as public, as in DP-SGD generally)',
+  'the number of flows per chunk sets the sampling rate q = batch / flows (treated as public, as in DP-SGD generally); ' +
+    'the exact counts are in this ledger (manifest, --json, closing table) and the workdir: share the synthetic trace or the exported generator, not the workdir',
+  'which time chunks hold records (an empty chunk is refused before training)',
   'postprocess cuts each chunk\'s synthetic records to the time range of its real records (recordRangesUs)',
   'postprocess (pcap) gives the synthetic IPv4 fragment offsets the real marginal and snaps ICMP type/code to real values',
   'the evaluation (report, fidelity table, privacy checks) compares with the real records: its numbers are not DP',
