@@ -193,6 +193,15 @@ describe('DP-SGD critic step', () => {
       if (clip === 0.05) clippedSome = out[0]!['out/grad_norm']!.data[0]! <= (0.05 * 6) / 5 + 1e-12;
     }
     expect(clippedSome).toBe(true);
+    // no attribute critic, a one-layer feature critic
+    const c2 = parseModelConfig({ ...tinyConfig, batchSize: 5, useAttrDiscriminator: false, discLayers: 1 });
+    const st = [new Map<string, Tensor>(), new Map<string, Tensor>()];
+    (['ghost', 'tiling'] as const).forEach((method, i) => {
+      const step = compileDpCriticStep(c2, tinyLayout, 3, { clip: 0.3, noiseMultiplier: 0, method }, new Graph());
+      interpret(step, st[i]!, { ...rows, ...dpFeeds(step, 7, 5, (n) => new Float32Array(n)) });
+    });
+    expect([...st[0]!.keys()].some((k) => k.startsWith('attr_disc'))).toBe(false);
+    for (const [k, v] of st[1]!) v.data.forEach((x, j) => expect(st[0]!.get(k)!.data[j]!, k).toBeCloseTo(x, 9));
   });
 
   it('one ghost-clipped DP step on onnxruntime matches the float64 interpreter (float32 tolerance)', async () => {
