@@ -48,6 +48,24 @@ export const fieldSpecSchema = z.discriminatedUnion('encoding', [
 ]);
 export type FieldSpec = z.infer<typeof fieldSpecSchema>;
 
+/** DP-SGD settings (`global.dp`). */
+export const dpSchema = z.strictObject({
+  /** Target ε of the whole run (every chunk, both critics, the released flow counts); σ is derived. */
+  epsilon: z.number().positive().optional(),
+  /** σ: noise std over the clip (N(0, (σ·C)²) per coordinate of the summed clipped gradient); ε is derived. */
+  noiseMultiplier: z.number().nonnegative().optional(),
+  /** δ of the (ε, δ) guarantee (NetShare: 1e-5). */
+  delta: z.number().gt(0).lt(1).default(1e-5),
+  /** Per-example L2 clip C over all critic params together (NetShare: 1.0). */
+  clip: z.number().positive().default(1.0),
+  /**
+   * Std of the Gaussian noise on each chunk's released flow count (sensitivity 1 flow). NetShare uses 1, which alone
+   * costs ε ≈ 20 over 10 chunks at δ = 1e-5; 20 flows costs ε ≈ 1.1 there, negligible next to thousands of flows.
+   */
+  countNoise: z.number().positive().default(20),
+});
+export type DpConfig = z.infer<typeof dpSchema>;
+
 export const globalSchema = z.strictObject({
   /** Seed of every random choice (word2vec init and sampling, training, generation). */
   seed: z.number().int().nonnegative().default(0),
@@ -56,10 +74,13 @@ export const globalSchema = z.strictObject({
   /** Packet traces model packets; NetFlow traces model flow records. */
   dataset: z.enum(['pcap', 'netflow']),
   /**
-   * Differential privacy. Not available yet: `true` is refused (ConfigError) because training has no DP-SGD, and a
-   * model that only looks private is worse than none. The data-independent ranges it will need are checked already.
+   * Differential privacy (spec §3.5; README "Differential privacy"): `false`, or the DP-SGD settings. Give exactly one
+   * of `epsilon` (σ is derived by the accountant) or `noiseMultiplier` (ε is derived); `true` alone is refused.
    */
-  dp: z.boolean().default(false),
+  dp: z
+    .union([z.boolean(), dpSchema])
+    .default(false)
+    .transform((v): false | DpConfig => (v === false ? false : dpSchema.parse(v === true ? {} : v))),
 });
 
 export const preprocessSchema = z.strictObject({
@@ -263,14 +284,17 @@ export function parseConfig(raw: unknown, source = ''): NetShareConfig {
 }
 
 /**
- * Settings the schema names but the tool cannot honour yet: refused before any work, never run as something else.
- * `global.dp` would otherwise train an ordinary, non-private model that the user believes private.
+ * Settings the schema names but the tool cannot honour: refused before any work, never run as something else.
+ * `global.dp` needs exactly one of ε or σ (the other is derived by the accountant once the chunks' flow counts are known).
  */
 export function refuseUnavailable(cfg: NetShareConfig): void {
-  if (cfg.global.dp) {
+  const dp = cfg.global.dp;
+  if (dp && (dp.epsilon === undefined) === (dp.noiseMultiplier === undefined)) {
+    const k = dp.epsilon === undefined ? 'global.dp.epsilon' : 'global.dp.noiseMultiplier';
     throw new ConfigError(
-      `${expected('false', 'global.dp', true)}: differential privacy is not available yet (training has no DP-SGD, so the model would not be private); set global.dp to false`,
-      'global.dp',
+      `${expected('exactly one of global.dp.epsilon or global.dp.noiseMultiplier', k, dp.epsilon === undefined ? undefined : [dp.epsilon, dp.noiseMultiplier])}: ` +
+        'give the target ε (σ is derived) or σ (ε is derived), e.g. --dp --epsilon 4',
+      k,
     );
   }
 }
@@ -341,6 +365,32 @@ export function checkInvariants(cfg: NetShareConfig): void {
     }
     if (!(endTimeUs > startTimeUs)) throw new ConfigError(expected(`a time after startTimeUs (${startTimeUs})`, 'preprocess.dpRanges.endTimeUs', endTimeUs), 'preprocess.dpRanges.endTimeUs');
     if (p.maxFlowLen === null) throw new ConfigError(expected('a fixed maximum flow length (global.dp is on)', 'preprocess.maxFlowLen', null), 'preprocess.maxFlowLen');
+    if (p.chunking !== 'fixedTime') {
+      throw new ConfigError(`${expected('"fixedTime" (global.dp is on)', 'preprocess.chunking', p.chunking)}: fixedSize chunk edges depend on the records`, 'preprocess.chunking');
+    }
+    if (p.holdoutShare > 0) {
+      throw new ConfigError(
+        `${expected('0 (global.dp is on)', 'preprocess.holdoutShare', p.holdoutShare)}: the held-out flows are chosen among all flows (their number and the draw ` +
+          'depend on every flow), so adding one flow could move others in or out of training and the DP guarantee would not hold; ' +
+          'use --holdout-share 0, or --holdout-file with separate real records',
+        'preprocess.holdoutShare',
+      );
+    }
+    // word2vec is fitted on the private records and decodes only to values seen in them (spec §2.4): neither is DP.
+    // A public-trace word2vec is not built; ports and protocols take data-independent encodings instead.
+    for (const [sect, list] of [['metadata', p.metadata], ['timeseries', p.timeseries]] as const) {
+      list.forEach((f, i) => {
+        if (f.encoding === 'word2vecPort' || f.encoding === 'word2vecProto') {
+          const k = `preprocess.${sect}.${i}.encoding`;
+          throw new ConfigError(
+            `${expected('a data-independent encoding (global.dp is on)', k, f.encoding)}: word2vec is trained on the private records and decodes only to values ` +
+              `seen in them, which is not differentially private (word2vec on a public trace is not built); use {"encoding": "bits", "nBits": 16} for ports ` +
+              'or {"encoding": "categorical", "choices": [...]} with fixed choices',
+            k,
+          );
+        }
+      });
+    }
   }
 }
 

@@ -140,16 +140,25 @@ export function perExampleGrads(params: readonly Value[], batchLike: Value, buil
  * DP-SGD aggregation: clip each example's gradient (all params together) to L2 norm ≤ clip, sum over
  * examples, add N(0, (noiseMultiplier·clip)²) noise from the fed standard-normal `noise` values (one per
  * param, same shape), and divide by the batch size. Returns the noisy mean gradient per param.
+ * `opts.weights` ([N], 0 or 1) drops rows (a padding row when a Poisson sample is empty); `opts.denominator`
+ * replaces the batch size: under Poisson sampling the actual size is data-dependent and not covered by the
+ * accountant, so DP-SGD divides by the expected size q·n (Opacus does the same).
  */
-export function dpAggregate(perExample: readonly Value[], noise: readonly Value[], clip: number, noiseMultiplier: number): Value[] {
+export function dpAggregate(
+  perExample: readonly Value[],
+  noise: readonly Value[],
+  clip: number,
+  noiseMultiplier: number,
+  opts: { weights?: Value; denominator?: Value } = {},
+): Value[] {
   const sq = perExample.map((gp) => reduceSum(square(gp), gp.shape.slice(1).map((_, i) => i + 1), false));
   const norm = sqrt(sq.reduce((a, b) => add(a, b)));
-  const factor = div(1, max(div(norm, clip), 1)); // [N]
-  const n = reduceSum(div(factor, factor)); // batch size as a float
+  let factor = div(1, max(div(norm, clip), 1)); // [N]
+  const n = opts.denominator ?? reduceSum(div(factor, factor)); // batch size as a float
+  if (opts.weights) factor = mul(factor, opts.weights);
   return perExample.map((gp, k) => {
     const f = reshape(factor, [-1, ...gp.shape.slice(1).map(() => 1)]);
     const clipped = reduceSum(mul(gp, f), [0], false);
     return div(add(clipped, mul(noise[k]!, noiseMultiplier * clip)), n);
   });
 }
-

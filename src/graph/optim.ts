@@ -254,5 +254,6 @@ export function compileForward(name: string, outputs: Readonly<Record<string, Va
     reads: reads.map((v) => ({ key: v.name, shape: staticShape(v), init: g.params.get(v.name)!.init })),
     outputs: Object.fromEntries(Object.keys(outputs).map((k) => [k, `out/${k}`])),
     learningRates: {},
+    ir: Object.fromEntries(Object.keys(outputs).map((k) => [`out/${k}`, outputs[k]!])),
   };
 }

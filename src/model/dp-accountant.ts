@@ -233,12 +233,19 @@ export class RdpAccountant {
 
 /**
  * The smallest noise multiplier σ (to 0.1% relative) whose composition of `mechanisms` (each a number of steps at a
- * rate q; all at the same σ) stays within (ε, δ). Throws when even σ = 1e4 does not reach it.
+ * rate q; all at the same σ), plus the `fixed` mechanisms at their own σ (e.g. a noisy count), stays within (ε, δ). Throws when even σ = 1e4 does not reach it.
  */
-export function noiseMultiplierFor(targetEpsilon: number, delta: number, mechanisms: readonly { q: number; steps: number }[], orders: readonly number[] = NETSHARE_RDP_ORDERS): number {
+export function noiseMultiplierFor(
+  targetEpsilon: number,
+  delta: number,
+  mechanisms: readonly { q: number; steps: number }[],
+  orders: readonly number[] = NETSHARE_RDP_ORDERS,
+  fixed: readonly RdpEntry[] = [],
+): number {
   if (!(targetEpsilon > 0)) throw new RangeError(`target ε must be > 0, got ${targetEpsilon}`);
   const eps = (sigma: number): number => {
     const acc = new RdpAccountant(orders);
+    for (const f of fixed) acc.compose(f);
     for (const m of mechanisms) acc.compose({ label: '', q: m.q, sigma, steps: m.steps });
     return acc.epsilon(delta).epsilon;
   };

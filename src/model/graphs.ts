@@ -1,13 +1,18 @@
 // Compiles DoppelGANger's step graphs (critic step, generator step) and the standalone generator graph.
-import { add, mul, sub } from '../graph/api.js';
+import { add, div, mul, reduceSum, sqrt, square, sub } from '../graph/api.js';
+import { ghostClippedSums } from './ghost.js';
+import { createHash } from 'node:crypto';
+import { presetModelConfig } from './config.js';
+import { PRESET_LAYOUTS } from './presets.js';
 import { InputError } from '../errors.js';
 import { toOnnx } from '../graph/emit.js';
 import { Graph, type Value } from '../graph/ir.js';
 import { grad } from '../graph/autodiff.js';
-import { TrainState, compileTrainStep, type CompiledStep, type OptimizerConfig } from '../graph/optim.js';
+import { TrainState, compileForward, compileTrainStep, type CompiledStep, type OptimizerConfig } from '../graph/optim.js';
 import type { ModelConfig } from './config.js';
 import { layoutWidth, type ModelLayout } from './layout.js';
-import { criticLosses, generateRounds, generatorLoss, stepInputs, type StepInputs } from './losses.js';
+import { criticLosses, criticLossesPerExample, generate, generateRounds, generatorLoss, stepInputs, type StepInputs } from './losses.js';
+import { dpAggregate, perExampleGrads } from '../graph/nn.js';
 import {
   type BnState, ParamInit, attributeGenerator, bnStateSpecs, declareParams, discreteOf, featureGenerator, paramSpecs, type NetContext,
 } from './networks.js';
@@ -15,6 +20,22 @@ import {
 export const D_STEP = 'd_step';
 export const G_STEP = 'g_step';
 export const ITERATION = 'iteration';
+export const DP_D_STEP = 'dp_d_step';
+export const DP_FAKE = 'dp_fake';
+
+/** DP-SGD settings baked into the DP critic step (spec §3.5). */
+export interface DpStepConfig {
+  /** Per-example L2 clip C over all critic params together (NetShare: 1.0). */
+  clip: number;
+  /** σ: the noise added to the clipped sum is N(0, (σ·C)²) per coordinate. */
+  noiseMultiplier: number;
+  /**
+   * How per-example gradients are clipped: 'ghost' (default; ghostClippedSums: norms from activations and adjoints,
+   * no per-example gradient tensors) or 'tiling' (perExampleGrads + dpAggregate: per-example gradients materialised,
+   * N× the critics' parameter memory). Equal results (tests/model/dp.test.ts).
+   */
+  method?: 'ghost' | 'tiling';
+}
 
 function optimizers(cfg: ModelConfig): Record<'gen' | 'disc' | 'attr_disc', OptimizerConfig> {
   const adam = (lr: number): OptimizerConfig => ({ kind: 'adam', lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.adamEps });
@@ -48,6 +69,68 @@ export function compileCriticStep(cfg: ModelConfig, layout: ModelLayout, seed: n
     outputs,
     extraState: bnExtraState(ctx),
   });
+}
+
+/**
+ * The DP-SGD critic step (spec §3.5, TF's DPAdamGaussianOptimizer on d_loss_unflattened): one Adam update of D and
+ * attr-D from the noisy mean of per-example gradients. The batch dimension is symbolic ('N'): under Poisson sampling
+ * every step's batch has its own size. Example i's loss (criticLossesPerExample: both critics, both gradient penalties)
+ * is differentiated w.r.t. per-example copies of the critic params (perExampleGrads), clipped to C jointly over all
+ * critic params, summed, noised with σ·C·`dp/noise/<param>` (standard normals fed from a cryptographic source) and
+ * divided by the fed `dp/denominator` (the expected batch size q·n). `dp/weight` [N] (1 per sampled example) lets an
+ * empty sample run as one zero-weight padding row.
+ * The fake rows are fed (`fake_attr`, `fake_feat`, from compileDpFakeBatch in blocks of batchSize): fake i is paired
+ * with real i in ℓᵢ, and it must not depend on the sample. Generated here, N at a time, the generator's BatchNorm
+ * batch statistics would make every fake depend on N = |sample| (so adding one record would move every term, not
+ * one), and its running statistics would carry N into the released model. Fed, adding or removing one record changes
+ * the clipped sum by at most one row of norm ≤ C. Outputs no loss (the critic losses are un-noised functions of the
+ * private batch, and releasing them would not be DP), only `grad_norm`, the L2 norm of the noisy mean gradient
+ * (post-processing of the DP release).
+ */
+export function compileDpCriticStep(cfg: ModelConfig, layout: ModelLayout, seed: number, dp: DpStepConfig, g = new Graph()): CompiledStep {
+  const params = declareParams(g, paramSpecs(cfg, layout, ['disc', 'attr_disc']), new ParamInit(seed));
+  const N = 'N';
+  const ctx: NetContext = { g, params, cfg, layout, mode: 'train', bn: [] };
+  const x = stepInputs(ctx, N, ['real_attr', 'real_feat', 'alpha', 'alpha_attr']) as StepInputs;
+  const fake = { attr: g.input('fake_attr', [N, layoutWidth(layout.attributes)]), feat: g.input('fake_feat', [N, layout.maxLen, layoutWidth(layout.features) + 2]) };
+  const weight = g.input('dp/weight', [N]);
+  const denominator = g.input('dp/denominator', []);
+  const trained = g.paramList().filter((p) => p.group === 'disc' || p.group === 'attr_disc');
+  const noise = trained.map((p) => g.input(`dp/noise/${p.value.name}`, p.value.shape));
+  let grads: Value[];
+  if ((dp.method ?? 'ghost') === 'ghost') {
+    const sums = g.scope('dp/ghost', () => ghostClippedSums(ctx, x, fake, dp.clip, weight, trained.map((p) => p.value.name)));
+    grads = g.scope('dp/aggregate', () => sums.map((sm, k) => div(add(sm, mul(noise[k]!, dp.noiseMultiplier * dp.clip)), denominator)));
+  } else {
+    const pe = g.scope('dp', () =>
+      perExampleGrads(trained.map((p) => p.value), x.realAttr, (tiled) => {
+        const tiledParams = new Map(params);
+        trained.forEach((p, i) => tiledParams.set(p.value.name, tiled[i]!));
+        return criticLossesPerExample({ ...ctx, params: tiledParams }, x, N, fake);
+      }));
+    grads = g.scope('dp/aggregate', () => dpAggregate(pe.grads, noise, dp.clip, dp.noiseMultiplier, { weights: weight, denominator }));
+  }
+  const state = new TrainState(g, DP_D_STEP);
+  for (const p of trained) state.add(p.value.name, p.value, p.init);
+  const opt = optimizers(cfg);
+  state.applyUpdate(DP_D_STEP, trained.map((p) => ({ key: p.value.name, group: p.group })), grads, { disc: opt.disc, attr_disc: opt.attr_disc });
+  const gradNorm = sqrt(grads.map((v) => reduceSum(square(v), v.shape.map((_, i) => i), false)).reduce((a, b) => add(a, b)));
+  return state.compile({ grad_norm: gradNorm });
+}
+
+/**
+ * The fake rows of DP critic steps: the generator in training mode (BatchNorm on the batch's statistics, as the plain
+ * critic step runs it) on one block of batchSize z/h0/c0 rows, without updating the running statistics (they move
+ * only in generator steps). A DP step's N fakes are the first N rows of ⌈N/batchSize⌉ such blocks, so each fake is a
+ * function of its block's noise alone, whatever N is. Outputs `fake_attr` [B, A] and `fake_feat` [B, T, F + 2].
+ */
+export function compileDpFakeBatch(cfg: ModelConfig, layout: ModelLayout, seed: number, g = new Graph()): CompiledStep {
+  const params = declareParams(g, paramSpecs(cfg, layout, ['gen']), new ParamInit(seed));
+  const ctx: NetContext = { g, params, cfg, layout, mode: 'train', bn: [], bnUpdates: cfg.useAttrDiscriminator ? 2 : 1 };
+  const B = cfg.batchSize;
+  const x = stepInputs(ctx, B, ['z_attr', 'z_feat', 'h0', 'c0']) as StepInputs;
+  const fake = g.scope('fake', () => generate(ctx, x, B));
+  return compileForward(DP_FAKE, { fake_attr: fake.attr, fake_feat: fake.feat });
 }
 
 /** The generator step: one Adam update of G on L_G (spec §3.2). */
@@ -210,4 +293,21 @@ function mustGet(m: ReadonlyMap<string, Float32Array>, k: string): Float32Array 
   const v = m.get(k);
   if (!v) throw new InputError(`Generator weight ${k} is missing from the checkpoint`);
   return v;
+}
+
+let dpVersion: string | undefined;
+
+/**
+ * Hash of the DP graphs (compileDpCriticStep, ghost and tiling, and compileDpFakeBatch) emitted for the netflow
+ * preset's reference layout: part of a DP run's train fingerprint, since models/ (graphCodeVersion) holds no DP graph.
+ */
+export function dpGraphVersion(): string {
+  if (dpVersion) return dpVersion;
+  const cfg = presetModelConfig('netflow', { iterations: 10, checkpointEvery: 0 });
+  const layout = PRESET_LAYOUTS.netflow;
+  const h = createHash('sha256');
+  for (const method of ['ghost', 'tiling'] as const) h.update(compileDpCriticStep(cfg, layout, 0, { clip: 1, noiseMultiplier: 1, method }).onnx);
+  h.update(compileDpFakeBatch(cfg, layout, 0).onnx);
+  dpVersion = h.digest('hex').slice(0, 16);
+  return dpVersion;
 }

@@ -1,5 +1,5 @@
 // WGAN-GP losses of DoppelGANger (spec §3.2): D and attr-D critics with gradient penalty, generator loss.
-import { add, concat, mul, neg, reduceMean, split, reduceSum, sqrt, square, stopGradient, sub, unsqueeze } from '../graph/api.js';
+import { add, concat, mul, neg, reduceMean, reshape, split, reduceSum, sqrt, square, stopGradient, sub, unsqueeze } from '../graph/api.js';
 import { grad } from '../graph/autodiff.js';
 import type { Graph, Value } from '../graph/ir.js';
 import {
@@ -22,12 +22,12 @@ export interface StepInputs {
 export const INPUT_NAMES = ['real_attr', 'real_feat', 'z_attr', 'z_feat', 'h0', 'c0', 'alpha', 'alpha_attr'] as const;
 
 /** Declares the named inputs; `prefix` goes before each feed name (a fused iteration has one h0 per step: `d0/h0`, …). */
-export function stepInputs(ctx: NetContext, batch: number, which: readonly (typeof INPUT_NAMES)[number][], prefix = ''): Partial<StepInputs> {
+export function stepInputs(ctx: NetContext, batch: number | string, which: readonly (typeof INPUT_NAMES)[number][], prefix = ''): Partial<StepInputs> {
   const { g, cfg, layout } = ctx;
   const A = layoutWidth(layout.attributes);
   const F2 = layoutWidth(layout.features) + 2;
   const S = layout.maxLen / cfg.sampleLen;
-  const shapes: Record<(typeof INPUT_NAMES)[number], number[]> = {
+  const shapes: Record<(typeof INPUT_NAMES)[number], (number | string)[]> = {
     real_attr: [batch, A],
     real_feat: [batch, layout.maxLen, F2],
     z_attr: [batch, cfg.attributeNoiseDim],
@@ -46,7 +46,7 @@ export function stepInputs(ctx: NetContext, batch: number, which: readonly (type
 }
 
 /** Generator forward in training mode: soft attributes and masked features (spec §3.1). */
-export function generate(ctx: NetContext, x: Pick<StepInputs, 'zAttr' | 'zFeat' | 'h0' | 'c0'>, batch: number): { attr: Value; feat: Value } {
+export function generate(ctx: NetContext, x: Pick<StepInputs, 'zAttr' | 'zFeat' | 'h0' | 'c0'>, batch: number | string): { attr: Value; feat: Value } {
   const a = attributeGenerator(ctx, x.zAttr);
   const f = featureGenerator(ctx, a.discrete, x.zFeat, x.h0, x.c0, batch);
   return { attr: a.attributes, feat: f.masked };
@@ -73,7 +73,7 @@ export function generateRounds(ctx: NetContext, x: Pick<StepInputs, 'zAttr' | 'z
  * GP = mean((slopes − 1)²). The gradient is built with grad(), so differentiating the penalty w.r.t. the
  * critic's parameters is a double backward.
  */
-function gradientPenalty(g: Graph, critic: (xs: Value[]) => Value, real: Value[], fake: Value[], alpha: Value): Value {
+function gradientPenalty(g: Graph, critic: (xs: Value[]) => Value, real: Value[], fake: Value[], alpha: Value, perExample = false): Value {
   return g.scope('gp', () => {
     const interp = real.map((r, i) => {
       const al = r.shape.length === 3 ? unsqueeze(alpha, [2]) : alpha; // [B,1] → [B,1,1] over [B,T,F]
@@ -88,7 +88,8 @@ function gradientPenalty(g: Graph, critic: (xs: Value[]) => Value, real: Value[]
       ss = ss ? add(ss, s) : s;
     }
     const slopes = sqrt(add(ss!, 1e-8));
-    return reduceMean(square(sub(slopes, 1)));
+    const each = square(sub(slopes, 1)); // [B]
+    return perExample ? each : reduceMean(each);
   });
 }
 
@@ -120,6 +121,32 @@ export function criticLosses(ctx: NetContext, x: StepInputs, batch: number, fake
   const attrGp = gradientPenalty(g, AD, [x.realAttr], [fAttr], x.alphaAttr);
   const attrDLoss = add(sub(reduceMean(aFake), reduceMean(aReal)), mul(attrGp, cfg.attrGpCoe));
   return { dLoss, attrDLoss, gp, attrGp, wDist };
+}
+
+/**
+ * DP-SGD's per-example, un-averaged critic losses (spec §3.5, TF's d_loss_unflattened): for example i,
+ * ℓᵢ = D(fakeᵢ) − D(realᵢ) + λ·(‖∇D(x̂ᵢ)‖ − 1)² + [A(fakeᵢ) − A(realᵢ) + λₐ·(‖∇A(âᵢ)‖ − 1)²] with the attribute critic.
+ * `ctx.params` may hold per-example (tiled) critic params: example i's terms read only row i of them (and fakeᵢ, x̂ᵢ
+ * only row i of the data), so ∂(Σᵢ ℓᵢ)/∂(tiled row i) is example i's gradient, gradient penalty included (a double
+ * backward). Returns ℓ [B].
+ */
+export function criticLossesPerExample(ctx: NetContext, x: StepInputs, batch: number | string, fake: { attr: Value; feat: Value }): Value {
+  const { g, cfg } = ctx;
+  const fAttr = stopGradient(fake.attr);
+  const fFeat = stopGradient(fake.feat);
+  const flat = (v: Value): Value => reshape(v, [-1]);
+  const D = (xs: Value[]): Value => discriminator(ctx, xs[0]!, xs[1]!, batch);
+  const dReal = g.scope('d_real', () => flat(D([x.realFeat, x.realAttr])));
+  const dFake = g.scope('d_fake', () => flat(D([fFeat, fAttr])));
+  const gp = gradientPenalty(g, (xs) => D(xs), [x.realFeat, x.realAttr], [fFeat, fAttr], x.alpha, true);
+  let loss = add(sub(dFake, dReal), mul(gp, cfg.gpCoe));
+  if (!cfg.useAttrDiscriminator) return loss;
+  const AD = (xs: Value[]): Value => attrDiscriminator(ctx, xs[0]!);
+  const aReal = g.scope('ad_real', () => flat(AD([x.realAttr])));
+  const aFake = g.scope('ad_fake', () => flat(AD([fAttr])));
+  const attrGp = gradientPenalty(g, AD, [x.realAttr], [fAttr], x.alphaAttr, true);
+  loss = add(loss, add(sub(aFake, aReal), mul(attrGp, cfg.attrGpCoe)));
+  return loss;
 }
 
 /** L_G = −mean D(fake) + g_attr_d_coe · (−mean D_attr(fake_attr)). */

@@ -5,7 +5,8 @@ import { Trainer } from '../runtime/trainer.js';
 import type { Device } from '../runtime/session.js';
 import { encodeCheckpoint, readCheckpoint, type Checkpoint, type CheckpointStore } from './checkpoint.js';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
-import { compileCriticStep, compileGeneratorStep, compileTrainIteration, D_STEP, G_STEP, ITERATION } from './graphs.js';
+import { compileCriticStep, compileDpCriticStep, compileDpFakeBatch, compileGeneratorStep, compileTrainIteration, D_STEP, DP_D_STEP, DP_FAKE, G_STEP, ITERATION } from './graphs.js';
+import { cryptoDpRandom, poissonSample, type DpRandom } from './dp.js';
 import { layoutWidth, validateLayout, validateTensors, writeFlowWithGenFlag, type ChunkTensors, type ModelLayout } from './layout.js';
 import { Rng } from '../core/rng.js';
 
@@ -56,6 +57,13 @@ export interface TrainChunkOptions {
    * gRounds generator-step runs (the per-step graphs; same state keys, same random draws, same checkpoints).
    */
   fused?: boolean;
+  /**
+   * DP-SGD (spec §3.5): every critic step is compileDpCriticStep on its own Poisson sample (rate
+   * q = min(1, batchSize / n)), clipped to `clip` and noised with σ = `noiseMultiplier`; the generator takes plain
+   * Adam steps. Batches and noise come from `random` (default node:crypto). Implies per-step graphs (no fused
+   * iteration). The critic losses are not reported (NaN): they are un-noised functions of the private batch.
+   */
+  dp?: { clip: number; noiseMultiplier: number; random?: DpRandom };
 }
 
 export interface TrainResult {
@@ -71,6 +79,8 @@ export interface CheckpointMeta {
   seed: number;
   /** Iterations the run was asked for (resume uses its own value). */
   iterations: number;
+  /** DP-SGD settings when the model was trained with them. */
+  dp?: { clip: number; noiseMultiplier: number };
 }
 
 /**
@@ -106,8 +116,14 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
 
   // a finished run resumed again draws nothing, so an old checkpoint without stream states is fine there
   const rng = trainStreams(seed, resume && (opts.initialOnly || resume.iteration < iterations) ? resume : undefined);
-  const fused = opts.fused ?? true;
-  const steps = fused ? [compileTrainIteration(cfg, opts.layout, seed)] : [compileCriticStep(cfg, opts.layout, seed), compileGeneratorStep(cfg, opts.layout, seed)];
+  const dp = opts.dp;
+  if (dp && !(dp.clip > 0 && dp.noiseMultiplier >= 0)) throw new ConfigError(expected('clip > 0 and noiseMultiplier ≥ 0', 'dp', dp), 'dp');
+  const fused = dp ? false : (opts.fused ?? true);
+  const steps = dp
+    ? [compileDpCriticStep(cfg, opts.layout, seed, dp), compileDpFakeBatch(cfg, opts.layout, seed), compileGeneratorStep(cfg, opts.layout, seed)]
+    : fused ? [compileTrainIteration(cfg, opts.layout, seed)] : [compileCriticStep(cfg, opts.layout, seed), compileGeneratorStep(cfg, opts.layout, seed)];
+  const dpRandom = dp ? (dp.random ?? cryptoDpRandom()) : undefined;
+  const dpNoise = dp ? steps[0]!.feeds.filter((f) => f.name.startsWith('dp/noise/')).map((f) => ({ name: f.name, shape: f.shape as number[], size: (f.shape as number[]).reduce((a, b) => a * b, 1) })) : [];
   const trainer = await Trainer.create(steps, { device: opts.device ?? 'cpu', ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}) });
   try {
     const shapes = new Map<string, number[]>();
@@ -125,7 +141,9 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
     const U = cfg.lstmUnits;
     const realAttr = new Float32Array(B * A);
     const realFeat = new Float32Array(B * T * F2);
-    const meta: CheckpointMeta = { config: cfg, layout: opts.layout, seed, iterations };
+    const q = Math.min(1, B / n);
+    // no q in the checkpoint: q = batch/n would carry the chunk's exact flow count with the model
+    const meta: CheckpointMeta = { config: cfg, layout: opts.layout, seed, iterations, ...(dp ? { dp: { clip: dp.clip, noiseMultiplier: dp.noiseMultiplier } } : {}) };
     const started = Date.now();
     const startIt = iteration;
     let last: TrainProgress | null = null;
@@ -154,7 +172,16 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
       const alpha = (): { data: Float32Array; shape: number[] } => ({ data: rng.gpAlpha.uniforms(B), shape: [B, 1] });
       let dOut: Record<string, unknown> = {};
       let gOut: Record<string, unknown> = {};
-      if (fused) {
+      if (dp) {
+        for (let r = 0; r < cfg.dRounds; r++) {
+          // this step's seeded draws (fakes' z/h0/c0, α) from their own substream: their number depends on the sample's
+          // size, and from the shared streams it would shift the generator steps' noise by a data-dependent amount
+          const own = Rng.forPurpose(seed, `train/dp-step/${iteration}/${r}`);
+          await trainer.run(DP_D_STEP, await dpCriticFeeds(trainer, opts.tensors, opts.layout, cfg, q, dpRandom!, dpNoise, own));
+        }
+        for (let r = 0; r < cfg.gRounds; r++) gOut = await trainer.run(G_STEP, { z_attr: zAttr, z_feat: zFeat, ...state() });
+        dOut = { d_loss: NaN, gp: NaN, w_dist: NaN };
+      } else if (fused) {
         const feeds: Record<string, { data: Float32Array; shape: number[] }> = { real_attr: realA, real_feat: realF, z_attr: zAttr, z_feat: zFeat };
         for (let r = 0; r < cfg.dRounds; r++) {
           const { h0, c0 } = state();
@@ -199,6 +226,71 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
   } finally {
     await trainer.dispose();
   }
+}
+
+type Feed = { data: Float32Array; shape: number[] };
+
+/**
+ * The feeds of one DP critic step: a fresh Poisson sample of the chunk's flows (rate q, from `rnd`); as many fake rows,
+ * the first N of ⌈N/B⌉ blocks of B from the DP_FAKE graph (z/h0/c0 seeded, one substream of `own` per block: the
+ * fakes depend on no record, and a block's fakes not on N); GP weights from `own` (row i's weight is the i-th draw,
+ * whatever N); standard-normal noise per critic param from `rnd`. An empty sample runs as one zero-weight row (the step then applies noise only).
+ */
+async function dpCriticFeeds(
+  trainer: Trainer,
+  tensors: ChunkTensors,
+  layout: ModelLayout,
+  cfg: ModelConfig,
+  q: number,
+  rnd: DpRandom,
+  noise: readonly { name: string; shape: number[]; size: number }[],
+  own: Rng,
+): Promise<Record<string, Feed>> {
+  const idx = poissonSample(tensors.n, q, rnd);
+  const N = Math.max(1, idx.length);
+  const A = layoutWidth(layout.attributes);
+  const T = layout.maxLen;
+  const F2 = layoutWidth(layout.features) + 2;
+  const S = T / cfg.sampleLen;
+  const U = cfg.lstmUnits;
+  const B = cfg.batchSize;
+  const attr = new Float32Array(N * A);
+  const feat = new Float32Array(N * T * F2);
+  const weight = new Float32Array(N);
+  idx.forEach((i, b) => {
+    attr.set(tensors.attributes.subarray(i * A, (i + 1) * A), b * A);
+    writeFlowWithGenFlag(tensors, layout, cfg.sampleLen, i, feat, b * T * F2);
+    weight[b] = 1;
+  });
+  const fakeAttr = new Float32Array(N * A);
+  const fakeFeat = new Float32Array(N * T * F2);
+  const gpAlpha = own.substream('gp-alpha');
+  for (let start = 0; start < N; start += B) {
+    // block k's noise from its own substream: fake i is a function of (i, this step's key), whatever N is
+    const block = own.substream(`fake-block-${start / B}`);
+    const rng = { z: block, lstmState: block };
+    const out = await trainer.run(DP_FAKE, {
+      z_attr: { data: rng.z.normals(B * cfg.attributeNoiseDim), shape: [B, cfg.attributeNoiseDim] },
+      z_feat: { data: rng.z.normals(B * S * cfg.featureNoiseDim), shape: [B, S, cfg.featureNoiseDim] },
+      h0: { data: rng.lstmState.normals(B * U), shape: [B, U] },
+      c0: { data: rng.lstmState.normals(B * U), shape: [B, U] },
+    });
+    const rows = Math.min(B, N - start);
+    fakeAttr.set(((out['fake_attr'] as { data: Float32Array }).data).subarray(0, rows * A), start * A);
+    fakeFeat.set(((out['fake_feat'] as { data: Float32Array }).data).subarray(0, rows * T * F2), start * T * F2);
+  }
+  const feeds: Record<string, Feed> = {
+    real_attr: { data: attr, shape: [N, A] },
+    real_feat: { data: feat, shape: [N, T, F2] },
+    fake_attr: { data: fakeAttr, shape: [N, A] },
+    fake_feat: { data: fakeFeat, shape: [N, T, F2] },
+    alpha: { data: gpAlpha.substream('d').uniforms(N), shape: [N, 1] },
+    alpha_attr: { data: gpAlpha.substream('attr-d').uniforms(N), shape: [N, 1] },
+    'dp/weight': { data: weight, shape: [N] },
+    'dp/denominator': { data: Float32Array.of(q * tensors.n), shape: [] },
+  };
+  for (const f of noise) feeds[f.name] = { data: rnd.normals(f.size), shape: f.shape };
+  return feeds;
 }
 
 /** The training loop's random streams, one per purpose, so that a new consumer never shifts the others. */

@@ -277,10 +277,14 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   const tags = tagOffsets(layout);
   await rm(generateRoot(wd), { recursive: true, force: true });
   await mkdir(generateRoot(wd), { recursive: true });
-  const metas = await Promise.all(summary.chunks.map((k) => loadChunkMeta(wd, k)));
+  const trained = await Promise.all(summary.chunks.map((k) => trainedChunk(wd, k)));
+  // a DP run releases each chunk's noisy flow count (drawn with the model, train.ts dpFlowCount), never the real one
+  const metas = (await Promise.all(summary.chunks.map((k) => loadChunkMeta(wd, k)))).map((m, j) => {
+    const noisy = trained[j]!.dpFlowCount;
+    return noisy === undefined ? m : { ...m, flows: Math.max(1, Math.round(noisy)) };
+  });
   const realFlows = metas.reduce((s, m) => s + m.flows, 0);
   const scale = opts.flows !== undefined ? opts.flows / Math.max(1, realFlows) : 1;
-  const trained = await Promise.all(summary.chunks.map((k) => trainedChunk(wd, k)));
   // progress = finished jobs of the current phase
   let phaseDone = 0;
   let phaseTotal = 0;

@@ -108,7 +108,7 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessRes
     // preprocess.holdoutShare is in `preprocess`; a holdout file replaces it
     holdout: holdoutSha ? { file: holdoutSha } : { split: HOLDOUT_SPLIT_VERSION },
     preprocess: cfg.preprocess,
-    global: { seed: cfg.global.seed, dataset: cfg.global.dataset, dp: cfg.global.dp },
+    global: { seed: cfg.global.seed, dataset: cfg.global.dataset, dp: cfg.global.dp !== false }, // ε/σ do not change preprocessing
     sampleLen: cfg.model.sampleLen,
     read: { ...opts.read, onProgress: undefined, onPacketProgress: undefined },
     format: TENSOR_FORMAT_VERSION,

@@ -18,7 +18,7 @@ import { fingerprint, readJsonIfExists } from './fsutil.js';
 import { inputRecord, loadManifest, runStage, saveManifest } from './manifest.js';
 import { tooManyChunksError } from './preprocess.js';
 import { STAGES, configPath, jobLogPath, metricsPath, reportPath, syntheticPath, type StageName } from './workdir.js';
-import type { TrainStageResult } from './train.js';
+import type { DpRunLedger, TrainStageResult } from './train.js';
 import type { GenerateStageResult } from './generate.js';
 import demoPcap from '../config/presets/demo-pcap.json' with { type: 'json' };
 import { selectionMetrics, type PostprocessResult } from './postprocess.js';
@@ -37,6 +37,8 @@ function demoPreset(): Record<string, unknown> {
 
 /** Command-line overrides of the common keys (`--chunks`, `--iterations`, …). */
 export interface ConfigOverrides {
+  /** `--dp` with `--epsilon` or `--noise-multiplier` (replaces the config's ε/σ; its δ, clip and countNoise stay). */
+  dp?: { epsilon?: number; noiseMultiplier?: number };
   chunks?: number;
   iterations?: number;
   checkpointEvery?: number;
@@ -86,6 +88,16 @@ export function resolveRunConfig(src: { preset?: string; configFile?: string; ra
   if (o.checkpointEvery !== undefined) model.checkpointEvery = o.checkpointEvery;
   if (o.sampleLen !== undefined) model.sampleLen = o.sampleLen;
   if (o.seed !== undefined) over.global = { seed: o.seed };
+  if (o.dp) {
+    // the flag's ε or σ replaces the config's (either one): rebuilt here, since a merge would keep the other
+    const glob = { ...((raw as { global?: Record<string, unknown> }).global ?? {}) };
+    const g = glob['dp'];
+    const base = typeof g === 'object' && g !== null ? { ...(g as Record<string, unknown>) } : {};
+    delete base['epsilon'];
+    delete base['noiseMultiplier'];
+    glob['dp'] = { ...base, ...o.dp };
+    raw = { ...raw, global: glob };
+  }
   if (Object.keys(pre).length) over.preprocess = pre;
   if (Object.keys(model).length) over.model = model;
   if (o.iterations !== undefined && o.checkpointEvery === undefined) {
@@ -137,6 +149,8 @@ export interface RunOptions {
    * model.iterations (and checkpointEvery) to fit it (src/pipeline/budget.ts); the plan is stored in the workdir.
    */
   budgetS?: number;
+  /** `--public`: a public trace to pretrain on without DP before the private chunks' DP-SGD (needs global.dp). */
+  publicTrace?: string;
   /** Evaluation options. */
   downstream?: boolean;
   privacy?: boolean;
@@ -187,6 +201,8 @@ export interface FidelitySummary {
 export interface RunResult {
   /** The plan of a `--budget` run. */
   budget?: { plan: BudgetPlan; reused: boolean };
+  /** A DP run's privacy ledger (ε, δ, σ, C, q and steps per chunk, composition, what is not DP). */
+  dp?: DpRunLedger;
   workdir: string;
   input: string;
   output?: string;
@@ -377,10 +393,16 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
 
     // 2. train
     const { trainStageFingerprint } = await import('./train.js');
-    const trainFp = trainStageFingerprint(pre.fingerprint, cfg);
+    let publicTrace: { path: string; sha256: string } | undefined;
+    if (opts.publicTrace !== undefined) {
+      if (!cfg.global.dp) throw new ConfigError('--public pretrains the model that DP-SGD fine-tunes: it needs --dp', 'public');
+      const path = resolve(opts.publicTrace);
+      publicTrace = { path, sha256: (await inputRecord(wd, path)).sha256 };
+    }
+    const trainFp = trainStageFingerprint(pre.fingerprint, cfg, publicTrace?.sha256);
     const scope = await workdirIdentity(wd);
     checkSignal();
-    await record<TrainStageResult>('train', trainFp, async () => {
+    const trainedStage = await record<TrainStageResult>('train', trainFp, async () => {
       const { trainStage } = await import('./train.js');
       return trainStage({
         workdir: wd,
@@ -390,10 +412,12 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         executor,
         device,
         ...(signal ? { signal } : {}),
+        ...(publicTrace ? { publicTrace } : {}),
         onProgress: (job, f, info) => ev.progress?.('train', job, f, info),
       });
     });
-    if (to < stageIndex('generate')) return { workdir: wd, input, stages, executor: executor.name, workers, ...(budget ? { budget } : {}) };
+    const dpRes = trainedStage.dp ? { dp: trainedStage.dp } : {};
+    if (to < stageIndex('generate')) return { workdir: wd, input, stages, executor: executor.name, workers, ...(budget ? { budget } : {}), ...dpRes };
 
     // 3. generate
     checkSignal();
@@ -449,7 +473,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         onProgress: (d, t, info) => ev.progress?.('postprocess', 'select', t > 0 ? d / t : 0, info),
       });
     });
-    if (to < stageIndex('evaluate')) return { workdir: wd, input, output: post.output, ...(post.out ? { out: post.out } : {}), stages, executor: executor.name, workers, ...(budget ? { budget } : {}) };
+    if (to < stageIndex('evaluate')) return { workdir: wd, input, output: post.output, ...(post.out ? { out: post.out } : {}), stages, executor: executor.name, workers, ...(budget ? { budget } : {}), ...dpRes };
 
     // 5. evaluate
     const evalFp = fingerprint({ post: postFp, seed: cfg.global.seed, downstream: opts.downstream ?? true, privacy: opts.privacy ?? true });
@@ -505,6 +529,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       executor: executor.name,
       workers,
       ...(budget ? { budget } : {}),
+      ...dpRes,
     };
   } finally {
     try {

@@ -3,12 +3,14 @@
 import { rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { NetShareError } from '../errors.js';
+import { ConfigError, NetShareError } from '../errors.js';
 import type { NetShareConfig } from '../config/schema.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { modelConfigSchema, type ModelConfig } from '../model/config.js';
 import type { Device } from '../runtime/session.js';
-import { loadChunkTensors, loadModelLayout, loadPreprocessSummary } from './chunk-tensors.js';
+import { loadChunkMeta, loadChunkTensors, loadModelLayout, loadPreprocessSummary } from './chunk-tensors.js';
+import { cryptoDpRandom, dpChunkPlan, dpLedger, type DpLedger } from '../model/dp.js';
+import { dpGraphVersion } from '../model/graphs.js';
 import type { Executor, JobResult } from './executor.js';
 import { RNG_STREAMS_VERSION } from '../core/rng.js';
 import { graphCodeVersion } from './code-version.js';
@@ -16,7 +18,9 @@ import { checkpointFiles, listCheckpoints } from './checkpoints.js';
 import { fingerprint, readJsonIfExists } from './fsutil.js';
 import { reviveError, type Job, type JobContext } from './jobs.js';
 import { acquireLease, LeaseBusyError } from './lease.js';
-import { checkpointDir, inWorkdir, leaseLogPath, leasePath, relativeToWorkdir, trainChunkDir, trainResultPath } from './workdir.js';
+import { checkpointDir, inWorkdir, leaseLogPath, leasePath, relativeToWorkdir, trainChunkDir, trainResultPath, trainRoot } from './workdir.js';
+import { loadManifest } from './manifest.js';
+import { join } from 'node:path';
 
 /** Params of a `train-chunk` job (plain JSON; the workdir is the job's, paths are relative to it). */
 export interface TrainChunkParams {
@@ -33,6 +37,8 @@ export interface TrainChunkParams {
   device: Device;
   /** Fine-tune from this checkpoint (chunk 0's last, relative to the workdir); absent for chunk 0 / from-scratch chunks. */
   initFrom?: string;
+  /** DP-SGD (global.dp, σ resolved by the train stage's ledger); absent for non-DP training. */
+  dp?: { clip: number; noiseMultiplier: number; countNoise: number };
 }
 
 /** A workdir-relative path: no absolute path, no `..` (a job never reaches outside its workdir). */
@@ -50,6 +56,7 @@ export const trainChunkParamsSchema = z.strictObject({
   seed: z.number().int(),
   device: z.enum(['cpu', 'cuda']),
   initFrom: relPath.optional(),
+  dp: z.strictObject({ clip: z.number().positive(), noiseMultiplier: z.number().nonnegative(), countNoise: z.number().positive() }).optional(),
 });
 
 export interface TrainChunkResult {
@@ -68,6 +75,11 @@ export interface TrainChunkResult {
   seconds: number;
   resumedFrom?: number;
   final: { dLoss: number; gLoss: number; wDist: number; itPerSec: number } | null;
+  /**
+   * DP runs: the chunk's flow count plus N(0, countNoise²) noise from node:crypto (spec §3.5's noisy count, drawn once
+   * with the model and kept here), which generation uses instead of the real count.
+   */
+  dpFlowCount?: number;
 }
 
 /** Fingerprint of a job's params, upstream included (the device does not change the result; paths are relative). */
@@ -145,6 +157,7 @@ async function trainLeased(p: TrainChunkParams, fp: string, ctx: Pick<JobContext
     seed: p.seed,
     resumeFrom: 'latest',
     ...(initFrom !== undefined ? { initFrom } : {}),
+    ...(p.dp ? { dp: { clip: p.dp.clip, noiseMultiplier: p.dp.noiseMultiplier } } : {}),
     onProgress: (pr) => {
       const now = Date.now();
       if (now - lastReport < 500 && pr.iteration < pr.iterations) return;
@@ -166,6 +179,8 @@ async function trainLeased(p: TrainChunkParams, fp: string, ctx: Pick<JobContext
     seconds: (performance.now() - t0) / 1000,
     ...(before.length > 0 ? { resumedFrom: before.at(-1)!.iteration } : {}),
     final: res.final ? { dLoss: res.final.dLoss, gLoss: res.final.gLoss, wDist: res.final.wDist, itPerSec: res.final.itPerSec } : null,
+    // NetShare's estimate_flowlen_dp is n + N(0, 1), then `+=` onto n (about double): here the noisy count replaces n
+    ...(p.dp ? { dpFlowCount: t.n + p.dp.countNoise * cryptoDpRandom().normals(1)[0]! } : {}),
   };
   await writeJsonAtomic(resultFile, result);
   return result;
@@ -184,10 +199,18 @@ export interface TrainStageOptions {
   onJobDone?: (job: string, r: JobResult) => void;
   /** Cancels the stage's jobs (runAll rejects with InterruptedError). */
   signal?: AbortSignal;
+  /**
+   * DP runs (`--public`): a public trace to pretrain on without DP (spec §3.5): preprocessed with this config (its fixed
+   * ranges, choices and tag dims; its own chunk edges) under <wd>/train/public, its first chunk trained, and every
+   * private chunk fine-tuned from that model with DP-SGD.
+   */
+  publicTrace?: { path: string; sha256: string };
 }
 
 export interface TrainStageResult {
   chunks: { chunk: number; iterations: number; checkpoints: number; seconds: number; resumedFrom?: number; attempts: number }[];
+  /** DP runs: ε, δ, σ, C, q and steps per chunk, and the composition (kept in the manifest as this stage's outcome). */
+  dp?: DpRunLedger;
   /** Wall seconds of chunk 0 and of the parallel fine-tuning phase. */
   phases: { chunk0: number; fineTune: number };
   executor: string;
@@ -197,8 +220,88 @@ export interface TrainStageResult {
  * The train stage's fingerprint: the preprocess stage's (input bytes, preprocessing config), the model and training
  * config, the seed, DP, the version of the model code (graphCodeVersion) and of the seeded streams.
  */
-export function trainStageFingerprint(preprocessFp: string, cfg: NetShareConfig): string {
-  return fingerprint({ pre: preprocessFp, model: cfg.model, train: cfg.train, seed: cfg.global.seed, dp: cfg.global.dp, graphs: graphCodeVersion(), streams: RNG_STREAMS_VERSION });
+export function trainStageFingerprint(preprocessFp: string, cfg: NetShareConfig, publicSha256?: string): string {
+  return fingerprint({
+    pre: preprocessFp, model: cfg.model, train: cfg.train, seed: cfg.global.seed, dp: cfg.global.dp, graphs: graphCodeVersion(), streams: RNG_STREAMS_VERSION,
+    ...(publicSha256 !== undefined ? { public: publicSha256 } : {}),
+    ...(cfg.global.dp ? { dpGraphs: dpGraphVersion() } : {}),
+  });
+}
+
+/**
+ * `--public`: preprocess the public trace under <wd>/train/public with the run's config made non-DP (its chunk edges
+ * are its own; ranges, choices, max flow length and tag dims are the config's, so the layout is the private one's),
+ * train its first chunk as one `train-chunk` job, and return the model's last checkpoint (workdir-relative).
+ */
+async function pretrainPublic(opts: TrainStageOptions, pub: NonNullable<TrainStageOptions['publicTrace']>, device: Device, events: Parameters<Executor['runAll']>[1]): Promise<PublicPretraining> {
+  const pwd = join(trainRoot(opts.workdir), 'public');
+  const cfg: NetShareConfig = {
+    ...opts.config,
+    global: { ...opts.config.global, dp: false },
+    preprocess: { ...opts.config.preprocess, holdoutShare: 0 },
+    train: { ...opts.config.train, fineTuneFromChunk0: false },
+  };
+  const { preprocess } = await import('./preprocess.js');
+  const r = await preprocess({ input: pub.path, workdir: pwd, config: cfg, onProgress: (phase, d, t) => opts.onProgress?.('train/public', t > 0 ? d / t : 0, `preprocess ${phase}`) });
+  const chunk = r.chunks[0];
+  if (chunk === undefined) throw new NetShareError(`the public trace ${pub.path} has no records to pretrain on`);
+  const upstream = fingerprint({ private: opts.upstream, publicPre: (await loadManifest(pwd)).stages['preprocess']?.fingerprint ?? pub.sha256 });
+  const { first } = trainJobs(pwd, `${opts.scope}/public`, cfg, [chunk], device, upstream);
+  const job = { ...first[0]!, id: `train/public-chunk-${chunk}` };
+  const [res] = await opts.executor.runAll([job], events);
+  if (!res!.ok) throw failure(res!);
+  const out = res!.result as TrainChunkResult;
+  return {
+    trace: pub.path,
+    sha256: pub.sha256,
+    chunk,
+    flows: (await loadChunkMeta(pwd, chunk)).n,
+    iterations: out.iterations,
+    checkpoint: relativeToWorkdir(opts.workdir, inWorkdir(pwd, out.lastCheckpoint)),
+  };
+}
+
+/** A DP run's ledger plus what of the run used the real data outside DP-SGD (and is therefore not covered by ε). */
+export interface DpRunLedger extends DpLedger {
+  notPrivate: string[];
+  /** `--public`: the non-DP model every private chunk started from (spec §3.5 pretrain_dp). */
+  publicPretraining?: PublicPretraining;
+}
+
+/** The public model of `--public`: trained without DP on the first chunk of the public trace, same config and layout. */
+export interface PublicPretraining {
+  trace: string;
+  sha256: string;
+  /** The public trace's chunk it trained on (its first non-empty one) and how long. */
+  chunk: number;
+  flows: number;
+  iterations: number;
+  /** Its last checkpoint, relative to the workdir: every private chunk's initFrom. */
+  checkpoint: string;
+}
+
+/**
+ * What a DP run releases from the real data outside the DP-SGD training and the noisy flow counts. ε covers the
+ * models and the counts; these are not DP (they are listed in the manifest and printed with the run's ε).
+ */
+export const DP_NOT_PRIVATE: readonly string[] = [
+  'the number of flows per chunk sets the sampling rate q = batch / flows (treated as public, as in DP-SGD generally); ' +
+    'the exact counts are in this ledger (manifest, --json, closing table) and the workdir: share the synthetic trace or the exported generator, not the workdir',
+  'which time chunks hold records (an empty chunk is refused before training)',
+  'postprocess cuts each chunk\'s synthetic records to the time range of its real records (recordRangesUs)',
+  'postprocess (pcap) gives the synthetic IPv4 fragment offsets the real marginal and snaps ICMP type/code to real values',
+  'the evaluation (report, fidelity table, privacy checks) compares with the real records: its numbers are not DP',
+  'the progress lines and result.json of each chunk report no critic loss (NaN): those would not be DP',
+];
+
+/** σ and ε of a DP run from the preprocessed chunks' flow counts (the ledger of src/model/dp.ts). */
+export async function dpRunLedger(workdir: string, cfg: NetShareConfig, chunks: readonly number[]): Promise<DpRunLedger | undefined> {
+  const dp = cfg.global.dp;
+  if (!dp) return undefined;
+  const plans = await Promise.all(chunks.map(async (k) => dpChunkPlan(k, (await loadChunkMeta(workdir, k)).n, cfg.model.batchSize, cfg.model.iterations, cfg.model.dRounds)));
+  const base = { clip: dp.clip, delta: dp.delta, countNoise: dp.countNoise };
+  const ledger = dp.epsilon !== undefined ? dpLedger(plans, { ...base, epsilon: dp.epsilon }) : dpLedger(plans, { ...base, noiseMultiplier: dp.noiseMultiplier! });
+  return { ...ledger, notPrivate: [...DP_NOT_PRIVATE] };
 }
 
 /** Fine-tuning length and checkpoint period for chunks 1..n−1: the fraction of chunk 0's, at least 1. */
@@ -212,7 +315,15 @@ export function fineTuneSchedule(model: ModelConfig, fraction: number): { iterat
  * Jobs of the train stage: [chunk 0] and [the rest] (the rest need chunk 0's checkpoint when fine-tuning).
  * `upstream` is the train stage's fingerprint (preprocess fingerprint, config, model code version).
  */
-export function trainJobs(workdir: string, scope: string, cfg: NetShareConfig, chunks: number[], device: Device, upstream: string): { first: Job[]; rest: Job[] } {
+export function trainJobs(
+  workdir: string,
+  scope: string,
+  cfg: NetShareConfig,
+  chunks: number[],
+  device: Device,
+  upstream: string,
+  dp?: TrainChunkParams['dp'],
+): { first: Job[]; rest: Job[] } {
   const seed = cfg.global.seed;
   const base = cfg.model;
   const mk = (k: number, model: ModelConfig, initFrom?: string): Job => {
@@ -224,6 +335,7 @@ export function trainJobs(workdir: string, scope: string, cfg: NetShareConfig, c
       seed: seed * 1009 + k,
       device,
       ...(initFrom !== undefined ? { initFrom } : {}),
+      ...(dp ? { dp } : {}),
     };
     return { id: `train/chunk-${k}`, kind: 'train-chunk', params: params as unknown as Record<string, unknown>, workdir, scope };
   };
@@ -244,12 +356,19 @@ function failure(r: JobResult): Error {
 export async function trainStage(opts: TrainStageOptions): Promise<TrainStageResult> {
   const summary = await loadPreprocessSummary(opts.workdir);
   const device = opts.device ?? 'cpu';
-  const { first, rest } = trainJobs(opts.workdir, opts.scope, opts.config, summary.chunks, device, opts.upstream);
+  const ledger = await dpRunLedger(opts.workdir, opts.config, summary.chunks);
+  const dpParams = ledger ? { clip: ledger.clip, noiseMultiplier: ledger.noiseMultiplier, countNoise: ledger.countNoise } : undefined;
+  const { first, rest } = trainJobs(opts.workdir, opts.scope, opts.config, summary.chunks, device, opts.upstream, dpParams);
   const events = {
     onProgress: (job: Job, f: number, info?: string) => opts.onProgress?.(job.id, f, info),
     onDone: (job: Job, r: JobResult) => opts.onJobDone?.(job.id, r),
     ...(opts.signal ? { signal: opts.signal } : {}),
   };
+  if (opts.publicTrace) {
+    if (!ledger) throw new ConfigError('--public pretrains the model that DP-SGD fine-tunes: it needs --dp', 'public');
+    ledger.publicPretraining = await pretrainPublic(opts, opts.publicTrace, device, events);
+    for (const j of first) (j.params as unknown as TrainChunkParams).initFrom = ledger.publicPretraining.checkpoint;
+  }
   const t0 = performance.now();
   const r0 = await opts.executor.runAll(first, events);
   for (const r of r0) if (!r.ok) throw failure(r);
@@ -280,6 +399,7 @@ export async function trainStage(opts: TrainStageOptions): Promise<TrainStageRes
     }),
     phases: { chunk0: (t1 - t0) / 1000, fineTune: (t2 - t1) / 1000 },
     executor: opts.executor.name,
+    ...(ledger ? { dp: ledger } : {}),
   };
 }
 

@@ -89,16 +89,16 @@ describe('cross-key invariants', () => {
     const e = configError(() => parseConfig({ preset: 'pcap', preprocess: { maxFlowLen: 5 }, model: { sampleLen: 10 } }));
     expect(e.key).toBe('model.sampleLen');
   });
-  it('DP is refused until DP-SGD exists: a config, a preset with dp on, before any other DP check', () => {
+  it('global.dp: true alone is refused (ε or σ is needed), before any other DP check', () => {
     for (const raw of [{ preset: 'netflow', global: { dp: true } }, { preset: 'pcap', global: { dp: true } }]) {
       const e = configError(() => parseConfig(raw));
-      expect(e.key).toBe('global.dp');
-      expect(e.message).toMatch(/differential privacy is not available yet/);
+      expect(e.key).toBe('global.dp.epsilon');
+      expect(e.message).toMatch(/exactly one of global.dp.epsilon or global.dp.noiseMultiplier/);
     }
   });
-  it('DP mode needs data-independent ranges (checked for when DP lands)', () => {
+  it('DP mode needs data-independent ranges', () => {
     const cfg = presetConfig('netflow');
-    cfg.global.dp = true;
+    cfg.global.dp = { epsilon: 4, delta: 1e-5, clip: 1, countNoise: 20 };
     const e = configError(() => checkInvariants(cfg));
     expect(e.key).toMatch(/^preprocess\.timeseries\.0\.(min|max)$/);
   });

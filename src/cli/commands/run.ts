@@ -8,6 +8,8 @@ import { printJson, progress, say, type GlobalArgs, type Progress } from '../out
 import { readOptions, readOptionsFrom, type ReadArgs } from '../read-options.js';
 import { interruptible } from '../interrupt.js';
 import { parseBudget } from '../../pipeline/budget.js';
+import type { DpRunLedger } from '../../pipeline/train.js';
+import { ConfigError } from '../../errors.js';
 
 export interface PipelineArgs extends GlobalArgs, ReadArgs {
   input?: string;
@@ -33,6 +35,10 @@ export interface PipelineArgs extends GlobalArgs, ReadArgs {
   privacy: boolean;
   holdoutShare?: number;
   holdoutFile?: string;
+  dp?: boolean;
+  epsilon?: number;
+  noiseMultiplier?: number;
+  public?: string;
 }
 
 /** Options shared by run / train / generate. */
@@ -69,7 +75,18 @@ export function pipelineOptions(y: Argv, which: 'run' | 'train' | 'generate'): A
         describe: 'Share of the input\'s 5-tuple flows held out from training and evaluated against (preprocess.holdoutShare, default 0.1; 0 disables)',
       })
       .option('holdout-file', { type: 'string', describe: 'Real trace of the same kind to hold out instead (the whole input is then training data)' })
-      .conflicts('holdout-share', 'holdout-file');
+      .conflicts('holdout-share', 'holdout-file')
+      .option('dp', {
+        type: 'boolean',
+        describe: 'Train with DP-SGD on both critics (global.dp): give --epsilon or --noise-multiplier; the other is derived by the RDP accountant and printed',
+      })
+      .option('epsilon', { type: 'number', describe: 'With --dp: the target ε of the whole run (global.dp.epsilon; δ = global.dp.delta, default 1e-5)' })
+      .option('noise-multiplier', { type: 'number', describe: 'With --dp: the noise multiplier σ (global.dp.noiseMultiplier); ε is derived' })
+      .conflicts('epsilon', 'noise-multiplier')
+      .option('public', {
+        type: 'string',
+        describe: 'With --dp: a public trace of the same kind to pretrain on without DP (same config, fixed ranges and tag dims); every private chunk starts from that model',
+      });
   }
   if (which !== 'train') {
     a = a
@@ -89,6 +106,7 @@ async function configFor(args: PipelineArgs): Promise<NetShareConfig> {
     const f = await detectTraceFormat(args.input);
     preset = isFlowFormat(f) || args.schema ? 'netflow' : 'pcap';
   }
+  const dp = dpOverride(args);
   return resolveRunConfig(args.config ? { configFile: args.config } : { preset: preset ?? 'pcap' }, {
     ...(args.chunks !== undefined ? { chunks: args.chunks } : {}),
     ...(args.iterations !== undefined ? { iterations: args.iterations } : {}),
@@ -97,7 +115,22 @@ async function configFor(args: PipelineArgs): Promise<NetShareConfig> {
     ...(args.maxFlowLen !== undefined ? { maxFlowLen: args.maxFlowLen } : {}),
     ...(args.seed !== undefined ? { seed: args.seed } : {}),
     ...(args.holdoutShare !== undefined ? { holdoutShare: args.holdoutShare } : {}),
+    // DP refuses a share-based holdout; a holdout file replaces it
+    ...(args.dp && args.holdoutFile !== undefined ? { holdoutShare: 0 } : {}),
+    ...(dp ? { dp } : {}),
   });
+}
+
+/** `--dp --epsilon E` / `--dp --noise-multiplier σ` as a config override; --epsilon or --noise-multiplier without --dp is refused. */
+function dpOverride(args: PipelineArgs): { epsilon?: number; noiseMultiplier?: number } | undefined {
+  const given = args.epsilon !== undefined ? '--epsilon' : args.noiseMultiplier !== undefined ? '--noise-multiplier' : undefined;
+  if (!args.dp) {
+    if (given) throw new ConfigError(`${given} needs --dp (differential privacy is off without it)`, given.slice(2));
+    return undefined;
+  }
+  if (args.epsilon !== undefined) return { epsilon: args.epsilon };
+  if (args.noiseMultiplier !== undefined) return { noiseMultiplier: args.noiseMultiplier };
+  return {}; // the config's global.dp must then name ε or σ (parseConfig says so if not)
 }
 
 /** Progress lines / bars per stage, stage timings, and warnings on stderr. */
@@ -160,6 +193,7 @@ export function printSummary(args: GlobalArgs, r: RunResult): void {
       executor: r.executor,
       workers: r.workers,
       budget: r.budget ?? null,
+      dp: r.dp ? dpJson(r.dp) : null,
     });
     return;
   }
@@ -186,6 +220,32 @@ export function printSummary(args: GlobalArgs, r: RunResult): void {
     }
   }
   if (r.report) say(args, `report: ${r.report}`);
+  if (r.dp) printDp(args, r.dp);
+}
+
+function dpJson(d: DpRunLedger): Record<string, unknown> {
+  return {
+    epsilon: d.epsilon, delta: d.delta, order: d.order, noiseMultiplier: d.noiseMultiplier, clip: d.clip, countNoise: d.countNoise, given: d.given,
+    ...(d.targetEpsilon !== undefined ? { targetEpsilon: d.targetEpsilon } : {}),
+    chunks: d.chunks, mechanisms: d.mechanisms, composition: d.composition, notPrivate: d.notPrivate,
+    ...(d.publicPretraining ? { publicPretraining: d.publicPretraining } : {}),
+  };
+}
+
+/** The closing DP table: ε and δ, σ and C (which was given, which derived), per chunk q and steps, and what is not DP. */
+function printDp(args: GlobalArgs, d: DpRunLedger): void {
+  const derived = (what: 'epsilon' | 'noiseMultiplier'): string => (d.given === what ? 'given' : 'derived by the accountant');
+  say(args, '');
+  const how = d.given === 'epsilon' ? `reached with the derived σ, target ${d.targetEpsilon}` : 'derived by the accountant from σ';
+  say(args, `differential privacy: ε = ${d.epsilon.toFixed(4)} (${how}) at δ = ${d.delta} (RDP order ${d.order})`);
+  say(args, `  noise multiplier σ = ${d.noiseMultiplier.toFixed(4)} (${derived('noiseMultiplier')}), clip C = ${d.clip}, flow-count noise std ${d.countNoise}`);
+  say(args, `  ${'chunk'.padEnd(6)} ${'flows'.padStart(8)} ${'q'.padStart(8)} ${'E[batch]'.padStart(9)} ${'critic steps'.padStart(13)}`);
+  for (const c of d.chunks) say(args, `  ${String(c.chunk).padEnd(6)} ${String(c.flows).padStart(8)} ${c.q.toFixed(4).padStart(8)} ${c.expectedBatch.toFixed(1).padStart(9)} ${String(c.steps).padStart(13)}`);
+  const pub = d.publicPretraining;
+  if (pub) say(args, `  public pretraining (not DP, public data): ${pub.trace} chunk ${pub.chunk} (${pub.flows} flows), ${pub.iterations} iterations; every private chunk started from ${pub.checkpoint}`);
+  say(args, `  composition: ${d.composition}`);
+  say(args, '  not covered by ε (uses the real data outside DP-SGD):');
+  for (const n of d.notPrivate) say(args, `    - ${n}`);
 }
 
 export async function runCommandHandler(args: ArgumentsCamelCase<PipelineArgs>, which: 'run' | 'train' | 'generate'): Promise<void> {
@@ -211,6 +271,7 @@ export async function runCommandHandler(args: ArgumentsCamelCase<PipelineArgs>, 
       ...(args.flows !== undefined ? { flows: args.flows } : {}),
       ...(args.duration !== undefined ? { durationS: args.duration } : {}),
       ...(args.holdoutFile !== undefined ? { holdoutFile: args.holdoutFile } : {}),
+      ...(args.public !== undefined ? { publicTrace: args.public } : {}),
       ...(which !== 'generate' ? { read: readOptionsFrom(args) } : {}),
       ...(args.budget !== undefined ? { budgetS: parseBudget(args.budget) } : {}),
       downstream: args.downstream ?? true,
