@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { presetConfig, type NetShareConfig } from '../../src/config/schema.js';
+import { dpSchema, presetConfig, type NetShareConfig } from '../../src/config/schema.js';
 import { planChunks } from '../../src/encode/chunks.js';
 import { recordView } from '../../src/encode/records.js';
 import { encoderStateFromJson, encoderStateToJson } from '../../src/encode/state.js';
@@ -268,7 +268,7 @@ describe('encoding variants', () => {
       t.byt[i] = 100;
       t.type.push('background');
     }
-    // the encoders' DP ranges, below the config's refusal of global.dp (DP-SGD does not exist yet)
+    // the encoders' DP ranges (global.dp set on the parsed config: the DP config check refuses word2vec, not under test here)
     const cfg = presetConfig('netflow', {
       preprocess: {
         nChunks: 2,
@@ -282,7 +282,7 @@ describe('encoding variants', () => {
         ],
       },
     });
-    cfg.global.dp = true;
+    cfg.global.dp = dpSchema.parse({ epsilon: 10 });
     const view = recordView(t);
     const plan = planChunks(view, { nChunks: 2, chunking: 'fixedTime', maxFlowLen: 100, longFlows: 'drop', emptyChunks: 'skip', fixedRangeUs: [1e15, 1e15 + 200e6] });
     expect(Array.from(plan.edges)).toEqual([1e15, 1e15 + 100e6, 1e15 + 200e6]);
