@@ -58,6 +58,56 @@ describe('inconsistent IP headers are flagged, not ok', () => {
     expect(b!.stats.undecodable).toBe(3);
   });
 
+  it('an IPv4 total length beyond the original length is flagged; a header-only record of the full length is not', async () => {
+    // 28 bytes of IPv4+UDP whose header claims 200: as a whole record (len 28) it claims bytes that never were on the
+    // wire; as a header-only record (len 200, caplen 28) it is a consistent, truncated packet.
+    const long = Uint8Array.from(udp4());
+    long[2] = 0;
+    long[3] = 200;
+    const v6 = ipv6({ src: new Array(16).fill(1), dst: new Array(16).fill(2), proto: 17, sport: 5, dport: 6 });
+    const v6Long = Uint8Array.from(v6);
+    v6Long[4] = 0x01; // payload length 264
+    const file = save(
+      'total-beyond-wire.pcap',
+      pcap(
+        [
+          { sec: 0, frac: 0, data: long },
+          { sec: 1, frac: 0, data: long, len: 200 },
+          { sec: 2, frac: 0, data: long, len: 199 },
+          { sec: 3, frac: 0, data: v6Long, len: 304 },
+          { sec: 4, frac: 0, data: v6Long, len: 303 },
+        ],
+        { linktype: 101 },
+      ),
+    );
+    const [b] = await batches(file);
+    expect(Array.from(b!.status)).toEqual([PacketStatus.UNDECODABLE, PacketStatus.TRUNCATED, PacketStatus.UNDECODABLE, PacketStatus.TRUNCATED, PacketStatus.UNDECODABLE]);
+    expect([b!.srcPort[0], b!.dstPort[0], b!.pktLen[0]]).toEqual([0, 0, 0]); // an undecodable row carries no fields
+    expect([b!.srcPort[1], b!.dstPort[1], b!.pktLen[1]]).toEqual([1000, 53, 200]);
+    // The same bytes behind Ethernet: the bound is the original length less the link header.
+    const eFile = save('total-beyond-wire-eth.pcap', pcap([{ sec: 0, frac: 0, data: eth(0x0800, long), len: 213 }, { sec: 1, frac: 0, data: eth(0x0800, long), len: 214 }]));
+    const [e] = await batches(eFile);
+    expect(Array.from(e!.status)).toEqual([PacketStatus.UNDECODABLE, PacketStatus.TRUNCATED]);
+  });
+
+  it('an ERF ATM cell is not bounded by its own length (it carries 48 bytes of a longer PDU)', async () => {
+    // ERF type 3 (ATM cell): 16-byte ERF header, 4-byte ATM header, LLC/SNAP, then the head of a 1500-byte IPv4 packet.
+    const head = Uint8Array.from(udp4()).subarray(0, 28);
+    head[2] = 1500 >> 8;
+    head[3] = 1500 & 255;
+    const body = [0, 0, 0, 0, 0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00, ...head, ...new Array<number>(12).fill(0)];
+    const erf = Buffer.alloc(16 + body.length);
+    erf.writeUInt32LE(1_000_000, 4);
+    erf[8] = 3;
+    erf.writeUInt16BE(erf.length, 10);
+    erf.writeUInt16BE(52, 14);
+    Buffer.from(body).copy(erf, 16);
+    const file = save('erf-atm-cell.pcap', pcap([{ sec: 1, frac: 0, data: erf }], { linktype: 197 }));
+    const [b] = await batches(file);
+    expect(b!.status[0]).toBe(PacketStatus.OK);
+    expect([b!.pktLen[0], b!.srcPort[0], b!.dstPort[0]]).toEqual([1500, 1000, 53]);
+  });
+
   it('transport fields come only from bytes inside the IP total length (Ethernet padding is not a header)', async () => {
     // An IPv4 packet of protocol 17 whose total length (20) holds no UDP header, padded to 46 bytes by Ethernet.
     const bare = Uint8Array.from([...udp4().subarray(0, 20), ...[0x12, 0x34, 0x56, 0x78], ...new Array<number>(22).fill(0xee)]);
