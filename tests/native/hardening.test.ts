@@ -2,7 +2,8 @@
 // block lengths / if_tsoffset / interface ids, LINKTYPE_RAW, pipes and stdin, ERF timestamps, flow min/max times,
 // zlib's "<fd:N>", NUL bytes in strings, a detached recycled buffer, flows-only reads.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -258,6 +259,77 @@ describe('pipes and standard input', () => {
     const res = spawnSync(process.execPath, ['-e', script], { input: readFileSync(file), encoding: 'utf8' });
     expect(res.status, res.stderr).toBe(0);
     expect(JSON.parse(res.stdout.trim().split('\n').pop()!)).toMatchObject({ n: 4, flows: 4 });
+  });
+
+  it('"-" waits for data when standard input is non-blocking (O_NONBLOCK inherited from the parent), pcap and pcapng', async () => {
+    // libuv makes a spawned child's fd 0 blocking, so the child sets O_NONBLOCK itself the way a Node program does by
+    // touching process.stdin (libuv opens the pipe non-blocking; the flag lives on the open file description, shared
+    // with the reader's dup). The capture arrives in pieces with pauses, so the reader finds the FIFO empty.
+    const addon = JSON.stringify(process.env.NETSHARE_NATIVE_ADDON ?? join(process.cwd(), 'build', 'Release', 'netshare_native.node'));
+    const script = `
+      const fs = require('node:fs');
+      process.stdin; // eslint-disable-line no-unused-expressions
+      let nonblock = null;
+      try { nonblock = (parseInt(/flags:\\s*(\\d+)/.exec(fs.readFileSync('/proc/self/fdinfo/0', 'utf8'))[1], 8) & 0o4000) !== 0; } catch {}
+      const { NativeReader } = require(${addon});
+      const r = new NativeReader('-', { flows: true });
+      (async () => {
+        let n = 0, flows = 0;
+        for (;;) { const b = await r.nextBatch(2); n += b.count; flows += b.flows.length; if (b.done) break; }
+        console.log(JSON.stringify({ n, flows, nonblock }));
+      })().catch((e) => { console.log(JSON.stringify({ err: e.message, nonblock })); });`;
+    for (const [name, content] of [['nb.pcap.fifo', bytes], ['nb.pcapng.fifo', ng]] as const) {
+      const fifo = join(tmp, name);
+      if (!existsSync(fifo)) expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+      const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      const wfd = openSync(fifo, constants.O_WRONLY); // does not block: a reader is open
+      const child = spawn(process.execPath, ['-e', script], { stdio: [rfd, 'pipe', 'inherit'] });
+      closeSync(rfd);
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<number | null>((done) => child.on('close', done));
+      const buf = Buffer.from(content);
+      for (let at = 0; at < buf.length; at += 37) {
+        await new Promise((r) => setTimeout(r, at === 0 ? 300 : 20));
+        writeSync(wfd, buf.subarray(at, at + 37));
+      }
+      closeSync(wfd);
+      expect(await exited).toBe(0);
+      const res = JSON.parse(out.trim().split('\n').pop()!) as { n?: number; flows?: number; err?: string; nonblock: boolean | null };
+      if (process.platform === 'linux') expect(res.nonblock).toBe(true); // the test really ran on a non-blocking fd 0
+      expect(res).toMatchObject({ n: 4, flows: 4 });
+    }
+  });
+
+  const BIN = join(process.cwd(), 'dist', 'src', 'cli', 'bin.js');
+  const cliName = '`netshare convert -` reads a non-blocking standard input to the end';
+  it.skipIf(!existsSync(BIN))(existsSync(BIN) ? cliName : `${cliName} (skipped: needs dist/ built)`, async () => {
+    // A wrapper touches process.stdin (fd 0 becomes non-blocking, as in a Node program that hands its stdin on), then
+    // runs the CLI, which reads fd 0 natively.
+    const wrapper = join(tmp, 'nonblocking-stdin.mjs');
+    writeFileSync(wrapper, `process.stdin;\nawait import(${JSON.stringify(pathToFileURL(BIN).href)});\n`);
+    const fifo = join(tmp, 'nb-cli.fifo');
+    if (!existsSync(fifo)) expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const wfd = openSync(fifo, constants.O_WRONLY);
+    const to = join(tmp, 'nb-cli.csv');
+    const child = spawn(process.execPath, [wrapper, 'convert', '-', '--to', to, '--flows'], { stdio: [rfd, 'ignore', 'pipe'] });
+    closeSync(rfd);
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((done) => child.on('close', done));
+    await new Promise((r) => setTimeout(r, 1500)); // the CLI starts and finds the FIFO empty
+    const buf = Buffer.from(bytes);
+    writeSync(wfd, buf.subarray(0, 30));
+    await new Promise((r) => setTimeout(r, 200));
+    writeSync(wfd, buf.subarray(30));
+    closeSync(wfd);
+    expect(await exited, err).toBe(0);
+    const direct = join(tmp, 'nb-direct.csv');
+    const file = save('nb-direct.pcap', bytes);
+    expect(spawnSync(process.execPath, [BIN, 'convert', file, '--to', direct, '--flows']).status).toBe(0);
+    expect(readFileSync(to, 'utf8')).toBe(readFileSync(direct, 'utf8'));
+    expect(readFileSync(to, 'utf8').trim().split('\n').length).toBe(5); // header + 4 flows
   });
 
   it('gzip through a pipe is refused with a clear message', () => {
