@@ -365,7 +365,8 @@ class Grow<T extends Uint8Array | Uint16Array | Uint32Array | Float64Array> {
 /**
  * Read the IP packets of a capture into a PacketTable (time in µs; ICMP/ICMPv6 type and code in icmpType/icmpCode;
  * non-IP and undecodable records are skipped). The table also carries each row's exact time in `timeNs` (ns since the
- * epoch, as the batches' tsNs), so writePcap keeps a nanosecond capture's digits.
+ * epoch, as the batches' tsNs; a non-enumerable property, so spreads and generic column code leave it out), so
+ * writePcap keeps a nanosecond capture's digits.
  */
 export async function readPacketTable(file: string, opts: ReadOptions = {}): Promise<{ table: PacketTableWithNs & { timeNs: BigInt64Array }; stats: ReadStats }> {
   const g8 = () => new Grow((n) => new Uint8Array(n));
@@ -430,11 +431,10 @@ export async function readPacketTable(file: string, opts: ReadOptions = {}): Pro
   }
   if (!stats) throw new InternalError(`reading ${file}: no statistics returned`);
   const cut = <T extends Uint8Array | Uint16Array | Uint32Array | Float64Array>(g: Grow<T>, w = 1): T => g.arr.slice(0, n * w) as T;
-  const table: PacketTableWithNs & { timeNs: BigInt64Array } = {
+  const table: PacketTable = {
     kind: 'packets',
     length: n,
     time: cut(c.time),
-    timeNs: new BigInt64Array(cut(timeNs, 2).buffer, 0, n),
     ipVersion: cut(c.ipVersion),
     srcIp: cut(c.srcIp),
     dstIp: cut(c.dstIp),
@@ -455,7 +455,11 @@ export async function readPacketTable(file: string, opts: ReadOptions = {}): Pro
     icmpType: cut(c.icmpType),
     icmpCode: cut(c.icmpCode),
   };
-  return { table, stats };
+  // Not enumerable: code that treats every own typed array as a numeric column (takeRows, concatTables, table files,
+  // fingerprints) never meets a BigInt64Array, and a table derived from this one simply has no exact times (the writer
+  // then uses `time`).
+  Object.defineProperty(table, 'timeNs', { value: new BigInt64Array(cut(timeNs, 2).buffer, 0, n), enumerable: false, writable: true, configurable: true });
+  return { table: table as PacketTableWithNs & { timeNs: BigInt64Array }, stats };
 }
 
 /**

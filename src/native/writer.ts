@@ -40,6 +40,7 @@ export interface WriteResult {
  * `time` otherwise, so a table whose `time` was changed after reading is written with its new times.
  */
 export type PacketTableWithNs = PacketTable & { timeNs?: BigInt64Array };
+// (readPacketTable defines timeNs as a non-enumerable property: spreads and generic column code do not copy it.)
 
 interface NativeWriteOptions {
   format: 'pcap' | 'pcapng';
@@ -157,7 +158,8 @@ export async function writePcap(file: string, table: PacketTableWithNs, opts: Wr
   const tmp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   let result: WriteResult;
   try {
-    result = await native(tmp, withIcmpInPorts(table), options);
+    // timeNs may be non-enumerable (readPacketTable's): hand it over explicitly, the spread in withIcmpInPorts drops it.
+    result = await native(tmp, { ...withIcmpInPorts(table), ...(table.timeNs ? { timeNs: table.timeNs } : {}) }, options);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     const e = err as Error & { code?: string; row?: number };

@@ -146,6 +146,18 @@ function table(times: number[]): PacketTable {
   };
 }
 
+describe('exact times in a packet table', () => {
+  it('readPacketTable carries timeNs as a non-enumerable BigInt64Array (generic column code never sees it)', async () => {
+    const file = save('timens.pcap', pcap([{ sec: 1_700_000_000, frac: 123_456_789, data: eth(0x0800, udp4()) }], { ns: true }));
+    const { table: t } = await readPacketTable(file);
+    expect(t.timeNs).toBeInstanceOf(BigInt64Array);
+    expect(t.timeNs[0]).toBe(1_700_000_000_123_456_789n);
+    expect(Object.keys(t)).not.toContain('timeNs');
+    expect(Object.values(t).some((v) => v instanceof BigInt64Array)).toBe(false);
+    expect('timeNs' in { ...t }).toBe(false);
+  });
+});
+
 describe('timestamps from 2038 to 2106', () => {
   it('a written ts_sec above 2^31 reads back unsigned, in pcap and pcapng', async () => {
     const times = [2_200_000_000e6, 4_294_967_295e6 + 999_999, 2_147_483_648e6];
