@@ -4,9 +4,13 @@
 // checks that the harnesses' invariants and memory safety hold on the seeds and on mutants near them.
 // Usage: replay <corpus-dir>... [-max_total_time=S] [-seed=N] [-max_len=N] [-artifact_prefix=P] (other -flags are
 // ignored). A finding is the harness's own abort or a sanitizer report, which end the process non-zero; the input that
-// caused it is left in <P>current-input (written before every run).
+// caused it is left in <P>current-input.
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <chrono>
@@ -19,6 +23,7 @@
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
+extern "C" void __sanitizer_set_death_callback(void (*callback)(void));  // ASan/UBSan runtime
 
 namespace {
 
@@ -33,14 +38,32 @@ std::vector<uint8_t> ReadFile(const std::string& path) {
   return out;
 }
 
-// The input under test, written before each run so that a crash (which ends the process) leaves it behind.
+// The input under test; a finding ends the process, and on the way out (the sanitizer's death callback, or the
+// SIGABRT/SIGSEGV handler for a harness's own abort) it is written to g_current.
 std::string g_current;
-void Save(const std::vector<uint8_t>& in) {
-  FILE* f = std::fopen(g_current.c_str(), "wb");
-  if (!f) return;
-  if (!in.empty()) std::fwrite(in.data(), 1, in.size(), f);
-  std::fclose(f);
+const std::vector<uint8_t>* g_input = nullptr;
+void DumpInput() {
+  static bool done = false;
+  if (done || !g_input) return;
+  done = true;
+  const int fd = ::open(g_current.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return;
+  size_t at = 0;
+  while (at < g_input->size()) {
+    const ssize_t k = ::write(fd, g_input->data() + at, g_input->size() - at);
+    if (k <= 0) break;
+    at += static_cast<size_t>(k);
+  }
+  ::close(fd);
+  static const char kMsg[] = "replay: the input that failed is in the artifact file current-input\n";
+  (void)!::write(2, kMsg, sizeof kMsg - 1);
 }
+void OnSignal(int sig) {
+  DumpInput();
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+void Save(const std::vector<uint8_t>& in) { g_input = &in; }
 
 void Mutate(std::vector<uint8_t>& d, const std::vector<std::vector<uint8_t>>& corpus, std::mt19937_64& rng, size_t max_len) {
   static const uint32_t kInteresting[] = {0, 1, 0x7f, 0x80, 0xff, 0x100, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, 0x80000000u, 0xffffffffu};
@@ -95,6 +118,9 @@ int main(int argc, char** argv) {
     else if (a[0] != '-') dirs.push_back(a);
   }
   g_current = prefix + "current-input";
+  __sanitizer_set_death_callback(DumpInput);
+  std::signal(SIGABRT, OnSignal);
+  std::signal(SIGSEGV, OnSignal);
   std::vector<std::vector<uint8_t>> corpus;
   for (const std::string& dir : dirs) {
     DIR* d = opendir(dir.c_str());
@@ -125,7 +151,7 @@ int main(int argc, char** argv) {
     LLVMFuzzerTestOneInput(cur.data(), cur.size());
     execs++;
   }
-  std::remove(g_current.c_str());
+  g_input = nullptr;
   // The same summary lines as libFuzzer's -print_final_stats, so run.sh reads either.
   std::printf("replay: %zu seeds, %llu mutants, seed %llu, no findings\n", corpus.size(),
               static_cast<unsigned long long>(execs - seeds), static_cast<unsigned long long>(seed));

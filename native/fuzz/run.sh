@@ -82,9 +82,9 @@ for h in "${HARNESSES[@]}"; do
     -artifact_prefix="$OUT/$h-" -print_final_stats=1 >"$log" 2>&1
   rc=$?
   set -e
-  execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
-  rate=$(grep -E '^stat::average_exec_per_sec' "$log" | awk '{print $2}')
-  cov=$(grep -E '#[0-9]+.*cov:' "$log" | tail -1 | sed -E 's/.*cov: ([0-9]+).*/\1/')
+  execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' || true)
+  rate=$(grep -E '^stat::average_exec_per_sec' "$log" | awk '{print $2}' || true)
+  cov=$(grep -E '#[0-9]+.*cov:' "$log" | tail -1 | sed -E 's/.*cov: ([0-9]+).*/\1/' || true)  # none in replay mode
   if [ "$rc" -eq 0 ]; then verdict="no findings"; else verdict="FINDING (exit $rc): $(grep -m1 -E 'ERROR|SUMMARY|runtime error|deadly signal' "$log" || true)"; fi
   echo "fuzz_$h [${DRIVER:+replay}${DRIVER:-libFuzzer}]: ${execs:-?} execs (${rate:-?}/s), coverage ${cov:-?} edges: $verdict"
 done
