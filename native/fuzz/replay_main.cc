@@ -132,13 +132,23 @@ int main(int argc, char** argv) {
     }
     closedir(d);
   }
-  if (corpus.empty()) corpus.emplace_back();  // no seeds: mutate from the empty input
   std::mt19937_64 rng(seed);
+  if (corpus.empty()) {  // no seeds (fuzz_writer's inputs are raw row bytes): the empty input and random ones
+    corpus.emplace_back();
+    for (int k = 0; k < 64; k++) {
+      std::vector<uint8_t> r(16 + rng() % 112);
+      for (auto& b : r) b = static_cast<uint8_t>(rng());
+      corpus.push_back(std::move(r));
+    }
+  }
+  // libFuzzer never passes a null pointer, even for an empty input; neither do we.
+  static const uint8_t kEmpty[1] = {0};
+  auto run = [&](const std::vector<uint8_t>& in) { LLVMFuzzerTestOneInput(in.empty() ? kEmpty : in.data(), in.size()); };
   uint64_t execs = 0;
   const auto t0 = std::chrono::steady_clock::now();
   for (const auto& in : corpus) {
     Save(in);
-    LLVMFuzzerTestOneInput(in.data(), in.size());
+    run(in);
     execs++;
   }
   const uint64_t seeds = execs;
@@ -148,7 +158,7 @@ int main(int argc, char** argv) {
     cur = corpus[rng() % corpus.size()];
     Mutate(cur, corpus, rng, max_len);
     Save(cur);
-    LLVMFuzzerTestOneInput(cur.data(), cur.size());
+    run(cur);
     execs++;
   }
   g_input = nullptr;

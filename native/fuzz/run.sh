@@ -17,11 +17,13 @@ mkdir -p "$OUT"
 CXX=${CXX_FUZZ:-clang++}
 FLAGS=(-g -O1 -std=c++17 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Inative)
 DRIVER=""
+KIND=libFuzzer
 MODE="libFuzzer ($CXX)"
 if [ -z "${CXX_FUZZ:-}" ] && ! command -v clang++ >/dev/null 2>&1; then
   CXX=g++
   FLAGS=(-g -O1 -std=c++17 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -Inative)
   DRIVER=native/fuzz/replay_main.cc
+  KIND=replay
   MODE="replay fallback (g++ ASan/UBSan, seed corpus + random mutants, no coverage guidance: clang++ not found)"
 fi
 echo "== mode: $MODE"
@@ -86,5 +88,5 @@ for h in "${HARNESSES[@]}"; do
   rate=$(grep -E '^stat::average_exec_per_sec' "$log" | awk '{print $2}' || true)
   cov=$(grep -E '#[0-9]+.*cov:' "$log" | tail -1 | sed -E 's/.*cov: ([0-9]+).*/\1/' || true)  # none in replay mode
   if [ "$rc" -eq 0 ]; then verdict="no findings"; else verdict="FINDING (exit $rc): $(grep -m1 -E 'ERROR|SUMMARY|runtime error|deadly signal' "$log" || true)"; fi
-  echo "fuzz_$h [${DRIVER:+replay}${DRIVER:-libFuzzer}]: ${execs:-?} execs (${rate:-?}/s), coverage ${cov:-?} edges: $verdict"
+  echo "fuzz_$h [$KIND]: ${execs:-?} execs (${rate:-?}/s), coverage ${cov:-?} edges: $verdict"
 done
