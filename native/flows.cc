@@ -46,9 +46,12 @@ FlowTable::FlowTable(int64_t inactive_ns, int64_t active_ns, uint64_t expected_f
     : inactive_ns_(inactive_ns), active_ns_(active_ns) {
   const uint64_t want = std::min<uint64_t>(expected_flows, uint64_t{1} << 22);  // at most ~360 MiB of slots up front
   // `want` flows fill at most 3/4; whole 4 KiB pages of slots (64 a page).
-  const size_t cap = std::max<size_t>(size_t{1} << 12, static_cast<size_t>((want * 4 / 3 + 64) & ~uint64_t{63}));
+  hint_cap_ = std::max<size_t>(size_t{1} << 12, static_cast<size_t>((want * 4 / 3 + 64) & ~uint64_t{63}));
   if ((inactive_ns_ | active_ns_) == 0) slot_of_id_.reserve(static_cast<size_t>(want));
-  Rehash(cap);
+  // Start with one huge page of slots and move to the hinted size only when the flows outgrow it: with huge pages a
+  // table is zeroed 2 MiB at a time wherever a flow lands, so a few long flows spread over a hint-sized table made
+  // the kernel zero all of it (90-128 MiB for the 1,000-flow benchmark trace); the one early rehash costs little.
+  Rehash(std::min(hint_cap_, kFirstCap));
 }
 
 namespace {
@@ -166,7 +169,7 @@ __attribute__((noinline)) uint32_t FlowTable::Create(const uint64_t* w, uint32_t
   s.tcp_flags = tcp_flags;
   const uint32_t id = s.id;
   if ((inactive_ns_ | active_ns_) == 0) slot_of_id_.push_back(static_cast<uint32_t>(slot));
-  if (++count_ * 4 > cap_ * 3) Rehash(cap_ * 2);  // max load 0.75
+  if (++count_ * 4 > cap_ * 3) Rehash(cap_ < hint_cap_ ? hint_cap_ : cap_ * 2);  // max load 0.75
   return id;
 }
 

@@ -170,6 +170,8 @@ class FlowTable {
   ZeroedWords mem_;       // the slots (64-byte aligned, zero = empty)
   FlowSlot* slots_ = nullptr;
   size_t cap_ = 0, count_ = 0;
+  static constexpr size_t kFirstCap = size_t{1} << 15;  // 2 MiB of slots: one huge page
+  size_t hint_cap_ = 0;  // the capacity the size hint asks for; the first growth goes straight there
   std::vector<uint64_t> v6_;  // IPv6 src (2 words) + dst (2 words) per IPv6 flow, indexed by FlowSlot::k0 / 4
   // Without timeouts: the slot of each flow id (ids are dense), so the final flows are listed in id order without a
   // scan of every slot. Empty with timeouts.
