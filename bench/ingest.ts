@@ -1,6 +1,6 @@
 // Benchmark: native ingest (parse+decode, +flows) and the pcap writer against a bare libpcap loop, tcpdump and tshark,
 // on a tiled header-only CAIDA trace and a full-size Ethernet trace, all measured in one run.
-// Run: npx vite-node bench/ingest.ts [--tiles 500] [--full 400000] [--long-flows 1000] [--reps 3] [--keep] [--quick]
+// Run: NODE_OPTIONS=--expose-gc npx vite-node bench/ingest.ts [--tiles 500] [--full 400000] [--long-flows 1000] [--reps 3] [--keep] [--quick]
 // Stages (a)-(c2) run interleaved, once per rep, so each rep's ratio to (a) compares runs made under the same load;
 // the table shows the best rep by wall time and, per ratio, the median and range over the reps. --quick: stages (a)-(c)
 // only (no tcpdump, tshark, writer or full-size trace), for profiling.
@@ -87,8 +87,14 @@ function timeProcess(cmd: string, argv: string[]): { seconds: number; cpuSeconds
   return { seconds, cpuSeconds, lines: r.stdout.toString().split('\n').length - 1 };
 }
 
+// With NODE_OPTIONS=--expose-gc each in-process stage starts with the garbage of the earlier ones collected (their
+// batch and flow buffers are unmapped by finalizers), so that work is not billed to the next stage's CPU time.
+const collect = (globalThis as { gc?: () => void }).gc;
+
 /** Wall and CPU seconds (this process, all threads) of an in-process stage. */
 async function timed<T>(f: () => Promise<T>): Promise<T & { seconds: number; cpuSeconds: number }> {
+  collect?.();
+  await new Promise((r) => setImmediate(r)); // finalizers queued by the collection run here, before the clock starts
   const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const r = await f();
@@ -354,6 +360,7 @@ async function main(): Promise<void> {
         `\ntargets (long flows): ${say('(c)/(a)', targets.longFlowsVsLoopCpu)}` +
         `\ntargets (pcapng / pcap, same table and writer): ${say('(b)', targets.pcapngVsPcapParseCpu)}; ${say('(c)', targets.pcapngVsPcapFlowsCpu)}`,
     );
+    console.log(`gc between stages: ${collect ? 'yes' : 'no (run with NODE_OPTIONS=--expose-gc)'}`);
     console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}; table rows: best of ${REPS} by wall time, x(a) targets: median of per-rep ratios; files in the page cache`);
 
     const outDir = join(here, 'out');
