@@ -39,8 +39,8 @@ struct DecodedPacket {
 
 // Decodes one record captured with LINKTYPE/DLT `linktype`. `caplen` bytes are readable at `data`; `wire_len`
 // is the original length. Never reads past data+caplen. Fills `out` completely. An IP header that is cut short or
-// inconsistent (IHL beyond the captured bytes, IPv4 total length < IHL, IPv6 payload length beyond the original
-// packet) is kStatusUndecodable, never kStatusOk; ports, flags and ICMP fields are read only from bytes within both
+// inconsistent (IHL beyond the captured bytes, IPv4 total length < IHL or > the original length, IPv6 payload length
+// beyond the original packet) is kStatusUndecodable, never kStatusOk; ports, flags and ICMP fields are read only from bytes within both
 // the capture and the IP total length. Inline (decode_inl.h) so that the reader's loop inlines it.
 inline void DecodePacket(int linktype, const uint8_t* data, uint32_t caplen, uint32_t wire_len, DecodedPacket& out);
 

@@ -33,7 +33,8 @@ inline void DecodeL4(const uint8_t* l4, int64_t n, DecodedPacket& o) {
 // IP header at `p` with `n` captured bytes, of `wire` bytes in the original packet (>= n). `want` = 4 or 6 when the
 // link layer claims a version, 0 to use the version nibble. Returns false (undecodable) when the header is cut short,
 // does not match the claim or is inconsistent (IHL beyond the captured bytes, IPv4 total length below the header
-// length, IPv6 payload length beyond the original packet). Transport fields come only from bytes within the IP length.
+// length or beyond the original packet, IPv6 payload length beyond the original packet). Transport fields come only
+// from bytes within both the capture and the IP length.
 inline bool DecodeIp(const uint8_t* p, int64_t n, int64_t wire, int want, DecodedPacket& o) {
   if (n < 1) return false;
   const int v = p[0] >> 4;
@@ -44,6 +45,9 @@ inline bool DecodeIp(const uint8_t* p, int64_t n, int64_t wire, int want, Decode
     if (ihl < 20 || ihl > n) return false;  // header length below the minimum, or options beyond the captured bytes
     const uint32_t total = LoadBe16(p + 2);
     if (total < static_cast<uint32_t>(ihl)) return false;  // a total length that cannot hold its own header
+    // A total length beyond the record's original bytes claims bytes that never were on the wire (header-only
+    // captures still record the full original length, so a consistent header-only record passes).
+    if (static_cast<int64_t>(total) > wire) return false;
     o.ip_version = 4;
     o.ihl = static_cast<uint8_t>(ihl);
     o.tos = p[1];
@@ -216,7 +220,9 @@ inline LinkVerdict From80211(const uint8_t* data, int64_t caplen, int64_t& pos, 
   return FromLlc(data, caplen, pos, want);
 }
 
-inline LinkVerdict FromErf(const uint8_t* data, int64_t caplen, int64_t& pos, int& want) {
+// `cell` is set for an ATM cell record: it carries 48 bytes of an AAL5 PDU, so its original length does not bound the
+// IP packet's length.
+inline LinkVerdict FromErf(const uint8_t* data, int64_t caplen, int64_t& pos, int& want, bool& cell) {
   if (caplen - pos < 16) return kBad;
   const uint8_t type = data[pos + 8];
   pos += 16;
@@ -236,6 +242,7 @@ inline LinkVerdict FromErf(const uint8_t* data, int64_t caplen, int64_t& pos, in
     case 3: case 4:  // ATM cell / AAL5: 4-byte ATM header, then LLC/SNAP (only the first cell of a PDU carries it)
       if (caplen - pos < 4) return kBad;
       pos += 4;
+      cell = (type & 0x7f) == 3;
       return FromLlc(data, caplen, pos, want);
     case 1: case 5: case 6:  // HDLC/POS (PPP or Cisco HDLC)
       if (caplen - pos < 4) return kBad;
@@ -262,6 +269,7 @@ __attribute__((always_inline)) inline void DecodePacket(int linktype, const uint
   const int64_t caplen = caplen32;
   int64_t pos = 0;
   int want = 0;
+  bool cell = false;  // the record holds one ATM cell of the packet: its original length says nothing of the IP length
   LinkVerdict v = kBad;
   switch (linktype) {
     case 1: v = FromEthernet(data, caplen, pos, want); break;
@@ -302,7 +310,7 @@ __attribute__((always_inline)) inline void DecodePacket(int linktype, const uint
         v = FromEthertype(LoadBe16(data + 2), data, caplen, pos, want);
       }
       break;
-    case 197: v = FromErf(data, caplen, pos, want); break;
+    case 197: v = FromErf(data, caplen, pos, want, cell); break;
     case 105: v = From80211(data, caplen, pos, want); break;
     case 127:
       if (caplen >= 4 && data[0] == 0) {
@@ -321,7 +329,7 @@ __attribute__((always_inline)) inline void DecodePacket(int linktype, const uint
     o.status = kStatusNotIp;
     return;
   }
-  const int64_t wire = std::max<int64_t>(wire_len, caplen) - pos;
+  const int64_t wire = cell ? INT64_MAX : std::max<int64_t>(wire_len, caplen) - pos;
   if (v == kBad || !DecodeIp(data + pos, caplen - pos, wire, want, o)) {
     std::memset(&o, 0, sizeof(o));
     o.status = kStatusUndecodable;

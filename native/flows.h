@@ -161,9 +161,17 @@ class FlowTable {
     return (inactive_ns_ > 0 && Since(now, s.last_ns) > inactive_ns_) || (active_ns_ > 0 && Since(now, s.first_ns) > active_ns_);
   }
 
+  // A flow's first slot: the hash scaled to the capacity (multiply-shift), so the capacity need not be a power of two
+  // and a size hint gets a table of about hint / 0.75 slots instead of up to twice that (every slot of a table that
+  // many flows spread over is faulted in and zeroed by the kernel: its size is most of a many-flow read's system time).
+  size_t Home(uint32_t h) const { return static_cast<size_t>((uint64_t{h} * cap_) >> 32); }
+  size_t Next(size_t i) const { return i + 1 == cap_ ? 0 : i + 1; }
+
   ZeroedWords mem_;       // the slots (64-byte aligned, zero = empty)
   FlowSlot* slots_ = nullptr;
-  size_t mask_ = 0, count_ = 0;
+  size_t cap_ = 0, count_ = 0;
+  static constexpr size_t kFirstCap = size_t{1} << 15;  // 2 MiB of slots: one huge page
+  size_t hint_cap_ = 0;  // the capacity the size hint asks for; the first growth goes straight there
   std::vector<uint64_t> v6_;  // IPv6 src (2 words) + dst (2 words) per IPv6 flow, indexed by FlowSlot::k0 / 4
   // Without timeouts: the slot of each flow id (ids are dense), so the final flows are listed in id order without a
   // scan of every slot. Empty with timeouts.

@@ -2,6 +2,7 @@
 #include "input_stream.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -27,6 +28,21 @@ struct StreamCookie {
 
 namespace {
 
+// read(2) that waits for data on a non-blocking descriptor instead of failing: stdin may arrive with O_NONBLOCK set on
+// its open file description (a parent such as Node sets it on pipes it touches), which read() reports as EAGAIN while
+// the writer is slower than us. Clearing the flag instead would change it for every process sharing the description.
+ssize_t ReadWaiting(int fd, void* buf, size_t size) {
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, size);
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return n;
+    pollfd p{fd, POLLIN, 0};
+    // POLLHUP/POLLERR also end the wait: the next read() then returns 0 (EOF) or the error.
+    if (::poll(&p, 1, -1) < 0 && errno != EINTR) return -1;
+  }
+}
+
 ssize_t CookieRead(void* cookie, char* buf, size_t size) {
   auto* c = static_cast<StreamCookie*>(cookie);
   if (c->gz) {
@@ -47,12 +63,9 @@ ssize_t CookieRead(void* cookie, char* buf, size_t size) {
     c->delivered += n;
     return static_cast<ssize_t>(n);
   }
-  for (;;) {
-    const ssize_t n = ::read(c->fd, buf, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n > 0) c->delivered += static_cast<uint64_t>(n);
-    return n;
-  }
+  const ssize_t n = ReadWaiting(c->fd, buf, size);
+  if (n > 0) c->delivered += static_cast<uint64_t>(n);
+  return n;
 }
 
 int CookieClose(void* cookie) {
@@ -70,8 +83,7 @@ namespace {
 size_t ReadFully(int fd, uint8_t* buf, size_t n) {
   size_t got = 0;
   while (got < n) {
-    const ssize_t k = ::read(fd, buf + got, n - got);
-    if (k < 0 && errno == EINTR) continue;
+    const ssize_t k = ReadWaiting(fd, buf + got, n - got);
     if (k <= 0) break;
     got += static_cast<size_t>(k);
   }

@@ -177,13 +177,14 @@ uint32_t Reader::FillRows(BatchColumns& c, std::vector<FlowRecord>& flows, bool&
                     kColumns && cc.flowId ? cc.flowId + flushed : key_ids, flows);
     flushed = upto;
   };
-  // Classic pcap (the common case) gets a direct, inlinable call instead of the virtual one.
+  // Classic pcap and pcapng get a direct call to their inlined fast path instead of a virtual call per record.
   PcapSource* const pcap = dynamic_cast<PcapSource*>(source_.get());
+  PcapngSource* const ng = pcap ? nullptr : dynamic_cast<PcapngSource*>(source_.get());
   while (n < c.capacity) {
     bool more;
     try {
       try {
-        more = pcap ? pcap->PcapSource::Next(r) : source_->Next(r);
+        more = pcap ? pcap->PcapSource::Next(r) : ng ? ng->PcapngSource::Next(r) : source_->Next(r);
       } catch (const ReaderError& e) {
         std::string zmsg;
         if (!GzipFailed(in_, zmsg)) throw;

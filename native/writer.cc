@@ -161,6 +161,31 @@ inline size_t EncodeIp(const PacketColumns& c, size_t i, uint8_t* p, uint32_t* t
 
 }  // namespace
 
+namespace {
+
+// Row `i`'s exact ns when the table carries them and they agree with its µs time `t` (whole µs within 1: the µs are
+// the ns divided by 1000 in float64), else -1. Bounded like `t` (< 2^32 s) so the pcap seconds field cannot overflow.
+inline int64_t ExactNs(const PacketColumns& c, size_t i, double t) {
+  if (c.time_ns == nullptr) return -1;
+  const int64_t ns = c.time_ns[i];
+  if (ns < 0 || ns >= int64_t{4294967296} * 1000000000) return -1;
+  const int64_t d = ns / 1000 - static_cast<int64_t>(std::floor(t));
+  return d >= -1 && d <= 1 ? ns : -1;
+}
+
+}  // namespace
+
+bool HasSubMicrosecondTimes(const PacketColumns& c) {
+  if (c.time_ns == nullptr) return false;
+  for (size_t i = 0; i < c.n; i++) {
+    const double t = c.time_us[i];
+    if (!(t >= 0.0 && t < 4294967296e6)) continue;  // EncodeRecord rejects the row
+    const int64_t ns = ExactNs(c, i, t);
+    if (ns >= 0 && ns % 1000 != 0) return true;
+  }
+  return false;
+}
+
 void CheckColumns(const PacketColumns& c) {
   const void* need[] = {c.time_us, c.ip_version, c.src_ip,  c.dst_ip, c.src_port, c.dst_port,  c.proto,
                         c.pkt_len, c.ihl,        c.tos,     c.ip_id,  c.flags,    c.frag_offset, c.ttl,
@@ -225,12 +250,17 @@ size_t EncodeRecord(const PacketColumns& c, size_t i, const WriterOptions& opt, 
     std::memset(pkt + cap, 0, orig - cap);
     cap = orig;
   }
-  // Timestamp in the file's units: round to the nearest µs / ns.
+  // Timestamp in the file's units: the row's exact ns when the table has them, else its µs rounded to the unit.
   // Split off whole µs first: t * 1000 at current epochs (~1.5e18) is beyond float64's integer precision.
-  const double whole = std::floor(t);
-  const uint64_t us = static_cast<uint64_t>(whole);
-  const uint64_t units = opt.nanosecond ? us * 1000 + static_cast<uint64_t>((t - whole) * 1000.0 + 0.5)
-                                        : us + (t - whole >= 0.5 ? 1 : 0);
+  uint64_t units;
+  const int64_t ns = ExactNs(c, i, t);
+  if (ns >= 0) {
+    units = opt.nanosecond ? static_cast<uint64_t>(ns) : static_cast<uint64_t>(ns + 500) / 1000;
+  } else {
+    const double whole = std::floor(t);
+    const uint64_t us = static_cast<uint64_t>(whole);
+    units = opt.nanosecond ? us * 1000 + static_cast<uint64_t>((t - whole) * 1000.0 + 0.5) : us + (t - whole >= 0.5 ? 1 : 0);
+  }
   if (!ng) {
     const uint64_t per_s = opt.nanosecond ? 1000000000ull : 1000000ull;
     StoreHost32(out, static_cast<uint32_t>(units / per_s));
@@ -350,8 +380,10 @@ class AsyncFileWriter {
 };
 }  // namespace
 
-WriteResult WritePacketsToFile(const std::string& path, const PacketColumns& cols, const WriterOptions& opt) {
+WriteResult WritePacketsToFile(const std::string& path, const PacketColumns& cols, const WriterOptions& options) {
   CheckColumns(cols);
+  WriterOptions opt = options;
+  if (opt.nanosecond_auto) opt.nanosecond = HasSubMicrosecondTimes(cols);
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (fd.get() < 0) throw WriterIoError("cannot create " + path + ": " + std::strerror(errno));
   // Two buffers: one is encoded into while the other is being written.
@@ -379,6 +411,7 @@ WriteResult WritePacketsToFile(const std::string& path, const PacketColumns& col
     io.Finish();
   }
   res.packets = cols.n;
+  res.nanosecond = opt.nanosecond;
   if (::close(fd.release()) != 0) throw WriterIoError("cannot close " + path + ": " + std::strerror(errno));
   return res;
 }

@@ -14,6 +14,9 @@ namespace netshare {
 struct PacketColumns {
   size_t n = 0;
   const double* time_us = nullptr;  // µs since the Unix epoch
+  // Optional exact ns since the epoch (a table read by the native reader keeps them; float64 µs cannot). A row's ns are
+  // used when they agree with its time_us to within 1 µs; otherwise (time_us was changed since) time_us is.
+  const int64_t* time_ns = nullptr;
   const uint8_t* ip_version = nullptr;
   const uint32_t* src_ip = nullptr;  // IPv4, host order
   const uint32_t* dst_ip = nullptr;
@@ -47,12 +50,16 @@ struct WriterOptions {
   FileFormat format = FileFormat::kPcap;
   RecordMode mode = RecordMode::kHeaderOnly;
   bool nanosecond = false;  // pcap: ns magic (0xa1b23c4d); pcapng: if_tsresol 9
+  // Choose `nanosecond` from the data: true when some row's time has a sub-µs part (time_ns digits), so nothing is
+  // rounded away and whole-µs traces stay µs files.
+  bool nanosecond_auto = false;
   uint32_t linktype = kLinktypeRaw;
 };
 
 struct WriteResult {
   uint64_t packets = 0;
   uint64_t bytes = 0;  // bytes of the file
+  bool nanosecond = false;  // the file's unit (after nanosecond_auto)
 };
 
 // A row of the table cannot be written (bad version, lengths that cannot hold the headers, ...).
@@ -83,6 +90,9 @@ size_t EncodeFileHeader(const WriterOptions& opt, uint8_t* out);
 // `out`, which must have room for kMaxRecordBytes. Returns the number of bytes written.
 // Throws WriterInputError when the row's values cannot form a valid packet.
 size_t EncodeRecord(const PacketColumns& cols, size_t i, const WriterOptions& opt, uint8_t* out);
+
+// True when some row's timestamp, as EncodeRecord takes it, has a sub-µs part (only possible with time_ns).
+bool HasSubMicrosecondTimes(const PacketColumns& cols);
 
 // Checks every column pointer needed for `cols.n` rows is present. Throws WriterInputError (row 0) if not.
 void CheckColumns(const PacketColumns& cols);

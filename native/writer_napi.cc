@@ -60,6 +60,7 @@ class WriteWorker : public Napi::AsyncWorker {
     r.Set("packets", Napi::Number::New(env, static_cast<double>(result_.packets)));
     r.Set("bytes", Napi::Number::New(env, static_cast<double>(result_.bytes)));
     r.Set("seconds", Napi::Number::New(env, seconds_));
+    r.Set("nanosecond", Napi::Boolean::New(env, result_.nanosecond));
     deferred_.Resolve(r);
   }
 
@@ -95,6 +96,7 @@ Napi::Value WritePcap(const Napi::CallbackInfo& info) {
   const size_t n = static_cast<size_t>(len);
   c.n = n;
   c.time_us = Column<double>(t, "time", napi_float64_array, n, 1);
+  c.time_ns = Column<int64_t>(t, "timeNs", napi_bigint64_array, n, 1, true);
   c.ip_version = Column<uint8_t>(t, "ipVersion", napi_uint8_array, n, 1);
   c.src_ip = Column<uint32_t>(t, "srcIp", napi_uint32_array, n, 1);
   c.dst_ip = Column<uint32_t>(t, "dstIp", napi_uint32_array, n, 1);
@@ -120,7 +122,9 @@ Napi::Value WritePcap(const Napi::CallbackInfo& info) {
   if (mode != "header-only" && mode != "full") throw Napi::TypeError::New(env, "Expected 'header-only' or 'full' for mode");
   opt.format = format == "pcap" ? FileFormat::kPcap : FileFormat::kPcapng;
   opt.mode = mode == "full" ? RecordMode::kFull : RecordMode::kHeaderOnly;
-  opt.nanosecond = o.Get("nanosecond").ToBoolean().Value();
+  const Napi::Value ns = o.Get("nanosecond");
+  opt.nanosecond_auto = ns.IsString() && ns.As<Napi::String>().Utf8Value() == "auto";
+  opt.nanosecond = !opt.nanosecond_auto && ns.ToBoolean().Value();
   const uint32_t lt = o.Get("linktype").ToNumber().Uint32Value();
   if (lt != kLinktypeRaw && lt != kLinktypeEthernet) throw Napi::TypeError::New(env, "Expected linktype 1 or 101");
   opt.linktype = lt;

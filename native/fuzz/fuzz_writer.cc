@@ -1,5 +1,6 @@
 // libFuzzer harness for the writer: the input is decoded as one row of packet columns; rows the writer accepts must
 // encode within kMaxRecordBytes and decode back (DecodePacket) to the same header fields. Build + run: run.sh.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -48,6 +49,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint8_t ttl = Take<uint8_t>(p, n), tcp_flags = Take<uint8_t>(p, n);
   uint16_t window = Take<uint16_t>(p, n);
   const uint8_t mode = Take<uint8_t>(p, n);
+  // Exact ns beside the µs time (as tables from readPacketTable carry): near it (mode & 32) or anything.
+  int64_t tns = Take<int64_t>(p, n);
+  if (mode & 32) tns = static_cast<int64_t>(std::floor(time)) * 1000 + tns % 3000;
 
   netshare::PacketColumns c;
   c.n = 1;
@@ -69,6 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   c.ttl = &ttl;
   c.tcp_flags = &tcp_flags;
   c.tcp_window = &window;
+  if (mode & 16) c.time_ns = &tns;
   netshare::WriterOptions opt;
   opt.format = (mode & 1) ? netshare::FileFormat::kPcapng : netshare::FileFormat::kPcap;
   opt.mode = (mode & 2) ? netshare::RecordMode::kFull : netshare::RecordMode::kHeaderOnly;
@@ -88,6 +93,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::memcpy(&caplen, out.data() + (ng ? 20 : 8), 4);
   std::memcpy(&wire, out.data() + (ng ? 24 : 12), 4);
   Check(caplen <= wire && (ng ? 32 + ((caplen + 3) & ~3u) : 16 + caplen) == w);
+  // The timestamp: within rounding of `time` always; exactly the ns when they agree with it (ExactNs's rule).
+  uint64_t units;
+  if (ng) {
+    uint32_t hi, lo;
+    std::memcpy(&hi, out.data() + 12, 4);
+    std::memcpy(&lo, out.data() + 16, 4);
+    units = static_cast<uint64_t>(hi) << 32 | lo;
+  } else {
+    uint32_t sec, frac;
+    std::memcpy(&sec, out.data(), 4);
+    std::memcpy(&frac, out.data() + 4, 4);
+    Check(frac < (opt.nanosecond ? 1000000000u : 1000000u));
+    units = static_cast<uint64_t>(sec) * (opt.nanosecond ? 1000000000u : 1000000u) + frac;
+  }
+  const double written_ns = static_cast<double>(units) * (opt.nanosecond ? 1.0 : 1000.0);
+  Check(std::fabs(written_ns - time * 1000.0) <= 3100.0);  // 2 µs of agreement + µs rounding + float64 ulp
+  const int64_t d_us = tns / 1000 - static_cast<int64_t>(std::floor(time));
+  if ((mode & 16) && tns >= 0 && tns < int64_t{4294967296} * 1000000000 && d_us >= -1 && d_us <= 1)
+    Check(units == (opt.nanosecond ? static_cast<uint64_t>(tns) : static_cast<uint64_t>(tns + 500) / 1000));
   netshare::DecodedPacket d;
   netshare::DecodePacket(static_cast<int>(opt.linktype), out.data() + (ng ? 28 : 16), caplen, wire, d);
   Check(d.status <= netshare::kStatusTruncated);

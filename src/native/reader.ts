@@ -7,6 +7,7 @@ import { statSync } from 'node:fs';
 import { ConfigError, InputError, InternalError, NetShareError, expected } from '../errors.js';
 import type { FlowRecordColumns, FlowTable, PacketHeaderColumns, PacketTable } from '../core/columns.js';
 import { nativeBinding } from './addon.js';
+import type { PacketTableWithNs } from './writer.js';
 
 export interface ReadOptions {
   /** BPF expression (libpcap syntax) applied while reading. */
@@ -363,12 +364,16 @@ class Grow<T extends Uint8Array | Uint16Array | Uint32Array | Float64Array> {
 
 /**
  * Read the IP packets of a capture into a PacketTable (time in µs; ICMP/ICMPv6 type and code in icmpType/icmpCode;
- * non-IP and undecodable records are skipped).
+ * non-IP and undecodable records are skipped). The table also carries each row's exact time in `timeNs` (ns since the
+ * epoch, as the batches' tsNs; a non-enumerable property, so spreads and generic column code leave it out), so
+ * writePcap keeps a nanosecond capture's digits.
  */
-export async function readPacketTable(file: string, opts: ReadOptions = {}): Promise<{ table: PacketTable; stats: ReadStats }> {
+export async function readPacketTable(file: string, opts: ReadOptions = {}): Promise<{ table: PacketTableWithNs & { timeNs: BigInt64Array }; stats: ReadStats }> {
   const g8 = () => new Grow((n) => new Uint8Array(n));
   const g16 = () => new Grow((n) => new Uint16Array(n));
   const g32 = () => new Grow((n) => new Uint32Array(n));
+  // The ns as pairs of 32-bit words: copying BigInts one by one would allocate one per row.
+  const timeNs = new Grow((n) => new Uint32Array(n), 2048);
   const c = {
     time: new Grow((n) => new Float64Array(n)),
     ipVersion: g8(),
@@ -401,6 +406,7 @@ export async function readPacketTable(file: string, opts: ReadOptions = {}): Pro
     stats = b.stats;
     const need = n + b.length;
     c.time.ensure(need);
+    timeNs.ensure(2 * need);
     for (const k of plain) c[k].ensure(need);
     if (anyV6 || b.ipVersion.includes(6)) {
       // IPv6 address columns only grow once the trace has IPv6 (IPv4-only traces never pay 32 bytes a row).
@@ -408,9 +414,12 @@ export async function readPacketTable(file: string, opts: ReadOptions = {}): Pro
       c.dstIp6.ensure(16 * need);
     }
     const st = b.status;
+    const ns32 = new Uint32Array(b.tsNs.buffer, b.tsNs.byteOffset, 2 * b.length);
     for (let i = 0; i < b.length; i++) {
       if (st[i] > PacketStatus.TRUNCATED) continue;
       c.time.arr[n] = b.timeUs[i];
+      timeNs.arr[2 * n] = ns32[2 * i];
+      timeNs.arr[2 * n + 1] = ns32[2 * i + 1];
       for (const k of plain) c[k].arr[n] = b[k][i];
       if (b.ipVersion[i] === 6) {
         anyV6 = true;
@@ -446,7 +455,11 @@ export async function readPacketTable(file: string, opts: ReadOptions = {}): Pro
     icmpType: cut(c.icmpType),
     icmpCode: cut(c.icmpCode),
   };
-  return { table, stats };
+  // Not enumerable: code that treats every own typed array as a numeric column (takeRows, concatTables, table files,
+  // fingerprints) never meets a BigInt64Array, and a table derived from this one simply has no exact times (the writer
+  // then uses `time`).
+  Object.defineProperty(table, 'timeNs', { value: new BigInt64Array(cut(timeNs, 2).buffer, 0, n), enumerable: false, writable: true, configurable: true });
+  return { table: table as PacketTableWithNs & { timeNs: BigInt64Array }, stats };
 }
 
 /**

@@ -14,7 +14,11 @@ export interface WriteOptions {
    * length (CAIDA style). 'full': the record holds the whole packet with a zero payload.
    */
   mode?: 'header-only' | 'full';
-  /** Nanosecond timestamps (pcap magic 0xa1b23c4d / pcapng if_tsresol 9). Default: microseconds. */
+  /**
+   * Nanosecond timestamps (pcap magic 0xa1b23c4d / pcapng if_tsresol 9) when true, microseconds when false. Default:
+   * nanoseconds exactly when the table carries exact times (`timeNs`, as tables from readPacketTable do) and some row
+   * has a sub-µs part, so converting a nanosecond capture keeps its digits and a µs one stays µs.
+   */
   nanosecond?: boolean;
   /** Link layer: 'raw' (LINKTYPE_RAW 101, default) or 'ethernet' (EN10MB, fixed locally administered MACs). */
   linktype?: 'raw' | 'ethernet';
@@ -26,15 +30,25 @@ export interface WriteResult {
   bytes: number;
   /** Seconds the native writer ran (encoding + I/O, without the rename). */
   seconds: number;
+  /** The file's time unit is ns (see WriteOptions.nanosecond). */
+  nanosecond: boolean;
 }
+
+/**
+ * A packet table that may carry each row's exact time: `timeNs`, ns since the epoch (readPacketTable fills it; float64
+ * µs in `time` resolve only ~0.25 µs). The writer takes a row's `timeNs` when it agrees with `time` to within 1 µs, and
+ * `time` otherwise, so a table whose `time` was changed after reading is written with its new times.
+ */
+export type PacketTableWithNs = PacketTable & { timeNs?: BigInt64Array };
+// (readPacketTable defines timeNs as a non-enumerable property: spreads and generic column code do not copy it.)
 
 interface NativeWriteOptions {
   format: 'pcap' | 'pcapng';
   mode: 'header-only' | 'full';
-  nanosecond: boolean;
+  nanosecond: boolean | 'auto';
   linktype: 1 | 101;
 }
-type NativeWritePcap = (path: string, columns: PacketTable, options: NativeWriteOptions) => Promise<WriteResult>;
+type NativeWritePcap = (path: string, columns: PacketTableWithNs, options: NativeWriteOptions) => Promise<WriteResult>;
 
 const COLUMNS: ReadonlyArray<[keyof PacketTable, new (n: number) => ArrayLike<number>]> = [
   ['time', Float64Array],
@@ -60,14 +74,14 @@ function checkOptions(opts: WriteOptions): NativeWriteOptions {
   if (format !== 'pcap' && format !== 'pcapng') throw new ConfigError(expected("'pcap' or 'pcapng'", 'format', format), 'format');
   const mode = opts.mode ?? 'header-only';
   if (mode !== 'header-only' && mode !== 'full') throw new ConfigError(expected("'header-only' or 'full'", 'mode', mode), 'mode');
-  const nanosecond = opts.nanosecond ?? false;
-  if (typeof nanosecond !== 'boolean') throw new ConfigError(expected('a boolean', 'nanosecond', nanosecond), 'nanosecond');
+  const nanosecond = opts.nanosecond ?? 'auto';
+  if (typeof nanosecond !== 'boolean' && nanosecond !== 'auto') throw new ConfigError(expected('a boolean', 'nanosecond', nanosecond), 'nanosecond');
   const link = opts.linktype ?? 'raw';
   if (link !== 'raw' && link !== 'ethernet') throw new ConfigError(expected("'raw' or 'ethernet'", 'linktype', link), 'linktype');
   return { format, mode, nanosecond, linktype: link === 'raw' ? 101 : 1 };
 }
 
-function checkTable(table: PacketTable): void {
+function checkTable(table: PacketTableWithNs): void {
   if (table === null || typeof table !== 'object' || table.kind !== 'packets') {
     throw new InputError(expected('a PacketTable (kind "packets")', 'table', (table as { kind?: unknown } | null)?.kind));
   }
@@ -78,6 +92,9 @@ function checkTable(table: PacketTable): void {
     if (!(col instanceof ctor) || (col as ArrayLike<number>).length < n) {
       throw new InputError(expected(`a ${ctor.name} of at least ${n} elements`, `table.${name}`, describe(col)));
     }
+  }
+  if (table.timeNs !== undefined && (!(table.timeNs instanceof BigInt64Array) || table.timeNs.length < n)) {
+    throw new InputError(expected(`a BigInt64Array of at least ${n} elements`, 'table.timeNs', describe(table.timeNs)));
   }
   for (const name of ['srcIp6', 'dstIp6'] as const) {
     const col = table[name];
@@ -97,7 +114,7 @@ function checkTable(table: PacketTable): void {
  * The native writer reads an ICMP row's type/code from srcPort/dstPort: when the table has icmpType/icmpCode, hand
  * it port columns with those values on ICMP/ICMPv6 rows (copies; the caller's table is not modified).
  */
-function withIcmpInPorts(table: PacketTable): PacketTable {
+function withIcmpInPorts(table: PacketTableWithNs): PacketTableWithNs {
   const { icmpType, icmpCode } = table;
   if (!icmpType && !icmpCode) return table;
   const n = table.length;
@@ -125,15 +142,15 @@ function describe(v: unknown): string {
  * ignored). Non-first fragments carry no L4 header; ICMP type/code come from icmpType/icmpCode when the table
  * has them (as tables from readPacketTable do), else from srcPort/dstPort.
  * Times: `time` is µs since 1970, 0 <= time < 2^32 s (up to 2106-02-07 06:28:16 UTC: pcap's 32-bit ts_sec, which the
- * reader reads back unsigned, as Wireshark does); anything else is an InputError naming the row. µs are rounded to the
- * file's unit; with `nanosecond` the sub-µs part of the float64 is kept as far as float64 holds it (~0.25 µs at
- * today's epochs), so exact ns do not survive a PacketTable.
+ * reader reads back unsigned, as Wireshark does); anything else is an InputError naming the row. A row's exact
+ * `timeNs` (when the table has it and it agrees with `time`) is written as is in a ns file and rounded to the µs in a
+ * µs file; otherwise `time` is rounded to the file's unit (float64 keeps ~0.25 µs of sub-µs digits at today's epochs).
  * The file appears atomically (temp file in the same folder + rename); on any error nothing is left behind.
  * The table's arrays must not be modified until the promise settles.
  * Throws ConfigError (bad option), InputError (a row that cannot form a valid packet: names the column and
  * row), NetShareError (the file cannot be written).
  */
-export async function writePcap(file: string, table: PacketTable, opts: WriteOptions = {}): Promise<WriteResult> {
+export async function writePcap(file: string, table: PacketTableWithNs, opts: WriteOptions = {}): Promise<WriteResult> {
   if (typeof file !== 'string' || file.length === 0) throw new ConfigError(expected('an output path', 'file', file), 'file');
   const options = checkOptions(opts);
   checkTable(table);
@@ -141,7 +158,8 @@ export async function writePcap(file: string, table: PacketTable, opts: WriteOpt
   const tmp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   let result: WriteResult;
   try {
-    result = await native(tmp, withIcmpInPorts(table), options);
+    // timeNs may be non-enumerable (readPacketTable's): hand it over explicitly, the spread in withIcmpInPorts drops it.
+    result = await native(tmp, { ...withIcmpInPorts(table), ...(table.timeNs ? { timeNs: table.timeNs } : {}) }, options);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     const e = err as Error & { code?: string; row?: number };

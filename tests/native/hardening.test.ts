@@ -2,7 +2,8 @@
 // block lengths / if_tsoffset / interface ids, LINKTYPE_RAW, pipes and stdin, ERF timestamps, flow min/max times,
 // zlib's "<fd:N>", NUL bytes in strings, a detached recycled buffer, flows-only reads.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -58,6 +59,56 @@ describe('inconsistent IP headers are flagged, not ok', () => {
     expect(b!.stats.undecodable).toBe(3);
   });
 
+  it('an IPv4 total length beyond the original length is flagged; a header-only record of the full length is not', async () => {
+    // 28 bytes of IPv4+UDP whose header claims 200: as a whole record (len 28) it claims bytes that never were on the
+    // wire; as a header-only record (len 200, caplen 28) it is a consistent, truncated packet.
+    const long = Uint8Array.from(udp4());
+    long[2] = 0;
+    long[3] = 200;
+    const v6 = ipv6({ src: new Array(16).fill(1), dst: new Array(16).fill(2), proto: 17, sport: 5, dport: 6 });
+    const v6Long = Uint8Array.from(v6);
+    v6Long[4] = 0x01; // payload length 264
+    const file = save(
+      'total-beyond-wire.pcap',
+      pcap(
+        [
+          { sec: 0, frac: 0, data: long },
+          { sec: 1, frac: 0, data: long, len: 200 },
+          { sec: 2, frac: 0, data: long, len: 199 },
+          { sec: 3, frac: 0, data: v6Long, len: 304 },
+          { sec: 4, frac: 0, data: v6Long, len: 303 },
+        ],
+        { linktype: 101 },
+      ),
+    );
+    const [b] = await batches(file);
+    expect(Array.from(b!.status)).toEqual([PacketStatus.UNDECODABLE, PacketStatus.TRUNCATED, PacketStatus.UNDECODABLE, PacketStatus.TRUNCATED, PacketStatus.UNDECODABLE]);
+    expect([b!.srcPort[0], b!.dstPort[0], b!.pktLen[0]]).toEqual([0, 0, 0]); // an undecodable row carries no fields
+    expect([b!.srcPort[1], b!.dstPort[1], b!.pktLen[1]]).toEqual([1000, 53, 200]);
+    // The same bytes behind Ethernet: the bound is the original length less the link header.
+    const eFile = save('total-beyond-wire-eth.pcap', pcap([{ sec: 0, frac: 0, data: eth(0x0800, long), len: 213 }, { sec: 1, frac: 0, data: eth(0x0800, long), len: 214 }]));
+    const [e] = await batches(eFile);
+    expect(Array.from(e!.status)).toEqual([PacketStatus.UNDECODABLE, PacketStatus.TRUNCATED]);
+  });
+
+  it('an ERF ATM cell is not bounded by its own length (it carries 48 bytes of a longer PDU)', async () => {
+    // ERF type 3 (ATM cell): 16-byte ERF header, 4-byte ATM header, LLC/SNAP, then the head of a 1500-byte IPv4 packet.
+    const head = Uint8Array.from(udp4()).subarray(0, 28);
+    head[2] = 1500 >> 8;
+    head[3] = 1500 & 255;
+    const body = [0, 0, 0, 0, 0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00, ...head, ...new Array<number>(12).fill(0)];
+    const erf = Buffer.alloc(16 + body.length);
+    erf.writeUInt32LE(1_000_000, 4);
+    erf[8] = 3;
+    erf.writeUInt16BE(erf.length, 10);
+    erf.writeUInt16BE(52, 14);
+    Buffer.from(body).copy(erf, 16);
+    const file = save('erf-atm-cell.pcap', pcap([{ sec: 1, frac: 0, data: erf }], { linktype: 197 }));
+    const [b] = await batches(file);
+    expect(b!.status[0]).toBe(PacketStatus.OK);
+    expect([b!.pktLen[0], b!.srcPort[0], b!.dstPort[0]]).toEqual([1500, 1000, 53]);
+  });
+
   it('transport fields come only from bytes inside the IP total length (Ethernet padding is not a header)', async () => {
     // An IPv4 packet of protocol 17 whose total length (20) holds no UDP header, padded to 46 bytes by Ethernet.
     const bare = Uint8Array.from([...udp4().subarray(0, 20), ...[0x12, 0x34, 0x56, 0x78], ...new Array<number>(22).fill(0xee)]);
@@ -94,6 +145,18 @@ function table(times: number[]): PacketTable {
     tcpWindow: new Uint16Array(n),
   };
 }
+
+describe('exact times in a packet table', () => {
+  it('readPacketTable carries timeNs as a non-enumerable BigInt64Array (generic column code never sees it)', async () => {
+    const file = save('timens.pcap', pcap([{ sec: 1_700_000_000, frac: 123_456_789, data: eth(0x0800, udp4()) }], { ns: true }));
+    const { table: t } = await readPacketTable(file);
+    expect(t.timeNs).toBeInstanceOf(BigInt64Array);
+    expect(t.timeNs[0]).toBe(1_700_000_000_123_456_789n);
+    expect(Object.keys(t)).not.toContain('timeNs');
+    expect(Object.values(t).some((v) => v instanceof BigInt64Array)).toBe(false);
+    expect('timeNs' in { ...t }).toBe(false);
+  });
+});
 
 describe('timestamps from 2038 to 2106', () => {
   it('a written ts_sec above 2^31 reads back unsigned, in pcap and pcapng', async () => {
@@ -208,6 +271,77 @@ describe('pipes and standard input', () => {
     const res = spawnSync(process.execPath, ['-e', script], { input: readFileSync(file), encoding: 'utf8' });
     expect(res.status, res.stderr).toBe(0);
     expect(JSON.parse(res.stdout.trim().split('\n').pop()!)).toMatchObject({ n: 4, flows: 4 });
+  });
+
+  it('"-" waits for data when standard input is non-blocking (O_NONBLOCK inherited from the parent), pcap and pcapng', async () => {
+    // libuv makes a spawned child's fd 0 blocking, so the child sets O_NONBLOCK itself the way a Node program does by
+    // touching process.stdin (libuv opens the pipe non-blocking; the flag lives on the open file description, shared
+    // with the reader's dup). The capture arrives in pieces with pauses, so the reader finds the FIFO empty.
+    const addon = JSON.stringify(process.env.NETSHARE_NATIVE_ADDON ?? join(process.cwd(), 'build', 'Release', 'netshare_native.node'));
+    const script = `
+      const fs = require('node:fs');
+      process.stdin; // eslint-disable-line no-unused-expressions
+      let nonblock = null;
+      try { nonblock = (parseInt(/flags:\\s*(\\d+)/.exec(fs.readFileSync('/proc/self/fdinfo/0', 'utf8'))[1], 8) & 0o4000) !== 0; } catch {}
+      const { NativeReader } = require(${addon});
+      const r = new NativeReader('-', { flows: true });
+      (async () => {
+        let n = 0, flows = 0;
+        for (;;) { const b = await r.nextBatch(2); n += b.count; flows += b.flows.length; if (b.done) break; }
+        console.log(JSON.stringify({ n, flows, nonblock }));
+      })().catch((e) => { console.log(JSON.stringify({ err: e.message, nonblock })); });`;
+    for (const [name, content] of [['nb.pcap.fifo', bytes], ['nb.pcapng.fifo', ng]] as const) {
+      const fifo = join(tmp, name);
+      if (!existsSync(fifo)) expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+      const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      const wfd = openSync(fifo, constants.O_WRONLY); // does not block: a reader is open
+      const child = spawn(process.execPath, ['-e', script], { stdio: [rfd, 'pipe', 'inherit'] });
+      closeSync(rfd);
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<number | null>((done) => child.on('close', done));
+      const buf = Buffer.from(content);
+      for (let at = 0; at < buf.length; at += 37) {
+        await new Promise((r) => setTimeout(r, at === 0 ? 300 : 20));
+        writeSync(wfd, buf.subarray(at, at + 37));
+      }
+      closeSync(wfd);
+      expect(await exited).toBe(0);
+      const res = JSON.parse(out.trim().split('\n').pop()!) as { n?: number; flows?: number; err?: string; nonblock: boolean | null };
+      if (process.platform === 'linux') expect(res.nonblock).toBe(true); // the test really ran on a non-blocking fd 0
+      expect(res).toMatchObject({ n: 4, flows: 4 });
+    }
+  });
+
+  const BIN = join(process.cwd(), 'dist', 'src', 'cli', 'bin.js');
+  const cliName = '`netshare convert -` reads a non-blocking standard input to the end';
+  it.skipIf(!existsSync(BIN))(existsSync(BIN) ? cliName : `${cliName} (skipped: needs dist/ built)`, async () => {
+    // A wrapper touches process.stdin (fd 0 becomes non-blocking, as in a Node program that hands its stdin on), then
+    // runs the CLI, which reads fd 0 natively.
+    const wrapper = join(tmp, 'nonblocking-stdin.mjs');
+    writeFileSync(wrapper, `process.stdin;\nawait import(${JSON.stringify(pathToFileURL(BIN).href)});\n`);
+    const fifo = join(tmp, 'nb-cli.fifo');
+    if (!existsSync(fifo)) expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const rfd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const wfd = openSync(fifo, constants.O_WRONLY);
+    const to = join(tmp, 'nb-cli.csv');
+    const child = spawn(process.execPath, [wrapper, 'convert', '-', '--to', to, '--flows'], { stdio: [rfd, 'ignore', 'pipe'] });
+    closeSync(rfd);
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((done) => child.on('close', done));
+    await new Promise((r) => setTimeout(r, 1500)); // the CLI starts and finds the FIFO empty
+    const buf = Buffer.from(bytes);
+    writeSync(wfd, buf.subarray(0, 30));
+    await new Promise((r) => setTimeout(r, 200));
+    writeSync(wfd, buf.subarray(30));
+    closeSync(wfd);
+    expect(await exited, err).toBe(0);
+    const direct = join(tmp, 'nb-direct.csv');
+    const file = save('nb-direct.pcap', bytes);
+    expect(spawnSync(process.execPath, [BIN, 'convert', file, '--to', direct, '--flows']).status).toBe(0);
+    expect(readFileSync(to, 'utf8')).toBe(readFileSync(direct, 'utf8'));
+    expect(readFileSync(to, 'utf8').trim().split('\n').length).toBe(5); // header + 4 flows
   });
 
   it('gzip through a pipe is refused with a clear message', () => {

@@ -1,14 +1,17 @@
 // Every pcap/pcapng the writer produces is read by tshark (checksum validation on) with no error-level expert info,
 // and tshark's decode of each frame matches the table row it came from.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { PacketTable } from '../../src/io/table.js';
 import { ipv4ToString } from '../../src/io/table.js';
+import { readPacketTable } from '../../src/native/reader.js';
 import { writePcap, type WriteOptions } from '../../src/native/writer.js';
+import { convertTrace } from '../../src/pipeline/convert.js';
+import { eth, ipv4, pcap, pcapngSection, save } from './reader-fixtures.js';
 import { packetRow, tableOf } from './writer-arbitraries.js';
 
 const HAVE_TSHARK = spawnSync('tshark', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -226,5 +229,61 @@ describe.skipIf(!HAVE_TSHARK)('writer output checked by tshark (skipped when tsh
     expect(r.status).toBe(0);
     expect(r.stdout).not.toMatch(/Errors \(\d+\)/);
     expect(r.stdout).not.toMatch(/Malformed|Bad checksum/i);
+  });
+});
+
+describe.skipIf(!HAVE_TSHARK)('exact nanoseconds from a capture to the writer (skipped when tshark is not installed)', () => {
+  // Fractions a float64 µs time cannot hold at this epoch (it resolves ~0.24 µs): each needs the exact ns.
+  const SEC = 1_700_000_000;
+  const FRACS = [123_456_789, 1, 999_999_999, 500, 250_000_501];
+  const frames = FRACS.map((frac, i) => ({ sec: SEC + i, frac, data: eth(0x0800, ipv4({ src: 0x0a000001, dst: 0x0a000002, proto: 17, sport: 1000 + i, dport: 53 })) }));
+  const exact = FRACS.map((f, i) => `${SEC + i}.${String(f).padStart(9, '0')}`);
+  const magic = (file: string): number => readFileSync(file).readUInt32LE(0);
+  const epochs = (file: string): string[] =>
+    spawnSync('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.time_epoch'], { encoding: 'utf8' }).stdout.trim().split('\n');
+
+  it('a nanosecond pcap or pcapng read into a PacketTable is written with the same ns digits (pcap and pcapng out)', async () => {
+    const inputs = [
+      save('ns-in.pcap', pcap(frames, { ns: true })),
+      save('ns-in.pcapng', pcapngSection([{ linktype: 1, tsresol: 9 }], frames.map((f) => ({ iface: 0, ts: BigInt(f.sec) * 1_000_000_000n + BigInt(f.frac), data: f.data })))),
+    ];
+    for (const input of inputs) {
+      expect(epochs(input)).toEqual(exact); // the fixture itself, as tshark reads it
+      const { table } = await readPacketTable(input);
+      for (const format of ['pcap', 'pcapng'] as const) {
+        const out = join(dir, `ns-out-${format}`);
+        const w = await writePcap(out, table, { format });
+        expect(w.nanosecond).toBe(true); // chosen from the data: sub-µs digits present
+        if (format === 'pcap') expect(magic(out)).toBe(0xa1b23c4d);
+        expect(epochs(out)).toEqual(exact);
+      }
+      // Asked for µs: rounded to the nearest µs from the exact ns (not from the float64).
+      const us = join(dir, 'ns-out-us.pcap');
+      expect((await writePcap(us, table, { nanosecond: false })).nanosecond).toBe(false);
+      expect(magic(us)).toBe(0xa1b2c3d4);
+      expect(epochs(us)).toEqual(['1700000000.123457000', '1700000001.000000000', '1700000003.000000000', '1700000003.000001000', '1700000004.250001000']);
+    }
+  });
+
+  it('`convert` of a nanosecond capture to pcap keeps the digits; a µs capture stays µs', async () => {
+    const out = join(dir, 'ns-convert.pcap');
+    await convertTrace(save('ns-conv.pcap', pcap(frames, { ns: true })), { to: out });
+    expect(epochs(out)).toEqual(exact);
+    const usFrames = frames.map((f, i) => ({ ...f, frac: 1000 * i + 7 }));
+    const usOut = join(dir, 'us-convert.pcap');
+    const w = await writePcap(usOut, (await readPacketTable(save('us-conv.pcap', pcap(usFrames)))).table);
+    expect(w.nanosecond).toBe(false);
+    expect(magic(usOut)).toBe(0xa1b2c3d4);
+    expect(epochs(usOut)).toEqual(usFrames.map((f) => `${f.sec}.${String(f.frac).padStart(6, '0')}000`)); // tshark prints 9 digits
+  });
+
+  it('a row whose `time` changed after reading is written with its new time, not the stale ns', async () => {
+    const { table } = await readPacketTable(save('ns-shift.pcap', pcap(frames, { ns: true })));
+    const shifted = { ...table, timeNs: table.timeNs, time: table.time.map((t) => t + 5e6) }; // 5 s later, timeNs left as read
+    const out = join(dir, 'ns-shift-out.pcap');
+    await writePcap(out, shifted, { nanosecond: true });
+    const got = epochs(out).map(Number);
+    got.forEach((t, i) => expect(Math.abs(t - (SEC + i + 5 + FRACS[i]! / 1e9))).toBeLessThan(1e-6));
+    await expect(writePcap(out, { ...table, timeNs: new BigInt64Array(1) })).rejects.toThrow(/Expected a BigInt64Array of at least 5 elements for table.timeNs/);
   });
 });
