@@ -5,6 +5,8 @@ import { ConfigError, InputError, expected } from '../errors.js';
 import { parseModelConfig, type ModelConfig } from '../model/config.js';
 import pcapPreset from './presets/pcap.json' with { type: 'json' };
 import netflowPreset from './presets/netflow.json' with { type: 'json' };
+import pcapNetsharePreset from './presets/pcap-netshare.json' with { type: 'json' };
+import netflowNetsharePreset from './presets/netflow-netshare.json' with { type: 'json' };
 
 const posInt = z.number().int().positive();
 const nonNeg = z.number().nonnegative();
@@ -199,9 +201,12 @@ export interface NetShareConfig {
   executor?: ExecutorConfig;
 }
 
+/** Built-in presets (PRESETS below). */
+export const PRESET_NAMES = ['pcap', 'netflow', 'pcap-netshare', 'netflow-netshare'] as const;
+
 const topSchema = z.strictObject({
   /** A preset this file starts from (`pcap` | `netflow`); its keys are overridden by this file's. */
-  preset: z.enum(['pcap', 'netflow']).optional(),
+  preset: z.enum(PRESET_NAMES).optional(),
   global: globalSchema,
   preprocess: preprocessSchema,
   train: trainSchema.prefault({}),
@@ -210,9 +215,15 @@ const topSchema = z.strictObject({
   executor: executorSchema.optional(),
 });
 
-export const PRESETS: Record<'pcap' | 'netflow', Record<string, unknown>> = {
+/**
+ * `pcap` / `netflow`: the best measured configuration (bench/experiments.md); `pcap-netshare` / `netflow-netshare`:
+ * NetShare's own encodings and paper sizes (spec §2), kept for reproducing the paper.
+ */
+export const PRESETS: Record<(typeof PRESET_NAMES)[number], Record<string, unknown>> = {
   pcap: pcapPreset as Record<string, unknown>,
   netflow: netflowPreset as Record<string, unknown>,
+  'pcap-netshare': pcapNetsharePreset as Record<string, unknown>,
+  'netflow-netshare': netflowNetsharePreset as Record<string, unknown>,
 };
 export type PresetName = keyof typeof PRESETS;
 
@@ -264,8 +275,10 @@ export function parseConfig(raw: unknown, source = ''): NetShareConfig {
   let merged: unknown = raw;
   const preset = raw.preset;
   if (preset !== undefined) {
-    if (preset !== 'pcap' && preset !== 'netflow') throw new ConfigError(expected('"pcap" or "netflow"', 'preset', preset), 'preset');
-    merged = deepMerge(PRESETS[preset], raw);
+    if (typeof preset !== 'string' || !(PRESET_NAMES as readonly string[]).includes(preset)) {
+      throw new ConfigError(expected(PRESET_NAMES.map((p) => `"${p}"`).join(' | '), 'preset', preset), 'preset');
+    }
+    merged = deepMerge(PRESETS[preset as PresetName], raw);
   }
   const res = topSchema.safeParse(merged);
   if (!res.success) throw zodToConfigError(res.error, merged, source);

@@ -28,7 +28,7 @@ import type { BudgetPlan } from './budget.js';
 export { STAGES, type StageName } from './workdir.js';
 
 /** Presets `netshare run --preset` accepts: the two NetShare ones and a demo-sized pcap one. */
-export const RUN_PRESETS = ['pcap', 'netflow', 'demo'] as const;
+export const RUN_PRESETS = ['pcap', 'netflow', 'pcap-netshare', 'netflow-netshare', 'demo'] as const;
 export type RunPreset = (typeof RUN_PRESETS)[number];
 
 function demoPreset(): Record<string, unknown> {

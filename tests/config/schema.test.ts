@@ -14,15 +14,16 @@ function configError(fn: () => unknown): ConfigError {
 }
 
 describe('presets', () => {
-  it('pcap and netflow presets carry the camera-ready defaults', () => {
-    const p = presetConfig('pcap');
+  it('pcap-netshare and netflow-netshare carry the camera-ready defaults', () => {
+    const p = presetConfig('pcap-netshare');
     expect(p.global.dataset).toBe('pcap');
     expect(p.preprocess.nChunks).toBe(10);
     expect(p.preprocess.word2vec).toMatchObject({ dim: 10, window: 5, negative: 5, epochs: 5 });
     expect(p.preprocess.timeseries.map((f) => f.column)).toEqual(['pkt_len', 'tos', 'id', 'flag', 'off', 'ttl']);
     expect(p.model.iterations).toBe(80000);
     expect(p.model.dRounds).toBe(5);
-    const n = presetConfig('netflow');
+    expect(p.preprocess.timestamp.flowStartBins).toBe(0);
+    const n = presetConfig('netflow-netshare');
     // NetShare's fields, then the optional ones (label; what Zeek conn.log and Argus carry), modelled only when present
     expect(n.preprocess.timeseries.map((f) => f.column)).toEqual(['td', 'pkt', 'byt', 'type', 'label', 'rpkt', 'rbyt', 'sbyt', 'state', 'service', 'dir']);
     expect(n.preprocess.timeseries.slice(3).every((f) => f.optional === true)).toBe(true);
@@ -32,6 +33,19 @@ describe('presets', () => {
     // issue 12: a tenth of the flows held out for evaluation; checkpoints chosen by NetShare's own metrics
     expect(p.preprocess.holdoutShare).toBe(0.1);
     expect(n.postprocess.selectionMetrics).toBe('netshare');
+  });
+  it('pcap / netflow: the faithful presets plus per-flow TTL/ToS, TCP flags per packet (pcap) and binned flow starts (both; bench/experiments.md)', () => {
+    const p = presetConfig('pcap');
+    const f = presetConfig('pcap-netshare');
+    expect(p.preprocess.metadata.map((x) => x.column)).toEqual(['srcip', 'dstip', 'srcport', 'dstport', 'proto', 'ttl', 'tos']);
+    expect(p.preprocess.timeseries.map((x) => x.column)).toEqual(['pkt_len', 'id', 'flag', 'off', 'tcp_flags']);
+    expect(p.preprocess.timestamp.flowStartBins).toBe(16);
+    expect(p.model).toEqual(f.model);
+    expect(p.preprocess.word2vec).toEqual(f.preprocess.word2vec);
+    const n = presetConfig('netflow');
+    expect(n.preprocess.timestamp.flowStartBins).toBe(16);
+    expect({ ...n.preprocess, timestamp: null }).toEqual({ ...presetConfig('netflow-netshare').preprocess, timestamp: null });
+    expect(configError(() => parseConfig({ preset: 'pcap-paper' })).message).toMatch(/"pcap" \| "netflow" \| "pcap-netshare" \| "netflow-netshare"/);
   });
   it('holdoutShare is a share in [0, 0.5]; selectionMetrics is "netshare", "all" or a non-empty list', () => {
     expect(parseConfig({ preset: 'pcap', preprocess: { holdoutShare: 0 } }).preprocess.holdoutShare).toBe(0);

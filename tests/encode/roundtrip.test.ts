@@ -142,7 +142,7 @@ describe('random traces', () => {
       t.fragOffset[i] = rnd(8192);
       t.ttl[i] = 1 + rnd(255);
     }
-    const cfg = presetConfig('pcap', { preprocess: { nChunks: 3, maxFlowLen: 20, ...smallW2v } });
+    const cfg = presetConfig('pcap-netshare', { preprocess: { nChunks: 3, maxFlowLen: 20, ...smallW2v } });
     const r = roundTrip(t, cfg);
     // expected rows, counted independently: per (time chunk, flow) at most 20 packets
     let lo = Infinity, hi = -Infinity;
@@ -218,7 +218,7 @@ describe('encoding variants', () => {
     expect(pos.offset).toBe(bin.offset + 8);
     expect(l.attributeDim).toBe(pos.offset + 1);
     // NetShare's encoding is unchanged without the key
-    const plain = buildLayout(fitEncoders(recordView(t), presetConfig('pcap', { preprocess: { nChunks: 3, ...smallW2v } })));
+    const plain = buildLayout(fitEncoders(recordView(t), presetConfig('pcap', { preprocess: { nChunks: 3, timestamp: { flowStartBins: 0 }, ...smallW2v } })));
     expect(plain.attributes.some((a) => a.name === 'flow_start_bin')).toBe(false);
     expect(plain.attributeDim).toBe(l.attributeDim - 8);
   });
@@ -238,7 +238,7 @@ describe('encoding variants', () => {
   });
   it('ports as 16 bits (the alternative to word2vec) round-trip exactly', () => {
     const t = packets(300, false);
-    const cfg = presetConfig('pcap', {
+    const cfg = presetConfig('pcap-netshare', {
       preprocess: {
         nChunks: 2,
         metadata: [
