@@ -39,7 +39,7 @@ export interface EncoderSet {
   /** Columns of optional fields in the config that were not modelled because the trace lacks them. */
   skippedFields?: string[];
   /**
-   * Optional categorical fields with a single value in the whole trace: nothing to learn (a one-way softmax), so they
+   * Categorical fields without fixed choices that have a single value in the whole trace: nothing to learn (a one-way softmax), so they
    * are not modelled and every decoded record gets the value back.
    */
   constants?: Record<string, string | number>;
@@ -208,7 +208,8 @@ export function fitEncoders(view: RecordView, cfg: NetShareConfig): EncoderSet {
         (set.skippedFields ??= []).push(spec.column);
         return;
       }
-      if (isOptionalField(spec) && spec.encoding === 'categorical' && !spec.choices) {
+      // a categorical field with one value in the whole trace has nothing to learn (a one-way softmax): a constant
+      if (spec.encoding === 'categorical' && !spec.choices) {
         const col = fieldColumn(view, spec.column, key) as ArrayLike<string | number>;
         let one = col.length > 0;
         for (let r = 1; r < col.length && one; r++) one = col[r] === col[0];
@@ -609,6 +610,15 @@ export function decodeChunk(t: DecodeInput, set: EncoderSet, meta: Pick<ChunkMet
     }
     throw new InternalError(`no table column for field ${col}`);
   };
+  /** A metadata value (the 5-tuple's ports and protocol, or any other field) into the table. */
+  const setAttribute = (col: string, row: number, v: string | number): void => {
+    switch (col) {
+      case 'srcport': table.srcPort[row] = v as number; return;
+      case 'dstport': table.dstPort[row] = v as number; return;
+      case 'proto': table.proto[row] = v as number; return;
+      default: setField(col, row, v);
+    }
+  };
   const tsNorm = set.timestampNormalization;
   const [fs0, fs1] = meta.flowStartRange;
   const fsBins = set.flowStartBins ?? 0;
@@ -659,13 +669,7 @@ export function decodeChunk(t: DecodeInput, set: EncoderSet, meta: Pick<ChunkMet
       if (iv) iv[row] = src6 || dst6 ? 6 : 4;
       set.metadata.forEach((e, k) => {
         if (e instanceof IpBitsEncoder) return;
-        const v = metaVals[k]!;
-        switch (e.column) {
-          case 'srcport': table.srcPort[row] = v as number; break;
-          case 'dstport': table.dstPort[row] = v as number; break;
-          case 'proto': table.proto[row] = v as number; break;
-          default: setField(e.column, row, v);
-        }
+        setAttribute(e.column, row, metaVals[k]!);
       });
       if (packets) (table as PacketTable).time[row] = clock;
       else (table as FlowTable).ts[row] = clock;
@@ -681,7 +685,7 @@ export function decodeChunk(t: DecodeInput, set: EncoderSet, meta: Pick<ChunkMet
       row++;
     }
   }
-  for (const [col, v] of Object.entries(set.constants ?? {})) for (let r = 0; r < rows; r++) setField(col, r, v);
+  for (const [col, v] of Object.entries(set.constants ?? {})) for (let r = 0; r < rows; r++) setAttribute(col, r, v);
   for (const [col, arr] of strCols) (table as unknown as Record<string, unknown>)[col] = arr;
   return {
     table,

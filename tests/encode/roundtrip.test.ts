@@ -222,6 +222,15 @@ describe('encoding variants', () => {
     expect(plain.attributes.some((a) => a.name === 'flow_start_bin')).toBe(false);
     expect(plain.attributeDim).toBe(l.attributeDim - 8);
   });
+  it('a categorical field with one value in the trace (ToS 0 everywhere) is a constant, not a one-way softmax', () => {
+    const t = packets(200, false); // TTL 64 and ToS 0 on every packet
+    const set = fitEncoders(recordView(t), presetConfig('pcap', { preprocess: { nChunks: 1, ...smallW2v } }));
+    expect(set.constants).toEqual({ ttl: 64, tos: 0, tcp_flags: 0 });
+    expect(set.metadata.map((e) => e.column)).toEqual(['srcip', 'dstip', 'srcport', 'dstport', 'proto']);
+    expect(buildLayout(set).attributes.every((a) => a.activation !== 'softmax' || (a.groupSize ?? 2) >= 2)).toBe(true);
+    t.ttl[5] = 128;
+    expect(fitEncoders(recordView(t), presetConfig('pcap', { preprocess: { nChunks: 1, ...smallW2v } })).metadata.map((e) => e.column)).toContain('ttl');
+  });
   it('writeFlowStart/readFlowStart: the bin one-hot, the position inside it, both ends of the range', () => {
     for (const norm of ['zeroOne', 'minusOneOne'] as const) {
       for (const [x, b] of [[100, 0], [112.5, 1], [199.99, 7], [200, 7], [150, 4]] as const) {
