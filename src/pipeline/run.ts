@@ -397,6 +397,16 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
 
     // 3. generate
     checkSignal();
+    // the real records again: the input less the held-out flows (what the model trained on), and the held-out ones
+    let sides: { train: Table; holdout?: Table } | undefined;
+    const realSides = async (): Promise<{ train: Table; holdout?: Table }> => {
+      if (!sides) {
+        const { readTrace } = await import('../io/read-trace.js');
+        const { loadRealSides } = await import('./holdout.js');
+        sides = await loadRealSides(wd, (await readTrace(input, summary.read ?? {})).table, summary);
+      }
+      return sides;
+    };
     const span = summary.edgesUs.length > 1 ? summary.edgesUs.at(-1)! - summary.edgesUs[0]! : 0;
     const passes = opts.durationS !== undefined && span > 0 ? Math.max(1, Math.ceil((opts.durationS * 1e6) / span - 1e-9)) : 1;
     const genFp = fingerprint({ train: trainFp, flows: opts.flows ?? null, passes, seed: cfg.global.seed, ...(cfg.postprocess.ephemeralPorts !== 'model' ? { ephemeralPorts: cfg.postprocess.ephemeralPorts } : {}) });
@@ -411,9 +421,14 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         ...(signal ? { signal } : {}),
         ...(opts.flows !== undefined ? { flows: opts.flows } : {}),
         passes,
+        // checkpoints are chosen on samples of each chunk, against its real records (read only if a choice is made)
+        realChunk: async (j) => (await import('./postprocess.js')).chunkRealRows((await realSides()).train, summary, j),
         onProgress: (job, f, info) => ev.progress?.('generate', job, f, info),
       });
     });
+    if (gen.fill?.short) {
+      ev.warn?.(`generation reached ${gen.fill.unique} unique 5-tuples of the ${gen.fill.asked} flows asked for (${(100 * gen.fill.share).toFixed(1)}%) after ${gen.fill.passes} sampling passes (the bound): the model repeats 5-tuples; train longer or ask for fewer flows`);
+    }
 
     // 4. postprocess (the real trace is read only when this or the evaluation runs)
     checkSignal();
@@ -426,16 +441,6 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       delete mm.stages.evaluate;
       await saveManifest(wd, mm);
     }
-    // the real records again: the input less the held-out flows (what the model trained on), and the held-out ones
-    let sides: { train: Table; holdout?: Table } | undefined;
-    const realSides = async (): Promise<{ train: Table; holdout?: Table }> => {
-      if (!sides) {
-        const { readTrace } = await import('../io/read-trace.js');
-        const { loadRealSides } = await import('./holdout.js');
-        sides = await loadRealSides(wd, (await readTrace(input, summary.read ?? {})).table, summary);
-      }
-      return sides;
-    };
     const post = await record<PostprocessResult>('postprocess', postFp, async () => {
       const { postprocessStage } = await import('./postprocess.js');
       return postprocessStage({
