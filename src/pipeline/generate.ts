@@ -4,7 +4,8 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { z } from 'zod';
 import type { NetShareConfig } from '../config/schema.js';
-import type { EncoderSet, Layout } from '../encode/tensors.js';
+import { decodeChunk, type DecodedChunk, type EncoderSet, type Layout } from '../encode/tensors.js';
+import { embeddingRowsOf, nearestRows } from './embedding-decode.js';
 import { indexFlows } from '../io/flow-key.js';
 import { takeRows } from '../io/rows.js';
 import { Rng } from '../core/rng.js';
@@ -168,10 +169,25 @@ export function dropDuplicateTuples(table: Table, flowOf: Int32Array): { table: 
   return { table: takeRows(table, Uint32Array.from(keep)), duplicateFlows: dupFlows.size };
 }
 
+/**
+ * Generated tensors of chunk `chunk` decoded to a table, the port/protocol embeddings looked up in batches
+ * (embedding-decode.ts: the same nearest rows as flow-by-flow decoding).
+ */
+async function decodeGenerated(
+  workdir: string,
+  chunk: number,
+  t: { attributes: Float32Array; features: Float32Array; valid: Float32Array | Uint8Array; n: number; T: number },
+  encoders: EncoderSet,
+): Promise<DecodedChunk> {
+  const A = t.n > 0 ? t.attributes.length / t.n : 0;
+  const embeddingRows = await embeddingRowsOf(encoders, t.attributes, A, t.n);
+  return decodeChunk(t, encoders, await loadChunkMeta(workdir, chunk), { embeddingRows });
+}
+
 /** Attribute rows [n, A] decoded as one record each (no features): their 5-tuples, row `flowOf[i]` for record i. */
-function decodeAttributeRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet): ReturnType<typeof decodeChunkFromWorkdir> {
+function decodeAttributeRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet): Promise<DecodedChunk> {
   const n = rows.length / A;
-  return decodeChunkFromWorkdir(workdir, chunk, { attributes: rows, features: new Float32Array(n * F), valid: new Uint8Array(n).fill(1), n, T: 1 }, encoders);
+  return decodeGenerated(workdir, chunk, { attributes: rows, features: new Float32Array(n * F), valid: new Uint8Array(n).fill(1), n, T: 1 }, encoders);
 }
 
 /**
@@ -220,10 +236,11 @@ export async function resampleEphemeralPorts(wd: string, chunk: number, rows: Fl
   if (pool.length === 0) return 0;
   const rng = Rng.forPurpose(seed, 'generate/ephemeral-ports');
   let drawn = 0;
+  const decoded = await Promise.all(slices.map((sl) => nearestRows(ports, rows, A, sl.offset, n)));
   for (let r = 0; r < n; r++) {
-    for (const sl of slices) {
+    for (const [s, sl] of slices.entries()) {
       const off = r * A + sl.offset;
-      if (!ephemeral(ports.decode(rows, off))) continue;
+      if (!ephemeral(ports.values[decoded[s]![r]!]!)) continue;
       ports.encode(pool[rng.int(pool.length)]!, rows, off);
       drawn++;
     }
@@ -302,7 +319,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
       : await sample({ checkpoint, n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
   const T = s.layout.maxLen;
   const encoders: EncoderSet = await loadEncoders(wd);
-  const dec = await decodeChunkFromWorkdir(wd, p.chunk, { attributes: s.attributes, features: s.features, valid: s.genFlags, n: s.n, T }, encoders);
+  const dec = await decodeGenerated(wd, p.chunk, { attributes: s.attributes, features: s.features, valid: s.genFlags, n: s.n, T }, encoders);
   const { table, duplicateFlows } = dropDuplicateTuples(dec.table, dec.flowOf);
   await writeTableFile(out, table);
   ctx.progress(1, `${table.length} records`);
