@@ -88,6 +88,8 @@ export interface SampleSelection {
   flows: number;
   sampleFlows: number;
   ranking: ChunkSelection;
+  /** The ranked tables, one per checkpoint (absolute paths; the full candidates when the sample is every row). */
+  candidates: { iteration: number; path: string }[];
 }
 
 export interface GenerateStageResult {
@@ -603,7 +605,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     for (const p of plan) {
       const mine = sampleJobs.flatMap((jb, i) => ((jb.params as unknown as GenerateChunkParams).chunk === p.k ? [{ iteration: (jb.params as unknown as GenerateChunkParams).iteration, path: inWorkdir(wd, sr[i]!.path), r: sr[i]! }] : []));
       const ranking = await rankChunkCandidates(p.k, await opts.realChunk!(p.j), summary.recordRangesUs[p.j]!, mine, selSet, opts.config.global.dp);
-      selections.push({ chunk: p.k, flows: p.n, sampleFlows: p.size, ranking });
+      selections.push({ chunk: p.k, flows: p.n, sampleFlows: p.size, ranking, candidates: mine.map((c) => ({ iteration: c.iteration, path: c.path })) });
       chosen[p.j] = [ranking.best];
       if (p.size === p.n) reused.set(`${p.k}/${ranking.best}`, mine.find((c) => c.iteration === ranking.best)!.r);
     }
