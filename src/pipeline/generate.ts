@@ -7,7 +7,7 @@ import type { NetShareConfig } from '../config/schema.js';
 import { decodeChunk, type DecodedChunk, type EncoderSet, type Layout } from '../encode/tensors.js';
 import { embeddingRowsOf, nearestRows } from './embedding-decode.js';
 import { indexFlows } from '../io/flow-key.js';
-import { takeRows } from '../io/rows.js';
+import { concatTables, takeRows } from '../io/rows.js';
 import { Rng } from '../core/rng.js';
 import type { Table } from '../io/table.js';
 import type { Device } from '../runtime/session.js';
@@ -19,7 +19,13 @@ import type { Executor, JobResult } from './executor.js';
 import { reviveError, type Job, type JobContext } from './jobs.js';
 import { relPath, trainedChunk } from './train.js';
 import { acquireLease } from './lease.js';
-import { attrCleanPath, attrMergedPath, candidatePath, generateRoot, inWorkdir, leaseLogPath, leasePath, readF32, relativeToWorkdir, writeF32, writeTableFile } from './workdir.js';
+import { attrCleanPath, attrMergedPath, candidatePath, generateRoot, inWorkdir, leaseLogPath, leasePath, readF32, readTableFile, relativeToWorkdir, writeF32, writeTableFile } from './workdir.js';
+
+/** Flows per generator run (each batch's noise is its own stream: sample.ts firstFlow). */
+export const SAMPLE_BATCH = 1000;
+/** Flows per features job: a larger chunk is split into flow ranges run as separate jobs (a multiple of SAMPLE_BATCH). */
+export const RANGE_FLOWS = 20_000;
+const partPath = (wd: string, k: number, pass: number, iteration: number, part: number): string => `${candidatePath(wd, k, pass, iteration)}.part${part}`;
 
 /** Flows per chunk the checkpoints are ranked on (all of them when the chunk has fewer). */
 export const SELECTION_SAMPLE_FLOWS = 20_000;
@@ -60,6 +66,9 @@ export interface GenerateStageOptions {
   selectionSampleFlows?: number;
   /** Bound on the attribute sampling passes (default MAX_FILL_PASSES). */
   maxFillPasses?: number;
+  /** Flows per features job (default RANGE_FLOWS) and per generator run (default SAMPLE_BATCH; tests make both small). */
+  rangeFlows?: number;
+  sampleBatch?: number;
 }
 
 /** How the requested number of flows was reached: attributes sampled in passes until enough unique 5-tuples exist. */
@@ -77,8 +86,11 @@ export interface FillReport {
   maxPasses: number;
   /** true when some chunk still had fewer unique 5-tuples than asked after the bound (a warning says so). */
   short: boolean;
-  /** Per chunk and time pass: asked, accepted, sampled, passes. */
-  chunks: { chunk: number; pass: number; asked: number; unique: number; sampled: number; passes: number }[];
+  /**
+   * Per chunk and time pass: asked, accepted, sampled, passes; `stalled` when it stopped before the bound because its
+   * last pass added under 2% of what it still missed.
+   */
+  chunks: { chunk: number; pass: number; asked: number; unique: number; sampled: number; passes: number; stalled?: boolean }[];
 }
 
 /** The checkpoint choice of one chunk, made on the per-checkpoint samples. */
@@ -132,6 +144,10 @@ export interface GenerateChunkParams {
   accept?: { raw: string; prev?: string; out: string; resampleEphemeral?: boolean };
   /** Where a features job writes its table (default: candidatePath of chunk, pass and iteration). */
   out?: string;
+  /** Only rows [from, to) of `attrFile` (from a multiple of `batch`): one range of a chunk split across jobs. */
+  range?: { from: number; to: number };
+  /** Flows per generator run, each with its own noise stream (default SAMPLE_BATCH). */
+  batch?: number;
 }
 
 /** The schema `generate-chunk` params are validated with where the job runs. */
@@ -148,6 +164,8 @@ export const generateChunkParamsSchema = z.strictObject({
   uniqueTuples: z.strictObject({ from: relPath, out: relPath, resampleEphemeral: z.boolean().optional() }).optional(),
   accept: z.strictObject({ raw: relPath, prev: relPath.optional(), out: relPath, resampleEphemeral: z.boolean().optional() }).optional(),
   out: relPath.optional(),
+  range: z.strictObject({ from: z.number().int().nonnegative(), to: z.number().int().nonnegative() }).optional(),
+  batch: z.number().int().positive().optional(),
 });
 
 /** Drop every flow whose 5-tuple already appeared in an earlier flow (first occurrence wins; spec §4.3). */
@@ -255,7 +273,7 @@ export async function generateChunkJob(p: GenerateChunkParams, ctx: Pick<JobCont
   // one runner per output file (a stalled job delivered twice): the outputs are written atomically anyway, the lease
   // keeps a second runner from spending the work twice and from racing the first one's rename
   const base = (f: string): string => f.split('/').at(-1)!.replace(/\.[a-z0-9]+$/, '');
-  const what = p.accept ? `accept-${base(p.accept.out)}` : p.uniqueTuples ? 'unique' : p.attributesOnly ? `attributes-${base(p.attributesOnly.out)}` : p.out ? `${base(p.out)}` : `ckpt-${p.iteration}`;
+  const what = p.accept ? `accept-${base(p.accept.out)}` : p.uniqueTuples ? 'unique' : p.attributesOnly ? `attributes-${base(p.attributesOnly.out)}` : p.out ? p.out.split('/').at(-1)! : `ckpt-${p.iteration}`;
   const lease = await acquireLease(leasePath(ctx.workdir, `generate-chunk-${p.chunk}-p${p.pass}-${what}`), {
     owner: ctx.key ?? `generate/chunk-${p.chunk}/p${p.pass}/${what}`,
     log: leaseLogPath(ctx.workdir),
@@ -313,12 +331,17 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     return { n: s.n };
   }
   const out = p.out !== undefined ? inWorkdir(wd, p.out) : candidatePath(wd, p.chunk, p.pass, p.iteration);
-  const given = p.attrFile !== undefined ? await readF32(inWorkdir(wd, p.attrFile)) : undefined;
+  let given = p.attrFile !== undefined ? await readF32(inWorkdir(wd, p.attrFile)) : undefined;
   const checkpoint = await loadCheckpoint(inWorkdir(wd, p.checkpoint));
+  if (given !== undefined && p.range) {
+    const A = (await loadLayout(wd)).attributeDim;
+    given = given.subarray(p.range.from * A, p.range.to * A);
+  }
+  const batch = { batchSize: p.batch ?? SAMPLE_BATCH, firstFlow: p.range?.from ?? 0 };
   const s =
     given !== undefined
-      ? await sample({ checkpoint, givenAttributes: given, seed: p.seed, device: p.device, threads: ctx.threads })
-      : await sample({ checkpoint, n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
+      ? await sample({ checkpoint, givenAttributes: given, seed: p.seed, device: p.device, threads: ctx.threads, ...batch })
+      : await sample({ checkpoint, n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads, ...batch });
   const T = s.layout.maxLen;
   const encoders: EncoderSet = await loadEncoders(wd);
   const dec = await decodeGenerated(wd, p.chunk, { attributes: s.attributes, features: s.features, valid: s.genFlags, n: s.n, T }, encoders);
@@ -472,7 +495,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   //    are not counted. The first pass samples FILL_OVERSAMPLE× the asked flows (scaled by the chunk's rows per
   //    starting flow); later ones FILL_OVERSAMPLE× what is missing over the yield seen so far, at most 4× the first.
   const resample = opts.config.postprocess.ephemeralPorts === 'resample';
-  const slots = [] as { j: number; k: number; pass: number; asked: number; unique: number; sampled: number; passes: number; first: number; file?: string }[];
+  const slots = [] as { j: number; k: number; pass: number; asked: number; unique: number; sampled: number; passes: number; first: number; file?: string; stalled?: boolean }[];
   for (let pass = 0; pass < passes; pass++) {
     summary.chunks.forEach((k, j) => {
       const perStart = tags ? metas[j]!.flows / Math.max(1, realStarts[j]!) : 1;
@@ -480,7 +503,8 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     });
   }
   for (let f = 0; f < maxFill; f++) {
-    const open = slots.filter((s) => s.unique < s.asked);
+    // a chunk whose last pass added under 2% of what it still misses would need 50 more: it stops there (reported)
+    const open = slots.filter((s) => s.unique < s.asked && !s.stalled);
     if (open.length === 0) break;
     const sizes = open.map((s) => {
       if (f === 0) return s.first;
@@ -499,6 +523,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     })))) as { accepted: number }[];
     open.forEach((s, i) => {
       s.sampled += sizes[i]!;
+      if (f > 0 && acc[i]!.accepted - s.unique < 0.02 * (s.asked - s.unique)) s.stalled = true;
       s.unique = acc[i]!.accepted;
       s.passes = f + 1;
       s.file = rel(acceptedPath(wd, s.k, s.pass, f));
@@ -549,7 +574,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
       }
     }
   }
-  const fillChunks = slots.map((s) => ({ chunk: s.k, pass: s.pass, asked: s.asked, unique: uniqueStarts[s.j]![s.pass]!, sampled: s.sampled, passes: s.passes }));
+  const fillChunks = slots.map((s) => ({ chunk: s.k, pass: s.pass, asked: s.asked, unique: uniqueStarts[s.j]![s.pass]!, sampled: s.sampled, passes: s.passes, ...(s.stalled ? { stalled: true } : {}) }));
   const askedTotal = fillChunks.reduce((a, c) => a + c.asked, 0);
   const uniqueTotal = fillChunks.reduce((a, c) => a + c.unique, 0);
   const fill: FillReport = {
@@ -597,6 +622,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
       for (const ck of cks) {
         sampleJobs.push(job(`generate/select/chunk-${k}/ckpt-${ck.iteration}`, {
           chunk: k, pass: 0, checkpoint: rel(ck.path), iteration: ck.iteration, seed: featureSeed(k, 0, ck.iteration), device, attrFile,
+          ...(opts.sampleBatch !== undefined ? { batch: opts.sampleBatch } : {}),
           ...(size < n ? { out: rel(selectionCandidatePath(wd, k, ck.iteration)) } : {}),
         }));
       }
@@ -613,31 +639,59 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   const t3 = performance.now();
 
   // 4. features of the chosen checkpoint (every checkpoint without a choice here), conditioned on the merged rows
+  //    A chunk of more than RANGE_FLOWS flows is split into flow ranges, one job each (every worker busy on one chunk),
+  //    whose tables are concatenated in order: the same bytes as one job (the noise is drawn per batch of flows).
+  type Generated = { path: string; records: number; flows: number; duplicateFlows: number };
+  const sampleBatch = opts.sampleBatch ?? SAMPLE_BATCH;
+  const rangeFlows = Math.max(sampleBatch, Math.floor((opts.rangeFlows ?? RANGE_FLOWS) / sampleBatch) * sampleBatch);
+  const batchParam = opts.sampleBatch !== undefined ? { batch: sampleBatch } : {};
   const jobs: Job[] = [];
-  const keys: { chunk: number; pass: number; iteration: number }[] = [];
-  const done: ({ path: string; records: number; flows: number; duplicateFlows: number } | undefined)[] = [];
+  const keys: { chunk: number; pass: number; iteration: number; parts: number }[] = [];
+  const done: (Generated | undefined)[] = [];
   for (let pass = 0; pass < passes; pass++) {
     summary.chunks.forEach((k, j) => {
       for (const ck of trained[j]!.checkpoints) {
-        if (!chosen[j]!.includes(ck.iteration) || merged[j]![pass] === 0) continue;
-        keys.push({ chunk: k, pass, iteration: ck.iteration });
+        const n = merged[j]![pass]!;
+        if (!chosen[j]!.includes(ck.iteration) || n === 0) continue;
         const prior = pass === 0 ? reused.get(`${k}/${ck.iteration}`) : undefined;
+        const parts = prior ? 0 : Math.ceil(n / rangeFlows);
+        keys.push({ chunk: k, pass, iteration: ck.iteration, parts });
         done.push(prior);
-        if (prior) continue;
-        jobs.push(job(`generate/chunk-${k}/p${pass}/ckpt-${ck.iteration}`, {
-          chunk: k, pass, checkpoint: rel(ck.path), iteration: ck.iteration, seed: featureSeed(k, pass, ck.iteration), device, attrFile: rel(attrCleanPath(wd, k, pass)),
-        }));
+        for (let part = 0; part < parts; part++) {
+          const from = part * rangeFlows;
+          const to = Math.min(n, from + rangeFlows);
+          jobs.push(job(`generate/chunk-${k}/p${pass}/ckpt-${ck.iteration}${parts > 1 ? `/flows-${from}-${to}` : ''}`, {
+            chunk: k, pass, checkpoint: rel(ck.path), iteration: ck.iteration, seed: featureSeed(k, pass, ck.iteration), device, attrFile: rel(attrCleanPath(wd, k, pass)),
+            ...(parts > 1 ? { range: { from, to }, out: rel(partPath(wd, k, pass, ck.iteration, part)) } : {}),
+            ...batchParam,
+          }));
+        }
       }
     });
   }
-  const results = (await runPhase(jobs)) as { path: string; records: number; flows: number; duplicateFlows: number }[];
+  const results = (await runPhase(jobs)) as Generated[];
   let next = 0;
-  const t4 = performance.now();
-  const candidates = keys.map((key, i) => {
-    const r = done[i] ?? results[next++]!;
+  const candidates: GenerateStageResult['candidates'] = [];
+  for (const [i, key] of keys.entries()) {
+    let r = done[i];
+    if (!r) {
+      const mine = results.slice(next, next + key.parts);
+      next += key.parts;
+      r = mine[0]!;
+      if (key.parts > 1) {
+        // the ranges' tables, in flow order, into the candidate file (one part in memory at a time beside the whole)
+        const out = candidatePath(wd, key.chunk, key.pass, key.iteration);
+        const tables = [];
+        for (const m of mine) tables.push(await readTableFile(inWorkdir(wd, m.path)));
+        await writeTableFile(out, concatTables(tables[0]!.kind, tables));
+        for (const m of mine) await rm(inWorkdir(wd, m.path), { force: true });
+        r = { path: relativeToWorkdir(wd, out), records: mine.reduce((a, m) => a + m.records, 0), flows: mine.reduce((a, m) => a + m.flows, 0), duplicateFlows: mine.reduce((a, m) => a + m.duplicateFlows, 0) };
+      }
+    }
     // the stage's outcome (the driver's manifest) holds this machine's absolute paths, as postprocess reads them
-    return { ...key, ...r, path: inWorkdir(wd, r.path) };
-  });
+    candidates.push({ chunk: key.chunk, pass: key.pass, iteration: key.iteration, ...r, path: inWorkdir(wd, r.path) });
+  }
+  const t4 = performance.now();
   return {
     chunks: summary.chunks.map((k, j) => ({
       chunk: k,

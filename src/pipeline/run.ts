@@ -427,7 +427,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       });
     });
     if (gen.fill?.short) {
-      ev.warn?.(`generation reached ${gen.fill.unique} unique 5-tuples of the ${gen.fill.asked} flows asked for (${(100 * gen.fill.share).toFixed(1)}%) after ${gen.fill.passes} sampling passes (the bound): the model repeats 5-tuples; train longer or ask for fewer flows`);
+      ev.warn?.(`generation reached ${gen.fill.unique} unique 5-tuples of the ${gen.fill.asked} flows asked for (${(100 * gen.fill.share).toFixed(1)}%) after ${gen.fill.passes} sampling passes (bound ${gen.fill.maxPasses}; a chunk stops early when a pass adds under 2% of what it misses): the model repeats 5-tuples or rarely starts flows in a chunk; train longer or ask for fewer flows`);
     }
 
     // 4. postprocess (the real trace is read only when this or the evaluation runs)

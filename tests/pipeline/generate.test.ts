@@ -109,7 +109,10 @@ describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file i
     const executor = new InProcessExecutor(1);
     const scope = await workdirIdentity(wd);
     const base = { workdir: wd, config, executor, scope, realChunk: async (j: number) => chunkRealRows(real, summary, j) };
+    const bytes = (r: GenerateStageResult) => r.candidates.map((c) => readFileSync(c.path).toString('base64'));
     const small = await generateStage({ ...base, selectionSampleFlows: 40 });
+    // read now: every generate run replaces <wd>/generate
+    const smallBytes = bytes(small);
     const sel = small.selection!;
     expect(sel.sampleFlows).toBe(40);
     expect(sel.chunks.length).toBeGreaterThan(0);
@@ -129,8 +132,16 @@ describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file i
     // the same seed gives the same choice and bytes; the old way (every checkpoint in full) keeps all candidates
     const again = await generateStage({ ...base, selectionSampleFlows: 40 });
     expect(again.selection!.chunks.map((c) => c.ranking.best)).toEqual(sel.chunks.map((c) => c.ranking.best));
-    const bytes = (r: GenerateStageResult) => r.candidates.map((c) => readFileSync(c.path).toString('base64'));
-    expect(bytes(again)).toEqual(bytes(small));
+    expect(bytes(again)).toEqual(smallBytes);
+    // flow ranges: a chunk split into jobs of 100 flows gives the bytes of one job per chunk (noise drawn per batch of 50)
+    const whole = await generateStage({ ...base, selectionSampleFlows: 40, sampleBatch: 50 });
+    const wholeBytes = bytes(whole);
+    const split = await generateStage({ ...base, selectionSampleFlows: 40, sampleBatch: 50, rangeFlows: 100 });
+    expect(Math.max(...whole.candidates.map((c) => c.flows))).toBeGreaterThan(100);
+    expect(split.candidates.map((c) => [c.chunk, c.iteration, c.records, c.flows])).toEqual(whole.candidates.map((c) => [c.chunk, c.iteration, c.records, c.flows]));
+    expect(bytes(split)).toEqual(wholeBytes);
+    // a different batch size draws different noise: the comparison above can fail
+    expect(wholeBytes).not.toEqual(smallBytes);
     const full = await generateStage({ ...base, selectOn: 'full' });
     expect(full.selection).toBeUndefined();
     for (const c of small.chunks) expect(full.candidates.filter((x) => x.chunk === c.chunk).length).toBe(c.candidates);
