@@ -493,7 +493,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   // 1. attributes (last checkpoint), sampled in passes until each chunk has the asked number of unique 5-tuples
   //    starting there: rows that do not start in their chunk (the flow-tag merge drops them) and repeated 5-tuples
   //    are not counted. The first pass samples FILL_OVERSAMPLE× the asked flows (scaled by the chunk's rows per
-  //    starting flow); later ones FILL_OVERSAMPLE× what is missing over the yield seen so far, at most 4× the first.
+  //    starting flow); later ones FILL_OVERSAMPLE× what is missing over the yield seen so far, at most 2× the first (so a chunk samples at most 1 + 2·(bound − 1) times its first pass).
   const resample = opts.config.postprocess.ephemeralPorts === 'resample';
   const slots = [] as { j: number; k: number; pass: number; asked: number; unique: number; sampled: number; passes: number; first: number; file?: string; stalled?: boolean }[];
   for (let pass = 0; pass < passes; pass++) {
@@ -509,7 +509,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     const sizes = open.map((s) => {
       if (f === 0) return s.first;
       const yieldSoFar = s.unique / Math.max(1, s.sampled);
-      return Math.max(1, Math.min(4 * s.first, Math.ceil((FILL_OVERSAMPLE * (s.asked - s.unique)) / Math.max(yieldSoFar, 1e-6))));
+      return Math.max(1, Math.min(2 * s.first, Math.ceil((FILL_OVERSAMPLE * (s.asked - s.unique)) / Math.max(yieldSoFar, 1e-6))));
     });
     // the first pass keeps the seeds of the single-pass generation
     const fillSeed = (s: (typeof open)[number], salt: number): number => seed * 7919 + 31 * s.k + 100_003 * s.pass + salt + 998_244_353 * f;
