@@ -3,7 +3,8 @@
 // on log-log). Every non-training stage should be linear (exponent ≤ 1.1; issue 19).
 //
 // Each stage runs in its own process (`node dist/…/run.js` through runPipeline's from/to), so CPU and RSS are the
-// stage's own (getrusage of the waited-for children, workers included).
+// stage's own (getrusage of the waited-for children, workers included) — except generate and postprocess, which
+// runPipeline cannot stop between: they share one process (wall seconds per stage from the run, CPU and RSS for both).
 //
 // Run: npm run build:ts && npx vite-node bench/scale.ts [--sizes 20000,50000,100000] [--iterations 200]
 //        [--checkpoint-every 100] [--chunks 5] [--workers 2] [--input FILE] [--keep]
@@ -18,6 +19,7 @@ import { sliceCsv } from './slice-csv.js';
 const ROOT = resolve(import.meta.dirname, '..');
 const RUN_JS = join(ROOT, 'dist', 'src', 'pipeline', 'run.js');
 const STAGES = ['preprocess', 'train', 'generate', 'postprocess', 'evaluate'] as const;
+const PROCS: (typeof STAGES)[number][][] = [['preprocess'], ['train'], ['generate', 'postprocess'], ['evaluate']];
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -42,7 +44,7 @@ const config = {
   model: { iterations, checkpointEvery, sampleLen: 10, batchSize: 64, attrGenUnits: 64, attrGenLayers: 2, lstmUnits: 32, discUnits: 64, discLayers: 2, attrDiscUnits: 64, attrDiscLayers: 2, dRounds: 2 },
 };
 
-interface StageRow { stage: string; wallS: number; cpuS: number; peakRssMiB: number; outcome?: unknown }
+interface StageRow { stage: string; wallS: number; cpuS: number; peakRssMiB: number; sharedWith?: string }
 interface SizeRow { records: number; stages: StageRow[]; synthetic?: { records: number; flows: number }; generation?: unknown }
 
 const dir = mkdtempSync(join(tmpdir(), 'ns-scale-'));
@@ -53,26 +55,30 @@ for (const n of sizes) {
   await sliceCsv(input, n, csv);
   const wd = join(dir, `wd-${n}`);
   const row: SizeRow = { records: n, stages: [] };
-  for (const stage of STAGES) {
-    // one stage per process: runPipeline from = to = stage
+  for (const group of PROCS) {
+    // one process per group: runPipeline from = first, to = last stage of the group
     const script = `
       const { runPipeline, resolveRunConfig } = await import(${JSON.stringify(RUN_JS)});
-      const stage = ${JSON.stringify(stage)};
       const r = await runPipeline({ input: ${JSON.stringify(csv)}, workdir: ${JSON.stringify(wd)}, workers: ${workers},
         config: resolveRunConfig({ raw: ${JSON.stringify(config)} }),
-        from: stage, to: stage, downstream: false, privacy: false });
-      const s = r.stages.find((x) => x.name === stage);
-      process.stdout.write(JSON.stringify({ seconds: s?.seconds ?? null, outcome: s?.outcome ?? null, fidelity: r.fidelity ?? null }));`;
+        from: ${JSON.stringify(group[0])}, to: ${JSON.stringify(group.at(-1))}, downstream: false, privacy: false });
+      process.stdout.write(JSON.stringify({ stages: r.stages, fidelity: r.fidelity ?? null }));`;
+    // a file, not `node -e`: the local pool forks workers with this process's exec arguments
+    const file = join(dir, `stage-${group[0]}.mjs`);
+    writeFileSync(file, script);
     const t0 = performance.now();
-    const p = spawnSync('/usr/bin/time', ['-f', '%U %S %M', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', maxBuffer: 256 << 20 });
+    const p = spawnSync('/usr/bin/time', ['-f', '%U %S %M', process.execPath, file], { encoding: 'utf8', maxBuffer: 256 << 20 });
     const wallS = (performance.now() - t0) / 1000;
-    if (p.status !== 0) throw new Error(`${stage} on ${n} records failed (exit ${p.status}):\n${p.stderr.slice(-3000)}`);
+    if (p.status !== 0) throw new Error(`${group.join('+')} on ${n} records failed (exit ${p.status}):\n${p.stderr.slice(-3000)}`);
     const [user, sys, rssK] = p.stderr.trim().split('\n').at(-1)!.split(' ').map(Number);
-    const out = JSON.parse(p.stdout) as { seconds: number | null; outcome: unknown; fidelity: { synthetic: { records: number; flows: number } } | null };
-    row.stages.push({ stage, wallS: out.seconds ?? wallS, cpuS: user! + sys!, peakRssMiB: rssK! / 1024 });
-    if (stage === 'generate') row.generation = (out.outcome as { fill?: unknown; selection?: { sampleFlows: number } } | null)?.fill ?? null;
+    const out = JSON.parse(p.stdout) as { stages: { name: string; seconds: number; outcome: unknown }[]; fidelity: { synthetic: { records: number; flows: number } } | null };
+    for (const stage of group) {
+      const st = out.stages.find((x) => x.name === stage);
+      row.stages.push({ stage, wallS: st?.seconds ?? wallS, cpuS: user! + sys!, peakRssMiB: rssK! / 1024, ...(group.length > 1 ? { sharedWith: group.join('+') } : {}) });
+      if (stage === 'generate') row.generation = (st?.outcome as { fill?: unknown } | undefined)?.fill ?? null;
+      process.stderr.write(`scale: ${n} records: ${stage} ${row.stages.at(-1)!.wallS.toFixed(1)} s; ${group.join('+')} ${(user! + sys!).toFixed(1)} CPU-s, ${(rssK! / 1024).toFixed(0)} MiB\n`);
+    }
     if (out.fidelity) row.synthetic = out.fidelity.synthetic;
-    process.stderr.write(`scale: ${n} records: ${stage} ${row.stages.at(-1)!.wallS.toFixed(1)} s, ${(user! + sys!).toFixed(1)} CPU-s, ${(rssK! / 1024).toFixed(0)} MiB\n`);
   }
   results.push(row);
   if (!keep) rmSync(wd, { recursive: true, force: true });
@@ -96,8 +102,9 @@ for (const stage of STAGES) {
   const e = { wall: exponent(sizes, st.map((s) => s.wallS)), cpu: exponent(sizes, st.map((s) => s.cpuS)) };
   exps[stage] = e;
   const f = (x: number | null): string => (x === null ? 'n/a' : x.toFixed(2));
-  console.log(`${stage.padEnd(12)} ${st.map((s) => `${s.wallS.toFixed(1)} / ${s.cpuS.toFixed(1)} / ${s.peakRssMiB.toFixed(0)}`.padStart(30)).join(' ')} ${f(e.wall).padStart(10)} ${f(e.cpu).padStart(9)}${stage !== 'train' && (e.cpu ?? 0) > 1.1 ? '  > 1.1' : ''}`);
+  console.log(`${(stage + (st[0]!.sharedWith ? '*' : '')).padEnd(12)} ${st.map((s) => `${s.wallS.toFixed(1)} / ${s.cpuS.toFixed(1)} / ${s.peakRssMiB.toFixed(0)}`.padStart(30)).join(' ')} ${f(e.wall).padStart(10)} ${f(e.cpu).padStart(9)}${stage !== 'train' && (e.cpu ?? 0) > 1.1 ? '  > 1.1' : ''}`);
 }
+console.log('* CPU-s and MiB of generate and postprocess together (one process); wall seconds their own');
 for (const r of results) {
   const g = r.generation as { asked?: number; unique?: number; passes?: number } | null;
   console.log(`${r.records} records: synthetic ${r.synthetic?.records ?? '?'} records / ${r.synthetic?.flows ?? '?'} flows${g ? `; generation ${g.unique}/${g.asked} unique 5-tuples asked, ${g.passes} passes` : ''}`);
