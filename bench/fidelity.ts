@@ -217,7 +217,10 @@ async function learningCurve(wd: string, cfg: NetShareConfig, train: Table, prep
       iterations.push(ck.iteration);
       cpu = cpu === null || ck.cpuSeconds === undefined ? null : cpu + ck.cpuSeconds;
       const realK = chunkRealRows(train, summary, j);
-      return { realRecords: realK.length, timeRange: summary.recordRangesUs[j]!, candidates: gen.candidates.filter((c) => c.chunk === chunk && c.iteration === ck.iteration) };
+      // checkpoints not chosen were generated only for the selection sample (all the chunk's flows when it has fewer)
+      const full = gen.candidates.filter((c) => c.chunk === chunk && c.iteration === ck.iteration);
+      const sampled = gen.selection?.chunks.find((c) => c.chunk === chunk)?.candidates.filter((c) => c.iteration === ck.iteration).map((c) => ({ ...c, pass: 0 })) ?? [];
+      return { realRecords: realK.length, timeRange: summary.recordRangesUs[j]!, candidates: full.length > 0 ? full : sampled };
     });
     const syn = await assembleTrace(kind, picks.filter((p) => p.realRecords > 0), { first, span });
     finishTrace(syn, train, cfg);

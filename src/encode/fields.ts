@@ -294,8 +294,12 @@ export class EmbeddingEncoder {
     for (let d = 0; d < this.vecDim; d++) out[off + d] = this.vectors[r + d]!;
   }
   decode(src: Float32Array, off: number): number {
+    return this.values[this.nearestIndex().nearest(src, off)]!;
+  }
+  /** The vocabulary's nearest-neighbour index (built once per vector table). */
+  nearestIndex(): CosineIndex {
     this.index ??= cosineIndexFor(this.vectors, this.values.length, this.vecDim);
-    return this.values[this.index.nearest(src, off)]!;
+    return this.index;
   }
 }
 

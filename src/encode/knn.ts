@@ -2,6 +2,19 @@
 
 const shared = new WeakMap<Float32Array, CosineIndex>();
 
+/** The query as float64, divided by its L2 norm (left as is when the norm is 0): what every lookup compares. */
+export function unitQuery(q: Float32Array | Float64Array | number[], qOff: number, dim: number): Float64Array {
+  const qq = new Float64Array(dim);
+  let norm = 0;
+  for (let d = 0; d < dim; d++) {
+    qq[d] = q[qOff + d]!;
+    norm += qq[d]! * qq[d]!;
+  }
+  norm = Math.sqrt(norm);
+  if (norm > 0) for (let d = 0; d < dim; d++) qq[d]! /= norm;
+  return qq;
+}
+
 /** One index per vector table (srcport and dstport share the port vocabulary's). */
 export function cosineIndexFor(vecs: Float32Array, n: number, dim: number): CosineIndex {
   let idx = shared.get(vecs);
@@ -43,6 +56,45 @@ export class CosineIndex {
     let h = 0x811c9dc5;
     for (let d = 0; d < this.dim; d++) h = Math.imul(h ^ b[off + d]!, 0x01000193) ^ (h >>> 15);
     return h;
+  }
+
+  /** Vocabulary size and vector width. */
+  get size(): number {
+    return this.n;
+  }
+  get width(): number {
+    return this.dim;
+  }
+
+  /** Row whose vector equals q bit for bit (what `nearest` answers first for float32 queries), or −1. */
+  exactHit(q: Float32Array, qOff = 0): number {
+    return this.n === 0 ? -1 : this.exactRow(q, qOff);
+  }
+
+  /**
+   * `nearest` restricted to the rows `candidates` (which must hold every row as close as the nearest one): the same
+   * float64 distances in the same order, ties to the lowest row. Batched decoding (src/pipeline/embedding-decode.ts)
+   * calls it where float32 scores cannot separate the best row from others.
+   */
+  nearestAmong(q: Float32Array | Float64Array | number[], qOff: number, candidates: ArrayLike<number>): number {
+    const dim = this.dim;
+    const qq = unitQuery(q, qOff, dim);
+    let bestI = -1;
+    let bestD = Infinity;
+    for (let c = 0; c < candidates.length; c++) {
+      const p = candidates[c]!;
+      const o = p * dim;
+      let dist = 0;
+      for (let d = 0; d < dim; d++) {
+        const t = this.vecs[o + d]! - qq[d]!;
+        dist += t * t;
+      }
+      if (dist < bestD || (dist === bestD && p < bestI)) {
+        bestD = dist;
+        bestI = p;
+      }
+    }
+    return bestI;
   }
 
   /** Row whose vector equals q bit for bit, or −1. */
@@ -89,18 +141,11 @@ export class CosineIndex {
   nearest(q: Float32Array | Float64Array | number[], qOff = 0): number {
     if (this.n === 0) return -1;
     const dim = this.dim;
-    const qq = new Float64Array(dim);
-    let norm = 0;
-    for (let d = 0; d < dim; d++) {
-      qq[d] = q[qOff + d]!;
-      norm += qq[d]! * qq[d]!;
-    }
     if (q instanceof Float32Array) {
       const hit = this.exactRow(q, qOff);
       if (hit >= 0) return hit;
     }
-    norm = Math.sqrt(norm);
-    if (norm > 0) for (let d = 0; d < dim; d++) qq[d]! /= norm;
+    const qq = unitQuery(q, qOff, dim);
     // on unit vectors, max cosine == min Euclidean distance
     let bestI = -1;
     let bestD = Infinity;

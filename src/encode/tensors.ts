@@ -512,7 +512,16 @@ export type DecodeInput =
   | { attributes: Float32Array; features: Float32Array; valid: Float32Array | Uint8Array; n: number; T: number }
   | { attributes: Float32Array; packedFeatures: Float32Array; lengths: Uint32Array; n: number };
 
-export function decodeChunk(t: DecodeInput, set: EncoderSet, meta: Pick<ChunkMeta, 'flowStartRange' | 'interarrivalRange'>): DecodedChunk {
+export function decodeChunk(
+  t: DecodeInput,
+  set: EncoderSet,
+  meta: Pick<ChunkMeta, 'flowStartRange' | 'interarrivalRange'>,
+  /**
+   * Vocabulary rows of embedding-encoded metadata fields (by index in `set.metadata`), one per flow, found in batches
+   * beforehand (src/pipeline/embedding-decode.ts); fields not given are decoded flow by flow.
+   */
+  pre: { embeddingRows?: ReadonlyMap<number, Int32Array> } = {},
+): DecodedChunk {
   const layout = buildLayout(set);
   const A = layout.attributeDim;
   const F = layout.featureDim;
@@ -643,7 +652,10 @@ export function decodeChunk(t: DecodeInput, set: EncoderSet, meta: Pick<ChunkMet
           dst4 = d.v4;
           dst6 = d.v6;
         }
-      } else metaVals[k] = e.decode(t.attributes, off);
+      } else {
+        const known = pre.embeddingRows?.get(k);
+        metaVals[k] = known ? (e as EmbeddingEncoder).values[known[f]!]! : e.decode(t.attributes, off);
+      }
       off += e.dim;
     });
     if (tagN > 0) {

@@ -21,6 +21,12 @@ export interface SampleOptions {
   threads?: number;
   /** Flows per session run (bounds memory; default 1000). */
   batchSize?: number;
+  /**
+   * Index of this sample's first flow in a larger one split into flow ranges (default 0; a multiple of batchSize).
+   * The noise of flows [b·batchSize, (b+1)·batchSize) of the whole comes from its own stream b, so a range sampled on
+   * its own equals the same rows of the whole sample, however the ranges are cut.
+   */
+  firstFlow?: number;
 }
 
 export interface SampleResult {
@@ -69,8 +75,8 @@ export async function sample(opts: SampleOptions): Promise<SampleResult> {
     ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}),
   });
   const seed = opts.seed ?? 0;
-  const zRng = Rng.forPurpose(seed, 'sample/noise/z');
-  const stateRng = Rng.forPurpose(seed, 'sample/noise/lstm-state');
+  const first = opts.firstFlow ?? 0;
+  if (!Number.isInteger(first) || first < 0 || first % batch !== 0) throw new ConfigError(expected(`a non-negative multiple of the batch size ${batch}`, 'firstFlow', first), 'firstFlow');
   const attributes = new Float32Array(n * A);
   const attributesDiscrete = new Float32Array(n * A);
   const features = new Float32Array(n * T * F);
@@ -79,6 +85,9 @@ export async function sample(opts: SampleOptions): Promise<SampleResult> {
   try {
     for (let at = 0; at < n; at += batch) {
       const m = Math.min(batch, n - at);
+      const b = (first + at) / batch;
+      const zRng = Rng.forPurpose(seed, `sample/noise/z/${b}`);
+      const stateRng = Rng.forPurpose(seed, `sample/noise/lstm-state/${b}`);
       const t = (data: Float32Array, shape: number[]): ort.Tensor => new ort.Tensor('float32', data, shape);
       const feeds = {
         z_attr: t(zRng.normals(m * cfg.attributeNoiseDim), [m, cfg.attributeNoiseDim]),

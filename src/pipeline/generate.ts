@@ -1,21 +1,36 @@
-// The generate stage (spec §4.1–4.2): per-chunk attributes, the flow-tag merge (continuations carried into later
-// chunks), then features conditioned on the merged attributes for every checkpoint, decoded to candidate tables.
+// The generate stage (spec §4.1–4.2): per-chunk attributes sampled in passes until the requested number of unique
+// 5-tuples exists, the flow-tag merge (continuations carried into later chunks), the checkpoint chosen per chunk on a
+// seeded sample of its flows, then the features of the chosen checkpoint conditioned on the merged attributes, decoded.
 import { mkdir, rm } from 'node:fs/promises';
+import { FILL_OVERSAMPLE, GENERATE_VERSION, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS } from './generate-settings.js';
+export { FILL_OVERSAMPLE, GENERATE_VERSION, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS };
 import { z } from 'zod';
 import type { NetShareConfig } from '../config/schema.js';
-import type { EncoderSet, Layout } from '../encode/tensors.js';
+import { decodeChunk, type DecodedChunk, type EncoderSet, type Layout } from '../encode/tensors.js';
+import { embeddingRowsOf, nearestRows } from './embedding-decode.js';
 import { indexFlows } from '../io/flow-key.js';
-import { takeRows } from '../io/rows.js';
+import { concatTables, takeRows } from '../io/rows.js';
 import { Rng } from '../core/rng.js';
 import type { Table } from '../io/table.js';
 import type { Device } from '../runtime/session.js';
+import { join } from 'node:path';
 import { loadCheckpoint } from './checkpoints.js';
-import { decodeChunkFromWorkdir, loadChunkMeta, loadEncoders, loadLayout, loadPackedChunk, loadPreprocessSummary } from './chunk-tensors.js';
+import { chunkDir, decodeChunkFromWorkdir, loadChunkMeta, loadEncoders, loadLayout, loadPackedChunk, loadPreprocessSummary } from './chunk-tensors.js';
+import { rankChunkCandidates, selectionMetrics, type ChunkSelection } from './postprocess.js';
 import type { Executor, JobResult } from './executor.js';
 import { reviveError, type Job, type JobContext } from './jobs.js';
 import { relPath, trainedChunk } from './train.js';
 import { acquireLease } from './lease.js';
-import { attrCleanPath, attrMergedPath, attrRawPath, candidatePath, generateRoot, inWorkdir, leaseLogPath, leasePath, readF32, relativeToWorkdir, writeF32, writeTableFile } from './workdir.js';
+import { attrCleanPath, attrMergedPath, candidatePath, generateRoot, inWorkdir, leaseLogPath, leasePath, readF32, readTableFile, relativeToWorkdir, writeF32, writeTableFile } from './workdir.js';
+
+const partPath = (wd: string, k: number, pass: number, iteration: number, part: number): string => `${candidatePath(wd, k, pass, iteration)}.part${part}`;
+
+
+/** Files of the fill passes and of the selection samples (under <wd>/generate, removed with the stage). */
+const fillRawPath = (wd: string, k: number, pass: number, fill: number): string => join(wd, 'generate', 'attr-raw', `chunk-${k}-p${pass}-f${fill}.f32`);
+const acceptedPath = (wd: string, k: number, pass: number, fill: number): string => join(wd, 'generate', 'attr-accepted', `chunk-${k}-p${pass}-f${fill}.f32`);
+const selectionSamplePath = (wd: string, k: number): string => join(wd, 'generate', 'selection', `chunk-${k}-attr.f32`);
+const selectionCandidatePath = (wd: string, k: number, iteration: number): string => join(wd, 'generate', 'selection', `chunk-${k}-ckpt-${String(iteration).padStart(9, '0')}.nstable`);
 
 export interface GenerateStageOptions {
   workdir: string;
@@ -32,6 +47,53 @@ export interface GenerateStageOptions {
   onProgress?: (job: string, fraction: number, info?: string) => void;
   /** Cancels the stage's jobs (runAll rejects with InterruptedError). */
   signal?: AbortSignal;
+  /**
+   * The real records of the j-th chunk of the preprocess summary (postprocess's chunkRealRows): with it the checkpoint
+   * of each chunk is chosen here on a seeded sample and only that one is generated in full; without it (or with
+   * `selectOn: 'full'`) every checkpoint is generated in full and postprocess ranks them.
+   */
+  realChunk?: (j: number) => Promise<Table>;
+  selectOn?: 'sample' | 'full';
+  /** Flows per chunk of the selection sample (default SELECTION_SAMPLE_FLOWS). */
+  selectionSampleFlows?: number;
+  /** Bound on the attribute sampling passes (default MAX_FILL_PASSES). */
+  maxFillPasses?: number;
+  /** Flows per features job (default RANGE_FLOWS) and per generator run (default SAMPLE_BATCH; tests make both small). */
+  rangeFlows?: number;
+  sampleBatch?: number;
+}
+
+/** How the requested number of flows was reached: attributes sampled in passes until enough unique 5-tuples exist. */
+export interface FillReport {
+  /** Flows asked for (`--flows`, else the real trace's flows starting in each chunk, summed over time passes). */
+  asked: number;
+  /** Unique 5-tuples (flows starting in their chunk) handed to feature generation. */
+  unique: number;
+  /** unique / asked. */
+  share: number;
+  /** Attribute rows sampled in all. */
+  sampled: number;
+  /** Sampling passes the slowest chunk needed, and the bound. */
+  passes: number;
+  maxPasses: number;
+  /** true when some chunk still had fewer unique 5-tuples than asked after the bound (a warning says so). */
+  short: boolean;
+  /**
+   * Per chunk and time pass: asked, accepted, sampled, passes; `stalled` when it stopped before the bound because its
+   * last pass added under 2% of what it still missed.
+   */
+  chunks: { chunk: number; pass: number; asked: number; unique: number; sampled: number; passes: number; stalled?: boolean }[];
+}
+
+/** The checkpoint choice of one chunk, made on the per-checkpoint samples. */
+export interface SampleSelection {
+  chunk: number;
+  /** Merged attribute rows of the chunk (pass 0) and how many of them the candidates were generated from. */
+  flows: number;
+  sampleFlows: number;
+  ranking: ChunkSelection;
+  /** The ranked tables, one per checkpoint (absolute paths; the full candidates when the sample is every row). */
+  candidates: { iteration: number; path: string }[];
 }
 
 export interface GenerateStageResult {
@@ -39,7 +101,11 @@ export interface GenerateStageResult {
   chunks: { chunk: number; startFlows: number; mergedFlows: number[]; duplicateFlows: number[]; candidates: number }[];
   passes: number;
   candidates: { chunk: number; pass: number; iteration: number; path: string; records: number; flows: number; duplicateFlows: number }[];
-  seconds: { attributes: number; merge: number; features: number };
+  /** Attribute sampling in passes until the asked number of unique 5-tuples (absent in workdirs of older versions). */
+  fill?: FillReport;
+  /** Checkpoints chosen on samples (absent when every checkpoint was generated in full for postprocess to rank). */
+  selection?: { on: 'sample'; sampleFlows: number; chunks: SampleSelection[] };
+  seconds: { attributes: number; merge: number; features: number; select?: number };
 }
 
 /**
@@ -57,12 +123,23 @@ export interface GenerateChunkParams {
   n?: number;
   /** Attribute-only mode: sample `n` attributes from `checkpoint` into `out` (its discrete copy). */
   attributesOnly?: { out: string };
-  /** Dedupe mode: keep the first row of each 5-tuple of the merged attributes `from`, write them to `out`. */
   /**
    * Dedupe mode: keep the first row of each 5-tuple of the merged attributes `from`, write them to `out`; with
    * `resampleEphemeral`, first give every generated ephemeral port a fresh draw (resampleEphemeralPorts, seeded by `seed`).
    */
   uniqueTuples?: { from: string; out: string; resampleEphemeral?: boolean };
+  /**
+   * Fill mode: of the sampled attribute rows `raw`, keep those that start in this chunk (flow tags), give their
+   * ephemeral ports fresh draws (`resampleEphemeral`, seeded by `seed`), and append those whose 5-tuple is new to the
+   * rows accepted so far (`prev`, already unique); write the result to `out`.
+   */
+  accept?: { raw: string; prev?: string; out: string; resampleEphemeral?: boolean };
+  /** Where a features job writes its table (default: candidatePath of chunk, pass and iteration). */
+  out?: string;
+  /** Only rows [from, to) of `attrFile` (from a multiple of `batch`): one range of a chunk split across jobs. */
+  range?: { from: number; to: number };
+  /** Flows per generator run, each with its own noise stream (default SAMPLE_BATCH). */
+  batch?: number;
 }
 
 /** The schema `generate-chunk` params are validated with where the job runs. */
@@ -77,6 +154,10 @@ export const generateChunkParamsSchema = z.strictObject({
   n: z.number().int().nonnegative().optional(),
   attributesOnly: z.strictObject({ out: relPath }).optional(),
   uniqueTuples: z.strictObject({ from: relPath, out: relPath, resampleEphemeral: z.boolean().optional() }).optional(),
+  accept: z.strictObject({ raw: relPath, prev: relPath.optional(), out: relPath, resampleEphemeral: z.boolean().optional() }).optional(),
+  out: relPath.optional(),
+  range: z.strictObject({ from: z.number().int().nonnegative(), to: z.number().int().nonnegative() }).optional(),
+  batch: z.number().int().positive().optional(),
 });
 
 /** Drop every flow whose 5-tuple already appeared in an earlier flow (first occurrence wins; spec §4.3). */
@@ -100,10 +181,25 @@ export function dropDuplicateTuples(table: Table, flowOf: Int32Array): { table: 
   return { table: takeRows(table, Uint32Array.from(keep)), duplicateFlows: dupFlows.size };
 }
 
+/**
+ * Generated tensors of chunk `chunk` decoded to a table, the port/protocol embeddings looked up in batches
+ * (embedding-decode.ts: the same nearest rows as flow-by-flow decoding).
+ */
+async function decodeGenerated(
+  workdir: string,
+  chunk: number,
+  t: { attributes: Float32Array; features: Float32Array; valid: Float32Array | Uint8Array; n: number; T: number },
+  encoders: EncoderSet,
+): Promise<DecodedChunk> {
+  const A = t.n > 0 ? t.attributes.length / t.n : 0;
+  const embeddingRows = await embeddingRowsOf(encoders, t.attributes, A, t.n);
+  return decodeChunk(t, encoders, await loadChunkMeta(workdir, chunk), { embeddingRows });
+}
+
 /** Attribute rows [n, A] decoded as one record each (no features): their 5-tuples, row `flowOf[i]` for record i. */
-function decodeAttributeRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet): ReturnType<typeof decodeChunkFromWorkdir> {
+function decodeAttributeRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet): Promise<DecodedChunk> {
   const n = rows.length / A;
-  return decodeChunkFromWorkdir(workdir, chunk, { attributes: rows, features: new Float32Array(n * F), valid: new Uint8Array(n).fill(1), n, T: 1 }, encoders);
+  return decodeGenerated(workdir, chunk, { attributes: rows, features: new Float32Array(n * F), valid: new Uint8Array(n).fill(1), n, T: 1 }, encoders);
 }
 
 /**
@@ -152,10 +248,11 @@ export async function resampleEphemeralPorts(wd: string, chunk: number, rows: Fl
   if (pool.length === 0) return 0;
   const rng = Rng.forPurpose(seed, 'generate/ephemeral-ports');
   let drawn = 0;
+  const decoded = await Promise.all(slices.map((sl) => nearestRows(ports, rows, A, sl.offset, n)));
   for (let r = 0; r < n; r++) {
-    for (const sl of slices) {
+    for (const [s, sl] of slices.entries()) {
       const off = r * A + sl.offset;
-      if (!ephemeral(ports.decode(rows, off))) continue;
+      if (!ephemeral(ports.values[decoded[s]![r]!]!)) continue;
       ports.encode(pool[rng.int(pool.length)]!, rows, off);
       drawn++;
     }
@@ -167,7 +264,8 @@ export async function resampleEphemeralPorts(wd: string, chunk: number, rows: Fl
 export async function generateChunkJob(p: GenerateChunkParams, ctx: Pick<JobContext, 'workdir' | 'threads' | 'progress'> & { key?: string }): Promise<unknown> {
   // one runner per output file (a stalled job delivered twice): the outputs are written atomically anyway, the lease
   // keeps a second runner from spending the work twice and from racing the first one's rename
-  const what = p.uniqueTuples ? 'unique' : p.attributesOnly ? 'attributes' : `ckpt-${p.iteration}`;
+  const base = (f: string): string => f.split('/').at(-1)!.replace(/\.[a-z0-9]+$/, '');
+  const what = p.accept ? `accept-${base(p.accept.out)}` : p.uniqueTuples ? 'unique' : p.attributesOnly ? `attributes-${base(p.attributesOnly.out)}` : p.out ? p.out.split('/').at(-1)! : `ckpt-${p.iteration}`;
   const lease = await acquireLease(leasePath(ctx.workdir, `generate-chunk-${p.chunk}-p${p.pass}-${what}`), {
     owner: ctx.key ?? `generate/chunk-${p.chunk}/p${p.pass}/${what}`,
     log: leaseLogPath(ctx.workdir),
@@ -181,6 +279,24 @@ export async function generateChunkJob(p: GenerateChunkParams, ctx: Pick<JobCont
 
 async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'workdir' | 'threads' | 'progress'>): Promise<unknown> {
   const wd = ctx.workdir;
+  if (p.accept) {
+    const layout = await loadLayout(wd);
+    const A = layout.attributeDim;
+    const encoders = await loadEncoders(wd);
+    const raw = await readF32(inWorkdir(wd, p.accept.raw));
+    const tags = tagOffsets(layout);
+    const starts = tags ? startingRows(raw, A, tags, p.chunk) : raw;
+    const resampled = p.accept.resampleEphemeral ? await resampleEphemeralPorts(wd, p.chunk, starts, layout, encoders, p.seed) : 0;
+    const prev = p.accept.prev !== undefined ? await readF32(inWorkdir(wd, p.accept.prev)) : new Float32Array(0);
+    const all = new Float32Array(prev.length + starts.length);
+    all.set(prev);
+    all.set(starts, prev.length);
+    // `prev` is unique already, so its rows are all first occurrences and stay in front, in order
+    const keep = (await uniqueTupleRows(wd, p.chunk, all, A, layout.featureDim, encoders)).sort();
+    await writeF32(inWorkdir(wd, p.accept.out), takeAttributeRows(all, A, keep));
+    ctx.progress(1, `${keep.length - prev.length / A} new 5-tuples of ${raw.length / A} sampled`);
+    return { sampled: raw.length / A, starts: starts.length / A, accepted: keep.length, added: keep.length - prev.length / A, resampledPorts: resampled };
+  }
   if (p.uniqueTuples) {
     const layout = await loadLayout(wd);
     const rows = await readF32(inWorkdir(wd, p.uniqueTuples.from));
@@ -188,11 +304,16 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     const encoders = await loadEncoders(wd);
     const resampled = p.uniqueTuples.resampleEphemeral ? await resampleEphemeralPorts(wd, p.chunk, rows, layout, encoders, p.seed) : 0;
     const keep = await uniqueTupleRows(wd, p.chunk, rows, A, layout.featureDim, encoders);
-    const unique = new Float32Array(keep.length * A);
-    keep.forEach((r, i) => unique.set(rows.subarray(r * A, (r + 1) * A), i * A));
+    const unique = takeAttributeRows(rows, A, keep);
     await writeF32(inWorkdir(wd, p.uniqueTuples.out), unique);
+    const tags = tagOffsets(layout);
+    let starts = keep.length;
+    if (tags) {
+      starts = 0;
+      for (let r = 0; r < keep.length; r++) if (isOne(unique, r * A + tags.start)) starts++;
+    }
     ctx.progress(1, `${keep.length} unique of ${rows.length / A}${p.uniqueTuples.resampleEphemeral ? `, ${resampled} ephemeral ports drawn anew` : ''}`);
-    return { merged: rows.length / A, unique: keep.length, resampledPorts: resampled };
+    return { merged: rows.length / A, unique: keep.length, starts, resampledPorts: resampled };
   }
   const { sample } = await import('../model/index.js');
   if (p.attributesOnly) {
@@ -201,16 +322,21 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     ctx.progress(1, `${s.n} attributes`);
     return { n: s.n };
   }
-  const out = candidatePath(wd, p.chunk, p.pass, p.iteration);
-  const given = p.attrFile !== undefined ? await readF32(inWorkdir(wd, p.attrFile)) : undefined;
+  const out = p.out !== undefined ? inWorkdir(wd, p.out) : candidatePath(wd, p.chunk, p.pass, p.iteration);
+  let given = p.attrFile !== undefined ? await readF32(inWorkdir(wd, p.attrFile)) : undefined;
   const checkpoint = await loadCheckpoint(inWorkdir(wd, p.checkpoint));
+  if (given !== undefined && p.range) {
+    const A = (await loadLayout(wd)).attributeDim;
+    given = given.subarray(p.range.from * A, p.range.to * A);
+  }
+  const batch = { batchSize: p.batch ?? SAMPLE_BATCH, firstFlow: p.range?.from ?? 0 };
   const s =
     given !== undefined
-      ? await sample({ checkpoint, givenAttributes: given, seed: p.seed, device: p.device, threads: ctx.threads })
-      : await sample({ checkpoint, n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
+      ? await sample({ checkpoint, givenAttributes: given, seed: p.seed, device: p.device, threads: ctx.threads, ...batch })
+      : await sample({ checkpoint, n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads, ...batch });
   const T = s.layout.maxLen;
   const encoders: EncoderSet = await loadEncoders(wd);
-  const dec = await decodeChunkFromWorkdir(wd, p.chunk, { attributes: s.attributes, features: s.features, valid: s.genFlags, n: s.n, T }, encoders);
+  const dec = await decodeGenerated(wd, p.chunk, { attributes: s.attributes, features: s.features, valid: s.genFlags, n: s.n, T }, encoders);
   const { table, duplicateFlows } = dropDuplicateTuples(dec.table, dec.flowOf);
   await writeTableFile(out, table);
   ctx.progress(1, `${table.length} records`);
@@ -224,6 +350,59 @@ function tagOffsets(layout: Layout): { start: number; chunk: (i: number) => numb
   return { start: s.offset, chunk: (i) => s.offset + 2 + 2 * i, nChunks: s.dim / 2 - 1 };
 }
 const isOne = (a: Float32Array, at: number): boolean => a[at + 1]! > a[at]!;
+
+/** Rows `keep` of attribute rows [n, A], in that order. */
+function takeAttributeRows(rows: Float32Array, A: number, keep: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(keep.length * A);
+  for (let i = 0; i < keep.length; i++) out.set(rows.subarray(keep[i]! * A, (keep[i]! + 1) * A), i * A);
+  return out;
+}
+
+/** The rows of chunk `c`'s sampled attributes that mergeByFlowTags keeps as starting there (startFromThisChunk, chunk_c). */
+export function startingRows(rows: Float32Array, A: number, tags: { start: number; chunk: (i: number) => number }, c: number): Float32Array {
+  const keep: number[] = [];
+  for (let r = 0; r < rows.length / A; r++) if (isOne(rows, r * A + tags.start) && isOne(rows, r * A + tags.chunk(c))) keep.push(r);
+  return takeAttributeRows(rows, A, keep);
+}
+
+/** Flows of the real chunk `k` that start there (its training rows with startFromThisChunk; every flow without tags). */
+async function realStartingFlows(wd: string, k: number, A: number, tags: ReturnType<typeof tagOffsets>): Promise<number> {
+  const meta = await loadChunkMeta(wd, k);
+  if (!tags) return meta.n;
+  const rows = await readF32(join(chunkDir(wd, k), meta.files.attributes));
+  let n = 0;
+  for (let r = 0; r < meta.n; r++) if (isOne(rows, r * A + tags.start)) n++;
+  return n;
+}
+
+/** Split `total` over parts in proportion to `weights` (largest remainder, ties to the earlier part): sums to `total`. */
+export function apportion(total: number, weights: readonly number[]): number[] {
+  const sum = weights.reduce((a, b) => a + b, 0);
+  if (sum <= 0) return weights.map((_, i) => (i === 0 ? total : 0));
+  const exact = weights.map((w) => (total * w) / sum);
+  const out = exact.map(Math.floor);
+  let left = total - out.reduce((a, b) => a + b, 0);
+  const order = exact.map((x, i) => ({ i, r: x - Math.floor(x) })).sort((a, b) => b.r - a.r || a.i - b.i);
+  for (const { i } of order) {
+    if (left <= 0) break;
+    out[i]!++;
+    left--;
+  }
+  return out;
+}
+
+/** `size` distinct row indices of 0..n-1 drawn with `rng` (partial Fisher–Yates), ascending. */
+export function sampleRowIndices(n: number, size: number, rng: Rng): Uint32Array {
+  if (size >= n) return Uint32Array.from({ length: n }, (_, i) => i);
+  const perm = Uint32Array.from({ length: n }, (_, i) => i);
+  for (let i = 0; i < size; i++) {
+    const j = i + rng.int(n - i);
+    const t = perm[i]!;
+    perm[i] = perm[j]!;
+    perm[j] = t;
+  }
+  return perm.slice(0, size).sort();
+}
 
 /**
  * NetShare's `_merge_attr`: a row generated for chunk c is kept iff it starts there (startFromThisChunk = 1 and
@@ -271,20 +450,24 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   const device = opts.device ?? 'cpu';
   const seed = opts.seed ?? opts.config.global.seed;
   const passes = Math.max(1, Math.ceil(opts.passes ?? 1));
+  const maxFill = Math.max(1, opts.maxFillPasses ?? MAX_FILL_PASSES);
   const summary = await loadPreprocessSummary(wd);
   const layout = await loadLayout(wd);
   const A = layout.attributeDim;
   const tags = tagOffsets(layout);
   await rm(generateRoot(wd), { recursive: true, force: true });
   await mkdir(generateRoot(wd), { recursive: true });
+  const metas = await Promise.all(summary.chunks.map((k) => loadChunkMeta(wd, k)));
   const trained = await Promise.all(summary.chunks.map((k) => trainedChunk(wd, k)));
-  // a DP run releases each chunk's noisy flow count (drawn with the model, train.ts dpFlowCount), never the real one
-  const metas = (await Promise.all(summary.chunks.map((k) => loadChunkMeta(wd, k)))).map((m, j) => {
-    const noisy = trained[j]!.dpFlowCount;
-    return noisy === undefined ? m : { ...m, flows: Math.max(1, Math.round(noisy)) };
-  });
-  const realFlows = metas.reduce((s, m) => s + m.flows, 0);
-  const scale = opts.flows !== undefined ? opts.flows / Math.max(1, realFlows) : 1;
+  // flows asked per chunk and time pass: the real flows starting there, or --flows split in the same proportions. A DP
+  // run releases each chunk's noisy flow count instead (drawn with the model, train.ts dpFlowCount), never a real
+  // count: it samples that many rows in one pass (NetShare's way; the fill's target and the rows per starting flow
+  // would need the real starting counts) and asks for them.
+  const dp = trained.some((t) => t.dpFlowCount !== undefined);
+  const realStarts = dp
+    ? trained.map((t) => Math.max(1, Math.round(t.dpFlowCount ?? 0)))
+    : await Promise.all(summary.chunks.map((k) => realStartingFlows(wd, k, A, tags)));
+  const asked = opts.flows !== undefined ? apportion(opts.flows, realStarts) : realStarts;
   // progress = finished jobs of the current phase
   let phaseDone = 0;
   let phaseTotal = 0;
@@ -295,96 +478,230 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     },
     ...(opts.signal ? { signal: opts.signal } : {}),
   };
-  const phase = (n: number): void => {
+  const runPhase = async (jobs: Job[]): Promise<unknown[]> => {
     phaseDone = 0;
-    phaseTotal = n;
+    phaseTotal = jobs.length;
+    const rs = await opts.executor.runAll(jobs, events);
+    for (const r of rs) if (!r.ok) throw fail(r);
+    return rs.map((r) => r.result);
   };
+  const job = (id: string, params: GenerateChunkParams): Job => ({ id, kind: 'generate-chunk', params: params as unknown as Record<string, unknown>, workdir: wd, scope });
   const t0 = performance.now();
 
-  // 1. attributes per chunk (last checkpoint), one job per chunk and pass
-  const counts = metas.map((m) => Math.max(1, Math.round(m.flows * scale)));
-  const attrJobs: Job[] = [];
-  if (tags) {
-    for (let pass = 0; pass < passes; pass++) {
-      summary.chunks.forEach((k, j) => {
-        const params: GenerateChunkParams = {
-          chunk: k, pass, checkpoint: rel(trained[j]!.lastCheckpoint), iteration: -1,
-          seed: seed * 7919 + 31 * k + 100_003 * pass + 1, device, n: counts[j]!, attributesOnly: { out: rel(attrRawPath(wd, k, pass)) },
-        };
-        attrJobs.push({ id: `generate/attributes/chunk-${k}/p${pass}`, kind: 'generate-chunk', params: params as unknown as Record<string, unknown>, workdir: wd, scope });
-      });
-    }
-    phase(attrJobs.length);
-    for (const r of await opts.executor.runAll(attrJobs, events)) if (!r.ok) throw fail(r);
+  // 1. attributes (last checkpoint), sampled in passes until each chunk has the asked number of unique 5-tuples
+  //    starting there: rows that do not start in their chunk (the flow-tag merge drops them) and repeated 5-tuples
+  //    are not counted. The first pass samples FILL_OVERSAMPLE× the asked flows (scaled by the chunk's rows per
+  //    starting flow); later ones FILL_OVERSAMPLE× what is missing over the yield seen so far, at most 2× the first (so a chunk samples at most 1 + 2·(bound − 1) times its first pass).
+  const resample = opts.config.postprocess.ephemeralPorts === 'resample';
+  const slots = [] as { j: number; k: number; pass: number; asked: number; unique: number; sampled: number; passes: number; first: number; file?: string; stalled?: boolean }[];
+  for (let pass = 0; pass < passes; pass++) {
+    summary.chunks.forEach((k, j) => {
+      const perStart = tags && !dp ? metas[j]!.flows / Math.max(1, realStarts[j]!) : 1;
+      slots.push({ j, k, pass, asked: asked[j]!, unique: 0, sampled: 0, passes: 0, first: Math.max(1, Math.ceil(FILL_OVERSAMPLE * asked[j]! * perStart)) });
+    });
+  }
+  for (let f = 0; f < (dp ? 1 : maxFill); f++) {
+    // a chunk whose last pass added under 2% of what it still misses would need 50 more: it stops there (reported)
+    const open = slots.filter((s) => s.unique < s.asked && !s.stalled);
+    if (open.length === 0) break;
+    const sizes = open.map((s) => {
+      if (f === 0) return s.first;
+      const yieldSoFar = s.unique / Math.max(1, s.sampled);
+      return Math.max(1, Math.min(2 * s.first, Math.ceil((FILL_OVERSAMPLE * (s.asked - s.unique)) / Math.max(yieldSoFar, 1e-6))));
+    });
+    // the first pass keeps the seeds of the single-pass generation
+    const fillSeed = (s: (typeof open)[number], salt: number): number => seed * 7919 + 31 * s.k + 100_003 * s.pass + salt + 998_244_353 * f;
+    await runPhase(open.map((s, i) => job(`generate/attributes/chunk-${s.k}/p${s.pass}/f${f}`, {
+      chunk: s.k, pass: s.pass, checkpoint: rel(trained[s.j]!.lastCheckpoint), iteration: -1, seed: fillSeed(s, 1), device,
+      n: sizes[i]!, attributesOnly: { out: rel(fillRawPath(wd, s.k, s.pass, f)) },
+    })));
+    const acc = (await runPhase(open.map((s) => job(`generate/accept/chunk-${s.k}/p${s.pass}/f${f}`, {
+      chunk: s.k, pass: s.pass, checkpoint: '', iteration: -1, seed: resample ? fillSeed(s, 3) : 0, device,
+      accept: { raw: rel(fillRawPath(wd, s.k, s.pass, f)), ...(s.file !== undefined ? { prev: s.file } : {}), out: rel(acceptedPath(wd, s.k, s.pass, f)), ...(resample ? { resampleEphemeral: true } : {}) },
+    })))) as { accepted: number }[];
+    open.forEach((s, i) => {
+      s.sampled += sizes[i]!;
+      if (f > 0 && acc[i]!.accepted - s.unique < 0.02 * (s.asked - s.unique)) s.stalled = true;
+      s.unique = acc[i]!.accepted;
+      s.passes = f + 1;
+      s.file = rel(acceptedPath(wd, s.k, s.pass, f));
+    });
+  }
+  // each chunk's accepted rows, cut to the asked number (the first ones: sampling order)
+  const accepted = new Map<string, Float32Array>();
+  for (const s of slots) {
+    const rows = s.file !== undefined ? await readF32(inWorkdir(wd, s.file)) : new Float32Array(0);
+    accepted.set(`${s.k}/${s.pass}`, rows.subarray(0, Math.min(s.asked, rows.length / A) * A));
   }
   const t1 = performance.now();
 
-  // 2. merge by flow tags (cheap, in the driver), then drop duplicate 5-tuples per chunk (jobs: decoding is not cheap)
+  // 2. merge by flow tags (cheap, in the driver), then drop 5-tuples repeated across chunks (a start equal to a
+  //    continuation from an earlier chunk; jobs, as decoding is not cheap)
   const merged: number[][] = summary.chunks.map(() => []);
   const duplicates: number[][] = summary.chunks.map(() => []);
-  const resample = opts.config.postprocess.ephemeralPorts === 'resample';
+  const uniqueStarts: number[][] = summary.chunks.map(() => []);
   if (tags) {
     const uniqueJobs: Job[] = [];
     for (let pass = 0; pass < passes; pass++) {
       const raw = new Map<number, Float32Array>();
-      for (const k of summary.chunks) raw.set(k, await readF32(attrRawPath(wd, k, pass)));
+      for (const k of summary.chunks) raw.set(k, accepted.get(`${k}/${pass}`)!);
       const m = mergeByFlowTags(raw, A, tags);
       for (const k of summary.chunks) {
         await writeF32(attrMergedPath(wd, k, pass), m.get(k)!);
-        const params: GenerateChunkParams = {
-          chunk: k, pass, checkpoint: '', iteration: -1, seed: resample ? seed * 7919 + 31 * k + 100_003 * pass + 3 : 0, device,
-          uniqueTuples: { from: rel(attrMergedPath(wd, k, pass)), out: rel(attrCleanPath(wd, k, pass)), ...(resample ? { resampleEphemeral: true } : {}) },
-        };
-        uniqueJobs.push({ id: `generate/unique/chunk-${k}/p${pass}`, kind: 'generate-chunk', params: params as unknown as Record<string, unknown>, workdir: wd, scope });
+        uniqueJobs.push(job(`generate/unique/chunk-${k}/p${pass}`, {
+          chunk: k, pass, checkpoint: '', iteration: -1, seed: 0, device,
+          uniqueTuples: { from: rel(attrMergedPath(wd, k, pass)), out: rel(attrCleanPath(wd, k, pass)) },
+        }));
       }
     }
-    phase(uniqueJobs.length);
-    const ur = await opts.executor.runAll(uniqueJobs, events);
-    ur.forEach((r, i) => {
-      if (!r.ok) throw fail(r);
+    const ur = (await runPhase(uniqueJobs)) as { merged: number; unique: number; starts: number }[];
+    ur.forEach((x, i) => {
       const j = summary.chunks.indexOf((uniqueJobs[i]!.params as unknown as GenerateChunkParams).chunk);
-      const x = r.result as { merged: number; unique: number };
       merged[j]!.push(x.unique);
       duplicates[j]!.push(x.merged - x.unique);
+      uniqueStarts[j]!.push(x.starts);
     });
+  } else {
+    for (let pass = 0; pass < passes; pass++) {
+      for (const [j, k] of summary.chunks.entries()) {
+        const rows = accepted.get(`${k}/${pass}`)!;
+        await writeF32(attrCleanPath(wd, k, pass), rows);
+        merged[j]!.push(rows.length / A);
+        duplicates[j]!.push(0);
+        uniqueStarts[j]!.push(rows.length / A);
+      }
+    }
   }
+  const fillChunks = slots.map((s) => ({ chunk: s.k, pass: s.pass, asked: s.asked, unique: uniqueStarts[s.j]![s.pass]!, sampled: s.sampled, passes: s.passes, ...(s.stalled ? { stalled: true } : {}) }));
+  const askedTotal = fillChunks.reduce((a, c) => a + c.asked, 0);
+  const uniqueTotal = fillChunks.reduce((a, c) => a + c.unique, 0);
+  const fill: FillReport = {
+    asked: askedTotal,
+    unique: uniqueTotal,
+    share: askedTotal > 0 ? uniqueTotal / askedTotal : 1,
+    sampled: fillChunks.reduce((a, c) => a + c.sampled, 0),
+    passes: Math.max(0, ...fillChunks.map((c) => c.passes)),
+    maxPasses: maxFill,
+    short: uniqueTotal < askedTotal,
+    chunks: fillChunks,
+  };
   const t2 = performance.now();
 
-  // 3. features for every checkpoint of every chunk, conditioned on the merged attributes
+  // 3. the checkpoint of each chunk, chosen on a seeded sample of its merged rows (pass 0): every checkpoint's features
+  //    for the sample, ranked as postprocess ranks full candidates. A chunk whose rows all fit in the sample keeps the
+  //    chosen candidate as its full one (same rows, same seed).
+  const featureSeed = (k: number, pass: number, iteration: number): number => seed * 7919 + 31 * k + 100_003 * pass + 7 * iteration + 2;
+  const onSample = opts.realChunk !== undefined && (opts.selectOn ?? 'sample') === 'sample';
+  const sampleFlows = Math.max(1, opts.selectionSampleFlows ?? SELECTION_SAMPLE_FLOWS);
+  const chosen = summary.chunks.map((_, j) => trained[j]!.checkpoints.map((c) => c.iteration));
+  const reused = new Map<string, { path: string; records: number; flows: number; duplicateFlows: number }>();
+  const selections: SampleSelection[] = [];
+  if (onSample) {
+    const selSet = selectionMetrics(opts.config);
+    const sampleJobs: Job[] = [];
+    const plan: { j: number; k: number; n: number; size: number }[] = [];
+    for (const [j, k] of summary.chunks.entries()) {
+      const cks = trained[j]!.checkpoints;
+      const n = merged[j]![0]!;
+      // one checkpoint, DP (the last one, as NetShare) or no rows: nothing to choose
+      if (cks.length <= 1 || opts.config.global.dp || n === 0) {
+        chosen[j] = cks.length > 0 ? [cks.at(-1)!.iteration] : [];
+        continue;
+      }
+      const size = Math.min(n, sampleFlows);
+      let attrFile = rel(attrCleanPath(wd, k, 0));
+      if (size < n) {
+        const all = await readF32(attrCleanPath(wd, k, 0));
+        const pick = sampleRowIndices(n, size, Rng.forPurpose(seed * 7919 + 31 * k, 'generate/selection-sample'));
+        await writeF32(selectionSamplePath(wd, k), takeAttributeRows(all, A, pick));
+        attrFile = rel(selectionSamplePath(wd, k));
+      }
+      plan.push({ j, k, n, size });
+      for (const ck of cks) {
+        sampleJobs.push(job(`generate/select/chunk-${k}/ckpt-${ck.iteration}`, {
+          chunk: k, pass: 0, checkpoint: rel(ck.path), iteration: ck.iteration, seed: featureSeed(k, 0, ck.iteration), device, attrFile,
+          ...(opts.sampleBatch !== undefined ? { batch: opts.sampleBatch } : {}),
+          ...(size < n ? { out: rel(selectionCandidatePath(wd, k, ck.iteration)) } : {}),
+        }));
+      }
+    }
+    const sr = (await runPhase(sampleJobs)) as { path: string; records: number; flows: number; duplicateFlows: number }[];
+    for (const p of plan) {
+      const mine = sampleJobs.flatMap((jb, i) => ((jb.params as unknown as GenerateChunkParams).chunk === p.k ? [{ iteration: (jb.params as unknown as GenerateChunkParams).iteration, path: inWorkdir(wd, sr[i]!.path), r: sr[i]! }] : []));
+      const ranking = await rankChunkCandidates(p.k, await opts.realChunk!(p.j), summary.recordRangesUs[p.j]!, mine, selSet, opts.config.global.dp !== false);
+      selections.push({ chunk: p.k, flows: p.n, sampleFlows: p.size, ranking, candidates: mine.map((c) => ({ iteration: c.iteration, path: c.path })) });
+      chosen[p.j] = [ranking.best];
+      if (p.size === p.n) reused.set(`${p.k}/${ranking.best}`, mine.find((c) => c.iteration === ranking.best)!.r);
+    }
+  }
+  const t3 = performance.now();
+
+  // 4. features of the chosen checkpoint (every checkpoint without a choice here), conditioned on the merged rows
+  //    A chunk of more than RANGE_FLOWS flows is split into flow ranges, one job each (every worker busy on one chunk),
+  //    whose tables are concatenated in order: the same bytes as one job (the noise is drawn per batch of flows).
+  type Generated = { path: string; records: number; flows: number; duplicateFlows: number };
+  const sampleBatch = opts.sampleBatch ?? SAMPLE_BATCH;
+  const rangeFlows = Math.max(sampleBatch, Math.floor((opts.rangeFlows ?? RANGE_FLOWS) / sampleBatch) * sampleBatch);
+  const batchParam = opts.sampleBatch !== undefined ? { batch: sampleBatch } : {};
   const jobs: Job[] = [];
+  const keys: { chunk: number; pass: number; iteration: number; parts: number }[] = [];
+  const done: (Generated | undefined)[] = [];
   for (let pass = 0; pass < passes; pass++) {
     summary.chunks.forEach((k, j) => {
       for (const ck of trained[j]!.checkpoints) {
-        if (tags && merged[j]![pass] === 0) continue;
-        const params: GenerateChunkParams = {
-          chunk: k, pass, checkpoint: rel(ck.path), iteration: ck.iteration,
-          seed: seed * 7919 + 31 * k + 100_003 * pass + 7 * ck.iteration + 2, device,
-          ...(tags ? { attrFile: rel(attrCleanPath(wd, k, pass)) } : { n: counts[j]! }),
-        };
-        jobs.push({ id: `generate/chunk-${k}/p${pass}/ckpt-${ck.iteration}`, kind: 'generate-chunk', params: params as unknown as Record<string, unknown>, workdir: wd, scope });
+        const n = merged[j]![pass]!;
+        if (!chosen[j]!.includes(ck.iteration) || n === 0) continue;
+        const prior = pass === 0 ? reused.get(`${k}/${ck.iteration}`) : undefined;
+        const parts = prior ? 0 : Math.ceil(n / rangeFlows);
+        keys.push({ chunk: k, pass, iteration: ck.iteration, parts });
+        done.push(prior);
+        for (let part = 0; part < parts; part++) {
+          const from = part * rangeFlows;
+          const to = Math.min(n, from + rangeFlows);
+          jobs.push(job(`generate/chunk-${k}/p${pass}/ckpt-${ck.iteration}${parts > 1 ? `/flows-${from}-${to}` : ''}`, {
+            chunk: k, pass, checkpoint: rel(ck.path), iteration: ck.iteration, seed: featureSeed(k, pass, ck.iteration), device, attrFile: rel(attrCleanPath(wd, k, pass)),
+            ...(parts > 1 ? { range: { from, to }, out: rel(partPath(wd, k, pass, ck.iteration, part)) } : {}),
+            ...batchParam,
+          }));
+        }
       }
     });
   }
-  phase(jobs.length);
-  const results = await opts.executor.runAll(jobs, events);
-  for (const r of results) if (!r.ok) throw fail(r);
-  const t3 = performance.now();
-  const candidates = jobs.map((job, i) => {
-    const p = job.params as unknown as GenerateChunkParams;
-    const r = results[i]!.result as { path: string; records: number; flows: number; duplicateFlows: number };
+  const results = (await runPhase(jobs)) as Generated[];
+  let next = 0;
+  const candidates: GenerateStageResult['candidates'] = [];
+  for (const [i, key] of keys.entries()) {
+    let r = done[i];
+    if (!r) {
+      const mine = results.slice(next, next + key.parts);
+      next += key.parts;
+      r = mine[0]!;
+      if (key.parts > 1) {
+        // the ranges' tables, in flow order, into the candidate file (one part in memory at a time beside the whole)
+        const out = candidatePath(wd, key.chunk, key.pass, key.iteration);
+        const tables = [];
+        for (const m of mine) tables.push(await readTableFile(inWorkdir(wd, m.path)));
+        await writeTableFile(out, concatTables(tables[0]!.kind, tables));
+        for (const m of mine) await rm(inWorkdir(wd, m.path), { force: true });
+        r = { path: relativeToWorkdir(wd, out), records: mine.reduce((a, m) => a + m.records, 0), flows: mine.reduce((a, m) => a + m.flows, 0), duplicateFlows: mine.reduce((a, m) => a + m.duplicateFlows, 0) };
+      }
+    }
     // the stage's outcome (the driver's manifest) holds this machine's absolute paths, as postprocess reads them
-    return { chunk: p.chunk, pass: p.pass, iteration: p.iteration, ...r, path: inWorkdir(wd, r.path) };
-  });
+    candidates.push({ chunk: key.chunk, pass: key.pass, iteration: key.iteration, ...r, path: inWorkdir(wd, r.path) });
+  }
+  const t4 = performance.now();
   return {
     chunks: summary.chunks.map((k, j) => ({
       chunk: k,
-      startFlows: counts[j]!,
-      mergedFlows: tags ? merged[j]! : [counts[j]!],
-      duplicateFlows: tags ? duplicates[j]! : [],
-      candidates: candidates.filter((c) => c.chunk === k && c.pass === 0).length,
+      startFlows: asked[j]!,
+      mergedFlows: merged[j]!,
+      duplicateFlows: duplicates[j]!,
+      candidates: onSample ? trained[j]!.checkpoints.length : candidates.filter((c) => c.chunk === k && c.pass === 0).length,
     })),
     passes,
     candidates,
-    seconds: { attributes: (t1 - t0) / 1000, merge: (t2 - t1) / 1000, features: (t3 - t2) / 1000 },
+    fill,
+    ...(onSample ? { selection: { on: 'sample' as const, sampleFlows, chunks: selections } } : {}),
+    seconds: { attributes: (t1 - t0) / 1000, merge: (t2 - t1) / 1000, select: (t3 - t2) / 1000, features: (t4 - t3) / 1000 },
   };
 }

@@ -179,6 +179,58 @@ export interface ChunkSelection {
    * candidate), or `last-checkpoint` (DP mode, a single candidate, or nothing to compare with).
    */
   selectedBy: { rule: 'rank-sum' | 'last-checkpoint'; set: SelectionMetrics['set']; metrics: string[] };
+  /**
+   * What the candidates ranked were: generated from a seeded sample of `sampleFlows` of the chunk's `flows` merged
+   * attribute rows (generate.ts, issue 19; only the chosen checkpoint is then generated in full), or absent when every
+   * checkpoint's full output was ranked here.
+   */
+  selectedOn?: { sampleFlows: number; flows: number };
+}
+
+/**
+ * Rank one chunk's candidates (one per checkpoint, iteration order) against its real records cut to [rmin, rmax]:
+ * NetShare's rank-sum over the configured metrics, or the last checkpoint in DP mode / with a single candidate / with
+ * no real records. Used by postprocess on full candidates and by generate on the per-checkpoint samples.
+ */
+export async function rankChunkCandidates(
+  chunk: number,
+  realK: Table,
+  timeRange: [number, number],
+  mine: readonly Pick<Candidate, 'iteration' | 'path'>[],
+  selSet: SelectionMetrics,
+  dp: boolean,
+  onScored?: (iteration: number) => void,
+): Promise<ChunkSelection> {
+  const [rmin, rmax] = timeRange;
+  const metrics: (Record<string, number | null> | null)[] = [];
+  const sizes: number[] = [];
+  const selectByMetrics = !dp && mine.length > 1 && realK.length > 0;
+  const realProfile = selectByMetrics ? profile(realK, { seed: 1 }) : undefined;
+  for (const c of mine) {
+    if (!selectByMetrics) {
+      metrics.push(null);
+      sizes.push(-1);
+      continue;
+    }
+    const syn = rowsInTime(await readTableFile(c.path), rmin, rmax);
+    sizes.push(syn.length);
+    if (syn.length === 0) {
+      metrics.push(null);
+      continue;
+    }
+    validateTable(syn, c.path);
+    metrics.push(compareProfiles(realProfile!, profile(syn, { seed: 1 })));
+    onScored?.(c.iteration);
+  }
+  const { best, rankSums, used } = rankSumSelect(metrics, selSet.metrics);
+  return {
+    chunk,
+    realRecords: realK.length,
+    timeRange: [rmin, rmax],
+    candidates: mine.map((c, i) => ({ iteration: c.iteration, records: sizes[i]!, rankSum: rankSums[i]!, metrics: metrics[i] ?? {} })),
+    best: mine[best]!.iteration,
+    selectedBy: { rule: selectByMetrics && used.length > 0 ? 'rank-sum' : 'last-checkpoint', set: selSet.set, metrics: used },
+  };
 }
 
 /**
@@ -310,36 +362,13 @@ export async function postprocessStage(opts: PostprocessOptions): Promise<Postpr
       selections.push({ chunk: k, realRecords: realK.length, timeRange: [rmin, rmax], candidates: [], best: -1, selectedBy: { rule: 'last-checkpoint', set: selSet.set, metrics: [] } });
       continue;
     }
-    const metrics: (Record<string, number | null> | null)[] = [];
-    const sizes: number[] = [];
-    const selectByMetrics = !opts.config.global.dp && mine.length > 1 && realK.length > 0;
-    const realProfile = selectByMetrics ? profile(realK, { seed: 1 }) : undefined;
-    for (const c of mine) {
-      if (!selectByMetrics) {
-        metrics.push(null);
-        sizes.push(-1);
-        continue;
-      }
-      const syn = rowsInTime(await readTableFile(c.path), rmin, rmax);
-      sizes.push(syn.length);
-      if (syn.length === 0) {
-        metrics.push(null);
-        continue;
-      }
-      validateTable(syn, c.path);
-      metrics.push(compareProfiles(realProfile!, profile(syn, { seed: 1 })));
-      opts.onProgress?.(++done, cands.length, `chunk ${k} ckpt ${c.iteration}`);
-    }
-    const { best, rankSums, used } = rankSumSelect(metrics, selSet.metrics);
-    bestByChunk.set(k, mine[best]!.iteration);
-    selections.push({
-      chunk: k,
-      realRecords: realK.length,
-      timeRange: [rmin, rmax],
-      candidates: mine.map((c, i) => ({ iteration: c.iteration, records: sizes[i]!, rankSum: rankSums[i]!, metrics: metrics[i] ?? {} })),
-      best: mine[best]!.iteration,
-      selectedBy: { rule: selectByMetrics && used.length > 0 ? 'rank-sum' : 'last-checkpoint', set: selSet.set, metrics: used },
-    });
+    // chosen by the generate stage on per-checkpoint samples: only the chosen checkpoint was generated in full
+    const pre = opts.generated.selection?.chunks.find((s) => s.chunk === k);
+    const sel = pre
+      ? { ...pre.ranking, realRecords: realK.length, timeRange: [rmin, rmax] as [number, number], selectedOn: { sampleFlows: pre.sampleFlows, flows: pre.flows } }
+      : await rankChunkCandidates(k, realK, [rmin, rmax], mine, selSet, opts.config.global.dp !== false, (it) => opts.onProgress?.(++done, cands.length, `chunk ${k} ckpt ${it}`));
+    bestByChunk.set(k, sel.best);
+    selections.push(sel);
   }
   const t1 = performance.now();
 

@@ -20,6 +20,7 @@ import { tooManyChunksError } from './preprocess.js';
 import { STAGES, configPath, jobLogPath, metricsPath, reportPath, syntheticPath, type StageName } from './workdir.js';
 import type { DpRunLedger, TrainStageResult } from './train.js';
 import type { GenerateStageResult } from './generate.js';
+import { GENERATE_VERSION, MAX_FILL_PASSES, SELECTION_SAMPLE_FLOWS } from './generate-settings.js';
 import demoPcap from '../config/presets/demo-pcap.json' with { type: 'json' };
 import { selectionMetrics, type PostprocessResult } from './postprocess.js';
 import type { HoldoutInfo } from './holdout.js';
@@ -421,9 +422,19 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
 
     // 3. generate
     checkSignal();
+    // the real records again: the input less the held-out flows (what the model trained on), and the held-out ones
+    let sides: { train: Table; holdout?: Table } | undefined;
+    const realSides = async (): Promise<{ train: Table; holdout?: Table }> => {
+      if (!sides) {
+        const { readTrace } = await import('../io/read-trace.js');
+        const { loadRealSides } = await import('./holdout.js');
+        sides = await loadRealSides(wd, (await readTrace(input, summary.read ?? {})).table, summary);
+      }
+      return sides;
+    };
     const span = summary.edgesUs.length > 1 ? summary.edgesUs.at(-1)! - summary.edgesUs[0]! : 0;
     const passes = opts.durationS !== undefined && span > 0 ? Math.max(1, Math.ceil((opts.durationS * 1e6) / span - 1e-9)) : 1;
-    const genFp = fingerprint({ train: trainFp, flows: opts.flows ?? null, passes, seed: cfg.global.seed, ...(cfg.postprocess.ephemeralPorts !== 'model' ? { ephemeralPorts: cfg.postprocess.ephemeralPorts } : {}) });
+    const genFp = fingerprint({ version: GENERATE_VERSION, fill: MAX_FILL_PASSES, selectionSample: SELECTION_SAMPLE_FLOWS, train: trainFp, flows: opts.flows ?? null, passes, seed: cfg.global.seed, ...(cfg.postprocess.ephemeralPorts !== 'model' ? { ephemeralPorts: cfg.postprocess.ephemeralPorts } : {}) });
     const gen = await record<GenerateStageResult>('generate', genFp, async () => {
       const { generateStage } = await import('./generate.js');
       return generateStage({
@@ -435,9 +446,14 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         ...(signal ? { signal } : {}),
         ...(opts.flows !== undefined ? { flows: opts.flows } : {}),
         passes,
+        // checkpoints are chosen on samples of each chunk, against its real records (read only if a choice is made)
+        realChunk: async (j) => (await import('./postprocess.js')).chunkRealRows((await realSides()).train, summary, j),
         onProgress: (job, f, info) => ev.progress?.('generate', job, f, info),
       });
     });
+    if (gen.fill?.short) {
+      ev.warn?.(`generation reached ${gen.fill.unique} unique 5-tuples of the ${gen.fill.asked} flows asked for (${(100 * gen.fill.share).toFixed(1)}%) after ${gen.fill.passes} sampling passes (bound ${gen.fill.maxPasses}; a chunk stops early when a pass adds under 2% of what it misses): the model repeats 5-tuples or rarely starts flows in a chunk; train longer or ask for fewer flows`);
+    }
 
     // 4. postprocess (the real trace is read only when this or the evaluation runs)
     checkSignal();
@@ -450,16 +466,6 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       delete mm.stages.evaluate;
       await saveManifest(wd, mm);
     }
-    // the real records again: the input less the held-out flows (what the model trained on), and the held-out ones
-    let sides: { train: Table; holdout?: Table } | undefined;
-    const realSides = async (): Promise<{ train: Table; holdout?: Table }> => {
-      if (!sides) {
-        const { readTrace } = await import('../io/read-trace.js');
-        const { loadRealSides } = await import('./holdout.js');
-        sides = await loadRealSides(wd, (await readTrace(input, summary.read ?? {})).table, summary);
-      }
-      return sides;
-    };
     const post = await record<PostprocessResult>('postprocess', postFp, async () => {
       const { postprocessStage } = await import('./postprocess.js');
       return postprocessStage({

@@ -10,6 +10,7 @@ import { interruptible } from '../interrupt.js';
 import { parseBudget } from '../../pipeline/budget.js';
 import type { DpRunLedger } from '../../pipeline/train.js';
 import { ConfigError } from '../../errors.js';
+import type { GenerateStageResult } from '../../pipeline/generate.js';
 
 export interface PipelineArgs extends GlobalArgs, ReadArgs {
   input?: string;
@@ -178,8 +179,21 @@ function reporter(args: PipelineArgs): RunEvents & { stop(): void } {
   };
 }
 
+/** How generation reached the flows asked for (the generate stage's fill report), for the closing summary. */
+function generationLine(r: RunResult): { text: string; json: Record<string, unknown> } | undefined {
+  const g = r.stages.find((s) => s.name === 'generate')?.outcome as GenerateStageResult | undefined;
+  if (!g?.fill) return undefined;
+  const f = g.fill;
+  const sel = g.selection ? `; checkpoints chosen on samples of up to ${g.selection.sampleFlows} flows per chunk` : '';
+  return {
+    text: `generation: ${f.unique} unique 5-tuples of ${f.asked} flows asked for (${(100 * f.share).toFixed(1)}%) in ${f.passes} sampling pass${f.passes === 1 ? '' : 'es'} (bound ${f.maxPasses})${sel}`,
+    json: { asked: f.asked, unique: f.unique, share: f.share, passes: f.passes, maxPasses: f.maxPasses, short: f.short, selectionSampleFlows: g.selection?.sampleFlows ?? null },
+  };
+}
+
 /** The closing summary: stage timings, output, fidelity table with floor ratios, report path. */
 export function printSummary(args: GlobalArgs, r: RunResult): void {
+  const gen = generationLine(r);
   if (args.json) {
     printJson({
       workdir: r.workdir,
@@ -194,12 +208,14 @@ export function printSummary(args: GlobalArgs, r: RunResult): void {
       workers: r.workers,
       budget: r.budget ?? null,
       dp: r.dp ? dpJson(r.dp) : null,
+      generation: gen?.json ?? null,
     });
     return;
   }
   say(args, '');
   say(args, `stages: ${r.stages.map((s) => `${s.name} ${s.skipped ? 'skipped' : `${s.seconds.toFixed(1)} s`}`).join(', ')} (executor ${r.executor}, ${r.workers} worker${r.workers === 1 ? '' : 's'})`);
   if (r.output) say(args, `synthetic trace: ${r.out ?? r.output}`);
+  if (gen) say(args, gen.text);
   const f = r.fidelity;
   if (f) {
     const h = f.holdout;

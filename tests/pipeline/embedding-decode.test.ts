@@ -1,0 +1,52 @@
+// Batched embedding decoding (onnxruntime MatMul + ArgMax, exact check of near ties) answers exactly what the
+// flow-by-flow k-d tree answers: same row, ties to the lowest, exact hits, zero and non-finite queries.
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../../src/core/rng.js';
+import { EmbeddingEncoder } from '../../src/encode/fields.js';
+import { nearestRows } from '../../src/pipeline/embedding-decode.js';
+
+function unitVectors(n: number, dim: number, rng: Rng): Float32Array {
+  const v = rng.normals(n * dim);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let d = 0; d < dim; d++) s += v[i * dim + d]! ** 2;
+    for (let d = 0; d < dim; d++) v[i * dim + d]! /= Math.sqrt(s);
+  }
+  return v;
+}
+
+describe('nearestRows', () => {
+  it('equals CosineIndex.nearest row for row on generated-like queries, near ties, duplicates and exact hits', async () => {
+    const rng = Rng.forPurpose(5, 'test/embedding-decode');
+    const V = 3000;
+    const dim = 10;
+    const vecs = unitVectors(V, dim, rng);
+    // duplicate vectors: ties the exact comparison breaks to the lower row
+    vecs.set(vecs.subarray(7 * dim, 8 * dim), 2500 * dim);
+    vecs.set(vecs.subarray(11 * dim, 12 * dim), 12 * dim);
+    const enc = new EmbeddingEncoder('port', 'word2vecPort', Array.from({ length: V }, (_, i) => 1000 + i), vecs, dim);
+    const stride = dim + 3;
+    const n = 4000;
+    const rows = new Float32Array(n * stride);
+    for (let r = 0; r < n; r++) {
+      const o = r * stride + 2;
+      const kind = r % 8;
+      if (kind === 0) rows.set(vecs.subarray((r % V) * dim, (r % V + 1) * dim), o); // exact hit
+      else if (kind === 1) {
+        // halfway between two rows: a near tie
+        const a = rng.int(V);
+        const b = rng.int(V);
+        for (let d = 0; d < dim; d++) rows[o + d] = (vecs[a * dim + d]! + vecs[b * dim + d]!) / 2;
+      } else if (kind === 2 && r % 400 === 2) rows.fill(0, o, o + dim); // zero query
+      else if (kind === 2 && r % 400 === 10) rows[o] = Number.NaN;
+      else for (let d = 0; d < dim; d++) rows[o + d] = Math.tanh(2 * rng.normal()); // tanh outputs, any norm
+    }
+    const got = await nearestRows(enc, rows, stride, 2, n);
+    const index = enc.nearestIndex();
+    let differ = 0;
+    for (let r = 0; r < n; r++) if (got[r] !== index.nearest(rows, r * stride + 2)) differ++;
+    expect(differ).toBe(0);
+    // the duplicate rows are never answered (their lower twins are)
+    expect(Array.from(got).filter((x) => x === 2500 || x === 12)).toEqual([]);
+  }, 120_000);
+});

@@ -1,0 +1,150 @@
+// The generate stage's fill (sampling attributes in passes until the asked number of unique 5-tuples exists) and its
+// checkpoint choice on samples: helpers as properties, then tiny runs on NetShare's UGR16 1k sample.
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../../src/core/rng.js';
+import { apportion, generateStage, mergeByFlowTags, sampleRowIndices, startingRows, type GenerateStageResult } from '../../src/pipeline/generate.js';
+import { resolveRunConfig, runPipeline } from '../../src/pipeline/run.js';
+import { loadManifest } from '../../src/pipeline/manifest.js';
+import { loadPreprocessSummary } from '../../src/pipeline/chunk-tensors.js';
+import { InProcessExecutor } from '../../src/pipeline/executor.js';
+import { workdirIdentity } from '../../src/pipeline/lease.js';
+import { chunkRealRows } from '../../src/pipeline/postprocess.js';
+import { readTrace } from '../../src/io/read-trace.js';
+import { tinyConfig } from './helpers.js';
+
+const UGR = '/work/shared/data/netflow/ugr16-netshare-1k.csv';
+
+describe('apportion', () => {
+  it('sums to the total, stays within one of the exact share, and gives nothing to zero weights', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1_000_000 }), fc.array(fc.integer({ min: 0, max: 10_000 }), { minLength: 1, maxLength: 12 }), (total, w) => {
+        const out = apportion(total, w);
+        expect(out.reduce((a, b) => a + b, 0)).toBe(total);
+        const sum = w.reduce((a, b) => a + b, 0);
+        if (sum === 0) return;
+        out.forEach((x, i) => {
+          expect(Math.abs(x - (total * w[i]!) / sum)).toBeLessThan(1);
+          if (w[i] === 0) expect(x).toBe(0);
+        });
+      }),
+    );
+  });
+});
+
+describe('sampleRowIndices', () => {
+  it('draws `size` distinct ascending rows, the same for the same seed, all rows when size ≥ n', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 500 }), fc.integer({ min: 0, max: 600 }), fc.integer(), (n, size, seed) => {
+        const a = sampleRowIndices(n, size, Rng.forPurpose(seed, 't'));
+        expect(a.length).toBe(Math.min(n, size));
+        for (let i = 1; i < a.length; i++) expect(a[i]!).toBeGreaterThan(a[i - 1]!);
+        if (a.length) expect(a[a.length - 1]!).toBeLessThan(n);
+        expect(sampleRowIndices(n, size, Rng.forPurpose(seed, 't'))).toEqual(a);
+      }),
+    );
+  });
+});
+
+describe('startingRows', () => {
+  it('keeps exactly the rows mergeByFlowTags keeps as starting in their chunk', () => {
+    // A = 1 value + tags [start(2), chunk_0(2), chunk_1(2), chunk_2(2)]
+    const A = 9;
+    const tags = { start: 1, chunk: (i: number) => 3 + 2 * i };
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), fc.boolean(), fc.boolean(), fc.boolean()), { maxLength: 40 }), fc.integer({ min: 0, max: 2 }), (flags, c) => {
+        const rows = new Float32Array(flags.length * A);
+        flags.forEach((f, r) => {
+          rows[r * A] = r;
+          f.forEach((on, g) => {
+            rows[r * A + 1 + 2 * g] = on ? 0 : 1;
+            rows[r * A + 2 + 2 * g] = on ? 1 : 0;
+          });
+        });
+        const kept = startingRows(rows, A, tags, c);
+        const merged = mergeByFlowTags(new Map([[c, rows]]), A, tags).get(c)!;
+        expect(Array.from(kept)).toEqual(Array.from(merged));
+      }),
+    );
+  });
+});
+
+describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file is absent)`, () => {
+  it('asks for the real starting flows (or --flows), reports unique/asked and passes, warns with numbers when short', async () => {
+    for (const flows of [undefined, 300]) {
+      const wd = mkdtempSync(join(tmpdir(), 'ns-gen-'));
+      const warnings: string[] = [];
+      const config = resolveRunConfig({ raw: tinyConfig('netflow') });
+      await runPipeline({ input: UGR, workdir: wd, config, workers: 1, downstream: false, privacy: false, to: 'postprocess', ...(flows ? { flows } : {}), events: { warn: (m) => warnings.push(m) } });
+      const m = await loadManifest(wd);
+      const gen = m.stages.generate!.outcome as GenerateStageResult;
+      const fill = gen.fill!;
+      if (flows) expect(fill.asked).toBe(flows);
+      else expect(fill.asked).toBeGreaterThan(500); // the real flows starting in their chunk (~1k records)
+      expect(fill.chunks.reduce((a, c) => a + c.asked, 0)).toBe(fill.asked);
+      expect(fill.unique).toBeLessThanOrEqual(fill.asked);
+      expect(fill.share).toBeCloseTo(fill.unique / fill.asked, 12);
+      expect(fill.passes).toBeGreaterThanOrEqual(1);
+      expect(fill.passes).toBeLessThanOrEqual(fill.maxPasses);
+      expect(fill.sampled).toBeGreaterThanOrEqual(Math.ceil(1.25 * fill.asked) - fill.chunks.length);
+      // features were generated for the unique rows, one per start and continuation
+      expect(gen.chunks.reduce((a, c) => a + c.mergedFlows[0]!, 0)).toBeGreaterThanOrEqual(fill.unique);
+      if (fill.short) expect(warnings.some((w) => w.includes(`${fill.unique} unique 5-tuples of the ${fill.asked} flows`))).toBe(true);
+      else {
+        expect(fill.unique).toBe(fill.asked);
+        expect(warnings.filter((w) => w.includes('unique 5-tuples'))).toEqual([]);
+      }
+    }
+  }, 180_000);
+
+  it('chooses each checkpoint on a sample, records the scores, and generates only the chosen one in full', async () => {
+    const wd = mkdtempSync(join(tmpdir(), 'ns-gen-'));
+    const config = resolveRunConfig({ raw: tinyConfig('netflow', { iterations: 9 }) });
+    await runPipeline({ input: UGR, workdir: wd, config, workers: 1, downstream: false, privacy: false, to: 'train' });
+    const summary = await loadPreprocessSummary(wd);
+    const real = (await readTrace(UGR)).table;
+    const executor = new InProcessExecutor(1);
+    const scope = await workdirIdentity(wd);
+    const base = { workdir: wd, config, executor, scope, realChunk: async (j: number) => chunkRealRows(real, summary, j) };
+    const bytes = (r: GenerateStageResult) => r.candidates.map((c) => readFileSync(c.path).toString('base64'));
+    const small = await generateStage({ ...base, selectionSampleFlows: 40 });
+    // read now: every generate run replaces <wd>/generate
+    const smallBytes = bytes(small);
+    const sel = small.selection!;
+    expect(sel.sampleFlows).toBe(40);
+    expect(sel.chunks.length).toBeGreaterThan(0);
+    expect(sel.chunks.some((c) => c.flows > 40)).toBe(true);
+    for (const c of sel.chunks) {
+      expect(c.sampleFlows).toBe(Math.min(40, c.flows));
+      const its = c.ranking.candidates.map((x) => x.iteration);
+      expect(its.length).toBeGreaterThan(1);
+      expect([...its].sort((a, b) => a - b)).toEqual(its);
+      expect(its).toContain(c.ranking.best);
+      expect(c.ranking.selectedBy.rule).toBe('rank-sum');
+      // the full output exists for the chosen checkpoint only
+      expect(small.candidates.filter((x) => x.chunk === c.chunk).map((x) => x.iteration)).toEqual([c.ranking.best]);
+      const full = small.candidates.find((x) => x.chunk === c.chunk)!;
+      expect(full.flows).toBe(c.flows);
+    }
+    // the same seed gives the same choice and bytes; the old way (every checkpoint in full) keeps all candidates
+    const again = await generateStage({ ...base, selectionSampleFlows: 40 });
+    expect(again.selection!.chunks.map((c) => c.ranking.best)).toEqual(sel.chunks.map((c) => c.ranking.best));
+    expect(bytes(again)).toEqual(smallBytes);
+    // flow ranges: a chunk split into jobs of 100 flows gives the bytes of one job per chunk (noise drawn per batch of 50)
+    const whole = await generateStage({ ...base, selectionSampleFlows: 40, sampleBatch: 50 });
+    const wholeBytes = bytes(whole);
+    const split = await generateStage({ ...base, selectionSampleFlows: 40, sampleBatch: 50, rangeFlows: 100 });
+    expect(Math.max(...whole.candidates.map((c) => c.flows))).toBeGreaterThan(100);
+    expect(split.candidates.map((c) => [c.chunk, c.iteration, c.records, c.flows])).toEqual(whole.candidates.map((c) => [c.chunk, c.iteration, c.records, c.flows]));
+    expect(bytes(split)).toEqual(wholeBytes);
+    // a different batch size draws different noise: the comparison above can fail
+    expect(wholeBytes).not.toEqual(smallBytes);
+    const full = await generateStage({ ...base, selectOn: 'full' });
+    expect(full.selection).toBeUndefined();
+    for (const c of small.chunks) expect(full.candidates.filter((x) => x.chunk === c.chunk).length).toBe(c.candidates);
+    await executor.close();
+  }, 180_000);
+});
