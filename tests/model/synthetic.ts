@@ -1,6 +1,9 @@
 // Tiny synthetic layouts and chunk tensors for the model tests.
 import type { ChunkTensors, ModelLayout } from '../../src/model/layout.js';
 import { Rng } from '../../src/core/rng.js';
+import { evaluate } from '../../src/graph/interpreter.js';
+import type { CompiledStep } from '../../src/graph/optim.js';
+import { Tensor } from '../../src/graph/tensor.js';
 
 /** Attributes: a 3-way category and a [0,1] value; features: a [0,1] value and a 2-way category; T = 4. */
 export const tinyLayout: ModelLayout = {
@@ -56,3 +59,17 @@ export function asCheckpointVersion1(buf: Buffer): Buffer {
   len.writeUInt32LE(Buffer.byteLength(json), 0);
   return Buffer.concat([buf.subarray(0, 8), len, Buffer.from(json, 'utf8'), buf.subarray(12 + hlen)]);
 }
+
+/** Runs a compiled step on the reference interpreter: feeds + state (+ learning rates) in, state updated in place. */
+export function interpret(step: CompiledStep, state: Map<string, Tensor>, feeds: Readonly<Record<string, Tensor>>): Record<string, Tensor> {
+  const all: Record<string, Tensor> = { ...feeds };
+  for (const s of [...step.state, ...step.reads]) all[s.key] = state.get(s.key) ?? Tensor.from('float32', s.shape, s.init);
+  for (const l of Object.values(step.learningRates)) all[l.input] = Tensor.scalar(l.value);
+  const names = Object.keys(step.ir!);
+  const res = evaluate(names.map((n) => step.ir![n]!), all);
+  const out: Record<string, Tensor> = {};
+  names.forEach((n, i) => (out[n] = res[i]!));
+  for (const s of step.state) state.set(s.key, out[s.output]!);
+  return out;
+}
+
