@@ -311,7 +311,22 @@ function privacyTable(methods: MethodResult[]): string {
  * The report as an HTML string. `echartsSource` is the text of echarts' dist/echarts.min.js (the caller reads
  * it from disk); it is inlined so the page fetches nothing.
  */
-export function renderReport(result: EvalResult, charts: ChartData, echartsSource: string): string {
+/** What the report says about differential privacy: the run's guarantee and what it does not cover, or that it has none. */
+export type ReportPrivacyGuarantee =
+  | { dp: false }
+  | { dp: true; epsilon: number; delta: number; noiseMultiplier: number; clip: number; composition: string; notPrivate: readonly string[]; publicTrace?: string };
+
+function dpBlock(g: ReportPrivacyGuarantee | undefined): string {
+  if (!g) return '';
+  if (!g.dp) {
+    return '<p class="headline"><b>Differential privacy: none.</b> This model was trained without DP-SGD (<code>global.dp</code> false): the synthetic trace carries no formal privacy guarantee; the privacy checks below measure copying, they do not bound it.</p>';
+  }
+  return `<div class="headline"><p><b>Differential privacy: (ε = ${fmt(g.epsilon)}, δ = ${fmt(g.delta)})</b> per 5-tuple flow, for the trained models and the released flow counts (noise multiplier σ = ${fmt(g.noiseMultiplier)}, per-example clip C = ${fmt(g.clip)}${g.publicTrace ? `, pretrained without DP on the public trace <code>${esc(g.publicTrace)}</code>` : ''}).</p>
+<p class="meta">${esc(g.composition)}</p>
+<p><b>Not covered by ε</b> (these use the real data directly):</p><ul>${g.notPrivate.map((x) => `<li>${esc(x)}</li>`).join('')}</ul></div>`;
+}
+
+export function renderReport(result: EvalResult, charts: ChartData, echartsSource: string, guarantee?: ReportPrivacyGuarantee): string {
   const specs = chartSpecs(result, charts);
   const json = JSON.stringify(specs).replace(/</g, '\\u003c');
   const div = (section: string): string =>
@@ -336,6 +351,7 @@ td:first-child{text-align:left}.r.good{background:#c3f0c8}.r.fair{background:#ff
 </style></head><body>
 <h1>Synthetic trace evaluation</h1>
 <p class="meta">${result.kind === 'packets' ? 'Packet' : 'NetFlow'} traces. Real: <code>${esc(inp.real.file ?? 'real')}</code> (${inp.real.records} records, ${inp.real.flows} 5-tuples). Synthetic: <code>${esc(inp.synthetic.file ?? 'synthetic')}</code> (${inp.synthetic.records} records, ${inp.synthetic.flows} 5-tuples). Seed ${result.seed}. JS ${result.jsVariant} (natural log). Schema v${result.schemaVersion}.</p>
+${dpBlock(guarantee)}
 ${headlineBlock(result)}
 <h2>Fidelity metrics</h2>
 <p>NetShare's metrics (JSD of IP popularity ranks, exact-value JSD of ports/protocol, Wasserstein-1 of continuous fields in raw units; highlighted rows, the headline's), then this project's joint metrics. Each value compares a method with a real sample of the same size (${result.comparison.size} flows), mean [min–max] over ${result.comparison.floorSplits} random flow splits. The floor is the same metric between two disjoint real samples of that size: by random 5-tuple flows (the <b>flow split</b>, over the same draws) and by time (the early vs the late half of the flows, ${result.comparison.timeDraws === 1 ? 'both whole' : `subsampled, ${result.comparison.timeDraws} draws`}; a time floor well above the flow floor shows drift). <b>× floor</b> is value ÷ <b>flow-split</b> floor:

@@ -7,7 +7,7 @@ import { readTrace, type ReadTraceOptions } from '../io/read-trace.js';
 import { checkOutputPaths } from '../io/output-paths.js';
 import type { Table } from '../io/table.js';
 import { evaluateTables, validateEvaluateOptions, type EvalResult } from '../eval/evaluate-tables.js';
-import { keepInfinity, renderReport } from '../eval/report.js';
+import { keepInfinity, renderReport, type ReportPrivacyGuarantee } from '../eval/report.js';
 import type { JsVariant } from '../eval/stats.js';
 import { writeFileAtomic } from '../io/atomic.js';
 
@@ -35,6 +35,8 @@ export interface EvaluateFilesOptions {
   downstream?: boolean;
   privacy?: boolean;
   onStage?: (stage: string) => void;
+  /** `run`: the model's differential-privacy guarantee (or that it has none), stated at the top of the report. */
+  guarantee?: ReportPrivacyGuarantee;
   /** How to read the files (flow schema, column mapping, skipBadRows); the mapping applies to the real ones only. */
   read?: ReadTraceOptions;
 }
@@ -99,7 +101,7 @@ export async function evaluateFiles(opts: EvaluateFilesOptions): Promise<Evaluat
   });
   const t2 = performance.now();
   if (opts.metricsJson) await writeOut(opts.metricsJson, `${JSON.stringify(result, keepInfinity, 2)}\n`, 'metrics JSON');
-  if (opts.report) await writeOut(opts.report, renderReport(result, charts, await echartsSource()), 'report');
+  if (opts.report) await writeOut(opts.report, renderReport(result, charts, await echartsSource(), opts.guarantee), 'report');
   const t3 = performance.now();
   return {
     result,

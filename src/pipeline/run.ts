@@ -502,6 +502,18 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         seed: cfg.global.seed + 1,
         downstream: opts.downstream ?? true,
         privacy: opts.privacy ?? true,
+        guarantee: trainedStage.dp
+          ? {
+              dp: true,
+              epsilon: trainedStage.dp.epsilon,
+              delta: trainedStage.dp.delta,
+              noiseMultiplier: trainedStage.dp.noiseMultiplier,
+              clip: trainedStage.dp.clip,
+              composition: trainedStage.dp.composition,
+              notPrivate: trainedStage.dp.notPrivate,
+              ...(trainedStage.dp.publicPretraining ? { publicTrace: trainedStage.dp.publicPretraining.trace } : {}),
+            }
+          : { dp: false },
       });
       const res = r.result;
       const syn = res.methods[0]!;

@@ -115,14 +115,14 @@ describe('netshare preprocess', () => {
       expect(existsSync(join(wd, 'preprocess', f)), f).toBe(true);
     }
     const layout = await loadLayout(wd);
-    expect(layout.attributes.map((s) => s.name)).toEqual(['srcip', 'dstip', 'srcport', 'dstport', 'proto', 'flow_tags', 'flow_start']);
+    expect(layout.attributes.map((s) => s.name)).toEqual(['srcip', 'dstip', 'srcport', 'dstport', 'proto', 'flow_tags', 'flow_start_bin', 'flow_start']);
     expect(layout.features.map((s) => [s.name, s.activation])).toEqual([
       ['interarrival', 'sigmoid'], ['td', 'sigmoid'], ['pkt', 'sigmoid'], ['byt', 'sigmoid'], ['type', 'softmax'],
     ]);
     const dense = await loadChunkTensors(wd, 1);
     expect(dense.features.length).toBe(dense.n * dense.T * dense.F);
     expect(dense.T % 10).toBe(0);
-    expect(dense.A).toBe(64 + 64 + 30 + 8 + 1);
+    expect(dense.A).toBe(64 + 64 + 30 + 8 + 16 + 1); // IP bits, ports/proto, tags, flow-start bins, flow start
     const input = (await readFlowCsv(csv)).table;
     expect(await expectDecodedMatchesInput(wd, input)).toBe(held.trainRecords);
     // same input + config: the manifest says done

@@ -1,5 +1,6 @@
 // `netshare run --dp` end to end on a tiny pcap: output written, ε/σ printed and in the manifest, equal to the
 // accountant's composition of what ran; the DP config checks and the CLI's flag rules.
+import { fmt } from '../../src/eval/report.js';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,6 +131,11 @@ describe('netshare run --dp (tiny pcap)', () => {
     expect(typeof res.dpFlowCount).toBe('number');
     expect(res.dpFlowCount).not.toBe(j.dp.chunks[0]!.flows);
     expect(res.final.dLoss).toBeNull();
+    // the report states the guarantee and every item ε does not cover
+    const html = readFileSync(join(wd, 'report.html'), 'utf8');
+    expect(html).toContain(`Differential privacy: (ε = ${fmt(j.dp.epsilon)}, δ = ${fmt(1e-5)})`);
+    expect(html).toContain('Not covered by ε');
+    for (const x of j.dp.notPrivate) expect(html).toContain(x.replace(/&/g, '&#38;').replace(/'/g, '&#39;').replace(/</g, '&#60;').replace(/>/g, '&#62;').replace(/"/g, '&#34;'));
   }, 240_000);
 
   it('--dp --epsilon: σ is derived, and the closing table prints the ε reached (≤ the target)', async () => {

@@ -34,6 +34,7 @@ describe('netshare run on a synthesised pcap (needs no shared data)', () => {
     expect(r.stages.every((s) => !s.skipped)).toBe(true);
     expect(existsSync(out)).toBe(true);
     expect(existsSync(join(wd, 'report.html'))).toBe(true);
+    expect(readFileSync(join(wd, 'report.html'), 'utf8')).toContain('Differential privacy: none.');
     const syn = (await readTrace(out)).table as PacketTable;
     expect(syn.kind).toBe('packets');
     expect(syn.length).toBeGreaterThan(0);
