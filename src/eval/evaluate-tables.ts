@@ -134,6 +134,19 @@ const PROTO_NAMES: Record<number, string> = { 1: 'ICMP', 4: 'IPIP', 6: 'TCP', 17
  * ttl_const_diff is 0 between any two halves) gives 1 when the synthetic metric is 0 too and +Infinity when it is not
  * — never "n/a", which would hide the failure. null only when there is no floor or no metric.
  */
+/** Metrics that are a difference of two shares of flows (the share of multi-packet flows with a constant TTL / ToS). */
+const SHARE_METRICS = new Set(['ttl_const_diff', 'tos_const_diff']);
+
+/**
+ * The floor a share metric is read against: at least 1/n when n flows a side are compared, the resolution of a share
+ * of n flows (two real samples that agree exactly give a floor of 0, which would make one odd synthetic flow in
+ * thousands an infinite ratio). Other metrics' floors as they are.
+ */
+export function resolvedFloor(metric: string, floor: number | null | undefined, flows: number): number | null | undefined {
+  if (!SHARE_METRICS.has(metric) || floor === null || floor === undefined || !(flows > 0)) return floor;
+  return Math.max(floor, 1 / flows);
+}
+
 export function ratio(m: number | null | undefined, f: number | null | undefined): number | null {
   if (m === null || m === undefined || f === null || f === undefined || !(f >= 0)) return null;
   if (f === 0) return m <= 1e-12 ? 1 : Infinity;
@@ -250,7 +263,7 @@ export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = 
     const metricsWhole = timed('metrics', () => compareProfiles(pReal, p, variant));
     // No floor (a one-flow real trace): the whole-trace comparison stands in, with no ratio.
     const metrics = eq.plan.size > 0 ? mean(eq.sides[i]!.metrics) : metricsWhole;
-    const ratios = Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, ratio(v, floors.flows[k])]));
+    const ratios = Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, ratio(v, resolvedFloor(k, floors.flows[k], eq.plan.size))]));
     const m: MethodResult = {
       name,
       records: table.length,
@@ -261,7 +274,7 @@ export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = 
       metricsWhole,
       comparedFlows: eq.sides[i]!.flows,
       ratios,
-      ratiosTime: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, ratio(v, floors.time[k])])),
+      ratiosTime: Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, ratio(v, resolvedFloor(k, floors.time[k], eq.plan.size))])),
       emdNormalised: {},
       ...(fc ? { flowChronicle: fc.methods[i]! } : {}),
     };
@@ -274,7 +287,7 @@ export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = 
     if (privacyCtx) m.privacy = timed('privacy', () => privacyFor(privacyCtx, table, idx));
     if (pHoldout && genFloor) {
       const g = timed('generalisation', () => compareProfiles(pHoldout, p, variant));
-      m.generalisation = { metrics: g, ratios: Object.fromEntries(Object.entries(g).map(([k, v]) => [k, ratio(v, genFloor[k])])) };
+      m.generalisation = { metrics: g, ratios: Object.fromEntries(Object.entries(g).map(([k, v]) => [k, ratio(v, resolvedFloor(k, genFloor[k], pHoldout.flows))])) };
     }
     return m;
   });

@@ -2,7 +2,7 @@
 // the documented size, and evaluateTables reports K-split floors with their spread and the headline median ratio.
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { evaluateTables, ratio } from '../../src/eval/evaluate-tables.js';
+import { evaluateTables, ratio, resolvedFloor } from '../../src/eval/evaluate-tables.js';
 import { fmtRatio, keepInfinity, ratioClass, renderReport } from '../../src/eval/report.js';
 import { compareProfiles, NETSHARE_METRICS, ProfileSource, profile, type Profile } from '../../src/eval/fidelity.js';
 import { comparisonSize, flowSplitDraw, idealGeneratorSplit, median, timeHalves, timeSplitDraw } from '../../src/eval/floor.js';
@@ -172,7 +172,17 @@ describe('a real-vs-real floor of 0', () => {
     expect(JSON.parse(JSON.stringify({ r: Infinity, s: 2 }, keepInfinity))).toEqual({ r: 'Infinity', s: 2 });
   });
 
-  it('a synthetic trace whose TTL varies inside flows fails ttl_const_diff (∞×) where every real flow keeps its TTL', () => {
+  it('a share metric is read against at least 1/n (n flows compared): its resolution, not a floor of exactly 0', () => {
+    expect(resolvedFloor('ttl_const_diff', 0, 2000)).toBe(1 / 2000);
+    expect(resolvedFloor('tos_const_diff', 0.01, 2000)).toBe(0.01);
+    expect(resolvedFloor('srcip', 0, 2000)).toBe(0);
+    expect(resolvedFloor('ttl_const_diff', null, 2000)).toBeNull();
+    // one odd synthetic flow in 2,000 is 1×, not ∞×; a quarter of them is 500×
+    expect(ratio(1 / 2000, resolvedFloor('ttl_const_diff', 0, 2000))).toBe(1);
+    expect(ratio(0.25, resolvedFloor('ttl_const_diff', 0, 2000))).toBe(500);
+  });
+
+  it('a synthetic trace whose TTL varies inside flows fails ttl_const_diff where every real flow keeps its TTL', () => {
     const real = makePackets(1500, 1);
     const syn = makePackets(1500, 2);
     // every packet of a multi-packet synthetic flow gets its own TTL
@@ -181,10 +191,11 @@ describe('a real-vs-real floor of 0', () => {
     const s = result.methods[0]!;
     expect(result.floors.flows.ttl_const_diff).toBe(0);
     expect(s.metrics.ttl_const_diff).toBeGreaterThan(0.5);
-    expect(s.ratios.ttl_const_diff).toBe(Infinity);
-    // and the real trace scored against itself: 1×, not n/a
+    expect(s.ratios.ttl_const_diff).toBe(s.metrics.ttl_const_diff! * result.comparison.size);
+    expect(s.ratios.ttl_const_diff).toBeGreaterThan(100);
+    // and another real trace (every flow keeps its TTL too): 0×, not n/a
     const same = evaluateTables(real, makePackets(1500, 3), { seed: 1, downstream: false, privacy: false }).result;
-    expect(same.methods[0]!.ratios.ttl_const_diff).toBe(1);
-    expect(renderReport(result, charts, '')).toContain('∞×');
+    expect(same.methods[0]!.ratios.ttl_const_diff).toBe(0);
+    expect(renderReport(result, charts, '')).toContain('class="r poor"');
   });
 });
