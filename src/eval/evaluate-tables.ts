@@ -129,13 +129,8 @@ export interface EvaluateOptions {
 
 const PROTO_NAMES: Record<number, string> = { 1: 'ICMP', 4: 'IPIP', 6: 'TCP', 17: 'UDP', 41: 'IPv6', 46: 'RSVP', 47: 'GRE', 50: 'ESP', 58: 'ICMPv6', 255: 'Other' };
 
-/**
- * metric ÷ floor. A floor of exactly 0 (two real samples agree perfectly: e.g. every real flow keeps its TTL, so
- * ttl_const_diff is 0 between any two halves) gives 1 when the synthetic metric is 0 too and +Infinity when it is not
- * — never "n/a", which would hide the failure. null only when there is no floor or no metric.
- */
-/** Metrics that are a difference of two shares of flows (the share of multi-packet flows with a constant TTL / ToS). */
-const SHARE_METRICS = new Set(['ttl_const_diff', 'tos_const_diff']);
+/** Metrics that are a difference of two shares of flows (MetricInfo.share: the TTL / ToS constancy metrics). */
+const SHARE_METRICS = new Set([...metricsFor('packets'), ...metricsFor('flows')].filter((m) => m.share).map((m) => m.name));
 
 /**
  * The floor a share metric is read against: at least 1/n when n flows a side are compared, the resolution of a share
@@ -147,6 +142,11 @@ export function resolvedFloor(metric: string, floor: number | null | undefined, 
   return Math.max(floor, 1 / flows);
 }
 
+/**
+ * metric ÷ floor. A floor of exactly 0 (two real samples agree perfectly: e.g. every real flow keeps its TTL, so
+ * ttl_const_diff is 0 between any two halves) gives 1 when the synthetic metric is 0 too and +Infinity when it is not
+ * — never "n/a", which would hide the failure. null only when there is no floor or no metric.
+ */
 export function ratio(m: number | null | undefined, f: number | null | undefined): number | null {
   if (m === null || m === undefined || f === null || f === undefined || !(f >= 0)) return null;
   if (f === 0) return m <= 1e-12 ? 1 : Infinity;

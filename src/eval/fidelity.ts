@@ -16,6 +16,11 @@ export interface MetricInfo {
   family: MetricFamily;
   unit?: string;
   description: string;
+  /**
+   * A difference of two shares of flows: resolvable only to 1/n with n flows compared, so its floor is read as at least
+   * that (evaluate-tables.ts resolvedFloor).
+   */
+  share?: true;
 }
 
 const M = (name: string, kind: MetricKind, family: MetricFamily, description: string, unit?: string): MetricInfo => ({
@@ -49,8 +54,8 @@ export const PACKET_METRICS: MetricInfo[] = [
   M('time', 'emd', 'marginal', 'EMD of packet time relative to the first packet', 'µs'),
   M('flow_size', 'emd', 'marginal', 'EMD of packets per 5-tuple', 'packets'),
   ...JOINT_COMMON,
-  M('ttl_const_diff', 'absdiff', 'joint', '|share of multi-packet flows with constant TTL, real − synthetic|'),
-  M('tos_const_diff', 'absdiff', 'joint', '|share of multi-packet flows with constant ToS, real − synthetic|'),
+  { ...M('ttl_const_diff', 'absdiff', 'joint', '|share of multi-packet flows with constant TTL, real − synthetic|'), share: true },
+  { ...M('tos_const_diff', 'absdiff', 'joint', '|share of multi-packet flows with constant ToS, real − synthetic|'), share: true },
   M('tcp_flagseq_jsd', 'jsd', 'joint', 'JSD of TCP flag sequences of the first 3 packets of each TCP flow (exact sequences)'),
 ];
 

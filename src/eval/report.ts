@@ -307,10 +307,6 @@ function privacyTable(methods: MethodResult[]): string {
   return `<p>Synthetic traces are compared with all ${p0.synthetic.trainRecords} real (training) records. ${ref} DCR = Euclidean distance to the closest training record (exact search over all ${p0.dcr.synthetic.searched} of them, ${p0.dcr.features.includes('log_flow_packets') ? 'one per 5-tuple flow' : 'one per record'}) in the normalised space [${p0.dcr.features.join(', ')}], measured for a seeded sample of each row's records (reference: ${p0.dcr.holdout.sampled}; ${esc(ps[0]!.name)}: ${p0.dcr.synthetic.sampled}).</p><table><thead><tr><th>records</th><th>distinct 5-tuples</th><th>share in training</th><th>distinct IPs</th><th>share in training</th><th>DCR median</th><th>DCR 5th pct</th><th>DCR = 0</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
-/**
- * The report as an HTML string. `echartsSource` is the text of echarts' dist/echarts.min.js (the caller reads
- * it from disk); it is inlined so the page fetches nothing.
- */
 /** What the report says about differential privacy: the run's guarantee and what it does not cover, or that it has none. */
 export type ReportPrivacyGuarantee =
   | { dp: false }
@@ -326,6 +322,11 @@ function dpBlock(g: ReportPrivacyGuarantee | undefined): string {
 <p><b>Not covered by ε</b> (these use the real data directly):</p><ul>${g.notPrivate.map((x) => `<li>${esc(x)}</li>`).join('')}</ul></div>`;
 }
 
+/**
+ * The report as an HTML string. `echartsSource` is the text of echarts' dist/echarts.min.js (the caller reads
+ * it from disk); it is inlined so the page fetches nothing. `guarantee` (from `run`) states the model's privacy
+ * guarantee at the top.
+ */
 export function renderReport(result: EvalResult, charts: ChartData, echartsSource: string, guarantee?: ReportPrivacyGuarantee): string {
   const specs = chartSpecs(result, charts);
   const json = JSON.stringify(specs).replace(/</g, '\\u003c');
