@@ -450,7 +450,6 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   const device = opts.device ?? 'cpu';
   const seed = opts.seed ?? opts.config.global.seed;
   const passes = Math.max(1, Math.ceil(opts.passes ?? 1));
-  const maxFill = Math.max(1, opts.maxFillPasses ?? MAX_FILL_PASSES);
   const summary = await loadPreprocessSummary(wd);
   const layout = await loadLayout(wd);
   const A = layout.attributeDim;
@@ -467,6 +466,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   const realStarts = dp
     ? trained.map((t) => Math.max(1, Math.round(t.dpFlowCount ?? 0)))
     : await Promise.all(summary.chunks.map((k) => realStartingFlows(wd, k, A, tags)));
+  const maxFill = dp ? 1 : Math.max(1, opts.maxFillPasses ?? MAX_FILL_PASSES);
   const asked = opts.flows !== undefined ? apportion(opts.flows, realStarts) : realStarts;
   // progress = finished jobs of the current phase
   let phaseDone = 0;
@@ -500,7 +500,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
       slots.push({ j, k, pass, asked: asked[j]!, unique: 0, sampled: 0, passes: 0, first: Math.max(1, Math.ceil(FILL_OVERSAMPLE * asked[j]! * perStart)) });
     });
   }
-  for (let f = 0; f < (dp ? 1 : maxFill); f++) {
+  for (let f = 0; f < maxFill; f++) {
     // a chunk whose last pass added under 2% of what it still misses would need 50 more: it stops there (reported)
     const open = slots.filter((s) => s.unique < s.asked && !s.stalled);
     if (open.length === 0) break;
