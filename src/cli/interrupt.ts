@@ -30,3 +30,11 @@ export async function interruptible<T>(fn: (signal: AbortSignal) => Promise<T>, 
     process.off('SIGTERM', onSignal);
   }
 }
+
+/** Resolves when `signal` aborts (Ctrl-C under interruptible): what a serving command waits on before it closes. */
+export function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}

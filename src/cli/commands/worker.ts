@@ -1,6 +1,6 @@
 // `netshare worker`: runs train/generate jobs of `netshare run --executor redis://…` on this machine until stopped.
 import type { Argv, CommandModule } from 'yargs';
-import { interruptible } from '../interrupt.js';
+import { interruptible, untilAborted } from '../interrupt.js';
 import type { GlobalArgs } from '../output.js';
 
 interface WorkerArgs extends GlobalArgs {
@@ -41,7 +41,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
         log,
       });
       log(`netshare worker ${w.name}: ${args.device} jobs from ${args.redis}, workdirs under ${args.workdirRoot}, ${args.concurrency} at a time (Ctrl-C stops)`);
-      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      await untilAborted(signal);
       await w.close();
     }, () => undefined);
   },
@@ -64,7 +64,7 @@ export const dashboardCommand: CommandModule<object, DashboardArgs> = {
     await interruptible(async (signal) => {
       const d = await startDashboard({ redis: args.redis, port: args.port });
       process.stderr.write(`netshare dashboard: ${d.url} (Ctrl-C stops)\n`);
-      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      await untilAborted(signal);
       await d.close();
     }, () => undefined);
   },
