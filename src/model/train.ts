@@ -5,7 +5,8 @@ import { Trainer } from '../runtime/trainer.js';
 import type { Device } from '../runtime/session.js';
 import { encodeCheckpoint, readCheckpoint, type Checkpoint, type CheckpointStore } from './checkpoint.js';
 import { parseModelConfig, type ModelConfig, type ModelConfigInput } from './config.js';
-import { compileCriticStep, compileDpCriticStep, compileDpFakeBatch, compileGeneratorStep, compileTrainIteration, D_STEP, DP_D_STEP, DP_FAKE, G_STEP, ITERATION } from './graphs.js';
+import { compileCriticStep, compileDpCriticStep, compileDpFakeBatch, compileGeneratorStep, compileTrainIteration, D_STEP, DP_D_STEP, DP_FAKE, G_STEP, ITERATION, matmulFlops } from './graphs.js';
+import { Graph } from '../graph/ir.js';
 import { cryptoDpRandom, poissonSample, type DpRandom } from './dp.js';
 import { layoutWidth, validateLayout, validateTensors, writeFlowWithGenFlag, type ChunkTensors, type ModelLayout } from './layout.js';
 import { Rng } from '../core/rng.js';
@@ -119,12 +120,14 @@ export async function trainChunk(opts: TrainChunkOptions): Promise<TrainResult> 
   const dp = opts.dp;
   if (dp && !(dp.clip > 0 && dp.noiseMultiplier >= 0)) throw new ConfigError(expected('clip > 0 and noiseMultiplier ≥ 0', 'dp', dp), 'dp');
   const fused = dp ? false : (opts.fused ?? true);
+  const gs = [new Graph(), new Graph(), new Graph()] as const;
   const steps = dp
-    ? [compileDpCriticStep(cfg, opts.layout, seed, dp), compileDpFakeBatch(cfg, opts.layout, seed), compileGeneratorStep(cfg, opts.layout, seed)]
-    : fused ? [compileTrainIteration(cfg, opts.layout, seed)] : [compileCriticStep(cfg, opts.layout, seed), compileGeneratorStep(cfg, opts.layout, seed)];
+    ? [compileDpCriticStep(cfg, opts.layout, seed, dp, gs[0]), compileDpFakeBatch(cfg, opts.layout, seed, gs[1]), compileGeneratorStep(cfg, opts.layout, seed, gs[2])]
+    : fused ? [compileTrainIteration(cfg, opts.layout, seed, gs[0])] : [compileCriticStep(cfg, opts.layout, seed, gs[0]), compileGeneratorStep(cfg, opts.layout, seed, gs[1])];
+  const threads = trainingThreads(opts.threads, Math.max(...gs.map((g) => matmulFlops(g))));
   const dpRandom = dp ? (dp.random ?? cryptoDpRandom()) : undefined;
   const dpNoise = dp ? steps[0]!.feeds.filter((f) => f.name.startsWith('dp/noise/')).map((f) => ({ name: f.name, shape: f.shape as number[], size: (f.shape as number[]).reduce((a, b) => a * b, 1) })) : [];
-  const trainer = await Trainer.create(steps, { device: opts.device ?? 'cpu', ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}) });
+  const trainer = await Trainer.create(steps, { device: opts.device ?? 'cpu', ...(threads !== undefined ? { intraOpThreads: threads } : {}) });
   try {
     const shapes = new Map<string, number[]>();
     for (const st of steps) for (const e of [...st.state, ...st.reads]) shapes.set(e.key, [...e.shape]);
@@ -368,4 +371,21 @@ export function checkpointMeta(ck: Checkpoint, file = '<checkpoint>'): Checkpoin
   const meta = ck.meta as unknown as CheckpointMeta;
   if (!meta?.config || !meta.layout) throw new InputError('Checkpoint has no model meta (not written by trainChunk?)', file);
   return { ...meta, config: parseModelConfig(meta.config) };
+}
+
+/**
+ * Below this many MatMul FLOPs per graph run, onnxruntime's intra-op pool costs more than it gives: the demo-size
+ * networks (0.2 GFLOP per fused iteration) ran 86–101 it/s at 2 threads against 104–108 at 1, at twice the CPU time
+ * (bench/model.ts on an idle 2-core machine), while the paper-size presets (22–46 GFLOP) gain 1.6–1.8× from the
+ * second thread.
+ */
+export const SMALL_GRAPH_FLOPS = 1e9;
+
+/**
+ * The intra-op threads a training run uses: what it was allowed (`allowed`; undefined = onnxruntime's choice, all
+ * cores), but one thread when the largest graph it runs does under SMALL_GRAPH_FLOPS of MatMul work on the CPU.
+ */
+export function trainingThreads(allowed: number | undefined, graphFlops: number): number | undefined {
+  if (graphFlops < SMALL_GRAPH_FLOPS) return 1;
+  return allowed;
 }
