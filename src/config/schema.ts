@@ -166,10 +166,12 @@ export const postprocessSchema = z.strictObject({
   /**
    * Generated ephemeral ports (≥ 1024 and used by at most 2 training flows of the chunk): `"model"` (default, NetShare)
    * keeps the port the word2vec embedding decodes to; `"resample"` draws each one uniformly from the chunk's real
-   * ephemeral ports, as an OS allocates client ports (src/pipeline/generate.ts resampleEphemeralPorts). Part of the
-   * generate stage's fingerprint.
+   * ephemeral ports, as an OS allocates client ports (src/pipeline/generate.ts resampleEphemeralPorts), which
+   * recreates real 5-tuples; `"range"` draws each one from a histogram of the chunk's real ephemeral ports over
+   * 1,024-port bins, uniformly inside the bin (src/pipeline/ephemeral-ports.ts). Applies to word2vec-encoded ports
+   * only. Part of the generate stage's fingerprint.
    */
-  ephemeralPorts: z.enum(['model', 'resample']).default('model'),
+  ephemeralPorts: z.enum(['model', 'resample', 'range']).default('model'),
 });
 
 /**

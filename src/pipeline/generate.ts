@@ -8,6 +8,8 @@ import { z } from 'zod';
 import type { NetShareConfig } from '../config/schema.js';
 import { decodeChunk, type DecodedChunk, type EncoderSet, type Layout } from '../encode/tensors.js';
 import { embeddingRowsOf, nearestRows } from './embedding-decode.js';
+import { applyPortRange, chunkPorts, EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT, portSlices } from './ephemeral-ports.js';
+export { EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT };
 import { indexFlows } from '../io/flow-key.js';
 import { concatTables, takeRows } from '../io/rows.js';
 import { Rng } from '../core/rng.js';
@@ -140,6 +142,8 @@ export interface GenerateChunkParams {
   range?: { from: number; to: number };
   /** Flows per generator run, each with its own noise stream (default SAMPLE_BATCH). */
   batch?: number;
+  /** postprocess.ephemeralPorts "range": every decode of this job draws ephemeral ports from the chunk's range. */
+  ephemeralPorts?: 'range';
 }
 
 /** The schema `generate-chunk` params are validated with where the job runs. */
@@ -158,6 +162,7 @@ export const generateChunkParamsSchema = z.strictObject({
   out: relPath.optional(),
   range: z.strictObject({ from: z.number().int().nonnegative(), to: z.number().int().nonnegative() }).optional(),
   batch: z.number().int().positive().optional(),
+  ephemeralPorts: z.literal('range').optional(),
 });
 
 /** Drop every flow whose 5-tuple already appeared in an earlier flow (first occurrence wins; spec §4.3). */
@@ -190,16 +195,22 @@ async function decodeGenerated(
   chunk: number,
   t: { attributes: Float32Array; features: Float32Array; valid: Float32Array | Uint8Array; n: number; T: number },
   encoders: EncoderSet,
+  ports?: PortPolicy,
 ): Promise<DecodedChunk> {
   const A = t.n > 0 ? t.attributes.length / t.n : 0;
   const embeddingRows = await embeddingRowsOf(encoders, t.attributes, A, t.n);
-  return decodeChunk(t, encoders, await loadChunkMeta(workdir, chunk), { embeddingRows });
+  const dec = decodeChunk(t, encoders, await loadChunkMeta(workdir, chunk), { embeddingRows });
+  if (ports === 'range') await applyPortRange(workdir, chunk, dec, t.attributes, await loadLayout(workdir), encoders);
+  return dec;
 }
 
+/** How generated ports are decoded: postprocess.ephemeralPorts "range" (ephemeral-ports.ts), else the model's port. */
+type PortPolicy = 'range' | undefined;
+
 /** Attribute rows [n, A] decoded as one record each (no features): their 5-tuples, row `flowOf[i]` for record i. */
-function decodeAttributeRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet): Promise<DecodedChunk> {
+function decodeAttributeRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet, ports?: PortPolicy): Promise<DecodedChunk> {
   const n = rows.length / A;
-  return decodeGenerated(workdir, chunk, { attributes: rows, features: new Float32Array(n * F), valid: new Uint8Array(n).fill(1), n, T: 1 }, encoders);
+  return decodeGenerated(workdir, chunk, { attributes: rows, features: new Float32Array(n * F), valid: new Uint8Array(n).fill(1), n, T: 1 }, encoders, ports);
 }
 
 /**
@@ -207,43 +218,28 @@ function decodeAttributeRows(workdir: string, chunk: number, rows: Float32Array,
  * only, so dropping duplicates here — once per chunk, before the features are generated for every checkpoint — keeps
  * exactly the flows the per-candidate rule would keep, at a fraction of the sampling and decoding work.
  */
-export async function uniqueTupleRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet): Promise<Uint32Array> {
+export async function uniqueTupleRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet, ports?: PortPolicy): Promise<Uint32Array> {
   if (rows.length === 0) return new Uint32Array(0);
-  const dec = await decodeAttributeRows(workdir, chunk, rows, A, F, encoders);
+  const dec = await decodeAttributeRows(workdir, chunk, rows, A, F, encoders, ports);
   // each 5-tuple's first row, in row order
   return Uint32Array.from(indexFlows(dec.table).first, (i) => dec.flowOf[i]!);
 }
-
-/** A port at or above this, used by at most EPHEMERAL_MAX_FLOWS training flows of the chunk, is an ephemeral port. */
-export const EPHEMERAL_MIN_PORT = 1024;
-export const EPHEMERAL_MAX_FLOWS = 2;
 
 /**
  * postprocess.ephemeralPorts = "resample": every port of the merged attribute rows [n, A] that decodes to an ephemeral
  * port (≥ EPHEMERAL_MIN_PORT and used by at most EPHEMERAL_MAX_FLOWS of the chunk's training flows, or by none) is
  * replaced, in place, by a uniform draw from the chunk's real ephemeral ports (their embedding written into the row,
  * so every later decode yields the drawn port), as an OS allocates a client port. Service ports (80, 443, 53, 8080 …
- * used by more flows) stay as the model generated them. Why: the word2vec nearest-neighbour decoding maps the many
- * one-off client ports onto a few hub ports — on the enterprise pcap 3,687 generated flows of chunk 0 decoded to 170
- * distinct source ports (the real chunk: ~1,800), so 80% of the flows were dropped as duplicate 5-tuples. Returns how
- * many ports were drawn anew.
+ * used by more flows) stay as the model generated them. Why: see ephemeral-ports.ts. Returns how many ports were
+ * drawn anew.
  */
 export async function resampleEphemeralPorts(wd: string, chunk: number, rows: Float32Array, layout: Layout, encoders: EncoderSet, seed: number): Promise<number> {
   const ports = encoders.ports;
-  const slices = layout.attributes.filter((sl) => sl.encoding === 'word2vecPort');
+  const slices = portSlices(layout);
   const A = layout.attributeDim;
   const n = rows.length / A;
   if (!ports || slices.length === 0 || n === 0) return 0;
-  // flows per port among the chunk's training flows (source and destination ports alike)
-  // the chunk's training flows: their attribute rows alone (the records' features are not needed for their ports)
-  const t = (await decodeAttributeRows(wd, chunk, (await loadPackedChunk(wd, chunk)).attributes, A, layout.featureDim, encoders)).table;
-  const idx = indexFlows(t);
-  const flowsOf = new Map<number, number>();
-  for (let f = 0; f < idx.count; f++) {
-    const i = idx.first[f]!;
-    for (const v of [t.srcPort[i]!, t.dstPort[i]!]) flowsOf.set(v, (flowsOf.get(v) ?? 0) + 1);
-  }
-  const ephemeral = (v: number): boolean => v >= EPHEMERAL_MIN_PORT && (flowsOf.get(v) ?? 0) <= EPHEMERAL_MAX_FLOWS;
+  const { flowsOf, ephemeral } = await chunkPorts(wd, chunk, layout, ports);
   const pool = [...flowsOf.keys()].filter((v) => ephemeral(v) && ports.has(v)).sort((a, b) => a - b);
   if (pool.length === 0) return 0;
   const rng = Rng.forPurpose(seed, 'generate/ephemeral-ports');
@@ -292,7 +288,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     all.set(prev);
     all.set(starts, prev.length);
     // `prev` is unique already, so its rows are all first occurrences and stay in front, in order
-    const keep = (await uniqueTupleRows(wd, p.chunk, all, A, layout.featureDim, encoders)).sort();
+    const keep = (await uniqueTupleRows(wd, p.chunk, all, A, layout.featureDim, encoders, p.ephemeralPorts)).sort();
     await writeF32(inWorkdir(wd, p.accept.out), takeAttributeRows(all, A, keep));
     ctx.progress(1, `${keep.length - prev.length / A} new 5-tuples of ${raw.length / A} sampled`);
     return { sampled: raw.length / A, starts: starts.length / A, accepted: keep.length, added: keep.length - prev.length / A, resampledPorts: resampled };
@@ -303,7 +299,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     const A = layout.attributeDim;
     const encoders = await loadEncoders(wd);
     const resampled = p.uniqueTuples.resampleEphemeral ? await resampleEphemeralPorts(wd, p.chunk, rows, layout, encoders, p.seed) : 0;
-    const keep = await uniqueTupleRows(wd, p.chunk, rows, A, layout.featureDim, encoders);
+    const keep = await uniqueTupleRows(wd, p.chunk, rows, A, layout.featureDim, encoders, p.ephemeralPorts);
     const unique = takeAttributeRows(rows, A, keep);
     await writeF32(inWorkdir(wd, p.uniqueTuples.out), unique);
     const tags = tagOffsets(layout);
@@ -336,7 +332,8 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
       : await sample({ checkpoint, n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads, ...batch });
   const T = s.layout.maxLen;
   const encoders: EncoderSet = await loadEncoders(wd);
-  const dec = await decodeGenerated(wd, p.chunk, { attributes: s.attributes, features: s.features, valid: s.genFlags, n: s.n, T }, encoders);
+  // the ports' "range" draws hash the given rows: the same rows the fill passes deduplicated on
+  const dec = await decodeGenerated(wd, p.chunk, { attributes: given ?? s.attributes, features: s.features, valid: s.genFlags, n: s.n, T }, encoders, p.ephemeralPorts);
   const { table, duplicateFlows } = dropDuplicateTuples(dec.table, dec.flowOf);
   await writeTableFile(out, table);
   ctx.progress(1, `${table.length} records`);
@@ -485,7 +482,10 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     for (const r of rs) if (!r.ok) throw fail(r);
     return rs.map((r) => r.result);
   };
-  const job = (id: string, params: GenerateChunkParams): Job => ({ id, kind: 'generate-chunk', params: params as unknown as Record<string, unknown>, workdir: wd, scope });
+  const portRange = opts.config.postprocess.ephemeralPorts === 'range';
+  const job = (id: string, params: GenerateChunkParams): Job => ({
+    id, kind: 'generate-chunk', params: (portRange ? { ...params, ephemeralPorts: 'range' } : params) as unknown as Record<string, unknown>, workdir: wd, scope,
+  });
   const t0 = performance.now();
 
   // 1. attributes (last checkpoint), sampled in passes until each chunk has the asked number of unique 5-tuples

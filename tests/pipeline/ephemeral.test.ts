@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeChunkFromWorkdir, loadChunkTensors, loadEncoders, loadLayout } from '../../src/pipeline/chunk-tensors.js';
 import { InProcessExecutor } from '../../src/pipeline/executor.js';
-import { resampleEphemeralPorts } from '../../src/pipeline/generate.js';
+import { resampleEphemeralPorts, uniqueTupleRows } from '../../src/pipeline/generate.js';
+import { applyPortRange, portRange, portSlices, rowUniforms } from '../../src/pipeline/ephemeral-ports.js';
+import type { DecodedChunk } from '../../src/encode/tensors.js';
 import { resolveRunConfig, runPipeline } from '../../src/pipeline/run.js';
 import { writePcap } from '../../src/native/writer.js';
 import { syntheticPackets, tinyConfig } from './helpers.js';
@@ -45,4 +47,71 @@ describe('resampleEphemeralPorts', () => {
     await resampleEphemeralPorts(wd, 0, again, layout, encoders, 7);
     expect(Array.from(again)).toEqual(Array.from(rows));
   }, 60_000);
+});
+
+describe('postprocess.ephemeralPorts "range"', () => {
+  it('draws each generated ephemeral port from the chunk range, the same for the same row, and keeps service ports', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ns-ephemeral-range-'));
+    const input = join(dir, 'in.pcap');
+    // 60 flows: source ports 30000 + f (ephemeral, all in the 1,024-port bin 29696–30719), destination 80 / 443 / 53
+    await writePcap(input, syntheticPackets(60, 2));
+    const cfg = resolveRunConfig({ raw: tinyConfig('pcap', { nChunks: 1 }) }, { holdoutShare: 0 });
+    const wd = join(dir, 'wd');
+    await runPipeline({ input, workdir: wd, config: cfg, to: 'preprocess', executor: new InProcessExecutor(1), workers: 1 });
+    const layout = await loadLayout(wd);
+    const encoders = await loadEncoders(wd);
+    const t = await loadChunkTensors(wd, 0);
+    const A = layout.attributeDim;
+    const F = layout.featureDim;
+    const src = portSlices(layout).find((s) => s.column === 'srcPort')!;
+    // "generated" rows: the first real flow 50 times, each with its own tiny perturbation of the source-port
+    // embedding (it still decodes to the same vocabulary port): the model's one-off client ports collapsed on a hub
+    const rows = new Float32Array(50 * A);
+    for (let r = 0; r < 50; r++) {
+      rows.set(t.attributes.subarray(0, A), r * A);
+      rows[r * A + src.offset] = rows[r * A + src.offset]! + (r + 1) * 1e-5;
+    }
+    const model = await uniqueTupleRows(wd, 0, rows, A, F, encoders);
+    expect(model.length).toBe(1); // NetShare's decoding: one 5-tuple
+    const kept = await uniqueTupleRows(wd, 0, rows, A, F, encoders, 'range');
+    expect(kept.length).toBeGreaterThan(45); // 50 draws from 1,024 ports: a few collisions at most
+
+    const decode = async (): Promise<DecodedChunk> => {
+      const d = await decodeChunkFromWorkdir(wd, 0, { attributes: rows, features: new Float32Array(50 * F), valid: new Uint8Array(50).fill(1), n: 50, T: 1 }, encoders);
+      expect(await applyPortRange(wd, 0, d, rows, layout, encoders)).toBe(50);
+      return d;
+    };
+    const a = await decode();
+    const b = await decode();
+    const realSrc = new Set(Array.from({ length: 60 }, (_, f) => 30000 + f));
+    let outside = 0;
+    for (let i = 0; i < a.table.length; i++) {
+      const p = a.table.srcPort[i]!;
+      expect(p >= 29696 && p < 30720, `port ${p}`).toBe(true);
+      if (!realSrc.has(p)) outside++;
+      expect(b.table.srcPort[i]).toBe(p); // a hash of the row: the same row decodes to the same port
+      expect([80, 443, 53]).toContain(a.table.dstPort[i]); // service ports as generated
+    }
+    expect(outside).toBeGreaterThan(40); // drawn from the range, not from the real ports (60 of 1,024)
+
+    // a chunk without ephemeral ports draws nothing
+    expect(portRange({ flowsOf: new Map([[80, 10], [53, 4]]), ephemeral: () => false })).toBeUndefined();
+  }, 60_000);
+
+  it('draws from the histogram bins of the real ephemeral ports only', () => {
+    const flowsOf = new Map<number, number>([[40000, 1], [40001, 1], [60000, 2], [443, 50]]);
+    const range = portRange({ flowsOf, ephemeral: (v) => v >= 1024 && (flowsOf.get(v) ?? 0) <= 2 })!;
+    expect(range.count).toBe(3);
+    const seen = { low: 0, high: 0 };
+    for (let i = 0; i < 3000; i++) {
+      const [u, w] = rowUniforms(Float32Array.of(i, i * 0.5, 1), 0, 3, 0);
+      const p = range.draw(u, w);
+      if (p >= 39936 && p < 40960) seen.low++;
+      else if (p >= 59392 && p < 60416) seen.high++;
+      else throw new Error(`port ${p} outside the real ephemeral bins`);
+    }
+    // two thirds of the real ephemeral ports are in the lower bin
+    expect(seen.low / 3000).toBeGreaterThan(0.6);
+    expect(seen.low / 3000).toBeLessThan(0.73);
+  });
 });

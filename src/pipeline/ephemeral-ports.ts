@@ -1,0 +1,167 @@
+// Ephemeral (client) ports of generated flows. The word2vec nearest-neighbour decoding (spec §2.4) maps the many
+// one-off client ports of a trace onto a few hub ports: on the enterprise pcap 3,687 generated flows of chunk 0 decoded
+// to 170 distinct source ports where the real chunk has ~1,800, and most generated 5-tuples repeated. An OS draws a
+// client port from its ephemeral range for every connection; postprocess.ephemeralPorts chooses what we do:
+// - "model" (NetShare): keep the decoded port;
+// - "resample": write the embedding of a uniform draw from the chunk's real ephemeral ports into the row (generate.ts
+//   resampleEphemeralPorts) — fills the flow count but recreates real 5-tuples (23.8% copied on the enterprise pcap);
+// - "range" (this file): a decoded port that is ephemeral becomes a draw from the chunk's ephemeral port *range*
+//   (a histogram of its real ephemeral ports over 1,024-port bins, uniform inside a bin), so client ports are spread
+//   as the real ones are without reproducing them. The draw is a hash of the row's port embedding, not a stream: every
+//   decode of the same generated row (the 5-tuple dedupe of the fill passes, the final decode after the features are
+//   generated conditioned on that row) gives the same port, with no state carried between jobs.
+import type { EmbeddingEncoder } from '../encode/fields.js';
+import type { DecodedChunk, EncoderSet, Layout } from '../encode/tensors.js';
+import type { Table } from '../io/table.js';
+import { loadPackedChunk } from './chunk-tensors.js';
+import { nearestRows } from './embedding-decode.js';
+
+/** A port at or above this, used by at most EPHEMERAL_MAX_FLOWS training flows of the chunk, is an ephemeral port. */
+export const EPHEMERAL_MIN_PORT = 1024;
+export const EPHEMERAL_MAX_FLOWS = 2;
+/** Width of the bins of the ephemeral-range histogram ("range"): 64 bins over the port space. */
+export const RANGE_BIN = 1024;
+
+/** The ports of one chunk's training flows, as the ephemeral-port policies need them. */
+export interface ChunkPorts {
+  /** Training flows of the chunk using each port (source and destination alike). */
+  flowsOf: Map<number, number>;
+  /** ≥ EPHEMERAL_MIN_PORT and used by at most EPHEMERAL_MAX_FLOWS training flows (or by none). */
+  ephemeral(v: number): boolean;
+}
+
+/** The port-embedding slices of the attribute vector and the table column each decodes to. */
+export function portSlices(layout: Layout): { offset: number; dim: number; column: 'srcPort' | 'dstPort' }[] {
+  const out: { offset: number; dim: number; column: 'srcPort' | 'dstPort' }[] = [];
+  for (const sl of layout.attributes) {
+    if (sl.encoding !== 'word2vecPort') continue;
+    out.push({ offset: sl.offset, dim: sl.dim, column: sl.name === 'dstport' ? 'dstPort' : 'srcPort' });
+  }
+  return out;
+}
+
+const cache = new Map<string, Promise<ChunkPorts>>();
+
+/**
+ * Port usage of chunk `chunk`'s training flows, from its attribute rows (training rows are vocabulary vectors bit for
+ * bit, so the lookup is exact). Cached per workdir and chunk for the life of the process.
+ */
+export function chunkPorts(wd: string, chunk: number, layout: Layout, ports: EmbeddingEncoder): Promise<ChunkPorts> {
+  const key = `${wd}\u0000${chunk}`;
+  let p = cache.get(key);
+  if (!p) {
+    p = (async () => {
+      const A = layout.attributeDim;
+      const rows = (await loadPackedChunk(wd, chunk)).attributes;
+      const n = rows.length / A;
+      const slices = portSlices(layout);
+      const decoded = await Promise.all(slices.map((sl) => nearestRows(ports, rows, A, sl.offset, n)));
+      // each training row is one flow
+      const flowsOf = new Map<number, number>();
+      for (let r = 0; r < n; r++) {
+        for (const d of decoded) {
+          const v = ports.values[d[r]!]!;
+          flowsOf.set(v, (flowsOf.get(v) ?? 0) + 1);
+        }
+      }
+      return { flowsOf, ephemeral: (v: number) => v >= EPHEMERAL_MIN_PORT && (flowsOf.get(v) ?? 0) <= EPHEMERAL_MAX_FLOWS };
+    })();
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
+  }
+  return p;
+}
+
+/** The "range" policy of one chunk: which decoded ports are ephemeral, and the histogram drawn from. */
+export interface PortRange {
+  ephemeral(v: number): boolean;
+  /** Port for two uniforms in [0, 1): a bin by the histogram, then a port uniformly inside it (≥ EPHEMERAL_MIN_PORT). */
+  draw(u: number, w: number): number;
+  /** Real ephemeral ports the histogram was built from. */
+  count: number;
+}
+
+/** The chunk's ephemeral-range histogram, or undefined when its training flows have no ephemeral port. */
+export function portRange(cp: ChunkPorts): PortRange | undefined {
+  const bins = new Float64Array(65536 / RANGE_BIN);
+  let count = 0;
+  for (const v of cp.flowsOf.keys()) {
+    if (!cp.ephemeral(v)) continue;
+    bins[Math.floor(v / RANGE_BIN)]! += 1;
+    count++;
+  }
+  if (count === 0) return undefined;
+  const cum = new Float64Array(bins.length);
+  let acc = 0;
+  for (let b = 0; b < bins.length; b++) cum[b] = acc += bins[b]! / count;
+  return {
+    ephemeral: cp.ephemeral,
+    count,
+    draw(u, w) {
+      let b = 0;
+      while (b < cum.length - 1 && u >= cum[b]!) b++;
+      const lo = Math.max(EPHEMERAL_MIN_PORT, b * RANGE_BIN);
+      const hi = (b + 1) * RANGE_BIN; // exclusive
+      return lo + Math.min(hi - lo - 1, Math.floor(w * (hi - lo)));
+    },
+  };
+}
+
+/** 32-bit murmur3 finaliser. */
+function mix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Two uniforms in [0, 1) from the float bits of `rows[off .. off + dim)` and a salt: the same row, the same pair. */
+export function rowUniforms(rows: Float32Array, off: number, dim: number, salt: number): [number, number] {
+  const bits = new Uint32Array(rows.buffer, rows.byteOffset + off * 4, dim);
+  let h1 = mix(0x9e3779b9 ^ salt);
+  let h2 = mix(0x7f4a7c15 + salt);
+  for (let i = 0; i < dim; i++) {
+    h1 = mix(h1 ^ bits[i]!);
+    h2 = mix((h2 + bits[i]!) >>> 0);
+  }
+  return [h1 / 2 ** 32, h2 / 2 ** 32];
+}
+
+/**
+ * "range": every decoded port of `dec` (records of the `n` attribute rows `rows` [n, A]) that is ephemeral for the
+ * chunk becomes a draw from the chunk's ephemeral range, keyed by the row's port embedding (source and destination
+ * salted apart). In place; returns how many flows' ports were drawn.
+ */
+export async function applyPortRange(wd: string, chunk: number, dec: DecodedChunk, rows: Float32Array, layout: Layout, encoders: EncoderSet): Promise<number> {
+  const ports = encoders.ports;
+  const slices = portSlices(layout);
+  if (!ports || slices.length === 0 || dec.table.length === 0) return 0;
+  const range = portRange(await chunkPorts(wd, chunk, layout, ports));
+  if (!range) return 0;
+  const A = layout.attributeDim;
+  const t: Table = dec.table;
+  // one draw per flow row and slice, applied to every record of that flow
+  const n = rows.length / A;
+  const drawn = slices.map(() => new Int32Array(n).fill(-1));
+  let flows = 0;
+  for (let i = 0; i < t.length; i++) {
+    const f = dec.flowOf[i]!;
+    for (const [s, sl] of slices.entries()) {
+      const col = t[sl.column];
+      let v = drawn[s]![f]!;
+      if (v < 0) {
+        if (!range.ephemeral(col[i]!)) {
+          drawn[s]![f] = 0x10000; // kept: not ephemeral
+          continue;
+        }
+        const [u, w] = rowUniforms(rows, f * A + sl.offset, sl.dim, s);
+        v = drawn[s]![f] = range.draw(u, w);
+        flows++;
+      }
+      if (v < 0x10000) col[i] = v;
+    }
+  }
+  return flows;
+}
