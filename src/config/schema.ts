@@ -172,6 +172,13 @@ export const postprocessSchema = z.strictObject({
    * only. Part of the generate stage's fingerprint.
    */
   ephemeralPorts: z.enum(['model', 'resample', 'range']).default('model'),
+  /**
+   * Where a generated flow starts inside its flow-start bin (preprocess.timestamp.flowStartBins > 0): `"model"`
+   * (default) the generated position; `"histogram"` a draw from the chunk's real flow starts in that bin at 16
+   * sub-bins, uniform inside the sub-bin (src/pipeline/flow-starts.ts; the generated position collapses to a narrow
+   * band). Without flow-start bins it changes nothing. Part of the generate stage's fingerprint.
+   */
+  flowStarts: z.enum(['model', 'histogram']).default('model'),
 });
 
 /**
@@ -390,6 +397,12 @@ export function checkInvariants(cfg: NetShareConfig): void {
           'use --holdout-share 0, or --holdout-file with separate real records',
         'preprocess.holdoutShare',
       );
+    }
+    // the decode policies draw from histograms of the private records (each chunk's ephemeral ports, flow starts)
+    for (const [k, v] of [['postprocess.ephemeralPorts', cfg.postprocess.ephemeralPorts], ['postprocess.flowStarts', cfg.postprocess.flowStarts]] as const) {
+      if (v !== 'model') {
+        throw new ConfigError(`${expected('"model" (global.dp is on)', k, v)}: "${v}" draws from the private records of each chunk, which is not differentially private`, k);
+      }
     }
     // word2vec is fitted on the private records and decodes only to values seen in them (spec §2.4): neither is DP.
     // A public-trace word2vec is not built; ports and protocols take data-independent encodings instead.

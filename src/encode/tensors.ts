@@ -323,12 +323,15 @@ export function writeFlowStart(t: number, lo: number, hi: number, norm: Normaliz
   out[off + bins] = norm === 'zeroOne' ? pos : 2 * pos - 1;
 }
 
-/** Inverse of writeFlowStart (the bin is the arg-max of the one-hot). */
-export function readFlowStart(src: Float32Array, off: number, lo: number, hi: number, norm: Normalization, bins: number): number {
+/**
+ * Inverse of writeFlowStart (the bin is the arg-max of the one-hot). `inSlice`, when given, replaces the generated
+ * position inside the bin (a value in [0, 1) for bin b).
+ */
+export function readFlowStart(src: Float32Array, off: number, lo: number, hi: number, norm: Normalization, bins: number, inSlice?: (b: number) => number): number {
   if (bins === 0) return denorm01(src[off]!, lo, hi, norm);
   let b = 0;
   for (let i = 1; i < bins; i++) if (src[off + i]! > src[off + b]!) b = i;
-  const pos = denorm01(src[off + bins]!, 0, 1, norm);
+  const pos = inSlice ? inSlice(b) : denorm01(src[off + bins]!, 0, 1, norm);
   return lo + ((b + pos) / bins) * (hi - lo);
 }
 
@@ -520,7 +523,11 @@ export function decodeChunk(
    * Vocabulary rows of embedding-encoded metadata fields (by index in `set.metadata`), one per flow, found in batches
    * beforehand (src/pipeline/embedding-decode.ts); fields not given are decoded flow by flow.
    */
-  pre: { embeddingRows?: ReadonlyMap<number, Int32Array> } = {},
+  pre: {
+    embeddingRows?: ReadonlyMap<number, Int32Array>;
+    /** With flow-start bins: the position of flow f's start inside its bin b, in [0, 1), instead of the generated one. */
+    inSlice?: (f: number, b: number) => number;
+  } = {},
 ): DecodedChunk {
   const layout = buildLayout(set);
   const A = layout.attributeDim;
@@ -663,7 +670,8 @@ export function decodeChunk(
       for (let i = 0; i < tagN; i++) presence![f * tagN + i] = t.attributes[off + 3 + 2 * i]! > t.attributes[off + 2 + 2 * i]! ? 1 : 0;
       off += flowTagDim(tagN);
     }
-    const start = readFlowStart(t.attributes, off, fs0, fs1, tsNorm, fsBins);
+    const inSlice = pre.inSlice;
+    const start = readFlowStart(t.attributes, off, fs0, fs1, tsNorm, fsBins, inSlice ? (b) => inSlice(f, b) : undefined);
     let clock = start;
     for (let q = flowRow[f]!; q < flowRow[f + 1]!; q++) {
       let o = stepOff[q]!;

@@ -9,6 +9,7 @@ import type { NetShareConfig } from '../config/schema.js';
 import { decodeChunk, type DecodedChunk, type EncoderSet, type Layout } from '../encode/tensors.js';
 import { embeddingRowsOf, nearestRows } from './embedding-decode.js';
 import { applyPortRange, chunkPorts, EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT, portSlices } from './ephemeral-ports.js';
+import { chunkStartHistogram, histogramInSlice } from './flow-starts.js';
 export { EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT };
 import { indexFlows } from '../io/flow-key.js';
 import { concatTables, takeRows } from '../io/rows.js';
@@ -144,6 +145,8 @@ export interface GenerateChunkParams {
   batch?: number;
   /** postprocess.ephemeralPorts "range": every decode of this job draws ephemeral ports from the chunk's range. */
   ephemeralPorts?: 'range';
+  /** postprocess.flowStarts "histogram": the final decode draws in-bin flow starts from the chunk's real ones. */
+  flowStarts?: 'histogram';
 }
 
 /** The schema `generate-chunk` params are validated with where the job runs. */
@@ -163,6 +166,7 @@ export const generateChunkParamsSchema = z.strictObject({
   range: z.strictObject({ from: z.number().int().nonnegative(), to: z.number().int().nonnegative() }).optional(),
   batch: z.number().int().positive().optional(),
   ephemeralPorts: z.literal('range').optional(),
+  flowStarts: z.literal('histogram').optional(),
 });
 
 /** Drop every flow whose 5-tuple already appeared in an earlier flow (first occurrence wins; spec §4.3). */
@@ -195,22 +199,31 @@ async function decodeGenerated(
   chunk: number,
   t: { attributes: Float32Array; features: Float32Array; valid: Float32Array | Uint8Array; n: number; T: number },
   encoders: EncoderSet,
-  ports?: PortPolicy,
+  policy: DecodePolicy = {},
 ): Promise<DecodedChunk> {
   const A = t.n > 0 ? t.attributes.length / t.n : 0;
   const embeddingRows = await embeddingRowsOf(encoders, t.attributes, A, t.n);
-  const dec = decodeChunk(t, encoders, await loadChunkMeta(workdir, chunk), { embeddingRows });
-  if (ports === 'range') await applyPortRange(workdir, chunk, dec, t.attributes, await loadLayout(workdir), encoders);
+  const layout = policy.ephemeralPorts || policy.flowStarts ? await loadLayout(workdir) : undefined;
+  const hist = policy.flowStarts === 'histogram' ? await chunkStartHistogram(workdir, chunk, layout!, encoders.timestampNormalization) : undefined;
+  const dec = decodeChunk(t, encoders, await loadChunkMeta(workdir, chunk), { embeddingRows, ...(hist ? { inSlice: histogramInSlice(hist, t.attributes, A) } : {}) });
+  if (policy.ephemeralPorts === 'range') await applyPortRange(workdir, chunk, dec, t.attributes, layout!, encoders);
   return dec;
 }
 
-/** How generated ports are decoded: postprocess.ephemeralPorts "range" (ephemeral-ports.ts), else the model's port. */
-type PortPolicy = 'range' | undefined;
+/**
+ * How generated rows are decoded beyond NetShare's inverse encoders (postprocess.ephemeralPorts "range":
+ * ephemeral-ports.ts; postprocess.flowStarts "histogram": flow-starts.ts). Both draw by a hash of the row, so every
+ * decode of a row agrees.
+ */
+export interface DecodePolicy {
+  ephemeralPorts?: 'range';
+  flowStarts?: 'histogram';
+}
 
 /** Attribute rows [n, A] decoded as one record each (no features): their 5-tuples, row `flowOf[i]` for record i. */
-function decodeAttributeRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet, ports?: PortPolicy): Promise<DecodedChunk> {
+function decodeAttributeRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet, ports?: 'range'): Promise<DecodedChunk> {
   const n = rows.length / A;
-  return decodeGenerated(workdir, chunk, { attributes: rows, features: new Float32Array(n * F), valid: new Uint8Array(n).fill(1), n, T: 1 }, encoders, ports);
+  return decodeGenerated(workdir, chunk, { attributes: rows, features: new Float32Array(n * F), valid: new Uint8Array(n).fill(1), n, T: 1 }, encoders, ports ? { ephemeralPorts: ports } : {});
 }
 
 /**
@@ -218,7 +231,7 @@ function decodeAttributeRows(workdir: string, chunk: number, rows: Float32Array,
  * only, so dropping duplicates here — once per chunk, before the features are generated for every checkpoint — keeps
  * exactly the flows the per-candidate rule would keep, at a fraction of the sampling and decoding work.
  */
-export async function uniqueTupleRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet, ports?: PortPolicy): Promise<Uint32Array> {
+export async function uniqueTupleRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet, ports?: 'range'): Promise<Uint32Array> {
   if (rows.length === 0) return new Uint32Array(0);
   const dec = await decodeAttributeRows(workdir, chunk, rows, A, F, encoders, ports);
   // each 5-tuple's first row, in row order
@@ -333,7 +346,8 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
   const T = s.layout.maxLen;
   const encoders: EncoderSet = await loadEncoders(wd);
   // the ports' "range" draws hash the given rows: the same rows the fill passes deduplicated on
-  const dec = await decodeGenerated(wd, p.chunk, { attributes: given ?? s.attributes, features: s.features, valid: s.genFlags, n: s.n, T }, encoders, p.ephemeralPorts);
+  const policy: DecodePolicy = { ...(p.ephemeralPorts ? { ephemeralPorts: p.ephemeralPorts } : {}), ...(p.flowStarts ? { flowStarts: p.flowStarts } : {}) };
+  const dec = await decodeGenerated(wd, p.chunk, { attributes: given ?? s.attributes, features: s.features, valid: s.genFlags, n: s.n, T }, encoders, policy);
   const { table, duplicateFlows } = dropDuplicateTuples(dec.table, dec.flowOf);
   await writeTableFile(out, table);
   ctx.progress(1, `${table.length} records`);
@@ -482,10 +496,11 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     for (const r of rs) if (!r.ok) throw fail(r);
     return rs.map((r) => r.result);
   };
-  const portRange = opts.config.postprocess.ephemeralPorts === 'range';
-  const job = (id: string, params: GenerateChunkParams): Job => ({
-    id, kind: 'generate-chunk', params: (portRange ? { ...params, ephemeralPorts: 'range' } : params) as unknown as Record<string, unknown>, workdir: wd, scope,
-  });
+  const policy: DecodePolicy = {
+    ...(opts.config.postprocess.ephemeralPorts === 'range' ? { ephemeralPorts: 'range' } : {}),
+    ...(opts.config.postprocess.flowStarts === 'histogram' ? { flowStarts: 'histogram' } : {}),
+  };
+  const job = (id: string, params: GenerateChunkParams): Job => ({ id, kind: 'generate-chunk', params: { ...params, ...policy } as unknown as Record<string, unknown>, workdir: wd, scope });
   const t0 = performance.now();
 
   // 1. attributes (last checkpoint), sampled in passes until each chunk has the asked number of unique 5-tuples
