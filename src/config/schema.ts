@@ -179,6 +179,13 @@ export const postprocessSchema = z.strictObject({
    * band). Without flow-start bins it changes nothing. Part of the generate stage's fingerprint.
    */
   flowStarts: z.enum(['model', 'histogram']).default('model'),
+  /**
+   * How the flow-start bin of a generated flow is read from the generator's softmax over the bins
+   * (preprocess.timestamp.flowStartBins > 0): `"argmax"` (default, as every softmax head) or `"sample"`, a draw from
+   * it (src/pipeline/flow-starts.ts sampleFlowStartBins: at CPU-budget iterations the softmax is nearly flat and its
+   * arg-max puts the flows of a chunk in a few bins). Part of the generate stage's fingerprint.
+   */
+  flowStartBin: z.enum(['argmax', 'sample']).default('argmax'),
 });
 
 /**
@@ -398,11 +405,14 @@ export function checkInvariants(cfg: NetShareConfig): void {
         'preprocess.holdoutShare',
       );
     }
-    // the decode policies draw from histograms of the private records (each chunk's ephemeral ports, flow starts)
-    for (const [k, v] of [['postprocess.ephemeralPorts', cfg.postprocess.ephemeralPorts], ['postprocess.flowStarts', cfg.postprocess.flowStarts]] as const) {
-      if (v !== 'model') {
-        throw new ConfigError(`${expected('"model" (global.dp is on)', k, v)}: "${v}" draws from the private records of each chunk, which is not differentially private`, k);
-      }
+    // flowStarts "histogram" draws from each chunk's private flow starts. (postprocess.ephemeralPorts acts on
+    // word2vec-encoded ports only, which DP refuses below, so it cannot reach the private ports there.)
+    if (cfg.postprocess.flowStarts !== 'model') {
+      const k = 'postprocess.flowStarts';
+      throw new ConfigError(
+        `${expected('"model" (global.dp is on)', k, cfg.postprocess.flowStarts)}: "${cfg.postprocess.flowStarts}" draws from the private flow starts of each chunk, which is not differentially private`,
+        k,
+      );
     }
     // word2vec is fitted on the private records and decodes only to values seen in them (spec §2.4): neither is DP.
     // A public-trace word2vec is not built; ports and protocols take data-independent encodings instead.

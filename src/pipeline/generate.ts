@@ -9,7 +9,7 @@ import type { NetShareConfig } from '../config/schema.js';
 import { decodeChunk, type DecodedChunk, type EncoderSet, type Layout } from '../encode/tensors.js';
 import { embeddingRowsOf, nearestRows } from './embedding-decode.js';
 import { applyPortRange, chunkPorts, EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT, portSlices } from './ephemeral-ports.js';
-import { chunkStartHistogram, histogramInSlice } from './flow-starts.js';
+import { chunkStartHistogram, histogramInSlice, sampleFlowStartBins } from './flow-starts.js';
 export { EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT };
 import { indexFlows } from '../io/flow-key.js';
 import { concatTables, takeRows } from '../io/rows.js';
@@ -147,6 +147,8 @@ export interface GenerateChunkParams {
   ephemeralPorts?: 'range';
   /** postprocess.flowStarts "histogram": the final decode draws in-bin flow starts from the chunk's real ones. */
   flowStarts?: 'histogram';
+  /** postprocess.flowStartBin "sample": attribute sampling draws the flow-start bin from the generator's softmax. */
+  flowStartBin?: 'sample';
 }
 
 /** The schema `generate-chunk` params are validated with where the job runs. */
@@ -167,6 +169,7 @@ export const generateChunkParamsSchema = z.strictObject({
   batch: z.number().int().positive().optional(),
   ephemeralPorts: z.literal('range').optional(),
   flowStarts: z.literal('histogram').optional(),
+  flowStartBin: z.literal('sample').optional(),
 });
 
 /** Drop every flow whose 5-tuple already appeared in an earlier flow (first occurrence wins; spec §4.3). */
@@ -327,6 +330,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
   const { sample } = await import('../model/index.js');
   if (p.attributesOnly) {
     const s = await sample({ checkpoint: await loadCheckpoint(inWorkdir(wd, p.checkpoint)), n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
+    if (p.flowStartBin === 'sample') sampleFlowStartBins(s.attributes, s.attributesDiscrete, await loadLayout(wd), p.seed);
     await writeF32(inWorkdir(wd, p.attributesOnly.out), s.attributesDiscrete);
     ctx.progress(1, `${s.n} attributes`);
     return { n: s.n };
@@ -500,7 +504,8 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     ...(opts.config.postprocess.ephemeralPorts === 'range' ? { ephemeralPorts: 'range' } : {}),
     ...(opts.config.postprocess.flowStarts === 'histogram' ? { flowStarts: 'histogram' } : {}),
   };
-  const job = (id: string, params: GenerateChunkParams): Job => ({ id, kind: 'generate-chunk', params: { ...params, ...policy } as unknown as Record<string, unknown>, workdir: wd, scope });
+  const binPolicy = opts.config.postprocess.flowStartBin === 'sample' ? { flowStartBin: 'sample' as const } : {};
+  const job = (id: string, params: GenerateChunkParams): Job => ({ id, kind: 'generate-chunk', params: { ...params, ...policy, ...binPolicy } as unknown as Record<string, unknown>, workdir: wd, scope });
   const t0 = performance.now();
 
   // 1. attributes (last checkpoint), sampled in passes until each chunk has the asked number of unique 5-tuples

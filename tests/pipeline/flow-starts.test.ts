@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chunkStartHistogram, histogramInSlice, SUB_BINS, type StartHistogram } from '../../src/pipeline/flow-starts.js';
+import { chunkStartHistogram, histogramInSlice, sampleFlowStartBins, SUB_BINS, type StartHistogram } from '../../src/pipeline/flow-starts.js';
 import { loadChunkMeta, loadChunkTensors, loadLayout } from '../../src/pipeline/chunk-tensors.js';
 import { InProcessExecutor } from '../../src/pipeline/executor.js';
 import { resolveRunConfig, runPipeline } from '../../src/pipeline/run.js';
@@ -78,5 +78,46 @@ describe('chunkStartHistogram', () => {
       const sub = Math.min(bins * SUB_BINS - 1, Math.floor(((start - lo) / (hi - lo)) * bins * SUB_BINS));
       expect(h.counts[sub]! + (h.counts[sub - 1] ?? 0) + (h.counts[sub + 1] ?? 0), `flow ${f}`).toBeGreaterThan(0);
     }
+  }, 60_000);
+});
+
+describe('sampleFlowStartBins', () => {
+  it('draws each row`s bin from its softmax (seeded), where the arg-max puts every row in one bin', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ns-flow-start-bins-'));
+    const input = join(dir, 'in.pcap');
+    await writePcap(input, syntheticPackets(20, 2));
+    const cfg = resolveRunConfig({ raw: tinyConfig('pcap', { nChunks: 1 }) }, { holdoutShare: 0 });
+    const wd = join(dir, 'wd');
+    await runPipeline({ input, workdir: wd, config: cfg, to: 'preprocess', executor: new InProcessExecutor(1), workers: 1 });
+    const layout = await loadLayout(wd);
+    const A = layout.attributeDim;
+    const bin = layout.attributes.find((a) => a.name === 'flow_start_bin')!;
+    const K = bin.dim;
+    const n = 4000;
+    // a nearly flat softmax whose arg-max is always bin 3; bin 5 twice as likely as the others
+    const soft = new Float32Array(n * A);
+    const discrete = new Float32Array(n * A);
+    for (let r = 0; r < n; r++) {
+      for (let i = 0; i < K; i++) soft[r * A + bin.offset + i] = i === 5 ? 2 / (K + 1.01) : 1 / (K + 1.01);
+      soft[r * A + bin.offset + 3]! += 0.01 / (K + 1.01);
+      discrete[r * A + bin.offset + 3] = 1;
+      discrete[r * A] = 7; // other slices untouched
+    }
+    expect(sampleFlowStartBins(soft, discrete, layout, 11)).toBe(n);
+    const counts = new Array<number>(K).fill(0);
+    for (let r = 0; r < n; r++) {
+      const row = Array.from(discrete.subarray(r * A + bin.offset, r * A + bin.offset + K));
+      if (row.filter((v) => v === 1).length !== 1 || row.some((v) => v !== 0 && v !== 1) || discrete[r * A] !== 7) throw new Error(`row ${r}: ${row}`);
+      counts[row.indexOf(1)]!++;
+    }
+    // every bin used; bin 5 about twice as often as a plain one (expected 2/17 vs 1/17 of the rows)
+    expect(counts.every((c) => c > 0)).toBe(true);
+    expect(counts[5]! / n).toBeGreaterThan(0.09);
+    expect(counts[5]! / n).toBeLessThan(0.145);
+    const again = new Float32Array(n * A);
+    sampleFlowStartBins(soft, again, layout, 11);
+    expect(Buffer.from(again.buffer).equals(Buffer.from(discrete.buffer.slice(0)))).toBe(false); // `again` had no 7s
+    const bins = (a: Float32Array): number[] => Array.from({ length: n }, (_, r) => a.subarray(r * A + bin.offset, r * A + bin.offset + K).indexOf(1));
+    expect(bins(again)).toEqual(bins(discrete));
   }, 60_000);
 });
