@@ -327,10 +327,21 @@ export function writeFlowStart(t: number, lo: number, hi: number, norm: Normaliz
  * Inverse of writeFlowStart (the bin is the arg-max of the one-hot). `inSlice`, when given, replaces the generated
  * position inside the bin (a value in [0, 1) for bin b).
  */
-export function readFlowStart(src: Float32Array, off: number, lo: number, hi: number, norm: Normalization, bins: number, inSlice?: (b: number) => number): number {
+export function readFlowStart(
+  src: Float32Array,
+  off: number,
+  lo: number,
+  hi: number,
+  norm: Normalization,
+  bins: number,
+  inSlice?: (b: number) => number,
+  /** Chooses the bin from the slice's values instead of their arg-max. */
+  pickBin?: (src: Float32Array, off: number, bins: number) => number,
+): number {
   if (bins === 0) return denorm01(src[off]!, lo, hi, norm);
   let b = 0;
-  for (let i = 1; i < bins; i++) if (src[off + i]! > src[off + b]!) b = i;
+  if (pickBin) b = pickBin(src, off, bins);
+  else for (let i = 1; i < bins; i++) if (src[off + i]! > src[off + b]!) b = i;
   const pos = inSlice ? inSlice(b) : denorm01(src[off + bins]!, 0, 1, norm);
   return lo + ((b + pos) / bins) * (hi - lo);
 }
@@ -527,6 +538,8 @@ export function decodeChunk(
     embeddingRows?: ReadonlyMap<number, Int32Array>;
     /** With flow-start bins: the position of flow f's start inside its bin b, in [0, 1), instead of the generated one. */
     inSlice?: (f: number, b: number) => number;
+    /** With flow-start bins: flow f's bin chosen from the bin slice's values (at `off`) instead of their arg-max. */
+    pickBin?: (f: number, src: Float32Array, off: number, bins: number) => number;
   } = {},
 ): DecodedChunk {
   const layout = buildLayout(set);
@@ -670,8 +683,8 @@ export function decodeChunk(
       for (let i = 0; i < tagN; i++) presence![f * tagN + i] = t.attributes[off + 3 + 2 * i]! > t.attributes[off + 2 + 2 * i]! ? 1 : 0;
       off += flowTagDim(tagN);
     }
-    const inSlice = pre.inSlice;
-    const start = readFlowStart(t.attributes, off, fs0, fs1, tsNorm, fsBins, inSlice ? (b) => inSlice(f, b) : undefined);
+    const { inSlice, pickBin } = pre;
+    const start = readFlowStart(t.attributes, off, fs0, fs1, tsNorm, fsBins, inSlice ? (b) => inSlice(f, b) : undefined, pickBin ? (src, o, k) => pickBin(f, src, o, k) : undefined);
     let clock = start;
     for (let q = flowRow[f]!; q < flowRow[f + 1]!; q++) {
       let o = stepOff[q]!;

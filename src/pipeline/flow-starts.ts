@@ -7,7 +7,6 @@
 //   of the generated attribute row, so every decode of the row gives the same start, with no state between jobs.
 import type { Layout } from '../encode/tensors.js';
 import { loadPackedChunk } from './chunk-tensors.js';
-import { Rng } from '../core/rng.js';
 import { rowUniforms } from './ephemeral-ports.js';
 
 /** Sub-bins of the real flow-start histogram per flow-start bin. */
@@ -84,37 +83,55 @@ export function histogramInSlice(h: StartHistogram, rows: Float32Array, A: numbe
 }
 
 /**
- * postprocess.flowStartBin = "sample": the flow-start bin of each generated row drawn from the generator's softmax
- * over the bins instead of its arg-max, written into the discrete rows `discrete` [n, A] in place (the one-hot the
- * features are then generated conditioned on and the start decoded from). Why: at the iterations a CPU budget affords
- * the bin softmax is nearly flat (enterprise pcap, 1,500 iterations: mean top probability 0.085 over 16 bins, the
- * mean output within 0.05–0.08 of each bin, like the real starts), so the arg-max of near-ties picks a few bins for
- * every flow (49% of one chunk's flows in one bin, 11 of 16 bins empty). Seeded by `seed`, row by row.
+ * postprocess.flowStartBin = "sample": the flow-start bin of a generated flow is drawn from the generator's softmax over
+ * the bins instead of taken as its arg-max. Why: at the iterations a CPU budget affords the bin softmax is nearly flat
+ * (enterprise pcap, 1,500 iterations: mean top probability 0.085 over 16 bins, the mean output 0.05–0.08 in every bin,
+ * like the real starts), so the arg-max of near-ties put 49% of a chunk's flows in one bin with 11 of 16 bins empty.
+ * How, without disturbing the features: the sampled attribute rows keep the softmax values in the bin slice
+ * (keepSoftBins), every stage carries rows verbatim, the features are generated conditioned on the arg-max one-hot
+ * (argmaxBins: what the feature generator saw in training; feeding it the sampled bin made the TCP flag sequences 9×
+ * worse), and the decode draws the bin from the kept softmax (softBinPick), keyed by a hash of the row.
  */
-export function sampleFlowStartBins(soft: Float32Array, discrete: Float32Array, layout: Layout, seed: number): number {
-  const sl = startSlices(layout);
-  if (!sl) return 0;
+function binSlice(layout: Layout): { offset: number; dim: number } | undefined {
+  return startSlices(layout)?.bin;
+}
+
+/** Copies the generator's softmax over the bins from `soft` into the discrete rows `discrete` [n, A] (in place). */
+export function keepSoftBins(soft: Float32Array, discrete: Float32Array, layout: Layout): void {
+  const sl = binSlice(layout);
+  if (!sl) return;
   const A = layout.attributeDim;
-  const n = soft.length / A;
-  const K = sl.bin.dim;
-  const rng = Rng.forPurpose(seed, 'generate/flow-start-bin');
-  for (let r = 0; r < n; r++) {
-    const o = r * A + sl.bin.offset;
-    let total = 0;
-    for (let i = 0; i < K; i++) total += Math.max(0, soft[o + i]!);
-    let pick = K - 1;
-    if (total > 0) {
-      let acc = 0;
-      const target = rng.next() * total;
-      for (let i = 0; i < K; i++) {
-        acc += Math.max(0, soft[o + i]!);
-        if (target < acc) {
-          pick = i;
-          break;
-        }
-      }
-    } else pick = rng.int(K);
-    for (let i = 0; i < K; i++) discrete[o + i] = i === pick ? 1 : 0;
+  for (let r = 0; r < soft.length / A; r++) discrete.set(soft.subarray(r * A + sl.offset, r * A + sl.offset + sl.dim), r * A + sl.offset);
+}
+
+/** A copy of the rows [n, A] with the bin slice as the one-hot of its arg-max (the rows themselves when no bins). */
+export function argmaxBins(rows: Float32Array, layout: Layout): Float32Array {
+  const sl = binSlice(layout);
+  if (!sl) return rows;
+  const A = layout.attributeDim;
+  const out = rows.slice();
+  for (let r = 0; r < rows.length / A; r++) {
+    const o = r * A + sl.offset;
+    let b = 0;
+    for (let i = 1; i < sl.dim; i++) if (rows[o + i]! > rows[o + b]!) b = i;
+    for (let i = 0; i < sl.dim; i++) out[o + i] = i === b ? 1 : 0;
   }
-  return n;
+  return out;
+}
+
+/** The decode's bin choice for row f of `rows` [n, A]: a draw from the bin slice's values, keyed by the whole row. */
+export function softBinPick(rows: Float32Array, A: number): (f: number, src: Float32Array, off: number, bins: number) => number {
+  return (f, src, off, bins) => {
+    let total = 0;
+    for (let i = 0; i < bins; i++) total += Math.max(0, src[off + i]!);
+    const [u] = rowUniforms(rows, f * A, A, 0x2545f491);
+    if (!(total > 0)) return Math.min(bins - 1, Math.floor(u * bins));
+    const target = u * total;
+    let acc = 0;
+    for (let i = 0; i < bins; i++) {
+      acc += Math.max(0, src[off + i]!);
+      if (target < acc) return i;
+    }
+    return bins - 1;
+  };
 }

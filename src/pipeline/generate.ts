@@ -9,7 +9,7 @@ import type { NetShareConfig } from '../config/schema.js';
 import { decodeChunk, type DecodedChunk, type EncoderSet, type Layout } from '../encode/tensors.js';
 import { embeddingRowsOf, nearestRows } from './embedding-decode.js';
 import { applyPortRange, chunkPorts, EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT, portSlices } from './ephemeral-ports.js';
-import { chunkStartHistogram, histogramInSlice, sampleFlowStartBins } from './flow-starts.js';
+import { argmaxBins, chunkStartHistogram, histogramInSlice, keepSoftBins, softBinPick } from './flow-starts.js';
 export { EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT };
 import { indexFlows } from '../io/flow-key.js';
 import { concatTables, takeRows } from '../io/rows.js';
@@ -147,7 +147,10 @@ export interface GenerateChunkParams {
   ephemeralPorts?: 'range';
   /** postprocess.flowStarts "histogram": the final decode draws in-bin flow starts from the chunk's real ones. */
   flowStarts?: 'histogram';
-  /** postprocess.flowStartBin "sample": attribute sampling draws the flow-start bin from the generator's softmax. */
+  /**
+   * postprocess.flowStartBin "sample": sampled attribute rows keep the bin softmax, features are conditioned on its
+   * arg-max, the decode draws the bin from it (flow-starts.ts).
+   */
   flowStartBin?: 'sample';
 }
 
@@ -208,7 +211,11 @@ async function decodeGenerated(
   const embeddingRows = await embeddingRowsOf(encoders, t.attributes, A, t.n);
   const layout = policy.ephemeralPorts || policy.flowStarts ? await loadLayout(workdir) : undefined;
   const hist = policy.flowStarts === 'histogram' ? await chunkStartHistogram(workdir, chunk, layout!, encoders.timestampNormalization) : undefined;
-  const dec = decodeChunk(t, encoders, await loadChunkMeta(workdir, chunk), { embeddingRows, ...(hist ? { inSlice: histogramInSlice(hist, t.attributes, A) } : {}) });
+  const dec = decodeChunk(t, encoders, await loadChunkMeta(workdir, chunk), {
+    embeddingRows,
+    ...(hist ? { inSlice: histogramInSlice(hist, t.attributes, A) } : {}),
+    ...(policy.flowStartBin === 'sample' ? { pickBin: softBinPick(t.attributes, A) } : {}),
+  });
   if (policy.ephemeralPorts === 'range') await applyPortRange(workdir, chunk, dec, t.attributes, layout!, encoders);
   return dec;
 }
@@ -221,6 +228,8 @@ async function decodeGenerated(
 export interface DecodePolicy {
   ephemeralPorts?: 'range';
   flowStarts?: 'histogram';
+  /** The rows' bin slices hold the generator's softmax: the decode draws the bin from it (flow-starts.ts). */
+  flowStartBin?: 'sample';
 }
 
 /** Attribute rows [n, A] decoded as one record each (no features): their 5-tuples, row `flowOf[i]` for record i. */
@@ -330,7 +339,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
   const { sample } = await import('../model/index.js');
   if (p.attributesOnly) {
     const s = await sample({ checkpoint: await loadCheckpoint(inWorkdir(wd, p.checkpoint)), n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
-    if (p.flowStartBin === 'sample') sampleFlowStartBins(s.attributes, s.attributesDiscrete, await loadLayout(wd), p.seed);
+    if (p.flowStartBin === 'sample') keepSoftBins(s.attributes, s.attributesDiscrete, await loadLayout(wd));
     await writeF32(inWorkdir(wd, p.attributesOnly.out), s.attributesDiscrete);
     ctx.progress(1, `${s.n} attributes`);
     return { n: s.n };
@@ -343,14 +352,20 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     given = given.subarray(p.range.from * A, p.range.to * A);
   }
   const batch = { batchSize: p.batch ?? SAMPLE_BATCH, firstFlow: p.range?.from ?? 0 };
+  // flowStartBin "sample": the rows carry the bin softmax; the features are conditioned on its arg-max (flow-starts.ts)
+  const modelRows = given !== undefined && p.flowStartBin === 'sample' ? argmaxBins(given, await loadLayout(wd)) : given;
   const s =
-    given !== undefined
-      ? await sample({ checkpoint, givenAttributes: given, seed: p.seed, device: p.device, threads: ctx.threads, ...batch })
+    modelRows !== undefined
+      ? await sample({ checkpoint, givenAttributes: modelRows, seed: p.seed, device: p.device, threads: ctx.threads, ...batch })
       : await sample({ checkpoint, n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads, ...batch });
   const T = s.layout.maxLen;
   const encoders: EncoderSet = await loadEncoders(wd);
   // the ports' "range" draws hash the given rows: the same rows the fill passes deduplicated on
-  const policy: DecodePolicy = { ...(p.ephemeralPorts ? { ephemeralPorts: p.ephemeralPorts } : {}), ...(p.flowStarts ? { flowStarts: p.flowStarts } : {}) };
+  const policy: DecodePolicy = {
+    ...(p.ephemeralPorts ? { ephemeralPorts: p.ephemeralPorts } : {}),
+    ...(p.flowStarts ? { flowStarts: p.flowStarts } : {}),
+    ...(p.flowStartBin && given !== undefined ? { flowStartBin: p.flowStartBin } : {}),
+  };
   const dec = await decodeGenerated(wd, p.chunk, { attributes: given ?? s.attributes, features: s.features, valid: s.genFlags, n: s.n, T }, encoders, policy);
   const { table, duplicateFlows } = dropDuplicateTuples(dec.table, dec.flowOf);
   await writeTableFile(out, table);

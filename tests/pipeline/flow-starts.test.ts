@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chunkStartHistogram, histogramInSlice, sampleFlowStartBins, SUB_BINS, type StartHistogram } from '../../src/pipeline/flow-starts.js';
+import { argmaxBins, chunkStartHistogram, histogramInSlice, keepSoftBins, softBinPick, SUB_BINS, type StartHistogram } from '../../src/pipeline/flow-starts.js';
 import { loadChunkMeta, loadChunkTensors, loadLayout } from '../../src/pipeline/chunk-tensors.js';
 import { InProcessExecutor } from '../../src/pipeline/executor.js';
 import { resolveRunConfig, runPipeline } from '../../src/pipeline/run.js';
@@ -81,8 +81,8 @@ describe('chunkStartHistogram', () => {
   }, 60_000);
 });
 
-describe('sampleFlowStartBins', () => {
-  it('draws each row`s bin from its softmax (seeded), where the arg-max puts every row in one bin', async () => {
+describe('flowStartBin "sample"', () => {
+  it('keeps the bin softmax in the rows, conditions on its arg-max and decodes a draw from it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ns-flow-start-bins-'));
     const input = join(dir, 'in.pcap');
     await writePcap(input, syntheticPackets(20, 2));
@@ -94,30 +94,30 @@ describe('sampleFlowStartBins', () => {
     const bin = layout.attributes.find((a) => a.name === 'flow_start_bin')!;
     const K = bin.dim;
     const n = 4000;
-    // a nearly flat softmax whose arg-max is always bin 3; bin 5 twice as likely as the others
+    // a nearly flat softmax: bin 5 twice as likely as the others, so its arg-max is always bin 5
     const soft = new Float32Array(n * A);
     const discrete = new Float32Array(n * A);
     for (let r = 0; r < n; r++) {
-      for (let i = 0; i < K; i++) soft[r * A + bin.offset + i] = i === 5 ? 2 / (K + 1.01) : 1 / (K + 1.01);
-      soft[r * A + bin.offset + 3]! += 0.01 / (K + 1.01);
+      for (let i = 0; i < K; i++) soft[r * A + bin.offset + i] = i === 5 ? 2 / (K + 1) : 1 / (K + 1);
+      soft[r * A] = Math.sin(r); // the rest of the row differs from row to row (the draw's key)
       discrete[r * A + bin.offset + 3] = 1;
-      discrete[r * A] = 7; // other slices untouched
+      discrete[r * A] = soft[r * A]!;
     }
-    expect(sampleFlowStartBins(soft, discrete, layout, 11)).toBe(n);
+    keepSoftBins(soft, discrete, layout);
+    expect(Array.from(discrete.subarray(bin.offset, bin.offset + K))).toEqual(Array.from(soft.subarray(bin.offset, bin.offset + K)));
+    // what the feature generator is given: the arg-max one-hot, as in training
+    const model = argmaxBins(discrete, layout);
+    for (let r = 0; r < n; r++) if (model.subarray(r * A + bin.offset, r * A + bin.offset + K).indexOf(1) !== 5) throw new Error(`row ${r}`);
+    // the decode's bin: a draw from the kept softmax, the same for the same row
+    const pick = softBinPick(discrete, A);
     const counts = new Array<number>(K).fill(0);
-    for (let r = 0; r < n; r++) {
-      const row = Array.from(discrete.subarray(r * A + bin.offset, r * A + bin.offset + K));
-      if (row.filter((v) => v === 1).length !== 1 || row.some((v) => v !== 0 && v !== 1) || discrete[r * A] !== 7) throw new Error(`row ${r}: ${row}`);
-      counts[row.indexOf(1)]!++;
-    }
-    // every bin used; bin 5 about twice as often as a plain one (expected 2/17 vs 1/17 of the rows)
+    for (let r = 0; r < n; r++) counts[pick(r, discrete, r * A + bin.offset, K)]!++;
     expect(counts.every((c) => c > 0)).toBe(true);
-    expect(counts[5]! / n).toBeGreaterThan(0.09);
+    expect(counts[5]! / n).toBeGreaterThan(0.09); // expected 2/17 = 0.118; the arg-max would give 1
     expect(counts[5]! / n).toBeLessThan(0.145);
-    const again = new Float32Array(n * A);
-    sampleFlowStartBins(soft, again, layout, 11);
-    expect(Buffer.from(again.buffer).equals(Buffer.from(discrete.buffer.slice(0)))).toBe(false); // `again` had no 7s
-    const bins = (a: Float32Array): number[] => Array.from({ length: n }, (_, r) => a.subarray(r * A + bin.offset, r * A + bin.offset + K).indexOf(1));
-    expect(bins(again)).toEqual(bins(discrete));
+    expect(pick(17, discrete, 17 * A + bin.offset, K)).toBe(pick(17, discrete, 17 * A + bin.offset, K));
+    // readFlowStart with the pick: bin from the draw, position as generated
+    const src = Float32Array.of(0.2, 0.5, 0.3, 0.5);
+    expect(readFlowStart(src, 0, 0, 300, 'zeroOne', 3, undefined, () => 2)).toBe(250);
   }, 60_000);
 });
