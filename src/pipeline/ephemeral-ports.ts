@@ -7,7 +7,8 @@
 //   resampleEphemeralPorts) — fills the flow count but recreates real 5-tuples (23.8% copied on the enterprise pcap);
 // - "range" (this file): a decoded port that is ephemeral becomes a draw from the chunk's ephemeral port *range*
 //   (a histogram of its real ephemeral ports over 1,024-port bins, uniform inside a bin), so client ports are spread
-//   as the real ones are without reproducing them. The draw is a hash of the row's port embedding, not a stream: every
+//   as the real ones are without reproducing them. The draw is a hash of the whole generated row (its continuous flow
+//   start makes it one of a kind even where the ports decode alike), not a stream: every
 //   decode of the same generated row (the 5-tuple dedupe of the fill passes, the final decode after the features are
 //   generated conditioned on that row) gives the same port, with no state carried between jobs.
 import type { EmbeddingEncoder } from '../encode/fields.js';
@@ -131,8 +132,8 @@ export function rowUniforms(rows: Float32Array, off: number, dim: number, salt: 
 
 /**
  * "range": every decoded port of `dec` (records of the `n` attribute rows `rows` [n, A]) that is ephemeral for the
- * chunk becomes a draw from the chunk's ephemeral range, keyed by the row's port embedding (source and destination
- * salted apart). In place; returns how many flows' ports were drawn.
+ * chunk becomes a draw from the chunk's ephemeral range, keyed by the whole row (source and destination salted
+ * apart). In place; returns how many flows' ports were drawn.
  */
 export async function applyPortRange(wd: string, chunk: number, dec: DecodedChunk, rows: Float32Array, layout: Layout, encoders: EncoderSet): Promise<number> {
   const ports = encoders.ports;
@@ -156,7 +157,7 @@ export async function applyPortRange(wd: string, chunk: number, dec: DecodedChun
           drawn[s]![f] = 0x10000; // kept: not ephemeral
           continue;
         }
-        const [u, w] = rowUniforms(rows, f * A + sl.offset, sl.dim, s);
+        const [u, w] = rowUniforms(rows, f * A, A, s);
         v = drawn[s]![f] = range.draw(u, w);
         flows++;
       }
