@@ -173,13 +173,6 @@ export const postprocessSchema = z.strictObject({
    */
   ephemeralPorts: z.enum(['model', 'resample', 'range']).default('model'),
   /**
-   * Where a generated flow starts inside its flow-start bin (preprocess.timestamp.flowStartBins > 0): `"model"`
-   * (default) the generated position; `"histogram"` a draw from the chunk's real flow starts in that bin at 16
-   * sub-bins, uniform inside the sub-bin (src/pipeline/flow-starts.ts; the generated position collapses to a narrow
-   * band). Without flow-start bins it changes nothing. Part of the generate stage's fingerprint.
-   */
-  flowStarts: z.enum(['model', 'histogram']).default('model'),
-  /**
    * How the flow-start bin of a generated flow is read from the generator's softmax over the bins
    * (preprocess.timestamp.flowStartBins > 0): `"argmax"` (default, as every softmax head) or `"sample"`, a draw from
    * it (src/pipeline/flow-starts.ts sampleFlowStartBins: at CPU-budget iterations the softmax is nearly flat and its
@@ -405,15 +398,8 @@ export function checkInvariants(cfg: NetShareConfig): void {
         'preprocess.holdoutShare',
       );
     }
-    // flowStarts "histogram" draws from each chunk's private flow starts. (postprocess.ephemeralPorts acts on
-    // word2vec-encoded ports only, which DP refuses below, so it cannot reach the private ports there.)
-    if (cfg.postprocess.flowStarts !== 'model') {
-      const k = 'postprocess.flowStarts';
-      throw new ConfigError(
-        `${expected('"model" (global.dp is on)', k, cfg.postprocess.flowStarts)}: "${cfg.postprocess.flowStarts}" draws from the private flow starts of each chunk, which is not differentially private`,
-        k,
-      );
-    }
+    // (postprocess.ephemeralPorts draws from the chunk's real ports but acts on word2vec-encoded ports only, refused
+    // below; postprocess.flowStartBin only reads the generator's own softmax.)
     // word2vec is fitted on the private records and decodes only to values seen in them (spec §2.4): neither is DP.
     // A public-trace word2vec is not built; ports and protocols take data-independent encodings instead.
     for (const [sect, list] of [['metadata', p.metadata], ['timeseries', p.timeseries]] as const) {

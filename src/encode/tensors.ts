@@ -323,10 +323,7 @@ export function writeFlowStart(t: number, lo: number, hi: number, norm: Normaliz
   out[off + bins] = norm === 'zeroOne' ? pos : 2 * pos - 1;
 }
 
-/**
- * Inverse of writeFlowStart (the bin is the arg-max of the one-hot). `inSlice`, when given, replaces the generated
- * position inside the bin (a value in [0, 1) for bin b).
- */
+/** Inverse of writeFlowStart (the bin is the arg-max of the one-hot unless `pickBin` chooses it). */
 export function readFlowStart(
   src: Float32Array,
   off: number,
@@ -334,7 +331,6 @@ export function readFlowStart(
   hi: number,
   norm: Normalization,
   bins: number,
-  inSlice?: (b: number) => number,
   /** Chooses the bin from the slice's values instead of their arg-max. */
   pickBin?: (src: Float32Array, off: number, bins: number) => number,
 ): number {
@@ -342,7 +338,7 @@ export function readFlowStart(
   let b = 0;
   if (pickBin) b = pickBin(src, off, bins);
   else for (let i = 1; i < bins; i++) if (src[off + i]! > src[off + b]!) b = i;
-  const pos = inSlice ? inSlice(b) : denorm01(src[off + bins]!, 0, 1, norm);
+  const pos = denorm01(src[off + bins]!, 0, 1, norm);
   return lo + ((b + pos) / bins) * (hi - lo);
 }
 
@@ -536,8 +532,6 @@ export function decodeChunk(
    */
   pre: {
     embeddingRows?: ReadonlyMap<number, Int32Array>;
-    /** With flow-start bins: the position of flow f's start inside its bin b, in [0, 1), instead of the generated one. */
-    inSlice?: (f: number, b: number) => number;
     /** With flow-start bins: flow f's bin chosen from the bin slice's values (at `off`) instead of their arg-max. */
     pickBin?: (f: number, src: Float32Array, off: number, bins: number) => number;
   } = {},
@@ -683,8 +677,8 @@ export function decodeChunk(
       for (let i = 0; i < tagN; i++) presence![f * tagN + i] = t.attributes[off + 3 + 2 * i]! > t.attributes[off + 2 + 2 * i]! ? 1 : 0;
       off += flowTagDim(tagN);
     }
-    const { inSlice, pickBin } = pre;
-    const start = readFlowStart(t.attributes, off, fs0, fs1, tsNorm, fsBins, inSlice ? (b) => inSlice(f, b) : undefined, pickBin ? (src, o, k) => pickBin(f, src, o, k) : undefined);
+    const { pickBin } = pre;
+    const start = readFlowStart(t.attributes, off, fs0, fs1, tsNorm, fsBins, pickBin ? (src, o, k) => pickBin(f, src, o, k) : undefined);
     let clock = start;
     for (let q = flowRow[f]!; q < flowRow[f + 1]!; q++) {
       let o = stepOff[q]!;

@@ -9,7 +9,7 @@ import type { NetShareConfig } from '../config/schema.js';
 import { decodeChunk, type DecodedChunk, type EncoderSet, type Layout } from '../encode/tensors.js';
 import { embeddingRowsOf, nearestRows } from './embedding-decode.js';
 import { applyPortRange, chunkPorts, EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT, portSlices } from './ephemeral-ports.js';
-import { argmaxBins, chunkStartHistogram, histogramInSlice, keepSoftBins, softBinPick } from './flow-starts.js';
+import { argmaxBins, keepSoftBins, softBinPick } from './flow-starts.js';
 export { EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT };
 import { indexFlows } from '../io/flow-key.js';
 import { concatTables, takeRows } from '../io/rows.js';
@@ -145,8 +145,6 @@ export interface GenerateChunkParams {
   batch?: number;
   /** postprocess.ephemeralPorts "range": every decode of this job draws ephemeral ports from the chunk's range. */
   ephemeralPorts?: 'range';
-  /** postprocess.flowStarts "histogram": the final decode draws in-bin flow starts from the chunk's real ones. */
-  flowStarts?: 'histogram';
   /**
    * postprocess.flowStartBin "sample": sampled attribute rows keep the bin softmax, features are conditioned on its
    * arg-max, the decode draws the bin from it (flow-starts.ts).
@@ -171,7 +169,6 @@ export const generateChunkParamsSchema = z.strictObject({
   range: z.strictObject({ from: z.number().int().nonnegative(), to: z.number().int().nonnegative() }).optional(),
   batch: z.number().int().positive().optional(),
   ephemeralPorts: z.literal('range').optional(),
-  flowStarts: z.literal('histogram').optional(),
   flowStartBin: z.literal('sample').optional(),
 });
 
@@ -209,25 +206,21 @@ async function decodeGenerated(
 ): Promise<DecodedChunk> {
   const A = t.n > 0 ? t.attributes.length / t.n : 0;
   const embeddingRows = await embeddingRowsOf(encoders, t.attributes, A, t.n);
-  const layout = policy.ephemeralPorts || policy.flowStarts ? await loadLayout(workdir) : undefined;
-  const hist = policy.flowStarts === 'histogram' ? await chunkStartHistogram(workdir, chunk, layout!, encoders.timestampNormalization) : undefined;
   const dec = decodeChunk(t, encoders, await loadChunkMeta(workdir, chunk), {
     embeddingRows,
-    ...(hist ? { inSlice: histogramInSlice(hist, t.attributes, A) } : {}),
     ...(policy.flowStartBin === 'sample' ? { pickBin: softBinPick(t.attributes, A) } : {}),
   });
-  if (policy.ephemeralPorts === 'range') await applyPortRange(workdir, chunk, dec, t.attributes, layout!, encoders);
+  if (policy.ephemeralPorts === 'range') await applyPortRange(workdir, chunk, dec, t.attributes, await loadLayout(workdir), encoders);
   return dec;
 }
 
 /**
  * How generated rows are decoded beyond NetShare's inverse encoders (postprocess.ephemeralPorts "range":
- * ephemeral-ports.ts; postprocess.flowStarts "histogram": flow-starts.ts). Both draw by a hash of the row, so every
+ * ephemeral-ports.ts; postprocess.flowStartBin "sample": flow-starts.ts). Both draw by a hash of the row, so every
  * decode of a row agrees.
  */
 export interface DecodePolicy {
   ephemeralPorts?: 'range';
-  flowStarts?: 'histogram';
   /** The rows' bin slices hold the generator's softmax: the decode draws the bin from it (flow-starts.ts). */
   flowStartBin?: 'sample';
 }
@@ -363,7 +356,6 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
   // the ports' "range" draws hash the given rows: the same rows the fill passes deduplicated on
   const policy: DecodePolicy = {
     ...(p.ephemeralPorts ? { ephemeralPorts: p.ephemeralPorts } : {}),
-    ...(p.flowStarts ? { flowStarts: p.flowStarts } : {}),
     ...(p.flowStartBin && given !== undefined ? { flowStartBin: p.flowStartBin } : {}),
   };
   const dec = await decodeGenerated(wd, p.chunk, { attributes: given ?? s.attributes, features: s.features, valid: s.genFlags, n: s.n, T }, encoders, policy);
@@ -517,10 +509,9 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   };
   const policy: DecodePolicy = {
     ...(opts.config.postprocess.ephemeralPorts === 'range' ? { ephemeralPorts: 'range' } : {}),
-    ...(opts.config.postprocess.flowStarts === 'histogram' ? { flowStarts: 'histogram' } : {}),
+    ...(opts.config.postprocess.flowStartBin === 'sample' ? { flowStartBin: 'sample' } : {}),
   };
-  const binPolicy = opts.config.postprocess.flowStartBin === 'sample' ? { flowStartBin: 'sample' as const } : {};
-  const job = (id: string, params: GenerateChunkParams): Job => ({ id, kind: 'generate-chunk', params: { ...params, ...policy, ...binPolicy } as unknown as Record<string, unknown>, workdir: wd, scope });
+  const job = (id: string, params: GenerateChunkParams): Job => ({ id, kind: 'generate-chunk', params: { ...params, ...policy } as unknown as Record<string, unknown>, workdir: wd, scope });
   const t0 = performance.now();
 
   // 1. attributes (last checkpoint), sampled in passes until each chunk has the asked number of unique 5-tuples

@@ -75,10 +75,6 @@ describe('DP config', () => {
     const size = dpConfig({ epsilon: 2 }) as { preprocess: Record<string, unknown> };
     size.preprocess['chunking'] = 'fixedSize';
     expect(configError(() => parseConfig(size)).key).toBe('preprocess.chunking');
-    const post = { ...dpConfig({ epsilon: 2 }), postprocess: { flowStarts: 'histogram' } };
-    const err = configError(() => parseConfig(post));
-    expect(err.key).toBe('postprocess.flowStarts');
-    expect(err.message).toMatch(/draws from the private flow starts/);
   });
 
   it('--dp --epsilon / --noise-multiplier replace the config`s ε or σ and keep its δ', () => {
