@@ -1,29 +1,16 @@
 // postprocess.ephemeralPorts = "resample": generated client ports are drawn anew from the chunk's real ephemeral ports;
 // service ports stay as generated; the draw is seeded and survives every later decode.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodeChunkFromWorkdir, loadChunkTensors, loadEncoders, loadLayout } from '../../src/pipeline/chunk-tensors.js';
-import { InProcessExecutor } from '../../src/pipeline/executor.js';
+import { decodeChunkFromWorkdir, loadChunkTensors } from '../../src/pipeline/chunk-tensors.js';
 import { resampleEphemeralPorts, uniqueTupleRows } from '../../src/pipeline/generate.js';
 import { applyPortRange, portRange, portSlices, rowUniforms } from '../../src/pipeline/ephemeral-ports.js';
 import type { DecodedChunk } from '../../src/encode/tensors.js';
-import { resolveRunConfig, runPipeline } from '../../src/pipeline/run.js';
-import { writePcap } from '../../src/native/writer.js';
-import { syntheticPackets, tinyConfig } from './helpers.js';
+import { preprocessedTiny } from './tiny-workdir.js';
 
 describe('resampleEphemeralPorts', () => {
   it('replaces every one-off client port by a draw from the real ones and keeps service ports', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ns-ephemeral-'));
-    const input = join(dir, 'in.pcap');
     // 60 flows: source ports 30000 + f (one flow each: ephemeral), destination 80 / 443 / 53 (service ports)
-    await writePcap(input, syntheticPackets(60, 2));
-    const cfg = resolveRunConfig({ raw: tinyConfig('pcap', { nChunks: 1 }) }, { holdoutShare: 0 });
-    const wd = join(dir, 'wd');
-    await runPipeline({ input, workdir: wd, config: cfg, to: 'preprocess', executor: new InProcessExecutor(1), workers: 1 });
-    const layout = await loadLayout(wd);
-    const encoders = await loadEncoders(wd);
+    const { wd, layout, encoders } = await preprocessedTiny(60, 'ns-ephemeral-');
     const t = await loadChunkTensors(wd, 0);
     const A = layout.attributeDim;
     // "generated" rows: the first real flow's attributes 50 times (one 5-tuple: 49 would be duplicates)
@@ -51,15 +38,8 @@ describe('resampleEphemeralPorts', () => {
 
 describe('postprocess.ephemeralPorts "range"', () => {
   it('draws each generated ephemeral port from the chunk range, the same for the same row, and keeps service ports', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ns-ephemeral-range-'));
-    const input = join(dir, 'in.pcap');
     // 60 flows: source ports 30000 + f (ephemeral, all in the 1,024-port bin 29696–30719), destination 80 / 443 / 53
-    await writePcap(input, syntheticPackets(60, 2));
-    const cfg = resolveRunConfig({ raw: tinyConfig('pcap', { nChunks: 1 }) }, { holdoutShare: 0 });
-    const wd = join(dir, 'wd');
-    await runPipeline({ input, workdir: wd, config: cfg, to: 'preprocess', executor: new InProcessExecutor(1), workers: 1 });
-    const layout = await loadLayout(wd);
-    const encoders = await loadEncoders(wd);
+    const { wd, layout, encoders } = await preprocessedTiny(60, 'ns-ephemeral-range-');
     const t = await loadChunkTensors(wd, 0);
     const A = layout.attributeDim;
     const F = layout.featureDim;

@@ -1,26 +1,13 @@
 // postprocess.flowStartBin = "sample": the flow-start bin is drawn from the generator's softmax at decode, while the
 // features are conditioned on its arg-max.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { argmaxBins, keepSoftBins, softBinPick } from '../../src/pipeline/flow-starts.js';
-import { loadLayout } from '../../src/pipeline/chunk-tensors.js';
-import { InProcessExecutor } from '../../src/pipeline/executor.js';
-import { resolveRunConfig, runPipeline } from '../../src/pipeline/run.js';
-import { writePcap } from '../../src/native/writer.js';
-import { syntheticPackets, tinyConfig } from './helpers.js';
+import { preprocessedTiny } from './tiny-workdir.js';
 import { readFlowStart } from '../../src/encode/tensors.js';
 
 describe('flowStartBin "sample"', () => {
   it('keeps the bin softmax in the rows, conditions on its arg-max and decodes a draw from it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ns-flow-start-bins-'));
-    const input = join(dir, 'in.pcap');
-    await writePcap(input, syntheticPackets(20, 2));
-    const cfg = resolveRunConfig({ raw: tinyConfig('pcap', { nChunks: 1 }) }, { holdoutShare: 0 });
-    const wd = join(dir, 'wd');
-    await runPipeline({ input, workdir: wd, config: cfg, to: 'preprocess', executor: new InProcessExecutor(1), workers: 1 });
-    const layout = await loadLayout(wd);
+    const { layout } = await preprocessedTiny(20, 'ns-flow-start-bins-');
     const A = layout.attributeDim;
     const bin = layout.attributes.find((a) => a.name === 'flow_start_bin')!;
     const K = bin.dim;
