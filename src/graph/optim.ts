@@ -1,5 +1,5 @@
 // In-graph optimizers (Adam, SGD) and train-step compilation: params + state + batch in, new params + state + losses out.
-import { add, constant, div, mul, pow, sqrt, square, sub } from './api.js';
+import { add, concat, constant, div, mul, pow, reshape, split, sqrt, square, sub } from './api.js';
 import { grad } from './autodiff.js';
 import { toOnnx } from './emit.js';
 import { GraphError, type Graph, type ParamInfo, type Value } from './ir.js';
@@ -75,6 +75,11 @@ export interface TrainStepOptions {
   readonly grads?: readonly Value[];
 }
 
+/** `x` as a 1-D tensor (itself when it already is). */
+function flat(x: Value): Value {
+  return x.shape.length === 1 ? x : reshape(x, [-1]);
+}
+
 function staticShape(v: Value): number[] {
   if (!v.shape.every((d) => typeof d === 'number')) throw new GraphError(`State ${v.name} must have a static shape`);
   return v.shape as number[];
@@ -133,6 +138,12 @@ export class TrainState {
   /**
    * Appends one optimizer update of the params `keys` (state keys of params) with gradients `grads`, under
    * scope `scope`: Adam moments and step counts are declared on first use and chained after.
+   * Adam runs once per parameter group over the group's gradients concatenated into one flat vector (Adam is
+   * elementwise, so each element gets exactly the value a per-tensor update would give): ~15 kernels per group
+   * instead of ~13 per tensor, which is what bounds small networks (one kernel costs a few µs whatever its size).
+   * The moments are carried per parameter as 1-D tensors (`adam/m|v/<param>`, [size]) so they concatenate and
+   * split without reshapes; checkpoints written when they had the param's shape load by element count
+   * (Trainer.load).
    */
   applyUpdate(scope: string, params: readonly { readonly key: string; readonly group: string }[], grads: readonly Value[], optimizer: TrainStepOptions['optimizer']): void {
     if (grads.length !== params.length) throw new GraphError('grads must match params one to one');
@@ -143,50 +154,59 @@ export class TrainState {
       if (!c) throw new GraphError(`No optimizer configured for parameter group "${group}"`);
       return c;
     };
-    const corrections = new Map<string, { c1: Value; c2: Value }>();
+    const groups = new Map<string, number[]>();
+    params.forEach((p, i) => {
+      const l = groups.get(p.group);
+      if (l) l.push(i);
+      else groups.set(p.group, [i]);
+    });
     g.scope(scope, () => {
-      params.forEach((p, i) => {
-        const cfg = cfgFor(p.group);
-        const lr = this.lr(p.group, cfg);
-        const gi = grads[i]!;
-        const cur = this.get(p.key);
-        const name = p.key;
+      for (const [group, idx] of groups) {
+        const cfg = cfgFor(group);
+        const lr = this.lr(group, cfg);
         if (cfg.kind === 'sgd') {
-          this.set(p.key, g.scope(`sgd/${name}`, () => sub(cur, mul(lr, gi))));
-          return;
+          for (const i of idx) {
+            const p = params[i]!;
+            const cur = this.get(p.key);
+            this.set(p.key, g.scope(`sgd/${p.key}`, () => sub(cur, mul(lr, grads[i]!))));
+          }
+          continue;
         }
         const b1 = cfg.beta1 ?? 0.9;
         const b2 = cfg.beta2 ?? 0.999;
         const eps = cfg.eps ?? 1e-8;
-        let c = corrections.get(p.group);
-        if (!c) {
-          const key = `adam/step/${p.group}`;
-          if (!this.has(key)) this.add(key, g.input(key, []), new Float32Array(1));
-          const t = this.get(key);
-          const s = g.scope(`adam/${p.group}`, () => {
-            const tNext = add(t, 1);
-            return { tNext, c1: sub(1, pow(constant(g, [b1], []), tNext)), c2: sub(1, pow(constant(g, [b2], []), tNext)) };
-          });
-          this.set(key, s.tNext);
-          c = s;
-          corrections.set(p.group, s);
-        }
-        const shape = staticShape(cur);
-        const size = shape.reduce((a, b) => a * b, 1);
-        for (const k of [`adam/m/${name}`, `adam/v/${name}`]) if (!this.has(k)) this.add(k, g.input(k, shape), new Float32Array(size));
-        const m = this.get(`adam/m/${name}`);
-        const v = this.get(`adam/v/${name}`);
-        const cc = c;
-        const [mN, vN, pN] = g.scope(`adam/${name}`, () => {
+        const stepKey = `adam/step/${group}`;
+        if (!this.has(stepKey)) this.add(stepKey, g.input(stepKey, []), new Float32Array(1));
+        const t = this.get(stepKey);
+        const sizes = idx.map((i) => staticShape(this.get(params[i]!.key)).reduce((a, b) => a * b, 1));
+        const mKeys = idx.map((i) => `adam/m/${params[i]!.key}`);
+        const vKeys = idx.map((i) => `adam/v/${params[i]!.key}`);
+        idx.forEach((_, j) => {
+          for (const k of [mKeys[j]!, vKeys[j]!]) if (!this.has(k)) this.add(k, g.input(k, [sizes[j]!]), new Float32Array(sizes[j]!));
+        });
+        const r = g.scope(`adam/${group}`, () => {
+          const tNext = add(t, 1);
+          const c1 = sub(1, pow(constant(g, [b1], []), tNext));
+          const c2 = sub(1, pow(constant(g, [b2], []), tNext));
+          const gi = concat(idx.map((i) => flat(grads[i]!)), 0);
+          const m = concat(mKeys.map((k) => this.get(k)), 0);
+          const v = concat(vKeys.map((k) => this.get(k)), 0);
           const mNext = add(mul(m, b1), mul(gi, 1 - b1));
           const vNext = add(mul(v, b2), mul(square(gi), 1 - b2));
-          const upd = div(div(mNext, cc.c1), add(sqrt(div(vNext, cc.c2)), eps));
-          return [mNext, vNext, sub(cur, mul(lr, upd))];
+          const upd = div(div(mNext, c1), add(sqrt(div(vNext, c2)), eps));
+          const step = mul(lr, upd);
+          const parts = (x: Value): Value[] => (idx.length === 1 ? [x] : split(x, sizes, 0));
+          return { tNext, m: parts(mNext), v: parts(vNext), step: parts(step) };
         });
-        this.set(`adam/m/${name}`, mN!);
-        this.set(`adam/v/${name}`, vN!);
-        this.set(p.key, pN!);
-      });
+        this.set(stepKey, r.tNext);
+        idx.forEach((i, j) => {
+          const p = params[i]!;
+          const cur = this.get(p.key);
+          this.set(mKeys[j]!, r.m[j]!);
+          this.set(vKeys[j]!, r.v[j]!);
+          this.set(p.key, g.scope(`adam/${p.key}`, () => sub(cur, cur.shape.length === 1 ? r.step[j]! : reshape(r.step[j]!, staticShape(cur)))));
+        });
+      }
     });
   }
 
