@@ -75,6 +75,12 @@ export interface TrainStepOptions {
   readonly grads?: readonly Value[];
 }
 
+/**
+ * Largest tensor (elements) whose Adam update runs concatenated with its group's other small tensors. Above it the
+ * extra copies cost more than the ~10 kernels saved (a kernel ≈ 3 µs; copying 16 K floats 6 times ≈ 10–30 µs).
+ */
+export const FLAT_ADAM_MAX = 16384;
+
 /** `x` as a 1-D tensor (itself when it already is). */
 function flat(x: Value): Value {
   return x.shape.length === 1 ? x : reshape(x, [-1]);
@@ -138,12 +144,13 @@ export class TrainState {
   /**
    * Appends one optimizer update of the params `keys` (state keys of params) with gradients `grads`, under
    * scope `scope`: Adam moments and step counts are declared on first use and chained after.
-   * Adam runs once per parameter group over the group's gradients concatenated into one flat vector (Adam is
-   * elementwise, so each element gets exactly the value a per-tensor update would give): ~15 kernels per group
-   * instead of ~13 per tensor, which is what bounds small networks (one kernel costs a few µs whatever its size).
-   * The moments are carried per parameter as 1-D tensors (`adam/m|v/<param>`, [size]) so they concatenate and
-   * split without reshapes; checkpoints written when they had the param's shape load by element count
-   * (Trainer.load).
+   * Adam runs once per parameter group over the group's small tensors (≤ FLAT_ADAM_MAX elements) concatenated into
+   * one vector, and per tensor for the large ones. Adam is elementwise, so every element gets exactly the value a
+   * per-tensor update gives. A kernel costs a few µs whatever its size, and small networks are bound by kernel count
+   * (~13 per tensor per update); the concatenation and the split back copy the gradients, moments and updates once
+   * more, which costs less than the kernels it saves only for small tensors. The moments of the concatenated tensors
+   * are carried 1-D ([size]) so they concatenate and split without reshapes, those of the large ones in the param's
+   * shape; Trainer.load accepts moments in either shape (same elements, same row-major order).
    */
   applyUpdate(scope: string, params: readonly { readonly key: string; readonly group: string }[], grads: readonly Value[], optimizer: TrainStepOptions['optimizer']): void {
     if (grads.length !== params.length) throw new GraphError('grads must match params one to one');
@@ -178,34 +185,55 @@ export class TrainState {
         const stepKey = `adam/step/${group}`;
         if (!this.has(stepKey)) this.add(stepKey, g.input(stepKey, []), new Float32Array(1));
         const t = this.get(stepKey);
-        const sizes = idx.map((i) => staticShape(this.get(params[i]!.key)).reduce((a, b) => a * b, 1));
-        const mKeys = idx.map((i) => `adam/m/${params[i]!.key}`);
-        const vKeys = idx.map((i) => `adam/v/${params[i]!.key}`);
-        idx.forEach((_, j) => {
-          for (const k of [mKeys[j]!, vKeys[j]!]) if (!this.has(k)) this.add(k, g.input(k, [sizes[j]!]), new Float32Array(sizes[j]!));
-        });
-        const r = g.scope(`adam/${group}`, () => {
+        const sizeOf = (i: number): number => staticShape(this.get(params[i]!.key)).reduce((a, b) => a * b, 1);
+        const small = idx.filter((i) => sizeOf(i) <= FLAT_ADAM_MAX);
+        const large = idx.filter((i) => sizeOf(i) > FLAT_ADAM_MAX);
+        const moments = (i: number, shape: number[]): [string, string] => {
+          const keys: [string, string] = [`adam/m/${params[i]!.key}`, `adam/v/${params[i]!.key}`];
+          const size = shape.reduce((a, b) => a * b, 1);
+          for (const k of keys) if (!this.has(k)) this.add(k, g.input(k, shape), new Float32Array(size));
+          return keys;
+        };
+        const c = g.scope(`adam/${group}`, () => {
           const tNext = add(t, 1);
-          const c1 = sub(1, pow(constant(g, [b1], []), tNext));
-          const c2 = sub(1, pow(constant(g, [b2], []), tNext));
-          const gi = concat(idx.map((i) => flat(grads[i]!)), 0);
-          const m = concat(mKeys.map((k) => this.get(k)), 0);
-          const v = concat(vKeys.map((k) => this.get(k)), 0);
+          return { tNext, c1: sub(1, pow(constant(g, [b1], []), tNext)), c2: sub(1, pow(constant(g, [b2], []), tNext)) };
+        });
+        this.set(stepKey, c.tNext);
+        /** One Adam update of moments m, v with gradient gi: [m', v', lr·m̂/(√v̂ + ε)]. */
+        const adam = (gi: Value, m: Value, v: Value): [Value, Value, Value] => {
           const mNext = add(mul(m, b1), mul(gi, 1 - b1));
           const vNext = add(mul(v, b2), mul(square(gi), 1 - b2));
-          const upd = div(div(mNext, c1), add(sqrt(div(vNext, c2)), eps));
-          const step = mul(lr, upd);
-          const parts = (x: Value): Value[] => (idx.length === 1 ? [x] : split(x, sizes, 0));
-          return { tNext, m: parts(mNext), v: parts(vNext), step: parts(step) };
-        });
-        this.set(stepKey, r.tNext);
-        idx.forEach((i, j) => {
+          const upd = div(div(mNext, c.c1), add(sqrt(div(vNext, c.c2)), eps));
+          return [mNext, vNext, mul(lr, upd)];
+        };
+        const steps = new Map<number, Value>();
+        if (small.length > 0) {
+          const sizes = small.map(sizeOf);
+          const keys = small.map((i, j) => moments(i, [sizes[j]!]));
+          const r = g.scope(`adam/${group}`, () => {
+            const [mN, vN, st] = adam(concat(small.map((i) => flat(grads[i]!)), 0), concat(keys.map((k) => this.get(k[0])), 0), concat(keys.map((k) => this.get(k[1])), 0));
+            const parts = (x: Value): Value[] => (small.length === 1 ? [x] : split(x, sizes, 0));
+            return { m: parts(mN), v: parts(vN), step: parts(st) };
+          });
+          small.forEach((i, j) => {
+            this.set(keys[j]![0], r.m[j]!);
+            this.set(keys[j]![1], r.v[j]!);
+            steps.set(i, r.step[j]!);
+          });
+        }
+        for (const i of large) {
+          const [mk, vk] = moments(i, staticShape(this.get(params[i]!.key)));
+          const [mN, vN, st] = g.scope(`adam/${params[i]!.key}`, () => adam(grads[i]!, this.get(mk), this.get(vk)));
+          this.set(mk, mN);
+          this.set(vk, vN);
+          steps.set(i, st);
+        }
+        for (const i of idx) {
           const p = params[i]!;
           const cur = this.get(p.key);
-          this.set(mKeys[j]!, r.m[j]!);
-          this.set(vKeys[j]!, r.v[j]!);
-          this.set(p.key, g.scope(`adam/${p.key}`, () => sub(cur, cur.shape.length === 1 ? r.step[j]! : reshape(r.step[j]!, staticShape(cur)))));
-        });
+          const st = steps.get(i)!;
+          this.set(p.key, g.scope(`adam/${p.key}`, () => sub(cur, st.shape.length === cur.shape.length ? st : reshape(st, staticShape(cur)))));
+        }
       }
     });
   }

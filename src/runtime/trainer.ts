@@ -148,9 +148,10 @@ export class Trainer {
         if (opts.ignoreUnknown) continue;
         throw new ConfigError(`Parameter file has ${k}, which no step of this trainer uses`, 'params');
       }
-      // Adam moments are carried flat ([size], see TrainState.applyUpdate) since they are updated per parameter group;
-      // files written when they had their parameter's shape hold the same elements in the same (row-major) order.
-      const flatMoment = /^adam\/[mv]\//.test(k) && have.dims.length === 1 && e.data.length === have.size;
+      // Adam moments of small params are carried flat ([size], see TrainState.applyUpdate), of large ones in the
+      // param's shape; a file with the other shape (older files: always the param's) holds the same elements in the same
+      // row-major order.
+      const flatMoment = /^adam\/[mv]\//.test(k) && e.data.length === have.size;
       if (have.dims.join(',') !== e.shape.join(',') && !flatMoment) throw new ConfigError(`Parameter ${k} has shape [${e.shape}] in the file but [${have.dims}] here`, 'params');
       this.store.set(k, new ort.Tensor('float32', Float32Array.from(e.data), [...have.dims]));
     }
