@@ -148,8 +148,12 @@ export class Trainer {
         if (opts.ignoreUnknown) continue;
         throw new ConfigError(`Parameter file has ${k}, which no step of this trainer uses`, 'params');
       }
-      if (have.dims.join(',') !== e.shape.join(',')) throw new ConfigError(`Parameter ${k} has shape [${e.shape}] in the file but [${have.dims}] here`, 'params');
-      this.store.set(k, new ort.Tensor('float32', Float32Array.from(e.data), [...e.shape]));
+      // Adam moments of small params are carried flat ([size], see TrainState.applyUpdate), of large ones in the
+      // param's shape; a file with the other shape (older files: always the param's) holds the same elements in the same
+      // row-major order.
+      const flatMoment = /^adam\/[mv]\//.test(k) && e.data.length === have.size;
+      if (have.dims.join(',') !== e.shape.join(',') && !flatMoment) throw new ConfigError(`Parameter ${k} has shape [${e.shape}] in the file but [${have.dims}] here`, 'params');
+      this.store.set(k, new ort.Tensor('float32', Float32Array.from(e.data), [...have.dims]));
     }
     return { ...f.meta };
   }

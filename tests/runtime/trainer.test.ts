@@ -8,7 +8,7 @@ import * as b from '../../src/graph/api.js';
 import { toOnnx } from '../../src/graph/emit.js';
 import { Graph } from '../../src/graph/ir.js';
 import { dense, denseParams } from '../../src/graph/nn.js';
-import { compileForward, compileTrainStep } from '../../src/graph/optim.js';
+import { compileForward, compileTrainStep, FLAT_ADAM_MAX } from '../../src/graph/optim.js';
 import { Rng } from '../../src/core/rng.js';
 import { decodeParams, encodeParams } from '../../src/runtime/params-file.js';
 import { createSession, DeviceError, ort } from '../../src/runtime/session.js';
@@ -53,6 +53,50 @@ describe('optimizers', () => {
       for (const k of ['p', 'q'] as const) Array.from(tr.value(k)).forEach((x, i) => expect(x).toBeCloseTo(ref[k][i]!, 5));
     }
     expect(tr.value('adam/step/default')[0]).toBe(6);
+    await tr.dispose();
+  });
+
+  it('Adam over a group of 2-D, 1-D and large params (small ones concatenated, large ones alone) matches a per-tensor reference', async () => {
+    const g = new Graph();
+    const c = g.input('c', [2, 3]);
+    const w = g.param('net/W', [2, 3], Float32Array.from([0.5, -1, 2, 0.1, 0.2, -0.3]), 'net');
+    const bias = g.param('net/b', [3], Float32Array.from([1, -2, 0.5]), 'net');
+    const s = g.param('other/s', [], Float32Array.from([0.7]), 'other');
+    // above FLAT_ADAM_MAX: updated on its own, moments in its shape
+    const bigInit = Float32Array.from({ length: 2 * 8193 }, (_, i) => Math.sin(i));
+    const big = g.param('net/big', [2, 8193], bigInit, 'net');
+    expect(2 * 8193).toBeGreaterThan(FLAT_ADAM_MAX);
+    // loss = Σ c·W + ½ΣW² + Σ b·W[0] + s² + ½Σbig² ⇒ dW = c + W + [b; 0], db = W[0], ds = 2s, dbig = big
+    const row0 = b.slice(w, [0], [1], [0]);
+    const loss = b.add(b.add(b.add(b.reduceSum(b.add(b.mul(c, w), b.mul(b.square(w), 0.5))), b.reduceSum(b.mul(bias, row0))), b.square(s)), b.mul(b.reduceSum(b.square(big)), 0.5));
+    const lr = 0.05, b1 = 0.8, b2 = 0.99, eps = 1e-8;
+    const step = compileTrainStep({ name: 'train', loss, params: g.paramList(), optimizer: { kind: 'adam', lr, beta1: b1, beta2: b2, eps } });
+    expect(step.state.find((x) => x.key === 'adam/m/net/W')!.shape).toEqual([6]);
+    expect(step.state.find((x) => x.key === 'adam/v/net/big')!.shape).toEqual([2, 8193]);
+    const tr = await Trainer.create([step], { intraOpThreads: 1 });
+    const cv = [0.3, -0.2, 1.5, 0.4, 0.0, -1];
+    const P = { W: [0.5, -1, 2, 0.1, 0.2, -0.3], b: [1, -2, 0.5], s: [0.7], big: Array.from(bigInit) };
+    const M = { W: new Array(6).fill(0), b: [0, 0, 0], s: [0], big: new Array(bigInit.length).fill(0) };
+    const V = { W: new Array(6).fill(0), b: [0, 0, 0], s: [0], big: new Array(bigInit.length).fill(0) };
+    for (let t = 1; t <= 4; t++) {
+      await tr.run('train', { c: { data: Float32Array.from(cv), shape: [2, 3] } });
+      const G = { W: P.W.map((x, i) => cv[i]! + x + (i < 3 ? P.b[i]! : 0)), b: P.b.map((_, i) => P.W[i]!), s: [2 * P.s[0]!], big: P.big };
+      for (const k of ['W', 'b', 's', 'big'] as const) {
+        P[k] = P[k].map((x, i) => {
+          M[k][i] = b1 * M[k][i]! + (1 - b1) * G[k][i]!;
+          V[k][i] = b2 * V[k][i]! + (1 - b2) * G[k][i]! ** 2;
+          return x - (lr * M[k][i]! / (1 - b1 ** t)) / (Math.sqrt(V[k][i]! / (1 - b2 ** t)) + eps);
+        });
+      }
+      Array.from(tr.value('net/W')).forEach((x, i) => expect(x).toBeCloseTo(P.W[i]!, 5));
+      Array.from(tr.value('net/b')).forEach((x, i) => expect(x).toBeCloseTo(P.b[i]!, 5));
+      expect(tr.value('other/s')[0]).toBeCloseTo(P.s[0]!, 5);
+      Array.from(tr.value('adam/v/net/W')).forEach((x, i) => expect(x).toBeCloseTo(V.W[i]!, 5));
+      const bigNow = tr.value('net/big');
+      for (const i of [0, 1, 8192, 8193, 16385]) expect(bigNow[i]).toBeCloseTo(P.big[i]!, 5);
+    }
+    expect(tr.value('adam/step/net')[0]).toBe(4);
+    expect(tr.value('adam/step/other')[0]).toBe(4);
     await tr.dispose();
   });
 
@@ -173,6 +217,15 @@ describe('trainer', () => {
     for (const [k, v] of before) expect(tr.value(k)).toEqual(v);
     expect((await tr.run('train', feed))['loss']).toBe(lossA); // same state ⇒ same next step
     expect(Buffer.compare(Buffer.from(tr.save({}, 'mlp/')), Buffer.from(tr.save({}, 'mlp/')))).toBe(0);
+
+    // files written when Adam moments had their parameter's shape ([2, 32]) load by element count
+    const old = decodeParams(saved);
+    const asOld = new Map([...old.tensors].map(([k, e]) => [k, k === 'adam/m/mlp/fc0/W' || k === 'adam/v/mlp/fc0/W' ? { ...e, shape: [2, 32] } : e]));
+    expect(tr.load(encodeParams(asOld, { iteration: '3' }))).toEqual({ iteration: '3' });
+    for (const [k, v] of before) expect(tr.value(k)).toEqual(v);
+    expect((await tr.run('train', feed))['loss']).toBe(lossA);
+    const wrongSize = new Map([...old.tensors].map(([k, e]) => [k, k === 'adam/m/mlp/fc0/W' ? { shape: [2, 31], data: e.data.subarray(0, 62) } : e]));
+    expect(() => tr.load(encodeParams(wrongSize))).toThrow(/Parameter adam\/m\/mlp\/fc0\/W has shape \[2,31\] in the file but \[64\] here/);
 
     const model = toOnnx({ outputs: [{ name: 'pred', value: pred }], inputs: [x], bake: tr.values('mlp/') });
     const s = await createSession(model);
