@@ -315,9 +315,11 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     ctx.progress(1, `${keep.length} unique of ${rows.length / A}${p.uniqueTuples.resampleEphemeral ? `, ${resampled} ephemeral ports drawn anew` : ''}`);
     return { merged: rows.length / A, unique: keep.length, starts, resampledPorts: resampled };
   }
-  const { sample } = await import('../model/index.js');
+  const { sample, sampleAttributes } = await import('../model/index.js');
   if (p.attributesOnly) {
-    const s = await sample({ checkpoint: await loadCheckpoint(inWorkdir(wd, p.checkpoint)), n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
+    // the attribute generator alone (no features: the fill only looks at 5-tuples; the kept rows get their features
+    // in step 4); the rows equal those of a full sample() with the same seed
+    const s = await sampleAttributes({ checkpoint: await loadCheckpoint(inWorkdir(wd, p.checkpoint)), n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
     await writeF32(inWorkdir(wd, p.attributesOnly.out), s.attributesDiscrete);
     ctx.progress(1, `${s.n} attributes`);
     return { n: s.n };

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/core/rng.js';
-import { apportion, generateStage, mergeByFlowTags, sampleRowIndices, startingRows, type GenerateStageResult } from '../../src/pipeline/generate.js';
+import { apportion, generateChunkJob, generateStage, mergeByFlowTags, sampleRowIndices, startingRows, type GenerateStageResult } from '../../src/pipeline/generate.js';
 import { resolveRunConfig, runPipeline } from '../../src/pipeline/run.js';
 import { loadManifest } from '../../src/pipeline/manifest.js';
 import { loadPreprocessSummary } from '../../src/pipeline/chunk-tensors.js';
@@ -15,6 +15,10 @@ import { workdirIdentity } from '../../src/pipeline/lease.js';
 import { chunkRealRows } from '../../src/pipeline/postprocess.js';
 import { readTrace } from '../../src/io/read-trace.js';
 import { tinyConfig } from './helpers.js';
+import { trainedChunk } from '../../src/pipeline/train.js';
+import { inWorkdir, readF32, relativeToWorkdir } from '../../src/pipeline/workdir.js';
+import { loadCheckpoint } from '../../src/pipeline/checkpoints.js';
+import { sample } from '../../src/model/index.js';
 
 const UGR = '/work/shared/data/netflow/ugr16-netshare-1k.csv';
 
@@ -142,6 +146,15 @@ describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file i
     expect(bytes(split)).toEqual(wholeBytes);
     // a different batch size draws different noise: the comparison above can fail
     expect(wholeBytes).not.toEqual(smallBytes);
+    // the fill's attribute job runs the attribute generator alone: its rows are the discrete attributes the full
+    // generator (features too) draws for the same checkpoint and seed, so only the sampling cost changed
+    const ck = inWorkdir(wd, (await trainedChunk(wd, summary.chunks[0]!)).lastCheckpoint);
+    const job = { chunk: summary.chunks[0]!, pass: 0, checkpoint: relativeToWorkdir(wd, ck), iteration: -1, seed: 11, device: 'cpu' as const, n: 2100 };
+    await generateChunkJob({ ...job, attributesOnly: { out: 'generate/attr-only-test.f32' } }, { workdir: wd, threads: 1, progress: () => {} });
+    const viaJob = await readF32(join(wd, 'generate', 'attr-only-test.f32'));
+    const viaFull = await sample({ checkpoint: await loadCheckpoint(ck), n: 2100, seed: 11, threads: 1 });
+    expect(viaJob.length).toBe(viaFull.attributesDiscrete.length);
+    expect(viaJob).toEqual(viaFull.attributesDiscrete);
     const full = await generateStage({ ...base, selectOn: 'full' });
     expect(full.selection).toBeUndefined();
     for (const c of small.chunks) expect(full.candidates.filter((x) => x.chunk === c.chunk).length).toBe(c.candidates);
