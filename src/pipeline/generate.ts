@@ -7,7 +7,7 @@ export { FILL_OVERSAMPLE, GENERATE_VERSION, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE
 import { z } from 'zod';
 import type { NetShareConfig } from '../config/schema.js';
 import { decodeChunk, type DecodedChunk, type EncoderSet, type Layout } from '../encode/tensors.js';
-import { embeddingRowsOf, nearestRows } from './embedding-decode.js';
+import { embeddingRowsOf, nearestRows, snapEmbeddings } from './embedding-decode.js';
 import { indexFlows } from '../io/flow-key.js';
 import { concatTables, takeRows } from '../io/rows.js';
 import { Rng } from '../core/rng.js';
@@ -286,6 +286,8 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     const raw = await readF32(inWorkdir(wd, p.accept.raw));
     const tags = tagOffsets(layout);
     const starts = tags ? startingRows(raw, A, tags, p.chunk) : raw;
+    // the one search over the port/protocol vocabularies these rows get: every later decode is an exact hit
+    await snapEmbeddings(encoders, starts, A, starts.length / A);
     const resampled = p.accept.resampleEphemeral ? await resampleEphemeralPorts(wd, p.chunk, starts, layout, encoders, p.seed) : 0;
     const prev = p.accept.prev !== undefined ? await readF32(inWorkdir(wd, p.accept.prev)) : new Float32Array(0);
     const all = new Float32Array(prev.length + starts.length);
