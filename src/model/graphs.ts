@@ -289,12 +289,6 @@ export function generatorOnnx(cfg: ModelConfig, layout: ModelLayout, weights?: R
   });
 }
 
-/** Names of the attribute-only generator graph's inputs and outputs. */
-export const ATTRIBUTE_GENERATOR_IO = {
-  inputs: ['z_attr'],
-  outputs: ['attributes', 'attributes_discrete'],
-} as const;
-
 /**
  * The attribute generator alone, for sampling (BatchNorm on running statistics, symbolic batch N): z_attr [N,Za] →
  * attributes [N,A] (soft) and attributes_discrete [N,A]. The same nodes as generatorOnnx's attribute part, so the

@@ -5,4 +5,4 @@ export { parseModelConfig, presetModelConfig, modelConfigSchema, MODEL_PRESETS, 
 export { type ModelLayout, type FieldSlice, type Activation, type ChunkTensors, validateLayout, validateTensors, withGenFlag, layoutWidth } from './layout.js';
 export { applyStoppingRule, discreteCopy, stopMask } from './postprocess.js';
 export { encodeCheckpoint, decodeCheckpoint, readCheckpoint, type Checkpoint, type CheckpointStore } from './checkpoint.js';
-export { ATTRIBUTE_GENERATOR_IO, GENERATOR_IO } from './graphs.js';
+export { GENERATOR_IO } from './graphs.js';
