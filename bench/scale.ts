@@ -9,6 +9,9 @@
 // Run: npm run build:ts && npx vite-node bench/scale.ts [--sizes 20000,50000,100000] [--iterations 200]
 //        [--checkpoint-every 100] [--chunks 5] [--workers 2] [--input FILE] [--keep]
 //      Sizes of the issue: --sizes 100000,300000,1000000 (the full day: 1367375).
+//      --dir D --from generate: reuse the slices and trained workdirs of an earlier --keep run in D (its wd-<N>) and
+//      run only generate + postprocess and evaluate again (code changes to generation, same model; implies --keep).
+//      --flows F: ask generation for F flows (netshare run --flows) instead of the input's count.
 //      → a table on stdout, JSON in bench/out/scale-<stamp>.json.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,7 +34,13 @@ const checkpointEvery = Number(arg('checkpoint-every', String(Math.max(1, Math.f
 const chunks = Number(arg('chunks', '5'));
 const workers = Number(arg('workers', '2'));
 const input = resolve(arg('input', join(ROOT, '../shared/data/netflow/ugr16-2016-04-11.csv.gz')));
-const keep = process.argv.includes('--keep');
+const from = arg('from', 'preprocess') as (typeof STAGES)[number];
+const reuse = process.argv.includes('--dir') ? resolve(arg('dir', '')) : undefined;
+const flows = process.argv.includes('--flows') ? Number(arg('flows', '')) : undefined;
+const keep = process.argv.includes('--keep') || reuse !== undefined;
+if (!(STAGES as readonly string[]).includes(from) || from === 'postprocess' || from === 'evaluate') throw new Error(`Expected preprocess, train or generate for --from but received ${from}`);
+if (from !== 'preprocess' && reuse === undefined) throw new Error('--from needs --dir (the folder of an earlier --keep run)');
+if (flows !== undefined && !(Number.isInteger(flows) && flows > 0)) throw new Error(`Expected a positive integer for --flows but received ${arg('flows', '')}`);
 if (!existsSync(RUN_JS)) throw new Error(`${RUN_JS} is missing: run \`npm run build:ts\` first`);
 if (!existsSync(input)) throw new Error(`${input} is missing (the shared traces live in ../shared/data)`);
 if (sizes.some((n) => !(Number.isInteger(n) && n > 0))) throw new Error(`Expected positive integers for --sizes but received ${arg('sizes', '')}`);
@@ -47,21 +56,22 @@ const config = {
 interface StageRow { stage: string; wallS: number; cpuS: number; peakRssMiB: number; sharedWith?: string }
 interface SizeRow { records: number; stages: StageRow[]; synthetic?: { records: number; flows: number }; generation?: unknown }
 
-const dir = mkdtempSync(join(tmpdir(), 'ns-scale-'));
+const dir = reuse ?? mkdtempSync(join(tmpdir(), 'ns-scale-'));
+const groups = PROCS.slice(PROCS.findIndex((g) => g[0] === from));
 const results: SizeRow[] = [];
 const load0 = loadavg();
 for (const n of sizes) {
   const csv = join(dir, `ugr16-${n}.csv`);
-  await sliceCsv(input, n, csv);
+  if (!(reuse && existsSync(csv))) await sliceCsv(input, n, csv);
   const wd = join(dir, `wd-${n}`);
   const row: SizeRow = { records: n, stages: [] };
-  for (const group of PROCS) {
+  for (const group of groups) {
     // one process per group: runPipeline from = first, to = last stage of the group
     const script = `
       const { runPipeline, resolveRunConfig } = await import(${JSON.stringify(RUN_JS)});
       const r = await runPipeline({ input: ${JSON.stringify(csv)}, workdir: ${JSON.stringify(wd)}, workers: ${workers},
         config: resolveRunConfig({ raw: ${JSON.stringify(config)} }),
-        from: ${JSON.stringify(group[0])}, to: ${JSON.stringify(group.at(-1))}, downstream: false, privacy: false });
+        from: ${JSON.stringify(group[0])}, to: ${JSON.stringify(group.at(-1))}, downstream: false, privacy: false${flows !== undefined ? `, flows: ${flows}` : ''} });
       process.stdout.write(JSON.stringify({ stages: r.stages, fidelity: r.fidelity ?? null }));`;
     // a file, not `node -e`: the local pool forks workers with this process's exec arguments
     const file = join(dir, `stage-${group[0]}.mjs`);
@@ -94,10 +104,11 @@ function exponent(xs: number[], ys: number[]): number | null {
   return sxx > 0 ? pts.reduce((a, p) => a + (p[0] - mx) * (p[1] - my), 0) / sxx : null;
 }
 const load1 = loadavg();
-console.log(`scale: ${input}, ${chunks} chunks, ${iterations} iterations (checkpoint every ${checkpointEvery}), ${workers} workers; load average ${load0[0]!.toFixed(1)} → ${load1[0]!.toFixed(1)}`);
+console.log(`scale: ${input}, ${chunks} chunks, ${iterations} iterations (checkpoint every ${checkpointEvery}), ${workers} workers${reuse ? `, from ${from} in ${reuse}` : ''}${flows !== undefined ? `, --flows ${flows}` : ''}; load average ${load0[0]!.toFixed(1)} → ${load1[0]!.toFixed(1)}`);
 console.log(`${'stage'.padEnd(12)} ${sizes.map((n) => `${n} rec: s / CPU-s / MiB`.padStart(30)).join(' ')} ${'exp(wall)'.padStart(10)} ${'exp(CPU)'.padStart(9)}`);
 const exps: Record<string, { wall: number | null; cpu: number | null }> = {};
 for (const stage of STAGES) {
+  if (!results[0]!.stages.some((s) => s.stage === stage)) continue;
   const st = results.map((r) => r.stages.find((s) => s.stage === stage)!);
   const e = { wall: exponent(sizes, st.map((s) => s.wallS)), cpu: exponent(sizes, st.map((s) => s.cpuS)) };
   exps[stage] = e;
@@ -112,6 +123,6 @@ for (const r of results) {
 const outDir = join(ROOT, 'bench', 'out');
 mkdirSync(outDir, { recursive: true });
 const file = join(outDir, `scale-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify({ input, sizes, iterations, checkpointEvery, chunks, workers, loadavg: { before: load0, after: load1 }, results, exponents: exps }, null, 2));
+writeFileSync(file, JSON.stringify({ input, sizes, from, flows, iterations, checkpointEvery, chunks, workers, loadavg: { before: load0, after: load1 }, results, exponents: exps }, null, 2));
 console.log(`JSON: ${file}`);
 if (!keep) rmSync(dir, { recursive: true, force: true });

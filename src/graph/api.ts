@@ -158,6 +158,8 @@ export function zerosLike(x: Value): Value {
 }
 
 export const argMax = (x: Value, axis = -1, keepdims = false): Value => node('ArgMax', [x], { axis, keepdims: keepdims ? 1 : 0 });
+/** The k largest values along `axis` and their int64 indices, sorted, ties to the lower index (ONNX TopK). */
+export const topK = (x: Value, k: number, axis = -1): [Value, Value] => nodeN('TopK', [x, ints(x.graph, [k])], { axis, largest: 1, sorted: 1 }) as [Value, Value];
 
 /** One-hot float32 encoding of int64 indices along a new last axis. */
 export function oneHot(indices: Value, depth: number): Value {

@@ -289,6 +289,37 @@ export function generatorOnnx(cfg: ModelConfig, layout: ModelLayout, weights?: R
   });
 }
 
+/**
+ * The attribute generator alone, for sampling (BatchNorm on running statistics, symbolic batch N): z_attr [N,Za] →
+ * attributes [N,A] (soft) and attributes_discrete [N,A]. The same nodes as generatorOnnx's attribute part, so the
+ * same z_attr gives the same rows; what it leaves out is the feature LSTM over T records, which is most of a
+ * sampling run. The generate stage's fill passes use it: they only look at 5-tuples, and features are sampled later,
+ * conditioned on the rows that were kept (generatorOnnx with use_given = 1). With `weights`, baked in as there.
+ */
+export function attributeGeneratorOnnx(cfg: ModelConfig, layout: ModelLayout, weights?: ReadonlyMap<string, Float32Array>, metadata: Record<string, string> = {}): Uint8Array {
+  const g = new Graph();
+  const params = declareParams(g, paramSpecs(cfg, layout, ['gen']), new ParamInit(0));
+  const ctx: NetContext = { g, params, cfg, layout, mode: 'infer', bn: [] };
+  const zA = g.input('z_attr', ['N', cfg.attributeNoiseDim]);
+  const a = attributeGenerator(ctx, zA);
+  let bake: Map<string, Float32Array> | undefined;
+  if (weights) {
+    // only what the attribute generator reads (toOnnx ignores the rest, but a missing feature weight must not fail)
+    bake = new Map();
+    for (const [name] of params) if (name.startsWith('gen/attr/')) bake.set(name, mustGet(weights, name));
+    for (const s of bnStateSpecs(cfg)) if (s.name.startsWith('bn:gen/attr/')) bake.set(s.name, mustGet(weights, s.name));
+  }
+  return toOnnx({
+    name: 'doppelganger_attribute_generator',
+    outputs: [
+      { name: 'attributes', value: a.attributes },
+      { name: 'attributes_discrete', value: a.discrete },
+    ],
+    ...(bake ? { bake } : {}),
+    metadata: { ...metadata, layout: JSON.stringify(layout), sampleLen: String(cfg.sampleLen) },
+  });
+}
+
 function mustGet(m: ReadonlyMap<string, Float32Array>, k: string): Float32Array {
   const v = m.get(k);
   if (!v) throw new InputError(`Generator weight ${k} is missing from the checkpoint`);

@@ -2,7 +2,7 @@
 import { ConfigError, InputError, InternalError, expected } from '../errors.js';
 import { createSession, ort, type Device } from '../runtime/session.js';
 import type { Checkpoint } from './checkpoint.js';
-import { generatorOnnx } from './graphs.js';
+import { attributeGeneratorOnnx, generatorOnnx } from './graphs.js';
 import { layoutWidth, type ModelLayout } from './layout.js';
 import { applyStoppingRule } from './postprocess.js';
 import { Rng } from '../core/rng.js';
@@ -115,6 +115,52 @@ export async function sample(opts: SampleOptions): Promise<SampleResult> {
     await session.release();
   }
   return { n, layout, attributes, attributesDiscrete, features, genFlags, lengths };
+}
+
+export interface AttributeSampleResult {
+  n: number;
+  layout: ModelLayout;
+  /** [n, A]: generated soft attributes. */
+  attributes: Float32Array;
+  /** [n, A]: argmax one-hot for softmax fields. */
+  attributesDiscrete: Float32Array;
+}
+
+/**
+ * Draws the attributes of `n` flows without their features: the attribute generator alone (attributeGeneratorOnnx).
+ * Each batch's z_attr is the first draw of the same noise stream sample() uses, so the rows equal sample()'s
+ * `attributes` and `attributesDiscrete` for the same checkpoint, n, seed, batchSize and firstFlow; features for
+ * chosen rows come later from sample() with givenAttributes. Costs a fraction of sample() (no LSTM over the records)
+ * and holds no [n, T, F] buffer.
+ */
+export async function sampleAttributes(opts: Omit<SampleOptions, 'givenAttributes'>): Promise<AttributeSampleResult> {
+  const { cfg, layout, weights } = load(opts.checkpoint);
+  const A = layoutWidth(layout.attributes);
+  const n = opts.n ?? 0;
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(expected('a non-negative integer', 'n', n), 'n');
+  const batch = opts.batchSize ?? 1000;
+  const seed = opts.seed ?? 0;
+  const first = opts.firstFlow ?? 0;
+  if (!Number.isInteger(first) || first < 0 || first % batch !== 0) throw new ConfigError(expected(`a non-negative multiple of the batch size ${batch}`, 'firstFlow', first), 'firstFlow');
+  const session = await createSession(attributeGeneratorOnnx(cfg, layout, weights), {
+    device: opts.device ?? 'cpu',
+    ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}),
+  });
+  const attributes = new Float32Array(n * A);
+  const attributesDiscrete = new Float32Array(n * A);
+  try {
+    for (let at = 0; at < n; at += batch) {
+      const m = Math.min(batch, n - at);
+      // sample()'s z stream of batch b: z_attr is its first m·Za normals (z_feat follows; not drawn here)
+      const zRng = Rng.forPurpose(seed, `sample/noise/z/${(first + at) / batch}`);
+      const out = await session.run({ z_attr: new ort.Tensor('float32', zRng.normals(m * cfg.attributeNoiseDim), [m, cfg.attributeNoiseDim]) });
+      attributes.set(out['attributes']!.data as Float32Array, at * A);
+      attributesDiscrete.set(out['attributes_discrete']!.data as Float32Array, at * A);
+    }
+  } finally {
+    await session.release();
+  }
+  return { n, layout, attributes, attributesDiscrete };
 }
 
 /**

@@ -94,3 +94,26 @@ export async function embeddingRowsOf(set: EncoderSet, attributes: Float32Array,
   }
   return out;
 }
+
+/**
+ * Replaces, in place, the vector of every embedding-encoded metadata field of attribute rows [n, A] by the vocabulary
+ * vector it decodes to (its nearest row), and returns those rows per field as embeddingRowsOf does. The rows decode
+ * to the same values afterwards, now as exact hits (a hash lookup instead of a search over the vocabulary): the
+ * generate stage snaps sampled attributes once, when its fill first decodes them, so that the 5-tuple dedupe, the
+ * flow-tag merge's dedupe, the selection samples and the feature jobs do not search again. The features are then
+ * conditioned on the vocabulary vector of the port that is written out (what the model saw in training) rather
+ * than on the raw generated vector.
+ */
+export async function snapEmbeddings(set: EncoderSet, attributes: Float32Array, A: number, n: number): Promise<Map<number, Int32Array>> {
+  const found = await embeddingRowsOf(set, attributes, A, n);
+  let off = 0;
+  for (const [k, e] of set.metadata.entries()) {
+    const at = found.get(k);
+    if (at) {
+      const { vectors, vecDim } = e as EmbeddingEncoder;
+      for (let r = 0; r < n; r++) attributes.set(vectors.subarray(at[r]! * vecDim, (at[r]! + 1) * vecDim), r * A + off);
+    }
+    off += e.dim;
+  }
+  return found;
+}

@@ -7,7 +7,7 @@ export { FILL_OVERSAMPLE, GENERATE_VERSION, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE
 import { z } from 'zod';
 import type { NetShareConfig } from '../config/schema.js';
 import { decodeChunk, type DecodedChunk, type EncoderSet, type Layout } from '../encode/tensors.js';
-import { embeddingRowsOf, nearestRows } from './embedding-decode.js';
+import { embeddingRowsOf, nearestRows, snapEmbeddings } from './embedding-decode.js';
 import { applyPortRange, chunkPorts, EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT, portSlices } from './ephemeral-ports.js';
 import { argmaxBins, keepSoftBins, softBinPick } from './flow-starts.js';
 export { EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT };
@@ -300,6 +300,8 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     const raw = await readF32(inWorkdir(wd, p.accept.raw));
     const tags = tagOffsets(layout);
     const starts = tags ? startingRows(raw, A, tags, p.chunk) : raw;
+    // the one search over the port/protocol vocabularies these rows get: every later decode is an exact hit
+    await snapEmbeddings(encoders, starts, A, starts.length / A);
     const resampled = p.accept.resampleEphemeral ? await resampleEphemeralPorts(wd, p.chunk, starts, layout, encoders, p.seed) : 0;
     const prev = p.accept.prev !== undefined ? await readF32(inWorkdir(wd, p.accept.prev)) : new Float32Array(0);
     const all = new Float32Array(prev.length + starts.length);
@@ -329,9 +331,11 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     ctx.progress(1, `${keep.length} unique of ${rows.length / A}${p.uniqueTuples.resampleEphemeral ? `, ${resampled} ephemeral ports drawn anew` : ''}`);
     return { merged: rows.length / A, unique: keep.length, starts, resampledPorts: resampled };
   }
-  const { sample } = await import('../model/index.js');
+  const { sample, sampleAttributes } = await import('../model/index.js');
   if (p.attributesOnly) {
-    const s = await sample({ checkpoint: await loadCheckpoint(inWorkdir(wd, p.checkpoint)), n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
+    // the attribute generator alone (no features: the fill only looks at 5-tuples; the kept rows get their features
+    // in step 4); the rows equal those of a full sample() with the same seed
+    const s = await sampleAttributes({ checkpoint: await loadCheckpoint(inWorkdir(wd, p.checkpoint)), n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
     if (p.flowStartBin === 'sample') keepSoftBins(s.attributes, s.attributesDiscrete, await loadLayout(wd));
     await writeF32(inWorkdir(wd, p.attributesOnly.out), s.attributesDiscrete);
     ctx.progress(1, `${s.n} attributes`);

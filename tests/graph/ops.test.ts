@@ -136,6 +136,12 @@ const cases: Case[] = [
     return { out: b.add(b.cast(m, 'float32'), b.mul(b.cast(e, 'float32'), 2)), wrt: [] };
   } },
   { name: 'ArgMax + OneHot', ops: ['ArgMax', 'OneHot'], diff: false, build: (c) => { const x = c.x([4, 5]); return { out: b.oneHot(b.argMax(x, -1), 5), wrt: [] }; } },
+  { name: 'TopK (values and indices, ties to the lower index)', ops: ['TopK'], diff: false, build: (c) => {
+    // whole numbers in -4..4 over 9 columns, so ties occur; indices as float so both outputs are compared
+    const x = c.x([3, 9], { lo: -2, hi: 2 });
+    const [v, i] = b.topK(b.cast(b.cast(b.mul(x, 2), 'int64'), 'float32'), 3, 1);
+    return { out: b.add(b.mul(v, 100), b.cast(i, 'float32')), wrt: [] };
+  } },
   { name: 'Shape/Size/ConstantOfShape', ops: ['Shape', 'Size', 'ConstantOfShape'], diff: false, build: (c) => { const x = c.x([3, 2], { sym: true }); return { out: b.add(b.zerosLike(x), b.cast(b.size(x), 'float32')), wrt: [] }; } },
 ];
 

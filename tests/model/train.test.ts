@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, InputError } from '../../src/errors.js';
-import { GENERATOR_IO, exportGenerator, sample, trainChunk, type TrainProgress } from '../../src/model/index.js';
+import { GENERATOR_IO, exportGenerator, sample, sampleAttributes, trainChunk, type TrainProgress } from '../../src/model/index.js';
 import { writeFileAtomic } from '../../src/io/atomic.js';
 import { checkpointFiles, listCheckpoints, loadCheckpoint } from '../../src/pipeline/checkpoints.js';
 import { asCheckpointVersion1, tinyConfig, tinyLayout, tinyTensors } from './synthetic.js';
@@ -45,6 +45,19 @@ describe('trainChunk (tiny config)', () => {
     // same seed, same samples
     const s2 = await sample({ checkpoint: await loadCheckpoint(res.lastCheckpoint), n: 50, seed: 1, batchSize: 16 });
     expect(s2.features).toEqual(s.features);
+
+    // the attribute generator alone gives sample()'s attribute rows for the same seed, batch and first flow (the fill
+    // passes of the generate stage rely on it), and a different seed gives other rows
+    for (const firstFlow of [0, 32]) {
+      const full = await sample({ checkpoint: await loadCheckpoint(res.lastCheckpoint), n: 37, seed: 4, batchSize: 16, firstFlow });
+      const attrs = await sampleAttributes({ checkpoint: await loadCheckpoint(res.lastCheckpoint), n: 37, seed: 4, batchSize: 16, firstFlow });
+      expect(attrs.n).toBe(37);
+      expect(attrs.attributes).toEqual(full.attributes);
+      expect(attrs.attributesDiscrete).toEqual(full.attributesDiscrete);
+    }
+    const other = await sampleAttributes({ checkpoint: await loadCheckpoint(res.lastCheckpoint), n: 37, seed: 5, batchSize: 16 });
+    expect(other.attributes).not.toEqual(s.attributes.subarray(0, 37 * 4));
+    await expect(sampleAttributes({ checkpoint: await loadCheckpoint(res.lastCheckpoint), n: 3, batchSize: 16, firstFlow: 5 })).rejects.toThrow(/multiple of the batch size 16/);
 
     // conditional sampling keeps the given attributes
     const given = tensors.attributes.slice(0, 7 * 4);

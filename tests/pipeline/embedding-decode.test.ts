@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/core/rng.js';
 import { EmbeddingEncoder } from '../../src/encode/fields.js';
-import { nearestRows } from '../../src/pipeline/embedding-decode.js';
+import { nearestRows, snapEmbeddings } from '../../src/pipeline/embedding-decode.js';
+import type { EncoderSet } from '../../src/encode/tensors.js';
 
 function unitVectors(n: number, dim: number, rng: Rng): Float32Array {
   const v = rng.normals(n * dim);
@@ -49,4 +50,34 @@ describe('nearestRows', () => {
     // the duplicate rows are never answered (their lower twins are)
     expect(Array.from(got).filter((x) => x === 2500 || x === 12)).toEqual([]);
   }, 120_000);
+
+  it('snapEmbeddings writes each row\'s nearest vocabulary vector over the generated one and leaves other fields alone', async () => {
+    const rng = Rng.forPurpose(6, 'test/embedding-snap');
+    const V = 500;
+    const dim = 10;
+    const vecs = unitVectors(V, dim, rng);
+    const enc = new EmbeddingEncoder('port', 'word2vecPort', Array.from({ length: V }, (_, i) => 2000 + i), vecs, dim);
+    // [3 other dims | port embedding | 2 other dims]: a stand-in for a non-embedding field before it
+    const set = { metadata: [{ dim: 3 }, enc] } as unknown as EncoderSet;
+    const A = 3 + dim + 2;
+    const n = 300;
+    const rows = Float32Array.from({ length: n * A }, () => Math.tanh(2 * rng.normal()));
+    const before = Float32Array.from(rows);
+    const expected = await nearestRows(enc, before, A, 3, n);
+    const found = await snapEmbeddings(set, rows, A, n);
+    expect(Array.from(found.get(1)!)).toEqual(Array.from(expected));
+    const index = enc.nearestIndex();
+    let moved = 0;
+    for (let r = 0; r < n; r++) {
+      expect(index.exactHit(rows, r * A + 3)).toBe(expected[r]);
+      expect(Array.from(rows.subarray(r * A + 3, r * A + 3 + dim))).toEqual(Array.from(vecs.subarray(expected[r]! * dim, (expected[r]! + 1) * dim)));
+      expect(Array.from(rows.subarray(r * A, r * A + 3))).toEqual(Array.from(before.subarray(r * A, r * A + 3)));
+      expect(Array.from(rows.subarray(r * A + 3 + dim, (r + 1) * A))).toEqual(Array.from(before.subarray(r * A + 3 + dim, (r + 1) * A)));
+      if (rows[r * A + 3] !== before[r * A + 3]) moved++;
+    }
+    // generated (tanh) vectors are not vocabulary vectors: snapping moved them
+    expect(moved).toBe(n);
+    // snapped rows decode to the same values, without a search
+    expect(Array.from(await nearestRows(enc, rows, A, 3, n))).toEqual(Array.from(expected));
+  });
 });

@@ -6,15 +6,20 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/core/rng.js';
-import { apportion, generateStage, mergeByFlowTags, sampleRowIndices, startingRows, type GenerateStageResult } from '../../src/pipeline/generate.js';
+import { apportion, generateChunkJob, generateStage, mergeByFlowTags, sampleRowIndices, startingRows, type GenerateStageResult } from '../../src/pipeline/generate.js';
 import { resolveRunConfig, runPipeline } from '../../src/pipeline/run.js';
 import { loadManifest } from '../../src/pipeline/manifest.js';
-import { loadPreprocessSummary } from '../../src/pipeline/chunk-tensors.js';
+import { loadEncoders, loadLayout, loadPreprocessSummary } from '../../src/pipeline/chunk-tensors.js';
 import { InProcessExecutor } from '../../src/pipeline/executor.js';
 import { workdirIdentity } from '../../src/pipeline/lease.js';
 import { chunkRealRows } from '../../src/pipeline/postprocess.js';
 import { readTrace } from '../../src/io/read-trace.js';
 import { tinyConfig } from './helpers.js';
+import { trainedChunk } from '../../src/pipeline/train.js';
+import { attrCleanPath, inWorkdir, readF32, relativeToWorkdir } from '../../src/pipeline/workdir.js';
+import { EmbeddingEncoder } from '../../src/encode/fields.js';
+import { loadCheckpoint } from '../../src/pipeline/checkpoints.js';
+import { sample } from '../../src/model/index.js';
 
 const UGR = '/work/shared/data/netflow/ugr16-netshare-1k.csv';
 
@@ -113,6 +118,24 @@ describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file i
     const small = await generateStage({ ...base, selectionSampleFlows: 40 });
     // read now: every generate run replaces <wd>/generate
     const smallBytes = bytes(small);
+    // the fill snapped the port/protocol embeddings of the rows it kept to vocabulary vectors: the features were
+    // conditioned on them, and decoding them again is a lookup, not a search
+    const layout = await loadLayout(wd);
+    const encoders = await loadEncoders(wd);
+    let off = 0;
+    let embeddingFields = 0;
+    for (const e of encoders.metadata) {
+      if (e instanceof EmbeddingEncoder) {
+        embeddingFields++;
+        const index = e.nearestIndex();
+        for (const k of summary.chunks) {
+          const rows = await readF32(attrCleanPath(wd, k, 0));
+          for (let r = 0; r < rows.length / layout.attributeDim; r++) expect(index.exactHit(rows, r * layout.attributeDim + off)).toBeGreaterThanOrEqual(0);
+        }
+      }
+      off += e.dim;
+    }
+    expect(embeddingFields).toBe(3); // srcport, dstport, proto
     const sel = small.selection!;
     expect(sel.sampleFlows).toBe(40);
     expect(sel.chunks.length).toBeGreaterThan(0);
@@ -142,6 +165,15 @@ describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file i
     expect(bytes(split)).toEqual(wholeBytes);
     // a different batch size draws different noise: the comparison above can fail
     expect(wholeBytes).not.toEqual(smallBytes);
+    // the fill's attribute job runs the attribute generator alone: its rows are the discrete attributes the full
+    // generator (features too) draws for the same checkpoint and seed, so only the sampling cost changed
+    const ck = inWorkdir(wd, (await trainedChunk(wd, summary.chunks[0]!)).lastCheckpoint);
+    const job = { chunk: summary.chunks[0]!, pass: 0, checkpoint: relativeToWorkdir(wd, ck), iteration: -1, seed: 11, device: 'cpu' as const, n: 2100 };
+    await generateChunkJob({ ...job, attributesOnly: { out: 'generate/attr-only-test.f32' } }, { workdir: wd, threads: 1, progress: () => {} });
+    const viaJob = await readF32(join(wd, 'generate', 'attr-only-test.f32'));
+    const viaFull = await sample({ checkpoint: await loadCheckpoint(ck), n: 2100, seed: 11, threads: 1 });
+    expect(viaJob.length).toBe(viaFull.attributesDiscrete.length);
+    expect(viaJob).toEqual(viaFull.attributesDiscrete);
     const full = await generateStage({ ...base, selectOn: 'full' });
     expect(full.selection).toBeUndefined();
     for (const c of small.chunks) expect(full.candidates.filter((x) => x.chunk === c.chunk).length).toBe(c.candidates);

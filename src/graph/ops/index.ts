@@ -17,6 +17,7 @@ import { ConstantOfShape, Shape, Size } from './Shape.js';
 import { Slice } from './Slice.js';
 import { LogSoftmax, Softmax } from './Softmax.js';
 import { Split } from './Split.js';
+import { TopK } from './TopK.js';
 import { Transpose } from './Transpose.js';
 import { Squeeze, Unsqueeze } from './Unsqueeze.js';
 import { Where } from './Where.js';
@@ -26,7 +27,7 @@ export type { OpDef, AttrType } from './op.js';
 const all: OpDef[] = [
   ...Object.values(ew),
   ArgMax, OneHot, Cast, Concat, CumSum, Expand, Gather, MatMul, Pad, ReduceMean, ReduceSum, Reshape,
-  ConstantOfShape, Shape, Size, Slice, LogSoftmax, Softmax, Split, Transpose, Squeeze, Unsqueeze, Where,
+  ConstantOfShape, Shape, Size, Slice, LogSoftmax, Softmax, Split, TopK, Transpose, Squeeze, Unsqueeze, Where,
 ];
 
 export const OPS: ReadonlyMap<string, OpDef> = new Map(all.map((o) => [o.type, o]));
