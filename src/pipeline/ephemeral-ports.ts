@@ -5,12 +5,12 @@
 // - "model" (NetShare): keep the decoded port;
 // - "resample": write the embedding of a uniform draw from the chunk's real ephemeral ports into the row (generate.ts
 //   resampleEphemeralPorts) — fills the flow count but recreates real 5-tuples (23.8% copied on the enterprise pcap);
-// - "range" (this file): a decoded port that is ephemeral becomes a draw from the chunk's ephemeral port *range*
+// - "range" (this file): a decoded port that is ephemeral becomes a draw from the trace's ephemeral port *range*
 //   (a histogram of its real ephemeral ports over 1,024-port bins, uniform inside a bin), so client ports are spread
-//   as the real ones are without reproducing them. The draw is a hash of the whole generated row (its continuous flow
-//   start makes it one of a kind even where the ports decode alike), not a stream: every
-//   decode of the same generated row (the 5-tuple dedupe of the fill passes, the final decode after the features are
-//   generated conditioned on that row) gives the same port, with no state carried between jobs.
+//   as the real ones are without reproducing them. The draw is a hash of the generated row without its flow tags (its
+//   continuous flow start makes it one of a kind even where the ports decode alike), not a stream: every decode of the
+//   same row (the 5-tuple dedupe of the fill passes, the final decode after the features are generated conditioned
+//   on it, its copies carried into later chunks by the flow tags) gives the same port, with no state between jobs.
 import type { EmbeddingEncoder } from '../encode/fields.js';
 import type { DecodedChunk, EncoderSet, Layout } from '../encode/tensors.js';
 import type { Table } from '../io/table.js';
@@ -73,7 +73,7 @@ export function chunkPorts(wd: string, chunk: number, layout: Layout, ports: Emb
   return p;
 }
 
-/** The "range" policy of one chunk: which decoded ports are ephemeral, and the histogram drawn from. */
+/** The "range" policy: which decoded ports are ephemeral, and the histogram drawn from. */
 export interface PortRange {
   ephemeral(v: number): boolean;
   /** Port for two uniforms in [0, 1): a bin by the histogram, then a port uniformly inside it (≥ EPHEMERAL_MIN_PORT). */
@@ -82,7 +82,7 @@ export interface PortRange {
   count: number;
 }
 
-/** The chunk's ephemeral-range histogram, or undefined when its training flows have no ephemeral port. */
+/** The ephemeral-range histogram of the ports `cp` classes as ephemeral, or undefined when there are none. */
 export function portRange(cp: ChunkPorts): PortRange | undefined {
   const bins = new Float64Array(65536 / RANGE_BIN);
   let count = 0;
@@ -108,6 +108,30 @@ export function portRange(cp: ChunkPorts): PortRange | undefined {
   };
 }
 
+const traceCache = new Map<string, Promise<PortRange | undefined>>();
+
+/**
+ * The "range" policy of a workdir, the same for every chunk so that a flow carried into later chunks (flow tags)
+ * keeps its ports: a port is ephemeral when it is ≥ EPHEMERAL_MIN_PORT and no chunk has more than
+ * EPHEMERAL_MAX_FLOWS training flows on it; the histogram holds the ephemeral ports of all chunks. Cached per workdir.
+ */
+export function tracePortRange(wd: string, chunks: readonly number[], layout: Layout, ports: EmbeddingEncoder): Promise<PortRange | undefined> {
+  const key = `${wd}\u0000${chunks.join(',')}`;
+  let p = traceCache.get(key);
+  if (!p) {
+    p = (async () => {
+      const most = new Map<number, number>();
+      for (const c of chunks) {
+        for (const [v, k] of (await chunkPorts(wd, c, layout, ports)).flowsOf) most.set(v, Math.max(most.get(v) ?? 0, k));
+      }
+      return portRange({ flowsOf: most, ephemeral: (v) => v >= EPHEMERAL_MIN_PORT && (most.get(v) ?? 0) <= EPHEMERAL_MAX_FLOWS });
+    })();
+    traceCache.set(key, p);
+    p.catch(() => traceCache.delete(key));
+  }
+  return p;
+}
+
 /** 32-bit murmur3 finaliser. */
 function mix(h: number): number {
   h ^= h >>> 16;
@@ -118,12 +142,18 @@ function mix(h: number): number {
   return h >>> 0;
 }
 
-/** Two uniforms in [0, 1) from the float bits of `rows[off .. off + dim)` and a salt: the same row, the same pair. */
-export function rowUniforms(rows: Float32Array, off: number, dim: number, salt: number): [number, number] {
+/**
+ * Two uniforms in [0, 1) from the float bits of `rows[off .. off + dim)` — leaving out the `skip` range of the row
+ * (offsets relative to `off`) — and a salt: the same values, the same pair.
+ */
+export function rowUniforms(rows: Float32Array, off: number, dim: number, salt: number, skip?: { offset: number; dim: number }): [number, number] {
   const bits = new Uint32Array(rows.buffer, rows.byteOffset + off * 4, dim);
   let h1 = mix(0x9e3779b9 ^ salt);
   let h2 = mix(0x7f4a7c15 + salt);
+  const s0 = skip ? skip.offset : dim;
+  const s1 = skip ? skip.offset + skip.dim : dim;
   for (let i = 0; i < dim; i++) {
+    if (i >= s0 && i < s1) continue;
     h1 = mix(h1 ^ bits[i]!);
     h2 = mix((h2 + bits[i]!) >>> 0);
   }
@@ -131,17 +161,18 @@ export function rowUniforms(rows: Float32Array, off: number, dim: number, salt: 
 }
 
 /**
- * "range": every decoded port of `dec` (records of the `n` attribute rows `rows` [n, A]) that is ephemeral for the
- * chunk becomes a draw from the chunk's ephemeral range, keyed by the whole row (source and destination salted
- * apart). In place; returns how many flows' ports were drawn.
+ * "range": every decoded port of `dec` (records of the `n` attribute rows `rows` [n, A]) that is ephemeral becomes a
+ * draw from the trace's ephemeral range, keyed by the row without its flow tags (a row carried into a later chunk
+ * differs only there) and salted apart for source and destination. In place; returns how many flows' ports were drawn.
  */
-export async function applyPortRange(wd: string, chunk: number, dec: DecodedChunk, rows: Float32Array, layout: Layout, encoders: EncoderSet): Promise<number> {
+export async function applyPortRange(wd: string, chunks: readonly number[], dec: DecodedChunk, rows: Float32Array, layout: Layout, encoders: EncoderSet): Promise<number> {
   const ports = encoders.ports;
   const slices = portSlices(layout);
   if (!ports || slices.length === 0 || dec.table.length === 0) return 0;
-  const range = portRange(await chunkPorts(wd, chunk, layout, ports));
+  const range = await tracePortRange(wd, chunks, layout, ports);
   if (!range) return 0;
   const A = layout.attributeDim;
+  const tags = layout.attributes.find((a) => a.name === 'flow_tags');
   const t: Table = dec.table;
   // one draw per flow row and slice, applied to every record of that flow
   const n = rows.length / A;
@@ -157,7 +188,7 @@ export async function applyPortRange(wd: string, chunk: number, dec: DecodedChun
           drawn[s]![f] = 0x10000; // kept: not ephemeral
           continue;
         }
-        const [u, w] = rowUniforms(rows, f * A, A, s);
+        const [u, w] = rowUniforms(rows, f * A, A, s, tags);
         v = drawn[s]![f] = range.draw(u, w);
         flows++;
       }

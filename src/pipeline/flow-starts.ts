@@ -46,12 +46,15 @@ export function argmaxBins(rows: Float32Array, layout: Layout): Float32Array {
   return out;
 }
 
-/** The decode's bin choice for row f of `rows` [n, A]: a draw from the bin slice's values, keyed by the whole row. */
-export function softBinPick(rows: Float32Array, A: number): (f: number, src: Float32Array, off: number, bins: number) => number {
+/** The decode's bin choice for row f of `rows` [n, A]: a draw from the bin slice's values, keyed by the row. */
+export function softBinPick(rows: Float32Array, layout: Layout): (f: number, src: Float32Array, off: number, bins: number) => number {
+  const A = layout.attributeDim;
+  // keyed without the flow tags: a row carried into a later chunk differs only there
+  const tags = layout.attributes.find((a) => a.name === 'flow_tags');
   return (f, src, off, bins) => {
     let total = 0;
     for (let i = 0; i < bins; i++) total += Math.max(0, src[off + i]!);
-    const [u] = rowUniforms(rows, f * A, A, 0x2545f491);
+    const [u] = rowUniforms(rows, f * A, A, 0x2545f491, tags);
     if (!(total > 0)) return Math.min(bins - 1, Math.floor(u * bins));
     const target = u * total;
     let acc = 0;

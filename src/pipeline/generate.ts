@@ -208,9 +208,9 @@ async function decodeGenerated(
   const embeddingRows = await embeddingRowsOf(encoders, t.attributes, A, t.n);
   const dec = decodeChunk(t, encoders, await loadChunkMeta(workdir, chunk), {
     embeddingRows,
-    ...(policy.flowStartBin === 'sample' ? { pickBin: softBinPick(t.attributes, A) } : {}),
+    ...(policy.flowStartBin === 'sample' ? { pickBin: softBinPick(t.attributes, await loadLayout(workdir)) } : {}),
   });
-  if (policy.ephemeralPorts === 'range') await applyPortRange(workdir, chunk, dec, t.attributes, await loadLayout(workdir), encoders);
+  if (policy.ephemeralPorts === 'range') await applyPortRange(workdir, (await loadPreprocessSummary(workdir)).chunks, dec, t.attributes, await loadLayout(workdir), encoders);
   return dec;
 }
 

@@ -58,7 +58,7 @@ describe('postprocess.ephemeralPorts "range"', () => {
 
     const decode = async (): Promise<DecodedChunk> => {
       const d = await decodeChunkFromWorkdir(wd, 0, { attributes: rows, features: new Float32Array(50 * F), valid: new Uint8Array(50).fill(1), n: 50, T: 1 }, encoders);
-      expect(await applyPortRange(wd, 0, d, rows, layout, encoders)).toBe(50);
+      expect(await applyPortRange(wd, [0], d, rows, layout, encoders)).toBe(50);
       return d;
     };
     const a = await decode();
@@ -73,6 +73,17 @@ describe('postprocess.ephemeralPorts "range"', () => {
       expect([80, 443, 53]).toContain(a.table.dstPort[i]); // service ports as generated
     }
     expect(outside).toBeGreaterThan(40); // drawn from the range, not from the real ports (60 of 1,024)
+
+    // a row carried into a later chunk (its flow tags rewritten, as mergeByFlowTags does) keeps its drawn ports
+    const tags = layout.attributes.find((x) => x.name === 'flow_tags')!;
+    const carried = rows.slice();
+    for (let r = 0; r < 50; r++) {
+      carried[r * A + tags.offset] = 1;
+      carried[r * A + tags.offset + 1] = 0;
+    }
+    const c = await decodeChunkFromWorkdir(wd, 0, { attributes: carried, features: new Float32Array(50 * F), valid: new Uint8Array(50).fill(1), n: 50, T: 1 }, encoders);
+    await applyPortRange(wd, [0], c, carried, layout, encoders);
+    expect(Array.from(c.table.srcPort)).toEqual(Array.from(a.table.srcPort));
 
     // a chunk without ephemeral ports draws nothing
     expect(portRange({ flowsOf: new Map([[80, 10], [53, 4]]), ephemeral: () => false })).toBeUndefined();

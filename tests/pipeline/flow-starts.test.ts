@@ -27,7 +27,7 @@ describe('flowStartBin "sample"', () => {
     const model = argmaxBins(discrete, layout);
     for (let r = 0; r < n; r++) if (model.subarray(r * A + bin.offset, r * A + bin.offset + K).indexOf(1) !== 5) throw new Error(`row ${r}`);
     // the decode's bin: a draw from the kept softmax, the same for the same row
-    const pick = softBinPick(discrete, A);
+    const pick = softBinPick(discrete, layout);
     const counts = new Array<number>(K).fill(0);
     for (let r = 0; r < n; r++) counts[pick(r, discrete, r * A + bin.offset, K)]!++;
     expect(counts.every((c) => c > 0)).toBe(true);
