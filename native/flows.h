@@ -61,8 +61,9 @@ inline bool SameKey(const FlowKey& a, const FlowKey& b) {
   return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) == 0;
 }
 
-// A zero-filled, 64-byte aligned array of 8-byte words; 2 MiB or more come from mmap with transparent huge pages requested, so random
-// probes into a large flow index miss the TLB far less (and fault in 2 MiB at a time).
+// A zero-filled, 64-byte aligned array of 8-byte words; 2 MiB or more come from the mapping pool (mapping_pool.h:
+// transparent huge pages requested, so random probes into a large flow table miss the TLB far less; pages of an
+// earlier read's table or flow block reused, so a second read in the process is not zeroed page by page by the kernel).
 class ZeroedWords {
  public:
   ZeroedWords() = default;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "mapping_pool.h"
 #include "napi_modules.h"
 #include "reader.h"
 
@@ -20,26 +21,21 @@ constexpr size_t Align8(size_t v) { return (v + 7) & ~size_t{7}; }
 // Memory of one batch's columns, owned natively and shared: the worker thread holds it while it fills it, and each
 // JavaScript ArrayBuffer over it holds it until garbage collection. So nothing JavaScript does to a buffer (detach it,
 // transfer it, drop it) can free memory a worker is still writing.
-// Blocks of 4 MiB or more are their own mapping with transparent huge pages requested: a flow-column block of a
-// many-flow trace (~50 bytes a flow) is written once from end to end, and 4 KiB pages cost a fault each.
+// Blocks of 4 MiB or more come from the mapping pool (mapping_pool.h): transparent huge pages requested (a flow-column
+// block of a many-flow trace, ~50 bytes a flow, is written once from end to end, and 4 KiB pages cost a fault each),
+// and the pages of a block collected earlier are reused instead of faulted in and zeroed again by the kernel.
 struct Block {
   static constexpr size_t kMapped = size_t{4} << 20;
   explicit Block(size_t n) : bytes(n) {
     if (n >= kMapped) {
-      mapped = (n + (size_t{2} << 20) - 1) & ~((size_t{2} << 20) - 1);
-      void* p = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (p == MAP_FAILED) throw std::bad_alloc();
-#ifdef MADV_HUGEPAGE
-      madvise(p, mapped, MADV_HUGEPAGE);  // advisory
-#endif
-      data = static_cast<uint8_t*>(p);  // anonymous mappings are zero-filled
+      data = static_cast<uint8_t*>(AcquireMapping(n, &mapped));  // zero-filled
       return;
     }
     data = static_cast<uint8_t*>(std::calloc(n ? n : 1, 1));  // zero-filled: fresh IPv6 address columns need no clearing
     if (!data) throw std::bad_alloc();
   }
   ~Block() {
-    if (mapped) munmap(data, mapped);
+    if (mapped) ReleaseMapping(data, mapped);
     else std::free(data);
   }
   Block(const Block&) = delete;
