@@ -140,6 +140,10 @@ class FlowTable {
   void Prefetch(size_t k, const std::vector<uint32_t>& order) const {
     if (k < order.size()) __builtin_prefetch(&slots_[order[k]]);
   }
+  // The same flow as Open(k, order) read in place (no FlowRecord built): its key words (FlowSlot) and, for IPv6, its
+  // addresses (src 16 bytes, then dst) from Ipv6Words.
+  const FlowSlot& OpenSlot(size_t k, const std::vector<uint32_t>& order) const { return slots_[order[k]]; }
+  const uint64_t* Ipv6Words(const FlowSlot& s) const { return &v6_[s.k0]; }
   bool has_ipv6() const { return !v6_.empty(); }  // some open flow is IPv6
   void Clear();
 

@@ -312,7 +312,6 @@ void FillWorker::BuildFlowColumns() {
   FlowTable* open = done_ ? owner_->reader()->final_flows() : nullptr;
   const std::vector<uint32_t> order = open ? open->IdOrder() : std::vector<uint32_t>();
   const size_t closed = flows_.size(), n = closed + (open ? open->open_flows() : 0);
-  auto rec = [&](size_t k) -> FlowRecord { return k < closed ? flows_[k] : open->Open(k - closed, order); };
   bool any6 = false;
   for (size_t i = 0; i < closed && !any6; i++) any6 = flows_[i].key.version == 6;
   if (open && open->has_ipv6()) any6 = true;
@@ -343,9 +342,8 @@ void FillWorker::BuildFlowColumns() {
   auto* td = reinterpret_cast<double*>(b + f.td);
   auto* pk = reinterpret_cast<double*>(b + f.pk);
   auto* by = reinterpret_cast<double*>(b + f.by);
-  for (size_t i = 0; i < n; i++) {
-    if (open && i + 16 >= closed) open->Prefetch(i + 16 - closed, order);
-    const FlowRecord r = rec(i);
+  for (size_t i = 0; i < closed; i++) {
+    const FlowRecord& r = flows_[i];
     if (r.key.version == 4) {
       std::memcpy(&src[i], r.key.src, 4);
       std::memcpy(&dst[i], r.key.dst, 4);
@@ -363,6 +361,31 @@ void FillWorker::BuildFlowColumns() {
     td[i] = static_cast<double>(r.last_ns - r.first_ns) / 1e9;
     pk[i] = static_cast<double>(r.packets);
     by[i] = static_cast<double>(r.bytes);
+  }
+  // The flows still open, straight from their slots (the key words as FlowSlot stores them; no FlowRecord built).
+  for (size_t i = closed; i < n; i++) {
+    const size_t k = i - closed;
+    open->Prefetch(k + 16, order);
+    const FlowSlot& s = open->OpenSlot(k, order);
+    const uint8_t v = static_cast<uint8_t>(s.k1 >> 40);
+    if (v == 4) {
+      src[i] = static_cast<uint32_t>(s.k0);
+      dst[i] = static_cast<uint32_t>(s.k0 >> 32);
+    } else {
+      const uint64_t* a = open->Ipv6Words(s);
+      std::memcpy(b + f.src6 + 16 * i, a, 16);
+      std::memcpy(b + f.dst6 + 16 * i, a + 2, 16);
+    }
+    sport[i] = static_cast<uint16_t>(s.k1);
+    dport[i] = static_cast<uint16_t>(s.k1 >> 16);
+    proto[i] = static_cast<uint8_t>(s.k1 >> 32);
+    ver[i] = v;
+    fl[i] = s.tcp_flags;
+    id[i] = s.id;
+    ts[i] = static_cast<double>(s.first_ns) / 1e3;
+    td[i] = static_cast<double>(s.last_ns - s.first_ns) / 1e9;
+    pk[i] = static_cast<double>(s.packets);
+    by[i] = static_cast<double>(s.bytes);
   }
   if (open) open->Clear();
   std::vector<FlowRecord>().swap(flows_);
