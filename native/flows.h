@@ -135,6 +135,13 @@ class FlowTable {
   // Copy-free alternative to Flush for a caller that converts the flows itself: Open(k, order) for k < open_flows()
   // is the k-th open flow in id order (order = IdOrder(), once); Clear() then empties the table.
   std::vector<uint32_t> IdOrder() const;
+  // The same order without a copy where the table keeps it (no timeouts: the slot of each id); else IdOrder() into
+  // `scratch`. Valid until the table changes.
+  const std::vector<uint32_t>& IdOrder(std::vector<uint32_t>& scratch) const {
+    if (slot_of_id_.size() == count_) return slot_of_id_;
+    scratch = IdOrder();
+    return scratch;
+  }
   FlowRecord Open(size_t k, const std::vector<uint32_t>& order) const { return ToRecord(slots_[order[k]]); }
   // Hints that Open(k, order) follows soon (the slots are in hash order: reading them in id order misses per flow).
   void Prefetch(size_t k, const std::vector<uint32_t>& order) const {

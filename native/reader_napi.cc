@@ -310,7 +310,8 @@ Napi::Object StatsObject(Napi::Env env, Reader* r) {
 // still open in the table (read in place, in id order, and cleared: no copy of every flow into flows_ first).
 void FillWorker::BuildFlowColumns() {
   FlowTable* open = done_ ? owner_->reader()->final_flows() : nullptr;
-  const std::vector<uint32_t> order = open ? open->IdOrder() : std::vector<uint32_t>();
+  std::vector<uint32_t> scratch;
+  const std::vector<uint32_t>& order = open ? open->IdOrder(scratch) : scratch;
   const size_t closed = flows_.size(), n = closed + (open ? open->open_flows() : 0);
   bool any6 = false;
   for (size_t i = 0; i < closed && !any6; i++) any6 = flows_[i].key.version == 6;
