@@ -2,14 +2,25 @@
 #include <napi.h>
 #include <pcap/pcap.h>
 
+#include "mapping_pool.h"
 #include "napi_modules.h"
 
 namespace netshare {
 static Napi::Value LibpcapVersion(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), pcap_lib_version());
 }
+// {mappings, bytes, reused}: the pool of released large mappings (mapping_pool.h), for tests and benchmarks.
+static Napi::Value MappingPool(const Napi::CallbackInfo& info) {
+  const MappingPoolStats s = PoolStats();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("mappings", static_cast<double>(s.mappings));
+  o.Set("bytes", static_cast<double>(s.bytes));
+  o.Set("reused", static_cast<double>(s.reused));
+  return o;
+}
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("libpcapVersion", Napi::Function::New(env, LibpcapVersion));
+  exports.Set("mappingPool", Napi::Function::New(env, MappingPool));
   RegisterReader(env, exports);
   RegisterWriter(env, exports);
   return exports;

@@ -4,6 +4,8 @@
 
 #include <sys/mman.h>
 
+#include "mapping_pool.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -12,7 +14,7 @@ namespace netshare {
 
 void ZeroedWords::Free() {
   if (!p_) return;
-  if (mapped_) munmap(p_, bytes_);
+  if (mapped_) ReleaseMapping(p_, bytes_);
   else std::free(p_);
   p_ = nullptr;
   n_ = bytes_ = 0;
@@ -20,18 +22,11 @@ void ZeroedWords::Free() {
 
 void ZeroedWords::Reset(size_t n) {
   Free();
-  constexpr size_t kHuge = size_t{2} << 20;
   const size_t bytes = n * sizeof(uint64_t);
   void* p = nullptr;
-  if (bytes >= kHuge) {
-    const size_t len = (bytes + kHuge - 1) & ~(kHuge - 1);
-    p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-#ifdef MADV_HUGEPAGE
-    madvise(p, len, MADV_HUGEPAGE);  // advisory: without THP it is a plain zeroed mapping
-#endif
+  if (bytes >= kMappingUnit) {
+    p = AcquireMapping(bytes, &bytes_);  // zero-filled; reused pages of an earlier table or flow block when pooled
     mapped_ = true;
-    bytes_ = len;
   } else {
     if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) throw std::bad_alloc();  // 64: whole cache lines
     std::memset(p, 0, bytes ? bytes : 64);

@@ -61,8 +61,9 @@ inline bool SameKey(const FlowKey& a, const FlowKey& b) {
   return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) == 0;
 }
 
-// A zero-filled, 64-byte aligned array of 8-byte words; 2 MiB or more come from mmap with transparent huge pages requested, so random
-// probes into a large flow index miss the TLB far less (and fault in 2 MiB at a time).
+// A zero-filled, 64-byte aligned array of 8-byte words; 2 MiB or more come from the mapping pool (mapping_pool.h:
+// transparent huge pages requested, so random probes into a large flow table miss the TLB far less; pages of an
+// earlier read's table or flow block reused, so a second read in the process is not zeroed page by page by the kernel).
 class ZeroedWords {
  public:
   ZeroedWords() = default;
@@ -134,11 +135,22 @@ class FlowTable {
   // Copy-free alternative to Flush for a caller that converts the flows itself: Open(k, order) for k < open_flows()
   // is the k-th open flow in id order (order = IdOrder(), once); Clear() then empties the table.
   std::vector<uint32_t> IdOrder() const;
+  // The same order without a copy where the table keeps it (no timeouts: the slot of each id); else IdOrder() into
+  // `scratch`. Valid until the table changes.
+  const std::vector<uint32_t>& IdOrder(std::vector<uint32_t>& scratch) const {
+    if (slot_of_id_.size() == count_) return slot_of_id_;
+    scratch = IdOrder();
+    return scratch;
+  }
   FlowRecord Open(size_t k, const std::vector<uint32_t>& order) const { return ToRecord(slots_[order[k]]); }
   // Hints that Open(k, order) follows soon (the slots are in hash order: reading them in id order misses per flow).
   void Prefetch(size_t k, const std::vector<uint32_t>& order) const {
     if (k < order.size()) __builtin_prefetch(&slots_[order[k]]);
   }
+  // The same flow as Open(k, order) read in place (no FlowRecord built): its key words (FlowSlot) and, for IPv6, its
+  // addresses (src 16 bytes, then dst) from Ipv6Words.
+  const FlowSlot& OpenSlot(size_t k, const std::vector<uint32_t>& order) const { return slots_[order[k]]; }
+  const uint64_t* Ipv6Words(const FlowSlot& s) const { return &v6_[s.k0]; }
   bool has_ipv6() const { return !v6_.empty(); }  // some open flow is IPv6
   void Clear();
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "mapping_pool.h"
 #include "napi_modules.h"
 #include "reader.h"
 
@@ -20,26 +21,21 @@ constexpr size_t Align8(size_t v) { return (v + 7) & ~size_t{7}; }
 // Memory of one batch's columns, owned natively and shared: the worker thread holds it while it fills it, and each
 // JavaScript ArrayBuffer over it holds it until garbage collection. So nothing JavaScript does to a buffer (detach it,
 // transfer it, drop it) can free memory a worker is still writing.
-// Blocks of 4 MiB or more are their own mapping with transparent huge pages requested: a flow-column block of a
-// many-flow trace (~50 bytes a flow) is written once from end to end, and 4 KiB pages cost a fault each.
+// Blocks of 4 MiB or more come from the mapping pool (mapping_pool.h): transparent huge pages requested (a flow-column
+// block of a many-flow trace, ~50 bytes a flow, is written once from end to end, and 4 KiB pages cost a fault each),
+// and the pages of a block collected earlier are reused instead of faulted in and zeroed again by the kernel.
 struct Block {
   static constexpr size_t kMapped = size_t{4} << 20;
   explicit Block(size_t n) : bytes(n) {
     if (n >= kMapped) {
-      mapped = (n + (size_t{2} << 20) - 1) & ~((size_t{2} << 20) - 1);
-      void* p = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (p == MAP_FAILED) throw std::bad_alloc();
-#ifdef MADV_HUGEPAGE
-      madvise(p, mapped, MADV_HUGEPAGE);  // advisory
-#endif
-      data = static_cast<uint8_t*>(p);  // anonymous mappings are zero-filled
+      data = static_cast<uint8_t*>(AcquireMapping(n, &mapped));  // zero-filled
       return;
     }
     data = static_cast<uint8_t*>(std::calloc(n ? n : 1, 1));  // zero-filled: fresh IPv6 address columns need no clearing
     if (!data) throw std::bad_alloc();
   }
   ~Block() {
-    if (mapped) munmap(data, mapped);
+    if (mapped) ReleaseMapping(data, mapped);
     else std::free(data);
   }
   Block(const Block&) = delete;
@@ -314,9 +310,9 @@ Napi::Object StatsObject(Napi::Env env, Reader* r) {
 // still open in the table (read in place, in id order, and cleared: no copy of every flow into flows_ first).
 void FillWorker::BuildFlowColumns() {
   FlowTable* open = done_ ? owner_->reader()->final_flows() : nullptr;
-  const std::vector<uint32_t> order = open ? open->IdOrder() : std::vector<uint32_t>();
+  std::vector<uint32_t> scratch;
+  const std::vector<uint32_t>& order = open ? open->IdOrder(scratch) : scratch;
   const size_t closed = flows_.size(), n = closed + (open ? open->open_flows() : 0);
-  auto rec = [&](size_t k) -> FlowRecord { return k < closed ? flows_[k] : open->Open(k - closed, order); };
   bool any6 = false;
   for (size_t i = 0; i < closed && !any6; i++) any6 = flows_[i].key.version == 6;
   if (open && open->has_ipv6()) any6 = true;
@@ -347,9 +343,8 @@ void FillWorker::BuildFlowColumns() {
   auto* td = reinterpret_cast<double*>(b + f.td);
   auto* pk = reinterpret_cast<double*>(b + f.pk);
   auto* by = reinterpret_cast<double*>(b + f.by);
-  for (size_t i = 0; i < n; i++) {
-    if (open && i + 16 >= closed) open->Prefetch(i + 16 - closed, order);
-    const FlowRecord r = rec(i);
+  for (size_t i = 0; i < closed; i++) {
+    const FlowRecord& r = flows_[i];
     if (r.key.version == 4) {
       std::memcpy(&src[i], r.key.src, 4);
       std::memcpy(&dst[i], r.key.dst, 4);
@@ -367,6 +362,31 @@ void FillWorker::BuildFlowColumns() {
     td[i] = static_cast<double>(r.last_ns - r.first_ns) / 1e9;
     pk[i] = static_cast<double>(r.packets);
     by[i] = static_cast<double>(r.bytes);
+  }
+  // The flows still open, straight from their slots (the key words as FlowSlot stores them; no FlowRecord built).
+  for (size_t i = closed; i < n; i++) {
+    const size_t k = i - closed;
+    open->Prefetch(k + 16, order);
+    const FlowSlot& s = open->OpenSlot(k, order);
+    const uint8_t v = static_cast<uint8_t>(s.k1 >> 40);
+    if (v == 4) {
+      src[i] = static_cast<uint32_t>(s.k0);
+      dst[i] = static_cast<uint32_t>(s.k0 >> 32);
+    } else {
+      const uint64_t* a = open->Ipv6Words(s);
+      std::memcpy(b + f.src6 + 16 * i, a, 16);
+      std::memcpy(b + f.dst6 + 16 * i, a + 2, 16);
+    }
+    sport[i] = static_cast<uint16_t>(s.k1);
+    dport[i] = static_cast<uint16_t>(s.k1 >> 16);
+    proto[i] = static_cast<uint8_t>(s.k1 >> 32);
+    ver[i] = v;
+    fl[i] = s.tcp_flags;
+    id[i] = s.id;
+    ts[i] = static_cast<double>(s.first_ns) / 1e3;
+    td[i] = static_cast<double>(s.last_ns - s.first_ns) / 1e9;
+    pk[i] = static_cast<double>(s.packets);
+    by[i] = static_cast<double>(s.bytes);
   }
   if (open) open->Clear();
   std::vector<FlowRecord>().swap(flows_);

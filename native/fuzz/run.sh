@@ -31,7 +31,7 @@ PCAP_FLAGS=$(pkg-config --cflags --libs libpcap)
 
 declare -A SOURCES=(
   [decode]="native/fuzz/fuzz_decode.cc native/decode.cc"
-  [reader]="native/fuzz/fuzz_reader.cc native/reader.cc native/input_stream.cc native/pcap_format.cc native/pcapng_format.cc native/decode.cc native/flows.cc"
+  [reader]="native/fuzz/fuzz_reader.cc native/reader.cc native/input_stream.cc native/pcap_format.cc native/pcapng_format.cc native/decode.cc native/flows.cc native/mapping_pool.cc"
   [writer]="native/fuzz/fuzz_writer.cc native/writer.cc native/checksum.cc native/decode.cc"
 )
 declare -A SHARE=([decode]=40 [reader]=45 [writer]=15)  # percent of the time budget
