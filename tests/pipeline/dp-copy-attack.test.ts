@@ -14,6 +14,8 @@
 // the 1,000 asked), so the margin is wide (a generator must copy most of its output to be caught), and a non-DP model
 // trained on A does not memorise A at this size (measured: its copies of its own training flows are at the chance
 // rate), so the power check uses generators built to copy, not a trained one.
+//
+// Runtime: 23 s wall / 22 s CPU at load average 4 (66 s wall, 20 s CPU at load 11), 2 cores.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
