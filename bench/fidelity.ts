@@ -43,6 +43,8 @@ interface TraceSpec {
   slice: number;
   /** preprocess.nChunks override. */
   chunks?: number;
+  /** Skip the first N CSV records before the slice (0: none). */
+  skip?: number;
 }
 
 const SUITE: Record<string, TraceSpec> = {
@@ -50,6 +52,17 @@ const SUITE: Record<string, TraceSpec> = {
   'caida-10k': { file: join(DATA, 'pcap/caida-2018-10k.pcapng'), config: 'demo', slice: 0 },
   'ugr16-200k': { file: join(DATA, 'netflow/ugr16-2016-04-11.csv.gz'), config: 'netflow', slice: 200_000 },
   'ugr16-1k': { file: join(DATA, 'netflow/ugr16-netshare-1k.csv'), config: 'netflow', slice: 0, chunks: 1 },
+};
+
+/**
+ * `--public NAME` (DP runs): the public trace `netshare run --public` pretrains on. `ugr16-noon` is the same UGR16 day
+ * from record 700,000 on (12:33 onwards; the private slices are the day's first records, 00:01 onwards), as many
+ * records as the private slice: disjoint flows and hours of the same network.
+ */
+const PUBLIC: Record<string, Omit<TraceSpec, 'config'>> = {
+  'caida-1k': { file: join(DATA, 'pcap/caida-2018-1k.pcapng'), slice: 0 },
+  'caida-10k': { file: join(DATA, 'pcap/caida-2018-10k.pcapng'), slice: 0 },
+  'ugr16-noon': { file: join(DATA, 'netflow/ugr16-2016-04-11.csv.gz'), slice: 200_000, skip: 700_000 },
 };
 
 interface Args {
@@ -64,6 +77,10 @@ interface Args {
   checkpoints: number;
   /** `--set key.path=value` config overrides (value parsed as JSON when it parses, else a string), applied in order. */
   set: [string, unknown][];
+  /** `--base FILE`: the base config instead of the trace's own (the demo preset or bench/fidelity-netflow.json). */
+  base?: string;
+  /** `--public NAME`: a PUBLIC trace for `netshare run --public` (needs global.dp, e.g. --set 'global.dp={"epsilon":4}'). */
+  public?: string;
 }
 
 const USAGE = `usage: npx vite-node bench/fidelity.ts [options]   (build first: npm run build)
@@ -74,6 +91,8 @@ const USAGE = `usage: npx vite-node bench/fidelity.ts [options]   (build first: 
   --workers N         parallel training jobs (default: the cores)
   --seed S            global.seed (default 0)
   --set key.path=V    config override, V parsed as JSON when it parses (repeatable, applied in order)
+  --base FILE         base config instead of the trace's own (DP runs: bench/fidelity-dp-pcap.json, fidelity-dp-netflow.json)
+  --public NAME       DP runs: pretrain on a public trace (${Object.keys(PUBLIC).join(', ')}); needs --set 'global.dp={"epsilon":E}'
   --out FILE          where the JSON goes (default bench/out/fidelity[-quick]-<stamp>.json)
   --keep              keep the workdirs (printed at the end)`;
 
@@ -96,7 +115,7 @@ function parseArgs(argv: string[]): Args {
     if (!ok(x)) throw new Error(`${name}: expected ${what}, got ${JSON.stringify(v)}`);
     return x;
   };
-  const known = new Set(['--budget', '--quick', '--trace', '--iterations', '--workers', '--seed', '--keep', '--out', '--set']);
+  const known = new Set(['--budget', '--quick', '--trace', '--iterations', '--workers', '--seed', '--keep', '--out', '--set', '--base', '--public']);
   const set: [string, unknown][] = [];
   argv.forEach((a, i) => {
     if (a !== '--set') return;
@@ -118,7 +137,13 @@ function parseArgs(argv: string[]): Args {
   for (const t of traces) if (!SUITE[t]) throw new Error(`--trace: unknown trace ${JSON.stringify(t)} (suite: ${Object.keys(SUITE).join(', ')})`);
   const iterations = num('--iterations', (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
   const out = val('--out');
+  const base = val('--base');
+  if (base !== undefined && !existsSync(base)) throw new Error(`--base: no such file ${JSON.stringify(base)}`);
+  const pub = val('--public');
+  if (pub !== undefined && !PUBLIC[pub]) throw new Error(`--public: unknown public trace ${JSON.stringify(pub)} (known: ${Object.keys(PUBLIC).join(', ')})`);
   return {
+    ...(base !== undefined ? { base } : {}),
+    ...(pub !== undefined ? { public: pub } : {}),
     budgetMin: num('--budget', (x) => x > 0, 'minutes > 0') ?? (quick ? 0.6 : 30),
     quick,
     traces,
@@ -222,6 +247,8 @@ async function learningCurve(wd: string, cfg: NetShareConfig, train: Table, prep
       const sampled = gen.selection?.chunks.find((c) => c.chunk === chunk)?.candidates.filter((c) => c.iteration === ck.iteration).map((c) => ({ ...c, pass: 0 })) ?? [];
       return { realRecords: realK.length, timeRange: summary.recordRangesUs[j]!, candidates: full.length > 0 ? full : sampled };
     });
+    // DP runs generate only the last checkpoint (no selection on real data): the others have no candidates to score
+    if (picks.some((p) => p.realRecords > 0 && p.candidates.length === 0)) continue;
     const syn = await assembleTrace(kind, picks.filter((p) => p.realRecords > 0), { first, span });
     finishTrace(syn, train, cfg);
     const selected = sel.selections.every((s, j) => s.best === iterations[j]);
@@ -260,6 +287,8 @@ interface TraceResult {
   };
   curve: CurvePoint[];
   config: NetShareConfig;
+  /** DP runs: the ledger `run --json` printed (ε reached, σ, q and steps per chunk), and the public trace if any. */
+  dp: { epsilon: number; delta: number; noiseMultiplier: number; given: string; chunks: { chunk: number; flows: number; q: number; steps: number }[]; publicTrace: string | null } | null;
 }
 
 async function runTrace(name: string, spec: TraceSpec, a: Args, tmp: string): Promise<TraceResult> {
@@ -269,7 +298,18 @@ async function runTrace(name: string, spec: TraceSpec, a: Args, tmp: string): Pr
   let input = spec.file;
   if (slice > 0) {
     input = join(tmp, `${name}-${slice}.csv`);
-    await sliceCsv(spec.file, slice, input);
+    await sliceCsv(spec.file, slice, input, spec.skip ?? 0);
+  }
+  let publicInput: string | null = null;
+  if (a.public !== undefined) {
+    const ps = PUBLIC[a.public]!;
+    if (!existsSync(ps.file)) throw new Error(`${ps.file} is missing (the shared traces live in ../shared/data)`);
+    publicInput = ps.file;
+    if (ps.slice > 0) {
+      const n = slice > 0 ? Math.min(slice, ps.slice) : ps.slice; // as many records as the private slice
+      publicInput = join(tmp, `public-${a.public}-${n}.csv`);
+      await sliceCsv(ps.file, n, publicInput, ps.skip ?? 0);
+    }
   }
   const tr = performance.now();
   const { table } = await readTrace(input);
@@ -277,7 +317,9 @@ async function runTrace(name: string, spec: TraceSpec, a: Args, tmp: string): Pr
 
   // the config: demo preset (packets) or bench/fidelity-netflow.json, with the trace's chunk count and the seed
   const raw: Record<string, unknown> =
-    spec.config === 'demo'
+    a.base !== undefined
+      ? (JSON.parse(readFileSync(a.base, 'utf8')) as Record<string, unknown>)
+      : spec.config === 'demo'
       ? (JSON.parse(readFileSync(join(ROOT, 'src/config/presets/demo-pcap.json'), 'utf8')) as Record<string, unknown>)
       : (JSON.parse(readFileSync(join(ROOT, 'bench/fidelity-netflow.json'), 'utf8')) as Record<string, unknown>);
   for (const [path, v] of a.set) {
@@ -285,6 +327,22 @@ async function runTrace(name: string, spec: TraceSpec, a: Args, tmp: string): Pr
     let o = raw as Record<string, unknown>;
     for (const k of keys.slice(0, -1)) o = (o[k] ??= {}) as Record<string, unknown>;
     o[keys.at(-1)!] = v;
+  }
+  // DP needs data-independent chunk edges: unless the config fixes them, the capture window (the trace's first and last
+  // record, widened to whole minutes) is treated as public, as a capture's start and end time usually are.
+  const pre0 = ((raw['preprocess'] ??= {}) as Record<string, unknown>);
+  const ranges = ((pre0['dpRanges'] ??= {}) as Record<string, unknown>);
+  if ((raw['global'] as Record<string, unknown> | undefined)?.['dp'] && (ranges['startTimeUs'] == null || ranges['endTimeUs'] == null)) {
+    const time = recordTimes(table);
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < time.length; i++) {
+      lo = Math.min(lo, time[i]!);
+      hi = Math.max(hi, time[i]!);
+    }
+    ranges['startTimeUs'] = Math.floor(lo / 60e6) * 60e6;
+    ranges['endTimeUs'] = Math.ceil((hi + 1) / 60e6) * 60e6;
+    process.stderr.write(`fidelity: ${name}: DP chunk edges = the capture window widened to minutes: ${ranges['startTimeUs']}–${ranges['endTimeUs']} µs\n`);
   }
   const cfg0 = resolveRunConfig({ raw }, { seed: a.seed, ...(spec.chunks !== undefined ? { chunks: spec.chunks } : {}) });
   const cfgFile = join(tmp, `${name}-config.json`);
@@ -301,8 +359,13 @@ async function runTrace(name: string, spec: TraceSpec, a: Args, tmp: string): Pr
       ? ['--iterations', String(a.iterations), '--checkpoint-every', String(Math.max(1, Math.ceil(a.iterations / a.checkpoints)))]
       : ['--budget', `${Math.round(budgetS)}s`];
   process.stderr.write(`fidelity: ${name}: run ${training.join(' ')} …\n`);
-  const run = netshare(['run', '--input', input, '--config', cfgFile, '--workdir', wd, ...training, '--workers', String(a.workers), '--json'], tmp);
-  const summaryJson = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as { stages?: { name: string; seconds: number; skipped: boolean }[]; budget?: { plan: BudgetPlan } | null };
+  const pub = publicInput !== null ? ['--public', publicInput] : [];
+  const run = netshare(['run', '--input', input, '--config', cfgFile, '--workdir', wd, ...training, ...pub, '--workers', String(a.workers), '--json'], tmp);
+  const summaryJson = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as {
+    stages?: { name: string; seconds: number; skipped: boolean }[];
+    budget?: { plan: BudgetPlan } | null;
+    dp?: { epsilon: number; delta: number; noiseMultiplier: number; given: string; chunks: { chunk: number; flows: number; q: number; steps: number }[] } | null;
+  };
   const stages = Object.fromEntries((summaryJson.stages ?? []).map((s) => [s.name, s.seconds]));
   if (summaryJson.stages?.find((s) => s.name === 'preprocess')?.skipped === false) {
     process.stderr.write(`fidelity: ${name}: warning: run preprocessed again (the budget counts it twice)\n`);
@@ -349,6 +412,16 @@ async function runTrace(name: string, spec: TraceSpec, a: Args, tmp: string): Pr
     },
     curve,
     config: cfg,
+    dp: summaryJson.dp
+      ? {
+          epsilon: summaryJson.dp.epsilon,
+          delta: summaryJson.dp.delta,
+          noiseMultiplier: summaryJson.dp.noiseMultiplier,
+          given: summaryJson.dp.given,
+          chunks: summaryJson.dp.chunks.map((c) => ({ chunk: c.chunk, flows: c.flows, q: c.q, steps: c.steps })),
+          publicTrace: a.public ?? null,
+        }
+      : null,
   };
 }
 
@@ -365,6 +438,11 @@ function printTrace(r: TraceResult): void {
       `(${(100 * r.run.overBudget).toFixed(0)}% of budget), peak RSS ${r.run.peakRssMB.toFixed(0)} MB; ${r.plan.chunks} chunks, ${r.plan.iterations} iterations` +
       `${r.plan.budget ? ` (probe: chunk 0 ${r.plan.budget.chunk0ItPerSec.toFixed(1)} it/s, fine-tuning ${r.plan.budget.fineTuneItPerSec.toFixed(1)} it/s)` : ''}; load ${r.loadavgBefore[0]!.toFixed(2)} → ${r.loadavgAfter[0]!.toFixed(2)}`,
   );
+  if (r.dp) {
+    const qs = r.dp.chunks.map((c) => c.q.toPrecision(3)).join('/');
+    const steps = r.dp.chunks.map((c) => c.steps).join('/');
+    console.log(`DP: ε = ${fmt(r.dp.epsilon)} (δ = ${fmt(r.dp.delta)}, ${r.dp.given} given), σ = ${fmt(r.dp.noiseMultiplier)}, q per chunk ${qs}, critic steps per chunk ${steps}; public pretraining: ${r.dp.publicTrace ?? 'none'}`);
+  }
   console.log(`floor: ${e.floorSplits} flow splits of ${e.comparedFlows} flows; ratio = metric ÷ floor mean (× floor)`);
   const head = ['metric', 'floor mean [min–max]', 'synthetic', ...(syn!.heldOutRatios ? ['held-out'] : []), ...base.map(names)];
   const rows: string[][] = [];
@@ -410,7 +488,8 @@ async function main(): Promise<void> {
   console.log('\nsummary (headline = median ratio over NetShare\'s marginal metrics; synthetic | marginals | bootstrap):');
   for (const r of results) {
     const [s, ...b] = r.evaluation.methods;
-    console.log(`  ${r.trace.padEnd(16)} ${x(s!.headline).padStart(8)} | ${b.map((m) => x(m.headline).padStart(8)).join(' | ')}   flows ${pct(s!.uniqueFlowsPerRequested)}, copied ${pct(s!.copiedTupleShare)}, ${(r.run.cpuS + r.preprocess.cpuS).toFixed(0)} CPU-s`);
+    const dp = r.dp ? `, ε ${fmt(r.dp.epsilon)} σ ${fmt(r.dp.noiseMultiplier)}${r.dp.publicTrace ? ` public ${r.dp.publicTrace}` : ''}` : '';
+    console.log(`  ${r.trace.padEnd(16)} ${x(s!.headline).padStart(8)} | ${b.map((m) => x(m.headline).padStart(8)).join(' | ')}   flows ${pct(s!.uniqueFlowsPerRequested)}, copied ${pct(s!.copiedTupleShare)}, ${(r.run.cpuS + r.preprocess.cpuS).toFixed(0)} CPU-s${dp}`);
   }
   const outDir = join(ROOT, 'bench', 'out');
   mkdirSync(outDir, { recursive: true });

@@ -1,16 +1,16 @@
-// Shared by the end-to-end benchmarks: the header and the first `n` records of a (gzip'd) CSV, into a new file.
+// Shared by the end-to-end benchmarks: the header and `n` records of a (gzip'd) CSV (the first, or after `skip`), into a new file.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 
-/** The header and the first `n` records of a (gzip'd) CSV. */
-export async function sliceCsv(file: string, n: number, out: string): Promise<void> {
+/** The header and `n` records of a (gzip'd) CSV: the first ones, or those after the first `skip`. */
+export async function sliceCsv(file: string, n: number, out: string, skip = 0): Promise<void> {
   const rl = createInterface({ input: file.endsWith('.gz') ? createReadStream(file).pipe(createGunzip()) : createReadStream(file) });
   const w = createWriteStream(out);
   let lines = 0;
   for await (const line of rl) {
-    w.write(`${line}\n`);
-    if (++lines > n) break;
+    if (lines === 0 || lines > skip) w.write(`${line}\n`);
+    if (++lines > skip + n) break;
   }
   rl.close();
   await new Promise((r) => w.end(r));

@@ -55,7 +55,8 @@ export const dpSchema = z.strictObject({
   /** Target ε of the whole run (every chunk, both critics, the released flow counts); σ is derived. */
   epsilon: z.number().positive().optional(),
   /** σ: noise std over the clip (N(0, (σ·C)²) per coordinate of the summed clipped gradient); ε is derived. */
-  noiseMultiplier: z.number().nonnegative().optional(),
+  // σ = 0 adds no noise (ε = ∞): a DP run that protects nothing is refused, not reported as DP
+  noiseMultiplier: z.number().positive({ error: 'a noise multiplier σ > 0 (σ = 0 adds no noise: ε would be infinite; leave --dp off for a non-private run)' }).optional(),
   /** δ of the (ε, δ) guarantee (NetShare: 1e-5). */
   delta: z.number().gt(0).lt(1).default(1e-5),
   /** Per-example L2 clip C over all critic params together (NetShare: 1.0). */

@@ -639,6 +639,9 @@ export function decodeChunk(
       case 'srcport': table.srcPort[row] = v as number; return;
       case 'dstport': table.dstPort[row] = v as number; return;
       case 'proto': table.proto[row] = v as number; return;
+      // IPv4 addresses under an encoding other than ipBits (e.g. categorical with fixed choices): the uint32 value
+      case 'srcip': table.srcIp[row] = Number(v) >>> 0; return;
+      case 'dstip': table.dstIp[row] = Number(v) >>> 0; return;
       default: setField(col, row, v);
     }
   };

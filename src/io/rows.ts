@@ -1,6 +1,6 @@
 // Row-level helpers on column tables, whichever kind: take rows, concatenate, select a time range, sort by time.
 import type { Table } from './table.js';
-import { recordTimes } from './table.js';
+import { allocFlowTable, allocPacketTable, recordTimes } from './table.js';
 
 /** Rows `idx` of one column (`width` values per row; IPv6 address columns have 16). */
 export function takeColumn<C>(col: C, width: number, idx: ArrayLike<number>): C {
@@ -39,6 +39,8 @@ export function takeRows<T extends Table>(t: T, idx: ArrayLike<number>): T {
 
 /** Concatenate tables of one kind; a column missing from some table is zero / '' there. */
 export function concatTables(kind: Table['kind'], parts: Table[]): Table {
+  // no parts: an empty table with the kind's columns (callers sort it, read its times, report it as empty)
+  if (parts.length === 0) return kind === 'flows' ? allocFlowTable(0) : allocPacketTable(0);
   const n = parts.reduce((s, p) => s + p.length, 0);
   const out: Record<string, unknown> = { kind, length: n };
   const keys = new Set<string>();

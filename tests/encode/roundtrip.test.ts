@@ -204,6 +204,22 @@ describe('encoding variants', () => {
       if (t.ipVersion[i] === 6) expect(Array.from(tb.srcIp6!.subarray(16 * r, 16 * r + 16))).toEqual(Array.from(t.srcIp6!.subarray(16 * i, 16 * i + 16)));
     }
   });
+  it('IPv4 addresses as categorical with fixed choices decode back to the address columns (threw "no table column for field srcip")', () => {
+    const t = packets(300, false);
+    const src = Array.from({ length: 17 }, (_, k) => 0x0a000000 + k);
+    const metadata = [
+      { column: 'srcip', encoding: 'categorical', choices: src },
+      { column: 'dstip', encoding: 'categorical', choices: [0x0a0000ff] },
+      { column: 'srcport', encoding: 'bits', nBits: 16 },
+      { column: 'dstport', encoding: 'bits', nBits: 16 },
+      { column: 'proto', encoding: 'categorical', choices: [6, 17] },
+      { column: 'ttl', encoding: 'categorical' },
+      { column: 'tos', encoding: 'categorical' },
+    ];
+    const cfg = presetConfig('pcap', { preprocess: { nChunks: 2, metadata, ...smallW2v } });
+    expect(fitEncoders(recordView(t), cfg).metadata.map((e) => e.encoding)).toEqual(['categorical', 'categorical', 'bits', 'bits', 'categorical']);
+    expect(roundTrip(t, cfg).rows).toBe(300);
+  });
   it('flow start as bins + position (preprocess.timestamp.flowStartBins) round-trips, and is persisted with the encoders', () => {
     const t = packets(500, false);
     const cfg = presetConfig('pcap', { preprocess: { nChunks: 3, timestamp: { flowStartBins: 8 }, ...smallW2v } });

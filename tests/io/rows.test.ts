@@ -57,4 +57,14 @@ describe('table helpers', () => {
     expect(Array.from(r.ts)).toEqual([3, 3, 1]);
     expect(r.label).toEqual(['c', 'c', 'a']);
   });
+
+  it('concatenating no tables gives an empty table of the kind that sorts and cuts (was: no columns, sortByTime threw)', () => {
+    for (const kind of ['flows', 'packets'] as const) {
+      const t = concatTables(kind, []);
+      expect(t.kind).toBe(kind);
+      expect(t.length).toBe(0);
+      expect(sortByTime(t).length).toBe(0);
+      expect(rowsInTime(t, 0, 1).length).toBe(0);
+    }
+  });
 });

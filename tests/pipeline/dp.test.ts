@@ -63,6 +63,16 @@ describe('DP config', () => {
     expect(parseConfig({ preset: 'pcap' }).global.dp).toBe(false);
   });
 
+  it('refuses σ = 0 (no noise, ε = ∞: a DP run that protects nothing) and a negative σ', () => {
+    for (const noiseMultiplier of [0, -1]) {
+      const e = configError(() => parseConfig(dpConfig({ noiseMultiplier })));
+      expect(e.key).toBe('global.dp.noiseMultiplier');
+      expect(e.message).toMatch(/σ > 0/);
+    }
+    expect(configError(() => resolveRunConfig({ raw: dpConfig(false) }, { dp: { noiseMultiplier: 0 } })).key).toBe('global.dp.noiseMultiplier');
+    expect(parseConfig(dpConfig({ noiseMultiplier: 0.5 })).global.dp).toMatchObject({ noiseMultiplier: 0.5 });
+  });
+
   it('refuses what is not data-independent: word2vec, a share-based holdout, fixedSize chunks', () => {
     const w2v = dpConfig({ epsilon: 2 }) as { preprocess: { metadata: unknown[] } };
     w2v.preprocess.metadata[2] = { column: 'srcport', encoding: 'word2vecPort' };
