@@ -343,6 +343,15 @@ void FillWorker::BuildFlowColumns() {
   auto* td = reinterpret_cast<double*>(b + f.td);
   auto* pk = reinterpret_cast<double*>(b + f.pk);
   auto* by = reinterpret_cast<double*>(b + f.by);
+  // the per-flow counters, the same fields in a closed FlowRecord and an open FlowSlot
+  auto counters = [&](size_t i, const auto& x) {
+    fl[i] = x.tcp_flags;
+    id[i] = x.id;
+    ts[i] = static_cast<double>(x.first_ns) / 1e3;
+    td[i] = static_cast<double>(x.last_ns - x.first_ns) / 1e9;
+    pk[i] = static_cast<double>(x.packets);
+    by[i] = static_cast<double>(x.bytes);
+  };
   for (size_t i = 0; i < closed; i++) {
     const FlowRecord& r = flows_[i];
     if (r.key.version == 4) {
@@ -356,12 +365,7 @@ void FillWorker::BuildFlowColumns() {
     dport[i] = r.key.dport;
     proto[i] = r.key.proto;
     ver[i] = r.key.version;
-    fl[i] = r.tcp_flags;
-    id[i] = r.id;
-    ts[i] = static_cast<double>(r.first_ns) / 1e3;
-    td[i] = static_cast<double>(r.last_ns - r.first_ns) / 1e9;
-    pk[i] = static_cast<double>(r.packets);
-    by[i] = static_cast<double>(r.bytes);
+    counters(i, r);
   }
   // The flows still open, straight from their slots (the key words as FlowSlot stores them; no FlowRecord built).
   for (size_t i = closed; i < n; i++) {
@@ -381,12 +385,7 @@ void FillWorker::BuildFlowColumns() {
     dport[i] = static_cast<uint16_t>(s.k1 >> 16);
     proto[i] = static_cast<uint8_t>(s.k1 >> 32);
     ver[i] = v;
-    fl[i] = s.tcp_flags;
-    id[i] = s.id;
-    ts[i] = static_cast<double>(s.first_ns) / 1e3;
-    td[i] = static_cast<double>(s.last_ns - s.first_ns) / 1e9;
-    pk[i] = static_cast<double>(s.packets);
-    by[i] = static_cast<double>(s.bytes);
+    counters(i, s);
   }
   if (open) open->Clear();
   std::vector<FlowRecord>().swap(flows_);
