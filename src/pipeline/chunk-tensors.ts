@@ -116,6 +116,12 @@ export async function loadChunkMeta(workdir: string, index: number): Promise<Chu
   return meta;
 }
 
+/** Chunk `index`'s attribute rows [n, A] alone (no features read). */
+export async function loadChunkAttributes(workdir: string, index: number): Promise<Float32Array> {
+  const meta = await loadChunkMeta(workdir, index);
+  return readF32(join(chunkDir(workdir, index), meta.files.attributes), meta.n * meta.A);
+}
+
 /** Chunk `index` as stored: attributes [n,A], valid records' features [records,F], lengths [n]. */
 export async function loadPackedChunk(workdir: string, index: number): Promise<PackedChunkTensors & { meta: ChunkFileMeta }> {
   const dir = chunkDir(workdir, index);

@@ -6,15 +6,16 @@
 // - "resample": write the embedding of a uniform draw from the chunk's real ephemeral ports into the row (generate.ts
 //   resampleEphemeralPorts) — fills the flow count but recreates real 5-tuples (23.8% copied on the enterprise pcap);
 // - "range" (this file): a decoded port that is ephemeral becomes a draw from the trace's ephemeral port *range*
-//   (a histogram of its real ephemeral ports over 1,024-port bins, uniform inside a bin), so client ports are spread
+//   (a histogram of its real ephemeral ports over 1,024-port bins, uniform inside a bin; computed once per generate
+//   stage into generate/port-range.json, which every job reads), so client ports are spread
 //   as the real ones are without reproducing them. The draw is a hash of the generated row without its flow tags (its
 //   continuous flow start makes it one of a kind even where the ports decode alike), not a stream: every decode of the
 //   same row (the 5-tuple dedupe of the fill passes, the final decode after the features are generated conditioned
 //   on it, its copies carried into later chunks by the flow tags) gives the same port, with no state between jobs.
 import type { EmbeddingEncoder } from '../encode/fields.js';
-import type { DecodedChunk, EncoderSet, Layout } from '../encode/tensors.js';
+import type { DecodedChunk, Layout } from '../encode/tensors.js';
 import type { Table } from '../io/table.js';
-import { loadPackedChunk } from './chunk-tensors.js';
+import { loadChunkAttributes } from './chunk-tensors.js';
 import { nearestRows } from './embedding-decode.js';
 
 /** A port at or above this, used by at most EPHEMERAL_MAX_FLOWS training flows of the chunk, is an ephemeral port. */
@@ -53,7 +54,7 @@ export function chunkPorts(wd: string, chunk: number, layout: Layout, ports: Emb
   if (!p) {
     p = (async () => {
       const A = layout.attributeDim;
-      const rows = (await loadPackedChunk(wd, chunk)).attributes;
+      const rows = await loadChunkAttributes(wd, chunk);
       const n = rows.length / A;
       const slices = portSlices(layout);
       const decoded = await Promise.all(slices.map((sl) => nearestRows(ports, rows, A, sl.offset, n)));
@@ -73,6 +74,16 @@ export function chunkPorts(wd: string, chunk: number, layout: Layout, ports: Emb
   return p;
 }
 
+/**
+ * The "range" policy of a workdir as the generate stage writes it once (generate/port-range.json) for every job: the
+ * ports ≥ EPHEMERAL_MIN_PORT that are *not* ephemeral (some chunk has more than EPHEMERAL_MAX_FLOWS training flows
+ * on them), and the histogram of the ephemeral ones over RANGE_BIN-port bins.
+ */
+export interface PortRangeFile {
+  servicePorts: number[];
+  bins: number[];
+}
+
 /** The "range" policy: which decoded ports are ephemeral, and the histogram drawn from. */
 export interface PortRange {
   ephemeral(v: number): boolean;
@@ -82,21 +93,41 @@ export interface PortRange {
   count: number;
 }
 
-/** The ephemeral-range histogram of the ports `cp` classes as ephemeral, or undefined when there are none. */
-export function portRange(cp: ChunkPorts): PortRange | undefined {
-  const bins = new Float64Array(65536 / RANGE_BIN);
-  let count = 0;
-  for (const v of cp.flowsOf.keys()) {
-    if (!cp.ephemeral(v)) continue;
-    bins[Math.floor(v / RANGE_BIN)]! += 1;
-    count++;
+/**
+ * The policy file of a workdir (undefined when no training port is ephemeral), the same for every chunk so that a flow
+ * carried into later chunks (flow tags) keeps its ports: a port is ephemeral when it is ≥ EPHEMERAL_MIN_PORT and no
+ * chunk has more than EPHEMERAL_MAX_FLOWS training flows on it; the histogram holds the ephemeral ports of all chunks.
+ */
+export async function portRangeFile(wd: string, chunks: readonly number[], layout: Layout, ports: EmbeddingEncoder): Promise<PortRangeFile | undefined> {
+  const most = new Map<number, number>();
+  for (const c of chunks) {
+    for (const [v, k] of (await chunkPorts(wd, c, layout, ports)).flowsOf) most.set(v, Math.max(most.get(v) ?? 0, k));
   }
-  if (count === 0) return undefined;
-  const cum = new Float64Array(bins.length);
+  return portRangeOfCounts(most);
+}
+
+/** The policy file for `most`: port → the most training flows any chunk has on it. */
+export function portRangeOfCounts(most: ReadonlyMap<number, number>): PortRangeFile | undefined {
+  const servicePorts: number[] = [];
+  const bins = new Array<number>(65536 / RANGE_BIN).fill(0);
+  for (const [v, k] of most) {
+    if (v < EPHEMERAL_MIN_PORT) continue;
+    if (k > EPHEMERAL_MAX_FLOWS) servicePorts.push(v);
+    else bins[Math.floor(v / RANGE_BIN)]! += 1;
+  }
+  if (bins.every((b) => b === 0)) return undefined;
+  return { servicePorts: servicePorts.sort((a, b) => a - b), bins };
+}
+
+/** The policy a file describes. */
+export function portRange(f: PortRangeFile): PortRange {
+  const service = new Set(f.servicePorts);
+  const count = f.bins.reduce((a, b) => a + b, 0);
+  const cum = new Float64Array(f.bins.length);
   let acc = 0;
-  for (let b = 0; b < bins.length; b++) cum[b] = acc += bins[b]! / count;
+  for (let b = 0; b < f.bins.length; b++) cum[b] = acc += f.bins[b]! / count;
   return {
-    ephemeral: cp.ephemeral,
+    ephemeral: (v) => v >= EPHEMERAL_MIN_PORT && !service.has(v),
     count,
     draw(u, w) {
       let b = 0;
@@ -106,30 +137,6 @@ export function portRange(cp: ChunkPorts): PortRange | undefined {
       return lo + Math.min(hi - lo - 1, Math.floor(w * (hi - lo)));
     },
   };
-}
-
-const traceCache = new Map<string, Promise<PortRange | undefined>>();
-
-/**
- * The "range" policy of a workdir, the same for every chunk so that a flow carried into later chunks (flow tags)
- * keeps its ports: a port is ephemeral when it is ≥ EPHEMERAL_MIN_PORT and no chunk has more than
- * EPHEMERAL_MAX_FLOWS training flows on it; the histogram holds the ephemeral ports of all chunks. Cached per workdir.
- */
-export function tracePortRange(wd: string, chunks: readonly number[], layout: Layout, ports: EmbeddingEncoder): Promise<PortRange | undefined> {
-  const key = `${wd}\u0000${chunks.join(',')}`;
-  let p = traceCache.get(key);
-  if (!p) {
-    p = (async () => {
-      const most = new Map<number, number>();
-      for (const c of chunks) {
-        for (const [v, k] of (await chunkPorts(wd, c, layout, ports)).flowsOf) most.set(v, Math.max(most.get(v) ?? 0, k));
-      }
-      return portRange({ flowsOf: most, ephemeral: (v) => v >= EPHEMERAL_MIN_PORT && (most.get(v) ?? 0) <= EPHEMERAL_MAX_FLOWS });
-    })();
-    traceCache.set(key, p);
-    p.catch(() => traceCache.delete(key));
-  }
-  return p;
 }
 
 /** 32-bit murmur3 finaliser. */
@@ -165,12 +172,9 @@ export function rowUniforms(rows: Float32Array, off: number, dim: number, salt: 
  * draw from the trace's ephemeral range, keyed by the row without its flow tags (a row carried into a later chunk
  * differs only there) and salted apart for source and destination. In place; returns how many flows' ports were drawn.
  */
-export async function applyPortRange(wd: string, chunks: readonly number[], dec: DecodedChunk, rows: Float32Array, layout: Layout, encoders: EncoderSet): Promise<number> {
-  const ports = encoders.ports;
+export function applyPortRange(range: PortRange, dec: DecodedChunk, rows: Float32Array, layout: Layout): number {
   const slices = portSlices(layout);
-  if (!ports || slices.length === 0 || dec.table.length === 0) return 0;
-  const range = await tracePortRange(wd, chunks, layout, ports);
-  if (!range) return 0;
+  if (slices.length === 0 || dec.table.length === 0) return 0;
   const A = layout.attributeDim;
   const tags = layout.attributes.find((a) => a.name === 'flow_tags');
   const t: Table = dec.table;

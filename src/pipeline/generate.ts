@@ -1,14 +1,15 @@
 // The generate stage (spec §4.1–4.2): per-chunk attributes sampled in passes until the requested number of unique
 // 5-tuples exists, the flow-tag merge (continuations carried into later chunks), the checkpoint chosen per chunk on a
 // seeded sample of its flows, then the features of the chosen checkpoint conditioned on the merged attributes, decoded.
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { writeJsonAtomic } from '../io/atomic.js';
 import { FILL_OVERSAMPLE, GENERATE_VERSION, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS } from './generate-settings.js';
 export { FILL_OVERSAMPLE, GENERATE_VERSION, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS };
 import { z } from 'zod';
 import type { NetShareConfig } from '../config/schema.js';
 import { decodeChunk, type DecodedChunk, type EncoderSet, type Layout } from '../encode/tensors.js';
 import { embeddingRowsOf, nearestRows, snapEmbeddings } from './embedding-decode.js';
-import { applyPortRange, chunkPorts, EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT, portSlices } from './ephemeral-ports.js';
+import { applyPortRange, chunkPorts, EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT, portRange, portRangeFile, portSlices, type PortRange, type PortRangeFile } from './ephemeral-ports.js';
 import { argmaxBins, keepSoftBins, softBinPick } from './flow-starts.js';
 export { EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT };
 import { indexFlows } from '../io/flow-key.js';
@@ -18,7 +19,7 @@ import type { Table } from '../io/table.js';
 import type { Device } from '../runtime/session.js';
 import { join } from 'node:path';
 import { loadCheckpoint } from './checkpoints.js';
-import { chunkDir, decodeChunkFromWorkdir, loadChunkMeta, loadEncoders, loadLayout, loadPackedChunk, loadPreprocessSummary } from './chunk-tensors.js';
+import { loadChunkAttributes, loadChunkMeta, loadEncoders, loadLayout, loadPreprocessSummary } from './chunk-tensors.js';
 import { rankChunkCandidates, selectionMetrics, type ChunkSelection } from './postprocess.js';
 import type { Executor, JobResult } from './executor.js';
 import { reviveError, type Job, type JobContext } from './jobs.js';
@@ -143,8 +144,11 @@ export interface GenerateChunkParams {
   range?: { from: number; to: number };
   /** Flows per generator run, each with its own noise stream (default SAMPLE_BATCH). */
   batch?: number;
-  /** postprocess.ephemeralPorts "range": every decode of this job draws ephemeral ports from the chunk's range. */
-  ephemeralPorts?: 'range';
+  /**
+   * postprocess.ephemeralPorts "range": the policy file (ephemeral-ports.ts PortRangeFile) every decode of this job
+   * draws ephemeral ports by.
+   */
+  portRange?: string;
   /**
    * postprocess.flowStartBin "sample": sampled attribute rows keep the bin softmax, features are conditioned on its
    * arg-max, the decode draws the bin from it (flow-starts.ts).
@@ -168,7 +172,7 @@ export const generateChunkParamsSchema = z.strictObject({
   out: relPath.optional(),
   range: z.strictObject({ from: z.number().int().nonnegative(), to: z.number().int().nonnegative() }).optional(),
   batch: z.number().int().positive().optional(),
-  ephemeralPorts: z.literal('range').optional(),
+  portRange: relPath.optional(),
   flowStartBin: z.literal('sample').optional(),
 });
 
@@ -206,11 +210,12 @@ async function decodeGenerated(
 ): Promise<DecodedChunk> {
   const A = t.n > 0 ? t.attributes.length / t.n : 0;
   const embeddingRows = await embeddingRowsOf(encoders, t.attributes, A, t.n);
+  const layout = policy.portRange || policy.flowStartBin ? await loadLayout(workdir) : undefined;
   const dec = decodeChunk(t, encoders, await loadChunkMeta(workdir, chunk), {
     embeddingRows,
-    ...(policy.flowStartBin === 'sample' ? { pickBin: softBinPick(t.attributes, await loadLayout(workdir)) } : {}),
+    ...(policy.flowStartBin === 'sample' ? { pickBin: softBinPick(t.attributes, layout!) } : {}),
   });
-  if (policy.ephemeralPorts === 'range') await applyPortRange(workdir, (await loadPreprocessSummary(workdir)).chunks, dec, t.attributes, await loadLayout(workdir), encoders);
+  if (policy.portRange) applyPortRange(policy.portRange, dec, t.attributes, layout!);
   return dec;
 }
 
@@ -220,15 +225,31 @@ async function decodeGenerated(
  * decode of a row agrees.
  */
 export interface DecodePolicy {
-  ephemeralPorts?: 'range';
+  portRange?: PortRange;
   /** The rows' bin slices hold the generator's softmax: the decode draws the bin from it (flow-starts.ts). */
   flowStartBin?: 'sample';
 }
 
+const portRanges = new Map<string, Promise<PortRange>>();
+
+/** The decode policy a job's params name (the port-range file read once per process). */
+function decodePolicy(wd: string, p: Pick<GenerateChunkParams, 'portRange' | 'flowStartBin'>): Promise<DecodePolicy> | DecodePolicy {
+  const bin = p.flowStartBin ? { flowStartBin: p.flowStartBin } : {};
+  if (p.portRange === undefined) return bin;
+  const file = inWorkdir(wd, p.portRange);
+  let range = portRanges.get(file);
+  if (!range) {
+    range = readFile(file, 'utf8').then((s) => portRange(JSON.parse(s) as PortRangeFile));
+    portRanges.set(file, range);
+    range.catch(() => portRanges.delete(file));
+  }
+  return range.then((r) => ({ ...bin, portRange: r }));
+}
+
 /** Attribute rows [n, A] decoded as one record each (no features): their 5-tuples, row `flowOf[i]` for record i. */
-function decodeAttributeRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet, ports?: 'range'): Promise<DecodedChunk> {
+function decodeAttributeRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet, policy: DecodePolicy = {}): Promise<DecodedChunk> {
   const n = rows.length / A;
-  return decodeGenerated(workdir, chunk, { attributes: rows, features: new Float32Array(n * F), valid: new Uint8Array(n).fill(1), n, T: 1 }, encoders, ports ? { ephemeralPorts: ports } : {});
+  return decodeGenerated(workdir, chunk, { attributes: rows, features: new Float32Array(n * F), valid: new Uint8Array(n).fill(1), n, T: 1 }, encoders, policy);
 }
 
 /**
@@ -236,9 +257,9 @@ function decodeAttributeRows(workdir: string, chunk: number, rows: Float32Array,
  * only, so dropping duplicates here — once per chunk, before the features are generated for every checkpoint — keeps
  * exactly the flows the per-candidate rule would keep, at a fraction of the sampling and decoding work.
  */
-export async function uniqueTupleRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet, ports?: 'range'): Promise<Uint32Array> {
+export async function uniqueTupleRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet, policy: DecodePolicy = {}): Promise<Uint32Array> {
   if (rows.length === 0) return new Uint32Array(0);
-  const dec = await decodeAttributeRows(workdir, chunk, rows, A, F, encoders, ports);
+  const dec = await decodeAttributeRows(workdir, chunk, rows, A, F, encoders, policy);
   // each 5-tuple's first row, in row order
   return Uint32Array.from(indexFlows(dec.table).first, (i) => dec.flowOf[i]!);
 }
@@ -308,7 +329,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     all.set(prev);
     all.set(starts, prev.length);
     // `prev` is unique already, so its rows are all first occurrences and stay in front, in order
-    const keep = (await uniqueTupleRows(wd, p.chunk, all, A, layout.featureDim, encoders, p.ephemeralPorts)).sort();
+    const keep = (await uniqueTupleRows(wd, p.chunk, all, A, layout.featureDim, encoders, await decodePolicy(wd, p))).sort();
     await writeF32(inWorkdir(wd, p.accept.out), takeAttributeRows(all, A, keep));
     ctx.progress(1, `${keep.length - prev.length / A} new 5-tuples of ${raw.length / A} sampled`);
     return { sampled: raw.length / A, starts: starts.length / A, accepted: keep.length, added: keep.length - prev.length / A, resampledPorts: resampled };
@@ -319,7 +340,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     const A = layout.attributeDim;
     const encoders = await loadEncoders(wd);
     const resampled = p.uniqueTuples.resampleEphemeral ? await resampleEphemeralPorts(wd, p.chunk, rows, layout, encoders, p.seed) : 0;
-    const keep = await uniqueTupleRows(wd, p.chunk, rows, A, layout.featureDim, encoders, p.ephemeralPorts);
+    const keep = await uniqueTupleRows(wd, p.chunk, rows, A, layout.featureDim, encoders, await decodePolicy(wd, p));
     const unique = takeAttributeRows(rows, A, keep);
     await writeF32(inWorkdir(wd, p.uniqueTuples.out), unique);
     const tags = tagOffsets(layout);
@@ -357,12 +378,8 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
       : await sample({ checkpoint, n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads, ...batch });
   const T = s.layout.maxLen;
   const encoders: EncoderSet = await loadEncoders(wd);
-  // the ports' "range" draws hash the given rows: the same rows the fill passes deduplicated on
-  const policy: DecodePolicy = {
-    ...(p.ephemeralPorts ? { ephemeralPorts: p.ephemeralPorts } : {}),
-    ...(p.flowStartBin && given !== undefined ? { flowStartBin: p.flowStartBin } : {}),
-  };
-  const dec = await decodeGenerated(wd, p.chunk, { attributes: given ?? s.attributes, features: s.features, valid: s.genFlags, n: s.n, T }, encoders, policy);
+  // the decode policies hash the given rows: the same rows the fill passes deduplicated on
+  const dec = await decodeGenerated(wd, p.chunk, { attributes: given ?? s.attributes, features: s.features, valid: s.genFlags, n: s.n, T }, encoders, await decodePolicy(wd, p));
   const { table, duplicateFlows } = dropDuplicateTuples(dec.table, dec.flowOf);
   await writeTableFile(out, table);
   ctx.progress(1, `${table.length} records`);
@@ -393,11 +410,10 @@ export function startingRows(rows: Float32Array, A: number, tags: { start: numbe
 
 /** Flows of the real chunk `k` that start there (its training rows with startFromThisChunk; every flow without tags). */
 async function realStartingFlows(wd: string, k: number, A: number, tags: ReturnType<typeof tagOffsets>): Promise<number> {
-  const meta = await loadChunkMeta(wd, k);
-  if (!tags) return meta.n;
-  const rows = await readF32(join(chunkDir(wd, k), meta.files.attributes));
+  if (!tags) return (await loadChunkMeta(wd, k)).n;
+  const rows = await loadChunkAttributes(wd, k);
   let n = 0;
-  for (let r = 0; r < meta.n; r++) if (isOne(rows, r * A + tags.start)) n++;
+  for (let r = 0; r < rows.length / A; r++) if (isOne(rows, r * A + tags.start)) n++;
   return n;
 }
 
@@ -468,6 +484,20 @@ function fail(r: JobResult): Error {
   return reviveError(r.id, r.error ?? { name: 'Error', message: 'unknown failure' });
 }
 
+/**
+ * postprocess.ephemeralPorts "range": the trace's port-range policy written to <wd>/generate/port-range.json for the
+ * jobs; undefined (no file, ports decoded as the model says) without word2vec ports or without any ephemeral one.
+ */
+async function writePortRange(wd: string, chunks: readonly number[], layout: Layout): Promise<string | undefined> {
+  const ports = (await loadEncoders(wd)).ports;
+  if (!ports || portSlices(layout).length === 0) return undefined;
+  const f = await portRangeFile(wd, chunks, layout, ports);
+  if (!f) return undefined;
+  const path = join(generateRoot(wd), 'port-range.json');
+  await writeJsonAtomic(path, f);
+  return path;
+}
+
 /** Run the whole generate stage into <wd>/generate (the caller wraps this in runStage). */
 export async function generateStage(opts: GenerateStageOptions): Promise<GenerateStageResult> {
   const wd = opts.workdir;
@@ -511,8 +541,10 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     for (const r of rs) if (!r.ok) throw fail(r);
     return rs.map((r) => r.result);
   };
-  const policy: DecodePolicy = {
-    ...(opts.config.postprocess.ephemeralPorts === 'range' ? { ephemeralPorts: 'range' } : {}),
+  // the decode policies every job applies; the port range is computed here once (it reads every chunk's ports)
+  const rangeFile = opts.config.postprocess.ephemeralPorts === 'range' ? await writePortRange(wd, summary.chunks, layout) : undefined;
+  const policy: Pick<GenerateChunkParams, 'portRange' | 'flowStartBin'> = {
+    ...(rangeFile !== undefined ? { portRange: rel(rangeFile) } : {}),
     ...(opts.config.postprocess.flowStartBin === 'sample' ? { flowStartBin: 'sample' } : {}),
   };
   const job = (id: string, params: GenerateChunkParams): Job => ({ id, kind: 'generate-chunk', params: { ...params, ...policy } as unknown as Record<string, unknown>, workdir: wd, scope });

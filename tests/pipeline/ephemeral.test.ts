@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeChunkFromWorkdir, loadChunkTensors } from '../../src/pipeline/chunk-tensors.js';
 import { resampleEphemeralPorts, uniqueTupleRows } from '../../src/pipeline/generate.js';
-import { applyPortRange, portRange, portSlices, rowUniforms } from '../../src/pipeline/ephemeral-ports.js';
+import { applyPortRange, portRange, portRangeFile, portRangeOfCounts, portSlices, rowUniforms } from '../../src/pipeline/ephemeral-ports.js';
 import type { DecodedChunk } from '../../src/encode/tensors.js';
 import { preprocessedTiny } from './tiny-workdir.js';
 
@@ -51,14 +51,17 @@ describe('postprocess.ephemeralPorts "range"', () => {
       rows.set(t.attributes.subarray(0, A), r * A);
       rows[r * A + src.offset] = rows[r * A + src.offset]! + (r + 1) * 1e-5;
     }
+    const file = (await portRangeFile(wd, [0], layout, encoders.ports!))!;
+    expect(file.servicePorts).toEqual([]); // 80, 443, 53 are below 1024; every source port has one flow
+    const range = portRange(file);
     const model = await uniqueTupleRows(wd, 0, rows, A, F, encoders);
     expect(model.length).toBe(1); // NetShare's decoding: one 5-tuple
-    const kept = await uniqueTupleRows(wd, 0, rows, A, F, encoders, 'range');
+    const kept = await uniqueTupleRows(wd, 0, rows, A, F, encoders, { portRange: range });
     expect(kept.length).toBeGreaterThan(45); // 50 draws from 1,024 ports: a few collisions at most
 
     const decode = async (): Promise<DecodedChunk> => {
       const d = await decodeChunkFromWorkdir(wd, 0, { attributes: rows, features: new Float32Array(50 * F), valid: new Uint8Array(50).fill(1), n: 50, T: 1 }, encoders);
-      expect(await applyPortRange(wd, [0], d, rows, layout, encoders)).toBe(50);
+      expect(applyPortRange(range, d, rows, layout)).toBe(50);
       return d;
     };
     const a = await decode();
@@ -82,17 +85,25 @@ describe('postprocess.ephemeralPorts "range"', () => {
       carried[r * A + tags.offset + 1] = 0;
     }
     const c = await decodeChunkFromWorkdir(wd, 0, { attributes: carried, features: new Float32Array(50 * F), valid: new Uint8Array(50).fill(1), n: 50, T: 1 }, encoders);
-    await applyPortRange(wd, [0], c, carried, layout, encoders);
+    applyPortRange(range, c, carried, layout);
     expect(Array.from(c.table.srcPort)).toEqual(Array.from(a.table.srcPort));
 
-    // a chunk without ephemeral ports draws nothing
-    expect(portRange({ flowsOf: new Map([[80, 10], [53, 4]]), ephemeral: () => false })).toBeUndefined();
   }, 60_000);
 
-  it('draws from the histogram bins of the real ephemeral ports only', () => {
-    const flowsOf = new Map<number, number>([[40000, 1], [40001, 1], [60000, 2], [443, 50]]);
-    const range = portRange({ flowsOf, ephemeral: (v) => v >= 1024 && (flowsOf.get(v) ?? 0) <= 2 })!;
+  it('draws from the histogram bins of the real ephemeral ports only, never a service port', () => {
+    const bins = new Array<number>(64).fill(0);
+    bins[39] = 2; // 40000, 40001
+    bins[58] = 1; // 60000
+    const range = portRange({ servicePorts: [8080], bins });
     expect(range.count).toBe(3);
+    expect(range.ephemeral(8080)).toBe(false);
+    expect(range.ephemeral(443)).toBe(false);
+    expect(range.ephemeral(40000)).toBe(true);
+    expect(range.ephemeral(12345)).toBe(true); // a port no training flow used
+    // the file from the per-port counts (the most training flows any chunk has on a port)
+    expect(portRangeOfCounts(new Map([[8080, 5], [40000, 1], [40001, 2], [60000, 1], [443, 50]]))).toEqual({ servicePorts: [8080], bins });
+    // a trace without ephemeral ports has no range: its ports stay as decoded
+    expect(portRangeOfCounts(new Map([[80, 10], [53, 4], [8080, 3]]))).toBeUndefined();
     const seen = { low: 0, high: 0 };
     for (let i = 0; i < 3000; i++) {
       const [u, w] = rowUniforms(Float32Array.of(i, i * 0.5, 1), 0, 3, 0);
