@@ -182,6 +182,23 @@ export class Rng {
     return out;
   }
 
+  /**
+   * `k` distinct indices of [0, n), uniformly at random without replacement (partial Fisher–Yates: k draws), ascending;
+   * all of them when k ≥ n (no draw).
+   */
+  sampleIndices(n: number, k: number): Int32Array {
+    const ids = new Int32Array(n);
+    for (let i = 0; i < n; i++) ids[i] = i;
+    if (k >= n) return ids;
+    for (let i = 0; i < k; i++) {
+      const j = i + this.int(n - i);
+      const t = ids[i]!;
+      ids[i] = ids[j]!;
+      ids[j] = t;
+    }
+    return ids.slice(0, k).sort();
+  }
+
   /** Shuffles `a` in place (Fisher–Yates) and returns it. */
   shuffle<A extends { length: number; [i: number]: unknown }>(a: A): A {
     for (let i = a.length - 1; i > 0; i--) {

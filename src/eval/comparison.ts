@@ -2,7 +2,7 @@
 // and the floor (two disjoint real samples of that size) over the same splits and over the time split.
 import { Rng } from '../core/rng.js';
 import { compareProfiles, metricsFor, type Profile, type ProfileSource } from './fidelity.js';
-import { comparisonSize, flowSplitDraw, sampleFlows, summariseDraws, timeHalves, timeSplitDraw, type Spread } from './floor.js';
+import { comparisonSize, flowSplitDraw, summariseDraws, timeHalves, timeSplitDraw, type Spread } from './floor.js';
 import type { JsVariant } from './stats.js';
 
 /** How the comparison was made (EvalResult.comparison). */
@@ -61,7 +61,7 @@ export function compareAtEqualSize(real: ProfileSource, sides: readonly Compared
       const pa = real.profile(a);
       flowFloor.push(compareProfiles(pa, real.profile(b), opts.variant));
       sides.forEach((s, i) => {
-        const ps = s.source.flows > n ? s.source.profile(sampleFlows(s.source.flows, n, Rng.forPurpose(opts.seed, `floor/sample/${s.name}/${k}`))) : s.whole;
+        const ps = s.source.flows > n ? s.source.profile(Rng.forPurpose(opts.seed, `floor/sample/${s.name}/${k}`).sampleIndices(s.source.flows, n)) : s.whole;
         sideDraws[i]!.push(compareProfiles(pa, ps, opts.variant));
       });
     }

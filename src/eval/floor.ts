@@ -94,14 +94,6 @@ const iota = (n: number): Int32Array => {
   return a;
 };
 
-/** `n` of the flow ids 0..count−1, uniformly at random without replacement, ascending; all of them when n ≥ count. */
-export function sampleFlows(count: number, n: number, r: Rng): Int32Array {
-  if (n >= count) return iota(count);
-  const ids = iota(count);
-  shuffleHead(ids, n, r);
-  return ids.slice(0, n).sort();
-}
-
 /**
  * Draw k of the flow split: two disjoint uniform samples of `n` flows each (2n ≤ count), from stream
  * `floor/split/<k>` of `seed`. Flows are never cut.

@@ -143,19 +143,6 @@ function dcrIndex(recs: DcrRecords, scale: number[], d: number): NearestIndex {
   return NearestIndex.build(recs.n, d, (j, out) => dcrFeature(recs, j, scale, out));
 }
 
-/** k distinct indices of [0, n) (all of them when n ≤ k), seeded partial Fisher–Yates, ascending. */
-function sampleWithoutReplacement(n: number, k: number, r: Rng): Int32Array {
-  const all = Int32Array.from({ length: n }, (_, i) => i);
-  if (n <= k) return all;
-  for (let i = 0; i < k; i++) {
-    const j = i + r.int(n - i);
-    const t = all[i]!;
-    all[i] = all[j]!;
-    all[j] = t;
-  }
-  return all.slice(0, k).sort();
-}
-
 function dcrStats(dist: Float64Array, searched: number): DcrStats {
   const sorted = dist.slice().sort();
   const n = sorted.length;
@@ -248,7 +235,7 @@ export function preparePrivacy(real: Table, opts: PrivacyOptions): PrivacyContex
     refSample = b;
   }
   const refRecs = dcrRecords(refSample);
-  const rows = sampleWithoutReplacement(refRecs.n, opts.querySample ?? 2000, Rng.forPurpose(opts.seed, 'privacy/dcr-sample/reference'));
+  const rows = Rng.forPurpose(opts.seed, 'privacy/dcr-sample/reference').sampleIndices(refRecs.n, opts.querySample ?? 2000);
   const holdoutDcr = dcrStats(refTrain.index.distances(queryMatrix(refRecs, rows, scale, d)), refTrain.index.size);
   return { source, train, scale, names, holdout: copyStats(refSample, refTrain), holdoutDcr, opts };
 }
@@ -267,7 +254,7 @@ function queryMatrix(recs: DcrRecords, rows: Int32Array, scale: number[], d: num
 export function privacyFor(ctx: PrivacyContext, syn: Table, flowIndex?: FlowIndex): PrivacyResult {
   const d = ctx.names.length;
   const synRecs = dcrRecords(syn, flowIndex);
-  const rows = sampleWithoutReplacement(synRecs.n, ctx.opts.querySample ?? 2000, Rng.forPurpose(ctx.opts.seed, 'privacy/dcr-sample/synthetic'));
+  const rows = Rng.forPurpose(ctx.opts.seed, 'privacy/dcr-sample/synthetic').sampleIndices(synRecs.n, ctx.opts.querySample ?? 2000);
   const ds = dcrStats(ctx.train.index.distances(queryMatrix(synRecs, rows, ctx.scale, d)), ctx.train.index.size);
   const dh = ctx.holdoutDcr;
   return {

@@ -433,19 +433,6 @@ export function apportion(total: number, weights: readonly number[]): number[] {
   return out;
 }
 
-/** `size` distinct row indices of 0..n-1 drawn with `rng` (partial Fisher–Yates), ascending. */
-export function sampleRowIndices(n: number, size: number, rng: Rng): Uint32Array {
-  if (size >= n) return Uint32Array.from({ length: n }, (_, i) => i);
-  const perm = Uint32Array.from({ length: n }, (_, i) => i);
-  for (let i = 0; i < size; i++) {
-    const j = i + rng.int(n - i);
-    const t = perm[i]!;
-    perm[i] = perm[j]!;
-    perm[j] = t;
-  }
-  return perm.slice(0, size).sort();
-}
-
 /**
  * NetShare's `_merge_attr`: a row generated for chunk c is kept iff it starts there (startFromThisChunk = 1 and
  * chunk_c = 1); a kept row is also copied, with startFromThisChunk = 0, into every later chunk i with chunk_i = 1.
@@ -674,7 +661,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
       let attrFile = rel(attrCleanPath(wd, k, 0));
       if (size < n) {
         const all = await readF32(attrCleanPath(wd, k, 0));
-        const pick = sampleRowIndices(n, size, Rng.forPurpose(seed * 7919 + 31 * k, 'generate/selection-sample'));
+        const pick = Rng.forPurpose(seed * 7919 + 31 * k, 'generate/selection-sample').sampleIndices(n, size);
         await writeF32(selectionSamplePath(wd, k), takeAttributeRows(all, A, pick));
         attrFile = rel(selectionSamplePath(wd, k));
       }

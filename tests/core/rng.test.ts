@@ -161,3 +161,25 @@ describe('Rng', () => {
     expect([...a].sort((x, y) => x - y)).toEqual(Array.from({ length: 100 }, (_, i) => i));
   });
 });
+
+describe('Rng.sampleIndices', () => {
+  it('draws `k` distinct ascending indices of [0, n), the same for the same seed, all of them when k ≥ n', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 500 }), fc.integer({ min: 0, max: 600 }), fc.integer(), (n, k, seed) => {
+        const a = Rng.forPurpose(seed, 't').sampleIndices(n, k);
+        expect(a.length).toBe(Math.min(n, k));
+        for (let i = 1; i < a.length; i++) expect(a[i]!).toBeGreaterThan(a[i - 1]!);
+        if (a.length) expect(a[a.length - 1]!).toBeLessThan(n);
+        expect(Rng.forPurpose(seed, 't').sampleIndices(n, k)).toEqual(a);
+      }),
+    );
+  });
+
+  it('is uniform: every index about equally often', () => {
+    const hits = new Array<number>(20).fill(0);
+    const r = Rng.forPurpose(1, 'uniform');
+    for (let t = 0; t < 4000; t++) for (const i of r.sampleIndices(20, 5)) hits[i]!++;
+    // 1,000 expected each (4,000 × 5 / 20); a 5-σ band
+    for (const h of hits) expect(Math.abs(h - 1000)).toBeLessThan(5 * Math.sqrt(1000 * 0.75));
+  });
+});

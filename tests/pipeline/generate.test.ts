@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../../src/core/rng.js';
-import { apportion, generateChunkJob, generateStage, mergeByFlowTags, sampleRowIndices, startingRows, type GenerateStageResult } from '../../src/pipeline/generate.js';
+import { apportion, generateChunkJob, generateStage, mergeByFlowTags, startingRows, type GenerateStageResult } from '../../src/pipeline/generate.js';
 import { resolveRunConfig, runPipeline } from '../../src/pipeline/run.js';
 import { loadManifest } from '../../src/pipeline/manifest.js';
 import { loadEncoders, loadLayout, loadPreprocessSummary } from '../../src/pipeline/chunk-tensors.js';
@@ -35,20 +34,6 @@ describe('apportion', () => {
           expect(Math.abs(x - (total * w[i]!) / sum)).toBeLessThan(1);
           if (w[i] === 0) expect(x).toBe(0);
         });
-      }),
-    );
-  });
-});
-
-describe('sampleRowIndices', () => {
-  it('draws `size` distinct ascending rows, the same for the same seed, all rows when size ≥ n', () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 0, max: 500 }), fc.integer({ min: 0, max: 600 }), fc.integer(), (n, size, seed) => {
-        const a = sampleRowIndices(n, size, Rng.forPurpose(seed, 't'));
-        expect(a.length).toBe(Math.min(n, size));
-        for (let i = 1; i < a.length; i++) expect(a[i]!).toBeGreaterThan(a[i - 1]!);
-        if (a.length) expect(a[a.length - 1]!).toBeLessThan(n);
-        expect(sampleRowIndices(n, size, Rng.forPurpose(seed, 't'))).toEqual(a);
       }),
     );
   });
