@@ -2,13 +2,6 @@
 import type { Layout } from '../encode/tensors.js';
 import { rowUniforms } from './ephemeral-ports.js';
 
-/** The flow-start slices of the attribute vector (absent without flow-start bins). */
-function startSlices(layout: Layout): { bin: { offset: number; dim: number }; pos: { offset: number } } | undefined {
-  const bin = layout.attributes.find((a) => a.name === 'flow_start_bin');
-  const pos = layout.attributes.find((a) => a.name === 'flow_start');
-  return bin && pos ? { bin, pos } : undefined;
-}
-
 /**
  * postprocess.flowStartBin = "sample": the flow-start bin of a generated flow is drawn from the generator's softmax over
  * the bins instead of taken as its arg-max. Why: at the iterations a CPU budget affords the bin softmax is nearly flat
@@ -20,7 +13,7 @@ function startSlices(layout: Layout): { bin: { offset: number; dim: number }; po
  * worse), and the decode draws the bin from the kept softmax (softBinPick), keyed by a hash of the row.
  */
 function binSlice(layout: Layout): { offset: number; dim: number } | undefined {
-  return startSlices(layout)?.bin;
+  return layout.attributes.find((a) => a.name === 'flow_start_bin');
 }
 
 /** Copies the generator's softmax over the bins from `soft` into the discrete rows `discrete` [n, A] (in place). */
