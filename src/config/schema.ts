@@ -25,6 +25,17 @@ const optional = { optional: z.boolean().optional() };
 export const fieldSpecSchema = z.discriminatedUnion('encoding', [
   /** IPv4 → 32 bits MSB first (IPv6 → 128), each a 2-way one-hot. */
   z.strictObject({ column: z.string(), encoding: z.literal('ipBits'), ...optional }),
+  /**
+   * A categorical over the `top` most popular addresses (by records; each needs `minCount` records) + an "other" class,
+   * then the address's bits as `ipBits` for the other addresses. The chosen addresses are learnt from the data.
+   */
+  z.strictObject({
+    column: z.string(),
+    encoding: z.literal('ipTop'),
+    top: z.number().int().min(1).max(4096).default(255),
+    minCount: z.number().int().min(1).default(2),
+    ...optional,
+  }),
   /** Integer → nBits bits MSB first, each a 2-way one-hot (ports: 16). */
   z.strictObject({ column: z.string(), encoding: z.literal('bits'), nBits: z.number().int().min(1).max(32), ...optional }),
   /** word2vec embedding (CBOW), L2-normalised, decoded by exact cosine nearest neighbour. */
@@ -106,6 +117,11 @@ export const preprocessSchema = z.strictObject({
       normalization: normalizationSchema.default('zeroOne'),
       /** Flow start as a one-hot over this many equal slices of the chunk + the position inside it; 0 = NetShare's one value. */
       flowStartBins: z.number().int().min(0).max(1000).default(0),
+      /**
+       * Inter-arrival scaled as log1p(µs) between the chunk's smallest and largest (true), not linearly (false:
+       * NetShare). Linearly, one long gap in a chunk squeezes every millisecond gap into the sigmoid's first 1e-5.
+       */
+      interarrivalLog: z.boolean().default(false),
     })
     .prefault({}),
   /** word2vec for ports/protocols (gensim 3.8 defaults NetShare used: CBOW, dim 10, window 5, negative 5, 5 epochs). */
@@ -180,6 +196,13 @@ export const postprocessSchema = z.strictObject({
    * arg-max puts the flows of a chunk in a few bins). Part of the generate stage's fingerprint.
    */
   flowStartBin: z.enum(['argmax', 'sample']).default('argmax'),
+  /**
+   * How the value of a categorical attribute head (ipTop's popular addresses, TTL, ToS, other categorical fields) is read
+   * from the generator's softmax: `"argmax"` (default, NetShare) or `"sample"`, a seeded draw from it
+   * (src/pipeline/categoricals.ts: at CPU-budget iterations the softmax is soft and its arg-max puts nearly every flow on
+   * the most popular value). Part of the generate stage's fingerprint.
+   */
+  attributeCategoricals: z.enum(['argmax', 'sample']).default('argmax'),
 });
 
 /**
@@ -366,6 +389,13 @@ export function checkInvariants(cfg: NetShareConfig): void {
       if (cfg.global.dp && f.encoding === 'continuous' && (f.min === undefined || f.max === undefined)) {
         const k = `preprocess.${sect}.${i}.${f.min === undefined ? 'min' : 'max'}`;
         throw new ConfigError(expected('a data-independent bound (global.dp is on)', k, undefined), k);
+      }
+      if (f.encoding === 'ipTop' && cfg.global.dp) {
+        const k = `preprocess.${sect}.${i}.encoding`;
+        throw new ConfigError(
+          `${expected('"ipBits" (global.dp is on)', k, f.encoding)}: ipTop chooses its popular addresses from the private records, which is not differentially private`,
+          k,
+        );
       }
       if (f.encoding === 'categorical' && cfg.global.dp && !f.choices) {
         const k = `preprocess.${sect}.${i}.choices`;

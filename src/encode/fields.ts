@@ -201,7 +201,7 @@ export class BitsEncoder {
  * IPv4). `encode`/`decode` work on 16-byte network-order buffers in IPv6 mode, on uint32 otherwise.
  */
 export class IpBitsEncoder {
-  readonly encoding = 'ipBits';
+  readonly encoding: 'ipBits' | 'ipTop' = 'ipBits';
   constructor(
     readonly column: string,
     public bits: 32 | 128 = 32,
@@ -300,6 +300,90 @@ export class EmbeddingEncoder {
   nearestIndex(): CosineIndex {
     this.index ??= cosineIndexFor(this.vectors, this.values.length, this.vecDim);
     return this.index;
+  }
+}
+
+/**
+ * IP addresses as a categorical over the trace's most popular addresses plus an "other" class, followed by the bits of
+ * the address (as `ipBits`). The bits are encoded for every address, so the bits head learns from all flows; decoding
+ * takes the class's address unless the class is "other", then the bits. Bits alone reproduce which addresses occur but
+ * not how popular each is (a GAN's bit heads concentrate flows on a few addresses and scatter the tail to near-miss
+ * addresses); a softmax over the popular ones can carry their popularity. Addresses are keyed as decimal uint32 (IPv4)
+ * or 32 hex digits (16 bytes, IPv6 mode).
+ */
+export class IpTopEncoder extends IpBitsEncoder {
+  override readonly encoding = 'ipTop';
+  /** The popular addresses, most popular first (keys as described above). */
+  top: string[] = [];
+  private index = new Map<string, number>();
+  constructor(
+    column: string,
+    bits: 32 | 128,
+    /** At most this many addresses get a class of their own. */
+    readonly k: number,
+    /** An address needs at least this many records to get a class (a one-off address stays in the bits). */
+    readonly minCount: number,
+  ) {
+    super(column, bits);
+  }
+  /** Width of the categorical part (K found + "other"); the bits follow. */
+  get classes(): number {
+    return this.top.length + 1;
+  }
+  override get dim(): number {
+    return this.classes + 2 * this.bits;
+  }
+  static key4(x: number): string {
+    return String(x >>> 0);
+  }
+  static key6(bytes: Uint8Array, off: number): string {
+    let s = '';
+    for (let i = 0; i < 16; i++) s += bytes[off + i]!.toString(16).padStart(2, '0');
+    return s;
+  }
+  /** Choose the popular addresses from per-record keys (ties: the smaller key first, so the choice is stable). */
+  fit(keys: Iterable<string>): void {
+    const counts = new Map<string, number>();
+    for (const k of keys) counts.set(k, (counts.get(k) ?? 0) + 1);
+    const ranked = [...counts.entries()].filter(([, c]) => c >= this.minCount);
+    ranked.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    this.setTop(ranked.slice(0, this.k).map(([key]) => key));
+  }
+  setTop(top: string[]): void {
+    this.top = top;
+    this.index = new Map(top.map((key, i) => [key, i]));
+  }
+  override encode4(x: number, out: Float32Array, off: number): void {
+    if (this.bits === 128) return super.encode4(x, out, off); // re-enters encode6 with the mapped bytes
+    out[off + (this.index.get(IpTopEncoder.key4(x)) ?? this.top.length)] = 1;
+    super.encode4(x, out, off + this.classes);
+  }
+  override encode6(bytes: Uint8Array, boff: number, out: Float32Array, off: number): void {
+    out[off + (this.index.get(IpTopEncoder.key6(bytes, boff)) ?? this.top.length)] = 1;
+    super.encode6(bytes, boff, out, off + this.classes);
+  }
+  /** The arg-max class's address, or the bits when it is "other". */
+  override decode(src: Float32Array, off: number): { version: 4 | 6; v4: number; v6?: Uint8Array } {
+    const c = this.classes;
+    let best = 0;
+    for (let i = 1; i < c; i++) if (src[off + i]! > src[off + best]!) best = i;
+    if (best === this.top.length) return super.decode(src, off + c);
+    const key = this.top[best]!;
+    if (this.bits === 32) return { version: 4, v4: Number(key) >>> 0 };
+    const bytes = new Uint8Array(16);
+    for (let i = 0; i < 16; i++) bytes[i] = parseInt(key.slice(2 * i, 2 * i + 2), 16);
+    let mapped = bytes[10] === 0xff && bytes[11] === 0xff;
+    for (let i = 0; i < 10 && mapped; i++) if (bytes[i] !== 0) mapped = false;
+    if (mapped) return { version: 4, v4: ((bytes[12]! << 24) | (bytes[13]! << 16) | (bytes[14]! << 8) | bytes[15]!) >>> 0 };
+    return { version: 6, v4: 0, v6: bytes };
+  }
+  override toJSON(): object {
+    return { encoding: this.encoding, column: this.column, bits: this.bits, k: this.k, minCount: this.minCount, top: this.top };
+  }
+  static fromJSON(s: { column: string; bits: number; k: number; minCount: number; top: string[] }): IpTopEncoder {
+    const e = new IpTopEncoder(s.column, s.bits === 128 ? 128 : 32, s.k, s.minCount);
+    e.setTop(s.top);
+    return e;
   }
 }
 

@@ -1,7 +1,7 @@
 // Encoder state as JSON (version 1): field encoders, embedding vocabularies (vectors as base64 float32 LE), options.
 import { InputError } from '../errors.js';
 import type { Normalization } from '../config/schema.js';
-import { BitsEncoder, CategoricalEncoder, ContinuousEncoder, EmbeddingEncoder, IpBitsEncoder, type FieldEncoder } from './fields.js';
+import { BitsEncoder, CategoricalEncoder, ContinuousEncoder, EmbeddingEncoder, IpBitsEncoder, IpTopEncoder, type FieldEncoder } from './fields.js';
 import type { EncoderSet } from './tensors.js';
 import { tokensFromJson, tokensToJson } from '../io/address-tokens.js';
 
@@ -20,6 +20,7 @@ export interface EncoderStateJson {
   tagChunks: number;
   timestampNormalization: Normalization;
   flowStartBins?: number;
+  interarrivalLog?: boolean;
   metadata: Record<string, unknown>[];
   timeseries: Record<string, unknown>[];
   ports?: VocabJson;
@@ -55,6 +56,7 @@ export function encoderStateToJson(set: EncoderSet): EncoderStateJson {
     tagChunks: set.tagChunks,
     timestampNormalization: set.timestampNormalization,
     ...(set.flowStartBins ? { flowStartBins: set.flowStartBins } : {}),
+    ...(set.interarrivalLog ? { interarrivalLog: true } : {}),
     metadata: set.metadata.map(enc),
     timeseries: set.timeseries.map(enc),
     ...(set.ports ? { ports: vocabJson(set.ports) } : {}),
@@ -78,6 +80,8 @@ export function encoderStateFromJson(j: EncoderStateJson, file = 'encoders.json'
     switch (s.encoding) {
       case 'ipBits':
         return new IpBitsEncoder(column, s.bits === 128 ? 128 : 32);
+      case 'ipTop':
+        return IpTopEncoder.fromJSON(s as Parameters<typeof IpTopEncoder.fromJSON>[0]);
       case 'bits':
         return new BitsEncoder(column, Number(s.nBits));
       case 'categorical':
@@ -99,6 +103,7 @@ export function encoderStateFromJson(j: EncoderStateJson, file = 'encoders.json'
     tagChunks: j.tagChunks,
     timestampNormalization: j.timestampNormalization,
     ...(j.flowStartBins ? { flowStartBins: j.flowStartBins } : {}),
+    ...(j.interarrivalLog ? { interarrivalLog: true } : {}),
     metadata: j.metadata.map(field),
     timeseries: j.timeseries.map(field),
     ...(ports ? { ports } : {}),

@@ -9,6 +9,7 @@ import {
   ContinuousEncoder,
   EmbeddingEncoder,
   IpBitsEncoder,
+  IpTopEncoder,
   type Activation,
   type FieldEncoder,
   type LayoutSlice,
@@ -28,6 +29,8 @@ export interface EncoderSet {
    * NetShare's one scaled value; 0 = NetShare's encoding. (preprocess.timestamp.flowStartBins)
    */
   flowStartBins?: number;
+  /** Inter-arrival scaled as log1p(µs) (preprocess.timestamp.interarrivalLog); absent = linear (NetShare). */
+  interarrivalLog?: boolean;
   metadata: FieldEncoder[];
   timeseries: FieldEncoder[];
   /** Embedding vocabularies (shared by the fields that use them). */
@@ -112,6 +115,8 @@ function makeEncoder(spec: FieldSpec, set: EncoderSet, ipv6: boolean): FieldEnco
   switch (spec.encoding) {
     case 'ipBits':
       return new IpBitsEncoder(spec.column, ipv6 ? 128 : 32);
+    case 'ipTop':
+      return new IpTopEncoder(spec.column, ipv6 ? 128 : 32, spec.top, spec.minCount);
     case 'bits':
       return new BitsEncoder(spec.column, spec.nBits);
     case 'word2vecPort':
@@ -190,6 +195,7 @@ export function fitEncoders(view: RecordView, cfg: NetShareConfig): EncoderSet {
     tagChunks: p.flowTags === 'none' ? 0 : p.nChunks,
     timestampNormalization: p.timestamp.normalization,
     ...(p.timestamp.flowStartBins > 0 ? { flowStartBins: p.timestamp.flowStartBins } : {}),
+    ...(p.timestamp.interarrivalLog ? { interarrivalLog: true } : {}),
     metadata: [],
     timeseries: [],
   };
@@ -218,14 +224,28 @@ export function fitEncoders(view: RecordView, cfg: NetShareConfig): EncoderSet {
           return;
         }
       }
-      if (spec.encoding === 'ipBits' && spec.column !== 'srcip' && spec.column !== 'dstip') {
-        throw new ConfigError(expected('srcip or dstip for ipBits', key, spec.column), key);
+      if ((spec.encoding === 'ipBits' || spec.encoding === 'ipTop') && spec.column !== 'srcip' && spec.column !== 'dstip') {
+        throw new ConfigError(expected(`srcip or dstip for ${spec.encoding}`, key, spec.column), key);
       }
       if ((spec.encoding === 'word2vecPort' && spec.column !== 'srcport' && spec.column !== 'dstport') || (spec.encoding === 'word2vecProto' && spec.column !== 'proto')) {
         throw new ConfigError(expected(`a ${spec.encoding === 'word2vecPort' ? 'port' : 'proto'} column for ${spec.encoding}`, key, spec.column), key);
       }
       const enc = makeEncoder(spec, set, view.hasIpv6);
-      if (enc instanceof ContinuousEncoder) {
+      if (enc instanceof IpTopEncoder) {
+        const v4 = enc.column === 'srcip' ? view.srcIp : view.dstIp;
+        const v6 = enc.column === 'srcip' ? view.srcIp6 : view.dstIp6;
+        const ver = view.hasIpv6 ? view.ipVersion! : null;
+        const bits = enc.bits;
+        enc.fit(
+          (function* () {
+            for (let r = 0; r < view.n; r++) {
+              if (ver && ver[r] === 6) yield IpTopEncoder.key6(v6!, 16 * r);
+              else if (bits === 128) yield IpTopEncoder.key6(Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, v4[r]! >>> 24, (v4[r]! >>> 16) & 255, (v4[r]! >>> 8) & 255, v4[r]! & 255]), 0);
+              else yield IpTopEncoder.key4(v4[r]!);
+            }
+          })(),
+        );
+      } else if (enc instanceof ContinuousEncoder) {
         const col = fieldColumn(view, spec.column, key);
         if (Array.isArray(col)) throw new ConfigError(expected('a numeric column for a continuous encoding', key, spec.column), key);
         enc.fit(col as ArrayLike<number>);
@@ -274,7 +294,12 @@ export function buildLayout(set: EncoderSet): Layout {
     };
   };
   for (const e of set.metadata) {
-    attributes.push(slice('attribute', e, off));
+    if (e instanceof IpTopEncoder) {
+      // two heads: the popular-address softmax, then the bits
+      const c = e.classes;
+      attributes.push({ name: e.column, kind: 'attribute', offset: off, dim: c, activation: 'softmax', groupSize: c, discrete: true, encoding: 'ipTop' });
+      attributes.push({ name: `${e.column}.bits`, kind: 'attribute', offset: off + c, dim: 2 * e.bits, activation: 'softmax', groupSize: 2, discrete: true, encoding: 'ipBits' });
+    } else attributes.push(slice('attribute', e, off));
     off += e.dim;
   }
   if (set.tagChunks > 0) {
@@ -342,6 +367,14 @@ export function readFlowStart(
   return lo + ((b + pos) / bins) * (hi - lo);
 }
 
+/** An inter-arrival (µs, ≥ 0) into the chunk's range [lo, hi], linearly or as log1p. */
+function normIa(ia: number, lo: number, hi: number, norm: Normalization, log: boolean): number {
+  return log ? norm01(Math.log1p(ia), Math.log1p(lo), Math.log1p(hi), norm) : norm01(ia, lo, hi, norm);
+}
+function denormIa(v: number, lo: number, hi: number, norm: Normalization, log: boolean): number {
+  return log ? Math.expm1(denorm01(v, Math.log1p(lo), Math.log1p(hi), norm)) : denorm01(v, lo, hi, norm);
+}
+
 function denorm01(v: number, lo: number, hi: number, norm: Normalization): number {
   let u = norm === 'zeroOne' ? v : (v + 1) / 2;
   if (!(u >= 0)) u = 0;
@@ -404,6 +437,7 @@ export function encodeChunk(
   const features = new Float32Array(recIdx.length * F);
   const lengths = new Uint32Array(n);
   const tsNorm = set.timestampNormalization;
+  const iaLog = set.interarrivalLog === true;
   // one specialised writer per metadata field keeps each encode call site monomorphic
   const metaDims = set.metadata.map((e) => e.dim);
   const metaWriters = set.metadata.map((e): ((row: number, off: number) => void) => {
@@ -442,7 +476,7 @@ export function encodeChunk(
       const i = recIdx[r]!;
       let o = r * F;
       const ia = r === a ? 0 : time[i]! - time[recIdx[r - 1]!]!;
-      features[o++] = norm01(ia, iaMin, iaMax, tsNorm);
+      features[o++] = normIa(ia, iaMin, iaMax, tsNorm, iaLog);
       for (let k = 0; k < set.timeseries.length; k++) {
         const e = set.timeseries[k]!;
         if (e instanceof CategoricalEncoder) e.encode((tsCols[k] as ArrayLike<string | number>)[i]!, features, o);
@@ -646,6 +680,7 @@ export function decodeChunk(
     }
   };
   const tsNorm = set.timestampNormalization;
+  const iaLog = set.interarrivalLog === true;
   const [fs0, fs1] = meta.flowStartRange;
   const fsBins = set.flowStartBins ?? 0;
   const [ia0, ia1] = meta.interarrivalRange;
@@ -685,7 +720,7 @@ export function decodeChunk(
     let clock = start;
     for (let q = flowRow[f]!; q < flowRow[f + 1]!; q++) {
       let o = stepOff[q]!;
-      if (stepIdx[q]! > 0) clock += denorm01(features[o]!, ia0, ia1, tsNorm);
+      if (stepIdx[q]! > 0) clock += denormIa(features[o]!, ia0, ia1, tsNorm, iaLog);
       o++;
       table.srcIp[row] = src4;
       table.dstIp[row] = dst4;

@@ -11,6 +11,7 @@ import { decodeChunk, type DecodedChunk, type EncoderSet, type Layout } from '..
 import { embeddingRowsOf, nearestRows, snapEmbeddings } from './embedding-decode.js';
 import { applyPortRange, chunkPorts, EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT, portRange, portRangeFile, portSlices, type PortRange, type PortRangeFile } from './ephemeral-ports.js';
 import { argmaxBins, keepSoftBins, softBinPick } from './flow-starts.js';
+import { sampleCategoricals } from './categoricals.js';
 export { EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT };
 import { indexFlows } from '../io/flow-key.js';
 import { concatTables, takeRows } from '../io/rows.js';
@@ -154,6 +155,8 @@ export interface GenerateChunkParams {
    * arg-max, the decode draws the bin from it (flow-starts.ts).
    */
   flowStartBin?: 'sample';
+  /** postprocess.attributeCategoricals "sample": categorical attribute heads drawn from the softmax (categoricals.ts). */
+  categoricals?: 'sample';
 }
 
 /** The schema `generate-chunk` params are validated with where the job runs. */
@@ -174,6 +177,7 @@ export const generateChunkParamsSchema = z.strictObject({
   batch: z.number().int().positive().optional(),
   portRange: relPath.optional(),
   flowStartBin: z.literal('sample').optional(),
+  categoricals: z.literal('sample').optional(),
 });
 
 /** Drop every flow whose 5-tuple already appeared in an earlier flow (first occurrence wins; spec §4.3). */
@@ -358,6 +362,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     // in step 4); the rows equal those of a full sample() with the same seed
     const s = await sampleAttributes({ checkpoint: await loadCheckpoint(inWorkdir(wd, p.checkpoint)), n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
     if (p.flowStartBin === 'sample') keepSoftBins(s.attributes, s.attributesDiscrete, await loadLayout(wd));
+    if (p.categoricals === 'sample') sampleCategoricals(s.attributes, s.attributesDiscrete, await loadLayout(wd), p.seed);
     await writeF32(inWorkdir(wd, p.attributesOnly.out), s.attributesDiscrete);
     ctx.progress(1, `${s.n} attributes`);
     return { n: s.n };
@@ -379,7 +384,13 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
   const T = s.layout.maxLen;
   const encoders: EncoderSet = await loadEncoders(wd);
   // the decode policies hash the given rows: the same rows the fill passes deduplicated on
-  const dec = await decodeGenerated(wd, p.chunk, { attributes: given ?? s.attributes, features: s.features, valid: s.genFlags, n: s.n, T }, encoders, await decodePolicy(wd, p));
+  // without given rows the features came from the graph's arg-max rows; the decode still draws the categoricals
+  let rows = given ?? s.attributes;
+  if (given === undefined && p.categoricals === 'sample') {
+    rows = s.attributes.slice();
+    sampleCategoricals(s.attributes, rows, await loadLayout(wd), p.seed);
+  }
+  const dec = await decodeGenerated(wd, p.chunk, { attributes: rows, features: s.features, valid: s.genFlags, n: s.n, T }, encoders, await decodePolicy(wd, p));
   const { table, duplicateFlows } = dropDuplicateTuples(dec.table, dec.flowOf);
   await writeTableFile(out, table);
   ctx.progress(1, `${table.length} records`);
@@ -530,9 +541,10 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   };
   // the decode policies every job applies; the port range is computed here once (it reads every chunk's ports)
   const rangeFile = opts.config.postprocess.ephemeralPorts === 'range' ? await writePortRange(wd, summary.chunks, layout) : undefined;
-  const policy: Pick<GenerateChunkParams, 'portRange' | 'flowStartBin'> = {
+  const policy: Pick<GenerateChunkParams, 'portRange' | 'flowStartBin' | 'categoricals'> = {
     ...(rangeFile !== undefined ? { portRange: rel(rangeFile) } : {}),
     ...(opts.config.postprocess.flowStartBin === 'sample' ? { flowStartBin: 'sample' } : {}),
+    ...(opts.config.postprocess.attributeCategoricals === 'sample' ? { categoricals: 'sample' } : {}),
   };
   const job = (id: string, params: GenerateChunkParams): Job => ({ id, kind: 'generate-chunk', params: { ...params, ...policy } as unknown as Record<string, unknown>, workdir: wd, scope });
   const t0 = performance.now();

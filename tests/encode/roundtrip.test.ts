@@ -7,6 +7,7 @@ import { dpSchema, presetConfig, type NetShareConfig } from '../../src/config/sc
 import { planChunks } from '../../src/encode/chunks.js';
 import { recordView } from '../../src/encode/records.js';
 import { encoderStateFromJson, encoderStateToJson } from '../../src/encode/state.js';
+import type { IpTopEncoder } from '../../src/encode/fields.js';
 import { buildLayout, decodeChunk, densify, encodeChunk, fitEncoders, paddedLength, readFlowStart, writeFlowStart } from '../../src/encode/tensors.js';
 import { readFlowCsv } from '../../src/io/netflow-csv.js';
 import { allocFlowTable, allocPacketTable, type FlowTable, type PacketTable, type Table } from '../../src/io/table.js';
@@ -31,7 +32,8 @@ function roundTrip(table: Table, cfg: NetShareConfig): { chunks: number; rows: n
     expect(d.table.length).toBe(c.recIdx.length);
     // quantisation: float32 of the normalised value (2^-24 relative), flow start once, inter-arrivals accumulate
     const fsTol = (dense.meta.flowStartRange[1] - dense.meta.flowStartRange[0]) * 2 ** -22 + 1e-6;
-    const iaTol = (dense.meta.interarrivalRange[1] - dense.meta.interarrivalRange[0]) * 2 ** -22 + 1e-6;
+    // log1p-scaled inter-arrivals: float32 steps of log1p(µs), at most ~log1p(max) times the linear step
+    const iaTol = (dense.meta.interarrivalRange[1] - dense.meta.interarrivalRange[0]) * 2 ** -22 * (restored.interarrivalLog ? 32 : 1) + 1e-6;
     // plain comparisons (one expect per chunk keeps tens of thousands of rows fast)
     const bad: string[] = [];
     const same = (what: string, r: number, got: unknown, want: unknown): void => {
@@ -219,6 +221,74 @@ describe('encoding variants', () => {
     const cfg = presetConfig('pcap', { preprocess: { nChunks: 2, metadata, ...smallW2v } });
     expect(fitEncoders(recordView(t), cfg).metadata.map((e) => e.encoding)).toEqual(['categorical', 'categorical', 'bits', 'bits', 'categorical']);
     expect(roundTrip(t, cfg).rows).toBe(300);
+  });
+  it('ipTop: a class per popular address (by records, minCount) + "other" with bits; round-trips in IPv4 and IPv6 mode, two heads, persisted', () => {
+    const ipTop = (top: number, minCount: number) => [
+      { column: 'srcip', encoding: 'ipTop', top, minCount },
+      { column: 'dstip', encoding: 'ipTop', top, minCount },
+      { column: 'srcport', encoding: 'bits', nBits: 16 },
+      { column: 'dstport', encoding: 'bits', nBits: 16 },
+      { column: 'proto', encoding: 'categorical', choices: [6, 17] },
+      { column: 'ttl', encoding: 'categorical' },
+      { column: 'tos', encoding: 'categorical' },
+    ];
+    const t = packets(340, false);
+    // make source 10.0.0.3 the most popular and 10.0.0.16 a one-off
+    for (let i = 0; i < 40; i++) t.srcIp[i * 5] = 0x0a000003;
+    let one = -1;
+    for (let i = 0; i < t.length; i++) if (t.srcIp[i] === 0x0a000010) (one < 0 ? (one = i) : (t.srcIp[i] = 0x0a000001));
+    const cfg = presetConfig('pcap', { preprocess: { nChunks: 2, metadata: ipTop(4, 2), ...smallW2v } });
+    const set = fitEncoders(recordView(t), cfg);
+    const src = set.metadata[0] as IpTopEncoder;
+    expect(src.encoding).toBe('ipTop');
+    expect(src.top[0]).toBe(String(0x0a000003));
+    expect(src.top).toHaveLength(4);
+    expect(src.dim).toBe(5 + 64);
+    const restored = encoderStateFromJson(JSON.parse(JSON.stringify(encoderStateToJson(set))));
+    expect((restored.metadata[0] as IpTopEncoder).top).toEqual(src.top);
+    // every address decodes back: popular ones through their class, the rest (10.0.0.16 included) through the bits
+    expect(roundTrip(t, cfg).rows).toBe(340);
+    const l = buildLayout(set);
+    expect(l.attributes.slice(0, 2)).toMatchObject([
+      { name: 'srcip', offset: 0, dim: 5, groupSize: 5, activation: 'softmax', discrete: true, encoding: 'ipTop' },
+      { name: 'srcip.bits', offset: 5, dim: 64, groupSize: 2, activation: 'softmax', discrete: true, encoding: 'ipBits' },
+    ]);
+    // a one-off address never gets a class (minCount 2), however large top is
+    const wide = fitEncoders(recordView(t), presetConfig('pcap', { preprocess: { nChunks: 2, metadata: ipTop(100, 2), ...smallW2v } }));
+    expect((wide.metadata[0] as IpTopEncoder).top).not.toContain(String(0x0a000010));
+    // IPv6 mode: 128 bits, v4 rows keyed as ::ffff:a.b.c.d
+    const t6 = packets(400, true);
+    const cfg6 = presetConfig('pcap', { preprocess: { nChunks: 2, metadata: ipTop(3, 2), ...smallW2v } });
+    expect(roundTrip(t6, cfg6).rows).toBe(400);
+    expect((fitEncoders(recordView(t6), cfg6).metadata[0] as IpTopEncoder).dim).toBe(4 + 256);
+    // DP: the popular addresses come from the private records
+    expect(() => presetConfig('pcap', { global: { dp: { epsilon: 4 } }, preprocess: { metadata: ipTop(4, 2) } })).toThrow(/ipTop chooses its popular addresses/);
+  });
+  it('log1p inter-arrivals (preprocess.timestamp.interarrivalLog) round-trip, persist, and give millisecond gaps a usable share of the scale', () => {
+    const t = packets(500, false);
+    // one long gap (10 minutes) in the chunk next to millisecond gaps
+    for (let i = 0; i < t.length; i++) t.time[i] = 1.5e15 + i * 1000 + (i >= 250 ? 600e6 : 0);
+    const cfg = presetConfig('pcap', { preprocess: { nChunks: 1, timestamp: { interarrivalLog: true }, ...smallW2v } });
+    expect(roundTrip(t, cfg).rows).toBe(500);
+    const set = fitEncoders(recordView(t), cfg);
+    expect(set.interarrivalLog).toBe(true);
+    expect(encoderStateFromJson(JSON.parse(JSON.stringify(encoderStateToJson(set)))).interarrivalLog).toBe(true);
+    const scaled = (log: boolean): number[] => {
+      const c = presetConfig('pcap', { preprocess: { nChunks: 1, timestamp: { interarrivalLog: log }, ...smallW2v } });
+      const s = fitEncoders(recordView(t), c);
+      const view = recordView(t);
+      const plan = planChunks(view, { nChunks: 1, chunking: 'fixedTime', maxFlowLen: null, longFlows: 'truncate', emptyChunks: 'skip' });
+      const d = densify(encodeChunk(view, plan, plan.chunks[0]!, s, paddedLength(plan.maxLen, 10)));
+      const F = buildLayout(s).featureDim;
+      const out: number[] = [];
+      for (let k = 0; k < d.n * d.T; k++) if (d.genFlag[k]! > 0.5 && k % d.T > 0) out.push(d.features[k * F]!);
+      return out;
+    };
+    const lin = scaled(false), log = scaled(true);
+    // the 17-flow fixture's gaps inside a flow are 17 ms (+ one 10-minute gap): linearly ~3e-5 of the scale, in log1p(µs) ~0.48
+    const median = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+    expect(median(lin)).toBeLessThan(1e-4);
+    expect(median(log)).toBeGreaterThan(0.4);
   });
   it('flow start as bins + position (preprocess.timestamp.flowStartBins) round-trips, and is persisted with the encoders', () => {
     const t = packets(500, false);

@@ -1,0 +1,60 @@
+// postprocess.attributeCategoricals "sample": categorical attribute heads drawn from the generator's softmax.
+import { describe, expect, it } from 'vitest';
+import { categoricalSlices, sampleCategoricals } from '../../src/pipeline/categoricals.js';
+import type { Layout } from '../../src/encode/tensors.js';
+
+// srcip as ipTop (4 classes + bits), a 2-way bits head, the flow tags, 3 flow-start bins and the position
+const layout: Layout = {
+  attributes: [
+    { name: 'srcip', kind: 'attribute', offset: 0, dim: 4, activation: 'softmax', groupSize: 4, discrete: true, encoding: 'ipTop' },
+    { name: 'srcip.bits', kind: 'attribute', offset: 4, dim: 4, activation: 'softmax', groupSize: 2, discrete: true, encoding: 'ipBits' },
+    { name: 'flow_tags', kind: 'attribute', offset: 8, dim: 4, activation: 'softmax', groupSize: 2, discrete: true, encoding: 'multichunk_dep_v2' },
+    { name: 'flow_start_bin', kind: 'attribute', offset: 12, dim: 3, activation: 'softmax', groupSize: 3, discrete: true, encoding: 'flowStartBin' },
+    { name: 'flow_start', kind: 'attribute', offset: 15, dim: 1, activation: 'sigmoid', discrete: false, encoding: 'flowStart' },
+  ],
+  features: [],
+  attributeDim: 16,
+  featureDim: 1,
+  genFlag: { dim: 2, activation: 'softmax' },
+};
+
+function rows(n: number): { soft: Float32Array; discrete: Float32Array } {
+  const soft = new Float32Array(n * 16);
+  const discrete = new Float32Array(n * 16);
+  for (let r = 0; r < n; r++) {
+    soft.set([0.5, 0.3, 0.2, 0, 0.6, 0.4, 0.45, 0.55, 0.9, 0.1, 0.2, 0.8, 0.4, 0.35, 0.25, 0.7], r * 16);
+    discrete.set([1, 0, 0, 0, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0.7], r * 16);
+  }
+  return { soft, discrete };
+}
+
+describe('categorical attribute heads drawn from the softmax', () => {
+  it('only heads of one softmax over > 2 choices, not bits, flow tags or flow-start bins', () => {
+    expect(categoricalSlices(layout).map((s) => s.offset)).toEqual([0]);
+  });
+  it('draws follow the softmax (50/30/20/0), one-hot, seeded; every other slice untouched', () => {
+    const n = 20_000;
+    const { soft, discrete } = rows(n);
+    const before = discrete.slice();
+    sampleCategoricals(soft, discrete, layout, 7);
+    const count = [0, 0, 0, 0];
+    for (let r = 0; r < n; r++) {
+      const o = r * 16;
+      const head = Array.from(discrete.subarray(o, o + 4));
+      expect(head.reduce((a, b) => a + b, 0)).toBe(1);
+      count[head.indexOf(1)]!++;
+      expect(Array.from(discrete.subarray(o + 4, o + 16))).toEqual(Array.from(before.subarray(o + 4, o + 16)));
+    }
+    // 4 standard errors of a binomial share over 20,000 draws is ≤ 0.0142
+    expect(Math.abs(count[0]! / n - 0.5)).toBeLessThan(0.0142);
+    expect(Math.abs(count[1]! / n - 0.3)).toBeLessThan(0.0142);
+    expect(Math.abs(count[2]! / n - 0.2)).toBeLessThan(0.0142);
+    expect(count[3]).toBe(0);
+    const again = rows(n);
+    sampleCategoricals(again.soft, again.discrete, layout, 7);
+    expect(again.discrete).toEqual(discrete);
+    const other = rows(n);
+    sampleCategoricals(other.soft, other.discrete, layout, 8);
+    expect(other.discrete).not.toEqual(discrete);
+  });
+});
