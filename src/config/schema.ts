@@ -203,6 +203,14 @@ export const postprocessSchema = z.strictObject({
    * the most popular value). Part of the generate stage's fingerprint.
    */
   attributeCategoricals: z.enum(['argmax', 'sample']).default('argmax'),
+  /**
+   * Generated flows whose 5-tuple is a training flow's: `"keep"` (default, NetShare) or `"reject"`: the fill treats the
+   * training 5-tuples as taken and samples on until the asked number of new ones exists, so no synthetic 5-tuple is a
+   * verbatim copy of a training one (a model trained to its budget memorises the frequent service-to-service tuples:
+   * 7.8–8.7% of the enterprise pcap's synthetic 5-tuples at 10 minutes). It reads the private training flows at
+   * generation, so it is refused in DP mode. Part of the generate stage's fingerprint.
+   */
+  trainingTuples: z.enum(['keep', 'reject']).default('keep'),
 });
 
 /**
@@ -420,6 +428,13 @@ export function checkInvariants(cfg: NetShareConfig): void {
     if (p.maxFlowLen === null) throw new ConfigError(expected('a fixed maximum flow length (global.dp is on)', 'preprocess.maxFlowLen', null), 'preprocess.maxFlowLen');
     if (p.chunking !== 'fixedTime') {
       throw new ConfigError(`${expected('"fixedTime" (global.dp is on)', 'preprocess.chunking', p.chunking)}: fixedSize chunk edges depend on the records`, 'preprocess.chunking');
+    }
+    if (cfg.postprocess.trainingTuples === 'reject') {
+      throw new ConfigError(
+        `${expected('"keep" (global.dp is on)', 'postprocess.trainingTuples', 'reject')}: rejecting the training 5-tuples reads the private flows at ` +
+          'generation, outside the DP guarantee',
+        'postprocess.trainingTuples',
+      );
     }
     if (p.holdoutShare > 0) {
       throw new ConfigError(

@@ -13,7 +13,7 @@ import { applyPortRange, chunkPorts, EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT, po
 import { argmaxBins, keepSoftBins, softBinPick } from './flow-starts.js';
 import { sampleCategoricals } from './categoricals.js';
 export { EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT };
-import { indexFlows } from '../io/flow-key.js';
+import { indexFlows, TupleSet } from '../io/flow-key.js';
 import { concatTables, takeRows } from '../io/rows.js';
 import { Rng } from '../core/rng.js';
 import type { Table } from '../io/table.js';
@@ -157,6 +157,11 @@ export interface GenerateChunkParams {
   flowStartBin?: 'sample';
   /** postprocess.attributeCategoricals "sample": categorical attribute heads drawn from the softmax (categoricals.ts). */
   categoricals?: 'sample';
+  /**
+   * postprocess.trainingTuples "reject": the table file of the training flows' 5-tuples (one record each); the fill
+   * treats them as taken, so no generated flow repeats a training 5-tuple verbatim.
+   */
+  trainingTuples?: string;
 }
 
 /** The schema `generate-chunk` params are validated with where the job runs. */
@@ -178,6 +183,7 @@ export const generateChunkParamsSchema = z.strictObject({
   portRange: relPath.optional(),
   flowStartBin: z.literal('sample').optional(),
   categoricals: z.literal('sample').optional(),
+  trainingTuples: relPath.optional(),
 });
 
 /** Drop every flow whose 5-tuple already appeared in an earlier flow (first occurrence wins; spec §4.3). */
@@ -232,22 +238,43 @@ export interface DecodePolicy {
   portRange?: PortRange;
   /** The rows' bin slices hold the generator's softmax: the decode draws the bin from it (flow-starts.ts). */
   flowStartBin?: 'sample';
+  /** postprocess.trainingTuples "reject": the training flows' 5-tuples, which uniqueTupleRows treats as taken. */
+  trainingTuples?: { table: Table; set: TupleSet };
 }
 
 const portRanges = new Map<string, Promise<PortRange>>();
 
 /** The decode policy a job's params name (the port-range file read once per process). */
-function decodePolicy(wd: string, p: Pick<GenerateChunkParams, 'portRange' | 'flowStartBin'>): Promise<DecodePolicy> | DecodePolicy {
+const trainingTupleSets = new Map<string, Promise<{ table: Table; set: TupleSet }>>();
+
+function decodePolicy(wd: string, p: Pick<GenerateChunkParams, 'portRange' | 'flowStartBin' | 'trainingTuples'>): Promise<DecodePolicy> | DecodePolicy {
   const bin = p.flowStartBin ? { flowStartBin: p.flowStartBin } : {};
-  if (p.portRange === undefined) return bin;
-  const file = inWorkdir(wd, p.portRange);
-  let range = portRanges.get(file);
-  if (!range) {
-    range = readFile(file, 'utf8').then((s) => portRange(JSON.parse(s) as PortRangeFile));
-    portRanges.set(file, range);
-    range.catch(() => portRanges.delete(file));
+  if (p.portRange === undefined && p.trainingTuples === undefined) return bin;
+  let range: Promise<PortRange> | undefined;
+  if (p.portRange !== undefined) {
+    const file = inWorkdir(wd, p.portRange);
+    range = portRanges.get(file);
+    if (!range) {
+      range = readFile(file, 'utf8').then((s) => portRange(JSON.parse(s) as PortRangeFile));
+      portRanges.set(file, range);
+      range.catch(() => portRanges.delete(file));
+    }
   }
-  return range.then((r) => ({ ...bin, portRange: r }));
+  let tuples: Promise<{ table: Table; set: TupleSet }> | undefined;
+  if (p.trainingTuples !== undefined) {
+    const file = inWorkdir(wd, p.trainingTuples);
+    tuples = trainingTupleSets.get(file);
+    if (!tuples) {
+      tuples = readTableFile(file).then((table) => {
+        const set = new TupleSet(table.length);
+        for (let i = 0; i < table.length; i++) set.add(table, i);
+        return { table, set };
+      });
+      trainingTupleSets.set(file, tuples);
+      tuples.catch(() => trainingTupleSets.delete(file));
+    }
+  }
+  return Promise.all([range, tuples]).then(([r, t]) => ({ ...bin, ...(r ? { portRange: r } : {}), ...(t ? { trainingTuples: t } : {}) }));
 }
 
 /** Attribute rows [n, A] decoded as one record each (no features): their 5-tuples, row `flowOf[i]` for record i. */
@@ -264,8 +291,12 @@ function decodeAttributeRows(workdir: string, chunk: number, rows: Float32Array,
 export async function uniqueTupleRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet, policy: DecodePolicy = {}): Promise<Uint32Array> {
   if (rows.length === 0) return new Uint32Array(0);
   const dec = await decodeAttributeRows(workdir, chunk, rows, A, F, encoders, policy);
-  // each 5-tuple's first row, in row order
-  return Uint32Array.from(indexFlows(dec.table).first, (i) => dec.flowOf[i]!);
+  // each 5-tuple's first row, in row order; with postprocess.trainingTuples "reject", none whose 5-tuple is a training one
+  const first = indexFlows(dec.table).first;
+  const taken = policy.trainingTuples?.set;
+  const keep: number[] = [];
+  for (let k = 0; k < first.length; k++) if (!taken?.has(dec.table, first[k]!)) keep.push(dec.flowOf[first[k]!]!);
+  return Uint32Array.from(keep);
 }
 
 /**
@@ -496,6 +527,23 @@ async function writePortRange(wd: string, chunks: readonly number[], layout: Lay
   return path;
 }
 
+/**
+ * postprocess.trainingTuples "reject": the 5-tuples of every chunk's training flows, decoded from its attribute rows
+ * (exact: training rows are vocabulary vectors and address bits, decoded without the decode policies, which only act on
+ * generated rows), one record per flow, written once per stage for the jobs.
+ */
+export async function writeTrainingTuples(wd: string, chunks: readonly number[], layout: Layout): Promise<string> {
+  const encoders = await loadEncoders(wd);
+  const parts: Table[] = [];
+  for (const k of chunks) {
+    const rows = await loadChunkAttributes(wd, k);
+    parts.push((await decodeAttributeRows(wd, k, rows, layout.attributeDim, layout.featureDim, encoders)).table);
+  }
+  const path = join(generateRoot(wd), 'training-tuples.nstable');
+  await writeTableFile(path, concatTables(parts[0]!.kind, parts));
+  return path;
+}
+
 /** Run the whole generate stage into <wd>/generate (the caller wraps this in runStage). */
 export async function generateStage(opts: GenerateStageOptions): Promise<GenerateStageResult> {
   const wd = opts.workdir;
@@ -541,8 +589,10 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   };
   // the decode policies every job applies; the port range is computed here once (it reads every chunk's ports)
   const rangeFile = opts.config.postprocess.ephemeralPorts === 'range' ? await writePortRange(wd, summary.chunks, layout) : undefined;
-  const policy: Pick<GenerateChunkParams, 'portRange' | 'flowStartBin' | 'categoricals'> = {
+  const tuplesFile = opts.config.postprocess.trainingTuples === 'reject' ? await writeTrainingTuples(wd, summary.chunks, layout) : undefined;
+  const policy: Pick<GenerateChunkParams, 'portRange' | 'flowStartBin' | 'categoricals' | 'trainingTuples'> = {
     ...(rangeFile !== undefined ? { portRange: rel(rangeFile) } : {}),
+    ...(tuplesFile !== undefined ? { trainingTuples: rel(tuplesFile) } : {}),
     ...(opts.config.postprocess.flowStartBin === 'sample' ? { flowStartBin: 'sample' } : {}),
     ...(opts.config.postprocess.attributeCategoricals === 'sample' ? { categoricals: 'sample' } : {}),
   };
