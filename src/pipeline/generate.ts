@@ -132,7 +132,15 @@ export interface GenerateChunkParams {
    * Dedupe mode: keep the first row of each 5-tuple of the merged attributes `from`, write them to `out`; with
    * `resampleEphemeral`, first give every generated ephemeral port a fresh draw (resampleEphemeralPorts, seeded by `seed`).
    */
-  uniqueTuples?: { from: string; out: string; resampleEphemeral?: boolean };
+  uniqueTuples?: {
+    from: string;
+    out: string;
+    resampleEphemeral?: boolean;
+    /** Tuple files (`startsOut`) of the earlier chunks of the pass: a start whose 5-tuple is in one is dropped. */
+    earlier?: string[];
+    /** Where to write the 5-tuples of the kept starting rows (a table, one record per flow). */
+    startsOut?: string;
+  };
   /**
    * Fill mode: of the sampled attribute rows `raw`, keep those that start in this chunk (flow tags), give their
    * ephemeral ports fresh draws (`resampleEphemeral`, seeded by `seed`), and append those whose 5-tuple is new to the
@@ -175,7 +183,7 @@ export const generateChunkParamsSchema = z.strictObject({
   attrFile: relPath.optional(),
   n: z.number().int().nonnegative().optional(),
   attributesOnly: z.strictObject({ out: relPath }).optional(),
-  uniqueTuples: z.strictObject({ from: relPath, out: relPath, resampleEphemeral: z.boolean().optional() }).optional(),
+  uniqueTuples: z.strictObject({ from: relPath, out: relPath, resampleEphemeral: z.boolean().optional(), earlier: z.array(relPath).optional(), startsOut: relPath.optional() }).optional(),
   accept: z.strictObject({ raw: relPath, prev: relPath.optional(), out: relPath, resampleEphemeral: z.boolean().optional() }).optional(),
   out: relPath.optional(),
   range: z.strictObject({ from: z.number().int().nonnegative(), to: z.number().int().nonnegative() }).optional(),
@@ -288,15 +296,39 @@ function decodeAttributeRows(workdir: string, chunk: number, rows: Float32Array,
  * only, so dropping duplicates here — once per chunk, before the features are generated for every checkpoint — keeps
  * exactly the flows the per-candidate rule would keep, at a fraction of the sampling and decoding work.
  */
-export async function uniqueTupleRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet, policy: DecodePolicy = {}): Promise<Uint32Array> {
-  if (rows.length === 0) return new Uint32Array(0);
+export async function uniqueTupleRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet, policy: DecodePolicy = {}, earlier?: EarlierStarts): Promise<Uint32Array> {
+  return (await uniqueTupleSelection(workdir, chunk, rows, A, F, encoders, policy, earlier)).keep;
+}
+
+/** The 5-tuples of flows that started in earlier chunks, and which rows of this chunk are starts (the others continue one). */
+export interface EarlierStarts {
+  set: TupleSet;
+  isStart(row: number): boolean;
+}
+
+/**
+ * uniqueTupleRows, and the decoded records of the kept rows (one per row). A row that starts a flow is also dropped when
+ * its 5-tuple started a flow in an earlier chunk (`earlier`): a 5-tuple is one flow over the whole trace, and two
+ * generated flows that share one (ephemeral ports drawn from a real range collide by the birthday bound) would read as
+ * one flow with a gap of up to the trace's length and two TTLs.
+ */
+async function uniqueTupleSelection(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet, policy: DecodePolicy = {}, earlier?: EarlierStarts): Promise<{ keep: Uint32Array; table?: Table }> {
+  if (rows.length === 0) return { keep: new Uint32Array(0) };
   const dec = await decodeAttributeRows(workdir, chunk, rows, A, F, encoders, policy);
   // each 5-tuple's first row, in row order; with postprocess.trainingTuples "reject", none whose 5-tuple is a training one
   const first = indexFlows(dec.table).first;
   const taken = policy.trainingTuples?.set;
   const keep: number[] = [];
-  for (let k = 0; k < first.length; k++) if (!taken?.has(dec.table, first[k]!)) keep.push(dec.flowOf[first[k]!]!);
-  return Uint32Array.from(keep);
+  const records: number[] = [];
+  for (let k = 0; k < first.length; k++) {
+    const i = first[k]!;
+    const row = dec.flowOf[i]!;
+    if (taken?.has(dec.table, i)) continue;
+    if (earlier && earlier.isStart(row) && earlier.set.has(dec.table, i)) continue;
+    keep.push(row);
+    records.push(i);
+  }
+  return { keep: Uint32Array.from(keep), table: takeRows(dec.table, Uint32Array.from(records)) };
 }
 
 /**
@@ -375,10 +407,27 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     const A = layout.attributeDim;
     const encoders = await loadEncoders(wd);
     const resampled = p.uniqueTuples.resampleEphemeral ? await resampleEphemeralPorts(wd, p.chunk, rows, layout, encoders, p.seed) : 0;
-    const keep = await uniqueTupleRows(wd, p.chunk, rows, A, layout.featureDim, encoders, await decodePolicy(wd, p));
+    const tags = tagOffsets(layout);
+    // the 5-tuples of the flows that started in earlier chunks (their starts' tuple files)
+    let earlier: EarlierStarts | undefined;
+    if (tags && p.uniqueTuples.earlier?.length) {
+      const set = new TupleSet(1024);
+      for (const f of p.uniqueTuples.earlier) {
+        const t = await readTableFile(inWorkdir(wd, f));
+        for (let i = 0; i < t.length; i++) set.add(t, i);
+      }
+      earlier = { set, isStart: (r) => isOne(rows, r * A + tags.start) };
+    }
+    const sel = await uniqueTupleSelection(wd, p.chunk, rows, A, layout.featureDim, encoders, await decodePolicy(wd, p), earlier);
+    const keep = sel.keep;
     const unique = takeAttributeRows(rows, A, keep);
     await writeF32(inWorkdir(wd, p.uniqueTuples.out), unique);
-    const tags = tagOffsets(layout);
+    if (p.uniqueTuples.startsOut !== undefined) {
+      // this chunk's starts' 5-tuples, for the later chunks' check
+      const starts: number[] = [];
+      for (let r = 0; r < keep.length; r++) if (!tags || isOne(unique, r * A + tags.start)) starts.push(r);
+      await writeTableFile(inWorkdir(wd, p.uniqueTuples.startsOut), sel.table ? takeRows(sel.table, Uint32Array.from(starts)) : concatTables(encoders.dataset === 'pcap' ? 'packets' : 'flows', []));
+    }
     let starts = keep.length;
     if (tags) {
       starts = 0;
@@ -652,20 +701,32 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   const duplicates: number[][] = summary.chunks.map(() => []);
   const uniqueStarts: number[][] = summary.chunks.map(() => []);
   if (tags) {
+    // chunk by chunk (every pass at once): a start is checked against the starts of the chunks before it, so a 5-tuple
+    // is one flow over the whole trace (uniqueTupleSelection)
     const uniqueJobs: Job[] = [];
+    const ur: { merged: number; unique: number; starts: number }[] = [];
+    const startsPath = (k: number, pass: number): string => join(generateRoot(wd), 'attr-clean', `chunk-${k}-p${pass}-starts.nstable`);
+    const merges: Map<number, Float32Array>[] = [];
     for (let pass = 0; pass < passes; pass++) {
       const raw = new Map<number, Float32Array>();
       for (const k of summary.chunks) raw.set(k, accepted.get(`${k}/${pass}`)!);
-      const m = mergeByFlowTags(raw, A, tags);
-      for (const k of summary.chunks) {
-        await writeF32(attrMergedPath(wd, k, pass), m.get(k)!);
-        uniqueJobs.push(job(`generate/unique/chunk-${k}/p${pass}`, {
+      merges.push(mergeByFlowTags(raw, A, tags));
+    }
+    for (const [j, k] of summary.chunks.entries()) {
+      const phase: Job[] = [];
+      for (let pass = 0; pass < passes; pass++) {
+        await writeF32(attrMergedPath(wd, k, pass), merges[pass]!.get(k)!);
+        phase.push(job(`generate/unique/chunk-${k}/p${pass}`, {
           chunk: k, pass, checkpoint: '', iteration: -1, seed: 0, device,
-          uniqueTuples: { from: rel(attrMergedPath(wd, k, pass)), out: rel(attrCleanPath(wd, k, pass)) },
+          uniqueTuples: {
+            from: rel(attrMergedPath(wd, k, pass)), out: rel(attrCleanPath(wd, k, pass)),
+            earlier: summary.chunks.slice(0, j).map((e) => rel(startsPath(e, pass))), startsOut: rel(startsPath(k, pass)),
+          },
         }));
       }
+      uniqueJobs.push(...phase);
+      ur.push(...((await runPhase(phase)) as { merged: number; unique: number; starts: number }[]));
     }
-    const ur = (await runPhase(uniqueJobs)) as { merged: number; unique: number; starts: number }[];
     ur.forEach((x, i) => {
       const j = summary.chunks.indexOf((uniqueJobs[i]!.params as unknown as GenerateChunkParams).chunk);
       merged[j]!.push(x.unique);

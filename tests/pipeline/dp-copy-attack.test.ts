@@ -75,6 +75,9 @@ function config(dp: Record<string, unknown> | false): Record<string, unknown> {
   return {
     preset: 'netflow',
     global: { seed: 0, dataset: 'netflow', dp },
+    // the attack counts verbatim copies, so none are rejected at generation (the presets' "reject" reads the private
+    // flows: refused under DP)
+    postprocess: { trainingTuples: 'keep' },
     preprocess: {
       nChunks: 1,
       maxFlowLen: 2,

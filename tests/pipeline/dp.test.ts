@@ -22,6 +22,8 @@ function dpConfig(dp: Record<string, unknown> | boolean = {}): Record<string, un
   return {
     ...base,
     global: { seed: 0, dataset: 'pcap', dp },
+    // the presets reject training 5-tuples at generation, which reads the private flows: not under DP
+    postprocess: { ...(base['postprocess'] as object | undefined), trainingTuples: 'keep' },
     preprocess: {
       ...(base['preprocess'] as object),
       holdoutShare: 0,

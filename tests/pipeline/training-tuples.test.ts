@@ -48,3 +48,34 @@ describe('postprocess.trainingTuples "reject"', () => {
     expect(() => parseConfig(raw)).toThrow(/postprocess\.trainingTuples/);
   });
 });
+
+describe('one flow per 5-tuple over the whole trace', () => {
+  it('a start whose 5-tuple started a flow in an earlier chunk is dropped; a continuation of that flow is kept', async () => {
+    const { wd, layout, encoders } = await preprocessedTiny(60, 'ns-earlier-starts-');
+    const t = await loadChunkTensors(wd, 0);
+    const A = layout.attributeDim;
+    const F = layout.featureDim;
+    const tags = layout.attributes.find((a) => a.name === 'flow_tags')!;
+    // "this chunk's" merged rows: flows 0-4 as continuations (startFromThisChunk 0), then flows 0-9 as starts
+    const rows = new Float32Array(15 * A);
+    for (let r = 0; r < 5; r++) {
+      rows.set(t.attributes.subarray(r * A, (r + 1) * A), r * A);
+      rows[r * A + tags.offset] = 1;
+      rows[r * A + tags.offset + 1] = 0;
+    }
+    for (let r = 0; r < 10; r++) {
+      rows.set(t.attributes.subarray(r * A, (r + 1) * A), (5 + r) * A);
+      rows[(5 + r) * A + tags.offset] = 0;
+      rows[(5 + r) * A + tags.offset + 1] = 1;
+    }
+    // flows 0-2 and 7 started in an earlier chunk
+    const dec = await decodeChunkFromWorkdir(wd, 0, { attributes: t.attributes.slice(0, 10 * A), features: new Float32Array(10 * F), valid: new Uint8Array(10).fill(1), n: 10, T: 1 }, encoders);
+    const set = new TupleSet(16);
+    for (const f of [0, 1, 2, 7]) set.add(dec.table, f);
+    const isStart = (r: number): boolean => rows[r * A + tags.offset + 1]! > rows[r * A + tags.offset]!;
+    // without the earlier starts: the continuations 0-4, then the starts 5-9 (starts 0-4 repeat a continuation)
+    expect(Array.from(await uniqueTupleRows(wd, 0, rows, A, F, encoders))).toEqual([0, 1, 2, 3, 4, 10, 11, 12, 13, 14]);
+    // with them: the continuations stay (the same flows), start 7 (row 12) goes
+    expect(Array.from(await uniqueTupleRows(wd, 0, rows, A, F, encoders, {}, { set, isStart }))).toEqual([0, 1, 2, 3, 4, 10, 11, 13, 14]);
+  }, 60_000);
+});
