@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { writeFlowCsv, readFlowCsv } from '../../src/io/netflow-csv.js';
 import { allocFlowTable, type Table } from '../../src/io/table.js';
-import { decodeChunkFromWorkdir, loadChunkMeta, loadChunkTensors, loadLayout, loadPreprocessSummary } from '../../src/pipeline/chunk-tensors.js';
+import { decodeChunkFromWorkdir, loadChunkMeta, loadChunkTensors, loadEncoders, loadLayout, loadPreprocessSummary } from '../../src/pipeline/chunk-tensors.js';
+import type { IpTopEncoder } from '../../src/encode/fields.js';
 import { loadRealSides } from '../../src/pipeline/holdout.js';
 import { runCli } from './run-cli.js';
 
@@ -115,14 +116,18 @@ describe('netshare preprocess', () => {
       expect(existsSync(join(wd, 'preprocess', f)), f).toBe(true);
     }
     const layout = await loadLayout(wd);
-    expect(layout.attributes.map((s) => s.name)).toEqual(['srcip', 'dstip', 'srcport', 'dstport', 'proto', 'flow_tags', 'flow_start_bin', 'flow_start']);
+    // the netflow preset's ipTop addresses: a head over the popular addresses, then one over the bits
+    expect(layout.attributes.map((s) => s.name)).toEqual(['srcip', 'srcip.bits', 'dstip', 'dstip.bits', 'srcport', 'dstport', 'proto', 'flow_tags', 'flow_start_bin', 'flow_start']);
     expect(layout.features.map((s) => [s.name, s.activation])).toEqual([
       ['interarrival', 'sigmoid'], ['td', 'sigmoid'], ['pkt', 'sigmoid'], ['byt', 'sigmoid'], ['type', 'softmax'],
     ]);
     const dense = await loadChunkTensors(wd, 1);
     expect(dense.features.length).toBe(dense.n * dense.T * dense.F);
     expect(dense.T % 10).toBe(0);
-    expect(dense.A).toBe(64 + 64 + 30 + 8 + 16 + 1); // IP bits, ports/proto, tags, flow-start bins, flow start
+    const [src, dst] = (await loadEncoders(wd)).metadata as IpTopEncoder[];
+    expect(src!.classes).toBeGreaterThan(1);
+    // addresses (classes + bits), ports/proto, tags, flow-start bins, flow start
+    expect(dense.A).toBe(src!.classes + 64 + dst!.classes + 64 + 30 + 8 + 16 + 1);
     const input = (await readFlowCsv(csv)).table;
     expect(await expectDecodedMatchesInput(wd, input)).toBe(held.trainRecords);
     // same input + config: the manifest says done

@@ -42,9 +42,28 @@ describe('presets', () => {
     expect(p.preprocess.timestamp.flowStartBins).toBe(16);
     expect(p.model).toEqual(f.model);
     expect(p.preprocess.word2vec).toEqual(f.preprocess.word2vec);
+    expect(p.preprocess.timestamp.interarrivalLog).toBe(true);
+    expect(p.preprocess.metadata.slice(0, 2)).toEqual([
+      { column: 'srcip', encoding: 'ipTop', top: 255, minCount: 2 },
+      { column: 'dstip', encoding: 'ipTop', top: 255, minCount: 2 },
+    ]);
+    expect(f.preprocess.metadata.slice(0, 2).map((x) => x.encoding)).toEqual(['ipBits', 'ipBits']);
+    expect(f.preprocess.timestamp.interarrivalLog).toBe(false);
+    for (const c of [p, presetConfig('netflow')]) {
+      expect(c.postprocess).toMatchObject({ ephemeralPorts: 'range', flowStartBin: 'sample', attributeCategoricals: 'sample', trainingTuples: 'reject' });
+    }
+    expect(f.postprocess).toMatchObject({ ephemeralPorts: 'model', flowStartBin: 'argmax', attributeCategoricals: 'argmax', trainingTuples: 'keep' });
     const n = presetConfig('netflow');
-    expect(n.preprocess.timestamp.flowStartBins).toBe(16);
-    expect({ ...n.preprocess, timestamp: null }).toEqual({ ...presetConfig('netflow-netshare').preprocess, timestamp: null });
+    const nf = presetConfig('netflow-netshare');
+    expect(n.preprocess.timestamp).toMatchObject({ flowStartBins: 16, interarrivalLog: true });
+    // netflow = netflow-netshare with ipTop addresses and TCP flags / ToS as optional per-record categoricals
+    expect(n.preprocess.metadata).toEqual([...p.preprocess.metadata.slice(0, 2), ...nf.preprocess.metadata.slice(2)]);
+    expect(n.preprocess.timeseries).toEqual([
+      ...nf.preprocess.timeseries,
+      { column: 'flags', encoding: 'categorical', optional: true },
+      { column: 'tos', encoding: 'categorical', optional: true },
+    ]);
+    expect({ ...n.preprocess, timestamp: null, metadata: null, timeseries: null }).toEqual({ ...nf.preprocess, timestamp: null, metadata: null, timeseries: null });
     expect(configError(() => parseConfig({ preset: 'pcap-paper' })).message).toMatch(/"pcap" \| "netflow" \| "pcap-netshare" \| "netflow-netshare"/);
   });
   it('holdoutShare is a share in [0, 0.5]; selectionMetrics is "netshare", "all" or a non-empty list', () => {
@@ -110,9 +129,11 @@ describe('cross-key invariants', () => {
       expect(e.message).toMatch(/exactly one of global.dp.epsilon or global.dp.noiseMultiplier/);
     }
   });
-  it('DP mode needs data-independent ranges', () => {
+  it('DP mode needs data-independent ranges (and no addresses chosen from the data)', () => {
     const cfg = presetConfig('netflow');
     cfg.global.dp = { epsilon: 4, delta: 1e-5, clip: 1, countNoise: 20 };
+    expect(configError(() => checkInvariants(cfg)).key).toBe('preprocess.metadata.0.encoding'); // the preset's ipTop
+    cfg.preprocess.metadata = cfg.preprocess.metadata.map((f) => (f.encoding === 'ipTop' ? { column: f.column, encoding: 'ipBits' as const } : f));
     const e = configError(() => checkInvariants(cfg));
     expect(e.key).toMatch(/^preprocess\.timeseries\.0\.(min|max)$/);
   });

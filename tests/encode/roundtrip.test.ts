@@ -193,7 +193,8 @@ describe('encoding variants', () => {
     const cfg = presetConfig('pcap', { preprocess: { nChunks: 2, ...smallW2v } });
     expect(roundTrip(t, cfg).rows).toBe(400);
     const set = fitEncoders(recordView(t), cfg);
-    expect(set.metadata[0]!.dim).toBe(256);
+    expect((set.metadata[0] as IpTopEncoder).bits).toBe(128); // the pcap preset's ipTop: its classes, then 128 bits
+    expect(set.metadata[0]!.dim).toBe((set.metadata[0] as IpTopEncoder).classes + 256);
     const view = recordView(t);
     const plan = planChunks(view, { nChunks: 1, chunking: 'fixedTime', maxFlowLen: null, longFlows: 'truncate', emptyChunks: 'skip' });
     const c = plan.chunks[0]!;
