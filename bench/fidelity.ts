@@ -287,8 +287,8 @@ interface TraceResult {
   };
   curve: CurvePoint[];
   config: NetShareConfig;
-  /** DP runs: the ledger `run --json` printed (ε reached, σ, q and steps per chunk), and the public trace if any. */
-  dp: { epsilon: number; delta: number; noiseMultiplier: number; given: string; chunks: { chunk: number; flows: number; q: number; steps: number }[]; publicTrace: string | null } | null;
+  /** DP runs: the ledger `run --json` printed (ε reached, q, steps and σ per chunk), and the public trace if any. */
+  dp: { epsilon: number; delta: number; given: string; chunks: { chunk: number; flows: number; q: number; steps: number; noiseMultiplier: number }[]; publicTrace: string | null } | null;
 }
 
 async function runTrace(name: string, spec: TraceSpec, a: Args, tmp: string): Promise<TraceResult> {
@@ -364,7 +364,7 @@ async function runTrace(name: string, spec: TraceSpec, a: Args, tmp: string): Pr
   const summaryJson = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as {
     stages?: { name: string; seconds: number; skipped: boolean }[];
     budget?: { plan: BudgetPlan } | null;
-    dp?: { epsilon: number; delta: number; noiseMultiplier: number; given: string; chunks: { chunk: number; flows: number; q: number; steps: number }[] } | null;
+    dp?: { epsilon: number; delta: number; given: string; chunks: { chunk: number; flows: number; q: number; steps: number; noiseMultiplier: number }[] } | null;
   };
   const stages = Object.fromEntries((summaryJson.stages ?? []).map((s) => [s.name, s.seconds]));
   if (summaryJson.stages?.find((s) => s.name === 'preprocess')?.skipped === false) {
@@ -416,9 +416,8 @@ async function runTrace(name: string, spec: TraceSpec, a: Args, tmp: string): Pr
       ? {
           epsilon: summaryJson.dp.epsilon,
           delta: summaryJson.dp.delta,
-          noiseMultiplier: summaryJson.dp.noiseMultiplier,
           given: summaryJson.dp.given,
-          chunks: summaryJson.dp.chunks.map((c) => ({ chunk: c.chunk, flows: c.flows, q: c.q, steps: c.steps })),
+          chunks: summaryJson.dp.chunks.map((c) => ({ chunk: c.chunk, flows: c.flows, q: c.q, steps: c.steps, noiseMultiplier: c.noiseMultiplier })),
           publicTrace: a.public ?? null,
         }
       : null,
@@ -441,7 +440,8 @@ function printTrace(r: TraceResult): void {
   if (r.dp) {
     const qs = r.dp.chunks.map((c) => c.q.toPrecision(3)).join('/');
     const steps = r.dp.chunks.map((c) => c.steps).join('/');
-    console.log(`DP: ε = ${fmt(r.dp.epsilon)} (δ = ${fmt(r.dp.delta)}, ${r.dp.given} given), σ = ${fmt(r.dp.noiseMultiplier)}, q per chunk ${qs}, critic steps per chunk ${steps}; public pretraining: ${r.dp.publicTrace ?? 'none'}`);
+    const sigmas = r.dp.chunks.map((c) => fmt(c.noiseMultiplier)).join('/');
+    console.log(`DP: ε = ${fmt(r.dp.epsilon)} (δ = ${fmt(r.dp.delta)}, ${r.dp.given} given), σ per chunk ${sigmas}, q per chunk ${qs}, critic steps per chunk ${steps}; public pretraining: ${r.dp.publicTrace ?? 'none'}`);
   }
   console.log(`floor: ${e.floorSplits} flow splits of ${e.comparedFlows} flows; ratio = metric ÷ floor mean (× floor)`);
   const head = ['metric', 'floor mean [min–max]', 'synthetic', ...(syn!.heldOutRatios ? ['held-out'] : []), ...base.map(names)];
@@ -488,7 +488,7 @@ async function main(): Promise<void> {
   console.log('\nsummary (headline = median ratio over NetShare\'s marginal metrics; synthetic | marginals | bootstrap):');
   for (const r of results) {
     const [s, ...b] = r.evaluation.methods;
-    const dp = r.dp ? `, ε ${fmt(r.dp.epsilon)} σ ${fmt(r.dp.noiseMultiplier)}${r.dp.publicTrace ? ` public ${r.dp.publicTrace}` : ''}` : '';
+    const dp = r.dp ? `, ε ${fmt(r.dp.epsilon)} σ ${r.dp.chunks.map((c) => fmt(c.noiseMultiplier)).join('/')}${r.dp.publicTrace ? ` public ${r.dp.publicTrace}` : ''}` : '';
     console.log(`  ${r.trace.padEnd(16)} ${x(s!.headline).padStart(8)} | ${b.map((m) => x(m.headline).padStart(8)).join(' | ')}   flows ${pct(s!.uniqueFlowsPerRequested)}, copied ${pct(s!.copiedTupleShare)}, ${(r.run.cpuS + r.preprocess.cpuS).toFixed(0)} CPU-s${dp}`);
   }
   const outDir = join(ROOT, 'bench', 'out');

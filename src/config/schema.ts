@@ -56,6 +56,11 @@ export const fieldSpecSchema = z.discriminatedUnion('encoding', [
     log1p: z.boolean().default(false),
     min: z.number().optional(),
     max: z.number().optional(),
+    /**
+     * Decoding rounds to integers. Absent: learnt from the data (integers when every value is one), or in DP mode
+     * the column's type (counts, lengths, header fields: integers; `td`: not), never the private values.
+     */
+    integer: z.boolean().optional(),
     ...optional,
   }),
 ]);

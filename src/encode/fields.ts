@@ -25,7 +25,11 @@ export class ContinuousEncoder {
   readonly encoding = 'continuous';
   min = Infinity;
   max = -Infinity;
-  /** Every fitted value was an integer: decoding rounds. */
+  /**
+   * Decoding rounds to integers. Fixed when the constructor is given it (the config's `integer`, or in DP mode the
+   * column's known type: a fact learnt from the private data would be released outside ε); otherwise true while
+   * every fitted value was an integer.
+   */
   integral = true;
   constructor(
     readonly column: string,
@@ -33,14 +37,18 @@ export class ContinuousEncoder {
     readonly log1p = false,
     fixedMin?: number,
     fixedMax?: number,
+    fixedIntegral?: boolean,
   ) {
     if (fixedMin !== undefined) this.min = log1p ? Math.log1p(fixedMin) : fixedMin;
     if (fixedMax !== undefined) this.max = log1p ? Math.log1p(fixedMax) : fixedMax;
     this.fixedMin = fixedMin !== undefined;
     this.fixedMax = fixedMax !== undefined;
+    if (fixedIntegral !== undefined) this.integral = fixedIntegral;
+    this.fixedIntegral = fixedIntegral !== undefined;
   }
   private readonly fixedMin: boolean;
   private readonly fixedMax: boolean;
+  private readonly fixedIntegral: boolean;
   get dim(): number {
     return 1;
   }
@@ -58,7 +66,7 @@ export class ContinuousEncoder {
       if (y < mn) mn = y;
       if (y > mx) mx = y;
     }
-    this.integral = integral;
+    if (!this.fixedIntegral) this.integral = integral;
     if (!this.fixedMin) this.min = Math.min(this.min, mn);
     if (!this.fixedMax) this.max = Math.max(this.max, mx);
   }

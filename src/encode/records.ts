@@ -36,6 +36,17 @@ const FLOW_COLUMNS: Record<string, keyof FlowTable> = {
 
 export const FIVE_TUPLE = ['srcip', 'dstip', 'srcport', 'dstport', 'proto'] as const;
 
+/**
+ * Whether a numeric column holds integers by its type (not by its values): counts, lengths, header fields, ports and
+ * protocols do; a flow's duration `td` (seconds) does not. Undefined for a column that is not numeric.
+ */
+export function columnIsInteger(kind: 'packets' | 'flows', column: string): boolean | undefined {
+  if ((FIVE_TUPLE as readonly string[]).includes(column)) return column !== 'srcip' && column !== 'dstip' ? true : undefined;
+  if (kind === 'packets') return ['pkt_len', 'tos', 'id', 'flag', 'off', 'ttl', 'ihl', 'tcp_flags', 'tcp_window'].includes(column) ? true : undefined;
+  if (column === 'td') return false;
+  return ['pkt', 'byt', 'tos', 'flags', 'tcp_flags', 'rpkt', 'rbyt', 'sbyt', 'dtos'].includes(column) ? true : undefined;
+}
+
 export interface RecordView {
   kind: 'packets' | 'flows';
   n: number;

@@ -14,7 +14,7 @@ import {
   type FieldEncoder,
   type LayoutSlice,
 } from './fields.js';
-import { fieldColumn, hasFieldColumn, type RecordView } from './records.js';
+import { columnIsInteger, fieldColumn, hasFieldColumn, type RecordView } from './records.js';
 import { Rng } from '../core/rng.js';
 import { normalizeRows, trainCbow } from './word2vec.js';
 
@@ -111,7 +111,28 @@ export interface ChunkTensors {
   genFlag: Float32Array;
 }
 
-function makeEncoder(spec: FieldSpec, set: EncoderSet, ipv6: boolean): FieldEncoder {
+/**
+ * Whether a continuous field decodes to integers, when that is fixed before the data is seen: the config's `integer`,
+ * else in DP mode the column's type (columnIsInteger; a column of unknown type needs `integer` in DP mode). Undefined:
+ * learnt from the data (non-DP: integers when every value is one).
+ */
+function fixedIntegral(spec: FieldSpec, view: RecordView, dp: boolean, key: string): boolean | undefined {
+  if (spec.encoding !== 'continuous') return undefined;
+  if (spec.integer !== undefined) return spec.integer;
+  if (!dp) return undefined;
+  const known = columnIsInteger(view.kind, spec.column);
+  if (known === undefined) {
+    if (Array.isArray(fieldColumn(view, spec.column, key))) return undefined; // not numeric: refused where it is fitted
+    const k = key.replace(/column$/, 'integer');
+    throw new ConfigError(
+      `${expected('true or false (global.dp is on, and whether decoding rounds must not be learnt from the private values)', k, undefined)}: the type of column ${spec.column} is not known`,
+      k,
+    );
+  }
+  return known;
+}
+
+function makeEncoder(spec: FieldSpec, set: EncoderSet, ipv6: boolean, integral?: boolean): FieldEncoder {
   switch (spec.encoding) {
     case 'ipBits':
       return new IpBitsEncoder(spec.column, ipv6 ? 128 : 32);
@@ -126,7 +147,7 @@ function makeEncoder(spec: FieldSpec, set: EncoderSet, ipv6: boolean): FieldEnco
     case 'categorical':
       return new CategoricalEncoder(spec.column, spec.choices, false);
     case 'continuous':
-      return new ContinuousEncoder(spec.column, spec.normalization, spec.log1p, spec.min, spec.max);
+      return new ContinuousEncoder(spec.column, spec.normalization, spec.log1p, spec.min, spec.max, integral);
   }
 }
 
@@ -230,7 +251,7 @@ export function fitEncoders(view: RecordView, cfg: NetShareConfig): EncoderSet {
       if ((spec.encoding === 'word2vecPort' && spec.column !== 'srcport' && spec.column !== 'dstport') || (spec.encoding === 'word2vecProto' && spec.column !== 'proto')) {
         throw new ConfigError(expected(`a ${spec.encoding === 'word2vecPort' ? 'port' : 'proto'} column for ${spec.encoding}`, key, spec.column), key);
       }
-      const enc = makeEncoder(spec, set, view.hasIpv6);
+      const enc = makeEncoder(spec, set, view.hasIpv6, fixedIntegral(spec, view, Boolean(cfg.global.dp), key));
       if (enc instanceof IpTopEncoder) {
         const v4 = enc.column === 'srcip' ? view.srcIp : view.dstIp;
         const v6 = enc.column === 'srcip' ? view.srcIp6 : view.dstIp6;

@@ -310,14 +310,31 @@ function privacyTable(methods: MethodResult[]): string {
 /** What the report says about differential privacy: the run's guarantee and what it does not cover, or that it has none. */
 export type ReportPrivacyGuarantee =
   | { dp: false }
-  | { dp: true; epsilon: number; delta: number; noiseMultiplier: number; clip: number; composition: string; notPrivate: readonly string[]; publicTrace?: string };
+  | {
+      dp: true;
+      epsilon: number;
+      delta: number;
+      /** σ of each chunk's critic steps (one σ for all when given; per chunk when derived from a target ε). */
+      noiseMultipliers: readonly { chunk: number; sigma: number }[];
+      clip: number;
+      composition: string;
+      notPrivate: readonly string[];
+      publicTrace?: string;
+    };
+
+/** "noise multiplier σ = 1.2" when every chunk has the same σ, else "noise multiplier σ per chunk: 0: 319, 1: 3.67, …". */
+function sigmaText(sigmas: readonly { chunk: number; sigma: number }[]): string {
+  const first = sigmas[0]?.sigma;
+  if (sigmas.every((s) => s.sigma === first)) return `noise multiplier σ = ${fmt(first ?? NaN)}`;
+  return `noise multiplier σ per chunk: ${sigmas.map((s) => `${s.chunk}: ${fmt(s.sigma)}`).join(', ')}`;
+}
 
 function dpBlock(g: ReportPrivacyGuarantee | undefined): string {
   if (!g) return '';
   if (!g.dp) {
     return '<p class="headline"><b>Differential privacy: none.</b> This model was trained without DP-SGD (<code>global.dp</code> false): the synthetic trace carries no formal privacy guarantee; the privacy checks below measure copying, they do not bound it.</p>';
   }
-  return `<div class="headline"><p><b>Differential privacy: (ε = ${fmt(g.epsilon)}, δ = ${fmt(g.delta)})</b> per 5-tuple flow, for the trained models and the released flow counts (noise multiplier σ = ${fmt(g.noiseMultiplier)}, per-example clip C = ${fmt(g.clip)}${g.publicTrace ? `, pretrained without DP on the public trace <code>${esc(g.publicTrace)}</code>` : ''}).</p>
+  return `<div class="headline"><p><b>Differential privacy: (ε = ${fmt(g.epsilon)}, δ = ${fmt(g.delta)})</b> per 5-tuple flow, for the trained models and the released flow counts (${sigmaText(g.noiseMultipliers)}, per-example clip C = ${fmt(g.clip)}${g.publicTrace ? `, pretrained without DP on the public trace <code>${esc(g.publicTrace)}</code>` : ''}).</p>
 <p class="meta">${esc(g.composition)}</p>
 <p><b>Not covered by ε</b> (these use the real data directly):</p><ul>${g.notPrivate.map((x) => `<li>${esc(x)}</li>`).join('')}</ul></div>`;
 }

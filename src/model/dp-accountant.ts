@@ -24,31 +24,6 @@ function logSub(a: number, b: number): number {
   return a + (d > -Math.LN2 ? Math.log(-Math.expm1(d)) : Math.log1p(-Math.exp(d)));
 }
 
-/** log Γ(x) for x > 0 (Lanczos, g = 7, n = 9; relative error ~1e-15). */
-function logGamma(x: number): number {
-  if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - logGamma(1 - x);
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
-  const z = x - 1;
-  let a = c[0]!;
-  const t = z + 7.5;
-  for (let i = 1; i < 9; i++) a += c[i]! / (z + i);
-  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(a);
-}
-
-/** log |binom(α, i)| and its sign, for real α and integer i ≥ 0. */
-function logAbsBinom(alpha: number, i: number): { log: number; sign: number } {
-  // binom(α, i) = Π_{k<i} (α − k) / i!
-  let log = 0;
-  let sign = 1;
-  for (let k = 0; k < i; k++) {
-    const f = alpha - k;
-    if (f === 0) return { log: -Infinity, sign: 0 };
-    if (f < 0) sign = -sign;
-    log += Math.log(Math.abs(f));
-  }
-  return { log: log - logGamma(i + 1), sign };
-}
-
 /**
  * log erfc(x) for every real x, to ~1e-14 relative: the Maclaurin series of erf for |x| ≤ 2, the continued fraction of
  * erfc (modified Lentz) above, whose log is taken in two pieces so that erfc(40) (~1e-697) does not underflow.
@@ -92,8 +67,10 @@ export function logErfc(x: number): number {
 /** log A_α for integer α (Mironov et al. 2019, Sec. 3.3): a finite binomial sum. */
 function logAInt(q: number, sigma: number, alpha: number): number {
   let logA = -Infinity;
+  let logBinom = 0; // log binom(α, i), updated term by term: binom(α, i) = binom(α, i − 1) · (α − i + 1) / i
   for (let i = 0; i <= alpha; i++) {
-    const c = logAbsBinom(alpha, i).log + i * Math.log(q) + (alpha - i) * Math.log1p(-q);
+    if (i > 0) logBinom += Math.log(alpha - i + 1) - Math.log(i);
+    const c = logBinom + i * Math.log(q) + (alpha - i) * Math.log1p(-q);
     logA = logAdd(logA, c + (i * i - i) / (2 * sigma * sigma));
   }
   return logA;
@@ -104,8 +81,14 @@ function logAFrac(q: number, sigma: number, alpha: number): number {
   let logA0 = -Infinity;
   let logA1 = -Infinity;
   const z0 = sigma * sigma * Math.log(1 / q - 1) + 0.5;
+  let logCoef = 0; // log |binom(α, i)| and its sign, updated term by term
+  let sign = 1;
   for (let i = 0; i < 100_000; i++) {
-    const { log: logCoef, sign } = logAbsBinom(alpha, i);
+    if (i > 0) {
+      const f = alpha - i + 1; // never 0: α is not an integer
+      if (f < 0) sign = -sign;
+      logCoef += Math.log(Math.abs(f)) - Math.log(i);
+    }
     const j = alpha - i;
     const logT0 = logCoef + i * Math.log(q) + j * Math.log1p(-q);
     const logT1 = logCoef + j * Math.log(q) + i * Math.log1p(-q);
@@ -233,7 +216,8 @@ export class RdpAccountant {
 
 /**
  * The smallest noise multiplier σ (to 0.1% relative) whose composition of `mechanisms` (each a number of steps at a
- * rate q; all at the same σ), plus the `fixed` mechanisms at their own σ (e.g. a noisy count), stays within (ε, δ). Throws when even σ = 1e4 does not reach it.
+ * rate q; all at the same σ), plus the `fixed` mechanisms at their own σ (e.g. a noisy count), stays within (ε, δ). Throws when even σ =
+ * `maxSigma` (default 1e4) does not reach it.
  */
 export function noiseMultiplierFor(
   targetEpsilon: number,
@@ -241,6 +225,7 @@ export function noiseMultiplierFor(
   mechanisms: readonly { q: number; steps: number }[],
   orders: readonly number[] = NETSHARE_RDP_ORDERS,
   fixed: readonly RdpEntry[] = [],
+  maxSigma = 1e4,
 ): number {
   if (!(targetEpsilon > 0)) throw new RangeError(`target ε must be > 0, got ${targetEpsilon}`);
   const eps = (sigma: number): number => {
@@ -252,7 +237,7 @@ export function noiseMultiplierFor(
   let hi = 1;
   while (eps(hi) > targetEpsilon) {
     hi *= 2;
-    if (hi > 1e4) throw new RangeError(`no noise multiplier up to 1e4 reaches ε = ${targetEpsilon} at δ = ${delta} for these steps`);
+    if (hi > maxSigma) throw new RangeError(`no noise multiplier up to ${maxSigma} reaches ε = ${targetEpsilon} at δ = ${delta} for these steps`);
   }
   let lo = hi / 2;
   while (lo > 1e-3 && eps(lo) <= targetEpsilon) lo /= 2;

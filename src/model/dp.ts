@@ -94,15 +94,6 @@ export function poissonSample(n: number, q: number, rnd: DpRandom): number[] {
   }
 }
 
-/** DP settings of a run (global.dp), resolved: exactly one of ε or σ was given, the other derived. */
-export interface DpSettings {
-  clip: number;
-  delta: number;
-  noiseMultiplier: number;
-  /** Std of the noise on each chunk's released flow count (sensitivity 1 flow). */
-  countNoise: number;
-}
-
 /** What one chunk's DP training consumes: critic steps at a sampling rate. */
 export interface DpChunkPlan {
   chunk: number;
@@ -116,19 +107,34 @@ export interface DpChunkPlan {
   steps: number;
 }
 
+/** Version of the ledger's σ allocation (2: σ per chunk from a target ε; 1: one σ for every chunk). */
+export const DP_LEDGER_VERSION = 2;
+
+/** A chunk's plan with the noise multiplier it trains with. */
+export interface DpChunkLedger extends DpChunkPlan {
+  /** σ of this chunk's critic steps (per chunk: see dpLedger). */
+  noiseMultiplier: number;
+  /** ε (at the run's δ) of this chunk's critic steps alone, before composition with the other chunks and the counts. */
+  epsilonAlone: number;
+}
+
 /** The ledger a DP run reports (manifest, CLI, report). */
 export interface DpLedger {
   epsilon: number;
   delta: number;
   /** The RDP order at which ε was reached. */
   order: number;
-  noiseMultiplier: number;
   clip: number;
   countNoise: number;
-  /** How ε was obtained: 'epsilon' = σ derived from the target ε; 'noiseMultiplier' = ε derived from σ. */
+  /** How ε was obtained: 'epsilon' = σ per chunk derived from the target ε; 'noiseMultiplier' = ε derived from one given σ. */
   given: 'epsilon' | 'noiseMultiplier';
   targetEpsilon?: number;
-  chunks: DpChunkPlan[];
+  /** `given: 'noiseMultiplier'`: the σ every chunk trains with. */
+  noiseMultiplier?: number;
+  /** `given: 'epsilon'`: the per-chunk ε share every chunk's σ was chosen for (each chunk's critics alone reach it). */
+  shareEpsilon?: number;
+  /** Per chunk: flows, q, steps and its own σ. */
+  chunks: DpChunkLedger[];
   /** Every composed mechanism (RDP summed over all of them). */
   mechanisms: RdpEntry[];
   composition: string;
@@ -136,21 +142,24 @@ export interface DpLedger {
 
 export const DP_COMPOSITION =
   'RDP of the Poisson-subsampled Gaussian mechanism (orders ' + `${NETSHARE_RDP_ORDERS[0]}…${NETSHARE_RDP_ORDERS.at(-1)}` + '), summed over: ' +
-  'every critic step of every chunk (iterations × dRounds per chunk, each on its own Poisson sample; the feature critic and the ' +
+  'every critic step of every chunk at that chunk\'s own q and σ (iterations × dRounds per chunk, each on its own Poisson sample; the feature critic and the ' +
   'attribute critic are clipped jointly to C as one vector, so one step of both is one sampled Gaussian mechanism with sensitivity C and noise σ·C), ' +
   'and one Gaussian mechanism (q = 1, sensitivity 1 flow, noise countNoise) per chunk for the released flow count; ' +
-  'summing over chunks is the sequential composition (valid whatever the chunks share); ' +
+  'summing over chunks is the sequential composition (valid whatever the chunks share, a model fine-tuned from another chunk\'s included); ' +
   'converted to (ε, δ) with the RDP→DP conversion of tensorflow/privacy (ε = min over orders of rdp − log δ/(α − 1)). ' +
+  'With a target ε, each chunk gets its own σ: the smallest for which its critic steps alone cost a common share ε_c, with ε_c the largest whose ' +
+  'composition over all chunks and counts stays within the target (so a small chunk, whose q is large, pays for its own steps with more noise ' +
+  'instead of raising every chunk\'s σ). ' +
   'Unit of privacy: adding or removing one 5-tuple flow with all its records. Such a flow is one example in each chunk it appears in ' +
   '(its flow tags are its own attributes) and changes each of those chunks\' flow count by 1, and the sum covers every chunk. ' +
   'Changing only some records of a flow (e.g. one packet) replaces an example instead: by group privacy, at most (2ε, (1 + e^ε)·δ).';
 
-function mechanisms(chunks: readonly DpChunkPlan[], sigma: number, countNoise: number): RdpEntry[] {
+function mechanisms(chunks: readonly DpChunkPlan[], sigmas: readonly number[], countNoise: number): RdpEntry[] {
   const out: RdpEntry[] = [];
-  for (const c of chunks) {
-    out.push({ label: `chunk ${c.chunk}: critics (feature + attribute, jointly clipped)`, q: c.q, sigma, steps: c.steps });
+  chunks.forEach((c, i) => {
+    out.push({ label: `chunk ${c.chunk}: critics (feature + attribute, jointly clipped)`, q: c.q, sigma: sigmas[i]!, steps: c.steps });
     out.push({ label: `chunk ${c.chunk}: noisy flow count`, q: 1, sigma: countNoise, steps: 1 });
-  }
+  });
   return out;
 }
 
@@ -161,20 +170,78 @@ export function dpChunkPlan(chunk: number, flows: number, batchSize: number, ite
   return { chunk, flows, q, expectedBatch: q * flows, steps: iterations * dRounds };
 }
 
+/** Largest σ the per-chunk search tries: a chunk needing more noise than this for its share cannot be trained usefully. */
+const MAX_SIGMA = 1e6;
+
 /**
- * Resolves σ (from a target ε) or ε (from σ) over the whole run's composition. Throws a ConfigError when the
- * flow-count releases alone exceed the target ε.
+ * σ per chunk for a target ε (see DP_COMPOSITION): bisection on the common per-chunk share ε_c in (0, target]; for a
+ * given ε_c each chunk's σ is the smallest whose critic steps alone reach ε_c (noiseMultiplierFor on that chunk), and
+ * the composition of every chunk's steps and every count must stay within the target. Chunks with the same q and steps
+ * get the same σ. The result is the last ε_c (to 0.1% relative) whose composition is within the target.
+ */
+function perChunkSigmas(chunks: readonly DpChunkPlan[], target: number, delta: number, counts: readonly RdpEntry[]): { sigmas: number[]; share: number } {
+  const memo = new Map<string, number>();
+  const sigmasAt = (share: number): number[] =>
+    chunks.map((c) => {
+      const key = `${c.q}/${c.steps}/${share}`;
+      let s = memo.get(key);
+      if (s === undefined) {
+        try {
+          s = noiseMultiplierFor(share, delta, [{ q: c.q, steps: c.steps }], NETSHARE_RDP_ORDERS, [], MAX_SIGMA);
+        } catch (e) {
+          if (!(e instanceof RangeError)) throw e;
+          throw new ConfigError(
+            `the target ε = ${target} leaves each of the ${chunks.length} chunks' critics a share ε_c = ${share.toPrecision(3)}, which no noise multiplier up to ${MAX_SIGMA} reaches at δ = ${delta} ` +
+              '(the flow counts take most of the budget): raise ε or global.dp.countNoise, or use fewer chunks',
+            'global.dp.epsilon',
+          );
+        }
+        memo.set(key, s);
+      }
+      return s;
+    });
+  const total = (sigmas: readonly number[]): number => {
+    const acc = new RdpAccountant();
+    for (const m of counts) acc.compose(m);
+    chunks.forEach((c, i) => acc.compose({ label: '', q: c.q, sigma: sigmas[i]!, steps: c.steps }));
+    return acc.epsilon(delta).epsilon;
+  };
+  let hi = target;
+  let hiSigmas = sigmasAt(hi);
+  if (total(hiSigmas) <= target) return { sigmas: hiSigmas, share: hi };
+  let lo = hi / 2;
+  let loSigmas = sigmasAt(lo);
+  while (total(loSigmas) > target) {
+    hi = lo;
+    hiSigmas = loSigmas;
+    lo /= 2;
+    loSigmas = sigmasAt(lo);
+  }
+  while ((hi - lo) / hi > 1e-3) {
+    const mid = (lo + hi) / 2;
+    const s = sigmasAt(mid);
+    if (total(s) <= target) {
+      lo = mid;
+      loSigmas = s;
+    } else hi = mid;
+  }
+  return { sigmas: loSigmas, share: lo };
+}
+
+/**
+ * Resolves σ per chunk (from a target ε: perChunkSigmas) or ε (from one σ for every chunk) over the whole run's
+ * composition. Throws a ConfigError when the flow-count releases alone exceed the target ε.
  */
 export function dpLedger(
   chunks: readonly DpChunkPlan[],
   opts: { clip: number; delta: number; countNoise: number } & ({ epsilon: number; noiseMultiplier?: undefined } | { noiseMultiplier: number; epsilon?: undefined }),
 ): DpLedger {
-  let sigma: number;
-  let given: DpLedger['given'];
+  const counts = mechanisms(chunks, chunks.map(() => 1), opts.countNoise).filter((m) => m.label.endsWith('flow count'));
+  let sigmas: number[];
+  let share: number | undefined;
   if (opts.epsilon !== undefined) {
-    given = 'epsilon';
     const fixed = new RdpAccountant();
-    for (const m of mechanisms(chunks, 1, opts.countNoise).filter((m) => m.label.endsWith('flow count'))) fixed.compose(m);
+    for (const m of counts) fixed.compose(m);
     const floor = fixed.epsilon(opts.delta).epsilon;
     if (floor >= opts.epsilon) {
       throw new ConfigError(
@@ -182,25 +249,24 @@ export function dpLedger(
         'global.dp.epsilon',
       );
     }
-    sigma = noiseMultiplierFor(opts.epsilon, opts.delta, chunks.map((c) => ({ q: c.q, steps: c.steps })), NETSHARE_RDP_ORDERS, mechanisms(chunks, 1, opts.countNoise).filter((m) => m.label.endsWith('flow count')));
+    ({ sigmas, share } = perChunkSigmas(chunks, opts.epsilon, opts.delta, counts));
   } else {
-    given = 'noiseMultiplier';
-    sigma = opts.noiseMultiplier;
+    sigmas = chunks.map(() => opts.noiseMultiplier);
   }
   const acc = new RdpAccountant();
-  const mech = mechanisms(chunks, sigma, opts.countNoise);
+  const mech = mechanisms(chunks, sigmas, opts.countNoise);
   for (const m of mech) if (m.sigma > 0) acc.compose(m);
-  const e = sigma > 0 ? acc.epsilon(opts.delta) : { epsilon: Infinity, order: NaN };
+  const e = sigmas.every((s) => s > 0) ? acc.epsilon(opts.delta) : { epsilon: Infinity, order: NaN };
+  const alone = (c: DpChunkPlan, sigma: number): number => (sigma > 0 ? new RdpAccountant().compose({ label: '', q: c.q, sigma, steps: c.steps }).epsilon(opts.delta).epsilon : Infinity);
   return {
     epsilon: e.epsilon,
     delta: opts.delta,
     order: e.order,
-    noiseMultiplier: sigma,
     clip: opts.clip,
     countNoise: opts.countNoise,
-    given,
-    ...(opts.epsilon !== undefined ? { targetEpsilon: opts.epsilon } : {}),
-    chunks: [...chunks],
+    given: opts.epsilon !== undefined ? 'epsilon' : 'noiseMultiplier',
+    ...(opts.epsilon !== undefined ? { targetEpsilon: opts.epsilon, shareEpsilon: share! } : { noiseMultiplier: opts.noiseMultiplier! }),
+    chunks: chunks.map((c, i) => ({ ...c, noiseMultiplier: sigmas[i]!, epsilonAlone: alone(c, sigmas[i]!) })),
     mechanisms: mech,
     composition: DP_COMPOSITION,
   };

@@ -273,12 +273,17 @@ export function chunkRealRows(real: Table, summary: Pick<PreprocessSummaryFile, 
 export async function assembleTrace(
   kind: Table['kind'],
   picks: readonly { timeRange: readonly [number, number]; candidates: readonly Pick<Candidate, 'pass' | 'path'>[] }[],
-  opts: { first: number; span: number; durationUs?: number },
+  opts: { first: number; span: number; durationUs?: number; counts?: { generated: number; inRange: number } },
 ): Promise<Table> {
   const parts: Table[] = [];
   for (const pick of picks) {
     for (const c of pick.candidates) {
-      const t = rowsInTime(await readTableFile(c.path), pick.timeRange[0], pick.timeRange[1]);
+      const all = await readTableFile(c.path);
+      const t = rowsInTime(all, pick.timeRange[0], pick.timeRange[1]);
+      if (opts.counts) {
+        opts.counts.generated += all.length;
+        opts.counts.inRange += t.length;
+      }
       if (c.pass > 0) {
         const tt = recordTimes(t);
         for (let i = 0; i < tt.length; i++) tt[i] = tt[i]! + c.pass * opts.span;
@@ -305,6 +310,39 @@ export function finishTrace(table: Table, real: Table, cfg: Pick<NetShareConfig,
     snapIcmp(table, real);
   }
   return sanitizePackets(table, cfg.preprocess.timeseries.some((f) => f.column === 'tcp_flags'));
+}
+
+/**
+ * Why the assembled trace is empty, at the first step that left nothing: no flows sampled or kept by the merge, no
+ * records generated for them, none inside the chunks' real time ranges, or none in the first --duration; and what to try.
+ */
+export function emptyTraceMessage(
+  generated: Pick<GenerateStageResult, 'chunks'>,
+  counts: { generated: number; inRange: number },
+  kind: Table['kind'],
+  dp: boolean,
+  durationUs?: number,
+): string {
+  const rec = kind === 'packets' ? 'packets' : 'flow records';
+  const sampled = generated.chunks.reduce((a, c) => a + c.startFlows, 0);
+  const merged = generated.chunks.reduce((a, c) => a + (c.mergedFlows[0] ?? 0), 0);
+  const tryDp = dp
+    ? 'with DP the noise can leave a model that generates nothing useful: raise ε (global.dp.epsilon) or lower σ, pretrain on a public trace (--public), train longer, or use fewer, larger chunks (every chunk pays for its own steps)'
+    : 'train longer (model.iterations) or check the input';
+  let what: string;
+  if (generated.chunks.length > 0 && sampled === 0) {
+    what = `the models sampled no flows${dp ? ' (the noisy flow counts asked for none)' : ''}`;
+  } else if (generated.chunks.length > 0 && merged === 0) {
+    what = `of the ${sampled} flows the ${dp ? 'DP ' : ''}models sampled, none starts in its own chunk (flow tags), so the merge kept none`;
+  } else if (counts.generated === 0) {
+    what = `the ${dp ? 'DP ' : ''}models generated no valid ${rec} for their ${merged > 0 ? `${merged} ` : ''}flows (every generated step had the generation flag off)`;
+  } else if (counts.inRange === 0) {
+    what = `all ${counts.generated} generated ${rec} fall outside their chunks' real time ranges (postprocess keeps only those inside)`;
+  } else {
+    what = `the ${counts.inRange} generated ${rec} inside the chunks' time ranges all fall after the first ${(durationUs ?? 0) / 1e6} s (--duration)`;
+    return `the synthetic trace is empty: ${what}; use a longer --duration`;
+  }
+  return `the synthetic trace is empty: ${what}; ${tryDp}`;
 }
 
 export interface PostprocessOptions {
@@ -374,10 +412,9 @@ export async function postprocessStage(opts: PostprocessOptions): Promise<Postpr
 
   const kind: Table['kind'] = summary.dataset === 'pcap' ? 'packets' : 'flows';
   const picks = selections.filter((sel) => sel.best >= 0 && sel.realRecords > 0).map((sel) => ({ timeRange: sel.timeRange, candidates: cands.filter((x) => x.chunk === sel.chunk && x.iteration === sel.best) }));
-  const table = await assembleTrace(kind, picks, { first, span, ...(opts.durationUs !== undefined ? { durationUs: opts.durationUs } : {}) });
-  if (table.length === 0) {
-    throw new NetShareError('the generated trace is empty after truncation to the chunks\' time ranges; train longer (model.iterations) or check the input');
-  }
+  const counts = { generated: 0, inRange: 0 };
+  const table = await assembleTrace(kind, picks, { first, span, counts, ...(opts.durationUs !== undefined ? { durationUs: opts.durationUs } : {}) });
+  if (table.length === 0) throw new NetShareError(emptyTraceMessage(opts.generated, counts, kind, Boolean(opts.config.global.dp), opts.durationUs));
   const sanitizedRows = finishTrace(table, real, opts.config);
   const output = syntheticPath(wd, summary.dataset);
   let format: string;

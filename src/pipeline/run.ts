@@ -507,7 +507,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
               dp: true,
               epsilon: trainedStage.dp.epsilon,
               delta: trainedStage.dp.delta,
-              noiseMultiplier: trainedStage.dp.noiseMultiplier,
+              noiseMultipliers: trainedStage.dp.chunks.map((c) => ({ chunk: c.chunk, sigma: c.noiseMultiplier })),
               clip: trainedStage.dp.clip,
               composition: trainedStage.dp.composition,
               notPrivate: trainedStage.dp.notPrivate,

@@ -9,7 +9,7 @@ import { writeJsonAtomic } from '../io/atomic.js';
 import { modelConfigSchema, type ModelConfig } from '../model/config.js';
 import type { Device } from '../runtime/session.js';
 import { loadChunkMeta, loadChunkTensors, loadModelLayout, loadPreprocessSummary } from './chunk-tensors.js';
-import { cryptoDpRandom, dpChunkPlan, dpLedger, type DpLedger } from '../model/dp.js';
+import { DP_LEDGER_VERSION, cryptoDpRandom, dpChunkPlan, dpLedger, type DpLedger } from '../model/dp.js';
 import { dpGraphVersion } from '../model/graphs.js';
 import type { Executor, JobResult } from './executor.js';
 import { RNG_STREAMS_VERSION } from '../core/rng.js';
@@ -224,7 +224,8 @@ export function trainStageFingerprint(preprocessFp: string, cfg: NetShareConfig,
   return fingerprint({
     pre: preprocessFp, model: cfg.model, train: cfg.train, seed: cfg.global.seed, dp: cfg.global.dp, graphs: graphCodeVersion(), streams: RNG_STREAMS_VERSION,
     ...(publicSha256 !== undefined ? { public: publicSha256 } : {}),
-    ...(cfg.global.dp ? { dpGraphs: dpGraphVersion() } : {}),
+    // the ledger's σ allocation (per chunk since DP_LEDGER_VERSION 2): a workdir trained under another one retrains
+    ...(cfg.global.dp ? { dpGraphs: dpGraphVersion(), dpLedger: DP_LEDGER_VERSION } : {}),
   });
 }
 
@@ -285,7 +286,7 @@ export interface PublicPretraining {
  * models and the counts; these are not DP (they are listed in the manifest and printed with the run's ε).
  */
 export const DP_NOT_PRIVATE: readonly string[] = [
-  'the number of flows per chunk sets the sampling rate q = batch / flows (treated as public, as in DP-SGD generally); ' +
+  'the number of flows per chunk sets the sampling rate q = batch / flows and, with a target ε, the chunk\'s own σ (treated as public, as in DP-SGD generally); ' +
     'the exact counts are in this ledger (manifest, --json, closing table) and the workdir: share the synthetic trace or the exported generator, not the workdir',
   'which time chunks hold records (an empty chunk is refused before training)',
   'postprocess cuts each chunk\'s synthetic records to the time range of its real records (recordRangesUs)',
@@ -322,7 +323,8 @@ export function trainJobs(
   chunks: number[],
   device: Device,
   upstream: string,
-  dp?: TrainChunkParams['dp'],
+  /** DP runs: each chunk's DP-SGD settings (its own σ, from the ledger). */
+  dp?: (chunk: number) => TrainChunkParams['dp'],
 ): { first: Job[]; rest: Job[] } {
   const seed = cfg.global.seed;
   const base = cfg.model;
@@ -335,7 +337,7 @@ export function trainJobs(
       seed: seed * 1009 + k,
       device,
       ...(initFrom !== undefined ? { initFrom } : {}),
-      ...(dp ? { dp } : {}),
+      ...(dp ? { dp: dp(k) } : {}),
     };
     return { id: `train/chunk-${k}`, kind: 'train-chunk', params: params as unknown as Record<string, unknown>, workdir, scope };
   };
@@ -357,7 +359,13 @@ export async function trainStage(opts: TrainStageOptions): Promise<TrainStageRes
   const summary = await loadPreprocessSummary(opts.workdir);
   const device = opts.device ?? 'cpu';
   const ledger = await dpRunLedger(opts.workdir, opts.config, summary.chunks);
-  const dpParams = ledger ? { clip: ledger.clip, noiseMultiplier: ledger.noiseMultiplier, countNoise: ledger.countNoise } : undefined;
+  const dpParams = ledger
+    ? (k: number): TrainChunkParams['dp'] => {
+        const c = ledger.chunks.find((x) => x.chunk === k);
+        if (!c) throw new NetShareError(`chunk ${k} has no entry in the DP ledger`);
+        return { clip: ledger.clip, noiseMultiplier: c.noiseMultiplier, countNoise: ledger.countNoise };
+      }
+    : undefined;
   const { first, rest } = trainJobs(opts.workdir, opts.scope, opts.config, summary.chunks, device, opts.upstream, dpParams);
   const events = {
     onProgress: (job: Job, f: number, info?: string) => opts.onProgress?.(job.id, f, info),

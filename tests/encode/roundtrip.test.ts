@@ -390,6 +390,47 @@ describe('encoding variants', () => {
     const pkt = set.timeseries[1] as unknown as { min: number; max: number };
     expect([pkt.min, pkt.max]).toEqual([Math.log1p(1), Math.log1p(1e6)]);
   });
+
+  it('DP mode: whether a continuous field decodes to integers comes from the column type or the config, never from the private values', () => {
+    // durations that happen to be whole seconds, packet counts that are not whole (as no real trace has them): what
+    // the data says is the opposite of what the columns are
+    const t = allocFlowTable(50);
+    for (let i = 0; i < 50; i++) {
+      t.srcIp[i] = i;
+      t.dstIp[i] = 1;
+      t.srcPort[i] = 1000 + i;
+      t.dstPort[i] = 80;
+      t.proto[i] = 6;
+      t.ts[i] = 1e15 + i * 1e6;
+      t.td[i] = i % 3;
+      t.pkt[i] = 1.5 + i;
+      t.byt[i] = 100 + i;
+    }
+    const timeseries = (extra: Record<string, unknown> = {}): unknown[] => [
+      { column: 'td', encoding: 'continuous', min: 0, max: 600 },
+      { column: 'pkt', encoding: 'continuous', min: 1, max: 1e6 },
+      { column: 'byt', encoding: 'continuous', min: 20, max: 1.5e9, ...extra },
+    ];
+    const fit = (dp: boolean, extra?: Record<string, unknown>): boolean[] => {
+      const cfg = presetConfig('netflow', { preprocess: { nChunks: 1, maxFlowLen: 100, dpRanges: { startTimeUs: 1e15, endTimeUs: 1e15 + 100e6, interarrivalS: [0, 300] }, timeseries: timeseries(extra) } });
+      if (dp) cfg.global.dp = dpSchema.parse({ epsilon: 10 });
+      const set = fitEncoders(recordView(t), cfg);
+      const restored = encoderStateFromJson(JSON.parse(JSON.stringify(encoderStateToJson(set))));
+      return restored.timeseries.map((e) => (e as unknown as { integral: boolean }).integral);
+    };
+    // without DP it is learnt from the data (td all whole → rounded; pkt not → not rounded)
+    expect(fit(false)).toEqual([true, false, true]);
+    // with DP: the columns' types (td is a duration; pkt and byt are counts)
+    expect(fit(true)).toEqual([false, true, true]);
+    // the config's `integer` wins in both modes
+    expect(fit(true, { integer: false })).toEqual([false, true, false]);
+    expect(fit(false, { integer: false })).toEqual([true, false, false]);
+    // and decoding follows it: a DP td decodes unrounded
+    const cfg = presetConfig('netflow', { preprocess: { nChunks: 1, maxFlowLen: 100, dpRanges: { startTimeUs: 1e15, endTimeUs: 1e15 + 100e6, interarrivalS: [0, 300] }, timeseries: timeseries() } });
+    cfg.global.dp = dpSchema.parse({ epsilon: 10 });
+    const td = fitEncoders(recordView(t), cfg).timeseries[0] as unknown as { inverse(v: number): number };
+    expect(td.inverse(0.5 / 600)).toBeCloseTo(0.5, 9);
+  });
 });
 
 describe.skipIf(!existsSync(NS1K))("NetShare's UGR16 sample (needs ../shared/data/netflow; skipped when absent)", () => {

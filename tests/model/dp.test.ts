@@ -1,9 +1,9 @@
 // DP-SGD critic step (per-example WGAN-GP losses of both critics, joint clipping, noise), Poisson sampling, the DP
 // randomness source and the run's privacy ledger.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { grad } from '../../src/graph/autodiff.js';
 import { evaluate } from '../../src/graph/interpreter.js';
 import { Graph } from '../../src/graph/ir.js';
@@ -18,7 +18,7 @@ import { compileCriticStep, compileDpCriticStep, compileDpFakeBatch } from '../.
 import { criticLossesPerExample, stepInputs, type StepInputs } from '../../src/model/losses.js';
 import { ParamInit, declareParams, paramSpecs, type NetContext } from '../../src/model/networks.js';
 import { cryptoDpRandom, dpChunkPlan, dpLedger, poissonSample, seededDpRandomForTests } from '../../src/model/dp.js';
-import { RdpAccountant } from '../../src/model/dp-accountant.js';
+import { RdpAccountant, noiseMultiplierFor } from '../../src/model/dp-accountant.js';
 import { trainChunk, type TrainProgress } from '../../src/model/index.js';
 import { checkpointFiles, loadCheckpoint } from '../../src/pipeline/checkpoints.js';
 import { interpret, tinyConfig, tinyLayout, tinyTensors } from './synthetic.js';
@@ -278,16 +278,63 @@ describe('DP ledger', () => {
     const l = dpLedger(chunks, { clip: 1, delta: 1e-5, countNoise: 20, epsilon: 4 });
     expect(l.epsilon).toBeLessThanOrEqual(4);
     expect(l.epsilon).toBeGreaterThan(3.9);
-    expect(dpLedger(chunks, { clip: 1, delta: 1e-5, countNoise: 20, noiseMultiplier: l.noiseMultiplier }).epsilon).toBe(l.epsilon);
+    // the ledger's ε is the accountant's over what runs: each chunk's own q, σ and steps, and the counts
+    const acc = new RdpAccountant();
+    for (const c of l.chunks) acc.compose({ label: '', q: c.q, sigma: c.noiseMultiplier, steps: c.steps }).compose({ label: '', q: 1, sigma: 20, steps: 1 });
+    expect(l.epsilon).toBe(acc.epsilon(1e-5).epsilon);
     expect(() => dpLedger(chunks, { clip: 1, delta: 1e-5, countNoise: 1, epsilon: 4 })).toThrow(/flow counts alone cost/);
+  });
+
+  it('a given σ serves every chunk', () => {
+    const l = dpLedger(chunks, { clip: 1, delta: 1e-5, countNoise: 20, noiseMultiplier: 1.3 });
+    expect(l.noiseMultiplier).toBe(1.3);
+    expect(l.chunks.map((c) => c.noiseMultiplier)).toEqual([1.3, 1.3]);
+  });
+
+  it('a target ε gives each chunk its own σ: a chunk smaller than the batch (q = 1) pays for its own steps and does not raise the others` σ', () => {
+    // UGR16's first 200k records at the bench's setting: chunk 0 holds 45 flows (< batch 64, so q = 1), 500 iterations × 2 rounds
+    const ugr = [45, 5766, 3596, 3787, 2795].map((n, k) => dpChunkPlan(k, n, 64, 500, 2));
+    const l = dpLedger(ugr, { clip: 1, delta: 1e-5, countNoise: 20, epsilon: 1 });
+    expect(l.epsilon).toBeLessThanOrEqual(1);
+    expect(l.epsilon).toBeGreaterThan(0.99);
+    const sigma = l.chunks.map((c) => c.noiseMultiplier);
+    // one σ for all would be ≈ 144 (set by chunk 0); per chunk, the four large chunks get single digits
+    const uniform = noiseMultiplierFor(1, 1e-5, ugr.map((c) => ({ q: c.q, steps: c.steps })), undefined, ugr.map(() => ({ label: '', q: 1, sigma: 20, steps: 1 })));
+    expect(uniform).toBeGreaterThan(100);
+    expect(sigma[0]).toBeGreaterThan(uniform);
+    for (const s of sigma.slice(1)) expect(s).toBeLessThan(10);
+    // more flows (smaller q) → less noise
+    expect(sigma[1]).toBeLessThan(sigma[2]!);
+    expect(sigma[2]).toBeLessThan(sigma[4]!);
+    // every chunk's critic steps alone cost the common share ε_c (to the search's 0.1%)
+    for (const c of l.chunks) {
+      expect(Math.abs(c.epsilonAlone - l.shareEpsilon!) / l.shareEpsilon!).toBeLessThan(5e-3);
+      const own = new RdpAccountant().compose({ label: '', q: c.q, sigma: c.noiseMultiplier, steps: c.steps }).epsilon(1e-5).epsilon;
+      expect(c.epsilonAlone).toBe(own);
+    }
+    // exact composition of what runs
+    const acc = new RdpAccountant();
+    for (const c of l.chunks) acc.compose({ label: '', q: c.q, sigma: c.noiseMultiplier, steps: c.steps }).compose({ label: '', q: 1, sigma: 20, steps: 1 });
+    expect(l.epsilon).toBe(acc.epsilon(1e-5).epsilon);
+    expect(l.mechanisms.filter((m) => m.label.includes('critics')).map((m) => m.sigma)).toEqual(sigma);
+    // equal chunks get equal σ; a run of equal chunks is the old uniform σ
+    const same = [dpChunkPlan(0, 1000, 100, 50, 5), dpChunkPlan(1, 1000, 100, 50, 5)];
+    const ls = dpLedger(same, { clip: 1, delta: 1e-5, countNoise: 20, epsilon: 4 });
+    expect(ls.chunks[0]!.noiseMultiplier).toBe(ls.chunks[1]!.noiseMultiplier);
   });
 });
 
 describe('trainChunk with DP-SGD', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
   it('trains (seeded test-only randomness), reports no critic loss, records DP in the checkpoint, and differs from plain training', async () => {
     const tensors = tinyTensors(80);
     const run = async (dp: boolean): Promise<{ ck: Awaited<ReturnType<typeof loadCheckpoint>>; seen: TrainProgress[] }> => {
       const dir = mkdtempSync(join(tmpdir(), `dg-dp-${dp}-`));
+      dirs.push(dir);
       const seen: TrainProgress[] = [];
       const res = await trainChunk({
         tensors, layout: tinyLayout, config: { ...tinyConfig, batchSize: 8 }, checkpoints: checkpointFiles(dir), iterations: 3, seed: 4, threads: 1,

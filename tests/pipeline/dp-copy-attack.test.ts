@@ -16,10 +16,10 @@
 // rate), so the power check uses generators built to copy, not a trained one.
 //
 // Runtime: 23 s wall / 22 s CPU at load average 4 (66 s wall, 20 s CPU at load 11), 2 cores.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/core/rng.js';
 import { TupleSet, indexFlows } from '../../src/eval/flows.js';
 import { readTrace } from '../../src/io/read-trace.js';
@@ -147,8 +147,14 @@ function se(x: { tuples: number; copied: number }, y: { tuples: number; copied: 
 }
 
 describe('verbatim-copy attack on a DP model', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
   it('finds no more of A`s 5-tuples in a DP model trained on A than in a model trained on held-out B, and catches a model that copies A', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ns-dp-copy-'));
+    dirs.push(dir);
     const { a, b } = fixture(7);
     const fileA = join(dir, 'a.csv');
     const fileB = join(dir, 'b.csv');

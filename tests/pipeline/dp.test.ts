@@ -1,10 +1,10 @@
 // `netshare run --dp` end to end on a tiny pcap: output written, ε/σ printed and in the manifest, equal to the
 // accountant's composition of what ran; the DP config checks and the CLI's flag rules.
 import { fmt } from '../../src/eval/report.js';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writePcap } from '../../src/native/writer.js';
 import type { PacketTable } from '../../src/io/table.js';
 import { RdpAccountant } from '../../src/model/dp-accountant.js';
@@ -104,6 +104,9 @@ describe('netshare run --dp (tiny pcap)', () => {
     input = join(dir, 'in.pcap');
     await writePcap(input, syntheticPackets(40, 2) as PacketTable);
   });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
   const config = (dp: Record<string, unknown> | boolean): string => {
     const f = join(dir, `dp-${JSON.stringify(dp).replace(/\W/g, '')}.json`);
     writeFileSync(f, JSON.stringify(dpConfig(dp)));
@@ -154,12 +157,25 @@ describe('netshare run --dp (tiny pcap)', () => {
     const wd = join(dir, 'wd-eps');
     const r = await runCli(['train', '--input', input, '--config', config(false), '--workdir', wd, '--workers', '1', '--dp', '--epsilon', '8']);
     expect(r.code, r.err).toBe(0);
-    const m = /differential privacy: ε = ([\d.]+) \(reached with the derived σ, target 8\) at δ = 0.00001/.exec(r.out);
+    const m = /differential privacy: ε = ([\d.]+) \(reached with the derived σ per chunk, target 8\) at δ = 0.00001/.exec(r.out);
     expect(m, r.out).not.toBeNull();
     expect(Number(m![1])).toBeLessThanOrEqual(8);
     expect(Number(m![1])).toBeGreaterThan(7.9);
-    expect(r.out).toMatch(/noise multiplier σ = [\d.]+ \(derived by the accountant\), clip C = 1/);
+    expect(r.out).toMatch(/noise multiplier σ per chunk \(derived by the accountant: each chunk's critic steps alone cost ε_c = [\d.]+\), clip C = 1/);
     expect(r.out).toMatch(/not covered by ε/);
+    // σ per chunk in the manifest and the closing table; each chunk trained with its own σ, and the ε reached is the
+    // accountant's over exactly those (q, σ, steps) and the counts
+    const ledger = (JSON.parse(readFileSync(join(wd, 'manifest.json'), 'utf8')) as { stages: { train: { outcome: { dp: { epsilon: number; chunks: { chunk: number; flows: number; q: number; steps: number; noiseMultiplier: number }[] } } } } }).stages.train.outcome.dp;
+    const acc = new RdpAccountant();
+    for (const c of ledger.chunks) {
+      const job = JSON.parse(readFileSync(join(wd, 'train', `chunk-${c.chunk}`, 'job.json'), 'utf8')) as { params: { dp: { noiseMultiplier: number } } };
+      expect(job.params.dp.noiseMultiplier).toBe(c.noiseMultiplier);
+      expect(r.out).toContain(`${c.q.toFixed(4)} `);
+      expect(r.out).toContain(` ${c.noiseMultiplier.toFixed(4)} `);
+      acc.compose({ label: '', q: c.q, sigma: c.noiseMultiplier, steps: c.steps }).compose({ label: '', q: 1, sigma: 20, steps: 1 });
+    }
+    expect(ledger.epsilon).toBe(acc.epsilon(1e-5).epsilon);
+    expect(Number(m![1])).toBeCloseTo(ledger.epsilon, 4);
   }, 240_000);
 
   it('--public: pretrains without DP on the public trace, and every private chunk starts from that model', async () => {

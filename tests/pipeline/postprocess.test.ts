@@ -1,10 +1,10 @@
 // Units of generation/postprocessing: flow-tag merge, duplicate 5-tuples, rank-sum selection, packet sanitising and
 // the workdir table file format (the generic table helpers are tested in tests/io/rows.test.ts).
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { allocFlowTable, allocPacketTable, type FlowTable } from '../../src/io/table.js';
 import { readFlowCsv } from '../../src/io/netflow-csv.js';
 import { NETSHARE_METRICS, compareProfiles, metricsFor, profile } from '../../src/eval/fidelity.js';
@@ -17,7 +17,7 @@ import { ConfigError } from '../../src/errors.js';
 import { preprocess } from '../../src/pipeline/preprocess.js';
 import { readTableFile, selectionPath, writeTableFile } from '../../src/pipeline/workdir.js';
 import { fineTuneSchedule } from '../../src/pipeline/train.js';
-import { parseConfig, presetConfig } from '../../src/config/schema.js';
+import { dpSchema, parseConfig, presetConfig } from '../../src/config/schema.js';
 import { tinyConfig } from './helpers.js';
 
 /** Attribute row: [x, start(2), chunk_0(2), chunk_1(2), chunk_2(2)] with the one-hot pairs given as 0/1. */
@@ -361,5 +361,53 @@ describe('matchQuantiles', () => {
     const a = Float64Array.from([3, 1, 2, 2]);
     matchQuantiles(a, 4, [10, 20, 30, 40]);
     expect(Array.from(a)).toEqual([40, 10, 20, 30]);
+  });
+});
+
+describe('postprocess: an empty synthetic trace says why', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('names the step that left nothing (no records generated, all outside the chunks` time ranges) and, with DP, what to try', async () => {
+    const wd = mkdtempSync(join(tmpdir(), 'ns-pp-empty-'));
+    dirs.push(wd);
+    const real = skewedFlows();
+    const raw = tinyConfig('netflow', { nChunks: 1 });
+    (raw.preprocess as Record<string, unknown>).holdoutShare = 0;
+    const cfg = parseConfig(raw);
+    await preprocess({ input: join(wd, 'input.csv'), workdir: wd, config: cfg, table: real });
+    const [k] = (await loadPreprocessSummary(wd)).chunks;
+    const attempt = async (t: FlowTable, config: typeof cfg): Promise<string> => {
+      const path = join(wd, `cand-${t.length}.nstable`);
+      await writeTableFile(path, t);
+      const generated: GenerateStageResult = {
+        chunks: [{ chunk: k!, startFlows: 12, mergedFlows: [10], duplicateFlows: [2], candidates: 1 }],
+        passes: 1,
+        candidates: [{ chunk: k!, pass: 0, iteration: 1, path, records: t.length, flows: 10, duplicateFlows: 2 }],
+        seconds: { attributes: 0, merge: 0, features: 0 },
+      };
+      const err = await postprocessStage({ workdir: wd, config, real, input: join(wd, 'input.csv'), generated }).then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(err).toBeInstanceOf(Error);
+      expect(err!.message).not.toMatch(/after truncation/);
+      return err!.message;
+    };
+    // no records at all: the model generated none (not a truncation)
+    const none = await attempt(takeRows(real, []), cfg);
+    expect(none).toMatch(/the synthetic trace is empty: the models generated no valid flow records for their 10 flows/);
+    expect(none).toMatch(/train longer/);
+    // records, all outside the chunk's real time range
+    const late = takeRows(real, [0, 1, 2]);
+    for (let i = 0; i < late.length; i++) late.ts[i] = late.ts[i]! + 3600e6;
+    expect(await attempt(late, cfg)).toMatch(/all 3 generated flow records fall outside their chunks' real time ranges/);
+    // a DP run says what DP has to do with it and what to try
+    const dp = { ...cfg, global: { ...cfg.global, dp: dpSchema.parse({ epsilon: 1 }) } };
+    const dpMsg = await attempt(takeRows(real, []), dp);
+    expect(dpMsg).toMatch(/the DP models generated no valid flow records/);
+    expect(dpMsg).toMatch(/raise ε .*--public/);
   });
 });

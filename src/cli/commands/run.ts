@@ -241,22 +241,31 @@ export function printSummary(args: GlobalArgs, r: RunResult): void {
 
 function dpJson(d: DpRunLedger): Record<string, unknown> {
   return {
-    epsilon: d.epsilon, delta: d.delta, order: d.order, noiseMultiplier: d.noiseMultiplier, clip: d.clip, countNoise: d.countNoise, given: d.given,
-    ...(d.targetEpsilon !== undefined ? { targetEpsilon: d.targetEpsilon } : {}),
+    epsilon: d.epsilon, delta: d.delta, order: d.order, clip: d.clip, countNoise: d.countNoise, given: d.given,
+    ...(d.targetEpsilon !== undefined ? { targetEpsilon: d.targetEpsilon, shareEpsilon: d.shareEpsilon } : {}),
+    ...(d.noiseMultiplier !== undefined ? { noiseMultiplier: d.noiseMultiplier } : {}),
     chunks: d.chunks, mechanisms: d.mechanisms, composition: d.composition, notPrivate: d.notPrivate,
     ...(d.publicPretraining ? { publicPretraining: d.publicPretraining } : {}),
   };
 }
 
-/** The closing DP table: ε and δ, σ and C (which was given, which derived), per chunk q and steps, and what is not DP. */
+/** The closing DP table: ε and δ, σ and C (which was given, which derived), per chunk q, steps and σ, and what is not DP. */
 function printDp(args: GlobalArgs, d: DpRunLedger): void {
-  const derived = (what: 'epsilon' | 'noiseMultiplier'): string => (d.given === what ? 'given' : 'derived by the accountant');
   say(args, '');
-  const how = d.given === 'epsilon' ? `reached with the derived σ, target ${d.targetEpsilon}` : 'derived by the accountant from σ';
+  const how = d.given === 'epsilon' ? `reached with the derived σ per chunk, target ${d.targetEpsilon}` : 'derived by the accountant from σ';
   say(args, `differential privacy: ε = ${d.epsilon.toFixed(4)} (${how}) at δ = ${d.delta} (RDP order ${d.order})`);
-  say(args, `  noise multiplier σ = ${d.noiseMultiplier.toFixed(4)} (${derived('noiseMultiplier')}), clip C = ${d.clip}, flow-count noise std ${d.countNoise}`);
-  say(args, `  ${'chunk'.padEnd(6)} ${'flows'.padStart(8)} ${'q'.padStart(8)} ${'E[batch]'.padStart(9)} ${'critic steps'.padStart(13)}`);
-  for (const c of d.chunks) say(args, `  ${String(c.chunk).padEnd(6)} ${String(c.flows).padStart(8)} ${c.q.toFixed(4).padStart(8)} ${c.expectedBatch.toFixed(1).padStart(9)} ${String(c.steps).padStart(13)}`);
+  if (d.given === 'epsilon') {
+    say(args, `  noise multiplier σ per chunk (derived by the accountant: each chunk's critic steps alone cost ε_c = ${d.shareEpsilon!.toFixed(4)}), clip C = ${d.clip}, flow-count noise std ${d.countNoise}`);
+  } else {
+    say(args, `  noise multiplier σ = ${d.noiseMultiplier!.toFixed(4)} (given, every chunk), clip C = ${d.clip}, flow-count noise std ${d.countNoise}`);
+  }
+  say(args, `  ${'chunk'.padEnd(6)} ${'flows'.padStart(8)} ${'q'.padStart(8)} ${'E[batch]'.padStart(9)} ${'critic steps'.padStart(13)} ${'σ'.padStart(10)} ${'ε alone'.padStart(8)}`);
+  for (const c of d.chunks) {
+    say(
+      args,
+      `  ${String(c.chunk).padEnd(6)} ${String(c.flows).padStart(8)} ${c.q.toFixed(4).padStart(8)} ${c.expectedBatch.toFixed(1).padStart(9)} ${String(c.steps).padStart(13)} ${c.noiseMultiplier.toFixed(4).padStart(10)} ${c.epsilonAlone.toFixed(3).padStart(8)}`,
+    );
+  }
   const pub = d.publicPretraining;
   if (pub) say(args, `  public pretraining (not DP, public data): ${pub.trace} chunk ${pub.chunk} (${pub.flows} flows), ${pub.iterations} iterations; every private chunk started from ${pub.checkpoint}`);
   say(args, `  composition: ${d.composition}`);
