@@ -61,6 +61,11 @@ export const fieldSpecSchema = z.discriminatedUnion('encoding', [
      * the column's type (counts, lengths, header fields: integers; `td`: not), never the private values.
      */
     integer: z.boolean().optional(),
+    /**
+     * A 2-way head "at the minimum / above it" before the value, for a field with a point mass at its minimum (a
+     * sigmoid never outputs its bound: UGR16's td = 0 and pkt = 1 records, a third of them, came out with none).
+     */
+    pointMass: z.boolean().default(false),
     ...optional,
   }),
 ]);

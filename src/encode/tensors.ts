@@ -147,7 +147,7 @@ function makeEncoder(spec: FieldSpec, set: EncoderSet, ipv6: boolean, integral?:
     case 'categorical':
       return new CategoricalEncoder(spec.column, spec.choices, false);
     case 'continuous':
-      return new ContinuousEncoder(spec.column, spec.normalization, spec.log1p, spec.min, spec.max, integral);
+      return new ContinuousEncoder(spec.column, spec.normalization, spec.log1p, spec.min, spec.max, integral, spec.pointMass);
   }
 }
 
@@ -314,13 +314,21 @@ export function buildLayout(set: EncoderSet): Layout {
       encoding: enc.encoding,
     };
   };
+  const slices = (kind: 'attribute' | 'feature', e: FieldEncoder, o: number): LayoutSlice[] =>
+    e instanceof ContinuousEncoder && e.pointMass
+      ? [
+          // two heads: at the minimum or above it, then the value
+          { name: `${e.column}.atMin`, kind, offset: o, dim: 2, activation: 'softmax', groupSize: 2, discrete: true, encoding: 'pointMass' },
+          { name: e.column, kind, offset: o + 2, dim: 1, activation: e.activation, discrete: false, encoding: 'continuous' },
+        ]
+      : [slice(kind, e, o)];
   for (const e of set.metadata) {
     if (e instanceof IpTopEncoder) {
       // two heads: the popular-address softmax, then the bits
       const c = e.classes;
       attributes.push({ name: e.column, kind: 'attribute', offset: off, dim: c, activation: 'softmax', groupSize: c, discrete: true, encoding: 'ipTop' });
       attributes.push({ name: `${e.column}.bits`, kind: 'attribute', offset: off + c, dim: 2 * e.bits, activation: 'softmax', groupSize: 2, discrete: true, encoding: 'ipBits' });
-    } else attributes.push(slice('attribute', e, off));
+    } else attributes.push(...slices('attribute', e, off));
     off += e.dim;
   }
   if (set.tagChunks > 0) {
@@ -340,7 +348,7 @@ export function buildLayout(set: EncoderSet): Layout {
   ];
   let foff = 1;
   for (const e of set.timeseries) {
-    features.push(slice('feature', e, foff));
+    features.push(...slices('feature', e, foff));
     foff += e.dim;
   }
   return { attributes, features, attributeDim: off, featureDim: foff, genFlag: { dim: 2, activation: 'softmax' } };

@@ -7,7 +7,7 @@ import { dpSchema, presetConfig, type NetShareConfig } from '../../src/config/sc
 import { planChunks } from '../../src/encode/chunks.js';
 import { recordView } from '../../src/encode/records.js';
 import { encoderStateFromJson, encoderStateToJson } from '../../src/encode/state.js';
-import type { IpTopEncoder } from '../../src/encode/fields.js';
+import type { ContinuousEncoder, IpTopEncoder } from '../../src/encode/fields.js';
 import { buildLayout, decodeChunk, densify, encodeChunk, fitEncoders, paddedLength, readFlowStart, writeFlowStart } from '../../src/encode/tensors.js';
 import { readFlowCsv } from '../../src/io/netflow-csv.js';
 import { allocFlowTable, allocPacketTable, type FlowTable, type PacketTable, type Table } from '../../src/io/table.js';
@@ -438,6 +438,33 @@ describe.skipIf(!existsSync(NS1K))("NetShare's UGR16 sample (needs ../shared/dat
     const { table } = await readFlowCsv(NS1K);
     const r = roundTrip(table, presetConfig('netflow', { preprocess: { nChunks: 2 } }));
     expect(r.rows).toBe(1000);
+  });
+  it('td and pkt with a point mass at their minimum (pointMass): two heads each, and the minimum decodes exactly', async () => {
+    const { table } = await readFlowCsv(NS1K);
+    const cfg = presetConfig('netflow', { preprocess: { nChunks: 2 } });
+    cfg.preprocess.timeseries = cfg.preprocess.timeseries.map((f) => (f.column === 'td' || f.column === 'pkt' ? { ...f, pointMass: true } : f));
+    expect(roundTrip(table, cfg).rows).toBe(1000);
+    const set = fitEncoders(recordView(table), cfg);
+    const l = buildLayout(set);
+    const td = l.features.findIndex((f) => f.name === 'td.atMin');
+    expect(l.features.slice(td, td + 2)).toMatchObject([
+      { name: 'td.atMin', dim: 2, activation: 'softmax', groupSize: 2, discrete: true },
+      { name: 'td', dim: 1, activation: 'sigmoid', discrete: false },
+    ]);
+    expect(l.features[td + 1]!.offset).toBe(l.features[td]!.offset + 2);
+    const enc = set.timeseries.find((e) => e.column === 'td') as ContinuousEncoder;
+    const restored = encoderStateFromJson(JSON.parse(JSON.stringify(encoderStateToJson(set)))).timeseries.find((e) => e.column === 'td') as ContinuousEncoder;
+    expect(restored.pointMass).toBe(true);
+    // a record at the minimum (this sample's shortest td): [1, 0, 0], decoded to exactly the minimum whatever the value head
+    const min = enc.inverse(0);
+    const out = new Float32Array(3);
+    enc.encode(min, out, 0);
+    expect(Array.from(out)).toEqual([1, 0, 0]);
+    expect(enc.decode(Float32Array.from([0.9, 0.1, 0.3]), 0)).toBe(min);
+    out.fill(0); // encoders write into zeroed tensors
+    enc.encode(min + 2.5, out, 0);
+    expect(Array.from(out.subarray(0, 2))).toEqual([0, 1]);
+    expect(enc.decode(out, 0)).toBeCloseTo(min + 2.5, 2);
   });
 });
 
