@@ -49,7 +49,7 @@ uint64_t& PoolReused() {
 
 }  // namespace
 
-void* AcquireMapping(size_t bytes, size_t* len) {
+void* AcquireMapping(size_t bytes, size_t* len, bool zero) {
   const size_t want = (bytes + kMappingUnit - 1) & ~(kMappingUnit - 1);
   void* p = nullptr;
   size_t got = 0;
@@ -70,7 +70,7 @@ void* AcquireMapping(size_t bytes, size_t* len) {
   if (p) {
     NETSHARE_UNPOISON(p, got);
     // MADV_FREE'd pages read back either their old bytes or, where the kernel reclaimed them, zeros: clear them.
-    std::memset(p, 0, bytes);
+    if (zero) std::memset(p, 0, bytes);
     *len = got;
     return p;
   }

@@ -9,12 +9,13 @@ namespace netshare {
 // Mapping sizes are whole multiples of this (2 MiB: one transparent huge page).
 constexpr size_t kMappingUnit = size_t{2} << 20;
 
-// A zero-filled, writable mapping of at least `bytes` bytes, transparent huge pages requested; its real length
-// (a multiple of kMappingUnit) is stored in `*len`. A mapping released earlier in the process is reused when one is
-// large enough (the smallest that is, of at most twice the length asked): its pages are already faulted in, so the
-// only cost is a memset of `bytes` (on this 2-core VM the kernel's fault-and-zero of fresh 2 MiB pages ran at
-// ~1.3 GB/s, a memset at ~30 GB/s). Throws std::bad_alloc.
-void* AcquireMapping(size_t bytes, size_t* len);
+// A writable mapping of at least `bytes` bytes, transparent huge pages requested, zero-filled (with `zero` false: of
+// unspecified contents, for memory written before it is read); its real length (a multiple of kMappingUnit) is stored
+// in `*len`. A mapping released earlier in the process is reused when one is large enough (the smallest that is, of
+// at most twice the length asked): its pages are already faulted in, so the only cost is a memset of `bytes`, or
+// nothing without `zero` (on this 2-core VM the kernel's fault-and-zero of fresh 2 MiB pages ran at ~1.3 GB/s, a
+// memset at ~30 GB/s). Throws std::bad_alloc.
+void* AcquireMapping(size_t bytes, size_t* len, bool zero = true);
 
 // Gives back a mapping of AcquireMapping (`len` as it returned), marked MADV_FREE (the kernel may still reclaim its
 // pages under memory pressure). The pool keeps the largest kPoolMappings mappings up to kPoolBytes; the rest are

@@ -310,8 +310,7 @@ Napi::Object StatsObject(Napi::Env env, Reader* r) {
 // still open in the table (read in place, in id order, and cleared: no copy of every flow into flows_ first).
 void FillWorker::BuildFlowColumns() {
   FlowTable* open = done_ ? owner_->reader()->final_flows() : nullptr;
-  std::vector<uint32_t> scratch;
-  const std::vector<uint32_t>& order = open ? open->IdOrder(scratch) : scratch;
+  const FlowSlot* const open_flows = open ? open->OpenFlows() : nullptr;
   const size_t closed = flows_.size(), n = closed + (open ? open->open_flows() : 0);
   bool any6 = false;
   for (size_t i = 0; i < closed && !any6; i++) any6 = flows_[i].key.version == 6;
@@ -367,11 +366,10 @@ void FillWorker::BuildFlowColumns() {
     ver[i] = r.key.version;
     counters(i, r);
   }
-  // The flows still open, straight from their slots (the key words as FlowSlot stores them; no FlowRecord built).
+  // The flows still open, straight from the table's records, in id order (the key words as FlowSlot stores them; no
+  // FlowRecord built).
   for (size_t i = closed; i < n; i++) {
-    const size_t k = i - closed;
-    open->Prefetch(k + 16, order);
-    const FlowSlot& s = open->OpenSlot(k, order);
+    const FlowSlot& s = open_flows[i - closed];
     const uint8_t v = static_cast<uint8_t>(s.k1 >> 40);
     if (v == 4) {
       src[i] = static_cast<uint32_t>(s.k0);
