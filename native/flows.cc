@@ -21,12 +21,13 @@ void ZeroedWords::Free() {
   n_ = bytes_ = 0;
 }
 
-void ZeroedWords::Reset(size_t n, bool zero) {
+void ZeroedWords::Reset(size_t n, bool zero, bool huge) {
   Free();
   const size_t bytes = n * sizeof(uint64_t);
   void* p = nullptr;
   if (bytes >= kMappingUnit) {
-    p = AcquireMapping(bytes, &bytes_, zero);  // reused pages of an earlier table or flow block when pooled
+    // reused pages of an earlier table or flow block when pooled
+    p = AcquireMapping(bytes, &bytes_, (zero ? kMapZeroed : 0u) | (huge ? kMapHugePages : 0u));
     mapped_ = true;
   } else {
     if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) throw std::bad_alloc();  // 64: whole cache lines
@@ -51,10 +52,10 @@ FlowTable::FlowTable(int64_t inactive_ns, int64_t active_ns, uint64_t expected_f
 
 void FlowTable::Init() {
   icap_ = std::min(hint_icap_, kFirstIndexCap);
-  index_mem_.Reset(icap_);
+  index_mem_.Reset(icap_, /*zero=*/true, /*huge=*/true);
   index_ = index_mem_.data();
   rcap_ = hint_rcap_;
-  rec_mem_.Reset(rcap_ * (sizeof(FlowSlot) / sizeof(uint64_t)), /*zero=*/false);
+  rec_mem_.Reset(rcap_ * (sizeof(FlowSlot) / sizeof(uint64_t)), /*zero=*/false, /*huge=*/true);
   recs_ = reinterpret_cast<FlowSlot*>(rec_mem_.data());
   nrec_ = 0;
   count_ = 0;
@@ -80,7 +81,7 @@ constexpr uint32_t Version(uint64_t k1) { return static_cast<uint32_t>(k1 >> 40)
 
 void FlowTable::ResizeIndex(size_t new_cap) {
   ZeroedWords mem;
-  mem.Reset(new_cap);
+  mem.Reset(new_cap, /*zero=*/true, /*huge=*/true);
   uint64_t* const index = mem.data();
   const uint64_t* const old = index_;
   const size_t old_cap = icap_;
@@ -102,7 +103,7 @@ void FlowTable::GrowRecords() {
   if (rcap_ >= kMax) throw std::length_error("flow table: more than 4294967294 flow records");
   const size_t new_cap = std::min(kMax, std::max<size_t>(rcap_ * 2, size_t{1} << 12));
   ZeroedWords mem;
-  mem.Reset(new_cap * (sizeof(FlowSlot) / sizeof(uint64_t)), /*zero=*/false);
+  mem.Reset(new_cap * (sizeof(FlowSlot) / sizeof(uint64_t)), /*zero=*/false, /*huge=*/true);
   if (nrec_) std::memcpy(mem.data(), recs_, nrec_ * sizeof(FlowSlot));
   recs_ = reinterpret_cast<FlowSlot*>(mem.data());
   rcap_ = new_cap;
@@ -125,7 +126,7 @@ void FlowTable::Compact(size_t index_cap) {
   nrec_ = count_ = out;
   v6_.swap(v6);
   ZeroedWords mem;
-  mem.Reset(index_cap);
+  mem.Reset(index_cap, /*zero=*/true, /*huge=*/true);
   index_ = mem.data();
   icap_ = index_cap;
   for (size_t r = 0; r < out; r++) {
