@@ -1,5 +1,5 @@
-// Flow table implementation: 64-byte flows probed in place (linear probing); timeouts rebuild the table with the flows
-// still in flight (memory ~ flows in flight).
+// Flow table implementation: an index of (hash, record) entries probed linearly over records appended in id order;
+// timeouts compact the records and rebuild the index with the flows still in flight.
 #include "flows.h"
 
 #include <sys/mman.h>
@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 
 namespace netshare {
 
@@ -20,16 +21,17 @@ void ZeroedWords::Free() {
   n_ = bytes_ = 0;
 }
 
-void ZeroedWords::Reset(size_t n) {
+void ZeroedWords::Reset(size_t n, bool zero, bool huge) {
   Free();
   const size_t bytes = n * sizeof(uint64_t);
   void* p = nullptr;
   if (bytes >= kMappingUnit) {
-    p = AcquireMapping(bytes, &bytes_);  // zero-filled; reused pages of an earlier table or flow block when pooled
+    // reused pages of an earlier table or flow block when pooled
+    p = AcquireMapping(bytes, &bytes_, (zero ? kMapZeroed : 0u) | (huge ? kMapHugePages : 0u));
     mapped_ = true;
   } else {
     if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) throw std::bad_alloc();  // 64: whole cache lines
-    std::memset(p, 0, bytes ? bytes : 64);
+    if (zero) std::memset(p, 0, bytes ? bytes : 64);
     mapped_ = false;
     bytes_ = bytes;
   }
@@ -39,14 +41,24 @@ void ZeroedWords::Reset(size_t n) {
 
 FlowTable::FlowTable(int64_t inactive_ns, int64_t active_ns, uint64_t expected_flows)
     : inactive_ns_(inactive_ns), active_ns_(active_ns) {
-  const uint64_t want = std::min<uint64_t>(expected_flows, uint64_t{1} << 22);  // at most ~360 MiB of slots up front
-  // `want` flows fill at most 3/4; whole 4 KiB pages of slots (64 a page).
-  hint_cap_ = std::max<size_t>(size_t{1} << 12, static_cast<size_t>((want * 4 / 3 + 64) & ~uint64_t{63}));
-  if ((inactive_ns_ | active_ns_) == 0) slot_of_id_.reserve(static_cast<size_t>(want));
-  // Start with one huge page of slots and move to the hinted size only when the flows outgrow it: with huge pages a
-  // table is zeroed 2 MiB at a time wherever a flow lands, so a few long flows spread over a hint-sized table made
-  // the kernel zero all of it (90-128 MiB for the 1,000-flow benchmark trace); the one early rehash costs little.
-  Rehash(std::min(hint_cap_, kFirstCap));
+  const uint64_t want = std::min<uint64_t>(expected_flows, uint64_t{1} << 22);  // at most 256 MiB of records up front
+  // `want` flows fill at most 3/4 of the index; whole 4 KiB pages of entries (512 a page).
+  hint_icap_ = std::max<size_t>(size_t{1} << 12, static_cast<size_t>((want * 4 / 3 + 512) & ~uint64_t{511}));
+  // The records are written in order from the start of their array, so a hint-sized array costs only the pages the
+  // flows fill (a trace of few long flows touches one).
+  hint_rcap_ = std::max<size_t>(size_t{1} << 12, static_cast<size_t>(want));
+  Init();
+}
+
+void FlowTable::Init() {
+  icap_ = std::min(hint_icap_, kFirstIndexCap);
+  index_mem_.Reset(icap_, /*zero=*/true, /*huge=*/true);
+  index_ = index_mem_.data();
+  rcap_ = hint_rcap_;
+  rec_mem_.Reset(rcap_ * (sizeof(FlowSlot) / sizeof(uint64_t)), /*zero=*/false, /*huge=*/true);
+  recs_ = reinterpret_cast<FlowSlot*>(rec_mem_.data());
+  nrec_ = 0;
+  count_ = 0;
 }
 
 namespace {
@@ -67,23 +79,62 @@ void AdviseHuge(void* p, size_t n) {
 constexpr uint32_t Version(uint64_t k1) { return static_cast<uint32_t>(k1 >> 40) & 0xff; }
 }  // namespace
 
-void FlowTable::Rehash(size_t new_cap) {
+void FlowTable::ResizeIndex(size_t new_cap) {
   ZeroedWords mem;
-  mem.Reset(new_cap * (sizeof(FlowSlot) / sizeof(uint64_t)));
-  auto* slots = reinterpret_cast<FlowSlot*>(mem.data());
-  const size_t old_cap = slots_ ? cap_ : 0;
-  FlowSlot* const old = slots_;
-  slots_ = slots;
-  cap_ = new_cap;
-  for (size_t i = 0; i < old_cap; i++) {
-    const FlowSlot& s = old[i];
-    if (s.k1 == 0) continue;
-    size_t j = Home(s.hash);
-    while (slots[j].k1 != 0) j = Next(j);
-    slots[j] = s;
-    if (!slot_of_id_.empty()) slot_of_id_[s.id] = static_cast<uint32_t>(j);
+  mem.Reset(new_cap, /*zero=*/true, /*huge=*/true);
+  uint64_t* const index = mem.data();
+  const uint64_t* const old = index_;
+  const size_t old_cap = icap_;
+  index_ = index;
+  icap_ = new_cap;
+  for (size_t i = 0; i < old_cap; i++) {  // the entries carry their hash: no record is read
+    const uint64_t e = old[i];
+    if (e == 0) continue;
+    size_t j = Home(static_cast<uint32_t>(e));
+    while (index[j] != 0) j = Next(j);
+    index[j] = e;
   }
-  mem_.Swap(mem);
+  index_mem_.Swap(mem);
+}
+
+void FlowTable::GrowRecords() {
+  // Record positions (+ 1) are 32 bits in an index entry, ids are 32 bits too.
+  constexpr size_t kMax = size_t{UINT32_MAX} - 1;
+  if (rcap_ >= kMax) throw std::length_error("flow table: more than 4294967294 flow records");
+  const size_t new_cap = std::min(kMax, std::max<size_t>(rcap_ * 2, size_t{1} << 12));
+  ZeroedWords mem;
+  mem.Reset(new_cap * (sizeof(FlowSlot) / sizeof(uint64_t)), /*zero=*/false, /*huge=*/true);
+  if (nrec_) std::memcpy(mem.data(), recs_, nrec_ * sizeof(FlowSlot));
+  recs_ = reinterpret_cast<FlowSlot*>(mem.data());
+  rcap_ = new_cap;
+  rec_mem_.Swap(mem);
+}
+
+void FlowTable::Compact(size_t index_cap) {
+  size_t out = 0;
+  std::vector<uint64_t> v6;
+  for (size_t r = 0; r < nrec_; r++) {
+    FlowSlot s = recs_[r];
+    if (s.k1 == 0) continue;
+    if (Version(s.k1) != 4) {
+      const size_t at = v6.size();
+      v6.insert(v6.end(), v6_.begin() + static_cast<std::ptrdiff_t>(s.k0), v6_.begin() + static_cast<std::ptrdiff_t>(s.k0 + 4));
+      s.k0 = at;
+    }
+    recs_[out++] = s;
+  }
+  nrec_ = count_ = out;
+  v6_.swap(v6);
+  ZeroedWords mem;
+  mem.Reset(index_cap, /*zero=*/true, /*huge=*/true);
+  index_ = mem.data();
+  icap_ = index_cap;
+  for (size_t r = 0; r < out; r++) {
+    size_t j = Home(recs_[r].hash);
+    while (index_[j] != 0) j = Next(j);
+    index_[j] = Entry(recs_[r].hash, r);
+  }
+  index_mem_.Swap(mem);
 }
 
 FlowRecord FlowTable::ToRecord(const FlowSlot& s) const {
@@ -111,7 +162,7 @@ FlowRecord FlowTable::ToRecord(const FlowSlot& s) const {
   return r;
 }
 
-// Hot path (inlined into AddBatch): probe in place, update an existing flow; new flows and timeouts go out of line.
+// Hot path (inlined into AddBatch): probe the index, update an existing flow; new flows and timeouts go out of line.
 // `w`: the key's five words (FlowKey layout: IPv4 src in w[0], dst in w[2]; IPv6 src w[0..1], dst w[2..3]).
 __attribute__((always_inline)) inline uint32_t FlowTable::AddHashed(const uint64_t* w, uint32_t h, int64_t ts, uint32_t bytes,
                                                                     uint8_t tcp_flags, std::vector<FlowRecord>& closed) {
@@ -120,11 +171,14 @@ __attribute__((always_inline)) inline uint32_t FlowTable::AddHashed(const uint64
   const uint64_t k0 = (w[0] & 0xffffffffull) | (w[2] << 32);
   size_t i = Home(h);
   for (;; i = Next(i)) {
-    FlowSlot& s = slots_[i];
-    if (s.k1 == 0) break;
+    const uint64_t e = index_[i];
+    if (e == 0) break;
+    if (static_cast<uint32_t>(e) != h) continue;
+    const size_t r = static_cast<size_t>(e >> 32) - 1;
+    FlowSlot& s = recs_[r];
     if (s.k1 != k1) continue;
-    if (v4 ? s.k0 != k0 : (s.hash != h || std::memcmp(&v6_[s.k0], w, 32) != 0)) continue;
-    if ((inactive_ns_ | active_ns_) != 0 && Expired(s, ts)) Reopen(s, ts, closed);
+    if (v4 ? s.k0 != k0 : std::memcmp(&v6_[s.k0], w, 32) != 0) continue;
+    if ((inactive_ns_ | active_ns_) != 0 && Expired(s, ts)) return Reopen(i, r, ts, bytes, tcp_flags, closed);
     // First/last are the min/max of the packets' times, not file order (captures merged from several interfaces
     // are not always in time order).
     if (ts > s.last_ns) s.last_ns = ts;
@@ -137,34 +191,46 @@ __attribute__((always_inline)) inline uint32_t FlowTable::AddHashed(const uint64
   return Create(w, h, i, ts, bytes, tcp_flags);
 }
 
-__attribute__((noinline)) void FlowTable::Reopen(FlowSlot& s, int64_t ts, std::vector<FlowRecord>& closed) {
-  closed.push_back(ToRecord(s));  // timed out: emit, then reuse the slot for the new flow
-  s.first_ns = s.last_ns = ts;
-  s.packets = 0;
-  s.bytes = 0;
-  s.tcp_flags = 0;
-  s.id = next_id_++;
-}
-
-__attribute__((noinline)) uint32_t FlowTable::Create(const uint64_t* w, uint32_t h, size_t slot, int64_t ts, uint32_t bytes,
-                                                     uint8_t tcp_flags) {
-  FlowSlot& s = slots_[slot];
-  s.k1 = w[4];
-  if (Version(w[4]) == 4) {
-    s.k0 = (w[0] & 0xffffffffull) | (w[2] << 32);
-  } else {
-    s.k0 = v6_.size();
-    v6_.insert(v6_.end(), w, w + 4);
-  }
+FlowSlot& FlowTable::Append(uint64_t k0, uint64_t k1, uint32_t h, int64_t ts, uint32_t bytes, uint8_t tcp_flags) {
+  if (nrec_ == rcap_) GrowRecords();
+  FlowSlot& s = recs_[nrec_++];
+  s.k0 = k0;
+  s.k1 = k1;
   s.first_ns = s.last_ns = ts;
   s.packets = 1;
   s.bytes = bytes;
   s.id = next_id_++;
   s.hash = h;
   s.tcp_flags = tcp_flags;
-  const uint32_t id = s.id;
-  if ((inactive_ns_ | active_ns_) == 0) slot_of_id_.push_back(static_cast<uint32_t>(slot));
-  if (++count_ * 4 > cap_ * 3) Rehash(cap_ < hint_cap_ ? hint_cap_ : cap_ * 2);  // max load 0.75
+  std::memset(s.pad, 0, sizeof s.pad);
+  return s;
+}
+
+// Timed out: the old record is emitted and left dead (Compact drops it), the packet opens a new flow at the end of
+// the records (so they stay in id order), and the index entry moves to it.
+__attribute__((noinline)) uint32_t FlowTable::Reopen(size_t entry, size_t rec, int64_t ts, uint32_t bytes, uint8_t tcp_flags,
+                                                     std::vector<FlowRecord>& closed) {
+  closed.push_back(ToRecord(recs_[rec]));
+  const uint64_t k0 = recs_[rec].k0, k1 = recs_[rec].k1;  // (an IPv6 flow keeps its addresses' place in v6_)
+  const uint32_t h = recs_[rec].hash;
+  recs_[rec].k1 = 0;
+  const uint32_t id = Append(k0, k1, h, ts, bytes, tcp_flags).id;
+  index_[entry] = Entry(h, nrec_ - 1);
+  return id;
+}
+
+__attribute__((noinline)) uint32_t FlowTable::Create(const uint64_t* w, uint32_t h, size_t entry, int64_t ts, uint32_t bytes,
+                                                     uint8_t tcp_flags) {
+  uint64_t k0;
+  if (Version(w[4]) == 4) {
+    k0 = (w[0] & 0xffffffffull) | (w[2] << 32);
+  } else {
+    k0 = v6_.size();
+    v6_.insert(v6_.end(), w, w + 4);
+  }
+  const uint32_t id = Append(k0, w[4], h, ts, bytes, tcp_flags).id;
+  index_[entry] = Entry(h, nrec_ - 1);
+  if (++count_ * 4 > icap_ * 3) ResizeIndex(icap_ < hint_icap_ ? hint_icap_ : icap_ * 2);  // max load 0.75
   return id;
 }
 
@@ -177,11 +243,11 @@ uint32_t FlowTable::Add(const FlowKey& key, int64_t ts, uint32_t bytes, uint8_t 
 void FlowTable::AddBatch(const FlowKey* keys, const uint32_t* hashes, const uint8_t* valid, const int64_t* ts,
                          const uint32_t* bytes, const uint8_t* tcp_flags, uint32_t n, uint32_t* ids,
                          std::vector<FlowRecord>& closed) {
-  constexpr uint32_t kAhead = 12;  // prefetch distance: the slot line a packet will probe
+  constexpr uint32_t kAhead = 12;  // prefetch distance: the index entry a packet will probe (none: 1.5x the time)
   for (uint32_t i = 0; i < n && i < kAhead; i++)
-    if (valid[i]) __builtin_prefetch(&slots_[Home(hashes[i])], 1);
+    if (valid[i]) __builtin_prefetch(&index_[Home(hashes[i])]);
   for (uint32_t i = 0; i < n; i++) {
-    if (i + kAhead < n && valid[i + kAhead]) __builtin_prefetch(&slots_[Home(hashes[i + kAhead])], 1);
+    if (i + kAhead < n && valid[i + kAhead]) __builtin_prefetch(&index_[Home(hashes[i + kAhead])]);
     if (!valid[i]) {
       ids[i] = UINT32_MAX;
       continue;
@@ -198,81 +264,44 @@ void FlowTable::MaybeSweep(int64_t now, std::vector<FlowRecord>& closed) {
   if (inactive_ns_ > 0) period = std::min(period, inactive_ns_);
   if (active_ns_ > 0) period = std::min(period, active_ns_);
   if (__builtin_add_overflow(now, std::max<int64_t>(period / 2, 1), &next_sweep_ns_)) next_sweep_ns_ = INT64_MAX;
-  const size_t start = closed.size(), cap = cap_;
   size_t keep = 0;
-  for (size_t i = 0; i < cap; i++) {
-    const FlowSlot& s = slots_[i];
+  for (size_t r = 0; r < nrec_; r++) {  // records in id order: the expired ones come out sorted
+    FlowSlot& s = recs_[r];
     if (s.k1 == 0) continue;
-    if (Expired(s, now)) closed.push_back(ToRecord(s));
-    else keep++;
-  }
-  if (closed.size() == start) return;
-  std::sort(closed.begin() + static_cast<std::ptrdiff_t>(start), closed.end(),
-            [](const FlowRecord& a, const FlowRecord& b) { return a.id < b.id; });
-  // Rebuild with the flows still in flight (memory follows them): expired slots leave no tombstones behind.
-  size_t new_cap = cap;
-  while (new_cap > (1u << 12) && keep * 8 < new_cap) new_cap >>= 1;
-  ZeroedWords mem;
-  mem.Reset(new_cap * (sizeof(FlowSlot) / sizeof(uint64_t)));
-  auto* slots = reinterpret_cast<FlowSlot*>(mem.data());
-  std::vector<uint64_t> v6;
-  FlowSlot* const old = slots_;
-  slots_ = slots;
-  cap_ = new_cap;
-  for (size_t i = 0; i < cap; i++) {
-    FlowSlot s = old[i];
-    if (s.k1 == 0 || Expired(s, now)) continue;
-    if (Version(s.k1) != 4) {
-      const size_t at = v6.size();
-      v6.insert(v6.end(), v6_.begin() + static_cast<std::ptrdiff_t>(s.k0), v6_.begin() + static_cast<std::ptrdiff_t>(s.k0 + 4));
-      s.k0 = at;
+    if (Expired(s, now)) {
+      closed.push_back(ToRecord(s));
+      s.k1 = 0;
+    } else {
+      keep++;
     }
-    size_t j = Home(s.hash);
-    while (slots[j].k1 != 0) j = Next(j);
-    slots[j] = s;
   }
-  mem_.Swap(mem);
-  count_ = keep;
-  v6_.swap(v6);
+  if (keep == nrec_) return;
+  // Rebuild with the flows still in flight (the index follows them): expired flows leave no tombstones behind.
+  size_t cap = icap_;
+  while (cap > (1u << 12) && keep * 8 < cap) cap >>= 1;
+  Compact(cap);
 }
 
 void FlowTable::Flush(std::vector<FlowRecord>& out) {
-  const std::vector<uint32_t> order = IdOrder();
+  const FlowSlot* open = OpenFlows();
   if (out.capacity() < out.size() + count_) {
     out.reserve(out.size() + count_);
     AdviseHuge(out.data(), out.capacity() * sizeof(FlowRecord));
   }
-  for (size_t k = 0; k < order.size(); k++) out.push_back(Open(k, order));
+  for (size_t k = 0; k < count_; k++) out.push_back(ToRecord(open[k]));
   Clear();
 }
 
-std::vector<uint32_t> FlowTable::IdOrder() const {
-  std::vector<uint32_t> order(count_);
-  const size_t cap = cap_;
-  if (slot_of_id_.size() == count_) return slot_of_id_;  // no timeouts: kept up to date by Create and Rehash
-  if (next_id_ == count_) {  // every flow ever created is open: ids are 0..count-1, scatter them
-    for (size_t i = 0; i < cap; i++)
-      if (slots_[i].k1 != 0) order[slots_[i].id] = static_cast<uint32_t>(i);
-    return order;
-  }
-  std::vector<uint64_t> pairs;
-  pairs.reserve(count_);
-  for (size_t i = 0; i < cap; i++)
-    if (slots_[i].k1 != 0) pairs.push_back(static_cast<uint64_t>(slots_[i].id) << 32 | i);
-  std::sort(pairs.begin(), pairs.end());
-  for (size_t k = 0; k < pairs.size(); k++) order[k] = static_cast<uint32_t>(pairs[k]);
-  return order;
+const FlowSlot* FlowTable::OpenFlows() {
+  if (nrec_ != count_) Compact(icap_);
+  return recs_;
 }
 
 void FlowTable::Clear() {
-  slots_ = nullptr;
-  cap_ = 0;
-  count_ = 0;
   std::vector<uint64_t>().swap(v6_);
-  std::vector<uint32_t>().swap(slot_of_id_);
-  ZeroedWords empty;
-  mem_.Swap(empty);
-  Rehash(1 << 12);
+  // Empty and small again: the large index and records go back to the mapping pool for the next read.
+  hint_icap_ = hint_rcap_ = size_t{1} << 12;
+  Init();
 }
 
 }  // namespace netshare

@@ -49,7 +49,7 @@ uint64_t& PoolReused() {
 
 }  // namespace
 
-void* AcquireMapping(size_t bytes, size_t* len) {
+void* AcquireMapping(size_t bytes, size_t* len, unsigned flags) {
   const size_t want = (bytes + kMappingUnit - 1) & ~(kMappingUnit - 1);
   void* p = nullptr;
   size_t got = 0;
@@ -70,11 +70,15 @@ void* AcquireMapping(size_t bytes, size_t* len) {
   if (p) {
     NETSHARE_UNPOISON(p, got);
     // MADV_FREE'd pages read back either their old bytes or, where the kernel reclaimed them, zeros: clear them.
-    std::memset(p, 0, bytes);
+    if (flags & kMapZeroed) std::memset(p, 0, bytes);
+#ifdef MADV_HUGEPAGE
+    if (flags & kMapHugePages) madvise(p, got, MADV_HUGEPAGE);  // (a mapping first used without: later faults only)
+#endif
     *len = got;
     return p;
   }
-  // One unit more than needed, then trimmed to a 2 MiB-aligned start: transparent huge pages cover only aligned 2 MiB.
+  // One unit more than needed, then trimmed to a 2 MiB-aligned start: transparent huge pages cover only aligned 2 MiB
+  // (a fresh mapping is zero-filled by the kernel, with or without kMapZeroed).
   void* raw = mmap(nullptr, want + kMappingUnit, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) throw std::bad_alloc();
   const uintptr_t r = reinterpret_cast<uintptr_t>(raw);
@@ -83,7 +87,7 @@ void* AcquireMapping(size_t bytes, size_t* len) {
   if (a + want < r + want + kMappingUnit) munmap(reinterpret_cast<void*>(a + want), r + want + kMappingUnit - (a + want));
   p = reinterpret_cast<void*>(a);
 #ifdef MADV_HUGEPAGE
-  madvise(p, want, MADV_HUGEPAGE);  // advisory: without THP it is a plain zeroed mapping
+  if (flags & kMapHugePages) madvise(p, want, MADV_HUGEPAGE);  // advisory: without THP it is a plain zeroed mapping
 #endif
   *len = want;
   return p;

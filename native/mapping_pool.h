@@ -1,5 +1,5 @@
-// Large zero-filled anonymous memory (flow tables, flow and packet column blocks) with its pages kept for the next
-// read: a process-wide pool of released mappings.
+// Large anonymous memory (flow-table index and records, flow and packet column blocks), zero-filled unless asked
+// otherwise, with its pages kept for the next read: a process-wide pool of released mappings.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -9,12 +9,20 @@ namespace netshare {
 // Mapping sizes are whole multiples of this (2 MiB: one transparent huge page).
 constexpr size_t kMappingUnit = size_t{2} << 20;
 
-// A zero-filled, writable mapping of at least `bytes` bytes, transparent huge pages requested; its real length
-// (a multiple of kMappingUnit) is stored in `*len`. A mapping released earlier in the process is reused when one is
-// large enough (the smallest that is, of at most twice the length asked): its pages are already faulted in, so the
-// only cost is a memset of `bytes` (on this 2-core VM the kernel's fault-and-zero of fresh 2 MiB pages ran at
-// ~1.3 GB/s, a memset at ~30 GB/s). Throws std::bad_alloc.
-void* AcquireMapping(size_t bytes, size_t* len);
+// What AcquireMapping is asked for (flags, or'd).
+enum MappingFlags : unsigned {
+  kMapZeroed = 1,  // zero-filled (else of unspecified contents: for memory written before it is read)
+  // Transparent huge pages requested, for memory probed at random (a flow-table index): far fewer TLB misses. Not for
+  // memory written and read in order: on this VM a fresh huge page faulted in at ~0.2-0.3 GB/s (fresh 4 KiB pages at
+  // ~1.3 GB/s), which made the first many-flow read of a process pay ~0.7 s of system time for ~200 MB.
+  kMapHugePages = 2,
+};
+
+// A writable mapping of at least `bytes` bytes; its real length (a multiple of kMappingUnit) is stored in `*len`.
+// A mapping released earlier in the process is reused when one is large enough (the smallest that is, of at most
+// twice the length asked): its pages are already faulted in, so the only cost is a memset of `bytes` with kMapZeroed,
+// nothing without (a memset runs at ~30 GB/s here). Throws std::bad_alloc.
+void* AcquireMapping(size_t bytes, size_t* len, unsigned flags = kMapZeroed);
 
 // Gives back a mapping of AcquireMapping (`len` as it returned), marked MADV_FREE (the kernel may still reclaim its
 // pages under memory pressure). The pool keeps the largest kPoolMappings mappings up to kPoolBytes; the rest are

@@ -45,8 +45,9 @@ void Reader::Open() {
     stats_.format = gz ? "gzip-pcapng" : "pcapng";
   }
   // Size hint for the flow table: one flow per ~160 bytes of file (a tiled CAIDA backbone trace has one per 3
-  // header-only records of ~60 bytes); compressed input counts its compressed size, a pipe none. The slots are mapped
-  // lazily, so a trace of few long flows touches only the pages its flows hash to.
+  // header-only records of ~60 bytes); compressed input counts its compressed size, a pipe none. The records are
+  // mapped lazily and filled from the start, so a trace of few long flows touches only a page of them (and a small
+  // index: it grows to the hinted size only when the flows outgrow its first 2 MiB).
   if (opts_.flows)
     flow_table_ = std::make_unique<FlowTable>(opts_.inactive_ns, opts_.active_ns, static_cast<uint64_t>(in_.size) / 160);
   // Compile the filter once up front for the pcap link type so a bad expression fails before any work.

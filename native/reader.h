@@ -85,7 +85,7 @@ class Reader {
   const ReaderStats& stats() const { return stats_; }
   uint64_t flows_created() const { return flow_table_ ? flow_table_->flows_created() : 0; }
   // With leave_final_flows, after the Fill that set `done`: the table holding the flows still open at the end (they
-  // follow that Fill's `flows`, in id order via FlowTable::IdOrder/Open; Clear() it after use). Null otherwise.
+  // follow that Fill's `flows`, in id order via FlowTable::OpenFlows; Clear() it after use). Null otherwise.
   FlowTable* final_flows() { return opts_.leave_final_flows && done_ ? flow_table_.get() : nullptr; }
   int64_t bytes_read() const;  // compressed bytes for gzip
   int64_t total_bytes() const { return in_.size; }

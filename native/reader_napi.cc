@@ -21,9 +21,9 @@ constexpr size_t Align8(size_t v) { return (v + 7) & ~size_t{7}; }
 // Memory of one batch's columns, owned natively and shared: the worker thread holds it while it fills it, and each
 // JavaScript ArrayBuffer over it holds it until garbage collection. So nothing JavaScript does to a buffer (detach it,
 // transfer it, drop it) can free memory a worker is still writing.
-// Blocks of 4 MiB or more come from the mapping pool (mapping_pool.h): transparent huge pages requested (a flow-column
-// block of a many-flow trace, ~50 bytes a flow, is written once from end to end, and 4 KiB pages cost a fault each),
-// and the pages of a block collected earlier are reused instead of faulted in and zeroed again by the kernel.
+// Blocks of 4 MiB or more come from the mapping pool (mapping_pool.h): the pages of a block collected earlier are
+// reused instead of faulted in and zeroed again by the kernel. No huge pages: a block is written once from end to end,
+// and fresh 4 KiB pages faulted in several times faster than fresh huge pages on this VM (kMapHugePages).
 struct Block {
   static constexpr size_t kMapped = size_t{4} << 20;
   explicit Block(size_t n) : bytes(n) {
@@ -310,8 +310,7 @@ Napi::Object StatsObject(Napi::Env env, Reader* r) {
 // still open in the table (read in place, in id order, and cleared: no copy of every flow into flows_ first).
 void FillWorker::BuildFlowColumns() {
   FlowTable* open = done_ ? owner_->reader()->final_flows() : nullptr;
-  std::vector<uint32_t> scratch;
-  const std::vector<uint32_t>& order = open ? open->IdOrder(scratch) : scratch;
+  const FlowSlot* const open_flows = open ? open->OpenFlows() : nullptr;
   const size_t closed = flows_.size(), n = closed + (open ? open->open_flows() : 0);
   bool any6 = false;
   for (size_t i = 0; i < closed && !any6; i++) any6 = flows_[i].key.version == 6;
@@ -367,11 +366,10 @@ void FillWorker::BuildFlowColumns() {
     ver[i] = r.key.version;
     counters(i, r);
   }
-  // The flows still open, straight from their slots (the key words as FlowSlot stores them; no FlowRecord built).
+  // The flows still open, straight from the table's records, in id order (the key words as FlowSlot stores them; no
+  // FlowRecord built).
   for (size_t i = closed; i < n; i++) {
-    const size_t k = i - closed;
-    open->Prefetch(k + 16, order);
-    const FlowSlot& s = open->OpenSlot(k, order);
+    const FlowSlot& s = open_flows[i - closed];
     const uint8_t v = static_cast<uint8_t>(s.k1 >> 40);
     if (v == 4) {
       src[i] = static_cast<uint32_t>(s.k0);
