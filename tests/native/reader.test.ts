@@ -298,7 +298,7 @@ describe('batches, flows, filter', () => {
   it('reading runs off the main thread: the event loop keeps turning while a batch is filled', async () => {
     const one = Buffer.from(pcap([{ sec: 1, frac: 0, data: eth(0x0800, tcp) }]));
     const rec = one.subarray(24);
-    const n = 100_000;
+    const n = 400_000; // long enough that the read spans several event-loop turns even when flows are fast and the machine loaded
     const big = Buffer.alloc(24 + n * rec.length);
     one.copy(big, 0, 0, 24);
     for (let i = 0; i < n; i++) rec.copy(big, 24 + i * rec.length);
