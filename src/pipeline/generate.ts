@@ -25,7 +25,7 @@ import type { Executor, JobResult } from './executor.js';
 import { reviveError, type Job, type JobContext } from './jobs.js';
 import { relPath, trainedChunk } from './train.js';
 import { acquireLease } from './lease.js';
-import { attrCleanPath, attrMergedPath, candidatePath, generateRoot, inWorkdir, leaseLogPath, leasePath, readF32, readTableFile, relativeToWorkdir, writeF32, writeTableFile } from './workdir.js';
+import { attrCleanPath, attrMergedPath, candidatePath, generateRoot, inWorkdir, leaseLogPath, leasePath, readF32, readF32Range, readTableFile, relativeToWorkdir, writeF32, writeTableFile } from './workdir.js';
 
 const partPath = (wd: string, k: number, pass: number, iteration: number, part: number): string => `${candidatePath(wd, k, pass, iteration)}.part${part}`;
 
@@ -363,12 +363,10 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     return { n: s.n };
   }
   const out = p.out !== undefined ? inWorkdir(wd, p.out) : candidatePath(wd, p.chunk, p.pass, p.iteration);
-  let given = p.attrFile !== undefined ? await readF32(inWorkdir(wd, p.attrFile)) : undefined;
+  // a flow range reads its rows only (not the chunk's whole file)
+  const A = p.range ? (await loadLayout(wd)).attributeDim : 0;
+  const given = p.attrFile === undefined ? undefined : p.range ? await readF32Range(inWorkdir(wd, p.attrFile), p.range.from * A, p.range.to * A) : await readF32(inWorkdir(wd, p.attrFile));
   const checkpoint = await loadCheckpoint(inWorkdir(wd, p.checkpoint));
-  if (given !== undefined && p.range) {
-    const A = (await loadLayout(wd)).attributeDim;
-    given = given.subarray(p.range.from * A, p.range.to * A);
-  }
   const batch = { batchSize: p.batch ?? SAMPLE_BATCH, firstFlow: p.range?.from ?? 0 };
   // flowStartBin "sample": the rows carry the bin softmax; the features are conditioned on its arg-max (flow-starts.ts)
   const modelRows = given !== undefined && p.flowStartBin === 'sample' ? argmaxBins(given, await loadLayout(wd)) : given;
