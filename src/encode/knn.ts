@@ -38,6 +38,8 @@ export class CosineIndex {
   private readonly leafSize = 8;
   /** Exact-match table: hash of the float32 bit patterns → first row with that hash. */
   private readonly exact = new Map<number, number>();
+  /** Rows of other vectors with a hash already in `exact` (first row of each distinct vector, in row order). */
+  private readonly collided = new Map<number, number[]>();
   private readonly bits: Uint32Array;
 
   constructor(
@@ -48,7 +50,12 @@ export class CosineIndex {
     this.bits = new Uint32Array(vecs.buffer, vecs.byteOffset, n * dim);
     for (let i = 0; i < n; i++) {
       const k = this.hash(this.bits, i * dim);
-      if (!this.exact.has(k)) this.exact.set(k, i);
+      const j = this.exact.get(k);
+      if (j === undefined) this.exact.set(k, i);
+      else if (!this.sameBits(j, this.bits, i * dim) && !(this.collided.get(k) ?? []).some((c) => this.sameBits(c, this.bits, i * dim))) {
+        // a different vector with the same hash (~1 in 4 vocabularies of 47k vectors have one): kept beside it
+        this.collided.set(k, [...(this.collided.get(k) ?? []), i]);
+      }
     }
   }
 
@@ -100,10 +107,18 @@ export class CosineIndex {
   /** Row whose vector equals q bit for bit, or −1. */
   private exactRow(q: Float32Array, qOff: number): number {
     const qb = new Uint32Array(q.buffer, q.byteOffset, q.length);
-    const i = this.exact.get(this.hash(qb, qOff));
+    const h = this.hash(qb, qOff);
+    const i = this.exact.get(h);
     if (i === undefined) return -1;
-    for (let d = 0; d < this.dim; d++) if (this.bits[i * this.dim + d] !== qb[qOff + d]) return -1;
-    return i;
+    if (this.sameBits(i, qb, qOff)) return i;
+    for (const c of this.collided.get(h) ?? []) if (this.sameBits(c, qb, qOff)) return c;
+    return -1;
+  }
+
+  /** Whether row `i`'s vector has the bits of `qb` at `qOff`. */
+  private sameBits(i: number, qb: Uint32Array, qOff: number): boolean {
+    for (let d = 0; d < this.dim; d++) if (this.bits[i * this.dim + d] !== qb[qOff + d]) return false;
+    return true;
   }
 
   /** The k-d tree, once (the same tree whenever it is built: it depends on the vectors only). */
