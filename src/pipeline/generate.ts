@@ -140,7 +140,10 @@ export interface GenerateChunkParams {
    * rows accepted so far (`prev`, already unique); write the result to `out`.
    */
   accept?: { raw: string; prev?: string; out: string; resampleEphemeral?: boolean };
-  /** Rows per block of the streamed accept and unique jobs (default STREAM_ROWS; tests make it small). */
+  /**
+   * Rows per block of the streamed accept and unique jobs (default STREAM_ROWS) and of the attribute job's sampling
+   * calls (rounded down to a multiple of 1,000; default ATTRIBUTE_BLOCK_ROWS); tests make it small.
+   */
   blockRows?: number;
   /** Where a features job writes its table (default: candidatePath of chunk, pass and iteration). */
   out?: string;
@@ -312,6 +315,9 @@ async function ephemeralResampler(wd: string, chunk: number, layout: Layout, enc
   };
 }
 
+/** Attribute rows per sampling call of the fill's attribute job (~190 MB of soft and discrete rows at A = 187). */
+export const ATTRIBUTE_BLOCK_ROWS = 128_000;
+
 /** Rows per block of the streamed accept and unique jobs (~49 MB of attribute rows at the netflow layout's A = 187). */
 export const STREAM_ROWS = 65_536;
 
@@ -465,11 +471,27 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
   if (p.attributesOnly) {
     // the attribute generator alone (no features: the fill only looks at 5-tuples; the kept rows get their features
     // in step 4); the rows equal those of a full sample() with the same seed
-    const s = await sampleAttributes({ checkpoint: await loadCheckpoint(inWorkdir(wd, p.checkpoint)), n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
-    if (p.flowStartBin === 'sample') keepSoftBins(s.attributes, s.attributesDiscrete, await loadLayout(wd));
-    await writeF32(inWorkdir(wd, p.attributesOnly.out), s.attributesDiscrete);
-    ctx.progress(1, `${s.n} attributes`);
-    return { n: s.n };
+    // sampled and written in blocks of ATTRIBUTE_BLOCK_ROWS (a multiple of the generator's batch, whose noise is
+    // drawn per batch: the rows of one call for all n)
+    const checkpoint = await loadCheckpoint(inWorkdir(wd, p.checkpoint));
+    const layout = p.flowStartBin === 'sample' ? await loadLayout(wd) : undefined;
+    const n = p.n ?? 0;
+    const batch = 1000;
+    const block = Math.max(batch, Math.floor((p.blockRows ?? ATTRIBUTE_BLOCK_ROWS) / batch) * batch);
+    const out = await F32Appender.open(inWorkdir(wd, p.attributesOnly.out));
+    try {
+      for (let at = 0; at === 0 || at < n; at += block) {
+        const s = await sampleAttributes({ checkpoint, n: Math.min(block, n - at), firstFlow: at, batchSize: batch, seed: p.seed, device: p.device, threads: ctx.threads });
+        if (layout) keepSoftBins(s.attributes, s.attributesDiscrete, layout);
+        await out.append(s.attributesDiscrete);
+      }
+      await out.close();
+    } catch (err) {
+      await out.abort();
+      throw err;
+    }
+    ctx.progress(1, `${n} attributes`);
+    return { n };
   }
   const out = p.out !== undefined ? inWorkdir(wd, p.out) : candidatePath(wd, p.chunk, p.pass, p.iteration);
   // a flow range reads its rows only (not the chunk's whole file)
