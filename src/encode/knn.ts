@@ -25,14 +25,21 @@ export function cosineIndexFor(vecs: Float32Array, n: number, dim: number): Cosi
   return idx;
 }
 
-/** Exact maximum-cosine lookup among `n` L2-normalised vectors of dimension `dim` (row-major). */
+/**
+ * Exact maximum-cosine lookup among `n` L2-normalised vectors of dimension `dim` (row-major). The k-d tree is built on
+ * the first search: decoding rows that are vocabulary vectors bit for bit (the generate stage's snapped rows) only needs
+ * the exact-match table, and building the tree over 47k port vectors cost each generate job ~0.6 CPU-s.
+ */
 export class CosineIndex {
-  private readonly perm: Uint32Array;
-  private readonly splitDim: Int8Array;
-  private readonly splitVal: Float32Array;
+  private perm = new Uint32Array(0);
+  private splitDim = new Int8Array(0);
+  private splitVal = new Float32Array(0);
+  private built = false;
   private readonly leafSize = 8;
   /** Exact-match table: hash of the float32 bit patterns → first row with that hash. */
   private readonly exact = new Map<number, number>();
+  /** Rows of other vectors with a hash already in `exact` (first row of each distinct vector, in row order). */
+  private readonly collided = new Map<number, number[]>();
   private readonly bits: Uint32Array;
 
   constructor(
@@ -41,14 +48,14 @@ export class CosineIndex {
     private readonly dim: number,
   ) {
     this.bits = new Uint32Array(vecs.buffer, vecs.byteOffset, n * dim);
-    this.perm = new Uint32Array(n);
-    for (let i = 0; i < n; i++) this.perm[i] = i;
-    this.splitDim = new Int8Array(Math.max(1, 4 * n));
-    this.splitVal = new Float32Array(Math.max(1, 4 * n));
-    if (n > 0) this.build(0, 0, n);
     for (let i = 0; i < n; i++) {
       const k = this.hash(this.bits, i * dim);
-      if (!this.exact.has(k)) this.exact.set(k, i);
+      const j = this.exact.get(k);
+      if (j === undefined) this.exact.set(k, i);
+      else if (!this.sameBits(j, this.bits, i * dim) && !(this.collided.get(k) ?? []).some((c) => this.sameBits(c, this.bits, i * dim))) {
+        // a different vector with the same hash (~1 in 4 vocabularies of 47k vectors have one): kept beside it
+        this.collided.set(k, [...(this.collided.get(k) ?? []), i]);
+      }
     }
   }
 
@@ -100,10 +107,30 @@ export class CosineIndex {
   /** Row whose vector equals q bit for bit, or −1. */
   private exactRow(q: Float32Array, qOff: number): number {
     const qb = new Uint32Array(q.buffer, q.byteOffset, q.length);
-    const i = this.exact.get(this.hash(qb, qOff));
+    const h = this.hash(qb, qOff);
+    const i = this.exact.get(h);
     if (i === undefined) return -1;
-    for (let d = 0; d < this.dim; d++) if (this.bits[i * this.dim + d] !== qb[qOff + d]) return -1;
-    return i;
+    if (this.sameBits(i, qb, qOff)) return i;
+    for (const c of this.collided.get(h) ?? []) if (this.sameBits(c, qb, qOff)) return c;
+    return -1;
+  }
+
+  /** Whether row `i`'s vector has the bits of `qb` at `qOff`. */
+  private sameBits(i: number, qb: Uint32Array, qOff: number): boolean {
+    for (let d = 0; d < this.dim; d++) if (this.bits[i * this.dim + d] !== qb[qOff + d]) return false;
+    return true;
+  }
+
+  /** The k-d tree, once (the same tree whenever it is built: it depends on the vectors only). */
+  private ensureTree(): void {
+    if (this.built) return;
+    const n = this.n;
+    this.perm = new Uint32Array(n);
+    for (let i = 0; i < n; i++) this.perm[i] = i;
+    this.splitDim = new Int8Array(Math.max(1, 4 * n));
+    this.splitVal = new Float32Array(Math.max(1, 4 * n));
+    if (n > 0) this.build(0, 0, n);
+    this.built = true;
   }
 
   private build(node: number, lo: number, hi: number): void {
@@ -145,6 +172,7 @@ export class CosineIndex {
       const hit = this.exactRow(q, qOff);
       if (hit >= 0) return hit;
     }
+    this.ensureTree();
     const qq = unitQuery(q, qOff, dim);
     // on unit vectors, max cosine == min Euclidean distance
     let bestI = -1;

@@ -1,5 +1,5 @@
 // NetFlow CSV reader/writer: NetShare's schema, UGR16 nfdump-style, CIDDS, Argus/CTU binetflow, or an explicit column mapping; .csv.gz streamed.
-import { ConfigError, InputError, expected } from '../errors.js';
+import { ConfigError, InputError, InternalError, expected } from '../errors.js';
 import { writeTextAtomic } from './atomic.js';
 import type { FlowTable } from './table.js';
 import { ipv4ToString } from './table.js';
@@ -481,9 +481,53 @@ function num2s(x: number): string {
  * NetShare schema: integer IPs, protocol names, µs `ts`. UGR16: `te` = ts + td as a date-time string.
  */
 export async function writeFlowCsv(file: string, table: FlowTable, opts: WriteFlowCsvOptions = {}): Promise<{ rows: number }> {
+  return writeFlowCsvParts(file, [table], opts);
+}
+
+/**
+ * writeFlowCsv of the concatenation of `parts` (tables with the same columns), one part in memory at a time: the same
+ * bytes as writeFlowCsv of the concatenated table. The parts may be produced as they are written (an async iterable).
+ */
+export async function writeFlowCsvParts(file: string, parts: Iterable<FlowTable> | AsyncIterable<FlowTable>, opts: WriteFlowCsvOptions = {}): Promise<{ rows: number }> {
   const schema = opts.schema ?? 'netshare';
-  const n = table.length;
-  type Col = [string, (i: number) => string];
+  let rows = 0;
+  let header: string | undefined;
+  const quote = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  await writeTextAtomic(file, async (write) => {
+    for await (const table of parts) {
+      const { cols, needsQuote } = csvColumns(table, schema, opts);
+      const head = `${cols.map((c) => quote(c[0])).join(',')}\n`;
+      if (header === undefined) {
+        header = head;
+        await write(head);
+      } else if (head !== header) throw new InternalError(`writeFlowCsvParts: a part's columns (${head.trim()}) differ from the first part's (${header.trim()})`);
+      const n = table.length;
+      const BATCH = 8192;
+      for (let b = 0; b < n; b += BATCH) {
+        const lines: string[] = [];
+        const stop = Math.min(n, b + BATCH);
+        for (let i = b; i < stop; i++) {
+          let line = '';
+          for (let c = 0; c < cols.length; c++) {
+            const v = cols[c]![1](i);
+            line += (c ? ',' : '') + (needsQuote ? quote(v) : v);
+          }
+          lines.push(line);
+        }
+        await write(`${lines.join('\n')}\n`);
+      }
+      rows += n;
+    }
+    if (header === undefined) throw new InternalError('writeFlowCsvParts: no parts to write');
+  });
+  return { rows };
+}
+
+type CsvCol = [string, (i: number) => string];
+
+/** The CSV columns of `table` in `schema`: names and per-row formatters; whether values need quoting. */
+function csvColumns(table: FlowTable, schema: FlowCsvSchema, opts: WriteFlowCsvOptions): { cols: CsvCol[]; needsQuote: boolean } {
+  type Col = CsvCol;
   let cols: Col[];
   const lbl = table.label;
   const typ = table.type;
@@ -581,26 +625,7 @@ export async function writeFlowCsv(file: string, table: FlowTable, opts: WriteFl
       ['attackDescription', () => '---'],
     ];
   }
-  const quote = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  await writeTextAtomic(file, async (write) => {
-    await write(`${cols.map((c) => quote(c[0])).join(',')}\n`);
-    const BATCH = 8192;
-    const needsQuote = schema !== 'netshare' || Boolean(lbl || typ);
-    for (let b = 0; b < n; b += BATCH) {
-      const lines: string[] = [];
-      const stop = Math.min(n, b + BATCH);
-      for (let i = b; i < stop; i++) {
-        let line = '';
-        for (let c = 0; c < cols.length; c++) {
-          const v = cols[c]![1](i);
-          line += (c ? ',' : '') + (needsQuote ? quote(v) : v);
-        }
-        lines.push(line);
-      }
-      await write(`${lines.join('\n')}\n`);
-    }
-  });
-  return { rows: n };
+  return { cols, needsQuote: schema !== 'netshare' || Boolean(lbl || typ) };
 }
 
 /** Numeric fields the CSV reader parses (exported for the column-mapping docs). */

@@ -1,7 +1,9 @@
 // The generate stage (spec §4.1–4.2): per-chunk attributes sampled in passes until the requested number of unique
 // 5-tuples exists, the flow-tag merge (continuations carried into later chunks), the checkpoint chosen per chunk on a
 // seeded sample of its flows, then the features of the chosen checkpoint conditioned on the merged attributes, decoded.
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { InputError, InternalError } from '../errors.js';
+import { copyAttributeRows, F32Appender, mergeByFlowTagsFiles } from './attr-files.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { FILL_OVERSAMPLE, GENERATE_VERSION, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS } from './generate-settings.js';
 export { FILL_OVERSAMPLE, GENERATE_VERSION, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS };
@@ -26,7 +28,7 @@ import type { Executor, JobResult } from './executor.js';
 import { reviveError, type Job, type JobContext } from './jobs.js';
 import { relPath, trainedChunk } from './train.js';
 import { acquireLease } from './lease.js';
-import { attrCleanPath, attrMergedPath, candidatePath, generateRoot, inWorkdir, leaseLogPath, leasePath, readF32, readTableFile, relativeToWorkdir, writeF32, writeTableFile } from './workdir.js';
+import { attrCleanPath, attrMergedPath, candidatePath, generateRoot, inWorkdir, leaseLogPath, leasePath, readF32, readF32Range, readTableFile, relativeToWorkdir, writeF32, writeTableFile } from './workdir.js';
 
 const partPath = (wd: string, k: number, pass: number, iteration: number, part: number): string => `${candidatePath(wd, k, pass, iteration)}.part${part}`;
 
@@ -147,6 +149,11 @@ export interface GenerateChunkParams {
    * rows accepted so far (`prev`, already unique); write the result to `out`.
    */
   accept?: { raw: string; prev?: string; out: string; resampleEphemeral?: boolean };
+  /**
+   * Rows per block of the streamed accept and unique jobs (default STREAM_ROWS) and of the attribute job's sampling
+   * calls (rounded down to a multiple of 1,000; default ATTRIBUTE_BLOCK_ROWS); tests make it small.
+   */
+  blockRows?: number;
   /** Where a features job writes its table (default: candidatePath of chunk, pass and iteration). */
   out?: string;
   /** Only rows [from, to) of `attrFile` (from a multiple of `batch`): one range of a chunk split across jobs. */
@@ -185,6 +192,7 @@ export const generateChunkParamsSchema = z.strictObject({
   attributesOnly: z.strictObject({ out: relPath }).optional(),
   uniqueTuples: z.strictObject({ from: relPath, out: relPath, resampleEphemeral: z.boolean().optional(), earlier: z.array(relPath).optional(), startsOut: relPath.optional() }).optional(),
   accept: z.strictObject({ raw: relPath, prev: relPath.optional(), out: relPath, resampleEphemeral: z.boolean().optional() }).optional(),
+  blockRows: z.number().int().positive().optional(),
   out: relPath.optional(),
   range: z.strictObject({ from: z.number().int().nonnegative(), to: z.number().int().nonnegative() }).optional(),
   batch: z.number().int().positive().optional(),
@@ -297,38 +305,15 @@ function decodeAttributeRows(workdir: string, chunk: number, rows: Float32Array,
  * exactly the flows the per-candidate rule would keep, at a fraction of the sampling and decoding work.
  */
 export async function uniqueTupleRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet, policy: DecodePolicy = {}, earlier?: EarlierStarts): Promise<Uint32Array> {
-  return (await uniqueTupleSelection(workdir, chunk, rows, A, F, encoders, policy, earlier)).keep;
+  const f = new FirstOfTuples(workdir, chunk, A, F, encoders, policy);
+  if (earlier) f.earlier = { set: earlier.set, isStart: (_, r) => earlier.isStart(r) };
+  return Uint32Array.from(await f.select(rows));
 }
 
 /** The 5-tuples of flows that started in earlier chunks, and which rows of this chunk are starts (the others continue one). */
 export interface EarlierStarts {
   set: TupleSet;
   isStart(row: number): boolean;
-}
-
-/**
- * uniqueTupleRows, and the decoded records of the kept rows (one per row). A row that starts a flow is also dropped when
- * its 5-tuple started a flow in an earlier chunk (`earlier`): a 5-tuple is one flow over the whole trace, and two
- * generated flows that share one (ephemeral ports drawn from a real range collide by the birthday bound) would read as
- * one flow with a gap of up to the trace's length and two TTLs.
- */
-async function uniqueTupleSelection(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet, policy: DecodePolicy = {}, earlier?: EarlierStarts): Promise<{ keep: Uint32Array; table?: Table }> {
-  if (rows.length === 0) return { keep: new Uint32Array(0) };
-  const dec = await decodeAttributeRows(workdir, chunk, rows, A, F, encoders, policy);
-  // each 5-tuple's first row, in row order; with postprocess.trainingTuples "reject", none whose 5-tuple is a training one
-  const first = indexFlows(dec.table).first;
-  const taken = policy.trainingTuples?.set;
-  const keep: number[] = [];
-  const records: number[] = [];
-  for (let k = 0; k < first.length; k++) {
-    const i = first[k]!;
-    const row = dec.flowOf[i]!;
-    if (taken?.has(dec.table, i)) continue;
-    if (earlier && earlier.isStart(row) && earlier.set.has(dec.table, i)) continue;
-    keep.push(row);
-    records.push(i);
-  }
-  return { keep: Uint32Array.from(keep), table: takeRows(dec.table, Uint32Array.from(records)) };
 }
 
 /**
@@ -340,26 +325,132 @@ async function uniqueTupleSelection(workdir: string, chunk: number, rows: Float3
  * drawn anew.
  */
 export async function resampleEphemeralPorts(wd: string, chunk: number, rows: Float32Array, layout: Layout, encoders: EncoderSet, seed: number): Promise<number> {
+  if (rows.length === 0) return 0;
+  const resample = await ephemeralResampler(wd, chunk, layout, encoders, seed);
+  return resample ? resample(rows) : 0;
+}
+
+/**
+ * resampleEphemeralPorts over rows given in blocks: the function draws for each block in turn from one random stream,
+ * so blocks given in order draw what one call on all their rows draws. Undefined when no port is ever drawn anew.
+ */
+async function ephemeralResampler(wd: string, chunk: number, layout: Layout, encoders: EncoderSet, seed: number): Promise<((rows: Float32Array) => Promise<number>) | undefined> {
   const ports = encoders.ports;
   const slices = portSlices(layout);
   const A = layout.attributeDim;
-  const n = rows.length / A;
-  if (!ports || slices.length === 0 || n === 0) return 0;
+  if (!ports || slices.length === 0) return undefined;
   const { flowsOf, ephemeral } = await chunkPorts(wd, chunk, layout, ports);
   const pool = [...flowsOf.keys()].filter((v) => ephemeral(v) && ports.has(v)).sort((a, b) => a - b);
-  if (pool.length === 0) return 0;
+  if (pool.length === 0) return undefined;
   const rng = Rng.forPurpose(seed, 'generate/ephemeral-ports');
-  let drawn = 0;
-  const decoded = await Promise.all(slices.map((sl) => nearestRows(ports, rows, A, sl.offset, n)));
-  for (let r = 0; r < n; r++) {
-    for (const [s, sl] of slices.entries()) {
-      const off = r * A + sl.offset;
-      if (!ephemeral(ports.values[decoded[s]![r]!]!)) continue;
-      ports.encode(pool[rng.int(pool.length)]!, rows, off);
-      drawn++;
+  return async (rows) => {
+    const n = rows.length / A;
+    let drawn = 0;
+    const decoded = await Promise.all(slices.map((sl) => nearestRows(ports, rows, A, sl.offset, n)));
+    for (let r = 0; r < n; r++) {
+      for (const [s, sl] of slices.entries()) {
+        const off = r * A + sl.offset;
+        if (!ephemeral(ports.values[decoded[s]![r]!]!)) continue;
+        ports.encode(pool[rng.int(pool.length)]!, rows, off);
+        drawn++;
+      }
     }
+    return drawn;
+  };
+}
+
+/** Attribute rows per sampling call of the fill's attribute job (~190 MB of soft and discrete rows at A = 187). */
+export const ATTRIBUTE_BLOCK_ROWS = 128_000;
+
+/** Rows per block of the streamed accept and unique jobs (~49 MB of attribute rows at the netflow layout's A = 187). */
+export const STREAM_ROWS = 65_536;
+
+/** A float32 file of rows [n, A] in blocks of at most STREAM_ROWS rows (n % A must be 0). */
+async function* f32Blocks(path: string, A: number, rowsPerBlock = STREAM_ROWS): AsyncGenerator<Float32Array> {
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch (err) {
+    throw new InputError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, path);
   }
-  return drawn;
+  if (size % (4 * A) !== 0) throw new InputError(`${path} holds ${size} bytes, not whole rows of ${A} float32 values`, path, { offset: size });
+  const n = size / (4 * A);
+  for (let r = 0; r < n; r += rowsPerBlock) yield readF32Range(path, r * A, Math.min(n, r + rowsPerBlock) * A);
+}
+
+/** Rows `pick` (ascending) of the float32 attribute file `path` ([n, A]), read a block at a time. */
+async function takeAttributeRowsOfFile(path: string, A: number, pick: ArrayLike<number>): Promise<Float32Array> {
+  const out = new Float32Array(pick.length * A);
+  let i = 0;
+  let first = 0;
+  for await (const block of f32Blocks(path, A)) {
+    const end = first + block.length / A;
+    for (; i < pick.length && pick[i]! < end; i++) {
+      if (i > 0 && !(pick[i]! > pick[i - 1]!)) throw new InternalError(`takeAttributeRowsOfFile: row ${pick[i]} after ${pick[i - 1]} (rows must ascend)`);
+      out.set(block.subarray((pick[i]! - first) * A, (pick[i]! - first + 1) * A), i * A);
+    }
+    first = end;
+  }
+  if (i < pick.length) throw new InputError(`${path} holds ${first} rows; row ${pick[i]} was asked for`, path);
+  return out;
+}
+
+/**
+ * uniqueTupleRows over rows given in blocks: `keep(block)` returns the block's rows whose 5-tuple no earlier row of
+ * this or an earlier block had, in order (the same rows uniqueTupleRows keeps of all blocks concatenated: a row's
+ * 5-tuple depends on that row only).
+ */
+class FirstOfTuples {
+  private readonly seen = new TupleSet();
+  /** Rows kept so far. */
+  kept = 0;
+  /** Flows started in earlier chunks: a start (isStart) whose 5-tuple is among them is dropped (select). */
+  earlier?: { set: TupleSet; isStart(rows: Float32Array, row: number): boolean };
+  /** Which kept rows' decoded records startsTable() collects (the starts). */
+  collectStarts?: (rows: Float32Array, row: number) => boolean;
+  private readonly startParts: Table[] = [];
+  constructor(
+    private readonly wd: string,
+    private readonly chunk: number,
+    private readonly A: number,
+    private readonly F: number,
+    private readonly encoders: EncoderSet,
+    private readonly policy: DecodePolicy,
+  ) {}
+  async keep(rows: Float32Array): Promise<Float32Array> {
+    const keep = await this.select(rows);
+    return keep.length === rows.length / this.A ? rows : takeAttributeRows(rows, this.A, keep);
+  }
+  /**
+   * The rows of the block to keep, ascending: not a training 5-tuple (postprocess.trainingTuples "reject"), not a start
+   * whose 5-tuple started a flow in an earlier chunk (a 5-tuple is one flow over the whole trace: two generated flows
+   * sharing one — ephemeral ports drawn from a real range collide by the birthday bound — would read as one flow with a
+   * gap of up to the trace's length and two TTLs), and the first row of its 5-tuple.
+   */
+  async select(rows: Float32Array): Promise<number[]> {
+    if (rows.length === 0) return [];
+    const dec = await decodeAttributeRows(this.wd, this.chunk, rows, this.A, this.F, this.encoders, this.policy);
+    // one record per row, in row order
+    const keep: number[] = [];
+    const taken = this.policy.trainingTuples?.set;
+    const earlier = this.earlier;
+    const collected: number[] = [];
+    for (let i = 0; i < dec.table.length; i++) {
+      const row = dec.flowOf[i]!;
+      if (taken?.has(dec.table, i)) continue;
+      if (earlier && earlier.isStart(rows, row) && earlier.set.has(dec.table, i)) continue;
+      if (!this.seen.add(dec.table, i)) continue;
+      keep.push(row);
+      if (this.collectStarts?.(rows, row)) collected.push(i);
+    }
+    if (collected.length) this.startParts.push(takeRows(dec.table, Uint32Array.from(collected)));
+    this.kept += keep.length;
+    return keep;
+  }
+  /** The collected starts' decoded records (one per kept start), for the later chunks' check. */
+  startsTable(kind: Table['kind']): Table {
+    return concatTables(kind, this.startParts);
+  }
 }
 
 /** The `generate-chunk` job: sample (conditioned on the merged attributes), decode, drop duplicate 5-tuples. */
@@ -382,78 +473,119 @@ export async function generateChunkJob(p: GenerateChunkParams, ctx: Pick<JobCont
 async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'workdir' | 'threads' | 'progress'>): Promise<unknown> {
   const wd = ctx.workdir;
   if (p.accept) {
+    // streamed in blocks of rows (memory: a block, not the chunk): the rows accepted so far, then the sampled rows
+    // that start in this chunk, snapped, their ephemeral ports drawn, kept when their 5-tuple is new (uniqueTupleRows
+    // over prev ++ starts, block by block: a row's 5-tuple depends on that row only)
     const layout = await loadLayout(wd);
     const A = layout.attributeDim;
     const encoders = await loadEncoders(wd);
-    const raw = await readF32(inWorkdir(wd, p.accept.raw));
     const tags = tagOffsets(layout);
-    const starts = tags ? startingRows(raw, A, tags, p.chunk) : raw;
-    // the one search over the port/protocol vocabularies these rows get: every later decode is an exact hit
-    await snapEmbeddings(encoders, starts, A, starts.length / A);
-    const resampled = p.accept.resampleEphemeral ? await resampleEphemeralPorts(wd, p.chunk, starts, layout, encoders, p.seed) : 0;
-    const prev = p.accept.prev !== undefined ? await readF32(inWorkdir(wd, p.accept.prev)) : new Float32Array(0);
-    const all = new Float32Array(prev.length + starts.length);
-    all.set(prev);
-    all.set(starts, prev.length);
-    // `prev` is unique already, so its rows are all first occurrences and stay in front, in order
-    const keep = (await uniqueTupleRows(wd, p.chunk, all, A, layout.featureDim, encoders, await decodePolicy(wd, p))).sort();
-    await writeF32(inWorkdir(wd, p.accept.out), takeAttributeRows(all, A, keep));
-    ctx.progress(1, `${keep.length - prev.length / A} new 5-tuples of ${raw.length / A} sampled`);
-    return { sampled: raw.length / A, starts: starts.length / A, accepted: keep.length, added: keep.length - prev.length / A, resampledPorts: resampled };
+    const firsts = new FirstOfTuples(wd, p.chunk, A, layout.featureDim, encoders, await decodePolicy(wd, p));
+    const resample = p.accept.resampleEphemeral ? await ephemeralResampler(wd, p.chunk, layout, encoders, p.seed) : undefined;
+    const out = await F32Appender.open(inWorkdir(wd, p.accept.out));
+    let prevRows = 0;
+    let sampled = 0;
+    let starts = 0;
+    let resampled = 0;
+    try {
+      // `prev` is unique already, so its rows are all first occurrences and stay in front, in order
+      if (p.accept.prev !== undefined) {
+        for await (const block of f32Blocks(inWorkdir(wd, p.accept.prev), A, p.blockRows)) {
+          prevRows += block.length / A;
+          await out.append(await firsts.keep(block));
+        }
+      }
+      for await (const raw of f32Blocks(inWorkdir(wd, p.accept.raw), A, p.blockRows)) {
+        sampled += raw.length / A;
+        const st = tags ? startingRows(raw, A, tags, p.chunk) : raw;
+        starts += st.length / A;
+        // the one search over the port/protocol vocabularies these rows get: every later decode is an exact hit
+        await snapEmbeddings(encoders, st, A, st.length / A);
+        if (resample) resampled += await resample(st);
+        await out.append(await firsts.keep(st));
+      }
+      await out.close();
+    } catch (err) {
+      await out.abort();
+      throw err;
+    }
+    ctx.progress(1, `${firsts.kept - prevRows} new 5-tuples of ${sampled} sampled`);
+    return { sampled, starts, accepted: firsts.kept, added: firsts.kept - prevRows, resampledPorts: resampled };
   }
   if (p.uniqueTuples) {
+    // streamed in blocks of rows, as the accept job
     const layout = await loadLayout(wd);
-    const rows = await readF32(inWorkdir(wd, p.uniqueTuples.from));
     const A = layout.attributeDim;
     const encoders = await loadEncoders(wd);
-    const resampled = p.uniqueTuples.resampleEphemeral ? await resampleEphemeralPorts(wd, p.chunk, rows, layout, encoders, p.seed) : 0;
     const tags = tagOffsets(layout);
-    // the 5-tuples of the flows that started in earlier chunks (their starts' tuple files)
-    let earlier: EarlierStarts | undefined;
+    const firsts = new FirstOfTuples(wd, p.chunk, A, layout.featureDim, encoders, await decodePolicy(wd, p));
+    // the 5-tuples of the flows that started in earlier chunks (their starts' tuple files): a start among them is dropped
     if (tags && p.uniqueTuples.earlier?.length) {
       const set = new TupleSet(1024);
       for (const f of p.uniqueTuples.earlier) {
         const t = await readTableFile(inWorkdir(wd, f));
         for (let i = 0; i < t.length; i++) set.add(t, i);
       }
-      earlier = { set, isStart: (r) => isOne(rows, r * A + tags.start) };
+      firsts.earlier = { set, isStart: (rows, r) => isOne(rows, r * A + tags.start) };
     }
-    const sel = await uniqueTupleSelection(wd, p.chunk, rows, A, layout.featureDim, encoders, await decodePolicy(wd, p), earlier);
-    const keep = sel.keep;
-    const unique = takeAttributeRows(rows, A, keep);
-    await writeF32(inWorkdir(wd, p.uniqueTuples.out), unique);
-    if (p.uniqueTuples.startsOut !== undefined) {
+    if (p.uniqueTuples.startsOut !== undefined) firsts.collectStarts = (rows, r) => !tags || isOne(rows, r * A + tags.start);
+    const resample = p.uniqueTuples.resampleEphemeral ? await ephemeralResampler(wd, p.chunk, layout, encoders, p.seed) : undefined;
+    const out = await F32Appender.open(inWorkdir(wd, p.uniqueTuples.out));
+    let rows = 0;
+    let starts = 0;
+    let resampled = 0;
+    try {
+      for await (const block of f32Blocks(inWorkdir(wd, p.uniqueTuples.from), A, p.blockRows)) {
+        rows += block.length / A;
+        if (resample) resampled += await resample(block);
+        const unique = await firsts.keep(block);
+        if (tags) for (let r = 0; r < unique.length / A; r++) if (isOne(unique, r * A + tags.start)) starts++;
+        await out.append(unique);
+      }
+      await out.close();
       // this chunk's starts' 5-tuples, for the later chunks' check
-      const starts: number[] = [];
-      for (let r = 0; r < keep.length; r++) if (!tags || isOne(unique, r * A + tags.start)) starts.push(r);
-      await writeTableFile(inWorkdir(wd, p.uniqueTuples.startsOut), sel.table ? takeRows(sel.table, Uint32Array.from(starts)) : concatTables(encoders.dataset === 'pcap' ? 'packets' : 'flows', []));
+      if (p.uniqueTuples.startsOut !== undefined) await writeTableFile(inWorkdir(wd, p.uniqueTuples.startsOut), firsts.startsTable(encoders.dataset === 'pcap' ? 'packets' : 'flows'));
+    } catch (err) {
+      await out.abort();
+      throw err;
     }
-    let starts = keep.length;
-    if (tags) {
-      starts = 0;
-      for (let r = 0; r < keep.length; r++) if (isOne(unique, r * A + tags.start)) starts++;
-    }
-    ctx.progress(1, `${keep.length} unique of ${rows.length / A}${p.uniqueTuples.resampleEphemeral ? `, ${resampled} ephemeral ports drawn anew` : ''}`);
-    return { merged: rows.length / A, unique: keep.length, starts, resampledPorts: resampled };
+    if (!tags) starts = firsts.kept;
+    ctx.progress(1, `${firsts.kept} unique of ${rows}${p.uniqueTuples.resampleEphemeral ? `, ${resampled} ephemeral ports drawn anew` : ''}`);
+    return { merged: rows, unique: firsts.kept, starts, resampledPorts: resampled };
   }
   const { sample, sampleAttributes } = await import('../model/index.js');
   if (p.attributesOnly) {
     // the attribute generator alone (no features: the fill only looks at 5-tuples; the kept rows get their features
     // in step 4); the rows equal those of a full sample() with the same seed
-    const s = await sampleAttributes({ checkpoint: await loadCheckpoint(inWorkdir(wd, p.checkpoint)), n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads });
-    if (p.flowStartBin === 'sample') keepSoftBins(s.attributes, s.attributesDiscrete, await loadLayout(wd));
-    if (p.categoricals === 'sample') sampleCategoricals(s.attributes, s.attributesDiscrete, await loadLayout(wd), p.seed);
-    await writeF32(inWorkdir(wd, p.attributesOnly.out), s.attributesDiscrete);
-    ctx.progress(1, `${s.n} attributes`);
-    return { n: s.n };
+    // sampled and written in blocks of ATTRIBUTE_BLOCK_ROWS (a multiple of the generator's batch, whose noise is
+    // drawn per batch: the rows of one call for all n)
+    const checkpoint = await loadCheckpoint(inWorkdir(wd, p.checkpoint));
+    const layout = p.flowStartBin === 'sample' || p.categoricals === 'sample' ? await loadLayout(wd) : undefined;
+    const n = p.n ?? 0;
+    const batch = 1000;
+    const block = Math.max(batch, Math.floor((p.blockRows ?? ATTRIBUTE_BLOCK_ROWS) / batch) * batch);
+    const out = await F32Appender.open(inWorkdir(wd, p.attributesOnly.out));
+    try {
+      for (let at = 0; at === 0 || at < n; at += block) {
+        const s = await sampleAttributes({ checkpoint, n: Math.min(block, n - at), firstFlow: at, batchSize: batch, seed: p.seed, device: p.device, threads: ctx.threads });
+        if (p.flowStartBin === 'sample') keepSoftBins(s.attributes, s.attributesDiscrete, layout!);
+        // a stream of draws per block (each block's noise is its own too)
+        if (p.categoricals === 'sample') sampleCategoricals(s.attributes, s.attributesDiscrete, layout!, p.seed, at);
+        await out.append(s.attributesDiscrete);
+      }
+      await out.close();
+    } catch (err) {
+      await out.abort();
+      throw err;
+    }
+    ctx.progress(1, `${n} attributes`);
+    return { n };
   }
   const out = p.out !== undefined ? inWorkdir(wd, p.out) : candidatePath(wd, p.chunk, p.pass, p.iteration);
-  let given = p.attrFile !== undefined ? await readF32(inWorkdir(wd, p.attrFile)) : undefined;
+  // a flow range reads its rows only (not the chunk's whole file)
+  const A = p.range ? (await loadLayout(wd)).attributeDim : 0;
+  const given = p.attrFile === undefined ? undefined : p.range ? await readF32Range(inWorkdir(wd, p.attrFile), p.range.from * A, p.range.to * A) : await readF32(inWorkdir(wd, p.attrFile));
   const checkpoint = await loadCheckpoint(inWorkdir(wd, p.checkpoint));
-  if (given !== undefined && p.range) {
-    const A = (await loadLayout(wd)).attributeDim;
-    given = given.subarray(p.range.from * A, p.range.to * A);
-  }
   const batch = { batchSize: p.batch ?? SAMPLE_BATCH, firstFlow: p.range?.from ?? 0 };
   // flowStartBin "sample": the rows carry the bin softmax; the features are conditioned on its arg-max (flow-starts.ts)
   const modelRows = given !== undefined && p.flowStartBin === 'sample' ? argmaxBins(given, await loadLayout(wd)) : given;
@@ -687,11 +819,13 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
       s.file = rel(acceptedPath(wd, s.k, s.pass, f));
     });
   }
-  // each chunk's accepted rows, cut to the asked number (the first ones: sampling order)
-  const accepted = new Map<string, Float32Array>();
+  // each chunk's accepted rows, cut to the asked number (the first ones: sampling order); read from the files by the
+  // merge below, one chunk at a time
+  const accepted = new Map<string, { path: string; rows: number }>();
   for (const s of slots) {
-    const rows = s.file !== undefined ? await readF32(inWorkdir(wd, s.file)) : new Float32Array(0);
-    accepted.set(`${s.k}/${s.pass}`, rows.subarray(0, Math.min(s.asked, rows.length / A) * A));
+    const path = s.file !== undefined ? inWorkdir(wd, s.file) : '';
+    const rows = s.file !== undefined ? (await stat(path)).size / (4 * A) : 0;
+    accepted.set(`${s.k}/${s.pass}`, { path, rows: Math.min(s.asked, Math.floor(rows)) });
   }
   const t1 = performance.now();
 
@@ -702,20 +836,18 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   const uniqueStarts: number[][] = summary.chunks.map(() => []);
   if (tags) {
     // chunk by chunk (every pass at once): a start is checked against the starts of the chunks before it, so a 5-tuple
-    // is one flow over the whole trace (uniqueTupleSelection)
+    // is one flow over the whole trace (FirstOfTuples.select)
     const uniqueJobs: Job[] = [];
     const ur: { merged: number; unique: number; starts: number }[] = [];
     const startsPath = (k: number, pass: number): string => join(generateRoot(wd), 'attr-clean', `chunk-${k}-p${pass}-starts.nstable`);
     const merges: Map<number, Float32Array>[] = [];
     for (let pass = 0; pass < passes; pass++) {
-      const raw = new Map<number, Float32Array>();
-      for (const k of summary.chunks) raw.set(k, accepted.get(`${k}/${pass}`)!);
-      merges.push(mergeByFlowTags(raw, A, tags));
+      // mergeByFlowTags from files to files (attr-files.ts: the same rows, one chunk in memory)
+      await mergeByFlowTagsFiles(summary.chunks.map((k) => ({ chunk: k, ...accepted.get(`${k}/${pass}`)! })), A, tags, (k) => attrMergedPath(wd, k, pass));
     }
     for (const [j, k] of summary.chunks.entries()) {
       const phase: Job[] = [];
       for (let pass = 0; pass < passes; pass++) {
-        await writeF32(attrMergedPath(wd, k, pass), merges[pass]!.get(k)!);
         phase.push(job(`generate/unique/chunk-${k}/p${pass}`, {
           chunk: k, pass, checkpoint: '', iteration: -1, seed: 0, device,
           uniqueTuples: {
@@ -736,11 +868,11 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   } else {
     for (let pass = 0; pass < passes; pass++) {
       for (const [j, k] of summary.chunks.entries()) {
-        const rows = accepted.get(`${k}/${pass}`)!;
-        await writeF32(attrCleanPath(wd, k, pass), rows);
-        merged[j]!.push(rows.length / A);
+        const { path, rows } = accepted.get(`${k}/${pass}`)!;
+        await copyAttributeRows(path, rows, A, attrCleanPath(wd, k, pass));
+        merged[j]!.push(rows);
         duplicates[j]!.push(0);
-        uniqueStarts[j]!.push(rows.length / A);
+        uniqueStarts[j]!.push(rows);
       }
     }
   }
@@ -783,9 +915,8 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
       const size = Math.min(n, sampleFlows);
       let attrFile = rel(attrCleanPath(wd, k, 0));
       if (size < n) {
-        const all = await readF32(attrCleanPath(wd, k, 0));
         const pick = Rng.forPurpose(seed * 7919 + 31 * k, 'generate/selection-sample').sampleIndices(n, size);
-        await writeF32(selectionSamplePath(wd, k), takeAttributeRows(all, A, pick));
+        await writeF32(selectionSamplePath(wd, k), await takeAttributeRowsOfFile(attrCleanPath(wd, k, 0), A, pick));
         attrFile = rel(selectionSamplePath(wd, k));
       }
       plan.push({ j, k, n, size });

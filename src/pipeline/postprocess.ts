@@ -1,14 +1,16 @@
 // The postprocess stage (spec §4.3): truncate each chunk's candidates to the chunk's real time range, choose the best
 // checkpoint per chunk by the metric rank-sum (last checkpoint in DP mode), concatenate, sort by time, write the
 // trace: pcap through the native writer for packet inputs, NetFlow CSV in the input's schema for flow inputs.
+import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { ConfigError, NetShareError, expected } from '../errors.js';
+import { ConfigError, InputError, NetShareError, expected } from '../errors.js';
 import type { NetShareConfig } from '../config/schema.js';
 import { copyFileAtomic, writeJsonAtomic } from '../io/atomic.js';
-import { indexFlows } from '../io/flow-key.js';
+import { indexFlows, TupleSet } from '../io/flow-key.js';
 import { concatTables, rowsInTime, sortByTime } from '../io/rows.js';
 import { recordTimes, type FlowTable, type PacketTable, type Table } from '../io/table.js';
 import { flowSchemaOf, isNfcapdPath, writeFlowFile } from '../io/flow-files.js';
+import { writeFlowCsvParts, type FlowCsvSchema } from '../io/netflow-csv.js';
 import { snapToTokens } from '../io/address-tokens.js';
 import type { FlowSchemaInfo } from '../io/read-trace.js';
 import { NETSHARE_METRICS, compareProfiles, metricsFor, profile } from '../eval/fidelity.js';
@@ -357,6 +359,8 @@ export interface PostprocessOptions {
   out?: string;
   /** Keep only records in the first `durationUs` after the trace start. */
   durationUs?: number;
+  /** false: assemble the whole trace before writing it, even where a NetFlow CSV could be streamed (tests compare the two). */
+  stream?: boolean;
   onProgress?: (done: number, total: number, info?: string) => void;
 }
 
@@ -370,7 +374,82 @@ export interface PostprocessResult {
   selectionMetrics: SelectionMetrics;
   sanitizedRows: number;
   format: string;
+  /** The output was written a candidate at a time (streamFlowTrace), not assembled whole. */
+  streamed: boolean;
   seconds: { select: number; write: number };
+}
+
+/** The schema the synthetic NetFlow trace is written in: the input's (as preprocessing read it), else NetShare's. */
+async function outputFlowSchema(input: string, summary: PreprocessSummaryFile): Promise<FlowSchemaInfo> {
+  // the input's schema (read as preprocessing read it); address tokens of the input go back as the tokens
+  let info: FlowSchemaInfo = { schema: 'netshare' };
+  try {
+    info = (await flowSchemaOf(input, summary.read ?? {})) ?? info;
+  } catch {
+    /* the input was read before; a table passed in by a library caller may have no file behind it */
+  }
+  if (info.schema === 'custom') info = { schema: 'netshare' };
+  // an nfcapd input: the workdir's synthetic trace is nfdump-style CSV (nfdump's own names); --out x.nfcapd writes nfcapd
+  if (info.schema === 'nfcapd') info = { schema: 'ugr16' };
+  return info;
+}
+
+/**
+ * The NetFlow output written streaming (issue 19): each chosen candidate read, cut to its chunk's time range, sorted,
+ * sanitised, its addresses snapped to the input's tokens and appended to the CSV, one candidate in memory at a time.
+ * The bytes equal those of assembleTrace + finishTrace + writeFlowFile whenever the candidates' time ranges follow
+ * each other in assembleTrace's order (one time pass: chunks are disjoint in time, so sorting the concatenation sorts
+ * each part); undefined (the caller assembles the whole table) otherwise, and for Zeek and nfcapd outputs.
+ */
+async function streamFlowTrace(
+  wd: string,
+  dataset: PreprocessSummaryFile['dataset'],
+  opts: PostprocessOptions,
+  picks: readonly { timeRange: readonly [number, number]; candidates: readonly Pick<Candidate, 'pass' | 'path'>[] }[],
+  a: { first: number; span: number; durationUs?: number; counts: { generated: number; inRange: number } },
+): Promise<Omit<PostprocessResult, 'selection' | 'selectionMetrics' | 'sanitizedRows' | 'streamed' | 'seconds'> | undefined> {
+  const summary = await loadPreprocessSummary(wd);
+  const info = await outputFlowSchema(opts.input, summary);
+  if (info.schema === 'zeek' || (opts.out && isNfcapdPath(resolve(opts.out)))) return undefined;
+  // assembleTrace's order: chunk by chunk, each chunk's passes; every part's times must follow the previous part's
+  const parts = picks.flatMap((pick) => pick.candidates.map((c) => ({ path: c.path, lo: pick.timeRange[0] + c.pass * a.span, hi: pick.timeRange[1] + c.pass * a.span, pass: c.pass, range: pick.timeRange })));
+  for (let i = 1; i < parts.length; i++) if (!(parts[i - 1]!.hi <= parts[i]!.lo)) return undefined;
+  const { loadEncoders } = await import('./chunk-tensors.js');
+  const tokens = (await loadEncoders(wd)).addressTokens;
+  const tuples = new TupleSet();
+  let records = 0;
+  const output = syntheticPath(wd, dataset);
+  async function* tables(): AsyncGenerator<FlowTable> {
+    for (const p of parts) {
+      const all = await readTableFile(p.path);
+      let t = rowsInTime(all, p.range[0], p.range[1]) as FlowTable;
+      a.counts.generated += all.length;
+      a.counts.inRange += t.length;
+      if (t.kind !== 'flows') throw new InputError(`${p.path} holds ${t.kind}, not flow records`, p.path);
+      if (p.pass > 0) for (let i = 0; i < t.length; i++) t.ts[i] = t.ts[i]! + p.pass * a.span;
+      t = sortByTime(t);
+      if (a.durationUs !== undefined) t = rowsInTime(t, a.first, a.first + a.durationUs, false);
+      sanitizeFlows(t);
+      if (tokens?.size) {
+        snapToTokens([t.srcIp, t.dstIp], t.length, tokens);
+        t.addressTokens = tokens;
+      }
+      for (let i = 0; i < t.length; i++) tuples.add(t, i);
+      records += t.length;
+      yield t;
+    }
+  }
+  const w = await writeFlowCsvParts(output, tables(), { schema: info.schema as FlowCsvSchema });
+  if (w.rows === 0) {
+    await rm(output, { force: true });
+    throw new NetShareError(emptyTraceMessage(opts.generated, a.counts, 'flows', Boolean(opts.config.global.dp), a.durationUs));
+  }
+  let out: string | undefined;
+  if (opts.out) {
+    out = resolve(opts.out);
+    if (out !== output) await copyFileAtomic(output, out);
+  }
+  return { output, ...(out ? { out } : {}), records, flows: tuples.size, format: `csv (${info.schema} schema)` };
 }
 
 /** Run the postprocess stage (the caller wraps this in runStage). */
@@ -413,7 +492,22 @@ export async function postprocessStage(opts: PostprocessOptions): Promise<Postpr
   const kind: Table['kind'] = summary.dataset === 'pcap' ? 'packets' : 'flows';
   const picks = selections.filter((sel) => sel.best >= 0 && sel.realRecords > 0).map((sel) => ({ timeRange: sel.timeRange, candidates: cands.filter((x) => x.chunk === sel.chunk && x.iteration === sel.best) }));
   const counts = { generated: 0, inRange: 0 };
-  const table = await assembleTrace(kind, picks, { first, span, counts, ...(opts.durationUs !== undefined ? { durationUs: opts.durationUs } : {}) });
+  const assembleOpts = { first, span, counts, ...(opts.durationUs !== undefined ? { durationUs: opts.durationUs } : {}) };
+  // NetFlow CSV of one time pass: written a candidate at a time (streamFlowTrace), not assembled whole
+  const streamed = kind === 'flows' && opts.stream !== false ? await streamFlowTrace(wd, summary.dataset, opts, picks, assembleOpts) : undefined;
+  if (streamed) {
+    const t2 = performance.now();
+    await writeJsonAtomic(selectionPath(wd), { selectionMetrics: selSet, selections, dp: opts.config.global.dp });
+    return {
+      ...streamed,
+      selection: selections.map((s) => ({ chunk: s.chunk, best: s.best, candidates: s.candidates.length, rule: s.selectedBy.rule, metrics: s.selectedBy.metrics })),
+      selectionMetrics: selSet,
+      sanitizedRows: 0,
+      streamed: true,
+      seconds: { select: (t1 - t0) / 1000, write: (t2 - t1) / 1000 },
+    };
+  }
+  const table = await assembleTrace(kind, picks, assembleOpts);
   if (table.length === 0) throw new NetShareError(emptyTraceMessage(opts.generated, counts, kind, Boolean(opts.config.global.dp), opts.durationUs));
   const sanitizedRows = finishTrace(table, real, opts.config);
   const output = syntheticPath(wd, summary.dataset);
@@ -423,16 +517,7 @@ export async function postprocessStage(opts: PostprocessOptions): Promise<Postpr
     await writePcap(output, table, { format: 'pcap', mode: 'header-only', linktype: 'raw' });
     format = 'pcap';
   } else {
-    // the input's schema (read as preprocessing read it); address tokens of the input go back as the tokens
-    let info: FlowSchemaInfo = { schema: 'netshare' };
-    try {
-      info = (await flowSchemaOf(opts.input, summary.read ?? {})) ?? info;
-    } catch {
-      /* the input was read before; a table passed in by a library caller may have no file behind it */
-    }
-    if (info.schema === 'custom') info = { schema: 'netshare' };
-    // an nfcapd input: the workdir's synthetic trace is nfdump-style CSV (nfdump's own names); --out x.nfcapd writes nfcapd
-    if (info.schema === 'nfcapd') info = { schema: 'ugr16' };
+    const info = await outputFlowSchema(opts.input, summary);
     const { loadEncoders } = await import('./chunk-tensors.js');
     const tokens = (await loadEncoders(wd)).addressTokens;
     if (tokens?.size) {
@@ -462,6 +547,7 @@ export async function postprocessStage(opts: PostprocessOptions): Promise<Postpr
     selectionMetrics: selSet,
     sanitizedRows,
     format,
+    streamed: false,
     seconds: { select: (t1 - t0) / 1000, write: (t2 - t1) / 1000 },
   };
 }

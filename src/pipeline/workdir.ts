@@ -19,7 +19,7 @@
 //
 // Job params, job results and candidate lists hold paths relative to the workdir, so that machines that mount the
 // shared workdir at different places can all run its jobs.
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import { InputError } from '../errors.js';
 import type { Table } from '../io/table.js';
@@ -90,6 +90,37 @@ export async function readF32(path: string): Promise<Float32Array> {
   const out = new Float32Array(buf.length / 4);
   new Uint8Array(out.buffer).set(buf);
   return out;
+}
+
+/**
+ * Values [from, to) of a float32 file (readF32 of a part: a features job reads its flow range of the chunk's attribute
+ * rows, not the whole chunk); a range past the end is an InputError naming the file.
+ */
+export async function readF32Range(path: string, from: number, to: number): Promise<Float32Array> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    throw new InputError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, path);
+  }
+  try {
+    const size = (await fh.stat()).size;
+    if (size % 4 !== 0) throw new InputError(`${path} holds ${size} bytes, not a whole number of float32 values`, path, { offset: size });
+    if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to * 4 <= size)) {
+      throw new InputError(`${path} holds ${size / 4} float32 values; values ${from}..${to} were asked for`, path, { offset: Math.min(size, Math.max(0, to * 4)) });
+    }
+    const out = new Float32Array(to - from);
+    const bytes = new Uint8Array(out.buffer);
+    let done = 0;
+    while (done < bytes.length) {
+      const { bytesRead } = await fh.read(bytes, done, bytes.length - done, from * 4 + done);
+      if (bytesRead === 0) throw new InputError(`${path} ended at byte ${from * 4 + done} while reading values ${from}..${to}`, path, { offset: from * 4 + done });
+      done += bytesRead;
+    }
+    return out;
+  } finally {
+    await fh.close();
+  }
 }
 
 // ---- table files: "NSTABLE1" | u32 header length | JSON header | column bytes (each 8-byte aligned) ----

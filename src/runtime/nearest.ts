@@ -6,22 +6,24 @@ import { toOnnx } from '../graph/emit.js';
 import { createSession, ort, type Device } from './session.js';
 
 /**
- * Per query q of a batch: the rows of the largest and second-largest float32 score s(v) = v·q − ‖v‖²/2 over the
- * vocabulary (row-major `vectors` [n, dim]); the largest s is the smallest Euclidean distance to q. The caller settles
- * near ties exactly.
+ * Per query q of a batch: the rows of the `k` largest float32 scores s(v) = v·q − ‖v‖²/2 over the vocabulary (row-major
+ * `vectors` [n, dim]), best first, and those scores; the largest s is the smallest Euclidean distance to q. The caller
+ * settles near ties exactly.
  */
 export interface VocabScorer {
-  top2(queries: Float32Array, b: number): Promise<{ best: Int32Array; second: Int32Array }>;
+  /** Rows and scores per query, `k` of each ([b, k], row-major). */
+  topk(queries: Float32Array, b: number): Promise<{ rows: Int32Array; scores: Float32Array }>;
+  readonly k: number;
   release(): Promise<void>;
 }
 
 /**
  * Build the scorer graph of one vocabulary (weights baked in) and open a session on `device`. One MatMul of the
- * queries with a 1 appended against [vectorsᵀ; −½‖v‖²] gives the scores, and one TopK (k = 2, ties to the lower row,
- * as ArgMax's first maximum) the two best rows: two passes over the [batch, n] scores (a Sub, two ArgMax, a OneHot
- * and a Mul made seven, and decoding generated rows ran at ~3k rows/CPU-s per port field over 47k ports).
+ * queries with a 1 appended against [vectorsᵀ; −½‖v‖²] gives the scores, and one TopK (`opts.k` rows, default 2)
+ * the best rows: two passes over the [batch, n] scores (a Sub, two ArgMax, a OneHot and a Mul made seven, and
+ * decoding generated rows ran at ~3k rows/CPU-s per port field over 47k ports).
  */
-export async function vocabScorer(vectors: Float32Array, n: number, dim: number, opts: { device?: Device; threads?: number } = {}): Promise<VocabScorer> {
+export async function vocabScorer(vectors: Float32Array, n: number, dim: number, opts: { device?: Device; threads?: number; k?: number } = {}): Promise<VocabScorer> {
   const g = new Graph();
   const q = g.input('queries', ['batch', dim + 1]);
   const wt = new Float32Array((dim + 1) * n);
@@ -34,29 +36,26 @@ export async function vocabScorer(vectors: Float32Array, n: number, dim: number,
     }
     wt[dim * n + i] = -sq / 2;
   }
-  // s = [q, 1] · [Wᵀ; −½‖v‖²]; best and second = the top two of s (first maxima)
+  // s = [q, 1] · [Wᵀ; −½‖v‖²]; the top k of s
+  const k = Math.max(1, Math.min(opts.k ?? 2, n));
   const scores = node('MatMul', [q, constant(g, wt, [dim + 1, n])], {}, { name: 'nearest/MatMul' });
-  const [, top] = topK(scores, Math.min(2, n), 1);
-  const bytes = toOnnx({ outputs: [{ name: 'top2', value: top }], inputs: [q], name: 'nearest' });
+  const [values, top] = topK(scores, k, 1);
+  const bytes = toOnnx({ outputs: [{ name: 'scores', value: values }, { name: 'top', value: top }], inputs: [q], name: 'nearest' });
   const session = await createSession(bytes, { device: opts.device ?? 'cpu', ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}) });
-  const k = Math.min(2, n);
   let buf = new Float32Array(0);
   return {
-    async top2(queries, b) {
+    k,
+    async topk(queries, b) {
       if (buf.length < b * (dim + 1)) buf = new Float32Array(b * (dim + 1));
       for (let i = 0; i < b; i++) {
         buf.set(queries.subarray(i * dim, (i + 1) * dim), i * (dim + 1));
         buf[i * (dim + 1) + dim] = 1;
       }
       const out = await session.run({ queries: new ort.Tensor('float32', buf.subarray(0, b * (dim + 1)), [b, dim + 1]) });
-      const idx = out['top2']!.data as BigInt64Array;
-      const best = new Int32Array(b);
-      const second = new Int32Array(b);
-      for (let i = 0; i < b; i++) {
-        best[i] = Number(idx[i * k]!);
-        second[i] = Number(idx[i * k + k - 1]!);
-      }
-      return { best, second };
+      const idx = out['top']!.data as BigInt64Array;
+      const rows = new Int32Array(b * k);
+      for (let i = 0; i < b * k; i++) rows[i] = Number(idx[i]!);
+      return { rows, scores: Float32Array.from(out['scores']!.data as Float32Array) };
     },
     release: () => session.release(),
   };

@@ -1,9 +1,9 @@
 // Batched embedding decoding (onnxruntime MatMul + ArgMax, exact check of near ties) answers exactly what the
 // flow-by-flow k-d tree answers: same row, ties to the lowest, exact hits, zero and non-finite queries.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Rng } from '../../src/core/rng.js';
 import { EmbeddingEncoder } from '../../src/encode/fields.js';
-import { nearestRows, snapEmbeddings } from '../../src/pipeline/embedding-decode.js';
+import { nearestRows, snapEmbeddings, TOP_K } from '../../src/pipeline/embedding-decode.js';
 import type { EncoderSet } from '../../src/encode/tensors.js';
 
 function unitVectors(n: number, dim: number, rng: Rng): Float32Array {
@@ -49,6 +49,40 @@ describe('nearestRows', () => {
     expect(differ).toBe(0);
     // the duplicate rows are never answered (their lower twins are)
     expect(Array.from(got).filter((x) => x === 2500 || x === 12)).toEqual([]);
+  }, 120_000);
+
+  it('settles clusters of near ties (fewer and more rows than TOP_K within SCORE_GAP) as the k-d tree does', async () => {
+    const rng = Rng.forPurpose(7, 'test/embedding-decode-ties');
+    const V = 3000;
+    const dim = 10;
+    const vecs = unitVectors(V, dim, rng);
+    // clusters of 3 and of TOP_K + 4 rows a float32 step or so apart (their float32 scores within SCORE_GAP of each other)
+    const clusters = [{ base: 100, size: 3 }, { base: 200, size: TOP_K + 4 }];
+    for (const c of clusters) {
+      for (let j = 1; j < c.size; j++) {
+        for (let d = 0; d < dim; d++) vecs[(c.base + j * 37) * dim + d] = vecs[c.base * dim + d]! + (rng.normal() * 1e-6) / Math.sqrt(dim);
+      }
+    }
+    const enc = new EmbeddingEncoder('port', 'word2vecPort', Array.from({ length: V }, (_, i) => 1000 + i), vecs, dim);
+    const n = 1200;
+    const rows = new Float32Array(n * dim);
+    for (let r = 0; r < n; r++) {
+      const c = clusters[r % 2]!;
+      for (let d = 0; d < dim; d++) rows[r * dim + d] = vecs[c.base * dim + d]! + rng.normal() * 1e-3;
+    }
+    const index = enc.nearestIndex();
+    const among = vi.spyOn(index, 'nearestAmong');
+    const tree = vi.spyOn(index, 'nearest');
+    const got = await nearestRows(enc, rows, dim, 0, n);
+    // both ways of settling a tie ran: among the top rows (cluster of 3), the k-d tree (more than TOP_K)
+    expect(among.mock.calls.length).toBeGreaterThan(0);
+    expect(tree.mock.calls.length).toBeGreaterThan(0);
+    among.mockRestore();
+    tree.mockRestore();
+    const want = Array.from({ length: n }, (_, r) => index.nearest(rows, r * dim));
+    expect(Array.from(got)).toEqual(want);
+    // the answers are spread over the clusters' rows (the ties are real, not all settled on the base row)
+    expect(new Set(want).size).toBeGreaterThan(4);
   }, 120_000);
 
   it('snapEmbeddings writes each row\'s nearest vocabulary vector over the generated one and leaves other fields alone', async () => {

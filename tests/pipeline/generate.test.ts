@@ -159,6 +159,9 @@ describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file i
     const viaFull = await sample({ checkpoint: await loadCheckpoint(ck), n: 2100, seed: 11, threads: 1 });
     expect(viaJob.length).toBe(viaFull.attributesDiscrete.length);
     expect(viaJob).toEqual(viaFull.attributesDiscrete);
+    // sampled in blocks of 1,000 rows (three calls, the last of 100): the same rows
+    await generateChunkJob({ ...job, blockRows: 1000, attributesOnly: { out: 'generate/attr-only-blocks.f32' } }, { workdir: wd, threads: 1, progress: () => {} });
+    expect(await readF32(join(wd, 'generate', 'attr-only-blocks.f32'))).toEqual(viaFull.attributesDiscrete);
     const full = await generateStage({ ...base, selectOn: 'full' });
     expect(full.selection).toBeUndefined();
     for (const c of small.chunks) expect(full.candidates.filter((x) => x.chunk === c.chunk).length).toBe(c.candidates);

@@ -1,0 +1,116 @@
+// The generate stage's flow-tag merge over attribute files, one chunk in memory at a time (issue 19: the driver held
+// every chunk's accepted rows and their merged copies at once, ~1.5 KB per flow: 1.5 GB at 1M flows). The files it
+// writes hold exactly the rows mergeByFlowTags (generate.ts) returns, in the same order.
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { atomicFile, type AtomicFile } from '../io/atomic.js';
+import { readF32Range } from './workdir.js';
+
+/** Float32 rows appended to a file written atomically (committed by `close`, removed by `abort`). */
+export class F32Appender {
+  private constructor(
+    private readonly fh: FileHandle,
+    private readonly file: AtomicFile,
+    private at = 0,
+  ) {}
+  static async open(path: string): Promise<F32Appender> {
+    await mkdir(dirname(path), { recursive: true });
+    const f = atomicFile(path);
+    return new F32Appender(await open(f.tmp, 'w'), f);
+  }
+  async append(a: Float32Array): Promise<void> {
+    const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    let done = 0;
+    while (done < bytes.length) {
+      const { bytesWritten } = await this.fh.write(bytes, done, bytes.length - done, this.at + done);
+      done += bytesWritten;
+    }
+    this.at += bytes.length;
+  }
+  async close(): Promise<void> {
+    await this.fh.close();
+    await this.file.commit();
+  }
+  async abort(): Promise<void> {
+    await this.fh.close().catch(() => undefined);
+    await this.file.abort();
+  }
+}
+
+const isOne = (a: Float32Array, at: number): boolean => a[at + 1]! > a[at]!;
+
+/** Rows written per append (bounds the copy buffers, not the result). */
+const APPEND_ROWS = 16_384;
+
+/**
+ * NetShare's `_merge_attr` (mergeByFlowTags) from files to files: `sources` in any order, each the first `rows` rows of
+ * the float32 attribute file `path` ([rows, A]) sampled for `chunk`; writes each chunk's merged rows to `out(chunk)`:
+ * the rows carried from earlier chunks (startFromThisChunk set to 0), in chunk then row order, then the chunk's own
+ * rows that start there. Reads one source at a time; returns the merged row count per chunk.
+ */
+export async function mergeByFlowTagsFiles(
+  sources: readonly { chunk: number; path: string; rows: number }[],
+  A: number,
+  tags: { start: number; chunk: (i: number) => number },
+  out: (chunk: number) => string,
+): Promise<Map<number, number>> {
+  const chunks = sources.map((s) => s.chunk).sort((a, b) => a - b);
+  const writers = new Map<number, F32Appender>();
+  const counts = new Map<number, number>(chunks.map((c) => [c, 0]));
+  try {
+    for (const c of chunks) writers.set(c, await F32Appender.open(out(c)));
+    for (const c of chunks) {
+      const src = sources.find((s) => s.chunk === c)!;
+      const later = chunks.filter((i) => i > c);
+      for (let r0 = 0; r0 < src.rows; r0 += APPEND_ROWS) {
+        const n = Math.min(APPEND_ROWS, src.rows - r0);
+        const a = await readF32Range(src.path, r0 * A, (r0 + n) * A);
+        const own: number[] = [];
+        const copies = new Map<number, number[]>(later.map((i) => [i, []]));
+        for (let r = 0; r < n; r++) {
+          if (!isOne(a, r * A + tags.start) || !isOne(a, r * A + tags.chunk(c))) continue;
+          own.push(r);
+          for (const i of later) if (isOne(a, r * A + tags.chunk(i))) copies.get(i)!.push(r);
+        }
+        for (const [i, rs] of copies) {
+          if (rs.length === 0) continue;
+          const m = new Float32Array(rs.length * A);
+          rs.forEach((r, j) => {
+            m.set(a.subarray(r * A, (r + 1) * A), j * A);
+            m[j * A + tags.start] = 1;
+            m[j * A + tags.start + 1] = 0;
+          });
+          await writers.get(i)!.append(m);
+          counts.set(i, counts.get(i)! + rs.length);
+        }
+        if (own.length === n) await writers.get(c)!.append(a);
+        else if (own.length > 0) {
+          const m = new Float32Array(own.length * A);
+          own.forEach((r, j) => m.set(a.subarray(r * A, (r + 1) * A), j * A));
+          await writers.get(c)!.append(m);
+        }
+        counts.set(c, counts.get(c)! + own.length);
+      }
+    }
+    for (const c of chunks) {
+      await writers.get(c)!.close();
+      writers.delete(c);
+    }
+  } catch (err) {
+    for (const w of writers.values()) await w.abort();
+    throw err;
+  }
+  return counts;
+}
+
+/** The first `rows` rows of the float32 attribute file `from` ([·, A]) copied to `to`, one block in memory at a time. */
+export async function copyAttributeRows(from: string, rows: number, A: number, to: string): Promise<void> {
+  const w = await F32Appender.open(to);
+  try {
+    for (let r0 = 0; r0 < rows; r0 += APPEND_ROWS) await w.append(await readF32Range(from, r0 * A, Math.min(rows, r0 + APPEND_ROWS) * A));
+    await w.close();
+  } catch (err) {
+    await w.abort();
+    throw err;
+  }
+}

@@ -1,0 +1,94 @@
+// The fill's accept and unique jobs stream their rows in blocks: the file they write is the one the whole-chunk
+// algorithm writes (starting rows snapped, prev ++ starts, the first row of each 5-tuple), whatever the block size.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadChunkTensors } from '../../src/pipeline/chunk-tensors.js';
+import { snapEmbeddings } from '../../src/pipeline/embedding-decode.js';
+import { generateChunkJob, startingRows, uniqueTupleRows } from '../../src/pipeline/generate.js';
+import { readF32, writeF32 } from '../../src/pipeline/workdir.js';
+import { Rng } from '../../src/core/rng.js';
+import { preprocessedTiny } from './tiny-workdir.js';
+
+const ctx = (wd: string) => ({ workdir: wd, threads: 1, progress: () => {} });
+
+describe('streamed accept and unique jobs', () => {
+  it('write the rows of the whole-chunk algorithm, for blocks of 7 rows and of one block', async () => {
+    const { wd, layout, encoders } = await preprocessedTiny(120, 'ns-gen-stream-');
+    const A = layout.attributeDim;
+    const F = layout.featureDim;
+    const real = (await loadChunkTensors(wd, 0)).attributes;
+    const nReal = real.length / A;
+    const s = layout.attributes.find((a) => a.name === 'flow_tags')!;
+    const tags = { start: s.offset, chunk: (i: number) => s.offset + 2 + 2 * i };
+    const ports = layout.attributes.filter((a) => a.name === 'srcport' || a.name === 'dstport');
+    expect(ports.length).toBe(2);
+    // "generated" rows: real rows, repeated (duplicate 5-tuples), their port embeddings perturbed (a search, not an
+    // exact hit), and a quarter marked as not starting in the chunk
+    const rng = Rng.forPurpose(9, 'test/generate-stream');
+    const gen = (n: number): Float32Array => {
+      const rows = new Float32Array(n * A);
+      for (let r = 0; r < n; r++) {
+        const src = rng.int(nReal);
+        rows.set(real.subarray(src * A, (src + 1) * A), r * A);
+        for (const p of ports) for (let d = 0; d < p.dim; d++) rows[r * A + p.offset + d] = rows[r * A + p.offset + d]! + rng.normal() * 0.05;
+        if (rng.int(4) === 0) {
+          rows[r * A + tags.start] = 1;
+          rows[r * A + tags.start + 1] = 0;
+        }
+      }
+      return rows;
+    };
+    const raw1 = gen(90);
+    const raw2 = gen(150);
+    const dir = join(wd, 'generate', 'stream-test');
+    await writeF32(join(dir, 'raw1.f32'), raw1);
+    await writeF32(join(dir, 'raw2.f32'), raw2);
+    const rel = (f: string): string => `generate/stream-test/${f}`;
+    const base = { chunk: 0, pass: 0, checkpoint: '', iteration: -1, seed: 0, device: 'cpu' as const };
+
+    // the whole-chunk algorithm (the jobs before streaming)
+    const acceptWhole = async (raw: Float32Array, prev: Float32Array): Promise<Float32Array> => {
+      const starts = startingRows(raw.slice(), A, tags, 0);
+      await snapEmbeddings(encoders, starts, A, starts.length / A);
+      const all = new Float32Array(prev.length + starts.length);
+      all.set(prev);
+      all.set(starts, prev.length);
+      const keep = (await uniqueTupleRows(wd, 0, all, A, F, encoders)).sort();
+      const out = new Float32Array(keep.length * A);
+      keep.forEach((k, i) => out.set(all.subarray(k * A, (k + 1) * A), i * A));
+      return out;
+    };
+    const want1 = await acceptWhole(raw1, new Float32Array(0));
+    const want2 = await acceptWhole(raw2, want1);
+    // duplicates were dropped and some rows did not start here: the comparison can fail
+    expect(want1.length / A).toBeLessThan(90 * 0.9);
+    expect(want2.length / A).toBeGreaterThan(want1.length / A);
+
+    for (const blockRows of [7, 100_000]) {
+      const tag = `b${blockRows}`;
+      const r1 = (await generateChunkJob({ ...base, blockRows, accept: { raw: rel('raw1.f32'), out: rel(`acc1-${tag}.f32`) } }, ctx(wd))) as { sampled: number; accepted: number; added: number };
+      const r2 = (await generateChunkJob({ ...base, blockRows, accept: { raw: rel('raw2.f32'), prev: rel(`acc1-${tag}.f32`), out: rel(`acc2-${tag}.f32`) } }, ctx(wd))) as { sampled: number; accepted: number; added: number };
+      expect(Buffer.from((await readF32(join(dir, `acc1-${tag}.f32`))).buffer).equals(Buffer.from(want1.buffer))).toBe(true);
+      expect(Buffer.from((await readF32(join(dir, `acc2-${tag}.f32`))).buffer).equals(Buffer.from(want2.buffer))).toBe(true);
+      expect([r1.sampled, r1.accepted, r1.added]).toEqual([90, want1.length / A, want1.length / A]);
+      expect([r2.sampled, r2.accepted, r2.added]).toEqual([150, want2.length / A, (want2.length - want1.length) / A]);
+    }
+
+    // unique: the merged rows with repeats (the accepted rows twice, then the second pass's)
+    const merged = new Float32Array(2 * want1.length + want2.length);
+    merged.set(want1);
+    merged.set(want1, want1.length);
+    merged.set(want2, 2 * want1.length);
+    await writeF32(join(dir, 'merged.f32'), merged);
+    const keep = await uniqueTupleRows(wd, 0, merged, A, F, encoders);
+    const wantU = new Float32Array(keep.length * A);
+    keep.forEach((k, i) => wantU.set(merged.subarray(k * A, (k + 1) * A), i * A));
+    expect(keep.length).toBe(want2.length / A);
+    for (const blockRows of [7, 100_000]) {
+      const r = (await generateChunkJob({ ...base, blockRows, uniqueTuples: { from: rel('merged.f32'), out: rel(`u-${blockRows}.f32`) } }, ctx(wd))) as { merged: number; unique: number };
+      expect(readFileSync(join(dir, `u-${blockRows}.f32`)).equals(Buffer.from(wantU.buffer))).toBe(true);
+      expect([r.merged, r.unique]).toEqual([merged.length / A, keep.length]);
+    }
+  }, 120_000);
+});
