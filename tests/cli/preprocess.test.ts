@@ -118,8 +118,9 @@ describe('netshare preprocess', () => {
     const layout = await loadLayout(wd);
     // the netflow preset's ipTop addresses: a head over the popular addresses, then one over the bits
     expect(layout.attributes.map((s) => s.name)).toEqual(['srcip', 'srcip.bits', 'dstip', 'dstip.bits', 'srcport', 'dstport', 'proto', 'flow_tags', 'flow_start_bin', 'flow_start']);
+    // td and pkt: a head for the point mass at their minimum, then the value
     expect(layout.features.map((s) => [s.name, s.activation])).toEqual([
-      ['interarrival', 'sigmoid'], ['td', 'sigmoid'], ['pkt', 'sigmoid'], ['byt', 'sigmoid'], ['type', 'softmax'],
+      ['interarrival', 'sigmoid'], ['td.atMin', 'softmax'], ['td', 'sigmoid'], ['pkt.atMin', 'softmax'], ['pkt', 'sigmoid'], ['byt', 'sigmoid'], ['type', 'softmax'],
     ]);
     const dense = await loadChunkTensors(wd, 1);
     expect(dense.features.length).toBe(dense.n * dense.T * dense.F);

@@ -58,8 +58,9 @@ describe('presets', () => {
     expect(n.preprocess.timestamp).toMatchObject({ flowStartBins: 16, interarrivalLog: true });
     // netflow = netflow-netshare with ipTop addresses and TCP flags / ToS as optional per-record categoricals
     expect(n.preprocess.metadata).toEqual([...p.preprocess.metadata.slice(0, 2), ...nf.preprocess.metadata.slice(2)]);
+    // td and pkt with a head for their point mass at the minimum (td 0, one packet)
     expect(n.preprocess.timeseries).toEqual([
-      ...nf.preprocess.timeseries,
+      ...nf.preprocess.timeseries.map((x) => (x.column === 'td' || x.column === 'pkt' ? { ...x, pointMass: true } : x)),
       { column: 'flags', encoding: 'categorical', optional: true },
       { column: 'tos', encoding: 'categorical', optional: true },
     ]);
