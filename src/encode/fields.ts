@@ -262,6 +262,10 @@ export class IpBitsEncoder {
     }
     const bytes = new Uint8Array(16);
     for (let b = 0; b < 128; b++) if (src[off + 2 * b + 1]! > src[off + 2 * b]!) bytes[b >>> 3]! |= 1 << (7 - (b & 7));
+    return IpBitsEncoder.fromBytes(bytes);
+  }
+  /** A 16-byte address as IPv4 when it is ::ffff:a.b.c.d, else IPv6. */
+  static fromBytes(bytes: Uint8Array): { version: 4 | 6; v4: number; v6?: Uint8Array } {
     let mapped = bytes[10] === 0xff && bytes[11] === 0xff;
     for (let i = 0; i < 10 && mapped; i++) if (bytes[i] !== 0) mapped = false;
     if (mapped) return { version: 4, v4: ((bytes[12]! << 24) | (bytes[13]! << 16) | (bytes[14]! << 8) | bytes[15]!) >>> 0 };
@@ -359,6 +363,10 @@ export class IpTopEncoder extends IpBitsEncoder {
   static key4(x: number): string {
     return String(x >>> 0);
   }
+  /** key6 of ::ffff:a.b.c.d (an IPv4 row in IPv6 mode). */
+  static key4in6(x: number): string {
+    return `00000000000000000000ffff${(x >>> 0).toString(16).padStart(8, '0')}`;
+  }
   static key6(bytes: Uint8Array, off: number): string {
     let s = '';
     for (let i = 0; i < 16; i++) s += bytes[off + i]!.toString(16).padStart(2, '0');
@@ -395,10 +403,7 @@ export class IpTopEncoder extends IpBitsEncoder {
     if (this.bits === 32) return { version: 4, v4: Number(key) >>> 0 };
     const bytes = new Uint8Array(16);
     for (let i = 0; i < 16; i++) bytes[i] = parseInt(key.slice(2 * i, 2 * i + 2), 16);
-    let mapped = bytes[10] === 0xff && bytes[11] === 0xff;
-    for (let i = 0; i < 10 && mapped; i++) if (bytes[i] !== 0) mapped = false;
-    if (mapped) return { version: 4, v4: ((bytes[12]! << 24) | (bytes[13]! << 16) | (bytes[14]! << 8) | bytes[15]!) >>> 0 };
-    return { version: 6, v4: 0, v6: bytes };
+    return IpBitsEncoder.fromBytes(bytes);
   }
   override toJSON(): object {
     return { encoding: this.encoding, column: this.column, bits: this.bits, k: this.k, minCount: this.minCount, top: this.top };

@@ -261,7 +261,7 @@ export function fitEncoders(view: RecordView, cfg: NetShareConfig): EncoderSet {
           (function* () {
             for (let r = 0; r < view.n; r++) {
               if (ver && ver[r] === 6) yield IpTopEncoder.key6(v6!, 16 * r);
-              else if (bits === 128) yield IpTopEncoder.key6(Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, v4[r]! >>> 24, (v4[r]! >>> 16) & 255, (v4[r]! >>> 8) & 255, v4[r]! & 255]), 0);
+              else if (bits === 128) yield IpTopEncoder.key4in6(v4[r]!);
               else yield IpTopEncoder.key4(v4[r]!);
             }
           })(),

@@ -29,22 +29,25 @@ export function sampleCategoricals(soft: Float32Array, discrete: Float32Array, l
   for (let r = 0; r < n; r++) {
     for (const sl of slices) {
       const o = r * A + sl.offset;
-      let total = 0;
-      for (let i = 0; i < sl.dim; i++) total += Math.max(0, soft[o + i]!);
-      const u = rng.next();
-      let pick = sl.dim - 1;
-      if (total > 0) {
-        const target = u * total;
-        let acc = 0;
-        for (let i = 0; i < sl.dim; i++) {
-          acc += Math.max(0, soft[o + i]!);
-          if (target < acc) {
-            pick = i;
-            break;
-          }
-        }
-      } else pick = Math.min(sl.dim - 1, Math.floor(u * sl.dim));
+      const pick = drawIndex(soft, o, sl.dim, rng.next());
       for (let i = 0; i < sl.dim; i++) discrete[o + i] = i === pick ? 1 : 0;
     }
   }
+}
+
+/**
+ * Index i of src[off .. off + dim) drawn with weight max(0, src[off + i]) by the uniform u in [0, 1) (uniform over the
+ * slice when every weight is 0).
+ */
+export function drawIndex(src: Float32Array, off: number, dim: number, u: number): number {
+  let total = 0;
+  for (let i = 0; i < dim; i++) total += Math.max(0, src[off + i]!);
+  if (!(total > 0)) return Math.min(dim - 1, Math.floor(u * dim));
+  const target = u * total;
+  let acc = 0;
+  for (let i = 0; i < dim; i++) {
+    acc += Math.max(0, src[off + i]!);
+    if (target < acc) return i;
+  }
+  return dim - 1;
 }

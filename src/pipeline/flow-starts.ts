@@ -1,6 +1,7 @@
 // The flow-start bin of generated flows (preprocess.timestamp.flowStartBins > 0): postprocess.flowStartBin.
 import type { Layout } from '../encode/tensors.js';
 import { rowUniforms } from './ephemeral-ports.js';
+import { drawIndex } from './categoricals.js';
 
 /**
  * postprocess.flowStartBin = "sample": the flow-start bin of a generated flow is drawn from the generator's softmax over
@@ -44,17 +45,5 @@ export function softBinPick(rows: Float32Array, layout: Layout): (f: number, src
   const A = layout.attributeDim;
   // keyed without the flow tags: a row carried into a later chunk differs only there
   const tags = layout.attributes.find((a) => a.name === 'flow_tags');
-  return (f, src, off, bins) => {
-    let total = 0;
-    for (let i = 0; i < bins; i++) total += Math.max(0, src[off + i]!);
-    const [u] = rowUniforms(rows, f * A, A, 0x2545f491, tags);
-    if (!(total > 0)) return Math.min(bins - 1, Math.floor(u * bins));
-    const target = u * total;
-    let acc = 0;
-    for (let i = 0; i < bins; i++) {
-      acc += Math.max(0, src[off + i]!);
-      if (target < acc) return i;
-    }
-    return bins - 1;
-  };
+  return (f, src, off, bins) => drawIndex(src, off, bins, rowUniforms(rows, f * A, A, 0x2545f491, tags)[0]);
 }

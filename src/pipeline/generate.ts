@@ -260,12 +260,16 @@ export interface DecodePolicy {
 
 const portRanges = new Map<string, Promise<PortRange>>();
 
-/** The decode policy a job's params name (the port-range file read once per process). */
 const trainingTupleSets = new Map<string, Promise<{ table: Table; set: TupleSet }>>();
 
-function decodePolicy(wd: string, p: Pick<GenerateChunkParams, 'portRange' | 'flowStartBin' | 'trainingTuples'>): Promise<DecodePolicy> | DecodePolicy {
+/**
+ * The decode policy a job's params name (the port-range file read once per process); `fill`: the job deduplicates the
+ * fill's rows, so it also gets the training 5-tuples (postprocess.trainingTuples), which only the fill uses.
+ */
+function decodePolicy(wd: string, p: Pick<GenerateChunkParams, 'portRange' | 'flowStartBin' | 'trainingTuples'>, fill = false): Promise<DecodePolicy> | DecodePolicy {
   const bin = p.flowStartBin ? { flowStartBin: p.flowStartBin } : {};
-  if (p.portRange === undefined && p.trainingTuples === undefined) return bin;
+  const tuplesFile = fill ? p.trainingTuples : undefined;
+  if (p.portRange === undefined && tuplesFile === undefined) return bin;
   let range: Promise<PortRange> | undefined;
   if (p.portRange !== undefined) {
     const file = inWorkdir(wd, p.portRange);
@@ -277,8 +281,8 @@ function decodePolicy(wd: string, p: Pick<GenerateChunkParams, 'portRange' | 'fl
     }
   }
   let tuples: Promise<{ table: Table; set: TupleSet }> | undefined;
-  if (p.trainingTuples !== undefined) {
-    const file = inWorkdir(wd, p.trainingTuples);
+  if (tuplesFile !== undefined) {
+    const file = inWorkdir(wd, tuplesFile);
     tuples = trainingTupleSets.get(file);
     if (!tuples) {
       tuples = readTableFile(file).then((table) => {
@@ -480,7 +484,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     const A = layout.attributeDim;
     const encoders = await loadEncoders(wd);
     const tags = tagOffsets(layout);
-    const firsts = new FirstOfTuples(wd, p.chunk, A, layout.featureDim, encoders, await decodePolicy(wd, p));
+    const firsts = new FirstOfTuples(wd, p.chunk, A, layout.featureDim, encoders, await decodePolicy(wd, p, true));
     const resample = p.accept.resampleEphemeral ? await ephemeralResampler(wd, p.chunk, layout, encoders, p.seed) : undefined;
     const out = await F32Appender.open(inWorkdir(wd, p.accept.out));
     let prevRows = 0;
@@ -518,7 +522,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     const A = layout.attributeDim;
     const encoders = await loadEncoders(wd);
     const tags = tagOffsets(layout);
-    const firsts = new FirstOfTuples(wd, p.chunk, A, layout.featureDim, encoders, await decodePolicy(wd, p));
+    const firsts = new FirstOfTuples(wd, p.chunk, A, layout.featureDim, encoders, await decodePolicy(wd, p, true));
     // the 5-tuples of the flows that started in earlier chunks (their starts' tuple files): a start among them is dropped
     if (tags && p.uniqueTuples.earlier?.length) {
       const set = new TupleSet(1024);
