@@ -66,6 +66,11 @@ export const fieldSpecSchema = z.discriminatedUnion('encoding', [
      * sigmoid never outputs its bound: UGR16's td = 0 and pkt = 1 records, a third of them, came out with none).
      */
     pointMass: z.boolean().default(false),
+    /**
+     * K > 0: a softmax over the K most frequent values (each in ≥ 2 records) + "other" before the value; those values
+     * decode exactly (packet lengths: a few sizes carry most packets, which a sigmoid smears). Learnt from the data.
+     */
+    topValues: z.number().int().min(0).max(1024).default(0),
     ...optional,
   }),
 ]);
@@ -407,6 +412,17 @@ export function checkInvariants(cfg: NetShareConfig): void {
       if (cfg.global.dp && f.encoding === 'continuous' && (f.min === undefined || f.max === undefined)) {
         const k = `preprocess.${sect}.${i}.${f.min === undefined ? 'min' : 'max'}`;
         throw new ConfigError(expected('a data-independent bound (global.dp is on)', k, undefined), k);
+      }
+      if (f.encoding === 'continuous' && f.topValues > 0 && f.pointMass) {
+        const k = `preprocess.${sect}.${i}.topValues`;
+        throw new ConfigError(`${expected('0 (pointMass is on; give one of the two)', k, f.topValues)}`, k);
+      }
+      if (f.encoding === 'continuous' && f.topValues > 0 && cfg.global.dp) {
+        const k = `preprocess.${sect}.${i}.topValues`;
+        throw new ConfigError(
+          `${expected('0 (global.dp is on)', k, f.topValues)}: topValues chooses its frequent values from the private records, which is not differentially private`,
+          k,
+        );
       }
       if (f.encoding === 'ipTop' && cfg.global.dp) {
         const k = `preprocess.${sect}.${i}.encoding`;

@@ -147,7 +147,7 @@ function makeEncoder(spec: FieldSpec, set: EncoderSet, ipv6: boolean, integral?:
     case 'categorical':
       return new CategoricalEncoder(spec.column, spec.choices, false);
     case 'continuous':
-      return new ContinuousEncoder(spec.column, spec.normalization, spec.log1p, spec.min, spec.max, integral, spec.pointMass);
+      return new ContinuousEncoder(spec.column, spec.normalization, spec.log1p, spec.min, spec.max, integral, spec.pointMass, spec.topValues);
   }
 }
 
@@ -321,7 +321,13 @@ export function buildLayout(set: EncoderSet): Layout {
           { name: `${e.column}.atMin`, kind, offset: o, dim: 2, activation: 'softmax', groupSize: 2, discrete: true, encoding: 'pointMass' },
           { name: e.column, kind, offset: o + 2, dim: 1, activation: e.activation, discrete: false, encoding: 'continuous' },
         ]
-      : [slice(kind, e, o)];
+      : e instanceof ContinuousEncoder && e.valueClasses > 0
+        ? [
+            // two heads: which frequent value (or "other"), then the value
+            { name: `${e.column}.top`, kind, offset: o, dim: e.valueClasses, activation: 'softmax', groupSize: e.valueClasses, discrete: true, encoding: 'topValues' },
+            { name: e.column, kind, offset: o + e.valueClasses, dim: 1, activation: e.activation, discrete: false, encoding: 'continuous' },
+          ]
+        : [slice(kind, e, o)];
   for (const e of set.metadata) {
     if (e instanceof IpTopEncoder) {
       // two heads: the popular-address softmax, then the bits

@@ -265,6 +265,48 @@ describe('encoding variants', () => {
     // DP: the popular addresses come from the private records
     expect(() => presetConfig('pcap', { global: { dp: { epsilon: 4 } }, preprocess: { metadata: ipTop(4, 2) } })).toThrow(/ipTop chooses its popular addresses/);
   });
+  it('topValues: a class per frequent value (≥ 2 records, most frequent first) + "other" before the value; frequent values decode exactly, two heads, persisted, refused with pointMass and under DP', () => {
+    const t = packets(400, false);
+    // lengths: 52 the most frequent, 60 next, 1234 once (a one-off never gets a class), the rest spread
+    for (let i = 0; i < t.length; i++) t.pktLen[i] = i % 2 === 0 ? 52 : i % 3 === 0 ? 60 : 100 + i;
+    t.pktLen[7] = 1234;
+    const withTop = (k: number) => presetConfig('pcap', { preprocess: { nChunks: 2, ...smallW2v, timeseries: presetConfig('pcap').preprocess.timeseries.map((f) => (f.column === 'pkt_len' ? { ...f, topValues: k } : f)) } });
+    const cfg = withTop(4);
+    const set = fitEncoders(recordView(t), cfg);
+    const enc = set.timeseries.find((e) => e.column === 'pkt_len') as ContinuousEncoder;
+    expect(enc.values.slice(0, 2)).toEqual([52, 60]);
+    expect(enc.values).not.toContain(1234);
+    expect(enc.values).toHaveLength(2); // only 52 and 60 repeat (100 + i is one of a kind)
+    expect(enc.dim).toBe(2 + 1 + 1);
+    const l = buildLayout(set);
+    const at = l.features.findIndex((f) => f.name === 'pkt_len.top');
+    expect(l.features.slice(at, at + 2)).toMatchObject([
+      { name: 'pkt_len.top', dim: 3, groupSize: 3, activation: 'softmax', discrete: true, encoding: 'topValues' },
+      { name: 'pkt_len', dim: 1, activation: 'sigmoid', discrete: false },
+    ]);
+    expect(l.features[at + 1]!.offset).toBe(l.features[at]!.offset + 3);
+    // every packet decodes back, frequent lengths through their class, the rest through the value head
+    expect(roundTrip(t, cfg).rows).toBe(400);
+    const restored = encoderStateFromJson(JSON.parse(JSON.stringify(encoderStateToJson(set)))).timeseries.find((e) => e.column === 'pkt_len') as ContinuousEncoder;
+    expect(restored.values).toEqual([52, 60]);
+    expect(restored.dim).toBe(4);
+    // a class wins over the value head: exactly 60 whatever the value says; "other" reads the value
+    expect(enc.decode(Float32Array.from([0.1, 0.8, 0.1, 0.0]), 0)).toBe(60);
+    const out = new Float32Array(4);
+    enc.encode(777, out, 0);
+    expect(Array.from(out.subarray(0, 3))).toEqual([0, 0, 1]);
+    expect(enc.decode(out, 0)).toBe(777);
+    // no repeated value at all: no class head, a plain value
+    for (let i = 0; i < t.length; i++) t.pktLen[i] = 40 + i;
+    const plain = fitEncoders(recordView(t), cfg).timeseries.find((e) => e.column === 'pkt_len') as ContinuousEncoder;
+    expect(plain.dim).toBe(1);
+    expect(buildLayout(fitEncoders(recordView(t), cfg)).features.some((f) => f.name === 'pkt_len.top')).toBe(false);
+    // one of topValues and pointMass; and not under DP (the values come from the private records)
+    const both = presetConfig('pcap').preprocess.timeseries.map((f) => (f.column === 'pkt_len' ? { ...f, topValues: 4, pointMass: true } : f));
+    expect(() => presetConfig('pcap', { preprocess: { timeseries: both } })).toThrow(/preprocess\.timeseries\.0\.topValues/);
+    const dpTop = presetConfig('pcap-netshare').preprocess.timeseries.map((f) => (f.column === 'pkt_len' ? { ...f, topValues: 4, min: 0, max: 1500 } : f));
+    expect(() => presetConfig('pcap-netshare', { global: { dp: { epsilon: 4 } }, preprocess: { timeseries: dpTop } })).toThrow(/topValues chooses its frequent values/);
+  });
   it('log1p inter-arrivals (preprocess.timestamp.interarrivalLog) round-trip, persist, and give millisecond gaps a usable share of the scale', () => {
     const t = packets(500, false);
     // one long gap (10 minutes) in the chunk next to millisecond gaps
