@@ -184,7 +184,7 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessRes
     const notices = [...readWarnings];
     if (set.skippedFields?.length) notices.push(`optional fields not modelled (the trace has no such column): ${set.skippedFields.join(', ')}`);
     const constants = Object.entries(set.constants ?? {});
-    if (constants.length) notices.push(`optional fields with one value in every record, not modelled and written back as that value: ${constants.map(([c, v]) => `${c} = ${JSON.stringify(v)}`).join(', ')}`);
+    if (constants.length) notices.push(`fields with one value in every record, not modelled and written back as that value: ${constants.map(([c, v]) => `${c} = ${JSON.stringify(v)}`).join(', ')}`);
     const layout = buildLayout(set);
     // dense feature tensors: refuse before allocating something the machine cannot hold
     let totalFlows = 0;

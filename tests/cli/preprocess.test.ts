@@ -125,10 +125,14 @@ describe('netshare preprocess', () => {
     const dense = await loadChunkTensors(wd, 1);
     expect(dense.features.length).toBe(dense.n * dense.T * dense.F);
     expect(dense.T % 10).toBe(0);
-    const [src, dst] = (await loadEncoders(wd)).metadata as IpTopEncoder[];
+    const meta = (await loadEncoders(wd)).metadata;
+    const [src, dst] = meta as IpTopEncoder[];
     expect(src!.classes).toBeGreaterThan(1);
-    // addresses (classes + bits), ports/proto, tags, flow-start bins, flow start
-    expect(dense.A).toBe(src!.classes + 64 + dst!.classes + 64 + 30 + 8 + 16 + 1);
+    // the protocol: a categorical over the trace's protocols (one-hot)
+    expect(meta[4]).toMatchObject({ column: 'proto', encoding: 'categorical' });
+    expect(meta[4]!.dim).toBeGreaterThan(1);
+    // addresses (classes + bits), ports, proto, tags, flow-start bins, flow start
+    expect(dense.A).toBe(src!.classes + 64 + dst!.classes + 64 + 20 + meta[4]!.dim + 8 + 16 + 1);
     const input = (await readFlowCsv(csv)).table;
     expect(await expectDecodedMatchesInput(wd, input)).toBe(held.trainRecords);
     // same input + config: the manifest says done

@@ -48,6 +48,10 @@ describe('presets', () => {
       { column: 'dstip', encoding: 'ipTop', top: 255, minCount: 2 },
     ]);
     expect(f.preprocess.metadata.slice(0, 2).map((x) => x.encoding)).toEqual(['ipBits', 'ipBits']);
+    // the protocol as a categorical, packet lengths with a head over the 16 most frequent lengths
+    expect(p.preprocess.metadata[4]).toEqual({ column: 'proto', encoding: 'categorical' });
+    expect(p.preprocess.timeseries[0]).toMatchObject({ column: 'pkt_len', encoding: 'continuous', topValues: 16 });
+    expect(f.preprocess.timeseries[0]).toMatchObject({ column: 'pkt_len', topValues: 0 });
     expect(f.preprocess.timestamp.interarrivalLog).toBe(false);
     for (const c of [p, presetConfig('netflow')]) {
       expect(c.postprocess).toMatchObject({ ephemeralPorts: 'range', flowStartBin: 'sample', attributeCategoricals: 'sample', trainingTuples: 'reject' });
@@ -56,8 +60,10 @@ describe('presets', () => {
     const n = presetConfig('netflow');
     const nf = presetConfig('netflow-netshare');
     expect(n.preprocess.timestamp).toMatchObject({ flowStartBins: 16, interarrivalLog: true });
-    // netflow = netflow-netshare with ipTop addresses and TCP flags / ToS as optional per-record categoricals
-    expect(n.preprocess.metadata).toEqual([...p.preprocess.metadata.slice(0, 2), ...nf.preprocess.metadata.slice(2)]);
+    // netflow = netflow-netshare with ipTop addresses, the protocol as a categorical (drawn like the other categorical
+    // heads; word2vec's nearest neighbour dropped minority protocols) and TCP flags / ToS as optional per-record categoricals
+    expect(n.preprocess.metadata).toEqual([...p.preprocess.metadata.slice(0, 2), ...nf.preprocess.metadata.slice(2, 4), { column: 'proto', encoding: 'categorical' }]);
+    expect(nf.preprocess.metadata[4]).toEqual({ column: 'proto', encoding: 'word2vecProto' });
     // td and pkt with a head for their point mass at the minimum (td 0, one packet)
     expect(n.preprocess.timeseries).toEqual([
       ...nf.preprocess.timeseries.map((x) => (x.column === 'td' || x.column === 'pkt' ? { ...x, pointMass: true } : x)),
@@ -135,6 +141,8 @@ describe('cross-key invariants', () => {
     cfg.global.dp = { epsilon: 4, delta: 1e-5, clip: 1, countNoise: 20 };
     expect(configError(() => checkInvariants(cfg)).key).toBe('preprocess.metadata.0.encoding'); // the preset's ipTop
     cfg.preprocess.metadata = cfg.preprocess.metadata.map((f) => (f.encoding === 'ipTop' ? { column: f.column, encoding: 'ipBits' as const } : f));
+    expect(configError(() => checkInvariants(cfg)).key).toBe('preprocess.metadata.4.choices'); // the preset's categorical protocol
+    cfg.preprocess.metadata[4] = { column: 'proto', encoding: 'categorical', choices: [1, 6, 17] };
     const e = configError(() => checkInvariants(cfg));
     expect(e.key).toMatch(/^preprocess\.timeseries\.0\.(min|max)$/);
   });

@@ -354,8 +354,9 @@ describe('encoding variants', () => {
   it('a categorical field with one value in the trace (ToS 0 everywhere) is a constant, not a one-way softmax', () => {
     const t = packets(200, false); // TTL 64 and ToS 0 on every packet
     const set = fitEncoders(recordView(t), presetConfig('pcap', { preprocess: { nChunks: 1, ...smallW2v } }));
-    expect(set.constants).toEqual({ ttl: 64, tos: 0, tcp_flags: 0 });
-    expect(set.metadata.map((e) => e.column)).toEqual(['srcip', 'dstip', 'srcport', 'dstport', 'proto']);
+    // (every packet here is TCP: the preset's categorical protocol is a constant too)
+    expect(set.constants).toEqual({ proto: 6, ttl: 64, tos: 0, tcp_flags: 0 });
+    expect(set.metadata.map((e) => e.column)).toEqual(['srcip', 'dstip', 'srcport', 'dstport']);
     expect(buildLayout(set).attributes.every((a) => a.activation !== 'softmax' || (a.groupSize ?? 2) >= 2)).toBe(true);
     t.ttl[5] = 128;
     expect(fitEncoders(recordView(t), presetConfig('pcap', { preprocess: { nChunks: 1, ...smallW2v } })).metadata.map((e) => e.column)).toContain('ttl');

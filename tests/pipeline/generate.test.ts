@@ -120,7 +120,7 @@ describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file i
       }
       off += e.dim;
     }
-    expect(embeddingFields).toBe(3); // srcport, dstport, proto
+    expect(embeddingFields).toBe(2); // srcport, dstport (the preset's protocol is a categorical)
     const sel = small.selection!;
     expect(sel.sampleFlows).toBe(40);
     expect(sel.chunks.length).toBeGreaterThan(0);
