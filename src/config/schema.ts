@@ -219,6 +219,14 @@ export const postprocessSchema = z.strictObject({
    */
   attributeCategoricals: z.enum(['argmax', 'sample']).default('argmax'),
   /**
+   * How the class of a softmax feature head (per record: categorical fields such as TCP flags, `topValues` and
+   * `pointMass` heads) is read when generated records are decoded: `"argmax"` (default, NetShare) or `"sample"`, a draw
+   * from the softmax keyed by the flow's attribute row, the step and the head (src/pipeline/categoricals.ts
+   * sampleFeatureCategoricals). The LSTM does not see its own outputs, so the draw changes only what is written out.
+   * Part of the generate stage's fingerprint.
+   */
+  featureCategoricals: z.enum(['argmax', 'sample']).default('argmax'),
+  /**
    * Generated flows whose 5-tuple is a training flow's: `"keep"` (default, NetShare) or `"reject"`: the fill treats the
    * training 5-tuples as taken and samples on until the asked number of new ones exists, so no synthetic 5-tuple is a
    * verbatim copy of a training one (a model trained to its budget memorises the frequent service-to-service tuples:

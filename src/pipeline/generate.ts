@@ -11,9 +11,9 @@ import { z } from 'zod';
 import type { NetShareConfig } from '../config/schema.js';
 import { decodeChunk, type DecodedChunk, type EncoderSet, type Layout } from '../encode/tensors.js';
 import { embeddingRowsOf, nearestRows, snapEmbeddings } from './embedding-decode.js';
-import { applyPortRange, chunkPorts, EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT, portRange, portRangeFile, portSlices, type PortRange, type PortRangeFile } from './ephemeral-ports.js';
+import { applyPortRange, chunkPorts, EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT, portRange, portRangeFile, portSlices, rowUniforms, type PortRange, type PortRangeFile } from './ephemeral-ports.js';
 import { argmaxBins, keepSoftBins, softBinPick } from './flow-starts.js';
-import { sampleCategoricals } from './categoricals.js';
+import { sampleCategoricals, sampleFeatureCategoricals } from './categoricals.js';
 export { EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT };
 import { indexFlows, TupleSet } from '../io/flow-key.js';
 import { concatTables, takeRows } from '../io/rows.js';
@@ -172,6 +172,8 @@ export interface GenerateChunkParams {
   flowStartBin?: 'sample';
   /** postprocess.attributeCategoricals "sample": categorical attribute heads drawn from the softmax (categoricals.ts). */
   categoricals?: 'sample';
+  /** postprocess.featureCategoricals "sample": softmax feature heads drawn from the softmax at decode (categoricals.ts). */
+  featureCategoricals?: 'sample';
   /**
    * postprocess.trainingTuples "reject": the table file of the training flows' 5-tuples (one record each); the fill
    * treats them as taken, so no generated flow repeats a training 5-tuple verbatim.
@@ -199,6 +201,7 @@ export const generateChunkParamsSchema = z.strictObject({
   portRange: relPath.optional(),
   flowStartBin: z.literal('sample').optional(),
   categoricals: z.literal('sample').optional(),
+  featureCategoricals: z.literal('sample').optional(),
   trainingTuples: relPath.optional(),
 });
 
@@ -236,7 +239,14 @@ async function decodeGenerated(
 ): Promise<DecodedChunk> {
   const A = t.n > 0 ? t.attributes.length / t.n : 0;
   const embeddingRows = await embeddingRowsOf(encoders, t.attributes, A, t.n);
-  const layout = policy.portRange || policy.flowStartBin ? await loadLayout(workdir) : undefined;
+  const layout = policy.portRange || policy.flowStartBin || policy.featureCategoricals ? await loadLayout(workdir) : undefined;
+  if (policy.featureCategoricals === 'sample' && t.n > 0 && t.T > 1) {
+    // keyed by the row without its flow tags, as the other draws (a row carried into a later chunk differs only there)
+    const tags = layout!.attributes.find((a) => a.name === 'flow_tags');
+    const features = t.features.slice();
+    sampleFeatureCategoricals(features, t.n, t.T, layout!, (f) => Math.floor(rowUniforms(t.attributes, f * A, A, 0x68e31da4, tags)[0] * 2 ** 32));
+    t = { ...t, features };
+  }
   const dec = decodeChunk(t, encoders, await loadChunkMeta(workdir, chunk), {
     embeddingRows,
     ...(policy.flowStartBin === 'sample' ? { pickBin: softBinPick(t.attributes, layout!) } : {}),
@@ -254,6 +264,8 @@ export interface DecodePolicy {
   portRange?: PortRange;
   /** The rows' bin slices hold the generator's softmax: the decode draws the bin from it (flow-starts.ts). */
   flowStartBin?: 'sample';
+  /** The features' softmax heads are drawn from, not arg-maxed (categoricals.ts sampleFeatureCategoricals). */
+  featureCategoricals?: 'sample';
   /** postprocess.trainingTuples "reject": the training flows' 5-tuples, which uniqueTupleRows treats as taken. */
   trainingTuples?: { table: Table; set: TupleSet };
 }
@@ -266,8 +278,8 @@ const trainingTupleSets = new Map<string, Promise<{ table: Table; set: TupleSet 
  * The decode policy a job's params name (the port-range file read once per process); `fill`: the job deduplicates the
  * fill's rows, so it also gets the training 5-tuples (postprocess.trainingTuples), which only the fill uses.
  */
-function decodePolicy(wd: string, p: Pick<GenerateChunkParams, 'portRange' | 'flowStartBin' | 'trainingTuples'>, fill = false): Promise<DecodePolicy> | DecodePolicy {
-  const bin = p.flowStartBin ? { flowStartBin: p.flowStartBin } : {};
+function decodePolicy(wd: string, p: Pick<GenerateChunkParams, 'portRange' | 'flowStartBin' | 'featureCategoricals' | 'trainingTuples'>, fill = false): Promise<DecodePolicy> | DecodePolicy {
+  const bin = { ...(p.flowStartBin ? { flowStartBin: p.flowStartBin } : {}), ...(p.featureCategoricals ? { featureCategoricals: p.featureCategoricals } : {}) };
   const tuplesFile = fill ? p.trainingTuples : undefined;
   if (p.portRange === undefined && tuplesFile === undefined) return bin;
   let range: Promise<PortRange> | undefined;
@@ -775,11 +787,12 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   // the decode policies every job applies; the port range is computed here once (it reads every chunk's ports)
   const rangeFile = opts.config.postprocess.ephemeralPorts === 'range' ? await writePortRange(wd, summary.chunks, layout) : undefined;
   const tuplesFile = opts.config.postprocess.trainingTuples === 'reject' ? await writeTrainingTuples(wd, summary.chunks, layout) : undefined;
-  const policy: Pick<GenerateChunkParams, 'portRange' | 'flowStartBin' | 'categoricals' | 'trainingTuples'> = {
+  const policy: Pick<GenerateChunkParams, 'portRange' | 'flowStartBin' | 'categoricals' | 'featureCategoricals' | 'trainingTuples'> = {
     ...(rangeFile !== undefined ? { portRange: rel(rangeFile) } : {}),
     ...(tuplesFile !== undefined ? { trainingTuples: rel(tuplesFile) } : {}),
     ...(opts.config.postprocess.flowStartBin === 'sample' ? { flowStartBin: 'sample' } : {}),
     ...(opts.config.postprocess.attributeCategoricals === 'sample' ? { categoricals: 'sample' } : {}),
+    ...(opts.config.postprocess.featureCategoricals === 'sample' ? { featureCategoricals: 'sample' } : {}),
   };
   const job = (id: string, params: GenerateChunkParams): Job => ({ id, kind: 'generate-chunk', params: { ...params, ...policy } as unknown as Record<string, unknown>, workdir: wd, scope });
   const t0 = performance.now();

@@ -1,6 +1,6 @@
 // postprocess.attributeCategoricals "sample": categorical attribute heads drawn from the generator's softmax.
 import { describe, expect, it } from 'vitest';
-import { categoricalSlices, sampleCategoricals } from '../../src/pipeline/categoricals.js';
+import { categoricalSlices, featureSoftmaxSlices, sampleCategoricals, sampleFeatureCategoricals } from '../../src/pipeline/categoricals.js';
 import type { Layout } from '../../src/encode/tensors.js';
 
 // srcip as ipTop (4 classes + bits), a 2-way bits head, the flow tags, 3 flow-start bins and the position
@@ -56,5 +56,61 @@ describe('categorical attribute heads drawn from the softmax', () => {
     const other = rows(n);
     sampleCategoricals(other.soft, other.discrete, layout, 8);
     expect(other.discrete).not.toEqual(discrete);
+  });
+});
+
+describe('softmax feature heads drawn at decode (postprocess.featureCategoricals)', () => {
+  // per record: a 3-way TCP-flags categorical, a pkt_len topValues head (2 values + other) and its value
+  const fl: Layout = {
+    attributes: [],
+    features: [
+      { name: 'tcp_flags', kind: 'feature', offset: 0, dim: 3, activation: 'softmax', groupSize: 3, discrete: true, encoding: 'categorical' },
+      { name: 'pkt_len.top', kind: 'feature', offset: 3, dim: 3, activation: 'softmax', groupSize: 3, discrete: true, encoding: 'topValues' },
+      { name: 'pkt_len', kind: 'feature', offset: 6, dim: 1, activation: 'sigmoid', discrete: false, encoding: 'continuous' },
+    ],
+    attributeDim: 0,
+    featureDim: 7,
+    genFlag: { dim: 2, activation: 'softmax' },
+  };
+  const tensor = (n: number, T: number): Float32Array => {
+    const f = new Float32Array(n * T * 7);
+    for (let i = 0; i < n * T; i++) f.set([0.6, 0.3, 0.1, 0.2, 0.2, 0.6, 0.42], i * 7);
+    return f;
+  };
+  it('every softmax head of one softmax, not the value heads', () => {
+    expect(featureSoftmaxSlices(fl).map((s) => s.offset)).toEqual([0, 3]);
+  });
+  it('draws follow the softmax of each head per step, one-hot, keyed by the flow (same key, same draws); value heads untouched', () => {
+    const n = 4000;
+    const T = 5;
+    const f = tensor(n, T);
+    sampleFeatureCategoricals(f, n, T, fl, (r) => r * 2654435761);
+    const flags = [0, 0, 0];
+    const top = [0, 0, 0];
+    for (let i = 0; i < n * T; i++) {
+      const o = i * 7;
+      const a = Array.from(f.subarray(o, o + 3));
+      const b = Array.from(f.subarray(o + 3, o + 6));
+      expect(a.reduce((x, y) => x + y, 0)).toBe(1);
+      expect(b.reduce((x, y) => x + y, 0)).toBe(1);
+      flags[a.indexOf(1)]!++;
+      top[b.indexOf(1)]!++;
+      expect(f[o + 6]).toBeCloseTo(0.42, 6);
+    }
+    // 4 standard errors of a binomial share over 20,000 draws is <= 0.0142
+    for (const [c, p] of [[flags, [0.6, 0.3, 0.1]], [top, [0.2, 0.2, 0.6]]] as const) for (let k = 0; k < 3; k++) expect(Math.abs(c[k]! / (n * T) - p[k]!)).toBeLessThan(0.0142);
+    // the steps of one flow are not one draw repeated
+    let varied = 0;
+    for (let r = 0; r < n; r++) {
+      const first = f.subarray(r * T * 7, r * T * 7 + 3).indexOf(1);
+      for (let t = 1; t < T; t++) if (f.subarray((r * T + t) * 7, (r * T + t) * 7 + 3).indexOf(1) !== first) { varied++; break; }
+    }
+    expect(varied).toBeGreaterThan(n / 2);
+    const again = tensor(n, T);
+    sampleFeatureCategoricals(again, n, T, fl, (r) => r * 2654435761);
+    expect(again).toEqual(f);
+    const other = tensor(n, T);
+    sampleFeatureCategoricals(other, n, T, fl, (r) => r * 2654435761 + 1);
+    expect(other).not.toEqual(f);
   });
 });
