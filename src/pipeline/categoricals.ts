@@ -2,6 +2,7 @@
 // (postprocess.attributeCategoricals) and the per-record feature heads (postprocess.featureCategoricals).
 import { Rng } from '../core/rng.js';
 import type { Layout } from '../encode/tensors.js';
+import { mix } from './ephemeral-ports.js';
 
 /**
  * postprocess.attributeCategoricals = "sample": the value of every categorical attribute head (one softmax over its
@@ -53,16 +54,6 @@ export function drawIndex(src: Float32Array, off: number, dim: number, u: number
   return dim - 1;
 }
 
-/** A 32-bit mix (murmur3's finaliser): the feature draws' uniforms. */
-function mix32(x: number): number {
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x7feb352d);
-  x ^= x >>> 15;
-  x = Math.imul(x, 0x846ca68b);
-  x ^= x >>> 16;
-  return x >>> 0;
-}
-
 /** The softmax feature heads a feature draw applies to: categorical fields, `topValues` and `pointMass` heads. */
 export function featureSoftmaxSlices(layout: Layout): { offset: number; dim: number }[] {
   return layout.features.filter((s) => s.activation === 'softmax' && s.groupSize === s.dim && s.dim >= 2);
@@ -86,7 +77,7 @@ export function sampleFeatureCategoricals(features: Float32Array, n: number, T: 
       for (let k = 0; k < slices.length; k++) {
         const sl = slices[k]!;
         const o = base + sl.offset;
-        const u = mix32(h ^ mix32(((t * 64 + k) ^ 0x5bd1e995) >>> 0)) / 2 ** 32;
+        const u = mix(h ^ mix(((t * 64 + k) ^ 0x5bd1e995) >>> 0)) / 2 ** 32;
         const pick = drawIndex(features, o, sl.dim, u);
         for (let i = 0; i < sl.dim; i++) features[o + i] = i === pick ? 1 : 0;
       }

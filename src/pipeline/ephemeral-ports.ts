@@ -140,7 +140,7 @@ export function portRange(f: PortRangeFile): PortRange {
 }
 
 /** 32-bit murmur3 finaliser. */
-function mix(h: number): number {
+export function mix(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
