@@ -65,11 +65,20 @@ export class ContinuousEncoder {
   values: number[] = [];
   private valueIndex = new Map<number, number>();
   get dim(): number {
-    return this.pointMass ? 3 : this.values.length > 0 ? this.values.length + 2 : 1;
+    const c = this.valueClasses;
+    return c > 0 ? c + 1 : 1;
   }
-  /** Classes of the topValues head (the values and "other"); 0 when there is none. */
+  /**
+   * Classes of the softmax head before the value: `pointMass` 2 (at the minimum, above it), `topValues` K' + 1 (the
+   * fitted values, "other"); 0 when the field has no such head.
+   */
   get valueClasses(): number {
-    return this.values.length > 0 ? this.values.length + 1 : 0;
+    return this.pointMass ? 2 : this.values.length > 0 ? this.values.length + 1 : 0;
+  }
+  /** The head's class of x (the last class: the value head decides). */
+  private classOf(x: number): number {
+    if (this.pointMass) return (this.log1p ? Math.log1p(x) : x) <= this.min ? 0 : 1;
+    return this.valueIndex.get(x) ?? this.values.length;
   }
   setValues(values: number[]): void {
     this.values = values;
@@ -119,30 +128,20 @@ export class ContinuousEncoder {
   }
   encode(x: number, out: Float32Array, off: number): void {
     const c = this.valueClasses;
-    if (c > 0) {
-      out[off + (this.valueIndex.get(x) ?? c - 1)] = 1;
-      out[off + c] = this.transform(x);
-      return;
-    }
-    if (!this.pointMass) {
+    if (c === 0) {
       out[off] = this.transform(x);
       return;
     }
-    const u = this.transform(x);
-    const atMin = (this.log1p ? Math.log1p(x) : x) <= this.min;
-    out[off + (atMin ? 0 : 1)] = 1;
-    out[off + 2] = u;
+    out[off + this.classOf(x)] = 1;
+    out[off + c] = this.transform(x);
   }
   decode(src: Float32Array, off: number): number {
     const c = this.valueClasses;
-    if (c > 0) {
-      let best = 0;
-      for (let i = 1; i < c; i++) if (src[off + i]! > src[off + best]!) best = i;
-      return best < c - 1 ? this.values[best]! : this.inverse(src[off + c]!);
-    }
-    if (!this.pointMass) return this.inverse(src[off]!);
-    if (src[off]! > src[off + 1]!) return this.inverse(this.normalization === 'zeroOne' ? 0 : -1);
-    return this.inverse(src[off + 2]!);
+    if (c === 0) return this.inverse(src[off]!);
+    let best = 0;
+    for (let i = 1; i < c; i++) if (src[off + i]! > src[off + best]!) best = i;
+    if (best === c - 1) return this.inverse(src[off + c]!);
+    return this.pointMass ? this.inverse(this.normalization === 'zeroOne' ? 0 : -1) : this.values[best]!;
   }
   toJSON(): object {
     return {

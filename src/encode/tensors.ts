@@ -315,19 +315,22 @@ export function buildLayout(set: EncoderSet): Layout {
     };
   };
   const slices = (kind: 'attribute' | 'feature', e: FieldEncoder, o: number): LayoutSlice[] =>
-    e instanceof ContinuousEncoder && e.pointMass
+    e instanceof ContinuousEncoder && e.valueClasses > 0
       ? [
-          // two heads: at the minimum or above it, then the value
-          { name: `${e.column}.atMin`, kind, offset: o, dim: 2, activation: 'softmax', groupSize: 2, discrete: true, encoding: 'pointMass' },
-          { name: e.column, kind, offset: o + 2, dim: 1, activation: e.activation, discrete: false, encoding: 'continuous' },
+          // two heads: at the minimum or above it (pointMass) / which frequent value or "other" (topValues), then the value
+          {
+            name: `${e.column}.${e.pointMass ? 'atMin' : 'top'}`,
+            kind,
+            offset: o,
+            dim: e.valueClasses,
+            activation: 'softmax',
+            groupSize: e.valueClasses,
+            discrete: true,
+            encoding: e.pointMass ? 'pointMass' : 'topValues',
+          },
+          { name: e.column, kind, offset: o + e.valueClasses, dim: 1, activation: e.activation, discrete: false, encoding: 'continuous' },
         ]
-      : e instanceof ContinuousEncoder && e.valueClasses > 0
-        ? [
-            // two heads: which frequent value (or "other"), then the value
-            { name: `${e.column}.top`, kind, offset: o, dim: e.valueClasses, activation: 'softmax', groupSize: e.valueClasses, discrete: true, encoding: 'topValues' },
-            { name: e.column, kind, offset: o + e.valueClasses, dim: 1, activation: e.activation, discrete: false, encoding: 'continuous' },
-          ]
-        : [slice(kind, e, o)];
+      : [slice(kind, e, o)];
   for (const e of set.metadata) {
     if (e instanceof IpTopEncoder) {
       // two heads: the popular-address softmax, then the bits
