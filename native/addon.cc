@@ -23,6 +23,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mappingPool", Napi::Function::New(env, MappingPool));
   RegisterReader(env, exports);
   RegisterWriter(env, exports);
+  RegisterNearest(env, exports);
   return exports;
 }
 }  // namespace netshare

@@ -7,4 +7,6 @@ namespace netshare {
 void RegisterReader(Napi::Env env, Napi::Object exports);
 // Adds the pcap/pcapng writer functions (native/writer_napi.cc) to `exports`.
 void RegisterWriter(Napi::Env env, Napi::Object exports);
+// Adds nearestTopK (native/nearest.cc): top-k vocabulary rows of query vectors, for batched embedding decoding.
+void RegisterNearest(Napi::Env env, Napi::Object exports);
 }  // namespace netshare

@@ -1,6 +1,6 @@
 // Batched nearest-neighbour decoding of generated port/protocol embeddings: rows that are a vocabulary vector bit for bit
-// are looked up, the rest scored against the whole vocabulary at once (onnxruntime MatMul + TopK: the TOP_K best rows
-// by float32 score, and their scores). The exact nearest row's float32 score is within GAP/2 of the best float32 score,
+// are looked up, the rest scored against the whole vocabulary at once (the native addon's nearestTopK: the TOP_K best
+// rows by float32 score, and their scores). The exact nearest row's float32 score is within GAP/2 of the best float32 score,
 // so when the TOP_K-th score is more than GAP below the best, the rows of the top TOP_K within GAP of the best hold it
 // and every row as near: the exact float64 distances among those decide (one row: the best); otherwise (more near ties
 // than TOP_K, duplicate vectors, zero queries) the k-d tree decides. Every answer equals CosineIndex.nearest's (same
@@ -9,7 +9,7 @@ import type { EmbeddingEncoder } from '../encode/fields.js';
 import { unitQuery } from '../encode/knn.js';
 import { IpBitsEncoder } from '../encode/fields.js';
 import type { EncoderSet } from '../encode/tensors.js';
-import { vocabScorer, type VocabScorer } from '../runtime/nearest.js';
+import { vocabScorer, type VocabScorer } from '../native/nearest.js';
 
 /**
  * Four times a bound e on |float32 score − exact score|, with margin: s(v) = v·q − ‖v‖²/2 of unit vectors over ≤ 32
@@ -23,10 +23,10 @@ export const SCORE_GAP = 1e-4;
  * which cost ~1.7 ms a query there (a fifth of the port decoding's CPU).
  */
 export const TOP_K = 8;
-/** Below this many (query, vocabulary row) pairs the k-d tree answers directly (no session to build). */
+/** Below this many (query, vocabulary row) pairs the k-d tree answers directly (no transposed vocabulary to build). */
 const SMALL_WORK = 2_000_000;
 
-const scorers = new WeakMap<Float32Array, Promise<VocabScorer>>();
+const scorers = new WeakMap<Float32Array, VocabScorer>();
 
 /** Vocabulary row nearest to each of the `n` rows' vectors at `off` in `rows` ([n, stride]). */
 export async function nearestRows(enc: EmbeddingEncoder, rows: Float32Array, stride: number, off: number, n: number): Promise<Int32Array> {
@@ -45,14 +45,13 @@ export async function nearestRows(enc: EmbeddingEncoder, rows: Float32Array, str
     for (const r of pending) out[r] = index.nearest(rows, r * stride + off);
     return out;
   }
-  let sp = scorers.get(enc.vectors);
-  if (!sp) {
-    sp = vocabScorer(enc.vectors, V, dim, { threads: 1, k: TOP_K });
-    scorers.set(enc.vectors, sp);
+  let scorer = scorers.get(enc.vectors);
+  if (!scorer) {
+    scorer = vocabScorer(enc.vectors, V, dim, { k: TOP_K });
+    scorers.set(enc.vectors, scorer);
   }
-  const scorer = await sp;
-  // batches of ~1M scores: the [b, V] intermediates stay in cache
-  const B = Math.max(1, Math.min(pending.length, Math.floor(1_000_000 / V)));
+  // batches of 4,096 queries (the scorer keeps no [b, V] intermediate)
+  const B = Math.max(1, Math.min(pending.length, 4096));
   const q = new Float32Array(B * dim);
   const K = scorer.k;
   const uqs: Float64Array[] = new Array<Float64Array>(B);
@@ -64,7 +63,7 @@ export async function nearestRows(enc: EmbeddingEncoder, rows: Float32Array, str
       uqs[i] = uq;
       for (let d = 0; d < dim; d++) q[i * dim + d] = uq[d]!;
     }
-    const top = await scorer.topk(q, b);
+    const top = scorer.topk(q, b);
     for (let i = 0; i < b; i++) {
       const r = pending[at + i]!;
       const uq = uqs[i]!;

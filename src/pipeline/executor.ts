@@ -1,5 +1,5 @@
 // Executors run independent jobs: in this process, or on a local pool of child processes (one job per child at
-// a time, onnxruntime's intra-op threads divided so the machine is not oversubscribed); executor-bullmq.ts runs them
+// a time, children kept from job to job, onnxruntime's intra-op threads divided so the machine is not oversubscribed); executor-bullmq.ts runs them
 // on workers on any machine through Redis. All keep one contract (jobs.ts): keys scoped to the run, params checked
 // where the job runs, thrown errors never retried and revived with their class on the driver, lost workers and busy
 // leases retried a bounded number of times with backoff, per-job timeouts, cancellation by an AbortSignal.
@@ -125,8 +125,8 @@ export type ToChild = { type: 'run'; job: ChildJob; threads: number } | { type: 
 export type FromChild =
   | { type: 'ready' }
   | { type: 'progress'; key: string; fraction: number; info?: string }
-  | { type: 'done'; key: string; ok: true; result: unknown }
-  | { type: 'done'; key: string; ok: false; error: JobError };
+  | { type: 'done'; key: string; ok: true; result: unknown; rss?: number }
+  | { type: 'done'; key: string; ok: false; error: JobError; rss?: number };
 
 /** The compiled child entry point (children always run the built JS, also when the caller runs from TS sources). */
 export function workerScript(): string {
@@ -146,53 +146,126 @@ export type ChildOutcome =
   | { kind: 'timeout'; seconds: number }
   | { kind: 'cancelled' };
 
+/** A child is forked anew after this many jobs, or when it reports more resident memory than CHILD_RECYCLE_RSS. */
+export const CHILD_MAX_JOBS = 64;
+export const CHILD_RECYCLE_RSS = 1.5 * 2 ** 30;
+
+/**
+ * A job child process that runs jobs one at a time. The local pool keeps one per slot across jobs and phases (a fresh
+ * process per job paid module loading, the JIT's warm-up and the job's caches — encoders, the training 5-tuples, the
+ * port policy — again for every job: ~40% of the generate stage's CPU at 300k records); it is replaced when it dies,
+ * times out, is cancelled, has run CHILD_MAX_JOBS jobs or holds more than CHILD_RECYCLE_RSS.
+ */
+export class JobChild {
+  readonly child: ChildProcess;
+  /** Jobs handed to it so far. */
+  jobs = 0;
+  /** Resident bytes it reported with its last result. */
+  rss = 0;
+  private gone: string | undefined;
+  private readonly ready: Promise<void>;
+  private current?: { key: string; onProgress?: (fraction: number, info?: string) => void; settle: (o: ChildOutcome) => void };
+
+  constructor(readonly threads: number) {
+    this.child = fork(workerScript(), [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { ...process.env, NETSHARE_ORT_THREADS: String(threads) },
+    });
+    let onReady!: () => void;
+    this.ready = new Promise((r) => (onReady = r));
+    this.child.on('message', (m: FromChild) => {
+      if (m.type === 'ready') onReady();
+      else if (m.type === 'progress') this.current?.onProgress?.(m.fraction, m.info);
+      else if (m.type === 'done') {
+        if (m.rss !== undefined) this.rss = m.rss;
+        this.current?.settle(m.ok ? { kind: 'done', ok: true, result: m.result } : { kind: 'done', ok: false, error: m.error });
+      }
+    });
+    const lost = (reason: string): void => {
+      this.gone ??= reason;
+      onReady();
+      this.current?.settle({ kind: 'crashed', reason });
+    };
+    this.child.on('exit', (code, signal) => lost(signal ? `signal ${signal}` : `code ${code}`));
+    this.child.on('error', (err) => lost(err.message));
+  }
+
+  /** Whether it can take another job (alive, under its job and memory bounds). */
+  get usable(): boolean {
+    return this.gone === undefined && this.current === undefined && this.jobs < CHILD_MAX_JOBS && this.rss <= CHILD_RECYCLE_RSS;
+  }
+
+  /** Run one job: its result, its error, or why the child went away (it is killed on timeout and on abort). */
+  async run(job: ChildJob, opts: { onProgress?: (fraction: number, info?: string) => void; signal?: AbortSignal; timeoutMs?: number }): Promise<ChildOutcome> {
+    this.jobs++;
+    this.child.ref();
+    this.child.channel?.ref();
+    await this.ready;
+    if (this.gone !== undefined) return { kind: 'crashed', reason: this.gone };
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const onAbort = (): void => {
+        settle({ kind: 'cancelled' });
+        this.kill();
+      };
+      const settle = (o: ChildOutcome): void => {
+        if (this.current?.key !== job.key) return;
+        this.current = undefined;
+        if (timer) clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        resolve(o);
+      };
+      this.current = { key: job.key, settle, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) };
+      if (opts.signal?.aborted) return onAbort();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      if (opts.timeoutMs && opts.timeoutMs > 0) {
+        timer = setTimeout(() => {
+          settle({ kind: 'timeout', seconds: opts.timeoutMs! / 1000 });
+          this.kill();
+        }, opts.timeoutMs);
+      }
+      try {
+        this.child.send({ type: 'run', job, threads: this.threads } satisfies ToChild);
+      } catch (err) {
+        this.gone ??= (err as Error).message;
+        settle({ kind: 'crashed', reason: this.gone });
+      }
+    });
+  }
+
+  /** Between jobs: an idle child does not keep the parent's event loop alive (it exits with its parent). */
+  park(): void {
+    this.child.unref();
+    this.child.channel?.unref();
+  }
+
+  private kill(): void {
+    this.gone ??= 'killed';
+    this.child.kill('SIGKILL');
+  }
+
+  /** Let it exit (it finishes nothing: call between jobs), or kill it when it is busy or `force`. */
+  close(force = false): void {
+    if (this.gone !== undefined) return;
+    if (force || this.current || !this.child.connected) return this.kill();
+    this.gone = 'closed';
+    this.child.send({ type: 'exit' } satisfies ToChild);
+  }
+}
+
 /**
  * Run one job in a fresh child process: resolves with its result, its error, or why the child went away (a crash,
  * the timeout, the signal). The child is killed on timeout and on abort; it exits by itself when its parent dies.
  */
-export function runJobInChild(
+export async function runJobInChild(
   job: ChildJob,
   opts: { threads: number; onProgress?: (fraction: number, info?: string) => void; signal?: AbortSignal; timeoutMs?: number; onChild?: (c: ChildProcess) => void },
 ): Promise<ChildOutcome> {
-  const script = workerScript();
-  return new Promise((resolve) => {
-    const child = fork(script, [], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: { ...process.env, NETSHARE_ORT_THREADS: String(opts.threads) },
-    });
-    opts.onChild?.(child);
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const onAbort = (): void => {
-      finish({ kind: 'cancelled' });
-      child.kill('SIGKILL');
-    };
-    const finish = (v: ChildOutcome): void => {
-      if (settled) return;
-      settled = true;
-      if (timer) clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
-      resolve(v);
-    };
-    if (opts.signal?.aborted) onAbort();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    if (opts.timeoutMs && opts.timeoutMs > 0) {
-      timer = setTimeout(() => {
-        finish({ kind: 'timeout', seconds: opts.timeoutMs! / 1000 });
-        child.kill('SIGKILL');
-      }, opts.timeoutMs);
-    }
-    child.on('message', (m: FromChild) => {
-      if (m.type === 'ready') child.send({ type: 'run', job, threads: opts.threads } satisfies ToChild);
-      else if (m.type === 'progress') opts.onProgress?.(m.fraction, m.info);
-      else if (m.type === 'done') {
-        finish(m.ok ? { kind: 'done', ok: true, result: m.result } : { kind: 'done', ok: false, error: m.error });
-        child.send({ type: 'exit' } satisfies ToChild);
-      }
-    });
-    child.on('exit', (code, signal) => finish({ kind: 'crashed', reason: signal ? `signal ${signal}` : `code ${code}` }));
-    child.on('error', (err) => finish({ kind: 'crashed', reason: err.message }));
-  });
+  const c = new JobChild(opts.threads);
+  opts.onChild?.(c.child);
+  const outcome = await c.run(job, opts);
+  c.close();
+  return outcome;
 }
 
 /** A child's outcome as a job error (undefined when it succeeded); crashes are retryable, timeouts are not. */
@@ -221,7 +294,9 @@ export class LocalPoolExecutor implements Executor {
   readonly workers: number;
   readonly threadsPerWorker: number;
   private readonly maxAttempts: number;
-  private readonly children = new Set<ChildProcess>();
+  /** Children between jobs, kept for the next job with the same thread count (JobChild). */
+  private idle: JobChild[] = [];
+  private readonly children = new Set<JobChild>();
 
   constructor(private readonly opts: LocalPoolOptions = {}) {
     this.workers = Math.max(1, Math.floor(opts.workers ?? defaultWorkers()));
@@ -247,19 +322,16 @@ export class LocalPoolExecutor implements Executor {
         if (signal?.aborted) return;
         events.onStart?.(item.job);
         const t0 = Date.now();
-        const outcome = await runJobInChild(
+        const child = this.takeChild(threads);
+        const outcome = await child.run(
           { key: item.key, kind: item.job.kind, params: item.job.params, workdir: item.job.workdir },
           {
-            threads,
             onProgress: (f, info) => events.onProgress?.(item.job, f, info),
             ...(signal ? { signal } : {}),
             ...(this.opts.jobTimeoutS ? { timeoutMs: this.opts.jobTimeoutS * 1000 } : {}),
-            onChild: (c) => {
-              this.children.add(c);
-              c.on('exit', () => this.children.delete(c));
-            },
           },
         );
+        this.giveBack(child);
         if (outcome.kind === 'cancelled') return;
         const seconds = (Date.now() - t0) / 1000;
         const error = outcomeError(outcome, item.key);
@@ -286,8 +358,33 @@ export class LocalPoolExecutor implements Executor {
     return jobs.map((j) => results.get(j.id)!);
   }
 
+  /** An idle child forked with `threads` that can take a job, else a new one (unusable idle ones are let go). */
+  private takeChild(threads: number): JobChild {
+    while (this.idle.length > 0) {
+      const c = this.idle.pop()!;
+      if (c.usable && c.threads === threads) return c;
+      this.retire(c);
+    }
+    const c = new JobChild(threads);
+    this.children.add(c);
+    c.child.on('exit', () => this.children.delete(c));
+    return c;
+  }
+
+  private giveBack(c: JobChild): void {
+    if (!c.usable) return this.retire(c);
+    c.park();
+    this.idle.push(c);
+  }
+
+  private retire(c: JobChild): void {
+    c.close();
+    this.children.delete(c);
+  }
+
   async close(): Promise<void> {
-    for (const c of this.children) c.kill('SIGTERM');
+    this.idle = [];
+    for (const c of this.children) c.close(true);
     this.children.clear();
   }
 }

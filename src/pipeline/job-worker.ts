@@ -1,5 +1,6 @@
-// Child-process entry of a job: receives one job over IPC, runs it, reports the result (the local pool and the BullMQ
-// worker both run each job in such a child, so a crash, a timeout or a cancellation kills only the child).
+// Child-process entry of jobs: receives jobs over IPC, one at a time, runs each and reports its result (the local pool
+// keeps such a child from job to job, the BullMQ worker forks one per job; a crash, a timeout or a cancellation kills
+// only the child).
 import { jobHandler, serializeError } from './jobs.js';
 import type { FromChild, ToChild } from './executor.js';
 
@@ -23,9 +24,9 @@ process.on('message', (m: ToChild) => {
         threads,
         progress: (fraction, info) => send({ type: 'progress', key: job.key, fraction, ...(info !== undefined ? { info } : {}) }),
       });
-      send({ type: 'done', key: job.key, ok: true, result });
+      send({ type: 'done', key: job.key, ok: true, result, rss: process.memoryUsage.rss() });
     } catch (err) {
-      send({ type: 'done', key: job.key, ok: false, error: serializeError(err) });
+      send({ type: 'done', key: job.key, ok: false, error: serializeError(err), rss: process.memoryUsage.rss() });
     }
   })();
 });

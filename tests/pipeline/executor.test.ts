@@ -80,6 +80,28 @@ describe('LocalPoolExecutor', () => {
     expect((r[0]!.result as { threads: number }).threads).toBe(ex.threadsPerWorker);
     expect(progress).toContain('a');
   });
+  it('keeps a child from job to job and from call to call, and forks anew after a crash, a failure or a thread change', async () => {
+    const ex = new LocalPoolExecutor({ workers: 1, threads: 1, retryBaseMs: 10 });
+    const pid = async (...js: Job[]): Promise<(number | undefined)[]> => (await ex.runAll(js)).map((r) => (r.result as { pid?: number } | undefined)?.pid);
+    const [p1, p2] = await pid(job('r1', { value: 1 }), job('r2', { value: 2 }));
+    const [p3] = await pid(job('r3', { value: 3 }));
+    expect(p1).toBeDefined();
+    expect([p2, p3]).toEqual([p1, p1]);
+    // a thrown error leaves the child usable; a crash does not
+    const [, p4] = await pid(job('f', { fail: 'boom' }), job('r4', { value: 4 }));
+    expect(p4).toBe(p1);
+    const [, p5] = await pid(job('x', { crash: true }), job('r5', { value: 5 }));
+    expect(p5).not.toBe(p1);
+    await ex.close();
+    // another thread count: another child (the threads a child was forked with are its environment)
+    const two = new LocalPoolExecutor({ workers: 2, retryBaseMs: 10 });
+    const [lone] = (await two.runAll([job('lone', { value: 1 })])).map((r) => r.result as { pid: number; threads: number });
+    const pair = (await two.runAll([job('p1', { value: 1, sleepMs: 100 }), job('p2', { value: 2, sleepMs: 100 })])).map((r) => r.result as { pid: number; threads: number });
+    await two.close();
+    // (a lone job gets every core: on one core it shares the pair's thread count, and may share a child)
+    if (availableParallelism() > 1) expect(pair.map((r) => r.pid)).not.toContain(lone!.pid);
+    expect(new Set(pair.map((r) => r.pid)).size).toBe(2);
+  });
   it('gives a lone job every core (chunk 0 trains alone), unless threads are set', async () => {
     const ex = new LocalPoolExecutor({ workers: 2 });
     const [r] = await ex.runAll([job('lone', { value: 1 })]);
