@@ -5,7 +5,7 @@ import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { InputError, InternalError } from '../errors.js';
 import { copyAttributeRows, F32Appender, mergeByFlowTagsFiles } from './attr-files.js';
 import { writeJsonAtomic } from '../io/atomic.js';
-import { FILL_OVERSAMPLE, GENERATE_VERSION, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS } from './generate-settings.js';
+import { FILL_OVERSAMPLE, GENERATE_VERSION, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS, selectionSampleSize } from './generate-settings.js';
 export { FILL_OVERSAMPLE, GENERATE_VERSION, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS };
 import { z } from 'zod';
 import type { NetShareConfig } from '../config/schema.js';
@@ -28,7 +28,7 @@ import type { Executor, JobResult } from './executor.js';
 import { reviveError, type Job, type JobContext } from './jobs.js';
 import { relPath, trainedChunk } from './train.js';
 import { acquireLease } from './lease.js';
-import { attrCleanPath, attrMergedPath, candidatePath, generateRoot, inWorkdir, leaseLogPath, leasePath, readF32, readF32Range, readTableFile, relativeToWorkdir, writeF32, writeTableFile } from './workdir.js';
+import { attrCleanPath, attrMergedPath, candidatePath, generateRoot, inWorkdir, leaseLogPath, leasePath, readF32, readF32Range, readTableFile, relativeToWorkdir, writeTableFile } from './workdir.js';
 
 const partPath = (wd: string, k: number, pass: number, iteration: number, part: number): string => `${candidatePath(wd, k, pass, iteration)}.part${part}`;
 
@@ -36,7 +36,6 @@ const partPath = (wd: string, k: number, pass: number, iteration: number, part: 
 /** Files of the fill passes and of the selection samples (under <wd>/generate, removed with the stage). */
 const fillRawPath = (wd: string, k: number, pass: number, fill: number): string => join(wd, 'generate', 'attr-raw', `chunk-${k}-p${pass}-f${fill}.f32`);
 const acceptedPath = (wd: string, k: number, pass: number, fill: number): string => join(wd, 'generate', 'attr-accepted', `chunk-${k}-p${pass}-f${fill}.f32`);
-const selectionSamplePath = (wd: string, k: number): string => join(wd, 'generate', 'selection', `chunk-${k}-attr.f32`);
 const selectionCandidatePath = (wd: string, k: number, iteration: number): string => join(wd, 'generate', 'selection', `chunk-${k}-ckpt-${String(iteration).padStart(9, '0')}.nstable`);
 
 export interface GenerateStageOptions {
@@ -61,13 +60,19 @@ export interface GenerateStageOptions {
    */
   realChunk?: (j: number) => Promise<Table>;
   selectOn?: 'sample' | 'full';
-  /** Flows per chunk of the selection sample (default SELECTION_SAMPLE_FLOWS). */
+  /** Flows per chunk and checkpoint of the selection sample, at most (default SELECTION_SAMPLE_FLOWS; selectionSampleSize). */
   selectionSampleFlows?: number;
   /** Bound on the attribute sampling passes (default MAX_FILL_PASSES). */
   maxFillPasses?: number;
   /** Flows per features job (default RANGE_FLOWS) and per generator run (default SAMPLE_BATCH; tests make both small). */
   rangeFlows?: number;
   sampleBatch?: number;
+  /**
+   * Keep the stage's intermediate attribute files (attr-raw, attr-accepted, attr-merged, attr-clean, selection: ~750
+   * bytes a sampled row at the netflow layout, 11 GB for the first million UGR16 records) for inspection; by default
+   * each is removed once spent.
+   */
+  keepIntermediates?: boolean;
 }
 
 /** How the requested number of flows was reached: attributes sampled in passes until enough unique 5-tuples exist. */
@@ -99,7 +104,10 @@ export interface SampleSelection {
   flows: number;
   sampleFlows: number;
   ranking: ChunkSelection;
-  /** The ranked tables, one per checkpoint (absolute paths; the full candidates when the sample is every row). */
+  /**
+   * The ranked tables, one per checkpoint (absolute paths; the full candidates when the sample is every row; the
+   * sample tables are removed at the end of the stage unless keepIntermediates).
+   */
   candidates: { iteration: number; path: string }[];
 }
 
@@ -142,6 +150,12 @@ export interface GenerateChunkParams {
     earlier?: string[];
     /** Where to write the 5-tuples of the kept starting rows (a table, one record per flow). */
     startsOut?: string;
+    /**
+     * Write the kept rows in a random order drawn from this seed (held in memory: ~750 bytes a row at A = 187), so
+     * that the first rows of `out` are a uniform sample of the chunk (the checkpoint selection's) rather than the
+     * flows carried from earlier chunks, which the merge puts first.
+     */
+    shuffle?: number;
   };
   /**
    * Fill mode: of the sampled attribute rows `raw`, keep those that start in this chunk (flow tags), give their
@@ -192,7 +206,7 @@ export const generateChunkParamsSchema = z.strictObject({
   attrFile: relPath.optional(),
   n: z.number().int().nonnegative().optional(),
   attributesOnly: z.strictObject({ out: relPath }).optional(),
-  uniqueTuples: z.strictObject({ from: relPath, out: relPath, resampleEphemeral: z.boolean().optional(), earlier: z.array(relPath).optional(), startsOut: relPath.optional() }).optional(),
+  uniqueTuples: z.strictObject({ from: relPath, out: relPath, resampleEphemeral: z.boolean().optional(), earlier: z.array(relPath).optional(), startsOut: relPath.optional(), shuffle: z.number().int().optional() }).optional(),
   accept: z.strictObject({ raw: relPath, prev: relPath.optional(), out: relPath, resampleEphemeral: z.boolean().optional() }).optional(),
   blockRows: z.number().int().positive().optional(),
   out: relPath.optional(),
@@ -394,23 +408,6 @@ async function* f32Blocks(path: string, A: number, rowsPerBlock = STREAM_ROWS): 
   for (let r = 0; r < n; r += rowsPerBlock) yield readF32Range(path, r * A, Math.min(n, r + rowsPerBlock) * A);
 }
 
-/** Rows `pick` (ascending) of the float32 attribute file `path` ([n, A]), read a block at a time. */
-async function takeAttributeRowsOfFile(path: string, A: number, pick: ArrayLike<number>): Promise<Float32Array> {
-  const out = new Float32Array(pick.length * A);
-  let i = 0;
-  let first = 0;
-  for await (const block of f32Blocks(path, A)) {
-    const end = first + block.length / A;
-    for (; i < pick.length && pick[i]! < end; i++) {
-      if (i > 0 && !(pick[i]! > pick[i - 1]!)) throw new InternalError(`takeAttributeRowsOfFile: row ${pick[i]} after ${pick[i - 1]} (rows must ascend)`);
-      out.set(block.subarray((pick[i]! - first) * A, (pick[i]! - first + 1) * A), i * A);
-    }
-    first = end;
-  }
-  if (i < pick.length) throw new InputError(`${path} holds ${first} rows; row ${pick[i]} was asked for`, path);
-  return out;
-}
-
 /**
  * uniqueTupleRows over rows given in blocks: `keep(block)` returns the block's rows whose 5-tuple no earlier row of
  * this or an earlier block had, in order (the same rows uniqueTupleRows keeps of all blocks concatenated: a row's
@@ -550,14 +547,17 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     let rows = 0;
     let starts = 0;
     let resampled = 0;
+    const held: Float32Array[] = [];
     try {
       for await (const block of f32Blocks(inWorkdir(wd, p.uniqueTuples.from), A, p.blockRows)) {
         rows += block.length / A;
         if (resample) resampled += await resample(block);
         const unique = await firsts.keep(block);
         if (tags) for (let r = 0; r < unique.length / A; r++) if (isOne(unique, r * A + tags.start)) starts++;
-        await out.append(unique);
+        if (p.uniqueTuples.shuffle !== undefined) held.push(unique);
+        else await out.append(unique);
       }
+      if (p.uniqueTuples.shuffle !== undefined) await appendShuffled(out, held, A, p.uniqueTuples.shuffle, p.blockRows ?? STREAM_ROWS);
       await out.close();
       // this chunk's starts' 5-tuples, for the later chunks' check
       if (p.uniqueTuples.startsOut !== undefined) await writeTableFile(inWorkdir(wd, p.uniqueTuples.startsOut), firsts.startsTable(encoders.dataset === 'pcap' ? 'packets' : 'flows'));
@@ -623,6 +623,25 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
   await writeTableFile(out, table);
   ctx.progress(1, `${table.length} records`);
   return { path: relativeToWorkdir(wd, out), records: table.length, flows: s.n - duplicateFlows, duplicateFlows };
+}
+
+/** The rows of `blocks` ([·, A] each) appended to `out` in a random order drawn from `seed`, `rowsPerWrite` at a time. */
+async function appendShuffled(out: F32Appender, blocks: Float32Array[], A: number, seed: number, rowsPerWrite: number): Promise<void> {
+  const n = blocks.reduce((a, b) => a + b.length / A, 0);
+  const where: { block: number; row: number }[] = [];
+  blocks.forEach((b, i) => {
+    for (let r = 0; r < b.length / A; r++) where.push({ block: i, row: r });
+  });
+  const order = Rng.forPurpose(seed, 'generate/unique-order').shuffle(Uint32Array.from({ length: n }, (_, i) => i));
+  for (let at = 0; at < n; at += rowsPerWrite) {
+    const m = Math.min(rowsPerWrite, n - at);
+    const buf = new Float32Array(m * A);
+    for (let i = 0; i < m; i++) {
+      const w = where[order[at + i]!]!;
+      buf.set(blocks[w.block]!.subarray(w.row * A, (w.row + 1) * A), i * A);
+    }
+    await out.append(buf);
+  }
 }
 
 /** Offsets of the flow-tag pairs in the attribute vector: [startFromThisChunk, chunk_0, …]. */
@@ -828,6 +847,8 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
       chunk: s.k, pass: s.pass, checkpoint: '', iteration: -1, seed: resample ? fillSeed(s, 3) : 0, device,
       accept: { raw: rel(fillRawPath(wd, s.k, s.pass, f)), ...(s.file !== undefined ? { prev: s.file } : {}), out: rel(acceptedPath(wd, s.k, s.pass, f)), ...(resample ? { resampleEphemeral: true } : {}) },
     })))) as { accepted: number }[];
+    // the sampled rows, and the accepted rows the pass started from, are spent (disk: ~750 bytes a row at A = 187)
+    if (!opts.keepIntermediates) await Promise.all(open.flatMap((s) => [rm(fillRawPath(wd, s.k, s.pass, f), { force: true }), ...(s.file !== undefined ? [rm(inWorkdir(wd, s.file), { force: true })] : [])]));
     open.forEach((s, i) => {
       s.sampled += sizes[i]!;
       if (f > 0 && acc[i]!.accepted - s.unique < 0.02 * (s.asked - s.unique)) s.stalled = true;
@@ -870,6 +891,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
           uniqueTuples: {
             from: rel(attrMergedPath(wd, k, pass)), out: rel(attrCleanPath(wd, k, pass)),
             earlier: summary.chunks.slice(0, j).map((e) => rel(startsPath(e, pass))), startsOut: rel(startsPath(k, pass)),
+            shuffle: seed * 7919 + 31 * k + 100_003 * pass + 5,
           },
         }));
       }
@@ -893,6 +915,8 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
       }
     }
   }
+  // the accepted and merged rows are spent: the features are conditioned on attr-clean
+  if (!opts.keepIntermediates) await Promise.all(['attr-raw', 'attr-accepted', 'attr-merged'].map((d) => rm(join(generateRoot(wd), d), { recursive: true, force: true })));
   const fillChunks = slots.map((s) => ({ chunk: s.k, pass: s.pass, asked: s.asked, unique: uniqueStarts[s.j]![s.pass]!, sampled: s.sampled, passes: s.passes, ...(s.stalled ? { stalled: true } : {}) }));
   const askedTotal = fillChunks.reduce((a, c) => a + c.asked, 0);
   const uniqueTotal = fillChunks.reduce((a, c) => a + c.unique, 0);
@@ -908,14 +932,18 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   };
   const t2 = performance.now();
 
-  // 3. the checkpoint of each chunk, chosen on a seeded sample of its merged rows (pass 0): every checkpoint's features
-  //    for the sample, ranked as postprocess ranks full candidates. A chunk whose rows all fit in the sample keeps the
-  //    chosen candidate as its full one (same rows, same seed).
+  // 3. the checkpoint of each chunk, chosen on a sample of its merged rows (pass 0; the first rows of its file, which the
+  //    unique job shuffled): every checkpoint's features for the sample, ranked as postprocess ranks full candidates.
+  //    The sample (selectionSampleSize: smaller as checkpoints grow) is the chosen candidate's first flow range, or its
+  //    whole when the chunk's rows all fit (same rows, same seed, same noise streams).
   const featureSeed = (k: number, pass: number, iteration: number): number => seed * 7919 + 31 * k + 100_003 * pass + 7 * iteration + 2;
   const onSample = opts.realChunk !== undefined && (opts.selectOn ?? 'sample') === 'sample';
   const sampleFlows = Math.max(1, opts.selectionSampleFlows ?? SELECTION_SAMPLE_FLOWS);
   const chosen = summary.chunks.map((_, j) => trained[j]!.checkpoints.map((c) => c.iteration));
-  const reused = new Map<string, { path: string; records: number; flows: number; duplicateFlows: number }>();
+  // per chunk and chosen checkpoint: its selection sample, the first `rows` rows of the full candidate (all when equal to the chunk's)
+  const reused = new Map<string, { path: string; records: number; flows: number; duplicateFlows: number; rows: number }>();
+  const sampleBatch = opts.sampleBatch ?? SAMPLE_BATCH;
+  const batchParam = opts.sampleBatch !== undefined ? { batch: sampleBatch } : {};
   const selections: SampleSelection[] = [];
   if (onSample) {
     const selSet = selectionMetrics(opts.config);
@@ -929,19 +957,16 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
         chosen[j] = cks.length > 0 ? [cks.at(-1)!.iteration] : [];
         continue;
       }
-      const size = Math.min(n, sampleFlows);
-      let attrFile = rel(attrCleanPath(wd, k, 0));
-      if (size < n) {
-        const pick = Rng.forPurpose(seed * 7919 + 31 * k, 'generate/selection-sample').sampleIndices(n, size);
-        await writeF32(selectionSamplePath(wd, k), await takeAttributeRowsOfFile(attrCleanPath(wd, k, 0), A, pick));
-        attrFile = rel(selectionSamplePath(wd, k));
-      }
+      // the first rows of the chunk's file, whole generator batches (the unique job wrote the rows in a seeded random
+      // order): the chosen checkpoint's sample is then the first flow range of its full candidate, generated once
+      const cap = selectionSampleSize(cks.length, sampleFlows);
+      const size = cap >= n ? n : Math.min(n, Math.max(sampleBatch, Math.floor(cap / sampleBatch) * sampleBatch));
       plan.push({ j, k, n, size });
       for (const ck of cks) {
         sampleJobs.push(job(`generate/select/chunk-${k}/ckpt-${ck.iteration}`, {
-          chunk: k, pass: 0, checkpoint: rel(ck.path), iteration: ck.iteration, seed: featureSeed(k, 0, ck.iteration), device, attrFile,
-          ...(opts.sampleBatch !== undefined ? { batch: opts.sampleBatch } : {}),
-          ...(size < n ? { out: rel(selectionCandidatePath(wd, k, ck.iteration)) } : {}),
+          chunk: k, pass: 0, checkpoint: rel(ck.path), iteration: ck.iteration, seed: featureSeed(k, 0, ck.iteration), device, attrFile: rel(attrCleanPath(wd, k, 0)),
+          ...batchParam,
+          ...(size < n ? { range: { from: 0, to: size }, out: rel(selectionCandidatePath(wd, k, ck.iteration)) } : {}),
         }));
       }
     }
@@ -951,36 +976,36 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
       const ranking = await rankChunkCandidates(p.k, await opts.realChunk!(p.j), summary.recordRangesUs[p.j]!, mine, selSet, opts.config.global.dp !== false);
       selections.push({ chunk: p.k, flows: p.n, sampleFlows: p.size, ranking, candidates: mine.map((c) => ({ iteration: c.iteration, path: c.path })) });
       chosen[p.j] = [ranking.best];
-      if (p.size === p.n) reused.set(`${p.k}/${ranking.best}`, mine.find((c) => c.iteration === ranking.best)!.r);
+      reused.set(`${p.k}/${ranking.best}`, { ...mine.find((c) => c.iteration === ranking.best)!.r, rows: p.size });
     }
   }
   const t3 = performance.now();
 
-  // 4. features of the chosen checkpoint (every checkpoint without a choice here), conditioned on the merged rows
-  //    A chunk of more than RANGE_FLOWS flows is split into flow ranges, one job each (every worker busy on one chunk),
-  //    whose tables are concatenated in order: the same bytes as one job (the noise is drawn per batch of flows).
+  // 4. features of the chosen checkpoint (every checkpoint without a choice here), conditioned on the merged rows, after
+  //    its selection sample: the rest of a chunk is split into flow ranges of RANGE_FLOWS, one job each (every worker
+  //    busy on one chunk), whose tables are concatenated in order: the same bytes as one job (the noise is drawn per
+  //    batch of flows).
   type Generated = { path: string; records: number; flows: number; duplicateFlows: number };
-  const sampleBatch = opts.sampleBatch ?? SAMPLE_BATCH;
   const rangeFlows = Math.max(sampleBatch, Math.floor((opts.rangeFlows ?? RANGE_FLOWS) / sampleBatch) * sampleBatch);
-  const batchParam = opts.sampleBatch !== undefined ? { batch: sampleBatch } : {};
   const jobs: Job[] = [];
-  const keys: { chunk: number; pass: number; iteration: number; parts: number }[] = [];
-  const done: (Generated | undefined)[] = [];
+  // per candidate: its selection sample (the first rows, generated already) and its flow-range jobs, in flow order
+  const keys: { chunk: number; pass: number; iteration: number; prior?: Generated & { rows: number }; parts: number }[] = [];
   for (let pass = 0; pass < passes; pass++) {
     summary.chunks.forEach((k, j) => {
       for (const ck of trained[j]!.checkpoints) {
         const n = merged[j]![pass]!;
         if (!chosen[j]!.includes(ck.iteration) || n === 0) continue;
         const prior = pass === 0 ? reused.get(`${k}/${ck.iteration}`) : undefined;
-        const parts = prior ? 0 : Math.ceil(n / rangeFlows);
-        keys.push({ chunk: k, pass, iteration: ck.iteration, parts });
-        done.push(prior);
+        const start = prior?.rows ?? 0;
+        const parts = Math.ceil((n - start) / rangeFlows);
+        keys.push({ chunk: k, pass, iteration: ck.iteration, ...(prior ? { prior } : {}), parts });
+        const whole = !prior && parts === 1;
         for (let part = 0; part < parts; part++) {
-          const from = part * rangeFlows;
+          const from = start + part * rangeFlows;
           const to = Math.min(n, from + rangeFlows);
-          jobs.push(job(`generate/chunk-${k}/p${pass}/ckpt-${ck.iteration}${parts > 1 ? `/flows-${from}-${to}` : ''}`, {
+          jobs.push(job(`generate/chunk-${k}/p${pass}/ckpt-${ck.iteration}${whole ? '' : `/flows-${from}-${to}`}`, {
             chunk: k, pass, checkpoint: rel(ck.path), iteration: ck.iteration, seed: featureSeed(k, pass, ck.iteration), device, attrFile: rel(attrCleanPath(wd, k, pass)),
-            ...(parts > 1 ? { range: { from, to }, out: rel(partPath(wd, k, pass, ck.iteration, part)) } : {}),
+            ...(whole ? {} : { range: { from, to }, out: rel(partPath(wd, k, pass, ck.iteration, part)) }),
             ...batchParam,
           }));
         }
@@ -990,25 +1015,24 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   const results = (await runPhase(jobs)) as Generated[];
   let next = 0;
   const candidates: GenerateStageResult['candidates'] = [];
-  for (const [i, key] of keys.entries()) {
-    let r = done[i];
-    if (!r) {
-      const mine = results.slice(next, next + key.parts);
-      next += key.parts;
-      r = mine[0]!;
-      if (key.parts > 1) {
-        // the ranges' tables, in flow order, into the candidate file (one part in memory at a time beside the whole)
-        const out = candidatePath(wd, key.chunk, key.pass, key.iteration);
-        const tables = [];
-        for (const m of mine) tables.push(await readTableFile(inWorkdir(wd, m.path)));
-        await writeTableFile(out, concatTables(tables[0]!.kind, tables));
-        for (const m of mine) await rm(inWorkdir(wd, m.path), { force: true });
-        r = { path: relativeToWorkdir(wd, out), records: mine.reduce((a, m) => a + m.records, 0), flows: mine.reduce((a, m) => a + m.flows, 0), duplicateFlows: mine.reduce((a, m) => a + m.duplicateFlows, 0) };
-      }
+  for (const key of keys) {
+    const mine: Generated[] = [...(key.prior ? [key.prior] : []), ...results.slice(next, next + key.parts)];
+    next += key.parts;
+    let r = mine[0]!;
+    if (mine.length > 1) {
+      // the ranges' tables, in flow order, into the candidate file
+      const out = candidatePath(wd, key.chunk, key.pass, key.iteration);
+      const tables = [];
+      for (const m of mine) tables.push(await readTableFile(inWorkdir(wd, m.path)));
+      await writeTableFile(out, concatTables(tables[0]!.kind, tables));
+      for (const m of mine) await rm(inWorkdir(wd, m.path), { force: true });
+      r = { path: relativeToWorkdir(wd, out), records: mine.reduce((a, m) => a + m.records, 0), flows: mine.reduce((a, m) => a + m.flows, 0), duplicateFlows: mine.reduce((a, m) => a + m.duplicateFlows, 0) };
     }
     // the stage's outcome (the driver's manifest) holds this machine's absolute paths, as postprocess reads them
     candidates.push({ chunk: key.chunk, pass: key.pass, iteration: key.iteration, ...r, path: inWorkdir(wd, r.path) });
   }
+  // the other checkpoints' samples and the rows the features were conditioned on are spent
+  if (!opts.keepIntermediates) await Promise.all(['selection', 'attr-clean'].map((d) => rm(join(generateRoot(wd), d), { recursive: true, force: true })));
   const t4 = performance.now();
   return {
     chunks: summary.chunks.map((k, j) => ({

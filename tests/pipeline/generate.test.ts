@@ -19,8 +19,21 @@ import { attrCleanPath, inWorkdir, readF32, relativeToWorkdir } from '../../src/
 import { EmbeddingEncoder } from '../../src/encode/fields.js';
 import { loadCheckpoint } from '../../src/pipeline/checkpoints.js';
 import { sample } from '../../src/model/index.js';
+import { SELECTION_BUDGET_FLOWS, SELECTION_MIN_FLOWS, SELECTION_SAMPLE_FLOWS, selectionSampleSize } from '../../src/pipeline/generate-settings.js';
 
 const UGR = '/work/shared/data/netflow/ugr16-netshare-1k.csv';
+
+describe('selectionSampleSize', () => {
+  it('caps each checkpoint at SELECTION_SAMPLE_FLOWS and the chunk at SELECTION_BUDGET_FLOWS, down to SELECTION_MIN_FLOWS', () => {
+    expect(selectionSampleSize(1)).toBe(SELECTION_SAMPLE_FLOWS);
+    expect(selectionSampleSize(2)).toBe(SELECTION_SAMPLE_FLOWS);
+    expect(selectionSampleSize(4)).toBe(SELECTION_BUDGET_FLOWS / 4);
+    expect(selectionSampleSize(6) * 6).toBeLessThanOrEqual(SELECTION_BUDGET_FLOWS);
+    expect(selectionSampleSize(100)).toBe(SELECTION_MIN_FLOWS);
+    // an explicit cap below the floor is kept (tests sample 40 flows)
+    expect(selectionSampleSize(10, 40)).toBe(40);
+  });
+});
 
 describe('apportion', () => {
   it('sums to the total, stays within one of the exact share, and gives nothing to zero weights', () => {
@@ -100,7 +113,8 @@ describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file i
     const scope = await workdirIdentity(wd);
     const base = { workdir: wd, config, executor, scope, realChunk: async (j: number) => chunkRealRows(real, summary, j) };
     const bytes = (r: GenerateStageResult) => r.candidates.map((c) => readFileSync(c.path).toString('base64'));
-    const small = await generateStage({ ...base, selectionSampleFlows: 40 });
+    // batches of 10 flows: the sample of 40 is the first four batches of each chunk's (shuffled) rows
+    const small = await generateStage({ ...base, selectionSampleFlows: 40, sampleBatch: 10, keepIntermediates: true });
     // read now: every generate run replaces <wd>/generate
     const smallBytes = bytes(small);
     // the fill snapped the port/protocol embeddings of the rows it kept to vocabulary vectors: the features were
@@ -138,7 +152,7 @@ describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file i
       expect(full.flows).toBe(c.flows);
     }
     // the same seed gives the same choice and bytes; the old way (every checkpoint in full) keeps all candidates
-    const again = await generateStage({ ...base, selectionSampleFlows: 40 });
+    const again = await generateStage({ ...base, selectionSampleFlows: 40, sampleBatch: 10 });
     expect(again.selection!.chunks.map((c) => c.ranking.best)).toEqual(sel.chunks.map((c) => c.ranking.best));
     expect(bytes(again)).toEqual(smallBytes);
     // flow ranges: a chunk split into jobs of 100 flows gives the bytes of one job per chunk (noise drawn per batch of 50)
@@ -162,9 +176,12 @@ describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file i
     // sampled in blocks of 1,000 rows (three calls, the last of 100): the same rows
     await generateChunkJob({ ...job, blockRows: 1000, attributesOnly: { out: 'generate/attr-only-blocks.f32' } }, { workdir: wd, threads: 1, progress: () => {} });
     expect(await readF32(join(wd, 'generate', 'attr-only-blocks.f32'))).toEqual(viaFull.attributesDiscrete);
-    const full = await generateStage({ ...base, selectOn: 'full' });
+    const full = await generateStage({ ...base, selectOn: 'full', sampleBatch: 10 });
     expect(full.selection).toBeUndefined();
     for (const c of small.chunks) expect(full.candidates.filter((x) => x.chunk === c.chunk).length).toBe(c.candidates);
+    // the chosen checkpoint's sample was reused as the first flows of its full candidate: the bytes of generating it whole
+    const fullBytes = new Map(full.candidates.map((c) => [`${c.chunk}/${c.iteration}`, readFileSync(c.path).toString('base64')]));
+    small.candidates.forEach((c, i) => expect(fullBytes.get(`${c.chunk}/${c.iteration}`)).toBe(smallBytes[i]));
     await executor.close();
   }, 180_000);
 });

@@ -184,10 +184,11 @@ function generationLine(r: RunResult): { text: string; json: Record<string, unkn
   const g = r.stages.find((s) => s.name === 'generate')?.outcome as GenerateStageResult | undefined;
   if (!g?.fill) return undefined;
   const f = g.fill;
-  const sel = g.selection ? `; checkpoints chosen on samples of up to ${g.selection.sampleFlows} flows per chunk` : '';
+  const used = g.selection ? Math.max(0, ...g.selection.chunks.map((c) => c.sampleFlows)) : 0;
+  const sel = g.selection && used > 0 ? `; checkpoints chosen on samples of up to ${used} flows per chunk and checkpoint` : '';
   return {
     text: `generation: ${f.unique} unique 5-tuples of ${f.asked} flows asked for (${(100 * f.share).toFixed(1)}%) in ${f.passes} sampling pass${f.passes === 1 ? '' : 'es'} (bound ${f.maxPasses})${sel}`,
-    json: { asked: f.asked, unique: f.unique, share: f.share, passes: f.passes, maxPasses: f.maxPasses, short: f.short, selectionSampleFlows: g.selection?.sampleFlows ?? null },
+    json: { asked: f.asked, unique: f.unique, share: f.share, passes: f.passes, maxPasses: f.maxPasses, short: f.short, selectionSampleFlows: g.selection ? used : null },
   };
 }
 
