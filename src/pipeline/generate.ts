@@ -783,7 +783,12 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   const dp = trained.some((t) => t.dpFlowCount !== undefined);
   const realStarts = dp
     ? trained.map((t) => Math.max(1, Math.round(t.dpFlowCount ?? 0)))
-    : await Promise.all(summary.chunks.map((k) => realStartingFlows(wd, k, A, tags)));
+    : await (async () => {
+        // one chunk's rows in memory at a time
+        const out: number[] = [];
+        for (const k of summary.chunks) out.push(await realStartingFlows(wd, k, A, tags));
+        return out;
+      })();
   const maxFill = dp ? 1 : Math.max(1, opts.maxFillPasses ?? MAX_FILL_PASSES);
   const asked = opts.flows !== undefined ? apportion(opts.flows, realStarts) : realStarts;
   // progress = finished jobs of the current phase
