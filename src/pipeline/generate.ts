@@ -45,7 +45,7 @@ export interface GenerateStageOptions {
   /** The workdir's identity (lease.ts workdirIdentity): scopes the job keys. */
   scope: string;
   device?: Device;
-  /** Total start flows to generate (default: as many as the real trace has); scales every chunk. */
+  /** Total start flows to generate (default: as many as the input has, held-out flows included); scales every chunk. */
   flows?: number;
   /** Passes over the trace's time span (≥ 1 when --duration asks for more than the input; default 1). */
   passes?: number;
@@ -77,7 +77,10 @@ export interface GenerateStageOptions {
 
 /** How the requested number of flows was reached: attributes sampled in passes until enough unique 5-tuples exist. */
 export interface FillReport {
-  /** Flows asked for (`--flows`, else the real trace's flows starting in each chunk, summed over time passes). */
+  /**
+   * Flows asked for (`--flows`, else the real trace's flows starting in each chunk, summed over time passes, scaled up
+   * by the input's flows over its trained ones when a share of the input was held out).
+   */
   asked: number;
   /** Unique 5-tuples (flows starting in their chunk) handed to feature generation. */
   unique: number;
@@ -790,7 +793,12 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
         return out;
       })();
   const maxFill = dp ? 1 : Math.max(1, opts.maxFillPasses ?? MAX_FILL_PASSES);
-  const asked = opts.flows !== undefined ? apportion(opts.flows, realStarts) : realStarts;
+  // without --flows, as many flows as the input has: a share held out of it for evaluation (preprocess.holdoutShare)
+  // is not trained on, but a user asking for a synthetic copy of a trace expects its size (a holdout file is not
+  // part of the input)
+  const h = summary.holdout;
+  const inputFlows = !dp && h?.source === 'flows' && h.flows > h.heldOutFlows ? Math.round((realStarts.reduce((a, b) => a + b, 0) * h.flows) / (h.flows - h.heldOutFlows)) : undefined;
+  const asked = opts.flows !== undefined ? apportion(opts.flows, realStarts) : inputFlows !== undefined ? apportion(inputFlows, realStarts) : realStarts;
   // progress = finished jobs of the current phase
   let phaseDone = 0;
   let phaseTotal = 0;

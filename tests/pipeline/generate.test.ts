@@ -86,7 +86,17 @@ describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file i
       const gen = m.stages.generate!.outcome as GenerateStageResult;
       const fill = gen.fill!;
       if (flows) expect(fill.asked).toBe(flows);
-      else expect(fill.asked).toBeGreaterThan(500); // the real flows starting in their chunk (~1k records)
+      else {
+        expect(fill.asked).toBeGreaterThan(500); // the real flows starting in their chunk (~1k records)
+        // the held-out share of the input counts too: the output has the input's size, not the training part's
+        const h = (await loadPreprocessSummary(wd)).holdout;
+        expect(h?.source).toBe('flows');
+        if (h?.source === 'flows') {
+          expect(h.heldOutFlows).toBeGreaterThan(0);
+          expect(fill.asked / h.flows).toBeGreaterThan(0.95);
+          expect(fill.asked / h.flows).toBeLessThan(1.05);
+        }
+      }
       expect(fill.chunks.reduce((a, c) => a + c.asked, 0)).toBe(fill.asked);
       expect(fill.unique).toBeLessThanOrEqual(fill.asked);
       expect(fill.share).toBeCloseTo(fill.unique / fill.asked, 12);
