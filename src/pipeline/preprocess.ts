@@ -167,18 +167,20 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessRes
     const view = recordView(table);
     const p = cfg.preprocess;
     opts.onProgress?.('chunk', 0, p.nChunks);
-    const plan = planChunks(view, {
-      nChunks: p.nChunks,
-      chunking: p.chunking,
-      maxFlowLen: p.maxFlowLen,
-      longFlows: p.longFlows,
-      emptyChunks: p.emptyChunks,
-      ...(cfg.global.dp ? { fixedRangeUs: [p.dpRanges.startTimeUs!, p.dpRanges.endTimeUs!] as [number, number] } : {}),
-    });
+    const planWith = (maxFlowLen: number | null): ReturnType<typeof planChunks> =>
+      planChunks(view, {
+        nChunks: p.nChunks,
+        chunking: p.chunking,
+        maxFlowLen,
+        longFlows: p.longFlows,
+        emptyChunks: p.emptyChunks,
+        ...(cfg.global.dp ? { fixedRangeUs: [p.dpRanges.startTimeUs!, p.dpRanges.endTimeUs!] as [number, number] } : {}),
+      });
+    let plan = planWith(p.maxFlowLen);
     if (plan.chunks.length === 0) throw new ConfigError('no chunk holds any record after chunking', 'preprocess.nChunks');
     if (opts.requireAllChunks && plan.chunks.length < p.nChunks) throw tooManyChunksError(cfg, plan.chunks.map((c) => c.index), heldOut);
     const sampleLen = cfg.model.sampleLen;
-    const T = paddedLength(cfg.preprocess.maxFlowLen ?? plan.maxLen, sampleLen);
+    let T = paddedLength(cfg.preprocess.maxFlowLen ?? plan.maxLen, sampleLen);
     opts.onProgress?.('fit', 0, 1);
     const set = fitEncoders(view, cfg);
     const notices = [...readWarnings];
@@ -189,11 +191,26 @@ export async function preprocess(opts: PreprocessOptions): Promise<PreprocessRes
     // dense feature tensors: refuse before allocating something the machine cannot hold
     let totalFlows = 0;
     for (const c of plan.chunks) totalFlows = Math.max(totalFlows, c.flowKeyIds.length);
-    const mb = (totalFlows * T * layout.featureDim * 4) / 2 ** 20;
+    let mb = (totalFlows * T * layout.featureDim * 4) / 2 ** 20;
+    // the longest length (a multiple of model.sampleLen) whose dense tensors fit
+    const fits = Math.floor((p.maxTensorMB * 2 ** 20) / (Math.max(1, totalFlows) * layout.featureDim * 4) / sampleLen) * sampleLen;
+    if (mb > p.maxTensorMB && p.maxFlowLen === null && !cfg.global.dp && fits >= sampleLen) {
+      // no length configured (the netflow preset: every flow whole, as NetShare's camera-ready code) but the longest
+      // flow would not fit: the longest length that does, the longer flows cut as preprocess.longFlows says
+      const longest = plan.maxLen;
+      plan = planWith(fits);
+      T = paddedLength(fits, sampleLen);
+      notices.push(
+        `preprocess.maxFlowLen chosen as ${fits} records (longer flows ${p.longFlows === 'drop' ? 'dropped' : 'truncated'}): the longest flow has ${longest}, and the largest chunk's ${totalFlows} flows × ${paddedLength(longest, sampleLen)} records × ${layout.featureDim} features would need ${mb.toFixed(0)} MB dense, over preprocess.maxTensorMB (${p.maxTensorMB} MB); set --max-flow-len or preprocess.maxTensorMB to choose otherwise`,
+      );
+      totalFlows = 0;
+      for (const c of plan.chunks) totalFlows = Math.max(totalFlows, c.flowKeyIds.length);
+      mb = (totalFlows * T * layout.featureDim * 4) / 2 ** 20;
+    }
     if (mb > p.maxTensorMB) {
       throw new ConfigError(
         expected(
-          `a maximum flow length that keeps the feature tensors under preprocess.maxTensorMB (${p.maxTensorMB} MB; the largest chunk's ${totalFlows} flows × T ${T} × F ${layout.featureDim} would need ${mb.toFixed(0)} MB dense)`,
+          `a maximum flow length that keeps the feature tensors under preprocess.maxTensorMB (${p.maxTensorMB} MB; the largest chunk's ${totalFlows} flows × T ${T} × F ${layout.featureDim} would need ${mb.toFixed(0)} MB dense${fits >= sampleLen ? `; ${fits} records fit` : ''})`,
           'preprocess.maxFlowLen',
           p.maxFlowLen,
         ),
