@@ -123,6 +123,7 @@ export interface GenerateStageResult {
   fill?: FillReport;
   /** Checkpoints chosen on samples (absent when every checkpoint was generated in full for postprocess to rank). */
   selection?: { on: 'sample'; sampleFlows: number; chunks: SampleSelection[] };
+  /** Wall seconds per step; `merge` includes the sample jobs that ran beside the serial unique jobs, `select` the rest. */
   seconds: { attributes: number; merge: number; features: number; select?: number };
 }
 
@@ -880,6 +881,74 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   }
   const t1 = performance.now();
 
+  // 3. (set up here, run as the chunks' rows are ready) the checkpoint of each chunk, chosen on a sample of its merged
+  //    rows (pass 0; the first rows of its file, which the unique job shuffled): every checkpoint's features for the
+  //    sample, ranked as postprocess ranks full candidates. The sample (selectionSampleSize: smaller as checkpoints
+  //    grow) is the chosen candidate's first flow range, or its whole when the chunk's rows all fit (same rows, same
+  //    seed, same noise streams). A chunk's sample jobs run beside the next chunk's unique job (that chain is serial).
+  const featureSeed = (k: number, pass: number, iteration: number): number => seed * 7919 + 31 * k + 100_003 * pass + 7 * iteration + 2;
+  const onSample = opts.realChunk !== undefined && (opts.selectOn ?? 'sample') === 'sample';
+  const sampleFlows = Math.max(1, opts.selectionSampleFlows ?? SELECTION_SAMPLE_FLOWS);
+  const chosen = summary.chunks.map((_, j) => trained[j]!.checkpoints.map((c) => c.iteration));
+  // per chunk and chosen checkpoint: its selection sample, the first `rows` rows of the full candidate (all when equal to the chunk's)
+  const reused = new Map<string, { path: string; records: number; flows: number; duplicateFlows: number; rows: number }>();
+  const sampleBatch = opts.sampleBatch ?? SAMPLE_BATCH;
+  const batchParam = opts.sampleBatch !== undefined ? { batch: sampleBatch } : {};
+  const selections: SampleSelection[] = [];
+  const selSet = onSample ? selectionMetrics(opts.config) : undefined;
+  type SampleOut = { path: string; records: number; flows: number; duplicateFlows: number };
+  /** Chunk j's selection-sample jobs, one per checkpoint, once its merged rows are known (none: nothing to choose). */
+  const selectionJobs = (j: number): Job[] => {
+    const k = summary.chunks[j]!;
+    const cks = trained[j]!.checkpoints;
+    const n = merged[j]![0]!;
+    // one checkpoint, DP (the last one, as NetShare) or no rows: nothing to choose
+    if (!onSample) return [];
+    if (cks.length <= 1 || opts.config.global.dp || n === 0) {
+      chosen[j] = cks.length > 0 ? [cks.at(-1)!.iteration] : [];
+      return [];
+    }
+    // the first rows of the chunk's file, whole generator batches (the unique job wrote the rows in a seeded random
+    // order): the chosen checkpoint's sample is then the first flow range of its full candidate, generated once
+    const cap = selectionSampleSize(cks.length, sampleFlows);
+    const size = cap >= n ? n : Math.min(n, Math.max(sampleBatch, Math.floor(cap / sampleBatch) * sampleBatch));
+    return cks.map((ck) =>
+      job(`generate/select/chunk-${k}/ckpt-${ck.iteration}`, {
+        chunk: k, pass: 0, checkpoint: rel(ck.path), iteration: ck.iteration, seed: featureSeed(k, 0, ck.iteration), device, attrFile: rel(attrCleanPath(wd, k, 0)),
+        ...batchParam,
+        ...(size < n ? { range: { from: 0, to: size }, out: rel(selectionCandidatePath(wd, k, ck.iteration)) } : {}),
+      }),
+    );
+  };
+  /** Rank chunk j's samples (`results` of its selectionJobs, in order) and keep the choice. */
+  const rankSamples = async (j: number, jobs: Job[], results: SampleOut[]): Promise<void> => {
+    const k = summary.chunks[j]!;
+    const n = merged[j]![0]!;
+    const size = (jobs[0]!.params as unknown as GenerateChunkParams).range?.to ?? n;
+    const mine = jobs.map((jb, i) => ({ iteration: (jb.params as unknown as GenerateChunkParams).iteration, path: inWorkdir(wd, results[i]!.path), r: results[i]! }));
+    const ranking = await rankChunkCandidates(k, await opts.realChunk!(j), summary.recordRangesUs[j]!, mine, selSet!, opts.config.global.dp !== false);
+    selections.push({ chunk: k, flows: n, sampleFlows: size, ranking, candidates: mine.map((c) => ({ iteration: c.iteration, path: c.path })) });
+    chosen[j] = [ranking.best];
+    reused.set(`${k}/${ranking.best}`, { ...mine.find((c) => c.iteration === ranking.best)!.r, rows: size });
+  };
+  /** Sample jobs waiting to run, per chunk, and the runner that ranks them when done. */
+  let pendingSelect: { j: number; jobs: Job[] }[] = [];
+  const runWithSelect = async (phase: Job[]): Promise<unknown[]> => {
+    const carried = pendingSelect;
+    pendingSelect = [];
+    const rs = await runPhase([...phase, ...carried.flatMap((c) => c.jobs)]);
+    let at = phase.length;
+    for (const c of carried) {
+      await rankSamples(c.j, c.jobs, rs.slice(at, at + c.jobs.length) as SampleOut[]);
+      at += c.jobs.length;
+    }
+    return rs.slice(0, phase.length);
+  };
+  const queueSelect = (j: number): void => {
+    const jobs = selectionJobs(j);
+    if (jobs.length > 0) pendingSelect.push({ j, jobs });
+  };
+
   // 2. merge by flow tags (cheap, in the driver), then drop 5-tuples repeated across chunks (a start equal to a
   //    continuation from an earlier chunk; jobs, as decoding is not cheap)
   const merged: number[][] = summary.chunks.map(() => []);
@@ -888,10 +957,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   if (tags) {
     // chunk by chunk (every pass at once): a start is checked against the starts of the chunks before it, so a 5-tuple
     // is one flow over the whole trace (FirstOfTuples.select)
-    const uniqueJobs: Job[] = [];
-    const ur: { merged: number; unique: number; starts: number }[] = [];
     const startsPath = (k: number, pass: number): string => join(generateRoot(wd), 'attr-clean', `chunk-${k}-p${pass}-starts.nstable`);
-    const merges: Map<number, Float32Array>[] = [];
     for (let pass = 0; pass < passes; pass++) {
       // mergeByFlowTags from files to files (attr-files.ts: the same rows, one chunk in memory)
       await mergeByFlowTagsFiles(summary.chunks.map((k) => ({ chunk: k, ...accepted.get(`${k}/${pass}`)! })), A, tags, (k) => attrMergedPath(wd, k, pass));
@@ -908,15 +974,13 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
           },
         }));
       }
-      uniqueJobs.push(...phase);
-      ur.push(...((await runPhase(phase)) as { merged: number; unique: number; starts: number }[]));
+      for (const x of (await runWithSelect(phase)) as { merged: number; unique: number; starts: number }[]) {
+        merged[j]!.push(x.unique);
+        duplicates[j]!.push(x.merged - x.unique);
+        uniqueStarts[j]!.push(x.starts);
+      }
+      queueSelect(j);
     }
-    ur.forEach((x, i) => {
-      const j = summary.chunks.indexOf((uniqueJobs[i]!.params as unknown as GenerateChunkParams).chunk);
-      merged[j]!.push(x.unique);
-      duplicates[j]!.push(x.merged - x.unique);
-      uniqueStarts[j]!.push(x.starts);
-    });
   } else {
     for (let pass = 0; pass < passes; pass++) {
       for (const [j, k] of summary.chunks.entries()) {
@@ -927,6 +991,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
         uniqueStarts[j]!.push(rows);
       }
     }
+    summary.chunks.forEach((_, j) => queueSelect(j));
   }
   // the accepted and merged rows are spent: the features are conditioned on attr-clean
   if (!opts.keepIntermediates) await Promise.all(['attr-raw', 'attr-accepted', 'attr-merged'].map((d) => rm(join(generateRoot(wd), d), { recursive: true, force: true })));
@@ -945,53 +1010,8 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   };
   const t2 = performance.now();
 
-  // 3. the checkpoint of each chunk, chosen on a sample of its merged rows (pass 0; the first rows of its file, which the
-  //    unique job shuffled): every checkpoint's features for the sample, ranked as postprocess ranks full candidates.
-  //    The sample (selectionSampleSize: smaller as checkpoints grow) is the chosen candidate's first flow range, or its
-  //    whole when the chunk's rows all fit (same rows, same seed, same noise streams).
-  const featureSeed = (k: number, pass: number, iteration: number): number => seed * 7919 + 31 * k + 100_003 * pass + 7 * iteration + 2;
-  const onSample = opts.realChunk !== undefined && (opts.selectOn ?? 'sample') === 'sample';
-  const sampleFlows = Math.max(1, opts.selectionSampleFlows ?? SELECTION_SAMPLE_FLOWS);
-  const chosen = summary.chunks.map((_, j) => trained[j]!.checkpoints.map((c) => c.iteration));
-  // per chunk and chosen checkpoint: its selection sample, the first `rows` rows of the full candidate (all when equal to the chunk's)
-  const reused = new Map<string, { path: string; records: number; flows: number; duplicateFlows: number; rows: number }>();
-  const sampleBatch = opts.sampleBatch ?? SAMPLE_BATCH;
-  const batchParam = opts.sampleBatch !== undefined ? { batch: sampleBatch } : {};
-  const selections: SampleSelection[] = [];
-  if (onSample) {
-    const selSet = selectionMetrics(opts.config);
-    const sampleJobs: Job[] = [];
-    const plan: { j: number; k: number; n: number; size: number }[] = [];
-    for (const [j, k] of summary.chunks.entries()) {
-      const cks = trained[j]!.checkpoints;
-      const n = merged[j]![0]!;
-      // one checkpoint, DP (the last one, as NetShare) or no rows: nothing to choose
-      if (cks.length <= 1 || opts.config.global.dp || n === 0) {
-        chosen[j] = cks.length > 0 ? [cks.at(-1)!.iteration] : [];
-        continue;
-      }
-      // the first rows of the chunk's file, whole generator batches (the unique job wrote the rows in a seeded random
-      // order): the chosen checkpoint's sample is then the first flow range of its full candidate, generated once
-      const cap = selectionSampleSize(cks.length, sampleFlows);
-      const size = cap >= n ? n : Math.min(n, Math.max(sampleBatch, Math.floor(cap / sampleBatch) * sampleBatch));
-      plan.push({ j, k, n, size });
-      for (const ck of cks) {
-        sampleJobs.push(job(`generate/select/chunk-${k}/ckpt-${ck.iteration}`, {
-          chunk: k, pass: 0, checkpoint: rel(ck.path), iteration: ck.iteration, seed: featureSeed(k, 0, ck.iteration), device, attrFile: rel(attrCleanPath(wd, k, 0)),
-          ...batchParam,
-          ...(size < n ? { range: { from: 0, to: size }, out: rel(selectionCandidatePath(wd, k, ck.iteration)) } : {}),
-        }));
-      }
-    }
-    const sr = (await runPhase(sampleJobs)) as { path: string; records: number; flows: number; duplicateFlows: number }[];
-    for (const p of plan) {
-      const mine = sampleJobs.flatMap((jb, i) => ((jb.params as unknown as GenerateChunkParams).chunk === p.k ? [{ iteration: (jb.params as unknown as GenerateChunkParams).iteration, path: inWorkdir(wd, sr[i]!.path), r: sr[i]! }] : []));
-      const ranking = await rankChunkCandidates(p.k, await opts.realChunk!(p.j), summary.recordRangesUs[p.j]!, mine, selSet, opts.config.global.dp !== false);
-      selections.push({ chunk: p.k, flows: p.n, sampleFlows: p.size, ranking, candidates: mine.map((c) => ({ iteration: c.iteration, path: c.path })) });
-      chosen[p.j] = [ranking.best];
-      reused.set(`${p.k}/${ranking.best}`, { ...mine.find((c) => c.iteration === ranking.best)!.r, rows: p.size });
-    }
-  }
+  // 3. the sample jobs not run yet (the last chunk's; every chunk's without flow tags)
+  if (pendingSelect.length > 0) await runWithSelect([]);
   const t3 = performance.now();
 
   // 4. features of the chosen checkpoint (every checkpoint without a choice here), conditioned on the merged rows, after
