@@ -227,6 +227,14 @@ export const postprocessSchema = z.strictObject({
    */
   featureCategoricals: z.enum(['argmax', 'sample']).default('argmax'),
   /**
+   * Where a generated flow ends: `"argmax"` (default, NetShare: the first record whose gen flag's arg-max is "end") or
+   * `"sample"`: each record's "end" drawn from the flag's softmax (src/model/postprocess.ts sampleStoppingRule; a stream
+   * per batch of flows, like the noise). The LSTM does not see its own outputs, so the draw changes only where the
+   * written flow stops. At few iterations the arg-max ended nearly every UGR16 flow after one record. Part of the
+   * generate stage's fingerprint.
+   */
+  stopFlag: z.enum(['argmax', 'sample']).default('argmax'),
+  /**
    * Generated flows whose 5-tuple is a training flow's: `"keep"` (default, NetShare) or `"reject"`: the fill treats the
    * training 5-tuples as taken and samples on until the asked number of new ones exists, so no synthetic 5-tuple is a
    * verbatim copy of a training one (a model trained to its budget memorises the frequent service-to-service tuples:

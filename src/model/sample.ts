@@ -4,7 +4,7 @@ import { createSession, ort, type Device } from '../runtime/session.js';
 import type { Checkpoint } from './checkpoint.js';
 import { attributeGeneratorOnnx, generatorOnnx } from './graphs.js';
 import { layoutWidth, type ModelLayout } from './layout.js';
-import { applyStoppingRule } from './postprocess.js';
+import { applyStoppingRule, sampleStoppingRule } from './postprocess.js';
 import { Rng } from '../core/rng.js';
 import { checkpointMeta } from './train.js';
 import type { ModelConfig } from './config.js';
@@ -27,6 +27,12 @@ export interface SampleOptions {
    * its own equals the same rows of the whole sample, however the ranges are cut.
    */
   firstFlow?: number;
+  /**
+   * How a flow's end is read from its records' gen flags: `"argmax"` (default; NetShare, and the generator graph's own
+   * mask) or `"sample"`, drawn from the flag's softmax (postprocess.stopFlag; sampleStoppingRule), from a stream per
+   * batch of flows like the noise, so a flow range sampled on its own gives the same lengths.
+   */
+  stop?: 'argmax' | 'sample';
 }
 
 export interface SampleResult {
@@ -101,11 +107,18 @@ export async function sample(opts: SampleOptions): Promise<SampleResult> {
       attributes.set(out['attributes']!.data as Float32Array, at * A);
       attributesDiscrete.set(out['attributes_discrete']!.data as Float32Array, at * A);
       // Stopping rule per batch (no [n, T, F + 2] buffer for the whole sample).
-      const stopped = applyStoppingRule(out['features']!.data as Float32Array, m, T, F);
-      const graphMask = out['gen_flags']!.data as Float32Array;
-      // The rule the training graphs apply in-graph and the TS rule must agree record for record.
-      for (let i = 0; i < m * T; i++) {
-        if (graphMask[i] !== stopped.genFlags[i]) throw new InternalError(`stopping rule mismatch at flow ${at + Math.floor(i / T)}, record ${i % T}`);
+      const raw = out['features']!.data as Float32Array;
+      let stopped;
+      if (opts.stop === 'sample') {
+        const draws = Rng.forPurpose(seed, `sample/stop/${b}`).uniforms(m * T);
+        stopped = sampleStoppingRule(raw, m, T, F, (i, t) => draws[i * T + t]!);
+      } else {
+        stopped = applyStoppingRule(raw, m, T, F);
+        const graphMask = out['gen_flags']!.data as Float32Array;
+        // The rule the training graphs apply in-graph and the TS rule must agree record for record.
+        for (let i = 0; i < m * T; i++) {
+          if (graphMask[i] !== stopped.genFlags[i]) throw new InternalError(`stopping rule mismatch at flow ${at + Math.floor(i / T)}, record ${i % T}`);
+        }
       }
       features.set(stopped.features, at * T * F);
       genFlags.set(stopped.genFlags, at * T);

@@ -192,6 +192,8 @@ export interface GenerateChunkParams {
   categoricals?: 'sample';
   /** postprocess.featureCategoricals "sample": softmax feature heads drawn from the softmax at decode (categoricals.ts). */
   featureCategoricals?: 'sample';
+  /** postprocess.stopFlag "sample": a flow's end drawn from its gen flags' softmax (model/postprocess.ts sampleStoppingRule). */
+  stopFlag?: 'sample';
   /**
    * postprocess.trainingTuples "reject": the table file of the training flows' 5-tuples (one record each); the fill
    * treats them as taken, so no generated flow repeats a training 5-tuple verbatim.
@@ -220,6 +222,7 @@ export const generateChunkParamsSchema = z.strictObject({
   flowStartBin: z.literal('sample').optional(),
   categoricals: z.literal('sample').optional(),
   featureCategoricals: z.literal('sample').optional(),
+  stopFlag: z.literal('sample').optional(),
   trainingTuples: relPath.optional(),
 });
 
@@ -611,8 +614,8 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
   const modelRows = given !== undefined && p.flowStartBin === 'sample' ? argmaxBins(given, await loadLayout(wd)) : given;
   const s =
     modelRows !== undefined
-      ? await sample({ checkpoint, givenAttributes: modelRows, seed: p.seed, device: p.device, threads: ctx.threads, ...batch })
-      : await sample({ checkpoint, n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads, ...batch });
+      ? await sample({ checkpoint, givenAttributes: modelRows, seed: p.seed, device: p.device, threads: ctx.threads, ...batch, ...(p.stopFlag ? { stop: p.stopFlag } : {}) })
+      : await sample({ checkpoint, n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads, ...batch, ...(p.stopFlag ? { stop: p.stopFlag } : {}) });
   const T = s.layout.maxLen;
   const encoders: EncoderSet = await loadEncoders(wd);
   // the decode policies hash the given rows: the same rows the fill passes deduplicated on
@@ -820,12 +823,13 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   // the decode policies every job applies; the port range is computed here once (it reads every chunk's ports)
   const rangeFile = opts.config.postprocess.ephemeralPorts === 'range' ? await writePortRange(wd, summary.chunks, layout) : undefined;
   const tuplesFile = opts.config.postprocess.trainingTuples === 'reject' ? await writeTrainingTuples(wd, summary.chunks, layout) : undefined;
-  const policy: Pick<GenerateChunkParams, 'portRange' | 'flowStartBin' | 'categoricals' | 'featureCategoricals' | 'trainingTuples'> = {
+  const policy: Pick<GenerateChunkParams, 'portRange' | 'flowStartBin' | 'categoricals' | 'featureCategoricals' | 'stopFlag' | 'trainingTuples'> = {
     ...(rangeFile !== undefined ? { portRange: rel(rangeFile) } : {}),
     ...(tuplesFile !== undefined ? { trainingTuples: rel(tuplesFile) } : {}),
     ...(opts.config.postprocess.flowStartBin === 'sample' ? { flowStartBin: 'sample' } : {}),
     ...(opts.config.postprocess.attributeCategoricals === 'sample' ? { categoricals: 'sample' } : {}),
     ...(opts.config.postprocess.featureCategoricals === 'sample' ? { featureCategoricals: 'sample' } : {}),
+    ...(opts.config.postprocess.stopFlag === 'sample' ? { stopFlag: 'sample' } : {}),
   };
   const job = (id: string, params: GenerateChunkParams): Job => ({ id, kind: 'generate-chunk', params: { ...params, ...policy } as unknown as Record<string, unknown>, workdir: wd, scope });
   const t0 = performance.now();

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { ConfigError, InputError } from '../../src/errors.js';
 import { parseModelConfig, presetModelConfig } from '../../src/model/config.js';
 import { validateLayout, validateTensors, withGenFlag, type ModelLayout } from '../../src/model/layout.js';
-import { applyStoppingRule, discreteCopy, stopMask } from '../../src/model/postprocess.js';
+import { applyStoppingRule, discreteCopy, sampleStoppingRule, stopMask } from '../../src/model/postprocess.js';
 import { CHECKPOINT_VERSION, decodeCheckpoint, encodeCheckpoint } from '../../src/model/checkpoint.js';
 import { latestCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint } from '../../src/pipeline/checkpoints.js';
 import { asCheckpointVersion1 } from './synthetic.js';
@@ -92,6 +92,26 @@ describe('stopping rule', () => {
     expect(Array.from(s.genFlags)).toEqual([1, 1, 0, 1, 1, 1]);
     expect(Array.from(s.features)).toEqual([0.1, 0.2, 0, 0.4, 0.5, 0.6].map((v) => Math.fround(v)));
     expect(stopMask(raw, 2, 3, 1)).toEqual(s.genFlags);
+  });
+  it('sampled: a record ends the flow when its draw is under the flag\'s share of "end"', () => {
+    const raw = Float32Array.from([0.1, 0.9, 0.1, 0.2, 0.3, 0.7, 0.3, 0.9, 0.1, 0.4, 0.6, 0.4, 0.5, 0.6, 0.4, 0.6, 0.6, 0.4]);
+    // draws above every "end" share: no flow ends before T; under them: each ends at its first record
+    expect(Array.from(sampleStoppingRule(raw, 2, 3, 1, () => 0.99).lengths)).toEqual([3, 3]);
+    const first = sampleStoppingRule(raw, 2, 3, 1, () => 0.05);
+    expect(Array.from(first.lengths)).toEqual([1, 1]);
+    expect(Array.from(first.genFlags)).toEqual([1, 0, 0, 1, 0, 0]);
+    expect(Array.from(first.features)).toEqual([0.1, 0, 0, 0.4, 0, 0].map((v) => Math.fround(v)));
+    // a 0.25 share of "end" at every record: lengths are geometric (mean 4 before the cut at T = 40)
+    const n = 4000;
+    const T = 40;
+    const r = new Float32Array(n * T * 3);
+    for (let i = 0; i < n * T; i++) r.set([0.5, 0.75, 0.25], i * 3);
+    let x = 12345;
+    const u = (): number => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const lens = sampleStoppingRule(r, n, T, 1, u).lengths;
+    const mean = lens.reduce((a, b) => a + b, 0) / n;
+    expect(mean).toBeGreaterThan(3.7);
+    expect(mean).toBeLessThan(4.3);
   });
   it('discrete copy: one-hot argmax for softmax heads, raw for continuous', () => {
     const a = Float32Array.from([0.2, 0.5, 0.3, 0.77, 0.6, 0.1, 0.3, 0.12]);
