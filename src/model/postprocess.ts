@@ -19,26 +19,7 @@ export interface StoppedFeatures {
  * "continue", as argmax returns the first maximum.
  */
 export function applyStoppingRule(raw: Float32Array, n: number, T: number, F: number): StoppedFeatures {
-  const F2 = F + 2;
-  if (raw.length !== n * T * F2) throw new RangeError(`applyStoppingRule: expected ${n * T * F2} values, got ${raw.length}`);
-  const features = new Float32Array(n * T * F);
-  const genFlags = new Float32Array(n * T);
-  const lengths = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let t = 0;
-    for (; t < T; t++) {
-      const src = (i * T + t) * F2;
-      const dst = (i * T + t) * F;
-      for (let k = 0; k < F; k++) features[dst + k] = raw[src + k]!;
-      genFlags[i * T + t] = 1;
-      if (raw[src + F + 1]! > raw[src + F]!) {
-        t++;
-        break;
-      }
-    }
-    lengths[i] = t;
-  }
-  return { features, genFlags, lengths };
+  return cutFlows(raw, n, T, F, 'applyStoppingRule', (_i, _t, src) => raw[src + F + 1]! > raw[src + F]!);
 }
 
 /**
@@ -48,8 +29,17 @@ export function applyStoppingRule(raw: Float32Array, n: number, T: number, F: nu
  * nearly every flow after one record (UGR16 day, 924 iterations: 1.0007 records per flow, the real 1.30).
  */
 export function sampleStoppingRule(raw: Float32Array, n: number, T: number, F: number, u: (i: number, t: number) => number): StoppedFeatures {
+  return cutFlows(raw, n, T, F, 'sampleStoppingRule', (i, t, src) => {
+    const go = raw[src + F]!;
+    const end = raw[src + F + 1]!;
+    return u(i, t) < (go + end > 0 ? end / (go + end) : 0.5);
+  });
+}
+
+/** The records of each flow up to the first one `ends` (inclusive) says is its last; the flag dims dropped. */
+function cutFlows(raw: Float32Array, n: number, T: number, F: number, name: string, ends: (i: number, t: number, src: number) => boolean): StoppedFeatures {
   const F2 = F + 2;
-  if (raw.length !== n * T * F2) throw new RangeError(`sampleStoppingRule: expected ${n * T * F2} values, got ${raw.length}`);
+  if (raw.length !== n * T * F2) throw new RangeError(`${name}: expected ${n * T * F2} values, got ${raw.length}`);
   const features = new Float32Array(n * T * F);
   const genFlags = new Float32Array(n * T);
   const lengths = new Int32Array(n);
@@ -60,10 +50,7 @@ export function sampleStoppingRule(raw: Float32Array, n: number, T: number, F: n
       const dst = (i * T + t) * F;
       for (let k = 0; k < F; k++) features[dst + k] = raw[src + k]!;
       genFlags[i * T + t] = 1;
-      const go = raw[src + F]!;
-      const end = raw[src + F + 1]!;
-      const pEnd = go + end > 0 ? end / (go + end) : 0.5;
-      if (u(i, t) < pEnd) {
+      if (ends(i, t, src)) {
         t++;
         break;
       }
