@@ -181,48 +181,56 @@ export class BullMQExecutor implements Executor {
     const root = resolve(this.opts.workdirRoot);
     const waits: Promise<JobResult>[] = [];
     const scopes = new Set(jobs.map((j) => j.scope));
-    for (const job of jobs) {
-      const rel = relative(root, resolve(job.workdir));
-      if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
-        throw new ConfigError(`the workdir ${job.workdir} is not inside the workdir root ${root}: pass --workdir-root <the folder the workers mount it under>`, 'workdir-root');
+    try {
+      for (const job of jobs) {
+        const rel = relative(root, resolve(job.workdir));
+        if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+          throw new ConfigError(`the workdir ${job.workdir} is not inside the workdir root ${root}: pass --workdir-root <the folder the workers mount it under>`, 'workdir-root');
+        }
+        const device = (job.params.device === 'cuda' ? 'cuda' : 'cpu') as QueueDevice;
+        const queue = await this.queueFor(device);
+        if (waits.length === 0) {
+          // a new run of this workdir: forget an earlier run's cancellation
+          const client = await queue.client;
+          for (const s of scopes) await client.del(cancelKey(s));
+        }
+        const key = jobKey(job);
+        const data: QueuedJob = {
+          v: 1,
+          id: job.id,
+          kind: job.kind,
+          params: job.params,
+          workdir: rel.split(sep).join('/'),
+          scope: job.scope,
+          versions: this.versions,
+          timeoutMs: (this.opts.jobTimeoutS ?? 0) * 1000,
+        };
+        const existing = (await queue.getJob(key)) as BullJob<QueuedJob> | undefined;
+        let enqueuedAt = Date.now();
+        if (existing) {
+          const state = await existing.getState();
+          if (state === 'completed' || state === 'failed') await existing.remove();
+          else enqueuedAt = existing.timestamp; // still queued or running (a restarted driver): wait for it
+        }
+        // pending before the add: an idle worker can take the job, and its 'active' event (onStart) arrive, before add() returns
+        waits.push(new Promise<JobResult>((resolvePending) => this.pending.set(key, { job, key, queue, enqueuedAt, started: false, resolve: resolvePending })));
+        if (!existing || (await queue.getJob(key)) === undefined) {
+          const maxAttempts = Math.max(1, this.opts.maxAttempts ?? 3);
+          const baseMs = this.opts.retryBaseMs ?? 1000;
+          await queue.add(job.id, data, {
+            jobId: key,
+            attempts: maxAttempts,
+            backoff: { type: 'exponential', delay: baseMs },
+            removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
+            removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+          });
+        }
       }
-      const device = (job.params.device === 'cuda' ? 'cuda' : 'cpu') as QueueDevice;
-      const queue = await this.queueFor(device);
-      if (waits.length === 0) {
-        // a new run of this workdir: forget an earlier run's cancellation
-        const client = await queue.client;
-        for (const s of scopes) await client.del(cancelKey(s));
-      }
-      const key = jobKey(job);
-      const data: QueuedJob = {
-        v: 1,
-        id: job.id,
-        kind: job.kind,
-        params: job.params,
-        workdir: rel.split(sep).join('/'),
-        scope: job.scope,
-        versions: this.versions,
-        timeoutMs: (this.opts.jobTimeoutS ?? 0) * 1000,
-      };
-      const existing = (await queue.getJob(key)) as BullJob<QueuedJob> | undefined;
-      let enqueuedAt = Date.now();
-      if (existing) {
-        const state = await existing.getState();
-        if (state === 'completed' || state === 'failed') await existing.remove();
-        else enqueuedAt = existing.timestamp; // still queued or running (a restarted driver): wait for it
-      }
-      if (!existing || (await queue.getJob(key)) === undefined) {
-        const maxAttempts = Math.max(1, this.opts.maxAttempts ?? 3);
-        const baseMs = this.opts.retryBaseMs ?? 1000;
-        await queue.add(job.id, data, {
-          jobId: key,
-          attempts: maxAttempts,
-          backoff: { type: 'exponential', delay: baseMs },
-          removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
-          removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
-        });
-      }
-      waits.push(new Promise<JobResult>((resolvePending) => this.pending.set(key, { job, key, queue, enqueuedAt, started: false, resolve: resolvePending })));
+    } catch (err) {
+      // nothing is waited for: the next call must not find this one's entries
+      this.pending.clear();
+      this.events = undefined;
+      throw err;
     }
     this.poller = setInterval(() => void this.pollAll(), this.opts.pollMs ?? 1000);
     let onAbort: (() => void) | undefined;
