@@ -634,18 +634,24 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
 
 /** The rows of `blocks` ([·, A] each) appended to `out` in a random order drawn from `seed`, `rowsPerWrite` at a time. */
 async function appendShuffled(out: F32Appender, blocks: Float32Array[], A: number, seed: number, rowsPerWrite: number): Promise<void> {
+  // the block and the row in it of every row, by its index over all blocks
   const n = blocks.reduce((a, b) => a + b.length / A, 0);
-  const where: { block: number; row: number }[] = [];
-  blocks.forEach((b, i) => {
-    for (let r = 0; r < b.length / A; r++) where.push({ block: i, row: r });
+  const blockOf = new Uint32Array(n);
+  const rowOf = new Uint32Array(n);
+  let i = 0;
+  blocks.forEach((b, k) => {
+    for (let r = 0; r < b.length / A; r++, i++) {
+      blockOf[i] = k;
+      rowOf[i] = r;
+    }
   });
-  const order = Rng.forPurpose(seed, 'generate/unique-order').shuffle(Uint32Array.from({ length: n }, (_, i) => i));
+  const order = Rng.forPurpose(seed, 'generate/unique-order').shuffle(Uint32Array.from({ length: n }, (_, j) => j));
   for (let at = 0; at < n; at += rowsPerWrite) {
     const m = Math.min(rowsPerWrite, n - at);
     const buf = new Float32Array(m * A);
-    for (let i = 0; i < m; i++) {
-      const w = where[order[at + i]!]!;
-      buf.set(blocks[w.block]!.subarray(w.row * A, (w.row + 1) * A), i * A);
+    for (let j = 0; j < m; j++) {
+      const w = order[at + j]!;
+      buf.set(blocks[blockOf[w]!]!.subarray(rowOf[w]! * A, (rowOf[w]! + 1) * A), j * A);
     }
     await out.append(buf);
   }
@@ -895,12 +901,13 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   const sampleFlows = Math.max(1, opts.selectionSampleFlows ?? SELECTION_SAMPLE_FLOWS);
   const chosen = summary.chunks.map((_, j) => trained[j]!.checkpoints.map((c) => c.iteration));
   // per chunk and chosen checkpoint: its selection sample, the first `rows` rows of the full candidate (all when equal to the chunk's)
-  const reused = new Map<string, { path: string; records: number; flows: number; duplicateFlows: number; rows: number }>();
+  const reused = new Map<string, Generated & { rows: number }>();
   const sampleBatch = opts.sampleBatch ?? SAMPLE_BATCH;
   const batchParam = opts.sampleBatch !== undefined ? { batch: sampleBatch } : {};
   const selections: SampleSelection[] = [];
   const selSet = onSample ? selectionMetrics(opts.config) : undefined;
-  type SampleOut = { path: string; records: number; flows: number; duplicateFlows: number };
+  /** What a features (or sample) job returns: its table, relative to the workdir, and its counts. */
+  type Generated = { path: string; records: number; flows: number; duplicateFlows: number };
   /** Chunk j's selection-sample jobs, one per checkpoint, once its merged rows are known (none: nothing to choose). */
   const selectionJobs = (j: number): Job[] => {
     const k = summary.chunks[j]!;
@@ -913,7 +920,8 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
       return [];
     }
     // the first rows of the chunk's file, whole generator batches (the unique job wrote the rows in a seeded random
-    // order): the chosen checkpoint's sample is then the first flow range of its full candidate, generated once
+    // order; without flow tags they are the fill's accepted rows in sampling order): the chosen checkpoint's sample is
+    // then the first flow range of its full candidate, generated once
     const cap = selectionSampleSize(cks.length, sampleFlows);
     const size = cap >= n ? n : Math.min(n, Math.max(sampleBatch, Math.floor(cap / sampleBatch) * sampleBatch));
     return cks.map((ck) =>
@@ -925,7 +933,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     );
   };
   /** Rank chunk j's samples (`results` of its selectionJobs, in order) and keep the choice. */
-  const rankSamples = async (j: number, jobs: Job[], results: SampleOut[]): Promise<void> => {
+  const rankSamples = async (j: number, jobs: Job[], results: Generated[]): Promise<void> => {
     const k = summary.chunks[j]!;
     const n = merged[j]![0]!;
     const size = (jobs[0]!.params as unknown as GenerateChunkParams).range?.to ?? n;
@@ -943,7 +951,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     const rs = await runPhase([...phase, ...carried.flatMap((c) => c.jobs)]);
     let at = phase.length;
     for (const c of carried) {
-      await rankSamples(c.j, c.jobs, rs.slice(at, at + c.jobs.length) as SampleOut[]);
+      await rankSamples(c.j, c.jobs, rs.slice(at, at + c.jobs.length) as Generated[]);
       at += c.jobs.length;
     }
     return rs.slice(0, phase.length);
@@ -1022,7 +1030,6 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   //    its selection sample: the rest of a chunk is split into flow ranges of RANGE_FLOWS, one job each (every worker
   //    busy on one chunk), whose tables are concatenated in order: the same bytes as one job (the noise is drawn per
   //    batch of flows).
-  type Generated = { path: string; records: number; flows: number; duplicateFlows: number };
   const rangeFlows = Math.max(sampleBatch, Math.floor((opts.rangeFlows ?? RANGE_FLOWS) / sampleBatch) * sampleBatch);
   const jobs: Job[] = [];
   // per candidate: its selection sample (the first rows, generated already) and its flow-range jobs, in flow order
@@ -1053,7 +1060,8 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   let next = 0;
   const candidates: GenerateStageResult['candidates'] = [];
   for (const key of keys) {
-    const mine: Generated[] = [...(key.prior ? [key.prior] : []), ...results.slice(next, next + key.parts)];
+    const prior: Generated[] = key.prior ? [{ path: key.prior.path, records: key.prior.records, flows: key.prior.flows, duplicateFlows: key.prior.duplicateFlows }] : [];
+    const mine: Generated[] = [...prior, ...results.slice(next, next + key.parts)];
     next += key.parts;
     let r = mine[0]!;
     if (mine.length > 1) {
