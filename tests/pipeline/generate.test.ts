@@ -163,6 +163,9 @@ describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file i
     }
     // the same seed gives the same choice and bytes; the old way (every checkpoint in full) keeps all candidates
     const again = await generateStage({ ...base, selectionSampleFlows: 40, sampleBatch: 10 });
+    // without keepIntermediates the spent attribute files and samples are gone; the candidates stay
+    for (const d of ['attr-raw', 'attr-accepted', 'attr-merged', 'attr-clean', 'selection']) expect(existsSync(join(wd, 'generate', d))).toBe(false);
+    for (const c of again.candidates) expect(existsSync(c.path)).toBe(true);
     expect(again.selection!.chunks.map((c) => c.ranking.best)).toEqual(sel.chunks.map((c) => c.ranking.best));
     expect(bytes(again)).toEqual(smallBytes);
     // flow ranges: a chunk split into jobs of 100 flows gives the bytes of one job per chunk (noise drawn per batch of 50)
