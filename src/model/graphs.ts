@@ -1,5 +1,5 @@
 // Compiles DoppelGANger's step graphs (critic step, generator step) and the standalone generator graph.
-import { add, div, mul, reduceSum, sqrt, square, sub } from '../graph/api.js';
+import { add, div, mul, reduceSum, slice, sqrt, square, sub } from '../graph/api.js';
 import { ghostClippedSums } from './ghost.js';
 import { createHash } from 'node:crypto';
 import { presetModelConfig } from './config.js';
@@ -14,7 +14,7 @@ import { layoutWidth, type ModelLayout } from './layout.js';
 import { criticLosses, criticLossesPerExample, generate, generateRounds, generatorLoss, stepInputs, type StepInputs } from './losses.js';
 import { dpAggregate, perExampleGrads } from '../graph/nn.js';
 import {
-  type BnState, ParamInit, attributeGenerator, bnStateSpecs, declareParams, discreteOf, featureGenerator, paramSpecs, type NetContext,
+  type BnState, ParamInit, attributeGenerator, bnStateSpecs, declareParams, discreteOf, featureGenerator, featureGeneratorParts, paramSpecs, type NetContext,
 } from './networks.js';
 
 export const D_STEP = 'd_step';
@@ -318,6 +318,60 @@ export function attributeGeneratorOnnx(cfg: ModelConfig, layout: ModelLayout, we
     ...(bake ? { bake } : {}),
     metadata: { ...metadata, layout: JSON.stringify(layout), sampleLen: String(cfg.sampleLen) },
   });
+}
+
+/** The three graphs of sampleFeatures (networks.ts featureGeneratorParts), weights baked in; inputs and outputs there. */
+export interface FeatureSamplerOnnx {
+  /** given_attr [N, A] → attr_proj [N, 4U] (given rows through discreteOf, as generatorOnnx conditions on them). */
+  projection: Uint8Array;
+  /** attr_proj [N, 4U], z [N, Fz], h, c [N, U] → h_out, c_out [N, U], logits [N, sampleLen, F + 2], flag [N, sampleLen, 2]. */
+  step: Uint8Array;
+  /** logits [N, F + 2] → records [N, F] (the heads; gen-flag dims dropped). */
+  heads: Uint8Array;
+}
+
+/**
+ * The feature generator as three graphs run one LSTM step at a time (sample.ts sampleFeatures): generatorOnnx's
+ * feature part with use_given = 1, without its attribute generator, and with the steps and heads of records after
+ * every flow's end left out. `weights` as for generatorOnnx.
+ */
+export function featureSamplerOnnx(cfg: ModelConfig, layout: ModelLayout, weights: ReadonlyMap<string, Float32Array>): FeatureSamplerOnnx {
+  const meta = { layout: JSON.stringify(layout), sampleLen: String(cfg.sampleLen) };
+  const F = layoutWidth(layout.features);
+  const U = cfg.lstmUnits;
+  const build = (name: string, body: (ctx: NetContext) => { inputs: Value[]; outputs: { name: string; value: Value }[] }): Uint8Array => {
+    const g = new Graph();
+    const params = declareParams(g, paramSpecs(cfg, layout, ['gen']), new ParamInit(0));
+    const ctx: NetContext = { g, params, cfg, layout, mode: 'infer', bn: [] };
+    const { inputs, outputs } = body(ctx);
+    const bake = new Map<string, Float32Array>();
+    for (const [k] of params) if (k.startsWith('gen/feat/')) bake.set(k, mustGet(weights, k));
+    return toOnnx({ name, inputs, outputs, bake, metadata: meta });
+  };
+  return {
+    projection: build('doppelganger_feature_projection', (ctx) => {
+      const given = ctx.g.input('given_attr', ['N', layoutWidth(layout.attributes)]);
+      return { inputs: [given], outputs: [{ name: 'attr_proj', value: featureGeneratorParts(ctx).projection(discreteOf(given, layout.attributes)) }] };
+    }),
+    step: build('doppelganger_feature_step', (ctx) => {
+      const { g } = ctx;
+      const x = [g.input('attr_proj', ['N', 4 * U]), g.input('z', ['N', cfg.featureNoiseDim]), g.input('h', ['N', U]), g.input('c', ['N', U])] as const;
+      const o = featureGeneratorParts(ctx).step(...x);
+      return {
+        inputs: [...x],
+        outputs: [
+          { name: 'h_out', value: o.h },
+          { name: 'c_out', value: o.c },
+          { name: 'logits', value: o.logits },
+          { name: 'flag', value: o.flag },
+        ],
+      };
+    }),
+    heads: build('doppelganger_feature_heads', (ctx) => {
+      const logits = ctx.g.input('logits', ['N', F + 2]);
+      return { inputs: [logits], outputs: [{ name: 'records', value: slice(featureGeneratorParts(ctx).heads(logits), [0], [F], [1]) }] };
+    }),
+  };
 }
 
 function mustGet(m: ReadonlyMap<string, Float32Array>, k: string): Float32Array {

@@ -338,6 +338,43 @@ export function featureGenerator(ctx: NetContext, discreteAttrs: Value, zF: Valu
 }
 
 /**
+ * featureGenerator taken apart for sampling one LSTM step at a time (sample.ts sampleFeatures), so that the steps
+ * after every flow of a batch has ended, and the heads of records after a flow's end, are not computed. The same
+ * nodes per row as featureGenerator (symbolic batch): a flow's records equal its records there, up to the rounding
+ * of other batch shapes.
+ * - `projection`: discrete attributes [N, A] → their part of the gates, [N, 4U] (with the bias; once per flow).
+ * - `step`: (projection, z [N, Fz], h, c) → (h', c', `logits` [N, sampleLen, F + 2] before the heads, `flag`
+ *   [N, sampleLen, 2]: the gen flag's softmax, which decides where each flow ends).
+ * - `heads`: logits of emitted records [N, F + 2] → the records as featureGenerator's `raw` holds them.
+ */
+export function featureGeneratorParts(ctx: NetContext): {
+  projection: (discreteAttrs: Value) => Value;
+  step: (attrProj: Value, z: Value, h: Value, c: Value) => { h: Value; c: Value; logits: Value; flag: Value };
+  heads: (logits: Value) => Value;
+} {
+  const { g, cfg, layout } = ctx;
+  const U = cfg.lstmUnits;
+  const L = cfg.sampleLen;
+  const F = layoutWidth(layout.features);
+  const F2 = F + 2;
+  const scoped = <T>(fn: () => T): T => g.scope('gen', () => g.scope('feat', fn));
+  const flagField: FieldSlice[] = [{ name: 'gen_flag', offset: 0, dim: 2, activation: 'softmax' }];
+  return {
+    projection: (discreteAttrs) => scoped(() => add(matmul(discreteAttrs, p(ctx, 'gen/feat/lstm/Wa')), p(ctx, 'gen/feat/lstm/b'))),
+    step: (attrProj, z, h0, c0) =>
+      scoped(() => {
+        // featureGenerator's order of sums: (attribute part + noise part) + recurrent part
+        const x = add(attrProj, reshape(linear(reshape(z, [-1, 1, cfg.featureNoiseDim]), p(ctx, 'gen/feat/lstm/Wz')), [-1, 4 * U]));
+        const [h, c] = lstmGates(add(x, matmul(h0, p(ctx, 'gen/feat/lstm/Wh'))), c0, U, 1);
+        // through the output Linear as [N, 1, U], the rank featureGenerator feeds it (a rank-2 MatMul + Add may fuse)
+        const logits = reshape(dense(ctx, reshape(h, [-1, 1, U]), 'gen/feat/out'), [-1, L, F2]);
+        return { h, c, logits, flag: heads(slice(logits, [F], [F2], [2]), flagField) };
+      }),
+    heads: (logits) => scoped(() => heads(logits, featureFieldsWithFlag(layout))),
+  };
+}
+
+/**
  * The stopping rule in-graph, on records `raw` [B, T, F + 2] (2-way gen flag last), as TF DoppelGANger runs it
  * (gan/network.py, DoppelGANgerGenerator.build). `mask`: record t is valid iff no earlier record's flag says
  * "end" (argmax = 1; a tie is "continue"), TF's per-record `gen_flag`, which gives the length. `masked`: what D

@@ -61,19 +61,23 @@ export function featureSoftmaxSlices(layout: Layout): { offset: number; dim: num
 
 /**
  * postprocess.featureCategoricals = "sample": replaces, in place, the softmax of every feature head of `features`
- * [n, T, F] by a one-hot drawn from it. Flow f's draws are keyed by `key(f)` (a hash of its attribute row, so that
+ * [n, T, F] (or packed by `lengths`) by a one-hot drawn from it. Flow f's draws are keyed by `key(f)` (a hash of its attribute row, so that
  * every decode of a row agrees without state between jobs), the step and the head. Why: the arg-max of a soft
  * per-record softmax repeats the most likely class (UGR16 at 8,000 iterations: 6 distinct TCP flag values where the
  * trace has 28, `.AP.SF` on 51% of the records where the trace has 24%).
  */
-export function sampleFeatureCategoricals(features: Float32Array, n: number, T: number, layout: Layout, key: (f: number) => number): void {
+export function sampleFeatureCategoricals(features: Float32Array, n: number, T: number, layout: Layout, key: (f: number) => number, lengths?: ArrayLike<number>): void {
   const slices = featureSoftmaxSlices(layout);
   if (slices.length === 0 || n === 0) return;
   const F = layout.featureDim;
+  // with `lengths`, `features` holds flow f's lengths[f] records packed after the earlier flows' (sampleFeatures)
+  let first = 0;
   for (let f = 0; f < n; f++) {
     const h = key(f) >>> 0;
-    for (let t = 0; t < T; t++) {
-      const base = (f * T + t) * F;
+    const steps = lengths ? lengths[f]! : T;
+    if (lengths) first += f > 0 ? lengths[f - 1]! : 0;
+    for (let t = 0; t < steps; t++) {
+      const base = ((lengths ? first : f * T) + t) * F;
       for (let k = 0; k < slices.length; k++) {
         const sl = slices[k]!;
         const o = base + sl.offset;

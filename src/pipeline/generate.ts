@@ -9,7 +9,7 @@ import { FILL_OVERSAMPLE, GENERATE_VERSION, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE
 export { FILL_OVERSAMPLE, GENERATE_VERSION, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS };
 import { z } from 'zod';
 import type { NetShareConfig } from '../config/schema.js';
-import { decodeChunk, type DecodedChunk, type EncoderSet, type Layout } from '../encode/tensors.js';
+import { decodeChunk, type DecodedChunk, type DecodeInput, type EncoderSet, type Layout } from '../encode/tensors.js';
 import { embeddingRowsOf, nearestRows, snapEmbeddings } from './embedding-decode.js';
 import { applyPortRange, chunkPorts, EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT, portRange, portRangeFile, portSlices, rowUniforms, type PortRange, type PortRangeFile } from './ephemeral-ports.js';
 import { argmaxBins, keepSoftBins, softBinPick } from './flow-starts.js';
@@ -254,19 +254,26 @@ export function dropDuplicateTuples(table: Table, flowOf: Int32Array): { table: 
 async function decodeGenerated(
   workdir: string,
   chunk: number,
-  t: { attributes: Float32Array; features: Float32Array; valid: Float32Array | Uint8Array; n: number; T: number },
+  t: DecodeInput,
   encoders: EncoderSet,
   policy: DecodePolicy = {},
 ): Promise<DecodedChunk> {
   const A = t.n > 0 ? t.attributes.length / t.n : 0;
   const embeddingRows = await embeddingRowsOf(encoders, t.attributes, A, t.n);
   const layout = policy.portRange || policy.flowStartBin || policy.featureCategoricals ? await loadLayout(workdir) : undefined;
-  if (policy.featureCategoricals === 'sample' && t.n > 0 && t.T > 1) {
+  if (policy.featureCategoricals === 'sample' && t.n > 0 && ('packedFeatures' in t || t.T > 1)) {
     // keyed by the row without its flow tags, as the other draws (a row carried into a later chunk differs only there)
     const tags = layout!.attributes.find((a) => a.name === 'flow_tags');
-    const features = t.features.slice();
-    sampleFeatureCategoricals(features, t.n, t.T, layout!, (f) => Math.floor(rowUniforms(t.attributes, f * A, A, 0x68e31da4, tags)[0] * 2 ** 32));
-    t = { ...t, features };
+    const key = (f: number): number => Math.floor(rowUniforms(t.attributes, f * A, A, 0x68e31da4, tags)[0] * 2 ** 32);
+    if ('packedFeatures' in t) {
+      const packedFeatures = t.packedFeatures.slice();
+      sampleFeatureCategoricals(packedFeatures, t.n, 0, layout!, key, t.lengths);
+      t = { ...t, packedFeatures };
+    } else {
+      const features = t.features.slice();
+      sampleFeatureCategoricals(features, t.n, t.T, layout!, key);
+      t = { ...t, features };
+    }
   }
   const dec = decodeChunk(t, encoders, await loadChunkMeta(workdir, chunk), {
     embeddingRows,
@@ -576,7 +583,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     ctx.progress(1, `${firsts.kept} unique of ${rows}${p.uniqueTuples.resampleEphemeral ? `, ${resampled} ephemeral ports drawn anew` : ''}`);
     return { merged: rows, unique: firsts.kept, starts, resampledPorts: resampled };
   }
-  const { sample, sampleAttributes } = await import('../model/index.js');
+  const { sample, sampleAttributes, sampleFeatures } = await import('../model/index.js');
   if (p.attributesOnly) {
     // the attribute generator alone (no features: the fill only looks at 5-tuples; the kept rows get their features
     // in step 4); the rows equal those of a full sample() with the same seed
@@ -612,24 +619,29 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
   const batch = { batchSize: p.batch ?? SAMPLE_BATCH, firstFlow: p.range?.from ?? 0 };
   // flowStartBin "sample": the rows carry the bin softmax; the features are conditioned on its arg-max (flow-starts.ts)
   const modelRows = given !== undefined && p.flowStartBin === 'sample' ? argmaxBins(given, await loadLayout(wd)) : given;
-  const s =
-    modelRows !== undefined
-      ? await sample({ checkpoint, givenAttributes: modelRows, seed: p.seed, device: p.device, threads: ctx.threads, ...batch, ...(p.stopFlag ? { stop: p.stopFlag } : {}) })
-      : await sample({ checkpoint, n: p.n ?? 0, seed: p.seed, device: p.device, threads: ctx.threads, ...batch, ...(p.stopFlag ? { stop: p.stopFlag } : {}) });
-  const T = s.layout.maxLen;
+  const common = { checkpoint, seed: p.seed, device: p.device, threads: ctx.threads, ...batch, ...(p.stopFlag ? { stop: p.stopFlag } : {}) };
   const encoders: EncoderSet = await loadEncoders(wd);
-  // the decode policies hash the given rows: the same rows the fill passes deduplicated on
-  // without given rows the features came from the graph's arg-max rows; the decode still draws the categoricals
-  let rows = given ?? s.attributes;
-  if (given === undefined && p.categoricals === 'sample') {
-    rows = s.attributes.slice();
-    sampleCategoricals(s.attributes, rows, await loadLayout(wd), p.seed);
+  let input: DecodeInput;
+  if (given !== undefined) {
+    // one LSTM step at a time, only the emitted records (the same records as sample() with these rows)
+    const s = await sampleFeatures({ ...common, givenAttributes: modelRows! });
+    // the decode policies hash the given rows: the same rows the fill passes deduplicated on
+    input = { attributes: given, packedFeatures: s.packedFeatures, lengths: s.lengths, n: s.n };
+  } else {
+    const s = await sample({ ...common, n: p.n ?? 0 });
+    // without given rows the features came from the graph's arg-max rows; the decode still draws the categoricals
+    let rows = s.attributes;
+    if (p.categoricals === 'sample') {
+      rows = s.attributes.slice();
+      sampleCategoricals(s.attributes, rows, await loadLayout(wd), p.seed);
+    }
+    input = { attributes: rows, features: s.features, valid: s.genFlags, n: s.n, T: s.layout.maxLen };
   }
-  const dec = await decodeGenerated(wd, p.chunk, { attributes: rows, features: s.features, valid: s.genFlags, n: s.n, T }, encoders, await decodePolicy(wd, p));
+  const dec = await decodeGenerated(wd, p.chunk, input, encoders, await decodePolicy(wd, p));
   const { table, duplicateFlows } = dropDuplicateTuples(dec.table, dec.flowOf);
   await writeTableFile(out, table);
   ctx.progress(1, `${table.length} records`);
-  return { path: relativeToWorkdir(wd, out), records: table.length, flows: s.n - duplicateFlows, duplicateFlows };
+  return { path: relativeToWorkdir(wd, out), records: table.length, flows: input.n - duplicateFlows, duplicateFlows };
 }
 
 /** The rows of `blocks` ([·, A] each) appended to `out` in a random order drawn from `seed`, `rowsPerWrite` at a time. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, InputError } from '../../src/errors.js';
-import { GENERATOR_IO, exportGenerator, sample, sampleAttributes, trainChunk, type TrainProgress } from '../../src/model/index.js';
+import { GENERATOR_IO, exportGenerator, sample, sampleAttributes, sampleFeatures, trainChunk, type TrainProgress } from '../../src/model/index.js';
 import { writeFileAtomic } from '../../src/io/atomic.js';
 import { checkpointFiles, listCheckpoints, loadCheckpoint } from '../../src/pipeline/checkpoints.js';
 import { asCheckpointVersion1, tinyConfig, tinyLayout, tinyTensors } from './synthetic.js';
@@ -64,6 +64,26 @@ describe('trainChunk (tiny config)', () => {
     const c = await sample({ checkpoint: await loadCheckpoint(res.lastCheckpoint), givenAttributes: given, seed: 2 });
     expect(c.n).toBe(7);
     expect(c.attributes).toEqual(given);
+
+    // the features of given rows one LSTM step at a time (sampleFeatures, what the generate stage's feature jobs run)
+    // are sample()'s records of the same rows, seed, batch and first flow, packed, with either stopping rule
+    const rows = (await sampleAttributes({ checkpoint: await loadCheckpoint(res.lastCheckpoint), n: 37, seed: 6, batchSize: 16 })).attributesDiscrete;
+    for (const stop of ['argmax', 'sample'] as const) {
+      for (const firstFlow of [0, 32]) {
+        const opts = { checkpoint: await loadCheckpoint(res.lastCheckpoint), givenAttributes: rows, seed: 8, batchSize: 16, firstFlow, stop };
+        const dense = await sample(opts);
+        const packed = await sampleFeatures(opts);
+        expect(Array.from(packed.lengths)).toEqual(Array.from(dense.lengths));
+        const emitted: number[] = [];
+        for (let i = 0; i < 37; i++) for (let t = 0; t < dense.lengths[i]!; t++) emitted.push(...dense.features.subarray((i * 4 + t) * 3, (i * 4 + t + 1) * 3));
+        expect(packed.packedFeatures.length).toBe(emitted.length);
+        packed.packedFeatures.forEach((v, k) => expect(v).toBeCloseTo(emitted[k]!, 6));
+      }
+    }
+    const lens = (await sample({ checkpoint: await loadCheckpoint(res.lastCheckpoint), givenAttributes: rows, seed: 8, batchSize: 16, stop: 'sample' })).lengths;
+    // the tiny model's flows have lengths of 1 to T, so both the early exit and the full run of steps are covered
+    expect(new Set(lens).size).toBeGreaterThan(1);
+    expect(Math.max(...lens)).toBe(4);
 
     // exported standalone generator exists and is an ONNX file with baked weights
     const out = join(dir, 'generator.onnx');

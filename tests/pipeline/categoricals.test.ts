@@ -113,4 +113,17 @@ describe('softmax feature heads drawn at decode (postprocess.featureCategoricals
     sampleFeatureCategoricals(other, n, T, fl, (r) => r * 2654435761 + 1);
     expect(other).not.toEqual(f);
   });
+  it('packed records (lengths) get the draws of the same flow and step of the dense tensor', () => {
+    const n = 50;
+    const T = 5;
+    const dense = tensor(n, T);
+    sampleFeatureCategoricals(dense, n, T, fl, (r) => r * 2654435761);
+    const lengths = Uint32Array.from({ length: n }, (_, i) => 1 + ((i * 7) % T));
+    const total = lengths.reduce((a, b) => a + b, 0);
+    const packed = new Float32Array(total * 7);
+    for (let i = 0; i < total; i++) packed.set([0.6, 0.3, 0.1, 0.2, 0.2, 0.6, 0.42], i * 7);
+    sampleFeatureCategoricals(packed, n, 0, fl, (r) => r * 2654435761, lengths);
+    let r = 0;
+    for (let i = 0; i < n; i++) for (let t = 0; t < lengths[i]!; t++, r++) expect(Array.from(packed.subarray(r * 7, r * 7 + 7))).toEqual(Array.from(dense.subarray((i * T + t) * 7, (i * T + t) * 7 + 7)));
+  });
 });
