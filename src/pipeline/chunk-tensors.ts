@@ -122,6 +122,18 @@ export async function loadChunkAttributes(workdir: string, index: number): Promi
   return readF32(join(chunkDir(workdir, index), meta.files.attributes), meta.n * meta.A);
 }
 
+/** Chunk `index`'s flow lengths [n] alone (each checked to be in [1, T]). */
+export async function loadChunkLengths(workdir: string, index: number): Promise<Uint32Array> {
+  const meta = await loadChunkMeta(workdir, index);
+  const file = join(chunkDir(workdir, index), meta.files.lengths);
+  const lengths = new Uint32Array(meta.n);
+  new Uint8Array(lengths.buffer).set(await readBytes(file, meta.n * 4));
+  lengths.forEach((l, f) => {
+    if (l < 1 || l > meta.T) throw new InputError(`${file}: flow ${f} has ${l} records, outside [1, T ${meta.T}]`, file, { offset: 4 * f });
+  });
+  return lengths;
+}
+
 /** Chunk `index` as stored: attributes [n,A], valid records' features [records,F], lengths [n]. */
 export async function loadPackedChunk(workdir: string, index: number): Promise<PackedChunkTensors & { meta: ChunkFileMeta }> {
   const dir = chunkDir(workdir, index);

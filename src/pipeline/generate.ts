@@ -5,7 +5,7 @@ import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { InputError, InternalError } from '../errors.js';
 import { copyAttributeRows, F32Appender, mergeByFlowTagsFiles } from './attr-files.js';
 import { writeJsonAtomic } from '../io/atomic.js';
-import { FILL_OVERSAMPLE, GENERATE_VERSION, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS, selectionSampleSize } from './generate-settings.js';
+import { FILL_OVERSAMPLE, GENERATE_VERSION, LENGTH_CALIBRATION_FLOWS, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS, selectionSampleSize } from './generate-settings.js';
 export { FILL_OVERSAMPLE, GENERATE_VERSION, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS };
 import { z } from 'zod';
 import type { NetShareConfig } from '../config/schema.js';
@@ -20,9 +20,10 @@ import { concatTables, takeRows } from '../io/rows.js';
 import { Rng } from '../core/rng.js';
 import type { Table } from '../io/table.js';
 import type { Device } from '../runtime/session.js';
+import type { EndHazardCalibration } from '../model/sample.js';
 import { join } from 'node:path';
 import { loadCheckpoint } from './checkpoints.js';
-import { loadChunkAttributes, loadChunkMeta, loadEncoders, loadLayout, loadPreprocessSummary } from './chunk-tensors.js';
+import { loadChunkAttributes, loadChunkLengths, loadChunkMeta, loadEncoders, loadLayout, loadPreprocessSummary } from './chunk-tensors.js';
 import { rankChunkCandidates, selectionMetrics, type ChunkSelection } from './postprocess.js';
 import type { Executor, JobResult } from './executor.js';
 import { reviveError, type Job, type JobContext } from './jobs.js';
@@ -118,7 +119,8 @@ export interface GenerateStageResult {
   /** Per chunk: attributes sampled, flows after the merge and the duplicate-5-tuple drop (per pass), duplicates dropped. */
   chunks: { chunk: number; startFlows: number; mergedFlows: number[]; duplicateFlows: number[]; candidates: number }[];
   passes: number;
-  candidates: { chunk: number; pass: number; iteration: number; path: string; records: number; flows: number; duplicateFlows: number }[];
+  /** `lengthCalibration`: the stop-draw shifts of postprocess.flowLengths "calibrated" and what they matched. */
+  candidates: { chunk: number; pass: number; iteration: number; path: string; records: number; flows: number; duplicateFlows: number; lengthCalibration?: EndHazardCalibration }[];
   /** Attribute sampling in passes until the asked number of unique 5-tuples (absent in workdirs of older versions). */
   fill?: FillReport;
   /** Checkpoints chosen on samples (absent when every checkpoint was generated in full for postprocess to rank). */
@@ -195,6 +197,14 @@ export interface GenerateChunkParams {
   /** postprocess.stopFlag "sample": a flow's end drawn from its gen flags' softmax (model/postprocess.ts sampleStoppingRule). */
   stopFlag?: 'sample';
   /**
+   * postprocess.flowLengths "calibrated": the features' stop draws are shifted, record by record, to the length
+   * distribution of the chunk's training flows (calibrateEndHazards on the first LENGTH_CALIBRATION_FLOWS rows of
+   * `attrFile`), by `endBias` when given (a flow range of a candidate whose selection sample found them), else by
+   * shifts the job finds.
+   */
+  flowLengths?: 'calibrated';
+  endBias?: number[];
+  /**
    * postprocess.trainingTuples "reject": the table file of the training flows' 5-tuples (one record each); the fill
    * treats them as taken, so no generated flow repeats a training 5-tuple verbatim.
    */
@@ -223,6 +233,8 @@ export const generateChunkParamsSchema = z.strictObject({
   categoricals: z.literal('sample').optional(),
   featureCategoricals: z.literal('sample').optional(),
   stopFlag: z.literal('sample').optional(),
+  flowLengths: z.literal('calibrated').optional(),
+  endBias: z.array(z.number().finite()).optional(),
   trainingTuples: relPath.optional(),
 });
 
@@ -583,7 +595,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     ctx.progress(1, `${firsts.kept} unique of ${rows}${p.uniqueTuples.resampleEphemeral ? `, ${resampled} ephemeral ports drawn anew` : ''}`);
     return { merged: rows, unique: firsts.kept, starts, resampledPorts: resampled };
   }
-  const { sample, sampleAttributes, sampleFeatures } = await import('../model/index.js');
+  const { sample, sampleAttributes, sampleFeatures, calibrateEndHazards } = await import('../model/index.js');
   if (p.attributesOnly) {
     // the attribute generator alone (no features: the fill only looks at 5-tuples; the kept rows get their features
     // in step 4); the rows equal those of a full sample() with the same seed
@@ -622,9 +634,22 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
   const common = { checkpoint, seed: p.seed, device: p.device, threads: ctx.threads, ...batch, ...(p.stopFlag ? { stop: p.stopFlag } : {}) };
   const encoders: EncoderSet = await loadEncoders(wd);
   let input: DecodeInput;
+  let calibration: EndHazardCalibration | undefined;
   if (given !== undefined) {
+    let endBias = p.endBias;
+    if (p.flowLengths === 'calibrated' && endBias === undefined) {
+      // the chunk's first rows, whatever the range: every job of a candidate finds the same shift
+      const A = (await loadLayout(wd)).attributeDim;
+      const file = inWorkdir(wd, p.attrFile!);
+      const rows = Math.min((await stat(file)).size / (4 * A), LENGTH_CALIBRATION_FLOWS);
+      const head = p.range ? await readF32Range(file, 0, rows * A) : given.subarray(0, rows * A);
+      calibration = await calibrateEndHazards({
+        ...common, givenAttributes: p.flowStartBin === 'sample' ? argmaxBins(head, await loadLayout(wd)) : head, firstFlow: 0, realLengths: await loadChunkLengths(wd, p.chunk),
+      });
+      endBias = calibration.bias;
+    }
     // one LSTM step at a time, only the emitted records (the same records as sample() with these rows)
-    const s = await sampleFeatures({ ...common, givenAttributes: modelRows! });
+    const s = await sampleFeatures({ ...common, givenAttributes: modelRows!, ...(endBias !== undefined ? { endBias } : {}) });
     // the decode policies hash the given rows: the same rows the fill passes deduplicated on
     input = { attributes: given, packedFeatures: s.packedFeatures, lengths: s.lengths, n: s.n };
   } else {
@@ -641,7 +666,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
   const { table, duplicateFlows } = dropDuplicateTuples(dec.table, dec.flowOf);
   await writeTableFile(out, table);
   ctx.progress(1, `${table.length} records`);
-  return { path: relativeToWorkdir(wd, out), records: table.length, flows: input.n - duplicateFlows, duplicateFlows };
+  return { path: relativeToWorkdir(wd, out), records: table.length, flows: input.n - duplicateFlows, duplicateFlows, ...(calibration ? { lengthCalibration: calibration } : {}) };
 }
 
 /** The rows of `blocks` ([·, A] each) appended to `out` in a random order drawn from `seed`, `rowsPerWrite` at a time. */
@@ -841,13 +866,14 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   // the decode policies every job applies; the port range is computed here once (it reads every chunk's ports)
   const rangeFile = opts.config.postprocess.ephemeralPorts === 'range' ? await writePortRange(wd, summary.chunks, layout) : undefined;
   const tuplesFile = opts.config.postprocess.trainingTuples === 'reject' ? await writeTrainingTuples(wd, summary.chunks, layout) : undefined;
-  const policy: Pick<GenerateChunkParams, 'portRange' | 'flowStartBin' | 'categoricals' | 'featureCategoricals' | 'stopFlag' | 'trainingTuples'> = {
+  const policy: Pick<GenerateChunkParams, 'portRange' | 'flowStartBin' | 'categoricals' | 'featureCategoricals' | 'stopFlag' | 'flowLengths' | 'trainingTuples'> = {
     ...(rangeFile !== undefined ? { portRange: rel(rangeFile) } : {}),
     ...(tuplesFile !== undefined ? { trainingTuples: rel(tuplesFile) } : {}),
     ...(opts.config.postprocess.flowStartBin === 'sample' ? { flowStartBin: 'sample' } : {}),
     ...(opts.config.postprocess.attributeCategoricals === 'sample' ? { categoricals: 'sample' } : {}),
     ...(opts.config.postprocess.featureCategoricals === 'sample' ? { featureCategoricals: 'sample' } : {}),
     ...(opts.config.postprocess.stopFlag === 'sample' ? { stopFlag: 'sample' } : {}),
+    ...(opts.config.postprocess.flowLengths === 'calibrated' ? { flowLengths: 'calibrated' } : {}),
   };
   const job = (id: string, params: GenerateChunkParams): Job => ({ id, kind: 'generate-chunk', params: { ...params, ...policy } as unknown as Record<string, unknown>, workdir: wd, scope });
   const t0 = performance.now();
@@ -919,7 +945,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   const selections: SampleSelection[] = [];
   const selSet = onSample ? selectionMetrics(opts.config) : undefined;
   /** What a features (or sample) job returns: its table, relative to the workdir, and its counts. */
-  type Generated = { path: string; records: number; flows: number; duplicateFlows: number };
+  type Generated = { path: string; records: number; flows: number; duplicateFlows: number; lengthCalibration?: EndHazardCalibration };
   /** Chunk j's selection-sample jobs, one per checkpoint, once its merged rows are known (none: nothing to choose). */
   const selectionJobs = (j: number): Job[] => {
     const k = summary.chunks[j]!;
@@ -1062,6 +1088,8 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
           jobs.push(job(`generate/chunk-${k}/p${pass}/ckpt-${ck.iteration}${whole ? '' : `/flows-${from}-${to}`}`, {
             chunk: k, pass, checkpoint: rel(ck.path), iteration: ck.iteration, seed: featureSeed(k, pass, ck.iteration), device, attrFile: rel(attrCleanPath(wd, k, pass)),
             ...(whole ? {} : { range: { from, to }, out: rel(partPath(wd, k, pass, ck.iteration, part)) }),
+            // the shift its selection sample found (the ranges would find it again)
+            ...(prior?.lengthCalibration ? { endBias: prior.lengthCalibration.bias } : {}),
             ...batchParam,
           }));
         }
@@ -1072,7 +1100,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   let next = 0;
   const candidates: GenerateStageResult['candidates'] = [];
   for (const key of keys) {
-    const prior: Generated[] = key.prior ? [{ path: key.prior.path, records: key.prior.records, flows: key.prior.flows, duplicateFlows: key.prior.duplicateFlows }] : [];
+    const prior: Generated[] = key.prior ? [{ path: key.prior.path, records: key.prior.records, flows: key.prior.flows, duplicateFlows: key.prior.duplicateFlows, ...(key.prior.lengthCalibration ? { lengthCalibration: key.prior.lengthCalibration } : {}) }] : [];
     const mine: Generated[] = [...prior, ...results.slice(next, next + key.parts)];
     next += key.parts;
     let r = mine[0]!;
@@ -1083,7 +1111,8 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
       for (const m of mine) tables.push(await readTableFile(inWorkdir(wd, m.path)));
       await writeTableFile(out, concatTables(tables[0]!.kind, tables));
       for (const m of mine) await rm(inWorkdir(wd, m.path), { force: true });
-      r = { path: relativeToWorkdir(wd, out), records: mine.reduce((a, m) => a + m.records, 0), flows: mine.reduce((a, m) => a + m.flows, 0), duplicateFlows: mine.reduce((a, m) => a + m.duplicateFlows, 0) };
+      const lengthCalibration = mine.find((m) => m.lengthCalibration)?.lengthCalibration;
+      r = { path: relativeToWorkdir(wd, out), records: mine.reduce((a, m) => a + m.records, 0), flows: mine.reduce((a, m) => a + m.flows, 0), duplicateFlows: mine.reduce((a, m) => a + m.duplicateFlows, 0), ...(lengthCalibration ? { lengthCalibration } : {}) };
     }
     // the stage's outcome (the driver's manifest) holds this machine's absolute paths, as postprocess reads them
     candidates.push({ chunk: key.chunk, pass: key.pass, iteration: key.iteration, ...r, path: inWorkdir(wd, r.path) });

@@ -20,7 +20,7 @@ import { tooManyChunksError } from './preprocess.js';
 import { STAGES, configPath, jobLogPath, metricsPath, reportPath, syntheticPath, type StageName } from './workdir.js';
 import type { DpRunLedger, TrainStageResult } from './train.js';
 import type { GenerateStageResult } from './generate.js';
-import { GENERATE_VERSION, MAX_FILL_PASSES, SELECTION_BUDGET_FLOWS, SELECTION_MIN_FLOWS, SELECTION_SAMPLE_FLOWS } from './generate-settings.js';
+import { GENERATE_VERSION, LENGTH_CALIBRATION_FLOWS, MAX_FILL_PASSES, SELECTION_BUDGET_FLOWS, SELECTION_MIN_FLOWS, SELECTION_SAMPLE_FLOWS } from './generate-settings.js';
 import demoPcap from '../config/presets/demo-pcap.json' with { type: 'json' };
 import { selectionMetrics, type PostprocessResult } from './postprocess.js';
 import type { HoldoutInfo } from './holdout.js';
@@ -434,7 +434,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     };
     const span = summary.edgesUs.length > 1 ? summary.edgesUs.at(-1)! - summary.edgesUs[0]! : 0;
     const passes = opts.durationS !== undefined && span > 0 ? Math.max(1, Math.ceil((opts.durationS * 1e6) / span - 1e-9)) : 1;
-    const genFp = fingerprint({ version: GENERATE_VERSION, fill: MAX_FILL_PASSES, selectionSample: [SELECTION_SAMPLE_FLOWS, SELECTION_BUDGET_FLOWS, SELECTION_MIN_FLOWS], train: trainFp, flows: opts.flows ?? null, passes, seed: cfg.global.seed, ...(cfg.postprocess.ephemeralPorts !== 'model' ? { ephemeralPorts: cfg.postprocess.ephemeralPorts } : {}), ...(cfg.postprocess.flowStartBin !== 'argmax' ? { flowStartBin: cfg.postprocess.flowStartBin } : {}), ...(cfg.postprocess.attributeCategoricals !== 'argmax' ? { attributeCategoricals: cfg.postprocess.attributeCategoricals } : {}), ...(cfg.postprocess.featureCategoricals !== 'argmax' ? { featureCategoricals: cfg.postprocess.featureCategoricals } : {}), ...(cfg.postprocess.stopFlag !== 'argmax' ? { stopFlag: cfg.postprocess.stopFlag } : {}), ...(cfg.postprocess.trainingTuples !== 'keep' ? { trainingTuples: cfg.postprocess.trainingTuples } : {}) });
+    const genFp = fingerprint({ version: GENERATE_VERSION, fill: MAX_FILL_PASSES, selectionSample: [SELECTION_SAMPLE_FLOWS, SELECTION_BUDGET_FLOWS, SELECTION_MIN_FLOWS], train: trainFp, flows: opts.flows ?? null, passes, seed: cfg.global.seed, ...(cfg.postprocess.ephemeralPorts !== 'model' ? { ephemeralPorts: cfg.postprocess.ephemeralPorts } : {}), ...(cfg.postprocess.flowStartBin !== 'argmax' ? { flowStartBin: cfg.postprocess.flowStartBin } : {}), ...(cfg.postprocess.attributeCategoricals !== 'argmax' ? { attributeCategoricals: cfg.postprocess.attributeCategoricals } : {}), ...(cfg.postprocess.featureCategoricals !== 'argmax' ? { featureCategoricals: cfg.postprocess.featureCategoricals } : {}), ...(cfg.postprocess.stopFlag !== 'argmax' ? { stopFlag: cfg.postprocess.stopFlag } : {}), ...(cfg.postprocess.flowLengths !== 'model' ? { flowLengths: cfg.postprocess.flowLengths, lengthCalibration: LENGTH_CALIBRATION_FLOWS } : {}), ...(cfg.postprocess.trainingTuples !== 'keep' ? { trainingTuples: cfg.postprocess.trainingTuples } : {}) });
     const gen = await record<GenerateStageResult>('generate', genFp, async () => {
       const { generateStage } = await import('./generate.js');
       return generateStage({

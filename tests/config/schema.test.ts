@@ -59,6 +59,8 @@ describe('presets', () => {
     expect(f.postprocess).toMatchObject({ ephemeralPorts: 'model', flowStartBin: 'argmax', attributeCategoricals: 'argmax', trainingTuples: 'keep' });
     // a flow's end drawn from its gen flags' softmax: NetFlow only (measured there), NetShare's arg-max elsewhere
     expect([p, f, presetConfig('netflow'), presetConfig('netflow-netshare')].map((c) => c.postprocess.stopFlag)).toEqual(['argmax', 'argmax', 'sample', 'argmax']);
+    // and calibrated to the chunks' training lengths (it acts on the drawn flag only)
+    expect([p, f, presetConfig('netflow'), presetConfig('netflow-netshare')].map((c) => c.postprocess.flowLengths)).toEqual(['model', 'model', 'calibrated', 'model']);
     const n = presetConfig('netflow');
     const nf = presetConfig('netflow-netshare');
     expect(n.preprocess.timestamp).toMatchObject({ flowStartBins: 16, interarrivalLog: true });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, InputError } from '../../src/errors.js';
-import { GENERATOR_IO, exportGenerator, sample, sampleAttributes, sampleFeatures, trainChunk, type TrainProgress } from '../../src/model/index.js';
+import { GENERATOR_IO, calibrateEndHazards, exportGenerator, sample, sampleAttributes, sampleFeatures, trainChunk, type TrainProgress } from '../../src/model/index.js';
 import { writeFileAtomic } from '../../src/io/atomic.js';
 import { checkpointFiles, listCheckpoints, loadCheckpoint } from '../../src/pipeline/checkpoints.js';
 import { asCheckpointVersion1, tinyConfig, tinyLayout, tinyTensors } from './synthetic.js';
@@ -84,6 +84,27 @@ describe('trainChunk (tiny config)', () => {
     // the tiny model's flows have lengths of 1 to T, so both the early exit and the full run of steps are covered
     expect(new Set(lens).size).toBeGreaterThan(1);
     expect(Math.max(...lens)).toBe(4);
+
+    // calibrated stop draws: the tiny model's lengths take the given real distribution (in expectation, and over many
+    // flows drawn), the shifts come back one per record, and they are refused with the arg-max rule or the wrong count
+    const many = (await sampleAttributes({ checkpoint: await loadCheckpoint(res.lastCheckpoint), n: 4000, seed: 9, batchSize: 16 })).attributesDiscrete;
+    const realLengths = Uint32Array.from({ length: 1000 }, (_, i) => (i < 200 ? 1 : i < 400 ? 2 : i < 600 ? 3 : 4));
+    const cal = await calibrateEndHazards({ checkpoint: await loadCheckpoint(res.lastCheckpoint), givenAttributes: many.subarray(0, 400 * 4), seed: 8, batchSize: 16, realLengths });
+    expect(cal.bias).toHaveLength(4);
+    expect(cal.target).toBeCloseTo(2.8, 10);
+    expect(cal.after).toBeCloseTo(2.8, 6);
+    expect(cal.realFlows).toBe(1000);
+    const drawn = await sampleFeatures({ checkpoint: await loadCheckpoint(res.lastCheckpoint), givenAttributes: many, seed: 8, batchSize: 16, stop: 'sample', endBias: cal.bias });
+    const share = [1, 2, 3, 4].map((l) => drawn.lengths.filter((x) => x === l).length / 4000);
+    // 4 standard errors of a share over 4,000 flows is ≤ 0.032 (the 400 calibration flows add their own error)
+    [0.2, 0.2, 0.2, 0.4].forEach((p, i) => expect(Math.abs(share[i]! - p)).toBeLessThan(0.05));
+    const uncalibrated = await sampleFeatures({ checkpoint: await loadCheckpoint(res.lastCheckpoint), givenAttributes: many, seed: 8, batchSize: 16, stop: 'sample' });
+    expect(Math.abs(uncalibrated.lengths.reduce((a, b) => a + b, 0) / 4000 - cal.before)).toBeLessThan(0.1);
+    // (the model alone is far from that distribution: ~50/25/13/12%)
+    expect(Math.max(...[0.2, 0.2, 0.2, 0.4].map((p, l) => Math.abs(uncalibrated.lengths.filter((x) => x === l + 1).length / 4000 - p)))).toBeGreaterThan(0.2);
+    await expect(sampleFeatures({ checkpoint: await loadCheckpoint(res.lastCheckpoint), givenAttributes: many, stop: 'argmax', endBias: cal.bias })).rejects.toThrow(/endBias/);
+    await expect(sampleFeatures({ checkpoint: await loadCheckpoint(res.lastCheckpoint), givenAttributes: many, stop: 'sample', endBias: [0, 0] })).rejects.toThrow(/4 finite numbers/);
+    await expect(calibrateEndHazards({ checkpoint: await loadCheckpoint(res.lastCheckpoint), givenAttributes: many, realLengths: [1, 5] })).rejects.toThrow(/realLengths\[1\]/);
 
     // exported standalone generator exists and is an ONNX file with baked weights
     const out = join(dir, 'generator.onnx');

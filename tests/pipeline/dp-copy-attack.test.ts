@@ -76,8 +76,8 @@ function config(dp: Record<string, unknown> | false): Record<string, unknown> {
     preset: 'netflow',
     global: { seed: 0, dataset: 'netflow', dp },
     // the attack counts verbatim copies, so none are rejected at generation (the presets' "reject" reads the private
-    // flows: refused under DP)
-    postprocess: { trainingTuples: 'keep' },
+    // flows: refused under DP; so does the netflow preset's length calibration)
+    postprocess: { trainingTuples: 'keep', flowLengths: 'model' },
     preprocess: {
       nChunks: 1,
       maxFlowLen: 2,

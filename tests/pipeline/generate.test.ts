@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { apportion, generateChunkJob, generateStage, mergeByFlowTags, startingRows, type GenerateStageResult } from '../../src/pipeline/generate.js';
 import { resolveRunConfig, runPipeline } from '../../src/pipeline/run.js';
 import { loadManifest } from '../../src/pipeline/manifest.js';
-import { loadEncoders, loadLayout, loadPreprocessSummary } from '../../src/pipeline/chunk-tensors.js';
+import { loadChunkLengths, loadEncoders, loadLayout, loadPreprocessSummary } from '../../src/pipeline/chunk-tensors.js';
 import { InProcessExecutor } from '../../src/pipeline/executor.js';
 import { workdirIdentity } from '../../src/pipeline/lease.js';
 import { chunkRealRows } from '../../src/pipeline/postprocess.js';
@@ -160,6 +160,15 @@ describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file i
       expect(small.candidates.filter((x) => x.chunk === c.chunk).map((x) => x.iteration)).toEqual([c.ranking.best]);
       const full = small.candidates.find((x) => x.chunk === c.chunk)!;
       expect(full.flows).toBe(c.flows);
+    }
+    // the netflow preset calibrates flow lengths: each candidate carries its shifts (one per record) and what they matched
+    for (const c of small.candidates) {
+      const cal = c.lengthCalibration!;
+      const real = await loadChunkLengths(wd, c.chunk);
+      expect(cal.bias).toHaveLength(summary.maxLen);
+      expect(cal.realFlows).toBe(real.length);
+      expect(cal.target).toBeCloseTo(real.reduce((a, b) => a + b, 0) / real.length, 10);
+      expect(cal.after).toBeCloseTo(cal.target, 3);
     }
     // the same seed gives the same choice and bytes; the old way (every checkpoint in full) keeps all candidates
     const again = await generateStage({ ...base, selectionSampleFlows: 40, sampleBatch: 10 });

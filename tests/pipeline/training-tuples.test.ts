@@ -47,6 +47,18 @@ describe('postprocess.trainingTuples "reject"', () => {
     raw.postprocess = { trainingTuples: 'reject' };
     expect(() => parseConfig(raw)).toThrow(/postprocess\.trainingTuples/);
   });
+  it('postprocess.flowLengths "calibrated" is refused in DP mode (it reads the private flow lengths) and with the arg-max stop flag', () => {
+    const raw = JSON.parse(readFileSync(join(__dirname, '../../bench/fidelity-dp-netflow.json'), 'utf8')) as Record<string, any>;
+    raw.global.dp = { epsilon: 4 };
+    raw.preprocess.dpRanges = { startTimeUs: 1e15, endTimeUs: 1e15 + 60e6, interarrivalS: [0, 1] };
+    expect(parseConfig(raw).postprocess.flowLengths).toBe('model');
+    raw.postprocess = { ...raw.postprocess, stopFlag: 'sample', flowLengths: 'calibrated' };
+    expect(() => parseConfig(raw)).toThrow(/postprocess\.flowLengths.*training flows' lengths at generation/s);
+    raw.global.dp = false;
+    expect(parseConfig(raw).postprocess.flowLengths).toBe('calibrated');
+    raw.postprocess.stopFlag = 'argmax';
+    expect(() => parseConfig(raw)).toThrow(/postprocess\.flowLengths.*stopFlag to "sample"/s);
+  });
 });
 
 describe('one flow per 5-tuple over the whole trace', () => {
