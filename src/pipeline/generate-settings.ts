@@ -40,3 +40,9 @@ export const MAX_FILL_PASSES = 4;
  * with it 40k flows had 1.2801 records on average against the chunk's 1.2816 (1.1733 without).
  */
 export const LENGTH_CALIBRATION_FLOWS = 2_000;
+/**
+ * A chunk's merged attribute rows above this many bytes are shuffled through bucket files on disk rather than in
+ * memory (the unique job; ~2.8 KB a row at the netflow preset's width, so ~190k rows): with --flows ten times a
+ * million-flow trace, a chunk holds 2M rows, 5.6 GB.
+ */
+export const SHUFFLE_MEMORY_BYTES = 512 * 2 ** 20;

@@ -5,7 +5,7 @@ import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { InputError, InternalError } from '../errors.js';
 import { copyAttributeRows, F32Appender, mergeByFlowTagsFiles } from './attr-files.js';
 import { writeJsonAtomic } from '../io/atomic.js';
-import { FILL_OVERSAMPLE, GENERATE_VERSION, LENGTH_CALIBRATION_FLOWS, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS, selectionSampleSize } from './generate-settings.js';
+import { FILL_OVERSAMPLE, GENERATE_VERSION, LENGTH_CALIBRATION_FLOWS, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS, SHUFFLE_MEMORY_BYTES, selectionSampleSize } from './generate-settings.js';
 export { FILL_OVERSAMPLE, GENERATE_VERSION, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS };
 import { z } from 'zod';
 import type { NetShareConfig } from '../config/schema.js';
@@ -162,6 +162,11 @@ export interface GenerateChunkParams {
      * flows carried from earlier chunks, which the merge puts first.
      */
     shuffle?: number;
+    /**
+     * Above this many bytes of merged rows (default SHUFFLE_MEMORY_BYTES), the shuffle goes through bucket files
+     * instead of memory (appendShuffledOnDisk: another seeded permutation, memory one bucket).
+     */
+    memoryBytes?: number;
   };
   /**
    * Fill mode: of the sampled attribute rows `raw`, keep those that start in this chunk (flow tags), give their
@@ -222,7 +227,7 @@ export const generateChunkParamsSchema = z.strictObject({
   attrFile: relPath.optional(),
   n: z.number().int().nonnegative().optional(),
   attributesOnly: z.strictObject({ out: relPath }).optional(),
-  uniqueTuples: z.strictObject({ from: relPath, out: relPath, resampleEphemeral: z.boolean().optional(), earlier: z.array(relPath).optional(), startsOut: relPath.optional(), shuffle: z.number().int().optional() }).optional(),
+  uniqueTuples: z.strictObject({ from: relPath, out: relPath, resampleEphemeral: z.boolean().optional(), earlier: z.array(relPath).optional(), startsOut: relPath.optional(), shuffle: z.number().int().optional(), memoryBytes: z.number().int().positive().optional() }).optional(),
   accept: z.strictObject({ raw: relPath, prev: relPath.optional(), out: relPath, resampleEphemeral: z.boolean().optional() }).optional(),
   blockRows: z.number().int().positive().optional(),
   out: relPath.optional(),
@@ -574,22 +579,32 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     let starts = 0;
     let resampled = 0;
     const held: Float32Array[] = [];
+    const from = inWorkdir(wd, p.uniqueTuples.from);
+    const shuffle = p.uniqueTuples.shuffle;
+    // a chunk too large to shuffle in memory: through bucket files (the merged rows bound the unique ones)
+    const buckets = shuffle !== undefined && (await stat(from)).size > (p.uniqueTuples.memoryBytes ?? SHUFFLE_MEMORY_BYTES)
+      ? await ShuffleBuckets.open(inWorkdir(wd, p.uniqueTuples.out), A, shuffle, Math.ceil((2 * (await stat(from)).size) / (p.uniqueTuples.memoryBytes ?? SHUFFLE_MEMORY_BYTES)))
+      : undefined;
     try {
-      for await (const block of f32Blocks(inWorkdir(wd, p.uniqueTuples.from), A, p.blockRows)) {
+      for await (const block of f32Blocks(from, A, p.blockRows)) {
         rows += block.length / A;
         if (resample) resampled += await resample(block);
         const unique = await firsts.keep(block);
         if (tags) for (let r = 0; r < unique.length / A; r++) if (isOne(unique, r * A + tags.start)) starts++;
-        if (p.uniqueTuples.shuffle !== undefined) held.push(unique);
+        if (buckets) await buckets.add(unique);
+        else if (shuffle !== undefined) held.push(unique);
         else await out.append(unique);
       }
-      if (p.uniqueTuples.shuffle !== undefined) await appendShuffled(out, held, A, p.uniqueTuples.shuffle, p.blockRows ?? STREAM_ROWS);
+      if (buckets) await buckets.drain(out, p.blockRows ?? STREAM_ROWS);
+      else if (shuffle !== undefined) await appendShuffled(out, held, A, shuffle, p.blockRows ?? STREAM_ROWS);
       await out.close();
       // this chunk's starts' 5-tuples, for the later chunks' check
       if (p.uniqueTuples.startsOut !== undefined) await writeTableFile(inWorkdir(wd, p.uniqueTuples.startsOut), firsts.startsTable(encoders.dataset === 'pcap' ? 'packets' : 'flows'));
     } catch (err) {
       await out.abort();
       throw err;
+    } finally {
+      await buckets?.remove();
     }
     if (!tags) starts = firsts.kept;
     ctx.progress(1, `${firsts.kept} unique of ${rows}${p.uniqueTuples.resampleEphemeral ? `, ${resampled} ephemeral ports drawn anew` : ''}`);
@@ -691,6 +706,59 @@ async function appendShuffled(out: F32Appender, blocks: Float32Array[], A: numbe
       buf.set(blocks[blockOf[w]!]!.subarray(rowOf[w]! * A, (rowOf[w]! + 1) * A), j * A);
     }
     await out.append(buf);
+  }
+}
+
+/**
+ * A seeded random permutation of more rows than fit in memory (the scatter shuffle): each row goes to one of `k`
+ * bucket files drawn uniformly and independently, then each bucket is read whole, shuffled and appended in bucket
+ * order. The result is a uniform random permutation (Rao 1961; Sandelius 1962), like appendShuffled's, though not
+ * the same one; memory is one bucket.
+ */
+class ShuffleBuckets {
+  private constructor(
+    private readonly files: F32Appender[],
+    private readonly paths: string[],
+    private readonly A: number,
+    private readonly seed: number,
+    private readonly rng: Rng,
+  ) {}
+  static async open(out: string, A: number, seed: number, k: number): Promise<ShuffleBuckets> {
+    const paths = Array.from({ length: Math.max(1, k) }, (_, i) => `${out}.bucket-${i}`);
+    const files: F32Appender[] = [];
+    try {
+      for (const p of paths) files.push(await F32Appender.open(p));
+    } catch (err) {
+      for (const f of files) await f.abort();
+      throw err;
+    }
+    return new ShuffleBuckets(files, paths, A, seed, Rng.forPurpose(seed, 'generate/unique-buckets'));
+  }
+  async add(rows: Float32Array): Promise<void> {
+    const A = this.A;
+    const n = rows.length / A;
+    const k = this.files.length;
+    const bucket = new Uint32Array(n);
+    const count = new Uint32Array(k);
+    for (let r = 0; r < n; r++) count[(bucket[r] = this.rng.int(k))]!++;
+    const parts = Array.from(count, (c) => new Float32Array(c * A));
+    const at = new Uint32Array(k);
+    for (let r = 0; r < n; r++) parts[bucket[r]!]!.set(rows.subarray(r * A, (r + 1) * A), at[bucket[r]!]!++ * A);
+    for (let b = 0; b < k; b++) if (count[b]! > 0) await this.files[b]!.append(parts[b]!);
+  }
+  /** Every bucket, shuffled, appended to `out`; the bucket files are removed as they are read. */
+  async drain(out: F32Appender, rowsPerWrite: number): Promise<void> {
+    for (let b = 0; b < this.files.length; b++) {
+      await this.files[b]!.close();
+      const rows = await readF32(this.paths[b]!);
+      await rm(this.paths[b]!, { force: true });
+      await appendShuffled(out, [rows], this.A, this.seed * 31 + b + 1, rowsPerWrite);
+    }
+  }
+  /** Removes what is left of the bucket files (after an error). */
+  async remove(): Promise<void> {
+    for (const f of this.files) await f.abort().catch(() => undefined);
+    for (const p of this.paths) await rm(p, { force: true });
   }
 }
 

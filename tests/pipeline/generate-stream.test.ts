@@ -1,6 +1,6 @@
 // The fill's accept and unique jobs stream their rows in blocks: the file they write is the one the whole-chunk
 // algorithm writes (starting rows snapped, prev ++ starts, the first row of each 5-tuple), whatever the block size.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadChunkTensors } from '../../src/pipeline/chunk-tensors.js';
@@ -90,5 +90,22 @@ describe('streamed accept and unique jobs', () => {
       expect(readFileSync(join(dir, `u-${blockRows}.f32`)).equals(Buffer.from(wantU.buffer))).toBe(true);
       expect([r.merged, r.unique]).toEqual([merged.length / A, keep.length]);
     }
+    // shuffled: in memory, or through bucket files when the merged rows are over memoryBytes; either is a permutation of
+    // the unique rows, the same for the same seed, and no bucket file is left behind
+    const rowsOf = (a: Float32Array): string[] => Array.from({ length: a.length / A }, (_, r) => Buffer.from(a.slice(r * A, (r + 1) * A).buffer).toString('base64'));
+    const shuffled = async (name: string, memoryBytes?: number): Promise<Float32Array> => {
+      await generateChunkJob({ ...base, blockRows: 7, uniqueTuples: { from: rel('merged.f32'), out: rel(name), shuffle: 5, ...(memoryBytes ? { memoryBytes } : {}) } }, ctx(wd));
+      return readF32(join(dir, name));
+    };
+    const inMemory = await shuffled('s-mem.f32');
+    const onDisk = await shuffled('s-disk.f32', 4 * A * 10);
+    const again = await shuffled('s-disk2.f32', 4 * A * 10);
+    expect(readdirSync(dir).filter((f) => f.includes('bucket'))).toEqual([]);
+    for (const x of [inMemory, onDisk]) {
+      expect([...rowsOf(x)].sort()).toEqual([...rowsOf(wantU)].sort());
+      expect(rowsOf(x)).not.toEqual(rowsOf(wantU));
+    }
+    expect(rowsOf(onDisk)).not.toEqual(rowsOf(inMemory));
+    expect(Buffer.from(again.buffer).equals(Buffer.from(onDisk.buffer))).toBe(true);
   }, 120_000);
 });
