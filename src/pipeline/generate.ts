@@ -1,8 +1,8 @@
 // The generate stage (spec §4.1–4.2): per-chunk attributes sampled in passes until the requested number of unique
 // 5-tuples exists, the flow-tag merge (continuations carried into later chunks), the checkpoint chosen per chunk on a
 // seeded sample of its flows, then the features of the chosen checkpoint conditioned on the merged attributes, decoded.
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
-import { InputError, InternalError } from '../errors.js';
+import { mkdir, readFile, rm, stat, statfs } from 'node:fs/promises';
+import { ConfigError, InputError, InternalError } from '../errors.js';
 import { copyAttributeRows, F32Appender, mergeByFlowTagsFiles } from './attr-files.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { FILL_OVERSAMPLE, GENERATE_VERSION, LENGTH_CALIBRATION_FLOWS, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS, SHUFFLE_MEMORY_BYTES, selectionSampleSize } from './generate-settings.js';
@@ -762,6 +762,31 @@ class ShuffleBuckets {
   }
 }
 
+/**
+ * Refuses, before anything is sampled, a generation whose attribute files would not fit in the free space under the
+ * workdir's generate/ folder: the fill's first sampled rows beside the accepted ones, then the merged rows beside the
+ * deduplicated ones (the most the stage holds at once), 4·A bytes a row (A = 696 with the netflow preset's `ipTop`
+ * addresses: 2.8 KB a row, ~5.6 GB a million flows at the peak).
+ */
+async function checkScratchSpace(wd: string, slots: readonly { asked: number; first: number }[], A: number, flows: number | undefined): Promise<void> {
+  const asked = slots.reduce((a, s) => a + s.asked, 0);
+  const first = slots.reduce((a, s) => a + s.first, 0);
+  const need = 4 * A * Math.max(first + asked, 2 * asked);
+  const root = generateRoot(wd);
+  await mkdir(root, { recursive: true });
+  const fs = await statfs(root);
+  const free = fs.bavail * fs.bsize;
+  if (need > free) {
+    const gb = (b: number): string => `${(b / 2 ** 30).toFixed(1)} GiB`;
+    throw new ConfigError(
+      `generating ${asked} flows needs about ${gb(need)} of scratch space under ${root} (attribute rows of ${4 * A} bytes: ${first} sampled beside the ` +
+        `accepted ones, then two copies of the ${asked} kept), but ${gb(free)} is free: ask for fewer flows` +
+        `${flows !== undefined ? ` than --flows ${flows}` : ' with --flows'}, or free space there`,
+      'flows',
+    );
+  }
+}
+
 /** Offsets of the flow-tag pairs in the attribute vector: [startFromThisChunk, chunk_0, …]. */
 function tagOffsets(layout: Layout): { start: number; chunk: (i: number) => number; nChunks: number } | undefined {
   const s = layout.attributes.find((a) => a.name === 'flow_tags');
@@ -958,6 +983,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
       slots.push({ j, k, pass, asked: asked[j]!, unique: 0, sampled: 0, passes: 0, first: Math.max(1, Math.ceil(FILL_OVERSAMPLE * asked[j]! * perStart)) });
     });
   }
+  await checkScratchSpace(wd, slots, A, opts.flows);
   for (let f = 0; f < maxFill; f++) {
     // a chunk whose last pass added under 2% of what it still misses would need 50 more: it stops there (reported)
     const open = slots.filter((s) => s.unique < s.asked && !s.stalled);
@@ -1080,6 +1106,8 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
       // mergeByFlowTags from files to files (attr-files.ts: the same rows, one chunk in memory)
       await mergeByFlowTagsFiles(summary.chunks.map((k) => ({ chunk: k, ...accepted.get(`${k}/${pass}`)! })), A, tags, (k) => attrMergedPath(wd, k, pass));
     }
+    // spent now (scratch space: the merged rows are a second copy of them)
+    if (!opts.keepIntermediates) await rm(join(generateRoot(wd), 'attr-accepted'), { recursive: true, force: true });
     for (const [j, k] of summary.chunks.entries()) {
       const phase: Job[] = [];
       for (let pass = 0; pass < passes; pass++) {
@@ -1097,6 +1125,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
         duplicates[j]!.push(x.merged - x.unique);
         uniqueStarts[j]!.push(x.starts);
       }
+      if (!opts.keepIntermediates) for (let pass = 0; pass < passes; pass++) await rm(attrMergedPath(wd, k, pass), { force: true });
       queueSelect(j);
     }
   } else {

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { ConfigError } from '../../src/errors.js';
 import { describe, expect, it } from 'vitest';
 import { apportion, generateChunkJob, generateStage, mergeByFlowTags, startingRows, type GenerateStageResult } from '../../src/pipeline/generate.js';
 import { resolveRunConfig, runPipeline } from '../../src/pipeline/run.js';
@@ -123,6 +124,13 @@ describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file i
     const scope = await workdirIdentity(wd);
     const base = { workdir: wd, config, executor, scope, realChunk: async (j: number) => chunkRealRows(real, summary, j) };
     const bytes = (r: GenerateStageResult) => r.candidates.map((c) => readFileSync(c.path).toString('base64'));
+    // more flows than the attribute files could hold on this disk: refused before anything is sampled, with the sizes
+    const jobsBefore = existsSync(join(wd, 'jobs.jsonl')) ? readFileSync(join(wd, 'jobs.jsonl'), 'utf8') : '';
+    const err = await generateStage({ ...base, flows: 1e12 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).key).toBe('flows');
+    expect(String(err)).toMatch(/generating 1000000000000 flows needs about [\d.]+ GiB of scratch space under .*generate \(attribute rows of \d+ bytes.*GiB is free: ask for fewer flows than --flows 1000000000000/);
+    expect(existsSync(join(wd, 'jobs.jsonl')) ? readFileSync(join(wd, 'jobs.jsonl'), 'utf8') : '').toBe(jobsBefore);
     // batches of 10 flows: the sample of 40 is the first four batches of each chunk's (shuffled) rows
     const small = await generateStage({ ...base, selectionSampleFlows: 40, sampleBatch: 10, keepIntermediates: true });
     // read now: every generate run replaces <wd>/generate
