@@ -54,6 +54,14 @@ export const modelConfigSchema = z
     checkpointEvery: nonNegInt.default(20000),
     /** Keep only this many most recent checkpoints (0 = keep all; every one is a model-selection candidate). */
     keepCheckpoints: nonNegInt.default(0),
+    /**
+     * What the discriminator sees of a generated flow's records after its end (networks.ts stoppingRule). Absent or
+     * false (NetShare, TF DoppelGANger): the sampleLen group holding the end is kept whole, so the records after the end
+     * inside it are judged against the real flows' zero padding there. True: their feature dims are zeroed by the
+     * generated flow's own flags (the gen-flag dims are kept per group as before), so a record's values are judged only
+     * where the flow emits it.
+     */
+    recordMask: z.boolean().optional(),
   })
   .strict();
 

@@ -332,7 +332,7 @@ export function featureGenerator(ctx: NetContext, discreteAttrs: Value, zF: Valu
       const H = concat(hs.map((x) => reshape(x, [rows, 1, U])), 1);
       const logits = dense(ctx, H, 'gen/feat/out');
       const raw = heads(reshape(logits, [rows, T, F2]), featureFieldsWithFlag(layout));
-      return { raw, ...stoppingRule(raw, cfg.sampleLen, typeof batch === 'number' ? R * batch : batch) };
+      return { raw, ...stoppingRule(raw, cfg.sampleLen, typeof batch === 'number' ? R * batch : batch, cfg.recordMask === true) };
     }),
   );
 }
@@ -382,7 +382,7 @@ export function featureGeneratorParts(ctx: NetContext): {
  * its records is valid, i.e. iff its first one is). The records after the end inside the last kept group keep
  * their outputs and gradients, so their flags can learn the [0,1] that real data carries there (spec §2.5).
  */
-export function stoppingRule(raw: Value, sampleLen: number, batch: number | string): Omit<FeatureGenOut, 'raw'> {
+export function stoppingRule(raw: Value, sampleLen: number, batch: number | string, recordMask = false): Omit<FeatureGenOut, 'raw'> {
   const g = raw.graph;
   const T = raw.shape[1] as number;
   const F2 = raw.shape[2] as number;
@@ -395,7 +395,10 @@ export function stoppingRule(raw: Value, sampleLen: number, batch: number | stri
   const mask = stopGradient(cast(less(cumSum(reshape(ends, [Bd, T]), 1, { exclusive: true }), 0.5), 'float32')); // [B, T]
   const groupEnds = reduceSum(reshape(ends, [Bd, S, sampleLen]), [2]); // [B, S]: "end" records per group
   const groupMask = stopGradient(cast(less(cumSum(groupEnds, 1, { exclusive: true }), 0.5), 'float32')); // [B, S]
-  const masked = reshape(mul(reshape(raw, [Bd, S, sampleLen * F2]), reshape(groupMask, [Bd, S, 1])), [Bd, T, F2]);
+  const grouped = reshape(mul(reshape(raw, [Bd, S, sampleLen * F2]), reshape(groupMask, [Bd, S, 1])), [Bd, T, F2]);
+  if (!recordMask) return { masked: grouped, groupMask, mask };
+  // model.recordMask: the feature dims of records after the end zeroed record by record, the flag dims by group
+  const masked = concat([mul(slice(grouped, [0], [F2 - 2], [2]), reshape(mask, [Bd, T, 1])), slice(grouped, [F2 - 2], [F2], [2])], 2);
   return { masked, groupMask, mask };
 }
 

@@ -155,6 +155,34 @@ describe('stopping rule: group-level masking as TF DoppelGANger', () => {
     expect(Array.from(mask!.data)).toEqual(Array.from(genFlag));
     // Padded records inside the last group do carry [0,1]: a record-level mask would have zeroed them.
     expect(real[(0 * T + 1) * F2 + F + 1]).toBe(1);
+    // model.recordMask keeps the flags by group, so real data is unchanged by it too
+    const byRecord = stoppingRule(x, SL, n, true);
+    const [maskedR] = evaluate([byRecord.masked], { x: Tensor.from('float32', [n, T, F2], real) });
+    expect(Array.from(maskedR!.data)).toEqual(Array.from(real));
+  });
+
+  it('model.recordMask: the feature dims of generated records after the end are zeroed, their flag dims kept by group', () => {
+    const n = 40;
+    const r = new Rng(5, 'test');
+    const raw = r.normals(n * T * F2).map((v) => v * 2);
+    const g = new Graph();
+    const x = g.input('x', [n, T, F2]);
+    const grouped = stoppingRule(x, SL, n);
+    const byRecord = stoppingRule(x, SL, n, true);
+    const [a, b, mask] = evaluate([grouped.masked, byRecord.masked, byRecord.mask], { x: Tensor.from('float32', [n, T, F2], raw) });
+    let zeroed = 0;
+    for (let i = 0; i < n * T; i++) {
+      for (let d = 0; d < F2; d++) {
+        const k = i * F2 + d;
+        if (mask!.data[i] === 1 || d >= F) expect(b!.data[k]).toBe(a!.data[k]);
+        else {
+          expect(b!.data[k] === 0).toBe(true); // ±0
+          if (a!.data[k] !== 0) zeroed++;
+        }
+      }
+    }
+    // the case has records after an end inside a kept group, which only the record mask zeroes
+    expect(zeroed).toBeGreaterThan(0);
   });
 
   it('generator loss: the gradient through the group mask matches central finite differences (float64)', () => {
