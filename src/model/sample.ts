@@ -149,6 +149,81 @@ export type FeatureSampleOptions = Omit<SampleOptions, 'n' | 'givenAttributes'> 
   endBias?: readonly number[];
 };
 
+/** The sizes, sessions and noise both step-wise samplers (sampleFeatures, calibrateEndHazards) share. */
+interface FeatureStepper {
+  T: number;
+  L: number;
+  S: number;
+  U: number;
+  F: number;
+  n: number;
+  batch: number;
+  seed: number;
+  first: number;
+  /** The given rows of batch `b` through the projection, [m, 4U], and sample()'s noise for them: z_feat [m, S, Fz] and (h0, c0). */
+  start: (at: number, m: number) => Promise<{ b: number; proj: Float32Array; zFeat: Float32Array; h: Float32Array; c: Float32Array }>;
+  /** One LSTM step of the flows `active` (their rows in `zFeat`): z of step `st` gathered for them. */
+  step: (st: number, active: ArrayLike<number>, zFeat: Float32Array, proj: Float32Array, h: Float32Array, c: Float32Array) => Promise<Record<'h' | 'c' | 'logits' | 'flag', Float32Array>>;
+  /** The heads over emitted records' logits [R, F + 2] → [R, F]. */
+  heads: (logits: Float32Array, R: number) => Promise<Float32Array>;
+  release: () => Promise<void>;
+}
+
+async function featureStepper(opts: Omit<FeatureSampleOptions, 'endBias' | 'stop'>, withHeads: boolean): Promise<FeatureStepper> {
+  const { cfg, layout, weights } = load(opts.checkpoint);
+  const A = layoutWidth(layout.attributes);
+  const F = layoutWidth(layout.features);
+  const T = layout.maxLen;
+  const L = cfg.sampleLen;
+  const S = T / L;
+  const U = cfg.lstmUnits;
+  const Fz = cfg.featureNoiseDim;
+  const given = opts.givenAttributes;
+  if (given.length % A !== 0) throw new InputError(expected(`a multiple of ${A} values (rows × attribute width)`, 'givenAttributes', given.length));
+  const batch = opts.batchSize ?? 1000;
+  const first = opts.firstFlow ?? 0;
+  if (!Number.isInteger(first) || first < 0 || first % batch !== 0) throw new ConfigError(expected(`a non-negative multiple of the batch size ${batch}`, 'firstFlow', first), 'firstFlow');
+  const seed = opts.seed ?? 0;
+  const graphs = featureSamplerOnnx(cfg, layout, weights);
+  const sessionOpts = { device: opts.device ?? 'cpu', ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}) } as const;
+  const sessions: Awaited<ReturnType<typeof createSession>>[] = [];
+  const release = async (): Promise<void> => {
+    for (const s of sessions.splice(0)) await s.release();
+  };
+  const t = (data: Float32Array, shape: number[]): ort.Tensor => new ort.Tensor('float32', data, shape);
+  try {
+    for (const g of withHeads ? [graphs.projection, graphs.step, graphs.heads] : [graphs.projection, graphs.step]) sessions.push(await createSession(g, sessionOpts));
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  const [projection, stepSession, headsSession] = sessions as [(typeof sessions)[0], (typeof sessions)[0], (typeof sessions)[0] | undefined];
+  return {
+    T, L, S, U, F, n: given.length / A, batch, seed, first, release,
+    start: async (at, m) => {
+      const b = (first + at) / batch;
+      // sample()'s draws for this batch: z_attr (unused here: the attributes are given), then z_feat [m, S, Fz]
+      const zRng = Rng.forPurpose(seed, `sample/noise/z/${b}`);
+      zRng.normals(m * cfg.attributeNoiseDim);
+      const zFeat = zRng.normals(m * S * Fz);
+      const stateRng = Rng.forPurpose(seed, `sample/noise/lstm-state/${b}`);
+      const h = stateRng.normals(m * U);
+      const c = stateRng.normals(m * U);
+      const proj = (await projection.run({ given_attr: t(given.subarray(at * A, (at + m) * A), [m, A]) }))['attr_proj']!.data as Float32Array;
+      return { b, proj, zFeat, h, c };
+    },
+    step: async (st, active, zFeat, proj, h, c) => {
+      const k = active.length;
+      const z = new Float32Array(k * Fz);
+      for (let j = 0; j < k; j++) z.set(zFeat.subarray((active[j]! * S + st) * Fz, (active[j]! * S + st + 1) * Fz), j * Fz);
+      const out = await stepSession.run({ attr_proj: t(proj, [k, 4 * U]), z: t(z, [k, Fz]), h: t(h, [k, U]), c: t(c, [k, U]) });
+      const get = (name: string): Float32Array => out[name]!.data as Float32Array;
+      return { h: get('h_out'), c: get('c_out'), logits: get('logits'), flag: get('flag') };
+    },
+    heads: async (logits, R) => (R === 0 ? new Float32Array(0) : ((await headsSession!.run({ logits: t(logits, [R, F + 2]) }))['records']!.data as Float32Array)),
+  };
+}
+
 /**
  * The features of flows conditioned on given attributes, as sample() with `givenAttributes` draws them (the same
  * noise streams and stopping rule; the records equal its records up to float rounding, and so do the lengths but
@@ -159,53 +234,22 @@ export type FeatureSampleOptions = Omit<SampleOptions, 'n' | 'givenAttributes'> 
  * and it holds no [n, T, F] buffer: the records come back packed.
  */
 export async function sampleFeatures(opts: FeatureSampleOptions): Promise<FeatureSampleResult> {
-  const { cfg, layout, weights } = load(opts.checkpoint);
-  const A = layoutWidth(layout.attributes);
-  const F = layoutWidth(layout.features);
-  const F2 = F + 2;
-  const T = layout.maxLen;
-  const L = cfg.sampleLen;
-  const S = T / L;
-  const U = cfg.lstmUnits;
-  const Fz = cfg.featureNoiseDim;
-  const given = opts.givenAttributes;
-  if (given.length % A !== 0) throw new InputError(expected(`a multiple of ${A} values (rows × attribute width)`, 'givenAttributes', given.length));
-  const n = given.length / A;
-  const batch = opts.batchSize ?? 1000;
-  const seed = opts.seed ?? 0;
-  const first = opts.firstFlow ?? 0;
-  if (!Number.isInteger(first) || first < 0 || first % batch !== 0) throw new ConfigError(expected(`a non-negative multiple of the batch size ${batch}`, 'firstFlow', first), 'firstFlow');
+  const { layout } = load(opts.checkpoint);
   const bias = opts.endBias;
-  if (bias !== undefined && (opts.stop !== 'sample' || bias.length !== T || !bias.every(Number.isFinite))) {
-    throw new ConfigError(expected(`${T} finite numbers (one per record), with stop "sample"`, 'endBias', bias), 'endBias');
+  if (bias !== undefined && (opts.stop !== 'sample' || bias.length !== layout.maxLen || !bias.every(Number.isFinite))) {
+    throw new ConfigError(expected(`${layout.maxLen} finite numbers (one per record), with stop "sample"`, 'endBias', bias), 'endBias');
   }
-  const graphs = featureSamplerOnnx(cfg, layout, weights);
-  const sessionOpts = { device: opts.device ?? 'cpu', ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}) } as const;
-  const sessions: Awaited<ReturnType<typeof createSession>>[] = [];
-  const open = async (bytes: Uint8Array): Promise<Awaited<ReturnType<typeof createSession>>> => {
-    const s = await createSession(bytes, sessionOpts);
-    sessions.push(s);
-    return s;
-  };
-  const t = (data: Float32Array, shape: number[]): ort.Tensor => new ort.Tensor('float32', data, shape);
+  const run = await featureStepper(opts, true);
+  const { T, L, S, U, F, n, batch, seed } = run;
+  const F2 = F + 2;
   const lengths = new Uint32Array(n);
   const parts: Float32Array[] = [];
   try {
-    const projection = await open(graphs.projection);
-    const step = await open(graphs.step);
-    const headsSession = await open(graphs.heads);
     for (let at = 0; at < n; at += batch) {
       const m = Math.min(batch, n - at);
-      const b = (first + at) / batch;
-      // sample()'s draws for this batch: z_attr (unused here: the attributes are given), then z_feat [m, S, Fz]
-      const zRng = Rng.forPurpose(seed, `sample/noise/z/${b}`);
-      zRng.normals(m * cfg.attributeNoiseDim);
-      const zFeat = zRng.normals(m * S * Fz);
-      const stateRng = Rng.forPurpose(seed, `sample/noise/lstm-state/${b}`);
-      let h = stateRng.normals(m * U);
-      let c = stateRng.normals(m * U);
+      const { b, zFeat, ...state } = await run.start(at, m);
+      let { proj, h, c } = state;
       const draws = opts.stop === 'sample' ? Rng.forPurpose(seed, `sample/stop/${b}`).uniforms(m * T) : undefined;
-      let proj = (await projection.run({ given_attr: t(given.subarray(at * A, (at + m) * A), [m, A]) }))['attr_proj']!.data as Float32Array;
       let active = Int32Array.from({ length: m }, (_, i) => i);
       const len = new Int32Array(m);
       // per step: the logits of its active flows, and each flow's row among them (-1: not active)
@@ -213,11 +257,9 @@ export async function sampleFeatures(opts: FeatureSampleOptions): Promise<Featur
       const rowAt: Int32Array[] = [];
       for (let st = 0; st < S && active.length > 0; st++) {
         const k = active.length;
-        const z = new Float32Array(k * Fz);
-        for (let j = 0; j < k; j++) z.set(zFeat.subarray((active[j]! * S + st) * Fz, (active[j]! * S + st + 1) * Fz), j * Fz);
-        const out = await step.run({ attr_proj: t(proj, [k, 4 * U]), z: t(z, [k, Fz]), h: t(h, [k, U]), c: t(c, [k, U]) });
-        const flag = out['flag']!.data as Float32Array;
-        stepLogits.push(out['logits']!.data as Float32Array);
+        const out = await run.step(st, active, zFeat, proj, h, c);
+        const flag = out.flag;
+        stepLogits.push(out.logits);
         const rows = new Int32Array(m).fill(-1);
         const keep: number[] = [];
         for (let j = 0; j < k; j++) {
@@ -235,13 +277,12 @@ export async function sampleFeatures(opts: FeatureSampleOptions): Promise<Featur
           if (!ended) keep.push(j);
         }
         rowAt.push(rows);
-        const hOut = out['h_out']!.data as Float32Array;
-        const cOut = out['c_out']!.data as Float32Array;
         if (keep.length === k) {
-          h = hOut;
-          c = cOut;
+          h = out.h;
+          c = out.c;
           continue;
         }
+        // the flows still running, their rows gathered
         const k2 = keep.length;
         const next = new Int32Array(k2);
         const p2 = new Float32Array(k2 * 4 * U);
@@ -250,8 +291,8 @@ export async function sampleFeatures(opts: FeatureSampleOptions): Promise<Featur
         keep.forEach((j, q) => {
           next[q] = active[j]!;
           p2.set(proj.subarray(j * 4 * U, (j + 1) * 4 * U), q * 4 * U);
-          h.set(hOut.subarray(j * U, (j + 1) * U), q * U);
-          c.set(cOut.subarray(j * U, (j + 1) * U), q * U);
+          h.set(out.h.subarray(j * U, (j + 1) * U), q * U);
+          c.set(out.c.subarray(j * U, (j + 1) * U), q * U);
         });
         proj = p2;
         active = next;
@@ -269,10 +310,10 @@ export async function sampleFeatures(opts: FeatureSampleOptions): Promise<Featur
         }
         lengths[at + i] = len[i]!;
       }
-      parts.push(R === 0 ? new Float32Array(0) : ((await headsSession.run({ logits: t(emitted, [R, F2]) }))['records']!.data as Float32Array));
+      parts.push(await run.heads(emitted, R));
     }
   } finally {
-    for (const s of sessions) await s.release();
+    await run.release();
   }
   const packedFeatures = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
   let off = 0;
@@ -315,71 +356,47 @@ export interface EndHazardCalibration {
  * flows too few (71.5%) and records per 5-tuple worse (300k model: 6.1× → 8.8× its floor).
  */
 export async function calibrateEndHazards(opts: Omit<FeatureSampleOptions, 'endBias' | 'stop'> & { realLengths: ArrayLike<number> }): Promise<EndHazardCalibration> {
-  const { cfg, layout, weights } = load(opts.checkpoint);
-  const A = layoutWidth(layout.attributes);
-  const T = layout.maxLen;
-  const L = cfg.sampleLen;
-  const S = T / L;
-  const U = cfg.lstmUnits;
-  const Fz = cfg.featureNoiseDim;
-  const given = opts.givenAttributes;
-  if (given.length % A !== 0) throw new InputError(expected(`a multiple of ${A} values (rows × attribute width)`, 'givenAttributes', given.length));
+  const run = await featureStepper(opts, false);
+  const { T, L, S, n, batch } = run;
   // the real hazards: of the flows with more than t records, the share with t + 1
   const real = opts.realLengths;
   const atLeast = new Float64Array(T + 1);
-  for (let i = 0; i < real.length; i++) {
-    const l = real[i]!;
-    if (!Number.isInteger(l) || l < 1 || l > T) throw new InputError(expected(`flow lengths in [1, ${T}]`, `realLengths[${i}]`, l));
-    atLeast[l - 1]!++;
+  try {
+    for (let i = 0; i < real.length; i++) {
+      const l = real[i]!;
+      if (!Number.isInteger(l) || l < 1 || l > T) throw new InputError(expected(`flow lengths in [1, ${T}]`, `realLengths[${i}]`, l));
+      atLeast[l - 1]!++;
+    }
+  } catch (err) {
+    await run.release();
+    throw err;
   }
   for (let t = T - 1; t > 0; t--) atLeast[t - 1]! += atLeast[t]!;
   const hazard = (t: number): number => (atLeast[t]! > 0 ? (atLeast[t]! - atLeast[t + 1]!) / atLeast[t]! : 1);
   const target = real.length > 0 ? atLeast.reduce((a, b) => a + b, 0) / real.length : 1;
-  const n = given.length / A;
-  const batch = opts.batchSize ?? 1000;
-  const seed = opts.seed ?? 0;
-  const first = opts.firstFlow ?? 0;
-  if (!Number.isInteger(first) || first < 0 || first % batch !== 0) throw new ConfigError(expected(`a non-negative multiple of the batch size ${batch}`, 'firstFlow', first), 'firstFlow');
-  // log-odds of "end" of every record of every flow
+  // log-odds of "end" of every record of every flow: every step for every flow
   const logOdds = new Float64Array(n * T);
-  const graphs = featureSamplerOnnx(cfg, layout, weights);
-  const sessionOpts = { device: opts.device ?? 'cpu', ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}) } as const;
-  const projection = await createSession(graphs.projection, sessionOpts);
-  const step = await createSession(graphs.step, sessionOpts).catch(async (err: unknown) => {
-    await projection.release();
-    throw err;
-  });
-  const t = (data: Float32Array, shape: number[]): ort.Tensor => new ort.Tensor('float32', data, shape);
   try {
     for (let at = 0; at < n; at += batch) {
       const m = Math.min(batch, n - at);
-      const b = (first + at) / batch;
-      const zRng = Rng.forPurpose(seed, `sample/noise/z/${b}`);
-      zRng.normals(m * cfg.attributeNoiseDim);
-      const zFeat = zRng.normals(m * S * Fz);
-      const stateRng = Rng.forPurpose(seed, `sample/noise/lstm-state/${b}`);
-      let h = stateRng.normals(m * U);
-      let c = stateRng.normals(m * U);
-      const proj = (await projection.run({ given_attr: t(given.subarray(at * A, (at + m) * A), [m, A]) }))['attr_proj']!.data as Float32Array;
-      const z = new Float32Array(m * Fz);
+      const { proj, zFeat, ...state } = await run.start(at, m);
+      let { h, c } = state;
+      const all = Int32Array.from({ length: m }, (_, i) => i);
       for (let st = 0; st < S; st++) {
-        for (let i = 0; i < m; i++) z.set(zFeat.subarray((i * S + st) * Fz, (i * S + st + 1) * Fz), i * Fz);
-        const out = await step.run({ attr_proj: t(proj, [m, 4 * U]), z: t(z, [m, Fz]), h: t(h, [m, U]), c: t(c, [m, U]) });
-        const flag = out['flag']!.data as Float32Array;
+        const out = await run.step(st, all, zFeat, proj, h, c);
         for (let i = 0; i < m; i++) {
           for (let r = 0; r < L; r++) {
-            const go = flag[(i * L + r) * 2]!;
-            const end = flag[(i * L + r) * 2 + 1]!;
+            const go = out.flag[(i * L + r) * 2]!;
+            const end = out.flag[(i * L + r) * 2 + 1]!;
             logOdds[(at + i) * T + st * L + r] = go + end > 0 ? Math.log(end) - Math.log(go) : 0;
           }
         }
-        h = out['h_out']!.data as Float32Array;
-        c = out['c_out']!.data as Float32Array;
+        h = out.h;
+        c = out.c;
       }
     }
   } finally {
-    await projection.release();
-    await step.release();
+    await run.release();
   }
   const ends = (i: number, t: number, delta: number): number => 1 / (1 + Math.exp(-(logOdds[i * T + t]! + delta)));
   const expectedLength = (bias: readonly number[]): number => {
