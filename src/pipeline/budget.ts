@@ -95,14 +95,20 @@ export function planIterations(x: BudgetInputs): BudgetPlan {
   return { ...x, trainShare: TRAIN_SHARE, trainBudgetS, iterations, checkpointEvery: Math.ceil(iterations / checkpoints), estimate: { chunk0S, fineTuneS } };
 }
 
-/** Chunk 0's training speed (iterations/s after graph and session creation), measured for about `seconds`. */
+/**
+ * Chunk 0's training speed (iterations/s after graph and session creation), measured for about `seconds` of training
+ * over its second half: the first iterations of a process run slower (JIT, allocations, page faults; UGR16 day with the
+ * netflow preset: 0.3 it/s at the first iteration, 1.0 it/s after a minute), and a rate taken from the start made the
+ * plan give chunk 0 0.79 it/s and 653 iterations where it trained at 1.0 it/s, leaving budget unspent.
+ */
 export async function probeTrainingSpeed(wd: string, model: ModelConfig, threads: number, seconds: number, device: Device = 'cpu'): Promise<number> {
   const { trainChunk } = await import('../model/index.js');
   const summary = await loadPreprocessSummary(wd);
   const layout = await loadModelLayout(wd);
   const t = await loadChunkTensors(wd, summary.chunks[0]!);
-  let first: { at: number; it: number } | undefined;
-  let last: { at: number; it: number } | undefined;
+  const seen: { at: number; it: number }[] = [];
+  // the first progress report at or after half the probe's time: the rate is measured from there
+  let mid = -1;
   const ac = new AbortController();
   await trainChunk({
     tensors: { n: t.n, attributes: t.attributes, features: t.features, genFlag: t.genFlag },
@@ -117,13 +123,15 @@ export async function probeTrainingSpeed(wd: string, model: ModelConfig, threads
     signal: ac.signal,
     onProgress: (p) => {
       const now = performance.now();
-      if (!first) first = { at: now, it: p.iteration };
-      last = { at: now, it: p.iteration };
-      if (now - first.at >= seconds * 1000 && p.iteration - first.it >= 3) ac.abort();
+      seen.push({ at: now, it: p.iteration });
+      const first = seen[0]!;
+      if (mid < 0 && now - first.at >= (seconds * 1000) / 2) mid = seen.length - 1;
+      if (now - first.at >= seconds * 1000 && mid >= 0 && p.iteration - seen[mid]!.it >= 3) ac.abort();
     },
   });
-  const dt = (last!.at - first!.at) / 1000;
-  return (last!.it - first!.it) / dt;
+  const from = seen[mid]!;
+  const to = seen.at(-1)!;
+  return (to.it - from.it) / ((to.at - from.at) / 1000);
 }
 
 const planPath = (wd: string): string => join(wd, 'budget-plan.json');
