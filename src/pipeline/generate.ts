@@ -939,6 +939,14 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   const h = summary.holdout;
   const inputFlows = !dp && h?.source === 'flows' && h.flows > h.heldOutFlows ? Math.round((realStarts.reduce((a, b) => a + b, 0) * h.flows) / (h.flows - h.heldOutFlows)) : undefined;
   const asked = opts.flows !== undefined ? apportion(opts.flows, realStarts) : inputFlows !== undefined ? apportion(inputFlows, realStarts) : realStarts;
+  const slots = [] as { j: number; k: number; pass: number; asked: number; unique: number; sampled: number; passes: number; first: number; file?: string; stalled?: boolean }[];
+  for (let pass = 0; pass < passes; pass++) {
+    summary.chunks.forEach((k, j) => {
+      const perStart = tags && !dp ? metas[j]!.flows / Math.max(1, realStarts[j]!) : 1;
+      slots.push({ j, k, pass, asked: asked[j]!, unique: 0, sampled: 0, passes: 0, first: Math.max(1, Math.ceil(FILL_OVERSAMPLE * asked[j]! * perStart)) });
+    });
+  }
+  await checkScratchSpace(wd, slots, A, opts.flows);
   // progress = finished jobs of the current phase
   let phaseDone = 0;
   let phaseTotal = 0;
@@ -976,14 +984,6 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   //    are not counted. The first pass samples FILL_OVERSAMPLE× the asked flows (scaled by the chunk's rows per
   //    starting flow); later ones FILL_OVERSAMPLE× what is missing over the yield seen so far, at most 2× the first (so a chunk samples at most 1 + 2·(bound − 1) times its first pass).
   const resample = opts.config.postprocess.ephemeralPorts === 'resample';
-  const slots = [] as { j: number; k: number; pass: number; asked: number; unique: number; sampled: number; passes: number; first: number; file?: string; stalled?: boolean }[];
-  for (let pass = 0; pass < passes; pass++) {
-    summary.chunks.forEach((k, j) => {
-      const perStart = tags && !dp ? metas[j]!.flows / Math.max(1, realStarts[j]!) : 1;
-      slots.push({ j, k, pass, asked: asked[j]!, unique: 0, sampled: 0, passes: 0, first: Math.max(1, Math.ceil(FILL_OVERSAMPLE * asked[j]! * perStart)) });
-    });
-  }
-  await checkScratchSpace(wd, slots, A, opts.flows);
   for (let f = 0; f < maxFill; f++) {
     // a chunk whose last pass added under 2% of what it still misses would need 50 more: it stops there (reported)
     const open = slots.filter((s) => s.unique < s.asked && !s.stalled);
