@@ -7,9 +7,11 @@
  * embeddings to the vocabulary vectors they decode to, so features are conditioned on the snapped rows (issue 19).
  * 4: a flow start whose 5-tuple started a flow in an earlier chunk is dropped at the merge (issue 14). 5: the merged rows
  * of a chunk in a seeded random order, the selection sample their first rows, reused as the chosen checkpoint's first
- * flows; as many flows as the input has by default, the held-out share included (issue 19).
+ * flows; as many flows as the input has by default, the held-out share included (issue 19). 6: records sampled one
+ * LSTM step at a time (the same bytes on this CPU; other execution providers may round differently), and chunks over
+ * SHUFFLE_MEMORY_BYTES shuffled through bucket files (another permutation) (issue 19).
  */
-export const GENERATE_VERSION = 5;
+export const GENERATE_VERSION = 6;
 /** Flows per generator run (each batch's noise is its own stream: sample.ts firstFlow). */
 export const SAMPLE_BATCH = 1000;
 /** Flows per features job: a larger chunk is split into flow ranges run as separate jobs (a multiple of SAMPLE_BATCH). */
