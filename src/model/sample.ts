@@ -151,6 +151,7 @@ export type FeatureSampleOptions = Omit<SampleOptions, 'n' | 'givenAttributes'> 
 
 /** The sizes, sessions and noise both step-wise samplers (sampleFeatures, calibrateEndHazards) share. */
 interface FeatureStepper {
+  layout: ModelLayout;
   T: number;
   L: number;
   S: number;
@@ -159,7 +160,6 @@ interface FeatureStepper {
   n: number;
   batch: number;
   seed: number;
-  first: number;
   /** The given rows of batch `b` through the projection, [m, 4U], and sample()'s noise for them: z_feat [m, S, Fz] and (h0, c0). */
   start: (at: number, m: number) => Promise<{ b: number; proj: Float32Array; zFeat: Float32Array; h: Float32Array; c: Float32Array }>;
   /** One LSTM step of the flows `active` (their rows in `zFeat`): z of step `st` gathered for them. */
@@ -199,7 +199,7 @@ async function featureStepper(opts: Omit<FeatureSampleOptions, 'endBias' | 'stop
   }
   const [projection, stepSession, headsSession] = sessions as [(typeof sessions)[0], (typeof sessions)[0], (typeof sessions)[0] | undefined];
   return {
-    T, L, S, U, F, n: given.length / A, batch, seed, first, release,
+    layout, T, L, S, U, F, n: given.length / A, batch, seed, release,
     start: async (at, m) => {
       const b = (first + at) / batch;
       // sample()'s draws for this batch: z_attr (unused here: the attributes are given), then z_feat [m, S, Fz]
@@ -234,17 +234,16 @@ async function featureStepper(opts: Omit<FeatureSampleOptions, 'endBias' | 'stop
  * and it holds no [n, T, F] buffer: the records come back packed.
  */
 export async function sampleFeatures(opts: FeatureSampleOptions): Promise<FeatureSampleResult> {
-  const { layout } = load(opts.checkpoint);
-  const bias = opts.endBias;
-  if (bias !== undefined && (opts.stop !== 'sample' || bias.length !== layout.maxLen || !bias.every(Number.isFinite))) {
-    throw new ConfigError(expected(`${layout.maxLen} finite numbers (one per record), with stop "sample"`, 'endBias', bias), 'endBias');
-  }
   const run = await featureStepper(opts, true);
-  const { T, L, S, U, F, n, batch, seed } = run;
+  const { layout, T, L, S, U, F, n, batch, seed } = run;
   const F2 = F + 2;
   const lengths = new Uint32Array(n);
   const parts: Float32Array[] = [];
+  const bias = opts.endBias;
   try {
+    if (bias !== undefined && (opts.stop !== 'sample' || bias.length !== T || !bias.every(Number.isFinite))) {
+      throw new ConfigError(expected(`${T} finite numbers (one per record), with stop "sample"`, 'endBias', bias), 'endBias');
+    }
     for (let at = 0; at < n; at += batch) {
       const m = Math.min(batch, n - at);
       const { b, zFeat, ...state } = await run.start(at, m);

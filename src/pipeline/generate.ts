@@ -164,7 +164,7 @@ export interface GenerateChunkParams {
     shuffle?: number;
     /**
      * Above this many bytes of merged rows (default SHUFFLE_MEMORY_BYTES), the shuffle goes through bucket files
-     * instead of memory (appendShuffledOnDisk: another seeded permutation, memory one bucket).
+     * instead of memory (ShuffleBuckets: another seeded permutation, memory one bucket).
      */
     memoryBytes?: number;
   };
@@ -581,10 +581,10 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     const held: Float32Array[] = [];
     const from = inWorkdir(wd, p.uniqueTuples.from);
     const shuffle = p.uniqueTuples.shuffle;
-    // a chunk too large to shuffle in memory: through bucket files (the merged rows bound the unique ones)
-    const buckets = shuffle !== undefined && (await stat(from)).size > (p.uniqueTuples.memoryBytes ?? SHUFFLE_MEMORY_BYTES)
-      ? await ShuffleBuckets.open(inWorkdir(wd, p.uniqueTuples.out), A, shuffle, Math.ceil((2 * (await stat(from)).size) / (p.uniqueTuples.memoryBytes ?? SHUFFLE_MEMORY_BYTES)))
-      : undefined;
+    // a chunk too large to shuffle in memory: through bucket files of half that size (the merged rows bound the unique ones)
+    const memory = p.uniqueTuples.memoryBytes ?? SHUFFLE_MEMORY_BYTES;
+    const bytes = shuffle !== undefined ? (await stat(from)).size : 0;
+    const buckets = bytes > memory ? await ShuffleBuckets.open(inWorkdir(wd, p.uniqueTuples.out), A, shuffle!, Math.ceil((2 * bytes) / memory)) : undefined;
     try {
       for await (const block of f32Blocks(from, A, p.blockRows)) {
         rows += block.length / A;
@@ -653,13 +653,18 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
   if (given !== undefined) {
     let endBias = p.endBias;
     if (p.flowLengths === 'calibrated' && endBias === undefined) {
-      // the chunk's first rows, whatever the range: every job of a candidate finds the same shift
-      const A = (await loadLayout(wd)).attributeDim;
+      // the chunk's first rows, whatever the range: every job of a candidate finds the same shifts
+      const layout = await loadLayout(wd);
+      const A = layout.attributeDim;
       const file = inWorkdir(wd, p.attrFile!);
       const rows = Math.min((await stat(file)).size / (4 * A), LENGTH_CALIBRATION_FLOWS);
-      const head = p.range ? await readF32Range(file, 0, rows * A) : given.subarray(0, rows * A);
+      const head = p.range ? await readF32Range(file, 0, rows * A) : undefined;
       calibration = await calibrateEndHazards({
-        ...common, givenAttributes: p.flowStartBin === 'sample' ? argmaxBins(head, await loadLayout(wd)) : head, firstFlow: 0, realLengths: await loadChunkLengths(wd, p.chunk),
+        ...common,
+        // as the model sees them (modelRows): the given rows hold the chunk's first rows when this is no range
+        givenAttributes: head === undefined ? modelRows!.subarray(0, rows * A) : p.flowStartBin === 'sample' ? argmaxBins(head, layout) : head,
+        firstFlow: 0,
+        realLengths: await loadChunkLengths(wd, p.chunk),
       });
       endBias = calibration.bias;
     }
@@ -774,8 +779,8 @@ async function checkScratchSpace(wd: string, slots: readonly { asked: number; fi
   const need = 4 * A * Math.max(first + asked, 2 * asked);
   const root = generateRoot(wd);
   await mkdir(root, { recursive: true });
-  const fs = await statfs(root);
-  const free = fs.bavail * fs.bsize;
+  const disk = await statfs(root);
+  const free = disk.bavail * disk.bsize;
   if (need > free) {
     const gb = (b: number): string => `${(b / 2 ** 30).toFixed(1)} GiB`;
     throw new ConfigError(
