@@ -16,7 +16,7 @@ import { chunkRealRows } from '../../src/pipeline/postprocess.js';
 import { readTrace } from '../../src/io/read-trace.js';
 import { tinyConfig } from './helpers.js';
 import { trainedChunk } from '../../src/pipeline/train.js';
-import { attrCleanPath, inWorkdir, readF32, relativeToWorkdir } from '../../src/pipeline/workdir.js';
+import { attrCleanPath, attrMergedPath, inWorkdir, readF32, relativeToWorkdir } from '../../src/pipeline/workdir.js';
 import { EmbeddingEncoder } from '../../src/encode/fields.js';
 import { loadCheckpoint } from '../../src/pipeline/checkpoints.js';
 import { sample } from '../../src/model/index.js';
@@ -179,7 +179,29 @@ describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file i
       expect(cal.after).toBeCloseTo(cal.target, 3);
     }
     // the same seed gives the same choice and bytes; the old way (every checkpoint in full) keeps all candidates
-    const again = await generateStage({ ...base, selectionSampleFlows: 40, sampleBatch: 10 });
+    // without keepIntermediates the accepted rows are gone once merged, and a chunk's merged rows once deduplicated:
+    // seen from the executor as each unique job is submitted
+    const atUnique: { chunk: number; accepted: boolean; mergedBefore: boolean[] }[] = [];
+    const watched = {
+      name: executor.name,
+      close: () => executor.close(),
+      runAll: (jobs: Parameters<typeof executor.runAll>[0], events?: Parameters<typeof executor.runAll>[1]) => {
+        for (const jb of jobs) {
+          const m = /^generate\/unique\/chunk-(\d+)\//.exec(jb.id);
+          if (!m) continue;
+          const k = Number(m[1]);
+          atUnique.push({ chunk: k, accepted: existsSync(join(wd, 'generate', 'attr-accepted')), mergedBefore: summary.chunks.filter((e) => e < k).map((e) => existsSync(attrMergedPath(wd, e, 0))) });
+        }
+        return executor.runAll(jobs, events);
+      },
+    };
+    const again = await generateStage({ ...base, executor: watched, selectionSampleFlows: 40, sampleBatch: 10 });
+    expect(atUnique.length).toBe(summary.chunks.length);
+    for (const u of atUnique) {
+      expect(u.accepted).toBe(false);
+      expect(u.mergedBefore.every((x) => !x)).toBe(true);
+    }
+    expect(atUnique.at(-1)!.mergedBefore.length).toBeGreaterThan(0);
     // without keepIntermediates the spent attribute files and samples are gone; the candidates stay
     for (const d of ['attr-raw', 'attr-accepted', 'attr-merged', 'attr-clean', 'selection']) expect(existsSync(join(wd, 'generate', d))).toBe(false);
     for (const c of again.candidates) expect(existsSync(c.path)).toBe(true);
