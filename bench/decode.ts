@@ -10,11 +10,7 @@ import { decodeChunkFromWorkdir, loadChunkMeta, loadEncoders, loadLayout, loadPa
 import { decodeChunk } from '../src/encode/tensors.js';
 import { embeddingRowsOf, nearestRows } from '../src/pipeline/embedding-decode.js';
 import type { Table } from '../src/io/table.js';
-
-function arg(name: string, dflt?: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-}
+import { arg } from './args.js';
 
 const wd = resolve(arg('workdir') ?? '');
 const chunk = Number(arg('chunk', '0'));

@@ -14,11 +14,7 @@ import { loadCheckpoint } from '../src/pipeline/checkpoints.js';
 import { loadChunkAttributes, loadLayout, loadPreprocessSummary } from '../src/pipeline/chunk-tensors.js';
 import { trainedChunk } from '../src/pipeline/train.js';
 import { inWorkdir } from '../src/pipeline/workdir.js';
-
-function arg(name: string, dflt?: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-}
+import { arg } from './args.js';
 
 const wd = resolve(arg('workdir') ?? '');
 const chunk = Number(arg('chunk', '0'));

@@ -18,11 +18,8 @@ import { loadRealSides } from '../src/pipeline/holdout.js';
 import { workdirIdentity } from '../src/pipeline/lease.js';
 import { chunkRealRows, rankChunkCandidates, selectionMetrics } from '../src/pipeline/postprocess.js';
 import { readFileSync } from 'node:fs';
+import { arg } from './args.js';
 
-function arg(name: string, dflt?: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-}
 const wd = resolve(arg('workdir') ?? '');
 const input = resolve(arg('input') ?? '');
 const sizes = (arg('sizes', '1000,5000,20000') ?? '').split(',').map(Number);
