@@ -7,9 +7,12 @@
 // exactly, so the summation order of the float32 scores does not matter.
 #include <napi.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -152,10 +155,512 @@ Napi::Value NearestTopK(const Napi::CallbackInfo& info) {
   return out;
 }
 
+
+
+#ifdef NETSHARE_X86
+// One query over padded columns [from, to) of a transposed vocabulary with `cols` columns (PrunedVocab's scan): its
+// coordinates broadcast in D registers, 8 rows a step, the same float32 sums as TopKAvx2.
+// The lanes of `acc` (scores of rows j..j + 7) above the running threshold `thr` offered to `top`; `thr` updated.
+__attribute__((target("avx2,fma"), always_inline)) inline void OfferLanes(__m256 acc, int j, TopList& top, __m256& thr) {
+  const int mask = _mm256_movemask_ps(_mm256_cmp_ps(acc, thr, _CMP_GT_OQ));
+  if (mask == 0) return;
+  alignas(32) float s[8];
+  _mm256_store_ps(s, acc);
+  for (int l = 0; l < 8; l++)
+    if (mask & (1 << l)) top.Offer(s[l], j + l);
+  thr = _mm256_set1_ps(top.filled < top.k ? -std::numeric_limits<float>::infinity() : top.threshold);
+}
+
+template <int D>
+__attribute__((target("avx2,fma"))) void ScanAvx2(const float* wt, size_t cols, const float* q, int from, int to, TopList& top) {
+  // wt: one cluster's block [D + 1][cols]; its columns are numbered from `from` (to − from = cols)
+  const int base = from;
+  from = 0;
+  to -= base;
+  __m256 qb[D];
+  for (int d = 0; d < D; d++) qb[d] = _mm256_set1_ps(q[d]);
+  const float* bias = wt + static_cast<size_t>(D) * cols;
+  __m256 thr = _mm256_set1_ps(top.filled < top.k ? -std::numeric_limits<float>::infinity() : top.threshold);
+  int j = from;
+  // four independent sums at a time (one chain of D dependent FMAs would wait on their latency)
+  for (; j + 32 <= to; j += 32) {
+    __m256 a0 = _mm256_loadu_ps(bias + j), a1 = _mm256_loadu_ps(bias + j + 8), a2 = _mm256_loadu_ps(bias + j + 16), a3 = _mm256_loadu_ps(bias + j + 24);
+    for (int d = 0; d < D; d++) {
+      const float* w = wt + static_cast<size_t>(d) * cols + j;
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w), qb[d], a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8), qb[d], a1);
+      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 16), qb[d], a2);
+      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 24), qb[d], a3);
+    }
+    OfferLanes(a0, base + j, top, thr);
+    OfferLanes(a1, base + j + 8, top, thr);
+    OfferLanes(a2, base + j + 16, top, thr);
+    OfferLanes(a3, base + j + 24, top, thr);
+  }
+  for (; j < to; j += 8) {
+    __m256 acc = _mm256_loadu_ps(bias + j);
+    for (int d = 0; d < D; d++) acc = _mm256_fmadd_ps(_mm256_loadu_ps(wt + static_cast<size_t>(d) * cols + j), qb[d], acc);
+    OfferLanes(acc, base + j, top, thr);
+  }
+}
+
+using ScanKernel = void (*)(const float*, size_t, const float*, int, int, TopList&);
+template <int... Ds>
+ScanKernel ScanKernelFor(int dim, std::integer_sequence<int, Ds...>) {
+  ScanKernel k = nullptr;
+  ((dim == Ds + 1 ? (k = &ScanAvx2<Ds + 1>, 0) : 0), ...);
+  return k;
+}
+// One cluster's block [D + 1][cols] (columns numbered from `base`) for the queries idx[0..m) of `queries`: TopKAvx2's
+// loop (8 rows in registers, every query of a block of kBlock over them), the queries picked by index.
+template <int D>
+__attribute__((target("avx2,fma"))) void ClusterAvx2(const float* wt, int cols, int base, const float* queries, const int32_t* idx, int m,
+                                                    TopList* tops) {
+  const float* bias = wt + static_cast<size_t>(D) * cols;
+  alignas(32) static thread_local float qb[kBlock][D][8];
+  alignas(32) static thread_local float thr[kBlock][8];
+  for (int i0 = 0; i0 < m; i0 += kBlock) {
+    const int mb = m - i0 < kBlock ? m - i0 : kBlock;
+    for (int t = 0; t < mb; t++) {
+      const float* q = queries + static_cast<size_t>(idx[i0 + t]) * D;
+      for (int d = 0; d < D; d++) _mm256_store_ps(qb[t][d], _mm256_set1_ps(q[d]));
+      const TopList& top = tops[idx[i0 + t]];
+      _mm256_store_ps(thr[t], _mm256_set1_ps(top.filled < top.k ? -std::numeric_limits<float>::infinity() : top.threshold));
+    }
+    for (int j = 0; j < cols; j += 8) {
+      __m256 w[D];
+      for (int d = 0; d < D; d++) w[d] = _mm256_loadu_ps(wt + static_cast<size_t>(d) * cols + j);
+      const __m256 b8 = _mm256_loadu_ps(bias + j);
+      for (int t = 0; t < mb; t++) {
+        __m256 acc = b8;
+        for (int d = 0; d < D; d++) acc = _mm256_fmadd_ps(w[d], _mm256_load_ps(qb[t][d]), acc);
+        const int mask = _mm256_movemask_ps(_mm256_cmp_ps(acc, _mm256_load_ps(thr[t]), _CMP_GT_OQ));
+        if (mask == 0) continue;
+        TopList& top = tops[idx[i0 + t]];
+        alignas(32) float s[8];
+        _mm256_store_ps(s, acc);
+        for (int l = 0; l < 8; l++)
+          if (mask & (1 << l)) top.Offer(s[l], base + j + l);
+        _mm256_store_ps(thr[t], _mm256_set1_ps(top.filled < top.k ? -std::numeric_limits<float>::infinity() : top.threshold));
+      }
+    }
+  }
+}
+
+using ClusterKernel = void (*)(const float*, int, int, const float*, const int32_t*, int, TopList*);
+template <int... Ds>
+ClusterKernel ClusterKernelFor(int dim, std::integer_sequence<int, Ds...>) {
+  ClusterKernel k = nullptr;
+  ((dim == Ds + 1 ? (k = &ClusterAvx2<Ds + 1>, 0) : 0), ...);
+  return k;
+}
+
+#endif
+
+// ---- Pruned search: the vocabulary in clusters, each with a bound on its rows' scores ----
+//
+// The rows are split into clusters (a median split on the dimension of largest variance into a power of two of
+// leaves of ≥ kLeafRows rows, then two Lloyd rounds). Each cluster keeps its mean direction ĉ, the largest angle θ
+// between ĉ and a member, and its members' smallest and largest norms. For a query q at angle α to ĉ every member v
+// has ∠(v, q) ≥ α − θ, so v·q ≤ ‖v‖‖q‖·cb with cb = 1 when α ≤ θ, else cos(α − θ); hence
+//   s(v) = v·q − ‖v‖²/2 ≤ ‖q‖·(cb ≥ 0 ? nmax·cb : nmin·cb) − nmin²/2.
+// A query scans the cluster of the largest bound first, then every cluster whose bound (plus a rounding slack) reaches
+// its best float32 score so far minus `gap`: every row whose float32 score is within `gap` of the best is scanned, so
+// the k best rows returned hold all of them (what the caller settles ties on); rows further below may be missing.
+// On the UGR16 port vocabulary (61,584 rows of 10 dimensions) a generated port scans ~5% of the rows.
+constexpr int kLeafRows = 48;
+
+class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "PrunedVocab",
+                       {InstanceMethod("topk", &PrunedVocab::TopKMethod), InstanceAccessor("clusters", &PrunedVocab::Clusters, nullptr),
+                        InstanceAccessor("scanned", &PrunedVocab::Scanned, nullptr)});
+  }
+
+  // PrunedVocab(vectors: Float32Array [n * dim], n, dim)
+  explicit PrunedVocab(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PrunedVocab>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "PrunedVocab(vectors: Float32Array, n, dim)");
+    auto vecs = info[0].As<Napi::Float32Array>();
+    const int64_t n = info[1].As<Napi::Number>().Int64Value();
+    const int64_t dim = info[2].As<Napi::Number>().Int64Value();
+    if (n < 1 || dim < 1 || dim > 4096 || n > INT32_MAX / 2) throw Napi::RangeError::New(env, "PrunedVocab: need n ≥ 1, 1 ≤ dim ≤ 4096");
+    if (static_cast<int64_t>(vecs.ElementLength()) != n * dim) throw Napi::RangeError::New(env, "PrunedVocab: vectors must hold n * dim values");
+    n_ = static_cast<int>(n);
+    dim_ = static_cast<int>(dim);
+#ifdef NETSHARE_X86
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+      scan_ = ScanKernelFor(dim_, std::make_integer_sequence<int, kMaxKernelDim>{}),
+      cluster_ = ClusterKernelFor(dim_, std::make_integer_sequence<int, kMaxKernelDim>{});
+#endif
+    Build(vecs.Data());
+  }
+
+ private:
+  void Build(const float* v) {
+    const int n = n_, dim = dim_;
+    int parts = 1;
+    while (static_cast<int64_t>(parts) * 2 * kLeafRows <= n) parts *= 2;
+    // median split
+    std::vector<int32_t> idx(static_cast<size_t>(n));
+    for (int i = 0; i < n; i++) idx[static_cast<size_t>(i)] = i;
+    std::vector<int32_t> assign(static_cast<size_t>(n));
+    int leaf = 0;
+    std::vector<std::tuple<int, int, int>> stack{{0, n, parts}};
+    while (!stack.empty()) {
+      auto [lo, hi, p] = stack.back();
+      stack.pop_back();
+      if (p <= 1 || hi - lo < 2) {
+        for (int i = lo; i < hi; i++) assign[static_cast<size_t>(idx[static_cast<size_t>(i)])] = leaf;
+        leaf++;
+        continue;
+      }
+      int bd = 0;
+      double bv = -1;
+      for (int d = 0; d < dim; d++) {
+        double m = 0, m2 = 0;
+        for (int i = lo; i < hi; i++) {
+          const double x = v[static_cast<size_t>(idx[static_cast<size_t>(i)]) * dim + d];
+          m += x;
+          m2 += x * x;
+        }
+        const double var = m2 / (hi - lo) - (m / (hi - lo)) * (m / (hi - lo));
+        if (var > bv) bv = var, bd = d;
+      }
+      const int mid = lo + (hi - lo) / 2;
+      std::nth_element(idx.begin() + lo, idx.begin() + mid, idx.begin() + hi, [&](int32_t a, int32_t b) {
+        const float xa = v[static_cast<size_t>(a) * dim + bd], xb = v[static_cast<size_t>(b) * dim + bd];
+        return xa < xb || (xa == xb && a < b) || (std::isnan(xb) && !std::isnan(xa)) || (std::isnan(xa) && std::isnan(xb) && a < b);
+      });
+      stack.emplace_back(mid, hi, p / 2);
+      stack.emplace_back(lo, mid, p / 2);
+    }
+    int C = leaf;
+    std::vector<double> cent(static_cast<size_t>(C) * dim);
+    auto means = [&]() {
+      std::vector<int> cnt(static_cast<size_t>(C));
+      std::vector<double> sum(static_cast<size_t>(C) * dim);
+      for (int i = 0; i < n; i++) {
+        const int c = assign[static_cast<size_t>(i)];
+        cnt[static_cast<size_t>(c)]++;
+        for (int d = 0; d < dim; d++) sum[static_cast<size_t>(c) * dim + d] += v[static_cast<size_t>(i) * dim + d];
+      }
+      for (int c = 0; c < C; c++)
+        if (cnt[static_cast<size_t>(c)] > 0)
+          for (int d = 0; d < dim; d++) cent[static_cast<size_t>(c) * dim + d] = sum[static_cast<size_t>(c) * dim + d] / cnt[static_cast<size_t>(c)];
+    };
+    means();
+    // two Lloyd rounds (float distances over the transposed centroids; ties to the lower cluster)
+    std::vector<float> ct(static_cast<size_t>(C) * dim), dist(static_cast<size_t>(C));
+    for (int round = 0; round < 2 && C > 1; round++) {
+      for (int c = 0; c < C; c++)
+        for (int d = 0; d < dim; d++) ct[static_cast<size_t>(d) * C + c] = static_cast<float>(cent[static_cast<size_t>(c) * dim + d]);
+      for (int i = 0; i < n; i++) {
+        Distances(v + static_cast<size_t>(i) * dim, ct.data(), dim, C, dist.data());
+        int best = assign[static_cast<size_t>(i)];
+        float bd = dist[static_cast<size_t>(best)];
+        for (int c = 0; c < C; c++)
+          if (dist[static_cast<size_t>(c)] < bd) bd = dist[static_cast<size_t>(c)], best = c;
+        assign[static_cast<size_t>(i)] = best;
+      }
+      means();
+    }
+    // members per cluster (row order), empty clusters dropped
+    std::vector<std::vector<int32_t>> members(static_cast<size_t>(C));
+    for (int i = 0; i < n; i++) members[static_cast<size_t>(assign[static_cast<size_t>(i)])].push_back(i);
+    size_t cols = 0;
+    for (auto& m : members) cols += (m.size() + 7) / 8 * 8;
+    padded_ = static_cast<int>(cols);
+    wt_.assign(static_cast<size_t>(dim + 1) * cols, 0.0f);
+    perm_.assign(cols, -1);
+    // cluster blocks [dim + 1][its padded columns] one after the other (a cluster is one contiguous run of memory)
+    size_t at = 0;
+    std::vector<double> dirs;
+    for (int c = 0; c < C; c++) {
+      const auto& m = members[static_cast<size_t>(c)];
+      if (m.empty()) continue;
+      double cn = 0;
+      for (int d = 0; d < dim; d++) cn += cent[static_cast<size_t>(c) * dim + d] * cent[static_cast<size_t>(c) * dim + d];
+      cn = std::sqrt(cn);
+      double cosT = 1, nmin = std::numeric_limits<double>::infinity(), nmax = 0;
+      bool bounded = cn > 1e-12 && std::isfinite(cn);
+      for (int32_t r : m) {
+        double nv = 0, dot = 0;
+        for (int d = 0; d < dim; d++) {
+          const double x = v[static_cast<size_t>(r) * dim + d];
+          nv += x * x;
+          dot += x * (bounded ? cent[static_cast<size_t>(c) * dim + d] / cn : 0.0);
+        }
+        nv = std::sqrt(nv);
+        if (!std::isfinite(nv)) bounded = false;
+        nmin = std::min(nmin, nv);
+        nmax = std::max(nmax, nv);
+        if (nv > 0) cosT = std::min(cosT, dot / nv);
+      }
+      Cluster k;
+      k.from = static_cast<int>(at);
+      k.to = static_cast<int>(at + (m.size() + 7) / 8 * 8);
+      k.rows = static_cast<int>(m.size());
+      // θ widened a little against rounding; an unbounded cluster (zero mean, non-finite rows) is always scanned
+      k.cosT = bounded ? std::max(-1.0, cosT - 1e-6) : -1.0;
+      k.sinT = std::sqrt(std::max(0.0, 1 - k.cosT * k.cosT));
+      k.nmin = bounded ? nmin : 0;
+      k.nmax = bounded ? nmax : std::numeric_limits<double>::infinity();
+      for (int d = 0; d < dim; d++) dirs.push_back(bounded ? cent[static_cast<size_t>(c) * dim + d] / cn : 0.0);
+      const size_t w = static_cast<size_t>(k.to - k.from);
+      float* block = wt_.data() + static_cast<size_t>(dim + 1) * at;
+      for (size_t t = m.size(); t < w; t++) block[static_cast<size_t>(dim) * w + t] = -std::numeric_limits<float>::infinity();
+      for (size_t t = 0; t < m.size(); t++) {
+        const int32_t r = m[t];
+        double sq = 0;
+        for (int d = 0; d < dim; d++) {
+          const float x = v[static_cast<size_t>(r) * dim + d];
+          block[static_cast<size_t>(d) * w + t] = x;
+          sq += static_cast<double>(x) * x;
+        }
+        // as vocabScorer computes it (a float64 sum in dimension order, halved, rounded to float32): the same scores
+        block[static_cast<size_t>(dim) * w + t] = static_cast<float>(-sq / 2);
+        perm_[at + t] = r;
+      }
+      at = static_cast<size_t>(k.to);
+      clusters_.push_back(std::move(k));
+    }
+    // the bounds' inputs as float arrays over clusters, padded to a multiple of 8 with clusters whose bound is −∞
+    const size_t K = clusters_.size();
+    const size_t Kp = (K + 7) / 8 * 8;
+    cstride_ = static_cast<int>(Kp);
+    dirT_.assign(static_cast<size_t>(dim) * Kp, 0.0f);
+    for (size_t c = 0; c < K; c++)
+      for (int d = 0; d < dim; d++) dirT_[static_cast<size_t>(d) * Kp + c] = static_cast<float>(dirs[c * dim + d]);
+    cosT_.assign(Kp, 1.0f);
+    sinT_.assign(Kp, 0.0f);
+    nmin_.assign(Kp, 0.0f);
+    nmax_.assign(Kp, 0.0f);
+    base_.assign(Kp, -std::numeric_limits<float>::infinity());
+    slackQ_.assign(Kp, 0.0f);
+    for (size_t c = 0; c < K; c++) {
+      const Cluster& u = clusters_[c];
+      cosT_[c] = static_cast<float>(u.cosT);
+      sinT_[c] = static_cast<float>(u.sinT);
+      nmin_[c] = static_cast<float>(u.nmin);
+      nmax_[c] = static_cast<float>(u.nmax);
+      base_[c] = static_cast<float>(-u.nmin * u.nmin / 2 + 1e-4 * (1 + u.nmax * u.nmax / 2));
+      slackQ_[c] = static_cast<float>(1e-4 * u.nmax);
+    }
+    ub_.assign(Kp, 0.0f);
+    dot_.assign(Kp, 0.0f);
+    lists_.assign(K, {});
+  }
+
+  // ub_[c]: the bound of cluster c's scores for a query q of norm qn (plus the rounding slack); returns the cluster of
+  // the largest bound.
+  int Bounds(const float* q, float qn) {
+#ifdef NETSHARE_X86
+    if (scan_ != nullptr) BoundsAvx2(q, qn);
+    else
+#endif
+      BoundsLoop(q, qn);
+    const int C = static_cast<int>(clusters_.size());
+    int first = 0;
+    for (int c = 1; c < C; c++)
+      if (ub_[static_cast<size_t>(c)] > ub_[static_cast<size_t>(first)]) first = c;
+    return first;
+  }
+  // Query i listed for every cluster but `first` whose bound is not below t (a NaN bound lists it).
+  void List(float t, int first, int32_t i) {
+    const int C = static_cast<int>(clusters_.size());
+#ifdef NETSHARE_X86
+    if (scan_ != nullptr) return ListAvx2(t, first, i, C);
+#endif
+    for (int c = 0; c < C; c++)
+      if (c != first && !(ub_[static_cast<size_t>(c)] < t)) lists_[static_cast<size_t>(c)].push_back(i);
+  }
+#ifdef NETSHARE_X86
+  __attribute__((target("avx2,fma"))) void ListAvx2(float t, int first, int32_t i, int C) {
+    const __m256 t8 = _mm256_set1_ps(t);
+    for (int c0 = 0; c0 < C; c0 += 8) {
+      // lanes not below t (NaN included); the padding past C has bound −∞
+      int mask = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(ub_.data() + c0), t8, _CMP_NLT_UQ));
+      while (mask != 0) {
+        const int c = c0 + __builtin_ctz(static_cast<unsigned>(mask));
+        mask &= mask - 1;
+        if (c != first && c < C) lists_[static_cast<size_t>(c)].push_back(i);
+      }
+    }
+  }
+#endif
+  void BoundsLoop(const float* q, float qn) {
+    const int C = cstride_;
+    float* dot = dot_.data();
+    std::fill(dot, dot + C, 0.0f);
+    for (int d = 0; d < dim_; d++) {
+      const float* row = dirT_.data() + static_cast<size_t>(d) * C;
+      const float x = q[d];
+      for (int c = 0; c < C; c++) dot[c] += row[c] * x;
+    }
+    const float inv = 1.0f / qn;
+    for (int c = 0; c < C; c++) {
+      const float ca = std::max(-1.0f, std::min(1.0f, dot[c] * inv));
+      const float cb = ca >= cosT_[c] ? 1.0f : ca * cosT_[c] + std::sqrt(std::max(0.0f, 1 - ca * ca)) * sinT_[c];
+      const float du = qn * (cb >= 0 ? nmax_[c] * cb : nmin_[c] * cb);
+      ub_[c] = du + base_[c] + qn * slackQ_[c];
+    }
+  }
+#ifdef NETSHARE_X86
+  // BoundsLoop, 8 clusters a step
+  __attribute__((target("avx2,fma"))) void BoundsAvx2(const float* q, float qn) {
+    const int C = cstride_;
+    const __m256 inv = _mm256_set1_ps(1.0f / qn), qn8 = _mm256_set1_ps(qn), one = _mm256_set1_ps(1.0f), neg = _mm256_set1_ps(-1.0f),
+                 zero = _mm256_setzero_ps();
+    for (int c = 0; c < C; c += 8) {
+      __m256 dot = zero;
+      for (int d = 0; d < dim_; d++) dot = _mm256_fmadd_ps(_mm256_loadu_ps(dirT_.data() + static_cast<size_t>(d) * C + c), _mm256_set1_ps(q[d]), dot);
+      const __m256 ca = _mm256_max_ps(neg, _mm256_min_ps(one, _mm256_mul_ps(dot, inv)));
+      const __m256 cosT = _mm256_loadu_ps(cosT_.data() + c);
+      const __m256 sa = _mm256_sqrt_ps(_mm256_max_ps(zero, _mm256_fnmadd_ps(ca, ca, one)));
+      const __m256 cbx = _mm256_fmadd_ps(sa, _mm256_loadu_ps(sinT_.data() + c), _mm256_mul_ps(ca, cosT));
+      const __m256 cb = _mm256_blendv_ps(cbx, one, _mm256_cmp_ps(ca, cosT, _CMP_GE_OQ));
+      const __m256 nrm = _mm256_blendv_ps(_mm256_loadu_ps(nmin_.data() + c), _mm256_loadu_ps(nmax_.data() + c), _mm256_cmp_ps(cb, zero, _CMP_GE_OQ));
+      const __m256 du = _mm256_mul_ps(qn8, _mm256_mul_ps(nrm, cb));
+      _mm256_storeu_ps(ub_.data() + c, _mm256_fmadd_ps(qn8, _mm256_loadu_ps(slackQ_.data() + c), _mm256_add_ps(du, _mm256_loadu_ps(base_.data() + c))));
+    }
+  }
+#endif
+
+  // dist[c] = ‖x − centroid c‖² over transposed centroids ct [dim][C]
+  static void DistancesLoop(const float* x, const float* ct, int dim, int C, float* dist) {
+    std::fill(dist, dist + C, 0.0f);
+    for (int d = 0; d < dim; d++) {
+      const float* row = ct + static_cast<size_t>(d) * C;
+      const float xd = x[d];
+      for (int c = 0; c < C; c++) {
+        const float t = row[c] - xd;
+        dist[c] += t * t;
+      }
+    }
+  }
+#ifdef NETSHARE_X86
+  __attribute__((target("avx2,fma"), flatten)) static void DistancesAvx2(const float* x, const float* ct, int dim, int C, float* dist) {
+    DistancesLoop(x, ct, dim, C, dist);
+  }
+#endif
+  void Distances(const float* x, const float* ct, int dim, int C, float* dist) const {
+#ifdef NETSHARE_X86
+    if (scan_ != nullptr) return DistancesAvx2(x, ct, dim, C, dist);
+#endif
+    DistancesLoop(x, ct, dim, C, dist);
+  }
+
+  // Rows from..to (padded columns) of the permuted vocabulary offered to `top` for query q.
+  void Scan(const float* q, int from, int to, TopList& top) const {
+    const int dim = dim_;
+    const size_t cols = static_cast<size_t>(to - from);
+    const float* block = wt_.data() + static_cast<size_t>(dim + 1) * from;
+#ifdef NETSHARE_X86
+    if (scan_ != nullptr) {
+      scan_(block, cols, q, from, to, top);
+      return;
+    }
+#endif
+    for (size_t j = 0; j < cols; j++) {
+      float s = block[static_cast<size_t>(dim) * cols + j];
+      for (int d = 0; d < dim; d++) s += q[d] * block[static_cast<size_t>(d) * cols + j];
+      if (s > -std::numeric_limits<float>::infinity()) top.Offer(s, from + static_cast<int>(j));
+    }
+  }
+
+  // topk(queries: Float32Array [b * dim], b, k, gap) → { rows, scores } as nearestTopK (rows −1 / scores −∞ past the
+  // rows scanned)
+  Napi::Value TopKMethod(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 4 || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "topk(queries: Float32Array, b, k, gap)");
+    auto queries = info[0].As<Napi::Float32Array>();
+    const int64_t b = info[1].As<Napi::Number>().Int64Value();
+    const int64_t k = info[2].As<Napi::Number>().Int64Value();
+    const double gap = info[3].As<Napi::Number>().DoubleValue();
+    if (b < 0 || k < 1 || k > n_ || !(gap >= 0)) throw Napi::RangeError::New(env, "topk: need b ≥ 0, 1 ≤ k ≤ n, gap ≥ 0");
+    if (static_cast<int64_t>(queries.ElementLength()) < b * dim_) throw Napi::RangeError::New(env, "topk: queries must hold b * dim values");
+    auto rows = Napi::Int32Array::New(env, static_cast<size_t>(b * k));
+    auto scores = Napi::Float32Array::New(env, static_cast<size_t>(b * k));
+    const int dim = dim_;
+    const int C = static_cast<int>(clusters_.size());
+    int64_t scanned = 0;
+    // Two passes, so that a cluster is scanned for many queries while it is in L1 (one query at a time would stream
+    // the clusters from memory: ~5× slower): (1) per query, the bounds and the cluster of the largest one, scanned,
+    // then the query listed for every other cluster whose bound reaches that best score minus gap; (2) per cluster,
+    // its listed queries. The threshold of (2) is the best after (1) (it only grows), so (2) scans a superset of the
+    // clusters a sequential search would.
+    std::vector<TopList> tops(static_cast<size_t>(b));
+    for (auto& l : lists_) l.clear();
+    for (int64_t i = 0; i < b; i++) {
+      const float* q = queries.Data() + i * dim;
+      TopList& top = tops[static_cast<size_t>(i)];
+      top = TopList{scores.Data() + i * k, rows.Data() + i * k, static_cast<int>(k)};
+      double qn2 = 0;
+      for (int d = 0; d < dim; d++) qn2 += static_cast<double>(q[d]) * q[d];
+      const double qn = std::sqrt(qn2);
+      // a zero, huge or non-finite query scans every cluster
+      const bool prune = qn > 0 && qn < 1e18;
+      const int first = prune && C > 0 ? Bounds(q, static_cast<float>(qn)) : 0;
+      if (C == 0) continue;
+      const Cluster& f = clusters_[static_cast<size_t>(first)];
+      Scan(q, f.from, f.to, top);
+      scanned += f.rows;
+      const double t = prune && top.filled > 0 ? static_cast<double>(top.score[0]) - gap : -std::numeric_limits<double>::infinity();
+      // as float32 rounded down: a cluster is listed when its bound is not below t
+      float tf = static_cast<float>(t);
+      if (static_cast<double>(tf) > t) tf = std::nextafter(tf, -std::numeric_limits<float>::infinity());
+      List(tf, first, static_cast<int32_t>(i));
+    }
+    for (int c = 0; c < C; c++) {
+      const Cluster& u = clusters_[static_cast<size_t>(c)];
+      const auto& l = lists_[static_cast<size_t>(c)];
+#ifdef NETSHARE_X86
+      if (cluster_ != nullptr) {
+        cluster_(wt_.data() + static_cast<size_t>(dim + 1) * u.from, u.to - u.from, u.from, queries.Data(), l.data(), static_cast<int>(l.size()), tops.data());
+      } else
+#endif
+        for (int32_t i : l) Scan(queries.Data() + static_cast<int64_t>(i) * dim, u.from, u.to, tops[static_cast<size_t>(i)]);
+      scanned += static_cast<int64_t>(u.rows) * static_cast<int64_t>(lists_[static_cast<size_t>(c)].size());
+    }
+    for (int64_t i = 0; i < b; i++) {
+      TopList& top = tops[static_cast<size_t>(i)];
+      for (int j = 0; j < top.filled; j++) top.row[j] = perm_[static_cast<size_t>(top.row[j])];
+      for (int j = top.filled; j < k; j++) top.row[j] = -1, top.score[j] = -std::numeric_limits<float>::infinity();
+    }
+    scanned_ += scanned;
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("rows", rows);
+    out.Set("scores", scores);
+    return out;
+  }
+
+  Napi::Value Clusters(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(clusters_.size())); }
+  // Rows scored so far over all queries (for benchmarks: the share of the vocabulary a query scans).
+  Napi::Value Scanned(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(scanned_)); }
+
+  struct Cluster {
+    int from = 0, to = 0, rows = 0;
+    double cosT = 1, sinT = 0, nmin = 0, nmax = 0;
+  };
+  std::vector<float> dirT_, cosT_, sinT_, nmin_, nmax_, base_, slackQ_, ub_, dot_;
+  std::vector<std::vector<int32_t>> lists_;
+  int n_ = 0, dim_ = 0, padded_ = 0, cstride_ = 0;
+  std::vector<float> wt_;
+  std::vector<int32_t> perm_;
+  std::vector<Cluster> clusters_;
+  int64_t scanned_ = 0;
+#ifdef NETSHARE_X86
+  ScanKernel scan_ = nullptr;
+  ClusterKernel cluster_ = nullptr;
+#endif
+};
 }  // namespace
 
 void RegisterNearest(Napi::Env env, Napi::Object exports) {
   exports.Set("nearestTopK", Napi::Function::New(env, NearestTopK));
+  exports.Set("PrunedVocab", PrunedVocab::Define(env));
 }
 
 }  // namespace netshare

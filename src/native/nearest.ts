@@ -12,16 +12,44 @@ export interface VocabScorer {
   /** Rows and scores per query, `k` of each ([b, k], row-major); `queries` holds b rows of dim values. */
   topk(queries: Float32Array, b: number): { rows: Int32Array; scores: Float32Array };
   readonly k: number;
+  /** Vocabulary rows scored so far over all queries (pruned scorers only). */
+  readonly scanned?: number;
+}
+
+/** Vocabularies at least this large are searched pruned when the caller gives a gap (PrunedVocab). */
+export const PRUNE_MIN_ROWS = 4096;
+
+interface PrunedVocabNative {
+  topk(queries: Float32Array, b: number, k: number, gap: number): { rows: Int32Array; scores: Float32Array };
+  readonly clusters: number;
+  readonly scanned: number;
 }
 
 type NearestTopK = (vocabT: Float32Array, n: number, dim: number, queries: Float32Array, b: number, k: number) => { rows: Int32Array; scores: Float32Array };
 
 /**
- * The scorer of one vocabulary: its rows transposed with −½‖v‖² appended ([dim + 1][n]), scored by the addon's
+ * The scorer of one vocabulary. With `gap` (and at least PRUNE_MIN_ROWS rows) it is the addon's PrunedVocab: the
+ * rows in clusters, each with a bound on its rows' scores, so that a query scans only the clusters that can hold a row
+ * within `gap` of its best score (~5% of the UGR16 port vocabulary); its k rows are then exact only down to the best
+ * score minus `gap` (every row within `gap` of the best is among them when fewer than k are), which is all the batched
+ * decoding reads. Otherwise it is the flat scan: its rows transposed with −½‖v‖² appended ([dim + 1][n]), scored by the addon's
  * nearestTopK (AVX2 + FMA where the CPU has them). An onnxruntime MatMul + TopK did the same at ~18k queries per
  * CPU-second per port field over 47k ports: it wrote the [batch, n] scores out and read them back.
  */
-export function vocabScorer(vectors: Float32Array, n: number, dim: number, opts: { k?: number } = {}): VocabScorer {
+export function vocabScorer(vectors: Float32Array, n: number, dim: number, opts: { k?: number; gap?: number } = {}): VocabScorer {
+  const k = Math.max(1, Math.min(opts.k ?? 2, n));
+  if (opts.gap !== undefined && n >= PRUNE_MIN_ROWS) {
+    const Pruned = nativeBinding()['PrunedVocab'] as new (v: Float32Array, n: number, dim: number) => PrunedVocabNative;
+    const index = new Pruned(vectors, n, dim);
+    const gap = opts.gap;
+    return {
+      k,
+      topk: (queries, b) => index.topk(queries, b, k, gap),
+      get scanned() {
+        return index.scanned;
+      },
+    };
+  }
   const wt = new Float32Array((dim + 1) * n);
   for (let i = 0; i < n; i++) {
     let sq = 0;
@@ -32,7 +60,6 @@ export function vocabScorer(vectors: Float32Array, n: number, dim: number, opts:
     }
     wt[dim * n + i] = -sq / 2;
   }
-  const k = Math.max(1, Math.min(opts.k ?? 2, n));
   const topK = nativeBinding()['nearestTopK'] as NearestTopK;
   return {
     k,

@@ -1,6 +1,7 @@
 // Batched nearest-neighbour decoding of generated port/protocol embeddings: rows that are a vocabulary vector bit for bit
-// are looked up, the rest scored against the whole vocabulary at once (the native addon's nearestTopK: the TOP_K best
-// rows by float32 score, and their scores). The exact nearest row's float32 score is within GAP/2 of the best float32 score,
+// are looked up, the rest scored against the vocabulary in batches (the native addon: the TOP_K best rows by float32
+// score and their scores, from a pruned search over clusters of the vocabulary when it has PRUNE_MIN_ROWS rows or more,
+// which is exact for every row within SCORE_GAP of the best, all that is read below). The exact nearest row's float32 score is within GAP/2 of the best float32 score,
 // so when the TOP_K-th score is more than GAP below the best, the rows of the top TOP_K within GAP of the best hold it
 // and every row as near: the exact float64 distances among those decide (one row: the best); otherwise (more near ties
 // than TOP_K, duplicate vectors, zero queries) the k-d tree decides. Every answer equals CosineIndex.nearest's (same
@@ -47,7 +48,7 @@ export async function nearestRows(enc: EmbeddingEncoder, rows: Float32Array, str
   }
   let scorer = scorers.get(enc.vectors);
   if (!scorer) {
-    scorer = vocabScorer(enc.vectors, V, dim, { k: TOP_K });
+    scorer = vocabScorer(enc.vectors, V, dim, { k: TOP_K, gap: SCORE_GAP });
     scorers.set(enc.vectors, scorer);
   }
   // batches of 4,096 queries (the scorer keeps no [b, V] intermediate)

@@ -4,6 +4,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { Rng } from '../../src/core/rng.js';
 import { EmbeddingEncoder } from '../../src/encode/fields.js';
 import { nearestRows, snapEmbeddings, TOP_K } from '../../src/pipeline/embedding-decode.js';
+import { PRUNE_MIN_ROWS } from '../../src/native/nearest.js';
 import type { EncoderSet } from '../../src/encode/tensors.js';
 
 function unitVectors(n: number, dim: number, rng: Rng): Float32Array {
@@ -17,9 +18,9 @@ function unitVectors(n: number, dim: number, rng: Rng): Float32Array {
 }
 
 describe('nearestRows', () => {
-  it('equals CosineIndex.nearest row for row on generated-like queries, near ties, duplicates and exact hits', async () => {
+  // 3,000 rows: the flat scan; 6,000 (≥ PRUNE_MIN_ROWS): the pruned search
+  for (const V of [3000, 6000]) it(`equals CosineIndex.nearest row for row on generated-like queries, near ties, duplicates and exact hits (${V} rows)`, async () => {
     const rng = Rng.forPurpose(5, 'test/embedding-decode');
-    const V = 3000;
     const dim = 10;
     const vecs = unitVectors(V, dim, rng);
     // duplicate vectors: ties the exact comparison breaks to the lower row
@@ -44,6 +45,7 @@ describe('nearestRows', () => {
     }
     const got = await nearestRows(enc, rows, stride, 2, n);
     const index = enc.nearestIndex();
+    expect(V >= PRUNE_MIN_ROWS).toBe(V === 6000);
     let differ = 0;
     for (let r = 0; r < n; r++) if (got[r] !== index.nearest(rows, r * stride + 2)) differ++;
     expect(differ).toBe(0);
@@ -51,9 +53,8 @@ describe('nearestRows', () => {
     expect(Array.from(got).filter((x) => x === 2500 || x === 12)).toEqual([]);
   }, 120_000);
 
-  it('settles clusters of near ties (fewer and more rows than TOP_K within SCORE_GAP) as the k-d tree does', async () => {
+  for (const V of [3000, 6000]) it(`settles clusters of near ties (fewer and more rows than TOP_K within SCORE_GAP) as the k-d tree does (${V} rows)`, async () => {
     const rng = Rng.forPurpose(7, 'test/embedding-decode-ties');
-    const V = 3000;
     const dim = 10;
     const vecs = unitVectors(V, dim, rng);
     // clusters of 3 and of TOP_K + 4 rows a float32 step or so apart (their float32 scores within SCORE_GAP of each other)
