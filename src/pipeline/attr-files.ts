@@ -5,21 +5,31 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { atomicFile, type AtomicFile } from '../io/atomic.js';
 import { readF32Range } from './workdir.js';
+import type { RowCodec } from './row-codec.js';
 
-/** Float32 rows appended to a file written atomically (committed by `close`, removed by `abort`). */
+/**
+ * Float32 rows appended to a file written atomically (committed by `close`, removed by `abort`); with a codec, a
+ * compact row file (row-codec.ts: workdir.ts's readers decode it).
+ */
 export class F32Appender {
   private constructor(
     private readonly fh: FileHandle,
     private readonly file: AtomicFile,
+    private readonly codec: RowCodec | undefined,
+    private readonly path: string,
     private at = 0,
   ) {}
-  static async open(path: string): Promise<F32Appender> {
+  static async open(path: string, codec?: RowCodec): Promise<F32Appender> {
     await mkdir(dirname(path), { recursive: true });
     const f = atomicFile(path);
-    return new F32Appender(await open(f.tmp, 'w'), f);
+    const w = new F32Appender(await open(f.tmp, 'w'), f, codec, path);
+    if (codec) await w.write(codec.header);
+    return w;
   }
   async append(a: Float32Array): Promise<void> {
-    const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    await this.write(this.codec ? this.codec.encode(a, this.path) : new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  }
+  private async write(bytes: Uint8Array): Promise<void> {
     let done = 0;
     while (done < bytes.length) {
       const { bytesWritten } = await this.fh.write(bytes, done, bytes.length - done, this.at + done);
@@ -46,19 +56,21 @@ const APPEND_ROWS = 16_384;
  * NetShare's `_merge_attr` (mergeByFlowTags) from files to files: `sources` in any order, each the first `rows` rows of
  * the float32 attribute file `path` ([rows, A]) sampled for `chunk`; writes each chunk's merged rows to `out(chunk)`:
  * the rows carried from earlier chunks (startFromThisChunk set to 0), in chunk then row order, then the chunk's own
- * rows that start there. Reads one source at a time; returns the merged row count per chunk.
+ * rows that start there. Reads one source at a time; returns the merged row count per chunk. With `codec`, compact row
+ * files (row-codec.ts).
  */
 export async function mergeByFlowTagsFiles(
   sources: readonly { chunk: number; path: string; rows: number }[],
   A: number,
   tags: { start: number; chunk: (i: number) => number },
   out: (chunk: number) => string,
+  codec?: RowCodec,
 ): Promise<Map<number, number>> {
   const chunks = sources.map((s) => s.chunk).sort((a, b) => a - b);
   const writers = new Map<number, F32Appender>();
   const counts = new Map<number, number>(chunks.map((c) => [c, 0]));
   try {
-    for (const c of chunks) writers.set(c, await F32Appender.open(out(c)));
+    for (const c of chunks) writers.set(c, await F32Appender.open(out(c), codec));
     for (const c of chunks) {
       const src = sources.find((s) => s.chunk === c)!;
       const later = chunks.filter((i) => i > c);
@@ -104,8 +116,8 @@ export async function mergeByFlowTagsFiles(
 }
 
 /** The first `rows` rows of the float32 attribute file `from` ([·, A]) copied to `to`, one block in memory at a time. */
-export async function copyAttributeRows(from: string, rows: number, A: number, to: string): Promise<void> {
-  const w = await F32Appender.open(to);
+export async function copyAttributeRows(from: string, rows: number, A: number, to: string, codec?: RowCodec): Promise<void> {
+  const w = await F32Appender.open(to, codec);
   try {
     for (let r0 = 0; r0 < rows; r0 += APPEND_ROWS) await w.append(await readF32Range(from, r0 * A, Math.min(rows, r0 + APPEND_ROWS) * A));
     await w.close();

@@ -29,7 +29,8 @@ import type { Executor, JobResult } from './executor.js';
 import { reviveError, type Job, type JobContext } from './jobs.js';
 import { relPath, trainedChunk } from './train.js';
 import { acquireLease } from './lease.js';
-import { attrCleanPath, attrMergedPath, candidatePath, generateRoot, inWorkdir, leaseLogPath, leasePath, readF32, readF32Range, readTableFile, relativeToWorkdir, writeTableFile } from './workdir.js';
+import { attrCleanPath, attrMergedPath, candidatePath, generateRoot, inWorkdir, leaseLogPath, leasePath, readF32, readF32Range, readTableFile, relativeToWorkdir, rowFileRows, writeTableFile } from './workdir.js';
+import { RowCodec } from './row-codec.js';
 
 const partPath = (wd: string, k: number, pass: number, iteration: number, part: number): string => `${candidatePath(wd, k, pass, iteration)}.part${part}`;
 
@@ -426,16 +427,9 @@ export const ATTRIBUTE_BLOCK_ROWS = 128_000;
 /** Rows per block of the streamed accept and unique jobs (~49 MB of attribute rows at the netflow layout's A = 187). */
 export const STREAM_ROWS = 65_536;
 
-/** A float32 file of rows [n, A] in blocks of at most STREAM_ROWS rows (n % A must be 0). */
+/** A file of rows [n, A] (float32 or compact: row-codec.ts) in blocks of at most STREAM_ROWS rows. */
 async function* f32Blocks(path: string, A: number, rowsPerBlock = STREAM_ROWS): AsyncGenerator<Float32Array> {
-  let size: number;
-  try {
-    size = (await stat(path)).size;
-  } catch (err) {
-    throw new InputError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, path);
-  }
-  if (size % (4 * A) !== 0) throw new InputError(`${path} holds ${size} bytes, not whole rows of ${A} float32 values`, path, { offset: size });
-  const n = size / (4 * A);
+  const n = await rowFileRows(path, A);
   for (let r = 0; r < n; r += rowsPerBlock) yield readF32Range(path, r * A, Math.min(n, r + rowsPerBlock) * A);
 }
 
@@ -526,7 +520,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     const tags = tagOffsets(layout);
     const firsts = new FirstOfTuples(wd, p.chunk, A, layout.featureDim, encoders, await decodePolicy(wd, p, true));
     const resample = p.accept.resampleEphemeral ? await ephemeralResampler(wd, p.chunk, layout, encoders, p.seed) : undefined;
-    const out = await F32Appender.open(inWorkdir(wd, p.accept.out));
+    const out = await F32Appender.open(inWorkdir(wd, p.accept.out), RowCodec.forAttributes(layout));
     let prevRows = 0;
     let sampled = 0;
     let starts = 0;
@@ -574,7 +568,8 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     }
     if (p.uniqueTuples.startsOut !== undefined) firsts.collectStarts = (rows, r) => !tags || isOne(rows, r * A + tags.start);
     const resample = p.uniqueTuples.resampleEphemeral ? await ephemeralResampler(wd, p.chunk, layout, encoders, p.seed) : undefined;
-    const out = await F32Appender.open(inWorkdir(wd, p.uniqueTuples.out));
+    const codec = RowCodec.forAttributes(layout);
+    const out = await F32Appender.open(inWorkdir(wd, p.uniqueTuples.out), codec);
     let rows = 0;
     let starts = 0;
     let resampled = 0;
@@ -583,8 +578,9 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     const shuffle = p.uniqueTuples.shuffle;
     // a chunk too large to shuffle in memory: through bucket files of half that size (the merged rows bound the unique ones)
     const memory = p.uniqueTuples.memoryBytes ?? SHUFFLE_MEMORY_BYTES;
-    const bytes = shuffle !== undefined ? (await stat(from)).size : 0;
-    const buckets = bytes > memory ? await ShuffleBuckets.open(inWorkdir(wd, p.uniqueTuples.out), A, shuffle!, Math.ceil((2 * bytes) / memory)) : undefined;
+    // (the rows as held in memory: 4·A bytes each, whatever their size on disk)
+    const bytes = shuffle !== undefined ? 4 * A * (await rowFileRows(from, A)) : 0;
+    const buckets = bytes > memory ? await ShuffleBuckets.open(inWorkdir(wd, p.uniqueTuples.out), A, shuffle!, Math.ceil((2 * bytes) / memory), codec) : undefined;
     try {
       for await (const block of f32Blocks(from, A, p.blockRows)) {
         rows += block.length / A;
@@ -617,17 +613,17 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     // sampled and written in blocks of ATTRIBUTE_BLOCK_ROWS (a multiple of the generator's batch, whose noise is
     // drawn per batch: the rows of one call for all n)
     const checkpoint = await loadCheckpoint(inWorkdir(wd, p.checkpoint));
-    const layout = p.flowStartBin === 'sample' || p.categoricals === 'sample' ? await loadLayout(wd) : undefined;
+    const layout = await loadLayout(wd);
     const n = p.n ?? 0;
     const batch = 1000;
     const block = Math.max(batch, Math.floor((p.blockRows ?? ATTRIBUTE_BLOCK_ROWS) / batch) * batch);
-    const out = await F32Appender.open(inWorkdir(wd, p.attributesOnly.out));
+    const out = await F32Appender.open(inWorkdir(wd, p.attributesOnly.out), RowCodec.forAttributes(layout));
     try {
       for (let at = 0; at === 0 || at < n; at += block) {
         const s = await sampleAttributes({ checkpoint, n: Math.min(block, n - at), firstFlow: at, batchSize: batch, seed: p.seed, device: p.device, threads: ctx.threads });
-        if (p.flowStartBin === 'sample') keepSoftBins(s.attributes, s.attributesDiscrete, layout!);
+        if (p.flowStartBin === 'sample') keepSoftBins(s.attributes, s.attributesDiscrete, layout);
         // a stream of draws per block (each block's noise is its own too)
-        if (p.categoricals === 'sample') sampleCategoricals(s.attributes, s.attributesDiscrete, layout!, p.seed, at);
+        if (p.categoricals === 'sample') sampleCategoricals(s.attributes, s.attributesDiscrete, layout, p.seed, at);
         await out.append(s.attributesDiscrete);
       }
       await out.close();
@@ -657,7 +653,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
       const layout = await loadLayout(wd);
       const A = layout.attributeDim;
       const file = inWorkdir(wd, p.attrFile!);
-      const rows = Math.min((await stat(file)).size / (4 * A), LENGTH_CALIBRATION_FLOWS);
+      const rows = Math.min(await rowFileRows(file, A), LENGTH_CALIBRATION_FLOWS);
       const head = p.range ? await readF32Range(file, 0, rows * A) : undefined;
       calibration = await calibrateEndHazards({
         ...common,
@@ -728,11 +724,11 @@ class ShuffleBuckets {
     private readonly seed: number,
     private readonly rng: Rng,
   ) {}
-  static async open(out: string, A: number, seed: number, k: number): Promise<ShuffleBuckets> {
+  static async open(out: string, A: number, seed: number, k: number, codec?: RowCodec): Promise<ShuffleBuckets> {
     const paths = Array.from({ length: Math.max(1, k) }, (_, i) => `${out}.bucket-${i}`);
     const files: F32Appender[] = [];
     try {
-      for (const p of paths) files.push(await F32Appender.open(p));
+      for (const p of paths) files.push(await F32Appender.open(p, codec));
     } catch (err) {
       for (const f of files) await f.abort();
       throw err;
@@ -770,13 +766,13 @@ class ShuffleBuckets {
 /**
  * Refuses, before anything is sampled, a generation whose attribute files would not fit in the free space under the
  * workdir's generate/ folder: the fill's first sampled rows beside the accepted ones, then the merged rows beside the
- * deduplicated ones (the most the stage holds at once), 4·A bytes a row (A = 696 with the netflow preset's `ipTop`
- * addresses: 2.8 KB a row, ~5.6 GB a million flows at the peak).
+ * deduplicated ones (the most the stage holds at once), `rowBytes` a row on disk (4·A as float32; the compact rows of
+ * row-codec.ts: 220 bytes at the netflow preset's A = 696, ~0.45 GB a million flows at the peak).
  */
-async function checkScratchSpace(wd: string, slots: readonly { asked: number; first: number }[], A: number, flows: number | undefined): Promise<void> {
+async function checkScratchSpace(wd: string, slots: readonly { asked: number; first: number }[], rowBytes: number, flows: number | undefined): Promise<void> {
   const asked = slots.reduce((a, s) => a + s.asked, 0);
   const first = slots.reduce((a, s) => a + s.first, 0);
-  const need = 4 * A * Math.max(first + asked, 2 * asked);
+  const need = rowBytes * Math.max(first + asked, 2 * asked);
   const root = generateRoot(wd);
   await mkdir(root, { recursive: true });
   const disk = await statfs(root);
@@ -784,7 +780,7 @@ async function checkScratchSpace(wd: string, slots: readonly { asked: number; fi
   if (need > free) {
     const gb = (b: number): string => `${(b / 2 ** 30).toFixed(1)} GiB`;
     throw new ConfigError(
-      `generating ${asked} flows needs about ${gb(need)} of scratch space under ${root} (attribute rows of ${4 * A} bytes: ${first} sampled beside the ` +
+      `generating ${asked} flows needs about ${gb(need)} of scratch space under ${root} (attribute rows of ${rowBytes} bytes: ${first} sampled beside the ` +
         `accepted ones, then two copies of the ${asked} kept), but ${gb(free)} is free: ask for fewer flows` +
         `${flows !== undefined ? ` than --flows ${flows}` : ' with --flows'}, or free space there`,
       'flows',
@@ -951,7 +947,9 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
       slots.push({ j, k, pass, asked: asked[j]!, unique: 0, sampled: 0, passes: 0, first: Math.max(1, Math.ceil(FILL_OVERSAMPLE * asked[j]! * perStart)) });
     });
   }
-  await checkScratchSpace(wd, slots, A, opts.flows);
+  // the attribute files' rows: compact where the layout allows it (row-codec.ts)
+  const codec = RowCodec.forAttributes(layout);
+  await checkScratchSpace(wd, slots, codec?.rowBytes ?? 4 * A, opts.flows);
   // progress = finished jobs of the current phase
   let phaseDone = 0;
   let phaseTotal = 0;
@@ -1023,7 +1021,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   const accepted = new Map<string, { path: string; rows: number }>();
   for (const s of slots) {
     const path = s.file !== undefined ? inWorkdir(wd, s.file) : '';
-    const rows = s.file !== undefined ? (await stat(path)).size / (4 * A) : 0;
+    const rows = s.file !== undefined ? await rowFileRows(path, A) : 0;
     accepted.set(`${s.k}/${s.pass}`, { path, rows: Math.min(s.asked, Math.floor(rows)) });
   }
   const t1 = performance.now();
@@ -1109,7 +1107,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     const startsPath = (k: number, pass: number): string => join(generateRoot(wd), 'attr-clean', `chunk-${k}-p${pass}-starts.nstable`);
     for (let pass = 0; pass < passes; pass++) {
       // mergeByFlowTags from files to files (attr-files.ts: the same rows, one chunk in memory)
-      await mergeByFlowTagsFiles(summary.chunks.map((k) => ({ chunk: k, ...accepted.get(`${k}/${pass}`)! })), A, tags, (k) => attrMergedPath(wd, k, pass));
+      await mergeByFlowTagsFiles(summary.chunks.map((k) => ({ chunk: k, ...accepted.get(`${k}/${pass}`)! })), A, tags, (k) => attrMergedPath(wd, k, pass), codec);
     }
     // spent now (scratch space: the merged rows are a second copy of them)
     if (!opts.keepIntermediates) await rm(join(generateRoot(wd), 'attr-accepted'), { recursive: true, force: true });
@@ -1137,7 +1135,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     for (let pass = 0; pass < passes; pass++) {
       for (const [j, k] of summary.chunks.entries()) {
         const { path, rows } = accepted.get(`${k}/${pass}`)!;
-        await copyAttributeRows(path, rows, A, attrCleanPath(wd, k, pass));
+        await copyAttributeRows(path, rows, A, attrCleanPath(wd, k, pass), codec);
         merged[j]!.push(rows);
         duplicates[j]!.push(0);
         uniqueStarts[j]!.push(rows);

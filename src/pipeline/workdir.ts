@@ -19,12 +19,13 @@
 //
 // Job params, job results and candidate lists hold paths relative to the workdir, so that machines that mount the
 // shared workdir at different places can all run its jobs.
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import { InputError } from '../errors.js';
 import type { Table } from '../io/table.js';
 import { preprocessDir } from './chunk-tensors.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { RowCodec } from './row-codec.js';
 
 /** The pipeline's stages in order: each one's outputs depend on every earlier one's. */
 export const STAGES = ['preprocess', 'train', 'generate', 'postprocess', 'evaluate'] as const;
@@ -86,15 +87,76 @@ export async function readF32(path: string): Promise<Float32Array> {
   } catch (err) {
     throw new InputError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, path);
   }
+  // a compact row file (row-codec.ts): its rows decoded
+  const parsed = RowCodec.parse(buf, path);
+  if (parsed !== undefined) {
+    if ('need' in parsed) throw new InputError(`${path} ends inside its compact row header (${buf.length} bytes)`, path, { offset: buf.length });
+    const { codec, dataOffset } = parsed;
+    const body = buf.length - dataOffset;
+    if (body % codec.rowBytes !== 0) throw new InputError(`${path} holds ${body} bytes of rows, not whole rows of ${codec.rowBytes} bytes`, path, { offset: buf.length });
+    return codec.decode(buf.subarray(dataOffset), body / codec.rowBytes, path);
+  }
   if (buf.length % 4 !== 0) throw new InputError(`${path} holds ${buf.length} bytes, not a whole number of float32 values`, path, { offset: buf.length });
   const out = new Float32Array(buf.length / 4);
   new Uint8Array(out.buffer).set(buf);
   return out;
 }
 
+/** The codec and first row's offset of an open compact row file, or undefined for a plain float32 file. */
+async function rowHeader(fh: FileHandle, size: number, path: string): Promise<{ codec: RowCodec; dataOffset: number } | undefined> {
+  let head = new Uint8Array(Math.min(size, 4096));
+  await readFully(fh, head, 0, path);
+  let parsed = RowCodec.parse(head, path);
+  if (parsed !== undefined && 'need' in parsed) {
+    if (parsed.need > size) throw new InputError(`${path} ends inside its compact row header (${size} bytes)`, path, { offset: size });
+    head = new Uint8Array(parsed.need);
+    await readFully(fh, head, 0, path);
+    parsed = RowCodec.parse(head, path);
+    if (parsed !== undefined && 'need' in parsed) throw new InputError(`${path}: unreadable compact row header`, path, { offset: 0 });
+  }
+  return parsed as { codec: RowCodec; dataOffset: number } | undefined;
+}
+
+async function readFully(fh: FileHandle, bytes: Uint8Array, position: number, path: string): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesRead } = await fh.read(bytes, done, bytes.length - done, position + done);
+    if (bytesRead === 0) throw new InputError(`${path} ended at byte ${position + done} while reading bytes ${position}..${position + bytes.length}`, path, { offset: position + done });
+    done += bytesRead;
+  }
+}
+
+/**
+ * Rows of A values in a float32 or compact row file (row-codec.ts): an InputError naming the file when it holds no
+ * whole number of them (or a compact file of other rows).
+ */
+export async function rowFileRows(path: string, A: number): Promise<number> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    throw new InputError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, path);
+  }
+  try {
+    const size = (await fh.stat()).size;
+    const h = await rowHeader(fh, size, path);
+    if (h !== undefined) {
+      if (h.codec.A !== A) throw new InputError(`${path} holds rows of ${h.codec.A} values, not ${A}`, path, { offset: 12 });
+      const body = size - h.dataOffset;
+      if (body % h.codec.rowBytes !== 0) throw new InputError(`${path} holds ${body} bytes of rows, not whole rows of ${h.codec.rowBytes} bytes`, path, { offset: size });
+      return body / h.codec.rowBytes;
+    }
+    if (size % (4 * A) !== 0) throw new InputError(`${path} holds ${size} bytes, not whole rows of ${A} float32 values`, path, { offset: size });
+    return size / (4 * A);
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
  * Values [from, to) of a float32 file (readF32 of a part: a features job reads its flow range of the chunk's attribute
- * rows, not the whole chunk); a range past the end is an InputError naming the file.
+ * rows, not the whole chunk); a range past the end is an InputError naming the file. A compact row file
+ * (row-codec.ts) answers the same values, decoded; its ranges must be whole rows.
  */
 export async function readF32Range(path: string, from: number, to: number): Promise<Float32Array> {
   let fh;
@@ -105,6 +167,18 @@ export async function readF32Range(path: string, from: number, to: number): Prom
   }
   try {
     const size = (await fh.stat()).size;
+    const h = size >= 8 ? await rowHeader(fh, size, path) : undefined;
+    if (h !== undefined) {
+      const { codec, dataOffset } = h;
+      const A = codec.A;
+      const rows = Math.floor((size - dataOffset) / codec.rowBytes);
+      if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && from % A === 0 && to % A === 0 && to / A <= rows)) {
+        throw new InputError(`${path} holds ${rows} rows of ${A} values; values ${from}..${to} were asked for`, path, { offset: size });
+      }
+      const bytes = new Uint8Array(((to - from) / A) * codec.rowBytes);
+      await readFully(fh, bytes, dataOffset + (from / A) * codec.rowBytes, path);
+      return codec.decode(bytes, (to - from) / A, path);
+    }
     if (size % 4 !== 0) throw new InputError(`${path} holds ${size} bytes, not a whole number of float32 values`, path, { offset: size });
     if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to * 4 <= size)) {
       throw new InputError(`${path} holds ${size / 4} float32 values; values ${from}..${to} were asked for`, path, { offset: Math.min(size, Math.max(0, to * 4)) });

@@ -87,7 +87,9 @@ describe('streamed accept and unique jobs', () => {
     expect(keep.length).toBe(want2.length / A);
     for (const blockRows of [7, 100_000]) {
       const r = (await generateChunkJob({ ...base, blockRows, uniqueTuples: { from: rel('merged.f32'), out: rel(`u-${blockRows}.f32`) } }, ctx(wd))) as { merged: number; unique: number };
-      expect(readFileSync(join(dir, `u-${blockRows}.f32`)).equals(Buffer.from(wantU.buffer))).toBe(true);
+      expect(Buffer.from((await readF32(join(dir, `u-${blockRows}.f32`))).buffer).equals(Buffer.from(wantU.buffer))).toBe(true);
+      // written compact (row-codec.ts): a fraction of the float32 bytes
+      expect(readFileSync(join(dir, `u-${blockRows}.f32`)).length).toBeLessThan((2 / 3) * wantU.byteLength + 4096);
       expect([r.merged, r.unique]).toEqual([merged.length / A, keep.length]);
     }
     // shuffled: in memory, or through bucket files when the merged rows are over memoryBytes; either is a permutation of

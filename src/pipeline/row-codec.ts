@@ -1,0 +1,175 @@
+// Compact files of attribute rows for the generate stage's scratch files (issue 19). A generated attribute row is
+// mostly one-hot groups: with the netflow preset's `ipTop` addresses 640 of its A = 696 float32 values are the two
+// 256-way address softmaxes and 64 two-way address bits, so a row took 2.8 KB on disk, written and read back four
+// times per flow (sampled, accepted, merged, deduplicated): ~59 GB of scratch for `--flows 10000000`. Here each
+// one-hot group is stored as its index (one byte, two beyond 256 choices) and the other values as float32: 220 bytes
+// a row at that layout. The files say so in a header, and workdir.ts's readers decode them transparently, so every
+// reader sees the same float32 rows, bit for bit.
+//
+// File: "NSROWS01" | u32 LE header length | JSON header | zero padding to a multiple of 8 | rows of `rowBytes` each.
+// Row: the float32 values of `floats` (runs [offset, dim] of the row, in order), then one index per group of
+// `groups` ([offset, width]: a u8 when width ≤ 256, else a little-endian u16), zero padding to a multiple of 4.
+import type { Layout } from '../encode/tensors.js';
+import { InputError } from '../errors.js';
+
+export const ROWS_MAGIC = 'NSROWS01';
+
+interface RowCodecSpec {
+  A: number;
+  groups: [number, number][];
+  floats: [number, number][];
+}
+
+export class RowCodec {
+  /** Bytes per encoded row. */
+  readonly rowBytes: number;
+  /** The file header (magic, length, JSON, padding): the offset of the first row. */
+  readonly header: Uint8Array;
+  private readonly floatCount: number;
+  private readonly groupOff: Int32Array;
+  private readonly groupWidth: Int32Array;
+  private readonly groupWide: Uint8Array;
+
+  constructor(readonly spec: RowCodecSpec) {
+    this.floatCount = spec.floats.reduce((a, [, d]) => a + d, 0);
+    this.groupOff = Int32Array.from(spec.groups, ([o]) => o);
+    this.groupWidth = Int32Array.from(spec.groups, ([, w]) => w);
+    this.groupWide = Uint8Array.from(spec.groups, ([, w]) => (w > 256 ? 1 : 0));
+    const indexBytes = spec.groups.reduce((a, [, w]) => a + (w > 256 ? 2 : 1), 0);
+    this.rowBytes = Math.ceil((4 * this.floatCount + indexBytes) / 4) * 4;
+    const json = Buffer.from(JSON.stringify(spec));
+    const len = Math.ceil((12 + json.length) / 8) * 8;
+    const h = new Uint8Array(len);
+    h.set(Buffer.from(ROWS_MAGIC, 'latin1'), 0);
+    new DataView(h.buffer).setUint32(8, json.length, true);
+    h.set(json, 12);
+    this.header = h;
+  }
+
+  get A(): number {
+    return this.spec.A;
+  }
+
+  /**
+   * The codec of a layout's attribute rows as the generator's discrete output holds them: every softmax group is a
+   * one-hot (the arg-max or a categorical draw), except the flow-start bins, which keep the softmax
+   * (postprocess.flowStartBin "sample"); everything else (port embeddings, continuous fields) stays float32.
+   * Undefined when that would not save a third of the bytes.
+   */
+  static forAttributes(layout: Pick<Layout, 'attributes' | 'attributeDim'>): RowCodec | undefined {
+    const A = layout.attributeDim;
+    const grouped = new Uint8Array(A);
+    const groups: [number, number][] = [];
+    for (const s of layout.attributes) {
+      const g = s.groupSize ?? s.dim;
+      if (s.activation !== 'softmax' || s.name === 'flow_start_bin' || g < 2 || g > 65_536 || s.dim % g !== 0) continue;
+      for (let o = s.offset; o < s.offset + s.dim; o += g) {
+        groups.push([o, g]);
+        grouped.fill(1, o, o + g);
+      }
+    }
+    const floats: [number, number][] = [];
+    for (let i = 0; i < A; ) {
+      if (grouped[i]) {
+        i++;
+        continue;
+      }
+      let j = i;
+      while (j < A && !grouped[j]) j++;
+      floats.push([i, j - i]);
+      i = j;
+    }
+    const codec = new RowCodec({ A, groups, floats });
+    return codec.rowBytes <= (2 / 3) * 4 * A ? codec : undefined;
+  }
+
+  /**
+   * Rows [n, A] encoded. A group that is not one-hot (exactly one 1, every other value 0) cannot be stored: an Error
+   * naming `what`, the row and the offset (the rows would not read back as written).
+   */
+  encode(rows: Float32Array, what: string): Uint8Array {
+    const A = this.spec.A;
+    if (rows.length % A !== 0) throw new Error(`${what}: ${rows.length} values are not whole rows of ${A}`);
+    const n = rows.length / A;
+    const rb = this.rowBytes;
+    const out = new Uint8Array(n * rb);
+    const f32 = new Float32Array(out.buffer, 0, (n * rb) / 4);
+    const floats = this.spec.floats;
+    const G = this.groupOff.length;
+    const idxBase = 4 * this.floatCount;
+    for (let r = 0; r < n; r++) {
+      const src = r * A;
+      let fo = (r * rb) / 4;
+      for (let k = 0; k < floats.length; k++) {
+        const [o, d] = floats[k]!;
+        for (let i = 0; i < d; i++) f32[fo++] = rows[src + o + i]!;
+      }
+      let bo = r * rb + idxBase;
+      for (let g = 0; g < G; g++) {
+        const o = src + this.groupOff[g]!;
+        const w = this.groupWidth[g]!;
+        let hot = -1;
+        for (let i = 0; i < w; i++) {
+          const v = rows[o + i]!;
+          if (v === 0) continue;
+          if (v !== 1 || hot >= 0) throw new Error(`${what}: row ${r} is not one-hot at values ${this.groupOff[g]}..${this.groupOff[g]! + w - 1} (value ${v} at ${this.groupOff[g]! + i}); a compact row file stores that group as an index`);
+          hot = i;
+        }
+        if (hot < 0) throw new Error(`${what}: row ${r} has no 1 at values ${this.groupOff[g]}..${this.groupOff[g]! + w - 1}; a compact row file stores that group as an index`);
+        out[bo++] = hot & 0xff;
+        if (this.groupWide[g]) out[bo++] = hot >>> 8;
+      }
+    }
+    return out;
+  }
+
+  /** The rows [n, A] of `n` encoded rows at `bytes`; an index past its group is an InputError naming `path`. */
+  decode(bytes: Uint8Array, n: number, path = 'compact rows'): Float32Array {
+    const A = this.spec.A;
+    const rb = this.rowBytes;
+    const out = new Float32Array(n * A);
+    const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+    const f32 = new Float32Array(aligned.buffer, aligned.byteOffset, (n * rb) / 4);
+    const floats = this.spec.floats;
+    const G = this.groupOff.length;
+    const idxBase = 4 * this.floatCount;
+    for (let r = 0; r < n; r++) {
+      const dst = r * A;
+      let fo = (r * rb) / 4;
+      for (let k = 0; k < floats.length; k++) {
+        const [o, d] = floats[k]!;
+        for (let i = 0; i < d; i++) out[dst + o + i] = f32[fo++]!;
+      }
+      let bo = r * rb + idxBase;
+      for (let g = 0; g < G; g++) {
+        let hot = aligned[bo++]!;
+        if (this.groupWide[g]) hot |= aligned[bo++]! << 8;
+        if (hot >= this.groupWidth[g]!) throw new InputError(`${path}: row ${r} holds index ${hot} for a group of ${this.groupWidth[g]} values`, path);
+        out[dst + this.groupOff[g]! + hot] = 1;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The codec of a file whose first bytes are `head` (at least 12, more when the header is longer: then `need` says
+   * how many), or undefined when it is not a compact row file. A damaged header is an InputError naming `path`.
+   */
+  static parse(head: Uint8Array, path: string): { codec: RowCodec; dataOffset: number } | { need: number } | undefined {
+    if (head.length < 8 || Buffer.from(head.subarray(0, 8)).toString('latin1') !== ROWS_MAGIC) return undefined;
+    if (head.length < 12) return { need: 12 };
+    const len = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(8, true);
+    if (head.length < 12 + len) return { need: 12 + len };
+    let spec: RowCodecSpec;
+    try {
+      spec = JSON.parse(Buffer.from(head.subarray(12, 12 + len)).toString('utf8')) as RowCodecSpec;
+    } catch {
+      throw new InputError(`${path}: the compact row file's header is not JSON`, path, { offset: 12 });
+    }
+    if (!(Number.isInteger(spec?.A) && spec.A > 0 && Array.isArray(spec.groups) && Array.isArray(spec.floats))) {
+      throw new InputError(`${path}: the compact row file's header lacks A, groups or floats`, path, { offset: 12 });
+    }
+    const codec = new RowCodec(spec);
+    return { codec, dataOffset: codec.header.length };
+  }
+}
