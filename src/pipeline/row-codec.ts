@@ -13,6 +13,8 @@ import type { Layout } from '../encode/tensors.js';
 import { InputError } from '../errors.js';
 
 export const ROWS_MAGIC = 'NSROWS01';
+/** The bit pattern of a float32 1. */
+const ONE = 0x3f800000;
 
 interface RowCodecSpec {
   A: number;
@@ -26,12 +28,16 @@ export class RowCodec {
   /** The file header (magic, length, JSON, padding): the offset of the first row. */
   readonly header: Uint8Array;
   private readonly floatCount: number;
+  private readonly floatOff: Int32Array;
+  private readonly floatLen: Int32Array;
   private readonly groupOff: Int32Array;
   private readonly groupWidth: Int32Array;
   private readonly groupWide: Uint8Array;
 
   constructor(readonly spec: RowCodecSpec) {
     this.floatCount = spec.floats.reduce((a, [, d]) => a + d, 0);
+    this.floatOff = Int32Array.from(spec.floats, ([o]) => o);
+    this.floatLen = Int32Array.from(spec.floats, ([, d]) => d);
     this.groupOff = Int32Array.from(spec.groups, ([o]) => o);
     this.groupWidth = Int32Array.from(spec.groups, ([, w]) => w);
     this.groupWide = Uint8Array.from(spec.groups, ([, w]) => (w > 256 ? 1 : 0));
@@ -93,34 +99,58 @@ export class RowCodec {
     const n = rows.length / A;
     const rb = this.rowBytes;
     const out = new Uint8Array(n * rb);
-    const f32 = new Float32Array(out.buffer, 0, (n * rb) / 4);
-    const floats = this.spec.floats;
-    const G = this.groupOff.length;
+    // bit patterns: a float32 0 is 0, a 1 is ONE (a −0 or anything else is refused)
+    const src = new Uint32Array(rows.buffer, rows.byteOffset, rows.length);
+    const dst = new Uint32Array(out.buffer, 0, (n * rb) / 4);
+    const fOff = this.floatOff;
+    const fLen = this.floatLen;
+    const gOff = this.groupOff;
+    const gW = this.groupWidth;
+    const wide = this.groupWide;
+    const F = fOff.length;
+    const G = gOff.length;
     const idxBase = 4 * this.floatCount;
     for (let r = 0; r < n; r++) {
-      const src = r * A;
-      let fo = (r * rb) / 4;
-      for (let k = 0; k < floats.length; k++) {
-        const [o, d] = floats[k]!;
-        for (let i = 0; i < d; i++) f32[fo++] = rows[src + o + i]!;
+      const base = r * A;
+      let fo = (r * rb) >> 2;
+      for (let k = 0; k < F; k++) {
+        const o = base + fOff[k]!;
+        const e = o + fLen[k]!;
+        for (let i = o; i < e; i++) dst[fo++] = src[i]!;
       }
       let bo = r * rb + idxBase;
       for (let g = 0; g < G; g++) {
-        const o = src + this.groupOff[g]!;
-        const w = this.groupWidth[g]!;
+        const o = base + gOff[g]!;
+        const w = gW[g]!;
         let hot = -1;
+        let bad = false;
         for (let i = 0; i < w; i++) {
-          const v = rows[o + i]!;
+          const v = src[o + i]!;
           if (v === 0) continue;
-          if (v !== 1 || hot >= 0) throw new Error(`${what}: row ${r} is not one-hot at values ${this.groupOff[g]}..${this.groupOff[g]! + w - 1} (value ${v} at ${this.groupOff[g]! + i}); a compact row file stores that group as an index`);
+          if (v !== ONE || hot >= 0) bad = true;
           hot = i;
         }
-        if (hot < 0) throw new Error(`${what}: row ${r} has no 1 at values ${this.groupOff[g]}..${this.groupOff[g]! + w - 1}; a compact row file stores that group as an index`);
+        if (bad || hot < 0) this.refuse(rows, r, g, what);
         out[bo++] = hot & 0xff;
-        if (this.groupWide[g]) out[bo++] = hot >>> 8;
+        if (wide[g]) out[bo++] = hot >>> 8;
       }
     }
     return out;
+  }
+
+  private refuse(rows: Float32Array, r: number, g: number, what: string): never {
+    const A = this.spec.A;
+    const o = this.groupOff[g]!;
+    const w = this.groupWidth[g]!;
+    for (let i = 0; i < w; i++) {
+      const v = rows[r * A + o + i]!;
+      if (v !== 0 || Object.is(v, -0)) {
+        if (v !== 1 || rows.subarray(r * A + o, r * A + o + w).filter((x) => x !== 0).length > 1 || Object.is(v, -0)) {
+          throw new Error(`${what}: row ${r} is not one-hot at values ${o}..${o + w - 1} (value ${v} at ${o + i}); a compact row file stores that group as an index`);
+        }
+      }
+    }
+    throw new Error(`${what}: row ${r} has no 1 at values ${o}..${o + w - 1}; a compact row file stores that group as an index`);
   }
 
   /** The rows [n, A] of `n` encoded rows at `bytes`; an index past its group is an InputError naming `path`. */
@@ -129,23 +159,30 @@ export class RowCodec {
     const rb = this.rowBytes;
     const out = new Float32Array(n * A);
     const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
-    const f32 = new Float32Array(aligned.buffer, aligned.byteOffset, (n * rb) / 4);
-    const floats = this.spec.floats;
-    const G = this.groupOff.length;
+    const src = new Uint32Array(aligned.buffer, aligned.byteOffset, (n * rb) / 4);
+    const dst = new Uint32Array(out.buffer);
+    const fOff = this.floatOff;
+    const fLen = this.floatLen;
+    const gOff = this.groupOff;
+    const gW = this.groupWidth;
+    const wide = this.groupWide;
+    const F = fOff.length;
+    const G = gOff.length;
     const idxBase = 4 * this.floatCount;
     for (let r = 0; r < n; r++) {
-      const dst = r * A;
-      let fo = (r * rb) / 4;
-      for (let k = 0; k < floats.length; k++) {
-        const [o, d] = floats[k]!;
-        for (let i = 0; i < d; i++) out[dst + o + i] = f32[fo++]!;
+      const base = r * A;
+      let fo = (r * rb) >> 2;
+      for (let k = 0; k < F; k++) {
+        const o = base + fOff[k]!;
+        const e = o + fLen[k]!;
+        for (let i = o; i < e; i++) dst[i] = src[fo++]!;
       }
       let bo = r * rb + idxBase;
       for (let g = 0; g < G; g++) {
         let hot = aligned[bo++]!;
-        if (this.groupWide[g]) hot |= aligned[bo++]! << 8;
-        if (hot >= this.groupWidth[g]!) throw new InputError(`${path}: row ${r} holds index ${hot} for a group of ${this.groupWidth[g]} values`, path);
-        out[dst + this.groupOff[g]! + hot] = 1;
+        if (wide[g]) hot |= aligned[bo++]! << 8;
+        if (hot >= gW[g]!) throw new InputError(`${path}: row ${r} holds index ${hot} for a group of ${gW[g]} values`, path);
+        dst[base + gOff[g]! + hot] = ONE;
       }
     }
     return out;

@@ -92,6 +92,15 @@ describe('RowCodec', () => {
     const b = rows(3, rng);
     b.fill(0, 2 * A + proto.offset, 2 * A + proto.offset + 3);
     expect(() => codec.encode(b, 'x')).toThrow(/x: row 2 has no 1/);
+    // two ones, and a −0 (it would read back as +0)
+    const c = rows(2, rng);
+    c.fill(1, proto.offset, proto.offset + 2);
+    expect(() => codec.encode(c, 'y')).toThrow(/y: row 0 is not one-hot/);
+    const d = rows(2, rng);
+    const bits = layout.attributes.find((s) => s.name === 'srcip.bits')!;
+    const z = d[A + bits.offset] === 0 ? bits.offset : bits.offset + 1;
+    d[A + z] = -0;
+    expect(() => codec.encode(d, 'z')).toThrow(/z: row 1 is not one-hot/);
   });
 
   it('reads damaged files as InputErrors and plain float32 files as before', async () => {
