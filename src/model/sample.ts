@@ -461,33 +461,48 @@ export interface AttributeSampleResult {
  * and holds no [n, T, F] buffer.
  */
 export async function sampleAttributes(opts: Omit<SampleOptions, 'givenAttributes'>): Promise<AttributeSampleResult> {
+  const sampler = await attributeSampler(opts);
+  try {
+    return await sampler.sample(opts.n ?? 0, opts.firstFlow ?? 0);
+  } finally {
+    await sampler.release();
+  }
+}
+
+/** sampleAttributes with one onnxruntime session for many calls (a job sampling its rows in blocks). */
+export interface AttributeSampler {
+  /** What sampleAttributes gives for these n and firstFlow (a multiple of the batch size). */
+  sample(n: number, firstFlow: number): Promise<AttributeSampleResult>;
+  release(): Promise<void>;
+}
+
+export async function attributeSampler(opts: Omit<SampleOptions, 'givenAttributes' | 'n' | 'firstFlow'>): Promise<AttributeSampler> {
   const { cfg, layout, weights } = load(opts.checkpoint);
   const A = layoutWidth(layout.attributes);
-  const n = opts.n ?? 0;
-  if (!Number.isInteger(n) || n < 0) throw new ConfigError(expected('a non-negative integer', 'n', n), 'n');
   const batch = opts.batchSize ?? 1000;
   const seed = opts.seed ?? 0;
-  const first = opts.firstFlow ?? 0;
-  if (!Number.isInteger(first) || first < 0 || first % batch !== 0) throw new ConfigError(expected(`a non-negative multiple of the batch size ${batch}`, 'firstFlow', first), 'firstFlow');
   const session = await createSession(attributeGeneratorOnnx(cfg, layout, weights), {
     device: opts.device ?? 'cpu',
     ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}),
   });
-  const attributes = new Float32Array(n * A);
-  const attributesDiscrete = new Float32Array(n * A);
-  try {
-    for (let at = 0; at < n; at += batch) {
-      const m = Math.min(batch, n - at);
-      // sample()'s z stream of batch b: z_attr is its first m·Za normals (z_feat follows; not drawn here)
-      const zRng = Rng.forPurpose(seed, `sample/noise/z/${(first + at) / batch}`);
-      const out = await session.run({ z_attr: new ort.Tensor('float32', zRng.normals(m * cfg.attributeNoiseDim), [m, cfg.attributeNoiseDim]) });
-      attributes.set(out['attributes']!.data as Float32Array, at * A);
-      attributesDiscrete.set(out['attributes_discrete']!.data as Float32Array, at * A);
-    }
-  } finally {
-    await session.release();
-  }
-  return { n, layout, attributes, attributesDiscrete };
+  return {
+    async sample(n: number, first: number): Promise<AttributeSampleResult> {
+      if (!Number.isInteger(n) || n < 0) throw new ConfigError(expected('a non-negative integer', 'n', n), 'n');
+      if (!Number.isInteger(first) || first < 0 || first % batch !== 0) throw new ConfigError(expected(`a non-negative multiple of the batch size ${batch}`, 'firstFlow', first), 'firstFlow');
+      const attributes = new Float32Array(n * A);
+      const attributesDiscrete = new Float32Array(n * A);
+      for (let at = 0; at < n; at += batch) {
+        const m = Math.min(batch, n - at);
+        // sample()'s z stream of batch b: z_attr is its first m·Za normals (z_feat follows; not drawn here)
+        const zRng = Rng.forPurpose(seed, `sample/noise/z/${(first + at) / batch}`);
+        const out = await session.run({ z_attr: new ort.Tensor('float32', zRng.normals(m * cfg.attributeNoiseDim), [m, cfg.attributeNoiseDim]) });
+        attributes.set(out['attributes']!.data as Float32Array, at * A);
+        attributesDiscrete.set(out['attributes_discrete']!.data as Float32Array, at * A);
+      }
+      return { n, layout, attributes, attributesDiscrete };
+    },
+    release: () => session.release(),
+  };
 }
 
 /**

@@ -18,15 +18,21 @@ export function categoricalSlices(layout: Layout): { offset: number; dim: number
   return layout.attributes.filter((s) => s.activation === 'softmax' && s.groupSize === s.dim && s.dim > 2 && s.name !== 'flow_start_bin' && s.name !== 'flow_tags');
 }
 
+/** The draws of sampleCategoricals for `seed` and `stream`. */
+export function categoricalRng(seed: number, stream = 0): Rng {
+  return Rng.forPurpose(seed, stream === 0 ? 'attribute-categoricals' : `attribute-categoricals/${stream}`);
+}
+
 /**
  * Replaces the categorical heads' one-hots in `discrete` [n, A] by draws from `soft` [n, A] (in place), seeded; `stream`
- * tells apart the blocks of one job (a job sampling in blocks draws each block's rows from its own stream).
+ * tells apart the blocks of one job (a job sampling in blocks draws each block's rows from its own stream). With `rng`
+ * (categoricalRng's, carried over calls), the draws continue that stream: rows given in parts get the draws of the
+ * whole.
  */
-export function sampleCategoricals(soft: Float32Array, discrete: Float32Array, layout: Layout, seed: number, stream = 0): void {
+export function sampleCategoricals(soft: Float32Array, discrete: Float32Array, layout: Layout, seed: number, stream = 0, rng = categoricalRng(seed, stream)): void {
   const slices = categoricalSlices(layout);
   if (slices.length === 0) return;
   const A = layout.attributeDim;
-  const rng = Rng.forPurpose(seed, stream === 0 ? 'attribute-categoricals' : `attribute-categoricals/${stream}`);
   const n = soft.length / A;
   for (let r = 0; r < n; r++) {
     for (const sl of slices) {

@@ -1,6 +1,6 @@
 // On-disk chunk tensors in the workdir (format in src/encode/README.md): atomic writes, loader, decode back to tables.
 import type { ReadTraceOptions } from '../io/read-trace.js';
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { Table } from '../io/table.js';
@@ -120,6 +120,40 @@ export async function loadChunkMeta(workdir: string, index: number): Promise<Chu
 export async function loadChunkAttributes(workdir: string, index: number): Promise<Float32Array> {
   const meta = await loadChunkMeta(workdir, index);
   return readF32(join(chunkDir(workdir, index), meta.files.attributes), meta.n * meta.A);
+}
+
+/**
+ * Chunk `index`'s attribute rows in blocks of at most `rowsPerBlock` rows, in order (the generate stage's driver reads
+ * a chunk's training rows this way: memory one block, not the chunk).
+ */
+export async function* chunkAttributeBlocks(workdir: string, index: number, rowsPerBlock = 16_384): AsyncGenerator<Float32Array> {
+  const meta = await loadChunkMeta(workdir, index);
+  const file = join(chunkDir(workdir, index), meta.files.attributes);
+  const A = meta.A;
+  let fh;
+  try {
+    fh = await open(file, 'r');
+  } catch (err) {
+    throw new InputError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, file);
+  }
+  try {
+    const size = (await fh.stat()).size;
+    if (size !== meta.n * A * 4) throw new InputError(`${file} holds ${size} bytes, expected ${meta.n * A * 4}`, file, { offset: Math.min(size, meta.n * A * 4) });
+    for (let r = 0; r < meta.n; r += rowsPerBlock) {
+      const m = Math.min(rowsPerBlock, meta.n - r);
+      const out = new Float32Array(m * A);
+      const bytes = new Uint8Array(out.buffer);
+      let done = 0;
+      while (done < bytes.length) {
+        const { bytesRead } = await fh.read(bytes, done, bytes.length - done, r * A * 4 + done);
+        if (bytesRead === 0) throw new InputError(`${file} ended at byte ${r * A * 4 + done}`, file, { offset: r * A * 4 + done });
+        done += bytesRead;
+      }
+      yield out;
+    }
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Chunk `index`'s flow lengths [n] alone (each checked to be in [1, T]). */

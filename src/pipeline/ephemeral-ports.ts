@@ -15,7 +15,7 @@
 import type { EmbeddingEncoder } from '../encode/fields.js';
 import type { DecodedChunk, Layout } from '../encode/tensors.js';
 import type { Table } from '../io/table.js';
-import { loadChunkAttributes } from './chunk-tensors.js';
+import { chunkAttributeBlocks } from './chunk-tensors.js';
 import { nearestRows } from './embedding-decode.js';
 
 /** A port at or above this, used by at most EPHEMERAL_MAX_FLOWS training flows of the chunk, is an ephemeral port. */
@@ -62,16 +62,17 @@ export function chunkPorts(wd: string, chunk: number, layout: Layout, ports: Emb
   if (!p) {
     p = (async () => {
       const A = layout.attributeDim;
-      const rows = await loadChunkAttributes(wd, chunk);
-      const n = rows.length / A;
       const slices = portSlices(layout);
-      const decoded = await Promise.all(slices.map((sl) => nearestRows(ports, rows, A, sl.offset, n)));
-      // each training row is one flow
+      // each training row is one flow; a block of rows in memory at a time
       const flowsOf = new Map<number, number>();
-      for (let r = 0; r < n; r++) {
-        for (const d of decoded) {
-          const v = ports.values[d[r]!]!;
-          flowsOf.set(v, (flowsOf.get(v) ?? 0) + 1);
+      for await (const rows of chunkAttributeBlocks(wd, chunk)) {
+        const n = rows.length / A;
+        const decoded = await Promise.all(slices.map((sl) => nearestRows(ports, rows, A, sl.offset, n)));
+        for (let r = 0; r < n; r++) {
+          for (const d of decoded) {
+            const v = ports.values[d[r]!]!;
+            flowsOf.set(v, (flowsOf.get(v) ?? 0) + 1);
+          }
         }
       }
       return chunkPortsOf(flowsOf);

@@ -9,9 +9,11 @@
  * of a chunk in a seeded random order, the selection sample their first rows, reused as the chosen checkpoint's first
  * flows; as many flows as the input has by default, the held-out share included (issue 19). 6: records sampled one
  * LSTM step at a time (the same bytes on this CPU; other execution providers may round differently), and chunks over
- * SHUFFLE_MEMORY_BYTES shuffled through bucket files (another permutation) (issue 19).
+ * SHUFFLE_MEMORY_BYTES shuffled through bucket files (another permutation) (issue 19). 7: every chunk's unique job at
+ * once, a start checked against the starts the merge took from earlier chunks (not only those their unique jobs kept),
+ * and the stage's attribute files compact (row-codec.ts) (issue 19).
  */
-export const GENERATE_VERSION = 6;
+export const GENERATE_VERSION = 7;
 /** Flows per generator run (each batch's noise is its own stream: sample.ts firstFlow). */
 export const SAMPLE_BATCH = 1000;
 /** Flows per features job: a larger chunk is split into flow ranges run as separate jobs (a multiple of SAMPLE_BATCH). */

@@ -13,7 +13,7 @@ import { decodeChunk, type DecodedChunk, type DecodeInput, type EncoderSet, type
 import { embeddingRowsOf, nearestRows, snapEmbeddings } from './embedding-decode.js';
 import { applyPortRange, chunkPorts, EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT, portRange, portRangeFile, portSlices, rowUniforms, type PortRange, type PortRangeFile } from './ephemeral-ports.js';
 import { argmaxBins, keepSoftBins, softBinPick } from './flow-starts.js';
-import { sampleCategoricals, sampleFeatureCategoricals } from './categoricals.js';
+import { categoricalRng, sampleCategoricals, sampleFeatureCategoricals } from './categoricals.js';
 export { EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT };
 import { indexFlows, TupleSet } from '../io/flow-key.js';
 import { concatTables, takeRows } from '../io/rows.js';
@@ -23,7 +23,7 @@ import type { Device } from '../runtime/session.js';
 import type { EndHazardCalibration } from '../model/sample.js';
 import { join } from 'node:path';
 import { loadCheckpoint } from './checkpoints.js';
-import { loadChunkAttributes, loadChunkLengths, loadChunkMeta, loadEncoders, loadLayout, loadPreprocessSummary } from './chunk-tensors.js';
+import { chunkAttributeBlocks, loadChunkLengths, loadChunkMeta, loadEncoders, loadLayout, loadPreprocessSummary } from './chunk-tensors.js';
 import { rankChunkCandidates, selectionMetrics, type ChunkSelection } from './postprocess.js';
 import type { Executor, JobResult } from './executor.js';
 import { reviveError, type Job, type JobContext } from './jobs.js';
@@ -38,6 +38,8 @@ const partPath = (wd: string, k: number, pass: number, iteration: number, part: 
 /** Files of the fill passes and of the selection samples (under <wd>/generate, removed with the stage). */
 const fillRawPath = (wd: string, k: number, pass: number, fill: number): string => join(wd, 'generate', 'attr-raw', `chunk-${k}-p${pass}-f${fill}.f32`);
 const acceptedPath = (wd: string, k: number, pass: number, fill: number): string => join(wd, 'generate', 'attr-accepted', `chunk-${k}-p${pass}-f${fill}.f32`);
+/** The decoded records of an accept job's rows (its `startsOut`), for the later chunks' unique jobs. */
+const acceptedStartsPath = (wd: string, k: number, pass: number, fill: number): string => join(wd, 'generate', 'attr-accepted', `chunk-${k}-p${pass}-f${fill}-starts.nstable`);
 const selectionCandidatePath = (wd: string, k: number, iteration: number): string => join(wd, 'generate', 'selection', `chunk-${k}-ckpt-${String(iteration).padStart(9, '0')}.nstable`);
 
 export interface GenerateStageOptions {
@@ -153,10 +155,11 @@ export interface GenerateChunkParams {
     from: string;
     out: string;
     resampleEphemeral?: boolean;
-    /** Tuple files (`startsOut`) of the earlier chunks of the pass: a start whose 5-tuple is in one is dropped. */
-    earlier?: string[];
-    /** Where to write the 5-tuples of the kept starting rows (a table, one record per flow). */
-    startsOut?: string;
+    /**
+     * The starts of the earlier chunks of the pass: tuple tables (an accept job's `startsOut`) and how many of their
+     * first records count (the accepted rows the merge took); a start whose 5-tuple is among them is dropped.
+     */
+    earlier?: { path: string; rows: number }[];
     /**
      * Write the kept rows in a random order drawn from this seed (held in memory: ~750 bytes a row at A = 187), so
      * that the first rows of `out` are a uniform sample of the chunk (the checkpoint selection's) rather than the
@@ -172,9 +175,10 @@ export interface GenerateChunkParams {
   /**
    * Fill mode: of the sampled attribute rows `raw`, keep those that start in this chunk (flow tags), give their
    * ephemeral ports fresh draws (`resampleEphemeral`, seeded by `seed`), and append those whose 5-tuple is new to the
-   * rows accepted so far (`prev`, already unique); write the result to `out`.
+   * rows accepted so far (`prev`, already unique); write the result to `out`, and with `startsOut` the decoded records
+   * of its rows (a table, one record per row, in row order: the later chunks' unique jobs check their starts on it).
    */
-  accept?: { raw: string; prev?: string; out: string; resampleEphemeral?: boolean };
+  accept?: { raw: string; prev?: string; out: string; resampleEphemeral?: boolean; startsOut?: string };
   /**
    * Rows per block of the streamed accept and unique jobs (default STREAM_ROWS) and of the attribute job's sampling
    * calls (rounded down to a multiple of 1,000; default ATTRIBUTE_BLOCK_ROWS); tests make it small.
@@ -228,8 +232,8 @@ export const generateChunkParamsSchema = z.strictObject({
   attrFile: relPath.optional(),
   n: z.number().int().nonnegative().optional(),
   attributesOnly: z.strictObject({ out: relPath }).optional(),
-  uniqueTuples: z.strictObject({ from: relPath, out: relPath, resampleEphemeral: z.boolean().optional(), earlier: z.array(relPath).optional(), startsOut: relPath.optional(), shuffle: z.number().int().optional(), memoryBytes: z.number().int().positive().optional() }).optional(),
-  accept: z.strictObject({ raw: relPath, prev: relPath.optional(), out: relPath, resampleEphemeral: z.boolean().optional() }).optional(),
+  uniqueTuples: z.strictObject({ from: relPath, out: relPath, resampleEphemeral: z.boolean().optional(), earlier: z.array(z.strictObject({ path: relPath, rows: z.number().int().nonnegative() })).optional(), shuffle: z.number().int().optional(), memoryBytes: z.number().int().positive().optional() }).optional(),
+  accept: z.strictObject({ raw: relPath, prev: relPath.optional(), out: relPath, resampleEphemeral: z.boolean().optional(), startsOut: relPath.optional() }).optional(),
   blockRows: z.number().int().positive().optional(),
   out: relPath.optional(),
   range: z.strictObject({ from: z.number().int().nonnegative(), to: z.number().int().nonnegative() }).optional(),
@@ -421,11 +425,22 @@ async function ephemeralResampler(wd: string, chunk: number, layout: Layout, enc
   };
 }
 
-/** Attribute rows per sampling call of the fill's attribute job (~190 MB of soft and discrete rows at A = 187). */
+/**
+ * Attribute rows per block of the fill's attribute job: each block's categorical draws are one stream (changing it
+ * changes the draws; the generator's calls within a block do not).
+ */
 export const ATTRIBUTE_BLOCK_ROWS = 128_000;
 
-/** Rows per block of the streamed accept and unique jobs (~49 MB of attribute rows at the netflow layout's A = 187). */
-export const STREAM_ROWS = 65_536;
+/**
+ * Rows per block of the streamed accept and unique jobs (~46 MB of float32 rows at the netflow preset's A = 696; the
+ * jobs keep a few copies of a block). The rows written do not depend on it.
+ */
+export const STREAM_ROWS = 16_384;
+/**
+ * Rows per attribute generator call of an attribute job (a multiple of its 1,000-flow batch): with 128,000 (the whole
+ * block) a job held ~1.5 GB at A = 696; the rows are the same either way.
+ */
+export const ATTRIBUTE_CALL_ROWS = 16_000;
 
 /** A file of rows [n, A] (float32 or compact: row-codec.ts) in blocks of at most STREAM_ROWS rows. */
 async function* f32Blocks(path: string, A: number, rowsPerBlock = STREAM_ROWS): AsyncGenerator<Float32Array> {
@@ -520,6 +535,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     const tags = tagOffsets(layout);
     const firsts = new FirstOfTuples(wd, p.chunk, A, layout.featureDim, encoders, await decodePolicy(wd, p, true));
     const resample = p.accept.resampleEphemeral ? await ephemeralResampler(wd, p.chunk, layout, encoders, p.seed) : undefined;
+    if (p.accept.startsOut !== undefined) firsts.collectStarts = () => true;
     const out = await F32Appender.open(inWorkdir(wd, p.accept.out), RowCodec.forAttributes(layout));
     let prevRows = 0;
     let sampled = 0;
@@ -543,6 +559,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
         await out.append(await firsts.keep(st));
       }
       await out.close();
+      if (p.accept.startsOut !== undefined) await writeTableFile(inWorkdir(wd, p.accept.startsOut), firsts.startsTable(encoders.dataset === 'pcap' ? 'packets' : 'flows'));
     } catch (err) {
       await out.abort();
       throw err;
@@ -557,16 +574,17 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     const encoders = await loadEncoders(wd);
     const tags = tagOffsets(layout);
     const firsts = new FirstOfTuples(wd, p.chunk, A, layout.featureDim, encoders, await decodePolicy(wd, p, true));
-    // the 5-tuples of the flows that started in earlier chunks (their starts' tuple files): a start among them is dropped
+    // the 5-tuples of the flows that started in earlier chunks (the first `rows` records of their accept jobs' starts
+    // tables: the rows the merge took): a start among them is dropped
     if (tags && p.uniqueTuples.earlier?.length) {
       const set = new TupleSet(1024);
       for (const f of p.uniqueTuples.earlier) {
-        const t = await readTableFile(inWorkdir(wd, f));
-        for (let i = 0; i < t.length; i++) set.add(t, i);
+        const t = await readTableFile(inWorkdir(wd, f.path));
+        if (t.length < f.rows) throw new InputError(`${f.path} holds ${t.length} starts, ${f.rows} were asked for`, inWorkdir(wd, f.path));
+        for (let i = 0; i < f.rows; i++) set.add(t, i);
       }
       firsts.earlier = { set, isStart: (rows, r) => isOne(rows, r * A + tags.start) };
     }
-    if (p.uniqueTuples.startsOut !== undefined) firsts.collectStarts = (rows, r) => !tags || isOne(rows, r * A + tags.start);
     const resample = p.uniqueTuples.resampleEphemeral ? await ephemeralResampler(wd, p.chunk, layout, encoders, p.seed) : undefined;
     const codec = RowCodec.forAttributes(layout);
     const out = await F32Appender.open(inWorkdir(wd, p.uniqueTuples.out), codec);
@@ -594,8 +612,6 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
       if (buckets) await buckets.drain(out, p.blockRows ?? STREAM_ROWS);
       else if (shuffle !== undefined) await appendShuffled(out, held, A, shuffle, p.blockRows ?? STREAM_ROWS);
       await out.close();
-      // this chunk's starts' 5-tuples, for the later chunks' check
-      if (p.uniqueTuples.startsOut !== undefined) await writeTableFile(inWorkdir(wd, p.uniqueTuples.startsOut), firsts.startsTable(encoders.dataset === 'pcap' ? 'packets' : 'flows'));
     } catch (err) {
       await out.abort();
       throw err;
@@ -606,30 +622,39 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     ctx.progress(1, `${firsts.kept} unique of ${rows}${p.uniqueTuples.resampleEphemeral ? `, ${resampled} ephemeral ports drawn anew` : ''}`);
     return { merged: rows, unique: firsts.kept, starts, resampledPorts: resampled };
   }
-  const { sample, sampleAttributes, sampleFeatures, calibrateEndHazards } = await import('../model/index.js');
+  const { sample, attributeSampler, sampleFeatures, calibrateEndHazards } = await import('../model/index.js');
   if (p.attributesOnly) {
     // the attribute generator alone (no features: the fill only looks at 5-tuples; the kept rows get their features
     // in step 4); the rows equal those of a full sample() with the same seed
     // sampled and written in blocks of ATTRIBUTE_BLOCK_ROWS (a multiple of the generator's batch, whose noise is
-    // drawn per batch: the rows of one call for all n)
+    // drawn per batch: the rows of one call for all n), each block's categorical draws one stream; the generator runs
+    // ATTRIBUTE_CALL_ROWS rows at a time (memory: two float32 copies of them, ~90 MB at A = 696, not of the block)
     const checkpoint = await loadCheckpoint(inWorkdir(wd, p.checkpoint));
     const layout = await loadLayout(wd);
     const n = p.n ?? 0;
     const batch = 1000;
     const block = Math.max(batch, Math.floor((p.blockRows ?? ATTRIBUTE_BLOCK_ROWS) / batch) * batch);
+    const call = Math.min(block, ATTRIBUTE_CALL_ROWS);
+    const sampler = await attributeSampler({ checkpoint, batchSize: batch, seed: p.seed, device: p.device, threads: ctx.threads });
     const out = await F32Appender.open(inWorkdir(wd, p.attributesOnly.out), RowCodec.forAttributes(layout));
     try {
       for (let at = 0; at === 0 || at < n; at += block) {
-        const s = await sampleAttributes({ checkpoint, n: Math.min(block, n - at), firstFlow: at, batchSize: batch, seed: p.seed, device: p.device, threads: ctx.threads });
-        if (p.flowStartBin === 'sample') keepSoftBins(s.attributes, s.attributesDiscrete, layout);
-        // a stream of draws per block (each block's noise is its own too)
-        if (p.categoricals === 'sample') sampleCategoricals(s.attributes, s.attributesDiscrete, layout, p.seed, at);
-        await out.append(s.attributesDiscrete);
+        const rng = categoricalRng(p.seed, at);
+        const end = Math.min(n, at + block);
+        for (let from = at; from === at || from < end; from += call) {
+          const s = await sampler.sample(Math.min(call, end - from), from);
+          if (p.flowStartBin === 'sample') keepSoftBins(s.attributes, s.attributesDiscrete, layout);
+          // a stream of draws per block (each block's noise is its own too), continued over its calls
+          if (p.categoricals === 'sample') sampleCategoricals(s.attributes, s.attributesDiscrete, layout, p.seed, at, rng);
+          await out.append(s.attributesDiscrete);
+        }
       }
       await out.close();
     } catch (err) {
       await out.abort();
       throw err;
+    } finally {
+      await sampler.release();
     }
     ctx.progress(1, `${n} attributes`);
     return { n };
@@ -813,9 +838,8 @@ export function startingRows(rows: Float32Array, A: number, tags: { start: numbe
 /** Flows of the real chunk `k` that start there (its training rows with startFromThisChunk; every flow without tags). */
 async function realStartingFlows(wd: string, k: number, A: number, tags: ReturnType<typeof tagOffsets>): Promise<number> {
   if (!tags) return (await loadChunkMeta(wd, k)).n;
-  const rows = await loadChunkAttributes(wd, k);
   let n = 0;
-  for (let r = 0; r < rows.length / A; r++) if (isOne(rows, r * A + tags.start)) n++;
+  for await (const rows of chunkAttributeBlocks(wd, k)) for (let r = 0; r < rows.length / A; r++) if (isOne(rows, r * A + tags.start)) n++;
   return n;
 }
 
@@ -895,9 +919,9 @@ async function writePortRange(wd: string, chunks: readonly number[], layout: Lay
 export async function writeTrainingTuples(wd: string, chunks: readonly number[], layout: Layout): Promise<string> {
   const encoders = await loadEncoders(wd);
   const parts: Table[] = [];
+  // a block of rows at a time (a row's 5-tuple depends on that row only)
   for (const k of chunks) {
-    const rows = await loadChunkAttributes(wd, k);
-    parts.push((await decodeAttributeRows(wd, k, rows, layout.attributeDim, layout.featureDim, encoders)).table);
+    for await (const rows of chunkAttributeBlocks(wd, k)) parts.push((await decodeAttributeRows(wd, k, rows, layout.attributeDim, layout.featureDim, encoders)).table);
   }
   const path = join(generateRoot(wd), 'training-tuples.nstable');
   await writeTableFile(path, concatTables(parts[0]!.kind, parts));
@@ -940,7 +964,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   const h = summary.holdout;
   const inputFlows = !dp && h?.source === 'flows' && h.flows > h.heldOutFlows ? Math.round((realStarts.reduce((a, b) => a + b, 0) * h.flows) / (h.flows - h.heldOutFlows)) : undefined;
   const asked = opts.flows !== undefined ? apportion(opts.flows, realStarts) : inputFlows !== undefined ? apportion(inputFlows, realStarts) : realStarts;
-  const slots = [] as { j: number; k: number; pass: number; asked: number; unique: number; sampled: number; passes: number; first: number; file?: string; stalled?: boolean }[];
+  const slots = [] as { j: number; k: number; pass: number; asked: number; unique: number; sampled: number; passes: number; first: number; file?: string; startsFile?: string; stalled?: boolean }[];
   for (let pass = 0; pass < passes; pass++) {
     summary.chunks.forEach((k, j) => {
       const perStart = tags && !dp ? metas[j]!.flows / Math.max(1, realStarts[j]!) : 1;
@@ -1004,16 +1028,20 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     })));
     const acc = (await runPhase(open.map((s) => job(`generate/accept/chunk-${s.k}/p${s.pass}/f${f}`, {
       chunk: s.k, pass: s.pass, checkpoint: '', iteration: -1, seed: resample ? fillSeed(s, 3) : 0, device,
-      accept: { raw: rel(fillRawPath(wd, s.k, s.pass, f)), ...(s.file !== undefined ? { prev: s.file } : {}), out: rel(acceptedPath(wd, s.k, s.pass, f)), ...(resample ? { resampleEphemeral: true } : {}) },
+      accept: {
+        raw: rel(fillRawPath(wd, s.k, s.pass, f)), ...(s.file !== undefined ? { prev: s.file } : {}), out: rel(acceptedPath(wd, s.k, s.pass, f)), ...(resample ? { resampleEphemeral: true } : {}),
+        ...(tags ? { startsOut: rel(acceptedStartsPath(wd, s.k, s.pass, f)) } : {}),
+      },
     })))) as { accepted: number }[];
     // the sampled rows, and the accepted rows the pass started from, are spent (disk: ~750 bytes a row at A = 187)
-    if (!opts.keepIntermediates) await Promise.all(open.flatMap((s) => [rm(fillRawPath(wd, s.k, s.pass, f), { force: true }), ...(s.file !== undefined ? [rm(inWorkdir(wd, s.file), { force: true })] : [])]));
+    if (!opts.keepIntermediates) await Promise.all(open.flatMap((s) => [rm(fillRawPath(wd, s.k, s.pass, f), { force: true }), ...(s.file !== undefined ? [rm(inWorkdir(wd, s.file), { force: true })] : []), ...(s.startsFile !== undefined ? [rm(inWorkdir(wd, s.startsFile), { force: true })] : [])]));
     open.forEach((s, i) => {
       s.sampled += sizes[i]!;
       if (f > 0 && acc[i]!.accepted - s.unique < 0.02 * (s.asked - s.unique)) s.stalled = true;
       s.unique = acc[i]!.accepted;
       s.passes = f + 1;
       s.file = rel(acceptedPath(wd, s.k, s.pass, f));
+      if (tags) s.startsFile = rel(acceptedStartsPath(wd, s.k, s.pass, f));
     });
   }
   // each chunk's accepted rows, cut to the asked number (the first ones: sampling order); read from the files by the
@@ -1102,33 +1130,43 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   const duplicates: number[][] = summary.chunks.map(() => []);
   const uniqueStarts: number[][] = summary.chunks.map(() => []);
   if (tags) {
-    // chunk by chunk (every pass at once): a start is checked against the starts of the chunks before it, so a 5-tuple
-    // is one flow over the whole trace (FirstOfTuples.select)
-    const startsPath = (k: number, pass: number): string => join(generateRoot(wd), 'attr-clean', `chunk-${k}-p${pass}-starts.nstable`);
     for (let pass = 0; pass < passes; pass++) {
       // mergeByFlowTags from files to files (attr-files.ts: the same rows, one chunk in memory)
       await mergeByFlowTagsFiles(summary.chunks.map((k) => ({ chunk: k, ...accepted.get(`${k}/${pass}`)! })), A, tags, (k) => attrMergedPath(wd, k, pass), codec);
     }
-    // spent now (scratch space: the merged rows are a second copy of them)
-    if (!opts.keepIntermediates) await rm(join(generateRoot(wd), 'attr-accepted'), { recursive: true, force: true });
+    // every chunk at once (the accepted rows are spent after the merge; their starts' records stay until the unique
+    // jobs ran): a start is checked against the starts the merge took from the chunks before it (their accept jobs'
+    // records, cut as the rows were), so a 5-tuple is one flow over the whole trace (FirstOfTuples.select). Until
+    // session 9 each chunk waited for the previous chunk's unique job and checked only the starts that job kept: the
+    // same rows but for a start whose 5-tuple is that of an earlier chunk's start dropped there (~never: it collided
+    // with a carried flow); the serial chain left a core idle for most of the merge (UGR16 day: 125 s of 339).
+    if (!opts.keepIntermediates) for (const s of slots) if (s.file !== undefined) await rm(inWorkdir(wd, s.file), { force: true });
+    const startsOf = (k: number, pass: number): { path: string; rows: number } => {
+      const slot = slots.find((s) => s.k === k && s.pass === pass)!;
+      return { path: slot.startsFile!, rows: accepted.get(`${k}/${pass}`)!.rows };
+    };
+    const phase: Job[] = [];
     for (const [j, k] of summary.chunks.entries()) {
-      const phase: Job[] = [];
       for (let pass = 0; pass < passes; pass++) {
         phase.push(job(`generate/unique/chunk-${k}/p${pass}`, {
           chunk: k, pass, checkpoint: '', iteration: -1, seed: 0, device,
           uniqueTuples: {
             from: rel(attrMergedPath(wd, k, pass)), out: rel(attrCleanPath(wd, k, pass)),
-            earlier: summary.chunks.slice(0, j).map((e) => rel(startsPath(e, pass))), startsOut: rel(startsPath(k, pass)),
+            earlier: summary.chunks.slice(0, j).filter((e) => startsOf(e, pass).rows > 0).map((e) => startsOf(e, pass)),
             shuffle: seed * 7919 + 31 * k + 100_003 * pass + 5,
           },
         }));
       }
-      for (const x of (await runWithSelect(phase)) as { merged: number; unique: number; starts: number }[]) {
+    }
+    const results = (await runWithSelect(phase)) as { merged: number; unique: number; starts: number }[];
+    for (const [j, k] of summary.chunks.entries()) {
+      for (let pass = 0; pass < passes; pass++) {
+        const x = results[j * passes + pass]!;
         merged[j]!.push(x.unique);
         duplicates[j]!.push(x.merged - x.unique);
         uniqueStarts[j]!.push(x.starts);
+        if (!opts.keepIntermediates) await rm(attrMergedPath(wd, k, pass), { force: true });
       }
-      if (!opts.keepIntermediates) for (let pass = 0; pass < passes; pass++) await rm(attrMergedPath(wd, k, pass), { force: true });
       queueSelect(j);
     }
   } else {

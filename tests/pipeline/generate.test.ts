@@ -1,6 +1,6 @@
 // The generate stage's fill (sampling attributes in passes until the asked number of unique 5-tuples exists) and its
 // checkpoint choice on samples: helpers as properties, then tiny runs on NetShare's UGR16 1k sample.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -16,7 +16,7 @@ import { chunkRealRows } from '../../src/pipeline/postprocess.js';
 import { readTrace } from '../../src/io/read-trace.js';
 import { tinyConfig } from './helpers.js';
 import { trainedChunk } from '../../src/pipeline/train.js';
-import { attrCleanPath, attrMergedPath, inWorkdir, readF32, relativeToWorkdir } from '../../src/pipeline/workdir.js';
+import { attrCleanPath, inWorkdir, readF32, relativeToWorkdir } from '../../src/pipeline/workdir.js';
 import { EmbeddingEncoder } from '../../src/encode/fields.js';
 import { loadCheckpoint } from '../../src/pipeline/checkpoints.js';
 import { sample } from '../../src/model/index.js';
@@ -179,29 +179,33 @@ describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file i
       expect(cal.after).toBeCloseTo(cal.target, 3);
     }
     // the same seed gives the same choice and bytes; the old way (every checkpoint in full) keeps all candidates
-    // without keepIntermediates the accepted rows are gone once merged, and a chunk's merged rows once deduplicated:
-    // seen from the executor as each unique job is submitted
-    const atUnique: { chunk: number; accepted: boolean; mergedBefore: boolean[] }[] = [];
+    // without keepIntermediates the accepted rows are gone once merged (their starts' records stay for the unique
+    // jobs), and every chunk's unique job is submitted at once: seen from the executor
+    const atUnique: { chunk: number; batch: number; acceptedRows: string[]; starts: number }[] = [];
+    let batches = 0;
     const watched = {
       name: executor.name,
       close: () => executor.close(),
       runAll: (jobs: Parameters<typeof executor.runAll>[0], events?: Parameters<typeof executor.runAll>[1]) => {
+        batches++;
         for (const jb of jobs) {
           const m = /^generate\/unique\/chunk-(\d+)\//.exec(jb.id);
           if (!m) continue;
-          const k = Number(m[1]);
-          atUnique.push({ chunk: k, accepted: existsSync(join(wd, 'generate', 'attr-accepted')), mergedBefore: summary.chunks.filter((e) => e < k).map((e) => existsSync(attrMergedPath(wd, e, 0))) });
+          const dir = join(wd, 'generate', 'attr-accepted');
+          const files = existsSync(dir) ? readdirSync(dir) : [];
+          const earlier = (jb.params as { uniqueTuples: { earlier?: { path: string; rows: number }[] } }).uniqueTuples.earlier ?? [];
+          for (const e of earlier) expect(existsSync(join(wd, e.path))).toBe(true);
+          atUnique.push({ chunk: Number(m[1]), batch: batches, acceptedRows: files.filter((f) => f.endsWith('.f32')), starts: earlier.length });
         }
         return executor.runAll(jobs, events);
       },
     };
     const again = await generateStage({ ...base, executor: watched, selectionSampleFlows: 40, sampleBatch: 10 });
     expect(atUnique.length).toBe(summary.chunks.length);
-    for (const u of atUnique) {
-      expect(u.accepted).toBe(false);
-      expect(u.mergedBefore.every((x) => !x)).toBe(true);
-    }
-    expect(atUnique.at(-1)!.mergedBefore.length).toBeGreaterThan(0);
+    for (const u of atUnique) expect(u.acceptedRows).toEqual([]);
+    expect(new Set(atUnique.map((u) => u.batch)).size).toBe(1);
+    // each chunk checks the starts of every chunk before it
+    expect(atUnique.map((u) => u.starts)).toEqual(summary.chunks.map((_, j) => j));
     // without keepIntermediates the spent attribute files and samples are gone; the candidates stay
     for (const d of ['attr-raw', 'attr-accepted', 'attr-merged', 'attr-clean', 'selection']) expect(existsSync(join(wd, 'generate', d))).toBe(false);
     for (const c of again.candidates) expect(existsSync(c.path)).toBe(true);
