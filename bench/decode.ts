@@ -19,7 +19,7 @@ const wd = resolve(arg('workdir') ?? '');
 const chunk = Number(arg('chunk', '0'));
 const rows = Number(arg('rows', '50000'));
 const repeat = Number(arg('repeat', '3'));
-/** Generated attribute rows (a generate stage's attr-raw/*.f32) instead of the chunk's real ones. */
+/** Generated attribute rows (an attribute job's output, `generate-chunk` with attributesOnly) instead of the chunk's real ones. */
 const from = arg('from');
 const layout = await loadLayout(wd);
 const encoders = await loadEncoders(wd);

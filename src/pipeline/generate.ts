@@ -36,7 +36,6 @@ const partPath = (wd: string, k: number, pass: number, iteration: number, part: 
 
 
 /** Files of the fill passes and of the selection samples (under <wd>/generate, removed with the stage). */
-const fillRawPath = (wd: string, k: number, pass: number, fill: number): string => join(wd, 'generate', 'attr-raw', `chunk-${k}-p${pass}-f${fill}.f32`);
 const acceptedPath = (wd: string, k: number, pass: number, fill: number): string => join(wd, 'generate', 'attr-accepted', `chunk-${k}-p${pass}-f${fill}.f32`);
 /** The decoded records of an accept job's rows (its `startsOut`), for the later chunks' unique jobs. */
 const acceptedStartsPath = (wd: string, k: number, pass: number, fill: number): string => join(wd, 'generate', 'attr-accepted', `chunk-${k}-p${pass}-f${fill}-starts.nstable`);
@@ -72,9 +71,9 @@ export interface GenerateStageOptions {
   rangeFlows?: number;
   sampleBatch?: number;
   /**
-   * Keep the stage's intermediate attribute files (attr-raw, attr-accepted, attr-merged, attr-clean, selection: ~750
-   * bytes a sampled row at the netflow layout, 11 GB for the first million UGR16 records) for inspection; by default
-   * each is removed once spent.
+   * Keep the stage's intermediate attribute files (attr-accepted with their starts' records, attr-merged, attr-clean,
+   * selection; compact rows, 224 bytes each at the netflow preset's layout) for inspection; by default each is removed
+   * once spent. (The fill writes no sampled rows: its jobs sample and accept in one pass.)
    */
   keepIntermediates?: boolean;
 }
@@ -177,8 +176,13 @@ export interface GenerateChunkParams {
    * ephemeral ports fresh draws (`resampleEphemeral`, seeded by `seed`), and append those whose 5-tuple is new to the
    * rows accepted so far (`prev`, already unique); write the result to `out`, and with `startsOut` the decoded records
    * of its rows (a table, one record per row, in row order: the later chunks' unique jobs check their starts on it).
+   * `prevStarts` is the previous pass's `startsOut` for `prev`: the 5-tuples seen so far come from it, and `prev`'s
+   * rows are copied without being decoded again. Without `raw`, the job samples its rows itself: `n` rows from
+   * `checkpoint` with `seed`, as the attribute job would write them (the fill's one job per chunk and pass: no raw file
+   * written and read back, no phase boundary between sampling and accepting); the ephemeral draws then take
+   * `resampleSeed`.
    */
-  accept?: { raw: string; prev?: string; out: string; resampleEphemeral?: boolean; startsOut?: string };
+  accept?: { raw?: string; prev?: string; prevStarts?: string; out: string; resampleEphemeral?: boolean; resampleSeed?: number; startsOut?: string };
   /**
    * Rows per block of the streamed accept and unique jobs (default STREAM_ROWS) and of the attribute job's sampling
    * calls (rounded down to a multiple of 1,000; default ATTRIBUTE_BLOCK_ROWS); tests make it small.
@@ -233,7 +237,7 @@ export const generateChunkParamsSchema = z.strictObject({
   n: z.number().int().nonnegative().optional(),
   attributesOnly: z.strictObject({ out: relPath }).optional(),
   uniqueTuples: z.strictObject({ from: relPath, out: relPath, resampleEphemeral: z.boolean().optional(), earlier: z.array(z.strictObject({ path: relPath, rows: z.number().int().nonnegative() })).optional(), shuffle: z.number().int().optional(), memoryBytes: z.number().int().positive().optional() }).optional(),
-  accept: z.strictObject({ raw: relPath, prev: relPath.optional(), out: relPath, resampleEphemeral: z.boolean().optional(), startsOut: relPath.optional() }).optional(),
+  accept: z.strictObject({ raw: relPath.optional(), prev: relPath.optional(), prevStarts: relPath.optional(), out: relPath, resampleEphemeral: z.boolean().optional(), resampleSeed: z.number().int().optional(), startsOut: relPath.optional() }).optional(),
   blockRows: z.number().int().positive().optional(),
   out: relPath.optional(),
   range: z.strictObject({ from: z.number().int().nonnegative(), to: z.number().int().nonnegative() }).optional(),
@@ -500,9 +504,46 @@ class FirstOfTuples {
     this.kept += keep.length;
     return keep;
   }
+  /** Rows kept before, given by their records (in row order): their 5-tuples are seen, and collected as starts. */
+  seed(records: Table): void {
+    for (let i = 0; i < records.length; i++) this.seen.add(records, i);
+    this.kept += records.length;
+    if (this.collectStarts && records.length > 0) this.startParts.push(records);
+  }
   /** The collected starts' decoded records (one per kept start), for the later chunks' check. */
   startsTable(kind: Table['kind']): Table {
     return concatTables(kind, this.startParts);
+  }
+}
+
+/**
+ * The attribute job's rows: `p.n` attribute rows from `p.checkpoint` with `p.seed`, discrete (their categorical heads
+ * drawn, the bins' softmax kept, as the policies say), in calls of ATTRIBUTE_CALL_ROWS rows. Sampled in blocks of
+ * ATTRIBUTE_BLOCK_ROWS (a multiple of the generator's batch, whose noise is drawn per batch: the rows of one call for
+ * all n), each block's categorical draws one stream, continued over its calls (memory: two float32 copies of a call,
+ * ~90 MB at A = 696).
+ */
+async function* sampledAttributeBlocks(p: GenerateChunkParams, ctx: Pick<JobContext, 'workdir' | 'threads'>, layout: Layout): AsyncGenerator<Float32Array> {
+  const { attributeSampler } = await import('../model/index.js');
+  const checkpoint = await loadCheckpoint(inWorkdir(ctx.workdir, p.checkpoint));
+  const n = p.n ?? 0;
+  const batch = 1000;
+  const block = Math.max(batch, Math.floor((p.blockRows ?? ATTRIBUTE_BLOCK_ROWS) / batch) * batch);
+  const call = Math.min(block, ATTRIBUTE_CALL_ROWS);
+  const sampler = await attributeSampler({ checkpoint, batchSize: batch, seed: p.seed, device: p.device, threads: ctx.threads });
+  try {
+    for (let at = 0; at === 0 || at < n; at += block) {
+      const rng = categoricalRng(p.seed, at);
+      const end = Math.min(n, at + block);
+      for (let from = at; from === at || from < end; from += call) {
+        const s = await sampler.sample(Math.min(call, end - from), from);
+        if (p.flowStartBin === 'sample') keepSoftBins(s.attributes, s.attributesDiscrete, layout);
+        if (p.categoricals === 'sample') sampleCategoricals(s.attributes, s.attributesDiscrete, layout, p.seed, at, rng);
+        yield s.attributesDiscrete;
+      }
+    }
+  } finally {
+    await sampler.release();
   }
 }
 
@@ -534,22 +575,30 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     const encoders = await loadEncoders(wd);
     const tags = tagOffsets(layout);
     const firsts = new FirstOfTuples(wd, p.chunk, A, layout.featureDim, encoders, await decodePolicy(wd, p, true));
-    const resample = p.accept.resampleEphemeral ? await ephemeralResampler(wd, p.chunk, layout, encoders, p.seed) : undefined;
+    const resample = p.accept.resampleEphemeral ? await ephemeralResampler(wd, p.chunk, layout, encoders, p.accept.resampleSeed ?? p.seed) : undefined;
     if (p.accept.startsOut !== undefined) firsts.collectStarts = () => true;
+    if (p.accept.raw === undefined && (p.n === undefined || !p.checkpoint)) throw new ConfigError('an accept job without `raw` samples its rows: it needs `n` and `checkpoint`', 'accept.raw');
+    const rawBlocks = p.accept.raw !== undefined ? f32Blocks(inWorkdir(wd, p.accept.raw), A, p.blockRows) : sampledAttributeBlocks(p, ctx, layout);
     const out = await F32Appender.open(inWorkdir(wd, p.accept.out), RowCodec.forAttributes(layout));
     let prevRows = 0;
     let sampled = 0;
     let starts = 0;
     let resampled = 0;
     try {
-      // `prev` is unique already, so its rows are all first occurrences and stay in front, in order
+      // `prev` is unique already, so its rows are all first occurrences and stay in front, in order; with their
+      // records (prevStarts) they are copied and their 5-tuples taken from the records, else decoded again
       if (p.accept.prev !== undefined) {
+        const known = p.accept.prevStarts !== undefined ? await readTableFile(inWorkdir(wd, p.accept.prevStarts)) : undefined;
         for await (const block of f32Blocks(inWorkdir(wd, p.accept.prev), A, p.blockRows)) {
           prevRows += block.length / A;
-          await out.append(await firsts.keep(block));
+          await out.append(known ? block : await firsts.keep(block));
+        }
+        if (known) {
+          if (known.length !== prevRows) throw new InputError(`${p.accept.prevStarts} holds ${known.length} records for the ${prevRows} rows of ${p.accept.prev}`, inWorkdir(wd, p.accept.prevStarts!));
+          firsts.seed(known);
         }
       }
-      for await (const raw of f32Blocks(inWorkdir(wd, p.accept.raw), A, p.blockRows)) {
+      for await (const raw of rawBlocks) {
         sampled += raw.length / A;
         const st = tags ? startingRows(raw, A, tags, p.chunk) : raw;
         starts += st.length / A;
@@ -622,39 +671,19 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     ctx.progress(1, `${firsts.kept} unique of ${rows}${p.uniqueTuples.resampleEphemeral ? `, ${resampled} ephemeral ports drawn anew` : ''}`);
     return { merged: rows, unique: firsts.kept, starts, resampledPorts: resampled };
   }
-  const { sample, attributeSampler, sampleFeatures, calibrateEndHazards } = await import('../model/index.js');
+  const { sample, sampleFeatures, calibrateEndHazards } = await import('../model/index.js');
   if (p.attributesOnly) {
     // the attribute generator alone (no features: the fill only looks at 5-tuples; the kept rows get their features
     // in step 4); the rows equal those of a full sample() with the same seed
-    // sampled and written in blocks of ATTRIBUTE_BLOCK_ROWS (a multiple of the generator's batch, whose noise is
-    // drawn per batch: the rows of one call for all n), each block's categorical draws one stream; the generator runs
-    // ATTRIBUTE_CALL_ROWS rows at a time (memory: two float32 copies of them, ~90 MB at A = 696, not of the block)
-    const checkpoint = await loadCheckpoint(inWorkdir(wd, p.checkpoint));
     const layout = await loadLayout(wd);
     const n = p.n ?? 0;
-    const batch = 1000;
-    const block = Math.max(batch, Math.floor((p.blockRows ?? ATTRIBUTE_BLOCK_ROWS) / batch) * batch);
-    const call = Math.min(block, ATTRIBUTE_CALL_ROWS);
-    const sampler = await attributeSampler({ checkpoint, batchSize: batch, seed: p.seed, device: p.device, threads: ctx.threads });
     const out = await F32Appender.open(inWorkdir(wd, p.attributesOnly.out), RowCodec.forAttributes(layout));
     try {
-      for (let at = 0; at === 0 || at < n; at += block) {
-        const rng = categoricalRng(p.seed, at);
-        const end = Math.min(n, at + block);
-        for (let from = at; from === at || from < end; from += call) {
-          const s = await sampler.sample(Math.min(call, end - from), from);
-          if (p.flowStartBin === 'sample') keepSoftBins(s.attributes, s.attributesDiscrete, layout);
-          // a stream of draws per block (each block's noise is its own too), continued over its calls
-          if (p.categoricals === 'sample') sampleCategoricals(s.attributes, s.attributesDiscrete, layout, p.seed, at, rng);
-          await out.append(s.attributesDiscrete);
-        }
-      }
+      for await (const rows of sampledAttributeBlocks(p, ctx, layout)) await out.append(rows);
       await out.close();
     } catch (err) {
       await out.abort();
       throw err;
-    } finally {
-      await sampler.release();
     }
     ctx.progress(1, `${n} attributes`);
     return { n };
@@ -1022,26 +1051,23 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     });
     // the first pass keeps the seeds of the single-pass generation
     const fillSeed = (s: (typeof open)[number], salt: number): number => seed * 7919 + 31 * s.k + 100_003 * s.pass + salt + 998_244_353 * f;
-    await runPhase(open.map((s, i) => job(`generate/attributes/chunk-${s.k}/p${s.pass}/f${f}`, {
-      chunk: s.k, pass: s.pass, checkpoint: rel(trained[s.j]!.lastCheckpoint), iteration: -1, seed: fillSeed(s, 1), device,
-      n: sizes[i]!, attributesOnly: { out: rel(fillRawPath(wd, s.k, s.pass, f)) },
-    })));
-    const acc = (await runPhase(open.map((s) => job(`generate/accept/chunk-${s.k}/p${s.pass}/f${f}`, {
-      chunk: s.k, pass: s.pass, checkpoint: '', iteration: -1, seed: resample ? fillSeed(s, 3) : 0, device,
+    // one job per chunk and pass: sample the rows, keep those that start there with a new 5-tuple (no raw file)
+    const acc = (await runPhase(open.map((s, i) => job(`generate/fill/chunk-${s.k}/p${s.pass}/f${f}`, {
+      chunk: s.k, pass: s.pass, checkpoint: rel(trained[s.j]!.lastCheckpoint), iteration: -1, seed: fillSeed(s, 1), device, n: sizes[i]!,
       accept: {
-        raw: rel(fillRawPath(wd, s.k, s.pass, f)), ...(s.file !== undefined ? { prev: s.file } : {}), out: rel(acceptedPath(wd, s.k, s.pass, f)), ...(resample ? { resampleEphemeral: true } : {}),
-        ...(tags ? { startsOut: rel(acceptedStartsPath(wd, s.k, s.pass, f)) } : {}),
+        ...(s.file !== undefined ? { prev: s.file } : {}), ...(s.startsFile !== undefined ? { prevStarts: s.startsFile } : {}),
+        out: rel(acceptedPath(wd, s.k, s.pass, f)), ...(resample ? { resampleEphemeral: true, resampleSeed: fillSeed(s, 3) } : {}), startsOut: rel(acceptedStartsPath(wd, s.k, s.pass, f)),
       },
     })))) as { accepted: number }[];
-    // the sampled rows, and the accepted rows the pass started from, are spent (disk: ~750 bytes a row at A = 187)
-    if (!opts.keepIntermediates) await Promise.all(open.flatMap((s) => [rm(fillRawPath(wd, s.k, s.pass, f), { force: true }), ...(s.file !== undefined ? [rm(inWorkdir(wd, s.file), { force: true })] : []), ...(s.startsFile !== undefined ? [rm(inWorkdir(wd, s.startsFile), { force: true })] : [])]));
+    // the accepted rows the pass started from are spent
+    if (!opts.keepIntermediates) await Promise.all(open.flatMap((s) => [...(s.file !== undefined ? [rm(inWorkdir(wd, s.file), { force: true })] : []), ...(s.startsFile !== undefined ? [rm(inWorkdir(wd, s.startsFile), { force: true })] : [])]));
     open.forEach((s, i) => {
       s.sampled += sizes[i]!;
       if (f > 0 && acc[i]!.accepted - s.unique < 0.02 * (s.asked - s.unique)) s.stalled = true;
       s.unique = acc[i]!.accepted;
       s.passes = f + 1;
       s.file = rel(acceptedPath(wd, s.k, s.pass, f));
-      if (tags) s.startsFile = rel(acceptedStartsPath(wd, s.k, s.pass, f));
+      s.startsFile = rel(acceptedStartsPath(wd, s.k, s.pass, f));
     });
   }
   // each chunk's accepted rows, cut to the asked number (the first ones: sampling order); read from the files by the
@@ -1182,7 +1208,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     summary.chunks.forEach((_, j) => queueSelect(j));
   }
   // the accepted and merged rows are spent: the features are conditioned on attr-clean
-  if (!opts.keepIntermediates) await Promise.all(['attr-raw', 'attr-accepted', 'attr-merged'].map((d) => rm(join(generateRoot(wd), d), { recursive: true, force: true })));
+  if (!opts.keepIntermediates) await Promise.all(['attr-accepted', 'attr-merged'].map((d) => rm(join(generateRoot(wd), d), { recursive: true, force: true })));
   const fillChunks = slots.map((s) => ({ chunk: s.k, pass: s.pass, asked: s.asked, unique: uniqueStarts[s.j]![s.pass]!, sampled: s.sampled, passes: s.passes, ...(s.stalled ? { stalled: true } : {}) }));
   const askedTotal = fillChunks.reduce((a, c) => a + c.asked, 0);
   const uniqueTotal = fillChunks.reduce((a, c) => a + c.unique, 0);

@@ -6,7 +6,8 @@
 //   <wd>/preprocess/holdout.nstable         held-out real records; holdout-rows.u32 their input rows (holdout.ts)
 //   <wd>/train/chunk-<k>/checkpoints/       ckpt-<iteration>.nsckpt (src/pipeline/checkpoints.ts)
 //   <wd>/train/chunk-<k>/result.json        written last by the train-chunk job: its presence means "done"
-//   <wd>/generate/attr-raw/chunk-<k>-p<p>.f32     sampled attributes (discrete copy) [n, A]
+//   <wd>/generate/attr-accepted/chunk-<k>-p<p>-f<f>.f32  the fill's accepted attribute rows [n, A] (compact rows:
+//                                                   row-codec.ts), and -starts.nstable their decoded records
 //   <wd>/generate/attr-merged/chunk-<k>-p<p>.f32  attributes after the flow-tag merge [n, A]
 //   <wd>/generate/attr-clean/chunk-<k>-p<p>.f32   …and after dropping duplicate 5-tuples
 //   <wd>/generate/chunk-<k>/p<p>-ckpt-<it>.nstable  decoded candidate records (one per checkpoint and pass)
@@ -43,7 +44,6 @@ export const trainChunkDir = (wd: string, k: number): string => join(trainRoot(w
 export const checkpointDir = (wd: string, k: number): string => join(trainChunkDir(wd, k), 'checkpoints');
 export const trainResultPath = (wd: string, k: number): string => join(trainChunkDir(wd, k), 'result.json');
 export const generateRoot = (wd: string): string => join(wd, 'generate');
-export const attrRawPath = (wd: string, k: number, pass: number): string => join(wd, 'generate', 'attr-raw', `chunk-${k}-p${pass}.f32`);
 export const attrMergedPath = (wd: string, k: number, pass: number): string => join(wd, 'generate', 'attr-merged', `chunk-${k}-p${pass}.f32`);
 export const attrCleanPath = (wd: string, k: number, pass: number): string => join(wd, 'generate', 'attr-clean', `chunk-${k}-p${pass}.f32`);
 export const candidateDir = (wd: string, k: number): string => join(wd, 'generate', `chunk-${k}`);

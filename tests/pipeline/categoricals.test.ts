@@ -1,6 +1,6 @@
 // postprocess.attributeCategoricals "sample": categorical attribute heads drawn from the generator's softmax.
 import { describe, expect, it } from 'vitest';
-import { categoricalSlices, featureSoftmaxSlices, sampleCategoricals, sampleFeatureCategoricals } from '../../src/pipeline/categoricals.js';
+import { categoricalRng, categoricalSlices, featureSoftmaxSlices, sampleCategoricals, sampleFeatureCategoricals } from '../../src/pipeline/categoricals.js';
 import type { Layout } from '../../src/encode/tensors.js';
 
 // srcip as ipTop (4 classes + bits), a 2-way bits head, the flow tags, 3 flow-start bins and the position
@@ -56,6 +56,18 @@ describe('categorical attribute heads drawn from the softmax', () => {
     const other = rows(n);
     sampleCategoricals(other.soft, other.discrete, layout, 8);
     expect(other.discrete).not.toEqual(discrete);
+    // rows given in parts with one categoricalRng carried over (the attribute job's calls within a block): the draws
+    // of the whole; a stream of its own per part would not be
+    const parts = rows(n);
+    const rng = categoricalRng(7, 0);
+    const cut = 7_001 * 16;
+    sampleCategoricals(parts.soft.subarray(0, cut), parts.discrete.subarray(0, cut), layout, 7, 0, rng);
+    sampleCategoricals(parts.soft.subarray(cut), parts.discrete.subarray(cut), layout, 7, 0, rng);
+    expect(parts.discrete).toEqual(discrete);
+    const fresh = rows(n);
+    sampleCategoricals(fresh.soft.subarray(0, cut), fresh.discrete.subarray(0, cut), layout, 7);
+    sampleCategoricals(fresh.soft.subarray(cut), fresh.discrete.subarray(cut), layout, 7);
+    expect(fresh.discrete).not.toEqual(discrete);
   });
 });
 

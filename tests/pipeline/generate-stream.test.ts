@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { loadChunkTensors } from '../../src/pipeline/chunk-tensors.js';
 import { snapEmbeddings } from '../../src/pipeline/embedding-decode.js';
 import { generateChunkJob, startingRows, uniqueTupleRows } from '../../src/pipeline/generate.js';
-import { readF32, writeF32 } from '../../src/pipeline/workdir.js';
+import { readF32, readTableFile, writeF32 } from '../../src/pipeline/workdir.js';
 import { Rng } from '../../src/core/rng.js';
 import { preprocessedTiny } from './tiny-workdir.js';
 
@@ -73,6 +73,19 @@ describe('streamed accept and unique jobs', () => {
       expect(Buffer.from((await readF32(join(dir, `acc2-${tag}.f32`))).buffer).equals(Buffer.from(want2.buffer))).toBe(true);
       expect([r1.sampled, r1.accepted, r1.added]).toEqual([90, want1.length / A, want1.length / A]);
       expect([r2.sampled, r2.accepted, r2.added]).toEqual([150, want2.length / A, (want2.length - want1.length) / A]);
+      // with the records of the accepted rows (startsOut), the next pass takes the seen 5-tuples from them instead
+      // of decoding `prev` again: the same rows, the same records
+      await generateChunkJob({ ...base, blockRows, accept: { raw: rel('raw1.f32'), out: rel(`acc1s-${tag}.f32`), startsOut: rel(`acc1s-${tag}.nstable`) } }, ctx(wd));
+      const r2s = (await generateChunkJob({ ...base, blockRows, accept: { raw: rel('raw2.f32'), prev: rel(`acc1s-${tag}.f32`), prevStarts: rel(`acc1s-${tag}.nstable`), out: rel(`acc2s-${tag}.f32`), startsOut: rel(`acc2s-${tag}.nstable`) } }, ctx(wd))) as { accepted: number; added: number };
+      await generateChunkJob({ ...base, blockRows, accept: { raw: rel('raw2.f32'), prev: rel(`acc1s-${tag}.f32`), out: rel(`acc2d-${tag}.f32`), startsOut: rel(`acc2d-${tag}.nstable`) } }, ctx(wd));
+      expect(Buffer.from((await readF32(join(dir, `acc2s-${tag}.f32`))).buffer).equals(Buffer.from(want2.buffer))).toBe(true);
+      expect([r2s.accepted, r2s.added]).toEqual([r2.accepted, r2.added]);
+      const viaRecords = await readTableFile(join(dir, `acc2s-${tag}.nstable`));
+      const viaDecode = await readTableFile(join(dir, `acc2d-${tag}.nstable`));
+      expect(viaRecords.length).toBe(want2.length / A);
+      expect(JSON.stringify(viaRecords)).toBe(JSON.stringify(viaDecode));
+      // records that do not match the rows: refused
+      await expect(generateChunkJob({ ...base, blockRows, accept: { raw: rel('raw2.f32'), prev: rel(`acc2s-${tag}.f32`), prevStarts: rel(`acc1s-${tag}.nstable`), out: rel(`acc3-${tag}.f32`) } }, ctx(wd))).rejects.toThrow(/acc1s-.*\.nstable holds \d+ records for the \d+ rows of/);
     }
 
     // unique: the merged rows with repeats (the accepted rows twice, then the second pass's)

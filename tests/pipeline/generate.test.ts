@@ -207,7 +207,7 @@ describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file i
     // each chunk checks the starts of every chunk before it
     expect(atUnique.map((u) => u.starts)).toEqual(summary.chunks.map((_, j) => j));
     // without keepIntermediates the spent attribute files and samples are gone; the candidates stay
-    for (const d of ['attr-raw', 'attr-accepted', 'attr-merged', 'attr-clean', 'selection']) expect(existsSync(join(wd, 'generate', d))).toBe(false);
+    for (const d of ['attr-accepted', 'attr-merged', 'attr-clean', 'selection']) expect(existsSync(join(wd, 'generate', d))).toBe(false);
     for (const c of again.candidates) expect(existsSync(c.path)).toBe(true);
     expect(again.selection!.chunks.map((c) => c.ranking.best)).toEqual(sel.chunks.map((c) => c.ranking.best));
     expect(bytes(again)).toEqual(smallBytes);
@@ -232,6 +232,21 @@ describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file i
     // sampled in blocks of 1,000 rows (three calls, the last of 100): the same rows
     await generateChunkJob({ ...job, blockRows: 1000, attributesOnly: { out: 'generate/attr-only-blocks.f32' } }, { workdir: wd, threads: 1, progress: () => {} });
     expect(await readF32(join(wd, 'generate', 'attr-only-blocks.f32'))).toEqual(viaFull.attributesDiscrete);
+    // the fill's job (accept without `raw`: it samples its rows itself) writes what an attribute job then an accept
+    // job write, with the netflow policies (drawn categoricals and bins) and a second pass on the first one's rows
+    const ctx1 = { workdir: wd, threads: 1, progress: () => {} };
+    const pol = { categoricals: 'sample' as const, flowStartBin: 'sample' as const };
+    await generateChunkJob({ ...job, ...pol, attributesOnly: { out: 'generate/fused-raw.f32' } }, ctx1);
+    const two = (await generateChunkJob({ ...job, ...pol, checkpoint: '', accept: { raw: 'generate/fused-raw.f32', out: 'generate/fused-two.f32', startsOut: 'generate/fused-two.nstable' } }, ctx1)) as { accepted: number };
+    const one = (await generateChunkJob({ ...job, ...pol, accept: { out: 'generate/fused-one.f32', startsOut: 'generate/fused-one.nstable' } }, ctx1)) as { accepted: number };
+    expect(one).toEqual(two);
+    expect(one.accepted).toBeGreaterThan(0);
+    expect(readFileSync(join(wd, 'generate', 'fused-one.f32')).equals(readFileSync(join(wd, 'generate', 'fused-two.f32')))).toBe(true);
+    const again2 = { ...job, ...pol, seed: 12, accept: { prev: 'generate/fused-one.f32', prevStarts: 'generate/fused-one.nstable', out: 'generate/fused-one-2.f32' } };
+    const second = (await generateChunkJob(again2, ctx1)) as { accepted: number; added: number };
+    expect(second.accepted - second.added).toBe(one.accepted);
+    // without n or a checkpoint there is nothing to sample: refused, naming the key
+    await expect(generateChunkJob({ ...job, n: undefined, accept: { out: 'generate/fused-none.f32' } }, ctx1)).rejects.toThrow(/accept job without `raw`.*needs `n` and `checkpoint`/);
     const full = await generateStage({ ...base, selectOn: 'full', sampleBatch: 10 });
     expect(full.selection).toBeUndefined();
     for (const c of small.chunks) expect(full.candidates.filter((x) => x.chunk === c.chunk).length).toBe(c.candidates);
