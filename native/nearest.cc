@@ -65,41 +65,54 @@ void TopKScalar(const float* wt, int n, int dim, const float* queries, int b, To
 }
 
 #ifdef NETSHARE_X86
-// D = dim known at compile time: a block of 8 vocabulary rows is loaded into D + 1 registers once, then every query of
-// a block of kBlock passes over it, its coordinates pre-broadcast to 8 lanes in memory (one fused load + FMA each).
+// Columns [0, limit) (a multiple of 8) of a transposed block [D + 1][stride] (numbered from `base`) for the queries
+// idx[0..m) of `queries`: 8 rows loaded into D + 1 registers once, then every query of a block of kBlock passes over
+// them, its coordinates pre-broadcast to 8 lanes in memory (one fused load + FMA each). The flat scan runs it over the
+// whole vocabulary, PrunedVocab over one cluster for the queries that reach it.
 template <int D>
-__attribute__((target("avx2,fma"))) void TopKAvx2(const float* wt, int n, const float* queries, int b, TopList* tops) {
-  const int n8 = n - n % 8;
-  const float* bias = wt + static_cast<size_t>(D) * n;
+__attribute__((target("avx2,fma"))) void ClusterAvx2(const float* wt, int stride, int limit, int base, const float* queries, const int32_t* idx,
+                                                    int m, TopList* tops) {
+  const int cols = stride;
+  const float* bias = wt + static_cast<size_t>(D) * cols;
   alignas(32) static thread_local float qb[kBlock][D][8];
   alignas(32) static thread_local float thr[kBlock][8];
-  for (int i0 = 0; i0 < b; i0 += kBlock) {
-    const int m = b - i0 < kBlock ? b - i0 : kBlock;
-    for (int t = 0; t < m; t++) {
-      for (int d = 0; d < D; d++)
-        for (int l = 0; l < 8; l++) qb[t][d][l] = queries[static_cast<size_t>(i0 + t) * D + d];
-      for (int l = 0; l < 8; l++) thr[t][l] = tops[i0 + t].filled < tops[i0 + t].k ? -std::numeric_limits<float>::infinity() : tops[i0 + t].threshold;
+  for (int i0 = 0; i0 < m; i0 += kBlock) {
+    const int mb = m - i0 < kBlock ? m - i0 : kBlock;
+    for (int t = 0; t < mb; t++) {
+      const float* q = queries + static_cast<size_t>(idx[i0 + t]) * D;
+      for (int d = 0; d < D; d++) _mm256_store_ps(qb[t][d], _mm256_set1_ps(q[d]));
+      const TopList& top = tops[idx[i0 + t]];
+      _mm256_store_ps(thr[t], _mm256_set1_ps(top.filled < top.k ? -std::numeric_limits<float>::infinity() : top.threshold));
     }
-    for (int j = 0; j < n8; j += 8) {
+    for (int j = 0; j < limit; j += 8) {
       __m256 w[D];
-      for (int d = 0; d < D; d++) w[d] = _mm256_loadu_ps(wt + static_cast<size_t>(d) * n + j);
+      for (int d = 0; d < D; d++) w[d] = _mm256_loadu_ps(wt + static_cast<size_t>(d) * cols + j);
       const __m256 b8 = _mm256_loadu_ps(bias + j);
-      for (int t = 0; t < m; t++) {
+      for (int t = 0; t < mb; t++) {
         __m256 acc = b8;
         for (int d = 0; d < D; d++) acc = _mm256_fmadd_ps(w[d], _mm256_load_ps(qb[t][d]), acc);
         const int mask = _mm256_movemask_ps(_mm256_cmp_ps(acc, _mm256_load_ps(thr[t]), _CMP_GT_OQ));
         if (mask == 0) continue;
-        TopList& top = tops[i0 + t];
+        TopList& top = tops[idx[i0 + t]];
         alignas(32) float s[8];
         _mm256_store_ps(s, acc);
         for (int l = 0; l < 8; l++)
-          if (mask & (1 << l)) top.Offer(s[l], j + l);
-        const float th = top.filled < top.k ? -std::numeric_limits<float>::infinity() : top.threshold;
-        for (int l = 0; l < 8; l++) thr[t][l] = th;
+          if (mask & (1 << l)) top.Offer(s[l], base + j + l);
+        _mm256_store_ps(thr[t], _mm256_set1_ps(top.filled < top.k ? -std::numeric_limits<float>::infinity() : top.threshold));
       }
     }
-    for (int t = 0; t < m; t++) ScalarRows(wt, n, D, queries + static_cast<size_t>(i0 + t) * D, n8, tops[i0 + t]);
   }
+}
+
+// D = dim known at compile time: ClusterAvx2 over the first n − n % 8 rows for every query, then the tail by the
+// scalar loop.
+template <int D>
+__attribute__((target("avx2,fma"))) void TopKAvx2(const float* wt, int n, const float* queries, int b, TopList* tops) {
+  const int n8 = n - n % 8;
+  std::vector<int32_t> all(static_cast<size_t>(b));
+  for (int i = 0; i < b; i++) all[static_cast<size_t>(i)] = i;
+  ClusterAvx2<D>(wt, n, n8, 0, queries, all.data(), b, tops);
+  for (int i = 0; i < b; i++) ScalarRows(wt, n, D, queries + static_cast<size_t>(i) * D, n8, tops[i]);
 }
 
 using Kernel = void (*)(const float*, int, const float*, int, TopList*);
@@ -211,43 +224,7 @@ ScanKernel ScanKernelFor(int dim, std::integer_sequence<int, Ds...>) {
   ((dim == Ds + 1 ? (k = &ScanAvx2<Ds + 1>, 0) : 0), ...);
   return k;
 }
-// One cluster's block [D + 1][cols] (columns numbered from `base`) for the queries idx[0..m) of `queries`: TopKAvx2's
-// loop (8 rows in registers, every query of a block of kBlock over them), the queries picked by index.
-template <int D>
-__attribute__((target("avx2,fma"))) void ClusterAvx2(const float* wt, int cols, int base, const float* queries, const int32_t* idx, int m,
-                                                    TopList* tops) {
-  const float* bias = wt + static_cast<size_t>(D) * cols;
-  alignas(32) static thread_local float qb[kBlock][D][8];
-  alignas(32) static thread_local float thr[kBlock][8];
-  for (int i0 = 0; i0 < m; i0 += kBlock) {
-    const int mb = m - i0 < kBlock ? m - i0 : kBlock;
-    for (int t = 0; t < mb; t++) {
-      const float* q = queries + static_cast<size_t>(idx[i0 + t]) * D;
-      for (int d = 0; d < D; d++) _mm256_store_ps(qb[t][d], _mm256_set1_ps(q[d]));
-      const TopList& top = tops[idx[i0 + t]];
-      _mm256_store_ps(thr[t], _mm256_set1_ps(top.filled < top.k ? -std::numeric_limits<float>::infinity() : top.threshold));
-    }
-    for (int j = 0; j < cols; j += 8) {
-      __m256 w[D];
-      for (int d = 0; d < D; d++) w[d] = _mm256_loadu_ps(wt + static_cast<size_t>(d) * cols + j);
-      const __m256 b8 = _mm256_loadu_ps(bias + j);
-      for (int t = 0; t < mb; t++) {
-        __m256 acc = b8;
-        for (int d = 0; d < D; d++) acc = _mm256_fmadd_ps(w[d], _mm256_load_ps(qb[t][d]), acc);
-        const int mask = _mm256_movemask_ps(_mm256_cmp_ps(acc, _mm256_load_ps(thr[t]), _CMP_GT_OQ));
-        if (mask == 0) continue;
-        TopList& top = tops[idx[i0 + t]];
-        alignas(32) float s[8];
-        _mm256_store_ps(s, acc);
-        for (int l = 0; l < 8; l++)
-          if (mask & (1 << l)) top.Offer(s[l], base + j + l);
-        _mm256_store_ps(thr[t], _mm256_set1_ps(top.filled < top.k ? -std::numeric_limits<float>::infinity() : top.threshold));
-      }
-    }
-  }
-}
-
-using ClusterKernel = void (*)(const float*, int, int, const float*, const int32_t*, int, TopList*);
+using ClusterKernel = void (*)(const float*, int, int, int, const float*, const int32_t*, int, TopList*);
 template <int... Ds>
 ClusterKernel ClusterKernelFor(int dim, std::integer_sequence<int, Ds...>) {
   ClusterKernel k = nullptr;
@@ -618,7 +595,7 @@ class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
       const auto& l = lists_[static_cast<size_t>(c)];
 #ifdef NETSHARE_X86
       if (cluster_ != nullptr) {
-        cluster_(wt_.data() + static_cast<size_t>(dim + 1) * u.from, u.to - u.from, u.from, queries.Data(), l.data(), static_cast<int>(l.size()), tops.data());
+        cluster_(wt_.data() + static_cast<size_t>(dim + 1) * u.from, u.to - u.from, u.to - u.from, u.from, queries.Data(), l.data(), static_cast<int>(l.size()), tops.data());
       } else
 #endif
         for (int32_t i : l) Scan(queries.Data() + static_cast<int64_t>(i) * dim, u.from, u.to, tops[static_cast<size_t>(i)]);

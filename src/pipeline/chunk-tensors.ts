@@ -1,6 +1,7 @@
 // On-disk chunk tensors in the workdir (format in src/encode/README.md): atomic writes, loader, decode back to tables.
 import type { ReadTraceOptions } from '../io/read-trace.js';
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { openForRead, readFully } from './fsutil.js';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { Table } from '../io/table.js';
@@ -130,25 +131,14 @@ export async function* chunkAttributeBlocks(workdir: string, index: number, rows
   const meta = await loadChunkMeta(workdir, index);
   const file = join(chunkDir(workdir, index), meta.files.attributes);
   const A = meta.A;
-  let fh;
-  try {
-    fh = await open(file, 'r');
-  } catch (err) {
-    throw new InputError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, file);
-  }
+  const fh = await openForRead(file);
   try {
     const size = (await fh.stat()).size;
     if (size !== meta.n * A * 4) throw new InputError(`${file} holds ${size} bytes, expected ${meta.n * A * 4}`, file, { offset: Math.min(size, meta.n * A * 4) });
     for (let r = 0; r < meta.n; r += rowsPerBlock) {
       const m = Math.min(rowsPerBlock, meta.n - r);
       const out = new Float32Array(m * A);
-      const bytes = new Uint8Array(out.buffer);
-      let done = 0;
-      while (done < bytes.length) {
-        const { bytesRead } = await fh.read(bytes, done, bytes.length - done, r * A * 4 + done);
-        if (bytesRead === 0) throw new InputError(`${file} ended at byte ${r * A * 4 + done}`, file, { offset: r * A * 4 + done });
-        done += bytesRead;
-      }
+      await readFully(fh, new Uint8Array(out.buffer), r * A * 4, file);
       yield out;
     }
   } finally {

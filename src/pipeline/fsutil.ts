@@ -1,7 +1,8 @@
-// Filesystem helpers for the pipeline: hashing, fingerprints, JSON files. Atomic writes are io's (src/io/atomic.ts).
+// Filesystem helpers for the pipeline: hashing, fingerprints, JSON files, reads that name the file. Atomic writes are io's (src/io/atomic.ts).
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { InputError } from '../errors.js';
 
 /** Parse a JSON file; `undefined` when it does not exist. */
 export async function readJsonIfExists<T>(path: string): Promise<T | undefined> {
@@ -51,4 +52,23 @@ export function tableFingerprint(t: object): string {
     else h.update(`${stableStringify(v)}\0`);
   }
   return h.digest('hex').slice(0, 16);
+}
+
+/** A file opened for reading; one that cannot be is an InputError naming it. */
+export async function openForRead(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'r');
+  } catch (err) {
+    throw new InputError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, path);
+  }
+}
+
+/** Fills `bytes` from `position` of an open file; an early end is an InputError naming the file and the byte. */
+export async function readFully(fh: FileHandle, bytes: Uint8Array, position: number, path: string): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesRead } = await fh.read(bytes, done, bytes.length - done, position + done);
+    if (bytesRead === 0) throw new InputError(`${path} ended at byte ${position + done} while reading bytes ${position}..${position + bytes.length}`, path, { offset: position + done });
+    done += bytesRead;
+  }
 }

@@ -28,19 +28,19 @@ export class RowCodec {
   /** The file header (magic, length, JSON, padding): the offset of the first row. */
   readonly header: Uint8Array;
   private readonly floatCount: number;
-  private readonly floatOff: Int32Array;
-  private readonly floatLen: Int32Array;
-  private readonly groupOff: Int32Array;
-  private readonly groupWidth: Int32Array;
-  private readonly groupWide: Uint8Array;
+  /** Float runs (offset, length), groups (offset, width, two-byte index), the row's first index byte. */
+  private readonly plan: { fOff: Int32Array; fLen: Int32Array; gOff: Int32Array; gW: Int32Array; wide: Uint8Array; idxBase: number };
 
   constructor(readonly spec: RowCodecSpec) {
     this.floatCount = spec.floats.reduce((a, [, d]) => a + d, 0);
-    this.floatOff = Int32Array.from(spec.floats, ([o]) => o);
-    this.floatLen = Int32Array.from(spec.floats, ([, d]) => d);
-    this.groupOff = Int32Array.from(spec.groups, ([o]) => o);
-    this.groupWidth = Int32Array.from(spec.groups, ([, w]) => w);
-    this.groupWide = Uint8Array.from(spec.groups, ([, w]) => (w > 256 ? 1 : 0));
+    this.plan = {
+      fOff: Int32Array.from(spec.floats, ([o]) => o),
+      fLen: Int32Array.from(spec.floats, ([, d]) => d),
+      gOff: Int32Array.from(spec.groups, ([o]) => o),
+      gW: Int32Array.from(spec.groups, ([, w]) => w),
+      wide: Uint8Array.from(spec.groups, ([, w]) => (w > 256 ? 1 : 0)),
+      idxBase: 4 * this.floatCount,
+    };
     const indexBytes = spec.groups.reduce((a, [, w]) => a + (w > 256 ? 2 : 1), 0);
     this.rowBytes = Math.ceil((4 * this.floatCount + indexBytes) / 4) * 4;
     const json = Buffer.from(JSON.stringify(spec));
@@ -102,14 +102,9 @@ export class RowCodec {
     // bit patterns: a float32 0 is 0, a 1 is ONE (a −0 or anything else is refused)
     const src = new Uint32Array(rows.buffer, rows.byteOffset, rows.length);
     const dst = new Uint32Array(out.buffer, 0, (n * rb) / 4);
-    const fOff = this.floatOff;
-    const fLen = this.floatLen;
-    const gOff = this.groupOff;
-    const gW = this.groupWidth;
-    const wide = this.groupWide;
+    const { fOff, fLen, gOff, gW, wide, idxBase } = this.plan;
     const F = fOff.length;
     const G = gOff.length;
-    const idxBase = 4 * this.floatCount;
     for (let r = 0; r < n; r++) {
       const base = r * A;
       let fo = (r * rb) >> 2;
@@ -140,8 +135,8 @@ export class RowCodec {
 
   private refuse(rows: Float32Array, r: number, g: number, what: string): never {
     const A = this.spec.A;
-    const o = this.groupOff[g]!;
-    const w = this.groupWidth[g]!;
+    const o = this.plan.gOff[g]!;
+    const w = this.plan.gW[g]!;
     for (let i = 0; i < w; i++) {
       const v = rows[r * A + o + i]!;
       if (v !== 0 || Object.is(v, -0)) {
@@ -161,14 +156,9 @@ export class RowCodec {
     const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
     const src = new Uint32Array(aligned.buffer, aligned.byteOffset, (n * rb) / 4);
     const dst = new Uint32Array(out.buffer);
-    const fOff = this.floatOff;
-    const fLen = this.floatLen;
-    const gOff = this.groupOff;
-    const gW = this.groupWidth;
-    const wide = this.groupWide;
+    const { fOff, fLen, gOff, gW, wide, idxBase } = this.plan;
     const F = fOff.length;
     const G = gOff.length;
-    const idxBase = 4 * this.floatCount;
     for (let r = 0; r < n; r++) {
       const base = r * A;
       let fo = (r * rb) >> 2;

@@ -20,13 +20,14 @@
 //
 // Job params, job results and candidate lists hold paths relative to the workdir, so that machines that mount the
 // shared workdir at different places can all run its jobs.
-import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { readFile, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import { InputError } from '../errors.js';
 import type { Table } from '../io/table.js';
 import { preprocessDir } from './chunk-tensors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { RowCodec } from './row-codec.js';
+import { openForRead, readFully } from './fsutil.js';
 
 /** The pipeline's stages in order: each one's outputs depend on every earlier one's. */
 export const STAGES = ['preprocess', 'train', 'generate', 'postprocess', 'evaluate'] as const;
@@ -117,26 +118,12 @@ async function rowHeader(fh: FileHandle, size: number, path: string): Promise<{ 
   return parsed as { codec: RowCodec; dataOffset: number } | undefined;
 }
 
-async function readFully(fh: FileHandle, bytes: Uint8Array, position: number, path: string): Promise<void> {
-  let done = 0;
-  while (done < bytes.length) {
-    const { bytesRead } = await fh.read(bytes, done, bytes.length - done, position + done);
-    if (bytesRead === 0) throw new InputError(`${path} ended at byte ${position + done} while reading bytes ${position}..${position + bytes.length}`, path, { offset: position + done });
-    done += bytesRead;
-  }
-}
-
 /**
  * Rows of A values in a float32 or compact row file (row-codec.ts): an InputError naming the file when it holds no
  * whole number of them (or a compact file of other rows).
  */
 export async function rowFileRows(path: string, A: number): Promise<number> {
-  let fh;
-  try {
-    fh = await open(path, 'r');
-  } catch (err) {
-    throw new InputError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, path);
-  }
+  const fh = await openForRead(path);
   try {
     const size = (await fh.stat()).size;
     const h = await rowHeader(fh, size, path);
@@ -159,12 +146,7 @@ export async function rowFileRows(path: string, A: number): Promise<number> {
  * (row-codec.ts) answers the same values, decoded; its ranges must be whole rows.
  */
 export async function readF32Range(path: string, from: number, to: number): Promise<Float32Array> {
-  let fh;
-  try {
-    fh = await open(path, 'r');
-  } catch (err) {
-    throw new InputError(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, path);
-  }
+  const fh = await openForRead(path);
   try {
     const size = (await fh.stat()).size;
     const h = size >= 8 ? await rowHeader(fh, size, path) : undefined;
@@ -184,13 +166,7 @@ export async function readF32Range(path: string, from: number, to: number): Prom
       throw new InputError(`${path} holds ${size / 4} float32 values; values ${from}..${to} were asked for`, path, { offset: Math.min(size, Math.max(0, to * 4)) });
     }
     const out = new Float32Array(to - from);
-    const bytes = new Uint8Array(out.buffer);
-    let done = 0;
-    while (done < bytes.length) {
-      const { bytesRead } = await fh.read(bytes, done, bytes.length - done, from * 4 + done);
-      if (bytesRead === 0) throw new InputError(`${path} ended at byte ${from * 4 + done} while reading values ${from}..${to}`, path, { offset: from * 4 + done });
-      done += bytesRead;
-    }
+    await readFully(fh, new Uint8Array(out.buffer), from * 4, path);
     return out;
   } finally {
     await fh.close();
