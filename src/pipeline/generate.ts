@@ -160,6 +160,11 @@ export interface GenerateChunkParams {
      */
     earlier?: { path: string; rows: number }[];
     /**
+     * The records of this chunk's own starts (its fill job's `startsOut`), which the merge put from row `from` of
+     * `from` on: those rows are not decoded again (without `resampleEphemeral`, which changes them first).
+     */
+    ownRecords?: { path: string; from: number };
+    /**
      * Write the kept rows in a random order drawn from this seed (held in memory: ~750 bytes a row at A = 187), so
      * that the first rows of `out` are a uniform sample of the chunk (the checkpoint selection's) rather than the
      * flows carried from earlier chunks, which the merge puts first.
@@ -236,7 +241,7 @@ export const generateChunkParamsSchema = z.strictObject({
   attrFile: relPath.optional(),
   n: z.number().int().nonnegative().optional(),
   attributesOnly: z.strictObject({ out: relPath }).optional(),
-  uniqueTuples: z.strictObject({ from: relPath, out: relPath, resampleEphemeral: z.boolean().optional(), earlier: z.array(z.strictObject({ path: relPath, rows: z.number().int().nonnegative() })).optional(), shuffle: z.number().int().optional(), memoryBytes: z.number().int().positive().optional() }).optional(),
+  uniqueTuples: z.strictObject({ from: relPath, out: relPath, resampleEphemeral: z.boolean().optional(), earlier: z.array(z.strictObject({ path: relPath, rows: z.number().int().nonnegative() })).optional(), ownRecords: z.strictObject({ path: relPath, from: z.number().int().nonnegative() }).optional(), shuffle: z.number().int().optional(), memoryBytes: z.number().int().positive().optional() }).optional(),
   accept: z.strictObject({ raw: relPath.optional(), prev: relPath.optional(), prevStarts: relPath.optional(), out: relPath, resampleEphemeral: z.boolean().optional(), resampleSeed: z.number().int().optional(), startsOut: relPath.optional() }).optional(),
   blockRows: z.number().int().positive().optional(),
   out: relPath.optional(),
@@ -474,8 +479,8 @@ class FirstOfTuples {
     private readonly encoders: EncoderSet,
     private readonly policy: DecodePolicy,
   ) {}
-  async keep(rows: Float32Array): Promise<Float32Array> {
-    const keep = await this.select(rows);
+  async keep(rows: Float32Array, known?: Table): Promise<Float32Array> {
+    const keep = await this.select(rows, known);
     return keep.length === rows.length / this.A ? rows : takeAttributeRows(rows, this.A, keep);
   }
   /**
@@ -484,9 +489,11 @@ class FirstOfTuples {
    * sharing one — ephemeral ports drawn from a real range collide by the birthday bound — would read as one flow with a
    * gap of up to the trace's length and two TTLs), and the first row of its 5-tuple.
    */
-  async select(rows: Float32Array): Promise<number[]> {
+  async select(rows: Float32Array, known?: Table): Promise<number[]> {
     if (rows.length === 0) return [];
-    const dec = await decodeAttributeRows(this.wd, this.chunk, rows, this.A, this.F, this.encoders, this.policy);
+    // `known`: the rows' records decoded already (the same policies, one per row, in order)
+    if (known && known.length !== rows.length / this.A) throw new InternalError(`${known.length} known records for ${rows.length / this.A} rows`);
+    const dec = known ? { table: known, flowOf: Uint32Array.from({ length: known.length }, (_, i) => i) } : await decodeAttributeRows(this.wd, this.chunk, rows, this.A, this.F, this.encoders, this.policy);
     // one record per row, in row order
     const keep: number[] = [];
     const taken = this.policy.trainingTuples?.set;
@@ -545,6 +552,14 @@ async function* sampledAttributeBlocks(p: GenerateChunkParams, ctx: Pick<JobCont
   } finally {
     await sampler.release();
   }
+}
+
+/** Two blocks of rows one after the other. */
+function concatRows(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 /** The `generate-chunk` job: sample (conditioned on the merged attributes), decode, drop duplicate 5-tuples. */
@@ -648,11 +663,23 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     // (the rows as held in memory: 4·A bytes each, whatever their size on disk)
     const bytes = shuffle !== undefined ? 4 * A * (await rowFileRows(from, A)) : 0;
     const buckets = bytes > memory ? await ShuffleBuckets.open(inWorkdir(wd, p.uniqueTuples.out), A, shuffle!, Math.ceil((2 * bytes) / memory), codec) : undefined;
+    const own = p.uniqueTuples.ownRecords !== undefined && !resample ? { table: await readTableFile(inWorkdir(wd, p.uniqueTuples.ownRecords.path)), from: p.uniqueTuples.ownRecords.from } : undefined;
+    const range = (a: number, b: number): Uint32Array => Uint32Array.from({ length: b - a }, (_, i) => a + i);
     try {
       for await (const block of f32Blocks(from, A, p.blockRows)) {
+        const at = rows;
         rows += block.length / A;
         if (resample) resampled += await resample(block);
-        const unique = await firsts.keep(block);
+        let unique: Float32Array;
+        if (own && rows > own.from) {
+          // the carried rows decoded, the chunk's own starts read from their records
+          const cut = Math.max(0, own.from - at);
+          const tail = rows - Math.max(at, own.from);
+          if (own.table.length < rows - own.from) throw new InputError(`${p.uniqueTuples.ownRecords!.path} holds ${own.table.length} records; row ${rows - 1} of ${p.uniqueTuples.from} needs ${rows - own.from}`, inWorkdir(wd, p.uniqueTuples.ownRecords!.path));
+          const head = cut > 0 ? await firsts.keep(block.subarray(0, cut * A)) : new Float32Array(0);
+          const rest = await firsts.keep(block.subarray(cut * A), takeRows(own.table, range(at + cut - own.from, at + cut - own.from + tail)));
+          unique = head.length === 0 ? rest : rest.length === 0 ? head : concatRows(head, rest);
+        } else unique = await firsts.keep(block);
         if (tags) for (let r = 0; r < unique.length / A; r++) if (isOne(unique, r * A + tags.start)) starts++;
         if (buckets) await buckets.add(unique);
         else if (shuffle !== undefined) held.push(unique);
@@ -1156,9 +1183,11 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   const duplicates: number[][] = summary.chunks.map(() => []);
   const uniqueStarts: number[][] = summary.chunks.map(() => []);
   if (tags) {
+    const mergedRows = new Map<string, number>();
     for (let pass = 0; pass < passes; pass++) {
       // mergeByFlowTags from files to files (attr-files.ts: the same rows, one chunk in memory)
-      await mergeByFlowTagsFiles(summary.chunks.map((k) => ({ chunk: k, ...accepted.get(`${k}/${pass}`)! })), A, tags, (k) => attrMergedPath(wd, k, pass), codec);
+      const counts = await mergeByFlowTagsFiles(summary.chunks.map((k) => ({ chunk: k, ...accepted.get(`${k}/${pass}`)! })), A, tags, (k) => attrMergedPath(wd, k, pass), codec);
+      for (const [k, n] of counts) mergedRows.set(`${k}/${pass}`, n);
     }
     // every chunk at once (the accepted rows are spent after the merge; their starts' records stay until the unique
     // jobs ran): a start is checked against the starts the merge took from the chunks before it (their accept jobs'
@@ -1179,6 +1208,8 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
           uniqueTuples: {
             from: rel(attrMergedPath(wd, k, pass)), out: rel(attrCleanPath(wd, k, pass)),
             earlier: summary.chunks.slice(0, j).filter((e) => startsOf(e, pass).rows > 0).map((e) => startsOf(e, pass)),
+            // the merge wrote the carried rows, then the chunk's own starts: theirs are decoded already
+            ...(startsOf(k, pass).rows > 0 ? { ownRecords: { path: startsOf(k, pass).path, from: mergedRows.get(`${k}/${pass}`)! - startsOf(k, pass).rows } } : {}),
             shuffle: seed * 7919 + 31 * k + 100_003 * pass + 5,
           },
         }));

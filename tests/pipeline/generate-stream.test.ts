@@ -104,6 +104,14 @@ describe('streamed accept and unique jobs', () => {
       // written compact (row-codec.ts): a fraction of the float32 bytes
       expect(readFileSync(join(dir, `u-${blockRows}.f32`)).length).toBeLessThan((2 / 3) * wantU.byteLength + 4096);
       expect([r.merged, r.unique]).toEqual([merged.length / A, keep.length]);
+      // the merged rows' tail given by its records (the chunk's own starts: the fill's records of want2), not decoded
+      // again: the same rows, blocks straddling the boundary included
+      const from = (2 * want1.length) / A;
+      const viaRecords = (await generateChunkJob({ ...base, blockRows, uniqueTuples: { from: rel('merged.f32'), out: rel(`ur-${blockRows}.f32`), ownRecords: { path: rel('acc2s-b7.nstable'), from } } }, ctx(wd))) as { merged: number; unique: number };
+      expect(Buffer.from((await readF32(join(dir, `ur-${blockRows}.f32`))).buffer).equals(Buffer.from(wantU.buffer))).toBe(true);
+      expect([viaRecords.merged, viaRecords.unique]).toEqual([r.merged, r.unique]);
+      // records that do not cover the rows: refused, naming the file
+      await expect(generateChunkJob({ ...base, blockRows, uniqueTuples: { from: rel('merged.f32'), out: rel(`ux-${blockRows}.f32`), ownRecords: { path: rel('acc1s-b7.nstable'), from } } }, ctx(wd))).rejects.toThrow(/acc1s-b7\.nstable holds \d+ records; row \d+ of/);
     }
     // shuffled: in memory, or through bucket files when the merged rows are over memoryBytes; either is a permutation of
     // the unique rows, the same for the same seed, and no bucket file is left behind
