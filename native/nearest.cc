@@ -168,62 +168,7 @@ Napi::Value NearestTopK(const Napi::CallbackInfo& info) {
   return out;
 }
 
-
-
 #ifdef NETSHARE_X86
-// One query over padded columns [from, to) of a transposed vocabulary with `cols` columns (PrunedVocab's scan): its
-// coordinates broadcast in D registers, 8 rows a step, the same float32 sums as TopKAvx2.
-// The lanes of `acc` (scores of rows j..j + 7) above the running threshold `thr` offered to `top`; `thr` updated.
-__attribute__((target("avx2,fma"), always_inline)) inline void OfferLanes(__m256 acc, int j, TopList& top, __m256& thr) {
-  const int mask = _mm256_movemask_ps(_mm256_cmp_ps(acc, thr, _CMP_GT_OQ));
-  if (mask == 0) return;
-  alignas(32) float s[8];
-  _mm256_store_ps(s, acc);
-  for (int l = 0; l < 8; l++)
-    if (mask & (1 << l)) top.Offer(s[l], j + l);
-  thr = _mm256_set1_ps(top.filled < top.k ? -std::numeric_limits<float>::infinity() : top.threshold);
-}
-
-template <int D>
-__attribute__((target("avx2,fma"))) void ScanAvx2(const float* wt, size_t cols, const float* q, int from, int to, TopList& top) {
-  // wt: one cluster's block [D + 1][cols]; its columns are numbered from `from` (to − from = cols)
-  const int base = from;
-  from = 0;
-  to -= base;
-  __m256 qb[D];
-  for (int d = 0; d < D; d++) qb[d] = _mm256_set1_ps(q[d]);
-  const float* bias = wt + static_cast<size_t>(D) * cols;
-  __m256 thr = _mm256_set1_ps(top.filled < top.k ? -std::numeric_limits<float>::infinity() : top.threshold);
-  int j = from;
-  // four independent sums at a time (one chain of D dependent FMAs would wait on their latency)
-  for (; j + 32 <= to; j += 32) {
-    __m256 a0 = _mm256_loadu_ps(bias + j), a1 = _mm256_loadu_ps(bias + j + 8), a2 = _mm256_loadu_ps(bias + j + 16), a3 = _mm256_loadu_ps(bias + j + 24);
-    for (int d = 0; d < D; d++) {
-      const float* w = wt + static_cast<size_t>(d) * cols + j;
-      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w), qb[d], a0);
-      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 8), qb[d], a1);
-      a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 16), qb[d], a2);
-      a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + 24), qb[d], a3);
-    }
-    OfferLanes(a0, base + j, top, thr);
-    OfferLanes(a1, base + j + 8, top, thr);
-    OfferLanes(a2, base + j + 16, top, thr);
-    OfferLanes(a3, base + j + 24, top, thr);
-  }
-  for (; j < to; j += 8) {
-    __m256 acc = _mm256_loadu_ps(bias + j);
-    for (int d = 0; d < D; d++) acc = _mm256_fmadd_ps(_mm256_loadu_ps(wt + static_cast<size_t>(d) * cols + j), qb[d], acc);
-    OfferLanes(acc, base + j, top, thr);
-  }
-}
-
-using ScanKernel = void (*)(const float*, size_t, const float*, int, int, TopList&);
-template <int... Ds>
-ScanKernel ScanKernelFor(int dim, std::integer_sequence<int, Ds...>) {
-  ScanKernel k = nullptr;
-  ((dim == Ds + 1 ? (k = &ScanAvx2<Ds + 1>, 0) : 0), ...);
-  return k;
-}
 using ClusterKernel = void (*)(const float*, int, int, int, const float*, const int32_t*, int, TopList*);
 template <int... Ds>
 ClusterKernel ClusterKernelFor(int dim, std::integer_sequence<int, Ds...>) {
@@ -242,9 +187,9 @@ ClusterKernel ClusterKernelFor(int dim, std::integer_sequence<int, Ds...>) {
 // has ∠(v, q) ≥ α − θ, so v·q ≤ ‖v‖‖q‖·cb with cb = 1 when α ≤ θ, else cos(α − θ); hence
 //   s(v) = v·q − ‖v‖²/2 ≤ ‖q‖·(cb ≥ 0 ? nmax·cb : nmin·cb) − nmin²/2.
 // A query scans the cluster of the largest bound first, then every cluster whose bound (plus a rounding slack) reaches
-// its best float32 score so far minus `gap`: every row whose float32 score is within `gap` of the best is scanned, so
-// the k best rows returned hold all of them (what the caller settles ties on); rows further below may be missing.
-// On the UGR16 port vocabulary (61,584 rows of 10 dimensions) a generated port scans ~5% of the rows.
+// that cluster's best float32 score minus `gap`: every row whose float32 score is within `gap` of the best is scanned,
+// so the k best rows returned hold all of them (what the caller settles ties on); rows further below may be missing.
+// On the UGR16 port vocabulary (61,584 rows of 10 dimensions) a generated port scores 10–13% of the rows.
 constexpr int kLeafRows = 48;
 
 class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
@@ -268,13 +213,18 @@ class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
     dim_ = static_cast<int>(dim);
 #ifdef NETSHARE_X86
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-      scan_ = ScanKernelFor(dim_, std::make_integer_sequence<int, kMaxKernelDim>{}),
       cluster_ = ClusterKernelFor(dim_, std::make_integer_sequence<int, kMaxKernelDim>{});
 #endif
     Build(vecs.Data());
   }
 
  private:
+  // a cluster: its padded columns [from, to) of wt_, its member count, the bound's angle and norms
+  struct Cluster {
+    int from = 0, to = 0, rows = 0;
+    double cosT = 1, sinT = 0, nmin = 0, nmax = 0;
+  };
+
   void Build(const float* v) {
     const int n = n_, dim = dim_;
     int parts = 1;
@@ -348,7 +298,6 @@ class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
     for (int i = 0; i < n; i++) members[static_cast<size_t>(assign[static_cast<size_t>(i)])].push_back(i);
     size_t cols = 0;
     for (auto& m : members) cols += (m.size() + 7) / 8 * 8;
-    padded_ = static_cast<int>(cols);
     wt_.assign(static_cast<size_t>(dim + 1) * cols, 0.0f);
     perm_.assign(cols, -1);
     // cluster blocks [dim + 1][its padded columns] one after the other (a cluster is one contiguous run of memory)
@@ -434,7 +383,7 @@ class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
   // the largest bound.
   int Bounds(const float* q, float qn) {
 #ifdef NETSHARE_X86
-    if (scan_ != nullptr) BoundsAvx2(q, qn);
+    if (cluster_ != nullptr) BoundsAvx2(q, qn);
     else
 #endif
       BoundsLoop(q, qn);
@@ -448,7 +397,7 @@ class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
   void List(float t, int first, int32_t i) {
     const int C = static_cast<int>(clusters_.size());
 #ifdef NETSHARE_X86
-    if (scan_ != nullptr) return ListAvx2(t, first, i, C);
+    if (cluster_ != nullptr) return ListAvx2(t, first, i, C);
 #endif
     for (int c = 0; c < C; c++)
       if (c != first && !(ub_[static_cast<size_t>(c)] < t)) lists_[static_cast<size_t>(c)].push_back(i);
@@ -524,22 +473,24 @@ class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
 #endif
   void Distances(const float* x, const float* ct, int dim, int C, float* dist) const {
 #ifdef NETSHARE_X86
-    if (scan_ != nullptr) return DistancesAvx2(x, ct, dim, C, dist);
+    if (cluster_ != nullptr) return DistancesAvx2(x, ct, dim, C, dist);
 #endif
     DistancesLoop(x, ct, dim, C, dist);
   }
 
-  // Rows from..to (padded columns) of the permuted vocabulary offered to `top` for query q.
-  void Scan(const float* q, int from, int to, TopList& top) const {
+  // Cluster u's rows offered to the top lists of the queries idx[0..m) (the AVX2 kernel where the CPU has it).
+  void ScanCluster(const Cluster& u, const float* queries, const int32_t* idx, int m, TopList* tops) const {
     const int dim = dim_;
-    const size_t cols = static_cast<size_t>(to - from);
-    const float* block = wt_.data() + static_cast<size_t>(dim + 1) * from;
+    const size_t cols = static_cast<size_t>(u.to - u.from);
+    const float* block = wt_.data() + static_cast<size_t>(dim + 1) * u.from;
 #ifdef NETSHARE_X86
-    if (scan_ != nullptr) {
-      scan_(block, cols, q, from, to, top);
-      return;
-    }
+    if (cluster_ != nullptr) return cluster_(block, u.to - u.from, u.to - u.from, u.from, queries, idx, m, tops);
 #endif
+    for (int t = 0; t < m; t++) Scan(queries + static_cast<size_t>(idx[t]) * dim, block, cols, u.from, tops[idx[t]]);
+  }
+  // The scalar loop over one cluster's block [dim + 1][cols] (columns numbered from `from`) for query q.
+  void Scan(const float* q, const float* block, size_t cols, int from, TopList& top) const {
+    const int dim = dim_;
     for (size_t j = 0; j < cols; j++) {
       float s = block[static_cast<size_t>(dim) * cols + j];
       for (int d = 0; d < dim; d++) s += q[d] * block[static_cast<size_t>(d) * cols + j];
@@ -563,8 +514,8 @@ class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
     const int dim = dim_;
     const int C = static_cast<int>(clusters_.size());
     int64_t scanned = 0;
-    // Two passes, so that a cluster is scanned for many queries while it is in L1 (one query at a time would stream
-    // the clusters from memory: ~5× slower): (1) per query, the bounds and the cluster of the largest one, scanned,
+    // Two passes, so that a cluster is scanned for many queries while it is in L1 (one query at a time streamed the
+    // clusters from memory: slower than the flat scan): (1) per query, the bounds and the cluster of the largest one, scanned,
     // then the query listed for every other cluster whose bound reaches that best score minus gap; (2) per cluster,
     // its listed queries. The threshold of (2) is the best after (1) (it only grows), so (2) scans a superset of the
     // clusters a sequential search would.
@@ -582,7 +533,8 @@ class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
       const int first = prune && C > 0 ? Bounds(q, static_cast<float>(qn)) : 0;
       if (C == 0) continue;
       const Cluster& f = clusters_[static_cast<size_t>(first)];
-      Scan(q, f.from, f.to, top);
+      const int32_t self = static_cast<int32_t>(i);
+      ScanCluster(f, queries.Data(), &self, 1, tops.data());
       scanned += f.rows;
       const double t = prune && top.filled > 0 ? static_cast<double>(top.score[0]) - gap : -std::numeric_limits<double>::infinity();
       // as float32 rounded down: a cluster is listed when its bound is not below t
@@ -593,13 +545,8 @@ class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
     for (int c = 0; c < C; c++) {
       const Cluster& u = clusters_[static_cast<size_t>(c)];
       const auto& l = lists_[static_cast<size_t>(c)];
-#ifdef NETSHARE_X86
-      if (cluster_ != nullptr) {
-        cluster_(wt_.data() + static_cast<size_t>(dim + 1) * u.from, u.to - u.from, u.to - u.from, u.from, queries.Data(), l.data(), static_cast<int>(l.size()), tops.data());
-      } else
-#endif
-        for (int32_t i : l) Scan(queries.Data() + static_cast<int64_t>(i) * dim, u.from, u.to, tops[static_cast<size_t>(i)]);
-      scanned += static_cast<int64_t>(u.rows) * static_cast<int64_t>(lists_[static_cast<size_t>(c)].size());
+      ScanCluster(u, queries.Data(), l.data(), static_cast<int>(l.size()), tops.data());
+      scanned += static_cast<int64_t>(u.rows) * static_cast<int64_t>(l.size());
     }
     for (int64_t i = 0; i < b; i++) {
       TopList& top = tops[static_cast<size_t>(i)];
@@ -617,19 +564,14 @@ class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
   // Rows scored so far over all queries (for benchmarks: the share of the vocabulary a query scans).
   Napi::Value Scanned(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(scanned_)); }
 
-  struct Cluster {
-    int from = 0, to = 0, rows = 0;
-    double cosT = 1, sinT = 0, nmin = 0, nmax = 0;
-  };
   std::vector<float> dirT_, cosT_, sinT_, nmin_, nmax_, base_, slackQ_, ub_, dot_;
   std::vector<std::vector<int32_t>> lists_;
-  int n_ = 0, dim_ = 0, padded_ = 0, cstride_ = 0;
+  int n_ = 0, dim_ = 0, cstride_ = 0;
   std::vector<float> wt_;
   std::vector<int32_t> perm_;
   std::vector<Cluster> clusters_;
   int64_t scanned_ = 0;
 #ifdef NETSHARE_X86
-  ScanKernel scan_ = nullptr;
   ClusterKernel cluster_ = nullptr;
 #endif
 };

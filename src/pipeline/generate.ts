@@ -604,9 +604,14 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
       // records (prevStarts) they are copied and their 5-tuples taken from the records, else decoded again
       if (p.accept.prev !== undefined) {
         const known = p.accept.prevStarts !== undefined ? await readTableFile(inWorkdir(wd, p.accept.prevStarts)) : undefined;
-        for await (const block of f32Blocks(inWorkdir(wd, p.accept.prev), A, p.blockRows)) {
-          prevRows += block.length / A;
-          await out.append(known ? block : await firsts.keep(block));
+        // with the records, the rows are copied as stored (a compact file of this codec), else block by block
+        const copied = known ? await out.appendRowsOf(inWorkdir(wd, p.accept.prev)) : undefined;
+        if (copied !== undefined) prevRows = copied;
+        else {
+          for await (const block of f32Blocks(inWorkdir(wd, p.accept.prev), A, p.blockRows)) {
+            prevRows += block.length / A;
+            await out.append(known ? block : await firsts.keep(block));
+          }
         }
         if (known) {
           if (known.length !== prevRows) throw new InputError(`${p.accept.prevStarts} holds ${known.length} records for the ${prevRows} rows of ${p.accept.prev}`, inWorkdir(wd, p.accept.prevStarts!));

@@ -131,6 +131,30 @@ describe('RowCodec', () => {
     expect(await rowFileRows(join(dir, 'plain.f32'), A)).toBe(4);
   });
 
+  it('appendRowsOf copies a compact file of the same codec as stored, and leaves other files to the caller', async () => {
+    const dir = await tmp();
+    const a = rows(50, Rng.forPurpose(4, 'test/row-codec-copy'));
+    const src = join(dir, 'src.f32');
+    const w = await F32Appender.open(src, codec);
+    await w.append(a);
+    await w.close();
+    const dst = join(dir, 'dst.f32');
+    const c = await F32Appender.open(dst, codec);
+    expect(await c.appendRowsOf(src)).toBe(50);
+    await c.append(a.subarray(0, 3 * A));
+    await c.close();
+    const back = await readF32(dst);
+    expect(Buffer.from(back.subarray(0, 50 * A).buffer.slice(0, 50 * A * 4)).equals(Buffer.from(a.buffer))).toBe(true);
+    expect(Array.from(back.subarray(50 * A))).toEqual(Array.from(a.subarray(0, 3 * A)));
+    // a plain float32 file: not copied; a torn compact one: an InputError naming it
+    await writeFile(join(dir, 'plain.f32'), Buffer.from(a.buffer));
+    const d = await F32Appender.open(join(dir, 'd.f32'), codec);
+    expect(await d.appendRowsOf(join(dir, 'plain.f32'))).toBeUndefined();
+    await writeFile(join(dir, 'torn.f32'), Buffer.concat([codec.header, codec.encode(a, 'x').subarray(5)]));
+    await expect(d.appendRowsOf(join(dir, 'torn.f32'))).rejects.toThrow(/torn\.f32 holds \d+ bytes of rows, not whole rows of 84/);
+    await d.abort();
+  });
+
   it('is not used where it would not save a third of the bytes', () => {
     const cont = { attributes: [{ name: 'x', kind: 'attribute', offset: 0, dim: 20, activation: 'tanh', discrete: false }], attributeDim: 20 } as unknown as Layout;
     expect(RowCodec.forAttributes(cont)).toBeUndefined();
