@@ -4,14 +4,16 @@ import { ConfigError, InputError, expected } from '../errors.js';
 import type { Table } from '../io/table.js';
 import { BASELINES, makeBaseline, type BaselineName } from './baselines.js';
 import { classifySynthetic, heavyHitterTask, prepareClassification, type ClassificationResult, type HeavyHitterResult } from './downstream.js';
-import { indexFlows } from './flows.js';
+import { indexFlows, type FlowIndex } from './flows.js';
 import { heavyHitterErrors, sketchWeights } from './sketches.js';
 import { compareProfiles, metricsFor, NETSHARE_METRICS, profile, ProfileSource, type MetricInfo, type Profile } from './fidelity.js';
 import { DEFAULT_FLOOR_SPLITS, median, type Spread } from './floor.js';
 import { compareAtEqualSize, type ComparisonPlan } from './comparison.js';
 import { fcUnits, flowChronicleComparison, type FcMethodScore, type FcResult } from './flowchronicle.js';
-import { preparePrivacy, privacyFor, type PrivacyResult } from './privacy.js';
+import { copiesFor, preparePrivacy, privacyFor, type CopyStats, type PrivacyResult } from './privacy.js';
 import { validateTable } from './rows.js';
+import { takeRows } from '../io/rows.js';
+import { Rng } from '../core/rng.js';
 import { cdfPoints, normaliseAcross, type JsVariant } from './stats.js';
 
 /**
@@ -74,7 +76,17 @@ export interface EvalResult {
   jsVariant: JsVariant;
   inputs: {
     real: { file?: string; records: number; flows: number };
-    synthetic: { file?: string; records: number; flows: number };
+    synthetic: {
+      file?: string;
+      records: number;
+      flows: number;
+      /**
+       * Present when the synthetic trace had more flows than `maxSyntheticFlows`: the seeded sample of whole flows
+       * every metric, floor comparison, downstream task and DCR was computed on (methods[0].records / flows are its
+       * size). The copy shares (privacy.synthetic) are still over every synthetic flow and address.
+       */
+      evaluated?: { records: number; flows: number };
+    };
     holdout?: { file?: string; records: number };
   };
   metricInfo: MetricInfo[];
@@ -125,6 +137,37 @@ export interface EvaluateOptions {
   privacy?: boolean;
   files?: { real?: string; synthetic?: string; holdout?: string };
   onStage?: (stage: string) => void;
+  /**
+   * Synthetic flows evaluated at most: a larger synthetic trace is evaluated on a seeded sample of this many whole
+   * flows (inputs.synthetic.evaluated), its copy shares on all of it. Default: max(SYNTHETIC_EVAL_FLOWS, 2 × real
+   * flows), so the equal-size comparisons (at most half the real flows a side) never see the sample's limit. 0: all.
+   */
+  maxSyntheticFlows?: number;
+}
+
+/**
+ * Synthetic flows evaluated at least before a larger trace is sampled (EvaluateOptions.maxSyntheticFlows): a
+ * `--flows 10000000` trace evaluated whole held 3.6 GB (the table, its per-record profile arrays, FlowChronicle's
+ * units); on 2M flows its metrics move by far less than their spread over the floor's draws.
+ */
+export const SYNTHETIC_EVAL_FLOWS = 2_000_000;
+
+/** The synthetic flows evaluateTables keeps (all when 0 or not fewer than the trace has). */
+export function syntheticFlowCap(realFlows: number, maxSyntheticFlows?: number): number {
+  if (maxSyntheticFlows === 0) return Infinity;
+  return maxSyntheticFlows ?? Math.max(SYNTHETIC_EVAL_FLOWS, 2 * realFlows);
+}
+
+/** The records of `keep` whole flows of `t` (a seeded sample; records in table order). */
+export function sampleWholeFlows<T extends Table>(t: T, idx: FlowIndex, keep: number, seed: number): T {
+  const chosen = new Uint8Array(idx.count);
+  for (const f of Rng.forPurpose(seed, 'evaluate/synthetic-flows').sampleIndices(idx.count, keep)) chosen[f] = 1;
+  let n = 0;
+  for (let i = 0; i < t.length; i++) if (chosen[idx.flowOf[i]!]) n++;
+  const rows = new Uint32Array(n);
+  n = 0;
+  for (let i = 0; i < t.length; i++) if (chosen[idx.flowOf[i]!]) rows[n++] = i;
+  return takeRows(t, rows);
 }
 
 const PROTO_NAMES: Record<number, string> = { 1: 'ICMP', 4: 'IPIP', 6: 'TCP', 17: 'UDP', 41: 'IPv6', 46: 'RSVP', 47: 'GRE', 50: 'ESP', 58: 'ICMPv6', 255: 'Other' };
@@ -185,7 +228,7 @@ function topBars(field: string, profs: { name: string; p: Profile }[], pick: (p:
 }
 
 /** Check the options that do not depend on the data (call before reading large inputs). Throws ConfigError. */
-export function validateEvaluateOptions(opts: Pick<EvaluateOptions, 'seed' | 'jsVariant' | 'baselines' | 'floorSplits'>): void {
+export function validateEvaluateOptions(opts: Pick<EvaluateOptions, 'seed' | 'jsVariant' | 'baselines' | 'floorSplits' | 'maxSyntheticFlows'>): void {
   const seed = opts.seed ?? 1;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new ConfigError(expected('an integer in [0, 2^32)', 'seed', seed), 'seed');
   const variant = opts.jsVariant ?? 'divergence';
@@ -193,6 +236,8 @@ export function validateEvaluateOptions(opts: Pick<EvaluateOptions, 'seed' | 'js
   for (const b of opts.baselines ?? []) if (!BASELINES.includes(b as BaselineName)) throw new ConfigError(expected(`one of ${BASELINES.join(', ')}`, 'baseline', b), 'baseline');
   const k = opts.floorSplits ?? DEFAULT_FLOOR_SPLITS;
   if (!Number.isInteger(k) || k < 1 || k > 100) throw new ConfigError(expected('an integer in [1, 100]', 'floorSplits', k), 'floorSplits');
+  const m = opts.maxSyntheticFlows;
+  if (m !== undefined && (!Number.isInteger(m) || m < 0 || (m > 0 && m < 1000))) throw new ConfigError(expected('0 (all) or an integer ≥ 1000', 'maxSyntheticFlows', m), 'maxSyntheticFlows');
 }
 
 /** Evaluate `syn` against `real` (and any requested baselines). Pure: no file access. */
@@ -223,12 +268,30 @@ export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = 
   const popts = { seed };
   const floorSplits = opts.floorSplits ?? DEFAULT_FLOOR_SPLITS;
   const idxReal = timed('profile', () => indexFlows(real));
+  // Copying is measured against every real record (the model trained on all of them); the reference rows come
+  // from the holdout, else from a record split of the real trace (privacy.ts, HoldoutSource).
+  const privacyCtx = opts.privacy === false ? null : timed('privacy', () => preparePrivacy(real, { seed, flowIndex: idxReal, ...(opts.holdout ? { holdout: opts.holdout } : {}) }));
+  // a synthetic trace of more flows than the cap: its copy shares over all of it, everything else on a sample of
+  // whole flows (the whole trace is not referenced past this point: the caller hands it over)
+  const synAll = { records: syn.length, flows: 0 };
+  let synIdx: FlowIndex | undefined = timed('profile', () => indexFlows(syn));
+  synAll.flows = synIdx.count;
+  let copiesAll: CopyStats | undefined;
+  let sampled = false;
+  const cap = syntheticFlowCap(idxReal.count, opts.maxSyntheticFlows);
+  if (synIdx.count > cap) {
+    const full = synIdx;
+    if (privacyCtx) copiesAll = timed('privacy', () => copiesFor(privacyCtx, syn, full));
+    syn = timed('profile', () => sampleWholeFlows(syn, full, cap, seed));
+    synIdx = undefined;
+    sampled = true;
+  }
   const realSource = timed('profile', () => new ProfileSource(real, popts, idxReal));
   const pReal = timed('profile', () => realSource.profile());
   const sides: { name: string; table: Table }[] = [{ name: 'synthetic', table: syn }];
   for (const b of opts.baselines ?? []) sides.push({ name: `baseline:${b}`, table: timed(`baseline:${b}`, () => makeBaseline(b, real, seed)) });
-  const sided = sides.map(({ name, table }) => {
-    const idx = timed('profile', () => indexFlows(table));
+  const sided = sides.map(({ name, table }, i) => {
+    const idx = i === 0 && synIdx ? synIdx : timed('profile', () => indexFlows(table));
     const source = timed('profile', () => new ProfileSource(table, popts, idx));
     return { name, table, idx, source, whole: timed('profile', () => source.profile()) };
   });
@@ -246,10 +309,6 @@ export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = 
       { seed, draws: floorSplits, ...(opts.holdout ? { holdout: fcUnits(opts.holdout, indexFlows(opts.holdout)) } : {}) },
     ),
   );
-
-  // Copying is measured against every real record (the model trained on all of them); the reference rows come
-  // from the holdout, else from a record split of the real trace (privacy.ts, HoldoutSource).
-  const privacyCtx = opts.privacy === false ? null : timed('privacy', () => preparePrivacy(real, { seed, flowIndex: idxReal, ...(opts.holdout ? { holdout: opts.holdout } : {}) }));
 
   const clsCtx = opts.downstream === false ? null : timed('classification', () => prepareClassification(real, { seed, flowIndex: idxReal, ...(opts.holdout ? { test: opts.holdout } : {}) }));
   const hhReal = opts.downstream === false ? null : timed('heavy-hitters', () => heavyHitterErrors(idxReal, 100, undefined, sketchWeights(real)));
@@ -284,7 +343,10 @@ export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = 
         heavyHitters: timed('heavy-hitters', () => heavyHitterTask(hhReal, table, 100, idx)),
       };
     }
-    if (privacyCtx) m.privacy = timed('privacy', () => privacyFor(privacyCtx, table, idx));
+    if (privacyCtx) {
+      const pr = timed('privacy', () => privacyFor(privacyCtx, table, idx));
+      m.privacy = i === 0 && copiesAll ? { ...pr, synthetic: copiesAll } : pr;
+    }
     if (pHoldout && genFloor) {
       const g = timed('generalisation', () => compareProfiles(pHoldout, p, variant));
       m.generalisation = { metrics: g, ratios: Object.fromEntries(Object.entries(g).map(([k, v]) => [k, ratio(v, resolvedFloor(k, genFloor[k], pHoldout.flows))])) };
@@ -326,7 +388,12 @@ export function evaluateTables(real: Table, syn: Table, opts: EvaluateOptions = 
     jsVariant: variant,
     inputs: {
       real: { ...(opts.files?.real ? { file: opts.files.real } : {}), records: real.length, flows: pReal.flows },
-      synthetic: { ...(opts.files?.synthetic ? { file: opts.files.synthetic } : {}), records: syn.length, flows: methods[0]!.flows },
+      synthetic: {
+        ...(opts.files?.synthetic ? { file: opts.files.synthetic } : {}),
+        records: synAll.records,
+        flows: synAll.flows,
+        ...(sampled ? { evaluated: { records: syn.length, flows: methods[0]!.flows } } : {}),
+      },
       ...(opts.holdout ? { holdout: { ...(opts.files?.holdout ? { file: opts.files.holdout } : {}), records: opts.holdout.length } } : {}),
     },
     metricInfo: info,

@@ -250,6 +250,11 @@ function queryMatrix(recs: DcrRecords, rows: Int32Array, scale: number[], d: num
   return x;
 }
 
+/** The copy shares of `syn` (all its 5-tuples and addresses) against the prepared training trace. */
+export function copiesFor(ctx: PrivacyContext, syn: Table, flowIndex?: FlowIndex): CopyStats {
+  return copyStats(syn, ctx.train, flowIndex);
+}
+
 /** Privacy checks of `syn` against a prepared training trace; `flowIndex` = indexFlows(syn) when the caller has it. */
 export function privacyFor(ctx: PrivacyContext, syn: Table, flowIndex?: FlowIndex): PrivacyResult {
   const d = ctx.names.length;

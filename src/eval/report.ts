@@ -368,7 +368,7 @@ td:first-child{text-align:left}.r.good{background:#c3f0c8}.r.fair{background:#ff
 .meta{color:#555}code{background:#f3f3f3;padding:0 3px}
 </style></head><body>
 <h1>Synthetic trace evaluation</h1>
-<p class="meta">${result.kind === 'packets' ? 'Packet' : 'NetFlow'} traces. Real: <code>${esc(inp.real.file ?? 'real')}</code> (${inp.real.records} records, ${inp.real.flows} 5-tuples). Synthetic: <code>${esc(inp.synthetic.file ?? 'synthetic')}</code> (${inp.synthetic.records} records, ${inp.synthetic.flows} 5-tuples). Seed ${result.seed}. JS ${result.jsVariant} (natural log). Schema v${result.schemaVersion}.</p>
+<p class="meta">${result.kind === 'packets' ? 'Packet' : 'NetFlow'} traces. Real: <code>${esc(inp.real.file ?? 'real')}</code> (${inp.real.records} records, ${inp.real.flows} 5-tuples). Synthetic: <code>${esc(inp.synthetic.file ?? 'synthetic')}</code> (${inp.synthetic.records} records, ${inp.synthetic.flows} 5-tuples${inp.synthetic.evaluated ? `; evaluated on a seeded sample of ${inp.synthetic.evaluated.flows} whole flows (${inp.synthetic.evaluated.records} records), the copy shares over all of it` : ''}). Seed ${result.seed}. JS ${result.jsVariant} (natural log). Schema v${result.schemaVersion}.</p>
 ${dpBlock(guarantee)}
 ${headlineBlock(result)}
 <h2>Fidelity metrics</h2>

@@ -4,7 +4,7 @@
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { atomicFile, type AtomicFile } from '../io/atomic.js';
-import { InputError } from '../errors.js';
+import { InputError, InternalError } from '../errors.js';
 import { openForRead, readFully } from './fsutil.js';
 import { readF32Range } from './workdir.js';
 import type { RowCodec } from './row-codec.js';
@@ -60,6 +60,11 @@ export class F32Appender {
       await fh.close();
     }
   }
+  /** Rows as this appender stores them: encoded with its codec (whole rows of codec.rowBytes), else float32 bytes. */
+  async appendStored(bytes: Uint8Array): Promise<void> {
+    if (bytes.length % (this.codec ? this.codec.rowBytes : 4) !== 0) throw new InternalError(`${this.path}: ${bytes.length} bytes are not whole stored rows`);
+    await this.write(bytes);
+  }
   private async write(bytes: Uint8Array): Promise<void> {
     let done = 0;
     while (done < bytes.length) {
@@ -98,6 +103,19 @@ export async function mergeByFlowTagsFiles(
   codec?: RowCodec,
 ): Promise<Map<number, number>> {
   const chunks = sources.map((s) => s.chunk).sort((a, b) => a - b);
+  // compact sources of this codec: the same rows, moved as stored (no float32 rows built and encoded again)
+  const flags = codec ? { start: codec.flagByte(tags.start), chunk: new Map(chunks.map((c) => [c, codec.flagByte(tags.chunk(c))])) } : undefined;
+  if (codec && flags?.start !== undefined && chunks.every((c) => flags.chunk.get(c) !== undefined)) {
+    // (a source of no rows has no file)
+    const readers = await Promise.all(sources.map((s) => (s.rows > 0 ? CompactRows.open(s.path, codec) : null)));
+    try {
+      if (readers.every((r) => r !== undefined)) {
+        return await mergeCompact(sources, readers as (CompactRows | null)[], chunks, codec, { start: flags.start, chunk: (c) => flags.chunk.get(c)! }, out);
+      }
+    } finally {
+      for (const r of readers) await r?.close();
+    }
+  }
   const writers = new Map<number, F32Appender>();
   const counts = new Map<number, number>(chunks.map((c) => [c, 0]));
   try {
@@ -155,5 +173,135 @@ export async function copyAttributeRows(from: string, rows: number, A: number, t
   } catch (err) {
     await w.abort();
     throw err;
+  }
+}
+
+/** A compact row file (row-codec.ts) of a given codec, read as stored: whole encoded rows. */
+class CompactRows {
+  private constructor(
+    private readonly fh: FileHandle,
+    private readonly path: string,
+    private readonly codec: RowCodec,
+    readonly rows: number,
+  ) {}
+  /** Undefined when `path` is not a compact row file of `codec` (the same header). */
+  static async open(path: string, codec: RowCodec): Promise<CompactRows | undefined> {
+    const fh = await openForRead(path);
+    try {
+      const size = (await fh.stat()).size;
+      const h = codec.header;
+      if (size >= h.length) {
+        const head = new Uint8Array(h.length);
+        await readFully(fh, head, 0, path);
+        if (Buffer.from(head).equals(Buffer.from(h))) {
+          const body = size - h.length;
+          if (body % codec.rowBytes !== 0) throw new InputError(`${path} holds ${body} bytes of rows, not whole rows of ${codec.rowBytes} bytes`, path, { offset: size });
+          return new CompactRows(fh, path, codec, body / codec.rowBytes);
+        }
+      }
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    await fh.close();
+    return undefined;
+  }
+  /** Rows [from, from + n) as stored. */
+  async read(from: number, n: number): Promise<Uint8Array> {
+    if (from + n > this.rows) throw new InputError(`${this.path} holds ${this.rows} rows; rows ${from}..${from + n - 1} were asked for`, this.path);
+    const rb = this.codec.rowBytes;
+    const bytes = new Uint8Array(n * rb);
+    await readFully(this.fh, bytes, this.codec.header.length + from * rb, this.path);
+    return bytes;
+  }
+  close(): Promise<void> {
+    return this.fh.close();
+  }
+}
+
+/**
+ * mergeByFlowTagsFiles over compact sources: the same rows, in the same order, as stored. A flow tag is a two-way
+ * group, stored as one index byte (1 = set: isOne); a carried row's startFromThisChunk is set to 0 by that byte.
+ */
+async function mergeCompact(
+  sources: readonly { chunk: number; path: string; rows: number }[],
+  readers: readonly (CompactRows | null)[],
+  chunks: readonly number[],
+  codec: RowCodec,
+  flag: { start: number; chunk: (c: number) => number },
+  out: (chunk: number) => string,
+): Promise<Map<number, number>> {
+  const rb = codec.rowBytes;
+  const writers = new Map<number, F32Appender>();
+  const counts = new Map<number, number>(chunks.map((c) => [c, 0]));
+  const gather = (a: Uint8Array, rs: readonly number[]): Uint8Array => {
+    const m = new Uint8Array(rs.length * rb);
+    rs.forEach((r, j) => m.set(a.subarray(r * rb, (r + 1) * rb), j * rb));
+    return m;
+  };
+  try {
+    for (const c of chunks) writers.set(c, await F32Appender.open(out(c), codec));
+    for (const c of chunks) {
+      const i = sources.findIndex((s) => s.chunk === c);
+      const src = sources[i]!;
+      const reader = readers[i];
+      const later = chunks.filter((k) => k > c).map((k) => ({ k, at: flag.chunk(k) }));
+      const mine = flag.chunk(c);
+      for (let r0 = 0; r0 < src.rows; r0 += APPEND_ROWS) {
+        const n = Math.min(APPEND_ROWS, src.rows - r0);
+        const a = await reader!.read(r0, n);
+        const own: number[] = [];
+        const copies = later.map(() => [] as number[]);
+        for (let r = 0; r < n; r++) {
+          const o = r * rb;
+          if (a[o + flag.start] !== 1 || a[o + mine] !== 1) continue;
+          own.push(r);
+          for (let j = 0; j < later.length; j++) if (a[o + later[j]!.at] === 1) copies[j]!.push(r);
+        }
+        for (let j = 0; j < later.length; j++) {
+          const rs = copies[j]!;
+          if (rs.length === 0) continue;
+          const m = gather(a, rs);
+          for (let q = 0; q < rs.length; q++) m[q * rb + flag.start] = 0;
+          await writers.get(later[j]!.k)!.appendStored(m);
+          counts.set(later[j]!.k, counts.get(later[j]!.k)! + rs.length);
+        }
+        if (own.length === n) await writers.get(c)!.appendStored(a);
+        else if (own.length > 0) await writers.get(c)!.appendStored(gather(a, own));
+        counts.set(c, counts.get(c)! + own.length);
+      }
+    }
+    for (const c of chunks) {
+      await writers.get(c)!.close();
+      writers.delete(c);
+    }
+  } catch (err) {
+    for (const w of writers.values()) await w.abort();
+    throw err;
+  }
+  return counts;
+}
+
+/**
+ * Every row of `path` as stored: a compact row file of `codec` (its header checked and skipped), or a float32 file
+ * when there is no codec.
+ */
+export async function readStoredRows(path: string, codec: RowCodec | undefined): Promise<Uint8Array> {
+  if (!codec) {
+    const fh = await openForRead(path);
+    try {
+      const bytes = new Uint8Array((await fh.stat()).size);
+      await readFully(fh, bytes, 0, path);
+      return bytes;
+    } finally {
+      await fh.close();
+    }
+  }
+  const r = await CompactRows.open(path, codec);
+  if (!r) throw new InputError(`${path} is not a compact row file of this layout`, path);
+  try {
+    return await r.read(0, r.rows);
+  } finally {
+    await r.close();
   }
 }

@@ -31,6 +31,8 @@ export interface EvaluateFilesOptions {
   seed?: number;
   /** Random flow splits the floor and the metrics average over (default 5). */
   floorSplits?: number;
+  /** Synthetic flows evaluated at most (EvaluateOptions.maxSyntheticFlows; 0: all). */
+  maxSyntheticFlows?: number;
   jsVariant?: JsVariant;
   downstream?: boolean;
   privacy?: boolean;
@@ -82,17 +84,26 @@ export async function evaluateFiles(opts: EvaluateFilesOptions): Promise<Evaluat
   // the synthetic file is in the input's schema, but a custom column mapping is the real file's (synthetic CSVs use NetShare's names)
   const synRead: ReadTraceOptions = { ...(ro.skipBadRows ? { skipBadRows: true } : {}), ...(ro.schema && ro.schema !== 'custom' && !ro.columns ? { schema: ro.schema } : {}) };
   const read = async (f: string, o: ReadTraceOptions): Promise<Table> => (await readTrace(f, o)).table;
-  const [real, syn, holdout] = await Promise.all([
+  const [real, synTable, holdout] = await Promise.all([
     opts.tables?.real ?? read(opts.real, ro),
     read(opts.synthetic, synRead),
     opts.tables?.holdout ?? (opts.holdout ? read(opts.holdout, ro) : Promise.resolve(undefined)),
   ]);
+  // handed over: evaluateTables may replace a large synthetic trace by a sample of its flows, and the whole one is
+  // then garbage (it is not held here)
+  let syn: Table | undefined = synTable;
+  const handOver = (): Table => {
+    const t = syn!;
+    syn = undefined;
+    return t;
+  };
   const t1 = performance.now();
-  const { result, charts } = evaluateTables(real, syn, {
+  const { result, charts } = evaluateTables(real, handOver(), {
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
     ...(opts.baselines ? { baselines: opts.baselines } : {}),
     ...(opts.jsVariant ? { jsVariant: opts.jsVariant } : {}),
     ...(opts.floorSplits !== undefined ? { floorSplits: opts.floorSplits } : {}),
+    ...(opts.maxSyntheticFlows !== undefined ? { maxSyntheticFlows: opts.maxSyntheticFlows } : {}),
     ...(holdout ? { holdout } : {}),
     ...(opts.downstream !== undefined ? { downstream: opts.downstream } : {}),
     ...(opts.privacy !== undefined ? { privacy: opts.privacy } : {}),

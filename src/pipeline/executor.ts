@@ -38,6 +38,8 @@ export interface Executor {
   /** Run every job; resolves with one result per job (in the jobs' order). Never rejects for a job's failure. */
   runAll(jobs: Job[], events?: ExecutorEvents): Promise<JobResult[]>;
   close(): Promise<void>;
+  /** Let go of what is held between calls (a local pool's idle child processes); a later runAll starts anew. */
+  releaseIdle?(): Promise<void>;
 }
 
 /** Cores to use by default: all of them. */
@@ -387,6 +389,10 @@ export class LocalPoolExecutor implements Executor {
     for (const c of this.children) c.close(true);
     this.children.clear();
   }
+
+  async releaseIdle(): Promise<void> {
+    for (const c of this.idle.splice(0)) this.retire(c);
+  }
 }
 
 /**
@@ -397,6 +403,7 @@ export function withJobLog(inner: Executor, file: string): Executor {
   return {
     name: inner.name,
     close: () => inner.close(),
+    ...(inner.releaseIdle ? { releaseIdle: () => inner.releaseIdle!() } : {}),
     async runAll(jobs, events) {
       const results = await inner.runAll(jobs, events);
       const lines = results.map((r) =>

@@ -11,9 +11,11 @@
  * LSTM step at a time (the same bytes on this CPU; other execution providers may round differently), and chunks over
  * SHUFFLE_MEMORY_BYTES shuffled through bucket files (another permutation) (issue 19). 7: every chunk's unique job at
  * once, a start checked against the starts the merge took from earlier chunks (not only those their unique jobs kept),
- * and the stage's attribute files compact (row-codec.ts) (issue 19).
+ * and the stage's attribute files compact (row-codec.ts) (issue 19). 8: the unique job holds the rows it shuffles as
+ * stored (compact), so SHUFFLE_MEMORY_BYTES counts compact bytes: a chunk of 0.19M–2.3M rows at the netflow preset's
+ * width, which went through bucket files before, is now shuffled in memory (another permutation) (issue 19).
  */
-export const GENERATE_VERSION = 7;
+export const GENERATE_VERSION = 8;
 /** Flows per generator run (each batch's noise is its own stream: sample.ts firstFlow). */
 export const SAMPLE_BATCH = 1000;
 /** Flows per features job: a larger chunk is split into flow ranges run as separate jobs (a multiple of SAMPLE_BATCH). */
@@ -45,8 +47,8 @@ export const MAX_FILL_PASSES = 4;
  */
 export const LENGTH_CALIBRATION_FLOWS = 2_000;
 /**
- * A chunk's merged attribute rows above this many bytes are shuffled through bucket files on disk rather than in
- * memory (the unique job; ~2.8 KB a row in memory at the netflow preset's width, so ~190k rows): with --flows ten
- * times a million-flow trace, a chunk holds 2M rows, 5.6 GB as float32 (0.45 GB in its compact file).
+ * A chunk's merged attribute rows above this many bytes (as stored: 224 bytes a compact row at the netflow preset's
+ * width, so ~2.4M rows; 2.8 KB as float32) are shuffled through bucket files on disk rather than in memory (the unique
+ * job): with --flows ten times a million-flow trace, a chunk holds ~2M rows, 0.45 GB compact (5.6 GB as float32).
  */
 export const SHUFFLE_MEMORY_BYTES = 512 * 2 ** 20;

@@ -3,7 +3,7 @@
 // seeded sample of its flows, then the features of the chosen checkpoint conditioned on the merged attributes, decoded.
 import { mkdir, readFile, rm, stat, statfs } from 'node:fs/promises';
 import { ConfigError, InputError, InternalError } from '../errors.js';
-import { copyAttributeRows, F32Appender, mergeByFlowTagsFiles } from './attr-files.js';
+import { copyAttributeRows, F32Appender, mergeByFlowTagsFiles, readStoredRows } from './attr-files.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { FILL_OVERSAMPLE, GENERATE_VERSION, LENGTH_CALIBRATION_FLOWS, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS, SHUFFLE_MEMORY_BYTES, selectionSampleSize } from './generate-settings.js';
 export { FILL_OVERSAMPLE, GENERATE_VERSION, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS };
@@ -165,7 +165,7 @@ export interface GenerateChunkParams {
      */
     ownRecords?: { path: string; from: number };
     /**
-     * Write the kept rows in a random order drawn from this seed (held in memory: ~750 bytes a row at A = 187), so
+     * Write the kept rows in a random order drawn from this seed (held in memory as stored: compact rows, row-codec.ts), so
      * that the first rows of `out` are a uniform sample of the chunk (the checkpoint selection's) rather than the
      * flows carried from earlier chunks, which the merge puts first.
      */
@@ -656,18 +656,21 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     }
     const resample = p.uniqueTuples.resampleEphemeral ? await ephemeralResampler(wd, p.chunk, layout, encoders, p.seed) : undefined;
     const codec = RowCodec.forAttributes(layout);
-    const out = await F32Appender.open(inWorkdir(wd, p.uniqueTuples.out), codec);
+    const outPath = inWorkdir(wd, p.uniqueTuples.out);
+    const out = await F32Appender.open(outPath, codec);
     let rows = 0;
     let starts = 0;
     let resampled = 0;
-    const held: Float32Array[] = [];
+    // the kept rows to shuffle, as stored (compact: 224 bytes a row at the netflow preset's A = 696, not 2,784)
+    const held: Uint8Array[] = [];
+    const rowBytes = codec?.rowBytes ?? 4 * A;
+    const stored = (a: Float32Array): Uint8Array => (codec ? codec.encode(a, outPath) : new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
     const from = inWorkdir(wd, p.uniqueTuples.from);
     const shuffle = p.uniqueTuples.shuffle;
     // a chunk too large to shuffle in memory: through bucket files of half that size (the merged rows bound the unique ones)
     const memory = p.uniqueTuples.memoryBytes ?? SHUFFLE_MEMORY_BYTES;
-    // (the rows as held in memory: 4·A bytes each, whatever their size on disk)
-    const bytes = shuffle !== undefined ? 4 * A * (await rowFileRows(from, A)) : 0;
-    const buckets = bytes > memory ? await ShuffleBuckets.open(inWorkdir(wd, p.uniqueTuples.out), A, shuffle!, Math.ceil((2 * bytes) / memory), codec) : undefined;
+    const bytes = shuffle !== undefined ? rowBytes * (await rowFileRows(from, A)) : 0;
+    const buckets = bytes > memory ? await ShuffleBuckets.open(outPath, rowBytes, shuffle!, Math.ceil((2 * bytes) / memory), codec) : undefined;
     const own = p.uniqueTuples.ownRecords !== undefined && !resample ? { table: await readTableFile(inWorkdir(wd, p.uniqueTuples.ownRecords.path)), from: p.uniqueTuples.ownRecords.from } : undefined;
     const range = (a: number, b: number): Uint32Array => Uint32Array.from({ length: b - a }, (_, i) => a + i);
     try {
@@ -686,12 +689,12 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
           unique = head.length === 0 ? rest : rest.length === 0 ? head : concatRows(head, rest);
         } else unique = await firsts.keep(block);
         if (tags) for (let r = 0; r < unique.length / A; r++) if (isOne(unique, r * A + tags.start)) starts++;
-        if (buckets) await buckets.add(unique);
-        else if (shuffle !== undefined) held.push(unique);
+        if (buckets) await buckets.add(stored(unique));
+        else if (shuffle !== undefined) held.push(stored(unique));
         else await out.append(unique);
       }
       if (buckets) await buckets.drain(out, p.blockRows ?? STREAM_ROWS);
-      else if (shuffle !== undefined) await appendShuffled(out, held, A, shuffle, p.blockRows ?? STREAM_ROWS);
+      else if (shuffle !== undefined) await appendShuffled(out, held, rowBytes, shuffle, p.blockRows ?? STREAM_ROWS);
       await out.close();
     } catch (err) {
       await out.abort();
@@ -771,15 +774,18 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
   return { path: relativeToWorkdir(wd, out), records: table.length, flows: input.n - duplicateFlows, duplicateFlows, ...(calibration ? { lengthCalibration: calibration } : {}) };
 }
 
-/** The rows of `blocks` ([·, A] each) appended to `out` in a random order drawn from `seed`, `rowsPerWrite` at a time. */
-async function appendShuffled(out: F32Appender, blocks: Float32Array[], A: number, seed: number, rowsPerWrite: number): Promise<void> {
+/**
+ * The rows of `blocks` (stored rows of `rowBytes` each: compact, or float32) appended to `out` in a random order drawn
+ * from `seed`, `rowsPerWrite` at a time.
+ */
+async function appendShuffled(out: F32Appender, blocks: Uint8Array[], rowBytes: number, seed: number, rowsPerWrite: number): Promise<void> {
   // the block and the row in it of every row, by its index over all blocks
-  const n = blocks.reduce((a, b) => a + b.length / A, 0);
+  const n = blocks.reduce((a, b) => a + b.length / rowBytes, 0);
   const blockOf = new Uint32Array(n);
   const rowOf = new Uint32Array(n);
   let i = 0;
   blocks.forEach((b, k) => {
-    for (let r = 0; r < b.length / A; r++, i++) {
+    for (let r = 0; r < b.length / rowBytes; r++, i++) {
       blockOf[i] = k;
       rowOf[i] = r;
     }
@@ -787,12 +793,12 @@ async function appendShuffled(out: F32Appender, blocks: Float32Array[], A: numbe
   const order = Rng.forPurpose(seed, 'generate/unique-order').shuffle(Uint32Array.from({ length: n }, (_, j) => j));
   for (let at = 0; at < n; at += rowsPerWrite) {
     const m = Math.min(rowsPerWrite, n - at);
-    const buf = new Float32Array(m * A);
+    const buf = new Uint8Array(m * rowBytes);
     for (let j = 0; j < m; j++) {
       const w = order[at + j]!;
-      buf.set(blocks[blockOf[w]!]!.subarray(rowOf[w]! * A, (rowOf[w]! + 1) * A), j * A);
+      buf.set(blocks[blockOf[w]!]!.subarray(rowOf[w]! * rowBytes, (rowOf[w]! + 1) * rowBytes), j * rowBytes);
     }
-    await out.append(buf);
+    await out.appendStored(buf);
   }
 }
 
@@ -800,17 +806,18 @@ async function appendShuffled(out: F32Appender, blocks: Float32Array[], A: numbe
  * A seeded random permutation of more rows than fit in memory (the scatter shuffle): each row goes to one of `k`
  * bucket files drawn uniformly and independently, then each bucket is read whole, shuffled and appended in bucket
  * order. The result is a uniform random permutation (Rao 1961; Sandelius 1962), like appendShuffled's, though not
- * the same one; memory is one bucket.
+ * the same one; memory is one bucket. Rows move as stored (`rowBytes` each: compact with `codec`, else float32).
  */
 class ShuffleBuckets {
   private constructor(
     private readonly files: F32Appender[],
     private readonly paths: string[],
-    private readonly A: number,
+    private readonly rowBytes: number,
     private readonly seed: number,
     private readonly rng: Rng,
+    private readonly codec: RowCodec | undefined,
   ) {}
-  static async open(out: string, A: number, seed: number, k: number, codec?: RowCodec): Promise<ShuffleBuckets> {
+  static async open(out: string, rowBytes: number, seed: number, k: number, codec?: RowCodec): Promise<ShuffleBuckets> {
     const paths = Array.from({ length: Math.max(1, k) }, (_, i) => `${out}.bucket-${i}`);
     const files: F32Appender[] = [];
     try {
@@ -819,27 +826,27 @@ class ShuffleBuckets {
       for (const f of files) await f.abort();
       throw err;
     }
-    return new ShuffleBuckets(files, paths, A, seed, Rng.forPurpose(seed, 'generate/unique-buckets'));
+    return new ShuffleBuckets(files, paths, rowBytes, seed, Rng.forPurpose(seed, 'generate/unique-buckets'), codec);
   }
-  async add(rows: Float32Array): Promise<void> {
-    const A = this.A;
-    const n = rows.length / A;
+  async add(rows: Uint8Array): Promise<void> {
+    const rb = this.rowBytes;
+    const n = rows.length / rb;
     const k = this.files.length;
     const bucket = new Uint32Array(n);
     const count = new Uint32Array(k);
     for (let r = 0; r < n; r++) count[(bucket[r] = this.rng.int(k))]!++;
-    const parts = Array.from(count, (c) => new Float32Array(c * A));
+    const parts = Array.from(count, (c) => new Uint8Array(c * rb));
     const at = new Uint32Array(k);
-    for (let r = 0; r < n; r++) parts[bucket[r]!]!.set(rows.subarray(r * A, (r + 1) * A), at[bucket[r]!]!++ * A);
-    for (let b = 0; b < k; b++) if (count[b]! > 0) await this.files[b]!.append(parts[b]!);
+    for (let r = 0; r < n; r++) parts[bucket[r]!]!.set(rows.subarray(r * rb, (r + 1) * rb), at[bucket[r]!]!++ * rb);
+    for (let b = 0; b < k; b++) if (count[b]! > 0) await this.files[b]!.appendStored(parts[b]!);
   }
   /** Every bucket, shuffled, appended to `out`; the bucket files are removed as they are read. */
   async drain(out: F32Appender, rowsPerWrite: number): Promise<void> {
     for (let b = 0; b < this.files.length; b++) {
       await this.files[b]!.close();
-      const rows = await readF32(this.paths[b]!);
+      const stored = await readStoredRows(this.paths[b]!, this.codec);
       await rm(this.paths[b]!, { force: true });
-      await appendShuffled(out, [rows], this.A, this.seed * 31 + b + 1, rowsPerWrite);
+      await appendShuffled(out, [stored], this.rowBytes, this.seed * 31 + b + 1, rowsPerWrite);
     }
   }
   /** Removes what is left of the bucket files (after an error). */

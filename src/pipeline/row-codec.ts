@@ -148,6 +148,20 @@ export class RowCodec {
     throw new Error(`${what}: row ${r} has no 1 at values ${o}..${o + w - 1}; a compact row file stores that group as an index`);
   }
 
+  /**
+   * The byte of an encoded row that holds the index of the two-way group at attribute offset `offset` (a flow tag: 1 =
+   * the row's [offset + 1] is the hot value); undefined when no such group is stored as an index.
+   */
+  flagByte(offset: number): number | undefined {
+    const { gOff, gW, wide, idxBase } = this.plan;
+    let bo = idxBase;
+    for (let g = 0; g < gOff.length; g++) {
+      if (gOff[g] === offset) return gW[g] === 2 ? bo : undefined;
+      bo += wide[g] ? 2 : 1;
+    }
+    return undefined;
+  }
+
   /** The rows [n, A] of `n` encoded rows at `bytes`; an index past its group is an InputError naming `path`. */
   decode(bytes: Uint8Array, n: number, path = 'compact rows'): Float32Array {
     const A = this.spec.A;

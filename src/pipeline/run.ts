@@ -455,8 +455,11 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       ev.warn?.(`generation reached ${gen.fill.unique} unique 5-tuples of the ${gen.fill.asked} flows asked for (${(100 * gen.fill.share).toFixed(1)}%) after ${gen.fill.passes} sampling passes (bound ${gen.fill.maxPasses}; a chunk stops early when a pass adds under 2% of what it misses): the model repeats 5-tuples or rarely starts flows in a chunk; train longer or ask for fewer flows`);
     }
 
-    // 4. postprocess (the real trace is read only when this or the evaluation runs)
+    // 4. postprocess (the real trace is read only when this or the evaluation runs). The workers' jobs are done:
+    // a local pool's idle children go (~0.4 GB each after a large generation; they would sit beside the driver's
+    // evaluation, the run's largest process)
     checkSignal();
+    await executor.releaseIdle?.();
     const output = syntheticPath(wd, cfg.global.dataset);
     const out = opts.out ? resolve(opts.out) : undefined;
     const postFp = fingerprint({ gen: genFp, durationS: opts.durationS ?? null, out: out ?? null, selection });

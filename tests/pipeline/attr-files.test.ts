@@ -8,6 +8,8 @@ import { Rng } from '../../src/core/rng.js';
 import { copyAttributeRows, mergeByFlowTagsFiles } from '../../src/pipeline/attr-files.js';
 import { mergeByFlowTags } from '../../src/pipeline/generate.js';
 import { readF32, writeF32 } from '../../src/pipeline/workdir.js';
+import { F32Appender } from '../../src/pipeline/attr-files.js';
+import { RowCodec } from '../../src/pipeline/row-codec.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ns-attrfiles-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,6 +57,43 @@ describe('mergeByFlowTagsFiles', () => {
     }
     // carried rows exist (chunk 3 holds copies from earlier chunks before its own 700 starts)
     expect(counts.get(3)!).toBeGreaterThan(700);
+  }, 60_000);
+
+  it('compact sources (row-codec.ts) give the same rows, moved as stored; plain sources with a codec too', async () => {
+    const rng = Rng.forPurpose(5, 'test/attr-files-compact');
+    // one-hot tags (a compact file stores each pair as an index byte), three float32 values
+    const codec = new RowCodec({ A, groups: Array.from({ length: 1 + C }, (_, p) => [3 + 2 * p, 2] as [number, number]), floats: [[0, 3]] });
+    expect(codec.flagByte(tags.start)).toBe(12);
+    expect(codec.flagByte(tags.chunk(2))).toBe(15);
+    expect(codec.flagByte(0)).toBeUndefined();
+    const sizes = [30_000, 18_000, 0, 500];
+    const used = [30_000, 17_500, 0, 500];
+    const raw = new Map<number, Float32Array>();
+    const compact: { chunk: number; path: string; rows: number }[] = [];
+    const plain: { chunk: number; path: string; rows: number }[] = [];
+    for (const c of [1, 3, 2, 0]) {
+      const rows = randomRows(sizes[c]!, rng).map((v, i) => (i % A < 3 ? v : v > 0.5 ? 1 : 0));
+      const path = join(dir, `csrc-${c}.rows`);
+      const w = await F32Appender.open(path, codec);
+      await w.append(rows);
+      await w.close();
+      await writeF32(join(dir, `psrc-${c}.f32`), rows);
+      raw.set(c, rows.subarray(0, used[c]! * A));
+      compact.push({ chunk: c, path: sizes[c] ? path : '', rows: used[c]! });
+      plain.push({ chunk: c, path: sizes[c] ? join(dir, `psrc-${c}.f32`) : '', rows: used[c]! });
+    }
+    const want = mergeByFlowTags(raw, A, tags);
+    const fromCompact = await mergeByFlowTagsFiles(compact, A, tags, (c) => join(dir, `cmerged-${c}.rows`), codec);
+    const fromPlain = await mergeByFlowTagsFiles(plain, A, tags, (c) => join(dir, `pmerged-${c}.rows`), codec);
+    for (let c = 0; c < C; c++) {
+      const a = await readF32(join(dir, `cmerged-${c}.rows`));
+      const b = await readF32(join(dir, `pmerged-${c}.rows`));
+      expect(Buffer.from(a.buffer).equals(Buffer.from(want.get(c)!.buffer))).toBe(true);
+      expect(Buffer.from(b.buffer).equals(Buffer.from(want.get(c)!.buffer))).toBe(true);
+      expect(fromCompact.get(c)).toBe(a.length / A);
+      expect(fromPlain.get(c)).toBe(a.length / A);
+    }
+    expect(fromCompact.get(3)!).toBeGreaterThan(500);
   }, 60_000);
 
   it('copyAttributeRows copies the first rows of a file', async () => {

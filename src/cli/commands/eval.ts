@@ -16,6 +16,7 @@ interface EvalArgs extends GlobalArgs, ReadArgs {
   metricsJson?: string;
   seed: number;
   floorSplits: number;
+  maxSyntheticFlows?: number;
   jsDistance: boolean;
   downstream: boolean;
   privacy: boolean;
@@ -42,6 +43,11 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
         default: 5,
         describe: 'Random flow splits the floor and the metrics average over (each: two disjoint real samples of the compared size)',
       })
+      .option('max-synthetic-flows', {
+        type: 'number',
+        describe:
+          'Evaluate a synthetic trace of more flows than this on a seeded sample of that many whole flows (its copy shares still over all of it); 0 = every flow. Default: max(2,000,000, 2 × real flows)',
+      })
       .option('js-distance', { type: 'boolean', default: false, describe: "Report Jensen-Shannon distance (NetShare master) instead of divergence (paper)" })
       .option('downstream', { type: 'boolean', default: true, describe: 'Run downstream tasks (--no-downstream to skip)' })
       .option('privacy', { type: 'boolean', default: true, describe: 'Run privacy checks (--no-privacy to skip)' }) as unknown as Argv<EvalArgs>,
@@ -55,6 +61,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       ...(args.metricsJson ? { metricsJson: args.metricsJson } : {}),
       seed: args.seed,
       floorSplits: args.floorSplits,
+      ...(args.maxSyntheticFlows !== undefined ? { maxSyntheticFlows: args.maxSyntheticFlows } : {}),
       jsVariant: args.jsDistance ? 'distance' : 'divergence',
       downstream: args.downstream,
       privacy: args.privacy,
@@ -84,7 +91,8 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     }
     const names = res.methods.map((m) => m.name);
     const w = 24;
-    say(args, `${res.kind === 'packets' ? 'packets' : 'NetFlow'}: real ${res.inputs.real.records} records / ${res.inputs.real.flows} 5-tuples; synthetic ${res.inputs.synthetic.records} / ${res.inputs.synthetic.flows}`);
+    const ev = res.inputs.synthetic.evaluated;
+    say(args, `${res.kind === 'packets' ? 'packets' : 'NetFlow'}: real ${res.inputs.real.records} records / ${res.inputs.real.flows} 5-tuples; synthetic ${res.inputs.synthetic.records} / ${res.inputs.synthetic.flows}${ev ? ` (evaluated on a seeded sample of ${ev.flows} flows, ${ev.records} records; copy shares over all of it)` : ''}`);
     const hx = (x: number | null | undefined): string => (x === null || x === undefined ? 'n/a' : `${fmt(x)}×`);
     say(args, `headline (median × floor over NetShare's ${res.headline.metrics.length} marginal metrics): ${res.methods.map((m) => `${m.name} ${hx(m.headline)}`).join(', ')}`);
     const cmp = res.comparison;
