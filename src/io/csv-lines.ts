@@ -115,7 +115,7 @@ async function splitLines(stream: AsyncIterable<Buffer>, onLine: LineHandler, at
 
 /**
  * Split `buf[start, end)` at commas into `starts`/`ends` (field byte ranges). Double-quoted fields are honoured
- * (the quotes are stripped; doubled quotes inside are left as-is, which is enough for headers and labels).
+ * (the quotes are stripped; doubled quotes inside are left as-is here: the NetFlow reader's text fields undo them).
  * Returns the number of fields; fields beyond `starts.length` are counted but not recorded.
  */
 export function splitFields(buf: Buffer, start: number, end: number, starts: Int32Array, ends: Int32Array, sep = 44): number {
@@ -325,15 +325,25 @@ export function parseDateTimeUs(buf: Buffer, s: number, e: number): number {
   return ((days * 24 + h) * 60 + mi) * 60e6 + sec * 1e6 + us;
 }
 
+/** The last whole second formatDateTimeUs printed (records come sorted by time: most share their neighbour's). */
+let lastSecond = NaN;
+let lastSecondText = '';
+
 /** Format µs since epoch as `YYYY-MM-DD HH:MM:SS[.ffffff]` (UTC), trailing fraction zeros trimmed. */
-export function formatDateTimeUs(us: number): string {
-  const ms = Math.floor(us / 1000);
-  const iso = new Date(ms).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
-  const wholeSecUs = Math.floor(us / 1e6) * 1e6;
-  const fracUs = Math.round(us - wholeSecUs);
-  let out = `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
-  if (fracUs > 0) out += `.${String(fracUs).padStart(6, '0').replace(/0+$/, '')}`;
-  return out;
+export function formatDateTimeUs(t: number): string {
+  // whole µs first: a time a fraction of a µs before a second is that second (it printed as ".1" of the one before)
+  const us = Math.round(t);
+  const sec = Math.floor(us / 1e6);
+  if (sec !== lastSecond) {
+    const iso = new Date(sec * 1000).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
+    lastSecond = sec;
+    lastSecondText = `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+  }
+  const fracUs = us - sec * 1e6;
+  if (!(fracUs > 0)) return lastSecondText;
+  let frac = String(fracUs).padStart(6, '0');
+  while (frac.charCodeAt(frac.length - 1) === 48) frac = frac.slice(0, -1);
+  return `${lastSecondText}.${frac}`;
 }
 
 /** A growable typed-array column. */

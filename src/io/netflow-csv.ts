@@ -254,10 +254,15 @@ function parseFlags(buf: Buffer, s: number, e: number): number {
 
 /** nfdump flag string of a TCP flag byte. */
 export function formatFlags(v: number): string {
+  const known = FLAG_TEXT[v & 255];
+  if (known !== undefined && v >= 0 && v < 256) return known;
   let out = '';
   for (let k = 0; k < 6; k++) out += v & FLAG_BITS[k]! ? FLAG_CHARS[k] : '.';
+  if (v >= 0 && v < 256 && Number.isInteger(v)) FLAG_TEXT[v] = out;
   return out;
 }
+/** formatFlags of each byte, filled as they are met (a CSV of millions of records has a few dozen distinct ones). */
+const FLAG_TEXT: (string | undefined)[] = new Array<string | undefined>(256).fill(undefined);
 
 /** Counts with CIDDS-style suffixes ("1.2 M"). */
 function parseCount(buf: Buffer, s: number, e: number): number {
@@ -366,6 +371,8 @@ export async function readFlowCsv(
   const str = (buf: Buffer, field: FlowField): string => {
     const i = plan!.idx[field];
     const s = starts[i]!, e = ends[i]!;
+    // a quoted field (splitFields stripped its quotes) holding a doubled quote: that quote, once (RFC 4180)
+    if (s > 0 && buf[s - 1] === 34 && hasDoubledQuote(buf, s, e)) return buf.toString('utf8', s, e).replaceAll('""', '"').trim();
     const lb = lastBytes[field];
     if (lb && lb.length === e - s && buf.compare(lb, 0, lb.length, s, e) === 0) return lastStr[field]!;
     const raw = buf.toString('utf8', s, e);
@@ -472,6 +479,12 @@ export interface WriteFlowCsvOptions {
   columns?: Record<string, string>;
 }
 
+/** Whether buf[s, e) holds two quotes in a row. */
+function hasDoubledQuote(buf: Buffer, s: number, e: number): boolean {
+  for (let k = s; k + 1 < e; k++) if (buf[k] === 34 && buf[k + 1] === 34) return true;
+  return false;
+}
+
 function num2s(x: number): string {
   return String(x);
 }
@@ -492,11 +505,10 @@ export async function writeFlowCsvParts(file: string, parts: Iterable<FlowTable>
   const schema = opts.schema ?? 'netshare';
   let rows = 0;
   let header: string | undefined;
-  const quote = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
   await writeTextAtomic(file, async (write) => {
     for await (const table of parts) {
-      const { cols, needsQuote } = csvColumns(table, schema, opts);
-      const head = `${cols.map((c) => quote(c[0])).join(',')}\n`;
+      const cols = csvColumns(table, schema, opts);
+      const head = `${cols.map((c) => csvQuote(c[0])).join(',')}\n`;
       if (header === undefined) {
         header = head;
         await write(head);
@@ -510,7 +522,7 @@ export async function writeFlowCsvParts(file: string, parts: Iterable<FlowTable>
           let line = '';
           for (let c = 0; c < cols.length; c++) {
             const v = cols[c]![1](i);
-            line += (c ? ',' : '') + (needsQuote ? quote(v) : v);
+            line += (c ? ',' : '') + v;
           }
           lines.push(line);
         }
@@ -525,26 +537,47 @@ export async function writeFlowCsvParts(file: string, parts: Iterable<FlowTable>
 
 type CsvCol = [string, (i: number) => string];
 
-/** The CSV columns of `table` in `schema`: names and per-row formatters; whether values need quoting. */
-function csvColumns(table: FlowTable, schema: FlowCsvSchema, opts: WriteFlowCsvOptions): { cols: CsvCol[]; needsQuote: boolean } {
+/** A CSV field: quoted (inner quotes doubled) when it holds a quote, a comma or a newline. */
+const csvQuote = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+
+/**
+ * The CSV columns of `table` in `schema`: names and per-row formatters, the formatters of text that may need quoting
+ * (labels, states, address tokens' names) quoting it; numbers, times and dotted quads never do.
+ */
+function csvColumns(table: FlowTable, schema: FlowCsvSchema, opts: WriteFlowCsvOptions): CsvCol[] {
   type Col = CsvCol;
   let cols: Col[];
-  const lbl = table.label;
-  const typ = table.type;
+  // a text column's values quoted as needed, each distinct value once (labels and states take a handful)
+  const q = (texts: readonly string[] | undefined): ((i: number) => string) | undefined => {
+    if (!texts) return undefined;
+    const memo = new Map<string, string>();
+    return (i) => {
+      const v = texts[i]!;
+      let out = memo.get(v);
+      if (out === undefined) {
+        out = csvQuote(v);
+        if (memo.size < 65_536) memo.set(v, out);
+      }
+      return out;
+    };
+  };
+  const lbl = q(table.label);
+  const typ = q(table.type);
   const fl = table.tcpFlags;
   const tos = table.tos;
   const tokens = table.addressTokens;
+  const tokenText = tokens ? new Map([...tokens].map(([a, name]) => [a, csvQuote(name)])) : undefined;
   // an address token of the input is written back as its name, whatever the schema's address notation
-  const intIp = (a: number): string => (tokens?.get(a) ?? num2s(a));
-  const quadIp = (a: number): string => (tokens?.get(a) ?? ipv4ToString(a));
+  const intIp = (a: number): string => (tokenText?.get(a) ?? num2s(a));
+  const quadIp = (a: number): string => (tokenText?.get(a) ?? ipv4ToString(a));
   const extras: Col[] = [];
   for (const k of ['rpkt', 'rbyt', 'sbyt', 'dtos'] as const) {
     const c = table[k];
     if (c) extras.push([k, (i) => num2s(c[i]!)]);
   }
   for (const k of ['state', 'service', 'dir'] as const) {
-    const c = table[k];
-    if (c) extras.push([k, (i) => c[i]!]);
+    const c = q(table[k]);
+    if (c) extras.push([k, c]);
   }
   if (schema === 'netshare' || schema === 'custom') {
     cols = [
@@ -561,8 +594,8 @@ function csvColumns(table: FlowTable, schema: FlowCsvSchema, opts: WriteFlowCsvO
     if (schema === 'custom' && fl) cols.push(['flags', (i) => num2s(fl[i]!)]);
     if (schema === 'custom' && tos) cols.push(['tos', (i) => num2s(tos[i]!)]);
     cols.push(...extras);
-    if (lbl) cols.push(['label', (i) => lbl[i]!]);
-    if (typ) cols.push(['type', (i) => typ[i]!]);
+    if (lbl) cols.push(['label', lbl]);
+    if (typ) cols.push(['type', typ]);
     if (schema === 'custom') {
       const m = opts.columns ?? {};
       cols = cols.map(([name, f]) => [m[name] ?? name, f]);
@@ -581,11 +614,11 @@ function csvColumns(table: FlowTable, schema: FlowCsvSchema, opts: WriteFlowCsvO
       ['stos', (i) => num2s(tos ? tos[i]! : 0)],
       ['pkt', (i) => num2s(table.pkt[i]!)],
       ['byt', (i) => num2s(table.byt[i]!)],
-      ['label', (i) => (typ ? typ[i]! : lbl ? lbl[i]! : 'background')],
+      ['label', (i) => (typ ? typ(i) : lbl ? lbl(i) : 'background')],
     ];
   } else if (schema === 'argus') {
-    const st = table.state;
-    const dr = table.dir;
+    const st = q(table.state);
+    const dr = q(table.dir);
     const dt = table.dtos;
     const sb = table.sbyt;
     cols = [
@@ -594,16 +627,16 @@ function csvColumns(table: FlowTable, schema: FlowCsvSchema, opts: WriteFlowCsvO
       ['Proto', (i) => protoName(table.proto[i]!).toLowerCase()],
       ['SrcAddr', (i) => quadIp(table.srcIp[i]!)],
       ['Sport', (i) => num2s(table.srcPort[i]!)],
-      ['Dir', (i) => (dr ? dr[i]! : '->')],
+      ['Dir', (i) => (dr ? dr(i) : '->')],
       ['DstAddr', (i) => quadIp(table.dstIp[i]!)],
       ['Dport', (i) => num2s(table.dstPort[i]!)],
-      ['State', (i) => (st ? st[i]! : '')],
+      ['State', (i) => (st ? st(i) : '')],
       ['sTos', (i) => num2s(tos ? tos[i]! : 0)],
       ['dTos', (i) => num2s(dt ? dt[i]! : 0)],
       ['TotPkts', (i) => num2s(table.pkt[i]!)],
       ['TotBytes', (i) => num2s(table.byt[i]!)],
       ['SrcBytes', (i) => num2s(sb ? sb[i]! : table.byt[i]!)],
-      ['Label', (i) => (lbl ? lbl[i]! : typ ? typ[i]! : '')],
+      ['Label', (i) => (lbl ? lbl(i) : typ ? typ(i) : '')],
     ];
   } else {
     cols = [
@@ -619,13 +652,13 @@ function csvColumns(table: FlowTable, schema: FlowCsvSchema, opts: WriteFlowCsvO
       ['Flows', () => '1'],
       ['Flags', (i) => formatFlags(fl ? fl[i]! : 0)],
       ['Tos', (i) => num2s(tos ? tos[i]! : 0)],
-      ['class', (i) => (lbl ? lbl[i]! : 'normal')],
-      ['attackType', (i) => (typ ? typ[i]! : '---')],
+      ['class', (i) => (lbl ? lbl(i) : 'normal')],
+      ['attackType', (i) => (typ ? typ(i) : '---')],
       ['attackID', () => '---'],
       ['attackDescription', () => '---'],
     ];
   }
-  return { cols, needsQuote: schema !== 'netshare' || Boolean(lbl || typ) };
+  return cols;
 }
 
 /** Numeric fields the CSV reader parses (exported for the column-mapping docs). */

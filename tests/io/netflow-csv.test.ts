@@ -10,7 +10,7 @@ import { ConfigError, InputError } from '../../src/errors.js';
 import { readFlowCsv, writeFlowCsv, type FlowCsvSchema } from '../../src/io/netflow-csv.js';
 import { detectTraceFormat, readTrace } from '../../src/io/read-trace.js';
 import { allocFlowTable, type FlowTable } from '../../src/io/table.js';
-import { parseDateTimeUs, parseNumber } from '../../src/io/csv-lines.js';
+import { formatDateTimeUs, parseDateTimeUs, parseNumber } from '../../src/io/csv-lines.js';
 
 const UGR = join(__dirname, '../../../shared/data/netflow/ugr16-2016-04-11.csv.gz');
 const NS1K = join(__dirname, '../../../shared/data/netflow/ugr16-netshare-1k.csv');
@@ -296,5 +296,62 @@ describe.skipIf(!existsSync(NS1K))("NetShare's own sample (needs ../shared/data/
     await writeFlowCsv(out, r.table);
     const back = await readFlowCsv(out);
     expectSameFlows(r.table, back.table, false);
+  });
+});
+
+describe('formatDateTimeUs', () => {
+  /** The formatter before its per-second cache, for whole µs. */
+  const reference = (us: number): string => {
+    const iso = new Date(Math.floor(us / 1000)).toISOString();
+    const frac = Math.round(us - Math.floor(us / 1e6) * 1e6);
+    return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${frac > 0 ? `.${String(frac).padStart(6, '0').replace(/0+$/, '')}` : ''}`;
+  };
+  it('prints whole µs as before, in any order (the cached second is checked every time), and round-trips', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 4_102_444_800_000_000 }), { minLength: 1, maxLength: 50 }), (times) => {
+        for (const us of [...times, ...times.map((t) => t - (t % 1_000_000))]) {
+          expect(formatDateTimeUs(us)).toBe(reference(us));
+          expect(parseDateTimeUs(Buffer.from(formatDateTimeUs(us)), 0, formatDateTimeUs(us).length)).toBe(us);
+        }
+      }),
+    );
+  });
+  it('a time a fraction of a µs before a second prints that second', () => {
+    expect(formatDateTimeUs(1_460_332_612_000_000 - 0.3)).toBe('2016-04-10 23:56:52');
+    expect(formatDateTimeUs(1_460_332_611_999_999.2)).toBe('2016-04-10 23:56:51.999999');
+  });
+});
+
+describe('text fields with quotes and commas', () => {
+  it('are quoted in every schema and read back unchanged; numbers and addresses are never quoted', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ns-quote-'));
+    try {
+      for (const schema of ['netshare', 'ugr16', 'cidds', 'argus'] as const) {
+        const t = allocFlowTable(3);
+        t.label = ['a,b', 'plain', 'say "hi"'];
+        for (let i = 0; i < 3; i++) {
+          t.srcIp[i] = 0x0a000001 + i;
+          t.dstIp[i] = 0x0a000101;
+          t.srcPort[i] = 1000 + i;
+          t.dstPort[i] = 80;
+          t.proto[i] = 6;
+          t.ts[i] = 1.46e15 + i * 1e6;
+          t.td[i] = 0.5;
+          t.pkt[i] = 2;
+          t.byt[i] = 120;
+        }
+        const f = join(dir, `${schema}.csv`);
+        await writeFlowCsv(f, t, { schema });
+        const text = await readFile(f, 'utf8');
+        expect(text, schema).toContain('"a,b"');
+        expect(text, schema).toContain('"say ""hi"""');
+        expect(text, schema).not.toMatch(/"10\.|"1000"|"80"/);
+        const back = (await readFlowCsv(f, { schema })).table;
+        expect(back.length, schema).toBe(3);
+        expect(back.label ?? back.type, schema).toEqual(['a,b', 'plain', 'say "hi"']);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
