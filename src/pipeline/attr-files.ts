@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { atomicFile, type AtomicFile } from '../io/atomic.js';
 import { InputError, InternalError } from '../errors.js';
 import { openForRead, readFully } from './fsutil.js';
-import { readF32Range } from './workdir.js';
+import { readF32Range, rowFileRows } from './workdir.js';
 import type { RowCodec } from './row-codec.js';
 
 /**
@@ -304,4 +304,50 @@ export async function readStoredRows(path: string, codec: RowCodec | undefined):
   } finally {
     await r.close();
   }
+}
+
+/**
+ * The rows of `from` whose `keep` is 1 (all with no `keep`) appended to `out` in order, a block at a time: as stored
+ * when `from` is a compact file of `out`'s codec, else read as float32 rows. Returns the rows `from` holds.
+ */
+export async function copyRowsWhere(from: string, keep: Uint8Array | undefined, A: number, out: F32Appender, codec: RowCodec | undefined): Promise<number> {
+  const compact = codec ? await CompactRows.open(from, codec) : undefined;
+  if (compact) {
+    const rb = codec!.rowBytes;
+    try {
+      if (keep && keep.length !== compact.rows) throw new InternalError(`copyRowsWhere: ${keep.length} flags for the ${compact.rows} rows of ${from}`);
+      for (let r0 = 0; r0 < compact.rows; r0 += APPEND_ROWS) {
+        const n = Math.min(APPEND_ROWS, compact.rows - r0);
+        const a = await compact.read(r0, n);
+        if (!keep) {
+          await out.appendStored(a);
+          continue;
+        }
+        let k = 0;
+        for (let r = 0; r < n; r++) k += keep[r0 + r]!;
+        const m = new Uint8Array(k * rb);
+        for (let r = 0, j = 0; r < n; r++) if (keep[r0 + r]) m.set(a.subarray(r * rb, (r + 1) * rb), j++ * rb);
+        if (k > 0) await out.appendStored(m);
+      }
+      return compact.rows;
+    } finally {
+      await compact.close();
+    }
+  }
+  const rows = await rowFileRows(from, A);
+  if (keep && keep.length !== rows) throw new InternalError(`copyRowsWhere: ${keep.length} flags for the ${rows} rows of ${from}`);
+  for (let r0 = 0; r0 < rows; r0 += APPEND_ROWS) {
+    const n = Math.min(APPEND_ROWS, rows - r0);
+    const a = await readF32Range(from, r0 * A, (r0 + n) * A);
+    if (!keep) {
+      await out.append(a);
+      continue;
+    }
+    let k = 0;
+    for (let r = 0; r < n; r++) k += keep[r0 + r]!;
+    const m = new Float32Array(k * A);
+    for (let r = 0, j = 0; r < n; r++) if (keep[r0 + r]) m.set(a.subarray(r * A, (r + 1) * A), j++ * A);
+    if (k > 0) await out.append(m);
+  }
+  return rows;
 }

@@ -37,6 +37,13 @@ export function selectionSampleSize(checkpoints: number, max = SELECTION_SAMPLE_
 }
 /** Attributes sampled per missing flow (NetShare samples 1.25× the flows for NetFlow); a floor, raised by the observed yield. */
 export const FILL_OVERSAMPLE = 1.25;
+/**
+ * A fill pass samples at most this many rows of a chunk in one job; a larger one is split in parts (whole sampling
+ * blocks of ATTRIBUTE_BLOCK_ROWS) that run on every worker, then combined (generate.ts). 512k rows is ~20 s of one core
+ * at the 1M slice's model; --flows 2M samples ~0.8M rows a chunk in its first pass: two parts, ten jobs for five chunks
+ * on two workers instead of five (the fifth ran alone, a core idle for a fifth of the fill).
+ */
+export const FILL_PART_ROWS = 512_000;
 /** Sampling passes per chunk before generation gives up reaching the requested number of unique 5-tuples (and warns). */
 export const MAX_FILL_PASSES = 4;
 /**

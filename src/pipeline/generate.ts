@@ -2,10 +2,10 @@
 // 5-tuples exists, the flow-tag merge (continuations carried into later chunks), the checkpoint chosen per chunk on a
 // seeded sample of its flows, then the features of the chosen checkpoint conditioned on the merged attributes, decoded.
 import { mkdir, readFile, rm, stat, statfs } from 'node:fs/promises';
-import { ConfigError, InputError, InternalError } from '../errors.js';
-import { copyAttributeRows, F32Appender, mergeByFlowTagsFiles, readStoredRows } from './attr-files.js';
+import { ConfigError, expected, InputError, InternalError } from '../errors.js';
+import { copyAttributeRows, copyRowsWhere, F32Appender, mergeByFlowTagsFiles, readStoredRows } from './attr-files.js';
 import { writeJsonAtomic } from '../io/atomic.js';
-import { FILL_OVERSAMPLE, GENERATE_VERSION, LENGTH_CALIBRATION_FLOWS, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS, SHUFFLE_MEMORY_BYTES, selectionSampleSize } from './generate-settings.js';
+import { FILL_OVERSAMPLE, FILL_PART_ROWS, GENERATE_VERSION, LENGTH_CALIBRATION_FLOWS, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS, SHUFFLE_MEMORY_BYTES, selectionSampleSize } from './generate-settings.js';
 export { FILL_OVERSAMPLE, GENERATE_VERSION, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS };
 import { z } from 'zod';
 import type { NetShareConfig } from '../config/schema.js';
@@ -70,6 +70,11 @@ export interface GenerateStageOptions {
   /** Flows per features job (default RANGE_FLOWS) and per generator run (default SAMPLE_BATCH; tests make both small). */
   rangeFlows?: number;
   sampleBatch?: number;
+  /**
+   * Rows of a fill pass per job (default FILL_PART_ROWS) and per sampling block (default ATTRIBUTE_BLOCK_ROWS; the parts
+   * are whole blocks); tests make both small.
+   */
+  fillSplit?: { partRows: number; blockRows: number };
   /**
    * Keep the stage's intermediate attribute files (attr-accepted with their starts' records, attr-merged, attr-clean,
    * selection; compact rows, 224 bytes each at the netflow preset's layout) for inspection; by default each is removed
@@ -189,6 +194,19 @@ export interface GenerateChunkParams {
    */
   accept?: { raw?: string; prev?: string; prevStarts?: string; out: string; resampleEphemeral?: boolean; resampleSeed?: number; startsOut?: string };
   /**
+   * A fill job that samples its own rows samples rows [sampleFrom, sampleFrom + n) of the stream `n` rows from 0
+   * would give (sampleFrom a multiple of the block size: the same rows, bit for bit): one part of a chunk's pass split
+   * across jobs, each accepting within its part; `combine` then keeps the first row of each 5-tuple over the parts.
+   */
+  sampleFrom?: number;
+  /**
+   * Combine mode: the accepted rows of a fill split in parts, as one job with no split would have accepted them: `prev`
+   * (copied, its records `prevStarts` seeding the 5-tuples seen), then each part's rows (`rows`, one record each in
+   * `starts`, the part job's `startsOut`) in order, a row kept when no row before it had its 5-tuple. Writes `out` and
+   * its records `startsOut`.
+   */
+  combine?: { prev?: string; prevStarts?: string; parts: { rows: string; starts: string }[]; out: string; startsOut: string };
+  /**
    * Rows per block of the streamed accept and unique jobs (default STREAM_ROWS) and of the attribute job's sampling
    * calls (rounded down to a multiple of 1,000; default ATTRIBUTE_BLOCK_ROWS); tests make it small.
    */
@@ -243,6 +261,8 @@ export const generateChunkParamsSchema = z.strictObject({
   attributesOnly: z.strictObject({ out: relPath }).optional(),
   uniqueTuples: z.strictObject({ from: relPath, out: relPath, resampleEphemeral: z.boolean().optional(), earlier: z.array(z.strictObject({ path: relPath, rows: z.number().int().nonnegative() })).optional(), ownRecords: z.strictObject({ path: relPath, from: z.number().int().nonnegative() }).optional(), shuffle: z.number().int().optional(), memoryBytes: z.number().int().positive().optional() }).optional(),
   accept: z.strictObject({ raw: relPath.optional(), prev: relPath.optional(), prevStarts: relPath.optional(), out: relPath, resampleEphemeral: z.boolean().optional(), resampleSeed: z.number().int().optional(), startsOut: relPath.optional() }).optional(),
+  sampleFrom: z.number().int().nonnegative().optional(),
+  combine: z.strictObject({ prev: relPath.optional(), prevStarts: relPath.optional(), parts: z.array(z.strictObject({ rows: relPath, starts: relPath })).min(1), out: relPath, startsOut: relPath }).optional(),
   blockRows: z.number().int().positive().optional(),
   out: relPath.optional(),
   range: z.strictObject({ from: z.number().int().nonnegative(), to: z.number().int().nonnegative() }).optional(),
@@ -533,13 +553,16 @@ class FirstOfTuples {
 async function* sampledAttributeBlocks(p: GenerateChunkParams, ctx: Pick<JobContext, 'workdir' | 'threads'>, layout: Layout): AsyncGenerator<Float32Array> {
   const { attributeSampler } = await import('../model/index.js');
   const checkpoint = await loadCheckpoint(inWorkdir(ctx.workdir, p.checkpoint));
-  const n = p.n ?? 0;
   const batch = 1000;
   const block = Math.max(batch, Math.floor((p.blockRows ?? ATTRIBUTE_BLOCK_ROWS) / batch) * batch);
   const call = Math.min(block, ATTRIBUTE_CALL_ROWS);
+  // a part of a split fill: rows [first, first + n) of the stream (its blocks are the whole job's blocks)
+  const first = p.sampleFrom ?? 0;
+  if (first % block !== 0) throw new ConfigError(expected(`a multiple of the sampling block (${block} rows)`, 'sampleFrom', first), 'sampleFrom');
+  const n = first + (p.n ?? 0);
   const sampler = await attributeSampler({ checkpoint, batchSize: batch, seed: p.seed, device: p.device, threads: ctx.threads });
   try {
-    for (let at = 0; at === 0 || at < n; at += block) {
+    for (let at = first; at === first || at < n; at += block) {
       const rng = categoricalRng(p.seed, at);
       const end = Math.min(n, at + block);
       for (let from = at; from === at || from < end; from += call) {
@@ -552,6 +575,49 @@ async function* sampledAttributeBlocks(p: GenerateChunkParams, ctx: Pick<JobCont
   } finally {
     await sampler.release();
   }
+}
+
+/** The combine job (GenerateChunkParams.combine). */
+async function combineFillParts(wd: string, c: NonNullable<GenerateChunkParams['combine']>, ctx: Pick<JobContext, 'progress'>): Promise<{ accepted: number; added: number }> {
+  const layout = await loadLayout(wd);
+  const A = layout.attributeDim;
+  const codec = RowCodec.forAttributes(layout);
+  const out = await F32Appender.open(inWorkdir(wd, c.out), codec);
+  const seen = new TupleSet();
+  const records: Table[] = [];
+  let prevRows = 0;
+  let kept = 0;
+  try {
+    if (c.prev !== undefined) {
+      if (c.prevStarts === undefined) throw new ConfigError('a combine job with `prev` needs its records `prevStarts`', 'combine.prevStarts');
+      const known = await readTableFile(inWorkdir(wd, c.prevStarts));
+      prevRows = await copyRowsWhere(inWorkdir(wd, c.prev), undefined, A, out, codec);
+      if (known.length !== prevRows) throw new InputError(`${c.prevStarts} holds ${known.length} records for the ${prevRows} rows of ${c.prev}`, inWorkdir(wd, c.prevStarts));
+      for (let i = 0; i < known.length; i++) seen.add(known, i);
+      records.push(known);
+      kept = prevRows;
+    }
+    for (const part of c.parts) {
+      const recs = await readTableFile(inWorkdir(wd, part.starts));
+      const rows = await rowFileRows(inWorkdir(wd, part.rows), A);
+      if (recs.length !== rows) throw new InputError(`${part.starts} holds ${recs.length} records for the ${rows} rows of ${part.rows}`, inWorkdir(wd, part.starts));
+      const keep = new Uint8Array(rows);
+      let k = 0;
+      for (let i = 0; i < rows; i++) if (seen.add(recs, i)) (keep[i] = 1), k++;
+      await copyRowsWhere(inWorkdir(wd, part.rows), k === rows ? undefined : keep, A, out, codec);
+      const idx = new Uint32Array(k);
+      for (let i = 0, j = 0; i < rows; i++) if (keep[i]) idx[j++] = i;
+      records.push(k === rows ? recs : takeRows(recs, idx));
+      kept += k;
+    }
+    await out.close();
+  } catch (err) {
+    await out.abort();
+    throw err;
+  }
+  await writeTableFile(inWorkdir(wd, c.startsOut), concatTables(records[0]?.kind ?? 'flows', records));
+  ctx.progress(1, `${kept - prevRows} new 5-tuples over ${c.parts.length} parts`);
+  return { accepted: kept, added: kept - prevRows };
 }
 
 /** Two blocks of rows one after the other. */
@@ -581,6 +647,7 @@ export async function generateChunkJob(p: GenerateChunkParams, ctx: Pick<JobCont
 
 async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'workdir' | 'threads' | 'progress'>): Promise<unknown> {
   const wd = ctx.workdir;
+  if (p.combine) return combineFillParts(wd, p.combine, ctx);
   if (p.accept) {
     // streamed in blocks of rows (memory: a block, not the chunk): the rows accepted so far, then the sampled rows
     // that start in this chunk, snapped, their ephemeral ports drawn, kept when their 5-tuple is new (uniqueTupleRows
@@ -1079,6 +1146,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   //    are not counted. The first pass samples FILL_OVERSAMPLE× the asked flows (scaled by the chunk's rows per
   //    starting flow); later ones FILL_OVERSAMPLE× what is missing over the yield seen so far, at most 2× the first (so a chunk samples at most 1 + 2·(bound − 1) times its first pass).
   const resample = opts.config.postprocess.ephemeralPorts === 'resample';
+  const fillBlock = Math.max(1000, Math.floor((opts.fillSplit?.blockRows ?? ATTRIBUTE_BLOCK_ROWS) / 1000) * 1000);
   for (let f = 0; f < maxFill; f++) {
     // a chunk whose last pass added under 2% of what it still misses would need 50 more: it stops there (reported)
     const open = slots.filter((s) => s.unique < s.asked && !s.stalled);
@@ -1090,16 +1158,63 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     });
     // the first pass keeps the seeds of the single-pass generation
     const fillSeed = (s: (typeof open)[number], salt: number): number => seed * 7919 + 31 * s.k + 100_003 * s.pass + salt + 998_244_353 * f;
-    // one job per chunk and pass: sample the rows, keep those that start there with a new 5-tuple (no raw file)
-    const acc = (await runPhase(open.map((s, i) => job(`generate/fill/chunk-${s.k}/p${s.pass}/f${f}`, {
-      chunk: s.k, pass: s.pass, checkpoint: rel(trained[s.j]!.lastCheckpoint), iteration: -1, seed: fillSeed(s, 1), device, n: sizes[i]!,
-      accept: {
-        ...(s.file !== undefined ? { prev: s.file } : {}), ...(s.startsFile !== undefined ? { prevStarts: s.startsFile } : {}),
-        out: rel(acceptedPath(wd, s.k, s.pass, f)), ...(resample ? { resampleEphemeral: true, resampleSeed: fillSeed(s, 3) } : {}), startsOut: rel(acceptedStartsPath(wd, s.k, s.pass, f)),
-      },
-    })))) as { accepted: number }[];
-    // the accepted rows the pass started from are spent
-    if (!opts.keepIntermediates) await Promise.all(open.flatMap((s) => [...(s.file !== undefined ? [rm(inWorkdir(wd, s.file), { force: true })] : []), ...(s.startsFile !== undefined ? [rm(inWorkdir(wd, s.startsFile), { force: true })] : [])]));
+    // one job per chunk and pass: sample the rows, keep those that start there with a new 5-tuple (no raw file). A
+    // pass of more than partRows rows is split in parts of whole sampling blocks, one job each (every worker busy
+    // when there are fewer chunks than workers, or an odd number), then combined by a job per chunk that keeps
+    // the first row of each 5-tuple over the parts: the rows one job would have accepted (not with the ephemeral
+    // ports drawn anew: one random stream over the rows).
+    const partRows = Math.max(fillBlock, Math.floor((opts.fillSplit?.partRows ?? FILL_PART_ROWS) / fillBlock) * fillBlock);
+    const plan = open.map((s, i) => {
+      const n = sizes[i]!;
+      const parts = resample || n <= partRows ? 1 : Math.ceil(n / partRows);
+      return Array.from({ length: parts }, (_, r) => ({ from: r * partRows, n: Math.min(partRows, n - r * partRows) }));
+    });
+    const partPath = (s: (typeof open)[number], r: number, what: 'rows' | 'starts'): string => `${rel(acceptedPath(wd, s.k, s.pass, f))}.part-${r}${what === 'starts' ? '-starts.nstable' : ''}`;
+    const fillJobs = open.flatMap((s, i) => {
+      const common = { chunk: s.k, pass: s.pass, checkpoint: rel(trained[s.j]!.lastCheckpoint), iteration: -1, seed: fillSeed(s, 1), device, ...(opts.fillSplit ? { blockRows: opts.fillSplit.blockRows } : {}) };
+      if (plan[i]!.length === 1) {
+        return [job(`generate/fill/chunk-${s.k}/p${s.pass}/f${f}`, {
+          ...common, n: sizes[i]!,
+          accept: {
+            ...(s.file !== undefined ? { prev: s.file } : {}), ...(s.startsFile !== undefined ? { prevStarts: s.startsFile } : {}),
+            out: rel(acceptedPath(wd, s.k, s.pass, f)), ...(resample ? { resampleEphemeral: true, resampleSeed: fillSeed(s, 3) } : {}), startsOut: rel(acceptedStartsPath(wd, s.k, s.pass, f)),
+          },
+        })];
+      }
+      return plan[i]!.map((part, r) => job(`generate/fill/chunk-${s.k}/p${s.pass}/f${f}/rows-${part.from}-${part.from + part.n}`, {
+        ...common, n: part.n, sampleFrom: part.from,
+        accept: { out: partPath(s, r, 'rows'), startsOut: partPath(s, r, 'starts') },
+      }));
+    });
+    const filled = (await runPhase(fillJobs)) as { accepted: number }[];
+    const split = open.map((_, i) => i).filter((i) => plan[i]!.length > 1);
+    const combined = (await runPhase(split.map((i) => {
+      const s = open[i]!;
+      return job(`generate/fill/chunk-${s.k}/p${s.pass}/f${f}/combine`, {
+        chunk: s.k, pass: s.pass, checkpoint: '', iteration: -1, seed: 0, device,
+        combine: {
+          ...(s.file !== undefined ? { prev: s.file } : {}), ...(s.startsFile !== undefined ? { prevStarts: s.startsFile } : {}),
+          parts: plan[i]!.map((_, r) => ({ rows: partPath(s, r, 'rows'), starts: partPath(s, r, 'starts') })),
+          out: rel(acceptedPath(wd, s.k, s.pass, f)), startsOut: rel(acceptedStartsPath(wd, s.k, s.pass, f)),
+        },
+      });
+    }))) as { accepted: number }[];
+    // each slot's accepted count: its job's, or its combine job's
+    const acc: { accepted: number }[] = [];
+    let at = 0;
+    open.forEach((_, i) => {
+      if (plan[i]!.length === 1) acc.push(filled[at]!);
+      else acc.push(combined[split.indexOf(i)]!);
+      at += plan[i]!.length;
+    });
+    // the accepted rows the pass started from, and the parts, are spent
+    if (!opts.keepIntermediates) {
+      await Promise.all(open.flatMap((s, i) => [
+        ...(s.file !== undefined ? [rm(inWorkdir(wd, s.file), { force: true })] : []),
+        ...(s.startsFile !== undefined ? [rm(inWorkdir(wd, s.startsFile), { force: true })] : []),
+        ...(plan[i]!.length > 1 ? plan[i]!.flatMap((_, r) => [rm(inWorkdir(wd, partPath(s, r, 'rows')), { force: true }), rm(inWorkdir(wd, partPath(s, r, 'starts')), { force: true })]) : []),
+      ]));
+    }
     open.forEach((s, i) => {
       s.sampled += sizes[i]!;
       if (f > 0 && acc[i]!.accepted - s.unique < 0.02 * (s.asked - s.unique)) s.stalled = true;

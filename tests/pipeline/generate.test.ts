@@ -255,4 +255,42 @@ describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file i
     small.candidates.forEach((c, i) => expect(fullBytes.get(`${c.chunk}/${c.iteration}`)).toBe(smallBytes[i]));
     await executor.close();
   }, 180_000);
+
+  it('a fill pass split in parts (a job each, then a combine job per chunk) accepts the rows of one job, bit for bit', async () => {
+    const wd = mkdtempSync(join(tmpdir(), 'ns-gen-split-'));
+    const config = resolveRunConfig({ raw: tinyConfig('netflow', { iterations: 9 }) });
+    await runPipeline({ input: UGR, workdir: wd, config, workers: 1, downstream: false, privacy: false, to: 'train' });
+    const executor = new InProcessExecutor(1);
+    const ids: string[] = [];
+    const watched = {
+      name: executor.name,
+      close: () => executor.close(),
+      runAll: (jobs: Parameters<typeof executor.runAll>[0], events?: Parameters<typeof executor.runAll>[1]) => {
+        ids.push(...jobs.map((j) => j.id));
+        return executor.runAll(jobs, events);
+      },
+    };
+    const base = { workdir: wd, config, executor: watched, scope: await workdirIdentity(wd), flows: 6000, sampleBatch: 10, selectOn: 'full' as const, maxFillPasses: 3 };
+    const run = async (partRows: number): Promise<{ r: GenerateStageResult; bytes: string[] }> => {
+      const r = await generateStage({ ...base, fillSplit: { partRows, blockRows: 1000 } });
+      return { r, bytes: r.candidates.map((c) => readFileSync(c.path).toString('base64')) };
+    };
+    const whole = await run(1e9);
+    expect(ids.some((id) => /\/combine$/.test(id))).toBe(false);
+    ids.length = 0;
+    const parts = await run(2000);
+    // parts of 2,000 rows: every chunk's first pass is split (several part jobs each), and combined
+    expect(ids.filter((id) => /^generate\/fill\/chunk-\d+\/p0\/f0\/rows-\d+-\d+$/.test(id)).length).toBeGreaterThan(whole.r.fill!.chunks.length);
+    expect(ids.filter((id) => /\/f0\/combine$/.test(id)).length).toBe(whole.r.fill!.chunks.length);
+    expect(parts.r.fill).toEqual(whole.r.fill);
+    expect(parts.r.chunks).toEqual(whole.r.chunks);
+    expect(parts.bytes).toEqual(whole.bytes);
+    // no part file is left behind
+    const left = readdirSync(join(wd, 'generate'), { recursive: true }).map(String).filter((f) => f.includes('.part-'));
+    expect(left).toEqual([]);
+    // a part must start on a sampling block
+    const ckpt = relativeToWorkdir(wd, (await trainedChunk(wd, 0)).lastCheckpoint);
+    await expect(generateChunkJob({ chunk: 0, pass: 0, checkpoint: ckpt, iteration: -1, seed: 1, device: 'cpu', n: 10, sampleFrom: 500, blockRows: 1000, accept: { out: 'generate/x.f32' } }, { workdir: wd, threads: 1, progress: () => undefined })).rejects.toThrow(/multiple of the sampling block \(1000 rows\).*sampleFrom.*500/);
+    await executor.close();
+  }, 180_000);
 });
