@@ -13,9 +13,12 @@
  * once, a start checked against the starts the merge took from earlier chunks (not only those their unique jobs kept),
  * and the stage's attribute files compact (row-codec.ts) (issue 19). 8: the unique job holds the rows it shuffles as
  * stored (compact), so SHUFFLE_MEMORY_BYTES counts compact bytes: a chunk of 0.19M–2.3M rows at the netflow preset's
- * width, which went through bucket files before, is now shuffled in memory (another permutation) (issue 19).
+ * width, which went through bucket files before, is now shuffled in memory (another permutation) (issue 19). 9: the
+ * row hash behind the drawn ports, flow-start bins and feature categoricals (rowUniforms) mixes only a row's non-zero
+ * values, with their positions, and the fill's categorical draws take a stream per 16k rows, not 128k (so a split
+ * fill's parts can be of equal size): other draws, the same distributions (issue 19).
  */
-export const GENERATE_VERSION = 8;
+export const GENERATE_VERSION = 9;
 /** Flows per generator run (each batch's noise is its own stream: sample.ts firstFlow). */
 export const SAMPLE_BATCH = 1000;
 /** Flows per features job: a larger chunk is split into flow ranges run as separate jobs (a multiple of SAMPLE_BATCH). */
@@ -38,12 +41,12 @@ export function selectionSampleSize(checkpoints: number, max = SELECTION_SAMPLE_
 /** Attributes sampled per missing flow (NetShare samples 1.25× the flows for NetFlow); a floor, raised by the observed yield. */
 export const FILL_OVERSAMPLE = 1.25;
 /**
- * A fill pass samples at most this many rows of a chunk in one job; a larger one is split in parts (whole sampling
- * blocks of ATTRIBUTE_BLOCK_ROWS) that run on every worker, then combined (generate.ts). 512k rows is ~20 s of one core
- * at the 1M slice's model; --flows 2M samples ~0.8M rows a chunk in its first pass: two parts, ten jobs for five chunks
- * on two workers instead of five (the fifth ran alone, a core idle for a fifth of the fill).
+ * A fill pass samples at most this many rows of a chunk in one job; a larger one is split in parts of about equal size
+ * (whole sampling blocks of ATTRIBUTE_BLOCK_ROWS) that run on every worker, then combined (generate.ts). 256k rows is
+ * ~13 s of one core at the 1M slice's model (a job's fixed cost, ~0.7 s, stays under 6%); --flows 2M samples 0.44–0.79M
+ * rows a chunk in its first pass: 14 jobs for five chunks instead of five, the fifth of which ran alone.
  */
-export const FILL_PART_ROWS = 512_000;
+export const FILL_PART_ROWS = 256_000;
 /** Sampling passes per chunk before generation gives up reaching the requested number of unique 5-tuples (and warns). */
 export const MAX_FILL_PASSES = 4;
 /**

@@ -456,9 +456,10 @@ async function ephemeralResampler(wd: string, chunk: number, layout: Layout, enc
 
 /**
  * Attribute rows per block of the fill's attribute job: each block's categorical draws are one stream (changing it
- * changes the draws; the generator's calls within a block do not).
+ * changes the draws; the generator's calls within a block do not). A split fill's parts are whole blocks, so small
+ * blocks let them be of equal size (128k until GENERATE_VERSION 9).
  */
-export const ATTRIBUTE_BLOCK_ROWS = 128_000;
+export const ATTRIBUTE_BLOCK_ROWS = 16_000;
 
 /**
  * Rows per block of the streamed accept and unique jobs (~46 MB of float32 rows at the netflow preset's A = 696; the
@@ -1167,7 +1168,9 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     const plan = open.map((s, i) => {
       const n = sizes[i]!;
       const parts = resample || n <= partRows ? 1 : Math.ceil(n / partRows);
-      return Array.from({ length: parts }, (_, r) => ({ from: r * partRows, n: Math.min(partRows, n - r * partRows) }));
+      // parts of about equal size (bounds on whole blocks): no short last part left to run alone
+      const bound = (r: number): number => (r === parts ? n : Math.round((r * n) / parts / fillBlock) * fillBlock);
+      return Array.from({ length: parts }, (_, r) => ({ from: bound(r), n: bound(r + 1) - bound(r) })).filter((x) => x.n > 0 || parts === 1);
     });
     const partPath = (s: (typeof open)[number], r: number, what: 'rows' | 'starts'): string => `${rel(acceptedPath(wd, s.k, s.pass, f))}.part-${r}${what === 'starts' ? '-starts.nstable' : ''}`;
     const fillJobs = open.flatMap((s, i) => {

@@ -117,3 +117,40 @@ describe('postprocess.ephemeralPorts "range"', () => {
     expect(seen.low / 3000).toBeLessThan(0.73);
   });
 });
+
+describe('rowUniforms', () => {
+  it('keys on the values and their positions (zeros mixed in by their place), salted, the skip range left out; uniform over one-hot rows', () => {
+    const A = 64;
+    const row = (hot: number[], extra = 0): Float32Array => {
+      const r = new Float32Array(A);
+      for (const h of hot) r[h] = 1;
+      r[A - 1] = extra;
+      return r;
+    };
+    const u = (r: Float32Array, salt = 0, skip?: { offset: number; dim: number }): number => rowUniforms(r, 0, A, salt, skip)[0];
+    expect(u(row([3, 20]))).toBe(u(row([3, 20])));
+    expect(u(row([3, 20]))).not.toBe(u(row([3, 21])));
+    expect(u(row([3, 20]))).not.toBe(u(row([20, 3 + 1])));
+    expect(u(row([3, 20]), 1)).not.toBe(u(row([3, 20]), 2));
+    expect(u(row([3, 20]), 0, { offset: 30, dim: 10 })).toBe(u(row([3, 20, 35]), 0, { offset: 30, dim: 10 }));
+    expect(u(row([3, 20]), 0, { offset: 30, dim: 10 })).not.toBe(u(row([3, 20, 45]), 0, { offset: 30, dim: 10 }));
+    // a row and the same row one position along are different keys
+    const shifted = new Float32Array(A + 1);
+    shifted.set(row([3, 20], 0.25), 1);
+    expect(rowUniforms(shifted, 1, A, 0)[0]).toBe(u(row([3, 20], 0.25)));
+    // over rows of two hot values and a float, both uniforms fill ten bins evenly
+    const bins = [new Array<number>(10).fill(0), new Array<number>(10).fill(0)];
+    let n = 0;
+    for (let a = 0; a < 40; a++) {
+      for (let b = 40; b < 63; b++) {
+        for (const x of [0, 0.5, -1]) {
+          const [p, q] = rowUniforms(row([a, b], x), 0, A, 7);
+          bins[0]![Math.floor(p * 10)]!++;
+          bins[1]![Math.floor(q * 10)]!++;
+          n++;
+        }
+      }
+    }
+    for (const b of bins) for (const c of b) expect(Math.abs(c / n - 0.1)).toBeLessThan(0.025);
+  });
+});
