@@ -28,6 +28,42 @@ export const TOP_K = 8;
 const SMALL_WORK = 2_000_000;
 
 const scorers = new WeakMap<Float32Array, VocabScorer>();
+/**
+ * The scorers of this process by their vocabulary's contents (a worker's next job loads the encoders anew: building a
+ * pruned scorer of the 61k-port UGR16 vocabulary took ~0.3 s of every fill job), the last few only.
+ */
+const scorersByContent = new Map<string, { vectors: Float32Array; scorer: VocabScorer }>();
+const CONTENT_SCORERS = 4;
+
+/** A key of the vocabulary's bytes (FNV-1a over its 32-bit words, two lanes) with its shape. */
+function vocabularyKey(vectors: Float32Array, V: number, dim: number): string {
+  const w = new Uint32Array(vectors.buffer, vectors.byteOffset, vectors.length);
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ w.length;
+  for (let i = 0; i < w.length; i++) {
+    a = Math.imul(a ^ w[i]!, 0x01000193);
+    b = Math.imul(b ^ (w[i]! >>> 7) ^ i, 0x85ebca6b);
+  }
+  return `${V}x${dim}:${(a >>> 0).toString(16)}:${(b >>> 0).toString(16)}`;
+}
+
+function scorerOf(enc: EmbeddingEncoder, V: number, dim: number): VocabScorer {
+  let scorer = scorers.get(enc.vectors);
+  if (scorer) return scorer;
+  const key = vocabularyKey(enc.vectors, V, dim);
+  const known = scorersByContent.get(key);
+  // the same bytes, checked (not only the key)
+  const same = known !== undefined && Buffer.from(known.vectors.buffer, known.vectors.byteOffset, known.vectors.byteLength).equals(Buffer.from(enc.vectors.buffer, enc.vectors.byteOffset, enc.vectors.byteLength));
+  if (known && same) scorer = known.scorer;
+  else {
+    scorer = vocabScorer(enc.vectors, V, dim, { k: TOP_K, gap: SCORE_GAP });
+    scorersByContent.delete(key);
+    scorersByContent.set(key, { vectors: enc.vectors, scorer });
+    for (const k of scorersByContent.keys()) if (scorersByContent.size > CONTENT_SCORERS) scorersByContent.delete(k);
+  }
+  scorers.set(enc.vectors, scorer);
+  return scorer;
+}
 
 /** Vocabulary row nearest to each of the `n` rows' vectors at `off` in `rows` ([n, stride]). */
 export async function nearestRows(enc: EmbeddingEncoder, rows: Float32Array, stride: number, off: number, n: number): Promise<Int32Array> {
@@ -46,11 +82,7 @@ export async function nearestRows(enc: EmbeddingEncoder, rows: Float32Array, str
     for (const r of pending) out[r] = index.nearest(rows, r * stride + off);
     return out;
   }
-  let scorer = scorers.get(enc.vectors);
-  if (!scorer) {
-    scorer = vocabScorer(enc.vectors, V, dim, { k: TOP_K, gap: SCORE_GAP });
-    scorers.set(enc.vectors, scorer);
-  }
+  const scorer = scorerOf(enc, V, dim);
   // batches of 4,096 queries (the scorer keeps no [b, V] intermediate)
   const B = Math.max(1, Math.min(pending.length, 4096));
   const q = new Float32Array(B * dim);

@@ -2,6 +2,7 @@
 // 5-tuples exists, the flow-tag merge (continuations carried into later chunks), the checkpoint chosen per chunk on a
 // seeded sample of its flows, then the features of the chosen checkpoint conditioned on the merged attributes, decoded.
 import { mkdir, readFile, rm, stat, statfs } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { ConfigError, expected, InputError, InternalError } from '../errors.js';
 import { copyAttributeRows, copyRowsWhere, F32Appender, mergeByFlowTagsFiles, readStoredRows } from './attr-files.js';
 import { writeJsonAtomic } from '../io/atomic.js';
@@ -351,6 +352,20 @@ export interface DecodePolicy {
 
 const portRanges = new Map<string, Promise<PortRange>>();
 
+/**
+ * A per-process cache key of a file: its path and what a rewrite changes (a long-lived worker serves later runs, whose
+ * generate stage writes these files anew: a path alone would hand it the previous run's policy). A file that cannot
+ * be read gets its path only: the read then fails with its own error.
+ */
+export function fileIdentity(file: string): string {
+  try {
+    const st = statSync(file, { bigint: true });
+    return `${file}\u0000${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    return file;
+  }
+}
+
 const trainingTupleSets = new Map<string, Promise<{ table: Table; set: TupleSet }>>();
 
 /**
@@ -364,25 +379,27 @@ function decodePolicy(wd: string, p: Pick<GenerateChunkParams, 'portRange' | 'fl
   let range: Promise<PortRange> | undefined;
   if (p.portRange !== undefined) {
     const file = inWorkdir(wd, p.portRange);
-    range = portRanges.get(file);
+    const key = fileIdentity(file);
+    range = portRanges.get(key);
     if (!range) {
       range = readFile(file, 'utf8').then((s) => portRange(JSON.parse(s) as PortRangeFile));
-      portRanges.set(file, range);
-      range.catch(() => portRanges.delete(file));
+      portRanges.set(key, range);
+      range.catch(() => portRanges.delete(key));
     }
   }
   let tuples: Promise<{ table: Table; set: TupleSet }> | undefined;
   if (tuplesFile !== undefined) {
     const file = inWorkdir(wd, tuplesFile);
-    tuples = trainingTupleSets.get(file);
+    const key = fileIdentity(file);
+    tuples = trainingTupleSets.get(key);
     if (!tuples) {
       tuples = readTableFile(file).then((table) => {
         const set = new TupleSet(table.length);
         for (let i = 0; i < table.length; i++) set.add(table, i);
         return { table, set };
       });
-      trainingTupleSets.set(file, tuples);
-      tuples.catch(() => trainingTupleSets.delete(file));
+      trainingTupleSets.set(key, tuples);
+      tuples.catch(() => trainingTupleSets.delete(key));
     }
   }
   return Promise.all([range, tuples]).then(([r, t]) => ({ ...bin, ...(r ? { portRange: r } : {}), ...(t ? { trainingTuples: t } : {}) }));
