@@ -469,14 +469,18 @@ export async function sampleAttributes(opts: Omit<SampleOptions, 'givenAttribute
   }
 }
 
-/** sampleAttributes with one onnxruntime session for many calls (a job sampling its rows in blocks). */
+/**
+ * sampleAttributes with one onnxruntime session for many calls (a job sampling its rows in blocks). With `reuseBuffers`,
+ * a call's arrays are the previous call's, overwritten: a caller done with each call's rows before the next saves two
+ * [n, A] allocations a call.
+ */
 export interface AttributeSampler {
   /** What sampleAttributes gives for these n and firstFlow (a multiple of the batch size). */
   sample(n: number, firstFlow: number): Promise<AttributeSampleResult>;
   release(): Promise<void>;
 }
 
-export async function attributeSampler(opts: Omit<SampleOptions, 'givenAttributes' | 'n' | 'firstFlow'>): Promise<AttributeSampler> {
+export async function attributeSampler(opts: Omit<SampleOptions, 'givenAttributes' | 'n' | 'firstFlow'> & { reuseBuffers?: boolean }): Promise<AttributeSampler> {
   const { cfg, layout, weights } = load(opts.checkpoint);
   const A = layoutWidth(layout.attributes);
   const batch = opts.batchSize ?? 1000;
@@ -485,12 +489,16 @@ export async function attributeSampler(opts: Omit<SampleOptions, 'givenAttribute
     device: opts.device ?? 'cpu',
     ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}),
   });
+  let buffers: [Float32Array, Float32Array] | undefined;
   return {
     async sample(n: number, first: number): Promise<AttributeSampleResult> {
       if (!Number.isInteger(n) || n < 0) throw new ConfigError(expected('a non-negative integer', 'n', n), 'n');
       if (!Number.isInteger(first) || first < 0 || first % batch !== 0) throw new ConfigError(expected(`a non-negative multiple of the batch size ${batch}`, 'firstFlow', first), 'firstFlow');
-      const attributes = new Float32Array(n * A);
-      const attributesDiscrete = new Float32Array(n * A);
+      // reuseBuffers: the arrays of the previous call hold this call's rows (the caller is done with them); every value
+      // is written below
+      if (!opts.reuseBuffers || !buffers || buffers[0].length < n * A) buffers = [new Float32Array(n * A), new Float32Array(n * A)];
+      const attributes = buffers[0].subarray(0, n * A);
+      const attributesDiscrete = buffers[1].subarray(0, n * A);
       for (let at = 0; at < n; at += batch) {
         const m = Math.min(batch, n - at);
         // sample()'s z stream of batch b: z_attr is its first m·Za normals (z_feat follows; not drawn here)

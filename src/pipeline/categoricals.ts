@@ -29,12 +29,17 @@ export function categoricalRng(seed: number, stream = 0): Rng {
  * (categoricalRng's, carried over calls), the draws continue that stream: rows given in parts get the draws of the
  * whole.
  */
-export function sampleCategoricals(soft: Float32Array, discrete: Float32Array, layout: Layout, seed: number, stream = 0, rng = categoricalRng(seed, stream)): void {
+export function sampleCategoricals(soft: Float32Array, discrete: Float32Array, layout: Layout, seed: number, stream = 0, rng = categoricalRng(seed, stream), only?: (row: number) => boolean): void {
   const slices = categoricalSlices(layout);
   if (slices.length === 0) return;
   const A = layout.attributeDim;
   const n = soft.length / A;
   for (let r = 0; r < n; r++) {
+    // `only`: a row left out keeps its arg-max, and the stream moves on past its draws (the others' draws unchanged)
+    if (only && !only(r)) {
+      for (let k = 0; k < slices.length; k++) rng.nextU32();
+      continue;
+    }
     for (const sl of slices) {
       const o = r * A + sl.offset;
       const pick = drawIndex(soft, o, sl.dim, rng.next());

@@ -12,7 +12,7 @@
  * SHUFFLE_MEMORY_BYTES shuffled through bucket files (another permutation) (issue 19). 7: every chunk's unique job at
  * once, a start checked against the starts the merge took from earlier chunks (not only those their unique jobs kept),
  * and the stage's attribute files compact (row-codec.ts) (issue 19). 8: the unique job holds the rows it shuffles as
- * stored (compact), so SHUFFLE_MEMORY_BYTES counts compact bytes: a chunk of 0.19M–2.3M rows at the netflow preset's
+ * stored (compact), so SHUFFLE_MEMORY_BYTES counts compact bytes: a chunk of 0.19M–1.2M rows at the netflow preset's
  * width, which went through bucket files before, is now shuffled in memory (another permutation) (issue 19). 9: the
  * row hash behind the drawn ports, flow-start bins and feature categoricals (rowUniforms) mixes only a row's non-zero
  * values, with their positions, and the fill's categorical draws take a stream per 16k rows, not 128k (so a split
@@ -58,7 +58,8 @@ export const MAX_FILL_PASSES = 4;
 export const LENGTH_CALIBRATION_FLOWS = 2_000;
 /**
  * A chunk's merged attribute rows above this many bytes (as stored: 224 bytes a compact row at the netflow preset's
- * width, so ~2.4M rows; 2.8 KB as float32) are shuffled through bucket files on disk rather than in memory (the unique
+ * width, so ~1.2M rows; 2.8 KB as float32) are shuffled through bucket files on disk rather than in memory (the unique
  * job): with --flows ten times a million-flow trace, a chunk holds ~2M rows, 0.45 GB compact (5.6 GB as float32).
+ * At 512 MiB two such jobs side by side (their earlier chunks' 5-tuples, 8M, beside) held 1.43 + 1.34 GB.
  */
-export const SHUFFLE_MEMORY_BYTES = 512 * 2 ** 20;
+export const SHUFFLE_MEMORY_BYTES = 256 * 2 ** 20;

@@ -568,7 +568,7 @@ class FirstOfTuples {
  * all n), each block's categorical draws one stream, continued over its calls (memory: two float32 copies of a call,
  * ~90 MB at A = 696).
  */
-async function* sampledAttributeBlocks(p: GenerateChunkParams, ctx: Pick<JobContext, 'workdir' | 'threads'>, layout: Layout): AsyncGenerator<Float32Array> {
+async function* sampledAttributeBlocks(p: GenerateChunkParams, ctx: Pick<JobContext, 'workdir' | 'threads'>, layout: Layout, only?: (rows: Float32Array, row: number) => boolean): AsyncGenerator<Float32Array> {
   const { attributeSampler } = await import('../model/index.js');
   const checkpoint = await loadCheckpoint(inWorkdir(ctx.workdir, p.checkpoint));
   const batch = 1000;
@@ -578,7 +578,8 @@ async function* sampledAttributeBlocks(p: GenerateChunkParams, ctx: Pick<JobCont
   const first = p.sampleFrom ?? 0;
   if (first % block !== 0) throw new ConfigError(expected(`a multiple of the sampling block (${block} rows)`, 'sampleFrom', first), 'sampleFrom');
   const n = first + (p.n ?? 0);
-  const sampler = await attributeSampler({ checkpoint, batchSize: batch, seed: p.seed, device: p.device, threads: ctx.threads });
+  // each call's rows are consumed before the next call: the sampler's buffers are reused
+  const sampler = await attributeSampler({ checkpoint, batchSize: batch, seed: p.seed, device: p.device, threads: ctx.threads, reuseBuffers: true });
   try {
     for (let at = first; at === first || at < n; at += block) {
       const rng = categoricalRng(p.seed, at);
@@ -586,7 +587,7 @@ async function* sampledAttributeBlocks(p: GenerateChunkParams, ctx: Pick<JobCont
       for (let from = at; from === at || from < end; from += call) {
         const s = await sampler.sample(Math.min(call, end - from), from);
         if (p.flowStartBin === 'sample') keepSoftBins(s.attributes, s.attributesDiscrete, layout);
-        if (p.categoricals === 'sample') sampleCategoricals(s.attributes, s.attributesDiscrete, layout, p.seed, at, rng);
+        if (p.categoricals === 'sample') sampleCategoricals(s.attributes, s.attributesDiscrete, layout, p.seed, at, rng, only && ((r) => only(s.attributesDiscrete, r)));
         yield s.attributesDiscrete;
       }
     }
@@ -678,7 +679,9 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     const resample = p.accept.resampleEphemeral ? await ephemeralResampler(wd, p.chunk, layout, encoders, p.accept.resampleSeed ?? p.seed) : undefined;
     if (p.accept.startsOut !== undefined) firsts.collectStarts = () => true;
     if (p.accept.raw === undefined && (p.n === undefined || !p.checkpoint)) throw new ConfigError('an accept job without `raw` samples its rows: it needs `n` and `checkpoint`', 'accept.raw');
-    const rawBlocks = p.accept.raw !== undefined ? f32Blocks(inWorkdir(wd, p.accept.raw), A, p.blockRows) : sampledAttributeBlocks(p, ctx, layout);
+    // (sampling here, the categorical heads are drawn for the rows that start in the chunk only: the others are dropped)
+    const starting = tags ? (rows: Float32Array, r: number): boolean => isOne(rows, r * A + tags.start) && isOne(rows, r * A + tags.chunk(p.chunk)) : undefined;
+    const rawBlocks = p.accept.raw !== undefined ? f32Blocks(inWorkdir(wd, p.accept.raw), A, p.blockRows) : sampledAttributeBlocks(p, ctx, layout, starting);
     const out = await F32Appender.open(inWorkdir(wd, p.accept.out), RowCodec.forAttributes(layout));
     let prevRows = 0;
     let sampled = 0;
@@ -731,7 +734,8 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     // the 5-tuples of the flows that started in earlier chunks (the first `rows` records of their accept jobs' starts
     // tables: the rows the merge took): a start among them is dropped
     if (tags && p.uniqueTuples.earlier?.length) {
-      const set = new TupleSet(1024);
+      // sized for all of them at once (growing by doubling held the old table beside the new: ~0.5 GB at 8M starts)
+      const set = new TupleSet(p.uniqueTuples.earlier.reduce((a, f) => a + f.rows, 0));
       for (const f of p.uniqueTuples.earlier) {
         const t = await readTableFile(inWorkdir(wd, f.path));
         if (t.length < f.rows) throw new InputError(`${f.path} holds ${t.length} starts, ${f.rows} were asked for`, inWorkdir(wd, f.path));
@@ -942,15 +946,23 @@ class ShuffleBuckets {
 }
 
 /**
+/** Bytes of a decoded record in a table file (a fill's starts' records; the netflow preset's ~56, rounded up). */
+const RECORD_BYTES = 64;
+
+/**
  * Refuses, before anything is sampled, a generation whose attribute files would not fit in the free space under the
- * workdir's generate/ folder: the fill's first sampled rows beside the accepted ones, then the merged rows beside the
- * deduplicated ones (the most the stage holds at once), `rowBytes` a row on disk (4·A as float32; the compact rows of
- * row-codec.ts: 220 bytes at the netflow preset's A = 696, ~0.45 GB a million flows at the peak).
+ * workdir's generate/ folder: a split fill pass's parts beside their combination (each row with its record), then the
+ * merged rows beside the deduplicated ones (the most the stage holds at once), `rowBytes` a row on disk (4·A as
+ * float32; the compact rows of row-codec.ts: 224 bytes at the netflow preset's A = 696, ~0.8 GB a million flows at the
+ * peak).
  */
+
 async function checkScratchSpace(wd: string, slots: readonly { asked: number; first: number }[], rowBytes: number, flows: number | undefined): Promise<void> {
   const asked = slots.reduce((a, s) => a + s.asked, 0);
   const first = slots.reduce((a, s) => a + s.first, 0);
-  const need = rowBytes * Math.max(first + asked, 2 * asked);
+  // a split pass holds its parts' rows (and their records, ~60 bytes each) beside their combination: up to two copies
+  // of a pass's sampled rows
+  const need = (rowBytes + RECORD_BYTES) * 2 * Math.max(first, asked);
   const root = generateRoot(wd);
   await mkdir(root, { recursive: true });
   const disk = await statfs(root);
@@ -958,8 +970,8 @@ async function checkScratchSpace(wd: string, slots: readonly { asked: number; fi
   if (need > free) {
     const gb = (b: number): string => `${(b / 2 ** 30).toFixed(1)} GiB`;
     throw new ConfigError(
-      `generating ${asked} flows needs about ${gb(need)} of scratch space under ${root} (attribute rows of ${rowBytes} bytes: ${first} sampled beside the ` +
-        `accepted ones, then two copies of the ${asked} kept), but ${gb(free)} is free: ask for fewer flows` +
+      `generating ${asked} flows needs about ${gb(need)} of scratch space under ${root} (attribute rows of ${rowBytes} bytes and their records: two copies of ` +
+        `the ${Math.max(first, asked)} rows of a pass), but ${gb(free)} is free: ask for fewer flows` +
         `${flows !== undefined ? ` than --flows ${flows}` : ' with --flows'}, or free space there`,
       'flows',
     );

@@ -32,6 +32,18 @@ describe('categorical attribute heads drawn from the softmax', () => {
   it('only heads of one softmax over > 2 choices, not bits, flow tags or flow-start bins', () => {
     expect(categoricalSlices(layout).map((s) => s.offset)).toEqual([0]);
   });
+  it('`only` draws the chosen rows as a draw over all rows would, leaves the others at their arg-max', () => {
+    const n = 500;
+    const all = rows(n);
+    sampleCategoricals(all.soft, all.discrete, layout, 9);
+    const some = rows(n);
+    const argmax = some.discrete.slice();
+    sampleCategoricals(some.soft, some.discrete, layout, 9, 0, undefined, (r) => r % 3 !== 0);
+    for (let r = 0; r < n; r++) {
+      const got = Array.from(some.discrete.subarray(r * 16, r * 16 + 16));
+      expect(got).toEqual(Array.from((r % 3 !== 0 ? all.discrete : argmax).subarray(r * 16, r * 16 + 16)));
+    }
+  });
   it('draws follow the softmax (50/30/20/0), one-hot, seeded; every other slice untouched', () => {
     const n = 20_000;
     const { soft, discrete } = rows(n);
