@@ -103,53 +103,99 @@ export async function mergeByFlowTagsFiles(
   codec?: RowCodec,
 ): Promise<Map<number, number>> {
   const chunks = sources.map((s) => s.chunk).sort((a, b) => a - b);
-  // compact sources of this codec: the same rows, moved as stored (no float32 rows built and encoded again)
-  const flags = codec ? { start: codec.flagByte(tags.start), chunk: new Map(chunks.map((c) => [c, codec.flagByte(tags.chunk(c))])) } : undefined;
-  if (codec && flags?.start !== undefined && chunks.every((c) => flags.chunk.get(c) !== undefined)) {
-    // (a source of no rows has no file)
-    const readers = await Promise.all(sources.map((s) => (s.rows > 0 ? CompactRows.open(s.path, codec) : null)));
-    try {
-      if (readers.every((r) => r !== undefined)) {
-        return await mergeCompact(sources, readers as (CompactRows | null)[], chunks, codec, { start: flags.start, chunk: (c) => flags.chunk.get(c)! }, out);
-      }
-    } finally {
-      for (const r of readers) await r?.close();
-    }
+  // compact sources of this codec: the rows move as stored (no float32 rows built and encoded again), the tags read as
+  // index bytes; else float32 rows (encoded for the writers when there is a codec)
+  const flag = codec ? { start: codec.flagByte(tags.start), chunk: new Map(chunks.map((c) => [c, codec.flagByte(tags.chunk(c))])) } : undefined;
+  const byteTags = codec && flag?.start !== undefined && chunks.every((c) => flag.chunk.get(c) !== undefined);
+  // (a source of no rows has no file)
+  const readers = byteTags ? await Promise.all(sources.map((s) => (s.rows > 0 ? CompactRows.open(s.path, codec!) : null))) : [];
+  try {
+    const compact = byteTags && readers.every((r) => r !== undefined);
+    const rb = compact ? codec!.rowBytes : 4 * A;
+    const f32 = (a: Uint8Array): Float32Array => new Float32Array(a.buffer, a.byteOffset, a.length / 4);
+    const format: StoredRows = compact
+      ? { rowBytes: rb, tagsOf: (a) => (r, at) => a[r * rb + at] === 1, clearStart: (a, r) => void (a[r * rb + flag!.start!] = 0), start: flag!.start!, chunk: (c) => flag!.chunk.get(c)! }
+      : {
+          rowBytes: rb,
+          tagsOf: (a) => {
+            const v = f32(a);
+            return (r, at) => isOne(v, r * A + at);
+          },
+          clearStart: (a, r) => {
+            const v = f32(a);
+            v[r * A + tags.start] = 1;
+            v[r * A + tags.start + 1] = 0;
+          },
+          start: tags.start,
+          chunk: tags.chunk,
+        };
+    const read = async (i: number, r0: number, n: number): Promise<Uint8Array> => {
+      if (compact) return readers[i]!.read(r0, n);
+      const a = await readF32Range(sources[i]!.path, r0 * A, (r0 + n) * A);
+      return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    };
+    // float32 rows to a compact writer: encoded (appendStored takes rows as the writer stores them)
+    const store = (w: F32Appender, a: Uint8Array): Promise<void> => (compact || !codec ? w.appendStored(a) : w.append(f32(a)));
+    return await mergeStoredRows(sources, chunks, format, read, store, (c) => F32Appender.open(out(c), codec));
+  } finally {
+    for (const r of readers) await r?.close();
   }
+}
+
+/** How mergeByFlowTagsFiles reads the flow tags of stored rows: index bytes (compact rows) or float32 pairs. */
+interface StoredRows {
+  rowBytes: number;
+  /** For a block of rows: whether the tag pair at `at` (a byte of a compact row, a value of a float32 one) of row `r` is set (isOne). */
+  tagsOf(a: Uint8Array): (r: number, at: number) => boolean;
+  /** Row `r`'s startFromThisChunk set to 0. */
+  clearStart(a: Uint8Array, r: number): void;
+  start: number;
+  chunk(c: number): number;
+}
+
+async function mergeStoredRows(
+  sources: readonly { chunk: number; path: string; rows: number }[],
+  chunks: readonly number[],
+  f: StoredRows,
+  read: (source: number, from: number, n: number) => Promise<Uint8Array>,
+  store: (w: F32Appender, rows: Uint8Array) => Promise<void>,
+  open: (chunk: number) => Promise<F32Appender>,
+): Promise<Map<number, number>> {
+  const rb = f.rowBytes;
   const writers = new Map<number, F32Appender>();
   const counts = new Map<number, number>(chunks.map((c) => [c, 0]));
+  const gather = (a: Uint8Array, rs: readonly number[]): Uint8Array => {
+    const m = new Uint8Array(rs.length * rb);
+    rs.forEach((r, j) => m.set(a.subarray(r * rb, (r + 1) * rb), j * rb));
+    return m;
+  };
   try {
-    for (const c of chunks) writers.set(c, await F32Appender.open(out(c), codec));
+    for (const c of chunks) writers.set(c, await open(c));
     for (const c of chunks) {
-      const src = sources.find((s) => s.chunk === c)!;
-      const later = chunks.filter((i) => i > c);
-      for (let r0 = 0; r0 < src.rows; r0 += APPEND_ROWS) {
-        const n = Math.min(APPEND_ROWS, src.rows - r0);
-        const a = await readF32Range(src.path, r0 * A, (r0 + n) * A);
+      const i = sources.findIndex((s) => s.chunk === c);
+      const later = chunks.filter((k) => k > c).map((k) => ({ k, at: f.chunk(k) }));
+      const mine = f.chunk(c);
+      for (let r0 = 0; r0 < sources[i]!.rows; r0 += APPEND_ROWS) {
+        const n = Math.min(APPEND_ROWS, sources[i]!.rows - r0);
+        const a = await read(i, r0, n);
         const own: number[] = [];
-        const copies = new Map<number, number[]>(later.map((i) => [i, []]));
+        const copies = later.map(() => [] as number[]);
+        const isSet = f.tagsOf(a);
         for (let r = 0; r < n; r++) {
-          if (!isOne(a, r * A + tags.start) || !isOne(a, r * A + tags.chunk(c))) continue;
+          if (!isSet(r, f.start) || !isSet(r, mine)) continue;
           own.push(r);
-          for (const i of later) if (isOne(a, r * A + tags.chunk(i))) copies.get(i)!.push(r);
+          for (let j = 0; j < later.length; j++) if (isSet(r, later[j]!.at)) copies[j]!.push(r);
         }
-        for (const [i, rs] of copies) {
+        for (let j = 0; j < later.length; j++) {
+          const rs = copies[j]!;
           if (rs.length === 0) continue;
-          const m = new Float32Array(rs.length * A);
-          rs.forEach((r, j) => {
-            m.set(a.subarray(r * A, (r + 1) * A), j * A);
-            m[j * A + tags.start] = 1;
-            m[j * A + tags.start + 1] = 0;
-          });
-          await writers.get(i)!.append(m);
-          counts.set(i, counts.get(i)! + rs.length);
+          const m = gather(a, rs);
+          for (let q = 0; q < rs.length; q++) f.clearStart(m, q);
+          await store(writers.get(later[j]!.k)!, m);
+          counts.set(later[j]!.k, counts.get(later[j]!.k)! + rs.length);
         }
-        if (own.length === n) await writers.get(c)!.append(a);
-        else if (own.length > 0) {
-          const m = new Float32Array(own.length * A);
-          own.forEach((r, j) => m.set(a.subarray(r * A, (r + 1) * A), j * A));
-          await writers.get(c)!.append(m);
-        }
+        if (own.length === n) await store(writers.get(c)!, a);
+        else if (own.length > 0) await store(writers.get(c)!, gather(a, own));
         counts.set(c, counts.get(c)! + own.length);
       }
     }
@@ -220,69 +266,6 @@ class CompactRows {
 }
 
 /**
- * mergeByFlowTagsFiles over compact sources: the same rows, in the same order, as stored. A flow tag is a two-way
- * group, stored as one index byte (1 = set: isOne); a carried row's startFromThisChunk is set to 0 by that byte.
- */
-async function mergeCompact(
-  sources: readonly { chunk: number; path: string; rows: number }[],
-  readers: readonly (CompactRows | null)[],
-  chunks: readonly number[],
-  codec: RowCodec,
-  flag: { start: number; chunk: (c: number) => number },
-  out: (chunk: number) => string,
-): Promise<Map<number, number>> {
-  const rb = codec.rowBytes;
-  const writers = new Map<number, F32Appender>();
-  const counts = new Map<number, number>(chunks.map((c) => [c, 0]));
-  const gather = (a: Uint8Array, rs: readonly number[]): Uint8Array => {
-    const m = new Uint8Array(rs.length * rb);
-    rs.forEach((r, j) => m.set(a.subarray(r * rb, (r + 1) * rb), j * rb));
-    return m;
-  };
-  try {
-    for (const c of chunks) writers.set(c, await F32Appender.open(out(c), codec));
-    for (const c of chunks) {
-      const i = sources.findIndex((s) => s.chunk === c);
-      const src = sources[i]!;
-      const reader = readers[i];
-      const later = chunks.filter((k) => k > c).map((k) => ({ k, at: flag.chunk(k) }));
-      const mine = flag.chunk(c);
-      for (let r0 = 0; r0 < src.rows; r0 += APPEND_ROWS) {
-        const n = Math.min(APPEND_ROWS, src.rows - r0);
-        const a = await reader!.read(r0, n);
-        const own: number[] = [];
-        const copies = later.map(() => [] as number[]);
-        for (let r = 0; r < n; r++) {
-          const o = r * rb;
-          if (a[o + flag.start] !== 1 || a[o + mine] !== 1) continue;
-          own.push(r);
-          for (let j = 0; j < later.length; j++) if (a[o + later[j]!.at] === 1) copies[j]!.push(r);
-        }
-        for (let j = 0; j < later.length; j++) {
-          const rs = copies[j]!;
-          if (rs.length === 0) continue;
-          const m = gather(a, rs);
-          for (let q = 0; q < rs.length; q++) m[q * rb + flag.start] = 0;
-          await writers.get(later[j]!.k)!.appendStored(m);
-          counts.set(later[j]!.k, counts.get(later[j]!.k)! + rs.length);
-        }
-        if (own.length === n) await writers.get(c)!.appendStored(a);
-        else if (own.length > 0) await writers.get(c)!.appendStored(gather(a, own));
-        counts.set(c, counts.get(c)! + own.length);
-      }
-    }
-    for (const c of chunks) {
-      await writers.get(c)!.close();
-      writers.delete(c);
-    }
-  } catch (err) {
-    for (const w of writers.values()) await w.abort();
-    throw err;
-  }
-  return counts;
-}
-
-/**
  * Every row of `path` as stored: a compact row file of `codec` (its header checked and skipped), or a float32 file
  * when there is no codec.
  */
@@ -312,42 +295,32 @@ export async function readStoredRows(path: string, codec: RowCodec | undefined):
  */
 export async function copyRowsWhere(from: string, keep: Uint8Array | undefined, A: number, out: F32Appender, codec: RowCodec | undefined): Promise<number> {
   const compact = codec ? await CompactRows.open(from, codec) : undefined;
-  if (compact) {
-    const rb = codec!.rowBytes;
-    try {
-      if (keep && keep.length !== compact.rows) throw new InternalError(`copyRowsWhere: ${keep.length} flags for the ${compact.rows} rows of ${from}`);
-      for (let r0 = 0; r0 < compact.rows; r0 += APPEND_ROWS) {
-        const n = Math.min(APPEND_ROWS, compact.rows - r0);
-        const a = await compact.read(r0, n);
-        if (!keep) {
-          await out.appendStored(a);
-          continue;
-        }
+  try {
+    // compact rows move as stored; float32 rows go through append (encoded when `out` has a codec)
+    const rows = compact ? compact.rows : await rowFileRows(from, A);
+    const rb = compact ? codec!.rowBytes : 4 * A;
+    if (keep && keep.length !== rows) throw new InternalError(`copyRowsWhere: ${keep.length} flags for the ${rows} rows of ${from}`);
+    for (let r0 = 0; r0 < rows; r0 += APPEND_ROWS) {
+      const n = Math.min(APPEND_ROWS, rows - r0);
+      let a: Uint8Array;
+      if (compact) a = await compact.read(r0, n);
+      else {
+        const f = await readF32Range(from, r0 * A, (r0 + n) * A);
+        a = new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
+      }
+      if (keep) {
         let k = 0;
         for (let r = 0; r < n; r++) k += keep[r0 + r]!;
         const m = new Uint8Array(k * rb);
         for (let r = 0, j = 0; r < n; r++) if (keep[r0 + r]) m.set(a.subarray(r * rb, (r + 1) * rb), j++ * rb);
-        if (k > 0) await out.appendStored(m);
+        a = m;
       }
-      return compact.rows;
-    } finally {
-      await compact.close();
+      if (a.length === 0) continue;
+      if (compact) await out.appendStored(a);
+      else await out.append(new Float32Array(a.buffer, a.byteOffset, a.length / 4));
     }
+    return rows;
+  } finally {
+    await compact?.close();
   }
-  const rows = await rowFileRows(from, A);
-  if (keep && keep.length !== rows) throw new InternalError(`copyRowsWhere: ${keep.length} flags for the ${rows} rows of ${from}`);
-  for (let r0 = 0; r0 < rows; r0 += APPEND_ROWS) {
-    const n = Math.min(APPEND_ROWS, rows - r0);
-    const a = await readF32Range(from, r0 * A, (r0 + n) * A);
-    if (!keep) {
-      await out.append(a);
-      continue;
-    }
-    let k = 0;
-    for (let r = 0; r < n; r++) k += keep[r0 + r]!;
-    const m = new Float32Array(k * A);
-    for (let r = 0, j = 0; r < n; r++) if (keep[r0 + r]) m.set(a.subarray(r * A, (r + 1) * A), j++ * A);
-    if (k > 0) await out.append(m);
-  }
-  return rows;
 }
