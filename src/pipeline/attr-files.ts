@@ -31,35 +31,6 @@ export class F32Appender {
   async append(a: Float32Array): Promise<void> {
     await this.write(this.codec ? this.codec.encode(a, this.path) : new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   }
-  /**
-   * The rows of `path` appended as they are stored, without decoding and encoding them again, when it is a compact row
-   * file written with this appender's codec (the same header): how many; undefined when it is not (the caller appends
-   * its rows decoded).
-   */
-  async appendRowsOf(path: string): Promise<number | undefined> {
-    const codec = this.codec;
-    if (!codec) return undefined;
-    const fh = await openForRead(path);
-    try {
-      const size = (await fh.stat()).size;
-      const h = codec.header;
-      if (size < h.length) return undefined;
-      const head = new Uint8Array(h.length);
-      await readFully(fh, head, 0, path);
-      if (!Buffer.from(head).equals(Buffer.from(h))) return undefined;
-      const body = size - h.length;
-      if (body % codec.rowBytes !== 0) throw new InputError(`${path} holds ${body} bytes of rows, not whole rows of ${codec.rowBytes} bytes`, path, { offset: size });
-      const step = APPEND_ROWS * codec.rowBytes;
-      for (let at = 0; at < body; at += step) {
-        const bytes = new Uint8Array(Math.min(step, body - at));
-        await readFully(fh, bytes, h.length + at, path);
-        await this.write(bytes);
-      }
-      return body / codec.rowBytes;
-    } finally {
-      await fh.close();
-    }
-  }
   /** Rows as this appender stores them: encoded with its codec (whole rows of codec.rowBytes), else float32 bytes. */
   async appendStored(bytes: Uint8Array): Promise<void> {
     if (bytes.length % (this.codec ? this.codec.rowBytes : 4) !== 0) throw new InternalError(`${this.path}: ${bytes.length} bytes are not whole stored rows`);

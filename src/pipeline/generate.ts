@@ -692,13 +692,12 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
       // records (prevStarts) they are copied and their 5-tuples taken from the records, else decoded again
       if (p.accept.prev !== undefined) {
         const known = p.accept.prevStarts !== undefined ? await readTableFile(inWorkdir(wd, p.accept.prevStarts)) : undefined;
-        // with the records, the rows are copied as stored (a compact file of this codec), else block by block
-        const copied = known ? await out.appendRowsOf(inWorkdir(wd, p.accept.prev)) : undefined;
-        if (copied !== undefined) prevRows = copied;
+        // with the records, the rows are copied (as stored when compact), else decoded block by block
+        if (known) prevRows = await copyRowsWhere(inWorkdir(wd, p.accept.prev), undefined, A, out, RowCodec.forAttributes(layout));
         else {
           for await (const block of f32Blocks(inWorkdir(wd, p.accept.prev), A, p.blockRows)) {
             prevRows += block.length / A;
-            await out.append(known ? block : await firsts.keep(block));
+            await out.append(await firsts.keep(block));
           }
         }
         if (known) {
@@ -945,7 +944,6 @@ class ShuffleBuckets {
   }
 }
 
-/**
 /** Bytes of a decoded record in a table file (a fill's starts' records; the netflow preset's ~56, rounded up). */
 const RECORD_BYTES = 64;
 
@@ -956,7 +954,6 @@ const RECORD_BYTES = 64;
  * float32; the compact rows of row-codec.ts: 224 bytes at the netflow preset's A = 696, ~0.8 GB a million flows at the
  * peak).
  */
-
 async function checkScratchSpace(wd: string, slots: readonly { asked: number; first: number }[], rowBytes: number, flows: number | undefined): Promise<void> {
   const asked = slots.reduce((a, s) => a + s.asked, 0);
   const first = slots.reduce((a, s) => a + s.first, 0);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../src/core/rng.js';
 import type { Layout } from '../../src/encode/tensors.js';
-import { F32Appender } from '../../src/pipeline/attr-files.js';
+import { copyRowsWhere, F32Appender } from '../../src/pipeline/attr-files.js';
 import { RowCodec } from '../../src/pipeline/row-codec.js';
 import { readF32, readF32Range, rowFileRows } from '../../src/pipeline/workdir.js';
 
@@ -131,7 +131,7 @@ describe('RowCodec', () => {
     expect(await rowFileRows(join(dir, 'plain.f32'), A)).toBe(4);
   });
 
-  it('appendRowsOf copies a compact file of the same codec as stored, and leaves other files to the caller', async () => {
+  it('copyRowsWhere copies a compact file of the same codec as stored, a float32 file encoded, the kept rows only', async () => {
     const dir = await tmp();
     const a = rows(50, Rng.forPurpose(4, 'test/row-codec-copy'));
     const src = join(dir, 'src.f32');
@@ -140,19 +140,31 @@ describe('RowCodec', () => {
     await w.close();
     const dst = join(dir, 'dst.f32');
     const c = await F32Appender.open(dst, codec);
-    expect(await c.appendRowsOf(src)).toBe(50);
+    expect(await copyRowsWhere(src, undefined, A, c, codec)).toBe(50);
     await c.append(a.subarray(0, 3 * A));
     await c.close();
     const back = await readF32(dst);
     expect(Buffer.from(back.subarray(0, 50 * A).buffer.slice(0, 50 * A * 4)).equals(Buffer.from(a.buffer))).toBe(true);
     expect(Array.from(back.subarray(50 * A))).toEqual(Array.from(a.subarray(0, 3 * A)));
-    // a plain float32 file: not copied; a torn compact one: an InputError naming it
+    // the stored bytes moved unchanged: the copy's rows are the source's bytes
+    const { readFile } = await import('node:fs/promises');
+    const body = (f: Buffer): Buffer => f.subarray(codec.header.length);
+    expect(body(await readFile(dst)).subarray(0, 50 * codec.rowBytes).equals(body(await readFile(src)))).toBe(true);
+    // a plain float32 file: its rows, encoded; `keep` picks rows in order
     await writeFile(join(dir, 'plain.f32'), Buffer.from(a.buffer));
     const d = await F32Appender.open(join(dir, 'd.f32'), codec);
-    expect(await d.appendRowsOf(join(dir, 'plain.f32'))).toBeUndefined();
+    const keep = new Uint8Array(50).map((_, i) => (i % 7 === 2 ? 1 : 0));
+    expect(await copyRowsWhere(join(dir, 'plain.f32'), keep, A, d, codec)).toBe(50);
+    expect(await copyRowsWhere(src, keep, A, d, codec)).toBe(50);
+    await d.close();
+    const picked = [...keep.keys()].filter((i) => keep[i]).flatMap((i) => Array.from(a.subarray(i * A, (i + 1) * A)));
+    expect(Array.from(await readF32(join(dir, 'd.f32')))).toEqual([...picked, ...picked]);
+    // a torn compact file: an InputError naming it; flags for another row count: refused
     await writeFile(join(dir, 'torn.f32'), Buffer.concat([codec.header, codec.encode(a, 'x').subarray(5)]));
-    await expect(d.appendRowsOf(join(dir, 'torn.f32'))).rejects.toThrow(/torn\.f32 holds \d+ bytes of rows, not whole rows of 84/);
-    await d.abort();
+    const e = await F32Appender.open(join(dir, 'e.f32'), codec);
+    await expect(copyRowsWhere(join(dir, 'torn.f32'), undefined, A, e, codec)).rejects.toThrow(/torn\.f32 holds \d+ bytes of rows, not whole rows of 84/);
+    await expect(copyRowsWhere(src, new Uint8Array(49), A, e, codec)).rejects.toThrow(/49 flags for the 50 rows/);
+    await e.abort();
   });
 
   it('is not used where it would not save a third of the bytes', () => {
