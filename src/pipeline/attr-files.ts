@@ -194,7 +194,7 @@ export async function copyAttributeRows(from: string, rows: number, A: number, t
 }
 
 /** A compact row file (row-codec.ts) of a given codec, read as stored: whole encoded rows. */
-class CompactRows {
+export class CompactRows {
   private constructor(
     private readonly fh: FileHandle,
     private readonly path: string,

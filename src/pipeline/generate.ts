@@ -4,7 +4,7 @@
 import { mkdir, readFile, rm, stat, statfs } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import { ConfigError, expected, InputError, InternalError } from '../errors.js';
-import { copyAttributeRows, copyRowsWhere, F32Appender, mergeByFlowTagsFiles, readStoredRows } from './attr-files.js';
+import { CompactRows, copyAttributeRows, copyRowsWhere, F32Appender, mergeByFlowTagsFiles, readStoredRows } from './attr-files.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { FILL_OVERSAMPLE, FILL_PART_ROWS, GENERATE_VERSION, LENGTH_CALIBRATION_FLOWS, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS, SHUFFLE_MEMORY_BYTES, selectionSampleSize } from './generate-settings.js';
 export { FILL_OVERSAMPLE, GENERATE_VERSION, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS };
@@ -531,21 +531,31 @@ class FirstOfTuples {
     if (rows.length === 0) return [];
     // `known`: the rows' records decoded already (the same policies, one per row, in order)
     if (known && known.length !== rows.length / this.A) throw new InternalError(`${known.length} known records for ${rows.length / this.A} rows`);
-    const dec = known ? { table: known, flowOf: Uint32Array.from({ length: known.length }, (_, i) => i) } : await decodeAttributeRows(this.wd, this.chunk, rows, this.A, this.F, this.encoders, this.policy);
-    // one record per row, in row order
+    if (known) return this.pick(known, undefined, (row) => this.earlier!.isStart(rows, row), (row) => this.collectStarts!(rows, row));
+    const dec = await decodeAttributeRows(this.wd, this.chunk, rows, this.A, this.F, this.encoders, this.policy);
+    return this.pick(dec.table, dec.flowOf, (row) => this.earlier!.isStart(rows, row), (row) => this.collectStarts!(rows, row));
+  }
+  /**
+   * select() over records already decoded, one per row (`flowOf`: record → row; the identity when absent), in row
+   * order; `isStart(row)` answers for `earlier`, `collect(row)` for collectStarts (each asked only when that is set).
+   * Without `flowOf`, records [from, to) of `table` are rows 0, 1, … (the unique job: its stored rows' own records, their
+   * start flags read from the stored bytes; no row is decoded).
+   */
+  pick(table: Table, flowOf: ArrayLike<number> | undefined, isStart: (row: number) => boolean, collect: (row: number) => boolean, from = 0, to = table.length): number[] {
     const keep: number[] = [];
     const taken = this.policy.trainingTuples?.set;
     const earlier = this.earlier;
+    const collectStarts = this.collectStarts;
     const collected: number[] = [];
-    for (let i = 0; i < dec.table.length; i++) {
-      const row = dec.flowOf[i]!;
-      if (taken?.has(dec.table, i)) continue;
-      if (earlier && earlier.isStart(rows, row) && earlier.set.has(dec.table, i)) continue;
-      if (!this.seen.add(dec.table, i)) continue;
+    for (let i = from; i < to; i++) {
+      const row = flowOf ? flowOf[i]! : i - from;
+      if (taken?.has(table, i)) continue;
+      if (earlier && isStart(row) && earlier.set.has(table, i)) continue;
+      if (!this.seen.add(table, i)) continue;
       keep.push(row);
-      if (this.collectStarts?.(rows, row)) collected.push(i);
+      if (collectStarts && collect(row)) collected.push(i);
     }
-    if (collected.length) this.startParts.push(takeRows(dec.table, Uint32Array.from(collected)));
+    if (collected.length) this.startParts.push(takeRows(table, Uint32Array.from(collected)));
     this.kept += keep.length;
     return keep;
   }
@@ -761,8 +771,33 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     const buckets = bytes > memory ? await ShuffleBuckets.open(outPath, rowBytes, shuffle!, Math.ceil((2 * bytes) / memory), codec) : undefined;
     const own = p.uniqueTuples.ownRecords !== undefined && !resample ? { table: await readTableFile(inWorkdir(wd, p.uniqueTuples.ownRecords.path)), from: p.uniqueTuples.ownRecords.from } : undefined;
     const range = (a: number, b: number): Uint32Array => Uint32Array.from({ length: b - a }, (_, i) => a + i);
+    // a compact file moves as stored: the chunk's own starts are never decoded (their records are known, their start
+    // flags are bytes of the stored row), the carried rows are decoded for their 5-tuples only, and the kept rows' bytes
+    // are copied (the same rows as decoding every row and encoding the kept ones again)
+    const startByte = tags && codec ? codec.flagByte(tags.start) : undefined;
+    const compact = codec && !resample && (!tags || startByte !== undefined) ? await CompactRows.open(from, codec) : undefined;
     try {
-      for await (const block of f32Blocks(from, A, p.blockRows)) {
+      const perBlock = p.blockRows ?? STREAM_ROWS;
+      for (let at = 0; compact && at < compact.rows; at += perBlock) {
+        const n = Math.min(perBlock, compact.rows - at);
+        const bytes = await compact.read(at, n);
+        rows += n;
+        const cut = own ? Math.min(n, Math.max(0, own.from - at)) : n;
+        const keep: number[] = cut > 0 ? await firsts.select(codec!.decode(bytes.subarray(0, cut * rowBytes), cut, from)) : [];
+        if (cut < n) {
+          if (own!.table.length < rows - own!.from) throw new InputError(`${p.uniqueTuples.ownRecords!.path} holds ${own!.table.length} records; row ${rows - 1} of ${p.uniqueTuples.from} needs ${rows - own!.from}`, inWorkdir(wd, p.uniqueTuples.ownRecords!.path));
+          const o = at + cut - own!.from;
+          const kept = firsts.pick(own!.table, undefined, (r) => bytes[(cut + r) * rowBytes + startByte!] === 1, () => false, o, o + n - cut);
+          for (const r of kept) keep.push(cut + r);
+        }
+        const stored = new Uint8Array(keep.length * rowBytes);
+        keep.forEach((r, j) => stored.set(bytes.subarray(r * rowBytes, (r + 1) * rowBytes), j * rowBytes));
+        if (startByte !== undefined) for (const r of keep) starts += bytes[r * rowBytes + startByte]!;
+        if (buckets) await buckets.add(stored);
+        else if (shuffle !== undefined) held.push(stored);
+        else await out.appendStored(stored);
+      }
+      for await (const block of compact ? [] : f32Blocks(from, A, p.blockRows)) {
         const at = rows;
         rows += block.length / A;
         if (resample) resampled += await resample(block);
@@ -789,6 +824,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
       throw err;
     } finally {
       await buckets?.remove();
+      await compact?.close();
     }
     if (!tags) starts = firsts.kept;
     ctx.progress(1, `${firsts.kept} unique of ${rows}${p.uniqueTuples.resampleEphemeral ? `, ${resampled} ephemeral ports drawn anew` : ''}`);

@@ -7,6 +7,8 @@ import { loadChunkTensors } from '../../src/pipeline/chunk-tensors.js';
 import { snapEmbeddings } from '../../src/pipeline/embedding-decode.js';
 import { generateChunkJob, startingRows, uniqueTupleRows } from '../../src/pipeline/generate.js';
 import { readF32, readTableFile, writeF32 } from '../../src/pipeline/workdir.js';
+import { F32Appender } from '../../src/pipeline/attr-files.js';
+import { RowCodec } from '../../src/pipeline/row-codec.js';
 import { Rng } from '../../src/core/rng.js';
 import { preprocessedTiny } from './tiny-workdir.js';
 
@@ -113,6 +115,28 @@ describe('streamed accept and unique jobs', () => {
       // records that do not cover the rows: refused, naming the file
       await expect(generateChunkJob({ ...base, blockRows, uniqueTuples: { from: rel('merged.f32'), out: rel(`ux-${blockRows}.f32`), ownRecords: { path: rel('acc1s-b7.nstable'), from } } }, ctx(wd))).rejects.toThrow(/acc1s-b7\.nstable holds \d+ records; row \d+ of/);
     }
+    // the merged rows in a compact file (as the generate stage writes them): moved as stored, the own starts never
+    // decoded (start flags read from the stored bytes), yet the same rows and counts as from the float32 file, with
+    // earlier chunks' starts dropping some of them and with the shuffle
+    const codec = RowCodec.forAttributes(layout)!;
+    const compactOut = await F32Appender.open(join(dir, 'merged-c.f32'), codec);
+    await compactOut.append(merged);
+    await compactOut.close();
+    const from = (2 * want1.length) / A;
+    for (const blockRows of [7, 100_000]) {
+      for (const extra of [{}, { earlier: [{ path: rel('acc1s-b7.nstable'), rows: 9 }] }, { shuffle: 3 }]) {
+        const run = async (file: string, out: string): Promise<{ r: unknown; rows: Float32Array }> => {
+          const r = await generateChunkJob({ ...base, blockRows, uniqueTuples: { from: rel(file), out: rel(out), ownRecords: { path: rel('acc2s-b7.nstable'), from }, ...extra } }, ctx(wd));
+          return { r, rows: await readF32(join(dir, out)) };
+        };
+        const f = await run('merged.f32', 'uf.f32');
+        const c = await run('merged-c.f32', 'uc.f32');
+        expect(c.r).toEqual(f.r);
+        expect(Buffer.from(c.rows.buffer).equals(Buffer.from(f.rows.buffer))).toBe(true);
+        if ('earlier' in extra) expect((c.r as { unique: number }).unique).toBeLessThan(keep.length);
+      }
+    }
+
     // shuffled: in memory, or through bucket files when the merged rows are over memoryBytes; either is a permutation of
     // the unique rows, the same for the same seed, and no bucket file is left behind
     const rowsOf = (a: Float32Array): string[] => Array.from({ length: a.length / A }, (_, r) => Buffer.from(a.slice(r * A, (r + 1) * A).buffer).toString('base64'));
