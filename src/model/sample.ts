@@ -147,7 +147,41 @@ export type FeatureSampleOptions = Omit<SampleOptions, 'n' | 'givenAttributes'> 
    * sample() does.
    */
   endBias?: readonly number[];
+  /**
+   * The step-wise sampler's sessions for `checkpoint`, made beforehand (featureSamplerSessions) and kept by the caller
+   * across calls (a worker running many feature jobs of one checkpoint); not released here. Absent: made and released
+   * by the call.
+   */
+  sessions?: FeatureSamplerSessions;
 };
+
+/** The three onnxruntime sessions of the step-wise feature sampler (featureSamplerOnnx) for one checkpoint. */
+export interface FeatureSamplerSessions {
+  readonly checkpoint: Checkpoint;
+  readonly projection: Awaited<ReturnType<typeof createSession>>;
+  readonly step: Awaited<ReturnType<typeof createSession>>;
+  readonly heads: Awaited<ReturnType<typeof createSession>>;
+  release(): Promise<void>;
+}
+
+/** The sessions sampleFeatures and calibrateEndHazards run for `checkpoint`, for a caller that keeps them (`sessions`). */
+export async function featureSamplerSessions(checkpoint: Checkpoint, opts: Pick<SampleOptions, 'device' | 'threads'> = {}): Promise<FeatureSamplerSessions> {
+  const { cfg, layout, weights } = load(checkpoint);
+  const graphs = featureSamplerOnnx(cfg, layout, weights);
+  const sessionOpts = { device: opts.device ?? 'cpu', ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}) } as const;
+  const made: Awaited<ReturnType<typeof createSession>>[] = [];
+  const release = async (): Promise<void> => {
+    for (const s of made.splice(0)) await s.release();
+  };
+  try {
+    for (const g of [graphs.projection, graphs.step, graphs.heads]) made.push(await createSession(g, sessionOpts));
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  const [projection, step, heads] = made as [Awaited<ReturnType<typeof createSession>>, Awaited<ReturnType<typeof createSession>>, Awaited<ReturnType<typeof createSession>>];
+  return { checkpoint, projection, step, heads, release };
+}
 
 /** The sizes, sessions and noise both step-wise samplers (sampleFeatures, calibrateEndHazards) share. */
 interface FeatureStepper {
@@ -184,20 +218,31 @@ async function featureStepper(opts: Omit<FeatureSampleOptions, 'endBias' | 'stop
   const first = opts.firstFlow ?? 0;
   if (!Number.isInteger(first) || first < 0 || first % batch !== 0) throw new ConfigError(expected(`a non-negative multiple of the batch size ${batch}`, 'firstFlow', first), 'firstFlow');
   const seed = opts.seed ?? 0;
-  const graphs = featureSamplerOnnx(cfg, layout, weights);
-  const sessionOpts = { device: opts.device ?? 'cpu', ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}) } as const;
-  const sessions: Awaited<ReturnType<typeof createSession>>[] = [];
-  const release = async (): Promise<void> => {
-    for (const s of sessions.splice(0)) await s.release();
-  };
   const t = (data: Float32Array, shape: number[]): ort.Tensor => new ort.Tensor('float32', data, shape);
-  try {
-    for (const g of withHeads ? [graphs.projection, graphs.step, graphs.heads] : [graphs.projection, graphs.step]) sessions.push(await createSession(g, sessionOpts));
-  } catch (err) {
-    await release();
-    throw err;
+  let projection: FeatureSamplerSessions['projection'];
+  let stepSession: FeatureSamplerSessions['step'];
+  let headsSession: FeatureSamplerSessions['heads'] | undefined;
+  let release: () => Promise<void>;
+  if (opts.sessions) {
+    // the caller's sessions, kept by the caller: they must be this checkpoint's
+    if (opts.sessions.checkpoint !== opts.checkpoint) throw new InternalError('sessions of another checkpoint were given to the feature sampler');
+    ({ projection, step: stepSession, heads: headsSession } = opts.sessions);
+    release = async () => {};
+  } else {
+    const graphs = featureSamplerOnnx(cfg, layout, weights);
+    const sessionOpts = { device: opts.device ?? 'cpu', ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}) } as const;
+    const sessions: Awaited<ReturnType<typeof createSession>>[] = [];
+    release = async (): Promise<void> => {
+      for (const s of sessions.splice(0)) await s.release();
+    };
+    try {
+      for (const g of withHeads ? [graphs.projection, graphs.step, graphs.heads] : [graphs.projection, graphs.step]) sessions.push(await createSession(g, sessionOpts));
+    } catch (err) {
+      await release();
+      throw err;
+    }
+    [projection, stepSession, headsSession] = sessions as [(typeof sessions)[0], (typeof sessions)[0], (typeof sessions)[0] | undefined];
   }
-  const [projection, stepSession, headsSession] = sessions as [(typeof sessions)[0], (typeof sessions)[0], (typeof sessions)[0] | undefined];
   return {
     layout, T, L, S, U, F, n: given.length / A, batch, seed, release,
     start: async (at, m) => {

@@ -21,10 +21,10 @@ import { concatTables, takeRows } from '../io/rows.js';
 import { Rng } from '../core/rng.js';
 import type { Table } from '../io/table.js';
 import type { Device } from '../runtime/session.js';
-import type { EndHazardCalibration } from '../model/sample.js';
+import type { EndHazardCalibration, FeatureSamplerSessions } from '../model/sample.js';
 import { join } from 'node:path';
 import { loadCheckpoint } from './checkpoints.js';
-import { chunkAttributeBlocks, loadChunkLengths, loadChunkMeta, loadEncoders, loadLayout, loadPreprocessSummary } from './chunk-tensors.js';
+import { chunkAttributeBlocks, loadChunkLengths, loadChunkMeta, loadEncoders, loadLayout, loadPreprocessSummary, preprocessDir } from './chunk-tensors.js';
 import { rankChunkCandidates, selectionMetrics, type ChunkSelection } from './postprocess.js';
 import type { Executor, JobResult } from './executor.js';
 import { reviveError, type Job, type JobContext } from './jobs.js';
@@ -657,6 +657,69 @@ function concatRows(a: Float32Array, b: Float32Array): Float32Array {
   return out;
 }
 
+const encoderSets = new Map<string, Promise<EncoderSet>>();
+
+/**
+ * The workdir's encoders, read once per process (per file identity of encoders.json, as the decode policies' files):
+ * building the port vocabulary's index was ~17 ms of every job. Read-only to their users.
+ */
+export function encodersOf(wd: string): Promise<EncoderSet> {
+  const key = fileIdentity(join(preprocessDir(wd), 'encoders.json'));
+  let e = encoderSets.get(key);
+  if (!e) {
+    // a worker serving other workdirs keeps the last two
+    for (const k of [...encoderSets.keys()].slice(0, Math.max(0, encoderSets.size - 1))) encoderSets.delete(k);
+    e = loadEncoders(wd);
+    encoderSets.set(key, e);
+    e.catch(() => encoderSets.delete(key));
+  }
+  return e;
+}
+
+/** Idle checkpoints whose feature sessions a process keeps (featureSessions): a chunk's selection runs two. */
+const FEATURE_SESSIONS_KEPT = 4;
+const featureSessions = new Map<string, { users: number; value: Promise<FeatureSamplerSessions> }>();
+
+/**
+ * The checkpoint at `path` read and its step-wise feature sessions made once per process (per file identity: a
+ * rewritten checkpoint is read anew; device; threads), held by the caller until `done()`. A features job of 20k flows
+ * took ~80 ms more than its flows: reading and hashing the checkpoint, building its three graphs and sessions, the
+ * encoders (encodersOf) — ~40 job-seconds over the ~500 jobs of `--flows 10000000`. The idle entries beyond
+ * FEATURE_SESSIONS_KEPT are released, oldest first.
+ */
+export async function holdFeatureSessions(path: string, device: Device, threads: number | undefined): Promise<{ sessions: FeatureSamplerSessions; done: () => void }> {
+  const key = `${fileIdentity(path)}\u0000${device}\u0000${threads ?? ''}`;
+  let e = featureSessions.get(key);
+  if (e) featureSessions.delete(key); // re-inserted as the newest
+  else {
+    const { featureSamplerSessions } = await import('../model/index.js');
+    const value = loadCheckpoint(path).then((ck) => featureSamplerSessions(ck, { device, ...(threads !== undefined ? { threads } : {}) }));
+    e = { users: 0, value };
+    value.catch(() => featureSessions.delete(key));
+  }
+  featureSessions.set(key, e);
+  e.users++;
+  const entry = e;
+  let sessions: FeatureSamplerSessions;
+  try {
+    sessions = await entry.value;
+  } catch (err) {
+    entry.users--;
+    throw err;
+  }
+  return {
+    sessions,
+    done: () => {
+      entry.users--;
+      const idle = [...featureSessions].filter(([, x]) => x.users === 0);
+      for (const [k, x] of idle.slice(0, Math.max(0, idle.length - FEATURE_SESSIONS_KEPT))) {
+        featureSessions.delete(k);
+        void x.value.then((s) => s.release()).catch(() => undefined);
+      }
+    },
+  };
+}
+
 /** The `generate-chunk` job: sample (conditioned on the merged attributes), decode, drop duplicate 5-tuples. */
 export async function generateChunkJob(p: GenerateChunkParams, ctx: Pick<JobContext, 'workdir' | 'threads' | 'progress'> & { key?: string }): Promise<unknown> {
   // one runner per output file (a stalled job delivered twice): the outputs are written atomically anyway, the lease
@@ -683,7 +746,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     // over prev ++ starts, block by block: a row's 5-tuple depends on that row only)
     const layout = await loadLayout(wd);
     const A = layout.attributeDim;
-    const encoders = await loadEncoders(wd);
+    const encoders = await encodersOf(wd);
     const tags = tagOffsets(layout);
     const firsts = new FirstOfTuples(wd, p.chunk, A, layout.featureDim, encoders, await decodePolicy(wd, p, true));
     const resample = p.accept.resampleEphemeral ? await ephemeralResampler(wd, p.chunk, layout, encoders, p.accept.resampleSeed ?? p.seed) : undefined;
@@ -737,7 +800,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     // streamed in blocks of rows, as the accept job
     const layout = await loadLayout(wd);
     const A = layout.attributeDim;
-    const encoders = await loadEncoders(wd);
+    const encoders = await encodersOf(wd);
     const tags = tagOffsets(layout);
     const firsts = new FirstOfTuples(wd, p.chunk, A, layout.featureDim, encoders, await decodePolicy(wd, p, true));
     // the 5-tuples of the flows that started in earlier chunks (the first `rows` records of their accept jobs' starts
@@ -851,38 +914,45 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
   // a flow range reads its rows only (not the chunk's whole file)
   const A = p.range ? (await loadLayout(wd)).attributeDim : 0;
   const given = p.attrFile === undefined ? undefined : p.range ? await readF32Range(inWorkdir(wd, p.attrFile), p.range.from * A, p.range.to * A) : await readF32(inWorkdir(wd, p.attrFile));
-  const checkpoint = await loadCheckpoint(inWorkdir(wd, p.checkpoint));
   const batch = { batchSize: p.batch ?? SAMPLE_BATCH, firstFlow: p.range?.from ?? 0 };
-  // flowStartBin "sample": the rows carry the bin softmax; the features are conditioned on its arg-max (flow-starts.ts)
-  const modelRows = given !== undefined && p.flowStartBin === 'sample' ? argmaxBins(given, await loadLayout(wd)) : given;
-  const common = { checkpoint, seed: p.seed, device: p.device, threads: ctx.threads, ...batch, ...(p.stopFlag ? { stop: p.stopFlag } : {}) };
-  const encoders: EncoderSet = await loadEncoders(wd);
+  const encoders: EncoderSet = await encodersOf(wd);
   let input: DecodeInput;
   let calibration: EndHazardCalibration | undefined;
   if (given !== undefined) {
-    let endBias = p.endBias;
-    if (p.flowLengths === 'calibrated' && endBias === undefined) {
-      // the chunk's first rows, whatever the range: every job of a candidate finds the same shifts
-      const layout = await loadLayout(wd);
-      const A = layout.attributeDim;
-      const file = inWorkdir(wd, p.attrFile!);
-      const rows = Math.min(await rowFileRows(file, A), LENGTH_CALIBRATION_FLOWS);
-      const head = p.range ? await readF32Range(file, 0, rows * A) : undefined;
-      calibration = await calibrateEndHazards({
-        ...common,
-        // as the model sees them (modelRows): the given rows hold the chunk's first rows when this is no range
-        givenAttributes: head === undefined ? modelRows!.subarray(0, rows * A) : p.flowStartBin === 'sample' ? argmaxBins(head, layout) : head,
-        firstFlow: 0,
-        realLengths: await loadChunkLengths(wd, p.chunk),
-      });
-      endBias = calibration.bias;
+    // the checkpoint and its feature sessions as this process keeps them, held until sampled
+    const held = await holdFeatureSessions(inWorkdir(wd, p.checkpoint), p.device ?? 'cpu', ctx.threads);
+    try {
+      const { sessions } = held;
+      const common = { checkpoint: sessions.checkpoint, sessions, seed: p.seed, device: p.device, threads: ctx.threads, ...batch, ...(p.stopFlag ? { stop: p.stopFlag } : {}) };
+      // flowStartBin "sample": the rows carry the bin softmax; the features are conditioned on its arg-max (flow-starts.ts)
+      const modelRows = p.flowStartBin === 'sample' ? argmaxBins(given, await loadLayout(wd)) : given;
+      let endBias = p.endBias;
+      if (p.flowLengths === 'calibrated' && endBias === undefined) {
+        // the chunk's first rows, whatever the range: every job of a candidate finds the same shifts
+        const layout = await loadLayout(wd);
+        const A = layout.attributeDim;
+        const file = inWorkdir(wd, p.attrFile!);
+        const rows = Math.min(await rowFileRows(file, A), LENGTH_CALIBRATION_FLOWS);
+        const head = p.range ? await readF32Range(file, 0, rows * A) : undefined;
+        calibration = await calibrateEndHazards({
+          ...common,
+          // as the model sees them (modelRows): the given rows hold the chunk's first rows when this is no range
+          givenAttributes: head === undefined ? modelRows.subarray(0, rows * A) : p.flowStartBin === 'sample' ? argmaxBins(head, layout) : head,
+          firstFlow: 0,
+          realLengths: await loadChunkLengths(wd, p.chunk),
+        });
+        endBias = calibration.bias;
+      }
+      // one LSTM step at a time, only the emitted records (the same records as sample() with these rows)
+      const s = await sampleFeatures({ ...common, givenAttributes: modelRows, ...(endBias !== undefined ? { endBias } : {}) });
+      // the decode policies hash the given rows: the same rows the fill passes deduplicated on
+      input = { attributes: given, packedFeatures: s.packedFeatures, lengths: s.lengths, n: s.n };
+    } finally {
+      held.done();
     }
-    // one LSTM step at a time, only the emitted records (the same records as sample() with these rows)
-    const s = await sampleFeatures({ ...common, givenAttributes: modelRows!, ...(endBias !== undefined ? { endBias } : {}) });
-    // the decode policies hash the given rows: the same rows the fill passes deduplicated on
-    input = { attributes: given, packedFeatures: s.packedFeatures, lengths: s.lengths, n: s.n };
   } else {
-    const s = await sample({ ...common, n: p.n ?? 0 });
+    const checkpoint = await loadCheckpoint(inWorkdir(wd, p.checkpoint));
+    const s = await sample({ checkpoint, seed: p.seed, device: p.device, threads: ctx.threads, ...batch, ...(p.stopFlag ? { stop: p.stopFlag } : {}), n: p.n ?? 0 });
     // without given rows the features came from the graph's arg-max rows; the decode still draws the categoricals
     let rows = s.attributes;
     if (p.categoricals === 'sample') {

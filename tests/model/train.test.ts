@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, InputError } from '../../src/errors.js';
-import { GENERATOR_IO, calibrateEndHazards, exportGenerator, sample, sampleAttributes, sampleFeatures, trainChunk, type TrainProgress } from '../../src/model/index.js';
+import { GENERATOR_IO, calibrateEndHazards, exportGenerator, featureSamplerSessions, sample, sampleAttributes, sampleFeatures, trainChunk, type TrainProgress } from '../../src/model/index.js';
 import { writeFileAtomic } from '../../src/io/atomic.js';
 import { checkpointFiles, listCheckpoints, loadCheckpoint } from '../../src/pipeline/checkpoints.js';
 import { asCheckpointVersion1, tinyConfig, tinyLayout, tinyTensors } from './synthetic.js';
@@ -73,6 +73,20 @@ describe('trainChunk (tiny config)', () => {
         const opts = { checkpoint: await loadCheckpoint(res.lastCheckpoint), givenAttributes: rows, seed: 8, batchSize: 16, firstFlow, stop };
         const dense = await sample(opts);
         const packed = await sampleFeatures(opts);
+        // with the checkpoint's sessions made once and kept by the caller (a worker's feature jobs): the same records,
+        // twice over, and the sessions still usable after each call
+        const sessions = await featureSamplerSessions(opts.checkpoint);
+        try {
+          for (let again = 0; again < 2; again++) {
+            const kept = await sampleFeatures({ ...opts, sessions });
+            expect(Array.from(kept.lengths)).toEqual(Array.from(packed.lengths));
+            expect(Buffer.from(kept.packedFeatures.buffer).equals(Buffer.from(packed.packedFeatures.buffer))).toBe(true);
+          }
+          // another checkpoint object's sessions are refused
+          await expect(sampleFeatures({ ...opts, checkpoint: await loadCheckpoint(res.lastCheckpoint), sessions })).rejects.toThrow(/sessions of another checkpoint/);
+        } finally {
+          await sessions.release();
+        }
         expect(Array.from(packed.lengths)).toEqual(Array.from(dense.lengths));
         const emitted: number[] = [];
         for (let i = 0; i < 37; i++) for (let t = 0; t < dense.lengths[i]!; t++) emitted.push(...dense.features.subarray((i * 4 + t) * 3, (i * 4 + t + 1) * 3));

@@ -1,11 +1,15 @@
-// A worker process keeps the decode policies' files (port range, training 5-tuples) and the port vocabulary's pruned
-// scorer between jobs. The files are keyed by what a rewrite changes, so a later run's generate stage (which writes
-// them anew) is never handed the previous run's policy.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// A worker process keeps the decode policies' files (port range, training 5-tuples), the port vocabulary's pruned
+// scorer, the encoders and the feature sampler's sessions between jobs. The files are keyed by what a rewrite changes,
+// so a later run's generate stage (which writes them anew) is never handed the previous run's policy or model.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fileIdentity } from '../../src/pipeline/generate.js';
+import { encodersOf, fileIdentity, holdFeatureSessions } from '../../src/pipeline/generate.js';
+import { checkpointFiles } from '../../src/pipeline/checkpoints.js';
+import { trainChunk } from '../../src/model/index.js';
+import { tinyConfig, tinyLayout, tinyTensors } from '../model/synthetic.js';
+import { preprocessedTiny } from './tiny-workdir.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ns-caches-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,4 +26,34 @@ describe('fileIdentity', () => {
     // a missing file keys by its path (its read then fails with its own error)
     expect(fileIdentity(join(dir, 'missing.json'))).toBe(join(dir, 'missing.json'));
   });
+});
+
+describe('per-process encoders and feature sessions', () => {
+  it('are read once per file identity: the same objects for an untouched file, read anew after a rewrite', async () => {
+    const { wd } = await preprocessedTiny(60, 'ns-caches-enc-');
+    const a = await encodersOf(wd);
+    expect(await encodersOf(wd)).toBe(a);
+    const f = join(wd, 'preprocess', 'encoders.json');
+    await new Promise((r) => setTimeout(r, 5));
+    writeFileSync(f, readFileSync(f));
+    const b = await encodersOf(wd);
+    expect(b).not.toBe(a);
+    expect(JSON.stringify(b.ports?.values)).toBe(JSON.stringify(a.ports?.values));
+
+    // a checkpoint's sessions: kept between holds; a checkpoint file rewritten (another iteration's bytes) is read anew
+    const ckDir = join(dir, 'ckpts');
+    const res = await trainChunk({ tensors: tinyTensors(60), layout: tinyLayout, config: tinyConfig, checkpoints: checkpointFiles(ckDir), iterations: 10, seed: 3, threads: 1 });
+    const h1 = await holdFeatureSessions(res.lastCheckpoint, 'cpu', 1);
+    h1.done();
+    const h2 = await holdFeatureSessions(res.lastCheckpoint, 'cpu', 1);
+    expect(h2.sessions).toBe(h1.sessions);
+    expect(h2.sessions.checkpoint.iteration).toBe(10);
+    h2.done();
+    await new Promise((r) => setTimeout(r, 5));
+    writeFileSync(res.lastCheckpoint, readFileSync(join(ckDir, 'ckpt-000000005.nsckpt')));
+    const h3 = await holdFeatureSessions(res.lastCheckpoint, 'cpu', 1);
+    expect(h3.sessions).not.toBe(h1.sessions);
+    expect(h3.sessions.checkpoint.iteration).toBe(5);
+    h3.done();
+  }, 60_000);
 });
