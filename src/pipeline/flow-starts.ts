@@ -10,8 +10,10 @@ import { drawIndex } from './categoricals.js';
  * like the real starts), so the arg-max of near-ties put 49% of a chunk's flows in one bin with 11 of 16 bins empty.
  * How, without disturbing the features: the sampled attribute rows keep the softmax values in the bin slice
  * (keepSoftBins), every stage carries rows verbatim, the features are generated conditioned on the arg-max one-hot
- * (argmaxBins: what the feature generator saw in training; feeding it the sampled bin made the TCP flag sequences 9×
- * worse), and the decode draws the bin from the kept softmax (softBinPick), keyed by a hash of the row.
+ * (what the feature generator saw in training; feeding it the sampled bin made the TCP flag sequences 9× worse) — the
+ * feature sampler's projection graph takes the arg-max of every softmax field of the rows it is given (discreteOf, as
+ * argmaxBins does here: ties to the first) — and the decode draws the bin from the kept softmax (softBinPick), keyed by
+ * a hash of the row.
  */
 function binSlice(layout: Layout): { offset: number; dim: number } | undefined {
   return layout.attributes.find((a) => a.name === 'flow_start_bin');
@@ -25,7 +27,10 @@ export function keepSoftBins(soft: Float32Array, discrete: Float32Array, layout:
   for (let r = 0; r < soft.length / A; r++) discrete.set(soft.subarray(r * A + sl.offset, r * A + sl.offset + sl.dim), r * A + sl.offset);
 }
 
-/** A copy of the rows [n, A] with the bin slice as the one-hot of its arg-max (the rows themselves when no bins). */
+/**
+ * A copy of the rows [n, A] with the bin slice as the one-hot of its arg-max (the rows themselves when no bins): what the
+ * feature sampler conditions on when given the soft rows.
+ */
 export function argmaxBins(rows: Float32Array, layout: Layout): Float32Array {
   const sl = binSlice(layout);
   if (!sl) return rows;

@@ -13,7 +13,7 @@ import type { NetShareConfig } from '../config/schema.js';
 import { decodeChunk, type DecodedChunk, type DecodeInput, type EncoderSet, type Layout } from '../encode/tensors.js';
 import { embeddingRowsOf, nearestRows, snapEmbeddings } from './embedding-decode.js';
 import { applyPortRange, chunkPorts, EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT, portRange, portRangeFile, portSlices, rowUniforms, type PortRange, type PortRangeFile } from './ephemeral-ports.js';
-import { argmaxBins, keepSoftBins, softBinPick } from './flow-starts.js';
+import { keepSoftBins, softBinPick } from './flow-starts.js';
 import { categoricalRng, sampleCategoricals, sampleFeatureCategoricals } from './categoricals.js';
 export { EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT };
 import { indexFlows, TupleSet } from '../io/flow-key.js';
@@ -924,8 +924,8 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     try {
       const { sessions } = held;
       const common = { checkpoint: sessions.checkpoint, sessions, seed: p.seed, device: p.device, threads: ctx.threads, ...batch, ...(p.stopFlag ? { stop: p.stopFlag } : {}) };
-      // flowStartBin "sample": the rows carry the bin softmax; the features are conditioned on its arg-max (flow-starts.ts)
-      const modelRows = p.flowStartBin === 'sample' ? argmaxBins(given, await loadLayout(wd)) : given;
+      // flowStartBin "sample": the rows carry the bin softmax; the features are conditioned on its arg-max, which the
+      // sampler's projection graph takes itself (discreteOf over every softmax field, ties to the first; flow-starts.ts)
       let endBias = p.endBias;
       if (p.flowLengths === 'calibrated' && endBias === undefined) {
         // the chunk's first rows, whatever the range: every job of a candidate finds the same shifts
@@ -936,15 +936,15 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
         const head = p.range ? await readF32Range(file, 0, rows * A) : undefined;
         calibration = await calibrateEndHazards({
           ...common,
-          // as the model sees them (modelRows): the given rows hold the chunk's first rows when this is no range
-          givenAttributes: head === undefined ? modelRows.subarray(0, rows * A) : p.flowStartBin === 'sample' ? argmaxBins(head, layout) : head,
+          // the given rows hold the chunk's first rows when this is no range
+          givenAttributes: head === undefined ? given.subarray(0, rows * A) : head,
           firstFlow: 0,
           realLengths: await loadChunkLengths(wd, p.chunk),
         });
         endBias = calibration.bias;
       }
       // one LSTM step at a time, only the emitted records (the same records as sample() with these rows)
-      const s = await sampleFeatures({ ...common, givenAttributes: modelRows, ...(endBias !== undefined ? { endBias } : {}) });
+      const s = await sampleFeatures({ ...common, givenAttributes: given, ...(endBias !== undefined ? { endBias } : {}) });
       // the decode policies hash the given rows: the same rows the fill passes deduplicated on
       input = { attributes: given, packedFeatures: s.packedFeatures, lengths: s.lengths, n: s.n };
     } finally {

@@ -94,6 +94,26 @@ describe('trainChunk (tiny config)', () => {
         packed.packedFeatures.forEach((v, k) => expect(v).toBeCloseTo(emitted[k]!, 6));
       }
     }
+    // given rows whose softmax field holds soft values (the generate stage's flow-start bins) are conditioned on its
+    // arg-max, ties to the first: the same records as the one-hot rows
+    const soft = rows.slice();
+    for (let r = 0; r < 37; r++) {
+      const hot = Array.from(rows.subarray(r * 4, r * 4 + 3)).indexOf(1);
+      const vals = [0.2, 0.2, 0.2];
+      vals[hot] = 0.6;
+      // a tie with a later value: the first is the arg-max
+      if (r % 3 === 0 && hot < 2) vals[hot] = vals[2] = 0.4;
+      soft.set(vals, r * 4);
+    }
+    for (let r = 0; r < 37; r++) {
+      const cat = Array.from(soft.subarray(r * 4, r * 4 + 3));
+      expect(cat.indexOf(Math.max(...cat))).toBe(Array.from(rows.subarray(r * 4, r * 4 + 3)).indexOf(1));
+    }
+    const opts = { checkpoint: await loadCheckpoint(res.lastCheckpoint), seed: 8, batchSize: 16, stop: 'sample' as const };
+    const fromSoft = await sampleFeatures({ ...opts, givenAttributes: soft });
+    const fromHot = await sampleFeatures({ ...opts, givenAttributes: rows });
+    expect(Array.from(fromSoft.lengths)).toEqual(Array.from(fromHot.lengths));
+    expect(Buffer.from(fromSoft.packedFeatures.buffer).equals(Buffer.from(fromHot.packedFeatures.buffer))).toBe(true);
     const lens = (await sample({ checkpoint: await loadCheckpoint(res.lastCheckpoint), givenAttributes: rows, seed: 8, batchSize: 16, stop: 'sample' })).lengths;
     // the tiny model's flows have lengths of 1 to T, so both the early exit and the full run of steps are covered
     expect(new Set(lens).size).toBeGreaterThan(1);
