@@ -606,6 +606,11 @@ export function decodeChunk(
     embeddingRows?: ReadonlyMap<number, Int32Array>;
     /** With flow-start bins: flow f's bin chosen from the bin slice's values (at `off`) instead of their arg-max. */
     pickBin?: (f: number, src: Float32Array, off: number, bins: number) => number;
+    /**
+     * Only the 5-tuples (the metadata fields, the IP version, the flow tags): times and record fields are left 0. The
+     * generate stage's 5-tuple dedupe reads nothing else of the records it decodes (~1–2 µs a row less).
+     */
+    tuplesOnly?: boolean;
   } = {},
 ): DecodedChunk {
   const layout = buildLayout(set);
@@ -754,11 +759,11 @@ export function decodeChunk(
       off += flowTagDim(tagN);
     }
     const { pickBin } = pre;
-    const start = readFlowStart(t.attributes, off, fs0, fs1, tsNorm, fsBins, pickBin ? (src, o, k) => pickBin(f, src, o, k) : undefined);
+    const start = pre.tuplesOnly ? 0 : readFlowStart(t.attributes, off, fs0, fs1, tsNorm, fsBins, pickBin ? (src, o, k) => pickBin(f, src, o, k) : undefined);
     let clock = start;
     for (let q = flowRow[f]!; q < flowRow[f + 1]!; q++) {
       let o = stepOff[q]!;
-      if (stepIdx[q]! > 0) clock += denormIa(features[o]!, ia0, ia1, tsNorm, iaLog);
+      if (stepIdx[q]! > 0 && !pre.tuplesOnly) clock += denormIa(features[o]!, ia0, ia1, tsNorm, iaLog);
       o++;
       table.srcIp[row] = src4;
       table.dstIp[row] = dst4;
@@ -776,9 +781,11 @@ export function decodeChunk(
       });
       if (packets) (table as PacketTable).time[row] = clock;
       else (table as FlowTable).ts[row] = clock;
-      for (const e of set.timeseries) {
-        setField(e.column, row, (e as Exclude<FieldEncoder, IpBitsEncoder>).decode(features, o));
-        o += e.dim;
+      if (!pre.tuplesOnly) {
+        for (const e of set.timeseries) {
+          setField(e.column, row, (e as Exclude<FieldEncoder, IpBitsEncoder>).decode(features, o));
+          o += e.dim;
+        }
       }
       if (packets) {
         const p = table as PacketTable;

@@ -309,6 +309,7 @@ async function decodeGenerated(
   t: DecodeInput,
   encoders: EncoderSet,
   policy: DecodePolicy = {},
+  tuplesOnly = false,
 ): Promise<DecodedChunk> {
   const A = t.n > 0 ? t.attributes.length / t.n : 0;
   const embeddingRows = await embeddingRowsOf(encoders, t.attributes, A, t.n);
@@ -329,7 +330,7 @@ async function decodeGenerated(
   }
   const dec = decodeChunk(t, encoders, await loadChunkMeta(workdir, chunk), {
     embeddingRows,
-    ...(policy.flowStartBin === 'sample' ? { pickBin: softBinPick(t.attributes, layout!) } : {}),
+    ...(tuplesOnly ? { tuplesOnly } : policy.flowStartBin === 'sample' ? { pickBin: softBinPick(t.attributes, layout!) } : {}),
   });
   if (policy.portRange) applyPortRange(policy.portRange, dec, t.attributes, layout!);
   return dec;
@@ -405,10 +406,17 @@ function decodePolicy(wd: string, p: Pick<GenerateChunkParams, 'portRange' | 'fl
   return Promise.all([range, tuples]).then(([r, t]) => ({ ...bin, ...(r ? { portRange: r } : {}), ...(t ? { trainingTuples: t } : {}) }));
 }
 
-/** Attribute rows [n, A] decoded as one record each (no features): their 5-tuples, row `flowOf[i]` for record i. */
+/** Zeros the record features of decodeAttributeRows are read from (never written). */
+let zeroFeatures = new Float32Array(0);
+
+/**
+ * Attribute rows [n, A] decoded as one record each (no features): their 5-tuples, row `flowOf[i]` for record i. The
+ * records hold nothing else (decodeChunk's tuplesOnly: times and fields 0).
+ */
 function decodeAttributeRows(workdir: string, chunk: number, rows: Float32Array, A: number, F: number, encoders: EncoderSet, policy: DecodePolicy = {}): Promise<DecodedChunk> {
   const n = rows.length / A;
-  return decodeGenerated(workdir, chunk, { attributes: rows, features: new Float32Array(n * F), valid: new Uint8Array(n).fill(1), n, T: 1 }, encoders, policy);
+  if (zeroFeatures.length < n * F) zeroFeatures = new Float32Array(n * F);
+  return decodeGenerated(workdir, chunk, { attributes: rows, features: zeroFeatures.subarray(0, n * F), valid: new Uint8Array(n).fill(1), n, T: 1 }, encoders, policy, true);
 }
 
 /**

@@ -206,6 +206,15 @@ describe('encoding variants', () => {
       expect(tb.ipVersion[r]).toBe(t.ipVersion[i]);
       if (t.ipVersion[i] === 6) expect(Array.from(tb.srcIp6!.subarray(16 * r, 16 * r + 16))).toEqual(Array.from(t.srcIp6!.subarray(16 * i, 16 * i + 16)));
     }
+    // tuplesOnly (the generate stage's 5-tuple dedupe): the same records' 5-tuples, IP versions and addresses, the
+    // same flow tags; nothing else decoded
+    const u = decodeChunk({ attributes: dense.attributes, features: dense.features, valid: dense.genFlag, n: dense.n, T: dense.T }, set, dense.meta, { tuplesOnly: true });
+    const tu = u.table as PacketTable;
+    expect(tu.length).toBe(tb.length);
+    expect(Array.from(u.flowOf)).toEqual(Array.from(d.flowOf));
+    for (const col of ['srcIp', 'dstIp', 'srcPort', 'dstPort', 'proto', 'ipVersion', 'srcIp6', 'dstIp6'] as const) expect(Array.from(tu[col]!)).toEqual(Array.from(tb[col]!));
+    expect(tu.time.every((x) => x === 0) && tu.pktLen.every((x) => x === 0)).toBe(true);
+    expect(tb.pktLen.some((x) => x !== 0)).toBe(true);
   });
   it('IPv4 addresses as categorical with fixed choices decode back to the address columns (threw "no table column for field srcip")', () => {
     const t = packets(300, false);
