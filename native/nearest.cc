@@ -189,8 +189,10 @@ ClusterKernel ClusterKernelFor(int dim, std::integer_sequence<int, Ds...>) {
 // A query scans the cluster of the largest bound first, then every cluster whose bound (plus a rounding slack) reaches
 // that cluster's best float32 score minus `gap`: every row whose float32 score is within `gap` of the best is scanned,
 // so the k best rows returned hold all of them (what the caller settles ties on); rows further below may be missing.
-// On the UGR16 port vocabulary (61,584 rows of 10 dimensions) a generated port scores 10–13% of the rows.
-constexpr int kLeafRows = 48;
+// On the UGR16 port vocabulary (61,584 rows of 10 dimensions: 256 clusters) a generated port scores 13–19% of the
+// rows. Leaves of ≥ 48 rows (512 clusters) scored 10–15% but took ~15% longer a query: the bounds, the choice of the
+// first cluster and the listing cost per cluster, the scan per row (bench/decode.ts, session 11).
+constexpr int kLeafRows = 96;
 
 class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
  public:

@@ -31,6 +31,14 @@ export class F32Appender {
   async append(a: Float32Array): Promise<void> {
     await this.write(this.codec ? this.codec.encode(a, this.path) : new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   }
+  /** Rows `at[0], at[1], …` of the rows `a` [·, A] (encoded from `a` when compact: no copy of them first). */
+  async appendRows(a: Float32Array, A: number, at: ArrayLike<number>): Promise<void> {
+    if (at.length === 0) return;
+    if (this.codec) return this.write(this.codec.encode(a, this.path, at));
+    const out = new Float32Array(at.length * A);
+    for (let i = 0; i < at.length; i++) out.set(a.subarray(at[i]! * A, (at[i]! + 1) * A), i * A);
+    await this.write(new Uint8Array(out.buffer));
+  }
   /** Rows as this appender stores them: encoded with its codec (whole rows of codec.rowBytes), else float32 bytes. */
   async appendStored(bytes: Uint8Array): Promise<void> {
     if (bytes.length % (this.codec ? this.codec.rowBytes : 4) !== 0) throw new InternalError(`${this.path}: ${bytes.length} bytes are not whole stored rows`);

@@ -793,7 +793,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
         // the one search over the port/protocol vocabularies these rows get: every later decode is an exact hit
         await snapEmbeddings(encoders, st, A, st.length / A);
         if (resample) resampled += await resample(st);
-        await out.append(await firsts.keep(st));
+        await out.appendRows(st, A, await firsts.select(st));
       }
       await out.close();
       if (p.accept.startsOut !== undefined) await writeTableFile(inWorkdir(wd, p.accept.startsOut), firsts.startsTable(encoders.dataset === 'pcap' ? 'packets' : 'flows'));

@@ -91,12 +91,14 @@ export class RowCodec {
 
   /**
    * Rows [n, A] encoded. A group that is not one-hot (exactly one 1, every other value 0) cannot be stored: an Error
-   * naming `what`, the row and the offset (the rows would not read back as written).
+   * naming `what`, the row and the offset (the rows would not read back as written). With `at`, only the rows `at[0],
+   * at[1], …` of `rows`, in that order (no copy of them first).
    */
-  encode(rows: Float32Array, what: string): Uint8Array {
+  encode(rows: Float32Array, what: string, at?: ArrayLike<number>): Uint8Array {
     const A = this.spec.A;
     if (rows.length % A !== 0) throw new Error(`${what}: ${rows.length} values are not whole rows of ${A}`);
-    const n = rows.length / A;
+    const n = at ? at.length : rows.length / A;
+    if (at) for (let r = 0; r < n; r++) if (!(at[r]! >= 0 && at[r]! < rows.length / A)) throw new Error(`${what}: row ${at[r]} of ${rows.length / A} asked for`);
     const rb = this.rowBytes;
     const out = new Uint8Array(n * rb);
     // bit patterns: a float32 0 is 0, a 1 is ONE (a −0 or anything else is refused)
@@ -106,7 +108,7 @@ export class RowCodec {
     const F = fOff.length;
     const G = gOff.length;
     for (let r = 0; r < n; r++) {
-      const base = r * A;
+      const base = (at ? at[r]! : r) * A;
       let fo = (r * rb) >> 2;
       for (let k = 0; k < F; k++) {
         const o = base + fOff[k]!;
@@ -125,7 +127,7 @@ export class RowCodec {
           if (v !== ONE || hot >= 0) bad = true;
           hot = i;
         }
-        if (bad || hot < 0) this.refuse(rows, r, g, what);
+        if (bad || hot < 0) this.refuse(rows, at ? at[r]! : r, g, what);
         out[bo++] = hot & 0xff;
         if (wide[g]) out[bo++] = hot >>> 8;
       }

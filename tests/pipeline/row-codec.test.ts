@@ -101,6 +101,22 @@ describe('RowCodec', () => {
     const z = d[A + bits.offset] === 0 ? bits.offset : bits.offset + 1;
     d[A + z] = -0;
     expect(() => codec.encode(d, 'z')).toThrow(/z: row 1 is not one-hot/);
+    // rows picked by index (the accept job's kept rows, encoded from the block): the bytes of the picked rows' copy, the
+    // source's row named when one is not one-hot, an index past the rows refused
+    const e = rows(6, rng);
+    const at = [4, 1, 5];
+    const copy = new Float32Array(3 * A);
+    at.forEach((r, i) => copy.set(e.subarray(r * A, (r + 1) * A), i * A));
+    expect(Buffer.from(codec.encode(e, 'e', at)).equals(Buffer.from(codec.encode(copy, 'e')))).toBe(true);
+    const pw = join(await tmp(), 'picked.f32');
+    const wp = await F32Appender.open(pw, codec);
+    await wp.appendRows(e, A, at);
+    await wp.appendRows(e, A, []);
+    await wp.close();
+    expect(Buffer.from((await readF32(pw)).buffer).equals(Buffer.from(copy.buffer))).toBe(true);
+    e.fill(0, 5 * A + proto.offset, 5 * A + proto.offset + 3);
+    expect(() => codec.encode(e, 'e', at)).toThrow(/e: row 5 has no 1/);
+    expect(() => codec.encode(e, 'e', [6])).toThrow(/e: row 6 of 6 asked for/);
   });
 
   it('reads damaged files as InputErrors and plain float32 files as before', async () => {
