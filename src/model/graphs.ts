@@ -296,7 +296,17 @@ export function generatorOnnx(cfg: ModelConfig, layout: ModelLayout, weights?: R
  * sampling run. The generate stage's fill passes use it: they only look at 5-tuples, and features are sampled later,
  * conditioned on the rows that were kept (generatorOnnx with use_given = 1). With `weights`, baked in as there.
  */
-export function attributeGeneratorOnnx(cfg: ModelConfig, layout: ModelLayout, weights?: ReadonlyMap<string, Float32Array>, metadata: Record<string, string> = {}): Uint8Array {
+export function attributeGeneratorOnnx(
+  cfg: ModelConfig,
+  layout: ModelLayout,
+  weights?: ReadonlyMap<string, Float32Array>,
+  metadata: Record<string, string> = {},
+  /**
+   * The offsets of softmax fields the caller draws from itself: the graph then has one output, `attributes_discrete`
+   * with those fields' softmax values (everything else as in the discrete output), and computes no arg-max for them.
+   */
+  soft?: ReadonlySet<number>,
+): Uint8Array {
   const g = new Graph();
   const params = declareParams(g, paramSpecs(cfg, layout, ['gen']), new ParamInit(0));
   const ctx: NetContext = { g, params, cfg, layout, mode: 'infer', bn: [] };
@@ -311,10 +321,12 @@ export function attributeGeneratorOnnx(cfg: ModelConfig, layout: ModelLayout, we
   }
   return toOnnx({
     name: 'doppelganger_attribute_generator',
-    outputs: [
-      { name: 'attributes', value: a.attributes },
-      { name: 'attributes_discrete', value: a.discrete },
-    ],
+    outputs: soft
+      ? [{ name: 'attributes_discrete', value: discreteOf(a.attributes, layout.attributes, soft) }]
+      : [
+          { name: 'attributes', value: a.attributes },
+          { name: 'attributes_discrete', value: a.discrete },
+        ],
     ...(bake ? { bake } : {}),
     metadata: { ...metadata, layout: JSON.stringify(layout), sampleLen: String(cfg.sampleLen) },
   });

@@ -222,14 +222,29 @@ function mergeRuns(fields: readonly FieldSlice[]): Run[] {
   return out;
 }
 
-/** One-hot of the argmax for softmax fields, the value itself otherwise; no gradient flows (spec §3.1). */
-export function discreteOf(x: Value, fields: readonly FieldSlice[]): Value {
-  const parts = mergeRuns(fields).map((f) => {
-    const s = slice(x, [f.offset], [f.offset + f.dim], [1]);
-    if (f.activation !== 'softmax') return s;
-    if (f.width === f.dim) return oneHot(argMax(s, -1, false), f.dim);
-    return byGroup(s, f, (v) => oneHot(argMax(v, -1, false), f.width));
-  });
+/**
+ * One-hot of the argmax for softmax fields, the value itself otherwise; no gradient flows (spec §3.1). The softmax
+ * fields at the offsets `soft` keep their values (a caller that draws them from the softmax itself).
+ */
+export function discreteOf(x: Value, fields: readonly FieldSlice[], soft?: ReadonlySet<number>): Value {
+  const parts: Value[] = [];
+  let pending: FieldSlice[] = [];
+  const flush = (): void => {
+    for (const f of mergeRuns(pending)) {
+      const s = slice(x, [f.offset], [f.offset + f.dim], [1]);
+      if (f.activation !== 'softmax') parts.push(s);
+      else if (f.width === f.dim) parts.push(oneHot(argMax(s, -1, false), f.dim));
+      else parts.push(byGroup(s, f, (v) => oneHot(argMax(v, -1, false), f.width)));
+    }
+    pending = [];
+  };
+  for (const f of fields) {
+    if (soft !== undefined && f.activation === 'softmax' && soft.has(f.offset)) {
+      flush();
+      parts.push(slice(x, [f.offset], [f.offset + f.dim], [1]));
+    } else pending.push(f);
+  }
+  flush();
   return stopGradient(concat(parts, 1));
 }
 

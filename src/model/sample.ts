@@ -525,12 +525,28 @@ export interface AttributeSampler {
   release(): Promise<void>;
 }
 
-export async function attributeSampler(opts: Omit<SampleOptions, 'givenAttributes' | 'n' | 'firstFlow'> & { reuseBuffers?: boolean }): Promise<AttributeSampler> {
+export async function attributeSampler(
+  opts: Omit<SampleOptions, 'givenAttributes' | 'n' | 'firstFlow'> & {
+    reuseBuffers?: boolean;
+    /**
+     * Offsets of softmax fields the caller draws from itself: `attributesDiscrete` holds their softmax values (the
+     * values `attributes` has there) instead of their arg-max one-hot, and `attributes` is that same array — the other
+     * fields' soft values are not kept. The graph then computes no arg-max for them and has one output (the generate
+     * stage's fill: ~a quarter of the attribute generator's time was the arg-max one-hots of the address heads it
+     * draws anew, and a copy of the soft rows).
+     */
+    soft?: ReadonlySet<number>;
+  },
+): Promise<AttributeSampler> {
   const { cfg, layout, weights } = load(opts.checkpoint);
   const A = layoutWidth(layout.attributes);
   const batch = opts.batchSize ?? 1000;
   const seed = opts.seed ?? 0;
-  const session = await createSession(attributeGeneratorOnnx(cfg, layout, weights), {
+  const soft = opts.soft;
+  if (soft) {
+    for (const o of soft) if (!layout.attributes.some((f) => f.offset === o && f.activation === 'softmax')) throw new ConfigError(expected('offsets of softmax attribute fields', 'soft', o), 'soft');
+  }
+  const session = await createSession(attributeGeneratorOnnx(cfg, layout, weights, {}, soft), {
     device: opts.device ?? 'cpu',
     ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}),
   });
@@ -541,7 +557,10 @@ export async function attributeSampler(opts: Omit<SampleOptions, 'givenAttribute
       if (!Number.isInteger(first) || first < 0 || first % batch !== 0) throw new ConfigError(expected(`a non-negative multiple of the batch size ${batch}`, 'firstFlow', first), 'firstFlow');
       // reuseBuffers: the arrays of the previous call hold this call's rows (the caller is done with them); every value
       // is written below
-      if (!opts.reuseBuffers || !buffers || buffers[0].length < n * A) buffers = [new Float32Array(n * A), new Float32Array(n * A)];
+      if (!opts.reuseBuffers || !buffers || buffers[0].length < n * A) {
+        const d = new Float32Array(n * A);
+        buffers = [soft ? d : new Float32Array(n * A), d];
+      }
       const attributes = buffers[0].subarray(0, n * A);
       const attributesDiscrete = buffers[1].subarray(0, n * A);
       for (let at = 0; at < n; at += batch) {
@@ -549,7 +568,7 @@ export async function attributeSampler(opts: Omit<SampleOptions, 'givenAttribute
         // sample()'s z stream of batch b: z_attr is its first m·Za normals (z_feat follows; not drawn here)
         const zRng = Rng.forPurpose(seed, `sample/noise/z/${(first + at) / batch}`);
         const out = await session.run({ z_attr: new ort.Tensor('float32', zRng.normals(m * cfg.attributeNoiseDim), [m, cfg.attributeNoiseDim]) });
-        attributes.set(out['attributes']!.data as Float32Array, at * A);
+        if (!soft) attributes.set(out['attributes']!.data as Float32Array, at * A);
         attributesDiscrete.set(out['attributes_discrete']!.data as Float32Array, at * A);
       }
       return { n, layout, attributes, attributesDiscrete };

@@ -35,7 +35,8 @@ export function sampleCategoricals(soft: Float32Array, discrete: Float32Array, l
   const A = layout.attributeDim;
   const n = soft.length / A;
   for (let r = 0; r < n; r++) {
-    // `only`: a row left out keeps its arg-max, and the stream moves on past its draws (the others' draws unchanged)
+    // `only`: a row left out keeps what `discrete` holds there (the arg-max, or the softmax of a sampler's `soft`
+    // fields), and the stream moves on past its draws (the others' draws unchanged)
     if (only && !only(r)) {
       for (let k = 0; k < slices.length; k++) rng.nextU32();
       continue;

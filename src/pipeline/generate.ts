@@ -14,7 +14,7 @@ import { decodeChunk, type DecodedChunk, type DecodeInput, type EncoderSet, type
 import { embeddingRowsOf, nearestRows, snapEmbeddings } from './embedding-decode.js';
 import { applyPortRange, chunkPorts, EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT, portRange, portRangeFile, portSlices, rowUniforms, type PortRange, type PortRangeFile } from './ephemeral-ports.js';
 import { keepSoftBins, softBinPick } from './flow-starts.js';
-import { categoricalRng, sampleCategoricals, sampleFeatureCategoricals } from './categoricals.js';
+import { categoricalRng, categoricalSlices, sampleCategoricals, sampleFeatureCategoricals } from './categoricals.js';
 export { EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT };
 import { indexFlows, TupleSet } from '../io/flow-key.js';
 import { concatTables, takeRows } from '../io/rows.js';
@@ -597,7 +597,12 @@ async function* sampledAttributeBlocks(p: GenerateChunkParams, ctx: Pick<JobCont
   if (first % block !== 0) throw new ConfigError(expected(`a multiple of the sampling block (${block} rows)`, 'sampleFrom', first), 'sampleFrom');
   const n = first + (p.n ?? 0);
   // each call's rows are consumed before the next call: the sampler's buffers are reused
-  const sampler = await attributeSampler({ checkpoint, batchSize: batch, seed: p.seed, device: p.device, threads: ctx.threads, reuseBuffers: true });
+  // the fields drawn here (categoricals) or kept soft (the bins) come from the graph as softmax values, without arg-max
+  const soft = new Set<number>([
+    ...(p.categoricals === 'sample' ? categoricalSlices(layout).map((s) => s.offset) : []),
+    ...(p.flowStartBin === 'sample' ? layout.attributes.filter((a) => a.name === 'flow_start_bin').map((a) => a.offset) : []),
+  ]);
+  const sampler = await attributeSampler({ checkpoint, batchSize: batch, seed: p.seed, device: p.device, threads: ctx.threads, reuseBuffers: true, ...(soft.size > 0 ? { soft } : {}) });
   try {
     for (let at = first; at === first || at < n; at += block) {
       const rng = categoricalRng(p.seed, at);
@@ -760,7 +765,8 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
     const resample = p.accept.resampleEphemeral ? await ephemeralResampler(wd, p.chunk, layout, encoders, p.accept.resampleSeed ?? p.seed) : undefined;
     if (p.accept.startsOut !== undefined) firsts.collectStarts = () => true;
     if (p.accept.raw === undefined && (p.n === undefined || !p.checkpoint)) throw new ConfigError('an accept job without `raw` samples its rows: it needs `n` and `checkpoint`', 'accept.raw');
-    // (sampling here, the categorical heads are drawn for the rows that start in the chunk only: the others are dropped)
+    // (sampling here, the categorical heads are drawn for the rows that start in the chunk only: the others, which keep
+    // the heads' softmax values, are dropped before anything reads or stores them)
     const starting = tags ? (rows: Float32Array, r: number): boolean => isOne(rows, r * A + tags.start) && isOne(rows, r * A + tags.chunk(p.chunk)) : undefined;
     const rawBlocks = p.accept.raw !== undefined ? f32Blocks(inWorkdir(wd, p.accept.raw), A, p.blockRows) : sampledAttributeBlocks(p, ctx, layout, starting);
     const out = await F32Appender.open(inWorkdir(wd, p.accept.out), RowCodec.forAttributes(layout));

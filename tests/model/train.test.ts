@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, InputError } from '../../src/errors.js';
-import { GENERATOR_IO, calibrateEndHazards, exportGenerator, featureSamplerSessions, sample, sampleAttributes, sampleFeatures, trainChunk, type TrainProgress } from '../../src/model/index.js';
+import { GENERATOR_IO, attributeSampler, calibrateEndHazards, exportGenerator, featureSamplerSessions, sample, sampleAttributes, sampleFeatures, trainChunk, type TrainProgress } from '../../src/model/index.js';
 import { writeFileAtomic } from '../../src/io/atomic.js';
 import { checkpointFiles, listCheckpoints, loadCheckpoint } from '../../src/pipeline/checkpoints.js';
 import { asCheckpointVersion1, tinyConfig, tinyLayout, tinyTensors } from './synthetic.js';
@@ -54,6 +54,26 @@ describe('trainChunk (tiny config)', () => {
       expect(attrs.n).toBe(37);
       expect(attrs.attributes).toEqual(full.attributes);
       expect(attrs.attributesDiscrete).toEqual(full.attributesDiscrete);
+    }
+    // the field at offset 0 (`cat`, softmax) kept soft: its softmax values where the arg-max was, every other value
+    // the discrete rows' own; one array for both; an offset that is no softmax field refused
+    {
+      const ck = await loadCheckpoint(res.lastCheckpoint);
+      const plain = await sampleAttributes({ checkpoint: ck, n: 37, seed: 4, batchSize: 16, firstFlow: 16 });
+      const sampler = await attributeSampler({ checkpoint: ck, seed: 4, batchSize: 16, soft: new Set([0]) });
+      try {
+        const kept = await sampler.sample(37, 16);
+        expect(kept.attributes.buffer).toBe(kept.attributesDiscrete.buffer);
+        expect(kept.attributes.byteOffset).toBe(kept.attributesDiscrete.byteOffset);
+        for (let r = 0; r < 37; r++) {
+          expect(Array.from(kept.attributesDiscrete.subarray(r * 4, r * 4 + 3))).toEqual(Array.from(plain.attributes.subarray(r * 4, r * 4 + 3)));
+          expect(kept.attributesDiscrete[r * 4 + 3]).toBe(plain.attributesDiscrete[r * 4 + 3]);
+        }
+        expect(plain.attributesDiscrete.some((v, i) => i % 4 < 3 && v !== plain.attributes[i])).toBe(true);
+      } finally {
+        await sampler.release();
+      }
+      await expect(attributeSampler({ checkpoint: ck, soft: new Set([3]) })).rejects.toThrow(/softmax attribute fields/);
     }
     const other = await sampleAttributes({ checkpoint: await loadCheckpoint(res.lastCheckpoint), n: 37, seed: 5, batchSize: 16 });
     expect(other.attributes).not.toEqual(s.attributes.subarray(0, 37 * 4));
