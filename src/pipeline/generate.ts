@@ -1259,19 +1259,27 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   // progress = finished jobs of the current phase
   let phaseDone = 0;
   let phaseTotal = 0;
+  // a phase's own hook on each finished job (the features phase assembles a candidate once its ranges are all done)
+  let phaseHook: ((job: Job, r: JobResult) => void) | undefined;
   const events = {
     onDone: (job: Job, r: JobResult) => {
       phaseDone++;
       if (r.ok) opts.onProgress?.(job.id, phaseTotal > 0 ? phaseDone / phaseTotal : 1, `${phaseDone}/${phaseTotal} jobs`);
+      phaseHook?.(job, r);
     },
     ...(opts.signal ? { signal: opts.signal } : {}),
   };
-  const runPhase = async (jobs: Job[]): Promise<unknown[]> => {
+  const runPhase = async (jobs: Job[], hook?: (job: Job, r: JobResult) => void): Promise<unknown[]> => {
     phaseDone = 0;
     phaseTotal = jobs.length;
-    const rs = await opts.executor.runAll(jobs, events);
-    for (const r of rs) if (!r.ok) throw fail(r);
-    return rs.map((r) => r.result);
+    phaseHook = hook;
+    try {
+      const rs = await opts.executor.runAll(jobs, events);
+      for (const r of rs) if (!r.ok) throw fail(r);
+      return rs.map((r) => r.result);
+    } finally {
+      phaseHook = undefined;
+    }
   };
   // the decode policies every job applies; the port range is computed here once (it reads every chunk's ports)
   const rangeFile = opts.config.postprocess.ephemeralPorts === 'range' ? await writePortRange(wd, summary.chunks, layout) : undefined;
@@ -1567,24 +1575,62 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
       }
     });
   }
-  const results = (await runPhase(jobs)) as Generated[];
-  let next = 0;
-  const candidates: GenerateStageResult['candidates'] = [];
-  for (const key of keys) {
+  // a candidate's tables (its selection sample, then its ranges in flow order) into its file: started by the driver as
+  // soon as the candidate's jobs are all done, while the later candidates' jobs run (at --flows 10M the driver spent
+  // ~13 s after the last job concatenating 500 range tables), one at a time
+  const firstJob: number[] = [];
+  keys.reduce((at, key) => (firstJob.push(at), at + key.parts), 0);
+  // job id → its candidate and range
+  const keyOf = new Map<string, { i: number; q: number }>();
+  keys.forEach((key, i) => {
+    for (let q = 0; q < key.parts; q++) keyOf.set(jobs[firstJob[i]! + q]!.id, { i, q });
+  });
+  const partResults: (Generated | undefined)[][] = keys.map((key) => new Array<Generated | undefined>(key.parts).fill(undefined));
+  const missing = keys.map((key) => key.parts);
+  const assembled: (Promise<Generated> | undefined)[] = new Array(keys.length);
+  let assembling: Promise<unknown> = Promise.resolve();
+  const assemble = (i: number): Promise<Generated> => {
+    const key = keys[i]!;
     const prior: Generated[] = key.prior ? [{ path: key.prior.path, records: key.prior.records, flows: key.prior.flows, duplicateFlows: key.prior.duplicateFlows, ...(key.prior.lengthCalibration ? { lengthCalibration: key.prior.lengthCalibration } : {}) }] : [];
-    const mine: Generated[] = [...prior, ...results.slice(next, next + key.parts)];
-    next += key.parts;
-    let r = mine[0]!;
-    if (mine.length > 1) {
-      // the ranges' tables, in flow order, into the candidate file
+    const mine: Generated[] = [...prior, ...(partResults[i] as Generated[])];
+    if (mine.length === 1) return Promise.resolve(mine[0]!);
+    const done = assembling.then(async (): Promise<Generated> => {
       const out = candidatePath(wd, key.chunk, key.pass, key.iteration);
       const tables = [];
       for (const m of mine) tables.push(await readTableFile(inWorkdir(wd, m.path)));
       await writeTableFile(out, concatTables(tables[0]!.kind, tables));
       for (const m of mine) await rm(inWorkdir(wd, m.path), { force: true });
       const lengthCalibration = mine.find((m) => m.lengthCalibration)?.lengthCalibration;
-      r = { path: relativeToWorkdir(wd, out), records: mine.reduce((a, m) => a + m.records, 0), flows: mine.reduce((a, m) => a + m.flows, 0), duplicateFlows: mine.reduce((a, m) => a + m.duplicateFlows, 0), ...(lengthCalibration ? { lengthCalibration } : {}) };
+      return { path: relativeToWorkdir(wd, out), records: mine.reduce((a, m) => a + m.records, 0), flows: mine.reduce((a, m) => a + m.flows, 0), duplicateFlows: mine.reduce((a, m) => a + m.duplicateFlows, 0), ...(lengthCalibration ? { lengthCalibration } : {}) };
+    });
+    assembling = done.catch(() => undefined);
+    return done;
+  };
+  let results: Generated[];
+  try {
+    results = (await runPhase(jobs, (jb, r) => {
+      const at = keyOf.get(jb.id);
+      if (at === undefined || !r.ok) return;
+      const { i, q } = at;
+      if (partResults[i]![q] === undefined) missing[i]!--;
+      partResults[i]![q] = r.result as Generated;
+      if (assembled[i] === undefined && missing[i] === 0) {
+        assembled[i] = assemble(i);
+        assembled[i]!.catch(() => undefined); // awaited below
+      }
+    })) as Generated[];
+  } catch (err) {
+    await assembling;
+    throw err;
+  }
+  const candidates: GenerateStageResult['candidates'] = [];
+  for (const [i, key] of keys.entries()) {
+    // an executor that reported no job by job: the results of the phase
+    if (assembled[i] === undefined) {
+      partResults[i] = results.slice(firstJob[i]!, firstJob[i]! + key.parts);
+      assembled[i] = assemble(i);
     }
+    const r = await assembled[i]!;
     // the stage's outcome (the driver's manifest) holds this machine's absolute paths, as postprocess reads them
     candidates.push({ chunk: key.chunk, pass: key.pass, iteration: key.iteration, ...r, path: inWorkdir(wd, r.path) });
   }

@@ -218,6 +218,16 @@ describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file i
     expect(Math.max(...whole.candidates.map((c) => c.flows))).toBeGreaterThan(100);
     expect(split.candidates.map((c) => [c.chunk, c.iteration, c.records, c.flows])).toEqual(whole.candidates.map((c) => [c.chunk, c.iteration, c.records, c.flows]));
     expect(bytes(split)).toEqual(wholeBytes);
+    // the driver assembles a candidate as soon as its ranges are done (reported job by job); an executor that reports
+    // none (no onDone) gets them assembled after the phase: the same bytes either way, no range file left behind
+    const quiet = {
+      name: executor.name,
+      close: () => executor.close(),
+      runAll: (jobs: Parameters<typeof executor.runAll>[0], events?: Parameters<typeof executor.runAll>[1]) => executor.runAll(jobs, events?.signal ? { signal: events.signal } : {}),
+    };
+    const splitQuiet = await generateStage({ ...base, executor: quiet, selectionSampleFlows: 40, sampleBatch: 50, rangeFlows: 100 });
+    expect(bytes(splitQuiet)).toEqual(wholeBytes);
+    expect(readdirSync(join(wd, 'generate'), { recursive: true }).filter((f) => /\.part-?\d+/.test(String(f)))).toEqual([]);
     // a different batch size draws different noise: the comparison above can fail
     expect(wholeBytes).not.toEqual(smallBytes);
     // the fill's attribute job runs the attribute generator alone: its rows are the discrete attributes the full
