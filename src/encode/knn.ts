@@ -5,14 +5,19 @@ const shared = new WeakMap<Float32Array, CosineIndex>();
 /** The query as float64, divided by its L2 norm (left as is when the norm is 0): what every lookup compares. */
 export function unitQuery(q: Float32Array | Float64Array | number[], qOff: number, dim: number): Float64Array {
   const qq = new Float64Array(dim);
+  unitQueryInto(q, qOff, dim, qq, 0);
+  return qq;
+}
+
+/** unitQuery written into `out` at `outOff` (a caller with many queries: no array per query). */
+export function unitQueryInto(q: Float32Array | Float64Array | number[], qOff: number, dim: number, out: Float64Array, outOff: number): void {
   let norm = 0;
   for (let d = 0; d < dim; d++) {
-    qq[d] = q[qOff + d]!;
-    norm += qq[d]! * qq[d]!;
+    const x = (out[outOff + d] = q[qOff + d]!);
+    norm += x * x;
   }
   norm = Math.sqrt(norm);
-  if (norm > 0) for (let d = 0; d < dim; d++) qq[d]! /= norm;
-  return qq;
+  if (norm > 0) for (let d = 0; d < dim; d++) out[outOff + d]! /= norm;
 }
 
 /** One index per vector table (srcport and dstport share the port vocabulary's). */

@@ -7,7 +7,7 @@
 // than TOP_K, duplicate vectors, zero queries) the k-d tree decides. Every answer equals CosineIndex.nearest's (same
 // row, ties to the lowest).
 import type { EmbeddingEncoder } from '../encode/fields.js';
-import { unitQuery } from '../encode/knn.js';
+import { unitQueryInto } from '../encode/knn.js';
 import { IpBitsEncoder } from '../encode/fields.js';
 import type { EncoderSet } from '../encode/tensors.js';
 import { vocabScorer, type VocabScorer } from '../native/nearest.js';
@@ -87,21 +87,20 @@ export async function nearestRows(enc: EmbeddingEncoder, rows: Float32Array, str
   const B = Math.max(1, Math.min(pending.length, 4096));
   const q = new Float32Array(B * dim);
   const K = scorer.k;
-  const uqs: Float64Array[] = new Array<Float64Array>(B);
+  // the batch's unit queries in float64, query i at i·dim
+  const uqs = new Float64Array(B * dim);
   const near: number[] = [];
   for (let at = 0; at < pending.length; at += B) {
     const b = Math.min(B, pending.length - at);
     for (let i = 0; i < b; i++) {
-      const uq = unitQuery(rows, pending[at + i]! * stride + off, dim);
-      uqs[i] = uq;
-      for (let d = 0; d < dim; d++) q[i * dim + d] = uq[d]!;
+      unitQueryInto(rows, pending[at + i]! * stride + off, dim, uqs, i * dim);
+      for (let d = 0; d < dim; d++) q[i * dim + d] = uqs[i * dim + d]!;
     }
     const top = scorer.topk(q, b);
     for (let i = 0; i < b; i++) {
       const r = pending[at + i]!;
-      const uq = uqs[i]!;
       let norm = 0;
-      for (let d = 0; d < dim; d++) norm += uq[d]! * uq[d]!;
+      for (let d = 0; d < dim; d++) norm += uqs[i * dim + d]! * uqs[i * dim + d]!;
       // zero or non-finite queries: the k-d tree's own answer
       const best = top.scores[i * K]!;
       if (!(norm > 0) || !Number.isFinite(norm) || !Number.isFinite(best)) {
