@@ -1,8 +1,8 @@
 // The generate stage (spec §4.1–4.2): per-chunk attributes sampled in passes until the requested number of unique
 // 5-tuples exists, the flow-tag merge (continuations carried into later chunks), the checkpoint chosen per chunk on a
 // seeded sample of its flows, then the features of the chosen checkpoint conditioned on the merged attributes, decoded.
-import { mkdir, readFile, rm, stat, statfs } from 'node:fs/promises';
-import { statSync } from 'node:fs';
+import { copyFile, mkdir, readFile, rm, stat, statfs } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
 import { ConfigError, expected, InputError, InternalError } from '../errors.js';
 import { CompactRows, copyAttributeRows, copyRowsWhere, F32Appender, mergeByFlowTagsFiles, readStoredRows } from './attr-files.js';
 import { writeJsonAtomic } from '../io/atomic.js';
@@ -22,9 +22,10 @@ import { Rng } from '../core/rng.js';
 import type { Table } from '../io/table.js';
 import type { Device } from '../runtime/session.js';
 import type { EndHazardCalibration, FeatureSamplerSessions } from '../model/sample.js';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loadCheckpoint } from './checkpoints.js';
-import { chunkAttributeBlocks, loadChunkLengths, loadChunkMeta, loadEncoders, loadLayout, loadPreprocessSummary, preprocessDir } from './chunk-tensors.js';
+import { chunkAttributeBlocks, chunkDir, loadChunkLengths, loadChunkMeta, loadEncoders, loadLayout, loadPreprocessSummary, preprocessDir } from './chunk-tensors.js';
+import { fingerprint } from './fsutil.js';
 import { rankChunkCandidates, selectionMetrics, type ChunkSelection } from './postprocess.js';
 import type { Executor, JobResult } from './executor.js';
 import { reviveError, type Job, type JobContext } from './jobs.js';
@@ -1183,10 +1184,11 @@ function fail(r: JobResult): Error {
  * postprocess.ephemeralPorts "range": the trace's port-range policy written to <wd>/generate/port-range.json for the
  * jobs; undefined (no file, ports decoded as the model says) without word2vec ports or without any ephemeral one.
  */
-async function writePortRange(wd: string, chunks: readonly number[], layout: Layout): Promise<string | undefined> {
+async function writePortRange(wd: string, chunks: readonly number[], layout: Layout, derived?: DerivedInputs): Promise<string | undefined> {
   const ports = (await loadEncoders(wd)).ports;
   if (!ports || portSlices(layout).length === 0) return undefined;
-  const f = await portRangeFile(wd, chunks, layout, ports);
+  const compute = (): Promise<PortRangeFile | undefined> => portRangeFile(wd, chunks, layout, ports);
+  const f = derived ? await derived.portRange(compute) : await compute();
   if (!f) return undefined;
   const path = join(generateRoot(wd), 'port-range.json');
   await writeJsonAtomic(path, f);
@@ -1198,16 +1200,77 @@ async function writePortRange(wd: string, chunks: readonly number[], layout: Lay
  * (exact: training rows are vocabulary vectors and address bits, decoded without the decode policies, which only act on
  * generated rows), one record per flow, written once per stage for the jobs.
  */
-export async function writeTrainingTuples(wd: string, chunks: readonly number[], layout: Layout): Promise<string> {
-  const encoders = await loadEncoders(wd);
-  const parts: Table[] = [];
-  // a block of rows at a time (a row's 5-tuple depends on that row only)
-  for (const k of chunks) {
-    for await (const rows of chunkAttributeBlocks(wd, k)) parts.push((await decodeAttributeRows(wd, k, rows, layout.attributeDim, layout.featureDim, encoders)).table);
-  }
+export async function writeTrainingTuples(wd: string, chunks: readonly number[], layout: Layout, derived?: DerivedInputs): Promise<string> {
+  const write = async (path: string): Promise<void> => {
+    const encoders = await loadEncoders(wd);
+    const parts: Table[] = [];
+    // a block of rows at a time (a row's 5-tuple depends on that row only)
+    for (const k of chunks) {
+      for await (const rows of chunkAttributeBlocks(wd, k)) parts.push((await decodeAttributeRows(wd, k, rows, layout.attributeDim, layout.featureDim, encoders)).table);
+    }
+    await writeTableFile(path, concatTables(parts[0]!.kind, parts));
+  };
   const path = join(generateRoot(wd), 'training-tuples.nstable');
-  await writeTableFile(path, concatTables(parts[0]!.kind, parts));
+  if (derived) await derived.tuples(path, write);
+  else await write(path);
   return path;
+}
+
+/**
+ * What the generate stage derives from the preprocessed chunks alone — the real starting flows per chunk, the port-range
+ * policy file, the training 5-tuples — kept between its runs in <wd>/preprocess/derived (removed with the preprocess
+ * outputs when that stage runs again), keyed by GENERATE_VERSION and the identity of every file they are read from (a
+ * rewritten chunk, encoders or layout file is read anew). Reading every chunk's attribute rows three times took ~6.7 s
+ * before the first job of every run on the 1M-slice workdir (10% of generating 2M flows).
+ */
+class DerivedInputs {
+  private constructor(
+    private readonly dir: string,
+    private readonly key: string,
+    private saved: { key: string; realStarts?: number[]; portRange?: PortRangeFile | null; tuples?: boolean },
+  ) {}
+  static async open(wd: string, chunks: readonly number[]): Promise<DerivedInputs> {
+    const dir = join(preprocessDir(wd), 'derived');
+    const files = [join(preprocessDir(wd), 'layout.json'), join(preprocessDir(wd), 'encoders.json'), ...chunks.map((k) => join(chunkDir(wd, k), 'attributes.f32'))];
+    const key = fingerprint({ version: GENERATE_VERSION, chunks, files: files.map((f) => fileIdentity(f)) });
+    let saved: DerivedInputs['saved'] = { key };
+    try {
+      const s = JSON.parse(await readFile(join(dir, 'derived.json'), 'utf8')) as DerivedInputs['saved'];
+      if (s.key === key) saved = s;
+    } catch {
+      // none yet, or unreadable: derived again
+    }
+    return new DerivedInputs(dir, key, saved);
+  }
+  private async save(): Promise<void> {
+    await writeJsonAtomic(join(this.dir, 'derived.json'), this.saved);
+  }
+  async realStarts(compute: () => Promise<number[]>): Promise<number[]> {
+    if (this.saved.realStarts) return this.saved.realStarts;
+    this.saved.realStarts = await compute();
+    await this.save();
+    return this.saved.realStarts;
+  }
+  /** The port-range policy file's content (null: no training port is ephemeral). */
+  async portRange(compute: () => Promise<PortRangeFile | undefined>): Promise<PortRangeFile | undefined> {
+    if (this.saved.portRange === undefined) {
+      this.saved.portRange = (await compute()) ?? null;
+      await this.save();
+    }
+    return this.saved.portRange ?? undefined;
+  }
+  /** The training 5-tuples table copied to `out` (written by `write` to the kept file first when there is none). */
+  async tuples(out: string, write: (path: string) => Promise<void>): Promise<void> {
+    const kept = join(this.dir, 'training-tuples.nstable');
+    if (!this.saved.tuples || !existsSync(kept)) {
+      await mkdir(this.dir, { recursive: true });
+      await write(kept);
+      this.saved.tuples = true;
+      await this.save();
+    }
+    await mkdir(dirname(out), { recursive: true });
+    await copyFile(kept, out);
+  }
 }
 
 /** Run the whole generate stage into <wd>/generate (the caller wraps this in runStage). */
@@ -1231,14 +1294,15 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   // count: it samples that many rows in one pass (NetShare's way; the fill's target and the rows per starting flow
   // would need the real starting counts) and asks for them.
   const dp = trained.some((t) => t.dpFlowCount !== undefined);
+  const derived = await DerivedInputs.open(wd, summary.chunks);
   const realStarts = dp
     ? trained.map((t) => Math.max(1, Math.round(t.dpFlowCount ?? 0)))
-    : await (async () => {
+    : await derived.realStarts(async () => {
         // one chunk's rows in memory at a time
         const out: number[] = [];
         for (const k of summary.chunks) out.push(await realStartingFlows(wd, k, A, tags));
         return out;
-      })();
+      });
   const maxFill = dp ? 1 : Math.max(1, opts.maxFillPasses ?? MAX_FILL_PASSES);
   // without --flows, as many flows as the input has: a share held out of it for evaluation (preprocess.holdoutShare)
   // is not trained on, but a user asking for a synthetic copy of a trace expects its size (a holdout file is not
@@ -1282,8 +1346,8 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     }
   };
   // the decode policies every job applies; the port range is computed here once (it reads every chunk's ports)
-  const rangeFile = opts.config.postprocess.ephemeralPorts === 'range' ? await writePortRange(wd, summary.chunks, layout) : undefined;
-  const tuplesFile = opts.config.postprocess.trainingTuples === 'reject' ? await writeTrainingTuples(wd, summary.chunks, layout) : undefined;
+  const rangeFile = opts.config.postprocess.ephemeralPorts === 'range' ? await writePortRange(wd, summary.chunks, layout, derived) : undefined;
+  const tuplesFile = opts.config.postprocess.trainingTuples === 'reject' ? await writeTrainingTuples(wd, summary.chunks, layout, derived) : undefined;
   const policy: Pick<GenerateChunkParams, 'portRange' | 'flowStartBin' | 'categoricals' | 'featureCategoricals' | 'stopFlag' | 'flowLengths' | 'trainingTuples'> = {
     ...(rangeFile !== undefined ? { portRange: rel(rangeFile) } : {}),
     ...(tuplesFile !== undefined ? { trainingTuples: rel(tuplesFile) } : {}),

@@ -1,6 +1,6 @@
 // The generate stage's fill (sampling attributes in passes until the asked number of unique 5-tuples exists) and its
 // checkpoint choice on samples: helpers as properties, then tiny runs on NetShare's UGR16 1k sample.
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -211,6 +211,20 @@ describe.skipIf(!existsSync(UGR))(`generation on ${UGR} (skipped when the file i
     for (const c of again.candidates) expect(existsSync(c.path)).toBe(true);
     expect(again.selection!.chunks.map((c) => c.ranking.best)).toEqual(sel.chunks.map((c) => c.ranking.best));
     expect(bytes(again)).toEqual(smallBytes);
+    // what the stage derives from the preprocessed chunks alone is kept between its runs, keyed by those files: a
+    // rewritten chunk file (the same bytes here) is read anew, with the same answers
+    const derivedFile = join(wd, 'preprocess', 'derived', 'derived.json');
+    const kept = JSON.parse(readFileSync(derivedFile, 'utf8')) as { key: string; realStarts: number[]; tuples: boolean };
+    expect(kept.realStarts.length).toBe(summary.chunks.length);
+    expect(kept.tuples).toBe(true);
+    const attrs = join(wd, 'preprocess', `chunk-${summary.chunks[0]}`, 'attributes.f32');
+    await new Promise((r) => setTimeout(r, 5));
+    writeFileSync(attrs, readFileSync(attrs));
+    const rederived = await generateStage({ ...base, selectionSampleFlows: 40, sampleBatch: 10 });
+    const now = JSON.parse(readFileSync(derivedFile, 'utf8')) as typeof kept;
+    expect(now.key).not.toBe(kept.key);
+    expect(now.realStarts).toEqual(kept.realStarts);
+    expect(bytes(rederived)).toEqual(smallBytes);
     // flow ranges: a chunk split into jobs of 100 flows gives the bytes of one job per chunk (noise drawn per batch of 50)
     const whole = await generateStage({ ...base, selectionSampleFlows: 40, sampleBatch: 50 });
     const wholeBytes = bytes(whole);
