@@ -702,11 +702,12 @@ const featureSessions = new Map<string, { users: number; value: Promise<FeatureS
  * FEATURE_SESSIONS_KEPT are released, oldest first.
  */
 export async function holdFeatureSessions(path: string, device: Device, threads: number | undefined): Promise<{ sessions: FeatureSamplerSessions; done: () => void }> {
+  const { featureSamplerSessions } = await import('../model/index.js');
+  // no await from here to the entry's insertion: two jobs of one process asking at once share one entry
   const key = `${fileIdentity(path)}\u0000${device}\u0000${threads ?? ''}`;
   let e = featureSessions.get(key);
   if (e) featureSessions.delete(key); // re-inserted as the newest
   else {
-    const { featureSamplerSessions } = await import('../model/index.js');
     const value = loadCheckpoint(path).then((ck) => featureSamplerSessions(ck, { device, ...(threads !== undefined ? { threads } : {}) }));
     e = { users: 0, value };
     value.catch(() => featureSessions.delete(key));

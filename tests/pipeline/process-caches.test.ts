@@ -43,8 +43,11 @@ describe('per-process encoders and feature sessions', () => {
     // a checkpoint's sessions: kept between holds; a checkpoint file rewritten (another iteration's bytes) is read anew
     const ckDir = join(dir, 'ckpts');
     const res = await trainChunk({ tensors: tinyTensors(60), layout: tinyLayout, config: tinyConfig, checkpoints: checkpointFiles(ckDir), iterations: 10, seed: 3, threads: 1 });
-    const h1 = await holdFeatureSessions(res.lastCheckpoint, 'cpu', 1);
+    // two jobs asking at once share one entry
+    const [h1, h1b] = await Promise.all([holdFeatureSessions(res.lastCheckpoint, 'cpu', 1), holdFeatureSessions(res.lastCheckpoint, 'cpu', 1)]);
+    expect(h1b.sessions).toBe(h1.sessions);
     h1.done();
+    h1b.done();
     const h2 = await holdFeatureSessions(res.lastCheckpoint, 'cpu', 1);
     expect(h2.sessions).toBe(h1.sessions);
     expect(h2.sessions.checkpoint.iteration).toBe(10);
