@@ -165,7 +165,12 @@ export interface FeatureSamplerSessions {
 }
 
 /** The sessions sampleFeatures and calibrateEndHazards run for `checkpoint`, for a caller that keeps them (`sessions`). */
-export async function featureSamplerSessions(checkpoint: Checkpoint, opts: Pick<SampleOptions, 'device' | 'threads'> = {}): Promise<FeatureSamplerSessions> {
+export function featureSamplerSessions(checkpoint: Checkpoint, opts: Pick<SampleOptions, 'device' | 'threads'> = {}): Promise<FeatureSamplerSessions> {
+  return makeFeatureSessions(checkpoint, opts, true) as Promise<FeatureSamplerSessions>;
+}
+
+/** The step-wise sampler's sessions; without `withHeads` no heads session (calibrateEndHazards reads only the flags). */
+async function makeFeatureSessions(checkpoint: Checkpoint, opts: Pick<SampleOptions, 'device' | 'threads'>, withHeads: boolean): Promise<Omit<FeatureSamplerSessions, 'heads'> & { heads?: FeatureSamplerSessions['heads'] }> {
   const { cfg, layout, weights } = load(checkpoint);
   const graphs = featureSamplerOnnx(cfg, layout, weights);
   const sessionOpts = { device: opts.device ?? 'cpu', ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}) } as const;
@@ -174,13 +179,13 @@ export async function featureSamplerSessions(checkpoint: Checkpoint, opts: Pick<
     for (const s of made.splice(0)) await s.release();
   };
   try {
-    for (const g of [graphs.projection, graphs.step, graphs.heads]) made.push(await createSession(g, sessionOpts));
+    for (const g of withHeads ? [graphs.projection, graphs.step, graphs.heads] : [graphs.projection, graphs.step]) made.push(await createSession(g, sessionOpts));
   } catch (err) {
     await release();
     throw err;
   }
-  const [projection, step, heads] = made as [Awaited<ReturnType<typeof createSession>>, Awaited<ReturnType<typeof createSession>>, Awaited<ReturnType<typeof createSession>>];
-  return { checkpoint, projection, step, heads, release };
+  const [projection, step, heads] = made as [FeatureSamplerSessions['projection'], FeatureSamplerSessions['step'], FeatureSamplerSessions['heads'] | undefined];
+  return { checkpoint, projection, step, ...(heads ? { heads } : {}), release };
 }
 
 /** The sizes, sessions and noise both step-wise samplers (sampleFeatures, calibrateEndHazards) share. */
@@ -204,7 +209,7 @@ interface FeatureStepper {
 }
 
 async function featureStepper(opts: Omit<FeatureSampleOptions, 'endBias' | 'stop'>, withHeads: boolean): Promise<FeatureStepper> {
-  const { cfg, layout, weights } = load(opts.checkpoint);
+  const { cfg, layout } = load(opts.checkpoint);
   const A = layoutWidth(layout.attributes);
   const F = layoutWidth(layout.features);
   const T = layout.maxLen;
@@ -219,30 +224,13 @@ async function featureStepper(opts: Omit<FeatureSampleOptions, 'endBias' | 'stop
   if (!Number.isInteger(first) || first < 0 || first % batch !== 0) throw new ConfigError(expected(`a non-negative multiple of the batch size ${batch}`, 'firstFlow', first), 'firstFlow');
   const seed = opts.seed ?? 0;
   const t = (data: Float32Array, shape: number[]): ort.Tensor => new ort.Tensor('float32', data, shape);
-  let projection: FeatureSamplerSessions['projection'];
-  let stepSession: FeatureSamplerSessions['step'];
-  let headsSession: FeatureSamplerSessions['heads'] | undefined;
-  let release: () => Promise<void>;
-  if (opts.sessions) {
-    // the caller's sessions, kept by the caller: they must be this checkpoint's
-    if (opts.sessions.checkpoint !== opts.checkpoint) throw new InternalError('sessions of another checkpoint were given to the feature sampler');
-    ({ projection, step: stepSession, heads: headsSession } = opts.sessions);
-    release = async () => {};
-  } else {
-    const graphs = featureSamplerOnnx(cfg, layout, weights);
-    const sessionOpts = { device: opts.device ?? 'cpu', ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}) } as const;
-    const sessions: Awaited<ReturnType<typeof createSession>>[] = [];
-    release = async (): Promise<void> => {
-      for (const s of sessions.splice(0)) await s.release();
-    };
-    try {
-      for (const g of withHeads ? [graphs.projection, graphs.step, graphs.heads] : [graphs.projection, graphs.step]) sessions.push(await createSession(g, sessionOpts));
-    } catch (err) {
-      await release();
-      throw err;
-    }
-    [projection, stepSession, headsSession] = sessions as [(typeof sessions)[0], (typeof sessions)[0], (typeof sessions)[0] | undefined];
-  }
+  // the caller's sessions (kept by the caller: they must be this checkpoint's), else this call's own
+  if (opts.sessions && opts.sessions.checkpoint !== opts.checkpoint) throw new InternalError('sessions of another checkpoint were given to the feature sampler');
+  const own = opts.sessions ? undefined : await makeFeatureSessions(opts.checkpoint, opts, withHeads);
+  const { projection, step: stepSession, heads: headsSession } = opts.sessions ?? own!;
+  const release = async (): Promise<void> => {
+    await own?.release();
+  };
   return {
     layout, T, L, S, U, F, n: given.length / A, batch, seed, release,
     start: async (at, m) => {

@@ -121,6 +121,13 @@ export async function mergeByFlowTagsFiles(
   }
 }
 
+/** The stored rows `rs` (in that order) of the rows `a`, `rowBytes` each. */
+export function gatherRows(a: Uint8Array, rowBytes: number, rs: readonly number[]): Uint8Array {
+  const m = new Uint8Array(rs.length * rowBytes);
+  rs.forEach((r, j) => m.set(a.subarray(r * rowBytes, (r + 1) * rowBytes), j * rowBytes));
+  return m;
+}
+
 /** How mergeByFlowTagsFiles reads the flow tags of stored rows: index bytes (compact rows) or float32 pairs. */
 interface StoredRows {
   rowBytes: number;
@@ -143,11 +150,7 @@ async function mergeStoredRows(
   const rb = f.rowBytes;
   const writers = new Map<number, F32Appender>();
   const counts = new Map<number, number>(chunks.map((c) => [c, 0]));
-  const gather = (a: Uint8Array, rs: readonly number[]): Uint8Array => {
-    const m = new Uint8Array(rs.length * rb);
-    rs.forEach((r, j) => m.set(a.subarray(r * rb, (r + 1) * rb), j * rb));
-    return m;
-  };
+  const gather = (a: Uint8Array, rs: readonly number[]): Uint8Array => gatherRows(a, rb, rs);
   try {
     for (const c of chunks) writers.set(c, await open(c));
     for (const c of chunks) {

@@ -4,7 +4,7 @@
 import { copyFile, mkdir, readFile, rm, stat, statfs } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
 import { ConfigError, expected, InputError, InternalError } from '../errors.js';
-import { CompactRows, copyAttributeRows, copyRowsWhere, F32Appender, mergeByFlowTagsFiles, readStoredRows } from './attr-files.js';
+import { CompactRows, copyAttributeRows, copyRowsWhere, F32Appender, gatherRows, mergeByFlowTagsFiles, readStoredRows } from './attr-files.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { FILL_OVERSAMPLE, FILL_PART_ROWS, GENERATE_VERSION, LENGTH_CALIBRATION_FLOWS, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS, SHUFFLE_MEMORY_BYTES, selectionSampleSize } from './generate-settings.js';
 export { FILL_OVERSAMPLE, GENERATE_VERSION, MAX_FILL_PASSES, RANGE_FLOWS, SAMPLE_BATCH, SELECTION_SAMPLE_FLOWS };
@@ -869,8 +869,7 @@ async function generateLeased(p: GenerateChunkParams, ctx: Pick<JobContext, 'wor
           const kept = firsts.pick(own!.table, undefined, (r) => bytes[(cut + r) * rowBytes + startByte!] === 1, () => false, o, o + n - cut);
           for (const r of kept) keep.push(cut + r);
         }
-        const stored = new Uint8Array(keep.length * rowBytes);
-        keep.forEach((r, j) => stored.set(bytes.subarray(r * rowBytes, (r + 1) * rowBytes), j * rowBytes));
+        const stored = gatherRows(bytes, rowBytes, keep);
         if (startByte !== undefined) for (const r of keep) starts += bytes[r * rowBytes + startByte]!;
         if (buckets) await buckets.add(stored);
         else if (shuffle !== undefined) held.push(stored);
