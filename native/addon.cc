@@ -24,6 +24,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterReader(env, exports);
   RegisterWriter(env, exports);
   RegisterNearest(env, exports);
+  RegisterProject(env, exports);
+  RegisterRowHash(env, exports);
+  RegisterCategoricals(env, exports);
   return exports;
 }
 }  // namespace netshare

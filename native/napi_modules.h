@@ -9,4 +9,10 @@ void RegisterReader(Napi::Env env, Napi::Object exports);
 void RegisterWriter(Napi::Env env, Napi::Object exports);
 // Adds nearestTopK (native/nearest.cc): top-k vocabulary rows of query vectors, for batched embedding decoding.
 void RegisterNearest(Napi::Env env, Napi::Object exports);
+// Adds projectAttributes (native/project.cc): the feature generator's attribute projection over sparse rows.
+void RegisterProject(Napi::Env env, Napi::Object exports);
+// Adds rowUniforms (native/rowhash.cc): ephemeral-ports.ts rowUniforms over many rows at once.
+void RegisterRowHash(Napi::Env env, Napi::Object exports);
+// Adds drawCategoricals (native/categoricals.cc): categoricals.ts sampleCategoricals' draws over many rows.
+void RegisterCategoricals(Napi::Env env, Napi::Object exports);
 }  // namespace netshare

@@ -46,6 +46,8 @@ export class CosineIndex {
   /** Rows of other vectors with a hash already in `exact` (first row of each distinct vector, in row order). */
   private readonly collided = new Map<number, number[]>();
   private readonly bits: Uint32Array;
+  private lastQ: WeakRef<Float32Array> | undefined;
+  private lastBits: WeakRef<Uint32Array> | undefined;
 
   constructor(
     private readonly vecs: Float32Array,
@@ -111,7 +113,14 @@ export class CosineIndex {
 
   /** Row whose vector equals q bit for bit, or −1. */
   private exactRow(q: Float32Array, qOff: number): number {
-    const qb = new Uint32Array(q.buffer, q.byteOffset, q.length);
+    // the bits view of the last array asked about (a batch asks row after row of one array: no view per call), held
+    // weakly (it must not keep a block of rows alive)
+    let qb = this.lastQ?.deref() === q ? this.lastBits?.deref() : undefined;
+    if (!qb) {
+      qb = new Uint32Array(q.buffer, q.byteOffset, q.length);
+      this.lastQ = new WeakRef(q);
+      this.lastBits = new WeakRef(qb);
+    }
     const h = this.hash(qb, qOff);
     const i = this.exact.get(h);
     if (i === undefined) return -1;

@@ -3,6 +3,7 @@
 import { Rng } from '../core/rng.js';
 import type { Layout } from '../encode/tensors.js';
 import { mix } from './ephemeral-ports.js';
+import { nativeBinding } from '../native/addon.js';
 
 /**
  * postprocess.attributeCategoricals = "sample": the value of every categorical attribute head (one softmax over its
@@ -34,19 +35,21 @@ export function sampleCategoricals(soft: Float32Array, discrete: Float32Array, l
   if (slices.length === 0) return;
   const A = layout.attributeDim;
   const n = soft.length / A;
+  const k = slices.length;
+  // the uniforms of the stream, row by row and slice by slice; `only`: a row left out keeps what `discrete` holds
+  // there (the arg-max, or the softmax of a sampler's `soft` fields), and the stream moves on past its draws (the
+  // others' draws unchanged): NaN
+  const u = new Float64Array(n * k);
   for (let r = 0; r < n; r++) {
-    // `only`: a row left out keeps what `discrete` holds there (the arg-max, or the softmax of a sampler's `soft`
-    // fields), and the stream moves on past its draws (the others' draws unchanged)
-    if (only && !only(r)) {
-      for (let k = 0; k < slices.length; k++) rng.nextU32();
-      continue;
-    }
-    for (const sl of slices) {
-      const o = r * A + sl.offset;
-      const pick = drawIndex(soft, o, sl.dim, rng.next());
-      for (let i = 0; i < sl.dim; i++) discrete[o + i] = i === pick ? 1 : 0;
+    const skip = only !== undefined && !only(r);
+    for (let j = 0; j < k; j++) {
+      const x = rng.nextU32();
+      u[r * k + j] = skip ? NaN : x / 2 ** 32;
     }
   }
+  // drawIndex per row and slice, the one-hot written (the native addon: ~7x faster than the loop here)
+  const draw = nativeBinding()['drawCategoricals'] as (soft: Float32Array, discrete: Float32Array, n: number, A: number, slices: Int32Array, u: Float64Array) => void;
+  draw(soft, discrete, n, A, Int32Array.from(slices.flatMap((sl) => [sl.offset, sl.dim])), u);
 }
 
 /**

@@ -17,6 +17,7 @@ import type { DecodedChunk, Layout } from '../encode/tensors.js';
 import type { Table } from '../io/table.js';
 import { chunkAttributeBlocks } from './chunk-tensors.js';
 import { nearestRows } from './embedding-decode.js';
+import { nativeBinding } from '../native/addon.js';
 
 /** A port at or above this, used by at most EPHEMERAL_MAX_FLOWS training flows of the chunk, is an ephemeral port. */
 export const EPHEMERAL_MIN_PORT = 1024;
@@ -181,6 +182,15 @@ export function rowUniforms(rows: Float32Array, off: number, dim: number, salt: 
 }
 
 /**
+ * rowUniforms of rows first .. first + n − 1 of `rows` [*, A] (each whole row, `skip` left out) in the native addon,
+ * [u, w] of row first + i at 2i and 2i + 1: the same values (32-bit integer mixing), ~10× faster than the loop above.
+ */
+export function rowUniformsOf(rows: Float32Array, A: number, salt: number, skip: { offset: number; dim: number } | undefined, first: number, n: number): Float64Array {
+  const native = nativeBinding()['rowUniforms'] as (rows: Float32Array, first: number, n: number, A: number, off: number, dim: number, salt: number, s0: number, s1: number) => Float64Array;
+  return native(rows, first, n, A, 0, A, salt >>> 0, skip ? skip.offset : A, skip ? skip.offset + skip.dim : A);
+}
+
+/**
  * "range": every decoded port of `dec` (records of the `n` attribute rows `rows` [n, A]) that is ephemeral becomes a
  * draw from the trace's ephemeral range, keyed by the row without its flow tags (a row carried into a later chunk
  * differs only there) and salted apart for source and destination. In place; returns how many flows' ports were drawn.
@@ -205,8 +215,8 @@ export function applyPortRange(range: PortRange, dec: DecodedChunk, rows: Float3
           drawn[s]![f] = 0x10000; // kept: not ephemeral
           continue;
         }
-        const [u, w] = rowUniforms(rows, f * A, A, s, tags);
-        v = drawn[s]![f] = range.draw(u, w);
+        const uw = rowUniformsOf(rows, A, s, tags, f, 1);
+        v = drawn[s]![f] = range.draw(uw[0]!, uw[1]!);
         flows++;
       }
       if (v < 0x10000) col[i] = v;

@@ -1,6 +1,6 @@
 // The flow-start bin of generated flows (preprocess.timestamp.flowStartBins > 0): postprocess.flowStartBin.
 import type { Layout } from '../encode/tensors.js';
-import { rowUniforms } from './ephemeral-ports.js';
+import { rowUniformsOf } from './ephemeral-ports.js';
 import { drawIndex } from './categoricals.js';
 
 /**
@@ -11,8 +11,8 @@ import { drawIndex } from './categoricals.js';
  * How, without disturbing the features: the sampled attribute rows keep the softmax values in the bin slice
  * (keepSoftBins), every stage carries rows verbatim, the features are generated conditioned on the arg-max one-hot
  * (what the feature generator saw in training; feeding it the sampled bin made the TCP flag sequences 9× worse) — the
- * feature sampler's projection graph takes the arg-max of every softmax field of the rows it is given (discreteOf, as
- * argmaxBins does here: ties to the first) — and the decode draws the bin from the kept softmax (softBinPick), keyed by
+ * feature sampler's projection takes the arg-max of every softmax field of the rows it is given (discreteOf, or the
+ * native attributeProjector on the CPU, as argmaxBins does here: ties to the first) — and the decode draws the bin from the kept softmax (softBinPick), keyed by
  * a hash of the row.
  */
 function binSlice(layout: Layout): { offset: number; dim: number } | undefined {
@@ -50,5 +50,7 @@ export function softBinPick(rows: Float32Array, layout: Layout): (f: number, src
   const A = layout.attributeDim;
   // keyed without the flow tags: a row carried into a later chunk differs only there
   const tags = layout.attributes.find((a) => a.name === 'flow_tags');
-  return (f, src, off, bins) => drawIndex(src, off, bins, rowUniforms(rows, f * A, A, 0x2545f491, tags)[0]);
+  // every row's draw at the first pick (the native addon: ~0.1 µs a row)
+  let u: Float64Array | undefined;
+  return (f, src, off, bins) => drawIndex(src, off, bins, (u ??= rowUniformsOf(rows, A, 0x2545f491, tags, 0, rows.length / A))[2 * f]!);
 }

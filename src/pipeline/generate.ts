@@ -12,7 +12,7 @@ import { z } from 'zod';
 import type { NetShareConfig } from '../config/schema.js';
 import { decodeChunk, type DecodedChunk, type DecodeInput, type EncoderSet, type Layout } from '../encode/tensors.js';
 import { embeddingRowsOf, nearestRows, snapEmbeddings } from './embedding-decode.js';
-import { applyPortRange, chunkPorts, EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT, portRange, portRangeFile, portSlices, rowUniforms, type PortRange, type PortRangeFile } from './ephemeral-ports.js';
+import { applyPortRange, chunkPorts, EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT, portRange, portRangeFile, portSlices, rowUniformsOf, type PortRange, type PortRangeFile } from './ephemeral-ports.js';
 import { keepSoftBins, softBinPick } from './flow-starts.js';
 import { categoricalRng, categoricalSlices, sampleCategoricals, sampleFeatureCategoricals } from './categoricals.js';
 export { EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT };
@@ -24,6 +24,7 @@ import type { Device } from '../runtime/session.js';
 import type { EndHazardCalibration, FeatureSamplerSessions } from '../model/sample.js';
 import { dirname, join } from 'node:path';
 import { loadCheckpoint } from './checkpoints.js';
+import { attributeProjector } from '../native/project.js';
 import { chunkAttributeBlocks, chunkDir, loadChunkLengths, loadChunkMeta, loadEncoders, loadLayout, loadPreprocessSummary, preprocessDir } from './chunk-tensors.js';
 import { fingerprint } from './fsutil.js';
 import { rankChunkCandidates, selectionMetrics, type ChunkSelection } from './postprocess.js';
@@ -318,7 +319,8 @@ async function decodeGenerated(
   if (policy.featureCategoricals === 'sample' && t.n > 0 && ('packedFeatures' in t || t.T > 1)) {
     // keyed by the row without its flow tags, as the other draws (a row carried into a later chunk differs only there)
     const tags = layout!.attributes.find((a) => a.name === 'flow_tags');
-    const key = (f: number): number => Math.floor(rowUniforms(t.attributes, f * A, A, 0x68e31da4, tags)[0] * 2 ** 32);
+    const keys = rowUniformsOf(t.attributes, A, 0x68e31da4, tags, 0, t.n);
+    const key = (f: number): number => Math.floor(keys[2 * f]! * 2 ** 32);
     if ('packedFeatures' in t) {
       const packedFeatures = t.packedFeatures.slice();
       sampleFeatureCategoricals(packedFeatures, t.n, 0, layout!, key, t.lengths);
@@ -702,13 +704,18 @@ const featureSessions = new Map<string, { users: number; value: Promise<FeatureS
  * FEATURE_SESSIONS_KEPT are released, oldest first.
  */
 export async function holdFeatureSessions(path: string, device: Device, threads: number | undefined): Promise<{ sessions: FeatureSamplerSessions; done: () => void }> {
-  const { featureSamplerSessions } = await import('../model/index.js');
+  const { featureSamplerSessions, projectionInputs } = await import('../model/index.js');
   // no await from here to the entry's insertion: two jobs of one process asking at once share one entry
   const key = `${fileIdentity(path)}\u0000${device}\u0000${threads ?? ''}`;
   let e = featureSessions.get(key);
   if (e) featureSessions.delete(key); // re-inserted as the newest
   else {
-    const value = loadCheckpoint(path).then((ck) => featureSamplerSessions(ck, { device, ...(threads !== undefined ? { threads } : {}) }));
+    // on the CPU the attribute rows are projected by the native addon (attributeProjector: sparse rows, a third of the
+    // projection graph's time)
+    const value = loadCheckpoint(path).then((ck) => {
+      const inputs = device === 'cpu' ? projectionInputs(ck) : undefined;
+      return featureSamplerSessions(ck, { device, ...(threads !== undefined ? { threads } : {}), ...(inputs ? { project: attributeProjector(inputs.fields, inputs.wa, inputs.bias) } : {}) });
+    });
     e = { users: 0, value };
     value.catch(() => featureSessions.delete(key));
   }

@@ -1,6 +1,6 @@
 // postprocess.attributeCategoricals "sample": categorical attribute heads drawn from the generator's softmax.
 import { describe, expect, it } from 'vitest';
-import { categoricalRng, categoricalSlices, featureSoftmaxSlices, sampleCategoricals, sampleFeatureCategoricals } from '../../src/pipeline/categoricals.js';
+import { categoricalRng, categoricalSlices, drawIndex, featureSoftmaxSlices, sampleCategoricals, sampleFeatureCategoricals } from '../../src/pipeline/categoricals.js';
 import type { Layout } from '../../src/encode/tensors.js';
 
 // srcip as ipTop (4 classes + bits), a 2-way bits head, the flow tags, 3 flow-start bins and the position
@@ -80,6 +80,46 @@ describe('categorical attribute heads drawn from the softmax', () => {
     sampleCategoricals(fresh.soft.subarray(0, cut), fresh.discrete.subarray(0, cut), layout, 7);
     sampleCategoricals(fresh.soft.subarray(cut), fresh.discrete.subarray(cut), layout, 7);
     expect(fresh.discrete).not.toEqual(discrete);
+  });
+});
+
+describe('sampleCategoricals in the native addon', () => {
+  it('draws what drawIndex draws with the same stream, over soft values with negatives, zeros, −0, NaN and all-zero heads', () => {
+    // two categorical heads (4- and 9-way) around a bits head
+    const wide: Layout = {
+      ...layout,
+      attributes: [
+        { name: 'a', kind: 'attribute', offset: 0, dim: 4, activation: 'softmax', groupSize: 4, discrete: true, encoding: 'categorical' },
+        { name: 'b.bits', kind: 'attribute', offset: 4, dim: 2, activation: 'softmax', groupSize: 2, discrete: true, encoding: 'ipBits' },
+        { name: 'c', kind: 'attribute', offset: 6, dim: 9, activation: 'softmax', groupSize: 9, discrete: true, encoding: 'categorical' },
+        { name: 'flow_start', kind: 'attribute', offset: 15, dim: 1, activation: 'sigmoid', discrete: false, encoding: 'flowStart' },
+      ],
+    };
+    expect(categoricalSlices(wide).map((sl) => [sl.offset, sl.dim])).toEqual([[0, 4], [6, 9]]);
+    const n = 3000;
+    const soft = new Float32Array(n * 16);
+    let x = 99;
+    const next = (): number => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    for (let i = 0; i < soft.length; i++) {
+      const r = next();
+      soft[i] = r < 0.3 ? 0 : r < 0.35 ? -0 : r < 0.45 ? -next() : r < 0.46 ? NaN : next();
+    }
+    // whole heads of zeros (the uniform pick)
+    for (let r = 0; r < n; r += 17) soft.fill(0, r * 16, r * 16 + 4);
+    const only = (r: number): boolean => r % 5 !== 2;
+    const discrete = soft.slice();
+    sampleCategoricals(soft, discrete, wide, 11, 3, undefined, only);
+    const rng = categoricalRng(11, 3);
+    const want = soft.slice();
+    for (let r = 0; r < n; r++) {
+      for (const [off, dim] of [[0, 4], [6, 9]] as const) {
+        const u = rng.next();
+        if (!only(r)) continue;
+        const pick = drawIndex(soft, r * 16 + off, dim, u);
+        for (let i = 0; i < dim; i++) want[r * 16 + off + i] = i === pick ? 1 : 0;
+      }
+    }
+    expect(Array.from(discrete)).toEqual(Array.from(want));
   });
 });
 

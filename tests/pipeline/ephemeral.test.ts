@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeChunkFromWorkdir, loadChunkTensors } from '../../src/pipeline/chunk-tensors.js';
 import { resampleEphemeralPorts, uniqueTupleRows } from '../../src/pipeline/generate.js';
-import { applyPortRange, portRange, portRangeFile, portRangeOfCounts, portSlices, rowUniforms } from '../../src/pipeline/ephemeral-ports.js';
+import { applyPortRange, portRange, portRangeFile, portRangeOfCounts, portSlices, rowUniforms, rowUniformsOf } from '../../src/pipeline/ephemeral-ports.js';
 import type { DecodedChunk } from '../../src/encode/tensors.js';
 import { preprocessedTiny } from './tiny-workdir.js';
 
@@ -152,5 +152,30 @@ describe('rowUniforms', () => {
       }
     }
     for (const b of bins) for (const c of b) expect(Math.abs(c / n - 0.1)).toBeLessThan(0.025);
+  });
+
+  it('rowUniformsOf (the native addon over many rows) equals rowUniforms row by row, with and without a skip range, for any salt and bits', () => {
+    const A = 37;
+    const n = 300;
+    const rows = new Float32Array(n * A);
+    let x = 12345;
+    const next = (): number => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
+    for (let i = 0; i < rows.length; i++) {
+      const r = next() % 8;
+      // zeros, ones, negative zero, odd floats and NaN/∞ bit patterns
+      rows[i] = r < 4 ? 0 : r === 4 ? 1 : r === 5 ? -0 : r === 6 ? (next() - 2 ** 31) / 977 : [NaN, Infinity, -Infinity, 1e-42][next() % 4]!;
+    }
+    for (const salt of [0, 1, 7, 0x2545f491, 0x68e31da4, 0xffffffff]) {
+      for (const skip of [undefined, { offset: 0, dim: 5 }, { offset: 30, dim: 7 }]) {
+        const all = rowUniformsOf(rows, A, salt, skip, 0, n);
+        const some = rowUniformsOf(rows, A, salt, skip, 100, 50);
+        for (let r = 0; r < n; r++) {
+          const [u, w] = rowUniforms(rows, r * A, A, salt, skip);
+          expect([all[2 * r], all[2 * r + 1]]).toEqual([u, w]);
+          if (r >= 100 && r < 150) expect([some[2 * (r - 100)], some[2 * (r - 100) + 1]]).toEqual([u, w]);
+        }
+      }
+    }
+    expect(() => rowUniformsOf(rows, A, 0, undefined, n - 1, 2)).toThrow(/rows must hold/);
   });
 });
