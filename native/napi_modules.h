@@ -11,7 +11,7 @@ void RegisterWriter(Napi::Env env, Napi::Object exports);
 void RegisterNearest(Napi::Env env, Napi::Object exports);
 // Adds projectAttributes (native/project.cc): the feature generator's attribute projection over sparse rows.
 void RegisterProject(Napi::Env env, Napi::Object exports);
-// Adds rowUniforms (native/rowhash.cc): ephemeral-ports.ts rowUniforms over many rows at once.
+// Adds rowUniformsMany (native/rowhash.cc): ephemeral-ports.ts rowUniforms over many rows and salts at once.
 void RegisterRowHash(Napi::Env env, Napi::Object exports);
 // Adds drawCategoricals (native/categoricals.cc): categoricals.ts sampleCategoricals' draws over many rows.
 void RegisterCategoricals(Napi::Env env, Napi::Object exports);

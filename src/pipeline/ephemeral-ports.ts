@@ -181,21 +181,41 @@ export function rowUniforms(rows: Float32Array, off: number, dim: number, salt: 
   return [h1 / 2 ** 32, h2 / 2 ** 32];
 }
 
+/** The rowUniforms of a row by salt (rowKeys). */
+export type RowKeys = (f: number, salt: number) => [number, number];
+
 /**
- * rowUniforms of rows first .. first + n − 1 of `rows` [*, A] (each whole row, `skip` left out) in the native addon,
- * [u, w] of row first + i at 2i and 2i + 1: the same values (32-bit integer mixing), ~10× faster than the loop above.
+ * rowUniforms of every row of `rows` [n, A] (each whole row, `skip` left out) for each of `salts`, computed for all
+ * rows and salts at the first call (one native pass over each row: the salts' mixing chains run side by side), then
+ * looked up: the flow key, the flow-start bin and the ephemeral ports of one decode share it.
  */
-export function rowUniformsOf(rows: Float32Array, A: number, salt: number, skip: { offset: number; dim: number } | undefined, first: number, n: number): Float64Array {
-  const native = nativeBinding()['rowUniforms'] as (rows: Float32Array, first: number, n: number, A: number, off: number, dim: number, salt: number, s0: number, s1: number) => Float64Array;
-  return native(rows, first, n, A, 0, A, salt >>> 0, skip ? skip.offset : A, skip ? skip.offset + skip.dim : A);
+export function rowKeys(rows: Float32Array, A: number, skip: { offset: number; dim: number } | undefined, salts: readonly number[]): RowKeys {
+  const k = salts.length;
+  const index = new Map(salts.map((s, j) => [s >>> 0, j]));
+  let all: Float64Array | undefined;
+  return (f, salt) => {
+    const j = index.get(salt >>> 0);
+    if (j === undefined) throw new RangeError(`rowKeys: salt ${salt} was not asked for (${salts.join(', ')})`);
+    if (!all) {
+      const native = nativeBinding()['rowUniformsMany'] as (rows: Float32Array, first: number, n: number, A: number, salts: Uint32Array, s0: number, s1: number) => Float64Array;
+      all = native(rows, 0, rows.length / A, A, Uint32Array.from(salts, (s) => s >>> 0), skip ? skip.offset : A, skip ? skip.offset + skip.dim : A);
+    }
+    return [all[2 * (k * f + j)]!, all[2 * (k * f + j) + 1]!];
+  };
+}
+
+/** The salts of the ephemeral-port draws of `layout` (one per port slice: its index), for rowKeys. */
+export function portSalts(layout: Layout): number[] {
+  return portSlices(layout).map((_, s) => s);
 }
 
 /**
  * "range": every decoded port of `dec` (records of the `n` attribute rows `rows` [n, A]) that is ephemeral becomes a
  * draw from the trace's ephemeral range, keyed by the row without its flow tags (a row carried into a later chunk
- * differs only there) and salted apart for source and destination. In place; returns how many flows' ports were drawn.
+ * differs only there) and salted apart for source and destination (`keys`: the rows' keys with portSalts computed
+ * beforehand). In place; returns how many flows' ports were drawn.
  */
-export function applyPortRange(range: PortRange, dec: DecodedChunk, rows: Float32Array, layout: Layout): number {
+export function applyPortRange(range: PortRange, dec: DecodedChunk, rows: Float32Array, layout: Layout, keys?: RowKeys): number {
   const slices = portSlices(layout);
   if (slices.length === 0 || dec.table.length === 0) return 0;
   const A = layout.attributeDim;
@@ -215,8 +235,8 @@ export function applyPortRange(range: PortRange, dec: DecodedChunk, rows: Float3
           drawn[s]![f] = 0x10000; // kept: not ephemeral
           continue;
         }
-        const uw = rowUniformsOf(rows, A, s, tags, f, 1);
-        v = drawn[s]![f] = range.draw(uw[0]!, uw[1]!);
+        const [u, w] = keys ? keys(f, s) : rowUniforms(rows, f * A, A, s, tags);
+        v = drawn[s]![f] = range.draw(u, w);
         flows++;
       }
       if (v < 0x10000) col[i] = v;

@@ -1,6 +1,6 @@
 // The flow-start bin of generated flows (preprocess.timestamp.flowStartBins > 0): postprocess.flowStartBin.
 import type { Layout } from '../encode/tensors.js';
-import { rowUniformsOf } from './ephemeral-ports.js';
+import { rowKeys, type RowKeys } from './ephemeral-ports.js';
 import { drawIndex } from './categoricals.js';
 
 /**
@@ -45,12 +45,17 @@ export function argmaxBins(rows: Float32Array, layout: Layout): Float32Array {
   return out;
 }
 
-/** The decode's bin choice for row f of `rows` [n, A]: a draw from the bin slice's values, keyed by the row. */
-export function softBinPick(rows: Float32Array, layout: Layout): (f: number, src: Float32Array, off: number, bins: number) => number {
+/** The salt of the flow-start bin draws (rowKeys). */
+export const BIN_SALT = 0x2545f491;
+
+/**
+ * The decode's bin choice for row f of `rows` [n, A]: a draw from the bin slice's values, keyed by the row (`keys`: the
+ * rows' keys with BIN_SALT computed beforehand).
+ */
+export function softBinPick(rows: Float32Array, layout: Layout, keys?: RowKeys): (f: number, src: Float32Array, off: number, bins: number) => number {
   const A = layout.attributeDim;
   // keyed without the flow tags: a row carried into a later chunk differs only there
   const tags = layout.attributes.find((a) => a.name === 'flow_tags');
-  // every row's draw at the first pick (the native addon: ~0.1 µs a row)
-  let u: Float64Array | undefined;
-  return (f, src, off, bins) => drawIndex(src, off, bins, (u ??= rowUniformsOf(rows, A, 0x2545f491, tags, 0, rows.length / A))[2 * f]!);
+  const key = keys ?? rowKeys(rows, A, tags, [BIN_SALT]);
+  return (f, src, off, bins) => drawIndex(src, off, bins, key(f, BIN_SALT)[0]);
 }

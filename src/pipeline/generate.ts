@@ -12,8 +12,8 @@ import { z } from 'zod';
 import type { NetShareConfig } from '../config/schema.js';
 import { decodeChunk, type DecodedChunk, type DecodeInput, type EncoderSet, type Layout } from '../encode/tensors.js';
 import { embeddingRowsOf, nearestRows, snapEmbeddings } from './embedding-decode.js';
-import { applyPortRange, chunkPorts, EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT, portRange, portRangeFile, portSlices, rowUniformsOf, type PortRange, type PortRangeFile } from './ephemeral-ports.js';
-import { keepSoftBins, softBinPick } from './flow-starts.js';
+import { applyPortRange, chunkPorts, EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT, portRange, portRangeFile, portSalts, portSlices, rowKeys, type PortRange, type PortRangeFile } from './ephemeral-ports.js';
+import { BIN_SALT, keepSoftBins, softBinPick } from './flow-starts.js';
 import { categoricalRng, categoricalSlices, sampleCategoricals, sampleFeatureCategoricals } from './categoricals.js';
 export { EPHEMERAL_MAX_FLOWS, EPHEMERAL_MIN_PORT };
 import { indexFlows, TupleSet } from '../io/flow-key.js';
@@ -301,6 +301,9 @@ export function dropDuplicateTuples(table: Table, flowOf: Int32Array): { table: 
   return { table: takeRows(table, Uint32Array.from(keep)), duplicateFlows: dupFlows.size };
 }
 
+/** The salt of a flow's key for its feature heads' draws (rowKeys). */
+const FLOW_KEY_SALT = 0x68e31da4;
+
 /**
  * Generated tensors of chunk `chunk` decoded to a table, the port/protocol embeddings looked up in batches
  * (embedding-decode.ts: the same nearest rows as flow-by-flow decoding).
@@ -316,11 +319,13 @@ async function decodeGenerated(
   const A = t.n > 0 ? t.attributes.length / t.n : 0;
   const embeddingRows = await embeddingRowsOf(encoders, t.attributes, A, t.n);
   const layout = policy.portRange || policy.flowStartBin || policy.featureCategoricals ? await loadLayout(workdir) : undefined;
-  if (policy.featureCategoricals === 'sample' && t.n > 0 && ('packedFeatures' in t || t.T > 1)) {
-    // keyed by the row without its flow tags, as the other draws (a row carried into a later chunk differs only there)
-    const tags = layout!.attributes.find((a) => a.name === 'flow_tags');
-    const keys = rowUniformsOf(t.attributes, A, 0x68e31da4, tags, 0, t.n);
-    const key = (f: number): number => Math.floor(keys[2 * f]! * 2 ** 32);
+  const drawCategoricals = policy.featureCategoricals === 'sample' && t.n > 0 && ('packedFeatures' in t || t.T > 1);
+  const pickBins = !tuplesOnly && policy.flowStartBin === 'sample';
+  // the row keys of every draw below (flow key, flow-start bin, ephemeral ports), in one pass over each row: keyed by
+  // the row without its flow tags (a row carried into a later chunk differs only there)
+  const keys = layout ? rowKeys(t.attributes, A, layout.attributes.find((a) => a.name === 'flow_tags'), [...(drawCategoricals ? [FLOW_KEY_SALT] : []), ...(pickBins ? [BIN_SALT] : []), ...(policy.portRange ? portSalts(layout) : [])]) : undefined;
+  if (drawCategoricals) {
+    const key = (f: number): number => Math.floor(keys!(f, FLOW_KEY_SALT)[0] * 2 ** 32);
     if ('packedFeatures' in t) {
       const packedFeatures = t.packedFeatures.slice();
       sampleFeatureCategoricals(packedFeatures, t.n, 0, layout!, key, t.lengths);
@@ -333,9 +338,9 @@ async function decodeGenerated(
   }
   const dec = decodeChunk(t, encoders, await loadChunkMeta(workdir, chunk), {
     embeddingRows,
-    ...(tuplesOnly ? { tuplesOnly } : policy.flowStartBin === 'sample' ? { pickBin: softBinPick(t.attributes, layout!) } : {}),
+    ...(tuplesOnly ? { tuplesOnly } : pickBins ? { pickBin: softBinPick(t.attributes, layout!, keys) } : {}),
   });
-  if (policy.portRange) applyPortRange(policy.portRange, dec, t.attributes, layout!);
+  if (policy.portRange) applyPortRange(policy.portRange, dec, t.attributes, layout!, keys);
   return dec;
 }
 

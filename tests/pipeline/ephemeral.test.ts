@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeChunkFromWorkdir, loadChunkTensors } from '../../src/pipeline/chunk-tensors.js';
 import { resampleEphemeralPorts, uniqueTupleRows } from '../../src/pipeline/generate.js';
-import { applyPortRange, portRange, portRangeFile, portRangeOfCounts, portSlices, rowUniforms, rowUniformsOf } from '../../src/pipeline/ephemeral-ports.js';
+import { applyPortRange, portRange, portRangeFile, portRangeOfCounts, portSlices, rowKeys, rowUniforms } from '../../src/pipeline/ephemeral-ports.js';
 import type { DecodedChunk } from '../../src/encode/tensors.js';
 import { preprocessedTiny } from './tiny-workdir.js';
 
@@ -154,7 +154,7 @@ describe('rowUniforms', () => {
     for (const b of bins) for (const c of b) expect(Math.abs(c / n - 0.1)).toBeLessThan(0.025);
   });
 
-  it('rowUniformsOf (the native addon over many rows) equals rowUniforms row by row, with and without a skip range, for any salt and bits', () => {
+  it('rowKeys (the native addon over many rows and salts) equals rowUniforms row by row, with and without a skip range, for any salts and bits', () => {
     const A = 37;
     const n = 300;
     const rows = new Float32Array(n * A);
@@ -165,17 +165,14 @@ describe('rowUniforms', () => {
       // zeros, ones, negative zero, odd floats and NaN/∞ bit patterns
       rows[i] = r < 4 ? 0 : r === 4 ? 1 : r === 5 ? -0 : r === 6 ? (next() - 2 ** 31) / 977 : [NaN, Infinity, -Infinity, 1e-42][next() % 4]!;
     }
-    for (const salt of [0, 1, 7, 0x2545f491, 0x68e31da4, 0xffffffff]) {
-      for (const skip of [undefined, { offset: 0, dim: 5 }, { offset: 30, dim: 7 }]) {
-        const all = rowUniformsOf(rows, A, salt, skip, 0, n);
-        const some = rowUniformsOf(rows, A, salt, skip, 100, 50);
-        for (let r = 0; r < n; r++) {
-          const [u, w] = rowUniforms(rows, r * A, A, salt, skip);
-          expect([all[2 * r], all[2 * r + 1]]).toEqual([u, w]);
-          if (r >= 100 && r < 150) expect([some[2 * (r - 100)], some[2 * (r - 100) + 1]]).toEqual([u, w]);
-        }
+    const salts = [0, 1, 7, 0x2545f491, 0x68e31da4, 0xffffffff];
+    for (const skip of [undefined, { offset: 0, dim: 5 }, { offset: 30, dim: 7 }]) {
+      for (const asked of [salts, [0x2545f491], [1, 0]]) {
+        const keys = rowKeys(rows, A, skip, asked);
+        for (let r = 0; r < n; r++) for (const salt of asked) expect(keys(r, salt)).toEqual(rowUniforms(rows, r * A, A, salt, skip));
+        expect(() => keys(0, 3)).toThrow(/salt 3 was not asked for/);
       }
     }
-    expect(() => rowUniformsOf(rows, A, 0, undefined, n - 1, 2)).toThrow(/rows must hold/);
+    expect(() => rowKeys(rows, A, undefined, [1, 2, 3, 4, 5, 6, 7, 8, 9])(0, 1)).toThrow(/1 to 8 salts/);
   });
 });
