@@ -13,6 +13,7 @@
 #include <cstring>
 #include <limits>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -198,7 +199,7 @@ class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "PrunedVocab",
-                       {InstanceMethod("topk", &PrunedVocab::TopKMethod), InstanceAccessor("clusters", &PrunedVocab::Clusters, nullptr),
+                       {InstanceMethod("topk", &PrunedVocab::TopKMethod), InstanceMethod("nearest", &PrunedVocab::NearestMethod), InstanceAccessor("clusters", &PrunedVocab::Clusters, nullptr),
                         InstanceAccessor("scanned", &PrunedVocab::Scanned, nullptr)});
   }
 
@@ -217,6 +218,7 @@ class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
       cluster_ = ClusterKernelFor(dim_, std::make_integer_sequence<int, kMaxKernelDim>{});
 #endif
+    vec_.assign(vecs.Data(), vecs.Data() + n * dim);
     Build(vecs.Data());
   }
 
@@ -513,6 +515,15 @@ class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
     if (static_cast<int64_t>(queries.ElementLength()) < b * dim_) throw Napi::RangeError::New(env, "topk: queries must hold b * dim values");
     auto rows = Napi::Int32Array::New(env, static_cast<size_t>(b * k));
     auto scores = Napi::Float32Array::New(env, static_cast<size_t>(b * k));
+    TopKCore(queries.Data(), b, k, gap, scores.Data(), rows.Data());
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("rows", rows);
+    out.Set("scores", scores);
+    return out;
+  }
+
+  // The k best rows of queries [b, dim] into rows/scores [b, k] (rows −1 / scores −∞ past the rows scanned).
+  void TopKCore(const float* queries, int64_t b, int64_t k, double gap, float* scores, int32_t* rows) {
     const int dim = dim_;
     const int C = static_cast<int>(clusters_.size());
     int64_t scanned = 0;
@@ -524,9 +535,9 @@ class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
     std::vector<TopList> tops(static_cast<size_t>(b));
     for (auto& l : lists_) l.clear();
     for (int64_t i = 0; i < b; i++) {
-      const float* q = queries.Data() + i * dim;
+      const float* q = queries + i * dim;
       TopList& top = tops[static_cast<size_t>(i)];
-      top = TopList{scores.Data() + i * k, rows.Data() + i * k, static_cast<int>(k)};
+      top = TopList{scores + i * k, rows + i * k, static_cast<int>(k)};
       double qn2 = 0;
       for (int d = 0; d < dim; d++) qn2 += static_cast<double>(q[d]) * q[d];
       const double qn = std::sqrt(qn2);
@@ -536,7 +547,7 @@ class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
       if (C == 0) continue;
       const Cluster& f = clusters_[static_cast<size_t>(first)];
       const int32_t self = static_cast<int32_t>(i);
-      ScanCluster(f, queries.Data(), &self, 1, tops.data());
+      ScanCluster(f, queries, &self, 1, tops.data());
       scanned += f.rows;
       const double t = prune && top.filled > 0 ? static_cast<double>(top.score[0]) - gap : -std::numeric_limits<double>::infinity();
       // as float32 rounded down: a cluster is listed when its bound is not below t
@@ -547,7 +558,7 @@ class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
     for (int c = 0; c < C; c++) {
       const Cluster& u = clusters_[static_cast<size_t>(c)];
       const auto& l = lists_[static_cast<size_t>(c)];
-      ScanCluster(u, queries.Data(), l.data(), static_cast<int>(l.size()), tops.data());
+      ScanCluster(u, queries, l.data(), static_cast<int>(l.size()), tops.data());
       scanned += static_cast<int64_t>(u.rows) * static_cast<int64_t>(l.size());
     }
     for (int64_t i = 0; i < b; i++) {
@@ -556,9 +567,128 @@ class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
       for (int j = top.filled; j < k; j++) top.row[j] = -1, top.score[j] = -std::numeric_limits<float>::infinity();
     }
     scanned_ += scanned;
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("rows", rows);
-    out.Set("scores", scores);
+  }
+
+  // The exact-match table (built at the first `nearest`): a hash of each distinct vector's bits → the rows holding them
+  // (the first row of each distinct vector), as CosineIndex's.
+  static uint64_t BitsHash(const float* v, int dim) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int d = 0; d < dim; d++) {
+      uint32_t b;
+      std::memcpy(&b, v + d, 4);
+      h = (h ^ b) * 0x100000001b3ull;
+    }
+    return h;
+  }
+  void BuildExact() {
+    if (exactBuilt_) return;
+    exactBuilt_ = true;
+    exact_.reserve(static_cast<size_t>(n_));
+    for (int i = 0; i < n_; i++) {
+      const float* v = vec_.data() + static_cast<size_t>(i) * dim_;
+      auto& bucket = exact_[BitsHash(v, dim_)];
+      bool seen = false;
+      for (int32_t j : bucket) seen = seen || std::memcmp(vec_.data() + static_cast<size_t>(j) * dim_, v, 4 * static_cast<size_t>(dim_)) == 0;
+      if (!seen) bucket.push_back(i);
+    }
+  }
+  int32_t ExactRow(const float* q) const {
+    auto it = exact_.find(BitsHash(q, dim_));
+    if (it == exact_.end()) return -1;
+    for (int32_t j : it->second)
+      if (std::memcmp(vec_.data() + static_cast<size_t>(j) * dim_, q, 4 * static_cast<size_t>(dim_)) == 0) return j;
+    return -1;
+  }
+
+  // nearest(rows: Float32Array, stride, off, n, k, gap) → Int32Array [n]: the vocabulary row nearest to each row's vector
+  // at `off` ([n, stride]), as src/pipeline/embedding-decode.ts nearestRows decides it (an exact hit; else the unit
+  // query's top k by float32 score, the one row within gap of the best, or the nearest by float64 distance among the
+  // rows within gap, ties to the lowest row), or −1 where the caller's k-d tree decides (a zero or non-finite query, or k
+  // rows all within gap).
+  Napi::Value NearestMethod(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 6 || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "nearest(rows: Float32Array, stride, off, n, k, gap)");
+    auto src = info[0].As<Napi::Float32Array>();
+    const int64_t stride = info[1].As<Napi::Number>().Int64Value();
+    const int64_t off = info[2].As<Napi::Number>().Int64Value();
+    const int64_t n = info[3].As<Napi::Number>().Int64Value();
+    const int64_t k = info[4].As<Napi::Number>().Int64Value();
+    const double gap = info[5].As<Napi::Number>().DoubleValue();
+    const int dim = dim_;
+    if (n < 0 || stride < dim || off < 0 || off + dim > stride || k < 1 || k > n_ || !(gap >= 0)) throw Napi::RangeError::New(env, "nearest: need n ≥ 0, 0 ≤ off ≤ stride − dim, 1 ≤ k ≤ vocabulary rows, gap ≥ 0");
+    if (n > 0 && static_cast<int64_t>(src.ElementLength()) < (n - 1) * stride + off + dim) throw Napi::RangeError::New(env, "nearest: rows must hold n rows of stride values");
+    BuildExact();
+    auto out = Napi::Int32Array::New(env, static_cast<size_t>(n));
+    const float* x = src.Data();
+    // the rows that are not exact hits, in batches of kBatch
+    constexpr int64_t kBatch = 4096;
+    std::vector<int64_t> pending;
+    pending.reserve(static_cast<size_t>(std::min(n, kBatch)));
+    std::vector<double> uq(static_cast<size_t>(kBatch * dim));
+    std::vector<float> qf(static_cast<size_t>(kBatch * dim));
+    std::vector<float> scores(static_cast<size_t>(kBatch * k));
+    std::vector<int32_t> top(static_cast<size_t>(kBatch * k));
+    std::vector<int32_t> near(static_cast<size_t>(k));
+    auto flush = [&]() {
+      const int64_t b = static_cast<int64_t>(pending.size());
+      if (b == 0) return;
+      TopKCore(qf.data(), b, k, gap, scores.data(), top.data());
+      for (int64_t i = 0; i < b; i++) {
+        const int64_t r = pending[static_cast<size_t>(i)];
+        const double* u = uq.data() + i * dim;
+        double norm = 0;
+        for (int d = 0; d < dim; d++) norm += u[d] * u[d];
+        const double best = scores[static_cast<size_t>(i * k)];
+        if (!(norm > 0) || !std::isfinite(norm) || !std::isfinite(best)) {
+          out[static_cast<size_t>(r)] = -1;
+          continue;
+        }
+        int64_t m = 0;
+        for (int64_t j = 0; j < k && static_cast<double>(scores[static_cast<size_t>(i * k + j)]) >= best - gap; j++) near[static_cast<size_t>(m++)] = top[static_cast<size_t>(i * k + j)];
+        if (m == 1) out[static_cast<size_t>(r)] = near[0];
+        else if (m == k && k < n_) out[static_cast<size_t>(r)] = -1;
+        else {
+          // CosineIndex.nearestAmong: float64 distances to the unit query, ties to the lowest row
+          int32_t bestI = -1;
+          double bestD = std::numeric_limits<double>::infinity();
+          for (int64_t c = 0; c < m; c++) {
+            const int32_t p = near[static_cast<size_t>(c)];
+            const float* v = vec_.data() + static_cast<size_t>(p) * dim;
+            double dist = 0;
+            for (int d = 0; d < dim; d++) {
+              const double t = static_cast<double>(v[d]) - u[d];
+              dist += t * t;
+            }
+            if (dist < bestD || (dist == bestD && p < bestI)) bestD = dist, bestI = p;
+          }
+          out[static_cast<size_t>(r)] = bestI;
+        }
+      }
+      pending.clear();
+    };
+    for (int64_t r = 0; r < n; r++) {
+      const float* q = x + r * stride + off;
+      const int32_t hit = ExactRow(q);
+      if (hit >= 0) {
+        out[static_cast<size_t>(r)] = hit;
+        continue;
+      }
+      // unitQueryInto: the query in float64 over its L2 norm (left as is when the norm is 0)
+      const int64_t i = static_cast<int64_t>(pending.size());
+      double* u = uq.data() + i * dim;
+      double norm = 0;
+      for (int d = 0; d < dim; d++) {
+        u[d] = q[d];
+        norm += u[d] * u[d];
+      }
+      norm = std::sqrt(norm);
+      if (norm > 0)
+        for (int d = 0; d < dim; d++) u[d] /= norm;
+      for (int d = 0; d < dim; d++) qf[static_cast<size_t>(i * dim + d)] = static_cast<float>(u[d]);
+      pending.push_back(r);
+      if (static_cast<int64_t>(pending.size()) == kBatch) flush();
+    }
+    flush();
     return out;
   }
 
@@ -571,6 +701,10 @@ class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
   int n_ = 0, dim_ = 0, cstride_ = 0;
   std::vector<float> wt_;
   std::vector<int32_t> perm_;
+  // the vectors as given (row-major) and the exact-match table over them
+  std::vector<float> vec_;
+  std::unordered_map<uint64_t, std::vector<int32_t>> exact_;
+  bool exactBuilt_ = false;
   std::vector<Cluster> clusters_;
   int64_t scanned_ = 0;
 #ifdef NETSHARE_X86

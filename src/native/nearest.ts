@@ -14,6 +14,13 @@ export interface VocabScorer {
   readonly k: number;
   /** Vocabulary rows scored so far over all queries (pruned scorers only). */
   readonly scanned?: number;
+  /**
+   * Pruned scorers only: the vocabulary row nearest to each of the `n` rows' vectors at `off` in `rows` ([n, stride]),
+   * decided as src/pipeline/embedding-decode.ts nearestRows decides it (an exact hit, else the top k within the gap,
+   * settled among them by float64 distances to the unit query, ties to the lowest row), all in the addon; −1 where
+   * the caller's k-d tree must decide (a zero or non-finite query, or k rows all within the gap).
+   */
+  nearest?(rows: Float32Array, stride: number, off: number, n: number): Int32Array;
 }
 
 /** Vocabularies at least this large are searched pruned when the caller gives a gap (PrunedVocab). */
@@ -21,6 +28,7 @@ export const PRUNE_MIN_ROWS = 4096;
 
 interface PrunedVocabNative {
   topk(queries: Float32Array, b: number, k: number, gap: number): { rows: Int32Array; scores: Float32Array };
+  nearest(rows: Float32Array, stride: number, off: number, n: number, k: number, gap: number): Int32Array;
   readonly clusters: number;
   readonly scanned: number;
 }
@@ -45,6 +53,7 @@ export function vocabScorer(vectors: Float32Array, n: number, dim: number, opts:
     return {
       k,
       topk: (queries, b) => index.topk(queries, b, k, gap),
+      nearest: (rows, stride, off, n) => index.nearest(rows, stride, off, n, k, gap),
       get scanned() {
         return index.scanned;
       },

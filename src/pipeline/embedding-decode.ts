@@ -10,7 +10,7 @@ import type { EmbeddingEncoder } from '../encode/fields.js';
 import { unitQueryInto } from '../encode/knn.js';
 import { IpBitsEncoder } from '../encode/fields.js';
 import type { EncoderSet } from '../encode/tensors.js';
-import { vocabScorer, type VocabScorer } from '../native/nearest.js';
+import { PRUNE_MIN_ROWS, vocabScorer, type VocabScorer } from '../native/nearest.js';
 
 /**
  * Four times a bound e on |float32 score − exact score|, with margin: s(v) = v·q − ‖v‖²/2 of unit vectors over ≤ 32
@@ -70,6 +70,14 @@ export async function nearestRows(enc: EmbeddingEncoder, rows: Float32Array, str
   const index = enc.nearestIndex();
   const V = index.size;
   const dim = index.width;
+  // a pruned scorer decides row by row in the addon (the same answers as the loop below); its −1s take the k-d tree
+  if (n * V >= SMALL_WORK && V >= PRUNE_MIN_ROWS) {
+    const found = scorerOf(enc, V, dim).nearest?.(rows, stride, off, n);
+    if (found) {
+      for (let r = 0; r < n; r++) if (found[r]! < 0) found[r] = index.nearest(rows, r * stride + off);
+      return found;
+    }
+  }
   const out = new Int32Array(n);
   const pending: number[] = [];
   for (let r = 0; r < n; r++) {
