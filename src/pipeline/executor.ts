@@ -148,6 +148,14 @@ export type ChildOutcome =
   | { kind: 'timeout'; seconds: number }
   | { kind: 'cancelled' };
 
+/**
+ * V8 flags of every job child. `--single-threaded-gc`: the garbage collector works on the job's own thread instead of
+ * helper threads. The pool runs one child per core, so the helpers' time is taken from the other children: a fill job
+ * of 480k sampled rows spent 8.99 CPU-s for 7.07 s of wall time with them, 7.11 CPU-s for 6.85 s without; twenty
+ * 20k-flow feature jobs 3.18 → 2.46 CPU-s (−23%) and 2.16 → 2.00 s wall.
+ */
+export const CHILD_V8_FLAGS: readonly string[] = ['--single-threaded-gc'];
+
 /** A child is forked anew after this many jobs, or when it reports more resident memory than CHILD_RECYCLE_RSS. */
 export const CHILD_MAX_JOBS = 64;
 export const CHILD_RECYCLE_RSS = 1.5 * 2 ** 30;
@@ -170,6 +178,7 @@ export class JobChild {
 
   constructor(readonly threads: number) {
     this.child = fork(workerScript(), [], {
+      execArgv: [...process.execArgv, ...CHILD_V8_FLAGS],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: { ...process.env, NETSHARE_ORT_THREADS: String(threads) },
     });

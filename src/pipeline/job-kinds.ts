@@ -25,7 +25,7 @@ registerJob('selftest', async () => selftestSchema, async () => async (params, c
     const Cls = params.failAs && params.failAs !== 'Error' ? errors[params.failAs] : Error;
     throw new Cls(params.fail);
   }
-  return { value: params.value ?? null, pid: process.pid, threads: ctx.threads };
+  return { value: params.value ?? null, pid: process.pid, threads: ctx.threads, execArgv: process.execArgv };
 });
 
 // `train-chunk`: train (or fine-tune) one chunk into <wd>/train/chunk-<k>/ (params: TrainChunkParams in train.ts).

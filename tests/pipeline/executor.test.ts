@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InProcessExecutor, LocalPoolExecutor, retryDelayMs } from '../../src/pipeline/executor.js';
+import { CHILD_V8_FLAGS, InProcessExecutor, LocalPoolExecutor, retryDelayMs } from '../../src/pipeline/executor.js';
 import { jobKey, reviveError, type Job } from '../../src/pipeline/jobs.js';
 import { ConfigError, InputError, InterruptedError } from '../../src/errors.js';
 import { acquireLease, LeaseBusyError, lockWorkdir, WorkdirLockedError, workdirIdentity } from '../../src/pipeline/lease.js';
@@ -78,6 +78,9 @@ describe('LocalPoolExecutor', () => {
     const pids = r.filter((x) => x.ok).map((x) => (x.result as { pid: number }).pid);
     expect(pids.every((p) => p !== process.pid)).toBe(true);
     expect((r[0]!.result as { threads: number }).threads).toBe(ex.threadsPerWorker);
+    // the children's V8 flags (a garbage collector without helper threads), after the parent's own
+    expect((r[0]!.result as { execArgv: string[] }).execArgv.slice(-CHILD_V8_FLAGS.length)).toEqual([...CHILD_V8_FLAGS]);
+    expect(CHILD_V8_FLAGS).toContain('--single-threaded-gc');
     expect(progress).toContain('a');
   });
   it('keeps a child from job to job and from call to call, and forks anew after a crash, a failure or a thread change', async () => {
