@@ -1357,6 +1357,17 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
       phaseHook = undefined;
     }
   };
+  /**
+   * `run` over `jobs` started longest first (by `weights`: the pool hands jobs out in order, so a phase of a few jobs
+   * of unequal length ended with one worker idle behind the longest, started last), the results in `jobs`' order.
+   */
+  const longestFirst = async (jobs: Job[], weights: readonly number[], run: (jobs: Job[]) => Promise<unknown[]> = runPhase): Promise<unknown[]> => {
+    const order = jobs.map((_, i) => i).sort((a, b) => weights[b]! - weights[a]! || a - b);
+    const rs = await run(order.map((i) => jobs[i]!));
+    const out = new Array<unknown>(jobs.length);
+    order.forEach((i, at) => (out[i] = rs[at]));
+    return out;
+  };
   // the decode policies every job applies; the port range is computed here once (it reads every chunk's ports)
   const rangeFile = opts.config.postprocess.ephemeralPorts === 'range' ? await writePortRange(wd, summary.chunks, layout, derived) : undefined;
   const tuplesFile = opts.config.postprocess.trainingTuples === 'reject' ? await writeTrainingTuples(wd, summary.chunks, layout, derived) : undefined;
@@ -1421,7 +1432,8 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     });
     const filled = (await runPhase(fillJobs)) as { accepted: number }[];
     const split = open.map((_, i) => i).filter((i) => plan[i]!.length > 1);
-    const combined = (await runPhase(split.map((i) => {
+    // (a combine job copies the rows the pass started from, then reads its parts)
+    const combined = (await longestFirst(split.map((i) => {
       const s = open[i]!;
       return job(`generate/fill/chunk-${s.k}/p${s.pass}/f${f}/combine`, {
         chunk: s.k, pass: s.pass, checkpoint: '', iteration: -1, seed: 0, device,
@@ -1431,7 +1443,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
           out: rel(acceptedPath(wd, s.k, s.pass, f)), startsOut: rel(acceptedStartsPath(wd, s.k, s.pass, f)),
         },
       });
-    }))) as { accepted: number }[];
+    }), split.map((i) => open[i]!.unique + sizes[i]!))) as { accepted: number }[];
     // each slot's accepted count: its job's, or its combine job's
     const acc: { accepted: number }[] = [];
     let at = 0;
@@ -1524,12 +1536,40 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
   const runWithSelect = async (phase: Job[]): Promise<unknown[]> => {
     const carried = pendingSelect;
     pendingSelect = [];
-    const rs = await runPhase([...phase, ...carried.flatMap((c) => c.jobs)]);
+    // a chunk's samples are ranked (in the driver, one chunk at a time) as soon as its sample jobs are done, while the
+    // phase's other jobs run: ranked after the phase, the five chunks of --flows 10000000 left both workers idle ~2.5 s
+    const left = carried.map((c) => c.jobs.length);
+    const chunkOf = new Map<string, number>();
+    carried.forEach((c, ci) => c.jobs.forEach((jb) => chunkOf.set(jb.id, ci)));
+    const got = carried.map((c) => new Array<Generated | undefined>(c.jobs.length));
+    let ranking: Promise<void> = Promise.resolve();
+    const ranked: Promise<void>[] = [];
+    let rankError: unknown;
+    const started = carried.map(() => false);
+    const rank = (ci: number, results: Generated[]): void => {
+      const c = carried[ci]!;
+      started[ci] = true;
+      ranking = ranking.then(() => rankSamples(c.j, c.jobs, results));
+      // (held, not left unhandled while the phase runs on: rethrown below)
+      ranked.push(ranking.catch((err: unknown) => {
+        rankError ??= err;
+      }));
+    };
+    const rs = await runPhase([...phase, ...carried.flatMap((c) => c.jobs)], (jb, r) => {
+      const ci = chunkOf.get(jb.id);
+      if (ci === undefined || !r.ok) return;
+      got[ci]![carried[ci]!.jobs.indexOf(jb)] = r.result as Generated;
+      if (--left[ci]! > 0) return;
+      rank(ci, got[ci] as Generated[]);
+    });
+    // an executor that reports no job as done: every chunk ranked now, from the phase's results
     let at = phase.length;
-    for (const c of carried) {
-      await rankSamples(c.j, c.jobs, rs.slice(at, at + c.jobs.length) as Generated[]);
+    carried.forEach((c, ci) => {
+      if (!started[ci]) rank(ci, rs.slice(at, at + c.jobs.length) as Generated[]);
       at += c.jobs.length;
-    }
+    });
+    await Promise.all(ranked);
+    if (rankError !== undefined) throw rankError;
     return rs.slice(0, phase.length);
   };
   const queueSelect = (j: number): void => {
@@ -1575,7 +1615,9 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
         }));
       }
     }
-    const results = (await runWithSelect(phase)) as { merged: number; unique: number; starts: number }[];
+    // longest first: a job reads its merged rows and builds the set of the earlier chunks' starts
+    const weights = summary.chunks.flatMap((k, j) => Array.from({ length: passes }, (_, pass) => mergedRows.get(`${k}/${pass}`)! + summary.chunks.slice(0, j).reduce((a, e) => a + startsOf(e, pass).rows, 0)));
+    const results = (await longestFirst(phase, weights, runWithSelect)) as { merged: number; unique: number; starts: number }[];
     for (const [j, k] of summary.chunks.entries()) {
       for (let pass = 0; pass < passes; pass++) {
         const x = results[j * passes + pass]!;
@@ -1724,7 +1766,7 @@ export async function generateStage(opts: GenerateStageOptions): Promise<Generat
     passes,
     candidates,
     fill,
-    ...(onSample ? { selection: { on: 'sample' as const, sampleFlows, chunks: selections } } : {}),
+    ...(onSample ? { selection: { on: 'sample' as const, sampleFlows, chunks: [...selections].sort((a, b) => a.chunk - b.chunk) } } : {}),
     seconds: { attributes: (t1 - t0) / 1000, merge: (t2 - t1) / 1000, select: (t3 - t2) / 1000, features: (t4 - t3) / 1000 },
   };
 }
