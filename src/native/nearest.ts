@@ -38,9 +38,9 @@ type NearestTopK = (vocabT: Float32Array, n: number, dim: number, queries: Float
 /**
  * The scorer of one vocabulary. With `gap` (and at least PRUNE_MIN_ROWS rows) it is the addon's PrunedVocab: the
  * rows in clusters, each with a bound on its rows' scores, so that a query scans only the clusters that can hold a row
- * within `gap` of its best score (13–19% of the UGR16 port vocabulary scored); its k rows are then exact only down to the best
- * score minus `gap` (every row within `gap` of the best is among them when fewer than k are), which is all the batched
- * decoding reads. Otherwise it is the flat scan: its rows transposed with −½‖v‖² appended ([dim + 1][n]), scored by the addon's
+ * within `gap` of its best score (13–19% of the UGR16 port vocabulary scored); its k rows are then only those within `gap`
+ * of the best (all of them when fewer than k are; the rest of the list −1 / −∞), which is all the batched decoding
+ * reads. Otherwise it is the flat scan: its rows transposed with −½‖v‖² appended ([dim + 1][n]), scored by the addon's
  * nearestTopK (AVX2 + FMA where the CPU has them). An onnxruntime MatMul + TopK did the same at ~18k queries per
  * CPU-second per port field over 47k ports: it wrote the [batch, n] scores out and read them back.
  */

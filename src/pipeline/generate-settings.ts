@@ -16,9 +16,11 @@
  * width, which went through bucket files before, is now shuffled in memory (another permutation) (issue 19). 9: the
  * row hash behind the drawn ports, flow-start bins and feature categoricals (rowUniforms) mixes only a row's non-zero
  * values, with their positions, and the fill's categorical draws take a stream per 16k rows, not 128k (so a split
- * fill's parts can be of equal size): other draws, the same distributions (issue 19).
+ * fill's parts can be of equal size): other draws, the same distributions (issue 19). 10: on the CPU the features'
+ * attribute projection is summed by the native addon (sparse rows, input order: other float32 rounding of the first
+ * LSTM step's input than the projection graph's MatMul) (issue 19).
  */
-export const GENERATE_VERSION = 9;
+export const GENERATE_VERSION = 10;
 /** Flows per generator run (each batch's noise is its own stream: sample.ts firstFlow). */
 export const SAMPLE_BATCH = 1000;
 /** Flows per features job: a larger chunk is split into flow ranges run as separate jobs (a multiple of SAMPLE_BATCH). */
