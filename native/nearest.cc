@@ -524,8 +524,8 @@ class PrunedVocab : public Napi::ObjectWrap<PrunedVocab> {
     }
   }
 
-  // topk(queries: Float32Array [b * dim], b, k, gap) → { rows, scores } as nearestTopK (rows −1 / scores −∞ past the
-  // rows scanned)
+  // topk(queries: Float32Array [b * dim], b, k, gap) → { rows, scores } as nearestTopK, down to the rows within gap of
+  // the best (rows −1 / scores −∞ past them: TopKCore)
   Napi::Value TopKMethod(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 4 || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "topk(queries: Float32Array, b, k, gap)");
