@@ -5,7 +5,8 @@ export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
     // under CI=true a missing oracle (../shared data, tshark, Chromium, the build) fails the run instead of skipping
-    globalSetup: ['tests/oracles.ts'],
+    // and every temporary file of the run goes under one directory, removed at the end (tests/tmpdir.ts)
+    globalSetup: ['tests/oracles.ts', 'tests/tmpdir.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // The machine has 2 cores; onnxruntime and the addon already use threads.
