@@ -22,23 +22,22 @@ inline uint32_t Mix(uint32_t h) {
   return h;
 }
 
-// rowUniformsMany(rows: Float32Array, first: number, n: number, A: number, salts: Uint32Array (≤ 8), skip0, skip1)
+// rowUniformsMany(rows: Float32Array [n * A], A: number, salts: Uint32Array (≤ 8), skip0, skip1)
 //   → Float64Array [n * 2 * salts]: RowUniforms for each salt of each whole row (the pairs of row r at 2·k·r), one
 //   pass over a row's values for all its salts (the salts' mixing chains are independent: they run side by side)
 Napi::Value RowUniformsMany(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 7 || !info[0].IsTypedArray() || !info[4].IsTypedArray()) throw Napi::TypeError::New(env, "rowUniformsMany(rows, first, n, A, salts, skip0, skip1)");
+  if (info.Length() < 5 || !info[0].IsTypedArray() || !info[2].IsTypedArray()) throw Napi::TypeError::New(env, "rowUniformsMany(rows, A, salts, skip0, skip1)");
   auto rows = info[0].As<Napi::Float32Array>();
-  const int64_t first = info[1].As<Napi::Number>().Int64Value();
-  const int64_t n = info[2].As<Napi::Number>().Int64Value();
-  const int64_t A = info[3].As<Napi::Number>().Int64Value();
-  auto salts = info[4].As<Napi::Uint32Array>();
-  const int64_t s0 = info[5].As<Napi::Number>().Int64Value();
-  const int64_t s1 = info[6].As<Napi::Number>().Int64Value();
+  const int64_t A = info[1].As<Napi::Number>().Int64Value();
+  auto salts = info[2].As<Napi::Uint32Array>();
+  const int64_t s0 = info[3].As<Napi::Number>().Int64Value();
+  const int64_t s1 = info[4].As<Napi::Number>().Int64Value();
   constexpr int kMaxSalts = 8;
   const int k = static_cast<int>(salts.ElementLength());
-  if (first < 0 || n < 0 || A < 1 || k < 1 || k > kMaxSalts) throw Napi::RangeError::New(env, "rowUniformsMany: need first, n ≥ 0, A ≥ 1 and 1 to 8 salts");
-  if (static_cast<int64_t>(rows.ElementLength()) < (first + n) * A) throw Napi::RangeError::New(env, "rowUniformsMany: rows must hold (first + n) * A values");
+  if (A < 1 || k < 1 || k > kMaxSalts) throw Napi::RangeError::New(env, "rowUniformsMany: need A ≥ 1 and 1 to 8 salts");
+  if (rows.ElementLength() % static_cast<size_t>(A) != 0) throw Napi::RangeError::New(env, "rowUniformsMany: rows must hold whole rows of A values");
+  const int64_t n = static_cast<int64_t>(rows.ElementLength()) / A;
   auto out = Napi::Float64Array::New(env, static_cast<size_t>(2 * k * n));
   uint32_t start1[kMaxSalts], start2[kMaxSalts];
   for (int j = 0; j < k; j++) {
@@ -47,7 +46,7 @@ Napi::Value RowUniformsMany(const Napi::CallbackInfo& info) {
   }
   const float* base = rows.Data();
   for (int64_t r = 0; r < n; r++) {
-    const float* row = base + (first + r) * A;
+    const float* row = base + r * A;
     uint32_t h1[kMaxSalts], h2[kMaxSalts];
     for (int j = 0; j < k; j++) h1[j] = start1[j], h2[j] = start2[j];
     for (int64_t i = 0; i < A; i++) {

@@ -386,7 +386,8 @@ export function featureSamplerOnnx(cfg: ModelConfig, layout: ModelLayout, weight
   };
 }
 
-function mustGet(m: ReadonlyMap<string, Float32Array>, k: string): Float32Array {
+/** Weight `k` of a checkpoint's weights, or an InputError naming it. */
+export function mustGet(m: ReadonlyMap<string, Float32Array>, k: string): Float32Array {
   const v = m.get(k);
   if (!v) throw new InputError(`Generator weight ${k} is missing from the checkpoint`);
   return v;

@@ -2,7 +2,7 @@
 import { ConfigError, InputError, InternalError, expected } from '../errors.js';
 import { createSession, ort, type Device } from '../runtime/session.js';
 import type { Checkpoint } from './checkpoint.js';
-import { attributeGeneratorOnnx, featureSamplerOnnx, generatorOnnx } from './graphs.js';
+import { attributeGeneratorOnnx, featureSamplerOnnx, generatorOnnx, mustGet } from './graphs.js';
 import { layoutWidth, type ModelLayout } from './layout.js';
 import { applyStoppingRule, sampleStoppingRule } from './postprocess.js';
 import { Rng } from '../core/rng.js';
@@ -181,12 +181,7 @@ export type AttributeProjection = (rows: Float32Array, m: number) => Float32Arra
  */
 export function projectionInputs(checkpoint: Checkpoint): { fields: { offset: number; dim: number; argmax: boolean }[]; wa: Float32Array; bias: Float32Array } {
   const { layout, weights } = load(checkpoint);
-  const weight = (k: string): Float32Array => {
-    const w = weights.get(k);
-    if (!w) throw new InputError(`Generator weight ${k} is missing from the checkpoint`);
-    return w;
-  };
-  return { fields: layout.attributes.map((f) => ({ offset: f.offset, dim: f.dim, argmax: f.activation === 'softmax' })), wa: weight('gen/feat/lstm/Wa'), bias: weight('gen/feat/lstm/b') };
+  return { fields: layout.attributes.map((f) => ({ offset: f.offset, dim: f.dim, argmax: f.activation === 'softmax' })), wa: mustGet(weights, 'gen/feat/lstm/Wa'), bias: mustGet(weights, 'gen/feat/lstm/b') };
 }
 
 /**
@@ -204,20 +199,18 @@ export function featureSamplerSessions(checkpoint: Checkpoint, opts: Pick<Sample
 async function makeFeatureSessions(checkpoint: Checkpoint, opts: Pick<SampleOptions, 'device' | 'threads'> & { project?: AttributeProjection }, withHeads: boolean): Promise<Omit<FeatureSamplerSessions, 'heads'> & { heads?: FeatureSamplerSessions['heads'] }> {
   const { cfg, layout, weights } = load(checkpoint);
   const graphs = featureSamplerOnnx(cfg, layout, weights);
-  const device = opts.device ?? 'cpu';
-  const sessionOpts = { device, ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}) } as const;
+  const sessionOpts = { device: opts.device ?? 'cpu', ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}) } as const;
   const made: Awaited<ReturnType<typeof createSession>>[] = [];
   const release = async (): Promise<void> => {
     for (const s of made.splice(0)) await s.release();
   };
-  const wanted = { projection: opts.project === undefined, heads: withHeads };
   let projection: FeatureSamplerSessions['projection'];
   let step: FeatureSamplerSessions['step'];
   let heads: FeatureSamplerSessions['heads'] | undefined;
   try {
-    if (wanted.projection) made.push((projection = await createSession(graphs.projection, sessionOpts)));
+    if (!opts.project) made.push((projection = await createSession(graphs.projection, sessionOpts)));
     made.push((step = await createSession(graphs.step, sessionOpts)));
-    if (wanted.heads) made.push((heads = await createSession(graphs.heads, sessionOpts)));
+    if (withHeads) made.push((heads = await createSession(graphs.heads, sessionOpts)));
   } catch (err) {
     await release();
     throw err;

@@ -3,7 +3,7 @@
 import { Rng } from '../core/rng.js';
 import type { Layout } from '../encode/tensors.js';
 import { mix } from './ephemeral-ports.js';
-import { nativeBinding } from '../native/addon.js';
+import { drawCategoricals } from '../native/draws.js';
 
 /**
  * postprocess.attributeCategoricals = "sample": the value of every categorical attribute head (one softmax over its
@@ -48,8 +48,7 @@ export function sampleCategoricals(soft: Float32Array, discrete: Float32Array, l
     }
   }
   // drawIndex per row and slice, the one-hot written (the native addon: ~7x faster than the loop here)
-  const draw = nativeBinding()['drawCategoricals'] as (soft: Float32Array, discrete: Float32Array, n: number, A: number, slices: Int32Array, u: Float64Array) => void;
-  draw(soft, discrete, n, A, Int32Array.from(slices.flatMap((sl) => [sl.offset, sl.dim])), u);
+  drawCategoricals(soft, discrete, n, A, Int32Array.from(slices.flatMap((sl) => [sl.offset, sl.dim])), u);
 }
 
 /**

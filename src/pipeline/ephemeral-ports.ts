@@ -17,7 +17,7 @@ import type { DecodedChunk, Layout } from '../encode/tensors.js';
 import type { Table } from '../io/table.js';
 import { chunkAttributeBlocks } from './chunk-tensors.js';
 import { nearestRows } from './embedding-decode.js';
-import { nativeBinding } from '../native/addon.js';
+import { rowUniformsMany } from '../native/draws.js';
 
 /** A port at or above this, used by at most EPHEMERAL_MAX_FLOWS training flows of the chunk, is an ephemeral port. */
 export const EPHEMERAL_MIN_PORT = 1024;
@@ -196,10 +196,7 @@ export function rowKeys(rows: Float32Array, A: number, skip: { offset: number; d
   return (f, salt) => {
     const j = index.get(salt >>> 0);
     if (j === undefined) throw new RangeError(`rowKeys: salt ${salt} was not asked for (${salts.join(', ')})`);
-    if (!all) {
-      const native = nativeBinding()['rowUniformsMany'] as (rows: Float32Array, first: number, n: number, A: number, salts: Uint32Array, s0: number, s1: number) => Float64Array;
-      all = native(rows, 0, rows.length / A, A, Uint32Array.from(salts, (s) => s >>> 0), skip ? skip.offset : A, skip ? skip.offset + skip.dim : A);
-    }
+    all ??= rowUniformsMany(rows, A, Uint32Array.from(salts, (s) => s >>> 0), skip ? skip.offset : A, skip ? skip.offset + skip.dim : A);
     return [all[2 * (k * f + j)]!, all[2 * (k * f + j) + 1]!];
   };
 }

@@ -174,5 +174,6 @@ describe('rowUniforms', () => {
       }
     }
     expect(() => rowKeys(rows, A, undefined, [1, 2, 3, 4, 5, 6, 7, 8, 9])(0, 1)).toThrow(/1 to 8 salts/);
+    expect(() => rowKeys(rows.subarray(1), A, undefined, [1])(0, 1)).toThrow(/whole rows of A values/);
   });
 });
