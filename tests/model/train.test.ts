@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, InputError } from '../../src/errors.js';
-import { GENERATOR_IO, attributeSampler, calibrateEndHazards, exportGenerator, featureSamplerSessions, sample, sampleAttributes, sampleFeatures, trainChunk, type TrainProgress } from '../../src/model/index.js';
+import { GENERATOR_IO, attributeSampler, calibrateEndHazards, exportGenerator, featureSamplerSessions, projectionInputs, sample, sampleAttributes, sampleFeatures, trainChunk, type TrainProgress } from '../../src/model/index.js';
+import { attributeProjector } from '../../src/native/project.js';
 import { writeFileAtomic } from '../../src/io/atomic.js';
 import { checkpointFiles, listCheckpoints, loadCheckpoint } from '../../src/pipeline/checkpoints.js';
 import { asCheckpointVersion1, tinyConfig, tinyLayout, tinyTensors } from './synthetic.js';
@@ -112,6 +113,27 @@ describe('trainChunk (tiny config)', () => {
         for (let i = 0; i < 37; i++) for (let t = 0; t < dense.lengths[i]!; t++) emitted.push(...dense.features.subarray((i * 4 + t) * 3, (i * 4 + t + 1) * 3));
         expect(packed.packedFeatures.length).toBe(emitted.length);
         packed.packedFeatures.forEach((v, k) => expect(v).toBeCloseTo(emitted[k]!, 6));
+      }
+    }
+    // a batch over STEP_ROWS (256) runs the LSTM step in runs of rows, and a caller's projection (the pipeline's native
+    // one on the CPU) replaces the projection graph: the records of sample() still, up to float32 rounding
+    {
+      const many = (await sampleAttributes({ checkpoint: await loadCheckpoint(res.lastCheckpoint), n: 600, seed: 9, batchSize: 600 })).attributesDiscrete;
+      const opts = { checkpoint: await loadCheckpoint(res.lastCheckpoint), givenAttributes: many, seed: 3, batchSize: 600 };
+      const dense = await sample(opts);
+      const inputs = projectionInputs(opts.checkpoint);
+      const sessions = await featureSamplerSessions(opts.checkpoint, { project: attributeProjector(inputs.fields, inputs.wa, inputs.bias) });
+      try {
+        expect(sessions.projection).toBeUndefined();
+        for (const packed of [await sampleFeatures(opts), await sampleFeatures({ ...opts, sessions })]) {
+          expect(Array.from(packed.lengths)).toEqual(Array.from(dense.lengths));
+          const emitted: number[] = [];
+          for (let i = 0; i < 600; i++) for (let t = 0; t < dense.lengths[i]!; t++) emitted.push(...dense.features.subarray((i * 4 + t) * 3, (i * 4 + t + 1) * 3));
+          expect(packed.packedFeatures.length).toBe(emitted.length);
+          packed.packedFeatures.forEach((v, k) => expect(v).toBeCloseTo(emitted[k]!, 5));
+        }
+      } finally {
+        await sessions.release();
       }
     }
     // given rows whose softmax field holds soft values (the generate stage's flow-start bins) are conditioned on its
